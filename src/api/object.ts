@@ -1,0 +1,20 @@
+/** The common shape of every API object, as stored and served (wire JSON, no mapping layer). */
+import type { ObjectMeta } from 'kubernetes-types/meta/v1';
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+}
+
+/** `group/version`, or `version` for the core group. */
+export function groupVersion(group: string, version: string): string {
+  return group ? `${group}/${version}` : version;
+}
+
+/** Splits `apps/v1` into group and version; `v1` is the core group. */
+export function parseApiVersion(apiVersion: string): { group: string; version: string } {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
