@@ -4,7 +4,7 @@
  * Parsing follows k8s.io/apimachinery/pkg/labels/selector.go, including its error wording, because
  * the server's 400 message is shown to kubectl users as is.
  */
-import type { LabelSelector as LabelSelectorObject } from 'kubernetes-types/meta/v1';
+import type { LabelSelector as LabelSelectorObject } from 'kubernetes-types/meta/v1.js';
 import { badRequest, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from './status.js';
 import { isQualifiedName, isValidLabelValue, validateLabels } from './validation.js';
 

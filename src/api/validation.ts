@@ -6,7 +6,7 @@
  * The `is*` functions return the list of problems with a string (empty when valid), like upstream's
  * `IsDNS1123Subdomain`; the `validate*` functions turn them into FieldErrors at a path.
  */
-import type { ObjectMeta } from 'kubernetes-types/meta/v1';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { fieldForbidden, fieldInvalid, fieldRequired, type FieldError } from './status.js';
 
 const dns1123LabelFmt = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
