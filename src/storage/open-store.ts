@@ -1,0 +1,35 @@
+import { isAbsolute, resolve } from 'node:path';
+import { MemoryStore } from './memory-store.js';
+import { SqliteStore } from './sqlite-store.js';
+import type { Store } from './store.js';
+
+const SUPPORTED = 'memory://, sqlite:///absolute/path.db, sqlite://relative/path.db';
+
+/**
+ * Opens the backend named by url (the k3s `--datastore-endpoint` idea):
+ * - `memory://` — in-process, nothing survives a restart (tests, throwaway clusters);
+ * - `sqlite:///abs/path.db` or `sqlite://relative/path.db` (relative to the working directory).
+ * Anything else is refused with an error that names the url and the supported schemes.
+ */
+export async function openStore(url: string): Promise<Store> {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case 'memory':
+      if (url.length > 'memory://'.length) throw new Error(`datastore ${JSON.stringify(url)}: memory:// takes no path or options`);
+      return new MemoryStore();
+    case 'sqlite': {
+      const path = url.slice('sqlite://'.length);
+      if (path === '') throw new Error(`datastore ${JSON.stringify(url)}: sqlite:// needs a file path, e.g. sqlite:///var/lib/skiff/state.db`);
+      // kine accepts `?_journal=WAL&cache=shared`; we set our own pragmas, and silently creating a file whose
+      // name contains the query would be worse than refusing.
+      if (path.includes('?')) throw new Error(`datastore ${JSON.stringify(url)}: sqlite:// takes no query options`);
+      return new SqliteStore(isAbsolute(path) ? path : resolve(path));
+    }
+    case 'etcd':
+    case 'http':
+    case 'https':
+      throw new Error(`datastore ${JSON.stringify(url)}: etcd is not supported yet; use one of ${SUPPORTED}`);
+    default:
+      throw new Error(`datastore ${JSON.stringify(url)}: unsupported scheme; use one of ${SUPPORTED}`);
+  }
+}
