@@ -25,11 +25,12 @@ export interface WatchHubOptions {
 /**
  * Fan-out of committed events to watchers, shared by every in-process backend.
  *
- * A new watcher first replays history page by page (yielding the event loop between pages) while live events
- * published in the meantime are buffered. Each watcher keeps a cursor, the highest revision it has covered, and
- * drops any event at or below it: that is what makes replay-then-live free of gaps and duplicates even when
- * writes commit between replay pages. Delivery is always asynchronous (a microtask after the event is queued),
- * so callbacks never run inside watch() or inside a backend's commit.
+ * A new watcher first replays history page by page, yielding the event loop between pages so writes keep
+ * committing. Live events published meanwhile are ignored by it: they are in the history it has yet to read,
+ * because each page is read synchronously and the last page reaches the current revision. From then on it takes
+ * live events. Its cursor (the highest revision covered) drops anything at or below it, so replay-then-live has
+ * no gap and no duplicate. Delivery is always asynchronous (a microtask after the event is queued), so callbacks
+ * never run inside watch() or inside a backend's commit.
  *
  * Events are shared between watchers: receivers must treat them as read-only.
  */
@@ -101,8 +102,6 @@ class Watcher {
   state: WatcherState = 'replaying';
   /** Highest revision covered: events at or below it are never delivered (again). */
   cursor: number;
-  /** Live events that arrived while replaying. */
-  private buffered: WatchEvent[] = [];
   private pending: WatchEvent[] = [];
   private flushQueued = false;
 
@@ -110,19 +109,13 @@ class Watcher {
     this.cursor = opts.afterRevision;
   }
 
+  /** A live commit's matching events. While replaying they are skipped: a later history page contains them. */
   offer(events: WatchEvent[]): void {
-    if (this.state === 'replaying') {
-      for (const ev of events) this.buffered.push(ev);
-    } else if (this.state === 'live') {
-      this.deliver(events, events[events.length - 1].revision);
-    }
+    if (this.state === 'live') this.deliver(events, events[events.length - 1].revision);
   }
 
   goLive(): void {
-    this.state = 'live';
-    const buffered = this.buffered;
-    this.buffered = [];
-    if (buffered.length > 0) this.deliver(buffered, buffered[buffered.length - 1].revision);
+    if (this.state === 'replaying') this.state = 'live';
   }
 
   deliver(events: readonly WatchEvent[], coveredTo: number): void {
@@ -162,7 +155,6 @@ class Watcher {
   stop(): void {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
-    this.buffered = [];
     this.pending = [];
     this.hub.remove(this);
   }
