@@ -108,7 +108,7 @@ export async function ensurePki(dataDir: string, opts: PkiOptions = {}): Promise
   const generated: PkiGenerated = [];
   const wanted = wantedSans(opts);
 
-  let ca = await loadPair(paths.caCert, paths.caKey);
+  let ca = await loadPair(paths.caCert, paths.caKey, true);
   if (ca === undefined) {
     ca = await createCa(now);
     await writePair(paths.caCert, paths.caKey, ca);
@@ -210,14 +210,14 @@ function coversSans(certPem: string, wanted: SanSet): boolean {
   return wanted.dns.every((d) => dns.has(d)) && wanted.ips.every((i) => ips.has(i));
 }
 
-async function loadPair(certPath: string, keyPath: string): Promise<PemPair | undefined> {
+async function loadPair(certPath: string, keyPath: string, isCa = false): Promise<PemPair | undefined> {
   const certPem = await readOptional(certPath);
   const keyPem = await readOptional(keyPath);
   if (certPem === undefined && keyPem === undefined) return undefined;
   if (certPem === undefined || keyPem === undefined) {
     // A CA certificate without its key cannot sign anything, and replacing it would silently break
     // every kubeconfig and agent that trusts it: refuse instead of guessing.
-    if (certPath.endsWith('server-ca.crt')) {
+    if (isCa) {
       throw new Error(`pki: ${certPem === undefined ? certPath : keyPath} is missing but its pair exists; restore it or remove both to create a new CA`);
     }
     return undefined;
