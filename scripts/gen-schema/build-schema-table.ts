@@ -30,6 +30,8 @@ export interface BuildOptions {
    * gvk {group: '', version: 'v1'} as in the OpenAPI document's first x-kubernetes-group-version-kind.
    */
   metaKinds: string[];
+  /** Loads a package that a type refers to but `packages` lacks (e.g. an alpha group); undefined if unknown. */
+  loadPackage?: (importPath: string) => GoPackage | undefined;
 }
 
 /** An inline-embedded struct that protobuf keeps as a nested message (e.g. Volume.volumeSource = 2). */
@@ -153,19 +155,21 @@ class SchemaBuilder {
   readonly warnings: string[] = [];
 
   constructor(private readonly options: BuildOptions) {
-    for (const pkg of options.packages) {
-      this.packages.set(pkg.importPath, pkg);
-      for (const file of pkg.files) {
-        for (const decl of file.types) {
-          const key = `${pkg.importPath}.${decl.name}`;
-          const seen = this.decls.get(key);
-          if (seen) throw new Error(`${decl.name} declared twice: ${seen.file.path}:${seen.decl.line} and ${file.path}:${decl.line}`);
-          this.decls.set(key, { pkg, file, decl });
-        }
+    for (const pkg of options.packages) this.addPackage(pkg);
+  }
+
+  private addPackage(pkg: GoPackage): void {
+    this.packages.set(pkg.importPath, pkg);
+    for (const file of pkg.files) {
+      for (const decl of file.types) {
+        const key = `${pkg.importPath}.${decl.name}`;
+        const seen = this.decls.get(key);
+        if (seen) throw new Error(`${decl.name} declared twice: ${seen.file.path}:${seen.decl.line} and ${file.path}:${decl.line}`);
+        this.decls.set(key, { pkg, file, decl });
       }
-      const reg = readRegistration(pkg);
-      if (reg) this.registrations.set(pkg.importPath, reg);
     }
+    const reg = readRegistration(pkg);
+    if (reg) this.registrations.set(pkg.importPath, reg);
   }
 
   build(): BuildResult {
@@ -208,6 +212,10 @@ class SchemaBuilder {
   }
 
   private lookup(importPath: string, name: string, where: string): DeclRef {
+    if (!this.packages.has(importPath)) {
+      const pkg = this.options.loadPackage?.(importPath);
+      if (pkg) this.addPackage(pkg);
+    }
     const ref = this.decls.get(`${importPath}.${name}`);
     if (!ref) {
       const why = this.packages.has(importPath) ? 'not declared there' : 'package not loaded';

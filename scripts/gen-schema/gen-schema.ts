@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { buildSchemaTable, openAPIPackageName, type GoPackage } from './build-schema-table.js';
 import { checkAgainstProto, parseProtoMessages } from './check-against-proto.js';
 import { emitSchemaModule, type UpstreamSource } from './emit-schema-module.js';
-import { parseGoFile } from './parse-go-file.js';
+import { defaultBuildIncludes, parseGoFile } from './parse-go-file.js';
 
 /** Packages read from kubernetes/api (import path k8s.io/api/<dir>). */
 const API_PACKAGES = [
@@ -72,7 +72,8 @@ function loadPackage(source: GitSource, dir: string, importPath: string): { pkg:
   const paths = source.list(dir);
   const files = paths
     .filter((p) => p.endsWith('.go') && !SKIPPED_FILES.test(p))
-    .map((p) => parseGoFile(`${importPath.split('/').slice(0, 2).join('/')}:${p}`, source.read(p)));
+    .map((p) => parseGoFile(`${importPath.split('/').slice(0, 2).join('/')}:${p}`, source.read(p)))
+    .filter((f) => f.buildConstraint === undefined || defaultBuildIncludes(f.buildConstraint));
   const registerPath = `${dir}/register.go`;
   const protoPath = `${dir}/generated.proto`;
   return {
@@ -115,6 +116,19 @@ function main(): void {
 
   const { table, protoEmbedded, warnings } = buildSchemaTable({
     packages,
+    // Types may refer into packages not listed above (newer releases reference alpha groups).
+    loadPackage: (importPath) => {
+      const [repo, source] = importPath.startsWith('k8s.io/api/')
+        ? ['k8s.io/api/', api]
+        : importPath.startsWith('k8s.io/apimachinery/')
+          ? ['k8s.io/apimachinery/', machinery]
+          : [];
+      if (!repo || !source) return undefined;
+      const before = packages.length;
+      load(source, importPath.slice(repo.length), importPath);
+      console.warn(`note: also read ${importPath}, referenced by a served type`);
+      return packages[before];
+    },
     roots: Object.entries(ROOT_KINDS).map(([dir, kinds]) => ({ importPath: `k8s.io/api/${dir}`, kinds })),
     metaKinds: META_KINDS,
   });

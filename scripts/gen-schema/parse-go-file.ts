@@ -43,6 +43,8 @@ export interface GoFile {
   /** Import name (explicit alias, or the path's last element) -> import path. */
   imports: Map<string, string>;
   types: GoTypeDecl[];
+  /** The `//go:build` expression, when the file has one. */
+  buildConstraint?: string;
 }
 
 interface Token {
@@ -130,6 +132,8 @@ const OPEN: Record<string, string> = { '{': '}', '(': ')', '[': ']' };
 export function parseGoFile(path: string, src: string): GoFile {
   const { tokens, comments, codeLines } = tokenize(path, src);
   const file: GoFile = { path, packageName: '', imports: new Map(), types: [] };
+  const constraint = /^\/\/go:build\s+(.+)$/m.exec(src);
+  if (constraint && constraint.index < src.search(/^package\s/m)) file.buildConstraint = constraint[1].trim();
   let pos = 0;
 
   const peek = (o = 0): Token | undefined => tokens[pos + o];
@@ -214,11 +218,17 @@ export function parseGoFile(path: string, src: string): GoFile {
       return { k: 'unsupported', reason: t.text };
     }
     pos++;
+    let named: GoType = { k: 'named', name: t.text };
     if (peek()?.text === '.' && peek(1)?.kind === 'ident') {
       pos += 2;
-      return { k: 'named', pkg: t.text, name: tokens[pos - 1].text };
+      named = { k: 'named', pkg: t.text, name: tokens[pos - 1].text };
     }
-    return { k: 'named', name: t.text };
+    // A generic instantiation such as `unique.Handle[string]`.
+    if (peek()?.text === '[') {
+      skipBalanced();
+      return { k: 'unsupported', reason: 'generic instantiation' };
+    }
+    return named;
   };
 
   const parseStructBody = (): GoField[] => {
@@ -325,4 +335,46 @@ export function parseStructTag(tag: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const m of tag.matchAll(/([A-Za-z_][A-Za-z0-9_]*):"((?:[^"\\]|\\.)*)"/g)) out.set(m[1], m[2]);
   return out;
+}
+
+/** Build tags a default `go build` on linux/amd64 satisfies; every other tag is false. */
+const DEFAULT_TAGS = new Set(['linux', 'amd64', 'unix', 'gc', 'cgo']);
+
+/**
+ * Whether a default build includes a file with this `//go:build` expression (e.g. `!fieldsv1string` yes,
+ * `fieldsv1string` no), so that files selecting alternative implementations are not read twice.
+ */
+export function defaultBuildIncludes(expr: string): boolean {
+  const tokens = expr.match(/[A-Za-z0-9_.]+|&&|\|\||!|\(|\)/g) ?? [];
+  let pos = 0;
+  const primary = (): boolean => {
+    const t = tokens[pos++];
+    if (t === '!') return !primary();
+    if (t === '(') {
+      const v = or();
+      if (tokens[pos++] !== ')') throw new Error(`bad build constraint: ${expr}`);
+      return v;
+    }
+    if (t === undefined || !/^[A-Za-z0-9_.]+$/.test(t)) throw new Error(`bad build constraint: ${expr}`);
+    return DEFAULT_TAGS.has(t) || /^go1\.\d+$/.test(t);
+  };
+  const and = (): boolean => {
+    let v = primary();
+    while (tokens[pos] === '&&') {
+      pos++;
+      v = primary() && v;
+    }
+    return v;
+  };
+  const or = (): boolean => {
+    let v = and();
+    while (tokens[pos] === '||') {
+      pos++;
+      v = and() || v;
+    }
+    return v;
+  };
+  const result = or();
+  if (pos !== tokens.length) throw new Error(`bad build constraint: ${expr}`);
+  return result;
 }
