@@ -1,5 +1,14 @@
 /** The common shape of every API object, as stored and served (wire JSON, no mapping layer). */
-import type { ObjectMeta } from 'kubernetes-types/meta/v1';
+import type { ObjectMeta as ReadonlyObjectMeta } from 'kubernetes-types/meta/v1.js';
+
+/** kubernetes-types declares every field readonly; the server builds and edits objects, so it uses this form. */
+export type Mutable<T> = T extends readonly (infer E)[]
+  ? Mutable<E>[]
+  : T extends object
+    ? { -readonly [K in keyof T]: Mutable<T[K]> }
+    : T;
+
+export type ObjectMeta = Mutable<ReadonlyObjectMeta>;
 
 export interface KubeObject {
   apiVersion?: string;

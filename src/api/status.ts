@@ -3,7 +3,7 @@
  * Reasons, codes and message shapes follow the API conventions and what kubectl prints
  * (`Error from server (<reason>): <message>`); client-go matches on reason or code, so both matter.
  */
-import type { Status, StatusCause } from 'kubernetes-types/meta/v1';
+import type { Status, StatusCause } from 'kubernetes-types/meta/v1.js';
 
 export type StatusReason =
   | 'NotFound'

@@ -12,7 +12,7 @@ import { chmod, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import './reflect-metadata-shim.js';
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
 // The library's types name DOM globals (Crypto, CryptoKey) that this Node-only build does not declare;

@@ -1,0 +1,737 @@
+/**
+ * The HTTP face of the API server: authentication, routing, content negotiation, body decoding, and the
+ * resource verbs (get, list, watch, create, update, patch, delete, deletecollection) plus the subresources
+ * status, scale, binding and finalize. Storage semantics live in ResourceOps; this file only speaks HTTP.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseYaml } from 'yaml';
+import type { KubeObject } from '../api/object.js';
+import { groupVersion } from '../api/object.js';
+import {
+  badRequest,
+  conflict,
+  internalError,
+  isStatusError,
+  methodNotAllowed,
+  notAcceptable,
+  notFound,
+  pathNotFound,
+  requestEntityTooLarge,
+  StatusError,
+  unauthorized,
+  unsupportedMediaType,
+} from '../api/status.js';
+import type { UserInfo } from './auth/user-info.js';
+import { Discovery, subresourcesOf } from './discovery.js';
+import { buildFilter, everythingFilter, type ObjectFilter } from './filters.js';
+import { negotiateDiscovery, negotiateTable, parseAccept, parseMediaType, TABLE_CONTENT_TYPE, type MediaType } from './negotiation.js';
+import type { ResourceDefinition } from './registry/types.js';
+import { parseRequestPath, type ResourceRequest } from './request-info.js';
+import { parseResourceVersion, ResourceOps, type DeleteOptions } from './resource-ops.js';
+import { parseIncludeObject, renderTable, tableRow, type TableOptions } from './table.js';
+import type { CacheEvent } from './watch-cache.js';
+
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export interface VersionInfo {
+  major: string;
+  minor: string;
+  gitVersion: string;
+  gitCommit: string;
+  gitTreeState: string;
+  buildDate: string;
+  goVersion: string;
+  compiler: string;
+  platform: string;
+}
+
+/** Optional pieces supplied by other modules (OpenAPI, patching, protobuf, strict validation). */
+export interface HandlerExtensions {
+  /** Applies a patch of the given content type; returns the patched object. */
+  applyPatch?(contentType: string, original: KubeObject, patch: unknown, def: ResourceDefinition): KubeObject;
+  /** Decodes a `application/vnd.kubernetes.protobuf` body to JSON form. */
+  decodeProtobuf?(body: Buffer): KubeObject;
+  /** Unknown-field paths of obj for fieldValidation (e.g. `spec.foo`); empty when all fields are known. */
+  unknownFields?(def: ResourceDefinition, obj: unknown): string[];
+  /** Serves /openapi/v3 and /openapi/v3/<gv>; returns false when the path is not an OpenAPI document. */
+  serveOpenApi?(path: string, query: URLSearchParams, res: ServerResponse): boolean;
+}
+
+export interface HandlerOptions {
+  ops: ResourceOps;
+  resources: ResourceDefinition[];
+  discovery: Discovery;
+  authenticate(req: IncomingMessage): Promise<UserInfo | undefined>;
+  version: VersionInfo;
+  /** Named readiness checks for /readyz and /livez. */
+  readyChecks(): { name: string; ok: boolean; reason?: string }[];
+  extensions?: HandlerExtensions;
+  /** Interval between watch bookmarks (upstream sends about one a minute). */
+  bookmarkIntervalMs?: number;
+}
+
+const PATCH_TYPES = new Set([
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  'application/strategic-merge-patch+json',
+  'application/apply-patch+yaml',
+]);
+
+/** Health endpoints answer without credentials, like kube-apiserver's anonymous access to them. */
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz']);
+
+export class ApiHandler {
+  private readonly byGVR = new Map<string, ResourceDefinition>();
+  private readonly namespaces: ResourceDefinition;
+  private readonly bookmarkIntervalMs: number;
+  private readonly ext: HandlerExtensions;
+  /** Open watch responses, ended on shutdown. */
+  private readonly openWatches = new Set<ServerResponse>();
+
+  constructor(private readonly opts: HandlerOptions) {
+    for (const def of opts.resources) this.byGVR.set(`${def.group}/${def.version}/${def.plural}`, def);
+    const ns = this.byGVR.get('/v1/namespaces');
+    if (!ns) throw new Error('the resource registry must serve core/v1 namespaces');
+    this.namespaces = ns;
+    this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 60_000;
+    this.ext = opts.extensions ?? {};
+  }
+
+  /** Ends every open watch (graceful shutdown). */
+  closeWatches(): void {
+    for (const res of this.openWatches) res.end();
+    this.openWatches.clear();
+  }
+
+  get watchCount(): number {
+    return this.openWatches.size;
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.dispatch(req, res).catch((err) => this.fail(res, err));
+  };
+
+  private fail(res: ServerResponse, err: unknown): void {
+    let status: StatusError;
+    if (isStatusError(err)) status = err;
+    else {
+      console.error('apiserver: internal error:', err);
+      status = internalError(err);
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendJson(res, status.code, JSON.stringify(status.status));
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://skiff');
+    const path = url.pathname;
+    if (!PUBLIC_PATHS.has(path)) {
+      const user = await this.opts.authenticate(req);
+      if (!user) throw unauthorized();
+    }
+    const info = parseRequestPath(path);
+    if (info.kind === 'other') return this.serveOther(req, res, path, url.searchParams);
+    if (req.method !== 'GET' && req.method !== 'HEAD' && info.kind === 'discovery') throw methodNotAllowed();
+    if (info.kind === 'discovery') return this.serveDiscovery(req, res, info.level, info.group, info.version);
+    return this.serveResource(req, res, info, url.searchParams);
+  }
+
+  private serveOther(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): void {
+    if (path === '/version') return sendJson(res, 200, JSON.stringify(this.opts.version));
+    if (path === '/healthz' || path === '/livez' || path === '/readyz') {
+      const checks = path === '/livez' ? this.opts.readyChecks().filter((c) => c.name !== 'watch-cache-ready') : this.opts.readyChecks();
+      const ok = checks.every((c) => c.ok);
+      const verbose = query.has('verbose');
+      let body = ok ? 'ok' : `${path.slice(1)} check failed`;
+      if (verbose || !ok) {
+        const lines = checks.map((c) => (c.ok ? `[+]${c.name} ok` : `[-]${c.name} failed: ${c.reason ?? 'not ready'}`));
+        body = `${lines.join('\n')}\n${path.slice(1)} ${ok ? 'check passed' : 'check failed'}\n`;
+      }
+      res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    if (path.startsWith('/openapi/') && this.ext.serveOpenApi?.(path, query, res)) return;
+    throw pathNotFound();
+  }
+
+  private serveDiscovery(req: IncomingMessage, res: ServerResponse, level: string, group: string, version: string): void {
+    const d = this.opts.discovery;
+    if (level === 'api' || level === 'apis') {
+      const format = negotiateDiscovery(parseAccept(req.headers.accept));
+      if (format !== 'legacy') {
+        const ct = `application/json;g=apidiscovery.k8s.io;v=${format};as=APIGroupDiscoveryList`;
+        return sendJson(res, 200, d.aggregated(level, format), ct, { Vary: 'Accept' });
+      }
+      return sendJson(res, 200, level === 'api' ? d.apiVersions() : d.apiGroupList(), 'application/json', { Vary: 'Accept' });
+    }
+    if (level === 'group') {
+      const doc = d.apiGroup(group);
+      if (!doc) throw pathNotFound();
+      return sendJson(res, 200, doc);
+    }
+    const doc = d.apiResourceList(group, version);
+    if (!doc) throw pathNotFound();
+    return sendJson(res, 200, doc);
+  }
+
+  private async serveResource(req: IncomingMessage, res: ServerResponse, info: ResourceRequest, query: URLSearchParams): Promise<void> {
+    const def = this.byGVR.get(`${info.group}/${info.version}/${info.resource}`);
+    if (!def) throw pathNotFound();
+    if (!def.namespaced && info.namespace) throw pathNotFound();
+    if (info.rest.length > 0) throw pathNotFound();
+    if (info.subresource && !subresourcesOf(def).some((s) => s.name === info.subresource)) throw pathNotFound();
+    const method = req.method ?? 'GET';
+    const ns = info.namespace;
+    if (info.name && def.namespaced && !ns) throw pathNotFound();
+
+    if (!info.name) {
+      if (method === 'GET' || method === 'HEAD') {
+        const watch = query.get('watch');
+        if (watch === 'true' || watch === '1') return this.watch(req, res, def, ns, query);
+        return this.list(req, res, def, ns, query);
+      }
+      if (method === 'POST') {
+        if (def.namespaced && !ns) throw methodNotAllowed();
+        const obj = await this.readObject(req, def, query);
+        const created = await this.opts.ops.create(def, ns, obj, { dryRun: isDryRun(query) });
+        return this.sendObject(req, res, def, 201, created);
+      }
+      if (method === 'DELETE') return this.deleteCollection(req, res, def, ns, query);
+      throw methodNotAllowed();
+    }
+
+    switch (info.subresource) {
+      case '':
+        break;
+      case 'status':
+        return this.serveStatus(req, res, def, ns, info.name, query);
+      case 'scale':
+        return this.serveScale(req, res, def, ns, info.name, query);
+      case 'binding':
+        if (method !== 'POST') throw methodNotAllowed();
+        return this.serveBinding(req, res, def, ns, info.name, query);
+      case 'finalize':
+        if (method !== 'PUT') throw methodNotAllowed();
+        return this.serveFinalize(req, res, def, info.name, query);
+      default:
+        throw pathNotFound();
+    }
+
+    switch (method) {
+      case 'GET':
+      case 'HEAD': {
+        const item = await this.opts.ops.get(def, ns, info.name, query.get('resourceVersion') ?? undefined);
+        return this.sendObject(req, res, def, 200, item.obj, item.json, item.obj.metadata.resourceVersion);
+      }
+      case 'PUT': {
+        const obj = await this.readObject(req, def, query);
+        const updated = await this.opts.ops.update(def, ns, info.name, () => obj, { dryRun: isDryRun(query) });
+        return this.sendObject(req, res, def, 200, updated);
+      }
+      case 'PATCH': {
+        const patched = await this.patch(req, def, ns, info.name, query, '');
+        return this.sendObject(req, res, def, 200, patched);
+      }
+      case 'DELETE': {
+        const opts = await this.readDeleteOptions(req, query);
+        const result = await this.opts.ops.delete(def, ns, info.name, opts);
+        // Pods come back as objects (graceful deletion is visible); other kinds answer a Status unless still pending.
+        if (result.pending || (def.group === '' && def.plural === 'pods')) {
+          return this.sendObject(req, res, def, result.pending ? 202 : 200, result.obj);
+        }
+        return sendJson(res, 200, JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name: info.name, ...(def.group ? { group: def.group } : {}), kind: def.plural, uid: result.obj.metadata.uid },
+        }));
+      }
+      default:
+        throw methodNotAllowed();
+    }
+  }
+
+  private async serveStatus(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, ns: string, name: string, query: URLSearchParams): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (method === 'GET') {
+      const item = await this.opts.ops.get(def, ns, name, query.get('resourceVersion') ?? undefined);
+      return this.sendObject(req, res, def, 200, item.obj, item.json);
+    }
+    if (method === 'PUT') {
+      const obj = await this.readObject(req, def, query);
+      const updated = await this.opts.ops.update(def, ns, name, () => obj, { dryRun: isDryRun(query), subresource: 'status' });
+      return this.sendObject(req, res, def, 200, updated);
+    }
+    if (method === 'PATCH') {
+      const patched = await this.patch(req, def, ns, name, query, 'status');
+      return this.sendObject(req, res, def, 200, patched);
+    }
+    throw methodNotAllowed();
+  }
+
+  private async serveScale(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, ns: string, name: string, query: URLSearchParams): Promise<void> {
+    const scale = def.scale!;
+    const method = req.method ?? 'GET';
+    const toScale = (obj: KubeObject) => {
+      const meta = obj.metadata;
+      const selector = scale.selector?.(obj);
+      return {
+        kind: 'Scale',
+        apiVersion: 'autoscaling/v1',
+        metadata: { name: meta.name, namespace: meta.namespace, uid: meta.uid, resourceVersion: meta.resourceVersion, creationTimestamp: meta.creationTimestamp },
+        spec: { replicas: Number(getPath(obj, scale.specReplicasPath) ?? 0) },
+        status: { replicas: Number(getPath(obj, scale.statusReplicasPath) ?? 0), ...(selector ? { selector } : {}) },
+      };
+    };
+    if (method === 'GET') {
+      const item = await this.opts.ops.get(def, ns, name, query.get('resourceVersion') ?? undefined);
+      return sendJson(res, 200, JSON.stringify(toScale(item.obj)));
+    }
+    let mutate: (cur: KubeObject) => KubeObject;
+    if (method === 'PUT') {
+      const body = await this.readBody(req);
+      const input = this.decodeBody(req, body) as { metadata?: { resourceVersion?: string }; spec?: { replicas?: unknown } };
+      mutate = (cur) => applyScale(cur, input, scale.specReplicasPath);
+    } else if (method === 'PATCH') {
+      const ct = parseMediaType(req.headers['content-type'] ?? '').type;
+      const patchBody = this.decodePatchBody(ct, await this.readBody(req));
+      mutate = (cur) => {
+        if (!this.ext.applyPatch) throw unsupportedMediaType(ct);
+        const scaleDef = { ...def, group: 'autoscaling', version: 'v1', kind: 'Scale', schemaName: 'io.k8s.api.autoscaling.v1.Scale' };
+        const patched = this.ext.applyPatch(ct, toScale(cur) as unknown as KubeObject, patchBody, scaleDef) as { metadata?: { resourceVersion?: string }; spec?: { replicas?: unknown } };
+        return applyScale(cur, patched, scale.specReplicasPath);
+      };
+    } else {
+      throw methodNotAllowed();
+    }
+    const updated = await this.opts.ops.update(def, ns, name, mutate, { dryRun: isDryRun(query) });
+    return sendJson(res, 200, JSON.stringify(toScale(updated)));
+  }
+
+  private async serveBinding(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, ns: string, name: string, query: URLSearchParams): Promise<void> {
+    const binding = this.decodeBody(req, await this.readBody(req)) as { metadata?: { name?: string }; target?: { kind?: string; name?: string } };
+    const target = binding.target?.name;
+    if (!target) throw new StatusError({ message: `Binding.meta.k8s.io "${name}" is invalid: target.name: Required value`, reason: 'Invalid', code: 422 });
+    if (binding.target?.kind && binding.target.kind !== 'Node') {
+      throw new StatusError({ message: `Binding "${name}" is invalid: target.kind: Unsupported value: "${binding.target.kind}": supported values: "Node"`, reason: 'Invalid', code: 422 });
+    }
+    await this.opts.ops.update(
+      def,
+      ns,
+      name,
+      (pod) => {
+        const spec = (pod.spec ??= {}) as { nodeName?: string };
+        if (pod.metadata.deletionTimestamp) throw conflict({ resource: 'pods', name }, 'pod is being deleted, cannot be assigned to a host');
+        if (spec.nodeName) throw conflict({ resource: 'pods', name }, `pod ${name} is already assigned to node "${spec.nodeName}"`);
+        spec.nodeName = target;
+        const status = (pod.status ??= {}) as { conditions?: Record<string, unknown>[] };
+        const conditions = (status.conditions ??= []);
+        const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+        const existing = conditions.find((c) => c.type === 'PodScheduled');
+        if (existing) Object.assign(existing, { status: 'True', lastTransitionTime: now, reason: undefined, message: undefined });
+        else conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now });
+        return pod;
+      },
+      { dryRun: isDryRun(query), subresource: 'binding' },
+    );
+    return sendJson(res, 201, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }));
+  }
+
+  private async serveFinalize(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, name: string, query: URLSearchParams): Promise<void> {
+    const obj = await this.readObject(req, def, query);
+    const finalizers = (obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? [];
+    const updated = await this.opts.ops.update(
+      def,
+      '',
+      name,
+      (cur) => {
+        if (obj.metadata?.resourceVersion) cur.metadata.resourceVersion = obj.metadata.resourceVersion;
+        cur.spec = { ...(cur.spec as object), finalizers };
+        if (finalizers.length === 0) delete (cur.spec as { finalizers?: string[] }).finalizers;
+        return cur;
+      },
+      { dryRun: isDryRun(query), subresource: 'finalize' },
+    );
+    return this.sendObject(req, res, def, 200, updated);
+  }
+
+  private async patch(req: IncomingMessage, def: ResourceDefinition, ns: string, name: string, query: URLSearchParams, subresource: string): Promise<KubeObject> {
+    const ct = parseMediaType(req.headers['content-type'] ?? '').type;
+    if (!PATCH_TYPES.has(ct)) throw unsupportedMediaType(ct);
+    const patchBody = this.decodePatchBody(ct, await this.readBody(req));
+    const applyPatch = this.ext.applyPatch;
+    if (!applyPatch) throw unsupportedMediaType(ct);
+    const validation = fieldValidation(query);
+    return this.opts.ops.update(
+      def,
+      ns,
+      name,
+      (cur) => {
+        const patched = applyPatch(ct, cur, patchBody, def);
+        if (validation === 'Strict') this.checkUnknownFields(def, patched);
+        return patched;
+      },
+      { dryRun: isDryRun(query), subresource },
+    );
+  }
+
+  private decodePatchBody(ct: string, body: Buffer): unknown {
+    const text = body.toString('utf8');
+    try {
+      return ct === 'application/apply-patch+yaml' ? parseYaml(text) : JSON.parse(text);
+    } catch (err) {
+      throw badRequest(`error decoding patch: ${(err as Error).message}`);
+    }
+  }
+
+  private async deleteCollection(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, ns: string, query: URLSearchParams): Promise<void> {
+    const opts = await this.readDeleteOptions(req, query);
+    const filter = buildFilter(def, query.get('labelSelector'), query.get('fieldSelector'));
+    const listed = await this.opts.ops.list(def, ns, { filter });
+    const items: KubeObject[] = [];
+    for (const item of listed.items) {
+      try {
+        const r = await this.opts.ops.delete(def, item.obj.metadata.namespace ?? '', item.obj.metadata.name!, opts);
+        items.push(r.obj);
+      } catch (err) {
+        if (!(isStatusError(err) && err.code === 404)) throw err;
+      }
+    }
+    return sendJson(res, 200, JSON.stringify({ kind: def.listKind, apiVersion: groupVersion(def.group, def.version), metadata: {}, items }));
+  }
+
+  private async readDeleteOptions(req: IncomingMessage, query: URLSearchParams): Promise<DeleteOptions> {
+    const body = await this.readBody(req);
+    let fromBody: Record<string, unknown> = {};
+    if (body.length > 0) {
+      const decoded = this.decodeBody(req, body);
+      if (decoded && typeof decoded === 'object' && !Array.isArray(decoded)) fromBody = decoded as Record<string, unknown>;
+    }
+    const grace = query.get('gracePeriodSeconds') ?? fromBody.gracePeriodSeconds;
+    const opts: DeleteOptions = { dryRun: isDryRun(query) || (Array.isArray(fromBody.dryRun) && fromBody.dryRun.includes('All')) };
+    if (grace !== undefined && grace !== null) {
+      const n = Number(grace);
+      if (!Number.isInteger(n)) throw badRequest(`gracePeriodSeconds: Invalid value: ${JSON.stringify(grace)}: must be an integer`);
+      opts.gracePeriodSeconds = n;
+    }
+    const policy = query.get('propagationPolicy') ?? (fromBody.propagationPolicy as string | undefined);
+    const orphan = query.get('orphanDependents') ?? fromBody.orphanDependents;
+    if (policy) opts.propagationPolicy = policy;
+    else if (orphan === true || orphan === 'true') opts.propagationPolicy = 'Orphan';
+    const pre = fromBody.preconditions as { uid?: string; resourceVersion?: string } | undefined;
+    if (pre && typeof pre === 'object') opts.preconditions = { uid: pre.uid, resourceVersion: pre.resourceVersion };
+    return opts;
+  }
+
+  private async list(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, ns: string, query: URLSearchParams): Promise<void> {
+    const filter = buildFilter(def, query.get('labelSelector'), query.get('fieldSelector'));
+    const limitRaw = query.get('limit');
+    const limit = limitRaw ? Number(limitRaw) : 0;
+    if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit: Invalid value: ${JSON.stringify(limitRaw)}: must be a non-negative integer`);
+    const result = await this.opts.ops.list(def, ns, {
+      filter,
+      resourceVersion: query.get('resourceVersion') ?? undefined,
+      resourceVersionMatch: query.get('resourceVersionMatch') ?? undefined,
+      limit,
+      continueToken: query.get('continue') ?? undefined,
+    });
+    const listMeta: Record<string, unknown> = { resourceVersion: result.resourceVersion };
+    if (result.continueToken) listMeta.continue = result.continueToken;
+    const accept = parseAccept(req.headers.accept);
+    const tableVersion = negotiateTable(accept);
+    if (tableVersion) {
+      const body = renderTable(def, result.items, listMeta, {
+        tableVersion,
+        includeObject: parseIncludeObject(query.get('includeObject')),
+        now: new Date(),
+      });
+      return sendJson(res, 200, body, TABLE_CONTENT_TYPE.replace('v=v1', `v=${tableVersion}`));
+    }
+    checkAcceptsJson(accept);
+    const head = `{"kind":"${def.listKind}","apiVersion":"${groupVersion(def.group, def.version)}","metadata":${JSON.stringify(listMeta)},"items":[`;
+    let body = head;
+    for (let i = 0; i < result.items.length; i++) body += (i === 0 ? '' : ',') + result.items[i].json;
+    body += ']}';
+    return sendJson(res, 200, body);
+  }
+
+  private watch(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, _ns: string, query: URLSearchParams): Promise<void> {
+    const ns = _ns;
+    const baseFilter = buildFilter(def, query.get('labelSelector'), query.get('fieldSelector'));
+    const prefixNs = def.namespaced && ns ? ns : '';
+    const filter: ObjectFilter = prefixNs
+      ? { empty: false, matches: (o) => o.metadata.namespace === prefixNs && baseFilter.matches(o) }
+      : baseFilter === everythingFilter ? everythingFilter : baseFilter;
+    const rvRaw = query.get('resourceVersion') ?? '';
+    const bookmarks = query.get('allowWatchBookmarks') === 'true';
+    const sendInitial = query.get('sendInitialEvents');
+    if (sendInitial === 'true' && query.get('resourceVersionMatch') !== 'NotOlderThan') {
+      throw new StatusError({ message: 'resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan', reason: 'Invalid', code: 422 });
+    }
+    const timeoutRaw = query.get('timeoutSeconds');
+    // Without timeoutSeconds the real server picks 30-60 minutes at random; clients simply re-watch.
+    const timeoutSec = timeoutRaw ? Number(timeoutRaw) : 1800 * (1 + Math.random());
+    if (!Number.isFinite(timeoutSec) || timeoutSec < 0) throw badRequest(`timeoutSeconds: Invalid value: ${JSON.stringify(timeoutRaw)}`);
+    const accept = parseAccept(req.headers.accept);
+    const tableVersion = negotiateTable(accept);
+    if (!tableVersion) checkAcceptsJson(accept);
+    const tableOpts: TableOptions | undefined = tableVersion
+      ? { tableVersion, includeObject: parseIncludeObject(query.get('includeObject')), now: new Date() }
+      : undefined;
+    const afterRevision = rvRaw === '' || rvRaw === '0' ? undefined : parseResourceVersion(rvRaw);
+    const initialEvents = sendInitial === 'true' || (afterRevision === undefined && sendInitial !== 'false');
+    const apiVersion = groupVersion(def.group, def.version);
+    const ops = this.opts.ops;
+
+    res.writeHead(200, {
+      'Content-Type': tableVersion ? TABLE_CONTENT_TYPE.replace('v=v1', `v=${tableVersion}`) : 'application/json',
+      'Cache-Control': 'no-cache, private',
+      'Transfer-Encoding': 'chunked',
+    });
+    res.flushHeaders();
+    this.openWatches.add(res);
+
+    let headersSent = false;
+    let closed = false;
+    let lastRevision = afterRevision ?? 0;
+    const encode = (type: string, obj: KubeObject, json: string): string => {
+      if (!tableOpts) return `{"type":"${type}","object":${json}}\n`;
+      const table = {
+        kind: 'Table',
+        apiVersion: `meta.k8s.io/${tableOpts.tableVersion}`,
+        metadata: { resourceVersion: obj.metadata.resourceVersion },
+        ...(headersSent ? {} : { columnDefinitions: def.printer.columns }),
+        rows: [tableRow(def, obj, json, { ...tableOpts, now: new Date() })],
+      };
+      headersSent = true;
+      return `{"type":"${type}","object":${JSON.stringify(table)}}\n`;
+    };
+    const writeLine = (line: string): boolean => {
+      if (closed) return false;
+      res.write(line);
+      // A client that stops reading must not make the server buffer without bound.
+      if (res.writableLength > 64 * 1024 * 1024) {
+        stop();
+        return false;
+      }
+      return true;
+    };
+    const sink = (events: CacheEvent[]): boolean => {
+      if (closed) return false;
+      let out = '';
+      for (const ev of events) {
+        if (ev.revision <= lastRevision) continue;
+        lastRevision = ev.revision;
+        let type: string = ev.type;
+        if (!filter.empty) {
+          const now = ev.type !== 'DELETED' && filter.matches(ev.obj);
+          const before = ev.prev !== undefined && filter.matches(ev.prev);
+          if (ev.type === 'DELETED') {
+            if (!before && !filter.matches(ev.obj)) continue;
+          } else if (now && !before) type = 'ADDED';
+          else if (!now && before) type = 'DELETED';
+          else if (!now) continue;
+        }
+        out += encode(type, ev.obj, ev.json);
+      }
+      return out === '' ? true : writeLine(out);
+    };
+
+    let sub: { stop(): void } = { stop() {} };
+    let bookmarkTimer: NodeJS.Timeout | undefined;
+    let timeoutTimer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      if (closed) return;
+      closed = true;
+      sub.stop();
+      clearInterval(bookmarkTimer);
+      clearTimeout(timeoutTimer);
+      this.openWatches.delete(res);
+      res.end();
+    };
+    const bookmark = (annotations?: Record<string, string>) => {
+      const rv = String(Math.max(lastRevision, ops.cacheRevision));
+      const obj = { kind: def.kind, apiVersion, metadata: { resourceVersion: rv, ...(annotations ? { annotations } : {}) } };
+      writeLine(`{"type":"BOOKMARK","object":${JSON.stringify(obj)}}\n`);
+    };
+
+    req.on('close', stop);
+    res.on('error', stop);
+    timeoutTimer = setTimeout(stop, timeoutSec * 1000);
+
+    return (async () => {
+      if (initialEvents) {
+        if (afterRevision !== undefined) {
+          // sendInitialEvents with NotOlderThan: the snapshot must be at least that fresh.
+          await ops.list(def, ns, { filter: everythingFilter, resourceVersion: String(afterRevision), limit: 1 });
+        } else if (rvRaw === '') {
+          await ops.list(def, ns, { filter: everythingFilter, limit: 1 });
+        }
+        if (closed) return;
+        const snap = ops.snapshotAndWatch(def, sink);
+        sub = snap;
+        lastRevision = snap.revision;
+        let out = '';
+        for (const item of snap.items) {
+          if (filter.matches(item.obj)) out += encode('ADDED', item.obj, item.json);
+        }
+        if (out) writeLine(out);
+        if (sendInitial === 'true' && bookmarks) bookmark({ 'k8s.io/initial-events-end': 'true' });
+      } else {
+        const from = afterRevision ?? ops.cacheRevision;
+        lastRevision = from;
+        sub = ops.watch(def, from, sink, (err) => {
+          writeLine(`{"type":"ERROR","object":${JSON.stringify(err.status)}}\n`);
+          stop();
+        });
+      }
+      if (closed) sub.stop();
+      else if (bookmarks) bookmarkTimer = setInterval(() => bookmark(), this.bookmarkIntervalMs);
+    })().catch((err) => {
+      const status = isStatusError(err) ? err.status : internalError(err).status;
+      writeLine(`{"type":"ERROR","object":${JSON.stringify(status)}}\n`);
+      stop();
+    });
+  }
+
+  private async readBody(req: IncomingMessage): Promise<Buffer> {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      req.resume();
+      throw requestEntityTooLarge(MAX_BODY_BYTES);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) {
+        req.resume();
+        throw requestEntityTooLarge(MAX_BODY_BYTES);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Decodes a JSON, YAML or protobuf body to a plain value. */
+  private decodeBody(req: IncomingMessage, body: Buffer): unknown {
+    const ct = parseMediaType(req.headers['content-type'] || 'application/json').type;
+    if (ct === 'application/json') {
+      try {
+        return JSON.parse(body.toString('utf8'));
+      } catch (err) {
+        throw badRequest(`the request body is not valid JSON: ${(err as Error).message}`);
+      }
+    }
+    if (ct === 'application/yaml') {
+      try {
+        return parseYaml(body.toString('utf8'));
+      } catch (err) {
+        throw badRequest(`the request body is not valid YAML: ${(err as Error).message}`);
+      }
+    }
+    if (ct === 'application/vnd.kubernetes.protobuf' && this.ext.decodeProtobuf) return this.ext.decodeProtobuf(body);
+    throw unsupportedMediaType(ct);
+  }
+
+  /** Reads and checks the object of a create or update: an object, of this kind, with only known fields under Strict. */
+  private async readObject(req: IncomingMessage, def: ResourceDefinition, query: URLSearchParams): Promise<KubeObject> {
+    const value = this.decodeBody(req, await this.readBody(req));
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw badRequest('the request body must be a JSON object');
+    const obj = value as KubeObject;
+    const gv = groupVersion(def.group, def.version);
+    if (obj.apiVersion !== undefined && obj.apiVersion !== gv) {
+      throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${gv})`);
+    }
+    if (obj.kind !== undefined && obj.kind !== def.kind) {
+      throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${def.kind})`);
+    }
+    if (obj.metadata !== undefined && (typeof obj.metadata !== 'object' || obj.metadata === null || Array.isArray(obj.metadata))) {
+      throw badRequest('metadata must be an object');
+    }
+    obj.metadata ??= {};
+    if (fieldValidation(query) === 'Strict') this.checkUnknownFields(def, obj);
+    return obj;
+  }
+
+  private checkUnknownFields(def: ResourceDefinition, obj: unknown): void {
+    const unknown = this.ext.unknownFields?.(def, obj) ?? [];
+    if (unknown.length > 0) {
+      throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
+    }
+  }
+
+  private sendObject(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, code: number, obj: KubeObject, json?: string, rv?: string): void {
+    const accept = parseAccept(req.headers.accept);
+    const tableVersion = negotiateTable(accept);
+    if (tableVersion) {
+      const body = renderTable(def, [{ obj, json }], { resourceVersion: rv ?? obj.metadata.resourceVersion }, {
+        tableVersion,
+        includeObject: 'Metadata',
+        now: new Date(),
+      });
+      return sendJson(res, code, body, TABLE_CONTENT_TYPE.replace('v=v1', `v=${tableVersion}`));
+    }
+    return sendJson(res, code, json ?? JSON.stringify(obj));
+  }
+}
+
+function applyScale(cur: KubeObject, input: { metadata?: { resourceVersion?: string }; spec?: { replicas?: unknown } }, path: string): KubeObject {
+  const replicas = input?.spec?.replicas;
+  if (replicas !== undefined && (!Number.isInteger(replicas) || (replicas as number) < 0)) {
+    throw new StatusError({ message: `Scale.autoscaling "${cur.metadata.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, reason: 'Invalid', code: 422 });
+  }
+  if (input?.metadata?.resourceVersion) cur.metadata.resourceVersion = input.metadata.resourceVersion;
+  if (replicas !== undefined) setPath(cur, path, replicas);
+  return cur;
+}
+
+function getPath(obj: unknown, path: string): unknown {
+  let cur = obj as Record<string, unknown> | undefined;
+  for (const part of path.split('.')) {
+    if (!cur || typeof cur !== 'object') return undefined;
+    cur = cur[part] as Record<string, unknown> | undefined;
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) cur = (cur[part] ??= {}) as Record<string, unknown>;
+  cur[parts[parts.length - 1]] = value;
+}
+
+function isDryRun(query: URLSearchParams): boolean {
+  const values = query.getAll('dryRun');
+  for (const v of values) if (v !== 'All' && v !== '') throw badRequest(`dryRun: Unsupported value: "${v}": supported values: "All"`);
+  return values.includes('All');
+}
+
+function fieldValidation(query: URLSearchParams): 'Ignore' | 'Warn' | 'Strict' {
+  const v = query.get('fieldValidation') ?? 'Warn';
+  if (v === 'Ignore' || v === 'Warn' || v === 'Strict') return v;
+  throw badRequest(`fieldValidation: Unsupported value: "${v}": supported values: "Ignore", "Strict", "Warn"`);
+}
+
+/** Only JSON responses are produced; refuse an Accept that allows nothing JSON-compatible. */
+function checkAcceptsJson(accept: MediaType[]): void {
+  if (accept.length === 0) return;
+  for (const m of accept) {
+    if (m.params.as) continue;
+    if (m.type === 'application/json' || m.type === '*/*' || m.type === 'application/*' || m.type === 'application/vnd.kubernetes.protobuf' || m.type === 'application/yaml') return;
+  }
+  throw notAcceptable(`only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf`);
+}
+
+export function sendJson(res: ServerResponse, code: number, body: string, contentType = 'application/json', extra: Record<string, string> = {}): void {
+  res.writeHead(code, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), ...extra });
+  res.end(body);
+}
+
+export { notFound };

@@ -1,0 +1,518 @@
+/**
+ * Storage semantics of the API, independent of HTTP: get, list, create, update, patch, delete and watch with
+ * Kubernetes meaning (resourceVersion preconditions, generation, finalizers, graceful deletion, namespaces that
+ * must exist). The HTTP handler and, later, the in-process client transport both call these.
+ */
+import { randomUUID } from 'node:crypto';
+import type { KubeObject } from '../api/object.js';
+import { groupVersion } from '../api/object.js';
+import {
+  alreadyExists,
+  badRequest,
+  conflict,
+  expired,
+  forbidden,
+  invalid,
+  notFound,
+  StatusError,
+  type FieldError,
+} from '../api/status.js';
+import type { Store } from '../storage/store.js';
+import { CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError } from '../storage/store.js';
+import { decodeFromStore, encodeForStore, listPrefix, objectKey, resourcePrefix } from './object-codec.js';
+import type { ObjectFilter } from './filters.js';
+import type { ResourceDefinition } from './registry/types.js';
+import type { CacheEvent, CachedObject, EventSink, WatchCache } from './watch-cache.js';
+import { tooOldResourceVersion } from './watch-cache.js';
+
+export interface ListOptions {
+  filter: ObjectFilter;
+  /** Raw `resourceVersion` query value. */
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
+  limit?: number;
+  continueToken?: string;
+}
+
+export interface ListResult {
+  items: CachedObject[];
+  resourceVersion: string;
+  continueToken?: string;
+  remainingItemCount?: number;
+}
+
+export interface WriteOptions {
+  dryRun: boolean;
+  now?: Date;
+}
+
+export interface DeleteOptions extends WriteOptions {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: string;
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+export interface DeleteResult {
+  /** The object: still present (finalizers or graceful deletion pending) when `pending`, else its last state. */
+  obj: KubeObject;
+  pending: boolean;
+}
+
+/** A change to apply to the stored object; returns the desired new object (must not mutate `current`). */
+export type Mutation = (current: KubeObject) => KubeObject;
+
+const GENERATE_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
+const MAX_UPDATE_RETRIES = 16;
+
+/** Kinds whose PrepareForCreate keeps the status the client sent (the kubelet registers a Node with its status). */
+const KEEP_STATUS_ON_CREATE = new Set(['nodes', 'events']);
+
+export class ResourceOps {
+  constructor(
+    private readonly store: Store,
+    private readonly cache: WatchCache,
+    private readonly namespaces: ResourceDefinition,
+  ) {}
+
+  ref(def: ResourceDefinition, name?: string) {
+    return { group: def.group || undefined, resource: def.plural, name };
+  }
+
+  /** GET of one object. resourceVersion unset = consistent read; "0" = whatever the cache has. */
+  async get(def: ResourceDefinition, namespace: string, name: string, resourceVersion?: string): Promise<CachedObject> {
+    await this.freshness(resourceVersion);
+    const item = this.cache.resourceFor(resourcePrefix(def)).items.get(objectKey(def, namespace, name));
+    if (!item) throw notFound(this.ref(def, name));
+    return item;
+  }
+
+  private async freshness(resourceVersion: string | undefined): Promise<void> {
+    if (resourceVersion === undefined || resourceVersion === '') {
+      await this.cache.sync();
+      return;
+    }
+    if (resourceVersion === '0') return;
+    const rv = parseResourceVersion(resourceVersion);
+    try {
+      await this.cache.waitForRevision(rv);
+    } catch {
+      throw new StatusError({
+        message: `Too large resource version: ${rv}, current: ${this.cache.revision}`,
+        reason: 'Timeout',
+        code: 504,
+        details: { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 },
+      });
+    }
+  }
+
+  async list(def: ResourceDefinition, namespace: string, opts: ListOptions): Promise<ListResult> {
+    const prefix = listPrefix(def, namespace);
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : 0;
+    if (opts.continueToken) {
+      if (opts.resourceVersionMatch) throw badRequest('specifying resourceVersionMatch is not allowed when using continue');
+      const token = decodeContinue(opts.continueToken);
+      return this.listFromStore(prefix, opts.filter, token.rv, token.start, limit);
+    }
+    if (opts.resourceVersionMatch === 'Exact') {
+      if (!opts.resourceVersion || opts.resourceVersion === '0') throw badRequest('resourceVersionMatch "Exact" requires a non-zero resourceVersion');
+      return this.listFromStore(prefix, opts.filter, parseResourceVersion(opts.resourceVersion), prefix, limit);
+    }
+    if (opts.resourceVersionMatch && opts.resourceVersionMatch !== 'NotOlderThan') {
+      throw badRequest(`resourceVersionMatch: Unsupported value: "${opts.resourceVersionMatch}": supported values: "Exact", "NotOlderThan"`);
+    }
+    await this.freshness(opts.resourceVersion);
+    const revision = this.cache.revision;
+    const all = this.cache.resourceFor(resourcePrefix(def)).sorted();
+    const items: CachedObject[] = [];
+    let i = 0;
+    // The namespace's items are contiguous in key order, so skip straight to them.
+    if (prefix !== resourcePrefix(def)) i = lowerBound(all, prefix);
+    for (; i < all.length; i++) {
+      const item = all[i];
+      if (!item.key.startsWith(prefix)) break;
+      if (!opts.filter.matches(item.obj)) continue;
+      if (limit && items.length === limit) {
+        return { items, resourceVersion: String(revision), continueToken: encodeContinue(revision, items[items.length - 1].key + '\x00') };
+      }
+      items.push(item);
+    }
+    return { items, resourceVersion: String(revision) };
+  }
+
+  /** Lists at a past revision straight from the store (continue pages, Exact lists). */
+  private async listFromStore(prefix: string, filter: ObjectFilter, revision: number, start: string, limit: number): Promise<ListResult> {
+    const items: CachedObject[] = [];
+    let startKey = start;
+    for (;;) {
+      let res;
+      try {
+        res = await this.store.list(prefix, { revision, startKey, limit: limit ? Math.max(limit, 100) : 0 });
+      } catch (err) {
+        if (err instanceof CompactedError) {
+          throw expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+        }
+        throw err;
+      }
+      for (const kv of res.kvs) {
+        const obj = decodeFromStore(kv.key, kv.value, kv.modRevision);
+        if (!filter.matches(obj)) continue;
+        if (limit && items.length === limit) {
+          return { items, resourceVersion: String(revision), continueToken: encodeContinue(revision, items[items.length - 1].key + '\x00') };
+        }
+        items.push({ key: kv.key, obj, json: JSON.stringify(obj), revision: kv.modRevision });
+      }
+      if (!res.more || res.kvs.length === 0) return { items, resourceVersion: String(revision) };
+      startKey = res.kvs[res.kvs.length - 1].key + '\x00';
+    }
+  }
+
+  async create(def: ResourceDefinition, namespace: string, input: KubeObject, opts: WriteOptions): Promise<KubeObject> {
+    const obj = structuredClone(input);
+    const now = opts.now ?? new Date();
+    const meta = (obj.metadata ??= {});
+    obj.apiVersion = groupVersion(def.group, def.version);
+    obj.kind = def.kind;
+    if (def.namespaced) {
+      if (meta.namespace && meta.namespace !== namespace) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      meta.namespace = namespace;
+    } else {
+      delete meta.namespace;
+    }
+    if (!meta.name && meta.generateName) meta.name = generateName(meta.generateName);
+    meta.uid = randomUUID();
+    meta.creationTimestamp = rfc3339(now);
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    delete meta.selfLink;
+    if (def.tracksGeneration) meta.generation = 1;
+    else delete meta.generation;
+    if (def.hasStatus && !KEEP_STATUS_ON_CREATE.has(def.plural)) delete obj.status;
+    def.strategy.prepareForCreate?.(obj);
+    this.validate(def, obj, def.strategy.validate(obj));
+    if (def.namespaced) await this.checkNamespaceAcceptsCreate(def, namespace, meta.name ?? '');
+    if (opts.dryRun) return obj;
+    try {
+      const res = await this.store.create(objectKey(def, namespace, meta.name!), encodeForStore(obj));
+      meta.resourceVersion = String(res.revision);
+      return obj;
+    } catch (err) {
+      if (err instanceof KeyExistsError) throw alreadyExists(this.ref(def, meta.name));
+      throw err;
+    }
+  }
+
+  private validate(def: ResourceDefinition, obj: KubeObject, errors: FieldError[]): void {
+    if (errors.length > 0) throw invalid(def.kind, def.group || undefined, obj.metadata?.name ?? obj.metadata?.generateName ?? '', errors);
+  }
+
+  private async checkNamespaceAcceptsCreate(def: ResourceDefinition, namespace: string, name: string): Promise<void> {
+    const ns = this.cache.resourceFor(resourcePrefix(this.namespaces)).items.get(objectKey(this.namespaces, '', namespace));
+    let nsObj = ns?.obj;
+    if (!nsObj) {
+      // The cache may lag a namespace created a moment ago: check the store before refusing.
+      const fresh = await this.store.get(objectKey(this.namespaces, '', namespace));
+      if (!fresh.kv) throw notFound({ resource: 'namespaces', name: namespace });
+      nsObj = decodeFromStore(fresh.kv.key, fresh.kv.value, fresh.kv.modRevision);
+    }
+    if (nsObj.metadata.deletionTimestamp) {
+      const what = def.group ? `${def.plural}.${def.group}` : def.plural;
+      throw new StatusError({
+        message: `${what} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+        reason: 'Forbidden',
+        code: 403,
+        details: { name, group: def.group || undefined, kind: def.plural, causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }] },
+      });
+    }
+  }
+
+  /**
+   * Read-modify-write with compare-and-swap, retrying on conflicts (GuaranteedUpdate). `mutate` gets the current
+   * object (with its resourceVersion) and returns the desired one; a resourceVersion in the result that differs
+   * from the current one is a precondition failure (409), as for PUT and for PATCH bodies that carry one.
+   * `subresource` is '' (main resource), 'status' or another subresource that only changes what its caller sets.
+   */
+  async update(def: ResourceDefinition, namespace: string, name: string, mutate: Mutation, opts: WriteOptions & { subresource?: string }): Promise<KubeObject> {
+    const key = objectKey(def, namespace, name);
+    for (let attempt = 0; ; attempt++) {
+      const got = await this.store.get(key);
+      if (!got.kv) throw notFound(this.ref(def, name));
+      const current = decodeFromStore(key, got.kv.value, got.kv.modRevision);
+      const desired = mutate(structuredClone(current));
+      if (desired.metadata?.resourceVersion && desired.metadata.resourceVersion !== current.metadata.resourceVersion) {
+        throw conflict(this.ref(def, name));
+      }
+      const next = this.prepareUpdate(def, namespace, name, desired, current, opts.subresource ?? '');
+      const nextJson = encodeForStore(next);
+      if (nextJson === got.kv.value) return current;
+      if (opts.dryRun) return next;
+      // The last finalizer of an object being deleted is gone: the update completes the deletion.
+      if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && !namespaceFinalizersPending(def, next)) {
+        try {
+          const del = await this.store.delete(key, got.kv.modRevision);
+          next.metadata.resourceVersion = String(del.revision);
+          return next;
+        } catch (err) {
+          if (err instanceof RevisionConflictError && attempt < MAX_UPDATE_RETRIES) continue;
+          throw this.translate(def, name, err);
+        }
+      }
+      try {
+        const res = await this.store.update(key, nextJson, got.kv.modRevision);
+        next.metadata.resourceVersion = String(res.revision);
+        return next;
+      } catch (err) {
+        if (err instanceof RevisionConflictError && attempt < MAX_UPDATE_RETRIES) continue;
+        throw this.translate(def, name, err);
+      }
+    }
+  }
+
+  private translate(def: ResourceDefinition, name: string, err: unknown): unknown {
+    if (err instanceof RevisionConflictError) return conflict(this.ref(def, name));
+    if (err instanceof KeyNotFoundError) return notFound(this.ref(def, name));
+    return err;
+  }
+
+  /** Applies what the API server owns on every update: bookkeeping metadata, status vs spec, generation, validation. */
+  private prepareUpdate(def: ResourceDefinition, namespace: string, name: string, desired: KubeObject, current: KubeObject, subresource: string): KubeObject {
+    if (!desired || typeof desired !== 'object' || Array.isArray(desired)) throw badRequest('the object must be a JSON object');
+    const next: KubeObject = subresource === 'status' ? { ...current, status: desired.status } : desired;
+    if (subresource === 'status') {
+      next.metadata = structuredClone(current.metadata);
+    } else if (def.hasStatus && subresource !== 'binding') {
+      // Writes to the main resource (and finalize) cannot change status; binding sets PodScheduled itself.
+      if (current.status === undefined) delete next.status;
+      else next.status = current.status;
+    }
+    next.apiVersion = groupVersion(def.group, def.version);
+    next.kind = def.kind;
+    const meta = (next.metadata ??= {});
+    if (meta.name !== undefined && meta.name !== name) {
+      throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
+    }
+    if (def.namespaced && meta.namespace && meta.namespace !== namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    const old = current.metadata;
+    meta.name = name;
+    if (def.namespaced) meta.namespace = namespace;
+    else delete meta.namespace;
+    meta.uid = old.uid;
+    meta.creationTimestamp = old.creationTimestamp;
+    meta.resourceVersion = old.resourceVersion;
+    if (old.deletionTimestamp) {
+      meta.deletionTimestamp = old.deletionTimestamp;
+      meta.deletionGracePeriodSeconds = old.deletionGracePeriodSeconds;
+      // While deleting, finalizers may only be removed, never added (apiserver BeforeUpdate rule).
+      const added = (meta.finalizers ?? []).filter((f) => !(old.finalizers ?? []).includes(f));
+      if (added.length > 0) {
+        throw invalid(def.kind, def.group || undefined, name, [
+          { type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` },
+        ]);
+      }
+    } else {
+      delete meta.deletionTimestamp;
+      delete meta.deletionGracePeriodSeconds;
+    }
+    if (def.tracksGeneration) {
+      meta.generation = old.generation ?? 1;
+      if (subresource === '' && specChanged(next, current)) meta.generation += 1;
+    } else {
+      delete meta.generation;
+    }
+    if (subresource === '') def.strategy.prepareForUpdate?.(next, current);
+    const errors = [...def.strategy.validate(next), ...(def.strategy.validateUpdate?.(next, current) ?? [])];
+    this.validate(def, next, errors);
+    return next;
+  }
+
+  async delete(def: ResourceDefinition, namespace: string, name: string, opts: DeleteOptions): Promise<DeleteResult> {
+    const key = objectKey(def, namespace, name);
+    const now = opts.now ?? new Date();
+    for (let attempt = 0; ; attempt++) {
+      const got = await this.store.get(key);
+      if (!got.kv) throw notFound(this.ref(def, name));
+      const current = decodeFromStore(key, got.kv.value, got.kv.modRevision);
+      const meta = current.metadata;
+      const pre = opts.preconditions;
+      if (pre?.uid && pre.uid !== meta.uid) {
+        throw conflict(this.ref(def, name), `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${meta.uid}`);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
+        throw conflict(this.ref(def, name), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion}`);
+      }
+      const next = structuredClone(current);
+      const nmeta = next.metadata;
+      const finalizers = new Set(nmeta.finalizers ?? []);
+      // propagationPolicy becomes a finalizer that the garbage collector honours (Foreground / Orphan).
+      if (opts.propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
+      else if (opts.propagationPolicy === 'Orphan') finalizers.add('orphan');
+      else if (opts.propagationPolicy !== undefined && opts.propagationPolicy !== 'Background') {
+        throw badRequest(`propagationPolicy: Unsupported value: "${opts.propagationPolicy}": supported values: "Foreground", "Background", "Orphan"`);
+      }
+      const grace = this.gracePeriod(def, current, opts.gracePeriodSeconds);
+      let pending = finalizers.size > 0 || grace > 0 || namespaceFinalizersPending(def, current);
+      if (pending) {
+        if (finalizers.size > 0) nmeta.finalizers = [...finalizers];
+        if (!nmeta.deletionTimestamp) {
+          nmeta.deletionTimestamp = rfc3339(new Date(now.getTime() + grace * 1000));
+          nmeta.deletionGracePeriodSeconds = grace;
+        } else if (grace < (nmeta.deletionGracePeriodSeconds ?? Infinity)) {
+          // A shorter grace period shortens a deletion in progress (kubectl delete --grace-period=1 on a terminating pod).
+          nmeta.deletionTimestamp = rfc3339(new Date(now.getTime() + grace * 1000));
+          nmeta.deletionGracePeriodSeconds = grace;
+        }
+        if (def.plural === 'namespaces') {
+          (next.status as Record<string, unknown> | undefined) ??= {};
+          (next.status as Record<string, unknown>).phase = 'Terminating';
+        }
+        // An object already marked, with nothing left that could block: the new grace of 0 deletes it now.
+        if (finalizers.size === 0 && grace === 0 && !namespaceFinalizersPending(def, current)) pending = false;
+      }
+      if (opts.dryRun) return { obj: next, pending };
+      try {
+        if (pending) {
+          const json = encodeForStore(next);
+          if (json === got.kv.value) return { obj: current, pending: true };
+          const res = await this.store.update(key, json, got.kv.modRevision);
+          nmeta.resourceVersion = String(res.revision);
+          return { obj: next, pending: true };
+        }
+        const res = await this.store.delete(key, got.kv.modRevision);
+        nmeta.resourceVersion = String(res.revision);
+        return { obj: next, pending: false };
+      } catch (err) {
+        if (err instanceof RevisionConflictError && attempt < MAX_UPDATE_RETRIES) continue;
+        throw this.translate(def, name, err);
+      }
+    }
+  }
+
+  /**
+   * Graceful deletion applies to pods only (as upstream): a pod bound to a node and not finished gets its
+   * terminationGracePeriodSeconds (or the requested period) for the node agent to stop it; others go at once.
+   */
+  private gracePeriod(def: ResourceDefinition, obj: KubeObject, requested: number | undefined): number {
+    if (def.group !== '' || def.plural !== 'pods') return 0;
+    const spec = (obj.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
+    const phase = (obj.status as { phase?: string } | undefined)?.phase;
+    if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
+    const grace = requested ?? spec.terminationGracePeriodSeconds ?? 30;
+    return Math.max(0, grace);
+  }
+
+  /**
+   * Watches from the cache when its history reaches back to `afterRevision`; otherwise from the store's history
+   * (410 Expired once compacted). Events are delivered in order to `sink`; `onError` ends the watch.
+   */
+  watch(def: ResourceDefinition, afterRevision: number, sink: EventSink, onError: (err: StatusError) => void): { stop(): void } {
+    const rc = this.cache.resourceFor(resourcePrefix(def));
+    const backlog = rc.eventsAfter(afterRevision);
+    if (backlog) {
+      if (backlog.length > 0 && !sink(backlog)) return { stop() {} };
+      return rc.subscribe(sink);
+    }
+    // Older than the cache's window: replay from the store, then keep streaming from it.
+    const prefix = resourcePrefix(def);
+    const objects = new Map<string, KubeObject>();
+    const w = this.store.watch(prefix, {
+      afterRevision,
+      onEvents: (events) => {
+        const out: CacheEvent[] = [];
+        for (const ev of events) {
+          const obj = decodeFromStore(ev.kv.key, ev.kv.value, ev.revision);
+          const prev = ev.prevKv ? objects.get(ev.kv.key) ?? decodeFromStore(ev.kv.key, ev.prevKv.value, ev.prevKv.modRevision) : undefined;
+          if (ev.type === 'delete') objects.delete(ev.kv.key);
+          else objects.set(ev.kv.key, obj);
+          out.push({ type: ev.type === 'create' ? 'ADDED' : ev.type === 'update' ? 'MODIFIED' : 'DELETED', key: ev.kv.key, obj, json: JSON.stringify(obj), prev, revision: ev.revision });
+        }
+        if (!sink(out)) w.cancel();
+      },
+      onError: (err) => {
+        if (err instanceof CompactedError) onError(tooOldResourceVersion(afterRevision, err.compactRevision));
+        else onError(new StatusError({ message: err.message, reason: 'InternalError', code: 500 }));
+      },
+    });
+    return { stop: () => w.cancel() };
+  }
+
+  /** Current objects (for synthetic ADDED events) and the revision they reflect, atomically with a subscription. */
+  snapshotAndWatch(def: ResourceDefinition, sink: EventSink): { items: CachedObject[]; revision: number; stop(): void } {
+    const rc = this.cache.resourceFor(resourcePrefix(def));
+    const items = rc.sorted();
+    const revision = this.cache.revision;
+    const sub = rc.subscribe(sink);
+    return { items, revision, stop: () => sub.stop() };
+  }
+
+  get cacheRevision(): number {
+    return this.cache.revision;
+  }
+}
+
+function namespaceFinalizersPending(def: ResourceDefinition, obj: KubeObject): boolean {
+  if (def.plural !== 'namespaces' || def.group !== '') return false;
+  const f = (obj.spec as { finalizers?: string[] } | undefined)?.finalizers;
+  return !!f && f.length > 0;
+}
+
+/** True when anything outside metadata and status differs (what bumps metadata.generation). */
+function specChanged(a: KubeObject, b: KubeObject): boolean {
+  const strip = (o: KubeObject) => {
+    const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
+    return JSON.stringify(rest);
+  };
+  return strip(a) !== strip(b);
+}
+
+export function parseResourceVersion(rv: string): number {
+  if (!/^\d+$/.test(rv)) throw badRequest(`invalid resource version: ${JSON.stringify(rv)}`);
+  return Number(rv);
+}
+
+export function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function generateName(base: string): string {
+  let suffix = '';
+  for (let i = 0; i < 5; i++) suffix += GENERATE_NAME_CHARS[Math.floor(Math.random() * GENERATE_NAME_CHARS.length)];
+  // Like upstream: trim the base so the result stays within the 63-character limit of generated names.
+  return base.slice(0, 58) + suffix;
+}
+
+function lowerBound(items: CachedObject[], key: string): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (items[mid].key < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+interface ContinueToken {
+  rv: number;
+  start: string;
+}
+
+/** Opaque to clients; carries the list snapshot revision and the next key (like upstream's base64 JSON token). */
+function encodeContinue(rv: number, start: string): string {
+  return Buffer.from(JSON.stringify({ v: 'skiff.dev/v1', rv, start })).toString('base64url');
+}
+
+function decodeContinue(token: string): ContinueToken {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { v?: string; rv?: unknown; start?: unknown };
+    if (parsed.v === 'skiff.dev/v1' && typeof parsed.rv === 'number' && typeof parsed.start === 'string' && parsed.start.startsWith('/registry/')) {
+      return { rv: parsed.rv, start: parsed.start };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw badRequest(`continue key is not valid: ${token}`);
+}

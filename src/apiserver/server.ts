@@ -1,0 +1,157 @@
+/**
+ * Assembles the API server: store -> watch cache -> resource operations -> HTTPS handler, and creates the
+ * objects every cluster starts with (namespaces, the `kubernetes` Service, default ServiceAccounts).
+ */
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { KubeObject } from '../api/object.js';
+import { isAlreadyExists } from '../api/status.js';
+import type { Store } from '../storage/store.js';
+import type { Authenticator } from './auth/authenticator.js';
+import { Discovery } from './discovery.js';
+import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
+import { decodeFromStore } from './object-codec.js';
+import type { ResourceDefinition } from './registry/types.js';
+import { ResourceOps } from './resource-ops.js';
+import { WatchCache } from './watch-cache.js';
+
+/** The Kubernetes minor skiff speaks; kubectl's version dispatcher picks its client from it. */
+export const KUBERNETES_VERSION = { major: '1', minor: '32', patch: '0' };
+
+export function versionInfo(): VersionInfo {
+  return {
+    major: KUBERNETES_VERSION.major,
+    minor: KUBERNETES_VERSION.minor,
+    gitVersion: `v${KUBERNETES_VERSION.major}.${KUBERNETES_VERSION.minor}.${KUBERNETES_VERSION.patch}+skiff`,
+    gitCommit: 'skiff',
+    gitTreeState: 'clean',
+    buildDate: '2026-11-25T00:00:00Z',
+    goVersion: `node${process.versions.node}`,
+    compiler: 'tsc',
+    platform: `${process.platform === 'win32' ? 'windows' : process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+  };
+}
+
+export interface ApiServerOptions {
+  store: Store;
+  resources: ResourceDefinition[];
+  authenticator: Pick<Authenticator, 'authenticate'>;
+  tls: { cert: string; key: string; ca: string };
+  port: number;
+  host: string;
+  extensions?: HandlerExtensions;
+  bookmarkIntervalMs?: number;
+  /** The ClusterIP of the `kubernetes` Service (first address of the service CIDR). */
+  kubernetesServiceIP?: string;
+}
+
+export interface ApiServer {
+  port: number;
+  server: https.Server;
+  ops: ResourceOps;
+  handler: ApiHandler;
+  cache: WatchCache;
+  /** Stops accepting connections, ends watches, stops the cache. Does not close the store. */
+  close(): Promise<void>;
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const cache = new WatchCache(opts.store, decodeFromStore);
+  const namespaces = opts.resources.find((r) => r.group === '' && r.plural === 'namespaces');
+  if (!namespaces) throw new Error('the resource registry must serve core/v1 namespaces');
+  const ops = new ResourceOps(opts.store, cache, namespaces);
+  let cacheReady = false;
+  let bootstrapped = false;
+  let port = opts.port;
+  const discovery = new Discovery(opts.resources, () => `${opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host}:${port}`);
+  const handler = new ApiHandler({
+    ops,
+    resources: opts.resources,
+    discovery,
+    authenticate: (req) => opts.authenticator.authenticate(req),
+    version: versionInfo(),
+    readyChecks: () => [
+      { name: 'ping', ok: true },
+      { name: 'etcd', ok: !cache.failed, reason: cache.failed?.message },
+      { name: 'watch-cache-ready', ok: cacheReady },
+      { name: 'poststarthook/bootstrap-cluster-objects', ok: bootstrapped },
+    ],
+    extensions: opts.extensions,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs,
+  });
+  const server = https.createServer(
+    { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: true, rejectUnauthorized: false },
+    handler.handle,
+  );
+  // Watches and log streams are long-lived: no whole-request timeout; idle keep-alive like Go's net/http.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 90_000;
+  server.headersTimeout = 60_000;
+
+  const cacheStart = cache.start().then(() => {
+    cacheReady = true;
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  await cacheStart;
+  await bootstrapClusterObjects(ops, opts.resources, opts.kubernetesServiceIP ?? '10.43.0.1', port);
+  bootstrapped = true;
+
+  return {
+    port,
+    server,
+    ops,
+    handler,
+    cache,
+    async close() {
+      handler.closeWatches();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      cache.stop();
+    },
+  };
+}
+
+export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/** First start: the namespaces, the `kubernetes` Service and the default ServiceAccounts (idempotent). */
+async function bootstrapClusterObjects(ops: ResourceOps, resources: ResourceDefinition[], serviceIP: string, port: number): Promise<void> {
+  const def = (group: string, plural: string) => {
+    const d = resources.find((r) => r.group === group && r.plural === plural);
+    if (!d) throw new Error(`the resource registry must serve ${plural}`);
+    return d;
+  };
+  const ensure = async (d: ResourceDefinition, namespace: string, obj: KubeObject) => {
+    try {
+      await ops.create(d, namespace, obj, { dryRun: false });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  };
+  for (const name of SYSTEM_NAMESPACES) {
+    await ensure(def('', 'namespaces'), '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
+  }
+  await ensure(def('', 'services'), 'default', {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: serviceIP,
+      clusterIPs: [serviceIP],
+      ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: port }],
+      sessionAffinity: 'None',
+    },
+  });
+  for (const name of SYSTEM_NAMESPACES) {
+    await ensure(def('', 'serviceaccounts'), name, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } });
+  }
+}
