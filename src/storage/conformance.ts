@@ -427,10 +427,42 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       });
     });
 
-    test('after close, calls are refused', async (s) => {
+    test('a receiver whose onEvents throws gets that error in onError and no more events', async (s) => {
+      const boom = new Error('receiver failed');
+      let calls = 0;
+      let error: Error | undefined;
+      s.watch('/registry/', {
+        afterRevision: await s.currentRevision(),
+        onEvents: () => {
+          calls++;
+          throw boom;
+        },
+        onError: (err) => {
+          error = err;
+        },
+      });
+      const witness = collect(s, '/registry/', await s.currentRevision());
+      try {
+        await s.create('/registry/t/1', 'x');
+        const last = await s.create('/registry/t/2', 'x');
+        await witness.waitForRevision(last.revision);
+        await sleep(20);
+        assert.equal(calls, 1);
+        assert.equal(error, boom);
+      } finally {
+        witness.cancel();
+      }
+    });
+
+    test('close ends open watches with an error and refuses further calls', async (s) => {
+      const w = collect(s, '/registry/', await s.currentRevision());
+      const r = await s.create('/registry/x', 'v');
+      await w.waitForRevision(r.revision);
       await s.close();
+      assert.ok(w.error, 'the watch was told it ended');
       await assert.rejects(() => s.create('/registry/x', 'v'));
       await assert.rejects(() => s.get('/registry/x'));
+      await s.close(); // idempotent
     });
   });
 }

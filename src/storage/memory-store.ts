@@ -1,4 +1,3 @@
-import { lowerBound } from './key-range.js';
 import {
   CompactedError,
   FutureRevisionError,
@@ -19,6 +18,7 @@ import type {
   WatchOptions,
   WriteResult,
 } from './store.js';
+import { SortedKeys } from './sorted-keys.js';
 import { WatchHub } from './watch-hub.js';
 import type { HistoryPage } from './watch-hub.js';
 
@@ -33,7 +33,7 @@ interface Version {
  *
  * - `versions` holds every retained write per key, ascending, so a read at revision R binary-searches the key's
  *   versions for the last one <= R.
- * - `keys` is the sorted array of every key that has retained versions (live or deleted since the last
+ * - `keys` is the sorted set of every key that has retained versions (live or deleted since the last
  *   compaction), so a prefix list is a binary search plus a forward scan.
  * - `log` holds the events with revision >= compact revision, ascending, for watch replay.
  *
@@ -43,7 +43,7 @@ export class MemoryStore implements Store {
   private rev = 1;
   private compactRev = 0;
   private readonly versions = new Map<string, Version[]>();
-  private keys: string[] = [];
+  private readonly keys = new SortedKeys();
   private log: WatchEvent[] = [];
   /** Keys that may hold versions compaction can drop (more than one version, or a tombstone). */
   private readonly compactable = new Set<string>();
@@ -78,28 +78,28 @@ export class MemoryStore implements Store {
     const from = opts?.startKey !== undefined && opts.startKey > prefix ? opts.startKey : prefix;
     const kvs: KeyValue[] = [];
     let more = false;
-    for (let i = lowerBound(this.keys, from); i < this.keys.length; i++) {
-      const key = this.keys[i];
-      if (!key.startsWith(prefix)) break;
+    this.keys.scan(from, (key) => {
+      if (!key.startsWith(prefix)) return false;
       const kv = this.visible(key, revision);
-      if (!kv) continue;
+      if (!kv) return true;
       if (limit > 0 && kvs.length === limit) {
         more = true;
-        break;
+        return false;
       }
       kvs.push({ ...kv });
-    }
+      return true;
+    });
     return { revision, kvs, more };
   }
 
   async count(prefix: string): Promise<{ revision: number; count: number }> {
     this.checkOpen();
     let count = 0;
-    for (let i = lowerBound(this.keys, prefix); i < this.keys.length; i++) {
-      const key = this.keys[i];
-      if (!key.startsWith(prefix)) break;
+    this.keys.scan(prefix, (key) => {
+      if (!key.startsWith(prefix)) return false;
       if (this.latest(key)) count++;
-    }
+      return true;
+    });
     return { revision: this.rev, count };
   }
 
@@ -171,7 +171,7 @@ export class MemoryStore implements Store {
         this.compactable.delete(key);
       }
     }
-    if (keysRemoved) this.keys = this.keys.filter((k) => this.versions.has(k));
+    if (keysRemoved) this.keys.retain((k) => this.versions.has(k));
   }
 
   async close(): Promise<void> {
@@ -186,7 +186,7 @@ export class MemoryStore implements Store {
     if (!versions) {
       versions = [];
       this.versions.set(key, versions);
-      this.keys.splice(lowerBound(this.keys, key), 0, key);
+      this.keys.insert(key);
     }
     versions.push(version);
     if (versions.length > 1 || version.kv === undefined) this.compactable.add(key);

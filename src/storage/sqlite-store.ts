@@ -360,7 +360,7 @@ export class SqliteStore implements Store {
         const revision = ++rev;
         this.stmt.insert.run(revision, op.key, 1, 0, revision, row ? row.id : 0, op.value, null);
         const kv: KeyValue = { key: op.key, value: op.value, createRevision: revision, modRevision: revision };
-        outcomes.push({ result: { revision, kv }, event: { type: 'create', kv, revision } });
+        outcomes.push({ result: { revision, kv: { ...kv } }, event: { type: 'create', kv, revision } });
         continue;
       }
       if (!prev) {
@@ -375,7 +375,7 @@ export class SqliteStore implements Store {
       if (op.kind === 'update') {
         this.stmt.insert.run(revision, op.key, 0, 0, prev.createRevision, prev.modRevision, op.value, prev.value);
         const kv: KeyValue = { key: op.key, value: op.value, createRevision: prev.createRevision, modRevision: revision };
-        outcomes.push({ result: { revision, kv }, event: { type: 'update', kv, prevKv: prev, revision } });
+        outcomes.push({ result: { revision, kv: { ...kv } }, event: { type: 'update', kv, prevKv: prev, revision } });
       } else {
         // A deletion row keeps the last value in `value`; old_value would only repeat it.
         this.stmt.insert.run(revision, op.key, 0, 1, prev.createRevision, prev.modRevision, prev.value, null);
