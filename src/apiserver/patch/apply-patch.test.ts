@@ -86,12 +86,14 @@ describe('applyPatch', () => {
       assert.deepStrictEqual(got.metadata.finalizers, ['b', 'a']);
     });
 
-    it('is refused with 415 for a kind without a schema (custom resources), listing the accepted types', () => {
-      const err = statusErrorOf(() => applyPatch(STRATEGIC, { metadata: { name: 'x' } }, { spec: {} }, undefined));
-      assert.equal(err.code, 415);
-      assert.equal(err.reason, 'UnsupportedMediaType');
-      assert.equal(err.message, 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json');
-    });
+    for (const schemaName of [undefined, '']) {
+      it(`is refused with 415 for a kind without a schema (custom resources, schema ${JSON.stringify(schemaName)})`, () => {
+        const err = statusErrorOf(() => applyPatch(STRATEGIC, { metadata: { name: 'x' } }, { spec: {} }, schemaName));
+        assert.equal(err.code, 415);
+        assert.equal(err.reason, 'UnsupportedMediaType');
+        assert.equal(err.message, 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json');
+      });
+    }
 
     it('refuses a body that is not a JSON object with 400 and says what it got', () => {
       const err = statusErrorOf(() => applyPatch(STRATEGIC, deployment(), [{ op: 'add' }], DEPLOYMENT));

@@ -30,7 +30,7 @@ export function supportedPatchContentTypes(hasSchema: boolean): string[] {
  * Applies a PATCH body to `original` and returns the patched object; `original` and `patchBody` are
  * not modified. `contentType` is the request's Content-Type (parameters such as `; charset=utf-8`
  * are ignored). `schemaTypeName` is the schema type of the object (e.g. `io.k8s.api.apps.v1.Deployment`);
- * undefined means the kind has no schema (a custom resource), which rules out strategic merge patch.
+ * undefined or '' means the kind has no schema (a custom resource), which rules out strategic merge patch.
  * `schema` defaults to the generated schema table.
  *
  * Throws a StatusError: 415 for a Content-Type that is not a supported patch type, 400 for a body of
@@ -45,7 +45,7 @@ export function applyPatch(
   schema: PatchSchema = schemaTablePatchSchema,
 ): KubeObject {
   const mediaType = contentType.split(';', 1)[0].trim().toLowerCase();
-  const hasSchema = schemaTypeName !== undefined;
+  const hasSchema = schemaTypeName !== undefined && schemaTypeName !== '';
   let patched: unknown;
   switch (mediaType) {
     case PatchContentType.json:
@@ -56,7 +56,7 @@ export function applyPatch(
       break;
     case PatchContentType.strategic:
       if (!hasSchema) throw unsupportedPatchType(supportedPatchContentTypes(false));
-      patched = strategicMergePatch(original, requireObject(patchBody, 'strategic merge patch'), schema, schemaTypeName);
+      patched = strategicMergePatch(original, requireObject(patchBody, 'strategic merge patch'), schema, schemaTypeName!);
       break;
     case PatchContentType.applyYaml:
       throw unsupportedPatchType(supportedPatchContentTypes(hasSchema), ` (server-side apply, ${PatchContentType.applyYaml}, is not supported yet)`);

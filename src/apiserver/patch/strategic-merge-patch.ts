@@ -133,7 +133,7 @@ class StrategicMerger {
     const view = original.slice();
     let length = original.length;
     let additions: JsonObject[] = [];
-    let replaced: unknown[] | undefined;
+    let replace = false;
     for (const element of patch as JsonObject[]) {
       if (!Object.hasOwn(element, PATCH)) {
         additions.push(element);
@@ -149,7 +149,7 @@ class StrategicMerger {
           length--;
         }
       } else if (directive === 'replace') {
-        replaced = [];
+        replace = true;
       } else if (directive === 'merge') {
         throw patchMalformed('merging lists cannot yet be specified in the patch');
       } else {
@@ -157,7 +157,7 @@ class StrategicMerger {
       }
     }
     let serverList = view.slice(0, length);
-    if (replaced) {
+    if (replace) {
       serverList = this.cleanList(additions, items);
       additions = [];
     }
