@@ -31,7 +31,7 @@ export interface SqliteStoreOptions {
   replayPageSize?: number;
   /** Most writes committed in one transaction; a longer queue is committed in several. Default 1000. */
   maxBatch?: number;
-  /** Revisions pruned per compaction transaction (the event loop is yielded between them). Default 5000. */
+  /** Revisions pruned per compaction transaction (the event loop is yielded between them). Default 1000. */
   compactChunk?: number;
   /** How long a statement waits for a lock held by another connection (e.g. a backup) before failing. Default 5000. */
   busyTimeoutMs?: number;
@@ -123,7 +123,7 @@ export class SqliteStore implements Store {
   /** Opens (creating if needed) the database file at path; reopening restores revision and compact revision. */
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 1000;
-    this.compactChunk = opts.compactChunk ?? 5000;
+    this.compactChunk = opts.compactChunk ?? 1000;
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
     try {
@@ -176,24 +176,20 @@ export class SqliteStore implements Store {
       CREATE INDEX IF NOT EXISTS log_key_id ON log (key, id);
       CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     `);
-    const latestOf = (bound: string) => `(SELECT MAX(m.id) FROM log m WHERE m.key = k.key${bound})`;
+    // The newest row of each key (at or below a revision): one pass over the (key, id) index in key order,
+    // streamed, so a LIMIT stops the scan early; then one rowid lookup per key.
+    const newest = (range: string, atRevision: string) =>
+      `(SELECT MAX(id) AS id, key FROM log WHERE ${range}${atRevision} GROUP BY key ORDER BY key) m
+       JOIN log l ON l.id = m.id WHERE l.deleted = 0`;
+    const L = COLUMNS.split(', ').map((c) => `l.${c}`).join(', ');
     return {
       latest: db.prepare(`SELECT ${COLUMNS} FROM log WHERE key = ? ORDER BY id DESC LIMIT 1`),
       atRevision: db.prepare(`SELECT ${COLUMNS} FROM log WHERE key = ? AND id <= ? ORDER BY id DESC LIMIT 1`),
       insert: db.prepare(`INSERT INTO log (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      // Walks the (key, id) index in key order; for each key only its newest row <= the read revision passes.
-      listRange: db.prepare(
-        `SELECT ${COLUMNS} FROM log k WHERE k.key >= ? AND k.key < ? AND k.id = ${latestOf(' AND m.id <= ?')}
-         AND k.deleted = 0 ORDER BY k.key LIMIT ?`,
-      ),
-      listFrom: db.prepare(
-        `SELECT ${COLUMNS} FROM log k WHERE k.key >= ? AND k.id = ${latestOf(' AND m.id <= ?')}
-         AND k.deleted = 0 ORDER BY k.key LIMIT ?`,
-      ),
-      countRange: db.prepare(
-        `SELECT COUNT(*) AS n FROM log k WHERE k.key >= ? AND k.key < ? AND k.id = ${latestOf('')} AND k.deleted = 0`,
-      ),
-      countAll: db.prepare(`SELECT COUNT(*) AS n FROM log k WHERE k.id = ${latestOf('')} AND k.deleted = 0`),
+      listRange: db.prepare(`SELECT ${L} FROM ${newest('key >= ? AND key < ?', ' AND id <= ?')} ORDER BY m.key LIMIT ?`),
+      listFrom: db.prepare(`SELECT ${L} FROM ${newest('key >= ?', ' AND id <= ?')} ORDER BY m.key LIMIT ?`),
+      countRange: db.prepare(`SELECT COUNT(*) AS n FROM ${newest('key >= ? AND key < ?', '')}`),
+      countAll: db.prepare(`SELECT COUNT(*) AS n FROM ${newest('1', '')}`),
       // Replay walks the log in revision order (the unary + keeps the planner off the key index, which would
       // need a sort and read the whole prefix before returning the first page).
       historyRange: db.prepare(
@@ -407,15 +403,24 @@ export class SqliteStore implements Store {
       if (from <= revision) await new Promise((resolve) => setImmediate(resolve));
       if (this.closed) return;
     }
-    this.giveBackSpace();
+    // Give the freed pages back: incremental_vacuum moves them to the end of the file (a few MiB per step, so
+    // writes interleave), and the TRUNCATE checkpoint writes that into the main file, cuts it, and empties the WAL.
+    // (A file created without auto_vacuum=INCREMENTAL cannot do this; the loop then stops at once.)
+    for (let free = this.freePages(); free > 0; ) {
+      this.db.exec('PRAGMA incremental_vacuum(1024)');
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.closed) return;
+      const left = this.freePages();
+      if (left >= free) break;
+      free = left;
+    }
+    // A checkpoint blocked by another connection's reader only postpones the shrink to the next compaction.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.stats.compactions++;
   }
 
-  /** Moves freed pages to the end of the file, truncates it, and empties the WAL. */
-  private giveBackSpace(): void {
-    this.db.exec('PRAGMA incremental_vacuum');
-    // A checkpoint blocked by a reader only postpones the shrink to the next compaction or close().
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  private freePages(): number {
+    return this.db.pragma('freelist_count', { simple: true }) as number;
   }
 
   private readHistory(prefix: string, afterRevision: number, limit: number): HistoryPage {
