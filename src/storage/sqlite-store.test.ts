@@ -243,3 +243,13 @@ describe('SqliteStore', () => {
     }
   });
 });
+
+describe('SqliteStore open errors', () => {
+  it('a file that is not a database is refused with its path in the message', async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const path = join(dir, 'garbage.db');
+    writeFileSync(path, 'this is not sqlite'.repeat(100));
+    assert.throws(() => new SqliteStore(path), (err: Error) => err.message.includes(JSON.stringify(path)) && /not a database/.test(err.message));
+  });
+});

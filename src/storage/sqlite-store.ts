@@ -124,13 +124,17 @@ export class SqliteStore implements Store {
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 1000;
     this.compactChunk = opts.compactChunk ?? 1000;
-    mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      this.db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
+    } catch (err) {
+      throw new StoreError(`sqlite store ${JSON.stringify(path)}: cannot open: ${(err as Error).message}`, { cause: err });
+    }
     try {
       this.stmt = this.init();
     } catch (err) {
       this.db.close();
-      throw err;
+      throw new StoreError(`sqlite store ${JSON.stringify(path)}: cannot initialize: ${(err as Error).message}`, { cause: err });
     }
     const maxId = this.db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM log').get()!.id ?? 0;
     this.compactRev = this.stmt.getMeta.get('compact_revision')?.value ?? 0;
@@ -156,7 +160,7 @@ export class SqliteStore implements Store {
     // pages back to the file system with `PRAGMA incremental_vacuum` instead of a full VACUUM rewrite.
     if (fresh) db.pragma('auto_vacuum = INCREMENTAL');
     const mode = db.pragma('journal_mode = WAL', { simple: true });
-    if (mode !== 'wal') throw new StoreError(`sqlite store ${this.path}: cannot enable WAL (journal_mode is ${String(mode)})`);
+    if (mode !== 'wal') throw new Error(`cannot enable WAL (journal_mode is ${String(mode)})`);
     // FULL: in WAL mode every COMMIT fsyncs the WAL, so an acknowledged write survives power loss, not only a
     // process crash (NORMAL defers the sync to checkpoints). Batching pays one fsync per batch, not per write.
     db.pragma('synchronous = FULL');
@@ -401,7 +405,7 @@ export class SqliteStore implements Store {
       this.pruneChunk(from, to, revision, to - 1);
       from = to;
       if (from <= revision) await new Promise((resolve) => setImmediate(resolve));
-      if (this.closed) return;
+      if (this.closed) throw new StoreError(`store closed during compaction to ${revision}; the next compaction finishes it`);
     }
     // Give the freed pages back: incremental_vacuum moves them to the end of the file (a few MiB per step, so
     // writes interleave), and the TRUNCATE checkpoint writes that into the main file, cuts it, and empties the WAL.
@@ -409,7 +413,7 @@ export class SqliteStore implements Store {
     for (let free = this.freePages(); free > 0; ) {
       this.db.exec('PRAGMA incremental_vacuum(1024)');
       await new Promise((resolve) => setImmediate(resolve));
-      if (this.closed) return;
+      if (this.closed) throw new StoreError(`store closed while giving disk space back after compaction to ${revision}`);
       const left = this.freePages();
       if (left >= free) break;
       free = left;
