@@ -1,0 +1,216 @@
+/**
+ * HorizontalPodAutoscalers, served in autoscaling/v2 (preferred) and autoscaling/v1: one resource,
+ * two definitions. The conversions between the versions are exported for the API server.
+ */
+import type { HorizontalPodAutoscaler as HpaV1 } from 'kubernetes-types/autoscaling/v1.js';
+import type { HorizontalPodAutoscaler as HpaV2, MetricSpec, MetricStatus } from 'kubernetes-types/autoscaling/v2.js';
+import type { KubeObject } from '../../api/object.js';
+import { canonicalQuantity } from '../../api/quantity.js';
+import { fieldInvalid, fieldRequired, type FieldError } from '../../api/status.js';
+import { nameIsDNSSubdomain } from '../../api/validation.js';
+import { defineResource, specOf } from './define-resource.js';
+import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
+import type { TablePrinter } from './types.js';
+
+function qty(v: unknown): string {
+  return v === undefined || v === null ? '<unknown>' : (canonicalQuantity(String(v)) ?? String(v));
+}
+
+/** The TARGETS cell (formatHPAMetrics): `cpu: 40%/80%`, at most two metrics then `+ N more...`. */
+export function formatHpaMetrics(specs: MetricSpec[] | undefined, statuses: MetricStatus[] | undefined): string {
+  if (!specs || specs.length === 0) return '<none>';
+  const list: string[] = [];
+  specs.forEach((spec, i) => {
+    const st = statuses?.[i];
+    switch (spec.type) {
+      case 'External': {
+        const t = spec.external?.target;
+        if (t?.averageValue !== undefined) list.push(`${st?.external?.current?.averageValue !== undefined ? qty(st.external.current.averageValue) : '<unknown>'}/${qty(t.averageValue)} (avg)`);
+        else list.push(`${st?.external ? qty(st.external.current?.value) : '<unknown>'}/${qty(t?.value)}`);
+        break;
+      }
+      case 'Pods':
+        list.push(`${st?.pods ? qty(st.pods.current?.averageValue) : '<unknown>'}/${qty(spec.pods?.target?.averageValue)}`);
+        break;
+      case 'Object': {
+        const t = spec.object?.target;
+        if (t?.averageValue !== undefined) list.push(`${st?.object?.current?.averageValue !== undefined ? qty(st.object.current.averageValue) : '<unknown>'}/${qty(t.averageValue)} (avg)`);
+        else list.push(`${st?.object ? qty(st.object.current?.value) : '<unknown>'}/${qty(t?.value)}`);
+        break;
+      }
+      case 'Resource':
+      case 'ContainerResource': {
+        const src = spec.type === 'Resource' ? spec.resource : spec.containerResource;
+        const cur = spec.type === 'Resource' ? st?.resource : st?.containerResource;
+        const t = src?.target;
+        if (t?.averageValue !== undefined) {
+          list.push(`${src?.name}: ${cur ? qty(cur.current?.averageValue) : '<unknown>'}/${qty(t.averageValue)}`);
+        } else {
+          const current = cur?.current?.averageUtilization !== undefined ? `${cur.current.averageUtilization}%` : '<unknown>';
+          const target = t?.averageUtilization !== undefined ? `${t.averageUtilization}%` : '<auto>';
+          list.push(`${src?.name}: ${current}/${target}`);
+        }
+        break;
+      }
+      default:
+        list.push('<unknown type>');
+    }
+  });
+  if (list.length > 2) return `${list.slice(0, 2).join(', ')} + ${list.length - 2} more...`;
+  return list.join(', ');
+}
+
+/** autoscaling/v1 → v2: the CPU utilization target becomes a Resource metric. */
+export function hpaV1ToV2(obj: KubeObject): KubeObject {
+  const v1 = structuredClone(as<HpaV1>(obj));
+  const spec = v1.spec;
+  const metrics: MetricSpec[] = [];
+  if (spec?.targetCPUUtilizationPercentage !== undefined) {
+    metrics.push({ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: spec.targetCPUUtilizationPercentage } } });
+  }
+  const currentMetrics: MetricStatus[] = [];
+  if (v1.status?.currentCPUUtilizationPercentage !== undefined) {
+    currentMetrics.push({ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: v1.status.currentCPUUtilizationPercentage } } });
+  }
+  const v2: HpaV2 = {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: v1.metadata,
+    spec: { scaleTargetRef: spec?.scaleTargetRef ?? { kind: '', name: '' }, minReplicas: spec?.minReplicas, maxReplicas: spec?.maxReplicas ?? 0, ...(metrics.length ? { metrics } : {}) },
+    status: v1.status
+      ? {
+          currentReplicas: v1.status.currentReplicas,
+          desiredReplicas: v1.status.desiredReplicas,
+          lastScaleTime: v1.status.lastScaleTime,
+          observedGeneration: v1.status.observedGeneration,
+          ...(currentMetrics.length ? { currentMetrics } : {}),
+        }
+      : undefined,
+  };
+  if (v2.status === undefined) delete v2.status;
+  return v2 as unknown as KubeObject;
+}
+
+/** autoscaling/v2 → v1: only a CPU utilization target survives. */
+export function hpaV2ToV1(obj: KubeObject): KubeObject {
+  const v2 = structuredClone(as<HpaV2>(obj));
+  const cpu = v2.spec?.metrics?.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu' && m.resource.target?.type === 'Utilization');
+  const cpuNow = v2.status?.currentMetrics?.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu');
+  const v1: HpaV1 = {
+    apiVersion: 'autoscaling/v1',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: v2.metadata,
+    spec: {
+      scaleTargetRef: v2.spec?.scaleTargetRef ?? { kind: '', name: '' },
+      minReplicas: v2.spec?.minReplicas,
+      maxReplicas: v2.spec?.maxReplicas ?? 0,
+      ...(cpu?.resource?.target?.averageUtilization !== undefined ? { targetCPUUtilizationPercentage: cpu.resource.target.averageUtilization } : {}),
+    },
+  };
+  if (v2.status) {
+    v1.status = {
+      currentReplicas: v2.status.currentReplicas ?? 0,
+      desiredReplicas: v2.status.desiredReplicas ?? 0,
+      lastScaleTime: v2.status.lastScaleTime,
+      observedGeneration: v2.status.observedGeneration,
+      ...(cpuNow?.resource?.current?.averageUtilization !== undefined ? { currentCPUUtilizationPercentage: cpuNow.resource.current.averageUtilization } : {}),
+    };
+  }
+  return v1 as unknown as KubeObject;
+}
+
+function validateCommon(spec: { scaleTargetRef?: { kind?: string; name?: string }; minReplicas?: number; maxReplicas?: number } | undefined): FieldError[] {
+  const s = spec ?? {};
+  const errs: FieldError[] = [];
+  if (!s.scaleTargetRef?.kind) errs.push(fieldRequired('spec.scaleTargetRef.kind'));
+  if (!s.scaleTargetRef?.name) errs.push(fieldRequired('spec.scaleTargetRef.name'));
+  if (s.minReplicas !== undefined && s.minReplicas < 1) errs.push(fieldInvalid('spec.minReplicas', s.minReplicas, 'must be greater than or equal to 1'));
+  if ((s.maxReplicas ?? 0) < 1) errs.push(fieldInvalid('spec.maxReplicas', s.maxReplicas ?? 0, 'must be greater than or equal to 1'));
+  else if (s.minReplicas !== undefined && s.maxReplicas! < s.minReplicas) errs.push(fieldInvalid('spec.maxReplicas', s.maxReplicas, 'must be greater than or equal to `minReplicas`'));
+  return errs;
+}
+
+const hpaColumns = [
+  nameColumn,
+  column('Reference', 'scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.'),
+  column('Targets', 'metrics contains the specifications for which to use to calculate the desired replica count.'),
+  column('MinPods', 'minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.'),
+  column('MaxPods', 'maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up.'),
+  column('Replicas', 'currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.'),
+  ageColumn,
+];
+
+function hpaRow(hpa: HpaV2, obj: KubeObject, now: Date): unknown[] {
+  const ref = hpa.spec?.scaleTargetRef;
+  return [
+    obj.metadata.name ?? '',
+    `${ref?.kind ?? ''}/${ref?.name ?? ''}`,
+    formatHpaMetrics(hpa.spec?.metrics, hpa.status?.currentMetrics),
+    hpa.spec?.minReplicas !== undefined ? String(hpa.spec.minReplicas) : '<unset>',
+    hpa.spec?.maxReplicas ?? 0,
+    hpa.status?.currentReplicas ?? 0,
+    age(obj, now),
+  ];
+}
+
+const v2Printer: TablePrinter = { columns: hpaColumns, row: (obj, now) => hpaRow(as<HpaV2>(obj), obj, now) };
+const v1Printer: TablePrinter = { columns: hpaColumns, row: (obj, now) => hpaRow(as<HpaV2>(hpaV1ToV2(obj)), obj, now) };
+
+const common = {
+  group: 'autoscaling',
+  kind: 'HorizontalPodAutoscaler',
+  plural: 'horizontalpodautoscalers',
+  singular: 'horizontalpodautoscaler',
+  namespaced: true,
+  shortNames: ['hpa'],
+  categories: ['all'],
+  hasStatus: true,
+  tracksGeneration: true,
+  nameValidator: nameIsDNSSubdomain,
+} as const;
+
+export const horizontalpodautoscalersV2 = defineResource({
+  ...common,
+  shortNames: [...common.shortNames],
+  categories: [...common.categories],
+  version: 'v2',
+  schemaName: 'io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler',
+  defaults(obj) {
+    const spec = specOf<NonNullable<HpaV2['spec']>>(obj);
+    spec.minReplicas ??= 1;
+    // SetDefaults_HorizontalPodAutoscaler: no metrics means "80% average CPU".
+    if (!spec.metrics || spec.metrics.length === 0) {
+      spec.metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }];
+    }
+  },
+  validateSpec(obj) {
+    const errs = validateCommon(obj.spec as HpaV2['spec']);
+    ((obj.spec as HpaV2['spec'])?.metrics ?? []).forEach((m, i) => {
+      if (!['Object', 'Pods', 'Resource', 'ContainerResource', 'External'].includes(m.type)) {
+        errs.push({ type: 'FieldValueNotSupported', field: `spec.metrics[${i}].type`, detail: `Unsupported value: ${JSON.stringify(m.type)}: supported values: "ContainerResource", "External", "Object", "Pods", "Resource"` });
+      }
+    });
+    return errs;
+  },
+  printer: v2Printer,
+});
+
+export const horizontalpodautoscalersV1 = defineResource({
+  ...common,
+  shortNames: [...common.shortNames],
+  categories: [...common.categories],
+  version: 'v1',
+  schemaName: 'io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler',
+  defaults(obj) {
+    specOf<NonNullable<HpaV1['spec']>>(obj).minReplicas ??= 1;
+  },
+  validateSpec(obj) {
+    const spec = obj.spec as HpaV1['spec'];
+    const errs = validateCommon(spec);
+    if (spec?.targetCPUUtilizationPercentage !== undefined && spec.targetCPUUtilizationPercentage < 1) {
+      errs.push(fieldInvalid('spec.targetCPUUtilizationPercentage', spec.targetCPUUtilizationPercentage, 'must be greater than or equal to 1'));
+    }
+    return errs;
+  },
+  printer: v1Printer,
+});
