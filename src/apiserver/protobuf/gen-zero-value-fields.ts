@@ -1,0 +1,110 @@
+/**
+ * Generates zero-value-fields.generated.ts: the plain scalar fields of the schema table whose zero value Go's
+ * encoding/json still writes, i.e. pointers (`Replicas *int32 json:"replicas,omitempty"`) and fields
+ * without `omitempty`. The protobuf decoder needs this fact, which the schema table does not carry: gogo's
+ * generated marshallers write every non-pointer scalar even when it is zero (an empty `generateName`, a
+ * `hostPort` of 0), so a zero on the wire means "unset" for an omitempty non-pointer field and "set to
+ * zero" for a pointer. Reading the same upstream Go sources as the schema table, at the same commits.
+ *
+ * Rerun after regenerating the schema table (bare clones or checkouts of both repositories):
+ *   npx tsx src/apiserver/protobuf/gen-zero-value-fields.ts <kubernetes/api git dir> <kubernetes/apimachinery git dir>
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseGoFile, parseStructTag, type GoType } from '../../../scripts/gen-schema/parse-go-file.js';
+import { schemaSources, schemaTable } from '../../api/schema/schema.js';
+import type { SchemaType } from '../../api/schema/types.js';
+
+const SKIPPED_FILES = /(_test\.go|generated\.pb\.go|zz_generated\.[^/]*|_generated\.go)$/;
+
+/**
+ * Plain scalars, the only fields whose zero omitempty drops. The special kinds (Time, Quantity,
+ * IntOrString, ...) are Go structs, which encoding/json writes even when zero and even with omitempty.
+ */
+const PLAIN_SCALARS = new Set(['string', 'boolean', 'int32', 'int64', 'double', 'bytes']);
+
+function isPlainScalar(type: SchemaType): boolean {
+  return type.kind === 'scalar' && PLAIN_SCALARS.has(type.scalar);
+}
+
+function main(): void {
+  const [apiDir, machineryDir] = process.argv.slice(2);
+  if (!apiDir || !machineryDir) {
+    console.error('usage: gen-zero-value-fields <kubernetes/api git dir> <kubernetes/apimachinery git dir>');
+    process.exit(2);
+  }
+  const repos: Record<string, { gitDir: string; commit: string }> = {};
+  for (const [prefix, dir, repository] of [
+    ['io.k8s.api.', apiDir, 'github.com/kubernetes/api'],
+    ['io.k8s.apimachinery.', machineryDir, 'github.com/kubernetes/apimachinery'],
+  ] as const) {
+    const source = schemaSources.find((s) => s.repository === repository);
+    if (!source) throw new Error(`schema table names no source for ${repository}`);
+    repos[prefix] = { gitDir: existsSync(join(dir, '.git')) ? join(dir, '.git') : dir, commit: source.commit };
+  }
+  const git = (gitDir: string, ...args: string[]) => execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+
+  // OpenAPI package name (io.k8s.api.core.v1) -> Go struct name -> json name -> whether encoding/json writes its zero.
+  const packages = new Map<string, Map<string, Map<string, boolean>>>();
+  const packageOf = (typeName: string) => typeName.slice(0, typeName.lastIndexOf('.'));
+  for (const pkg of new Set(Object.keys(schemaTable).map(packageOf))) {
+    const prefix = Object.keys(repos).find((p) => pkg.startsWith(p));
+    if (!prefix) throw new Error(`no repository for package ${pkg}`);
+    const { gitDir, commit } = repos[prefix];
+    const dir = pkg.slice(prefix.length).replace(/\./g, '/');
+    const structs = new Map<string, Map<string, boolean>>();
+    for (const name of git(gitDir, 'ls-tree', '--name-only', `${commit}:${dir}`).split('\n')) {
+      if (!name.endsWith('.go') || SKIPPED_FILES.test(name)) continue;
+      const file = parseGoFile(`${dir}/${name}`, git(gitDir, 'show', `${commit}:${dir}/${name}`));
+      for (const decl of file.types) {
+        if (decl.type.k !== 'struct') continue;
+        const fields = new Map<string, boolean>();
+        for (const field of decl.type.fields) {
+          const jsonTag = parseStructTag(field.tag).get('json');
+          if (jsonTag === undefined || jsonTag === '-' || field.names.length === 0) continue;
+          const [jsonName, ...options] = jsonTag.split(',');
+          const pointer = (field.type as GoType).k === 'pointer';
+          for (const goName of field.names) fields.set(jsonName || goName, pointer || !options.includes('omitempty'));
+        }
+        structs.set(decl.name, fields);
+      }
+    }
+    packages.set(pkg, structs);
+  }
+
+  const kept: string[] = [];
+  for (const def of Object.values(schemaTable)) {
+    const goFields = packages.get(packageOf(def.name))?.get(def.name.slice(def.name.lastIndexOf('.') + 1));
+    if (!goFields) throw new Error(`no Go struct found for ${def.name}`);
+    for (const field of def.fields) {
+      if (field.proto === undefined || !isPlainScalar(field.type)) continue;
+      const writesZero = goFields.get(field.json);
+      if (writesZero === undefined) throw new Error(`no Go field found for ${def.name}.${field.json}`);
+      if (writesZero) kept.push(`${def.name}.${field.json}`);
+    }
+  }
+  kept.sort();
+
+  const out = join(dirname(fileURLToPath(import.meta.url)), 'zero-value-fields.generated.ts');
+  const commits = schemaSources.map((s) => `//   ${s.repository} ${s.ref} (commit ${s.commit})`).join('\n');
+  writeFileSync(
+    out,
+    `// Code generated by src/apiserver/protobuf/gen-zero-value-fields.ts; DO NOT EDIT.
+// Facts read from the upstream Go type definitions the schema table was generated from:
+${commits}
+
+/**
+ * \`<type>.<json field>\` for every plain scalar field (string, bool, number, bytes) of the schema table whose zero value encoding/json writes:
+ * pointer fields and fields without \`omitempty\`. Any other scalar field that arrives as zero is unset.
+ */
+export const fieldsKeepingZero: ReadonlySet<string> = new Set([
+${kept.map((k) => `  ${JSON.stringify(k)},`).join('\n')}
+]);
+`,
+  );
+  console.log(`wrote ${out}: ${kept.length} fields`);
+}
+
+main();
