@@ -91,6 +91,11 @@ test('ObjectMeta: name, namespace scope, labels and annotations', () => {
   const big = validateAnnotations({ a: 'x'.repeat(TotalAnnotationSizeLimitB) }, 'metadata.annotations');
   assert.deepEqual(big, [{ type: 'FieldValueTooLong', field: 'metadata.annotations', detail: 'Too long: may not be more than 262144 bytes' }]);
   assert.deepEqual(validateAnnotations({ 'Example.com/Key': 'any value at all' }, 'metadata.annotations'), []);
+  assert.deepEqual(validateObjectMeta({ name: 'a', namespace: 'n', finalizers: ['kubernetes', 'example.com/cleanup'] }, sub), []);
+  assert.deepEqual(
+    validateObjectMeta({ name: 'a', namespace: 'n', finalizers: ['cleanup'] }, sub).map((e) => `${e.field}: ${e.detail}`),
+    ['metadata.finalizers[0]: Invalid value: "cleanup": name is neither a standard finalizer name nor is it fully qualified'],
+  );
 });
 
 test('updates keep identity fields and refuse new finalizers while deleting', () => {

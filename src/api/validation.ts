@@ -252,9 +252,19 @@ export function validateAnnotations(annotations: Record<string, string> | undefi
   return errs;
 }
 
+/** Finalizers Kubernetes itself uses without a domain prefix. */
+export const standardFinalizers: readonly string[] = ['kubernetes', 'orphan', 'foregroundDeletion'];
+
+/**
+ * Finalizers must be qualified names, and built-in kinds refuse unprefixed ones other than the standard
+ * few (core ValidateObjectMeta's validateKubeFinalizerName, reported at `finalizers[i]`).
+ */
 export function validateFinalizers(finalizers: string[] | undefined, path: string): FieldError[] {
   const errs: FieldError[] = [];
   for (const f of finalizers ?? []) for (const msg of isQualifiedName(f)) errs.push(fieldInvalid(path, f, msg));
+  (finalizers ?? []).forEach((f, i) => {
+    if (!f.includes('/') && !standardFinalizers.includes(f)) errs.push(fieldInvalid(`${path}[${i}]`, f, 'name is neither a standard finalizer name nor is it fully qualified'));
+  });
   if (finalizers?.includes('orphan') && finalizers.includes('foregroundDeletion')) {
     errs.push(fieldInvalid(path, finalizers, 'finalizer orphan and foregroundDeletion cannot be both set'));
   }

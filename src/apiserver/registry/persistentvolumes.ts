@@ -3,7 +3,7 @@ import type { PersistentVolume, PersistentVolumeSpec, PersistentVolumeStatus } f
 import { canonicalQuantity } from '../../api/quantity.js';
 import { fieldNotSupported, fieldRequired, fieldInvalid, type FieldError } from '../../api/status.js';
 import { isValidQuantity } from '../../api/quantity.js';
-import { nameIsPathSegment } from '../../api/validation.js';
+import { nameIsDNSSubdomain } from '../../api/validation.js';
 import { defineResource, specOf, statusOf } from './define-resource.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
 
@@ -41,7 +41,7 @@ export const persistentvolumes = defineResource({
   hasStatus: true,
   schemaName: 'io.k8s.api.core.v1.PersistentVolume',
   tracksGeneration: false,
-  nameValidator: nameIsPathSegment,
+  nameValidator: nameIsDNSSubdomain,
   defaults(obj) {
     const spec = specOf<PersistentVolumeSpec>(obj);
     spec.persistentVolumeReclaimPolicy ??= 'Retain';
