@@ -120,29 +120,33 @@ export function componentSchemas(opts: ComponentSchemaOptions): Record<string, J
     const def = typeOf(name);
     let schema: JsonSchema;
     if (def) schema = typeSchema(def, use);
-    else if (opts.synthetic?.has(name)) schema = opts.synthetic.get(name)!;
-    else if (Object.hasOwn(EXTRA_SCHEMAS, name)) schema = EXTRA_SCHEMAS[name];
-    else schema = NAMED_SCALARS.get(name) ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+    else {
+      if (opts.synthetic?.has(name)) schema = opts.synthetic.get(name)!;
+      else if (Object.hasOwn(EXTRA_SCHEMAS, name)) schema = EXTRA_SCHEMAS[name];
+      else schema = NAMED_SCALARS.get(name) ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+      // Table types queue their references while rendering; hand-written schemas are walked instead.
+      for (const ref of referencedSchemas(schema)) use(ref);
+    }
     const gvks = opts.gvks.get(name) ?? (def?.gvk ? [def.gvk] : undefined);
     if (gvks) schema = { ...schema, 'x-kubernetes-group-version-kind': gvks.map((g) => ({ group: g.group, kind: g.kind, version: g.version })) };
     out.set(name, schema);
-    collectRefs(schema, use);
   }
   const sorted: Record<string, JsonSchema> = {};
   for (const name of [...out.keys()].sort()) sorted[name] = out.get(name)!;
   return sorted;
 }
 
-/** Queues every `$ref` target inside a synthetic schema (table types queue theirs while rendering). */
-function collectRefs(value: unknown, use: (name: string) => void): void {
+/** The schema names of every `#/components/schemas/` reference inside value (a document, path item or schema). */
+export function referencedSchemas(value: unknown, into = new Set<string>()): Set<string> {
   if (Array.isArray(value)) {
-    for (const v of value) collectRefs(v, use);
+    for (const v of value) referencedSchemas(v, into);
   } else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (k === '$ref' && typeof v === 'string' && v.startsWith(SCHEMA_REF_PREFIX)) use(v.slice(SCHEMA_REF_PREFIX.length));
-      else collectRefs(v, use);
+      if (k === '$ref' && typeof v === 'string' && v.startsWith(SCHEMA_REF_PREFIX)) into.add(v.slice(SCHEMA_REF_PREFIX.length));
+      else referencedSchemas(v, into);
     }
   }
+  return into;
 }
 
 function typeSchema(def: TypeDef, use: (name: string) => void): JsonSchema {

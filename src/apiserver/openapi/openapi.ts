@@ -14,7 +14,7 @@ import { groupVersion } from '../../api/object.js';
 import { typeForKind, typeOf } from '../../api/schema/schema.js';
 import { pathNotFound } from '../../api/status.js';
 import type { ResourceDefinition } from '../registry/types.js';
-import { componentSchemas, schemaRef, type GroupVersionKind, type JsonSchema } from './component-schemas.js';
+import { componentSchemas, referencedSchemas, schemaRef, type GroupVersionKind, type JsonSchema } from './component-schemas.js';
 import { pathItems } from './path-items.js';
 
 /** The `info` block of every document; kubectl ignores it, the version names the API level we copy. */
@@ -147,8 +147,7 @@ export class OpenApiV3 {
       },
       isBuiltIn: (def) => typeOf(def.schemaName) !== undefined,
     });
-    const roots = new Set<string>();
-    collectRefs(paths, roots);
+    const roots = referencedSchemas(paths);
     return {
       openapi: '3.0.0',
       info: INFO,
@@ -186,17 +185,6 @@ function send(res: ServerResponse, doc: RenderedDocument, immutable: boolean): v
   }
   res.writeHead(200, headers);
   res.end(doc.json);
-}
-
-function collectRefs(value: unknown, into: Set<string>): void {
-  if (Array.isArray(value)) {
-    for (const v of value) collectRefs(v, into);
-  } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === '$ref' && typeof v === 'string') into.add(v.slice(v.lastIndexOf('/') + 1));
-      else collectRefs(v, into);
-    }
-  }
 }
 
 /** A kind the schema table does not know (no compiled-in type): typed envelope, anything else preserved. */
