@@ -284,9 +284,10 @@ describe('OpenApiV3.serveOpenApi over HTTP', () => {
   let server: Server;
   let base: string;
   before(async () => {
+    const serve = api.serveOpenApi; // handed over unbound, as the HTTP handler's extensions hold it
     server = createHttpServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
-      if (!api.serveOpenApi(url.pathname, url.searchParams, res)) {
+      if (!serve(url.pathname, url.searchParams, res)) {
         res.writeHead(418);
         res.end('not served');
       }

@@ -74,9 +74,10 @@ export class OpenApiV3 {
   /**
    * Serves GET /openapi/v3 and /openapi/v3/<api/v1 | apis/g/v>. Returns false for paths outside
    * /openapi/v3 (so /openapi/v2 stays a plain 404 from the caller); an unknown group version is answered
-   * here with a 404 Status.
+   * here with a 404 Status. An arrow property, so it can be handed over unbound
+   * (`extensions.serveOpenApi = openapi.serveOpenApi`).
    */
-  serveOpenApi(path: string, query: URLSearchParams, res: ServerResponse): boolean {
+  serveOpenApi = (path: string, query: URLSearchParams, res: ServerResponse): boolean => {
     if (path === OPENAPI_V3 || path === `${OPENAPI_V3}/`) {
       const index = this.indexDocument();
       send(res, index, false);
@@ -96,7 +97,7 @@ export class OpenApiV3 {
     // a hash it does not have.
     send(res, doc, query.get('hash') === doc.hash);
     return true;
-  }
+  };
 
   private indexDocument(): RenderedDocument {
     if (!this.index) {
