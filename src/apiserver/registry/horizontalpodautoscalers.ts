@@ -87,8 +87,7 @@ export function hpaV1ToV2(obj: KubeObject): KubeObject {
         }
       : undefined,
   };
-  if (v2.status === undefined) delete v2.status;
-  return v2 as unknown as KubeObject;
+  return withoutUndefined(v2);
 }
 
 /** autoscaling/v2 → v1: only a CPU utilization target survives. */
@@ -116,7 +115,12 @@ export function hpaV2ToV1(obj: KubeObject): KubeObject {
       ...(cpuNow?.resource?.current?.averageUtilization !== undefined ? { currentCPUUtilizationPercentage: cpuNow.resource.current.averageUtilization } : {}),
     };
   }
-  return v1 as unknown as KubeObject;
+  return withoutUndefined(v1);
+}
+
+/** Drops members left undefined by the conversions, as the JSON wire form would. */
+function withoutUndefined(obj: unknown): KubeObject {
+  return JSON.parse(JSON.stringify(obj)) as KubeObject;
 }
 
 function validateCommon(spec: { scaleTargetRef?: { kind?: string; name?: string }; minReplicas?: number; maxReplicas?: number } | undefined): FieldError[] {

@@ -133,3 +133,21 @@ test('field selectors per kind', () => {
   assert.equal(byGroupVersionResource('batch', 'v1', 'jobs')!.fieldSelectors!['status.successful']!({ metadata: {}, status: { succeeded: 2 } }), '2');
   assert.equal(byGroupVersionResource('apps', 'v1', 'deployments')!.fieldSelectors, undefined);
 });
+
+test('HPA versions convert both ways around the CPU target', async () => {
+  const { hpaV1ToV2, hpaV2ToV1 } = await import('./index.js');
+  const v1: KubeObject = {
+    apiVersion: 'autoscaling/v1',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name: 'web', namespace: 'default' },
+    spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 2, maxReplicas: 5, targetCPUUtilizationPercentage: 60 },
+    status: { currentReplicas: 2, desiredReplicas: 3, currentCPUUtilizationPercentage: 75 },
+  };
+  const v2 = hpaV1ToV2(v1);
+  assert.equal(v2.apiVersion, 'autoscaling/v2');
+  assert.deepEqual((v2.spec as any).metrics, [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }]);
+  assert.deepEqual((v2.status as any).currentMetrics, [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: 75 } } }]);
+  const back = hpaV2ToV1(v2);
+  assert.deepEqual(back.spec, v1.spec);
+  assert.deepEqual(back.status, v1.status);
+});
