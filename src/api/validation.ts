@@ -331,8 +331,12 @@ export function validateImmutableField(newValue: unknown, oldValue: unknown, pat
   return deepEqual(newValue, oldValue) ? [] : [fieldInvalid(path, newValue ?? null, FieldImmutableErrorMsg)];
 }
 
-/** ObjectMeta checks on update (ValidateObjectMetaAccessorUpdate), minus bookkeeping the API server owns. */
-export function validateObjectMetaUpdate(meta: ObjectMeta | undefined, old: ObjectMeta | undefined, path = 'metadata'): FieldError[] {
+/**
+ * The update-only ObjectMeta rules: identity fields keep their values, generation never goes down, no
+ * finalizer is added while deleting. Callers that also run `validateObjectMeta` on the new object
+ * use this to avoid reporting label or annotation problems twice.
+ */
+export function validateObjectMetaUpdateRules(meta: ObjectMeta | undefined, old: ObjectMeta | undefined, path = 'metadata'): FieldError[] {
   const m = meta ?? {};
   const o = old ?? {};
   const errs: FieldError[] = [];
@@ -347,11 +351,19 @@ export function validateObjectMetaUpdate(meta: ObjectMeta | undefined, old: Obje
   errs.push(...validateImmutableField(m.namespace ?? '', o.namespace ?? '', `${path}.namespace`));
   errs.push(...validateImmutableField(m.uid, o.uid, `${path}.uid`));
   errs.push(...validateImmutableField(m.creationTimestamp, o.creationTimestamp, `${path}.creationTimestamp`));
-  errs.push(...validateLabels(m.labels, `${path}.labels`));
-  errs.push(...validateAnnotations(m.annotations, `${path}.annotations`));
-  errs.push(...validateOwnerReferences(m.ownerReferences, `${path}.ownerReferences`));
-  errs.push(...validateFinalizers(m.finalizers, `${path}.finalizers`));
   return errs;
+}
+
+/** ObjectMeta checks on update (ValidateObjectMetaAccessorUpdate), minus bookkeeping the API server owns. */
+export function validateObjectMetaUpdate(meta: ObjectMeta | undefined, old: ObjectMeta | undefined, path = 'metadata'): FieldError[] {
+  const m = meta ?? {};
+  return [
+    ...validateObjectMetaUpdateRules(meta, old, path),
+    ...validateLabels(m.labels, `${path}.labels`),
+    ...validateAnnotations(m.annotations, `${path}.annotations`),
+    ...validateOwnerReferences(m.ownerReferences, `${path}.ownerReferences`),
+    ...validateFinalizers(m.finalizers, `${path}.finalizers`),
+  ];
 }
 
 /** Structural equality of JSON values; map key order does not matter, and undefined members equal absent ones. */

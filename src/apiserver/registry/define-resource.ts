@@ -5,7 +5,7 @@
  */
 import type { KubeObject } from '../../api/object.js';
 import type { FieldError } from '../../api/status.js';
-import { validateObjectMeta, validateObjectMetaUpdate, type NameValidator } from '../../api/validation.js';
+import { validateObjectMeta, validateObjectMetaUpdateRules, type NameValidator } from '../../api/validation.js';
 import type { ResourceDefinition, ScaleSubresource, TablePrinter, Verb } from './types.js';
 
 export interface ResourceSpec {
@@ -50,8 +50,9 @@ export function defineResource(spec: ResourceSpec): ResourceDefinition {
       validate(obj) {
         return [...validateObjectMeta(obj.metadata, { namespaced: spec.namespaced, nameValidator }), ...(validateSpec?.(obj) ?? [])];
       },
+      // The API server runs validate on the new object too, so only the update-only rules belong here.
       validateUpdate(obj, old) {
-        return [...validateObjectMetaUpdate(obj.metadata, old.metadata), ...(validateSpecUpdate?.(obj, old) ?? [])];
+        return [...validateObjectMetaUpdateRules(obj.metadata, old.metadata), ...(validateSpecUpdate?.(obj, old) ?? [])];
       },
     },
   };

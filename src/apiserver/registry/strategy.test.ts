@@ -185,6 +185,13 @@ test('service defaults, port rules, DNS-1035 names and a fixed cluster IP', () =
   assert.deepEqual(update(svcs, stored, moved), ['spec.clusterIPs[0]: Invalid value: ["10.43.0.99"]: may not change once set']);
 });
 
+test('an update with a bad label reports it once', () => {
+  const cms = def('', 'configmaps');
+  const { obj } = create(cms, { metadata: meta('c'), data: {} });
+  assert.deepEqual(update(cms, obj, { ...obj, metadata: { ...obj.metadata, labels: { app: '-x' } } }).map((e) => e.split(':')[0]), ['metadata.labels']);
+  assert.deepEqual(update(cms, obj, { ...obj, metadata: { ...obj.metadata, name: 'other' } }), ['metadata.name: Invalid value: "other": field is immutable']);
+});
+
 test('namespaces: DNS labels, kubernetes finalizer, Active phase', () => {
   const ns = def('', 'namespaces');
   const { obj, errors } = create(ns, { metadata: { name: 'team-a' } });
