@@ -12,6 +12,8 @@ export const namespaces = defineResource({
   singular: 'namespace',
   namespaced: false,
   shortNames: ['ns'],
+  // Namespaces cannot be deleted as a collection (kube-apiserver serves no deletecollection for them).
+  verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
   hasStatus: true,
   schemaName: 'io.k8s.api.core.v1.Namespace',
   tracksGeneration: false,

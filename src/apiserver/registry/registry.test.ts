@@ -110,6 +110,7 @@ test('subresources: status and scale where upstream has them', () => {
   const obj: KubeObject = { metadata: { name: 'web' }, spec: { selector: { matchLabels: { app: 'nginx', tier: 'fe' } } } };
   assert.equal(dep.scale!.selector!(obj), 'app=nginx,tier=fe');
   assert.equal(byGroupVersionResource('', 'v1', 'pods')!.tracksGeneration, false);
+  assert.equal(byGroupVersionResource('', 'v1', 'namespaces')!.verbs?.includes('deletecollection'), false);
   assert.equal(dep.tracksGeneration, true);
   assert.equal(byGroupVersionResource('', 'v1', 'configmaps')!.tracksGeneration, false);
 });
