@@ -1,11 +1,15 @@
-/** Wires the optional request-pipeline pieces (patch engines, strict field validation, and later protobuf and OpenAPI) into the handler. */
+/** Wires the optional request-pipeline pieces (patch engines, strict field validation, OpenAPI, protobuf) into the handler. */
 import { unknownFields } from './field-validation.js';
 import type { HandlerExtensions } from './http-handler.js';
+import { OpenApiV3 } from './openapi/openapi.js';
 import { applyPatch } from './patch/apply-patch.js';
+import type { ResourceDefinition } from './registry/types.js';
 
-export function defaultExtensions(): HandlerExtensions {
+export function defaultExtensions(resources: ResourceDefinition[]): HandlerExtensions {
+  const openapi = new OpenApiV3(resources);
   return {
     applyPatch: (contentType, original, patch, def) => applyPatch(contentType, original, patch, def.schemaName),
     unknownFields: (def, obj) => unknownFields(def.schemaName, obj),
+    serveOpenApi: openapi.serveOpenApi,
   };
 }

@@ -190,6 +190,7 @@ export class ResourceOps {
     if (def.tracksGeneration) meta.generation = 1;
     else delete meta.generation;
     if (def.hasStatus && !KEEP_STATUS_ON_CREATE.has(def.plural)) delete obj.status;
+    dropEmptyMetadata(meta);
     def.strategy.prepareForCreate?.(obj);
     this.validate(def, obj, def.strategy.validate(obj));
     if (def.namespaced) await this.checkNamespaceAcceptsCreate(def, namespace, meta.name ?? '');
@@ -323,6 +324,7 @@ export class ResourceOps {
     } else {
       delete meta.generation;
     }
+    dropEmptyMetadata(meta);
     if (subresource === '') def.strategy.prepareForUpdate?.(next, current);
     const errors = [...def.strategy.validate(next), ...(def.strategy.validateUpdate?.(next, current) ?? [])];
     this.validate(def, next, errors);
@@ -450,6 +452,14 @@ export class ResourceOps {
 
   get cacheRevision(): number {
     return this.cache.revision;
+  }
+}
+
+/** Go's omitempty drops empty metadata maps and lists when the real server serializes; do the same. */
+function dropEmptyMetadata(meta: Record<string, unknown>): void {
+  for (const k of ['labels', 'annotations', 'finalizers', 'ownerReferences', 'managedFields']) {
+    const v = meta[k];
+    if (v && typeof v === 'object' && (Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0)) delete meta[k];
   }
 }
 

@@ -43,7 +43,7 @@ export async function runServer(config: ServerConfig, log: (line: string) => voi
     tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
     port: config.httpsListenPort,
     host: config.bindAddress,
-    extensions: defaultExtensions(),
+    extensions: defaultExtensions(resources),
   });
   const compactor = startCompactor(store);
   const server = kubeconfigServerUrl(config.bindAddress, api.port);

@@ -81,7 +81,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
           method,
           path,
           agent: agentToUse,
-          headers: { ...(payload !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
+          headers: { ...(payload !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) } : {}), ...headers },
         },
         (res) => {
           const chunks: Buffer[] = [];

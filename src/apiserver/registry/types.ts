@@ -2,7 +2,7 @@
  * One ResourceDefinition per served resource. Discovery, OpenAPI, routing, Table output, field
  * selectors and validation are all derived from this registry, so adding a kind means adding one file.
  */
-import type { TableColumnDefinition } from 'kubernetes-types/meta/v1.js';
+import type { TableColumnDefinition } from './table-columns.js';
 import type { KubeObject } from '../../api/object.js';
 import type { FieldError } from '../../api/status.js';
 
