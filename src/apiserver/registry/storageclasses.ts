@@ -1,7 +1,7 @@
 /** storage.k8s.io/v1 StorageClasses: defaults, immutable provisioning fields, `(default)` marking in the table. */
 import type { StorageClass } from 'kubernetes-types/storage/v1.js';
 import { fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
-import { deepEqual, isDNS1123Subdomain, nameIsDNSSubdomain } from '../../api/validation.js';
+import { deepEqual, isQualifiedName, nameIsDNSSubdomain } from '../../api/validation.js';
 import { defineResource } from './define-resource.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
 
@@ -32,7 +32,8 @@ export const storageclasses = defineResource({
     const sc = as<StorageClass>(obj);
     const errs: FieldError[] = [];
     if (!sc.provisioner) errs.push(fieldRequired('provisioner'));
-    else for (const msg of isDNS1123Subdomain(sc.provisioner.toLowerCase())) errs.push(fieldInvalid('provisioner', sc.provisioner, msg));
+    // Provisioners are qualified names, case aside (`rancher.io/local-path`, `kubernetes.io/no-provisioner`).
+    else for (const msg of isQualifiedName(sc.provisioner.toLowerCase())) errs.push(fieldInvalid('provisioner', sc.provisioner, msg));
     if (sc.reclaimPolicy && !['Delete', 'Retain'].includes(sc.reclaimPolicy)) errs.push(fieldNotSupported('reclaimPolicy', sc.reclaimPolicy, ['Delete', 'Retain']));
     if (sc.volumeBindingMode && !['Immediate', 'WaitForFirstConsumer'].includes(sc.volumeBindingMode)) {
       errs.push(fieldNotSupported('volumeBindingMode', sc.volumeBindingMode, ['Immediate', 'WaitForFirstConsumer']));

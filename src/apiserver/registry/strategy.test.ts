@@ -235,6 +235,16 @@ test('RBAC: path-segment names, roleRef required and immutable', () => {
   assert.deepEqual(create(roles, { metadata: meta('a/b'), rules: [] }).errors, ['metadata.name: Invalid value: "a/b": may not contain \'/\'']);
 });
 
+test('storage classes: qualified-name provisioners, frozen provisioning fields', () => {
+  const scs = def('storage.k8s.io', 'storageclasses');
+  const { obj, errors } = create(scs, { metadata: { name: 'local' }, provisioner: 'rancher.io/local-path' });
+  assert.deepEqual(errors, []);
+  assert.equal(obj.reclaimPolicy, 'Delete');
+  assert.equal(obj.volumeBindingMode, 'Immediate');
+  assert.deepEqual(create(scs, { metadata: { name: 'x' } }).errors, ['provisioner: Required value']);
+  assert.deepEqual(update(scs, obj, { ...obj, reclaimPolicy: 'Retain' }), ['reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden.']);
+});
+
 test('persistent volume claims: required request, immutable spec except resources', () => {
   const pvcs = def('', 'persistentvolumeclaims');
   assert.deepEqual(create(pvcs, { metadata: meta('data'), spec: { accessModes: ['ReadWriteOnce'] } }).errors, ['spec.resources[storage]: Required value']);
