@@ -9,7 +9,8 @@
  * `generation: 0` and an empty `creationTimestamp`. As in Go, a zero scalar is dropped unless the field is a
  * pointer or lacks `omitempty` (zero-value-fields.generated.ts), so `replicas: 0` survives and an empty
  * `restartPolicy` does not; the special struct types are written even when zero, as encoding/json does
- * (`creationTimestamp: null`, an unset Service `targetPort: 0`).
+ * (`creationTimestamp: null`, an unset Service `targetPort: 0`); and a nil pointer, slice or map without
+ * `omitempty` is written as null (`status.resourceRules: null` in `auth can-i --list`).
  *
  * Envelope and message layouts: https://kubernetes.io/docs/reference/using-api/api-concepts/#protobuf-encoding
  * and the `generated.proto` files of k8s.io/api and k8s.io/apimachinery.
@@ -19,11 +20,10 @@ import { parseApiVersion } from '../../api/object.js';
 import { protoEmbeddingsOf, typeForKind, typeOf } from '../../api/schema/schema.js';
 import type { ScalarKind, SchemaType } from '../../api/schema/types.js';
 import { badRequest } from '../../api/status.js';
-import { WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireError, WireReader } from './wire-reader.js';
-import { fieldsKeepingZero } from './zero-value-fields.generated.js';
-
-/** "k8s\0": every Kubernetes protobuf body starts with it, before the runtime.Unknown envelope. */
-export const PROTOBUF_MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
+import { DecodeError, withPath } from './decode-error.js';
+import { decodeWellKnown, parseJson, type WellKnownKind } from './well-known-types.js';
+import { hasProtobufMagic, WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireError, WireReader } from './wire-reader.js';
+import { fieldsKeepingZero, fieldsNullWhenAbsent } from './zero-value-fields.generated.js';
 
 /** Nested messages deeper than this are refused (no served type nests near it; guards the stack). */
 const MAX_DEPTH = 100;
@@ -45,24 +45,8 @@ export function decodeProtobufObject(body: Buffer): KubeObject {
   }
 }
 
-/** Invalid content in well-formed wire data; `path` locates it (`.spec`, `.ports[0]`), filled while unwinding. */
-class DecodeError extends Error {
-  override name = 'DecodeError';
-  readonly path: string[] = [];
-}
-
-function withPath(err: unknown, segment: string): unknown {
-  if (err instanceof WireError) {
-    const wrapped = new DecodeError(err.message);
-    wrapped.path.push(segment);
-    return wrapped;
-  }
-  if (err instanceof DecodeError) err.path.unshift(segment);
-  return err;
-}
-
 function decodeEnvelope(body: Uint8Array, depth: number): KubeObject {
-  if (body.length < 4 || body[0] !== 0x6b || body[1] !== 0x38 || body[2] !== 0x73 || body[3] !== 0x00) {
+  if (!hasProtobufMagic(body)) {
     const head = Buffer.from(body.subarray(0, 4)).toString('hex').replace(/(..)(?=.)/g, '$1 ');
     throw new DecodeError(`the body does not start with the protobuf prefix 6b 38 73 00 ("k8s\\0"); got ${head ? `"${head}"` : 'an empty body'}`);
   }
@@ -76,18 +60,18 @@ function decodeEnvelope(body: Uint8Array, depth: number): KubeObject {
   while (!r.done) {
     const { field, wire } = r.tag();
     if (field === 1) {
-      const meta = nested(r, wire, 'typeMeta');
+      const meta = r.message(wire, 'typeMeta');
       while (!meta.done) {
         const t = meta.tag();
-        if (t.field === 1) apiVersion = stringField(meta, t.wire, 'typeMeta.apiVersion');
-        else if (t.field === 2) kind = stringField(meta, t.wire, 'typeMeta.kind');
+        if (t.field === 1) apiVersion = meta.stringField(t.wire, 'typeMeta.apiVersion');
+        else if (t.field === 2) kind = meta.stringField(t.wire, 'typeMeta.kind');
         else meta.skip(t.wire, t.field);
       }
     } else if (field === 2) {
-      expectWire(wire, WIRE_BYTES, 'raw');
+      r.expectWire(wire, WIRE_BYTES, 'raw');
       raw = r.bytes();
-    } else if (field === 3) contentEncoding = stringField(r, wire, 'contentEncoding');
-    else if (field === 4) contentType = stringField(r, wire, 'contentType');
+    } else if (field === 3) contentEncoding = r.stringField(wire, 'contentEncoding');
+    else if (field === 4) contentType = r.stringField(wire, 'contentType');
     else r.skip(wire, field);
   }
   if (!kind) throw new DecodeError('the envelope names no kind (typeMeta.kind is empty)');
@@ -112,9 +96,9 @@ function decodeEnvelope(body: Uint8Array, depth: number): KubeObject {
   } else {
     throw new DecodeError(`contentType "${contentType}" is not supported`);
   }
-  const { apiVersion: _a, kind: _k, ...fields } = obj;
-  const result: KubeObject = { apiVersion, kind, ...fields, metadata: (fields.metadata as KubeObject['metadata'] | undefined) ?? {} };
-  return result;
+  // The envelope's type wins, as on Kubernetes (protobuf messages carry no TypeMeta of their own).
+  const { apiVersion: _a, kind: _k, metadata, ...rest } = obj;
+  return { apiVersion, kind, metadata: (metadata as KubeObject['metadata'] | undefined) ?? {}, ...rest };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,9 +114,10 @@ interface FieldPlan {
 }
 
 interface MessagePlan {
-  /** The short type name for error messages (`ObjectMeta`). */
-  name: string;
+  /** By protobuf field number. */
   fields: Map<number, FieldPlan>;
+  /** JSON names of pointer, slice and map fields without omitempty: encoding/json writes null when absent. */
+  nullWhenAbsent: string[];
 }
 
 const plans = new Map<string, MessagePlan>();
@@ -143,11 +128,12 @@ function planOf(typeName: string): MessagePlan {
   const def = typeOf(typeName);
   // The table is closed over its references; a miss is a bug in the generated table, not bad input.
   if (!def) throw new Error(`schema table has no type ${typeName}`);
-  plan = { name: typeName.slice(typeName.lastIndexOf('.') + 1), fields: new Map() };
+  plan = { fields: new Map(), nullWhenAbsent: [] };
   plans.set(typeName, plan); // before recursing: types may refer to themselves
   for (const f of def.fields) {
     if (f.proto === undefined) continue;
     plan.fields.set(f.proto, { json: f.json, type: f.type, keepZero: fieldsKeepingZero.has(`${typeName}.${f.json}`) });
+    if (fieldsNullWhenAbsent.has(`${typeName}.${f.json}`)) plan.nullWhenAbsent.push(f.json);
   }
   for (const e of protoEmbeddingsOf(typeName)) {
     plan.fields.set(e.proto, { json: '', type: { kind: 'ref', name: e.type }, keepZero: false, embedded: planOf(e.type) });
@@ -171,7 +157,7 @@ function decodeMessage(buf: Uint8Array, start: number, end: number, plan: Messag
     }
     try {
       if (f.embedded) {
-        expectWire(wire, WIRE_BYTES, `field ${field}`);
+        r.expectWire(wire, WIRE_BYTES, `field ${field}`);
         const s = r.slice();
         decodeMessage(buf, s.start, s.end, f.embedded, target, depth + 1);
       } else {
@@ -181,6 +167,7 @@ function decodeMessage(buf: Uint8Array, start: number, end: number, plan: Messag
       throw withPath(err, f.embedded ? '' : `.${f.json}`);
     }
   }
+  for (const json of plan.nullWhenAbsent) if (!(json in target)) target[json] = null;
 }
 
 function decodeField(r: WireReader, wire: number, f: FieldPlan, target: Record<string, unknown>, depth: number): void {
@@ -193,7 +180,7 @@ function decodeField(r: WireReader, wire: number, f: FieldPlan, target: Record<s
       return;
     }
     case 'ref': {
-      expectWire(wire, WIRE_BYTES, 'message');
+      r.expectWire(wire, WIRE_BYTES, 'message');
       const s = r.slice();
       const existing = target[f.json];
       const obj = existing !== null && typeof existing === 'object' ? (existing as Record<string, unknown>) : {};
@@ -203,11 +190,11 @@ function decodeField(r: WireReader, wire: number, f: FieldPlan, target: Record<s
     }
     case 'array': {
       const items = (target[f.json] as unknown[] | undefined) ?? [];
-      const before = items.length;
       try {
         readRepeated(r, wire, type.items, items, depth);
       } catch (err) {
-        throw withPath(err, `[${items.length - before}]`);
+        // The element that failed was not appended, so its index is the current length.
+        throw withPath(err, `[${items.length}]`);
       }
       target[f.json] = items;
       return;
@@ -235,7 +222,7 @@ function readRepeated(r: WireReader, wire: number, item: SchemaType, out: unknow
 
 /** A map entry message {1: key, 2: value}; a missing key or value is the zero value, as in Go. */
 function readMapEntry(r: WireReader, wire: number, values: SchemaType, map: Record<string, unknown>, depth: number): void {
-  expectWire(wire, WIRE_BYTES, 'map entry');
+  r.expectWire(wire, WIRE_BYTES, 'map entry');
   const s = r.slice();
   const entry = new WireReader(r.buf, s.start, s.end);
   let key = '';
@@ -243,12 +230,12 @@ function readMapEntry(r: WireReader, wire: number, values: SchemaType, map: Reco
   let hasValue = false;
   while (!entry.done) {
     const t = entry.tag();
-    if (t.field === 1) key = stringField(entry, t.wire, 'map key');
+    if (t.field === 1) key = entry.stringField(t.wire, 'map key');
     else if (t.field === 2) {
       try {
         if (values.kind === 'array') {
           // Protobuf has no map of lists: the value is a wrapper message {1: repeated items} (ExtraValue).
-          const w = nested(entry, t.wire, 'list value');
+          const w = entry.message(t.wire, 'list value');
           const items: unknown[] = [];
           while (!w.done) {
             const it = w.tag();
@@ -265,7 +252,11 @@ function readMapEntry(r: WireReader, wire: number, values: SchemaType, map: Reco
       hasValue = true;
     } else entry.skip(t.wire, t.field);
   }
-  map[key] = hasValue ? value : zeroValue(values, depth);
+  const v = hasValue ? value : zeroValue(values, depth);
+  // "__proto__" is a valid ConfigMap key: define it as an own property (as JSON.parse does) rather than
+  // letting the assignment replace the map's prototype.
+  if (key === '__proto__') Object.defineProperty(map, key, { value: v, enumerable: true, writable: true, configurable: true });
+  else map[key] = v;
 }
 
 /** A value inside an array or map: decoded as is, zeros included. */
@@ -274,7 +265,7 @@ function readValue(r: WireReader, wire: number, type: SchemaType, depth: number)
     case 'scalar':
       return readScalar(r, wire, type.scalar, depth);
     case 'ref': {
-      expectWire(wire, WIRE_BYTES, 'message');
+      r.expectWire(wire, WIRE_BYTES, 'message');
       const s = r.slice();
       const obj: Record<string, unknown> = {};
       decodeMessage(r.buf, s.start, s.end, planOf(type.name), obj, depth + 1);
@@ -313,30 +304,34 @@ function zeroValue(type: SchemaType, depth: number): unknown {
 function readScalar(r: WireReader, wire: number, scalar: ScalarKind, depth: number): unknown {
   switch (scalar) {
     case 'string':
-      return stringField(r, wire, 'string');
+      return r.stringField(wire, 'string');
     case 'boolean':
-      expectWire(wire, WIRE_VARINT, 'bool');
+      r.expectWire(wire, WIRE_VARINT, 'bool');
       return r.bool();
     case 'int32':
-      expectWire(wire, WIRE_VARINT, 'int32');
+      r.expectWire(wire, WIRE_VARINT, 'int32');
       return r.int32();
     case 'int64':
-      expectWire(wire, WIRE_VARINT, 'int64');
+      r.expectWire(wire, WIRE_VARINT, 'int64');
       return r.int64();
     case 'double':
-      expectWire(wire, WIRE_FIXED64, 'double');
+      r.expectWire(wire, WIRE_FIXED64, 'double');
       return r.double();
     case 'bytes': {
-      expectWire(wire, WIRE_BYTES, 'bytes');
+      r.expectWire(wire, WIRE_BYTES, 'bytes');
       const b = r.bytes();
       return Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64');
     }
     default: {
-      expectWire(wire, WIRE_BYTES, scalar);
+      r.expectWire(wire, WIRE_BYTES, scalar);
       const s = r.slice();
       return decodeSpecial(scalar, r.buf, s.start, s.end, depth);
     }
   }
+}
+
+function decodeSpecial(kind: ScalarKind, buf: Uint8Array, start: number, end: number, depth: number): unknown {
+  return decodeWellKnown(kind as WellKnownKind, buf, start, end, (raw) => decodeEnvelope(raw, depth + 1));
 }
 
 function packable(scalar: ScalarKind): boolean {
@@ -356,174 +351,5 @@ function isZeroPlainScalar(scalar: ScalarKind, value: unknown): boolean {
       return value === 0;
     default:
       return false;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Well-known types with custom Go marshallers (k8s.io/apimachinery meta/v1 time_proto.go,
-// micro_time_proto.go, duration.go, resource/quantity_proto.go, util/intstr, runtime/types_proto.go).
-
-function decodeSpecial(scalar: ScalarKind, buf: Uint8Array, start: number, end: number, depth: number): unknown {
-  const r = new WireReader(buf, start, end);
-  switch (scalar) {
-    case 'time':
-    case 'microtime': {
-      // An empty message is Go's zero time, which encoding/json writes as null.
-      if (r.done) return null;
-      let seconds = 0;
-      let nanos = 0;
-      while (!r.done) {
-        const t = r.tag();
-        if (t.field === 1) {
-          expectWire(t.wire, WIRE_VARINT, 'seconds');
-          seconds = r.int64();
-        } else if (t.field === 2) {
-          expectWire(t.wire, WIRE_VARINT, 'nanos');
-          nanos = r.int32();
-        } else r.skip(t.wire, t.field);
-      }
-      // metav1.Time's Unmarshal keeps whole seconds only (its JSON has no fraction); MicroTime keeps nanos.
-      return scalar === 'time' ? formatTime(seconds, 0, false) : formatTime(seconds, nanos, true);
-    }
-    case 'duration': {
-      let nanos = 0n;
-      while (!r.done) {
-        const t = r.tag();
-        if (t.field === 1) {
-          expectWire(t.wire, WIRE_VARINT, 'duration');
-          nanos = r.int64Big();
-        } else r.skip(t.wire, t.field);
-      }
-      return goDurationString(nanos);
-    }
-    case 'quantity': {
-      let text = '';
-      while (!r.done) {
-        const t = r.tag();
-        if (t.field === 1) text = stringField(r, t.wire, 'quantity');
-        else r.skip(t.wire, t.field);
-      }
-      // A zero Quantity marshals as "0" (Quantity.String()); an empty message can only mean zero.
-      return text === '' ? '0' : text;
-    }
-    case 'intOrString': {
-      let type = 0;
-      let intVal = 0;
-      let strVal = '';
-      while (!r.done) {
-        const t = r.tag();
-        if (t.field === 1) {
-          expectWire(t.wire, WIRE_VARINT, 'type');
-          type = r.int64();
-        } else if (t.field === 2) {
-          expectWire(t.wire, WIRE_VARINT, 'intVal');
-          intVal = r.int32();
-        } else if (t.field === 3) strVal = stringField(r, t.wire, 'strVal');
-        else r.skip(t.wire, t.field);
-      }
-      if (type === 0) return intVal;
-      if (type === 1) return strVal;
-      throw new DecodeError(`IntOrString type ${type} is neither 0 (int) nor 1 (string)`);
-    }
-    case 'rawExtension':
-    case 'fieldsV1':
-    case 'any': {
-      let raw: Uint8Array | undefined;
-      while (!r.done) {
-        const t = r.tag();
-        if (t.field === 1) {
-          expectWire(t.wire, WIRE_BYTES, 'raw');
-          raw = r.bytes();
-        } else r.skip(t.wire, t.field);
-      }
-      // Nil raw bytes marshal as JSON null (RawExtension.MarshalJSON, FieldsV1.MarshalJSON).
-      if (!raw || raw.length === 0) return null;
-      // A RawExtension from a protobuf client may hold a whole protobuf object rather than JSON.
-      if (scalar === 'rawExtension' && raw[0] === 0x6b && raw.length >= 4 && raw[1] === 0x38 && raw[2] === 0x73 && raw[3] === 0) {
-        return decodeEnvelope(raw, depth + 1);
-      }
-      return parseJson(raw, scalar);
-    }
-    default:
-      throw new Error(`decodeSpecial called for plain scalar ${scalar}`);
-  }
-}
-
-/** Go's zero time.Time (0001-01-01T00:00:00Z) in Unix seconds: encoding/json writes it as null. */
-const GO_ZERO_TIME_SECONDS = -62135596800;
-/** RFC 3339 needs a four-digit year: Go's Time.MarshalJSON refuses years outside [0, 9999]. */
-const MIN_RFC3339_SECONDS = -62167219200;
-const MAX_RFC3339_SECONDS = 253402300799;
-
-/** metav1.Time (`2006-01-02T15:04:05Z`) or MicroTime (`2006-01-02T15:04:05.000000Z`), always UTC. */
-export function formatTime(seconds: number, nanos: number, micro: boolean): string | null {
-  if (seconds === GO_ZERO_TIME_SECONDS && nanos === 0) return null;
-  if (nanos < 0 || nanos > 999_999_999) throw new DecodeError(`nanos ${nanos} is outside [0, 999999999]`);
-  if (!Number.isSafeInteger(seconds) || seconds < MIN_RFC3339_SECONDS || seconds > MAX_RFC3339_SECONDS) {
-    throw new DecodeError(`time ${seconds}s is outside the years 0000-9999 that RFC 3339 can write`);
-  }
-  const iso = new Date(seconds * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z
-  const base = iso.slice(0, 19);
-  return micro ? `${base}.${String(Math.floor(nanos / 1000)).padStart(6, '0')}Z` : `${base}Z`;
-}
-
-/** Go's time.Duration.String(): `1h2m3.5s`, `500ms`, `1.5µs`, `0s`. */
-export function goDurationString(nanos: bigint): string {
-  if (nanos === 0n) return '0s';
-  const neg = nanos < 0n;
-  let u = neg ? -nanos : nanos;
-  let out: string;
-  if (u < 1_000_000_000n) {
-    // Below a second Go switches to the largest unit that keeps a non-zero integer part.
-    const [prec, unit] = u < 1_000n ? [0, 'ns'] : u < 1_000_000n ? [3, 'µs'] : [6, 'ms'];
-    const [whole, frac] = splitFraction(u, prec);
-    out = `${whole}${frac}${unit}`;
-  } else {
-    const [seconds, frac] = splitFraction(u, 9);
-    out = `${seconds % 60n}${frac}s`;
-    u = seconds / 60n;
-    if (u > 0n) {
-      out = `${u % 60n}m${out}`;
-      u /= 60n;
-      // Go stops at hours, as days differ in length.
-      if (u > 0n) out = `${u}h${out}`;
-    }
-  }
-  return neg ? `-${out}` : out;
-}
-
-/** v / 10^prec and its fraction as `.ddd` without trailing zeros ('' when it is zero). */
-function splitFraction(v: bigint, prec: number): [bigint, string] {
-  if (prec === 0) return [v, ''];
-  const scale = 10n ** BigInt(prec);
-  const digits = (v % scale).toString().padStart(prec, '0').replace(/0+$/, '');
-  return [v / scale, digits ? `.${digits}` : ''];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers.
-
-function expectWire(wire: number, expected: number, what: string): void {
-  if (wire !== expected) throw new DecodeError(`${what} has wire type ${wire}, expected ${expected}`);
-}
-
-function stringField(r: WireReader, wire: number, what: string): string {
-  expectWire(wire, WIRE_BYTES, what);
-  return r.string();
-}
-
-/** A reader over a length-delimited nested message. */
-function nested(r: WireReader, wire: number, what: string): WireReader {
-  expectWire(wire, WIRE_BYTES, what);
-  const s = r.slice();
-  return new WireReader(r.buf, s.start, s.end);
-}
-
-function parseJson(raw: Uint8Array, what: string): unknown {
-  const text = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new DecodeError(`${what} is not valid JSON: ${(err as Error).message}`);
   }
 }

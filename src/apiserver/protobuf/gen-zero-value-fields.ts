@@ -1,10 +1,14 @@
 /**
- * Generates zero-value-fields.generated.ts: the plain scalar fields of the schema table whose zero value Go's
- * encoding/json still writes, i.e. pointers (`Replicas *int32 json:"replicas,omitempty"`) and fields
- * without `omitempty`. The protobuf decoder needs this fact, which the schema table does not carry: gogo's
- * generated marshallers write every non-pointer scalar even when it is zero (an empty `generateName`, a
- * `hostPort` of 0), so a zero on the wire means "unset" for an omitempty non-pointer field and "set to
- * zero" for a pointer. Reading the same upstream Go sources as the schema table, at the same commits.
+ * Generates zero-value-fields.generated.ts: two facts about the schema table's fields that decide what Go's
+ * encoding/json writes for a decoded protobuf message, and that the table does not carry (they depend on
+ * whether the Go field is a pointer and on `omitempty`):
+ * - fieldsKeepingZero: plain scalars whose zero value is written, i.e. pointers (`Replicas *int32
+ *   json:"replicas,omitempty"`) and fields without `omitempty`. gogo's generated marshallers write every
+ *   non-pointer scalar even when it is zero (an empty `generateName`, a `hostPort` of 0), so a zero on the
+ *   wire means "unset" for an omitempty non-pointer field and "set to zero" for a pointer.
+ * - fieldsNullWhenAbsent: pointers, slices and maps without `omitempty`, which encoding/json writes as
+ *   `null` when nil (SelfSubjectRulesReview `status.resourceRules`, TokenRequest `spec.audiences`).
+ * Reads the same upstream Go sources as the schema table, at the same commits.
  *
  * Rerun after regenerating the schema table (bare clones or checkouts of both repositories):
  *   npx tsx src/apiserver/protobuf/gen-zero-value-fields.ts <kubernetes/api git dir> <kubernetes/apimachinery git dir>
@@ -16,6 +20,15 @@ import { fileURLToPath } from 'node:url';
 import { parseGoFile, parseStructTag, type GoType } from '../../../scripts/gen-schema/parse-go-file.js';
 import { schemaSources, schemaTable } from '../../api/schema/schema.js';
 import type { SchemaType } from '../../api/schema/types.js';
+
+interface GoFieldFacts {
+  pointer: boolean;
+  /** A pointer, slice or map: nil is possible, and encoding/json writes it as null. */
+  nilable: boolean;
+  omitempty: boolean;
+}
+
+const NILABLE = new Set(['pointer', 'slice', 'map']);
 
 const SKIPPED_FILES = /(_test\.go|generated\.pb\.go|zz_generated\.[^/]*|_generated\.go)$/;
 
@@ -46,27 +59,29 @@ function main(): void {
   }
   const git = (gitDir: string, ...args: string[]) => execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
 
-  // OpenAPI package name (io.k8s.api.core.v1) -> Go struct name -> json name -> whether encoding/json writes its zero.
-  const packages = new Map<string, Map<string, Map<string, boolean>>>();
+  // OpenAPI package name (io.k8s.api.core.v1) -> Go struct name -> json name -> the Go facts.
+  const packages = new Map<string, Map<string, Map<string, GoFieldFacts>>>();
   const packageOf = (typeName: string) => typeName.slice(0, typeName.lastIndexOf('.'));
   for (const pkg of new Set(Object.keys(schemaTable).map(packageOf))) {
     const prefix = Object.keys(repos).find((p) => pkg.startsWith(p));
     if (!prefix) throw new Error(`no repository for package ${pkg}`);
     const { gitDir, commit } = repos[prefix];
     const dir = pkg.slice(prefix.length).replace(/\./g, '/');
-    const structs = new Map<string, Map<string, boolean>>();
+    const structs = new Map<string, Map<string, GoFieldFacts>>();
     for (const name of git(gitDir, 'ls-tree', '--name-only', `${commit}:${dir}`).split('\n')) {
       if (!name.endsWith('.go') || SKIPPED_FILES.test(name)) continue;
       const file = parseGoFile(`${dir}/${name}`, git(gitDir, 'show', `${commit}:${dir}/${name}`));
       for (const decl of file.types) {
         if (decl.type.k !== 'struct') continue;
-        const fields = new Map<string, boolean>();
+        const fields = new Map<string, GoFieldFacts>();
         for (const field of decl.type.fields) {
           const jsonTag = parseStructTag(field.tag).get('json');
-          if (jsonTag === undefined || jsonTag === '-' || field.names.length === 0) continue;
+          if (jsonTag === undefined || jsonTag === '-') continue;
           const [jsonName, ...options] = jsonTag.split(',');
-          const pointer = (field.type as GoType).k === 'pointer';
-          for (const goName of field.names) fields.set(jsonName || goName, pointer || !options.includes('omitempty'));
+          // An embedded struct without a JSON name is flattened into this one (its fields belong to its own type).
+          if (field.names.length === 0 && !jsonName) continue;
+          const facts = { nilable: NILABLE.has((field.type as GoType).k), pointer: (field.type as GoType).k === 'pointer', omitempty: options.includes('omitempty') };
+          for (const goName of field.names.length ? field.names : [jsonName]) fields.set(jsonName || goName, facts);
         }
         structs.set(decl.name, fields);
       }
@@ -75,17 +90,20 @@ function main(): void {
   }
 
   const kept: string[] = [];
+  const nulls: string[] = [];
   for (const def of Object.values(schemaTable)) {
     const goFields = packages.get(packageOf(def.name))?.get(def.name.slice(def.name.lastIndexOf('.') + 1));
     if (!goFields) throw new Error(`no Go struct found for ${def.name}`);
     for (const field of def.fields) {
-      if (field.proto === undefined || !isPlainScalar(field.type)) continue;
-      const writesZero = goFields.get(field.json);
-      if (writesZero === undefined) throw new Error(`no Go field found for ${def.name}.${field.json}`);
-      if (writesZero) kept.push(`${def.name}.${field.json}`);
+      if (field.proto === undefined) continue;
+      const facts = goFields.get(field.json);
+      if (facts === undefined) throw new Error(`no Go field found for ${def.name}.${field.json}`);
+      if (isPlainScalar(field.type) && (facts.pointer || !facts.omitempty)) kept.push(`${def.name}.${field.json}`);
+      if (facts.nilable && !facts.omitempty) nulls.push(`${def.name}.${field.json}`);
     }
   }
   kept.sort();
+  nulls.sort();
 
   const out = join(dirname(fileURLToPath(import.meta.url)), 'zero-value-fields.generated.ts');
   const commits = schemaSources.map((s) => `//   ${s.repository} ${s.ref} (commit ${s.commit})`).join('\n');
@@ -102,9 +120,17 @@ ${commits}
 export const fieldsKeepingZero: ReadonlySet<string> = new Set([
 ${kept.map((k) => `  ${JSON.stringify(k)},`).join('\n')}
 ]);
+
+/**
+ * \`<type>.<json field>\` for every pointer, slice or map field without \`omitempty\`: encoding/json writes
+ * \`null\` when it is nil, i.e. when the protobuf message does not carry it.
+ */
+export const fieldsNullWhenAbsent: ReadonlySet<string> = new Set([
+${nulls.map((k) => `  ${JSON.stringify(k)},`).join('\n')}
+]);
 `,
   );
-  console.log(`wrote ${out}: ${kept.length} fields`);
+  console.log(`wrote ${out}: ${kept.length} fields keeping zero, ${nulls.length} null when absent`);
 }
 
 main();

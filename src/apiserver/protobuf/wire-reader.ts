@@ -12,6 +12,13 @@ export const WIRE_START_GROUP = 3;
 export const WIRE_END_GROUP = 4;
 export const WIRE_FIXED32 = 5;
 
+/** "k8s\0": every Kubernetes protobuf body starts with it, before the runtime.Unknown envelope. */
+export const PROTOBUF_MAGIC: readonly number[] = [0x6b, 0x38, 0x73, 0x00];
+
+export function hasProtobufMagic(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x6b && bytes[1] === 0x38 && bytes[2] === 0x73 && bytes[3] === 0x00;
+}
+
 /** Malformed wire data; the message says what was wrong and at which byte offset of the whole buffer. */
 export class WireError extends Error {
   override name = 'WireError';
@@ -112,6 +119,24 @@ export class WireReader {
   string(): string {
     const { start, end } = this.slice();
     return Buffer.from(this.buf.buffer, this.buf.byteOffset + start, end - start).toString('utf8');
+  }
+
+  /** Throws unless a field's wire type is the one its schema type needs. */
+  expectWire(wire: number, expected: number, what: string): void {
+    if (wire !== expected) throw new WireError(`${what} has wire type ${wire}, expected ${expected} (before offset ${this.pos})`);
+  }
+
+  /** A string field, checking its wire type first. */
+  stringField(wire: number, what: string): string {
+    this.expectWire(wire, WIRE_BYTES, what);
+    return this.string();
+  }
+
+  /** A reader over a nested message field, checking its wire type first; this reader steps over it. */
+  message(wire: number, what: string): WireReader {
+    this.expectWire(wire, WIRE_BYTES, what);
+    const { start, end } = this.slice();
+    return new WireReader(this.buf, start, end);
   }
 
   /** Steps over one field's value of the given wire type (the key already read). */
