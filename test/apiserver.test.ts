@@ -453,6 +453,41 @@ describe('API server', () => {
     });
   });
 
+  describe('services', () => {
+    it('allocates ClusterIPs and NodePorts, and refuses taken ones', async () => {
+      const a = await s.request('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'svc-a' }, spec: { selector: { app: 'a' }, ports: [{ port: 80 }] } });
+      assert.equal(a.status, 201, a.text);
+      assert.match(a.json.spec.clusterIP, /^10\.43\.\d+\.\d+$/);
+      assert.notEqual(a.json.spec.clusterIP, '10.43.0.1');
+      assert.deepEqual(a.json.spec.clusterIPs, [a.json.spec.clusterIP]);
+      const np = await s.request('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'svc-np' }, spec: { type: 'NodePort', ports: [{ port: 80 }] } });
+      assert.equal(np.status, 201, np.text);
+      const port = np.json.spec.ports[0].nodePort;
+      assert.ok(port >= 30000 && port <= 32767, `nodePort ${port}`);
+      const taken = await s.request('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'svc-b' }, spec: { clusterIP: a.json.spec.clusterIP, ports: [{ port: 80 }] } });
+      assert.equal(taken.status, 422);
+      assert.match(taken.json.message, /already allocated/);
+      const headless = await s.request('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'svc-h' }, spec: { clusterIP: 'None', ports: [{ port: 80 }] } });
+      assert.equal(headless.json.spec.clusterIP, 'None');
+    });
+  });
+
+  describe('access reviews', () => {
+    it('answers SelfSubjectAccessReview and SelfSubjectReview for the admin', async () => {
+      const r = await s.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        spec: { resourceAttributes: { verb: 'create', resource: 'pods', namespace: 'default' } },
+      });
+      assert.equal(r.status, 201, r.text);
+      assert.equal(r.json.status.allowed, true);
+      const who = await s.request('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' });
+      assert.equal(who.json.status.userInfo.username, 'system:admin');
+      assert.ok(who.json.status.userInfo.groups.includes('system:masters'));
+      assert.equal((await s.request('GET', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews')).status, 405);
+    });
+  });
+
   describe('namespaces', () => {
     it('refuses creation in a terminating namespace', async () => {
       await s.request('POST', '/api/v1/namespaces', { metadata: { name: 'term1' } });

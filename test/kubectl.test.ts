@@ -132,8 +132,8 @@ describe('kubectl end-to-end', { skip }, () => {
     const deadline = Date.now() + 10_000;
     while (!out.includes('"watched"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     child.kill();
-    assert.match(out, /"type": "ADDED"/);
-    assert.match(out, /"name": "watched"/);
+    assert.match(out, /"type":\s*"ADDED"/);
+    assert.match(out, /"name":\s*"watched"/);
   });
 
   it('label, annotate (with a stale --resource-version), patch merge/json/strategic', async () => {
@@ -211,6 +211,30 @@ describe('kubectl end-to-end', { skip }, () => {
     const r = await waiter;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /condition met/);
+  });
+
+  it('generator commands send protobuf bodies that the server decodes', async () => {
+    const r = await k(['create', 'deployment', 'gen', '--image=nginx:1.25', '--replicas=3', '--port=80']);
+    assert.equal(r.code, 0, r.stderr);
+    const d = await k.json(['get', 'deployment', 'gen']);
+    assert.equal(d.spec.replicas, 3);
+    assert.equal(d.spec.template.spec.containers[0].image, 'nginx:1.25');
+    assert.deepEqual(d.spec.selector.matchLabels, { app: 'gen' });
+    const svc = await k(['create', 'service', 'clusterip', 'gen', '--tcp=80:8080']);
+    assert.equal(svc.code, 0, svc.stderr);
+    const sv = await k.json(['get', 'service', 'gen']);
+    assert.equal(sv.spec.ports[0].targetPort, 8080);
+    assert.match(sv.spec.clusterIP, /^10\.43\./);
+    assert.equal((await k(['create', 'secret', 'generic', 'sec', '--from-literal=k=v'])).code, 0);
+    assert.equal((await k.json(['get', 'secret', 'sec'])).data.k, Buffer.from('v').toString('base64'));
+  });
+
+  it('auth can-i and auth whoami', async () => {
+    const can = await k(['auth', 'can-i', 'create', 'pods']);
+    assert.equal(can.code, 0, can.stderr);
+    assert.equal(can.stdout.trim(), 'yes');
+    const who = await k.json(['auth', 'whoami']);
+    assert.equal(who.status.userInfo.username, 'system:admin');
   });
 
   it('delete, including by label', async () => {

@@ -3,6 +3,7 @@ import { unknownFields } from './field-validation.js';
 import type { HandlerExtensions } from './http-handler.js';
 import { OpenApiV3 } from './openapi/openapi.js';
 import { applyPatch } from './patch/apply-patch.js';
+import { decodeProtobufObject } from './protobuf/decode.js';
 import type { ResourceDefinition } from './registry/types.js';
 
 export function defaultExtensions(resources: ResourceDefinition[]): HandlerExtensions {
@@ -11,5 +12,6 @@ export function defaultExtensions(resources: ResourceDefinition[]): HandlerExten
     applyPatch: (contentType, original, patch, def) => applyPatch(contentType, original, patch, def.schemaName),
     unknownFields: (def, obj) => unknownFields(def.schemaName, obj),
     serveOpenApi: openapi.serveOpenApi,
+    decodeProtobuf: decodeProtobufObject,
   };
 }

@@ -128,15 +128,16 @@ export class ApiHandler {
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://skiff');
     const path = url.pathname;
+    let user: UserInfo | undefined;
     if (!PUBLIC_PATHS.has(path)) {
-      const user = await this.opts.authenticate(req);
+      user = await this.opts.authenticate(req);
       if (!user) throw unauthorized();
     }
     const info = parseRequestPath(path);
     if (info.kind === 'other') return this.serveOther(req, res, path, url.searchParams);
     if (req.method !== 'GET' && req.method !== 'HEAD' && info.kind === 'discovery') throw methodNotAllowed();
     if (info.kind === 'discovery') return this.serveDiscovery(req, res, info.level, info.group, info.version);
-    return this.serveResource(req, res, info, url.searchParams);
+    return this.serveResource(req, res, info, url.searchParams, user!);
   }
 
   private serveOther(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): void {
@@ -178,9 +179,16 @@ export class ApiHandler {
     return sendJson(res, 200, doc);
   }
 
-  private async serveResource(req: IncomingMessage, res: ServerResponse, info: ResourceRequest, query: URLSearchParams): Promise<void> {
+  private async serveResource(req: IncomingMessage, res: ServerResponse, info: ResourceRequest, query: URLSearchParams, user: UserInfo): Promise<void> {
     const def = this.byGVR.get(`${info.group}/${info.version}/${info.resource}`);
     if (!def) throw pathNotFound();
+    if (def.virtual) {
+      if (req.method !== 'POST' || info.name) throw methodNotAllowed();
+      const obj = await this.readObject(req, def, query);
+      obj.apiVersion = groupVersion(def.group, def.version);
+      obj.kind = def.kind;
+      return sendJson(res, 201, JSON.stringify(def.virtual(obj, user)));
+    }
     if (!def.namespaced && info.namespace) throw pathNotFound();
     if (info.rest.length > 0) throw pathNotFound();
     if (info.subresource && !subresourcesOf(def).some((s) => s.name === info.subresource)) throw pathNotFound();

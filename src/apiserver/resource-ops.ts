@@ -20,6 +20,7 @@ import {
 import type { Store } from '../storage/store.js';
 import { CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError } from '../storage/store.js';
 import { decodeFromStore, encodeForStore, listPrefix, objectKey, resourcePrefix } from './object-codec.js';
+import type { ServiceAllocator } from './admission/service-allocator.js';
 import type { ObjectFilter } from './filters.js';
 import type { ResourceDefinition } from './registry/types.js';
 import type { CacheEvent, CachedObject, EventSink, WatchCache } from './watch-cache.js';
@@ -72,6 +73,7 @@ export class ResourceOps {
     private readonly store: Store,
     private readonly cache: WatchCache,
     private readonly namespaces: ResourceDefinition,
+    private readonly serviceAllocator?: ServiceAllocator,
   ) {}
 
   ref(def: ResourceDefinition, name?: string) {
@@ -192,6 +194,10 @@ export class ResourceOps {
     if (def.hasStatus && !KEEP_STATUS_ON_CREATE.has(def.plural)) delete obj.status;
     dropEmptyMetadata(meta);
     def.strategy.prepareForCreate?.(obj);
+    if (this.serviceAllocator && def.group === '' && def.plural === 'services') {
+      const existing = [...this.cache.resourceFor(resourcePrefix(def)).items.values()].map((i) => i.obj);
+      this.serviceAllocator.allocate(obj, existing);
+    }
     this.validate(def, obj, def.strategy.validate(obj));
     if (def.namespaced) await this.checkNamespaceAcceptsCreate(def, namespace, meta.name ?? '');
     if (opts.dryRun) return obj;

@@ -8,6 +8,7 @@ import type { KubeObject } from '../api/object.js';
 import { isAlreadyExists } from '../api/status.js';
 import type { Store } from '../storage/store.js';
 import type { Authenticator } from './auth/authenticator.js';
+import { ServiceAllocator } from './admission/service-allocator.js';
 import { Discovery } from './discovery.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { decodeFromStore } from './object-codec.js';
@@ -43,6 +44,8 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** The ClusterIP of the `kubernetes` Service (first address of the service CIDR). */
   kubernetesServiceIP?: string;
+  /** Service ClusterIP range (k3s default 10.43.0.0/16). */
+  serviceCIDR?: string;
 }
 
 export interface ApiServer {
@@ -59,7 +62,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const cache = new WatchCache(opts.store, decodeFromStore);
   const namespaces = opts.resources.find((r) => r.group === '' && r.plural === 'namespaces');
   if (!namespaces) throw new Error('the resource registry must serve core/v1 namespaces');
-  const ops = new ResourceOps(opts.store, cache, namespaces);
+  const allocator = new ServiceAllocator({ serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] });
+  const ops = new ResourceOps(opts.store, cache, namespaces, allocator);
   let cacheReady = false;
   let bootstrapped = false;
   let port = opts.port;

@@ -3,6 +3,7 @@
  * Discovery, OpenAPI, routing, Table output and validation all derive from this list.
  */
 import type { ResourceDefinition, TablePrinter } from './types.js';
+import { selfsubjectaccessreviews, selfsubjectreviews, selfsubjectrulesreviews } from './access-reviews.js';
 import { clusterrolebindings } from './clusterrolebindings.js';
 import { clusterroles } from './clusterroles.js';
 import { configmaps } from './configmaps.js';
@@ -63,6 +64,10 @@ export const resources: ResourceDefinition[] = [
   statefulsets,
   // events.k8s.io/v1
   eventsV1,
+  // authentication.k8s.io/v1, authorization.k8s.io/v1 (computed reviews, never stored)
+  selfsubjectreviews,
+  selfsubjectaccessreviews,
+  selfsubjectrulesreviews,
   // autoscaling/v2 then v1
   horizontalpodautoscalersV2,
   horizontalpodautoscalersV1,
@@ -97,6 +102,8 @@ export const apiGroups: { group: string; versions: string[] }[] = [
   { group: '', versions: ['v1'] },
   { group: 'apps', versions: ['v1'] },
   { group: 'events.k8s.io', versions: ['v1'] },
+  { group: 'authentication.k8s.io', versions: ['v1'] },
+  { group: 'authorization.k8s.io', versions: ['v1'] },
   { group: 'autoscaling', versions: ['v2', 'v1'] },
   { group: 'batch', versions: ['v1'] },
   { group: 'networking.k8s.io', versions: ['v1'] },

@@ -68,4 +68,9 @@ export interface ResourceDefinition {
    * mapping the field label to its value in an object, e.g. `spec.nodeName`, `status.phase`.
    */
   fieldSelectors?: Record<string, (obj: KubeObject) => string>;
+  /**
+   * Set for create-only resources that are computed and never stored (access reviews, `auth whoami`):
+   * returns the response object for a POSTed request object on behalf of the user.
+   */
+  virtual?(obj: KubeObject, user: { username: string; uid?: string; groups: string[]; extra?: Record<string, string[]> }): KubeObject;
 }
