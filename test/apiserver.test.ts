@@ -472,6 +472,48 @@ describe('API server', () => {
     });
   });
 
+  describe('one object, two versions', () => {
+    it('serves an autoscaling/v1 HPA as v2 and back', async () => {
+      const v1 = await s.request('POST', '/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers', {
+        apiVersion: 'autoscaling/v1',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: { name: 'hpa1' },
+        spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, maxReplicas: 5, targetCPUUtilizationPercentage: 60 },
+      });
+      assert.equal(v1.status, 201, v1.text);
+      assert.equal(v1.json.apiVersion, 'autoscaling/v1');
+      assert.equal(v1.json.spec.targetCPUUtilizationPercentage, 60);
+      const v2 = await s.request('GET', '/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/hpa1');
+      assert.equal(v2.json.apiVersion, 'autoscaling/v2');
+      assert.deepEqual(v2.json.spec.metrics, [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }]);
+      const list = await s.request('GET', '/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers');
+      assert.equal(list.json.items[0].spec.targetCPUUtilizationPercentage, 60);
+      const p = await s.request('PATCH', '/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/hpa1', { spec: { maxReplicas: 7 } }, { 'Content-Type': 'application/merge-patch+json' });
+      assert.equal(p.json.spec.maxReplicas, 7);
+      assert.equal((await s.request('GET', '/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/hpa1')).json.spec.maxReplicas, 7);
+    });
+    it('shows a core Event as an events.k8s.io Event', async () => {
+      const now = new Date().toISOString();
+      await s.request('POST', '/api/v1/namespaces/default/events', {
+        metadata: { name: 'both1' },
+        involvedObject: { kind: 'Pod', name: 'p', namespace: 'default' },
+        reason: 'Pulled',
+        message: 'pulled it',
+        type: 'Normal',
+        source: { component: 'kubelet' },
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 2,
+      });
+      const e = await s.request('GET', '/apis/events.k8s.io/v1/namespaces/default/events/both1');
+      assert.equal(e.status, 200, e.text);
+      assert.equal(e.json.apiVersion, 'events.k8s.io/v1');
+      assert.equal(e.json.note, 'pulled it');
+      assert.equal(e.json.regarding.name, 'p');
+      assert.equal(e.json.deprecatedCount, 2);
+    });
+  });
+
   describe('access reviews', () => {
     it('answers SelfSubjectAccessReview and SelfSubjectReview for the admin', async () => {
       const r = await s.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {

@@ -11,6 +11,7 @@ import {
   badRequest,
   conflict,
   internalError,
+  invalid,
   isStatusError,
   methodNotAllowed,
   notAcceptable,
@@ -29,7 +30,7 @@ import type { ResourceDefinition } from './registry/types.js';
 import { parseRequestPath, type ResourceRequest } from './request-info.js';
 import { parseResourceVersion, ResourceOps, type DeleteOptions } from './resource-ops.js';
 import { parseIncludeObject, renderTable, tableRow, type TableOptions } from './table.js';
-import type { CacheEvent } from './watch-cache.js';
+import type { CacheEvent, CachedObject } from './watch-cache.js';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
@@ -204,8 +205,8 @@ export class ApiHandler {
       }
       if (method === 'POST') {
         if (def.namespaced && !ns) throw methodNotAllowed();
-        const obj = await this.readObject(req, def, query);
-        const created = await this.opts.ops.create(def, ns, obj, { dryRun: isDryRun(query) });
+        const obj = this.inwardForCreate(def, ns, await this.readObject(req, def, query));
+        const created = await this.opts.ops.create(this.storageOf(def), ns, obj, { dryRun: isDryRun(query) });
         return this.sendObject(req, res, def, 201, created);
       }
       if (method === 'DELETE') return this.deleteCollection(req, res, def, ns, query);
@@ -232,12 +233,12 @@ export class ApiHandler {
     switch (method) {
       case 'GET':
       case 'HEAD': {
-        const item = await this.opts.ops.get(def, ns, info.name, query.get('resourceVersion') ?? undefined);
+        const item = await this.opts.ops.get(this.storageOf(def), ns, info.name, query.get('resourceVersion') ?? undefined);
         return this.sendObject(req, res, def, 200, item.obj, item.json, item.obj.metadata.resourceVersion);
       }
       case 'PUT': {
         const obj = await this.readObject(req, def, query);
-        const updated = await this.opts.ops.update(def, ns, info.name, () => obj, { dryRun: isDryRun(query) });
+        const updated = await this.opts.ops.update(this.storageOf(def), ns, info.name, () => this.inward(def, obj), { dryRun: isDryRun(query) });
         return this.sendObject(req, res, def, 200, updated);
       }
       case 'PATCH': {
@@ -246,7 +247,7 @@ export class ApiHandler {
       }
       case 'DELETE': {
         const opts = await this.readDeleteOptions(req, query);
-        const result = await this.opts.ops.delete(def, ns, info.name, opts);
+        const result = await this.opts.ops.delete(this.storageOf(def), ns, info.name, opts);
         // Pods come back as objects (graceful deletion is visible); other kinds answer a Status unless still pending.
         if (result.pending || (def.group === '' && def.plural === 'pods')) {
           return this.sendObject(req, res, def, result.pending ? 202 : 200, result.obj);
@@ -267,12 +268,12 @@ export class ApiHandler {
   private async serveStatus(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, ns: string, name: string, query: URLSearchParams): Promise<void> {
     const method = req.method ?? 'GET';
     if (method === 'GET') {
-      const item = await this.opts.ops.get(def, ns, name, query.get('resourceVersion') ?? undefined);
+      const item = await this.opts.ops.get(this.storageOf(def), ns, name, query.get('resourceVersion') ?? undefined);
       return this.sendObject(req, res, def, 200, item.obj, item.json);
     }
     if (method === 'PUT') {
       const obj = await this.readObject(req, def, query);
-      const updated = await this.opts.ops.update(def, ns, name, () => obj, { dryRun: isDryRun(query), subresource: 'status' });
+      const updated = await this.opts.ops.update(this.storageOf(def), ns, name, () => this.inward(def, obj), { dryRun: isDryRun(query), subresource: 'status' });
       return this.sendObject(req, res, def, 200, updated);
     }
     if (method === 'PATCH') {
@@ -297,7 +298,7 @@ export class ApiHandler {
       };
     };
     if (method === 'GET') {
-      const item = await this.opts.ops.get(def, ns, name, query.get('resourceVersion') ?? undefined);
+      const item = await this.opts.ops.get(this.storageOf(def), ns, name, query.get('resourceVersion') ?? undefined);
       return sendJson(res, 200, JSON.stringify(toScale(item.obj)));
     }
     let mutate: (cur: KubeObject) => KubeObject;
@@ -317,7 +318,7 @@ export class ApiHandler {
     } else {
       throw methodNotAllowed();
     }
-    const updated = await this.opts.ops.update(def, ns, name, mutate, { dryRun: isDryRun(query) });
+    const updated = await this.opts.ops.update(this.storageOf(def), ns, name, mutate, { dryRun: isDryRun(query) });
     return sendJson(res, 200, JSON.stringify(toScale(updated)));
   }
 
@@ -380,7 +381,7 @@ export class ApiHandler {
       ns,
       name,
       (cur) => {
-        const patched = applyPatch(ct, cur, patchBody, def);
+        const patched = this.inward(def, applyPatch(ct, this.outward(def, cur).obj, patchBody, def));
         if (validation === 'Strict') this.checkUnknownFields(def, patched);
         return patched;
       },
@@ -399,12 +400,12 @@ export class ApiHandler {
 
   private async deleteCollection(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, ns: string, query: URLSearchParams): Promise<void> {
     const opts = await this.readDeleteOptions(req, query);
-    const filter = buildFilter(def, query.get('labelSelector'), query.get('fieldSelector'));
-    const listed = await this.opts.ops.list(def, ns, { filter });
+    const filter = buildFilter(this.storageOf(def), query.get('labelSelector'), query.get('fieldSelector'));
+    const listed = await this.opts.ops.list(this.storageOf(def), ns, { filter });
     const items: KubeObject[] = [];
     for (const item of listed.items) {
       try {
-        const r = await this.opts.ops.delete(def, item.obj.metadata.namespace ?? '', item.obj.metadata.name!, opts);
+        const r = await this.opts.ops.delete(this.storageOf(def), item.obj.metadata.namespace ?? '', item.obj.metadata.name!, opts);
         items.push(r.obj);
       } catch (err) {
         if (!(isStatusError(err) && err.code === 404)) throw err;
@@ -437,17 +438,18 @@ export class ApiHandler {
   }
 
   private async list(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, ns: string, query: URLSearchParams): Promise<void> {
-    const filter = buildFilter(def, query.get('labelSelector'), query.get('fieldSelector'));
+    const filter = buildFilter(this.storageOf(def), query.get('labelSelector'), query.get('fieldSelector'));
     const limitRaw = query.get('limit');
     const limit = limitRaw ? Number(limitRaw) : 0;
     if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit: Invalid value: ${JSON.stringify(limitRaw)}: must be a non-negative integer`);
-    const result = await this.opts.ops.list(def, ns, {
+    const result = await this.opts.ops.list(this.storageOf(def), ns, {
       filter,
       resourceVersion: query.get('resourceVersion') ?? undefined,
       resourceVersionMatch: query.get('resourceVersionMatch') ?? undefined,
       limit,
       continueToken: query.get('continue') ?? undefined,
     });
+    if (def.storedAs) result.items = result.items.map((it) => ({ ...it, ...this.outward(def, it.obj) }) as CachedObject);
     const listMeta: Record<string, unknown> = { resourceVersion: result.resourceVersion };
     if (result.continueToken) listMeta.continue = result.continueToken;
     const accept = parseAccept(req.headers.accept);
@@ -470,7 +472,7 @@ export class ApiHandler {
 
   private watch(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, _ns: string, query: URLSearchParams): Promise<void> {
     const ns = _ns;
-    const baseFilter = buildFilter(def, query.get('labelSelector'), query.get('fieldSelector'));
+    const baseFilter = buildFilter(this.storageOf(def), query.get('labelSelector'), query.get('fieldSelector'));
     const prefixNs = def.namespaced && ns ? ns : '';
     const filter: ObjectFilter = prefixNs
       ? { empty: false, matches: (o) => o.metadata.namespace === prefixNs && baseFilter.matches(o) }
@@ -495,6 +497,7 @@ export class ApiHandler {
     const initialEvents = sendInitial === 'true' || (afterRevision === undefined && sendInitial !== 'false');
     const apiVersion = groupVersion(def.group, def.version);
     const ops = this.opts.ops;
+    const storageDef = this.storageOf(def);
 
     res.writeHead(200, {
       'Content-Type': tableVersion ? TABLE_CONTENT_TYPE.replace('v=v1', `v=${tableVersion}`) : 'application/json',
@@ -507,7 +510,8 @@ export class ApiHandler {
     let headersSent = false;
     let closed = false;
     let lastRevision = afterRevision ?? 0;
-    const encode = (type: string, obj: KubeObject, json: string): string => {
+    const encode = (type: string, storedObj: KubeObject, storedJson: string): string => {
+      const { obj, json } = this.outward(def, storedObj, storedJson);
       if (!tableOpts) return `{"type":"${type}","object":${json}}\n`;
       const table = {
         kind: 'Table',
@@ -576,12 +580,12 @@ export class ApiHandler {
       if (initialEvents) {
         if (afterRevision !== undefined) {
           // sendInitialEvents with NotOlderThan: the snapshot must be at least that fresh.
-          await ops.list(def, ns, { filter: everythingFilter, resourceVersion: String(afterRevision), limit: 1 });
+          await ops.list(storageDef, ns, { filter: everythingFilter, resourceVersion: String(afterRevision), limit: 1 });
         } else if (rvRaw === '') {
-          await ops.list(def, ns, { filter: everythingFilter, limit: 1 });
+          await ops.list(storageDef, ns, { filter: everythingFilter, limit: 1 });
         }
         if (closed) return;
-        const snap = ops.snapshotAndWatch(def, sink);
+        const snap = ops.snapshotAndWatch(storageDef, sink);
         sub = snap;
         lastRevision = snap.revision;
         let out = '';
@@ -593,7 +597,7 @@ export class ApiHandler {
       } else {
         const from = afterRevision ?? ops.cacheRevision;
         lastRevision = from;
-        sub = ops.watch(def, from, sink, (err) => {
+        sub = ops.watch(storageDef, from, sink, (err) => {
           writeLine(`{"type":"ERROR","object":${JSON.stringify(err.status)}}\n`);
           stop();
         });
@@ -667,6 +671,37 @@ export class ApiHandler {
     return obj;
   }
 
+  /** The definition whose objects are stored for def (itself, unless def is a converted view of another version). */
+  private storageOf(def: ResourceDefinition): ResourceDefinition {
+    if (!def.storedAs) return def;
+    const s = this.byGVR.get(`${def.storedAs.group}/${def.storedAs.version}/${def.storedAs.plural}`);
+    if (!s) throw new Error(`${def.plural}.${def.group}/${def.version} is stored as ${def.storedAs.plural} ${def.storedAs.group}/${def.storedAs.version}, which is not served`);
+    return s;
+  }
+
+  /** A stored object as the served version shows it. */
+  private outward(def: ResourceDefinition, obj: KubeObject, json?: string): { obj: KubeObject; json: string | undefined } {
+    if (!def.storedAs) return { obj, json };
+    const converted = def.storedAs.fromStorage(obj);
+    return { obj: converted, json: JSON.stringify(converted) };
+  }
+
+  /** A served-version object in its stored form. */
+  private inward(def: ResourceDefinition, obj: KubeObject): KubeObject {
+    return def.storedAs ? def.storedAs.toStorage(obj) : obj;
+  }
+
+  /** For a converted view, defaults and validation of the served version run before conversion, so errors name its fields. */
+  private inwardForCreate(def: ResourceDefinition, ns: string, obj: KubeObject): KubeObject {
+    if (!def.storedAs) return obj;
+    const served = structuredClone(obj);
+    if (def.namespaced) served.metadata.namespace ??= ns;
+    def.strategy.prepareForCreate?.(served);
+    const errors = def.strategy.validate(served);
+    if (errors.length > 0) throw invalid(def.kind, def.group || undefined, served.metadata?.name ?? '', errors);
+    return this.inward(def, served);
+  }
+
   private checkUnknownFields(def: ResourceDefinition, obj: unknown): void {
     const unknown = this.ext.unknownFields?.(def, obj) ?? [];
     if (unknown.length > 0) {
@@ -674,7 +709,8 @@ export class ApiHandler {
     }
   }
 
-  private sendObject(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, code: number, obj: KubeObject, json?: string, rv?: string): void {
+  private sendObject(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, code: number, storedObj: KubeObject, storedJson?: string, rv?: string): void {
+    const { obj, json } = this.outward(def, storedObj, storedJson);
     const accept = parseAccept(req.headers.accept);
     const tableVersion = negotiateTable(accept);
     if (tableVersion) {

@@ -191,3 +191,37 @@ export const eventsV1 = defineResource({
     return { ref: e.regarding, reason: e.reason, reportingComponent: e.reportingController, source: e.deprecatedSource?.component, type: e.type };
   }),
 });
+
+/**
+ * events.k8s.io/v1 <-> core/v1 Event field mapping (one stored object upstream, core/v1 being the storage form):
+ * regarding/involvedObject, note/message, reportingController/reportingComponent, and the deprecated* fields.
+ */
+const V1_TO_CORE: Record<string, string> = {
+  regarding: 'involvedObject',
+  note: 'message',
+  reportingController: 'reportingComponent',
+  deprecatedSource: 'source',
+  deprecatedFirstTimestamp: 'firstTimestamp',
+  deprecatedLastTimestamp: 'lastTimestamp',
+  deprecatedCount: 'count',
+};
+const CORE_TO_V1: Record<string, string> = Object.fromEntries(Object.entries(V1_TO_CORE).map(([a, b]) => [b, a]));
+
+function renameFields(obj: KubeObject, map: Record<string, string>, apiVersion: string): KubeObject {
+  const out: KubeObject = { apiVersion, kind: 'Event', metadata: obj.metadata };
+  for (const [k, v] of Object.entries(obj)) {
+    if (k === 'apiVersion' || k === 'kind' || k === 'metadata') continue;
+    out[map[k] ?? k] = v;
+  }
+  return out;
+}
+
+export function eventV1ToCore(obj: KubeObject): KubeObject {
+  return renameFields(obj, V1_TO_CORE, 'v1');
+}
+
+export function coreEventToV1(obj: KubeObject): KubeObject {
+  return renameFields(obj, CORE_TO_V1, 'events.k8s.io/v1');
+}
+
+eventsV1.storedAs = { group: '', version: 'v1', plural: 'events', toStorage: eventV1ToCore, fromStorage: coreEventToV1 };

@@ -218,3 +218,6 @@ export const horizontalpodautoscalersV1 = defineResource({
   },
   printer: v1Printer,
 });
+
+// One stored HorizontalPodAutoscaler, in the v2 form (the storage version upstream); v1 is a converted view.
+horizontalpodautoscalersV1.storedAs = { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', toStorage: hpaV1ToV2, fromStorage: hpaV2ToV1 };

@@ -69,6 +69,17 @@ export interface ResourceDefinition {
    */
   fieldSelectors?: Record<string, (obj: KubeObject) => string>;
   /**
+   * Set when this version is a view of another version's stored objects (autoscaling/v1 HPAs are stored as
+   * autoscaling/v2, events.k8s.io Events as core Events): one object, converted on the way in and out.
+   */
+  storedAs?: {
+    group: string;
+    version: string;
+    plural: string;
+    toStorage(obj: KubeObject): KubeObject;
+    fromStorage(obj: KubeObject): KubeObject;
+  };
+  /**
    * Set for create-only resources that are computed and never stored (access reviews, `auth whoami`):
    * returns the response object for a POSTed request object on behalf of the user.
    */
