@@ -205,8 +205,10 @@ describe('SqliteStore', () => {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
     const path = join(dir, 'state.db');
-    const storeModule = join(fileURLToPath(new URL('.', import.meta.url)), 'sqlite-store.ts');
-    const script = join(dir, 'writer.mts');
+    // Works both from source (tsx) and compiled (dist/): import the store module beside this test file.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const storeModule = join(fileURLToPath(new URL('.', import.meta.url)), fromSource ? 'sqlite-store.ts' : 'sqlite-store.js');
+    const script = join(dir, fromSource ? 'writer.mts' : 'writer.mjs');
     writeFileSync(
       script,
       `import { SqliteStore } from ${JSON.stringify(storeModule)};
@@ -218,7 +220,7 @@ describe('SqliteStore', () => {
          }));
        }`,
     );
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, fromSource ? ['--import', 'tsx', script] : [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const acked: number[] = [];
     let buf = '';
     await new Promise<void>((resolve, reject) => {

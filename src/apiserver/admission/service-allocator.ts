@@ -61,6 +61,8 @@ export class ServiceAllocator {
     const usedIPs = new Set<number>();
     const usedPorts = new Set<number>();
     for (const svc of existing) {
+      // A Service of the same name is not a competitor: the create fails with AlreadyExists instead, as upstream.
+      if (svc.metadata.namespace === obj.metadata.namespace && svc.metadata.name === obj.metadata.name) continue;
       const s = (svc.spec ?? {}) as ServiceSpec;
       const n = s.clusterIP ? ipToInt(s.clusterIP) : undefined;
       if (n !== undefined) usedIPs.add(n);

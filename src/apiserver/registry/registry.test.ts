@@ -31,7 +31,7 @@ test('every definition is complete and unique per group/version', () => {
     assert.equal(def.printer.columns.filter((c: { format: string }) => c.format === 'name').length >= 1 || def.plural === 'events', true, `${def.plural} has a name column`);
   }
   for (const g of apiGroups) for (const v of g.versions) assert.ok(resources.some((d) => d.group === g.group && d.version === v), `${g.group}/${v} serves nothing`);
-  assert.equal(resources.length, 34);
+  assert.equal(resources.length, 37);
 });
 
 test('printer rows have one cell per column, even for bare objects', () => {
@@ -94,7 +94,7 @@ test('lookups and preferred versions', () => {
   assert.equal(preferredVersion('autoscaling'), 'v2');
   assert.equal(preferredDefinition('autoscaling', 'horizontalpodautoscalers')?.version, 'v2');
   assert.equal(byGroupVersionResource('autoscaling', 'v1', 'horizontalpodautoscalers')?.schemaName, 'io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler');
-  assert.deepEqual(apiGroups.map((g) => g.group).slice(0, 5), ['', 'apps', 'events.k8s.io', 'autoscaling', 'batch']);
+  assert.deepEqual(apiGroups.map((g) => g.group).slice(0, 7), ['', 'apps', 'events.k8s.io', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling', 'batch']);
   assert.deepEqual(printerFor(undefined).columns.map((c: { name: string }) => c.name), ['Name', 'Age']);
 });
 
