@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { ServerResponse } from 'node:http';
 
 const [certFile, keyFile] = process.argv.slice(2);
-const objects = new Map<string, string>();
+/** name -> JSON and the `app` label, which is all the LIST in the benchmark selects on. */
+const objects = new Map<string, { json: string; app?: string }>();
 const watchers = new Set<ServerResponse>();
 let rv = 1;
 
@@ -22,7 +23,7 @@ const server = https.createServer({ cert: readFileSync(certFile), key: readFileS
       const obj = JSON.parse(Buffer.concat(chunks).toString());
       obj.metadata.resourceVersion = String(++rv);
       const json = JSON.stringify(obj);
-      objects.set(obj.metadata.name, json);
+      objects.set(obj.metadata.name, { json, app: obj.metadata.labels?.app });
       const line = `{"type":"ADDED","object":${json}}\n`;
       for (const w of watchers) w.write(line);
       res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
@@ -46,11 +47,16 @@ const server = https.createServer({ cert: readFileSync(certFile), key: readFileS
       res.writeHead(404).end();
       return;
     }
-    body = found;
+    body = found.json;
   } else {
-    body = `{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"${rv}"},"items":[${[...objects.values()].join(',')}]}`;
+    // Equality selectors on `app` only, so the LIST returns the same items as skiff's.
+    const app = /^app=(.*)$/.exec(url.searchParams.get('labelSelector') ?? '')?.[1];
+    const items = [...objects.values()].filter((o) => app === undefined || o.app === app).map((o) => o.json);
+    body = `{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"${rv}"},"items":[${items.join(',')}]}`;
   }
   res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 });
+// Same idle keep-alive as skiff's server, so neither side drops connections between phases.
+server.keepAliveTimeout = 90_000;
 server.listen(0, '127.0.0.1', () => console.log(`port ${(server.address() as AddressInfo).port}`));

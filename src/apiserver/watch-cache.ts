@@ -56,7 +56,7 @@ export function resourcePrefixOf(key: string): string | undefined {
 
 export class ResourceCache {
   readonly items = new Map<string, CachedObject>();
-  private sortedKeys: string[] | undefined;
+  private sortedItems: CachedObject[] | undefined;
   /** Ring of recent events (oldest first). */
   private history: CacheEvent[] = [];
   private historyStart = 0;
@@ -68,19 +68,31 @@ export class ResourceCache {
     this.historyFloor = startRevision;
   }
 
-  /** Items sorted by key (the order lists are served in, like etcd). */
+  /**
+   * Items sorted by key (the order lists are served in, like etcd). The array is shared and rebuilt only after
+   * adds and deletes; modifications replace their entry in place, so status churn does not cost a re-sort.
+   * Callers must not mutate it, and must read it synchronously (it changes with the next event).
+   */
   sorted(): CachedObject[] {
-    if (!this.sortedKeys) this.sortedKeys = [...this.items.keys()].sort();
-    return this.sortedKeys.map((k) => this.items.get(k)!);
+    if (!this.sortedItems) {
+      const keys = [...this.items.keys()].sort();
+      this.sortedItems = keys.map((k) => this.items.get(k)!);
+    }
+    return this.sortedItems;
   }
 
   apply(ev: CacheEvent): void {
     if (ev.type === 'DELETED') {
       this.items.delete(ev.key);
-      this.sortedKeys = undefined;
+      this.sortedItems = undefined;
     } else {
-      if (!this.items.has(ev.key)) this.sortedKeys = undefined;
-      this.items.set(ev.key, { key: ev.key, obj: ev.obj, json: ev.json, revision: ev.revision });
+      const item: CachedObject = { key: ev.key, obj: ev.obj, json: ev.json, revision: ev.revision };
+      const existed = this.items.has(ev.key);
+      this.items.set(ev.key, item);
+      if (!existed) this.sortedItems = undefined;
+      else if (this.sortedItems) {
+        this.sortedItems[lowerBoundKey(this.sortedItems, ev.key)] = item;
+      }
     }
     this.history.push(ev);
     if (this.history.length - this.historyStart > this.historyLimit) {
@@ -121,6 +133,17 @@ export class ResourceCache {
   get watcherCount(): number {
     return this.watchers.size;
   }
+}
+
+function lowerBoundKey(items: CachedObject[], key: string): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (items[mid].key < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export class WatchCache {
