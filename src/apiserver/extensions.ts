@@ -1,5 +1,5 @@
 /** Wires the optional request-pipeline pieces (patch engines, strict field validation, OpenAPI, protobuf) into the handler. */
-import { unknownFields } from './field-validation.js';
+import { checkDecoded } from './field-validation.js';
 import type { HandlerExtensions } from './http-handler.js';
 import { OpenApiV3 } from './openapi/openapi.js';
 import { applyPatch } from './patch/apply-patch.js';
@@ -10,7 +10,7 @@ export function defaultExtensions(resources: ResourceDefinition[]): HandlerExten
   const openapi = new OpenApiV3(resources);
   return {
     applyPatch: (contentType, original, patch, def) => applyPatch(contentType, original, patch, def.schemaName),
-    unknownFields: (def, obj) => unknownFields(def.schemaName, obj),
+    checkDecoded: (def, obj) => checkDecoded(def.schemaName, obj),
     serveOpenApi: openapi.serveOpenApi,
     decodeProtobuf: decodeProtobufObject,
   };

@@ -1,39 +1,154 @@
 /**
- * Unknown-field detection for `fieldValidation=Strict` (and Warn): walks an object against the schema table and
- * reports every field the type does not declare, as paths in the form kube-apiserver's strict decoder prints
- * (`spec.template.spec.containers[0].imagePullPolicyy`).
+ * Decoding checks against the schema table, the part of kube-apiserver's JSON decoding that TypeScript does not do
+ * for us: every value must have its field's type (a string where a string belongs, an integer for int32, ...),
+ * or the request is a 400 BadRequest like Go's `json: cannot unmarshal ...`. `null` decodes to "absent", as Go's
+ * zero values do, so the rest of the server never meets a null where it expects an object. Fields the type does
+ * not declare are dropped, and reported for `fieldValidation=Strict` (and Warn) in the path form kube-apiserver's
+ * strict decoder prints (`spec.template.spec.containers[0].imagePullPolicyy`).
  */
+import { isValidQuantity } from '../api/quantity.js';
 import { fieldOf, typeOf } from '../api/schema/schema.js';
-import type { SchemaType } from '../api/schema/types.js';
+import type { ScalarKind, SchemaType } from '../api/schema/types.js';
 
-export function unknownFields(typeName: string, obj: unknown): string[] {
-  const out: string[] = [];
-  walk({ kind: 'ref', name: typeName }, obj, '', out);
-  return out;
+export interface DecodeReport {
+  /** Paths of fields the schema does not know. */
+  unknown: string[];
+  /** Messages for values of the wrong type, e.g. `cannot unmarshal string into Go struct field metadata.labels of type map[string]string`. */
+  typeErrors: string[];
 }
 
-function walk(type: SchemaType, value: unknown, path: string, out: string[]): void {
-  if (value === null || value === undefined) return;
-  switch (type.kind) {
+/** Checks obj against its schema type; removes unknown fields and null-valued fields of typed objects (mutates obj). */
+export function checkDecoded(typeName: string, obj: unknown): DecodeReport {
+  const report: DecodeReport = { unknown: [], typeErrors: [] };
+  walk({ kind: 'ref', name: typeName }, obj, '', report);
+  return report;
+}
+
+/** Unknown fields only (no mutation). */
+export function unknownFields(typeName: string, obj: unknown): string[] {
+  return checkDecoded(typeName, structuredClone(obj)).unknown;
+}
+
+function jsonType(v: unknown): string {
+  if (Array.isArray(v)) return 'array';
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+function goType(t: SchemaType): string {
+  switch (t.kind) {
     case 'scalar':
-      return;
+      return SCALAR_GO_TYPES[t.scalar];
+    case 'ref':
+      return `${t.name.slice(t.name.lastIndexOf('.') + 1)}`;
     case 'array':
-      if (Array.isArray(value)) value.forEach((v, i) => walk(type.items, v, `${path}[${i}]`, out));
+      return `[]${goType(t.items)}`;
+    case 'map':
+      return `map[string]${goType(t.values)}`;
+  }
+}
+
+const SCALAR_GO_TYPES: Record<ScalarKind, string> = {
+  string: 'string',
+  boolean: 'bool',
+  int32: 'int32',
+  int64: 'int64',
+  double: 'float64',
+  bytes: '[]uint8',
+  time: 'Time',
+  microtime: 'MicroTime',
+  duration: 'Duration',
+  quantity: 'Quantity',
+  intOrString: 'IntOrString',
+  rawExtension: 'RawExtension',
+  fieldsV1: 'FieldsV1',
+  any: 'JSON',
+};
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function scalarError(kind: ScalarKind, v: unknown): string | undefined {
+  switch (kind) {
+    case 'string':
+      return typeof v === 'string' ? undefined : jsonType(v);
+    case 'boolean':
+      return typeof v === 'boolean' ? undefined : jsonType(v);
+    case 'int32':
+    case 'int64':
+      if (typeof v !== 'number') return jsonType(v);
+      if (!Number.isInteger(v)) return `number ${v}`;
+      if (kind === 'int32' && (v > 2147483647 || v < -2147483648)) return `number ${v}`;
+      return undefined;
+    case 'double':
+      return typeof v === 'number' ? undefined : jsonType(v);
+    case 'bytes':
+      if (typeof v !== 'string') return jsonType(v);
+      return BASE64.test(v) ? undefined : 'illegal base64 data';
+    case 'time':
+    case 'microtime':
+      if (typeof v !== 'string') return jsonType(v);
+      return v === '' || !Number.isNaN(Date.parse(v)) ? undefined : `string ${JSON.stringify(v)} (not an RFC 3339 time)`;
+    case 'duration':
+      return typeof v === 'string' ? undefined : jsonType(v);
+    case 'quantity':
+      if (typeof v === 'number') return undefined;
+      if (typeof v !== 'string') return jsonType(v);
+      return isValidQuantity(v) ? undefined : `string ${JSON.stringify(v)} (quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$')`;
+    case 'intOrString':
+      if (typeof v === 'string') return undefined;
+      return typeof v === 'number' && Number.isInteger(v) ? undefined : jsonType(v);
+    case 'rawExtension':
+    case 'fieldsV1':
+    case 'any':
+      return undefined;
+  }
+}
+
+function walk(type: SchemaType, value: unknown, path: string, report: DecodeReport): void {
+  if (value === null || value === undefined) return;
+  const mismatch = (got: string): void => {
+    report.typeErrors.push(`cannot unmarshal ${got} into Go struct field ${path || '<root>'} of type ${goType(type)}`);
+  };
+  switch (type.kind) {
+    case 'scalar': {
+      const err = scalarError(type.scalar, value);
+      if (err) mismatch(err);
+      return;
+    }
+    case 'array':
+      if (!Array.isArray(value)) return mismatch(jsonType(value));
+      value.forEach((v, i) => {
+        if (v === null) mismatch('null');
+        else walk(type.items, v, `${path}[${i}]`, report);
+      });
       return;
     case 'map':
-      if (typeof value === 'object' && !Array.isArray(value)) {
-        for (const [k, v] of Object.entries(value)) walk(type.values, v, `${path}[${k}]`, out);
+      if (typeof value !== 'object' || Array.isArray(value)) return mismatch(jsonType(value));
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (v === null) delete (value as Record<string, unknown>)[k];
+        else walk(type.values, v, `${path}[${k}]`, report);
       }
       return;
     case 'ref': {
-      if (typeof value !== 'object' || Array.isArray(value)) return;
       const def = typeOf(type.name);
       if (!def) return;
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        const field = fieldOf(type.name, k);
+      if (typeof value !== 'object' || Array.isArray(value)) return mismatch(jsonType(value));
+      const record = value as Record<string, unknown>;
+      for (const k of Object.keys(record)) {
+        const v = record[k];
         const p = path ? `${path}.${k}` : k;
-        if (!field) out.push(p);
-        else walk(field.type, v, p, out);
+        const field = fieldOf(type.name, k);
+        if (!field) {
+          // Unknown fields are reported (Strict refuses them) and dropped, as the Go decoder drops them.
+          report.unknown.push(p);
+          delete record[k];
+          continue;
+        }
+        if (v === null) {
+          delete record[k];
+          continue;
+        }
+        walk(field.type, v, p, report);
       }
     }
   }

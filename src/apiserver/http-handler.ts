@@ -52,8 +52,11 @@ export interface HandlerExtensions {
   applyPatch?(contentType: string, original: KubeObject, patch: unknown, def: ResourceDefinition): KubeObject;
   /** Decodes a `application/vnd.kubernetes.protobuf` body to JSON form. */
   decodeProtobuf?(body: Buffer): KubeObject;
-  /** Unknown-field paths of obj for fieldValidation (e.g. `spec.foo`); empty when all fields are known. */
-  unknownFields?(def: ResourceDefinition, obj: unknown): string[];
+  /**
+   * Checks a decoded object against its schema: wrong-typed values (reported), unknown fields (reported, for
+   * fieldValidation), and null fields (removed, as Go decodes them to zero values). Mutates obj.
+   */
+  checkDecoded?(def: ResourceDefinition, obj: unknown): { unknown: string[]; typeErrors: string[] };
   /** Serves /openapi/v3 and /openapi/v3/<gv>; returns false when the path is not an OpenAPI document. */
   serveOpenApi?(path: string, query: URLSearchParams, res: ServerResponse): boolean;
 }
@@ -381,9 +384,9 @@ export class ApiHandler {
       ns,
       name,
       (cur) => {
-        const patched = this.inward(def, applyPatch(ct, this.outward(def, cur).obj, patchBody, def));
-        if (validation === 'Strict') this.checkUnknownFields(def, patched);
-        return patched;
+        const patched = applyPatch(ct, this.outward(def, cur).obj, patchBody, def);
+        this.checkDecoded(def, patched, validation);
+        return this.inward(def, patched);
       },
       { dryRun: isDryRun(query), subresource },
     );
@@ -666,8 +669,8 @@ export class ApiHandler {
     if (obj.metadata !== undefined && (typeof obj.metadata !== 'object' || obj.metadata === null || Array.isArray(obj.metadata))) {
       throw badRequest('metadata must be an object');
     }
+    this.checkDecoded(def, obj, fieldValidation(query));
     obj.metadata ??= {};
-    if (fieldValidation(query) === 'Strict') this.checkUnknownFields(def, obj);
     return obj;
   }
 
@@ -702,10 +705,15 @@ export class ApiHandler {
     return this.inward(def, served);
   }
 
-  private checkUnknownFields(def: ResourceDefinition, obj: unknown): void {
-    const unknown = this.ext.unknownFields?.(def, obj) ?? [];
-    if (unknown.length > 0) {
-      throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
+  /** 400 for values of the wrong type (as Go's decoder), and for unknown fields under fieldValidation=Strict. */
+  private checkDecoded(def: ResourceDefinition, obj: unknown, validation: 'Ignore' | 'Warn' | 'Strict'): void {
+    const report = this.ext.checkDecoded?.(def, obj);
+    if (!report) return;
+    if (report.typeErrors.length > 0) {
+      throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: json: ${report.typeErrors.slice(0, 5).join('; ')}`);
+    }
+    if (validation === 'Strict' && report.unknown.length > 0) {
+      throw badRequest(`strict decoding error: ${report.unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
     }
   }
 
