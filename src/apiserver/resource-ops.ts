@@ -24,7 +24,7 @@ import type { ServiceAllocator } from './admission/service-allocator.js';
 import type { ObjectFilter } from './filters.js';
 import type { ResourceDefinition } from './registry/types.js';
 import type { CacheEvent, CachedObject, EventSink, WatchCache } from './watch-cache.js';
-import { tooOldResourceVersion } from './watch-cache.js';
+import { lowerBoundKey, tooOldResourceVersion } from './watch-cache.js';
 
 export interface ListOptions {
   filter: ObjectFilter;
@@ -128,7 +128,7 @@ export class ResourceOps {
     const items: CachedObject[] = [];
     let i = 0;
     // The namespace's items are contiguous in key order, so skip straight to them.
-    if (prefix !== resourcePrefix(def)) i = lowerBound(all, prefix);
+    if (prefix !== resourcePrefix(def)) i = lowerBoundKey(all, prefix);
     for (; i < all.length; i++) {
       const item = all[i];
       if (!item.key.startsWith(prefix)) break;
@@ -498,17 +498,6 @@ function generateName(base: string): string {
   for (let i = 0; i < 5; i++) suffix += GENERATE_NAME_CHARS[Math.floor(Math.random() * GENERATE_NAME_CHARS.length)];
   // Like upstream: trim the base so the result stays within the 63-character limit of generated names.
   return base.slice(0, 58) + suffix;
-}
-
-function lowerBound(items: CachedObject[], key: string): number {
-  let lo = 0;
-  let hi = items.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (items[mid].key < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 interface ContinueToken {

@@ -135,7 +135,8 @@ export class ResourceCache {
   }
 }
 
-function lowerBoundKey(items: CachedObject[], key: string): number {
+/** Index of the first item whose key is >= key (items sorted by key). */
+export function lowerBoundKey(items: CachedObject[], key: string): number {
   let lo = 0;
   let hi = items.length;
   while (lo < hi) {
