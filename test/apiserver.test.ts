@@ -450,6 +450,8 @@ describe('API server', () => {
       assert.match(r.json.message, /unknown field "bogus"/);
       const ok = await s.request('POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'strict1' }, data: {}, bogus: 1 });
       assert.equal(ok.status, 201);
+      assert.equal(ok.json.bogus, undefined, 'dropped');
+      assert.equal(ok.headers.warning, '299 - "unknown field \\"bogus\\""', 'the default fieldValidation=Warn tells the client');
     });
   });
 

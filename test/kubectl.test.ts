@@ -100,6 +100,35 @@ describe('kubectl end-to-end', { skip }, () => {
     assert.equal(d.metadata.generation, 2);
   });
 
+  it('apply removes a port and a container dropped from the manifest', async () => {
+    const manifest = (ports: number[], sidecar: boolean) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: multi
+spec:
+  selector:
+    matchLabels: {app: multi}
+  template:
+    metadata:
+      labels: {app: multi}
+    spec:
+      containers:
+      - name: main
+        image: nginx:1.25
+        ports:
+${ports.map((p) => `        - containerPort: ${p}`).join('\n')}
+${sidecar ? '      - name: sidecar\n        image: busybox:1.36\n' : ''}`;
+    const f1 = await file('multi1.yaml', manifest([80, 443], true));
+    assert.equal((await k(['apply', '-f', f1])).code, 0);
+    const f2 = await file('multi2.yaml', manifest([80], false));
+    const r = await k(['apply', '-f', f2]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /deployment.apps\/multi configured/);
+    const d = await k.json(['get', 'deployment', 'multi']);
+    assert.deepEqual(d.spec.template.spec.containers.map((c: any) => c.name), ['main']);
+    assert.deepEqual(d.spec.template.spec.containers[0].ports.map((p: any) => p.containerPort), [80]);
+  });
+
   it('get with -o json, yaml, wide, name, -l, --field-selector, -A, --chunk-size', async () => {
     for (let i = 0; i < 5; i++) {
       const r = await k(['create', 'configmap', `chunk-${i}`, `--from-literal=i=${i}`]);

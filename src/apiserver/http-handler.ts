@@ -89,6 +89,8 @@ export class ApiHandler {
   private readonly namespaces: ResourceDefinition;
   private readonly bookmarkIntervalMs: number;
   private readonly ext: HandlerExtensions;
+  /** Warnings for a request's response (unknown fields under fieldValidation=Warn). */
+  private readonly warnings = new WeakMap<IncomingMessage, string[]>();
   /** Open watch responses, ended on shutdown. */
   private readonly openWatches = new Set<ServerResponse>();
 
@@ -385,7 +387,7 @@ export class ApiHandler {
       name,
       (cur) => {
         const patched = applyPatch(ct, this.outward(def, cur).obj, patchBody, def);
-        this.checkDecoded(def, patched, validation);
+        this.checkDecoded(req, def, patched, validation);
         return this.inward(def, patched);
       },
       { dryRun: isDryRun(query), subresource },
@@ -669,7 +671,7 @@ export class ApiHandler {
     if (obj.metadata !== undefined && (typeof obj.metadata !== 'object' || obj.metadata === null || Array.isArray(obj.metadata))) {
       throw badRequest('metadata must be an object');
     }
-    this.checkDecoded(def, obj, fieldValidation(query));
+    this.checkDecoded(req, def, obj, fieldValidation(query));
     obj.metadata ??= {};
     return obj;
   }
@@ -706,19 +708,25 @@ export class ApiHandler {
   }
 
   /** 400 for values of the wrong type (as Go's decoder), and for unknown fields under fieldValidation=Strict. */
-  private checkDecoded(def: ResourceDefinition, obj: unknown, validation: 'Ignore' | 'Warn' | 'Strict'): void {
+  private checkDecoded(req: IncomingMessage, def: ResourceDefinition, obj: unknown, validation: 'Ignore' | 'Warn' | 'Strict'): void {
     const report = this.ext.checkDecoded?.(def, obj);
     if (!report) return;
     if (report.typeErrors.length > 0) {
       throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: json: ${report.typeErrors.slice(0, 5).join('; ')}`);
     }
-    if (validation === 'Strict' && report.unknown.length > 0) {
+    if (report.unknown.length === 0 || validation === 'Ignore') return;
+    if (validation === 'Strict') {
       throw badRequest(`strict decoding error: ${report.unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
     }
+    // Warn (the default): the fields are dropped and the client is told, as `Warning: unknown field "spec.foo"`.
+    this.warnings.set(req, report.unknown.map((f) => `unknown field "${f}"`));
   }
 
   private sendObject(req: IncomingMessage, res: ServerResponse, def: ResourceDefinition, code: number, storedObj: KubeObject, storedJson?: string, rv?: string): void {
     const { obj, json } = this.outward(def, storedObj, storedJson);
+    const warnings = this.warnings.get(req);
+    // RFC 7234 warn-code 299 with agent "-": the form kube-apiserver uses and kubectl prints as "Warning: ...".
+    if (warnings) res.setHeader('Warning', warnings.map((w) => `299 - ${JSON.stringify(w)}`));
     const accept = parseAccept(req.headers.accept);
     const tableVersion = negotiateTable(accept);
     if (tableVersion) {
