@@ -36,9 +36,32 @@ describe('parseServerFlags', () => {
       nodeName: 'build-box',
       tlsSan: [],
       disable: [],
+      simulateNodes: 0,
+      simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      nodeMonitorGracePeriodMs: 40_000,
+      defaultNotReadyTolerationSeconds: 300,
+      defaultUnreachableTolerationSeconds: 300,
       debug: false,
       help: false,
     });
+  });
+
+  it('parses the control-loop flags: simulated nodes, grace period durations, toleration seconds, --disable', () => {
+    const c = parseServerFlags(
+      ['--simulate-nodes', '50', '--simulate-node-capacity', 'cpu=4,memory=8Gi,pods=20', '--node-monitor-grace-period', '1m30s', '--default-unreachable-toleration-seconds', '5', '--disable', 'deployment,scheduler'],
+      { SKIFF_DEFAULT_NOT_READY_TOLERATION_SECONDS: '7' },
+      host,
+    );
+    assert.equal(c.simulateNodes, 50);
+    assert.deepEqual(c.simulateNodeCapacity, { cpu: '4', memory: '8Gi', pods: '20' });
+    assert.equal(c.nodeMonitorGracePeriodMs, 90_000);
+    assert.equal(c.defaultUnreachableTolerationSeconds, 5);
+    assert.equal(c.defaultNotReadyTolerationSeconds, 7);
+    assert.deepEqual(c.disable, ['deployment', 'scheduler']);
+    assert.equal(parseServerFlags(['--node-monitor-grace-period', '500ms'], {}, host).nodeMonitorGracePeriodMs, 500);
+    assert.throws(() => parseServerFlags(['--node-monitor-grace-period', '40'], {}, host), /node-monitor-grace-period.*duration/);
+    assert.throws(() => parseServerFlags(['--simulate-nodes', '-1'], {}, host), /simulate-nodes.*whole number/);
+    assert.throws(() => parseServerFlags(['--simulate-node-capacity', 'cpu'], {}, host), /simulate-node-capacity/);
   });
 
   it('uses /var/lib/skiff as root, and derives the database and kubeconfig paths from --data-dir', () => {
@@ -72,6 +95,11 @@ describe('parseServerFlags', () => {
       nodeName: 'node-1',
       tlsSan: ['a.example', 'b.example', '192.0.2.1'],
       disable: ['traefik'],
+      simulateNodes: 0,
+      simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      nodeMonitorGracePeriodMs: 40_000,
+      defaultNotReadyTolerationSeconds: 300,
+      defaultUnreachableTolerationSeconds: 300,
       debug: true,
       help: false,
     });

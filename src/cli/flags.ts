@@ -36,8 +36,17 @@ export interface ServerConfig {
   nodeName: string;
   /** Extra names/addresses for the serving certificate. */
   tlsSan: string[];
-  /** Packaged components not to deploy (k3s `--disable`). */
+  /** Controllers (by name, e.g. `deployment`, `scheduler`) and packaged components not to run (k3s `--disable`). */
   disable: string[];
+  /** Simulated nodes to register (kwok-style, for tests, benchmarks and capacity planning); 0 = none. */
+  simulateNodes: number;
+  /** Capacity of each simulated node, e.g. { cpu: '32', memory: '256Gi', pods: '110' }. */
+  simulateNodeCapacity: Record<string, string>;
+  /** A node whose Lease is older than this is NotReady (Ready=Unknown); kube-controller-manager default 40 s. */
+  nodeMonitorGracePeriodMs: number;
+  /** tolerationSeconds of the default not-ready / unreachable tolerations added to pods (default 300). */
+  defaultNotReadyTolerationSeconds: number;
+  defaultUnreachableTolerationSeconds: number;
   debug: boolean;
   /** The config file that was read, if any. */
   configFile?: string;
@@ -98,7 +107,12 @@ const FLAGS: FlagSpec[] = [
   { name: 'disable-agent', kind: 'boolean', env: 'SKIFF_DISABLE_AGENT', usage: 'Do not run the embedded agent', defaultText: 'false' },
   { name: 'node-name', kind: 'string', env: 'SKIFF_NODE_NAME', arg: 'NAME', usage: 'Node name', defaultText: 'hostname, lower-cased' },
   { name: 'tls-san', kind: 'list', env: 'SKIFF_TLS_SAN', arg: 'NAME', usage: 'Extra hostname or IP in the serving certificate (repeatable, or comma-separated)' },
-  { name: 'disable', kind: 'list', env: 'SKIFF_DISABLE', arg: 'NAME', usage: 'Do not deploy this packaged component (repeatable, or comma-separated)' },
+  { name: 'disable', kind: 'list', env: 'SKIFF_DISABLE', arg: 'NAME', usage: 'Do not run this controller (e.g. deployment, scheduler) or component (repeatable, or comma-separated)' },
+  { name: 'simulate-nodes', kind: 'string', env: 'SKIFF_SIMULATE_NODES', arg: 'N', usage: 'Register N simulated nodes whose pods run through a simulated lifecycle (no containers)', defaultText: '0' },
+  { name: 'simulate-node-capacity', kind: 'string', env: 'SKIFF_SIMULATE_NODE_CAPACITY', arg: 'LIST', usage: 'Capacity of each simulated node, e.g. cpu=32,memory=256Gi,pods=110', defaultText: 'cpu=32,memory=256Gi,pods=110' },
+  { name: 'node-monitor-grace-period', kind: 'string', env: 'SKIFF_NODE_MONITOR_GRACE_PERIOD', arg: 'DURATION', usage: 'A node silent for this long is marked NotReady (e.g. 40s, 1m)', defaultText: '40s' },
+  { name: 'default-not-ready-toleration-seconds', kind: 'string', env: 'SKIFF_DEFAULT_NOT_READY_TOLERATION_SECONDS', arg: 'SECONDS', usage: 'tolerationSeconds of the not-ready toleration added to every pod', defaultText: '300' },
+  { name: 'default-unreachable-toleration-seconds', kind: 'string', env: 'SKIFF_DEFAULT_UNREACHABLE_TOLERATION_SECONDS', arg: 'SECONDS', usage: 'tolerationSeconds of the unreachable toleration added to every pod', defaultText: '300' },
   { name: 'debug', kind: 'boolean', env: 'SKIFF_DEBUG', usage: 'Verbose logging', defaultText: 'false' },
   { name: 'help', short: 'h', kind: 'boolean', env: '', usage: 'Show this help' },
 ];
@@ -271,6 +285,17 @@ function resolveConfig(raw: Map<string, Raw>, facts: HostFacts, configFile: stri
   const nodeRaw = str('node-name');
   const nodeName = nodeRaw === undefined ? facts.hostname.toLowerCase() : requireNodeName(nodeRaw.text, nodeRaw.where);
 
+  const simRaw = str('simulate-nodes');
+  const simulateNodes = simRaw === undefined ? 0 : parseCount(simRaw.text, simRaw.where);
+  const capRaw = str('simulate-node-capacity');
+  const simulateNodeCapacity = capRaw === undefined ? { cpu: '32', memory: '256Gi', pods: '110' } : parseCapacity(capRaw.text, capRaw.where);
+  const gpRaw = str('node-monitor-grace-period');
+  const nodeMonitorGracePeriodMs = gpRaw === undefined ? 40_000 : parseDuration(gpRaw.text, gpRaw.where);
+  const nrRaw = str('default-not-ready-toleration-seconds');
+  const defaultNotReadyTolerationSeconds = nrRaw === undefined ? 300 : parseCount(nrRaw.text, nrRaw.where);
+  const unRaw = str('default-unreachable-toleration-seconds');
+  const defaultUnreachableTolerationSeconds = unRaw === undefined ? 300 : parseCount(unRaw.text, unRaw.where);
+
   return {
     dataDir,
     httpsListenPort,
@@ -284,6 +309,11 @@ function resolveConfig(raw: Map<string, Raw>, facts: HostFacts, configFile: stri
     nodeName,
     tlsSan: list('tls-san'),
     disable: list('disable'),
+    simulateNodes,
+    simulateNodeCapacity,
+    nodeMonitorGracePeriodMs,
+    defaultNotReadyTolerationSeconds,
+    defaultUnreachableTolerationSeconds,
     debug: bool('debug'),
     ...(configFile !== undefined ? { configFile } : {}),
     help,
@@ -314,6 +344,30 @@ function fail(where: Where, value: string, why: string): never {
 function parsePort(text: string, where: Where): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) fail(where, text, 'must be a port number from 0 to 65535');
   return Number(text);
+}
+
+function parseCount(text: string, where: Where): number {
+  if (!/^\d{1,9}$/.test(text)) fail(where, text, 'must be a whole number');
+  return Number(text);
+}
+
+/** Go-style durations as kube-controller-manager takes them: 40s, 500ms, 1m30s, 2h. */
+function parseDuration(text: string, where: Where): number {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) fail(where, text, 'must be a duration like 40s, 500ms or 1m30s');
+  return Math.round(parts.reduce((ms, p) => ms + Number(p[1]) * unit[p[2]], 0));
+}
+
+/** `cpu=32,memory=256Gi,pods=110`: resource names and quantities. */
+function parseCapacity(text: string, where: Where): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of text.split(',')) {
+    const m = /^([a-z0-9./-]+)=([0-9.]+[a-zA-Z]*)$/.exec(item.trim());
+    if (!m) fail(where, text, 'must be a list like cpu=32,memory=256Gi,pods=110');
+    out[m![1]] = m![2];
+  }
+  return out;
 }
 
 function parseMode(text: string, where: Where): number {

@@ -46,6 +46,11 @@ export interface TestServerOptions {
   datastore?: 'sqlite' | 'memory';
   dataDir?: string;
   port?: number;
+  /** Controllers not to run (`--disable`). */
+  disable?: string[];
+  simulateNodes?: number;
+  nodeMonitorGracePeriodMs?: number;
+  defaultTolerationSeconds?: number;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -61,7 +66,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     disableAgent: true,
     nodeName: 'test-node',
     tlsSan: [],
-    disable: [],
+    disable: opts.disable ?? [],
+    simulateNodes: opts.simulateNodes ?? 0,
+    simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
+    nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs ?? 40_000,
+    defaultNotReadyTolerationSeconds: opts.defaultTolerationSeconds ?? 300,
+    defaultUnreachableTolerationSeconds: opts.defaultTolerationSeconds ?? 300,
     debug: false,
     help: false,
   };
