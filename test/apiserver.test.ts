@@ -516,6 +516,37 @@ describe('API server', () => {
     });
   });
 
+  describe('pod admission', () => {
+    it('adds the default not-ready/unreachable tolerations and resolves priority from PriorityClasses', async () => {
+      const pc = await s.request('POST', '/apis/scheduling.k8s.io/v1/priorityclasses', { apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: 'high' }, value: 1000 });
+      assert.equal(pc.status, 201, pc.text);
+      const pod = await s.request('POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'adm1' }, spec: { priorityClassName: 'high', containers: [{ name: 'c', image: 'busybox' }] } });
+      assert.equal(pod.status, 201, pod.text);
+      assert.equal(pod.json.spec.priority, 1000);
+      assert.equal(pod.json.spec.preemptionPolicy, 'PreemptLowerPriority');
+      const tol = pod.json.spec.tolerations;
+      assert.deepEqual(
+        tol.map((t: any) => [t.key, t.effect, t.tolerationSeconds]),
+        [
+          ['node.kubernetes.io/not-ready', 'NoExecute', 300],
+          ['node.kubernetes.io/unreachable', 'NoExecute', 300],
+        ],
+      );
+      const own = await s.request('POST', '/api/v1/namespaces/default/pods', {
+        metadata: { name: 'adm2' },
+        spec: { tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 }], containers: [{ name: 'c', image: 'busybox' }] },
+      });
+      assert.equal(own.json.spec.priority, 0);
+      assert.deepEqual(own.json.spec.tolerations.map((t: any) => [t.key, t.tolerationSeconds]), [
+        ['node.kubernetes.io/unreachable', 5],
+        ['node.kubernetes.io/not-ready', 300],
+      ]);
+      const bad = await s.request('POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'adm3' }, spec: { priorityClassName: 'nope', containers: [{ name: 'c', image: 'busybox' }] } });
+      assert.equal(bad.status, 403);
+      assert.match(bad.json.message, /no PriorityClass with name nope was found/);
+    });
+  });
+
   describe('access reviews', () => {
     it('answers SelfSubjectAccessReview and SelfSubjectReview for the admin', async () => {
       const r = await s.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {

@@ -20,7 +20,7 @@ import {
 import type { Store } from '../storage/store.js';
 import { CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError } from '../storage/store.js';
 import { decodeFromStore, encodeForStore, listPrefix, objectKey, resourcePrefix } from './object-codec.js';
-import type { ServiceAllocator } from './admission/service-allocator.js';
+import type { AdmissionContext, MutatingAdmission } from './admission/types.js';
 import type { ObjectFilter } from './filters.js';
 import type { ResourceDefinition } from './registry/types.js';
 import type { CacheEvent, CachedObject, EventSink, WatchCache } from './watch-cache.js';
@@ -73,8 +73,17 @@ export class ResourceOps {
     private readonly store: Store,
     private readonly cache: WatchCache,
     private readonly namespaces: ResourceDefinition,
-    private readonly serviceAllocator?: ServiceAllocator,
+    private readonly admission: MutatingAdmission[] = [],
   ) {}
+
+  private readonly admissionContext: AdmissionContext = {
+    list: (group, plural) => {
+      const items = this.cache.resourceFor(resourcePrefix({ group, plural })).items.values();
+      return (function* () {
+        for (const i of items) yield i.obj;
+      })();
+    },
+  };
 
   ref(def: ResourceDefinition, name?: string) {
     return { group: def.group || undefined, resource: def.plural, name };
@@ -194,10 +203,7 @@ export class ResourceOps {
     if (def.hasStatus && !KEEP_STATUS_ON_CREATE.has(def.plural)) delete obj.status;
     dropEmptyMetadata(meta);
     def.strategy.prepareForCreate?.(obj);
-    if (this.serviceAllocator && def.group === '' && def.plural === 'services') {
-      const existing = [...this.cache.resourceFor(resourcePrefix(def)).items.values()].map((i) => i.obj);
-      this.serviceAllocator.allocate(obj, existing);
-    }
+    for (const plugin of this.admission) plugin.admitCreate(def, obj, this.admissionContext);
     this.validate(def, obj, def.strategy.validate(obj));
     if (def.namespaced) await this.checkNamespaceAcceptsCreate(def, namespace, meta.name ?? '');
     if (opts.dryRun) return obj;

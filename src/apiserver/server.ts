@@ -8,7 +8,10 @@ import type { KubeObject } from '../api/object.js';
 import { isAlreadyExists } from '../api/status.js';
 import type { Store } from '../storage/store.js';
 import type { Authenticator } from './auth/authenticator.js';
+import { defaultTolerationSeconds } from './admission/default-toleration-seconds.js';
+import { priorityAdmission } from './admission/priority.js';
 import { ServiceAllocator } from './admission/service-allocator.js';
+import type { MutatingAdmission } from './admission/types.js';
 import { Discovery } from './discovery.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { decodeFromStore } from './object-codec.js';
@@ -46,6 +49,9 @@ export interface ApiServerOptions {
   kubernetesServiceIP?: string;
   /** Service ClusterIP range (k3s default 10.43.0.0/16). */
   serviceCIDR?: string;
+  /** tolerationSeconds of the not-ready / unreachable tolerations added to new pods (default 300). */
+  defaultNotReadyTolerationSeconds?: number;
+  defaultUnreachableTolerationSeconds?: number;
 }
 
 export interface ApiServer {
@@ -62,8 +68,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const cache = new WatchCache(opts.store, decodeFromStore);
   const namespaces = opts.resources.find((r) => r.group === '' && r.plural === 'namespaces');
   if (!namespaces) throw new Error('the resource registry must serve core/v1 namespaces');
-  const allocator = new ServiceAllocator({ serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] });
-  const ops = new ResourceOps(opts.store, cache, namespaces, allocator);
+  const admission: MutatingAdmission[] = [
+    priorityAdmission(),
+    defaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300),
+    new ServiceAllocator({ serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] }),
+  ];
+  const ops = new ResourceOps(opts.store, cache, namespaces, admission);
   let cacheReady = false;
   let bootstrapped = false;
   let port = opts.port;

@@ -44,6 +44,8 @@ export async function runServer(config: ServerConfig, log: (line: string) => voi
     port: config.httpsListenPort,
     host: config.bindAddress,
     extensions: defaultExtensions(resources),
+    defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
+    defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
   });
   const compactor = startCompactor(store);
   const server = kubeconfigServerUrl(config.bindAddress, api.port);

@@ -5,6 +5,7 @@
  */
 import type { KubeObject } from '../../api/object.js';
 import { fieldInvalid, invalid, type FieldError } from '../../api/status.js';
+import type { MutatingAdmission } from './types.js';
 
 export interface ServiceAllocatorOptions {
   /** IPv4 CIDR, e.g. 10.43.0.0/16. */
@@ -40,7 +41,8 @@ function intToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-export class ServiceAllocator {
+export class ServiceAllocator implements MutatingAdmission {
+  readonly name = 'ServiceIPAllocator';
   private readonly base: number;
   private readonly size: number;
 
@@ -51,6 +53,10 @@ export class ServiceAllocator {
     if (base === undefined || !Number.isInteger(prefix) || prefix < 8 || prefix > 30) throw new Error(`invalid service CIDR ${JSON.stringify(opts.serviceCIDR)}`);
     this.size = 2 ** (32 - prefix);
     this.base = base - (base % this.size);
+  }
+
+  admitCreate(def: { group: string; plural: string }, obj: KubeObject, ctx: { list(group: string, plural: string): Iterable<KubeObject> }): void {
+    if (def.group === '' && def.plural === 'services') this.allocate(obj, ctx.list('', 'services'));
   }
 
   /** Fills spec.clusterIP(s) and nodePorts of a new Service (mutates obj). `existing` are the stored Services. */
