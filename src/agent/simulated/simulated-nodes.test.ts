@@ -333,10 +333,12 @@ describe('SimulatedNodes pod stages', () => {
 
   it('finally deletes a pod with a deletionTimestamp (gracePeriodSeconds 0, uid precondition)', async () => {
     const h = await start();
-    const doomed = { ...boundPod('doomed', 'sim-node-0'), status: { phase: 'Running' } } as Pod;
-    doomed.metadata.deletionTimestamp = iso(T0 + 30_000);
-    doomed.metadata.deletionGracePeriodSeconds = 30;
-    doomed.metadata.uid = 'doomed-uid';
+    const base = boundPod('doomed', 'sim-node-0');
+    const doomed: Pod = {
+      ...base,
+      metadata: { ...base.metadata, uid: 'doomed-uid', deletionTimestamp: iso(T0 + 30_000), deletionGracePeriodSeconds: 30 },
+      status: { phase: 'Running' },
+    };
     h.client.seed(Pods, doomed);
     h.informers.informerFor(Pods).add(h.client.peek(Pods, 'default', 'doomed')!);
     h.client.clearActions();
