@@ -1,0 +1,373 @@
+/**
+ * The ReplicaSet controller (upstream pkg/controller/replicaset): keeps `spec.replicas` pods running that match the
+ * selector and are controlled by the ReplicaSet.
+ *
+ * Flow: informer events on ReplicaSets and Pods enqueue the ReplicaSet's key; a worker runs reconcile(key), which
+ *   1. reads the ReplicaSet from the cache (gone: forget its expectations, done);
+ *   2. claims pods: keeps those it controls, adopts matching orphans, releases controlled pods that stopped matching;
+ *   3. if its expectations are satisfied (the cache has caught up with its last creates and deletes), creates the
+ *      missing pods in slow-start batches or deletes the surplus, cheapest pods first;
+ *   4. recomputes status from the claimed pods and writes it through /status when it changed.
+ * Reads come only from listers; cached objects are never mutated (copies are written).
+ */
+import type { ReplicaSet } from 'kubernetes-types/apps/v1.js';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
+import { labelSelectorFromObject, matches, isEverything, type LabelSelector } from '../../api/labels.js';
+import { parseApiVersion, type KubeObject, type Mutable } from '../../api/object.js';
+import { isNotFound, isStatusError } from '../../api/status.js';
+import { Pods, ReplicaSets } from '../../client/resources.js';
+import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
+import { createWorkQueue } from '../../client/workqueue.js';
+import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
+import { ControllerExpectations } from './controller-expectations.js';
+import { ControllerRefManager, recheckOwner } from './controller-ref-manager.js';
+import { controllerRefOf, newControllerRef } from './owner-references.js';
+import { podsToDelete } from './pod-deletion-ranking.js';
+import { isPodActive, isPodReady } from './pod-readiness.js';
+import { computeReplicaSetStatus, errorMessage, replicaSetStatusEqual, type MutableReplicaSetStatus } from './replicaset-status.js';
+import { slowStartBatch, SLOW_START_INITIAL_BATCH_SIZE } from './slow-start-batch.js';
+
+export type ReplicaSetObject = ReplicaSet & KubeObject;
+export type PodObject = Pod & KubeObject;
+
+/** At most this many creates or deletes per sync (kube-controller-manager's BurstReplicas). */
+export const BURST_REPLICAS = 500;
+
+/** Component name on the Events this controller records. */
+export const REPLICASET_CONTROLLER_COMPONENT = 'replicaset-controller';
+
+/**
+ * Pods by controller: the controller's uid for controlled pods, `orphan:<namespace>` for pods without one. A sync
+ * then looks at its own pods and the orphans of its namespace instead of every pod of the namespace; these are
+ * exactly the pods upstream's claim can keep, adopt or release.
+ */
+export const PODS_BY_CONTROLLER_INDEX = 'replicaset-controller:pods-by-controller';
+
+export function podsByControllerIndex(pod: KubeObject): string[] {
+  const ref = controllerRefOf(pod);
+  return [ref ? ref.uid : `orphan:${pod.metadata.namespace ?? ''}`];
+}
+
+export interface ReplicaSetControllerOptions {
+  /** The queue to use (default: a rate-limited queue on the context's clock). */
+  queue?: WorkQueue;
+  burstReplicas?: number;
+}
+
+export class ReplicaSetController implements Controller {
+  readonly name = 'replicaset';
+  readonly queue: WorkQueue;
+  readonly expectations: ControllerExpectations;
+  private readonly client: Client;
+  private readonly clock: Clock;
+  private readonly recorder: EventRecorder;
+  private readonly rsInformer: Informer<ReplicaSetObject>;
+  private readonly podInformer: Informer<PodObject>;
+  private readonly burstReplicas: number;
+
+  constructor(ctx: ControllerContext, opts: ReplicaSetControllerOptions = {}) {
+    this.client = ctx.client;
+    this.clock = ctx.clock;
+    this.recorder = ctx.recorder(REPLICASET_CONTROLLER_COMPONENT);
+    this.rsInformer = ctx.informers.informerFor<ReplicaSetObject>(ReplicaSets);
+    this.podInformer = ctx.informers.informerFor<PodObject>(Pods);
+    this.queue = opts.queue ?? createWorkQueue({ clock: ctx.clock });
+    this.expectations = new ControllerExpectations(ctx.clock);
+    this.burstReplicas = opts.burstReplicas ?? BURST_REPLICAS;
+  }
+
+  start(): void {
+    this.podInformer.addIndexer(PODS_BY_CONTROLLER_INDEX, podsByControllerIndex);
+    this.rsInformer.addEventHandler({
+      add: (rs) => this.queue.add(keyOf(rs)),
+      update: (old, cur) => {
+        // A delete and re-create under the same name can reach us as one update; the old object's expectations
+        // must not be inherited by the new one.
+        if (old.metadata.uid !== cur.metadata.uid) this.expectations.delete(keyOf(old));
+        // Enqueue on every update, not only spec changes: a periodic resync is what recovers from a missed pod event.
+        this.queue.add(keyOf(cur));
+      },
+      delete: (rs) => {
+        const key = keyOf(rs);
+        this.expectations.delete(key);
+        this.queue.add(key);
+      },
+    });
+    this.podInformer.addEventHandler({
+      add: (pod) => this.onPodAdded(pod),
+      update: (old, cur) => this.onPodUpdated(old, cur),
+      delete: (pod) => this.onPodDeleted(pod),
+    });
+  }
+
+  run(workers: number): Promise<void> {
+    return runWorkers(this.name, this.queue, workers, (key) => this.reconcile(key));
+  }
+
+  stop(): void {
+    this.queue.shutDown();
+  }
+
+  private onPodAdded(pod: PodObject): void {
+    // A pod that is already being deleted when we first see it (e.g. after a controller restart) must not count as
+    // an observed creation.
+    if (pod.metadata.deletionTimestamp) {
+      this.onPodDeleted(pod);
+      return;
+    }
+    const ref = controllerRefOf(pod);
+    if (ref) {
+      const rs = this.resolveControllerRef(pod.metadata.namespace ?? '', ref);
+      if (!rs) return;
+      const key = keyOf(rs);
+      this.expectations.creationObserved(key);
+      this.queue.add(key);
+      return;
+    }
+    // An orphan: wake every ReplicaSet that selects it, one of them may adopt it. No creation is observed, no
+    // controller waits for an orphan.
+    for (const rs of this.replicaSetsSelecting(pod)) this.queue.add(keyOf(rs));
+  }
+
+  private onPodUpdated(old: PodObject, cur: PodObject): void {
+    // Periodic resyncs deliver updates of unchanged objects; the ReplicaSets get their own resync.
+    if (old.metadata.resourceVersion === cur.metadata.resourceVersion) return;
+    const labelsChanged = JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(cur.metadata.labels ?? {});
+    if (cur.metadata.deletionTimestamp) {
+      // Graceful deletion sets deletionTimestamp long before the pod is gone: count it as deleted now so the
+      // ReplicaSet creates a replacement without waiting out the grace period. If the labels changed too, the
+      // ReplicaSet that selected the old labels must hear about it as well.
+      this.onPodDeleted(cur);
+      if (labelsChanged) this.onPodDeleted(old);
+      return;
+    }
+    const curRef = controllerRefOf(cur);
+    const oldRef = controllerRefOf(old);
+    const refChanged = JSON.stringify(curRef ?? null) !== JSON.stringify(oldRef ?? null);
+    if (refChanged && oldRef) {
+      const rs = this.resolveControllerRef(old.metadata.namespace ?? '', oldRef);
+      if (rs) this.queue.add(keyOf(rs));
+    }
+    if (curRef) {
+      const rs = this.resolveControllerRef(cur.metadata.namespace ?? '', curRef);
+      if (!rs) return;
+      this.queue.add(keyOf(rs));
+      // A pod that just became ready turns available minReadySeconds later, with no event to tell us: look again then.
+      const minReady = rs.spec?.minReadySeconds ?? 0;
+      if (!isPodReady(old) && isPodReady(cur) && minReady > 0) this.queue.addAfter(keyOf(rs), minReady * 1000);
+      return;
+    }
+    if (labelsChanged || refChanged) {
+      for (const rs of this.replicaSetsSelecting(cur)) this.queue.add(keyOf(rs));
+    }
+  }
+
+  private onPodDeleted(pod: PodObject): void {
+    const ref = controllerRefOf(pod);
+    if (!ref) return;
+    const rs = this.resolveControllerRef(pod.metadata.namespace ?? '', ref);
+    if (!rs) return;
+    const key = keyOf(rs);
+    this.expectations.deletionObserved(key, keyOf(pod));
+    this.queue.add(key);
+  }
+
+  /** The cached ReplicaSet a controller reference points to, if it is one and still the same object (uid). */
+  private resolveControllerRef(namespace: string, ref: OwnerReference): ReplicaSetObject | undefined {
+    if (ref.kind !== 'ReplicaSet' || parseApiVersion(ref.apiVersion).group !== 'apps') return undefined;
+    const rs = this.rsInformer.lister.get(namespace, ref.name);
+    return rs && rs.metadata.uid === ref.uid ? rs : undefined;
+  }
+
+  /** ReplicaSets whose selector matches the pod; an empty selector matches nothing here, as upstream. */
+  private replicaSetsSelecting(pod: PodObject): ReplicaSetObject[] {
+    if (Object.keys(pod.metadata.labels ?? {}).length === 0) return [];
+    const out: ReplicaSetObject[] = [];
+    for (const rs of this.rsInformer.lister.list(pod.metadata.namespace ?? '')) {
+      const selector = trySelector(rs);
+      if (!selector || isEverything(selector) || !matches(selector, pod.metadata.labels)) continue;
+      out.push(rs);
+    }
+    return out;
+  }
+
+  /** Level-based sync of one ReplicaSet; throws to have the key retried with backoff. */
+  async reconcile(key: string): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    const rs = this.rsInformer.lister.get(namespace, name);
+    if (!rs) {
+      this.expectations.delete(key);
+      return;
+    }
+    // Read the expectations before listing pods: if they are satisfied now, the pods they waited for are already in
+    // the cache we are about to read.
+    const needsSync = this.expectations.satisfied(key);
+    const selector = trySelector(rs);
+    if (!selector) {
+      // Validation refuses such selectors, so only legacy data gets here; retrying cannot help.
+      console.error(`replicaset controller: ${key}: invalid selector ${JSON.stringify(rs.spec?.selector)}, not syncing`);
+      return;
+    }
+    const uid = rs.metadata.uid ?? '';
+    const candidates = [
+      ...this.podInformer.lister.byIndex(PODS_BY_CONTROLLER_INDEX, uid),
+      ...this.podInformer.lister.byIndex(PODS_BY_CONTROLLER_INDEX, `orphan:${namespace}`),
+    ].filter(isPodActive);
+    const manager = new ControllerRefManager<PodObject>({
+      client: this.client,
+      owned: Pods,
+      owner: rs,
+      ownerApiVersion: 'apps/v1',
+      ownerKind: 'ReplicaSet',
+      selector,
+      canAdopt: () => recheckOwner(this.client, ReplicaSets, rs),
+    });
+    const pods = await manager.claim(candidates);
+
+    let manageError: unknown;
+    if (needsSync && !rs.metadata.deletionTimestamp) {
+      try {
+        await this.manageReplicas(key, rs, pods);
+      } catch (err) {
+        manageError = err;
+      }
+    }
+    const status = computeReplicaSetStatus(rs, pods, manageError, this.clock.now());
+    const updated = await this.writeStatus(rs, status);
+    const replicas = rs.spec?.replicas ?? 1;
+    const minReady = updated.spec?.minReadySeconds ?? 0;
+    // All ready but not all available yet: nothing else will wake us when minReadySeconds have passed.
+    if (manageError === undefined && minReady > 0 && (updated.status?.readyReplicas ?? 0) === replicas && (updated.status?.availableReplicas ?? 0) !== replicas) {
+      this.queue.addAfter(key, minReady * 1000);
+    }
+    if (manageError !== undefined) throw manageError;
+  }
+
+  /** Creates or deletes pods so that `pods.length` moves toward spec.replicas, at most burstReplicas at a time. */
+  private async manageReplicas(key: string, rs: ReplicaSetObject, pods: PodObject[]): Promise<void> {
+    const diff = pods.length - (rs.spec?.replicas ?? 1);
+    if (diff < 0) {
+      const want = Math.min(-diff, this.burstReplicas);
+      // Recorded before the first request: the informer may deliver a created pod before create() returns.
+      this.expectations.expectCreations(key, want);
+      const ref = newControllerRef(rs, 'apps/v1', 'ReplicaSet');
+      const { successes, error } = await slowStartBatch(want, SLOW_START_INITIAL_BATCH_SIZE, () => this.createPod(rs, ref, key));
+      // Pods that were never created will never be observed; stop waiting for them so the next sync retries at once.
+      for (let i = successes; i < want; i++) this.expectations.creationObserved(key);
+      if (error !== undefined) throw error;
+    } else if (diff > 0) {
+      const count = Math.min(diff, this.burstReplicas);
+      const victims = podsToDelete(pods, this.relatedPods(rs), count, this.clock.now());
+      this.expectations.expectDeletions(key, victims.map((p) => keyOf(p)));
+      const results = await Promise.allSettled(victims.map((pod) => this.deletePod(rs, pod, key)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    }
+  }
+
+  private async createPod(rs: ReplicaSetObject, ref: OwnerReference, key: string): Promise<void> {
+    const pod = podFromTemplate(rs, ref);
+    if (Object.keys(pod.metadata.labels ?? {}).length === 0) throw new Error('unable to create pods, no labels');
+    let created: KubeObject;
+    try {
+      created = await this.client.create(Pods, rs.metadata.namespace ?? '', pod);
+    } catch (err) {
+      // Every create in a terminating namespace fails; that is not this ReplicaSet's failure (upstream ignores it).
+      if (hasStatusCause(err, 'NamespaceTerminating')) {
+        this.expectations.creationObserved(key);
+        return;
+      }
+      this.recorder.event(rs, 'Warning', 'FailedCreate', `Error creating: ${errorMessage(err)}`);
+      throw err;
+    }
+    this.recorder.event(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`);
+  }
+
+  private async deletePod(rs: ReplicaSetObject, pod: PodObject, key: string): Promise<void> {
+    const name = pod.metadata.name ?? '';
+    try {
+      await this.client.delete(Pods, pod.metadata.namespace ?? '', name);
+    } catch (err) {
+      // The informer will not report a deletion that did not happen (or happened before we asked).
+      this.expectations.deletionObserved(key, keyOf(pod));
+      if (isNotFound(err)) return;
+      this.recorder.event(rs, 'Warning', 'FailedDelete', `Error deleting: ${errorMessage(err)}`);
+      throw new Error(`unable to delete pods: ${errorMessage(err)}`);
+    }
+    this.recorder.event(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${name}`);
+  }
+
+  /**
+   * Pods of the ReplicaSets that share this one's controller (the other ReplicaSets of its Deployment), including
+   * its own: scale-down prefers pods on nodes crowded with them.
+   */
+  private relatedPods(rs: ReplicaSetObject): PodObject[] {
+    const owner = controllerRefOf(rs);
+    if (!owner) return [];
+    const out: PodObject[] = [];
+    for (const sibling of this.rsInformer.lister.list(rs.metadata.namespace ?? '')) {
+      if (controllerRefOf(sibling)?.uid !== owner.uid) continue;
+      out.push(...this.podInformer.lister.byIndex(PODS_BY_CONTROLLER_INDEX, sibling.metadata.uid ?? ''));
+    }
+    return out;
+  }
+
+  /**
+   * Writes status when it differs from what is stored (or observedGeneration lags), retrying once after a fresh
+   * read, as upstream does. Returns the stored ReplicaSet.
+   */
+  private async writeStatus(rs: ReplicaSetObject, status: MutableReplicaSetStatus): Promise<ReplicaSetObject> {
+    const generation = rs.metadata.generation ?? 0;
+    if (generation) status.observedGeneration = generation;
+    else delete status.observedGeneration;
+    if (replicaSetStatusEqual(rs.status, status)) return rs;
+    let current: ReplicaSetObject = rs;
+    for (let attempt = 0; ; attempt++) {
+      const copy = structuredClone(current) as Mutable<ReplicaSet> & KubeObject;
+      copy.status = status;
+      try {
+        return await this.client.updateStatus<ReplicaSetObject>(ReplicaSets, rs.metadata.namespace ?? '', copy);
+      } catch (err) {
+        if (attempt >= 1) throw err;
+        current = await this.client.get<ReplicaSetObject>(ReplicaSets, rs.metadata.namespace ?? '', rs.metadata.name ?? '');
+      }
+    }
+  }
+}
+
+/**
+ * The pod a controller creates from its template (upstream GetPodFromTemplate): the template's labels, annotations,
+ * finalizers and spec, `generateName: <owner>-` (the server appends 5 random characters), and the controller reference.
+ */
+export function podFromTemplate(owner: ReplicaSetObject, ref: OwnerReference): Mutable<Pod> & KubeObject {
+  const template = owner.spec?.template;
+  const meta = template?.metadata ?? {};
+  const pod: Mutable<Pod> & KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      generateName: `${owner.metadata.name}-`,
+      namespace: owner.metadata.namespace,
+      labels: { ...(meta.labels ?? {}) },
+      ownerReferences: [structuredClone(ref) as Mutable<OwnerReference>],
+    },
+    spec: structuredClone(template?.spec) as Mutable<Pod>['spec'],
+  };
+  if (meta.annotations && Object.keys(meta.annotations).length > 0) pod.metadata.annotations = { ...meta.annotations };
+  if (meta.finalizers && meta.finalizers.length > 0) pod.metadata.finalizers = [...meta.finalizers];
+  return pod;
+}
+
+function trySelector(rs: ReplicaSetObject): LabelSelector | undefined {
+  try {
+    return labelSelectorFromObject(rs.spec?.selector);
+  } catch {
+    return undefined;
+  }
+}
+
+/** apierrors.HasStatusCause: the Status carries a cause of this type (e.g. NamespaceTerminating). */
+export function hasStatusCause(err: unknown, reason: string): boolean {
+  return isStatusError(err) && (err.status.details?.causes ?? []).some((c) => c.reason === reason);
+}
