@@ -73,8 +73,12 @@ export interface Client {
   get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, name: string): Promise<T>;
   list<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, opts?: ListOptions): Promise<ListResult<T>>;
   create<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts?: WriteOptions): Promise<T>;
-  /** PUT of the whole object; its metadata.resourceVersion, if set, is a precondition (409 Conflict when stale). */
-  update<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts?: WriteOptions): Promise<T>;
+  /**
+   * PUT of the whole object; its metadata.resourceVersion, if set, is a precondition (409 Conflict when stale).
+   * `subresource` PUTs to a subresource that takes the whole object instead: 'finalize' for namespaces (the only way
+   * to change spec.finalizers, used by the namespace controller). For status use updateStatus.
+   */
+  update<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts?: WriteOptions & { subresource?: string }): Promise<T>;
   /** PUT to the /status subresource. */
   updateStatus<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts?: WriteOptions): Promise<T>;
   patch<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, name: string, type: PatchType, patch: unknown, opts?: WriteOptions & { subresource?: string }): Promise<T>;
