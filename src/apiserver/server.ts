@@ -14,6 +14,8 @@ import { ServiceAllocator } from './admission/service-allocator.js';
 import type { MutatingAdmission } from './admission/types.js';
 import { Discovery } from './discovery.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
+import { InProcessTransport, inProcessUser } from './in-process-transport.js';
+import type { UserInfo } from './auth/user-info.js';
 import { decodeFromStore } from './object-codec.js';
 import type { ResourceDefinition } from './registry/types.js';
 import { ResourceOps } from './resource-ops.js';
@@ -60,6 +62,11 @@ export interface ApiServer {
   ops: ResourceOps;
   handler: ApiHandler;
   cache: WatchCache;
+  /**
+   * A client Transport through this server's request pipeline without TLS or sockets, acting as `user`
+   * (default: the loopback identity system:apiserver). For the controllers and scheduler of `skiff server`.
+   */
+  inProcessTransport(user?: UserInfo): InProcessTransport;
   /** Stops accepting connections, ends watches, stops the cache. Does not close the store. */
   close(): Promise<void>;
 }
@@ -82,7 +89,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     ops,
     resources: opts.resources,
     discovery,
-    authenticate: (req) => opts.authenticator.authenticate(req),
+    authenticate: async (req) => inProcessUser(req) ?? opts.authenticator.authenticate(req),
     version: versionInfo(),
     readyChecks: () => [
       { name: 'ping', ok: true },
@@ -123,6 +130,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     ops,
     handler,
     cache,
+    inProcessTransport: (user) => new InProcessTransport(handler.handle, user),
     async close() {
       handler.closeWatches();
       await new Promise<void>((resolve) => {
