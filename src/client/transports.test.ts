@@ -69,7 +69,7 @@ describe('RestClient over both transports', () => {
       });
 
       it('creates, gets, lists by label, updates and deletes', async () => {
-        const created = await c().create(ConfigMaps, ns, { metadata: { name: 'a', labels: { tier: 'x' } }, data: { k: 'v' } });
+        const created = await c().create<KubeObject>(ConfigMaps, ns, { metadata: { name: 'a', labels: { tier: 'x' } }, data: { k: 'v' } });
         assert.equal(created.kind, 'ConfigMap');
         assert.match(created.metadata.uid!, /^[0-9a-f-]{36}$/);
         await c().create(ConfigMaps, ns, { metadata: { name: 'b', labels: { tier: 'y' } } });
