@@ -24,6 +24,7 @@ interface DeploymentOpts {
   revisionHistoryLimit?: number;
   progressDeadlineSeconds?: number;
   paused?: boolean;
+  minReadySeconds?: number;
 }
 
 function deployment(o: DeploymentOpts = {}): KubeObject {
@@ -40,7 +41,7 @@ function deployment(o: DeploymentOpts = {}): KubeObject {
       selector: { matchLabels: { app: 'web' } },
       template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: o.image ?? 'nginx:1.26' }] } },
       strategy,
-      minReadySeconds: 0,
+      minReadySeconds: o.minReadySeconds ?? 0,
       revisionHistoryLimit: o.revisionHistoryLimit ?? 10,
       progressDeadlineSeconds: o.progressDeadlineSeconds ?? 600,
       ...(o.paused ? { paused: true } : {}),
@@ -256,6 +257,41 @@ describe('DeploymentController', () => {
     });
   }
 
+  it('minReadySeconds: ready pods count as available only after it, and only then are old pods removed', async () => {
+    const c = new Cluster(deployment({ replicas: 2, maxSurge: 1, maxUnavailable: 0, minReadySeconds: 30 }));
+    await c.step();
+    await c.kubelet();
+    await c.step();
+    assert.equal(c.replicaSets()[0]!.spec!.minReadySeconds, 30);
+    assert.deepEqual([c.d.status?.readyReplicas, c.d.status?.availableReplicas ?? 0], [2, 0]);
+    assert.equal(condition(c.d, 'Available')?.status, 'False');
+    c.f.clock.advance(31_000);
+    await c.syncReplicaSets();
+    await c.step();
+    assert.ok(rolledOut(c.d));
+    assert.equal(condition(c.d, 'Available')?.status, 'True');
+
+    await c.updateSpec((d) => {
+      d.spec!.template!.spec!.containers[0]!.image = 'nginx:1.27';
+    });
+    await c.step();
+    await c.kubelet();
+    await c.step();
+    const [old, cur] = c.replicaSets();
+    assert.deepEqual([old!.spec!.replicas, cur!.spec!.replicas], [2, 1], 'the new pod is ready but not yet available: no old pod goes');
+    c.f.clock.advance(31_000);
+    await c.syncReplicaSets();
+    await c.step();
+    assert.equal(c.replicaSets()[0]!.spec!.replicas, 1);
+
+    // A changed minReadySeconds reaches the current ReplicaSet.
+    await c.updateSpec((d) => {
+      d.spec!.minReadySeconds = 5;
+    });
+    await c.step();
+    assert.equal(c.replicaSets()[1]!.spec!.minReadySeconds, 5);
+  });
+
   it('Recreate scales the old ReplicaSet to 0 and creates the new one only when its pods are gone', async () => {
     const c = new Cluster(deployment({ replicas: 3, strategy: 'Recreate' }));
     await c.rollOut();
@@ -464,5 +500,42 @@ describe('DeploymentController', () => {
     );
     const adopted = c.replicaSets()[0]!;
     assert.equal(adopted.metadata.ownerReferences?.[0]?.uid, c.d.metadata.uid);
+  });
+});
+
+describe('DeploymentController and ReplicaSetController driven by events', () => {
+  it('through their work queues and informer handlers alone, a Deployment rolls out and rolls over to a new template', async () => {
+    const c = new Cluster(deployment({ replicas: 4 }));
+    const running = Promise.all([c.dc.run(2), c.rsc.run(2)]);
+    // The "API server" side: deliver writes to the caches (which fires the handlers), and a kubelet that starts
+    // every pod it sees. No reconcile is called by hand.
+    const pump = async (until: () => boolean, what: string) => {
+      for (let i = 0; i < 500; i++) {
+        await new Promise((r) => setImmediate(r));
+        // Lets the retries of conflicting writes (rate-limited requeues on the fake clock) come due.
+        c.f.clock.advance(100);
+        c.f.sync();
+        for (const pod of c.pods()) if (!isPodReady(pod)) await c.f.markReady(pod);
+        c.f.sync();
+        if (until()) return;
+      }
+      assert.fail(`${what}: not reached; status ${JSON.stringify(c.d.status)}`);
+    };
+    try {
+      await pump(() => rolledOut(c.d) && c.pods().length === 4, 'first rollout');
+      await c.updateSpec((d) => {
+        d.spec!.template!.spec!.containers[0]!.image = 'nginx:1.27';
+      });
+      await pump(
+        () => rolledOut(c.d) && c.pods().length === 4 && c.pods().every((p) => p.spec!.containers[0]!.image === 'nginx:1.27'),
+        'second rollout',
+      );
+      assert.deepEqual(c.replicaSets().map((rs) => [revision(rs), rs.spec!.replicas]), [[1, 0], [2, 4]]);
+      assert.equal(condition(c.d, 'Progressing')?.reason, 'NewReplicaSetAvailable');
+    } finally {
+      c.dc.stop();
+      c.rsc.stop();
+      await running;
+    }
   });
 });
