@@ -4,7 +4,7 @@ import { isAlreadyExists, isConflict, isNotFound, type StatusError } from '../ap
 import type { KubeObject } from '../api/object.js';
 import { FakeClient } from './fake-client.js';
 import { FakeClock } from './fake-clock.js';
-import { ConfigMaps, Deployments, Nodes, Pods } from './resources.js';
+import { ConfigMaps, Deployments, Namespaces, Nodes, Pods } from './resources.js';
 import type { WatchEvent } from './types.js';
 
 const pod = (name: string, labels: Record<string, string> = {}, extra: Partial<KubeObject> = {}): KubeObject => ({
@@ -107,6 +107,18 @@ describe('FakeClient', () => {
     await c.delete(ConfigMaps, 'default', 'g', { propagationPolicy: 'Foreground' });
     assert.deepEqual(c.peek(ConfigMaps, 'default', 'g')!.metadata.finalizers, ['foregroundDeletion']);
     await assert.rejects(c.delete(ConfigMaps, 'default', 'g', { preconditions: { uid: 'other' } }), isConflict);
+  });
+
+  it('namespaces: spec.finalizers hold a deletion until the finalize subresource clears them', async () => {
+    const c = new FakeClient();
+    await c.create(Namespaces, '', { metadata: { name: 'gone-soon' } });
+    await c.delete(Namespaces, '', 'gone-soon');
+    const ns = c.peek(Namespaces, '', 'gone-soon')!;
+    assert.equal((ns.status as { phase: string }).phase, 'Terminating');
+    assert.deepEqual((ns.spec as { finalizers: string[] }).finalizers, ['kubernetes']);
+    await c.update(Namespaces, '', { ...ns, spec: { finalizers: [] } }, { subresource: 'finalize' });
+    assert.equal(c.peek(Namespaces, '', 'gone-soon'), undefined);
+    assert.deepEqual(c.actions.map((a) => `${a.verb}${a.subresource ? `/${a.subresource}` : ''}`), ['create', 'delete', 'update/finalize']);
   });
 
   it('list filters by namespace, labels and fields, and pages with limit/continue', async () => {

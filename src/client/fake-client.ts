@@ -11,6 +11,8 @@
  * - delete of an object with finalizers, or with propagationPolicy Foreground/Orphan (which add the
  *   `foregroundDeletion`/`orphan` finalizer), only sets deletionTimestamp; the object goes away when an update
  *   removes the last finalizer.
+ * - namespaces: create sets spec.finalizers ['kubernetes']; delete keeps a namespace with spec.finalizers as
+ *   Terminating; update with subresource 'finalize' changes only spec.finalizers and completes a pending deletion.
  * - pods/binding sets spec.nodeName (409 when already bound); pods/eviction deletes the pod.
  * - watch delivers later writes in order, asynchronously (a microtask after the write), like a real stream; a
  *   resourceVersion older than `compact()`'s revision gets an ERROR event with a 410 Status, then onClose.
@@ -202,22 +204,43 @@ export class FakeClient implements Client {
     delete created.metadata.uid;
     delete created.metadata.creationTimestamp;
     this.fillCreated(rt, created, ns);
+    if (isNamespaces(rt)) {
+      const spec = (created.spec ??= {}) as { finalizers?: string[] };
+      spec.finalizers ??= ['kubernetes'];
+    }
     if (opts.dryRun) return created as T;
     this.write(rt, 'ADDED', created);
     return structuredClone(created) as T;
   }
 
-  async update<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts: WriteOptions = {}): Promise<T> {
+  async update<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts: WriteOptions & { subresource?: string } = {}): Promise<T> {
     const ns = this.ns(rt, namespace);
     const name = obj.metadata?.name ?? '';
-    const reacted = this.record({ verb: 'update', resource: rt.resource, namespace: ns, name, object: structuredClone(obj) });
+    const reacted = this.record({
+      verb: 'update',
+      resource: rt.resource,
+      namespace: ns,
+      name,
+      object: structuredClone(obj),
+      ...(opts.subresource ? { subresource: opts.subresource } : {}),
+    });
     if (reacted !== undefined) return reacted as T;
     const current = this.mustGet(rt, ns, name);
     this.checkResourceVersion(rt, current, obj.metadata?.resourceVersion);
-    const next = structuredClone(obj) as KubeObject;
-    preserveServerMeta(next, current);
-    if ('status' in current) next.status = structuredClone(current.status);
-    else delete next.status;
+    let next: KubeObject;
+    if (opts.subresource === 'finalize' && isNamespaces(rt)) {
+      next = structuredClone(current);
+      const finalizers = (obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? [];
+      next.spec = { ...(next.spec as object), finalizers: [...finalizers] };
+      if (finalizers.length === 0) delete (next.spec as { finalizers?: string[] }).finalizers;
+    } else if (opts.subresource) {
+      throw new StatusError({ message: `the fake client does not update the ${opts.subresource} subresource of ${rt.resource}`, reason: 'MethodNotAllowed', code: 405 });
+    } else {
+      next = structuredClone(obj) as KubeObject;
+      preserveServerMeta(next, current);
+      if ('status' in current) next.status = structuredClone(current.status);
+      else delete next.status;
+    }
     return this.commitUpdate(rt, current, next, opts) as Promise<T>;
   }
 
@@ -402,7 +425,7 @@ export class FakeClient implements Client {
     const finalizers = [...(current.metadata.finalizers ?? [])];
     const extra = opts.propagationPolicy === 'Foreground' ? 'foregroundDeletion' : opts.propagationPolicy === 'Orphan' ? 'orphan' : undefined;
     if (extra && !finalizers.includes(extra) && !current.metadata.deletionTimestamp) finalizers.push(extra);
-    if (finalizers.length === 0) {
+    if (finalizers.length === 0 && !namespaceFinalizersPending(rt, current)) {
       this.bucket(rt).delete(key(ns, name));
       const gone = structuredClone(current);
       gone.metadata.resourceVersion = String(++this.revision);
@@ -410,7 +433,8 @@ export class FakeClient implements Client {
       return;
     }
     const next = structuredClone(current);
-    next.metadata.finalizers = finalizers;
+    if (finalizers.length > 0) next.metadata.finalizers = finalizers;
+    if (isNamespaces(rt)) next.status = { ...(next.status as object), phase: 'Terminating' };
     next.metadata.deletionTimestamp ??= isoSeconds(this.clock.now());
     next.metadata.deletionGracePeriodSeconds ??= 0;
     next.metadata.resourceVersion = String(++this.revision);
@@ -422,7 +446,7 @@ export class FakeClient implements Client {
     if (changedBeyondMetaAndStatus(current, next)) next.metadata.generation = (current.metadata.generation ?? 0) + 1;
     else next.metadata.generation = current.metadata.generation;
     if (opts.dryRun) return next;
-    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
+    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0 && !namespaceFinalizersPending(rt, next)) {
       this.bucket(rt).delete(objKey(next));
       next.metadata.resourceVersion = String(++this.revision);
       this.publish(rt, 'DELETED', next);
@@ -493,6 +517,14 @@ export class FakeClient implements Client {
     }
     return s;
   }
+}
+
+function isNamespaces(rt: ResourceType): boolean {
+  return rt.group === '' && rt.resource === 'namespaces';
+}
+
+function namespaceFinalizersPending(rt: ResourceType, obj: KubeObject): boolean {
+  return isNamespaces(rt) && ((obj.spec as { finalizers?: string[] } | undefined)?.finalizers?.length ?? 0) > 0;
 }
 
 function resKey(rt: ResourceType): string {

@@ -3,8 +3,9 @@
  * informer per resource type, which the test seeds (`factory.informerFor(Pods).add(pod)`).
  */
 import type { KubeObject } from '../api/object.js';
+import { informerKey } from './informer.js';
 import { StaticInformer, type StaticInformerOptions } from './static-informer.js';
-import type { InformerFactory, ResourceType } from './types.js';
+import type { InformerFactory, InformerSelector, ResourceType } from './types.js';
 
 export class FakeInformerFactory implements InformerFactory {
   private readonly informers = new Map<string, StaticInformer<KubeObject>>();
@@ -12,8 +13,8 @@ export class FakeInformerFactory implements InformerFactory {
 
   constructor(private readonly opts: StaticInformerOptions = {}) {}
 
-  informerFor<T extends KubeObject = KubeObject>(rt: ResourceType): StaticInformer<T> {
-    const k = `${rt.group}/${rt.version}/${rt.resource}`;
+  informerFor<T extends KubeObject = KubeObject>(rt: ResourceType, selector: InformerSelector = {}): StaticInformer<T> {
+    const k = informerKey(rt, selector);
     let inf = this.informers.get(k);
     if (!inf) {
       inf = new StaticInformer(this.opts);

@@ -39,9 +39,12 @@ export class ObjectCache<T extends KubeObject = KubeObject> implements Lister<T>
     this.addIndexer(NAMESPACE_INDEX, (obj) => [obj.metadata.namespace ?? '']);
   }
 
-  /** Adds an index; objects already cached are indexed at once. A second index with the same name is an error. */
+  /**
+   * Adds an index; objects already cached are indexed at once. A name already registered keeps its first function, so
+   * controllers sharing an informer may each declare the indexes they use (same name, same meaning).
+   */
   addIndexer(name: string, fn: IndexFunc<T>): void {
-    if (this.indexers.has(name)) throw new Error(`ObjectCache: index ${JSON.stringify(name)} already exists`);
+    if (this.indexers.has(name)) return;
     this.indexers.set(name, fn);
     const index = new Map<string, Set<string>>();
     this.indices.set(name, index);

@@ -66,9 +66,10 @@ export class RestClient implements Client {
     return withType(rt, await this.call<T>('POST', resourcePath(rt, ns), writeQuery(opts), json(withType(rt, { ...obj }))));
   }
 
-  async update<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts: WriteOptions = {}): Promise<T> {
+  async update<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts: WriteOptions & { subresource?: string } = {}): Promise<T> {
     const ns = namespace || obj.metadata?.namespace || '';
-    return withType(rt, await this.call<T>('PUT', resourcePath(rt, ns, obj.metadata?.name ?? ''), writeQuery(opts), json(withType(rt, { ...obj }))));
+    const path = resourcePath(rt, ns, obj.metadata?.name ?? '', opts.subresource);
+    return withType(rt, await this.call<T>('PUT', path, writeQuery(opts), json(withType(rt, { ...obj }))));
   }
 
   async updateStatus<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts: WriteOptions = {}): Promise<T> {

@@ -9,9 +9,58 @@ import { startTestServer, type TestServer } from '../../test/helpers/test-server
 import type { KubeObject } from '../api/object.js';
 import { isAlreadyExists, isConflict, isNotFound, type StatusError } from '../api/status.js';
 import { HttpsTransport, loadKubeconfig } from './https-transport.js';
+import { SharedInformer } from './informer.js';
 import { ConfigMaps, Deployments, Namespaces, Pods } from './resources.js';
 import { RestClient } from './rest-client.js';
-import type { Client, WatchEvent } from './types.js';
+import type { Client, Watcher, WatchEvent } from './types.js';
+
+/**
+ * Passes calls through, except that it can hold the next watch until released and then start it from revision 1,
+ * which the server has compacted away: a forced 410 for whoever is watching through it.
+ */
+function gatedClient(inner: Client) {
+  let held: { resolveCalled: () => void; called: Promise<void>; release?: () => void } | undefined;
+  const client: Client = Object.create(inner);
+  let lists = 0;
+  client.list = (...args: Parameters<Client['list']>) => {
+    lists++;
+    return inner.list(...args);
+  };
+  client.watch = (rt, ns, opts, onEvent, onClose): Watcher => {
+    if (!held) return inner.watch(rt, ns, opts, onEvent, onClose);
+    const h = held;
+    held = undefined;
+    let w: Watcher | undefined;
+    let stopped = false;
+    h.release = () => {
+      if (!stopped) w = inner.watch(rt, ns, { ...opts, resourceVersion: '1' }, onEvent, onClose);
+    };
+    h.resolveCalled();
+    return {
+      stop() {
+        stopped = true;
+        if (w) w.stop();
+        else onClose();
+      },
+    };
+  };
+  return {
+    client,
+    get lists() {
+      return lists;
+    },
+    /** Holds the next watch; resolves to its release function once the watch has been asked for. */
+    async holdNextWatch(trigger: () => void): Promise<() => void> {
+      let resolveCalled!: () => void;
+      const called = new Promise<void>((r) => (resolveCalled = r));
+      const h: { resolveCalled: () => void; called: Promise<void>; release?: () => void } = { resolveCalled, called };
+      held = h;
+      trigger();
+      await called;
+      return () => h.release!();
+    },
+  };
+}
 
 async function eventually(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -116,6 +165,16 @@ describe('RestClient over both transports', () => {
         assert.equal(((await c().get(Deployments, ns, 'web')).spec as { replicas: number }).replicas, 3);
       });
 
+      it('finalizes a terminating namespace through the finalize subresource', async () => {
+        const name = `${ns}-fin`;
+        await c().create(Namespaces, '', { metadata: { name } });
+        await c().delete(Namespaces, '', name);
+        const terminating = await c().get(Namespaces, '', name);
+        assert.equal((terminating.status as { phase: string }).phase, 'Terminating');
+        await c().update(Namespaces, '', { ...terminating, spec: { finalizers: [] } }, { subresource: 'finalize' });
+        await assert.rejects(c().get(Namespaces, '', name), isNotFound);
+      });
+
       it('binds a pod through pods/binding', async () => {
         await c().create(Pods, ns, { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } });
         const res = (await c().createSubresource(Pods, ns, 'p', 'binding', { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'p' }, target: { kind: 'Node', name: 'node-1' } })) as { status: string };
@@ -160,6 +219,48 @@ describe('RestClient over both transports', () => {
         });
         assert.equal((err as StatusError).code, 400);
         assert.equal((err as StatusError).reason, 'BadRequest');
+      });
+
+      it('an informer follows adds, updates and deletes, and relists after a forced 410 delivering only the differences', async () => {
+        const gate = gatedClient(c());
+        const inf = new SharedInformer(gate.client, ConfigMaps, { namespace: ns, labelSelector: 'inf=1' }, { freezeObjects: true });
+        const calls: string[] = [];
+        inf.addEventHandler({
+          add: (o) => calls.push(`add ${o.metadata.name}`),
+          update: (_o, n) => calls.push(`update ${n.metadata.name} ${JSON.stringify(n.data ?? {})}`),
+          delete: (o) => calls.push(`delete ${o.metadata.name}`),
+        });
+        const labels = { inf: '1' };
+        await c().create(ConfigMaps, ns, { metadata: { name: 'i-pre', labels } });
+        inf.start();
+        await inf.waitForSync();
+        assert.deepEqual(calls, ['add i-pre']);
+        const a = await c().create<KubeObject>(ConfigMaps, ns, { metadata: { name: 'i-a', labels } });
+        await c().create(ConfigMaps, ns, { metadata: { name: 'i-b', labels } });
+        await c().create(ConfigMaps, ns, { metadata: { name: 'i-other' } });
+        await c().update(ConfigMaps, ns, { ...a, data: { v: '1' } });
+        await c().delete(ConfigMaps, ns, 'i-b');
+        await eventually('the watched changes', () => calls.length >= 5);
+        assert.deepEqual(calls.splice(0), ['add i-pre', 'add i-a', 'add i-b', 'update i-a {"v":"1"}', 'delete i-b']);
+
+        // Bring the informer's watch down and hold its next one; change things meanwhile; compact; let it watch from
+        // a compacted revision: the server answers 410 and the informer must list again.
+        const release = await gate.holdNextWatch(() => s.running.api.handler.closeWatches());
+        await c().create(ConfigMaps, ns, { metadata: { name: 'i-c', labels } });
+        await c().patch(ConfigMaps, ns, 'i-a', 'merge', { data: { v: '2' } });
+        await c().delete(ConfigMaps, ns, 'i-pre');
+        await s.running.store.compact(await s.running.store.currentRevision());
+        const listsBefore = gate.lists;
+        release();
+        await eventually('the relist differences', () => calls.length >= 3);
+        assert.deepEqual(calls.splice(0).sort(), ['add i-c', 'delete i-pre', 'update i-a {"v":"2"}']);
+        assert.equal(gate.lists, listsBefore + 1, 'the informer listed again');
+        assert.deepEqual(inf.lister.list(ns).map((o) => o.metadata.name).sort(), ['i-a', 'i-c']);
+
+        // Still watching after the relist.
+        await c().create(ConfigMaps, ns, { metadata: { name: 'i-d', labels } });
+        await eventually('the add after the relist', () => calls.includes('add i-d'));
+        inf.stop();
       });
 
       it('a watch from a compacted resourceVersion gets an ERROR event with code 410', async () => {

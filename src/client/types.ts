@@ -136,9 +136,17 @@ export interface Informer<T extends KubeObject = KubeObject> {
   waitForSync(): Promise<void>;
 }
 
+/** Narrows an informer to one namespace and/or selectors (e.g. the agent's pods: fieldSelector spec.nodeName=NODE). */
+export interface InformerSelector {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
 /** One informer per resource type (and selector), shared by every controller in the process. */
 export interface InformerFactory {
-  informerFor<T extends KubeObject = KubeObject>(rt: ResourceType): Informer<T>;
+  /** The same informer for the same type and selector; no selector means every object of the type. */
+  informerFor<T extends KubeObject = KubeObject>(rt: ResourceType, selector?: InformerSelector): Informer<T>;
   start(): void;
   stop(): void;
   waitForSync(): Promise<void>;
