@@ -160,7 +160,15 @@ export class Scheduler {
           return queue!.hasNominatedPods;
         },
       },
-      podLister: this.podInformer.lister,
+      // Plugins see pods as admission would have stored them, with spec.priority resolved.
+      podLister: {
+        get: (ns, name) => {
+          const p = this.podInformer.lister.get(ns, name);
+          return p && this.withPriority(p);
+        },
+        list: (ns, sel) => this.podInformer.lister.list(ns, sel).map((p) => this.withPriority(p)),
+        byIndex: (index, value) => this.podInformer.lister.byIndex(index, value).map((p) => this.withPriority(p)),
+      },
       namespaceLister: this.informers.informerFor<Namespace>(Namespaces).lister,
       pdbLister: this.informers.informerFor<PodDisruptionBudget>(PodDisruptionBudgets).lister,
       ownerListers: {

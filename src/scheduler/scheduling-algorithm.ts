@@ -98,7 +98,8 @@ export class SchedulingAlgorithm {
         const ni = this.snapshot.get(name);
         if (ni) (nodes as NodeInfo[]).push(ni);
       }
-      diagnosis.nodeToStatus.absent = Status.unresolvable(`node(s) didn't satisfy plugin(s) [${pre.rejectors.join(' ')}]`);
+      for (const p of pre.pluginsWithNodes) diagnosis.unschedulablePlugins.add(p);
+      diagnosis.nodeToStatus.absent = Status.unresolvable(`node(s) didn't satisfy plugin(s) [${pre.pluginsWithNodes.join(' ')}]`);
     }
     const feasible = this.findNodesThatPassFilters(fwk, state, pod, diagnosis, nodes, true);
     if (feasible instanceof Status) return feasible;

@@ -211,7 +211,7 @@ export class Framework implements Handle {
    * Runs PreFilter plugins. A Unschedulable status lets the others run (preemption needs their state), an
    * UnschedulableAndUnresolvable one stops at once; PreFilterResults are intersected.
    */
-  runPreFilterPlugins(state: CycleState, pod: Pod, nodes: readonly NodeInfo[]): { status: Result; nodeNames: ReadonlySet<string> | undefined; rejectors: string[] } {
+  runPreFilterPlugins(state: CycleState, pod: Pod, nodes: readonly NodeInfo[]): { status: Result; nodeNames: ReadonlySet<string> | undefined; rejectors: string[]; pluginsWithNodes: string[] } {
     const skip = new Set<string>();
     let nodeNames: Set<string> | undefined;
     const withNodes: string[] = [];
@@ -224,7 +224,7 @@ export class Framework implements Handle {
         nodeNames = nodeNames ? new Set([...nodeNames].filter((n) => r.nodeNames.has(n))) : new Set(r.nodeNames);
         if (nodeNames.size === 0) {
           const msg = withNodes.length === 1 ? `node(s) didn't satisfy plugin ${withNodes[0]}` : `node(s) didn't satisfy plugin(s) [${withNodes.join(' ')}] simultaneously`;
-          return { status: Status.unresolvable(msg), nodeNames, rejectors: withNodes };
+          return { status: Status.unresolvable(msg), nodeNames, rejectors: withNodes, pluginsWithNodes: withNodes };
         }
         continue;
       }
@@ -234,17 +234,17 @@ export class Framework implements Handle {
         continue;
       }
       r.plugin = pl.name;
-      if (r.code === Code.UnschedulableAndUnresolvable) return { status: r, nodeNames, rejectors: [pl.name] };
+      if (r.code === Code.UnschedulableAndUnresolvable) return { status: r, nodeNames, rejectors: [pl.name], pluginsWithNodes: withNodes };
       if (r.code === Code.Unschedulable) {
         rejected ??= r;
         rejectors.push(pl.name);
         continue;
       }
-      return { status: Status.error(`running PreFilter plugin ${JSON.stringify(pl.name)}: ${r.message()}`).withPlugin(pl.name), nodeNames, rejectors: [] };
+      return { status: Status.error(`running PreFilter plugin ${JSON.stringify(pl.name)}: ${r.message()}`).withPlugin(pl.name), nodeNames, rejectors: [], pluginsWithNodes: withNodes };
     }
     state.skipFilterPlugins = skip;
     state.activeFilterPlugins = skip.size === 0 ? this.filterPlugins : this.filterPlugins.filter((p) => !skip.has(p.name));
-    return { status: rejected, nodeNames, rejectors };
+    return { status: rejected, nodeNames, rejectors, pluginsWithNodes: withNodes };
   }
 
   /** The first failing Filter plugin decides; errors are wrapped with the plugin name. */
