@@ -10,7 +10,8 @@ import type { KubeObject } from '../api/object.js';
 import { isAlreadyExists, isConflict, isNotFound, type StatusError } from '../api/status.js';
 import { HttpsTransport, loadKubeconfig } from './https-transport.js';
 import { SharedInformer } from './informer.js';
-import { ConfigMaps, Deployments, Namespaces, Pods } from './resources.js';
+import { LeaderElector } from './leader-election.js';
+import { ConfigMaps, Deployments, Leases, Namespaces, Pods } from './resources.js';
 import { RestClient } from './rest-client.js';
 import type { Client, Watcher, WatchEvent } from './types.js';
 
@@ -261,6 +262,47 @@ describe('RestClient over both transports', () => {
         await c().create(ConfigMaps, ns, { metadata: { name: 'i-d', labels } });
         await eventually('the add after the relist', () => calls.includes('add i-d'));
         inf.stop();
+      });
+
+      it('leader election: one of two candidates leads; the other takes over within leaseDuration when it stops or dies', async () => {
+        const timings = { leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 100 };
+        const make = (identity: string, name: string, releaseOnCancel = true) => {
+          const log: string[] = [];
+          const e = new LeaderElector({
+            client: c(),
+            namespace: ns,
+            name,
+            identity,
+            releaseOnCancel,
+            ...timings,
+            onStartedLeading: () => void log.push('started'),
+            onStoppedLeading: () => void log.push('stopped'),
+          });
+          return { e, log };
+        };
+        for (const mode of ['release', 'crash'] as const) {
+          const name = `lease-${mode}`;
+          const a = make(`${mode}-a`, name, mode === 'release');
+          const b = make(`${mode}-b`, name);
+          a.e.start();
+          await eventually('a to lead', () => a.e.isLeader());
+          b.e.start();
+          await new Promise((r) => setTimeout(r, 400));
+          assert.ok(!b.e.isLeader(), `${mode}: b must not lead while a renews`);
+          assert.equal(b.e.getLeader(), `${mode}-a`);
+          const stoppedAt = Date.now();
+          await a.e.stop();
+          await eventually('b to take over', () => b.e.isLeader(), 3000);
+          const took = Date.now() - stoppedAt;
+          if (process.env.SKIFF_TEST_VERBOSE) console.log(`${transport} ${mode}: takeover in ${took} ms`);
+          assert.ok(took <= timings.leaseDurationMs + 3 * timings.retryPeriodMs, `${mode}: takeover took ${took} ms`);
+          const lease = await c().get(Leases, ns, name);
+          const spec = lease.spec as { holderIdentity: string; leaseTransitions: number };
+          assert.equal(spec.holderIdentity, `${mode}-b`);
+          assert.equal(spec.leaseTransitions, 1);
+          assert.deepEqual(a.log, ['started', 'stopped']);
+          await b.e.stop();
+        }
       });
 
       it('a watch from a compacted resourceVersion gets an ERROR event with code 410', async () => {
