@@ -9,6 +9,7 @@ import { ControllerFixture } from '../replicaset/controller-fixture.js';
 import { isPodActive, isPodReady } from '../replicaset/pod-readiness.js';
 import { ReplicaSetController } from '../replicaset/replicaset-controller.js';
 import { DeploymentController } from './deployment-controller.js';
+import { computePodTemplateHash } from './pod-template-hash.js';
 
 type D = Mutable<Deployment> & KubeObject;
 type RS = ReplicaSet & KubeObject;
@@ -416,8 +417,12 @@ describe('DeploymentController', () => {
       [timedOut.status, timedOut.reason, timedOut.message],
       ['False', 'ProgressDeadlineExceeded', `ReplicaSet "${newRS.metadata.name}" has timed out progressing.`],
     );
-    // The old pods keep serving: availability is still met.
+    // The old pods keep serving: availability is still met. 3 pods wanted (2 + surge 1), 2 available.
     assert.equal(condition(c.d, 'Available')?.status, 'True');
+    assert.deepEqual(
+      { ...c.d.status, conditions: undefined },
+      { observedGeneration: 2, replicas: 3, updatedReplicas: 1, readyReplicas: 2, availableReplicas: 2, unavailableReplicas: 1, conditions: undefined },
+    );
   });
 
   it('keeps revisionHistoryLimit old ReplicaSets and deletes the oldest scaled-down ones', async () => {
@@ -500,6 +505,35 @@ describe('DeploymentController', () => {
     );
     const adopted = c.replicaSets()[0]!;
     assert.equal(adopted.metadata.ownerReferences?.[0]?.uid, c.d.metadata.uid);
+    // The recreated Deployment had no Progressing condition: it starts with FoundNewReplicaSet, and since the
+    // adopted ReplicaSet is complete, ends the same sync at NewReplicaSetAvailable.
+    const reasons = c.f.client.actions
+      .filter((a) => a.verb === 'updateStatus')
+      .map((a) => (a.object as D).status?.conditions?.find((x) => x.type === 'Progressing')?.reason);
+    assert.deepEqual(reasons, ['FoundNewReplicaSet', 'NewReplicaSetAvailable']);
+    assert.equal(condition(c.d, 'Progressing')?.message, `ReplicaSet "${rs!.metadata.name}" has successfully progressed.`);
+  });
+
+  it('a hash collision with a ReplicaSet of another template bumps collisionCount and picks another name', async () => {
+    const d = deployment({ replicas: 1 });
+    const template = (d.spec as Deployment['spec'])!.template;
+    const hash = computePodTemplateHash(template);
+    const c = new Cluster(d);
+    // Someone else's ReplicaSet already has the name, with a different template.
+    const [squatter] = c.f.seed<KubeObject>(ReplicaSets, {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: { name: `web-${hash}`, namespace: NS, labels: { app: 'other' } },
+      spec: { replicas: 0, selector: { matchLabels: { app: 'other' } }, template: { metadata: { labels: { app: 'other' } }, spec: { containers: [{ name: 'x', image: 'busybox' }] } } },
+    });
+    await assert.rejects(c.dc.reconcile(KEY), /already exists/);
+    assert.equal(c.d.status?.collisionCount, 1);
+    c.f.sync();
+    await c.dc.reconcile(KEY);
+    const mine = c.replicaSets().find((rs) => rs.metadata.uid !== squatter!.metadata.uid)!;
+    assert.equal(mine.metadata.name, `web-${computePodTemplateHash(template, 1)}`);
+    assert.notEqual(mine.metadata.name, squatter!.metadata.name);
+    assert.equal(mine.metadata.labels!['pod-template-hash'], computePodTemplateHash(template, 1));
   });
 });
 

@@ -44,10 +44,24 @@ export class ControllerRefManager<T extends KubeObject> {
     const claimed: T[] = [];
     const errors: unknown[] = [];
     for (const obj of objs) {
+      // Decided synchronously: a sync over thousands of pods that changes nothing must not cost an await per pod.
+      const decision = this.decide(obj);
+      if (decision === 'keep') {
+        claimed.push(obj);
+        continue;
+      }
+      if (decision === 'ignore') continue;
       try {
-        if (await this.claimOne(obj)) claimed.push(obj);
+        if (decision === 'release') {
+          await this.release(obj);
+        } else {
+          await this.adopt(obj);
+          claimed.push(obj);
+        }
       } catch (err) {
-        errors.push(err);
+        // Deleted in the meantime: nothing to adopt. Anything else (someone else adopted it first, a transient
+        // failure) fails the sync so that it is retried.
+        if (!isNotFound(err)) errors.push(err);
       }
     }
     if (errors.length === 1) throw errors[0];
@@ -55,31 +69,21 @@ export class ControllerRefManager<T extends KubeObject> {
     return claimed;
   }
 
-  private async claimOne(obj: T): Promise<boolean> {
+  private decide(obj: T): 'keep' | 'ignore' | 'adopt' | 'release' {
     const { owner, selector } = this.opts;
     const match = matches(selector, obj.metadata.labels);
     const ref = controllerRefOf(obj);
     if (ref) {
-      if (ref.uid !== owner.metadata.uid) return false;
-      if (match) return true;
+      if (ref.uid !== owner.metadata.uid) return 'ignore';
+      if (match) return 'keep';
       // Ours but no longer selected: let it go, unless the owner is being deleted (the garbage collector will
       // handle the object, and releasing it now would orphan it instead).
-      if (owner.metadata.deletionTimestamp) return false;
-      await this.release(obj);
-      return false;
+      return owner.metadata.deletionTimestamp ? 'ignore' : 'release';
     }
-    if (owner.metadata.deletionTimestamp || !match) return false;
-    if (obj.metadata.deletionTimestamp) return false;
-    if (owner.metadata.namespace && owner.metadata.namespace !== obj.metadata.namespace) return false;
-    try {
-      await this.adopt(obj);
-    } catch (err) {
-      // Deleted in the meantime: nothing to adopt. Anything else (someone else adopted it first, a transient
-      // failure) fails the sync so that it is retried.
-      if (isNotFound(err)) return false;
-      throw err;
-    }
-    return true;
+    if (owner.metadata.deletionTimestamp || !match) return 'ignore';
+    if (obj.metadata.deletionTimestamp) return 'ignore';
+    if (owner.metadata.namespace && owner.metadata.namespace !== obj.metadata.namespace) return 'ignore';
+    return 'adopt';
   }
 
   private async adopt(obj: T): Promise<void> {
