@@ -8,10 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../../test/helpers/test-server.js';
 import type { KubeObject } from '../api/object.js';
 import { isAlreadyExists, isConflict, isNotFound, type StatusError } from '../api/status.js';
+import { ApiEventRecorder } from './event-recorder.js';
 import { HttpsTransport, loadKubeconfig } from './https-transport.js';
 import { SharedInformer } from './informer.js';
 import { LeaderElector } from './leader-election.js';
-import { ConfigMaps, Deployments, Leases, Namespaces, Pods } from './resources.js';
+import { ConfigMaps, Deployments, Events, Leases, Namespaces, Pods } from './resources.js';
 import { RestClient } from './rest-client.js';
 import type { Client, Watcher, WatchEvent } from './types.js';
 
@@ -303,6 +304,21 @@ describe('RestClient over both transports', () => {
           assert.deepEqual(a.log, ['started', 'stopped']);
           await b.e.stop();
         }
+      });
+
+      it('records Events the server accepts, aggregating a repeat into a count', async () => {
+        const pod = await c().create<KubeObject>(Pods, ns, { metadata: { name: 'ev-pod' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } });
+        const logs: string[] = [];
+        const r = new ApiEventRecorder(c(), 'test-controller', { host: 'h1', log: (l) => logs.push(l) });
+        r.event(pod, 'Warning', 'FailedScheduling', '0/3 nodes are available: 3 Insufficient cpu.');
+        r.event(pod, 'Warning', 'FailedScheduling', '0/3 nodes are available: 3 Insufficient cpu.');
+        await r.flush();
+        assert.deepEqual(logs, []);
+        const events = (await c().list(Events, ns, { fieldSelector: 'involvedObject.name=ev-pod' })).items as (KubeObject & { count: number; reason: string; source: { component: string } })[];
+        assert.equal(events.length, 1);
+        assert.equal(events[0].count, 2);
+        assert.equal(events[0].reason, 'FailedScheduling');
+        assert.equal(events[0].source.component, 'test-controller');
       });
 
       it('a watch from a compacted resourceVersion gets an ERROR event with code 410', async () => {
