@@ -190,8 +190,12 @@ export class DeploymentController implements Controller {
       }
       return;
     }
-    const selector = trySelector(d);
-    if (!selector) throw new Error(`deployment ${key} has invalid label selector ${JSON.stringify(sel)}`);
+    let selector: LabelSelector;
+    try {
+      selector = labelSelectorFromObject(sel);
+    } catch (err) {
+      throw new Error(`deployment ${key} has invalid label selector: ${(err as Error).message}`);
+    }
 
     const rsList = await this.claimReplicaSets(d, selector);
     if (d.metadata.deletionTimestamp) {
@@ -247,6 +251,7 @@ export class DeploymentController implements Controller {
   }
 }
 
+/** The Deployment's selector, or undefined when it does not parse (event handlers skip such Deployments, as upstream). */
 function trySelector(d: Deployment): LabelSelector | undefined {
   try {
     return labelSelectorFromObject(d.spec?.selector);

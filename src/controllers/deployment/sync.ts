@@ -10,7 +10,7 @@
 import type { ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { PodTemplateSpec } from 'kubernetes-types/core/v1.js';
 import type { Mutable } from '../../api/object.js';
-import { isAlreadyExists, isStatusError } from '../../api/status.js';
+import { isAlreadyExists, isNotFound } from '../../api/status.js';
 import { Deployments, ReplicaSets } from '../../client/resources.js';
 import { newControllerRef, controllerRefOf } from '../replicaset/owner-references.js';
 import { hasStatusCause } from '../replicaset/replicaset-controller.js';
@@ -298,7 +298,7 @@ export async function cleanupDeployment(ctx: SyncContext, oldRSs: readonly Repli
       await ctx.client.delete(ReplicaSets, rs.metadata.namespace ?? '', rs.metadata.name ?? '');
     } catch (err) {
       // Stop at the first real failure rather than pressing an apiserver that may be overloaded.
-      if (!(isStatusError(err) && err.reason === 'NotFound')) throw err;
+      if (!isNotFound(err)) throw err;
     }
   }
 }

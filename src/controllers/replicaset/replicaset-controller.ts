@@ -203,10 +203,12 @@ export class ReplicaSetController implements Controller {
     // Read the expectations before listing pods: if they are satisfied now, the pods they waited for are already in
     // the cache we are about to read.
     const needsSync = this.expectations.satisfied(key);
-    const selector = trySelector(rs);
-    if (!selector) {
-      // Validation refuses such selectors, so only legacy data gets here; retrying cannot help.
-      console.error(`replicaset controller: ${key}: invalid selector ${JSON.stringify(rs.spec?.selector)}, not syncing`);
+    let selector: LabelSelector;
+    try {
+      selector = labelSelectorFromObject(rs.spec?.selector);
+    } catch (err) {
+      // Validation refuses such selectors, so only legacy data gets here; retrying cannot help (upstream logs too).
+      console.error(`replicaset controller: error converting pod selector to selector for rs ${key}: ${(err as Error).message}`);
       return;
     }
     const uid = rs.metadata.uid ?? '';
@@ -359,6 +361,7 @@ export function podFromTemplate(owner: ReplicaSetObject, ref: OwnerReference): M
   return pod;
 }
 
+/** The ReplicaSet's selector, or undefined when it does not parse (event handlers skip such ReplicaSets, as upstream). */
 function trySelector(rs: ReplicaSetObject): LabelSelector | undefined {
   try {
     return labelSelectorFromObject(rs.spec?.selector);
