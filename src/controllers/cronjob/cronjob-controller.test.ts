@@ -202,6 +202,25 @@ describe('CronJobController', () => {
     );
   });
 
+  it('a Job missing from the cached active list is checked against the live CronJob before calling it unexpected', async () => {
+    const { f, c } = setup('2025-01-01T12:01:00Z');
+    f.seed(Jobs, childJob('hello-new', { startTime: '2025-01-01T12:00:00Z' }));
+    f.seed(CronJobs, cronJob({}, { lastScheduleTime: '2025-01-01T12:00:00Z', active: [ref('hello-new')] }));
+    // The cache still holds the CronJob from before the status write that listed the Job.
+    f.informers.informerFor(CronJobs).update({ ...stored(f), status: {} });
+    await c.reconcile('default/hello');
+    assert.deepEqual(f.recorder.lines(), []);
+    assert.deepEqual(f.writes(), []);
+
+    // A Job the CronJob really does not list is reported.
+    const live = stored(f);
+    live.status = { lastScheduleTime: '2025-01-01T12:00:00Z' };
+    await f.client.updateStatus(CronJobs, 'default', live);
+    f.resync(CronJobs);
+    await c.reconcile('default/hello');
+    assert.deepEqual(f.recorder.lines(), ['Warning UnexpectedJob Saw a job that the controller did not create or forgot: hello-new']);
+  });
+
   it('reports an unknown time zone and starts nothing', async () => {
     const { f, c } = setup('2025-01-01T12:05:30Z');
     f.seed(CronJobs, cronJob({ timeZone: 'Mars/Olympus' }));

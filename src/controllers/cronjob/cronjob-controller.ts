@@ -104,8 +104,8 @@ export class CronJobController implements Controller {
       const ref = controllerRefOf(j);
       return ref?.kind === 'CronJob' && ref.name === name;
     });
-    const cj = structuredClone(cached) as CronJobState;
-    const r = await this.syncCronJob(cj, jobs);
+    const r = await this.syncCronJob(structuredClone(cached) as CronJobState, jobs);
+    const cj = r.cj;
     let updateStatus = r.updateStatus;
     if (await this.cleanupFinishedJobs(cj, jobs)) updateStatus = true;
     if (updateStatus) await this.client.updateStatus(CronJobs, namespace, cj);
@@ -113,10 +113,13 @@ export class CronJobController implements Controller {
     if (r.error) throw r.error;
   }
 
-  /** syncCronJob: reconciles status.active with the Jobs, then starts the Job for the latest unmet schedule time. */
-  private async syncCronJob(cj: CronJobState, jobs: JobObject[]): Promise<{ updateStatus: boolean; requeueAfterMs?: number; error?: unknown }> {
+  /**
+   * syncCronJob: reconciles status.active with the Jobs, then starts the Job for the latest unmet schedule time.
+   * Returns the CronJob it worked on: a fresh copy from the API when the cache had not yet seen our last status write.
+   */
+  private async syncCronJob(cj: CronJobState, jobs: JobObject[]): Promise<{ cj: CronJobState; updateStatus: boolean; requeueAfterMs?: number; error?: unknown }> {
     const now = this.clock.now();
-    const status = (cj.status ??= {});
+    let status = (cj.status ??= {});
     let updateStatus = false;
     const children = new Set<string>();
     for (const j of jobs) {
@@ -125,7 +128,19 @@ export class CronJobController implements Controller {
       const found = inActiveList(cj, uid);
       const finished = finishedCondition(j);
       if (!found && !finished) {
-        // Created by us just before a crash, or status lags a relist, or someone wants it adopted: say so.
+        // Usually our own new Job, seen before the status write that lists it: check the live CronJob first.
+        let fresh: CronJobState;
+        try {
+          fresh = await this.client.get<CronJobState>(CronJobs, cj.metadata.namespace ?? '', cj.metadata.name ?? '');
+        } catch (err) {
+          return { cj, updateStatus, error: err };
+        }
+        if (inActiveList(fresh, uid)) {
+          cj = fresh;
+          status = (cj.status ??= {});
+          continue;
+        }
+        // Created by us just before a crash, or someone wants it adopted: say so.
         this.recorder.event(cj, 'Warning', 'UnexpectedJob', `Saw a job that the controller did not create or forgot: ${j.metadata.name}`);
       } else if (found && finished) {
         deleteFromActiveList(cj, uid);
@@ -147,23 +162,23 @@ export class CronJobController implements Controller {
       try {
         await this.client.get(Jobs, ref.namespace ?? cj.metadata.namespace ?? '', ref.name ?? '');
       } catch (err) {
-        if (!isNotFound(err)) return { updateStatus, error: err };
+        if (!isNotFound(err)) return { cj, updateStatus, error: err };
         this.recorder.event(cj, 'Normal', 'MissingJob', `Active job went missing: ${ref.name}`);
         deleteFromActiveList(cj, ref.uid ?? '');
         updateStatus = true;
       }
     }
 
-    if (cj.metadata.deletionTimestamp) return { updateStatus };
+    if (cj.metadata.deletionTimestamp) return { cj, updateStatus };
     const tz = cj.spec?.timeZone;
     if (tz != null) {
       const problem = checkTimeZone(tz);
       if (problem) {
         this.recorder.event(cj, 'Warning', 'UnknownTimeZone', `invalid timeZone: ${JSON.stringify(tz)}: ${problem}`);
-        return { updateStatus };
+        return { cj, updateStatus };
       }
     }
-    if (cj.spec?.suspend) return { updateStatus };
+    if (cj.spec?.suspend) return { cj, updateStatus };
     const schedule = cj.spec?.schedule ?? '';
     if (schedule.includes('TZ')) {
       this.recorder.event(
@@ -179,36 +194,36 @@ export class CronJobController implements Controller {
     } catch (err) {
       // A user error in the spec: nothing to retry until the CronJob changes.
       this.recorder.event(cj, 'Warning', 'UnparseableSchedule', `unparseable schedule: ${JSON.stringify(schedule)} : ${(err as Error).message}`);
-      return { updateStatus };
+      return { cj, updateStatus };
     }
     let scheduled: number | undefined;
     try {
       scheduled = this.nextScheduleTime(cj, now, sched);
     } catch (err) {
       this.recorder.event(cj, 'Warning', 'InvalidSchedule', `invalid schedule: ${schedule} : ${(err as Error).message}`);
-      return { updateStatus };
+      return { cj, updateStatus };
     }
     const requeueAfterMs = () => this.nextScheduleDuration(cj, now, sched);
     if (scheduled === undefined) {
       // Nothing due (the usual case after a restart fills the queue): wait for the next time.
-      return { updateStatus, requeueAfterMs: requeueAfterMs() };
+      return { cj, updateStatus, requeueAfterMs: requeueAfterMs() };
     }
 
     const sds = cj.spec?.startingDeadlineSeconds;
     if (sds != null && scheduled + sds * 1000 < now.getTime()) {
       this.recorder.event(cj, 'Warning', 'MissSchedule', `Missed scheduled time to start a job: ${formatRFC1123Z(new Date(scheduled))}`);
-      return { updateStatus, requeueAfterMs: requeueAfterMs() };
+      return { cj, updateStatus, requeueAfterMs: requeueAfterMs() };
     }
     const jobName = jobNameFor(cj, scheduled);
     if ((status.active ?? []).some((r) => r.name === jobName) || (status.lastScheduleTime && Date.parse(status.lastScheduleTime) === scheduled)) {
       // This time was already started.
-      return { updateStatus, requeueAfterMs: requeueAfterMs() };
+      return { cj, updateStatus, requeueAfterMs: requeueAfterMs() };
     }
     const policy = cj.spec?.concurrencyPolicy ?? 'Allow';
     if (policy === 'Forbid' && (status.active ?? []).length > 0) {
       // The active list may lag reality either way, so Forbid is best effort, as upstream documents.
       this.recorder.event(cj, 'Normal', 'JobAlreadyActive', 'Not starting job because prior execution is running and concurrency policy is Forbid');
-      return { updateStatus, requeueAfterMs: requeueAfterMs() };
+      return { cj, updateStatus, requeueAfterMs: requeueAfterMs() };
     }
     if (policy === 'Replace') {
       for (const ref of [...(status.active ?? [])]) {
@@ -217,9 +232,9 @@ export class CronJobController implements Controller {
           job = await this.client.get<JobObject>(Jobs, ref.namespace ?? cj.metadata.namespace ?? '', ref.name ?? '');
         } catch (err) {
           this.recorder.event(cj, 'Warning', 'FailedGet', `Get job: ${(err as Error).message}`);
-          return { updateStatus, error: err };
+          return { cj, updateStatus, error: err };
         }
-        if (!(await this.deleteJob(cj, job))) return { updateStatus, error: new Error(`could not replace job ${job.metadata.namespace}/${job.metadata.name}`) };
+        if (!(await this.deleteJob(cj, job))) return { cj, updateStatus, error: new Error(`could not replace job ${job.metadata.namespace}/${job.metadata.name}`) };
         updateStatus = true;
       }
     }
@@ -232,17 +247,17 @@ export class CronJobController implements Controller {
     } catch (err) {
       if (!isAlreadyExists(err)) {
         this.recorder.event(cj, 'Warning', 'FailedCreate', `Error creating job: ${(err as Error).message}`);
-        return { updateStatus, error: err };
+        return { cj, updateStatus, error: err };
       }
       // Ours from an earlier sync whose status write was lost: record it rather than fail on every retry.
       const existing = await this.client.get<JobObject>(Jobs, cj.metadata.namespace ?? '', jobName);
-      if (controllerRefOf(existing)?.uid !== cj.metadata.uid) return { updateStatus, error: err };
+      if (controllerRefOf(existing)?.uid !== cj.metadata.uid) return { cj, updateStatus, error: err };
       created = existing;
     }
     // The deterministic name is the lock against starting this time twice if this status write is lost.
     if (!inActiveList(cj, created.metadata.uid ?? '')) (status.active ??= []).push(jobRef(created));
     status.lastScheduleTime = isoSeconds(new Date(scheduled));
-    return { updateStatus: true, requeueAfterMs: requeueAfterMs() };
+    return { cj, updateStatus: true, requeueAfterMs: requeueAfterMs() };
   }
 
   /** Deletes the oldest finished Jobs beyond successfulJobsHistoryLimit and failedJobsHistoryLimit. */
