@@ -2,7 +2,7 @@
  * The node lifecycle controller (upstream pkg/controller/nodelifecycle/node_lifecycle_controller.go, with the
  * taint-based eviction of pkg/controller/tainteviction). Three loops share it:
  *
- * - monitorNodeHealth, every 5 s of the clock: a node is alive while its kube-node-lease Lease is renewed (or its
+ * - monitorNodeHealth, every 5 s of the clock (monitorPeriodMs): a node is alive while its kube-node-lease Lease is renewed (or its
  *   Ready condition's heartbeat moves). Both are judged by when *this controller saw them change*, on its own clock,
  *   as upstream does, so skewed node clocks do not matter and a restarted controller gives every node a fresh grace
  *   period. A node silent for longer than --node-monitor-grace-period gets Ready (and the pressure conditions)
@@ -64,6 +64,11 @@ interface ZoneTainter {
   state: ZoneState;
 }
 
+export interface NodeLifecycleControllerOptions {
+  /** How often node health is checked (--node-monitor-period, default NODE_MONITOR_PERIOD_MS). */
+  monitorPeriodMs?: number;
+}
+
 export class NodeLifecycleController implements Controller {
   readonly name = 'node-lifecycle';
   private readonly queue: WorkQueue;
@@ -76,12 +81,23 @@ export class NodeLifecycleController implements Controller {
   private readonly zones = new Map<string, ZoneTainter>();
   /** pod key -> clock time (ms) its toleration countdown started; kept while the node stays tainted. */
   private readonly evictionStart = new Map<string, number>();
+  /**
+   * node|key|effect|timeAdded -> the exact clock time (ms) we added that taint. timeAdded has whole seconds only;
+   * countdowns of taints we added start at the exact time, so a short tolerationSeconds is not cut short.
+   */
+  private readonly taintAddedAt = new Map<string, number>();
   /** Nodes whose pods could not all be marked not Ready: retried on the next monitor pass. */
   private readonly nodesToRetry = new Set<string>();
   private monitorTimer: { cancel(): void } | undefined;
   private stopped = false;
 
-  constructor(private readonly ctx: ControllerContext) {
+  private readonly monitorPeriodMs: number;
+
+  constructor(
+    private readonly ctx: ControllerContext,
+    opts: NodeLifecycleControllerOptions = {},
+  ) {
+    this.monitorPeriodMs = opts.monitorPeriodMs ?? NODE_MONITOR_PERIOD_MS;
     this.queue = createWorkQueue({ clock: ctx.clock });
     this.nodes = ctx.informers.informerFor<NodeObj>(Nodes).lister;
     this.leases = ctx.informers.informerFor<LeaseObj>(Leases).lister;
@@ -116,7 +132,7 @@ export class NodeLifecycleController implements Controller {
     const loop = async () => {
       if (this.stopped) return;
       await this.monitorNodeHealth();
-      if (!this.stopped) this.monitorTimer = this.ctx.clock.setTimeout(() => void loop(), NODE_MONITOR_PERIOD_MS);
+      if (!this.stopped) this.monitorTimer = this.ctx.clock.setTimeout(() => void loop(), this.monitorPeriodMs);
     };
     void loop();
     await runWorkers(this.name, this.queue, workers, (key) => this.syncNode(key));
@@ -136,6 +152,7 @@ export class NodeLifecycleController implements Controller {
   }
 
   private forgetNode(name: string): void {
+    this.forgetTaintTimes(name);
     this.health.delete(name);
     this.nodesToRetry.delete(name);
     for (const z of this.zones.values()) {
@@ -412,6 +429,7 @@ export class NodeLifecycleController implements Controller {
     const taints = (node.spec?.taints ?? []).filter((t) => t.effect === 'NoExecute');
     if (taints.length === 0) {
       for (const pod of pods) this.evictionStart.delete(keyOf(pod));
+      this.forgetTaintTimes(name);
       return;
     }
     const now = this.ctx.clock.now().getTime();
@@ -432,7 +450,7 @@ export class NodeLifecycleController implements Controller {
           continue;
         }
         let start = this.evictionStart.get(key);
-        if (start === undefined) this.evictionStart.set(key, (start = evictionStartTime(taints, pod, now)));
+        if (start === undefined) this.evictionStart.set(key, (start = this.evictionStartTime(name, taints, pod, now)));
         due = start + seconds * 1000;
       }
       if (due > now) {
@@ -474,6 +492,25 @@ export class NodeLifecycleController implements Controller {
   }
 
   /**
+   * When a pod's toleration countdown starts: when the node's NoExecute taints were added (the earliest timeAdded,
+   * to the millisecond for taints we added ourselves), or when the pod was created if that is later (a pod that
+   * arrives on a tainted node gets its full toleration), never in the future.
+   */
+  private evictionStartTime(node: string, taints: Taint[], pod: Pod, now: number): number {
+    const added = taints
+      .map((t) => this.taintAddedAt.get(taintTimeKey(node, t)) ?? Date.parse(t.timeAdded ?? ''))
+      .filter((t) => !Number.isNaN(t));
+    let start = added.length ? Math.min(...added) : now;
+    const created = Date.parse(pod.metadata.creationTimestamp ?? '');
+    if (!Number.isNaN(created)) start = Math.max(start, created);
+    return Math.min(start, now);
+  }
+
+  private forgetTaintTimes(node: string): void {
+    for (const k of [...this.taintAddedAt.keys()]) if (k.startsWith(`${node}|`)) this.taintAddedAt.delete(k);
+  }
+
+  /**
    * Adds and removes taints on the node (a merge patch of spec.taints with the node's resourceVersion as a
    * precondition, re-read and retried on conflict). Returns the node as written, or as given when nothing changes.
    */
@@ -483,10 +520,15 @@ export class NodeLifecycleController implements Controller {
       const taints = computeSwappedTaints(node, add, remove, rfc3339(now));
       if (!taints) return node;
       try {
-        return await this.ctx.client.patch<NodeObj>(Nodes, '', name, 'merge', {
+        const written = await this.ctx.client.patch<NodeObj>(Nodes, '', name, 'merge', {
           metadata: { resourceVersion: node.metadata.resourceVersion },
           spec: { taints: taints.length > 0 ? taints : null },
         });
+        for (const t of taints) {
+          const k = taintTimeKey(name, t);
+          if (t.timeAdded === rfc3339(now) && add.some((a) => a.key === t.key && a.effect === t.effect) && !this.taintAddedAt.has(k)) this.taintAddedAt.set(k, now);
+        }
+        return written;
       } catch (err) {
         if (!isConflict(err) || attempt + 1 >= MAX_TAINT_ATTEMPTS) throw err;
         node = await this.ctx.client.get<NodeObj>(Nodes, '', name);
@@ -495,17 +537,9 @@ export class NodeLifecycleController implements Controller {
   }
 }
 
-/**
- * When a pod's toleration countdown starts: when the node's NoExecute taints were added (the earliest timeAdded),
- * or when the pod was created if that is later (a pod that arrives on a tainted node gets its full toleration),
- * never in the future.
- */
-function evictionStartTime(taints: Taint[], pod: Pod, now: number): number {
-  const added = taints.map((t) => Date.parse(t.timeAdded ?? '')).filter((t) => !Number.isNaN(t));
-  let start = added.length ? Math.min(...added) : now;
-  const created = Date.parse(pod.metadata.creationTimestamp ?? '');
-  if (!Number.isNaN(created)) start = Math.max(start, created);
-  return Math.min(start, now);
+/** The key of taintAddedAt. */
+function taintTimeKey(node: string, t: Taint): string {
+  return `${node}|${t.key}|${t.effect}|${t.timeAdded ?? ''}`;
 }
 
 /** What a node update must change for the per-node sync to have something new to do. */
