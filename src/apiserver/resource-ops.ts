@@ -294,7 +294,12 @@ export class ResourceOps {
     if (!desired || typeof desired !== 'object' || Array.isArray(desired)) throw badRequest('the object must be a JSON object');
     const next: KubeObject = subresource === 'status' ? { ...current, status: desired.status } : desired;
     if (subresource === 'status') {
+      // Status writes change status, and annotations as upstream's status strategies allow (the Deployment controller
+      // records deployment.kubernetes.io/revision this way); spec, labels and the rest of metadata stay as stored.
+      const annotations = desired.metadata?.annotations;
       next.metadata = structuredClone(current.metadata);
+      if (annotations && typeof annotations === 'object') next.metadata.annotations = annotations;
+      else delete next.metadata.annotations;
     } else if (def.hasStatus && subresource !== 'binding') {
       // Writes to the main resource (and finalize) cannot change status; binding sets PodScheduled itself.
       if (current.status === undefined) delete next.status;

@@ -1,0 +1,62 @@
+/**
+ * The controller manager: builds every enabled controller from one shared context (one informer per resource for
+ * all of them), starts the informers, waits for their caches, then runs the controllers' workers. `skiff server`
+ * runs it only while it holds the leader Lease, like kube-controller-manager.
+ */
+import type { Controller, ControllerContext } from './controller.js';
+
+export interface ControllerFactory {
+  /** The name `--disable` refers to. */
+  name: string;
+  create(ctx: ControllerContext): Controller;
+  /** Concurrent workers (kube-controller-manager's --concurrent-*-syncs; 5 for most). */
+  workers?: number;
+}
+
+export class ControllerManager {
+  private readonly controllers: { controller: Controller; workers: number }[] = [];
+  private running: Promise<unknown> | undefined;
+
+  /** Throws when `disabled` names a controller that does not exist, so a typo in --disable is not silently ignored. */
+  constructor(
+    private readonly ctx: ControllerContext,
+    factories: ControllerFactory[],
+    disabled: string[] = [],
+  ) {
+    const known = new Set(factories.map((f) => f.name));
+    for (const name of disabled) {
+      if (!known.has(name) && !EXTERNAL_COMPONENTS.has(name)) {
+        throw new Error(`--disable ${JSON.stringify(name)}: no such controller; known: ${[...known, ...EXTERNAL_COMPONENTS].sort().join(', ')}`);
+      }
+    }
+    for (const f of factories) {
+      if (disabled.includes(f.name)) continue;
+      this.controllers.push({ controller: f.create(ctx), workers: f.workers ?? 5 });
+    }
+  }
+
+  get names(): string[] {
+    return this.controllers.map((c) => c.controller.name);
+  }
+
+  /** Registers handlers, starts the shared informers and, once they have synced, every controller's workers. */
+  async start(): Promise<void> {
+    for (const c of this.controllers) c.controller.start();
+    this.ctx.informers.start();
+    await this.ctx.informers.waitForSync();
+    this.running = Promise.all(
+      this.controllers.map((c) =>
+        c.controller.run(c.workers).catch((err) => console.error(`controller ${c.controller.name} stopped with an error: ${(err as Error).message}`)),
+      ),
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.controllers) c.controller.stop();
+    this.ctx.informers.stop();
+    await this.running;
+  }
+}
+
+/** Components `--disable` may name that are not controllers of this manager. */
+const EXTERNAL_COMPONENTS = new Set(['scheduler', 'simulated-nodes']);
