@@ -12,6 +12,7 @@ import type { Lister, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import { computeEndpoints, OVER_CAPACITY_ANNOTATION } from './compute-endpoints.js';
+import { isNamespaceTerminating } from './namespace-terminating.js';
 import { semanticEqual } from './semantic-equal.js';
 import { hasManagedEndpoints, podEndpointsChanged, podsSelectedBy, servicesSelectingPod, type Pod, type Service } from './pod-endpoints.js';
 
@@ -65,9 +66,9 @@ export class EndpointsController implements Controller {
     const svc = this.services.get(namespace, name);
     if (!svc) {
       // The service is gone: so are its Endpoints. Those of a selector-less service were the user's, but they
-      // share the service's fate upstream too.
+      // share the service's fate upstream too. Not only when cached: the cache may not have seen our create yet.
       try {
-        if (this.endpoints.get(namespace, name)) await this.ctx.client.delete(Endpoints, namespace, name);
+        await this.ctx.client.delete(Endpoints, namespace, name);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -102,6 +103,7 @@ export class EndpointsController implements Controller {
       } catch (err) {
         // Our cache has not seen an Endpoints object that exists: retry once the informer catches up.
         if (isAlreadyExists(err)) throw new Error(`Endpoints ${key} exists but is not in the cache yet; retrying`);
+        if (isNamespaceTerminating(err)) return;
         throw err;
       }
       return;

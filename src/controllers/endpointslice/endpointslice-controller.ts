@@ -12,6 +12,7 @@ import { EndpointSlices, Nodes, Pods, Services } from '../../client/resources.js
 import type { Lister, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
+import { isNamespaceTerminating } from '../endpoints/namespace-terminating.js';
 import { hasManagedEndpoints, podEndpointsChanged, podsSelectedBy, servicesSelectingPod, type Pod, type Service } from '../endpoints/pod-endpoints.js';
 import { computeSliceChanges, isManagedSlice, nodeZone, SERVICE_NAME_LABEL, type ComputeSlicesOptions, type EndpointSlice } from './compute-slices.js';
 import { SliceTracker } from './slice-tracker.js';
@@ -107,8 +108,14 @@ export class EndpointSliceController implements Controller {
 
     // No new slices for a service being deleted: the garbage collector would race us deleting them.
     for (const slice of svc.metadata.deletionTimestamp ? [] : plan.create) {
-      const created = await this.ctx.client.create<EndpointSlice>(EndpointSlices, namespace, slice as EndpointSlice);
-      this.tracker.expect(key, created);
+      try {
+        const created = await this.ctx.client.create<EndpointSlice>(EndpointSlices, namespace, slice as EndpointSlice);
+        this.tracker.expect(key, created);
+      } catch (err) {
+        // The namespace is being deleted: creates will keep failing and the slices are going anyway.
+        if (isNamespaceTerminating(err)) return;
+        throw err;
+      }
     }
     for (const slice of plan.update) {
       const updated = await this.ctx.client.update<EndpointSlice>(EndpointSlices, namespace, slice as EndpointSlice);
