@@ -68,7 +68,8 @@ class InProcessRequest extends Readable {
 
 interface ResponseSink {
   head(status: number, headers: Record<string, string>): void;
-  data(chunk: Buffer): void;
+  /** Strings stay strings (watch lines are written as strings; no round trip through Buffer). */
+  data(chunk: string | Buffer, bytes: number): void;
   end(): void;
   /** The handler destroyed the response (an error after the headers were sent): a cut connection. */
   reset(): void;
@@ -115,9 +116,9 @@ class InProcessResponse extends EventEmitter {
   write(chunk: string | Buffer): boolean {
     if (this.writableEnded || this.destroyed) return false;
     this.sendHead();
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    this.writableLength += buf.length;
-    this.sink.data(buf);
+    const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    this.writableLength += bytes;
+    this.sink.data(chunk, bytes);
     return true;
   }
 
@@ -186,7 +187,7 @@ export class InProcessTransport implements Transport {
     return new Promise((resolve, reject) => {
       let status = 0;
       let headers: Record<string, string> = {};
-      const chunks: Buffer[] = [];
+      const chunks: (string | Buffer)[] = [];
       let res: InProcessResponse | undefined;
       const delivery = new Delivery(() => res);
       const req = this.makeRequest(method, path, query, body);
@@ -195,11 +196,12 @@ export class InProcessTransport implements Transport {
           status = s;
           headers = h;
         },
-        data: (chunk) => delivery.push(() => chunks.push(chunk), chunk.length),
+        data: (chunk, bytes) => delivery.push(() => chunks.push(chunk), bytes),
         end: () =>
           delivery.push(() => {
             req.closeRequest();
-            resolve({ status, headers, body: Buffer.concat(chunks).toString('utf8') });
+            const text = chunks.length === 1 && typeof chunks[0] === 'string' ? chunks[0] : Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c))).toString('utf8');
+            resolve({ status, headers, body: text });
           }),
         reset: () =>
           delivery.push(() => {
@@ -214,7 +216,7 @@ export class InProcessTransport implements Transport {
   stream(path: string, query: URLSearchParams, onLine: (line: string) => void, onClose: (err?: Error) => void): StreamHandle {
     let closed = false;
     let status = 0;
-    const errorBody: Buffer[] = [];
+    const errorBody: (string | Buffer)[] = [];
     let res: InProcessResponse | undefined;
     const delivery = new Delivery(() => res);
     const close = (err?: Error) => {
@@ -232,14 +234,14 @@ export class InProcessTransport implements Transport {
       head: (s) => {
         status = s;
       },
-      data: (chunk) =>
+      data: (chunk, bytes) =>
         delivery.push(() => {
           if (ok()) lines.push(chunk);
           else errorBody.push(chunk);
-        }, chunk.length),
+        }, bytes),
       end: () =>
         delivery.push(() => {
-          if (!ok()) return close(new TransportHttpError(status, Buffer.concat(errorBody).toString('utf8')));
+          if (!ok()) return close(new TransportHttpError(status, errorBody.map((c) => c.toString()).join('')));
           lines.end();
           close();
         }),
