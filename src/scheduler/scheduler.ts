@@ -131,7 +131,7 @@ export class Scheduler {
     this.recorder = opts.recorder;
     this.clock = opts.clock ?? realClock;
     this.yieldEveryMs = opts.yieldEveryMs ?? 10;
-    const profile = opts.profile ?? defaultProfile();
+    const profile = { ...(opts.profile ?? defaultProfile()) };
     if (opts.percentageOfNodesToScore !== undefined) profile.percentageOfNodesToScore ??= opts.percentageOfNodesToScore;
     const pct = profile.percentageOfNodesToScore ?? 0;
     if (pct < 0 || pct > 100) throw new Error(`percentageOfNodesToScore: Invalid value: ${pct}: not in valid range [0-100]`);
@@ -406,11 +406,16 @@ export class Scheduler {
     this.snapshot.assumePod(assumed, qpi.podInfo.withPod(assumed));
     this.queue.deleteNominatedPodIfExists(pod);
 
-    const reserve = fwk.runReservePluginsReserve(state, assumed, host);
-    if (reserve) return this.undoAssume(state, pod, assumed, host, reserve);
-    const permit = fwk.runPermitPlugins(state, assumed, host);
-    if (permit && permit.code !== Code.Wait) return this.undoAssume(state, pod, assumed, host, permit);
-    return { result: r, assumed, waiting: permit !== undefined };
+    try {
+      const reserve = fwk.runReservePluginsReserve(state, assumed, host);
+      if (reserve) return this.undoAssume(state, pod, assumed, host, reserve);
+      const permit = fwk.runPermitPlugins(state, assumed, host);
+      if (permit && permit.code !== Code.Wait) return this.undoAssume(state, pod, assumed, host, permit);
+      return { result: r, assumed, waiting: permit !== undefined };
+    } catch (err) {
+      // A Reserve or Permit plugin threw (a bug): release the node before the error is reported.
+      return this.undoAssume(state, pod, assumed, host, Status.error(err as Error));
+    }
   }
 
   private undoAssume(state: CycleState, pod: Pod, assumed: Pod, host: string, s: Status): CycleOutcome {

@@ -10,7 +10,7 @@ import { PodInfo } from '../../framework/pod-info.js';
 import { Status, type Result } from '../../framework/status.js';
 import type { Pod } from '../../framework/types.js';
 import * as names from '../names.js';
-import { allocatableAndRequested, defaultScoringResources, podResourceRequest, type ResourceSpec } from '../node-resources-fit/node-resources-fit.js';
+import { allocatableAndRequested, defaultScoringResources, podResourceRequest, type AllocReq, type ResourceSpec } from '../node-resources-fit/node-resources-fit.js';
 
 const preScoreKey = 'PreScore' + names.NodeResourcesBalancedAllocation;
 
@@ -23,21 +23,30 @@ class PreScoreState implements StateData {
 
 /** (1 - standard deviation of the fractions) * 100, truncated; resources with no allocatable are left out. */
 export function balancedResourceScore(requested: ArrayLike<number>, allocatable: ArrayLike<number>): number {
-  const fractions: number[] = [];
+  // Two passes over the inputs instead of collecting the fractions: scoring runs for every node of every pod.
+  let n = 0;
   let total = 0;
+  let first = 0;
+  let second = 0;
   for (let i = 0; i < requested.length; i++) {
     if (allocatable[i] === 0) continue;
     const f = Math.min(requested[i]! / allocatable[i]!, 1);
+    if (n === 0) first = f;
+    else if (n === 1) second = f;
     total += f;
-    fractions.push(f);
+    n++;
   }
   let std = 0;
-  if (fractions.length === 2) std = Math.abs((fractions[0]! - fractions[1]!) / 2);
-  else if (fractions.length > 2) {
-    const mean = total / fractions.length;
+  if (n === 2) std = Math.abs((first - second) / 2);
+  else if (n > 2) {
+    const mean = total / n;
     let sum = 0;
-    for (const f of fractions) sum += (f - mean) * (f - mean);
-    std = Math.sqrt(sum / fractions.length);
+    for (let i = 0; i < requested.length; i++) {
+      if (allocatable[i] === 0) continue;
+      const f = Math.min(requested[i]! / allocatable[i]!, 1);
+      sum += (f - mean) * (f - mean);
+    }
+    std = Math.sqrt(sum / n);
   }
   return Math.trunc((1 - std) * maxNodeScore);
 }
@@ -47,6 +56,7 @@ export class NodeResourcesBalancedAllocation implements PreScorePlugin, ScorePlu
   private readonly resources: readonly ResourceSpec[];
   private readonly req: Float64Array;
   private readonly alloc: Float64Array;
+  private readonly scratch: AllocReq = { allocatable: 0, requested: 0 };
 
   constructor(args: { resources?: ResourceSpec[] } = {}) {
     this.resources = args.resources ?? defaultScoringResources;
@@ -70,10 +80,11 @@ export class NodeResourcesBalancedAllocation implements PreScorePlugin, ScorePlu
   score(state: CycleState, _pod: Pod, nodeInfo: NodeInfo): number {
     const { podRequests } = mustRead<PreScoreState>(state, preScoreKey);
     // Scratch arrays reused across nodes: scoring is synchronous, so nothing else uses them meanwhile.
+    const ar = this.scratch;
     for (let i = 0; i < this.resources.length; i++) {
-      const [a, r] = allocatableAndRequested(nodeInfo, this.resources[i]!.name, podRequests[i]!, true);
-      this.alloc[i] = a;
-      this.req[i] = r;
+      allocatableAndRequested(nodeInfo, this.resources[i]!.name, podRequests[i]!, true, ar);
+      this.alloc[i] = ar.allocatable;
+      this.req[i] = ar.requested;
     }
     return balancedResourceScore(this.req, this.alloc);
   }

@@ -68,6 +68,19 @@ export interface InsufficientResource {
   capacity: number;
 }
 
+/** Whether the pod fits, without building reasons (the common case, checked first on every node). */
+function fitsQuickly(req: Resource, nodeInfo: NodeInfo): boolean {
+  const alloc = nodeInfo.allocatable;
+  const used = nodeInfo.requested;
+  return (
+    nodeInfo.pods.length + 1 <= alloc.allowedPodNumber &&
+    alloc.milliCPU >= req.milliCPU + used.milliCPU &&
+    alloc.memory >= req.memory + used.memory &&
+    alloc.ephemeralStorage >= req.ephemeralStorage + used.ephemeralStorage &&
+    req.scalar === undefined
+  );
+}
+
 /** Every resource the pod does not fit on the node for (fitsRequest), in upstream's order. */
 export function fitsRequest(req: Resource, nodeInfo: NodeInfo, ignored?: ReadonlySet<string>, ignoredGroups?: ReadonlySet<string>): InsufficientResource[] {
   const out: InsufficientResource[] = [];
@@ -120,26 +133,39 @@ export function mostRequestedScore(requested: number, capacity: number): number 
 }
 
 /**
- * The (allocatable, requested-with-pod) pair of one resource on a node (calculateResourceAllocatableRequest).
- * `useRequested` false counts cpu/memory with the non-zero defaults; an extended resource the pod does not ask
- * for is left out of scoring (0, 0).
+ * The allocatable and the requested-with-pod amount of one resource on a node (calculateResourceAllocatableRequest),
+ * written into `out` to keep scoring free of per-node allocations. `useRequested` false counts cpu/memory with
+ * the non-zero defaults; an extended resource the pod does not ask for is left out of scoring (0, 0).
  */
-export function allocatableAndRequested(nodeInfo: NodeInfo, resource: string, podRequest: number, useRequested: boolean): [number, number] {
-  if (podRequest === 0 && isScalarResourceName(resource)) return [0, 0];
-  const requested = useRequested ? nodeInfo.requested : nodeInfo.nonZeroRequested;
+export function allocatableAndRequested(nodeInfo: NodeInfo, resource: string, podRequest: number, useRequested: boolean, out: AllocReq): void {
+  out.allocatable = 0;
+  out.requested = 0;
   switch (resource) {
     case 'cpu':
-      return [nodeInfo.allocatable.milliCPU, requested.milliCPU + podRequest];
+      out.allocatable = nodeInfo.allocatable.milliCPU;
+      out.requested = (useRequested ? nodeInfo.requested : nodeInfo.nonZeroRequested).milliCPU + podRequest;
+      return;
     case 'memory':
-      return [nodeInfo.allocatable.memory, requested.memory + podRequest];
+      out.allocatable = nodeInfo.allocatable.memory;
+      out.requested = (useRequested ? nodeInfo.requested : nodeInfo.nonZeroRequested).memory + podRequest;
+      return;
     case 'ephemeral-storage':
-      return [nodeInfo.allocatable.ephemeralStorage, nodeInfo.requested.ephemeralStorage + podRequest];
+      out.allocatable = nodeInfo.allocatable.ephemeralStorage;
+      out.requested = nodeInfo.requested.ephemeralStorage + podRequest;
+      return;
     default: {
+      if (podRequest === 0 && isScalarResourceName(resource)) return;
       const a = nodeInfo.allocatable.scalar?.get(resource);
-      if (a === undefined) return [0, 0];
-      return [a, (nodeInfo.requested.scalar?.get(resource) ?? 0) + podRequest];
+      if (a === undefined) return;
+      out.allocatable = a;
+      out.requested = (nodeInfo.requested.scalar?.get(resource) ?? 0) + podRequest;
     }
   }
+}
+
+export interface AllocReq {
+  allocatable: number;
+  requested: number;
 }
 
 /** The pod's request of one scoring resource; with `nonZero`, cpu/memory use the scheduler defaults when unset. */
@@ -181,6 +207,7 @@ export class NodeResourcesFit implements PreFilterPlugin, FilterPlugin, PreScore
 
   filter(state: CycleState, _pod: Pod, nodeInfo: NodeInfo): Result {
     const { requests } = mustRead<PreFilterState>(state, preFilterKey);
+    if (fitsQuickly(requests, nodeInfo)) return undefined;
     const insufficient = fitsRequest(requests, nodeInfo, this.ignored, this.ignoredGroups);
     if (insufficient.length === 0) return undefined;
     return Status.unschedulable(...insufficient.map((r) => r.reason));
@@ -194,16 +221,19 @@ export class NodeResourcesFit implements PreFilterPlugin, FilterPlugin, PreScore
     return undefined;
   }
 
+  private readonly scratch: AllocReq = { allocatable: 0, requested: 0 };
+
   score(state: CycleState, _pod: Pod, nodeInfo: NodeInfo): number {
     const { podRequests } = mustRead<PreScoreState>(state, preScoreKey);
     const scorer = this.strategy === 'MostAllocated' ? mostRequestedScore : leastRequestedScore;
+    const ar = this.scratch;
     let nodeScore = 0;
     let weightSum = 0;
     for (let i = 0; i < this.resources.length; i++) {
       const spec = this.resources[i]!;
-      const [alloc, req] = allocatableAndRequested(nodeInfo, spec.name, podRequests[i]!, false);
-      if (alloc === 0) continue;
-      nodeScore += scorer(req, alloc) * spec.weight;
+      allocatableAndRequested(nodeInfo, spec.name, podRequests[i]!, false, ar);
+      if (ar.allocatable === 0) continue;
+      nodeScore += scorer(ar.requested, ar.allocatable) * spec.weight;
       weightSum += spec.weight;
     }
     return weightSum === 0 ? 0 : Math.trunc(nodeScore / weightSum);
