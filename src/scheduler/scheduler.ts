@@ -43,6 +43,11 @@ export interface SchedulerOptions {
   random?: () => number;
   /** The run loop yields to I/O after scheduling for this long (ms), so bindings and watch events flow. Default 10. */
   yieldEveryMs?: number;
+  /**
+   * Bindings in flight at most; the loop waits for one to finish before the next cycle (default 500). Keeps a
+   * burst of thousands of pending pods from becoming thousands of concurrent requests to the API server.
+   */
+  maxInFlightBindings?: number;
 }
 
 export interface SchedulerMetrics {
@@ -120,6 +125,7 @@ export class Scheduler {
   private readonly nodeInformer: Informer<Node>;
   private readonly priorityClassInformer: Informer<PriorityClass>;
   private readonly yieldEveryMs: number;
+  private readonly maxInFlightBindings: number;
   private readonly pendingBindings = new Set<Promise<void>>();
   private globalDefaultPriority: number | undefined | null = null;
   private started = false;
@@ -131,6 +137,7 @@ export class Scheduler {
     this.recorder = opts.recorder;
     this.clock = opts.clock ?? realClock;
     this.yieldEveryMs = opts.yieldEveryMs ?? 10;
+    this.maxInFlightBindings = opts.maxInFlightBindings ?? 500;
     const profile = { ...(opts.profile ?? defaultProfile()) };
     if (opts.percentageOfNodesToScore !== undefined) profile.percentageOfNodesToScore ??= opts.percentageOfNodesToScore;
     const pct = profile.percentageOfNodesToScore ?? 0;
@@ -325,6 +332,7 @@ export class Scheduler {
     await this.informers.waitForSync();
     let sliceStart = performance.now();
     while (!this.stopped) {
+      while (this.pendingBindings.size >= this.maxInFlightBindings) await Promise.race(this.pendingBindings);
       const qpi = await this.queue.pop();
       if (!qpi) break;
       this.scheduleOne(qpi);
