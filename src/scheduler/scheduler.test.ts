@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { afterEach, describe as group, it } from 'node:test';
 import { FakeClient } from '../client/fake-client.js';
 import { FakeClock } from '../client/fake-clock.js';
-import { FakeInformerFactory } from '../client/fake-informer-factory.js';
+import { SharedInformerFactory } from '../client/informer.js';
 import { FakeRecorder } from '../client/fake-recorder.js';
-import { Namespaces, Nodes, PodDisruptionBudgets, Pods, PriorityClasses } from '../client/resources.js';
+import { Nodes, Pods, PriorityClasses } from '../client/resources.js';
 import { conflict } from '../api/status.js';
 import type { Node, Pod } from './framework/types.js';
 import { Scheduler } from './scheduler.js';
-import { mirrorInformers, until } from './testing/informer-mirror.js';
+import { until } from './testing/until.js';
 import { makeNode, makePod } from './testing/wrappers.js';
 
 interface Env {
@@ -25,7 +25,7 @@ afterEach(async () => {
   for (const e of running.splice(0)) await e.stop();
 });
 
-/** A scheduler over a fake API server holding `nodes` and `pods`, running its loop. */
+/** A scheduler over a fake API server holding `nodes` and `pods`, with real list+watch informers, running its loop. */
 async function start(nodes: Node[], pods: Pod[] = [], extra: { priorityClasses?: { name: string; value: number; globalDefault?: boolean }[] } = {}): Promise<Env> {
   const clock = new FakeClock();
   const client = new FakeClient({ clock });
@@ -34,11 +34,11 @@ async function start(nodes: Node[], pods: Pod[] = [], extra: { priorityClasses?:
   }
   for (const n of nodes) await client.create(Nodes, '', n);
   for (const p of pods) await client.create(Pods, p.metadata.namespace!, p);
-  const factory = new FakeInformerFactory({ freeze: true });
+  // Frozen cached objects make any mutation of a shared object by the scheduler throw.
+  const factory = new SharedInformerFactory(client, { clock, freezeObjects: true });
   const recorder = new FakeRecorder();
   const scheduler = new Scheduler({ client, informers: factory, recorder, clock, random: () => 0.5 });
   scheduler.start();
-  const mirror = mirrorInformers(client, factory, [Nodes, Pods, PriorityClasses, Namespaces, PodDisruptionBudgets]);
   factory.start();
   const done = scheduler.run();
   const env: Env = {
@@ -49,7 +49,7 @@ async function start(nodes: Node[], pods: Pod[] = [], extra: { priorityClasses?:
     done,
     async stop() {
       scheduler.stop();
-      mirror.stop();
+      factory.stop();
       await done;
       await scheduler.drainBindings();
     },
