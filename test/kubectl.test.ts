@@ -149,7 +149,7 @@ ${sidecar ? '      - name: sidecar\n        image: busybox:1.36\n' : ''}`;
     assert.equal(table.code, 0, table.stderr);
     const header = table.stdout.split('\n')[0].split(/\s{2,}/);
     assert.deepEqual(header, ['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE', 'CONTAINERS', 'IMAGES', 'SELECTOR']);
-    assert.match(table.stdout, /web\s+0\/2\s+0\s+0\s+\S+\s+nginx\s+nginx:1.26\s+app=web/);
+    assert.match(table.stdout, /web\s+\d+\/2\s+\d+\s+\d+\s+\S+\s+nginx\s+nginx:1.26\s+app=web/);
   });
 
   it('get -w streams changes', async () => {

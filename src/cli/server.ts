@@ -13,11 +13,13 @@ import { startApiServer, type ApiServer } from '../apiserver/server.js';
 import { startCompactor } from '../storage/compactor.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
+import { startControlPlane, type ControlPlane } from './control-plane.js';
 import type { ServerConfig } from './flags.js';
 import { kubeconfigServerUrl, writeKubeconfig } from './kubeconfig.js';
 
 export interface RunningServer {
   api: ApiServer;
+  controlPlane: ControlPlane;
   store: Store;
   kubeconfigPath: string;
   stop(): Promise<void>;
@@ -48,6 +50,7 @@ export async function runServer(config: ServerConfig, log: (line: string) => voi
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
   });
   const compactor = startCompactor(store);
+  const controlPlane = await startControlPlane(api, config, log);
   const server = kubeconfigServerUrl(config.bindAddress, api.port);
   await writeKubeconfig(config.writeKubeconfig, {
     server,
@@ -62,10 +65,12 @@ export async function runServer(config: ServerConfig, log: (line: string) => voi
   let stopping: Promise<void> | undefined;
   return {
     api,
+    controlPlane,
     store,
     kubeconfigPath: config.writeKubeconfig,
     stop() {
       stopping ??= (async () => {
+        await controlPlane.stop();
         compactor.stop();
         await api.close();
         await store.close();

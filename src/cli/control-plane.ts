@@ -1,0 +1,116 @@
+/**
+ * The control loop inside `skiff server`: the controller manager and the scheduler, each run only while this server
+ * holds its leader Lease (kube-system/kube-controller-manager, kube-system/kube-scheduler), so a second server on the
+ * same datastore waits and takes over when the first dies; and the simulated nodes (kubelets, so not leader-elected).
+ * Everything talks to the API through the in-process transport: the same request pipeline as HTTPS, without TLS.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { SimulatedNodes } from '../agent/simulated/simulated-nodes.js';
+import type { ApiServer } from '../apiserver/server.js';
+import { ApiEventRecorder } from '../client/event-recorder.js';
+import { SharedInformerFactory } from '../client/informer.js';
+import { LeaderElector } from '../client/leader-election.js';
+import { RestClient } from '../client/rest-client.js';
+import { realClock, type Client } from '../client/types.js';
+import { controllerFactories } from '../controllers/all.js';
+import { defaultControllerOptions, type ControllerContext } from '../controllers/controller.js';
+import { ControllerManager } from '../controllers/manager.js';
+import type { ServerConfig } from './flags.js';
+
+export interface ControlPlane {
+  /** Names of the controllers this server runs when leading. */
+  controllers: string[];
+  simulatedNodes?: SimulatedNodes;
+  stop(): Promise<void>;
+}
+
+/** A component that runs while its elector leads; restartable, because leadership can come and go. */
+interface LeaderComponent {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function leaderElected(client: Client, name: string, identity: string, make: () => LeaderComponent, log: (l: string) => void) {
+  let current: LeaderComponent | undefined;
+  const elector = new LeaderElector({
+    client,
+    name,
+    identity,
+    onStartedLeading: async () => {
+      log(`${name}: became leader (${identity})`);
+      current = make();
+      await current.start();
+    },
+    onStoppedLeading: async () => {
+      const c = current;
+      current = undefined;
+      if (c) {
+        log(`${name}: lost leadership, stopping`);
+        await c.stop();
+      }
+    },
+  });
+  return elector;
+}
+
+export async function startControlPlane(api: ApiServer, config: ServerConfig, log: (line: string) => void): Promise<ControlPlane> {
+  const disabled = new Set(config.disable);
+  const identity = `${hostname()}_${randomUUID()}`;
+  const clientFor = (username: string) => new RestClient(api.inProcessTransport({ username, groups: ['system:masters', 'system:authenticated'] }));
+  const options = {
+    ...defaultControllerOptions,
+    nodeMonitorGracePeriodMs: config.nodeMonitorGracePeriodMs,
+    defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
+    defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
+  };
+  // Validate --disable names now, not at the first leadership.
+  const probe = makeContext(clientFor('system:kube-controller-manager'), options);
+  const names = new ControllerManager(probe, controllerFactories, config.disable).names;
+
+  const cmClient = clientFor('system:kube-controller-manager');
+  const electors: LeaderElector[] = [];
+  electors.push(
+    leaderElected(
+      cmClient,
+      'kube-controller-manager',
+      identity,
+      () => {
+        const ctx = makeContext(cmClient, options);
+        const manager = new ControllerManager(ctx, controllerFactories, config.disable);
+        return { start: () => manager.start(), stop: () => manager.stop() };
+      },
+      log,
+    ),
+  );
+
+  let simulatedNodes: SimulatedNodes | undefined;
+  let simInformers: SharedInformerFactory | undefined;
+  if (config.simulateNodes > 0 && !disabled.has('simulated-nodes')) {
+    const client = clientFor('system:node:simulated');
+    simInformers = new SharedInformerFactory(client);
+    simulatedNodes = new SimulatedNodes({ client, informers: simInformers, clock: realClock, count: config.simulateNodes, capacity: config.simulateNodeCapacity });
+    simulatedNodes.start();
+  }
+  for (const e of electors) e.start();
+
+  return {
+    controllers: names,
+    simulatedNodes,
+    async stop() {
+      await Promise.all(electors.map((e) => e.stop()));
+      simulatedNodes?.stop();
+      simInformers?.stop();
+    },
+  };
+}
+
+function makeContext(client: Client, options: ControllerContext['options']): ControllerContext {
+  return {
+    client,
+    informers: new SharedInformerFactory(client),
+    recorder: (component) => new ApiEventRecorder(client, component),
+    clock: realClock,
+    options,
+  };
+}
