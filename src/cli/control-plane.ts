@@ -16,6 +16,7 @@ import { realClock, type Client } from '../client/types.js';
 import { controllerFactories } from '../controllers/all.js';
 import { defaultControllerOptions, type ControllerContext } from '../controllers/controller.js';
 import { ControllerManager } from '../controllers/manager.js';
+import { Scheduler } from '../scheduler/scheduler.js';
 import type { ServerConfig } from './flags.js';
 
 export interface ControlPlane {
@@ -83,6 +84,35 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, lo
       log,
     ),
   );
+
+  if (!disabled.has('scheduler')) {
+    const schedClient = clientFor('system:kube-scheduler');
+    electors.push(
+      leaderElected(
+        schedClient,
+        'kube-scheduler',
+        identity,
+        () => {
+          const informers = new SharedInformerFactory(schedClient);
+          const scheduler = new Scheduler({ client: schedClient, informers, recorder: new ApiEventRecorder(schedClient, 'default-scheduler'), clock: realClock });
+          let running: Promise<void> | undefined;
+          return {
+            async start() {
+              scheduler.start();
+              informers.start();
+              running = scheduler.run().catch((err) => log(`scheduler stopped with an error: ${(err as Error).message}`));
+            },
+            async stop() {
+              scheduler.stop();
+              informers.stop();
+              await running;
+            },
+          };
+        },
+        log,
+      ),
+    );
+  }
 
   let simulatedNodes: SimulatedNodes | undefined;
   let simInformers: SharedInformerFactory | undefined;
