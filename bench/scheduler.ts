@@ -13,14 +13,16 @@
  *   cost floor of placing pods in Node, not a scheduler;
  * - baselineFullScan: first-fit's data with LeastAllocated scoring over every node per pod (no sampling).
  *
- * Usage: node --import tsx bench/scheduler.ts [nodes=5000] [initPods=1000] [pods=10000]
+ * Usage: node --import tsx bench/scheduler.ts [nodes=5000] [initPods=1000] [pods=10000] [owned]
+ * With `owned`, every pod belongs to one ReplicaSet (as Deployment pods do), so PodTopologySpread's system default
+ * constraints (spread by hostname and zone) apply and are part of the measured cost.
  * Prints one JSON object.
  */
 import { cpus } from 'node:os';
 import { FakeClient } from '../src/client/fake-client.js';
 import { FakeInformerFactory } from '../src/client/fake-informer-factory.js';
 import { FakeRecorder } from '../src/client/fake-recorder.js';
-import { Nodes, Pods } from '../src/client/resources.js';
+import { Nodes, Pods, ReplicaSets } from '../src/client/resources.js';
 import type { StaticInformer } from '../src/client/static-informer.js';
 import { Registry } from '../src/scheduler/framework/registry.js';
 import type { Node, Pod } from '../src/scheduler/framework/types.js';
@@ -31,6 +33,7 @@ import { Scheduler } from '../src/scheduler/scheduler.js';
 const numNodes = Number(process.argv[2] ?? 5000);
 const numInitPods = Number(process.argv[3] ?? 1000);
 const numPods = Number(process.argv[4] ?? 10000);
+const owned = process.argv[5] === 'owned';
 
 function node(i: number): Node {
   const name = `node-${i}`;
@@ -49,7 +52,13 @@ function pod(prefix: string, i: number): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: 'sched-test', uid: `uid-${name}`, resourceVersion: '1' },
+    metadata: {
+      name,
+      namespace: 'sched-test',
+      uid: `uid-${name}`,
+      resourceVersion: '1',
+      ...(owned ? { labels: { app: 'web', 'pod-template-hash': '5d8f9c' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-5d8f9c', uid: 'uid-rs', controller: true }] } : {}),
+    },
     spec: {
       schedulerName: 'default-scheduler',
       containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10', resources: { requests: { cpu: '100m', memory: '500Mi' } } }],
@@ -72,6 +81,14 @@ async function runScheduler() {
   const nodeInf = informers.informerFor(Nodes) as StaticInformer<Node>;
   const podInf = informers.informerFor(Pods) as StaticInformer<Pod>;
   for (let i = 0; i < numNodes; i++) nodeInf.add(node(i));
+  if (owned) {
+    (informers.informerFor(ReplicaSets) as StaticInformer).add({
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: { name: 'web-5d8f9c', namespace: 'sched-test', uid: 'uid-rs' },
+      spec: { selector: { matchLabels: { app: 'web', 'pod-template-hash': '5d8f9c' } } },
+    });
+  }
   informers.start();
   const loop = scheduler.run();
 
@@ -184,6 +201,7 @@ console.log(
       shape: { nodes: numNodes, node: { cpu: '4', memory: '32Gi', pods: 110 }, initPods: numInitPods, measuredPods: numPods, podRequests: { cpu: '100m', memory: '500Mi' } },
       binder: 'in-memory no-op bind plugin: no API server, no informer round trip',
       profile: 'default plugins (DefaultBinder replaced)',
+      pods: owned ? 'owned by one ReplicaSet (PodTopologySpread default constraints apply)' : 'no owner (as scheduler_perf pod-default.yaml)',
       nodesFilteredPerPod: numFeasibleNodesToFind(0, numNodes),
       results,
       ratios: {

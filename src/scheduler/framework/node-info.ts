@@ -58,6 +58,13 @@ export class HostPortInfo {
   }
 }
 
+let generationCounter = 0;
+
+/** A process-wide increasing number: a NodeInfo's generation changes whenever its node or pods change. */
+export function nextGeneration(): number {
+  return ++generationCounter;
+}
+
 const noTaints: readonly Taint[] = Object.freeze([]);
 const noLabels: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -76,10 +83,16 @@ export class NodeInfo {
   imageStates: ReadonlyMap<string, ImageStateSummary> = new Map();
   labels: Readonly<Record<string, string>> = noLabels;
   taints: readonly Taint[] = noTaints;
+  /**
+   * Changes (to a new process-wide unique value) on every change of the node or its pods, so caches derived from
+   * a NodeInfo can tell they are stale. A clone keeps the generation until it is changed itself.
+   */
+  generation = nextGeneration();
 
   constructor(readonly name: string) {}
 
   setNode(node: Node): void {
+    this.generation = nextGeneration();
     this.node = node;
     this.allocatable = nodeAllocatable(node);
     this.labels = node.metadata.labels ?? noLabels;
@@ -87,6 +100,7 @@ export class NodeInfo {
   }
 
   clearNode(): void {
+    this.generation = nextGeneration();
     this.node = undefined;
     this.allocatable = emptyResource();
     this.labels = noLabels;
@@ -116,6 +130,7 @@ export class NodeInfo {
   }
 
   private account(pi: PodInfo, sign: 1 | -1): void {
+    this.generation = nextGeneration();
     const r = pi.requests;
     const req = this.requested;
     req.milliCPU += sign * r.milliCPU;
@@ -148,6 +163,7 @@ export class NodeInfo {
     c.imageStates = this.imageStates;
     c.labels = this.labels;
     c.taints = this.taints;
+    c.generation = this.generation;
     return c;
   }
 }

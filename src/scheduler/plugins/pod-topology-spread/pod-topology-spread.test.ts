@@ -93,6 +93,26 @@ group('PodTopologySpread Score', () => {
     assert.deepEqual(Object.fromEntries([...scores].map(([n, s]) => [n, s.PodTopologySpread])), { a1: 0, a2: 100, b1: 50, b2: 100 });
   });
 
+  it('counts follow pods placed between cycles (the per-node count cache is invalidated)', () => {
+    const snap = snapshotOf(nodes, existing);
+    const fwk = frameworkFor(['PodTopologySpread'], snap);
+    const pod = makePod('p', { labels: { app: 'web' }, topologySpreadConstraints: [spread(host, { whenUnsatisfiable: 'ScheduleAnyway' })] });
+    const byNode = () => Object.fromEntries([...scoreNodes(fwk, pod)].map(([n, s]) => [n, s.PodTopologySpread]));
+    assert.deepEqual(byNode(), { a1: 0, a2: 100, b1: 50, b2: 100 });
+    // Two more on a2 and b2: raw a1 4, a2 4, b1 2, b2 4 (rounded from 3.58) -> b1 is now the emptiest.
+    snap.assumePod(web('w4', 'a2'));
+    snap.addPod(web('w5', 'a2'));
+    snap.addPod(web('w6', 'b2'));
+    snap.addPod(web('w7', 'b2'));
+    assert.deepEqual(byNode(), { a1: 50, a2: 50, b1: 100, b2: 50 });
+    // And filtering sees them too.
+    snap.removePod(web('w1', 'a1'));
+    snap.removePod(web('w2', 'a1'));
+    const hard = makePod('q', { labels: { app: 'web' }, topologySpreadConstraints: [spread(host)] });
+    assert.deepEqual(filterAll(hard, [web('w3', 'b1'), web('w4', 'a2'), web('w5', 'a2')]), { a1: ok, a2: skewed, b1: skewed, b2: ok });
+    assert.deepEqual(Object.fromEntries(snap.list().map((n) => [n.name, describe(runFilter(fwk, hard, n))])), { a1: ok, a2: skewed, b1: skewed, b2: skewed });
+  });
+
   it("pods of a ReplicaSet get the system default constraints from its selector", () => {
     const rs = new ObjectCache();
     rs.upsert({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'web-abc', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'web' } } } });

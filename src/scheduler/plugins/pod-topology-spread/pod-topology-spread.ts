@@ -12,7 +12,7 @@
  * when the Services, ReplicaSets or StatefulSets selecting them give a selector.
  */
 import type { TopologySpreadConstraint } from 'kubernetes-types/core/v1.js';
-import { labelSelectorFromObject, labelSelectorFromSet, matches, type LabelSelector, type LabelRequirement } from '../../../api/labels.js';
+import { labelSelectorFromObject, labelSelectorFromSet, matches, selectorToString, type LabelSelector, type LabelRequirement } from '../../../api/labels.js';
 import { mustRead, type CycleState, type StateData } from '../../framework/cycle-state.js';
 import {
   ActionType,
@@ -55,6 +55,8 @@ interface Constraint {
   maxSkew: number;
   topologyKey: string;
   selector: LabelSelector;
+  /** Identifies (namespace, selector) for the per-node count cache. */
+  cacheKey: string;
   minDomains: number;
   honorNodeAffinity: boolean;
   honorNodeTaints: boolean;
@@ -72,6 +74,36 @@ function countPodsMatchSelector(pods: readonly PodInfo[], selector: LabelSelecto
     if (matches(selector, m.labels)) n++;
   }
   return n;
+}
+
+function countCacheKey(pod: Pod, selector: LabelSelector): string {
+  return `${pod.metadata.namespace ?? ''}\x00${selector.matchesNothing ? '!' : ''}${selectorToString(selector)}`;
+}
+
+const maxCachedSelectors = 1000;
+
+/**
+ * Matching-pod counts per node for recently used selectors. Pods of one workload share a selector and each cycle
+ * changes one node, so most counts are reused: NodeInfo.generation tells which are stale.
+ */
+class MatchCountCache {
+  private readonly bySelector = new Map<string, Map<string, { generation: number; count: number }>>();
+
+  count(ni: NodeInfo, c: Constraint, namespace: string): number {
+    let byNode = this.bySelector.get(c.cacheKey);
+    if (!byNode) {
+      if (this.bySelector.size >= maxCachedSelectors) this.bySelector.clear();
+      this.bySelector.set(c.cacheKey, (byNode = new Map()));
+    }
+    const hit = byNode.get(ni.name);
+    if (hit && hit.generation === ni.generation) return hit.count;
+    const count = countPodsMatchSelector(ni.pods, c.selector, namespace);
+    if (hit) {
+      hit.generation = ni.generation;
+      hit.count = count;
+    } else byNode.set(ni.name, { generation: ni.generation, count });
+    return count;
+  }
 }
 
 function nodeHasAllKeys(labels: Readonly<Record<string, string>>, constraints: readonly Constraint[]): boolean {
@@ -147,6 +179,7 @@ export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScor
   readonly name = names.PodTopologySpread;
   private readonly systemDefaulted: boolean;
   private readonly defaults: readonly TopologySpreadConstraint[];
+  private readonly counts = new MatchCountCache();
 
   constructor(
     private readonly handle: Handle,
@@ -173,6 +206,7 @@ export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScor
           maxSkew: c.maxSkew,
           topologyKey: c.topologyKey,
           selector,
+          cacheKey: countCacheKey(pod, selector),
           minDomains: c.minDomains ?? 1,
           honorNodeAffinity: (c.nodeAffinityPolicy ?? 'Honor') === 'Honor',
           honorNodeTaints: (c.nodeTaintsPolicy ?? 'Ignore') === 'Honor',
@@ -184,10 +218,12 @@ export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScor
     if (defaults.length === 0) return [];
     const selector = this.defaultSelector(pod);
     if (!selector) return [];
+    const cacheKey = countCacheKey(pod, selector);
     return defaults.map((c) => ({
       maxSkew: c.maxSkew,
       topologyKey: c.topologyKey,
       selector,
+      cacheKey,
       minDomains: c.minDomains ?? 1,
       honorNodeAffinity: (c.nodeAffinityPolicy ?? 'Honor') === 'Honor',
       honorNodeTaints: (c.nodeTaintsPolicy ?? 'Ignore') === 'Honor',
@@ -250,7 +286,7 @@ export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScor
         if (!matchesInclusionPolicies(c, pod, node, required)) continue;
         const v = ni.labels[c.topologyKey]!;
         const m = counts[i]!;
-        m.set(v, (m.get(v) ?? 0) + countPodsMatchSelector(ni.pods, c.selector, ns));
+        m.set(v, (m.get(v) ?? 0) + this.counts.count(ni, c, ns));
       }
     }
     state.write(preFilterKey, new PreFilterState(constraints, counts, required));
@@ -320,7 +356,7 @@ export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScor
           const cur = counts[i]!.get(v);
           if (cur === undefined) continue;
           if (!matchesInclusionPolicies(c, pod, ni.node!, required)) continue;
-          counts[i]!.set(v, cur + countPodsMatchSelector(ni.pods, c.selector, ns));
+          counts[i]!.set(v, cur + this.counts.count(ni, c, ns));
         }
       }
     }
@@ -337,7 +373,7 @@ export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScor
       const c = s.constraints[i]!;
       const v = nodeInfo.labels[c.topologyKey];
       if (v === undefined) continue;
-      const cnt = c.topologyKey === hostnameKey ? countPodsMatchSelector(nodeInfo.pods, c.selector, ns) : (s.counts[i]!.get(v) ?? 0);
+      const cnt = c.topologyKey === hostnameKey ? this.counts.count(nodeInfo, c, ns) : (s.counts[i]!.get(v) ?? 0);
       score += cnt * s.weights[i]! + (c.maxSkew - 1);
     }
     return Math.round(score);
