@@ -94,6 +94,25 @@ group('SchedulingQueue', () => {
     assert.equal(q.whereIs(pod), 'activeQ');
   });
 
+  it('an event only visits pods whose rejecting plugins registered for it', () => {
+    const { q, clock } = newQueue();
+    const byAffinity = makePod('by-affinity');
+    const byResources = makePod('by-resources');
+    const byBoth = makePod('by-both');
+    for (const p of [byAffinity, byResources, byBoth]) {
+      q.add(p);
+      clock.advance(1);
+    }
+    popAndFail(q, 'InterPodAffinity');
+    popAndFail(q, 'NodeResourcesFit');
+    popAndFail(q, 'NodeResourcesFit', 'InterPodAffinity');
+    clock.advance(5000);
+    // A pod was bound somewhere: pod affinity may now be satisfied, resources are not freed.
+    q.moveAllToActiveOrBackoffQueue({ resource: 'AssignedPod', actionType: ActionType.Add, label: 'AssignedPodAdd' }, undefined, makePod('new', { nodeName: 'n1' }));
+    assert.deepEqual([q.whereIs(byAffinity), q.whereIs(byResources), q.whereIs(byBoth)], ['activeQ', 'unschedulablePods', 'activeQ']);
+    assert.deepEqual(names(q).sort(), ['by-affinity', 'by-both']);
+  });
+
   it('a helpful event after the backoff moves the pod straight to activeQ', () => {
     const { q, clock } = newQueue();
     const pod = makePod('p', { nodeSelector: { disktype: 'ssd' } });

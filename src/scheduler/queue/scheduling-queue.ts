@@ -16,6 +16,7 @@ import { PodInfo } from '../framework/pod-info.js';
 import { Code, type Result } from '../framework/status.js';
 import { podUid, type Pod } from '../framework/types.js';
 import { Heap } from './heap.js';
+import { UnschedulablePods } from './unschedulable-pods.js';
 
 export interface SchedulingQueueOptions {
   clock: Clock;
@@ -60,7 +61,9 @@ export class SchedulingQueue implements PodNominator {
   private readonly clock: Clock;
   private readonly activeQ: Heap<QueuedPodInfo>;
   private readonly backoffQ: Heap<QueuedPodInfo>;
-  private readonly unschedulable = new Map<string, QueuedPodInfo>();
+  private readonly unschedulable = new UnschedulablePods();
+  /** Plugins with a registration matching an event, by `resource|actionType`. */
+  private readonly interestCache = new Map<string, ReadonlySet<string>>();
   private readonly inFlight = new Set<string>();
   private readonly waiters: ((qpi: QueuedPodInfo | undefined) => void)[] = [];
   private readonly initialBackoff: number;
@@ -126,7 +129,7 @@ export class SchedulingQueue implements PodNominator {
 
   private toActiveQ(qpi: QueuedPodInfo): void {
     if (!this.passesPreEnqueue(qpi)) {
-      this.unschedulable.set(qpi.podInfo.uid, qpi);
+      this.unschedulable.set(qpi);
       this.ensureFlushTimer();
       return;
     }
@@ -184,7 +187,7 @@ export class SchedulingQueue implements PodNominator {
         if (qpi.gatingPlugin === undefined && this.isBackingOff(qpi)) this.toBackoffQ(qpi);
         else this.toActiveQ(qpi);
       } else {
-        this.unschedulable.set(uid, qpi);
+        this.unschedulable.set(qpi);
       }
       return;
     }
@@ -241,7 +244,7 @@ export class SchedulingQueue implements PodNominator {
     if (this.moveRequestCycle >= podSchedulingCycle || qpi.unschedulablePlugins.size === 0) {
       this.toBackoffQ(qpi);
     } else {
-      this.unschedulable.set(uid, qpi);
+      this.unschedulable.set(qpi);
       this.ensureFlushTimer();
     }
   }
@@ -254,7 +257,7 @@ export class SchedulingQueue implements PodNominator {
    */
   moveAllToActiveOrBackoffQueue(event: ClusterEvent, oldObj: unknown, newObj: unknown, preCheck?: (pod: Pod) => boolean): void {
     if (this.unschedulable.size > 0) {
-      for (const qpi of [...this.unschedulable.values()]) {
+      for (const qpi of this.unschedulable.candidates(this.interestedPlugins(event))) {
         if (preCheck && !preCheck(qpi.podInfo.pod)) continue;
         if (!this.isWorthRequeuing(qpi, event, oldObj, newObj)) continue;
         this.unschedulable.delete(qpi.podInfo.uid);
@@ -263,6 +266,19 @@ export class SchedulingQueue implements PodNominator {
       }
     }
     this.moveRequestCycle = this.schedulingCycle;
+  }
+
+  /** The plugins that registered for the event; undefined (every pod) for wildcard events. */
+  private interestedPlugins(event: ClusterEvent): ReadonlySet<string> | undefined {
+    if (event.resource === '*') return undefined;
+    const key = `${event.resource}|${event.actionType}`;
+    let set = this.interestCache.get(key);
+    if (!set) {
+      const s = new Set<string>();
+      for (const [plugin, regs] of this.pluginEvents) if (regs.some((r) => eventMatches(r.event, event))) s.add(plugin);
+      this.interestCache.set(key, (set = s));
+    }
+    return set;
   }
 
   private isWorthRequeuing(qpi: QueuedPodInfo, event: ClusterEvent, oldObj: unknown, newObj: unknown): boolean {
