@@ -15,7 +15,7 @@ function fixture() {
   const informers = new FakeInformerFactory();
   const controller = new EndpointsController({ client, informers, clock, recorder: () => new FakeRecorder(), options: defaultControllerOptions });
   controller.start();
-  return { client, informers, controller };
+  return { clock, client, informers, controller };
 }
 
 function service(name: string, spec: Record<string, unknown>, labels?: Record<string, string>): KubeObject {
@@ -177,8 +177,8 @@ test('a service without a selector is left alone; a deleted service takes its En
   assert.equal(client.peek(Endpoints, 'default', 'web'), undefined);
 });
 
-test('pod events queue the services that select the pod', async () => {
-  const { client, informers, controller } = fixture();
+test('pod events queue the services that select the pod, batched for 100 ms', async () => {
+  const { clock, client, informers, controller } = fixture();
   informers.informerFor(Services).add(service('web', { selector: { app: 'web' }, ports: [{ port: 80 }] }));
   informers.informerFor(Services).add(service('db', { selector: { app: 'db' }, ports: [{ port: 80 }] }));
   mirror(client, informers, Endpoints);
@@ -193,8 +193,12 @@ test('pod events queue the services that select the pod', async () => {
     ((client.peek(Endpoints, 'default', name)!.subsets ?? []) as { addresses?: { ip: string }[] }[]).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
   informers.informerFor(Pods).add(pod('a', { ip: '10.42.0.2', labels: { app: 'web' } }));
   await settle();
+  assert.deepEqual(ipsOf('web'), [], 'not before the batch period is over');
+  await clock.advanceAsync(100);
+  await settle();
   assert.deepEqual([ipsOf('web'), ipsOf('db')], [['10.42.0.2'], []]);
   informers.informerFor(Pods).update(pod('a', { ip: '10.42.0.2', labels: { app: 'db' } }));
+  await clock.advanceAsync(100);
   await settle();
   controller.stop();
   await run;

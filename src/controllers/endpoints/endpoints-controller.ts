@@ -18,6 +18,18 @@ import { hasManagedEndpoints, podEndpointsChanged, podsSelectedBy, servicesSelec
 
 type EndpointsObj = K8sEndpoints & KubeObject;
 
+export interface EndpointsControllerOptions {
+  /**
+   * Pod changes are collected for this long before a service's Endpoints are recomputed (upstream
+   * --endpoint-updates-batch-period, default 0 there). Every write of a large Endpoints object is costly and
+   * consumers that care about latency read EndpointSlices, so skiff batches briefly by default.
+   */
+  podBatchPeriodMs?: number;
+}
+
+/** Default podBatchPeriodMs. */
+export const POD_BATCH_PERIOD_MS = 100;
+
 export class EndpointsController implements Controller {
   readonly name = 'endpoints';
   private readonly queue: WorkQueue;
@@ -25,7 +37,13 @@ export class EndpointsController implements Controller {
   private readonly pods: Lister<Pod>;
   private readonly endpoints: Lister<EndpointsObj>;
 
-  constructor(private readonly ctx: ControllerContext) {
+  private readonly podBatchPeriodMs: number;
+
+  constructor(
+    private readonly ctx: ControllerContext,
+    opts: EndpointsControllerOptions = {},
+  ) {
+    this.podBatchPeriodMs = opts.podBatchPeriodMs ?? POD_BATCH_PERIOD_MS;
     this.queue = createWorkQueue({ clock: ctx.clock });
     this.services = ctx.informers.informerFor<Service>(Services).lister;
     this.pods = ctx.informers.informerFor<Pod>(Pods).lister;
@@ -58,7 +76,7 @@ export class EndpointsController implements Controller {
   }
 
   private enqueueServicesOf(pod: Pod): void {
-    for (const key of servicesSelectingPod(this.services, pod)) this.queue.add(key);
+    for (const key of servicesSelectingPod(this.services, pod)) this.queue.addAfter(key, this.podBatchPeriodMs);
   }
 
   async syncService(key: string): Promise<void> {

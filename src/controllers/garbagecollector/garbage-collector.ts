@@ -10,8 +10,9 @@
  * - attemptToOrphan: an owner deleted with the orphan finalizer: remove its ownerReference from every dependent,
  *   then remove the finalizer.
  *
- * Decisions are made on live reads (owners are read from the API, not the graph), as upstream, so a graph that is
- * behind cannot cause a wrong deletion; deletes carry uid and resourceVersion preconditions for the same reason.
+ * Owners are read live (from the API, not the graph or caches), as upstream, so a cache that is behind cannot make
+ * an existing owner look absent; deletes carry uid and resourceVersion preconditions, so a stale copy of the
+ * dependent itself cannot cause a wrong deletion either.
  */
 import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
 import { parseApiVersion, type KubeObject } from '../../api/object.js';
@@ -93,7 +94,10 @@ export class GarbageCollector implements Controller {
     // Being deleted is a one-way trip: wait for it to finish, its dependents are handled when it is gone.
     if (item.beingDeleted && !item.deletingDependents) return 'done';
 
-    const latest = await this.getLatest(item.identity);
+    // An observed object is judged from the informer's copy (upstream reads it live; its TODO says only virtual nodes
+    // need that). A stale copy cannot cause a wrong deletion: the delete carries its resourceVersion as a
+    // precondition, and a conflict is re-checked live.
+    const latest = (item.observed ? this.cached(item.identity) : undefined) ?? (await this.getLatest(item.identity));
     if (!latest) {
       // Gone (or replaced by a namesake): act as if the informer had reported the deletion.
       this.schedule(this.graph.remove(uid));
@@ -245,6 +249,13 @@ export class GarbageCollector implements Controller {
   }
 
   // ---- writes ------------------------------------------------------------------------------------------------
+
+  /** The informer's copy of the object, if it has this incarnation. */
+  private cached(id: ObjectIdentity): KubeObject | undefined {
+    const rt = this.resourceTypeOf(id.apiVersion, id.kind);
+    const obj = this.ctx.informers.informerFor(rt).lister.get(this.namespaceOf(rt, id), id.name);
+    return obj?.metadata.uid === id.uid ? obj : undefined;
+  }
 
   /** The object as the API has it now, or undefined when absent or replaced by a namesake with another uid. */
   private async getLatest(id: ObjectIdentity): Promise<KubeObject | undefined> {
