@@ -65,7 +65,10 @@ interface ZoneTainter {
 }
 
 export interface NodeLifecycleControllerOptions {
-  /** How often node health is checked (--node-monitor-period, default NODE_MONITOR_PERIOD_MS). */
+  /**
+   * How often node health is checked (--node-monitor-period). Default NODE_MONITOR_PERIOD_MS, or a quarter of the
+   * grace period when that is shorter (tests with a grace of a few seconds), so a silent node is noticed in time.
+   */
   monitorPeriodMs?: number;
 }
 
@@ -97,7 +100,7 @@ export class NodeLifecycleController implements Controller {
     private readonly ctx: ControllerContext,
     opts: NodeLifecycleControllerOptions = {},
   ) {
-    this.monitorPeriodMs = opts.monitorPeriodMs ?? NODE_MONITOR_PERIOD_MS;
+    this.monitorPeriodMs = opts.monitorPeriodMs ?? Math.min(NODE_MONITOR_PERIOD_MS, Math.max(100, Math.floor(ctx.options.nodeMonitorGracePeriodMs / 4)));
     this.queue = createWorkQueue({ clock: ctx.clock });
     this.nodes = ctx.informers.informerFor<NodeObj>(Nodes).lister;
     this.leases = ctx.informers.informerFor<LeaseObj>(Leases).lister;
