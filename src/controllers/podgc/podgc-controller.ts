@@ -23,6 +23,7 @@ export const GC_CHECK_PERIOD_MS = 20_000;
 /** How long a node may be missing from the cache before a live GET decides (upstream quarantineTime). */
 export const QUARANTINE_MS = 40_000;
 export const OUT_OF_SERVICE_TAINT = 'node.kubernetes.io/out-of-service';
+const DELETE_CONCURRENCY = 50;
 
 export class PodGCController implements Controller {
   readonly name = 'pod-garbage-collector';
@@ -124,17 +125,20 @@ export class PodGCController implements Controller {
     );
   }
 
+  /** Runs fn for every pod, DELETE_CONCURRENCY at a time (upstream: a goroutine each). */
   private async forEach(pods: Pod[], fn: (pod: Pod) => Promise<void>): Promise<void> {
-    await Promise.all(
-      pods.map(async (pod) => {
-        try {
-          await fn(pod);
-        } catch (err) {
-          if (isNotFound(err)) return; // someone else finished the job
-          console.error(`pod-garbage-collector: failed to delete pod ${keyOf(pod)}: ${(err as Error).message}`);
-        }
-      }),
-    );
+    for (let i = 0; i < pods.length; i += DELETE_CONCURRENCY) {
+      await Promise.all(
+        pods.slice(i, i + DELETE_CONCURRENCY).map(async (pod) => {
+          try {
+            await fn(pod);
+          } catch (err) {
+            if (isNotFound(err)) return; // someone else finished the job
+            console.error(`pod-garbage-collector: failed to delete pod ${keyOf(pod)}: ${(err as Error).message}`);
+          }
+        }),
+      );
+    }
   }
 
   private async markFailedAndDelete(pod: Pod, condition?: Mutable<PodCondition>): Promise<void> {
