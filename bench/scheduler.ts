@@ -21,7 +21,6 @@
 import { cpus } from 'node:os';
 import { FakeClient } from '../src/client/fake-client.js';
 import { FakeInformerFactory } from '../src/client/fake-informer-factory.js';
-import { FakeRecorder } from '../src/client/fake-recorder.js';
 import { Nodes, Pods, ReplicaSets } from '../src/client/resources.js';
 import type { StaticInformer } from '../src/client/static-informer.js';
 import { Registry } from '../src/scheduler/framework/registry.js';

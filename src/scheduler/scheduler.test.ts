@@ -5,7 +5,7 @@ import { FakeClock } from '../client/fake-clock.js';
 import { SharedInformerFactory } from '../client/informer.js';
 import { FakeRecorder } from '../client/fake-recorder.js';
 import { Nodes, Pods, PriorityClasses } from '../client/resources.js';
-import { conflict } from '../api/status.js';
+import { conflict, notFound } from '../api/status.js';
 import type { Node, Pod } from './framework/types.js';
 import { Scheduler } from './scheduler.js';
 import { until } from './testing/until.js';
@@ -207,6 +207,30 @@ group('Scheduler', () => {
     await until(() => env.scheduler.queue.whereIs(stored(env, 'next')!) !== 'unschedulablePods', 'next requeued');
     env.clock.advance(1000);
     await until(() => nodeOf(env, 'next') === 'n1', 'next bound');
+  });
+
+  it('a pod deleted while its binding is in flight gives its room back', async () => {
+    const env = await start([makeNode('n1', { cpu: '1' })], []);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    // Hold p's binding until released, then fail it as the API server would for a pod that is gone.
+    env.client.prependReactor('createSubresource', 'pods', (a) =>
+      a.name === 'p'
+        ? gate.then(() => {
+            throw notFound({ resource: 'pods', name: 'p' });
+          })
+        : undefined,
+    );
+    await env.client.create(Pods, 'default', makePod('p', { cpu: '1' }));
+    await until(() => env.scheduler.snapshot.numPods === 1, 'p assumed');
+    await env.client.delete(Pods, 'default', 'p');
+    await until(() => env.scheduler.snapshot.numPods === 0, 'assumed p released');
+    await env.client.create(Pods, 'default', makePod('q', { cpu: '1' }));
+    await until(() => nodeOf(env, 'q') === 'n1', 'q bound on the freed node');
+    release();
+    await env.scheduler.drainBindings();
+    assert.equal(env.scheduler.snapshot.podState(stored(env, 'q')!)?.nodeName, 'n1');
+    assert.equal(env.scheduler.snapshot.get('n1')!.requested.milliCPU, 1000, 'only q is counted');
   });
 
   it('a pending pod deleted before it is scheduled leaves the queue', async () => {

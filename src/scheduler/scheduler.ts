@@ -297,6 +297,11 @@ export class Scheduler {
       return;
     }
     this.queue.delete(pod);
+    // The last state the informer saw may predate our binding (a relist): an assumed copy must not outlive it.
+    if (this.snapshot.isAssumed(pod)) {
+      this.snapshot.removePod(pod);
+      this.queue.moveAllToActiveOrBackoffQueue(assignedPodDelete, pod, undefined);
+    }
     this.framework.getWaitingPod(podUid(pod))?.reject('', 'removed');
   }
 
@@ -513,7 +518,6 @@ export class Scheduler {
       const condition = {
         type: 'PodScheduled',
         status: 'False',
-        lastProbeTime: null,
         lastTransitionTime: old && old.status === 'False' && old.lastTransitionTime ? old.lastTransitionTime : rfc3339(this.clock.now()),
         reason,
         message,
