@@ -6,47 +6,32 @@ import { FakeClock } from '../../client/fake-clock.js';
 import { FakeInformerFactory } from '../../client/fake-informer-factory.js';
 import { FakeRecorder } from '../../client/fake-recorder.js';
 import { ConfigMaps, Deployments, Namespaces, Pods } from '../../client/resources.js';
-import type { ResourceType, WriteOptions } from '../../client/types.js';
 import { defaultControllerOptions } from '../controller.js';
 import { NamespaceController } from './namespace-controller.js';
 
-/** Records namespace updates with their options, which FakeClient's actions leave out (the finalize subresource). */
-class RecordingClient extends FakeClient {
-  readonly updates: { resource: string; name: string; subresource?: string; finalizers?: string[] }[] = [];
-
-  override async update<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts: WriteOptions & { subresource?: string } = {}): Promise<T> {
-    if (rt.resource === 'namespaces') this.updates.push({
-      resource: rt.resource,
-      name: obj.metadata.name ?? '',
-      ...(opts.subresource ? { subresource: opts.subresource } : {}),
-      finalizers: (obj.spec as { finalizers?: string[] } | undefined)?.finalizers,
-    });
-    return super.update(rt, namespace, obj, {});
-  }
-}
-
-function fixture() {
+async function fixture() {
   const clock = new FakeClock();
-  const client = new RecordingClient({ clock });
+  const client = new FakeClient({ clock });
   const informers = new FakeInformerFactory();
   const controller = new NamespaceController({ client, informers, clock, recorder: () => new FakeRecorder(), options: defaultControllerOptions });
   controller.start();
-  // The fake client does not model spec.finalizers, and would drop a namespace with a deletionTimestamp at its
-  // first write; a metadata finalizer keeps it around as spec.finalizers do on the real server.
-  const terminating: KubeObject = {
-    metadata: { name: 'team-a', deletionTimestamp: '2025-01-01T00:00:00Z', finalizers: ['test.skiff.dev/keep'] },
-    spec: { finalizers: ['kubernetes'] },
-    status: { phase: 'Terminating' },
-  };
-  client.seed(Namespaces, terminating);
+  // As the API server does: create gives spec.finalizers [kubernetes]; delete only marks the namespace Terminating.
+  await client.create(Namespaces, '', { metadata: { name: 'team-a' } });
+  await client.delete(Namespaces, '', 'team-a');
   informers.informerFor(Namespaces).add(client.peek(Namespaces, '', 'team-a')!);
-  return { clock, client, informers, controller };
+  client.clearActions();
+  /** The finalize PUTs the controller made. */
+  const finalizes = () =>
+    client.actions
+      .filter((a) => a.verb === 'update' && a.resource === 'namespaces')
+      .map((a) => ({ subresource: a.subresource, finalizers: ((a.object as KubeObject).spec as { finalizers?: string[] }).finalizers }));
+  return { clock, client, informers, controller, finalizes };
 }
 
 const cm = (ns: string, name: string, finalizers?: string[]): KubeObject => ({ metadata: { name, namespace: ns, ...(finalizers ? { finalizers } : {}) }, data: {} });
 
 test('deleting a namespace deletes its content of every type, then finalizes it', async () => {
-  const { client, controller } = fixture();
+  const { client, controller, finalizes } = await fixture();
   client.seed(ConfigMaps, cm('team-a', 'settings'), cm('other', 'keep-me'));
   client.seed(Pods, { metadata: { name: 'web-1', namespace: 'team-a' }, spec: { containers: [] }, status: { phase: 'Running' } });
   client.seed(Deployments, { metadata: { name: 'web', namespace: 'team-a' }, spec: {} });
@@ -60,8 +45,10 @@ test('deleting a namespace deletes its content of every type, then finalizes it'
     ['pods', 'team-a', 'web-1', 'Background'],
   ]);
   assert.deepEqual(client.all(ConfigMaps).map((c) => `${c.metadata.namespace}/${c.metadata.name}`), ['other/keep-me']);
-  assert.deepEqual(client.updates, [{ resource: 'namespaces', name: 'team-a', subresource: 'finalize', finalizers: [] }]);
-  const conditions = (client.peek(Namespaces, '', 'team-a')!.status as { conditions: { type: string; status: string; reason: string }[] }).conditions;
+  assert.deepEqual(finalizes(), [{ subresource: 'finalize', finalizers: [] }]);
+  assert.equal(client.peek(Namespaces, '', 'team-a'), undefined, 'finalized: the namespace is gone');
+  const lastStatus = client.actions.filter((a) => a.verb === 'updateStatus').at(-1)!.object as KubeObject;
+  const conditions = (lastStatus.status as { conditions: { type: string; status: string; reason: string }[] }).conditions;
   assert.deepEqual(
     conditions.map((c) => [c.type, c.status, c.reason]),
     [
@@ -75,13 +62,13 @@ test('deleting a namespace deletes its content of every type, then finalizes it'
 });
 
 test('content held by a finalizer keeps the namespace: conditions say why, the sync comes back after 15 s', async () => {
-  const { clock, client, controller } = fixture();
+  const { clock, client, controller, finalizes } = await fixture();
   client.seed(ConfigMaps, cm('team-a', 'held', ['example.com/cleanup']), cm('team-a', 'plain'));
   // The informer's add of the terminating namespace queued it: the worker's first sync runs now.
   const running = controller.run(1);
   try {
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-    assert.equal(client.updates.length, 0, 'not finalized while content remains');
+    assert.equal(finalizes().length, 0, 'not finalized while content remains');
     const status = client.peek(Namespaces, '', 'team-a')!.status as { conditions: { type: string; status: string; reason: string; message: string }[] };
     const byType = Object.fromEntries(status.conditions.map((c) => [c.type, c]));
     assert.deepEqual(
@@ -97,12 +84,12 @@ test('content held by a finalizer keeps the namespace: conditions say why, the s
     const held = client.peek(ConfigMaps, 'team-a', 'held')!;
     held.metadata.finalizers = [];
     await client.update(ConfigMaps, 'team-a', held);
-    client.updates.length = 0;
     await clock.advanceAsync(14_000);
-    assert.equal(client.updates.length, 0);
+    assert.equal(finalizes().length, 0);
     await clock.advanceAsync(1_000);
-    for (let i = 0; i < 10 && client.updates.length === 0; i++) await new Promise((r) => setImmediate(r));
-    assert.deepEqual(client.updates, [{ resource: 'namespaces', name: 'team-a', subresource: 'finalize', finalizers: [] }]);
+    for (let i = 0; i < 10 && finalizes().length === 0; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(finalizes(), [{ subresource: 'finalize', finalizers: [] }]);
+    assert.equal(client.peek(Namespaces, '', 'team-a'), undefined);
   } finally {
     controller.stop();
     await running;
@@ -110,7 +97,7 @@ test('content held by a finalizer keeps the namespace: conditions say why, the s
 });
 
 test('the deletion of a terminating namespace\'s last object brings the re-check forward', async () => {
-  const { clock, client, informers, controller } = fixture();
+  const { clock, client, informers, controller, finalizes } = await fixture();
   // A pod being stopped gracefully by its kubelet: 30 s estimate.
   const pod: KubeObject = {
     metadata: { name: 'web-1', namespace: 'team-a', deletionTimestamp: '2025-01-01T00:00:30Z', finalizers: ['test.skiff.dev/kubelet'] },
@@ -122,7 +109,7 @@ test('the deletion of a terminating namespace\'s last object brings the re-check
   const running = controller.run(1);
   try {
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-    assert.equal(client.updates.length, 0);
+    assert.equal(finalizes().length, 0);
     // The kubelet is done after 2 s: the pod goes, the informer says so.
     await clock.advanceAsync(2_000);
     const gone = client.peek(Pods, 'team-a', 'web-1')!;
@@ -130,8 +117,8 @@ test('the deletion of a terminating namespace\'s last object brings the re-check
     await client.update(Pods, 'team-a', gone);
     informers.informerFor(Pods).delete('team-a/web-1');
     await clock.advanceAsync(1_000);
-    for (let i = 0; i < 10 && client.updates.length === 0; i++) await new Promise((r) => setImmediate(r));
-    assert.deepEqual(client.updates.map((u) => u.subresource), ['finalize'], 'finalized 3 s in, not after the 30 s estimate');
+    for (let i = 0; i < 10 && finalizes().length === 0; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(finalizes().map((u) => u.subresource), ['finalize'], 'finalized 3 s in, not after the 30 s estimate');
   } finally {
     controller.stop();
     await running;
@@ -139,7 +126,7 @@ test('the deletion of a terminating namespace\'s last object brings the re-check
 });
 
 test('a namespace that is not being deleted is left alone', async () => {
-  const { client, controller } = fixture();
+  const { client, controller } = await fixture();
   client.seed(Namespaces, { metadata: { name: 'live' }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
   client.seed(ConfigMaps, cm('live', 'settings'));
   client.clearActions();
