@@ -34,13 +34,22 @@ describe('openStore', () => {
   });
 
   it('refuses what it does not support, naming the url and the supported schemes', async () => {
-    for (const url of ['postgres://db/skiff', '/var/lib/skiff/state.db', 'sqlite://', 'sqlite:///x.db?_journal=WAL', 'memory://x']) {
+    for (const url of [
+      'postgres://db/skiff',
+      '/var/lib/skiff/state.db',
+      'sqlite://',
+      'sqlite:///x.db?_journal=WAL',
+      'memory://x',
+      'https://127.0.0.1:2379',
+      'etcd://127.0.0.1:2379?x=1',
+    ]) {
       await assert.rejects(openStore(url), (err: Error) => {
         assert.ok(err.message.includes(JSON.stringify(url)), err.message);
         return true;
       });
     }
     await assert.rejects(openStore('postgres://db/skiff'), /memory:\/\/.*sqlite:\/\//);
-    await assert.rejects(openStore('etcd://127.0.0.1:2379'), /etcd is not supported yet/);
+    await assert.rejects(openStore('postgres://db/skiff'), /etcd:\/\//);
+    await assert.rejects(openStore('https://127.0.0.1:2379'), /TLS/);
   });
 });

@@ -1,14 +1,19 @@
 import { isAbsolute, resolve } from 'node:path';
+import { EtcdStore, parseEtcdUrl } from './etcd-store.js';
 import { MemoryStore } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';
 
-const SUPPORTED = 'memory://, sqlite:///absolute/path.db, sqlite://relative/path.db';
+const SUPPORTED =
+  'memory://, sqlite:///absolute/path.db, sqlite://relative/path.db, etcd://host:port[,host:port...][/prefix], ' +
+  'http://host:port[,http://host:port...][/prefix] (etcd)';
 
 /**
  * Opens the backend named by url (the k3s `--datastore-endpoint` idea):
  * - `memory://` — in-process, nothing survives a restart (tests, throwaway clusters);
- * - `sqlite:///abs/path.db` or `sqlite://relative/path.db` (relative to the working directory).
+ * - `sqlite:///abs/path.db` or `sqlite://relative/path.db` (relative to the working directory);
+ * - `etcd://host:port[,host:port...][/prefix]` or `http://host:port[,http://host:port...][/prefix]` — an etcd v3
+ *   cluster shared by several servers; connects and checks that etcd answers before resolving (see parseEtcdUrl).
  * Anything else is refused with an error that names the url and the supported schemes.
  */
 export async function openStore(url: string): Promise<Store> {
@@ -27,8 +32,14 @@ export async function openStore(url: string): Promise<Store> {
     }
     case 'etcd':
     case 'http':
-    case 'https':
-      throw new Error(`datastore ${JSON.stringify(url)}: etcd is not supported yet; use one of ${SUPPORTED}`);
+    case 'https': {
+      const { endpoints, prefix } = parseEtcdUrl(url);
+      try {
+        return await EtcdStore.connect({ endpoints, prefix });
+      } catch (err) {
+        throw new Error(`datastore ${JSON.stringify(url)}: ${(err as Error).message}`, { cause: err });
+      }
+    }
     default:
       throw new Error(`datastore ${JSON.stringify(url)}: unsupported scheme; use one of ${SUPPORTED}`);
   }
