@@ -26,7 +26,8 @@ function deployment(name: string, image = 'nginx:1.25') {
 describe('API server', () => {
   let s: TestServer;
   before(async () => {
-    s = await startTestServer();
+    // API semantics only: no controller may act on the objects these tests create.
+    s = await startTestServer({ controlPlane: false });
   });
   after(async () => {
     await s?.stop();

@@ -29,11 +29,17 @@ export const EndpointSlices = rt('discovery.k8s.io', 'v1', 'endpointslices', 'En
 export const PodDisruptionBudgets = rt('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget');
 export const PriorityClasses = rt('scheduling.k8s.io', 'v1', 'priorityclasses', 'PriorityClass', false);
 export const StorageClasses = rt('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false);
+export const Roles = rt('rbac.authorization.k8s.io', 'v1', 'roles', 'Role');
+export const RoleBindings = rt('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding');
+export const ClusterRoles = rt('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false);
+export const ClusterRoleBindings = rt('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings', 'ClusterRoleBinding', false);
+export const Ingresses = rt('networking.k8s.io', 'v1', 'ingresses', 'Ingress');
+export const NetworkPolicies = rt('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy');
 
 /** Every type above, for components (the garbage collector, the namespace controller) that walk all of them. */
 export const allResourceTypes: ResourceType[] = [
   Namespaces, Nodes, Pods, Services, Endpoints, ConfigMaps, Secrets, Events, ServiceAccounts, PersistentVolumes,
   PersistentVolumeClaims, ResourceQuotas, LimitRanges, Deployments, ReplicaSets, StatefulSets, DaemonSets,
   ControllerRevisions, Jobs, CronJobs, HorizontalPodAutoscalers, Leases, EndpointSlices, PodDisruptionBudgets,
-  PriorityClasses, StorageClasses,
+  PriorityClasses, StorageClasses, Roles, RoleBindings, ClusterRoles, ClusterRoleBindings, Ingresses, NetworkPolicies,
 ];

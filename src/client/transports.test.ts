@@ -86,7 +86,7 @@ describe('RestClient over both transports', () => {
   let https: HttpsTransport;
   const clients: Record<string, Client> = {};
   before(async () => {
-    s = await startTestServer({ datastore: 'memory' });
+    s = await startTestServer({ datastore: 'memory', controlPlane: false });
     https = new HttpsTransport(await loadKubeconfig(s.kubeconfig));
     clients.https = new RestClient(https);
     clients['in-process'] = new RestClient(s.running.api.inProcessTransport());

@@ -1,5 +1,12 @@
 /** Every controller `skiff server` runs, by the names `--disable` takes. */
 import { CronJobController } from './cronjob/cronjob-controller.js';
+import { EndpointsController } from './endpoints/endpoints-controller.js';
+import { EndpointSliceController } from './endpointslice/endpointslice-controller.js';
+import { GarbageCollector } from './garbagecollector/garbage-collector.js';
+import { NamespaceController } from './namespace/namespace-controller.js';
+import { NodeLifecycleController } from './nodelifecycle/node-lifecycle-controller.js';
+import { PodGCController } from './podgc/podgc-controller.js';
+import { ServiceAccountController } from './serviceaccount/serviceaccount-controller.js';
 import { DaemonSetController } from './daemonset/daemonset-controller.js';
 import { DeploymentController } from './deployment/deployment-controller.js';
 import { JobController } from './job/job-controller.js';
@@ -16,4 +23,12 @@ export const controllerFactories: ControllerFactory[] = [
   { name: 'job', create: (ctx) => new JobController(ctx) },
   { name: 'cronjob', create: (ctx) => new CronJobController(ctx) },
   { name: 'ttl-after-finished', create: (ctx) => new TtlAfterFinishedController(ctx) },
+  // kube-controller-manager's defaults: --concurrent-gc-syncs 20, --concurrent-namespace-syncs 10.
+  { name: 'garbage-collector', create: (ctx) => new GarbageCollector(ctx), workers: 20 },
+  { name: 'namespace', create: (ctx) => new NamespaceController(ctx), workers: 10 },
+  { name: 'serviceaccount', create: (ctx) => new ServiceAccountController(ctx) },
+  { name: 'endpoints', create: (ctx) => new EndpointsController(ctx) },
+  { name: 'endpointslice', create: (ctx) => new EndpointSliceController(ctx) },
+  { name: 'pod-garbage-collector', create: (ctx) => new PodGCController(ctx) },
+  { name: 'node-lifecycle', create: (ctx) => new NodeLifecycleController(ctx) },
 ];

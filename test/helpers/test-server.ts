@@ -7,6 +7,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runServer, type RunningServer } from '../../src/cli/server.js';
+import { controllerFactories } from '../../src/controllers/all.js';
 import type { ServerConfig } from '../../src/cli/flags.js';
 
 export interface TestServer {
@@ -48,6 +49,8 @@ export interface TestServerOptions {
   port?: number;
   /** Controllers not to run (`--disable`). */
   disable?: string[];
+  /** false: run the API server alone (no controllers, no scheduler), for tests of API semantics. */
+  controlPlane?: boolean;
   simulateNodes?: number;
   nodeMonitorGracePeriodMs?: number;
   defaultTolerationSeconds?: number;
@@ -66,7 +69,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     disableAgent: true,
     nodeName: 'test-node',
     tlsSan: [],
-    disable: opts.disable ?? [],
+    disable: opts.controlPlane === false ? [...controllerFactories.map((f) => f.name), 'scheduler'] : (opts.disable ?? []),
     simulateNodes: opts.simulateNodes ?? 0,
     simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
     nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs ?? 40_000,

@@ -20,9 +20,8 @@ export function defaultTolerationSeconds(notReadySeconds: number, unreachableSec
       if (def.group !== '' || def.plural !== 'pods') return;
       const spec = (obj.spec ??= {}) as { tolerations?: Toleration[] };
       const tolerations = (spec.tolerations ??= []);
-      // Upstream skips a taint when any toleration already matches it (including an empty key with Exists).
-      const tolerates = (key: string) =>
-        tolerations.some((t) => (t.key === key || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute'));
+      // Upstream skips a taint when a toleration already covers it: that key or an empty key, NoExecute or any effect.
+      const tolerates = (key: string) => tolerations.some((t) => (t.key === key || !t.key) && (!t.effect || t.effect === 'NoExecute'));
       if (!tolerates('node.kubernetes.io/not-ready')) {
         tolerations.push({ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: notReadySeconds });
       }
