@@ -3,13 +3,19 @@
  * commit), the same on memory://, and as the baseline measured in the same run, raw better-sqlite3 single-row
  * INSERTs each in its own transaction with the same pragmas (what an unbatched store would do).
  *
+ * When an `etcd` binary is on PATH, the same two cases also run on EtcdStore against a throwaway one-member etcd
+ * (data dir in the temp dir, so on the same disk as the SQLite file); otherwise `etcd` says why it was skipped.
+ *
  * Usage: node --import tsx bench/store.ts [secondsPerCase=3]
  * Prints one JSON object.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { EtcdStore } from '../src/storage/etcd-store.js';
+import { haveEtcd, startTestEtcd } from '../src/storage/etcd-store-testing.js';
 import { MemoryStore } from '../src/storage/memory-store.js';
 import { SqliteStore } from '../src/storage/sqlite-store.js';
 import type { Store } from '../src/storage/store.js';
@@ -101,6 +107,8 @@ async function main(): Promise<void> {
     const memory64 = await closedLoop(memory64Store, 64, 'm64');
     await memory64Store.close();
 
+    const etcd = await etcdCases();
+
     const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
     console.log(
       JSON.stringify(
@@ -120,7 +128,12 @@ async function main(): Promise<void> {
             sqlite1VsBaseline: ratio(sqlite1.writesPerSec, raw.writesPerSec),
             sqlite64VsSqlite1: ratio(sqlite64.writesPerSec, sqlite1.writesPerSec),
             memory64VsSqlite64: ratio(memory64.writesPerSec, sqlite64.writesPerSec),
+            ...('etcd64Writers' in etcd && {
+              etcd64VsEtcd1: ratio(etcd.etcd64Writers.writesPerSec, etcd.etcd1Writer.writesPerSec),
+              sqlite64VsEtcd64: ratio(sqlite64.writesPerSec, etcd.etcd64Writers.writesPerSec),
+            }),
           },
+          etcd,
         },
         null,
         2,
@@ -128,6 +141,24 @@ async function main(): Promise<void> {
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** EtcdStore on a one-member etcd started for this run (one member: no replication cost in these numbers). */
+async function etcdCases(): Promise<{ skipped: string } | { version: string; etcd1Writer: Result; etcd64Writers: Result }> {
+  if (!haveEtcd()) return { skipped: 'no etcd binary on PATH (apt-get install etcd-server)' };
+  const etcd = await startTestEtcd();
+  try {
+    const store = await EtcdStore.connect({ endpoints: [etcd.endpoint], prefix: '/bench' });
+    try {
+      const etcd1Writer = await closedLoop(store, 1, 'e1');
+      const etcd64Writers = await closedLoop(store, 64, 'e64');
+      return { version: execFileSync('etcd', ['--version']).toString().split('\n')[0], etcd1Writer, etcd64Writers };
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await etcd.stop();
   }
 }
 
