@@ -250,8 +250,10 @@ export function encodeCompactionRequest(r: CompactionRequest): Buffer {
   return w.finish();
 }
 
-/** A WatchRequest carrying a create_request (field 1). EtcdStore opens one stream per watch and ends a watch by
- * cancelling its stream, so it never sends cancel_request. */
+/**
+ * A WatchRequest carrying a create_request (field 1). EtcdStore opens one stream per watch and ends a watch by
+ * cancelling its stream, so it never sends cancel_request.
+ */
 export function encodeWatchCreateRequest(c: WatchCreateRequest): Buffer {
   const w = new Writer();
   w.message(1, (m) => {

@@ -177,7 +177,7 @@ export class EtcdStore implements Store {
   /** @internal */
   readonly watchRetryMs: number;
   private readonly prefixBytes: number;
-  /** A key no Store key can be: the target of reads that only want a header revision. */
+  /** `<prefix>\0`, a key no caller uses (Store keys start with '/'): the target of reads that only want a revision. */
   private readonly probeKey: Buffer;
   /** The highest compact revision of etcd seen so far (0 = none). Another server may have compacted further. */
   private etcdCompact = 0;
