@@ -8,25 +8,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from './helpers/eventually.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
 const skip = kubectlSkip();
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('control loop end-to-end (kubectl, simulated nodes)', { skip }, () => {
   let s: TestServer;
@@ -164,6 +151,41 @@ spec:
     watcher.close();
     const added = watcher.events.filter((e) => e.type === 'ADDED').map((e) => e.object.metadata.name);
     assert.deepEqual(added, ['db-0', 'db-1', 'db-2']);
+  });
+
+  it('deleting the Deployment removes its ReplicaSets and Pods', async () => {
+    const d = await k(['delete', 'deployment', 'web']);
+    assert.equal(d.code, 0, d.stderr);
+    await eventually('no ReplicaSets or Pods of web', async () => {
+      const rs = (await k.json(['get', 'replicasets', '-l', 'app=web'])).items;
+      const ps = await pods('app=web');
+      return rs.length === 0 && ps.length === 0;
+    });
+  });
+
+  it('deleting a namespace deletes its contents, then the namespace', async () => {
+    assert.equal((await k(['create', 'namespace', 'scratch'])).code, 0);
+    assert.equal((await k(['-n', 'scratch', 'create', 'deployment', 'tmp', '--image=busybox', '--replicas=2'])).code, 0);
+    assert.equal((await k(['-n', 'scratch', 'create', 'configmap', 'c', '--from-literal=a=b'])).code, 0);
+    await eventually('pods in scratch', async () => (await k.json(['-n', 'scratch', 'get', 'pods'])).items.length === 2);
+    const del = await k(['delete', 'namespace', 'scratch', '--timeout=60s']);
+    assert.equal(del.code, 0, del.stderr);
+    const gone = await k(['get', 'namespace', 'scratch']);
+    assert.match(gone.stderr, /NotFound/);
+    const leftovers = await k.json(['get', 'pods,configmaps,deployments,replicasets', '-n', 'scratch']);
+    assert.equal(leftovers.items.length, 0);
+  });
+
+  it('a CronJob fires', async () => {
+    assert.equal((await k(['create', 'cronjob', 'tick', '--image=busybox', '--schedule=* * * * *', '--', 'date'])).code, 0);
+    // The schedule fires at the next minute boundary.
+    const job = await eventually(
+      'a Job created by the CronJob',
+      async () => (await k.json(['get', 'jobs'])).items.find((j: any) => j.metadata.ownerReferences?.[0]?.name === 'tick'),
+      75_000,
+    );
+    assert.match(job.metadata.name, /^tick-\d+$/);
+    await eventually('the CronJob records lastScheduleTime', async () => (await k.json(['get', 'cronjob', 'tick'])).status?.lastScheduleTime, 10_000);
   });
 
   it('a pod that fits nowhere gets a FailedScheduling event with the reasons', async () => {

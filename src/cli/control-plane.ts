@@ -119,7 +119,15 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, lo
   if (config.simulateNodes > 0 && !disabled.has('simulated-nodes')) {
     const client = clientFor('system:node:simulated');
     simInformers = new SharedInformerFactory(client);
-    simulatedNodes = new SimulatedNodes({ client, informers: simInformers, clock: realClock, count: config.simulateNodes, capacity: config.simulateNodeCapacity });
+    simulatedNodes = new SimulatedNodes({
+      client,
+      informers: simInformers,
+      clock: realClock,
+      count: config.simulateNodes,
+      capacity: config.simulateNodeCapacity,
+      // The kubelet renews every 10 s against a 40 s grace period; keep that ratio when tests shorten the grace period.
+      leaseRenewIntervalMs: Math.min(10_000, Math.max(250, Math.floor(config.nodeMonitorGracePeriodMs / 4))),
+    });
     simulatedNodes.start();
   }
   for (const e of electors) e.start();
