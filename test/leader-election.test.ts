@@ -1,0 +1,74 @@
+/**
+ * HA: two `skiff server` processes on one etcd. The first leads the controller manager and the scheduler; when it is
+ * killed (SIGKILL, no Lease release), the second takes over within the Lease duration and its controllers act.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { haveEtcd, startTestEtcd, type TestEtcd } from '../src/storage/etcd-store-testing.js';
+import { eventually } from './helpers/eventually.js';
+import { kubectlFor, kubectlSkip } from './helpers/kubectl.js';
+import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+
+function skipReason(): string | false {
+  const k = kubectlSkip();
+  if (k) return k;
+  if (haveEtcd()) return false;
+  if (process.env.CI === 'true') throw new Error('etcd is not installed, and CI=true forbids skipping the HA test');
+  return 'etcd is not installed on this machine; skipping the HA test';
+}
+
+describe('leader election across servers sharing etcd', { skip: skipReason() }, () => {
+  let etcd: TestEtcd | undefined;
+  const servers: ServerProcess[] = [];
+  const dirs: string[] = [];
+  after(async () => {
+    for (const s of servers) {
+      s.child.kill('SIGKILL');
+      await waitExit(s.child);
+    }
+    await etcd?.stop();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('a second server takes over the controllers when the leader is killed', async () => {
+    etcd = await startTestEtcd();
+    const start = async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'skiff-ha-'));
+      dirs.push(dir);
+      const s = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--datastore-endpoint', `etcd://${etcd!.endpoint}/skiff-ha`]);
+      servers.push(s);
+      return { s, k: kubectlFor(join(dir, 'kubeconfig.yaml')), dir };
+    };
+    const a = await start();
+    await eventually('server A leads the controller manager', async () => /kube-controller-manager: became leader/.test(a.s.output()), 20_000);
+    const b = await start();
+    const lease = await b.k.json(['-n', 'kube-system', 'get', 'lease', 'kube-controller-manager']);
+    const leaderA = lease.spec.holderIdentity as string;
+    assert.ok(leaderA, 'a holder');
+    assert.doesNotMatch(b.s.output(), /became leader/, 'B waits while A leads');
+    // Both servers serve the same data: a write through A is read through B.
+    assert.equal((await a.k(['create', 'configmap', 'shared', '--from-literal=a=b'])).code, 0);
+    assert.equal((await b.k.json(['get', 'configmap', 'shared'])).data.a, 'b');
+
+    a.s.child.kill('SIGKILL');
+    await waitExit(a.s.child);
+    const killedAt = Date.now();
+    await eventually('server B leads the controller manager', async () => /kube-controller-manager: became leader/.test(b.s.output()), 30_000);
+    const tookOverMs = Date.now() - killedAt;
+    const now = await b.k.json(['-n', 'kube-system', 'get', 'lease', 'kube-controller-manager']);
+    assert.notEqual(now.spec.holderIdentity, leaderA);
+    assert.ok(tookOverMs < 25_000, `took over in ${tookOverMs} ms (lease duration 15 s)`);
+    // B's controllers act: a new Deployment gets its ReplicaSet and pods.
+    assert.equal((await b.k(['create', 'deployment', 'after', '--image=busybox', '--replicas=2'])).code, 0);
+    await eventually('B created the ReplicaSet and its pods', async () => {
+      const rs = (await b.k.json(['get', 'replicasets', '-l', 'app=after'])).items;
+      const pods = (await b.k.json(['get', 'pods', '-l', 'app=after'])).items;
+      return rs.length === 1 && pods.length === 2;
+    }, 20_000);
+    const kc = await readFile(join(b.dir, 'kubeconfig.yaml'), 'utf8');
+    assert.match(kc, /server: https:\/\/127\.0\.0\.1:\d+/);
+  });
+});
