@@ -72,6 +72,8 @@ export interface HandlerOptions {
   extensions?: HandlerExtensions;
   /** Interval between watch bookmarks (upstream sends about one a minute). */
   bookmarkIntervalMs?: number;
+  /** PEM of the cluster CA, served at /cacerts. */
+  caCertPem?: string;
 }
 
 const PATCH_TYPES = new Set([
@@ -81,8 +83,11 @@ const PATCH_TYPES = new Set([
   'application/apply-patch+yaml',
 ]);
 
-/** Health endpoints answer without credentials, like kube-apiserver's anonymous access to them. */
-const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz']);
+/**
+ * Health endpoints answer without credentials, like kube-apiserver's anonymous access to them; /cacerts serves the
+ * cluster CA to joining agents, which check it against the hash in their K10 token before trusting it (k3s).
+ */
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/cacerts']);
 
 export class ApiHandler {
   private readonly byGVR = new Map<string, ResourceDefinition>();
@@ -148,6 +153,11 @@ export class ApiHandler {
 
   private serveOther(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): void {
     if (path === '/version') return sendJson(res, 200, JSON.stringify(this.opts.version));
+    if (path === '/cacerts' && this.opts.caCertPem) {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(this.opts.caCertPem) });
+      res.end(this.opts.caCertPem);
+      return;
+    }
     if (path === '/healthz' || path === '/livez' || path === '/readyz') {
       const checks = path === '/livez' ? this.opts.readyChecks().filter((c) => c.name !== 'watch-cache-ready') : this.opts.readyChecks();
       const ok = checks.every((c) => c.ok);

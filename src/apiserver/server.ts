@@ -99,6 +99,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     ],
     extensions: opts.extensions,
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
+    caCertPem: opts.tls.ca,
   });
   const server = https.createServer(
     { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: true, rejectUnauthorized: false },
