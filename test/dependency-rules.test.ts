@@ -1,0 +1,54 @@
+/**
+ * The dependency rules of ARCHITECTURE.md, checked on the source: components reach state through the API only.
+ *   api imports nothing of ours; storage -> api; apiserver -> api, storage (+ client's transport interface);
+ *   client -> api; controllers, scheduler, agent, proxy, dns -> api, client.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const src = join(root, 'src');
+
+const allowed: Record<string, string[]> = {
+  api: ['api'],
+  storage: ['storage', 'api'],
+  apiserver: ['apiserver', 'api', 'storage', 'client'],
+  client: ['client', 'api'],
+  controllers: ['controllers', 'api', 'client'],
+  scheduler: ['scheduler', 'api', 'client'],
+  agent: ['agent', 'api', 'client'],
+  proxy: ['proxy', 'api', 'client'],
+  dns: ['dns', 'api', 'client'],
+};
+
+function files(dir: string, out: string[] = []): string[] {
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) files(p, out);
+    else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+test('source folders import only what the architecture allows', () => {
+  const violations: string[] = [];
+  for (const file of files(src)) {
+    const component = relative(src, file).split('/')[0];
+    const ok = allowed[component];
+    if (!ok) continue;
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'(\.[^']+)'/gm)) {
+      const target = relative(src, resolve(dirname(file), m[1])).split('/')[0];
+      // The apiserver implements the client's transport interface (the in-process transport), and nothing else of it.
+      if (component === 'apiserver' && target === 'client' && !/client\/(transport|types)\.js$/.test(m[1])) {
+        violations.push(`${relative(root, file)} imports ${m[1]}`);
+        continue;
+      }
+      if (!ok.includes(target)) violations.push(`${relative(root, file)} imports ${m[1]} (${component} may import ${ok.join(', ')})`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
