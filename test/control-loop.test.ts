@@ -89,6 +89,27 @@ describe('control loop end-to-end (kubectl, simulated nodes)', { skip }, () => {
     const d = await k.json(['get', 'deployment', 'web']);
     assert.equal(d.spec.template.spec.containers[0].image, 'nginx:1.27');
     assert.equal(d.metadata.annotations['deployment.kubernetes.io/revision'], '3');
+    const to2 = await k(['rollout', 'undo', 'deployment/web', '--to-revision=2']);
+    assert.equal(to2.code, 0, to2.stderr);
+    await k(['rollout', 'status', 'deployment/web', '--timeout=60s']);
+    const d2 = await k.json(['get', 'deployment', 'web']);
+    assert.equal(d2.spec.template.spec.containers[0].image, 'nginx:1.28');
+    assert.equal(d2.metadata.annotations['deployment.kubernetes.io/revision'], '4');
+  });
+
+  it('rollout pause holds a template change until resume', async () => {
+    assert.equal((await k(['rollout', 'pause', 'deployment/web'])).code, 0);
+    assert.equal((await k(['set', 'image', 'deployment/web', 'nginx=nginx:1.29'])).code, 0);
+    await new Promise((r) => setTimeout(r, 1500));
+    const rsPaused = (await k.json(['get', 'replicasets', '-l', 'app=web'])).items as any[];
+    assert.ok(!rsPaused.some((rs) => rs.spec.template.spec.containers[0].image === 'nginx:1.29'), 'no ReplicaSet for the new template while paused');
+    const paused = await k.json(['get', 'deployment', 'web']);
+    assert.equal(paused.status.conditions.find((c: any) => c.type === 'Progressing')?.reason, 'DeploymentPaused');
+    assert.equal((await k(['rollout', 'resume', 'deployment/web'])).code, 0);
+    const st = await k(['rollout', 'status', 'deployment/web', '--timeout=60s']);
+    assert.equal(st.code, 0, st.stderr);
+    const ps = (await pods('app=web')).filter((p) => !p.metadata.deletionTimestamp);
+    assert.ok(ps.length > 0 && ps.every((p) => p.spec.containers[0].image === 'nginx:1.29'));
   });
 
   it('scale, and a deleted pod is replaced', async () => {

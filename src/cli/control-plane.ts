@@ -125,6 +125,7 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, lo
       clock: realClock,
       count: config.simulateNodes,
       capacity: config.simulateNodeCapacity,
+      podReadyDelayMs: config.simulatePodReadyDelayMs,
       // The kubelet renews every 10 s against a 40 s grace period; keep that ratio when tests shorten the grace period.
       leaseRenewIntervalMs: Math.min(10_000, Math.max(250, Math.floor(config.nodeMonitorGracePeriodMs / 4))),
     });

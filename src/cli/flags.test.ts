@@ -38,6 +38,7 @@ describe('parseServerFlags', () => {
       disable: [],
       simulateNodes: 0,
       simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      simulatePodReadyDelayMs: 1000,
       nodeMonitorGracePeriodMs: 40_000,
       defaultNotReadyTolerationSeconds: 300,
       defaultUnreachableTolerationSeconds: 300,
@@ -55,6 +56,7 @@ describe('parseServerFlags', () => {
     assert.equal(c.simulateNodes, 50);
     assert.deepEqual(c.simulateNodeCapacity, { cpu: '4', memory: '8Gi', pods: '20' });
     assert.equal(c.nodeMonitorGracePeriodMs, 90_000);
+    assert.equal(parseServerFlags(['--simulate-pod-ready-delay', '0s'], {}, host).simulatePodReadyDelayMs, 0);
     assert.equal(c.defaultUnreachableTolerationSeconds, 5);
     assert.equal(c.defaultNotReadyTolerationSeconds, 7);
     assert.deepEqual(c.disable, ['deployment', 'scheduler']);
@@ -97,6 +99,7 @@ describe('parseServerFlags', () => {
       disable: ['traefik'],
       simulateNodes: 0,
       simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      simulatePodReadyDelayMs: 1000,
       nodeMonitorGracePeriodMs: 40_000,
       defaultNotReadyTolerationSeconds: 300,
       defaultUnreachableTolerationSeconds: 300,

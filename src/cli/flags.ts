@@ -42,6 +42,8 @@ export interface ServerConfig {
   simulateNodes: number;
   /** Capacity of each simulated node, e.g. { cpu: '32', memory: '256Gi', pods: '110' }. */
   simulateNodeCapacity: Record<string, string>;
+  /** How long a simulated pod stays Pending after it is bound before it is Running and Ready. */
+  simulatePodReadyDelayMs: number;
   /** A node whose Lease is older than this is NotReady (Ready=Unknown); kube-controller-manager default 40 s. */
   nodeMonitorGracePeriodMs: number;
   /** tolerationSeconds of the default not-ready / unreachable tolerations added to pods (default 300). */
@@ -110,6 +112,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'disable', kind: 'list', env: 'SKIFF_DISABLE', arg: 'NAME', usage: 'Do not run this controller (e.g. deployment, scheduler) or component (repeatable, or comma-separated)' },
   { name: 'simulate-nodes', kind: 'string', env: 'SKIFF_SIMULATE_NODES', arg: 'N', usage: 'Register N simulated nodes whose pods run through a simulated lifecycle (no containers)', defaultText: '0' },
   { name: 'simulate-node-capacity', kind: 'string', env: 'SKIFF_SIMULATE_NODE_CAPACITY', arg: 'LIST', usage: 'Capacity of each simulated node, e.g. cpu=32,memory=256Gi,pods=110', defaultText: 'cpu=32,memory=256Gi,pods=110' },
+  { name: 'simulate-pod-ready-delay', kind: 'string', env: 'SKIFF_SIMULATE_POD_READY_DELAY', arg: 'DURATION', usage: 'Time a simulated pod takes from bound to Running and Ready (e.g. 0s, 500ms, 2s)', defaultText: '1s' },
   { name: 'node-monitor-grace-period', kind: 'string', env: 'SKIFF_NODE_MONITOR_GRACE_PERIOD', arg: 'DURATION', usage: 'A node silent for this long is marked NotReady (e.g. 40s, 1m)', defaultText: '40s' },
   { name: 'default-not-ready-toleration-seconds', kind: 'string', env: 'SKIFF_DEFAULT_NOT_READY_TOLERATION_SECONDS', arg: 'SECONDS', usage: 'tolerationSeconds of the not-ready toleration added to every pod', defaultText: '300' },
   { name: 'default-unreachable-toleration-seconds', kind: 'string', env: 'SKIFF_DEFAULT_UNREACHABLE_TOLERATION_SECONDS', arg: 'SECONDS', usage: 'tolerationSeconds of the unreachable toleration added to every pod', defaultText: '300' },
@@ -289,6 +292,8 @@ function resolveConfig(raw: Map<string, Raw>, facts: HostFacts, configFile: stri
   const simulateNodes = simRaw === undefined ? 0 : parseCount(simRaw.text, simRaw.where);
   const capRaw = str('simulate-node-capacity');
   const simulateNodeCapacity = capRaw === undefined ? { cpu: '32', memory: '256Gi', pods: '110' } : parseCapacity(capRaw.text, capRaw.where);
+  const prRaw = str('simulate-pod-ready-delay');
+  const simulatePodReadyDelayMs = prRaw === undefined ? 1000 : parseDuration(prRaw.text, prRaw.where);
   const gpRaw = str('node-monitor-grace-period');
   const nodeMonitorGracePeriodMs = gpRaw === undefined ? 40_000 : parseDuration(gpRaw.text, gpRaw.where);
   const nrRaw = str('default-not-ready-toleration-seconds');
@@ -311,6 +316,7 @@ function resolveConfig(raw: Map<string, Raw>, facts: HostFacts, configFile: stri
     disable: list('disable'),
     simulateNodes,
     simulateNodeCapacity,
+    simulatePodReadyDelayMs,
     nodeMonitorGracePeriodMs,
     defaultNotReadyTolerationSeconds,
     defaultUnreachableTolerationSeconds,

@@ -72,6 +72,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     disable: opts.controlPlane === false ? [...controllerFactories.map((f) => f.name), 'scheduler'] : (opts.disable ?? []),
     simulateNodes: opts.simulateNodes ?? 0,
     simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
+    simulatePodReadyDelayMs: 1000,
     nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs ?? 40_000,
     defaultNotReadyTolerationSeconds: opts.defaultTolerationSeconds ?? 300,
     defaultUnreachableTolerationSeconds: opts.defaultTolerationSeconds ?? 300,
