@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { CronJob, Job } from 'kubernetes-types/batch/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { CronJobs, Jobs } from '../../client/resources.js';
-import { ControllerFixture } from '../job/controller-fixture.js';
+import { ControllerFixture } from '../util/controller-fixture.js';
 import { CronJobController } from './cronjob-controller.js';
 
 type CronJobObj = Mutable<CronJob> & KubeObject;
@@ -216,7 +216,7 @@ describe('CronJobController', () => {
     const live = stored(f);
     live.status = { lastScheduleTime: '2025-01-01T12:00:00Z' };
     await f.client.updateStatus(CronJobs, 'default', live);
-    f.resync(CronJobs);
+    f.sync(CronJobs);
     await c.reconcile('default/hello');
     assert.deepEqual(f.recorder.lines(), ['Warning UnexpectedJob Saw a job that the controller did not create or forgot: hello-new']);
   });

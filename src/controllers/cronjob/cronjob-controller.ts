@@ -13,7 +13,8 @@ import { CronJobs, Jobs } from '../../client/resources.js';
 import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
-import { controllerRefOf, newControllerRef } from '../job/pod-util.js';
+import { formatTime } from '../util/meta-time.js';
+import { controllerRefOf, newControllerRef } from '../util/owner-references.js';
 import { checkTimeZone, formatRFC3339InZone, parseCronSchedule, type CronSchedule } from './cron-schedule.js';
 
 type CronJobObject = CronJob & KubeObject;
@@ -256,7 +257,7 @@ export class CronJobController implements Controller {
     }
     // The deterministic name is the lock against starting this time twice if this status write is lost.
     if (!inActiveList(cj, created.metadata.uid ?? '')) (status.active ??= []).push(jobRef(created));
-    status.lastScheduleTime = isoSeconds(new Date(scheduled));
+    status.lastScheduleTime = formatTime(new Date(scheduled));
     return { cj, updateStatus: true, requeueAfterMs: requeueAfterMs() };
   }
 
@@ -422,10 +423,6 @@ function byStartTime(a: Job, b: Job): number {
   if (sa && !sb) return -1;
   if (sa && sb && sa !== sb) return Date.parse(sa) - Date.parse(sb);
   return (a.metadata?.name ?? '') < (b.metadata?.name ?? '') ? -1 : (a.metadata?.name ?? '') > (b.metadata?.name ?? '') ? 1 : 0;
-}
-
-function isoSeconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 const weekdays = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

@@ -4,8 +4,8 @@ import type { DaemonSet } from 'kubernetes-types/apps/v1.js';
 import type { Node, Pod, Taint } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { ControllerRevisions, DaemonSets, Nodes, Pods } from '../../client/resources.js';
-import { ControllerFixture } from '../job/controller-fixture.js';
-import { hashRevision, templatePatch, type RevisionObject } from '../statefulset/controller-history.js';
+import { ControllerFixture } from '../util/controller-fixture.js';
+import { hashRevision, templatePatch, type RevisionObject } from '../util/controller-history.js';
 import { DaemonSetController } from './daemonset-controller.js';
 
 type DsObj = Mutable<DaemonSet> & KubeObject;

@@ -17,8 +17,6 @@ import { ControllerRevisions, DaemonSets, Nodes, Pods } from '../../client/resou
 import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
-import { ControllerExpectations } from '../job/expectations.js';
-import { controllerRefOf, createPodFor, deletePodFor, isControlledBy, isPodAvailable, isPodReady, isPodTerminal, newControllerRef, podFromTemplate, slowStartBatch } from '../job/pod-util.js';
 import {
   controllerRevisionHashLabel,
   createControllerRevision,
@@ -29,7 +27,12 @@ import {
   sortRevisions,
   templatePatch,
   type RevisionObject,
-} from '../statefulset/controller-history.js';
+} from '../util/controller-history.js';
+import { ControllerExpectations } from '../util/expectations.js';
+import { controllerRefOf, isControlledBy, newControllerRef } from '../util/owner-references.js';
+import { createPodFor, deletePodFor, podFromTemplate } from '../util/pod-control.js';
+import { isPodAvailable, isPodReady, isPodTerminal } from '../util/pod-state.js';
+import { slowStartBatch } from '../util/slow-start.js';
 import { addDaemonPodTolerations, nodeNameAffinity, nodeShouldRunDaemonPod, targetNodeName } from './node-eligibility.js';
 
 type DaemonSetObject = DaemonSet & KubeObject;

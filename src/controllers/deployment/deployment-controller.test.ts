@@ -5,9 +5,9 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { Deployments, Pods, ReplicaSets } from '../../client/resources.js';
 import { keyOf } from '../controller.js';
-import { ControllerFixture } from '../replicaset/controller-fixture.js';
-import { isPodActive, isPodReady } from '../replicaset/pod-readiness.js';
 import { ReplicaSetController } from '../replicaset/replicaset-controller.js';
+import { ControllerFixture } from '../util/controller-fixture.js';
+import { isPodActive, isPodReady } from '../util/pod-state.js';
 import { DeploymentController } from './deployment-controller.js';
 import { computePodTemplateHash } from './pod-template-hash.js';
 
@@ -79,7 +79,7 @@ class Cluster {
     for (let pass = 0; pass < 5; pass++) {
       const before = this.f.client.actions.length;
       for (const rs of this.f.client.all(ReplicaSets)) await this.rsc.reconcile(keyOf(rs));
-      this.f.sync();
+      this.f.sync(Deployments, ReplicaSets, Pods);
       if (this.f.client.actions.length === before) return;
     }
     assert.fail('ReplicaSets did not settle in 5 passes');
@@ -87,9 +87,9 @@ class Cluster {
 
   /** One Deployment sync, then the ReplicaSets act on it, with every cache caught up in between. */
   async step(): Promise<void> {
-    this.f.sync();
+    this.f.sync(Deployments, ReplicaSets, Pods);
     await this.dc.reconcile(KEY);
-    this.f.sync();
+    this.f.sync(Deployments, ReplicaSets, Pods);
     await this.syncReplicaSets();
   }
 
@@ -102,7 +102,7 @@ class Cluster {
       await this.f.markReady(pod);
       n++;
     }
-    this.f.sync();
+    this.f.sync(Deployments, ReplicaSets, Pods);
     await this.syncReplicaSets();
   }
 
@@ -110,7 +110,7 @@ class Cluster {
     const d = this.d;
     change(d);
     await this.f.client.update(Deployments, NS, d);
-    this.f.sync();
+    this.f.sync(Deployments, ReplicaSets, Pods);
   }
 
   /** Steps with a fully working kubelet until the rollout is done. */
@@ -303,7 +303,7 @@ describe('DeploymentController', () => {
     c.f.takeEvents();
     // The Deployment scales down; the ReplicaSet has not deleted its pods yet.
     await c.dc.reconcile(KEY);
-    c.f.sync();
+    c.f.sync(Deployments, ReplicaSets, Pods);
     assert.deepEqual(c.f.takeEvents(), [`Normal ScalingReplicaSet Scaled down replica set ${v1!.metadata.name} from 3 to 0`]);
     assert.equal(c.replicaSets().length, 1, 'no new ReplicaSet while old pods run');
     await c.dc.reconcile(KEY);
@@ -494,7 +494,7 @@ describe('DeploymentController', () => {
     orphan.metadata.ownerReferences = [];
     await c.f.client.update(ReplicaSets, NS, orphan);
     await c.f.client.delete(Deployments, NS, 'web');
-    c.f.sync();
+    c.f.sync(Deployments, ReplicaSets, Pods);
     c.f.seed(Deployments, deployment({ replicas: 2 }));
     c.f.client.clearActions();
     await c.dc.reconcile(KEY);
@@ -528,7 +528,7 @@ describe('DeploymentController', () => {
     });
     await assert.rejects(c.dc.reconcile(KEY), /already exists/);
     assert.equal(c.d.status?.collisionCount, 1);
-    c.f.sync();
+    c.f.sync(Deployments, ReplicaSets, Pods);
     await c.dc.reconcile(KEY);
     const mine = c.replicaSets().find((rs) => rs.metadata.uid !== squatter!.metadata.uid)!;
     assert.equal(mine.metadata.name, `web-${computePodTemplateHash(template, 1)}`);
@@ -548,9 +548,9 @@ describe('DeploymentController and ReplicaSetController driven by events', () =>
         await new Promise((r) => setImmediate(r));
         // Lets the retries of conflicting writes (rate-limited requeues on the fake clock) come due.
         c.f.clock.advance(100);
-        c.f.sync();
+        c.f.sync(Deployments, ReplicaSets, Pods);
         for (const pod of c.pods()) if (!isPodReady(pod)) await c.f.markReady(pod);
-        c.f.sync();
+        c.f.sync(Deployments, ReplicaSets, Pods);
         if (until()) return;
       }
       assert.fail(`${what}: not reached; status ${JSON.stringify(c.d.status)}`);

@@ -6,8 +6,8 @@
 import type { Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { PodTemplateSpec } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
-import { formatTime, parseTime } from '../replicaset/pod-readiness.js';
-import { semanticEqual } from '../replicaset/semantic-equal.js';
+import { formatTime, parseTime } from '../util/meta-time.js';
+import { semanticEqual } from '../util/semantic-equal.js';
 
 export type DeploymentObject = Deployment & KubeObject;
 export type MutableDeployment = Mutable<Deployment> & KubeObject;

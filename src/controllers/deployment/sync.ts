@@ -12,9 +12,9 @@ import type { PodTemplateSpec } from 'kubernetes-types/core/v1.js';
 import type { Mutable } from '../../api/object.js';
 import { isAlreadyExists, isNotFound } from '../../api/status.js';
 import { Deployments, ReplicaSets } from '../../client/resources.js';
-import { newControllerRef, controllerRefOf } from '../replicaset/owner-references.js';
-import { hasStatusCause } from '../replicaset/replicaset-controller.js';
-import { errorMessage } from '../replicaset/replicaset-status.js';
+import { errorMessage } from '../util/error-message.js';
+import { hasStatusCause } from '../util/has-status-cause.js';
+import { controllerRefOf, newControllerRef } from '../util/owner-references.js';
 import {
   activeReplicaSets,
   byRevision,

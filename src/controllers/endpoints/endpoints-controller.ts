@@ -12,9 +12,9 @@ import type { Lister, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import { computeEndpoints, OVER_CAPACITY_ANNOTATION } from './compute-endpoints.js';
-import { isNamespaceTerminating } from './namespace-terminating.js';
-import { semanticEqual } from './semantic-equal.js';
-import { hasManagedEndpoints, podEndpointsChanged, podsSelectedBy, servicesSelectingPod, type Pod, type Service } from './pod-endpoints.js';
+import { hasStatusCause } from '../util/has-status-cause.js';
+import { hasManagedEndpoints, podsSelectedBy, servicesSelectingPod, servicesToUpdateOnPodChange, type Pod, type Service } from '../util/pod-endpoints.js';
+import { semanticEqual } from '../util/semantic-equal.js';
 
 type EndpointsObj = K8sEndpoints & KubeObject;
 
@@ -56,10 +56,7 @@ export class EndpointsController implements Controller {
     this.ctx.informers.informerFor<Pod>(Pods).addEventHandler({
       add: (pod) => this.enqueueServicesOf(pod),
       update: (oldPod, newPod) => {
-        if (!podEndpointsChanged(oldPod, newPod)) return;
-        this.enqueueServicesOf(newPod);
-        // A label change can move the pod out of a service: that service must drop it.
-        if (JSON.stringify(oldPod.metadata.labels ?? {}) !== JSON.stringify(newPod.metadata.labels ?? {})) this.enqueueServicesOf(oldPod);
+        for (const key of servicesToUpdateOnPodChange(this.services, oldPod, newPod)) this.queue.addAfter(key, this.podBatchPeriodMs);
       },
       delete: (pod) => this.enqueueServicesOf(pod),
     });
@@ -121,7 +118,7 @@ export class EndpointsController implements Controller {
       } catch (err) {
         // Our cache has not seen an Endpoints object that exists: retry once the informer catches up.
         if (isAlreadyExists(err)) throw new Error(`Endpoints ${key} exists but is not in the cache yet; retrying`);
-        if (isNamespaceTerminating(err)) return;
+        if (hasStatusCause(err, 'NamespaceTerminating')) return;
         throw err;
       }
       return;

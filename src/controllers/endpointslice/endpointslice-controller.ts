@@ -12,8 +12,8 @@ import { EndpointSlices, Nodes, Pods, Services } from '../../client/resources.js
 import type { Lister, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
-import { isNamespaceTerminating } from '../endpoints/namespace-terminating.js';
-import { hasManagedEndpoints, podEndpointsChanged, podsSelectedBy, servicesSelectingPod, type Pod, type Service } from '../endpoints/pod-endpoints.js';
+import { hasStatusCause } from '../util/has-status-cause.js';
+import { hasManagedEndpoints, podsSelectedBy, servicesSelectingPod, servicesToUpdateOnPodChange, type Pod, type Service } from '../util/pod-endpoints.js';
 import { computeSliceChanges, isManagedSlice, nodeZone, SERVICE_NAME_LABEL, type ComputeSlicesOptions, type EndpointSlice } from './compute-slices.js';
 import { SliceTracker } from './slice-tracker.js';
 
@@ -50,9 +50,7 @@ export class EndpointSliceController implements Controller {
     this.ctx.informers.informerFor<Pod>(Pods).addEventHandler({
       add: (pod) => this.enqueueServicesOf(pod),
       update: (oldPod, newPod) => {
-        if (!podEndpointsChanged(oldPod, newPod)) return;
-        this.enqueueServicesOf(newPod);
-        if (JSON.stringify(oldPod.metadata.labels ?? {}) !== JSON.stringify(newPod.metadata.labels ?? {})) this.enqueueServicesOf(oldPod);
+        for (const key of servicesToUpdateOnPodChange(this.services, oldPod, newPod)) this.queue.add(key);
       },
       delete: (pod) => this.enqueueServicesOf(pod),
     });
@@ -113,7 +111,7 @@ export class EndpointSliceController implements Controller {
         this.tracker.expect(key, created);
       } catch (err) {
         // The namespace is being deleted: creates will keep failing and the slices are going anyway.
-        if (isNamespaceTerminating(err)) return;
+        if (hasStatusCause(err, 'NamespaceTerminating')) return;
         throw err;
       }
     }

@@ -4,9 +4,10 @@ import type { Job } from 'kubernetes-types/batch/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { Jobs, Pods } from '../../client/resources.js';
-import { ControllerFixture } from './controller-fixture.js';
+import { ControllerFixture } from '../util/controller-fixture.js';
 import { JobController } from './job-controller.js';
-import { isoSeconds, jobTrackingFinalizer } from './job-util.js';
+import { jobTrackingFinalizer } from './job-util.js';
+import { formatTime } from '../util/meta-time.js';
 
 type JobObj = Mutable<Job> & KubeObject;
 type PodObj = Mutable<Pod> & KubeObject;
@@ -99,7 +100,7 @@ describe('JobController', () => {
     const st = stored(f).status!;
     assert.equal(st.active, 2);
     assert.equal(st.ready, 0);
-    assert.equal(st.startTime, isoSeconds(f.clock.now()));
+    assert.equal(st.startTime, formatTime(f.clock.now()));
     assert.deepEqual(f.recorder.lines().map((l) => l.replace(/pi-\w{5}$/, 'pi-XXXXX')), ['Normal SuccessfulCreate Created pod: pi-XXXXX', 'Normal SuccessfulCreate Created pod: pi-XXXXX']);
   });
 
@@ -148,7 +149,7 @@ describe('JobController', () => {
     assert.equal(complete.message, 'Reached expected number of succeeded pods');
     assert.equal(j.status!.succeeded, 2);
     assert.equal(j.status!.active, undefined);
-    assert.equal(j.status!.completionTime, isoSeconds(f.clock.now()));
+    assert.equal(j.status!.completionTime, formatTime(f.clock.now()));
     assert.equal(f.actionsOf('create', 'pods').length, 0);
     assert.deepEqual(f.recorder.lines(), ['Normal Completed Job completed']);
   });
@@ -168,14 +169,14 @@ describe('JobController', () => {
     const { f, c } = setup();
     const now = f.clock.now().getTime();
     f.seed(Jobs, job('pi', {}, { startTime: '2025-01-01T11:00:00Z', active: 1 }));
-    f.seed(Pods, pod('pi', 'Failed', { finishedAt: isoSeconds(new Date(now - 2000)) }));
+    f.seed(Pods, pod('pi', 'Failed', { finishedAt: formatTime(new Date(now - 2000)) }));
     await c.reconcile('default/pi');
     assert.equal(f.actionsOf('create', 'pods').length, 0);
     assert.equal(stored(f).status!.failed, 1);
     assert.deepEqual(conditionTypes(stored(f)), []);
 
     f.clock.advance(8_000);
-    f.resync(Jobs, Pods);
+    f.sync(Jobs, Pods);
     f.client.clearActions();
     await c.reconcile('default/pi');
     assert.equal(f.actionsOf('create', 'pods').length, 1);
@@ -202,7 +203,7 @@ describe('JobController', () => {
     const left = f.client.all<PodObj>(Pods);
     assert.deepEqual(left.map((p) => [p.status?.phase, p.metadata.finalizers ?? []]), [['Failed', []]]);
 
-    f.resync(Jobs, Pods);
+    f.sync(Jobs, Pods);
     await c.reconcile('default/pi');
     j = stored(f);
     assert.deepEqual(conditionTypes(j), ['FailureTarget', 'Failed']);
@@ -225,13 +226,13 @@ describe('JobController', () => {
   it('fails with DeadlineExceeded past activeDeadlineSeconds', async () => {
     const { f, c } = setup();
     const started = new Date(f.clock.now().getTime() - 61_000);
-    f.seed(Jobs, job('pi', { activeDeadlineSeconds: 60 }, { startTime: isoSeconds(started), active: 1 }));
+    f.seed(Jobs, job('pi', { activeDeadlineSeconds: 60 }, { startTime: formatTime(started), active: 1 }));
     const [running] = f.seed(Pods, pod('pi', 'Running', { ready: true }));
     await c.reconcile('default/pi');
     assert.deepEqual(f.actionsOf('delete', 'pods').map((a) => a.name), [running!.metadata.name]);
     assert.equal(stored(f).status!.conditions![0]!.reason, 'DeadlineExceeded');
 
-    f.resync(Jobs, Pods);
+    f.sync(Jobs, Pods);
     await c.reconcile('default/pi');
     const failed = stored(f).status!.conditions!.find((x) => x.type === 'Failed')!;
     assert.equal(failed.reason, 'DeadlineExceeded');
@@ -242,7 +243,7 @@ describe('JobController', () => {
   it('does not fail before the deadline', async () => {
     const { f, c } = setup();
     const started = new Date(f.clock.now().getTime() - 59_000);
-    f.seed(Jobs, job('pi', { activeDeadlineSeconds: 60 }, { startTime: isoSeconds(started), active: 1, ready: 1, terminating: 0 }));
+    f.seed(Jobs, job('pi', { activeDeadlineSeconds: 60 }, { startTime: formatTime(started), active: 1, ready: 1, terminating: 0 }));
     f.seed(Pods, pod('pi', 'Running', { ready: true }));
     await c.reconcile('default/pi');
     assert.deepEqual(f.writes(), []);
@@ -277,7 +278,7 @@ describe('JobController', () => {
     assert.equal(j.status!.succeeded, 3);
     assert.equal(f.actionsOf('create', 'pods').length, 0);
 
-    f.resync(Jobs, Pods);
+    f.sync(Jobs, Pods);
     const two = f.client.all<PodObj>(Pods).find((p) => p.metadata.annotations?.['batch.kubernetes.io/job-completion-index'] === '2')!;
     f.informers.informerFor(Pods).update({ ...two, status: { ...two.status, phase: 'Succeeded' } });
     await c.reconcile('default/ix');

@@ -19,7 +19,6 @@ import { Jobs, Pods } from '../../client/resources.js';
 import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
-import { ControllerExpectations } from './expectations.js';
 import {
   backoffRemainingMs,
   completionIndexOf,
@@ -29,7 +28,6 @@ import {
   isIndexedJob,
   isJobFinished,
   isJobSuspended,
-  isoSeconds,
   jobCompletionIndexAnnotation,
   jobCompletionIndexEnv,
   jobTrackingFinalizer,
@@ -41,18 +39,13 @@ import {
   type MutableJob,
   type MutableJobCondition,
 } from './job-util.js';
-import {
-  compareActivePodsForDeletion,
-  controllerRefOf,
-  createPodFor,
-  isControlledBy,
-  isPodActive,
-  isPodReady,
-  isPodTerminating,
-  newControllerRef,
-  podFromTemplate,
-  slowStartBatch,
-} from './pod-util.js';
+import { ControllerExpectations } from '../util/expectations.js';
+import { formatTime } from '../util/meta-time.js';
+import { controllerRefOf, isControlledBy, newControllerRef } from '../util/owner-references.js';
+import { createPodFor, podFromTemplate } from '../util/pod-control.js';
+import { isPodActive, isPodReady, isPodTerminating } from '../util/pod-state.js';
+import { slowStartBatch } from '../util/slow-start.js';
+import { compareActivePodsForDeletion } from './active-pods.js';
 
 type JobObject = Job & KubeObject;
 type PodObject = Pod & KubeObject;
@@ -299,7 +292,7 @@ export class JobController implements Controller {
 
     let startTimeSet = false;
     if (!status.startTime && !isJobSuspended(job)) {
-      status.startTime = isoSeconds(now);
+      status.startTime = formatTime(now);
       startTimeSet = true;
     }
     ctx.backoff = nextBackoffRecord(this.backoffs.get(key) ?? { failuresAfterLastSuccess: 0 }, newSucceeded, newFailed);
@@ -370,7 +363,7 @@ export class JobController implements Controller {
           if (suspendChanged) {
             this.recorder.event(shared, 'Normal', 'Resumed', 'Job resumed');
             // activeDeadlineSeconds counts continuous activity, so a resumed Job starts its clock again.
-            status.startTime = isoSeconds(now);
+            status.startTime = formatTime(now);
           }
         }
       }
@@ -692,7 +685,7 @@ export class JobController implements Controller {
     if (ctx.terminating > 0) return false;
     const now = this.clock.now();
     ensureCondition(ctx.job, cond.type, 'True', cond.reason ?? '', cond.message ?? '', now);
-    if (cond.type === 'Complete') ctx.job.status!.completionTime = isoSeconds(now);
+    if (cond.type === 'Complete') ctx.job.status!.completionTime = formatTime(now);
     return true;
   }
 

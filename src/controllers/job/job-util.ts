@@ -5,6 +5,7 @@
 import type { Job, JobCondition } from 'kubernetes-types/batch/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Mutable } from '../../api/object.js';
+import { formatTime } from '../util/meta-time.js';
 
 /** Finalizer that keeps a finished pod around until the controller has counted it (KEP-2307). */
 export const jobTrackingFinalizer = 'batch.kubernetes.io/job-tracking';
@@ -51,7 +52,7 @@ export function isJobSuspended(job: Job): boolean {
 }
 
 export function newCondition(type: string, status: 'True' | 'False', reason: string, message: string, now: Date): MutableJobCondition {
-  const t = isoSeconds(now);
+  const t = formatTime(now);
   return { type, status, lastProbeTime: t, lastTransitionTime: t, reason, message };
 }
 
@@ -178,9 +179,4 @@ export function backoffRemainingMs(record: BackoffRecord, now: number): number {
   }
   const elapsed = now - record.lastFailureTime;
   return backoff < elapsed ? 0 : backoff - elapsed;
-}
-
-/** metav1.Time precision: whole seconds. */
-export function isoSeconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { deletionCost, podsToDelete } from './pod-deletion-ranking.js';
-import { formatTime } from './pod-readiness.js';
+import { formatTime } from '../util/meta-time.js';
 
 const NOW = new Date(Date.UTC(2025, 0, 1, 12, 0, 0));
 const ago = (s: number) => formatTime(new Date(NOW.getTime() - s * 1000));

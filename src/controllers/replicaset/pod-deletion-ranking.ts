@@ -11,7 +11,8 @@
  *   8. created later before created earlier (log2 scale, ties broken by uid); no creation time first.
  */
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import { isPodActive, isPodReady, parseTime, podReadyTime } from './pod-readiness.js';
+import { parseTime } from '../util/meta-time.js';
+import { isPodActive, isPodReady, podReadyTime } from '../util/pod-state.js';
 
 export const POD_DELETION_COST_ANNOTATION = 'controller.kubernetes.io/pod-deletion-cost';
 

@@ -5,8 +5,8 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../../api/object.js';
 import { StatusError } from '../../api/status.js';
 import { Pods, ReplicaSets } from '../../client/resources.js';
-import { ControllerFixture, readyStatus } from './controller-fixture.js';
-import { formatTime } from './pod-readiness.js';
+import { ControllerFixture, readyStatus } from '../util/controller-fixture.js';
+import { formatTime } from '../util/meta-time.js';
 import { ReplicaSetController } from './replicaset-controller.js';
 
 const NS = 'default';
@@ -119,7 +119,7 @@ describe('ReplicaSetController', () => {
     assert.deepEqual(stored.status, { replicas: 0, observedGeneration: 2 });
     assert.deepEqual(c.expectations.get('default/web'), { adds: 10, dels: 0 });
 
-    f.sync();
+    f.sync(ReplicaSets, Pods);
     assert.deepEqual(c.expectations.get('default/web'), { adds: 0, dels: 0 });
     f.client.clearActions();
     await c.reconcile('default/web');
@@ -180,13 +180,13 @@ describe('ReplicaSetController', () => {
     await c.reconcile('default/web');
     assert.deepEqual(f.client.actions.filter((a) => a.verb === 'delete'), []);
 
-    f.sync();
+    f.sync(ReplicaSets, Pods);
     assert.deepEqual(c.expectations.get('default/web'), { adds: 0, dels: 0 });
     // Scaling to 2: among equally ready pods the negative deletion cost goes first.
     const stored = f.client.peek<KubeObject>(ReplicaSets, NS, 'web')!;
     (stored.spec as { replicas: number }).replicas = 2;
     await f.client.update(ReplicaSets, NS, stored);
-    f.sync();
+    f.sync(ReplicaSets, Pods);
     f.client.clearActions();
     await c.reconcile('default/web');
     assert.deepEqual(f.client.actions.filter((a) => a.verb === 'delete').map((a) => a.name), ['ready-cheap']);
@@ -281,7 +281,7 @@ describe('ReplicaSetController', () => {
     assert.equal(c.queue.length, 1);
 
     // Nothing changed: a second sync writes nothing.
-    f.sync();
+    f.sync(ReplicaSets, Pods);
     f.clock.set(now);
     f.client.clearActions();
     await c.reconcile('default/web');
@@ -317,7 +317,7 @@ describe('ReplicaSetController', () => {
     assert.deepEqual(c.expectations.get('default/web'), { adds: 1, dels: 0 });
 
     creates = -100;
-    f.sync();
+    f.sync(ReplicaSets, Pods);
     await c.reconcile('default/web');
     assert.equal(f.client.all(Pods).length, 4);
     assert.equal(f.client.peek<ReplicaSet & KubeObject>(ReplicaSets, NS, 'web')!.status!.conditions, undefined);

@@ -15,18 +15,19 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
 import { labelSelectorFromObject, matches, isEverything, type LabelSelector } from '../../api/labels.js';
 import { parseApiVersion, type KubeObject, type Mutable } from '../../api/object.js';
-import { isNotFound, isStatusError } from '../../api/status.js';
 import { Pods, ReplicaSets } from '../../client/resources.js';
 import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
-import { ControllerExpectations } from './controller-expectations.js';
-import { ControllerRefManager, recheckOwner } from './controller-ref-manager.js';
-import { controllerRefOf, newControllerRef } from './owner-references.js';
+import { ControllerRefManager, recheckOwner } from '../util/controller-ref-manager.js';
+import { UIDTrackingControllerExpectations } from '../util/expectations.js';
+import { hasStatusCause } from '../util/has-status-cause.js';
+import { controllerRefOf, newControllerRef } from '../util/owner-references.js';
+import { createPodFor, deletePodFor, podFromTemplate } from '../util/pod-control.js';
+import { isPodActive, isPodReady } from '../util/pod-state.js';
+import { slowStartBatch, SLOW_START_INITIAL_BATCH_SIZE } from '../util/slow-start.js';
 import { podsToDelete } from './pod-deletion-ranking.js';
-import { isPodActive, isPodReady } from './pod-readiness.js';
-import { computeReplicaSetStatus, errorMessage, replicaSetStatusEqual, type MutableReplicaSetStatus } from './replicaset-status.js';
-import { slowStartBatch, SLOW_START_INITIAL_BATCH_SIZE } from './slow-start-batch.js';
+import { computeReplicaSetStatus, replicaSetStatusEqual, type MutableReplicaSetStatus } from './replicaset-status.js';
 
 export type ReplicaSetObject = ReplicaSet & KubeObject;
 export type PodObject = Pod & KubeObject;
@@ -58,7 +59,7 @@ export interface ReplicaSetControllerOptions {
 export class ReplicaSetController implements Controller {
   readonly name = 'replicaset';
   readonly queue: WorkQueue;
-  readonly expectations: ControllerExpectations;
+  readonly expectations: UIDTrackingControllerExpectations;
   private readonly client: Client;
   private readonly clock: Clock;
   private readonly recorder: EventRecorder;
@@ -73,7 +74,7 @@ export class ReplicaSetController implements Controller {
     this.rsInformer = ctx.informers.informerFor<ReplicaSetObject>(ReplicaSets);
     this.podInformer = ctx.informers.informerFor<PodObject>(Pods);
     this.queue = opts.queue ?? createWorkQueue({ clock: ctx.clock });
-    this.expectations = new ControllerExpectations(ctx.clock);
+    this.expectations = new UIDTrackingControllerExpectations(ctx.clock);
     this.burstReplicas = opts.burstReplicas ?? BURST_REPLICAS;
   }
 
@@ -269,35 +270,30 @@ export class ReplicaSetController implements Controller {
   }
 
   private async createPod(rs: ReplicaSetObject, ref: OwnerReference, key: string): Promise<void> {
-    const pod = podFromTemplate(rs, ref);
-    if (Object.keys(pod.metadata.labels ?? {}).length === 0) throw new Error('unable to create pods, no labels');
-    let created: KubeObject;
+    const pod = podFromTemplate(rs.spec?.template, rs.metadata.namespace ?? '', `${rs.metadata.name}-`, ref);
     try {
-      created = await this.client.create(Pods, rs.metadata.namespace ?? '', pod);
+      await createPodFor(this.client, this.recorder, rs, pod);
     } catch (err) {
       // Every create in a terminating namespace fails; that is not this ReplicaSet's failure (upstream ignores it).
       if (hasStatusCause(err, 'NamespaceTerminating')) {
         this.expectations.creationObserved(key);
         return;
       }
-      this.recorder.event(rs, 'Warning', 'FailedCreate', `Error creating: ${errorMessage(err)}`);
       throw err;
     }
-    this.recorder.event(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`);
   }
 
   private async deletePod(rs: ReplicaSetObject, pod: PodObject, key: string): Promise<void> {
-    const name = pod.metadata.name ?? '';
+    let deleted: boolean;
     try {
-      await this.client.delete(Pods, pod.metadata.namespace ?? '', name);
+      deleted = await deletePodFor(this.client, this.recorder, rs, pod);
     } catch (err) {
-      // The informer will not report a deletion that did not happen (or happened before we asked).
+      // The informer will not report a deletion that did not happen.
       this.expectations.deletionObserved(key, keyOf(pod));
-      if (isNotFound(err)) return;
-      this.recorder.event(rs, 'Warning', 'FailedDelete', `Error deleting: ${errorMessage(err)}`);
-      throw new Error(`unable to delete pods: ${errorMessage(err)}`);
+      throw err;
     }
-    this.recorder.event(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${name}`);
+    // Already gone: its deletion may have been observed before we asked, or never will be.
+    if (!deleted) this.expectations.deletionObserved(key, keyOf(pod));
   }
 
   /**
@@ -338,29 +334,6 @@ export class ReplicaSetController implements Controller {
   }
 }
 
-/**
- * The pod a controller creates from its template (upstream GetPodFromTemplate): the template's labels, annotations,
- * finalizers and spec, `generateName: <owner>-` (the server appends 5 random characters), and the controller reference.
- */
-export function podFromTemplate(owner: ReplicaSetObject, ref: OwnerReference): Mutable<Pod> & KubeObject {
-  const template = owner.spec?.template;
-  const meta = template?.metadata ?? {};
-  const pod: Mutable<Pod> & KubeObject = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      generateName: `${owner.metadata.name}-`,
-      namespace: owner.metadata.namespace,
-      labels: { ...(meta.labels ?? {}) },
-      ownerReferences: [structuredClone(ref) as Mutable<OwnerReference>],
-    },
-    spec: structuredClone(template?.spec) as Mutable<Pod>['spec'],
-  };
-  if (meta.annotations && Object.keys(meta.annotations).length > 0) pod.metadata.annotations = { ...meta.annotations };
-  if (meta.finalizers && meta.finalizers.length > 0) pod.metadata.finalizers = [...meta.finalizers];
-  return pod;
-}
-
 /** The ReplicaSet's selector, or undefined when it does not parse (event handlers skip such ReplicaSets, as upstream). */
 function trySelector(rs: ReplicaSetObject): LabelSelector | undefined {
   try {
@@ -370,7 +343,3 @@ function trySelector(rs: ReplicaSetObject): LabelSelector | undefined {
   }
 }
 
-/** apierrors.HasStatusCause: the Status carries a cause of this type (e.g. NamespaceTerminating). */
-export function hasStatusCause(err: unknown, reason: string): boolean {
-  return isStatusError(err) && (err.status.details?.causes ?? []).some((c) => c.reason === reason);
-}

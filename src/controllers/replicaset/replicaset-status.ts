@@ -7,8 +7,10 @@ import type { ReplicaSet, ReplicaSetCondition, ReplicaSetStatus } from 'kubernet
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { labelSelectorFromSet, matches } from '../../api/labels.js';
 import type { Mutable } from '../../api/object.js';
-import { formatTime, isPodAvailable, isPodReady } from './pod-readiness.js';
-import { semanticEqual } from './semantic-equal.js';
+import { errorMessage } from '../util/error-message.js';
+import { formatTime } from '../util/meta-time.js';
+import { isPodAvailable, isPodReady } from '../util/pod-state.js';
+import { semanticEqual } from '../util/semantic-equal.js';
 
 export type MutableReplicaSetStatus = Mutable<ReplicaSetStatus>;
 
@@ -55,8 +57,4 @@ export function replicaSetStatusEqual(a: ReplicaSetStatus | undefined, b: Replic
     (a?.observedGeneration ?? 0) === (b?.observedGeneration ?? 0) &&
     semanticEqual(a?.conditions, b?.conditions)
   );
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

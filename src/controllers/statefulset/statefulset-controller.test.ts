@@ -4,8 +4,8 @@ import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { ControllerRevisions, PersistentVolumeClaims, Pods, StatefulSets } from '../../client/resources.js';
-import { ControllerFixture } from '../job/controller-fixture.js';
-import { newControllerRevision, type RevisionObject } from './controller-history.js';
+import { ControllerFixture } from '../util/controller-fixture.js';
+import { newControllerRevision, type RevisionObject } from '../util/controller-history.js';
 import { StatefulSetController } from './statefulset-controller.js';
 
 type SetObj = Mutable<StatefulSet> & KubeObject;

@@ -17,7 +17,6 @@ import { ControllerRevisions, PersistentVolumeClaims, Pods, StatefulSets } from 
 import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
-import { controllerRefOf, isControlledBy, slowStartBatch, type MutablePod } from '../job/pod-util.js';
 import {
   createControllerRevision,
   equalRevisionData,
@@ -28,7 +27,10 @@ import {
   sortRevisions,
   templateOfRevision,
   type RevisionObject,
-} from './controller-history.js';
+} from '../util/controller-history.js';
+import { controllerRefOf, isControlledBy } from '../util/owner-references.js';
+import type { MutablePod } from '../util/pod-control.js';
+import { slowStartBatch } from '../util/slow-start.js';
 import {
   claimsFor,
   identityMatches,

@@ -6,8 +6,10 @@
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { PersistentVolumeClaim, Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
-import { isPodReady, newControllerRef, podFromTemplate, podReadyCondition, type MutablePod } from '../job/pod-util.js';
-import { controllerRevisionHashLabel } from './controller-history.js';
+import { controllerRevisionHashLabel } from '../util/controller-history.js';
+import { newControllerRef } from '../util/owner-references.js';
+import { podFromTemplate, type MutablePod } from '../util/pod-control.js';
+import { isPodReady, podReadyCondition } from '../util/pod-state.js';
 
 export const statefulSetPodNameLabel = 'statefulset.kubernetes.io/pod-name';
 /** PodIndexLabel (beta, on by default since 1.28). */

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Job } from 'kubernetes-types/batch/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { Jobs } from '../../client/resources.js';
-import { ControllerFixture } from '../job/controller-fixture.js';
+import { ControllerFixture } from '../util/controller-fixture.js';
 import { TtlAfterFinishedController } from './ttl-after-finished-controller.js';
 
 type JobObj = Mutable<Job> & KubeObject;

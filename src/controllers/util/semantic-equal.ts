@@ -1,7 +1,8 @@
 /**
- * Deep equality of API values as apimachinery's equality.Semantic.DeepEqual sees them: key order does not matter,
- * and a missing value, null, an empty list and an empty map are all equal (Go's nil and empty slices and maps
- * compare equal there, and JSON round trips turn one into the other).
+ * Deep equality of API values as apimachinery's equality.Semantic.DeepEqual sees them: key order does not matter
+ * (objects from the server need not list keys in the order this code builds them), and a missing value, null, an
+ * empty list and an empty map are all equal (Go's nil and empty slices and maps compare equal there, and JSON round
+ * trips turn one into the other).
  */
 export function semanticEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;

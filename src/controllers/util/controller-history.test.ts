@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KubeObject } from '../../api/object.js';
 import { ControllerRevisions } from '../../client/resources.js';
-import { ControllerFixture } from '../job/controller-fixture.js';
+import { ControllerFixture } from './controller-fixture.js';
 import { canonicalJson, createControllerRevision, hashRevision, newControllerRevision, templateOfRevision, templatePatch, type RevisionObject } from './controller-history.js';
 
 const owner: KubeObject = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'web', namespace: 'default', uid: 'u1', annotations: { note: 'x' } } };

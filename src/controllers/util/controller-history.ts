@@ -11,7 +11,7 @@ import type { KubeObject, Mutable } from '../../api/object.js';
 import { isAlreadyExists } from '../../api/status.js';
 import { ControllerRevisions } from '../../client/resources.js';
 import type { Client, Lister } from '../../client/types.js';
-import { isControlledBy, newControllerRef } from '../job/pod-util.js';
+import { isControlledBy, newControllerRef } from './owner-references.js';
 
 export const controllerRevisionHashLabel = 'controller-revision-hash';
 

@@ -1,25 +1,17 @@
 /**
- * What the Endpoints and EndpointSlice controllers share about pods behind a Service: which pods count, whether
- * they are ready, which port a service port resolves to on a pod, and which services select a pod. Pure functions
- * (upstream pkg/api/v1/pod/util.go FindPort and IsPodReady, and
- * staging/src/k8s.io/endpointslice/util ShouldPodBeInEndpoints / ShouldSetHostname).
+ * What the Endpoints and EndpointSlice controllers share about pods behind a Service: which pods count, which port a
+ * service port resolves to on a pod, and which services select a pod. Pure functions (upstream
+ * pkg/api/v1/pod/util.go FindPort, and staging/src/k8s.io/endpointslice/util ShouldPodBeInEndpoints /
+ * ShouldSetHostname).
  */
 import type { Pod as K8sPod, Service as K8sService, ServicePort } from 'kubernetes-types/core/v1.js';
 import { labelSelectorFromSet, matches } from '../../api/labels.js';
 import type { KubeObject } from '../../api/object.js';
 import type { Lister } from '../../client/types.js';
+import { isPodReady, isPodTerminal } from './pod-state.js';
 
 export type Pod = K8sPod & KubeObject;
 export type Service = K8sService & KubeObject;
-
-export function isPodReady(pod: Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-export function isPodTerminal(pod: Pod): boolean {
-  const phase = pod.status?.phase;
-  return phase === 'Succeeded' || phase === 'Failed';
-}
 
 /**
  * Whether a pod belongs among a service's endpoints at all: not finished, has an IP, and (unless
@@ -83,6 +75,20 @@ export function servicesSelectingPod(services: Lister<Service>, pod: Pod): strin
     }
   }
   return keys;
+}
+
+/**
+ * The keys of the services whose endpoints a pod update can change (upstream GetServicesToUpdateOnPodChange): none
+ * when nothing endpoint-relevant changed; else the services selecting the pod now, plus, when its labels changed,
+ * those that selected it before (they must drop it). Each key once.
+ */
+export function servicesToUpdateOnPodChange(services: Lister<Service>, oldPod: Pod, newPod: Pod): string[] {
+  if (!podEndpointsChanged(oldPod, newPod)) return [];
+  const keys = new Set(servicesSelectingPod(services, newPod));
+  if (JSON.stringify(oldPod.metadata.labels ?? {}) !== JSON.stringify(newPod.metadata.labels ?? {})) {
+    for (const key of servicesSelectingPod(services, oldPod)) keys.add(key);
+  }
+  return [...keys];
 }
 
 /** The pods in the service's namespace that its selector matches. */
