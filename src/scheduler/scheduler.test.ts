@@ -98,7 +98,9 @@ group('Scheduler', () => {
     const cond = stored(env, 'big')!.status!.conditions!.find((c) => c.type === 'PodScheduled');
     assert.deepEqual({ status: cond?.status, reason: cond?.reason, message: cond?.message }, { status: 'False', reason: 'Unschedulable', message: msg });
     const patch = env.client.actions.find((a) => a.verb === 'patch' && a.subresource === 'status');
-    assert.equal(patch?.patchType, 'merge');
+    // Strategic merge: conditions merge by type, so the patch carries only PodScheduled.
+    assert.equal(patch?.patchType, 'strategic');
+    assert.deepEqual(((patch?.object as { status: { conditions: { type: string }[] } }).status.conditions).map((c) => c.type), ['PodScheduled']);
     assert.equal(env.scheduler.queue.whereIs(stored(env, 'big')!), 'unschedulablePods');
 
     // A node too small does not help; a big enough one does (after the pod's 1s backoff).

@@ -522,12 +522,13 @@ export class Scheduler {
         reason,
         message,
       };
-      // A merge patch replaces the list, so it carries the pod's other conditions as they are.
-      status.conditions = [...conditions.filter((c) => c.type !== 'PodScheduled'), condition];
+      // A strategic merge patch merges conditions by type (as upstream's PatchPodStatus does), so a concurrent change
+      // to another condition (Ready from the kubelet) is not overwritten with this cached copy.
+      status.conditions = [condition];
     }
     if (nnnChanged) status.nominatedNodeName = nominatedNodeName || null;
     const { namespace = '', name = '' } = pod.metadata;
-    this.client.patch(Pods, namespace, name, 'merge', { status }, { subresource: 'status' }).catch((err: unknown) => {
+    this.client.patch(Pods, namespace, name, 'strategic', { status }, { subresource: 'status' }).catch((err: unknown) => {
       if (!isNotFound(err)) console.error(`scheduler: updating the status of pod ${podKey(pod)}: ${(err as Error).message}`);
     });
   }
