@@ -35,16 +35,21 @@ describe('leader election across servers sharing etcd', { skip: skipReason() }, 
 
   it('a second server takes over the controllers when the leader is killed', async () => {
     etcd = await startTestEtcd();
-    const start = async () => {
+    const start = async (extra: string[] = []) => {
       const dir = await mkdtemp(join(tmpdir(), 'skiff-ha-'));
       dirs.push(dir);
-      const s = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--datastore-endpoint', `etcd://${etcd!.endpoint}/skiff-ha`]);
+      const s = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--datastore-endpoint', `etcd://${etcd!.endpoint}/skiff-ha`, ...extra]);
       servers.push(s);
       return { s, k: kubectlFor(join(dir, 'kubeconfig.yaml')), dir };
     };
     const a = await start();
+    const token = (await readFile(join(a.dir, 'server', 'token'), 'utf8')).trim();
+    // A server with another token cannot join the cluster's datastore.
+    await assert.rejects(start(), /bootstrap data of a cluster with another token|belongs to a cluster/);
     await eventually('server A leads the controller manager', async () => /kube-controller-manager: became leader/.test(a.s.output()), 20_000);
-    const b = await start();
+    const b = await start(['--token', token]);
+    const caOf = async (dir: string) => /certificate-authority-data: (\S+)/.exec(await readFile(join(dir, 'kubeconfig.yaml'), 'utf8'))![1];
+    assert.equal(await caOf(b.dir), await caOf(a.dir), 'the second server took the cluster CA from the datastore');
     const lease = await b.k.json(['-n', 'kube-system', 'get', 'lease', 'kube-controller-manager']);
     const leaderA = lease.spec.holderIdentity as string;
     assert.ok(leaderA, 'a holder');

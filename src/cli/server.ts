@@ -14,6 +14,7 @@ import { startCompactor } from '../storage/compactor.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { adoptClusterCA, BOOTSTRAP_KEY, publishClusterCA, tokenSecret } from './bootstrap.js';
 import type { ServerConfig } from './flags.js';
 import { kubeconfigServerUrl, writeKubeconfig } from './kubeconfig.js';
 
@@ -32,11 +33,22 @@ export async function runServer(config: ServerConfig, log: (line: string) => voi
     const file = datastore.slice('sqlite://'.length);
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   }
-  const [store, pki] = await Promise.all([
-    openStore(datastore),
-    ensurePki(config.dataDir, { hostnames: config.tlsSan, ips: config.advertiseAddress ? [config.advertiseAddress] : [] }),
-  ]);
-  const token = await ensureToken(config.dataDir, config.token, pki.caHash);
+  const pkiOptions = { hostnames: config.tlsSan, ips: config.advertiseAddress ? [config.advertiseAddress] : [] };
+  const [store, secret] = await Promise.all([openStore(datastore), tokenSecret(config.dataDir, config.token)]);
+  // A datastore that already belongs to a cluster brings its CA (HA servers share one); otherwise this server's CA is
+  // published for the next ones.
+  const boot = await store.get(BOOTSTRAP_KEY);
+  if (boot.kv) await adoptClusterCA(boot.kv.value, config.dataDir, secret);
+  let pki = await ensurePki(config.dataDir, pkiOptions);
+  let token = await ensureToken(config.dataDir, config.token, pki.caHash);
+  if (!boot.kv && !(await publishClusterCA(store, token.secret, pki.caCertPem, pki.caKeyPem))) {
+    // Another server published first: take its CA after all.
+    const winner = await store.get(BOOTSTRAP_KEY);
+    if (winner.kv && (await adoptClusterCA(winner.kv.value, config.dataDir, token.secret))) {
+      pki = await ensurePki(config.dataDir, pkiOptions);
+      token = await ensureToken(config.dataDir, config.token, pki.caHash);
+    }
+  }
   const authenticator = new Authenticator({ caCertPem: pki.caCertPem, clusterToken: token.secret });
   const api = await startApiServer({
     store,
