@@ -1,5 +1,4 @@
 import { isAbsolute, resolve } from 'node:path';
-import { EtcdStore, parseEtcdUrl } from './etcd-store.js';
 import { MemoryStore } from './memory-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';
@@ -33,6 +32,8 @@ export async function openStore(url: string): Promise<Store> {
     case 'etcd':
     case 'http':
     case 'https': {
+      // Loaded on demand: the gRPC stack costs ~70 ms of start-up that SQLite and memory servers do not need.
+      const { EtcdStore, parseEtcdUrl } = await import('./etcd-store.js');
       const { endpoints, prefix } = parseEtcdUrl(url);
       try {
         return await EtcdStore.connect({ endpoints, prefix });
