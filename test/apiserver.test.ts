@@ -242,6 +242,17 @@ describe('API server', () => {
       const bad = await s.request('GET', `/api/v1/namespaces/default/configmaps?limit=3&continue=garbage`);
       assert.equal(bad.status, 400);
     });
+    it('lists exactly one namespace, even beside namespaces whose names extend it', async () => {
+      for (const ns of ['nsa', 'nsa-b', 'nsa0']) {
+        await s.request('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+        await s.request('POST', `/api/v1/namespaces/${ns}/configmaps`, cm(`in-${ns}`));
+      }
+      for (const ns of ['nsa', 'nsa-b', 'nsa0']) {
+        const r = await s.request('GET', `/api/v1/namespaces/${ns}/configmaps`);
+        assert.deepEqual(r.json.items.map((c: any) => c.metadata.name), [`in-${ns}`], ns);
+      }
+    });
+
     it('lists across namespaces', async () => {
       const all = await s.request('GET', '/api/v1/serviceaccounts');
       assert.ok(all.json.items.length >= 4);

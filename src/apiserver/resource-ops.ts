@@ -135,13 +135,18 @@ export class ResourceOps {
     const revision = this.cache.revision;
     const all = this.cache.resourceFor(resourcePrefix(def)).sorted();
     const items: CachedObject[] = [];
+    // A namespace's items are one contiguous range in key order: find its ends by binary search instead of testing
+    // every key (keys end in '/', and '0' is the character after '/', so prefix..prefix-with-'0' is exactly the range).
     let i = 0;
-    // The namespace's items are contiguous in key order, so skip straight to them.
-    if (prefix !== resourcePrefix(def)) i = lowerBoundKey(all, prefix);
-    for (; i < all.length; i++) {
+    let end = all.length;
+    if (prefix !== resourcePrefix(def)) {
+      i = lowerBoundKey(all, prefix);
+      end = lowerBoundKey(all, `${prefix.slice(0, -1)}0`);
+    }
+    const everything = opts.filter.empty;
+    for (; i < end; i++) {
       const item = all[i];
-      if (!item.key.startsWith(prefix)) break;
-      if (!opts.filter.matches(item.obj)) continue;
+      if (!everything && !opts.filter.matches(item.obj)) continue;
       if (limit && items.length === limit) {
         return { items, resourceVersion: String(revision), continueToken: encodeContinue(revision, items[items.length - 1].key + '\x00') };
       }
