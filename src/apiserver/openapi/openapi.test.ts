@@ -313,14 +313,14 @@ describe('OpenApiV3.serveOpenApi over HTTP', () => {
     }
   });
 
-  test('an unknown group version is a 404 Status; paths outside /openapi/v3 are not handled', async () => {
+  test('an unknown group version is a 404 Status; other paths than /openapi/v3 and /openapi/v2 are not handled', async () => {
     const res = await fetch(`${base}/openapi/v3/apis/nope.example.com/v1`);
     assert.equal(res.status, 404);
     const status = (await res.json()) as Json;
     assert.equal(status.kind, 'Status');
     assert.equal(status.reason, 'NotFound');
     assert.equal(status.code, 404);
-    assert.equal((await fetch(`${base}/openapi/v2`)).status, 418);
+    assert.equal((await fetch(`${base}/openapi/v1`)).status, 418);
   });
 });
 

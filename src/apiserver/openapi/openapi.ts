@@ -5,8 +5,10 @@
  * kubectl needs this for more than `explain`: apply/create/edit switch to server-side field validation
  * (`fieldValidation=Strict`) only when the group version's document has a PATCH operation for the kind
  * listing a `fieldValidation` parameter. Without it they fall back to client-side validation, which
- * downloads /openapi/v2 (not served) and fails with "failed to download openapi"
- * (reference/kubectl-api-compat.md finding 2, §4.6).
+ * downloads /openapi/v2 (reference/kubectl-api-compat.md finding 2, §4.6).
+ *
+ * /openapi/v2 is served too (v2-openapi.ts), derived from these same documents: kubectl 1.27 and 1.28 read
+ * only that one, as protobuf.
  */
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -16,6 +18,7 @@ import { pathNotFound } from '../../api/status.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import { componentSchemas, referencedSchemas, schemaRef, type GroupVersionKind, type JsonSchema } from './component-schemas.js';
 import { pathItems } from './path-items.js';
+import { OPENAPI_V2_PATH, OpenApiV2 } from './v2-openapi.js';
 
 /** The `info` block of every document; kubectl ignores it, the version names the API level we copy. */
 const INFO = { title: 'Kubernetes', version: 'v1.32.0' };
@@ -45,6 +48,13 @@ export class OpenApiV3 {
   private readonly documents = new Map<string, RenderedDocument>();
   private index: RenderedDocument | undefined;
   private readonly advertiseStrategicMerge: boolean;
+  /**
+   * /openapi/v2, built from group-version documents rendered with strategic merge patch listed on built-in
+   * kinds' PATCH operations whatever `advertiseStrategicMerge` says, as upstream's v2 lists it: kubectl
+   * 1.27/1.28 then compute apply patches from the v2 definitions' patch metadata (test/kubectl-old.test.ts
+   * checks they do so without warnings). Rendered once, when /openapi/v2 is first asked for.
+   */
+  private readonly v2 = new OpenApiV2(() => [...this.byKey.values()].map((defs) => this.buildDocument(defs, true)));
 
   constructor(resources: readonly ResourceDefinition[], opts: OpenApiV3Options = {}) {
     for (const def of resources) {
@@ -71,13 +81,23 @@ export class OpenApiV3 {
     return this.document(key)?.json;
   }
 
+  /** The /openapi/v2 document (Swagger 2.0 JSON and gnostic protobuf). */
+  get openApiV2(): OpenApiV2 {
+    return this.v2;
+  }
+
   /**
-   * Serves GET /openapi/v3 and /openapi/v3/<api/v1 | apis/g/v>. Returns false for paths outside
-   * /openapi/v3 (so /openapi/v2 stays a plain 404 from the caller); an unknown group version is answered
-   * here with a 404 Status. An arrow property, so it can be handed over unbound
-   * (`extensions.serveOpenApi = openapi.serveOpenApi`).
+   * Serves GET /openapi/v3, /openapi/v3/<api/v1 | apis/g/v> and /openapi/v2 (negotiated by the request's
+   * Accept header, read from `res.req`). Returns false for other paths (a plain 404 from the caller); an
+   * unknown group version is answered here with a 404 Status. An arrow property, so it can be handed over
+   * unbound (`extensions.serveOpenApi = openapi.serveOpenApi`).
    */
   serveOpenApi = (path: string, query: URLSearchParams, res: ServerResponse): boolean => {
+    if (path === OPENAPI_V2_PATH) {
+      // res.req is the request on Node's HTTP servers; a response object without one gets the JSON default.
+      this.v2.serve((res.req as ServerResponse['req'] | undefined)?.headers ?? {}, res);
+      return true;
+    }
     if (path === OPENAPI_V3 || path === `${OPENAPI_V3}/`) {
       const index = this.indexDocument();
       send(res, index, false);
@@ -115,13 +135,13 @@ export class OpenApiV3 {
     if (!doc) {
       const defs = this.byKey.get(key);
       if (!defs) return undefined;
-      doc = rendered(this.buildDocument(defs));
+      doc = rendered(this.buildDocument(defs, this.advertiseStrategicMerge));
       this.documents.set(key, doc);
     }
     return doc;
   }
 
-  private buildDocument(defs: readonly ResourceDefinition[]): JsonSchema {
+  private buildDocument(defs: readonly ResourceDefinition[], advertiseStrategicMerge: boolean): JsonSchema {
     const gvks = new Map<string, GroupVersionKind[]>();
     const tag = (name: string, gvk: GroupVersionKind): void => {
       const list = gvks.get(name) ?? [];
@@ -139,7 +159,7 @@ export class OpenApiV3 {
       if (!typeOf(listName)) synthetic.set(listName, listSchema(def));
     }
     const paths = pathItems(defs, {
-      advertiseStrategicMerge: this.advertiseStrategicMerge,
+      advertiseStrategicMerge,
       listSchemaOf: (def) => listNames.get(def)!,
       schemaForKind: (gvk) => {
         const name = typeForKind(gvk.group, gvk.version, gvk.kind)?.name;
