@@ -3,8 +3,9 @@
  * documents (one source of truth: path-items.ts and component-schemas.ts), so both versions always describe
  * the same API.
  *
- * kubectl 1.27 and 1.28 read only this document (as gnostic protobuf, see v2-protobuf.ts) for `create -f`,
- * `apply` and `explain` (reference/kubectl-api-compat.md finding 2, §4.6). What they take from it:
+ * kubectl 1.27 and 1.28 download this document (as gnostic protobuf, see v2-protobuf.ts) before anything else
+ * in `create -f`, `apply` and `explain`, and stop when that fails (observed; reference/kubectl-api-compat.md
+ * finding 2, §4.6). What they take from it:
  * - kube-openapi's `proto.NewOpenAPIData` parses every definition and rejects the whole document on a
  *   `$ref` to a missing definition, a `$ref` beside `type` or `properties`, an array without exactly one
  *   `items` schema, or a primitive type it does not know; so every reachable type is a definition here and
