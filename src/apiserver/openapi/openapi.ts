@@ -49,12 +49,12 @@ export class OpenApiV3 {
   private index: RenderedDocument | undefined;
   private readonly advertiseStrategicMerge: boolean;
   /**
-   * /openapi/v2, built from group-version documents rendered with strategic merge patch listed on built-in
-   * kinds' PATCH operations whatever `advertiseStrategicMerge` says, as upstream's v2 lists it: kubectl
-   * 1.27/1.28 then compute apply patches from the v2 definitions' patch metadata (test/kubectl-old.test.ts
-   * checks they do so without warnings). Rendered once, when /openapi/v2 is first asked for.
+   * /openapi/v2, built from the same group-version documents, with strategic merge patch listed only when
+   * `advertiseStrategicMerge` says so, as in v3: until then every kubectl (1.27 reads v2, 1.32 falls back to it)
+   * computes apply patches from its compiled-in types, which is what the schemas have not yet been proven against.
+   * Rendered once, when /openapi/v2 is first asked for.
    */
-  private readonly v2 = new OpenApiV2(() => [...this.byKey.values()].map((defs) => this.buildDocument(defs, true)));
+  private readonly v2 = new OpenApiV2(() => [...this.byKey.values()].map((defs) => this.buildDocument(defs, this.advertiseStrategicMerge)));
 
   constructor(resources: readonly ResourceDefinition[], opts: OpenApiV3Options = {}) {
     for (const def of resources) {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { typeOf } from '../../api/schema/schema.js';
 import { resources } from '../registry/index.js';
 import { OpenApiV3 } from './openapi.js';
 import { v2Document } from './v2-document.js';
@@ -67,19 +66,21 @@ describe('v2Document: Swagger 2.0 from the v3 group-version documents', () => {
       const [path, , op] = patch;
       assert.ok(op.parameters.some((p: Json) => p.name === 'fieldValidation' && p.in === 'query' && p.type === 'string'), `${path}: fieldValidation`);
       assert.equal(op['x-kubernetes-action'], 'patch');
-      const builtIn = typeOf(def.schemaName) !== undefined;
-      const expected = builtIn ? PATCH_TYPES : PATCH_TYPES.filter((t) => t !== 'application/strategic-merge-patch+json');
+      // Strategic merge patch is not advertised (as in v3), so kubectl computes apply patches from its built-in types.
+      const expected = PATCH_TYPES.filter((t) => t !== 'application/strategic-merge-patch+json');
       assert.deepEqual([...op.consumes].sort(), [...expected].sort(), `${path} consumes`);
       const body = op.parameters[0];
       assert.deepEqual(body, { name: 'body', in: 'body', required: true, schema: { $ref: '#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch' } });
     }
   });
 
-  test('the v3 documents keep strategic merge patch unadvertised (their own default) while v2 lists it', () => {
+  test('v2 advertises strategic merge patch exactly when v3 does (advertiseStrategicMerge)', () => {
     const v3 = JSON.parse(api.documentJson('apis/apps/v1')!);
     const v3Patch = v3.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}'].patch;
     assert.ok(!('application/strategic-merge-patch+json' in v3Patch.requestBody.content));
-    assert.ok(doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}'].patch.consumes.includes('application/strategic-merge-patch+json'));
+    assert.ok(!doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}'].patch.consumes.includes('application/strategic-merge-patch+json'));
+    const smp = JSON.parse(new OpenApiV3(resources, { advertiseStrategicMerge: true }).openApiV2.json());
+    assert.ok(smp.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}'].patch.consumes.includes('application/strategic-merge-patch+json'));
   });
 
   test('references carry their description and patch extensions beside $ref, as v2 readers expect', () => {
