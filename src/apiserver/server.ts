@@ -16,6 +16,7 @@ import { Discovery } from './discovery.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
 import type { UserInfo } from './auth/user-info.js';
+import { startEventTtl } from './event-ttl.js';
 import { decodeFromStore } from './object-codec.js';
 import type { ResourceDefinition } from './registry/types.js';
 import { ResourceOps } from './resource-ops.js';
@@ -51,6 +52,8 @@ export interface ApiServerOptions {
   kubernetesServiceIP?: string;
   /** Service ClusterIP range (k3s default 10.43.0.0/16). */
   serviceCIDR?: string;
+  /** Events older than this are deleted (kube-apiserver --event-ttl, default 1 h). */
+  eventTtlMs?: number;
   /** tolerationSeconds of the not-ready / unreachable tolerations added to new pods (default 300). */
   defaultNotReadyTolerationSeconds?: number;
   defaultUnreachableTolerationSeconds?: number;
@@ -124,6 +127,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await cacheStart;
   await bootstrapClusterObjects(ops, opts.resources, opts.kubernetesServiceIP ?? '10.43.0.1', port);
   bootstrapped = true;
+  const coreEvents = opts.resources.find((r) => r.group === '' && r.plural === 'events');
+  const eventTtl = coreEvents ? startEventTtl(ops, cache, coreEvents, { ttlMs: opts.eventTtlMs ?? 3_600_000 }) : undefined;
 
   return {
     port,
@@ -133,6 +138,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     cache,
     inProcessTransport: (user) => new InProcessTransport(handler.handle, user),
     async close() {
+      eventTtl?.stop();
       handler.closeWatches();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
