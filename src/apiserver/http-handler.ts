@@ -600,7 +600,10 @@ export class ApiHandler {
           await ops.list(storageDef, ns, { filter: everythingFilter, limit: 1 });
         }
         if (closed) return;
-        const snap = ops.snapshotAndWatch(storageDef, sink);
+        const snap = ops.snapshotAndWatch(storageDef, sink, (err) => {
+          writeLine(`{"type":"ERROR","object":${JSON.stringify(err.status)}}\n`);
+          stop();
+        });
         sub = snap;
         lastRevision = snap.revision;
         let out = '';

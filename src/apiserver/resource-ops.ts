@@ -13,6 +13,7 @@ import {
   expired,
   forbidden,
   invalid,
+  isStatusError,
   notFound,
   StatusError,
   type FieldError,
@@ -106,7 +107,8 @@ export class ResourceOps {
     const rv = parseResourceVersion(resourceVersion);
     try {
       await this.cache.waitForRevision(rv);
-    } catch {
+    } catch (err) {
+      if (isStatusError(err)) throw err;
       throw new StatusError({
         message: `Too large resource version: ${rv}, current: ${this.cache.revision}`,
         reason: 'Timeout',
@@ -437,7 +439,7 @@ export class ResourceOps {
     const backlog = rc.eventsAfter(afterRevision);
     if (backlog) {
       if (backlog.length > 0 && !sink(backlog)) return { stop() {} };
-      return rc.subscribe(sink);
+      return rc.subscribe(sink, () => onError(cacheReset()));
     }
     // Older than the cache's window: replay from the store, then keep streaming from it.
     const prefix = resourcePrefix(def);
@@ -464,11 +466,11 @@ export class ResourceOps {
   }
 
   /** Current objects (for synthetic ADDED events) and the revision they reflect, atomically with a subscription. */
-  snapshotAndWatch(def: ResourceDefinition, sink: EventSink): { items: CachedObject[]; revision: number; stop(): void } {
+  snapshotAndWatch(def: ResourceDefinition, sink: EventSink, onError: (err: StatusError) => void): { items: CachedObject[]; revision: number; stop(): void } {
     const rc = this.cache.resourceFor(resourcePrefix(def));
     const items = rc.sorted();
     const revision = this.cache.revision;
-    const sub = rc.subscribe(sink);
+    const sub = rc.subscribe(sink, () => onError(cacheReset()));
     return { items, revision, stop: () => sub.stop() };
   }
 
@@ -498,6 +500,11 @@ function specChanged(a: KubeObject, b: KubeObject): boolean {
     return JSON.stringify(rest);
   };
   return strip(a) !== strip(b);
+}
+
+/** What a watcher gets when the watch cache starts over: a 410, so clients relist (client-go, client-node). */
+function cacheReset(): StatusError {
+  return expired('the watch cache was rebuilt after the datastore watch failed; relist and watch again');
 }
 
 export function parseResourceVersion(rv: string): number {

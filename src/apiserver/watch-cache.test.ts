@@ -90,4 +90,47 @@ describe('WatchCache', () => {
     cache.stop();
     await store.close();
   });
+
+  it('rebuilds itself when the store watch fails: watchers are reset, reads wait, then fresh data flows', async () => {
+    const store = new MemoryStore();
+    let failWatch: ((err: Error) => void) | undefined;
+    const watchOnce = store.watch.bind(store);
+    // The store's watch fails on demand (an etcd outage); later watches behave.
+    store.watch = (prefix, opts) => {
+      const w = watchOnce(prefix, opts);
+      failWatch = (err) => {
+        w.cancel();
+        opts.onError(err);
+      };
+      return w;
+    };
+    await store.create(key('a'), cm('a', '1'));
+    const cache = new WatchCache(store, decodeFromStore);
+    await cache.start();
+    const rc = cache.resourceFor('/registry/core/configmaps/');
+    let reset = 0;
+    rc.subscribe(() => true, () => reset++);
+    failWatch!(new Error('etcd unavailable'));
+    assert.ok(cache.failed);
+    await assert.rejects(cache.sync(), (err: { code?: number }) => err.code === 503);
+    // Written while the cache is down: the rebuild must pick it up.
+    await store.create(key('b'), cm('b', '1'));
+    await eventuallyTrue(() => !cache.failed);
+    assert.equal(reset, 1, 'the watcher was told to start over');
+    await cache.sync();
+    assert.deepEqual(rc.sorted().map((i) => i.obj.metadata.name), ['a', 'b']);
+    await store.create(key('c'), cm('c', '1'));
+    await cache.sync();
+    assert.deepEqual(rc.sorted().map((i) => i.obj.metadata.name), ['a', 'b', 'c']);
+    cache.stop();
+    await store.close();
+  });
 });
+
+async function eventuallyTrue(fn: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -8,7 +8,7 @@
  * has caught up (the "consistent reads from cache" design of KEP-2340).
  */
 import type { KubeObject } from '../api/object.js';
-import { expired } from '../api/status.js';
+import { expired, serviceUnavailable } from '../api/status.js';
 import type { Store, Watch, WatchEvent } from '../storage/store.js';
 import { CompactedError } from '../storage/store.js';
 
@@ -62,7 +62,7 @@ export class ResourceCache {
   private historyStart = 0;
   /** Every event of this resource with revision > historyFloor is in `history`. */
   historyFloor: number;
-  private readonly watchers = new Set<EventSink>();
+  private readonly watchers = new Map<EventSink, (() => void) | undefined>();
 
   constructor(readonly prefix: string, startRevision: number, private readonly historyLimit: number) {
     this.historyFloor = startRevision;
@@ -106,9 +106,24 @@ export class ResourceCache {
   }
 
   dispatch(events: CacheEvent[]): void {
-    for (const sink of this.watchers) {
+    for (const sink of this.watchers.keys()) {
       if (!sink(events)) this.watchers.delete(sink);
     }
+  }
+
+  /**
+   * Starts over from a fresh list at `revision` (after the store watch failed): the history is gone, so every watcher
+   * is told (onReset) and dropped; resumptions from older revisions then go to the store's history.
+   */
+  resetTo(revision: number): void {
+    this.items.clear();
+    this.sortedItems = undefined;
+    this.history = [];
+    this.historyStart = 0;
+    this.historyFloor = revision;
+    const watchers = [...this.watchers.values()];
+    this.watchers.clear();
+    for (const onReset of watchers) onReset?.();
   }
 
   /** Events with revision > after, or undefined when the history no longer reaches back that far. */
@@ -125,8 +140,9 @@ export class ResourceCache {
     return this.history.slice(lo);
   }
 
-  subscribe(sink: EventSink): CacheWatcher {
-    this.watchers.add(sink);
+  /** Delivers later events to sink; onReset is called (and the subscription ends) if the cache has to start over. */
+  subscribe(sink: EventSink, onReset?: () => void): CacheWatcher {
+    this.watchers.set(sink, onReset);
     return { stop: () => this.watchers.delete(sink) };
   }
 
@@ -154,6 +170,7 @@ export class WatchCache {
   private storeWatch: Watch | undefined;
   private waiters: { revision: number; resolve: () => void }[] = [];
   private failure: Error | undefined;
+  private stopped = false;
   private readonly historyLimit: number;
 
   constructor(
@@ -166,6 +183,12 @@ export class WatchCache {
 
   /** Loads every object and starts the single store watch. */
   async start(): Promise<void> {
+    const { revision, loaded } = await this.loadAll();
+    this.install(revision, loaded);
+  }
+
+  /** Lists every object under /registry/ at one revision. */
+  private async loadAll(): Promise<{ revision: number; loaded: CacheEvent[] }> {
     const page = 5000;
     let startKey: string | undefined;
     let revision = 0;
@@ -180,20 +203,29 @@ export class WatchCache {
       if (!res.more || res.kvs.length === 0) break;
       startKey = res.kvs[res.kvs.length - 1].key + '\x00';
     }
+    return { revision, loaded };
+  }
+
+  /** Makes `loaded` (listed at `revision`) the cache's state and watches the store from there. */
+  private install(revision: number, loaded: CacheEvent[]): void {
+    for (const rc of this.resources.values()) rc.resetTo(revision);
     this.revision = revision;
     for (const ev of loaded) {
       const prefix = resourcePrefixOf(ev.key);
       if (!prefix) continue;
       this.resourceFor(prefix).items.set(ev.key, { key: ev.key, obj: ev.obj, json: ev.json, revision: ev.revision });
     }
+    this.failure = undefined;
     this.storeWatch = this.store.watch('/registry/', {
       afterRevision: revision,
       onEvents: (events) => this.onStoreEvents(events),
       onError: (err) => this.onStoreError(err),
     });
+    this.resolveWaiters();
   }
 
   stop(): void {
+    this.stopped = true;
     this.storeWatch?.cancel();
     this.storeWatch = undefined;
   }
@@ -210,7 +242,7 @@ export class WatchCache {
 
   /** Resolves once the cache reflects at least `revision` (rejects after timeoutMs, or if the store watch failed). */
   waitForRevision(revision: number, timeoutMs = 3000): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) return Promise.reject(serviceUnavailable(`the watch cache is being rebuilt after the datastore watch failed: ${this.failure.message}`));
     if (this.revision >= revision) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter = { revision, resolve: () => { clearTimeout(timer); resolve(); } };
@@ -254,17 +286,41 @@ export class WatchCache {
       this.revision = ev.revision;
     }
     for (const [rc, list] of byResource) rc.dispatch(list);
-    if (this.waiters.length > 0) {
-      const ready = this.waiters.filter((w) => w.revision <= this.revision);
-      this.waiters = this.waiters.filter((w) => w.revision > this.revision);
-      for (const w of ready) w.resolve();
-    }
+    this.resolveWaiters();
+  }
+
+  private resolveWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.revision <= this.revision);
+    this.waiters = this.waiters.filter((w) => w.revision > this.revision);
+    for (const w of ready) w.resolve();
   }
 
   private onStoreError(err: Error): void {
-    // The single store watch ended: the cache can no longer promise freshness. Fail loudly rather than serve stale data.
-    console.error(`watch cache: store watch failed: ${err.message}`);
+    // The single store watch ended (an etcd outage, say): until the cache is rebuilt it cannot promise freshness, so
+    // consistent reads wait (and time out) rather than serve stale data; /readyz reports it. Rebuild with backoff.
+    console.error(`watch cache: store watch failed: ${err.message}; rebuilding from a fresh list`);
     this.failure = err;
+    this.storeWatch = undefined;
+    this.scheduleRecovery(500);
+  }
+
+  private scheduleRecovery(delayMs: number): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.loadAll().then(
+        ({ revision, loaded }) => {
+          if (this.stopped) return;
+          this.install(revision, loaded);
+          console.error(`watch cache: rebuilt at revision ${revision}`);
+        },
+        (e: Error) => {
+          console.error(`watch cache: rebuilding failed: ${e.message}`);
+          this.scheduleRecovery(Math.min(delayMs * 2, 30_000));
+        },
+      );
+    }, delayMs);
+    timer.unref();
   }
 
   get failed(): Error | undefined {
