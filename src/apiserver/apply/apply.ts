@@ -12,6 +12,7 @@ import type { KubeObject } from '../../api/object.js';
 import { StatusError, badRequest } from '../../api/status.js';
 import {
   FieldSet,
+  addedFieldsV1,
   childType,
   compareNodes,
   deepEqual,
@@ -282,6 +283,10 @@ export function recordUpdate(rec: UpdateRecord): void {
   const subresource = rec.subresource ?? '';
   const statusSub = rec.statusIsSubresource ?? true;
   const rootType = rootNodeType(rec.typeName);
+  if (!rec.live) {
+    recordCreate(rec, meta, rootType, subresource, statusSub);
+    return;
+  }
   const cmp = filterComparison(
     compareNodes(walkNodes(withoutManagedFields(rec.live), rootType), walkNodes(withoutManagedFields(rec.next), rootType)),
     subresource,
@@ -307,6 +312,35 @@ export function recordUpdate(rec: UpdateRecord): void {
   const encoded = encodeManagedFields(managers);
   if (encoded.length > 0) meta.managedFields = encoded as NonNullable<KubeObject['metadata']['managedFields']>;
   else delete meta.managedFields;
+}
+
+/** recordUpdate for a create: everything is added, so the writer owns all of it and nobody else exists yet. */
+function recordCreate(rec: UpdateRecord, meta: KubeObject['metadata'], rootType: NodeType, subresource: string, statusSub: boolean): void {
+  const fields = addedFieldsV1(withoutManagedFields(rec.next), rootType);
+  // The same paths ownable() strips, removed from the tree.
+  const drop = (node: Record<string, unknown> | undefined, path: Path) => {
+    if (!node) return;
+    if (path.length === 1) delete node[path[0]];
+    else drop(node[path[0]] as Record<string, unknown> | undefined, path.slice(1));
+  };
+  for (const p of statusSub ? STRIPPED_WITH_STATUS : STRIPPED) drop(fields, p);
+  const metaFields = fields['f:metadata'] as Record<string, unknown> | undefined;
+  if (metaFields && Object.keys(metaFields).filter((k) => k !== '.').length === 0) delete fields['f:metadata'];
+  else if (metaFields) delete metaFields['.'];
+  if (Object.keys(fields).length === 0) {
+    delete meta.managedFields;
+    return;
+  }
+  const entry: ManagedFieldsEntry = {
+    manager: rec.manager,
+    operation: 'Update',
+    apiVersion: apiVersionOf(rec.next),
+    time: rfc3339(rec.now),
+    fieldsType: 'FieldsV1',
+    fieldsV1: fields,
+    ...(subresource ? { subresource } : {}),
+  };
+  meta.managedFields = [entry] as NonNullable<KubeObject['metadata']['managedFields']>;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FieldSet, compareNodes, fieldSetOf, pathToString, rootNodeType, walkNodes, type Path } from './fieldpath.js';
+import { FieldSet, addedFieldsV1, compareNodes, fieldSetOf, pathToString, rootNodeType, walkNodes, type Path } from './fieldpath.js';
 
 const DEPLOYMENT = 'io.k8s.api.apps.v1.Deployment';
 
@@ -142,4 +142,20 @@ describe('compareNodes', () => {
     assert.deepEqual([...c.removed].map(pathToString), ['.metadata.labels.old']);
     assert.deepEqual([...c.modified].map(pathToString), ['.metadata.labels.app']);
   });
+});
+
+describe('addedFieldsV1', () => {
+  const cases: [string, unknown, string | undefined][] = [
+    ['a Deployment', deployment, DEPLOYMENT],
+    ['a ConfigMap', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', labels: { a: '1' } }, data: { k: 'v' } }, 'io.k8s.api.core.v1.ConfigMap'],
+    ['a custom resource', { spec: { size: 3, tags: ['a'], nested: { x: {} } } }, undefined],
+  ];
+  for (const [name, obj, typeName] of cases) {
+    it(`equals what compareNodes counts added for ${name}`, () => {
+      const type = rootNodeType(typeName);
+      const slow = compareNodes(new Map(), walkNodes(obj, type)).added.toFieldsV1();
+      assert.deepEqual(addedFieldsV1(obj, type), slow);
+      assert.ok(Object.keys(slow).length > 0);
+    });
+  }
 });

@@ -416,3 +416,38 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   for (const k of ak) if (!Object.hasOwn(bo, k) || !deepEqual((a as Record<string, unknown>)[k], bo[k])) return false;
   return true;
 }
+
+/**
+ * The FieldsV1 form of everything in a new object, as `compareNodes(empty, walkNodes(value))` counts it added:
+ * the same result built in one pass without path sets, because every create records it and creates are the
+ * API server's hottest write.
+ */
+export function addedFieldsV1(value: unknown, type: NodeType): Record<string, unknown> {
+  return renderAdded(value, type) ?? {};
+}
+
+function renderAdded(v: unknown, t: NodeType): Record<string, unknown> | undefined {
+  const entries: [string, unknown][] = [];
+  if (isPlainObject(v) && ((t.kind === 'struct' && !t.atomic) || (t.kind === 'map' && !t.atomic) || t.kind === 'deduced')) {
+    const isStruct = t.kind === 'struct';
+    for (const name of Object.keys(v)) {
+      const ct = isStruct ? childType(t, name) : t.kind === 'map' ? t.values : DEDUCED;
+      const child = v[name];
+      const role = roleOf(child, ct, isStruct);
+      const member = role === 'leaf' || role === 'entry' || role === 'container' || (isPlainObject(child) && Object.keys(child).length === 0);
+      const sub = renderAdded(child, ct);
+      if (sub) entries.push([`f:${name}`, member ? { '.': {}, ...sub } : sub]);
+      else if (member) entries.push([`f:${name}`, {}]);
+    }
+  } else if (Array.isArray(v) && t.kind === 'list' && t.listType !== 'atomic') {
+    v.forEach((item, i) => {
+      const sub = t.listType === 'map' ? renderAdded(item, t.items) : undefined;
+      entries.push([itemElement(t, item, i), sub ? { '.': {}, ...sub } : {}]);
+    });
+  }
+  if (entries.length === 0) return undefined;
+  entries.sort((a, b) => compareElements(a[0], b[0]));
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of entries) out[k] = val;
+  return out;
+}
