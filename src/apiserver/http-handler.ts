@@ -22,13 +22,14 @@ import {
   unauthorized,
   unsupportedMediaType,
 } from '../api/status.js';
+import { applyConflictError, fieldManagerOf, recordUpdate, serverSideApply } from './apply/apply.js';
 import type { UserInfo } from './auth/user-info.js';
 import { Discovery, subresourcesOf } from './discovery.js';
 import { buildFilter, everythingFilter, type ObjectFilter } from './filters.js';
 import { negotiateDiscovery, negotiateTable, parseAccept, parseMediaType, TABLE_CONTENT_TYPE, type MediaType } from './negotiation.js';
 import type { ResourceDefinition } from './registry/types.js';
 import { parseRequestPath, type ResourceRequest } from './request-info.js';
-import { parseResourceVersion, ResourceOps, type DeleteOptions } from './resource-ops.js';
+import { parseResourceVersion, ResourceOps, type DeleteOptions, type WriteOptions } from './resource-ops.js';
 import { parseIncludeObject, renderTable, tableRow, type TableOptions } from './table.js';
 import type { CacheEvent, CachedObject } from './watch-cache.js';
 
@@ -75,6 +76,8 @@ export interface HandlerOptions {
   /** PEM of the cluster CA, served at /cacerts. */
   caCertPem?: string;
 }
+
+const APPLY_PATCH_TYPE = 'application/apply-patch+yaml';
 
 const PATCH_TYPES = new Set([
   'application/json-patch+json',
@@ -221,7 +224,7 @@ export class ApiHandler {
       if (method === 'POST') {
         if (def.namespaced && !ns) throw methodNotAllowed();
         const obj = this.inwardForCreate(def, ns, await this.readObject(req, def, query));
-        const created = await this.opts.ops.create(this.storageOf(def), ns, obj, { dryRun: isDryRun(query) });
+        const created = await this.opts.ops.create(this.storageOf(def), ns, obj, { dryRun: isDryRun(query), recordManagedFields: this.updateRecorder(req, def, query, '') });
         return this.sendObject(req, res, def, 201, created);
       }
       if (method === 'DELETE') return this.deleteCollection(req, res, def, ns, query);
@@ -253,10 +256,14 @@ export class ApiHandler {
       }
       case 'PUT': {
         const obj = await this.readObject(req, def, query);
-        const updated = await this.opts.ops.update(this.storageOf(def), ns, info.name, () => this.inward(def, obj), { dryRun: isDryRun(query) });
+        const updated = await this.opts.ops.update(this.storageOf(def), ns, info.name, () => this.inward(def, obj), { dryRun: isDryRun(query), recordManagedFields: this.updateRecorder(req, def, query, '') });
         return this.sendObject(req, res, def, 200, updated);
       }
       case 'PATCH': {
+        if (isApplyPatch(req)) {
+          const applied = await this.serverSideApply(req, def, ns, info.name, query, '');
+          return this.sendObject(req, res, def, applied.created ? 201 : 200, applied.obj);
+        }
         const patched = await this.patch(req, def, ns, info.name, query, '');
         return this.sendObject(req, res, def, 200, patched);
       }
@@ -288,10 +295,15 @@ export class ApiHandler {
     }
     if (method === 'PUT') {
       const obj = await this.readObject(req, def, query);
-      const updated = await this.opts.ops.update(this.storageOf(def), ns, name, () => this.inward(def, obj), { dryRun: isDryRun(query), subresource: 'status' });
+      const updated = await this.opts.ops.update(this.storageOf(def), ns, name, () => this.inward(def, obj), {
+        dryRun: isDryRun(query),
+        subresource: 'status',
+        recordManagedFields: this.updateRecorder(req, def, query, 'status'),
+      });
       return this.sendObject(req, res, def, 200, updated);
     }
     if (method === 'PATCH') {
+      if (isApplyPatch(req)) return this.sendObject(req, res, def, 200, (await this.serverSideApply(req, def, ns, name, query, 'status')).obj);
       const patched = await this.patch(req, def, ns, name, query, 'status');
       return this.sendObject(req, res, def, 200, patched);
     }
@@ -333,7 +345,7 @@ export class ApiHandler {
     } else {
       throw methodNotAllowed();
     }
-    const updated = await this.opts.ops.update(this.storageOf(def), ns, name, mutate, { dryRun: isDryRun(query) });
+    const updated = await this.opts.ops.update(this.storageOf(def), ns, name, mutate, { dryRun: isDryRun(query), recordManagedFields: this.updateRecorder(req, def, query, 'scale') });
     return sendJson(res, 200, JSON.stringify(toScale(updated)));
   }
 
@@ -400,8 +412,69 @@ export class ApiHandler {
         this.checkDecoded(req, def, patched, validation);
         return this.inward(def, patched);
       },
-      { dryRun: isDryRun(query), subresource },
+      { dryRun: isDryRun(query), subresource, recordManagedFields: this.updateRecorder(req, def, query, subresource) },
     );
+  }
+
+  /**
+   * Records a create, update or patch as an Update manager in managedFields: the `fieldManager` parameter, else
+   * the User-Agent's first segment (upstream managerOrUserAgent), so server-side apply sees who set what.
+   */
+  private updateRecorder(req: IncomingMessage, def: ResourceDefinition, query: URLSearchParams, subresource: string): WriteOptions['recordManagedFields'] {
+    const manager = fieldManagerOf(query.get('fieldManager'), req.headers['user-agent']);
+    const typeName = this.storageOf(def).schemaName;
+    return (live, next) => recordUpdate({ live, next, manager, typeName, now: new Date(), subresource, statusIsSubresource: def.hasStatus });
+  }
+
+  /**
+   * Server-side apply (PATCH with application/apply-patch+yaml): merges the configuration into the object by
+   * the schema and records its manager's fields, or answers 409 with the conflicting fields; creates the object
+   * when it does not exist (the main resource only), as kube-apiserver does.
+   */
+  private async serverSideApply(req: IncomingMessage, def: ResourceDefinition, ns: string, name: string, query: URLSearchParams, subresource: string): Promise<{ obj: KubeObject; created: boolean }> {
+    const manager = query.get('fieldManager') ?? '';
+    if (manager === '') throw badRequest(`PATCH, ${APPLY_PATCH_TYPE}: fieldManager is required`);
+    fieldManagerOf(manager, undefined);
+    const forceRaw = query.get('force');
+    if (forceRaw !== null && forceRaw !== 'true' && forceRaw !== 'false') throw badRequest(`force: Invalid value: ${JSON.stringify(forceRaw)}: must be true or false`);
+    const force = forceRaw === 'true';
+    const body = this.decodePatchBody(APPLY_PATCH_TYPE, await this.readBody(req));
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('error decoding patch: the apply configuration must be an object');
+    const applied = body as KubeObject;
+    const gv = groupVersion(def.group, def.version);
+    const kind = subresource === '' || subresource === 'status' ? def.kind : '';
+    if (applied.apiVersion !== gv) throw badRequest(`the API version in the data (${applied.apiVersion ?? ''}) does not match the expected API version (${gv})`);
+    if (kind && applied.kind !== kind) throw badRequest(`the kind in the data (${applied.kind ?? ''}) does not match the expected kind (${kind})`);
+    if (applied.metadata !== undefined && (typeof applied.metadata !== 'object' || applied.metadata === null || Array.isArray(applied.metadata))) {
+      throw badRequest('metadata must be an object');
+    }
+    if (applied.metadata?.name !== undefined && applied.metadata.name !== name) {
+      throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    this.checkDecoded(req, def, applied, fieldValidation(query));
+    const dryRun = isDryRun(query);
+    const run = (live: KubeObject | undefined): KubeObject => {
+      const r = serverSideApply({ live, applied, manager, force, typeName: def.schemaName, now: new Date(), subresource, statusIsSubresource: def.hasStatus });
+      if (r.conflicts) throw applyConflictError(r.conflicts);
+      return r.object;
+    };
+    // Update, else create; a create that loses a race with another creator retries as an update.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const obj = await this.opts.ops.update(this.storageOf(def), ns, name, (cur) => this.inward(def, run(this.outward(def, cur).obj)), { dryRun, subresource });
+        return { obj, created: false };
+      } catch (err) {
+        if (!(isStatusError(err) && err.code === 404 && err.reason === 'NotFound') || subresource !== '') throw err;
+      }
+      const fresh = run(undefined);
+      fresh.metadata.name = name;
+      try {
+        const obj = await this.opts.ops.create(this.storageOf(def), ns, this.inwardForCreate(def, ns, fresh), { dryRun });
+        return { obj, created: true };
+      } catch (err) {
+        if (!(isStatusError(err) && err.reason === 'AlreadyExists') || attempt > 0) throw err;
+      }
+    }
   }
 
   private decodePatchBody(ct: string, body: Buffer): unknown {
@@ -778,6 +851,10 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   let cur = obj;
   for (const part of parts.slice(0, -1)) cur = (cur[part] ??= {}) as Record<string, unknown>;
   cur[parts[parts.length - 1]] = value;
+}
+
+function isApplyPatch(req: IncomingMessage): boolean {
+  return parseMediaType(req.headers['content-type'] ?? '').type === APPLY_PATCH_TYPE;
 }
 
 function isDryRun(query: URLSearchParams): boolean {

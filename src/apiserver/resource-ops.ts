@@ -46,6 +46,12 @@ export interface ListResult {
 export interface WriteOptions {
   dryRun: boolean;
   now?: Date;
+  /**
+   * Records the write in `next.metadata.managedFields` (server-side apply's Update managers), given the stored
+   * object (undefined on create). Called once the object is final apart from validation: after defaults and
+   * admission on create, after the update preparation on update. May throw a StatusError.
+   */
+  recordManagedFields?(live: KubeObject | undefined, next: KubeObject): void;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -211,6 +217,7 @@ export class ResourceOps {
     dropEmptyMetadata(meta);
     def.strategy.prepareForCreate?.(obj);
     for (const plugin of this.admission) plugin.admitCreate(def, obj, this.admissionContext);
+    opts.recordManagedFields?.(undefined, obj);
     this.validate(def, obj, def.strategy.validate(obj));
     if (def.namespaced) await this.checkNamespaceAcceptsCreate(def, namespace, meta.name ?? '');
     if (opts.dryRun) return obj;
@@ -265,6 +272,7 @@ export class ResourceOps {
         throw conflict(this.ref(def, name));
       }
       const next = this.prepareUpdate(def, namespace, name, desired, current, opts.subresource ?? '');
+      opts.recordManagedFields?.(current, next);
       const nextJson = encodeForStore(next);
       if (nextJson === got.kv.value) return current;
       if (opts.dryRun) return next;
