@@ -51,24 +51,9 @@ function coreView(e: CoreEvent): EventView {
   };
 }
 
+/** An events.k8s.io Event prints as its core form (the two are one stored object; see eventV1ToCore). */
 function v1View(e: EventsV1Event): EventView {
-  return {
-    name: e.metadata?.name ?? '',
-    type: e.type ?? '',
-    reason: e.reason ?? '',
-    message: e.note ?? '',
-    kind: e.regarding?.kind ?? '',
-    objectName: e.regarding?.name ?? '',
-    fieldPath: e.regarding?.fieldPath ?? '',
-    component: e.deprecatedSource?.component || e.reportingController || '',
-    host: e.deprecatedSource?.host || e.reportingInstance || '',
-    firstTimestamp: e.deprecatedFirstTimestamp,
-    lastTimestamp: e.deprecatedLastTimestamp,
-    eventTime: e.eventTime,
-    count: e.deprecatedCount ?? 0,
-    seriesCount: e.series?.count,
-    seriesLast: e.series?.lastObservedTime,
-  };
+  return coreView(eventV1ToCore(e as unknown as KubeObject) as unknown as CoreEvent);
 }
 
 /** The cells of printEvent: LAST SEEN falls back to first seen, series override count and last seen. */

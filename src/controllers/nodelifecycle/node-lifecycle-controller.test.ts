@@ -9,7 +9,6 @@ import { FakeRecorder } from '../../client/fake-recorder.js';
 import { Leases, Nodes, Pods } from '../../client/resources.js';
 import type { ResourceType } from '../../client/types.js';
 import { defaultControllerOptions } from '../controller.js';
-import { addDefaultTolerations } from './default-tolerations.js';
 import { NodeLifecycleController } from './node-lifecycle-controller.js';
 
 interface NodeLike extends KubeObject {
@@ -138,7 +137,11 @@ test('the eviction of a tolerating pod fires from the queue when its time comes 
   const { clock, controller } = f;
   for (const n of ['n1', 'n2', 'n3']) f.addNode(n);
   f.addPod('tolerates-30s', 'n1', [tol(UNREACHABLE, 30)]);
-  f.addPod('default', 'n1', addDefaultTolerations({ spec: { tolerations: [] } }, { ...defaultControllerOptions, defaultUnreachableTolerationSeconds: 60 }).spec!.tolerations as unknown[]);
+  // What the API server's DefaultTolerationSeconds admission gives a pod (here with 60 s for unreachable).
+  f.addPod('default', 'n1', [
+    { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    { key: UNREACHABLE, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 60 },
+  ]);
   // The kubelets of n2 and n3 keep renewing every 10 s.
   const heartbeat = () => {
     f.renew('n2');
@@ -245,24 +248,4 @@ test('NoSchedule taints follow node conditions and spec.unschedulable; other tai
     'node.kubernetes.io/memory-pressure:NoSchedule',
     'node.kubernetes.io/unschedulable:NoSchedule',
   ]);
-});
-
-test('addDefaultTolerations adds what is missing and leaves the pod it was given alone', () => {
-  const opts = { defaultNotReadyTolerationSeconds: 300, defaultUnreachableTolerationSeconds: 120 };
-  const bare: { spec: { containers: never[]; tolerations?: Toleration[] } } = Object.freeze({ spec: Object.freeze({ containers: [] }) });
-  assert.deepEqual(addDefaultTolerations(bare, opts).spec, {
-    containers: [],
-    tolerations: [
-      { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-      { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 120 },
-    ],
-  });
-  const own = { spec: { tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 }] } };
-  assert.deepEqual(
-    addDefaultTolerations(own, opts).spec.tolerations.map((t) => [t.key, t.tolerationSeconds]),
-    [['node.kubernetes.io/unreachable', 5], ['node.kubernetes.io/not-ready', 300]],
-  );
-  // An empty key with Exists tolerates everything already (DaemonSet-style pods).
-  const all = { spec: { tolerations: [{ operator: 'Exists' }] } };
-  assert.deepEqual(addDefaultTolerations(all, opts).spec.tolerations, [{ operator: 'Exists' }]);
 });
