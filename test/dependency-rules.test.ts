@@ -2,26 +2,30 @@
  * The dependency rules of ARCHITECTURE.md, checked on the source: components reach state through the API only.
  *   api imports nothing of ours; storage -> api; apiserver -> api, storage (+ client's transport interface);
  *   client -> api; controllers, scheduler, agent, proxy, dns -> api, client.
+ * log is a leaf: it imports nothing of ours, and every component may import it.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// The checkout root, whether this runs compiled (dist/test/) or from source with tsx (test/).
+let root = dirname(fileURLToPath(import.meta.url));
+while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
 const src = join(root, 'src');
 
 const allowed: Record<string, string[]> = {
-  api: ['api'],
-  storage: ['storage', 'api'],
-  apiserver: ['apiserver', 'api', 'storage', 'client'],
-  client: ['client', 'api'],
-  controllers: ['controllers', 'api', 'client'],
-  scheduler: ['scheduler', 'api', 'client'],
-  agent: ['agent', 'api', 'client'],
-  proxy: ['proxy', 'api', 'client'],
-  dns: ['dns', 'api', 'client'],
+  log: ['log'],
+  api: ['api', 'log'],
+  storage: ['storage', 'api', 'log'],
+  apiserver: ['apiserver', 'api', 'storage', 'client', 'log'],
+  client: ['client', 'api', 'log'],
+  controllers: ['controllers', 'api', 'client', 'log'],
+  scheduler: ['scheduler', 'api', 'client', 'log'],
+  agent: ['agent', 'api', 'client', 'log'],
+  proxy: ['proxy', 'api', 'client', 'log'],
+  dns: ['dns', 'api', 'client', 'log'],
 };
 
 function files(dir: string, out: string[] = []): string[] {
