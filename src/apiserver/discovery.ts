@@ -9,22 +9,25 @@ import type { ResourceDefinition, Verb } from './registry/types.js';
 
 export const ALL_VERBS: Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
-interface SubresourceInfo {
+export interface SubresourceInfo {
   name: string;
   kind: string;
   group?: string;
   version?: string;
   verbs: string[];
+  /** A streaming or proxying subresource (log, exec, proxy, ...). */
+  connect: boolean;
 }
 
-/** Subresources served for a resource (status, scale, binding, finalize). */
+/** Subresources served for a resource: status and scale where the kind has them, then the registry's own. */
 export function subresourcesOf(def: ResourceDefinition): SubresourceInfo[] {
   const subs: SubresourceInfo[] = [];
-  if (def.hasStatus) subs.push({ name: 'status', kind: def.kind, verbs: ['get', 'patch', 'update'] });
-  if (def.scale) subs.push({ name: 'scale', kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] });
-  if (def.group === '' && def.plural === 'pods') subs.push({ name: 'binding', kind: 'Binding', verbs: ['create'] });
-  if (def.group === '' && def.plural === 'namespaces') subs.push({ name: 'finalize', kind: 'Namespace', verbs: ['update'] });
-  return subs;
+  if (def.hasStatus) subs.push({ name: 'status', kind: def.kind, verbs: ['get', 'patch', 'update'], connect: false });
+  if (def.scale) subs.push({ name: 'scale', kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'], connect: false });
+  for (const sub of def.subresources ?? []) {
+    subs.push({ name: sub.name, kind: sub.kind, group: sub.group, version: sub.version, verbs: sub.verbs, connect: !!sub.connect });
+  }
+  return subs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 export interface GroupInfo {

@@ -17,13 +17,12 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { LineSplitter, TransportHttpError, type StreamHandle, type Transport, type TransportBody, type TransportResponse } from '../client/transport.js';
-import { GROUP_AUTHENTICATED, GROUP_SYSTEM_MASTERS, type UserInfo } from './auth/user-info.js';
+import { LOOPBACK_USER, type UserInfo } from './auth/user-info.js';
 
 /** The handler entry point: ApiHandler.handle. */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** The identity of kube-apiserver's own loopback client (system:apiserver in system:masters). */
-export const LOOPBACK_USER: Readonly<UserInfo> = Object.freeze({ username: 'system:apiserver', groups: [GROUP_SYSTEM_MASTERS, GROUP_AUTHENTICATED] });
+export { LOOPBACK_USER };
 
 const inProcessUsers = new WeakMap<object, UserInfo>();
 

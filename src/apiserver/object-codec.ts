@@ -14,7 +14,7 @@ export function listPrefix(def: ResourceDefinition, namespace: string): string {
   return def.namespaced && namespace ? `${resourcePrefix(def)}${namespace}/` : resourcePrefix(def);
 }
 
-export function objectKey(def: ResourceDefinition, namespace: string, name: string): string {
+export function objectKey(def: Pick<ResourceDefinition, 'group' | 'plural' | 'namespaced'>, namespace: string, name: string): string {
   return def.namespaced ? `${resourcePrefix(def)}${namespace}/${name}` : `${resourcePrefix(def)}${name}`;
 }
 

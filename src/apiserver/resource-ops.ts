@@ -21,7 +21,9 @@ import {
 import type { Store } from '../storage/store.js';
 import { CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError } from '../storage/store.js';
 import { decodeFromStore, encodeForStore, listPrefix, objectKey, resourcePrefix } from './object-codec.js';
-import type { AdmissionContext, MutatingAdmission } from './admission/types.js';
+import { Admission } from './admission/chain.js';
+import type { AdmissionChain, AdmissionContext } from './admission/types.js';
+import { LOOPBACK_USER, type UserInfo } from './auth/user-info.js';
 import type { ObjectFilter } from './filters.js';
 import type { ResourceDefinition } from './registry/types.js';
 import type { CacheEvent, CachedObject, EventSink, WatchCache } from './watch-cache.js';
@@ -46,6 +48,8 @@ export interface ListResult {
 export interface WriteOptions {
   dryRun: boolean;
   now?: Date;
+  /** Who writes (admission sees it); defaults to the API server's own loopback identity. */
+  user?: UserInfo;
   /**
    * Records the write in `next.metadata.managedFields` (server-side apply's Update managers), given the stored
    * object (undefined on create). Called once the object is final apart from validation: after defaults and
@@ -72,25 +76,35 @@ export type Mutation = (current: KubeObject) => KubeObject;
 const GENERATE_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 const MAX_UPDATE_RETRIES = 16;
 
-/** Kinds whose PrepareForCreate keeps the status the client sent (the kubelet registers a Node with its status). */
-const KEEP_STATUS_ON_CREATE = new Set(['nodes', 'events']);
-
 export class ResourceOps {
+  private readonly admission: Admission;
+
   constructor(
     private readonly store: Store,
     private readonly cache: WatchCache,
-    private readonly namespaces: ResourceDefinition,
-    private readonly admission: MutatingAdmission[] = [],
-  ) {}
+    admission: AdmissionChain = { mutating: [], validating: [] },
+  ) {
+    this.admission = new Admission(admission, this.admissionContext);
+  }
 
-  private readonly admissionContext: AdmissionContext = {
-    list: (group, plural) => {
-      const items = this.cache.resourceFor(resourcePrefix({ group, plural })).items.values();
-      return (function* () {
-        for (const i of items) yield i.obj;
-      })();
-    },
-  };
+  private get admissionContext(): AdmissionContext {
+    return {
+      list: (group, plural) => {
+        const items = this.cache.resourceFor(resourcePrefix({ group, plural })).items.values();
+        return (function* () {
+          for (const i of items) yield i.obj;
+        })();
+      },
+      get: async (group, plural, namespace, name) => {
+        const key = objectKey({ group, plural, namespaced: namespace !== '' }, namespace, name);
+        const cached = this.cache.resourceFor(resourcePrefix({ group, plural })).items.get(key);
+        if (cached) return cached.obj;
+        // The cache may lag an object written a moment ago: ask the store before saying it does not exist.
+        const fresh = await this.store.get(key);
+        return fresh.kv ? decodeFromStore(fresh.kv.key, fresh.kv.value, fresh.kv.modRevision) : undefined;
+      },
+    };
+  }
 
   ref(def: ResourceDefinition, name?: string) {
     return { group: def.group || undefined, resource: def.plural, name };
@@ -213,46 +227,31 @@ export class ResourceOps {
     delete meta.selfLink;
     if (def.tracksGeneration) meta.generation = 1;
     else delete meta.generation;
-    if (def.hasStatus && !KEEP_STATUS_ON_CREATE.has(def.plural)) delete obj.status;
+    if (def.hasStatus && !def.keepsStatusOnCreate) delete obj.status;
     dropEmptyMetadata(meta);
     def.strategy.prepareForCreate?.(obj);
-    for (const plugin of this.admission) plugin.admitCreate(def, obj, this.admissionContext);
-    opts.recordManagedFields?.(undefined, obj);
-    this.validate(def, obj, def.strategy.validate(obj));
-    if (def.namespaced) await this.checkNamespaceAcceptsCreate(def, namespace, meta.name ?? '');
-    if (opts.dryRun) return obj;
+    const run = this.admission.begin({ operation: 'CREATE', resource: def, subresource: '', namespace, name: meta.name ?? '', object: obj, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun });
+    let committed = false;
     try {
+      await run.mutate();
+      opts.recordManagedFields?.(undefined, obj);
+      this.validate(def, obj, def.strategy.validate(obj));
+      await run.validate();
+      if (opts.dryRun) return obj;
       const res = await this.store.create(objectKey(def, namespace, meta.name!), encodeForStore(obj));
+      committed = true;
       meta.resourceVersion = String(res.revision);
       return obj;
     } catch (err) {
       if (err instanceof KeyExistsError) throw alreadyExists(this.ref(def, meta.name));
       throw err;
+    } finally {
+      await run.finish(committed);
     }
   }
 
   private validate(def: ResourceDefinition, obj: KubeObject, errors: FieldError[]): void {
     if (errors.length > 0) throw invalid(def.kind, def.group || undefined, obj.metadata?.name ?? obj.metadata?.generateName ?? '', errors);
-  }
-
-  private async checkNamespaceAcceptsCreate(def: ResourceDefinition, namespace: string, name: string): Promise<void> {
-    const ns = this.cache.resourceFor(resourcePrefix(this.namespaces)).items.get(objectKey(this.namespaces, '', namespace));
-    let nsObj = ns?.obj;
-    if (!nsObj) {
-      // The cache may lag a namespace created a moment ago: check the store before refusing.
-      const fresh = await this.store.get(objectKey(this.namespaces, '', namespace));
-      if (!fresh.kv) throw notFound({ resource: 'namespaces', name: namespace });
-      nsObj = decodeFromStore(fresh.kv.key, fresh.kv.value, fresh.kv.modRevision);
-    }
-    if (nsObj.metadata.deletionTimestamp) {
-      const what = def.group ? `${def.plural}.${def.group}` : def.plural;
-      throw new StatusError({
-        message: `${what} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
-        reason: 'Forbidden',
-        code: 403,
-        details: { name, group: def.group || undefined, kind: def.plural, causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }] },
-      });
-    }
   }
 
   /**
@@ -271,29 +270,34 @@ export class ResourceOps {
       if (desired.metadata?.resourceVersion && desired.metadata.resourceVersion !== current.metadata.resourceVersion) {
         throw conflict(this.ref(def, name));
       }
-      const next = this.prepareUpdate(def, namespace, name, desired, current, opts.subresource ?? '');
-      opts.recordManagedFields?.(current, next);
-      const nextJson = encodeForStore(next);
-      if (nextJson === got.kv.value) return current;
-      if (opts.dryRun) return next;
-      // The last finalizer of an object being deleted is gone: the update completes the deletion.
-      if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && !namespaceFinalizersPending(def, next)) {
-        try {
+      const subresource = opts.subresource ?? '';
+      const next = this.prepareUpdate(def, namespace, name, desired, current, subresource);
+      const run = this.admission.begin({ operation: 'UPDATE', resource: def, subresource, namespace, name, object: next, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun });
+      let committed = false;
+      try {
+        await run.mutate();
+        opts.recordManagedFields?.(current, next);
+        this.validate(def, next, [...def.strategy.validate(next), ...(def.strategy.validateUpdate?.(next, current) ?? [])]);
+        await run.validate();
+        const nextJson = encodeForStore(next);
+        if (nextJson === got.kv.value) return current;
+        if (opts.dryRun) return next;
+        // The last finalizer of an object being deleted is gone: the update completes the deletion.
+        if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length && !def.deletion?.finalizationPending?.(next)) {
           const del = await this.store.delete(key, got.kv.modRevision);
+          committed = true;
           next.metadata.resourceVersion = String(del.revision);
           return next;
-        } catch (err) {
-          if (err instanceof RevisionConflictError && attempt < MAX_UPDATE_RETRIES) continue;
-          throw this.translate(def, name, err);
         }
-      }
-      try {
         const res = await this.store.update(key, nextJson, got.kv.modRevision);
+        committed = true;
         next.metadata.resourceVersion = String(res.revision);
         return next;
       } catch (err) {
         if (err instanceof RevisionConflictError && attempt < MAX_UPDATE_RETRIES) continue;
         throw this.translate(def, name, err);
+      } finally {
+        await run.finish(committed);
       }
     }
   }
@@ -315,7 +319,7 @@ export class ResourceOps {
       next.metadata = structuredClone(current.metadata);
       if (annotations && typeof annotations === 'object') next.metadata.annotations = annotations;
       else delete next.metadata.annotations;
-    } else if (def.hasStatus && subresource !== 'binding') {
+    } else if (def.hasStatus && !def.subresources?.some((sub) => sub.name === subresource && sub.mutation?.changesStatus)) {
       // Writes to the main resource (and finalize) cannot change status; binding sets PodScheduled itself.
       if (current.status === undefined) delete next.status;
       else next.status = current.status;
@@ -358,8 +362,6 @@ export class ResourceOps {
     }
     dropEmptyMetadata(meta);
     if (subresource === '') def.strategy.prepareForUpdate?.(next, current);
-    const errors = [...def.strategy.validate(next), ...(def.strategy.validateUpdate?.(next, current) ?? [])];
-    this.validate(def, next, errors);
     return next;
   }
 
@@ -378,64 +380,62 @@ export class ResourceOps {
       if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
         throw conflict(this.ref(def, name), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion}`);
       }
-      const next = structuredClone(current);
-      const nmeta = next.metadata;
-      const finalizers = new Set(nmeta.finalizers ?? []);
-      // propagationPolicy becomes a finalizer that the garbage collector honours (Foreground / Orphan).
-      if (opts.propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
-      else if (opts.propagationPolicy === 'Orphan') finalizers.add('orphan');
-      else if (opts.propagationPolicy !== undefined && opts.propagationPolicy !== 'Background') {
-        throw badRequest(`propagationPolicy: Unsupported value: "${opts.propagationPolicy}": supported values: "Foreground", "Background", "Orphan"`);
-      }
-      const grace = this.gracePeriod(def, current, opts.gracePeriodSeconds);
-      let pending = finalizers.size > 0 || grace > 0 || namespaceFinalizersPending(def, current);
-      if (pending) {
-        if (finalizers.size > 0) nmeta.finalizers = [...finalizers];
-        if (!nmeta.deletionTimestamp) {
-          nmeta.deletionTimestamp = rfc3339(new Date(now.getTime() + grace * 1000));
-          nmeta.deletionGracePeriodSeconds = grace;
-        } else if (grace < (nmeta.deletionGracePeriodSeconds ?? Infinity)) {
-          // A shorter grace period shortens a deletion in progress (kubectl delete --grace-period=1 on a terminating pod).
-          nmeta.deletionTimestamp = rfc3339(new Date(now.getTime() + grace * 1000));
-          nmeta.deletionGracePeriodSeconds = grace;
-        }
-        if (def.plural === 'namespaces') {
-          (next.status as Record<string, unknown> | undefined) ??= {};
-          (next.status as Record<string, unknown>).phase = 'Terminating';
-        }
-        // An object already marked, with nothing left that could block: the new grace of 0 deletes it now.
-        if (finalizers.size === 0 && grace === 0 && !namespaceFinalizersPending(def, current)) pending = false;
-      }
-      if (opts.dryRun) return { obj: next, pending };
+      const run = this.admission.begin({ operation: 'DELETE', resource: def, subresource: '', namespace, name, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun });
+      let committed = false;
       try {
-        if (pending) {
-          const json = encodeForStore(next);
-          if (json === got.kv.value) return { obj: current, pending: true };
-          const res = await this.store.update(key, json, got.kv.modRevision);
-          nmeta.resourceVersion = String(res.revision);
-          return { obj: next, pending: true };
-        }
-        const res = await this.store.delete(key, got.kv.modRevision);
-        nmeta.resourceVersion = String(res.revision);
-        return { obj: next, pending: false };
+        await run.mutate();
+        await run.validate();
+        const result = await this.deleteOnce(def, key, got.kv, current, opts, now);
+        committed = !result.pending;
+        return result;
       } catch (err) {
         if (err instanceof RevisionConflictError && attempt < MAX_UPDATE_RETRIES) continue;
         throw this.translate(def, name, err);
+      } finally {
+        await run.finish(committed);
       }
     }
   }
 
-  /**
-   * Graceful deletion applies to pods only (as upstream): a pod bound to a node and not finished gets its
-   * terminationGracePeriodSeconds (or the requested period) for the node agent to stop it; others go at once.
-   */
-  private gracePeriod(def: ResourceDefinition, obj: KubeObject, requested: number | undefined): number {
-    if (def.group !== '' || def.plural !== 'pods') return 0;
-    const spec = (obj.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
-    const phase = (obj.status as { phase?: string } | undefined)?.phase;
-    if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
-    const grace = requested ?? spec.terminationGracePeriodSeconds ?? 30;
-    return Math.max(0, grace);
+  /** One attempt at a DELETE: mark the object (finalizers, grace period) or remove it. Store errors are the caller's. */
+  private async deleteOnce(def: ResourceDefinition, key: string, kv: { value: string; modRevision: number }, current: KubeObject, opts: DeleteOptions, now: Date): Promise<DeleteResult> {
+    const next = structuredClone(current);
+    const nmeta = next.metadata;
+    const finalizers = new Set(nmeta.finalizers ?? []);
+    // propagationPolicy becomes a finalizer that the garbage collector honours (Foreground / Orphan).
+    if (opts.propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
+    else if (opts.propagationPolicy === 'Orphan') finalizers.add('orphan');
+    else if (opts.propagationPolicy !== undefined && opts.propagationPolicy !== 'Background') {
+      throw badRequest(`propagationPolicy: Unsupported value: "${opts.propagationPolicy}": supported values: "Foreground", "Background", "Orphan"`);
+    }
+    const grace = def.deletion?.gracePeriodSeconds?.(current, opts.gracePeriodSeconds) ?? 0;
+    const finalizing = def.deletion?.finalizationPending?.(current) ?? false;
+    let pending = finalizers.size > 0 || grace > 0 || finalizing;
+    if (pending) {
+      if (finalizers.size > 0) nmeta.finalizers = [...finalizers];
+      if (!nmeta.deletionTimestamp) {
+        nmeta.deletionTimestamp = rfc3339(new Date(now.getTime() + grace * 1000));
+        nmeta.deletionGracePeriodSeconds = grace;
+      } else if (grace < (nmeta.deletionGracePeriodSeconds ?? Infinity)) {
+        // A shorter grace period shortens a deletion in progress (kubectl delete --grace-period=1 on a terminating pod).
+        nmeta.deletionTimestamp = rfc3339(new Date(now.getTime() + grace * 1000));
+        nmeta.deletionGracePeriodSeconds = grace;
+      }
+      def.deletion?.markDeleting?.(next);
+      // An object already marked, with nothing left that could block: the new grace of 0 deletes it now.
+      if (finalizers.size === 0 && grace === 0 && !finalizing) pending = false;
+    }
+    if (opts.dryRun) return { obj: next, pending };
+    if (pending) {
+      const json = encodeForStore(next);
+      if (json === kv.value) return { obj: current, pending: true };
+      const res = await this.store.update(key, json, kv.modRevision);
+      nmeta.resourceVersion = String(res.revision);
+      return { obj: next, pending: true };
+    }
+    const res = await this.store.delete(key, kv.modRevision);
+    nmeta.resourceVersion = String(res.revision);
+    return { obj: next, pending: false };
   }
 
   /**
@@ -493,12 +493,6 @@ function dropEmptyMetadata(meta: Record<string, unknown>): void {
     const v = meta[k];
     if (v && typeof v === 'object' && (Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0)) delete meta[k];
   }
-}
-
-function namespaceFinalizersPending(def: ResourceDefinition, obj: KubeObject): boolean {
-  if (def.plural !== 'namespaces' || def.group !== '') return false;
-  const f = (obj.spec as { finalizers?: string[] } | undefined)?.finalizers;
-  return !!f && f.length > 0;
 }
 
 /** True when anything outside metadata and status differs (what bumps metadata.generation). */

@@ -11,7 +11,8 @@ import type { Authenticator } from './auth/authenticator.js';
 import { defaultTolerationSeconds } from './admission/default-toleration-seconds.js';
 import { priorityAdmission } from './admission/priority.js';
 import { ServiceAllocator } from './admission/service-allocator.js';
-import type { MutatingAdmission } from './admission/types.js';
+import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
+import type { AdmissionChain } from './admission/types.js';
 import { Discovery } from './discovery.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
@@ -76,14 +77,17 @@ export interface ApiServer {
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const cache = new WatchCache(opts.store, decodeFromStore);
-  const namespaces = opts.resources.find((r) => r.group === '' && r.plural === 'namespaces');
-  if (!namespaces) throw new Error('the resource registry must serve core/v1 namespaces');
-  const admission: MutatingAdmission[] = [
-    priorityAdmission(),
-    defaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300),
-    new ServiceAllocator({ serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] }),
-  ];
-  const ops = new ResourceOps(opts.store, cache, namespaces, admission);
+  // kube-apiserver's plugin order: NamespaceLifecycle first, then the defaulting plugins.
+  const admission: AdmissionChain = {
+    mutating: [
+      namespaceLifecycle(),
+      priorityAdmission(),
+      defaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300),
+      new ServiceAllocator({ serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] }),
+    ],
+    validating: [],
+  };
+  const ops = new ResourceOps(opts.store, cache, admission);
   let cacheReady = false;
   let bootstrapped = false;
   let port = opts.port;

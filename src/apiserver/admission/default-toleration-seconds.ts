@@ -4,7 +4,7 @@
  * has a toleration for that taint. So pods leave a failed node after that time, and their controllers replace them.
  */
 import type { KubeObject } from '../../api/object.js';
-import type { MutatingAdmission } from './types.js';
+import { isCoreResource, type MutatingAdmission } from './types.js';
 
 interface Toleration {
   key?: string;
@@ -16,8 +16,10 @@ interface Toleration {
 export function defaultTolerationSeconds(notReadySeconds: number, unreachableSeconds: number): MutatingAdmission {
   return {
     name: 'DefaultTolerationSeconds',
-    admitCreate(def, obj: KubeObject) {
-      if (def.group !== '' || def.plural !== 'pods') return;
+    operations: ['CREATE'],
+    handles: (attrs) => isCoreResource(attrs, 'pods') && attrs.subresource === '',
+    admit(attrs) {
+      const obj: KubeObject = attrs.object!;
       const spec = (obj.spec ??= {}) as { tolerations?: Toleration[] };
       const tolerations = (spec.tolerations ??= []);
       // Upstream skips a taint when a toleration already covers it: that key or an empty key, NoExecute or any effect.

@@ -5,7 +5,7 @@
  */
 import type { KubeObject } from '../../api/object.js';
 import { forbidden } from '../../api/status.js';
-import type { MutatingAdmission } from './types.js';
+import { isCoreResource, type MutatingAdmission } from './types.js';
 
 const SYSTEM_CLASSES: Record<string, number> = { 'system-node-critical': 2000001000, 'system-cluster-critical': 2000000000 };
 
@@ -18,8 +18,10 @@ interface PriorityClass extends KubeObject {
 export function priorityAdmission(): MutatingAdmission {
   return {
     name: 'Priority',
-    admitCreate(def, obj, ctx) {
-      if (def.group !== '' || def.plural !== 'pods') return;
+    operations: ['CREATE'],
+    handles: (attrs) => isCoreResource(attrs, 'pods') && attrs.subresource === '',
+    admit(attrs, ctx) {
+      const obj = attrs.object!;
       const spec = (obj.spec ??= {}) as { priorityClassName?: string; priority?: number; preemptionPolicy?: string };
       const classes = [...ctx.list('scheduling.k8s.io', 'priorityclasses')] as PriorityClass[];
       let value: number;

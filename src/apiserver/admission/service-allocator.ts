@@ -5,7 +5,7 @@
  */
 import type { KubeObject } from '../../api/object.js';
 import { fieldInvalid, invalid, type FieldError } from '../../api/status.js';
-import type { MutatingAdmission } from './types.js';
+import type { AdmissionAttributes, AdmissionContext, MutatingAdmission } from './types.js';
 
 export interface ServiceAllocatorOptions {
   /** IPv4 CIDR, e.g. 10.43.0.0/16. */
@@ -55,8 +55,10 @@ export class ServiceAllocator implements MutatingAdmission {
     this.base = base - (base % this.size);
   }
 
-  admitCreate(def: { group: string; plural: string }, obj: KubeObject, ctx: { list(group: string, plural: string): Iterable<KubeObject> }): void {
-    if (def.group === '' && def.plural === 'services') this.allocate(obj, ctx.list('', 'services'));
+  readonly operations = ['CREATE'] as const;
+
+  admit(attrs: AdmissionAttributes, ctx: AdmissionContext): void {
+    if (attrs.resource.group === '' && attrs.resource.plural === 'services' && attrs.subresource === '') this.allocate(attrs.object!, ctx.list('', 'services'));
   }
 
   /** Fills spec.clusterIP(s) and nodePorts of a new Service (mutates obj). `existing` are the stored Services. */

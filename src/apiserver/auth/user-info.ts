@@ -26,3 +26,6 @@ export const ANONYMOUS_USER: Readonly<UserInfo> = Object.freeze({
 
 /** The identity the cluster token and the admin client certificate grant. */
 export const ADMIN_USERNAME = 'system:admin';
+
+/** The identity of kube-apiserver's own loopback client (system:apiserver in system:masters). */
+export const LOOPBACK_USER: Readonly<UserInfo> = Object.freeze({ username: 'system:apiserver', groups: [GROUP_SYSTEM_MASTERS, GROUP_AUTHENTICATED] });

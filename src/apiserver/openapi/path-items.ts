@@ -227,6 +227,8 @@ export function pathItems(defs: readonly ResourceDefinition[], opts: PathOptions
     }
 
     for (const sub of subresourcesOf(def)) {
+      // Streaming subresources take query options and answer raw streams: kubectl never reads their schema.
+      if (sub.connect) continue;
       const subGvk: GroupVersionKind = { group: sub.group ?? def.group, version: sub.version ?? def.version, kind: sub.kind };
       const schemaName = sub.kind === def.kind && sub.group === undefined ? def.schemaName : opts.schemaForKind(subGvk);
       const path = `${item}/${sub.name}`;

@@ -6,7 +6,7 @@
 import type { KubeObject } from '../../api/object.js';
 import type { FieldError } from '../../api/status.js';
 import { validateObjectMeta, validateObjectMetaUpdateRules, type NameValidator } from '../../api/validation.js';
-import type { ResourceDefinition, ScaleSubresource, TablePrinter, Verb } from './types.js';
+import type { DeletionRules, ResourceDefinition, ScaleSubresource, SubresourceDefinition, TablePrinter, Verb } from './types.js';
 
 export interface ResourceSpec {
   group: string;
@@ -38,6 +38,9 @@ export interface ResourceSpec {
   /** Extra checks on update, e.g. immutable fields. */
   validateSpecUpdate?(obj: KubeObject, old: KubeObject): FieldError[];
   printer: TablePrinter;
+  keepsStatusOnCreate?: boolean;
+  deletion?: DeletionRules;
+  subresources?: SubresourceDefinition[];
   fieldSelectors?: Record<string, (obj: KubeObject) => string>;
 }
 

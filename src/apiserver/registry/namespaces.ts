@@ -1,8 +1,34 @@
 /** core/v1 Namespaces: the `kubernetes` finalizer, phase Active on create, DNS-label names. */
 import type { Namespace, NamespaceSpec, NamespaceStatus } from 'kubernetes-types/core/v1.js';
+import type { KubeObject } from '../../api/object.js';
 import { nameIsDNSLabel } from '../../api/validation.js';
 import { defineResource, specOf, statusOf } from './define-resource.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
+import type { SubresourceDefinition } from './types.js';
+
+function finalizersOf(obj: KubeObject): string[] | undefined {
+  return (obj.spec as NamespaceSpec | undefined)?.finalizers;
+}
+
+/** namespaces/finalize: the only way spec.finalizers change (the namespace controller empties it when content is gone). */
+const finalize: SubresourceDefinition = {
+  name: 'finalize',
+  kind: 'Namespace',
+  verbs: ['update'],
+  mutation: {
+    method: 'PUT',
+    respond: 'object',
+    apply(current, body) {
+      const finalizers = (body.spec as NamespaceSpec | undefined)?.finalizers ?? [];
+      const rv = (body.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+      if (rv) current.metadata.resourceVersion = rv;
+      const spec = specOf<NamespaceSpec>(current);
+      if (finalizers.length > 0) spec.finalizers = finalizers;
+      else delete spec.finalizers;
+      return current;
+    },
+  },
+};
 
 export const namespaces = defineResource({
   group: '',
@@ -30,6 +56,14 @@ export const namespaces = defineResource({
     if (finalizers) specOf<NamespaceSpec>(obj).finalizers = [...finalizers];
     else if (obj.spec) delete (obj.spec as NamespaceSpec).finalizers;
   },
+  deletion: {
+    // A namespace stays, Terminating, until its finalizers are gone (upstream namespace REST storage Delete).
+    finalizationPending: (obj) => (finalizersOf(obj)?.length ?? 0) > 0,
+    markDeleting(obj) {
+      statusOf<NamespaceStatus>(obj).phase = 'Terminating';
+    },
+  },
+  subresources: [finalize],
   printer: {
     columns: [nameColumn, column('Status', 'The status of the namespace'), ageColumn],
     row(obj, now) {

@@ -3,6 +3,7 @@ import type { Node, NodeSpec } from 'kubernetes-types/core/v1.js';
 import { fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
 import { isQualifiedName, isValidLabelValue, nameIsDNSSubdomain } from '../../api/validation.js';
 import { defineResource } from './define-resource.js';
+import { proxySubresource } from './pod-rules.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
 
 const taintEffects = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
@@ -42,6 +43,9 @@ export const nodes = defineResource({
   schemaName: 'io.k8s.api.core.v1.Node',
   tracksGeneration: false,
   nameValidator: nameIsDNSSubdomain,
+  // The node agent registers its Node with the status it measured (kubelet's initial node status).
+  keepsStatusOnCreate: true,
+  subresources: [proxySubresource('NodeProxyOptions')],
   validateSpec(obj) {
     const errs: FieldError[] = [];
     ((obj.spec as NodeSpec | undefined)?.taints ?? []).forEach((t, i) => {

@@ -5,6 +5,7 @@ import { ageOf } from '../../api/age.js';
 import { fieldForbidden, type FieldError } from '../../api/status.js';
 import { deepEqual, nameIsDNSSubdomain } from '../../api/validation.js';
 import { defineResource, statusOf } from './define-resource.js';
+import { podBinding, podConnectSubresources, podDeletion } from './pod-rules.js';
 import { computeQosClass, defaultPodSpec, validatePodSpec } from './pod-spec.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
 
@@ -161,6 +162,8 @@ export const pods = defineResource({
     return validatePodSpec(obj.spec as PodSpec | undefined, 'spec');
   },
   validateSpecUpdate: validatePodUpdate,
+  deletion: podDeletion,
+  subresources: [podBinding, ...podConnectSubresources],
   printer: {
     columns: [
       nameColumn,

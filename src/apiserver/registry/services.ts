@@ -8,6 +8,7 @@ import { fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldR
 import { formatLabels } from '../../api/labels.js';
 import { isDNS1123Label, isDNS1123Subdomain, isValidPortName, isValidPortNum, nameIsDNS1035Label, validateLabels } from '../../api/validation.js';
 import { defineResource, specOf } from './define-resource.js';
+import { proxySubresource } from './pod-rules.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
 
 const serviceTypes = ['ClusterIP', 'ExternalName', 'LoadBalancer', 'NodePort'];
@@ -150,6 +151,7 @@ export const services = defineResource({
   schemaName: 'io.k8s.api.core.v1.Service',
   tracksGeneration: false,
   nameValidator: nameIsDNS1035Label,
+  subresources: [proxySubresource('ServiceProxyOptions')],
   defaults(obj) {
     defaultService(specOf<ServiceSpec>(obj));
   },

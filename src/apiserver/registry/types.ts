@@ -31,6 +31,65 @@ export interface Strategy {
   validateUpdate?(obj: KubeObject, old: KubeObject): FieldError[];
 }
 
+/**
+ * What deleting an object of a kind means beyond removing it (kube-apiserver's RESTGracefulDeleteStrategy and the
+ * kinds' own BeforeDelete rules). Pure functions; the generic delete path calls them.
+ */
+export interface DeletionRules {
+  /**
+   * The grace period a DELETE gets (0 = remove at once, unless finalizers hold it), given the period the client
+   * asked for, if any. Pods bound to a node get time for their agent to stop them; other kinds go at once.
+   */
+  gracePeriodSeconds?(obj: KubeObject, requested: number | undefined): number;
+  /** True while kind-specific finalization blocks removal (a namespace's spec.finalizers). */
+  finalizationPending?(obj: KubeObject): boolean;
+  /** Changes made to an object when it is first marked for deletion (mutates obj), e.g. namespace phase Terminating. */
+  markDeleting?(obj: KubeObject): void;
+  /** True when DELETE answers with the object rather than a Status (pods, whose graceful deletion is visible). */
+  returnsObject?: boolean;
+}
+
+/** What a subresource handler may do besides reading and writing its own object (eviction deletes a pod, ...). */
+export interface SubresourceApi {
+  get(def: ResourceDefinition, namespace: string, name: string): Promise<KubeObject>;
+  list(def: ResourceDefinition, namespace: string): Promise<KubeObject[]>;
+  /** Compare-and-swap on obj.metadata.resourceVersion through the generic update path (admission, validation). */
+  update(def: ResourceDefinition, obj: KubeObject, opts: { subresource?: string; dryRun: boolean }): Promise<KubeObject>;
+  delete(def: ResourceDefinition, namespace: string, name: string, opts: { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string }; dryRun: boolean }): Promise<void>;
+  /** The served definition of another resource, e.g. ('policy', 'poddisruptionbudgets'). */
+  resource(group: string, plural: string): ResourceDefinition;
+}
+
+/**
+ * A subresource beyond status and scale (which every kind with `hasStatus` / `scale` gets generically). Exactly one of
+ * `mutation` and `action` is set, or `connect` for subresources that stream or proxy (their targets are plugged in by
+ * the node agent work; until then they answer 503).
+ */
+export interface SubresourceDefinition {
+  name: string;
+  /** Discovery: the kind the subresource takes and returns, and its group/version when not the parent's. */
+  kind: string;
+  group?: string;
+  version?: string;
+  verbs: Verb[];
+  /**
+   * The request body becomes a change of the stored object (binding sets spec.nodeName, finalize sets
+   * spec.finalizers): a pure function of the current object and the decoded body; may throw a StatusError.
+   */
+  mutation?: {
+    method: 'POST' | 'PUT';
+    apply(current: KubeObject, body: Record<string, unknown>, ctx: { name: string; now: Date }): KubeObject;
+    /** The mutation may change status (binding's PodScheduled condition); others keep the stored status. */
+    changesStatus?: boolean;
+    /** The answer: the updated object (200), or a Status with code 201 as for pods/binding. */
+    respond: 'object' | 'created';
+  };
+  /** POST: an operation against the API on behalf of the request (eviction); answers a 201 Status. */
+  action?(api: SubresourceApi, namespace: string, name: string, body: Record<string, unknown>, opts: { dryRun: boolean; now: Date }): Promise<void>;
+  /** A streaming or proxying subresource (pods/log, exec, attach, portforward, nodes/proxy, services/proxy). */
+  connect?: { methods: string[] };
+}
+
 export interface TablePrinter {
   /** Column definitions in order; priority 0 always shown, >0 only with `-o wide`. */
   columns: TableColumnDefinition[];
@@ -63,6 +122,11 @@ export interface ResourceDefinition {
   tracksGeneration: boolean;
   strategy: Strategy;
   printer: TablePrinter;
+  /** True for kinds whose create keeps the status the client sent (a node agent registers its Node with status). */
+  keepsStatusOnCreate?: boolean;
+  deletion?: DeletionRules;
+  /** Subresources other than status and scale. */
+  subresources?: SubresourceDefinition[];
   /**
    * Field selectors supported beyond metadata.name / metadata.namespace (which every resource supports),
    * mapping the field label to its value in an object, e.g. `spec.nodeName`, `status.phase`.
