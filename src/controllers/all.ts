@@ -9,6 +9,7 @@ import { PodGCController } from './podgc/podgc-controller.js';
 import { ServiceAccountController } from './serviceaccount/serviceaccount-controller.js';
 import { DaemonSetController } from './daemonset/daemonset-controller.js';
 import { DeploymentController } from './deployment/deployment-controller.js';
+import { DisruptionController } from './disruption/disruption-controller.js';
 import { JobController } from './job/job-controller.js';
 import type { ControllerFactory } from './manager.js';
 import { ReplicaSetController } from './replicaset/replicaset-controller.js';
@@ -31,4 +32,5 @@ export const controllerFactories: ControllerFactory[] = [
   { name: 'endpointslice', create: (ctx) => new EndpointSliceController(ctx) },
   { name: 'pod-garbage-collector', create: (ctx) => new PodGCController(ctx) },
   { name: 'node-lifecycle', create: (ctx) => new NodeLifecycleController(ctx) },
+  { name: 'disruption', create: (ctx) => new DisruptionController(ctx) },
 ];
