@@ -11,6 +11,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import { defaultTolerationSeconds } from './admission/default-toleration-seconds.js';
 import { priorityAdmission } from './admission/priority.js';
 import { ServiceAllocator } from './admission/service-allocator.js';
+import { AllocationRepair } from './allocation/allocation-repair.js';
 import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
 import type { AdmissionChain } from './admission/types.js';
 import { Discovery } from './discovery.js';
@@ -77,13 +78,14 @@ export interface ApiServer {
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const cache = new WatchCache(opts.store, decodeFromStore);
+  const serviceAllocation = { store: opts.store, serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] as [number, number] };
   // kube-apiserver's plugin order: NamespaceLifecycle first, then the defaulting plugins.
   const admission: AdmissionChain = {
     mutating: [
       namespaceLifecycle(),
       priorityAdmission(),
       defaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300),
-      new ServiceAllocator({ serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] }),
+      new ServiceAllocator(serviceAllocation),
     ],
     validating: [],
   };
@@ -129,6 +131,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   port = (server.address() as AddressInfo).port;
   await cacheStart;
+  // Reservations for Services stored before this server (or before reservations existed) come first, as upstream's
+  // initial repair pass: only then is an address the bootstrap or a client asks for known to be free.
+  const allocationRepair = new AllocationRepair(serviceAllocation);
+  await allocationRepair.start();
   await bootstrapClusterObjects(ops, opts.resources, opts.kubernetesServiceIP ?? '10.43.0.1', port);
   bootstrapped = true;
   const coreEvents = opts.resources.find((r) => r.group === '' && r.plural === 'events');
@@ -143,6 +149,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     inProcessTransport: (user) => new InProcessTransport(handler.handle, user),
     async close() {
       eventTtl?.stop();
+      allocationRepair.stop();
       handler.closeWatches();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
