@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { parseToken } from '../apiserver/auth/cluster-token.js';
 import { writeFileAtomic } from '../apiserver/auth/pki.js';
 import { KeyExistsError, type Store } from '../storage/store.js';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('server');
 
 export const BOOTSTRAP_KEY = '/bootstrap/skiff';
 /** k3s derives its bootstrap key with PBKDF2 and 4096 iterations: the token is random, so start-up stays fast. */
@@ -84,7 +87,7 @@ export async function adoptClusterCA(sealed: string, dataDir: string, secret: st
     current = undefined;
   }
   if (current === data.caCertPem) return false;
-  if (current !== undefined) console.warn(`skiff server: replacing the local CA in ${dir} with the cluster's CA from the datastore`);
+  if (current !== undefined) log.warn("replacing the local CA with the cluster's CA from the datastore", { dir });
   await writeFileAtomic(join(dir, 'server-ca.key'), data.caKeyPem, 0o600);
   await writeFileAtomic(certPath, data.caCertPem, 0o600);
   return true;

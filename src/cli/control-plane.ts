@@ -17,6 +17,7 @@ import { controllerFactories } from '../controllers/all.js';
 import { defaultControllerOptions, type ControllerContext } from '../controllers/controller.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { Scheduler } from '../scheduler/scheduler.js';
+import { createLogger } from '../log/logger.js';
 import type { ServerConfig } from './flags.js';
 
 export interface ControlPlane {
@@ -32,14 +33,15 @@ interface LeaderComponent {
   stop(): Promise<void>;
 }
 
-function leaderElected(client: Client, name: string, identity: string, make: () => LeaderComponent, log: (l: string) => void) {
+function leaderElected(client: Client, name: string, identity: string, make: () => LeaderComponent) {
+  const log = createLogger(name);
   let current: LeaderComponent | undefined;
   const elector = new LeaderElector({
     client,
     name,
     identity,
     onStartedLeading: async () => {
-      log(`${name}: became leader (${identity})`);
+      log.info('became leader', { identity });
       current = make();
       await current.start();
     },
@@ -47,7 +49,7 @@ function leaderElected(client: Client, name: string, identity: string, make: () 
       const c = current;
       current = undefined;
       if (c) {
-        log(`${name}: lost leadership, stopping`);
+        log.warn('lost leadership, stopping', { identity });
         await c.stop();
       }
     },
@@ -55,7 +57,7 @@ function leaderElected(client: Client, name: string, identity: string, make: () 
   return elector;
 }
 
-export async function startControlPlane(api: ApiServer, config: ServerConfig, log: (line: string) => void): Promise<ControlPlane> {
+export async function startControlPlane(api: ApiServer, config: ServerConfig): Promise<ControlPlane> {
   const disabled = new Set(config.disable);
   const identity = `${hostname()}_${randomUUID()}`;
   const clientFor = (username: string) => new RestClient(api.inProcessTransport({ username, groups: ['system:masters', 'system:authenticated'] }));
@@ -81,11 +83,11 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, lo
         const manager = new ControllerManager(ctx, controllerFactories, config.disable);
         return { start: () => manager.start(), stop: () => manager.stop() };
       },
-      log,
     ),
   );
 
   if (!disabled.has('scheduler')) {
+    const schedulerLog = createLogger('kube-scheduler');
     const schedClient = clientFor('system:kube-scheduler');
     electors.push(
       leaderElected(
@@ -100,7 +102,7 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, lo
             async start() {
               scheduler.start();
               informers.start();
-              running = scheduler.run().catch((err) => log(`scheduler stopped with an error: ${(err as Error).message}`));
+              running = scheduler.run().catch((err) => schedulerLog.error('scheduler stopped with an error', { err }));
             },
             async stop() {
               scheduler.stop();
@@ -109,7 +111,6 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, lo
             },
           };
         },
-        log,
       ),
     );
   }

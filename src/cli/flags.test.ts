@@ -1,9 +1,31 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FLAGS } from './flag-catalogue.js';
 import { FlagError, parseServerFlags, serverHelp, type HostFacts } from './flags.js';
+
+const DEFAULTS = {
+  httpsListenPort: 6443,
+  bindAddress: '0.0.0.0',
+  writeKubeconfigMode: 0o600,
+  tlsSan: [],
+  disable: [],
+  maxRequestsInflight: 400,
+  maxMutatingRequestsInflight: 200,
+  simulateNodes: 0,
+  simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
+  simulatePodReadyDelayMs: 1000,
+  nodeMonitorGracePeriodMs: 40_000,
+  defaultNotReadyTolerationSeconds: 300,
+  defaultUnreachableTolerationSeconds: 300,
+  debug: false,
+  logFormat: 'text',
+  notices: [],
+  help: false,
+};
 
 describe('parseServerFlags', () => {
   let dir: string;
@@ -24,26 +46,11 @@ describe('parseServerFlags', () => {
   }
 
   it('uses k3s-like defaults for a normal user', () => {
-    const c = parseServerFlags([], {}, host);
-    assert.deepEqual(c, {
+    assert.deepEqual(parseServerFlags([], {}, host), {
+      ...DEFAULTS,
       dataDir: '/home/ada/.local/share/skiff',
-      httpsListenPort: 6443,
-      bindAddress: '0.0.0.0',
       datastoreEndpoint: 'sqlite:///home/ada/.local/share/skiff/server/db/state.db',
       writeKubeconfig: '/home/ada/.local/share/skiff/kubeconfig.yaml',
-      writeKubeconfigMode: 0o600,
-      disableAgent: false,
-      nodeName: 'build-box',
-      tlsSan: [],
-      disable: [],
-      simulateNodes: 0,
-      simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
-      simulatePodReadyDelayMs: 1000,
-      nodeMonitorGracePeriodMs: 40_000,
-      defaultNotReadyTolerationSeconds: 300,
-      defaultUnreachableTolerationSeconds: 300,
-      debug: false,
-      help: false,
     });
   });
 
@@ -61,9 +68,6 @@ describe('parseServerFlags', () => {
     assert.equal(c.defaultNotReadyTolerationSeconds, 7);
     assert.deepEqual(c.disable, ['deployment', 'scheduler']);
     assert.equal(parseServerFlags(['--node-monitor-grace-period', '500ms'], {}, host).nodeMonitorGracePeriodMs, 500);
-    assert.throws(() => parseServerFlags(['--node-monitor-grace-period', '40'], {}, host), /node-monitor-grace-period.*duration/);
-    assert.throws(() => parseServerFlags(['--simulate-nodes', '-1'], {}, host), /simulate-nodes.*whole number/);
-    assert.throws(() => parseServerFlags(['--simulate-node-capacity', 'cpu'], {}, host), /simulate-node-capacity/);
   });
 
   it('uses /var/lib/skiff as root, and derives the database and kubeconfig paths from --data-dir', () => {
@@ -78,13 +82,14 @@ describe('parseServerFlags', () => {
       [
         '--data-dir=/d', '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--advertise-address', '192.0.2.10',
         '--datastore-endpoint', 'memory://', '-o', '/k/config', '--write-kubeconfig-mode', '644', '-t', 'sekrit',
-        '--disable-agent', '--node-name', 'node-1', '--tls-san', 'a.example', '--tls-san=b.example,192.0.2.1',
-        '--disable', 'traefik', '--debug',
+        '--tls-san', 'a.example', '--tls-san=b.example,192.0.2.1', '--disable', 'deployment', '--debug',
+        '--log-format', 'json', '--max-requests-inflight', '0', '--max-mutating-requests-inflight=50',
       ],
       {},
       host,
     );
     assert.deepEqual(c, {
+      ...DEFAULTS,
       dataDir: '/d',
       httpsListenPort: 0,
       bindAddress: '127.0.0.1',
@@ -93,18 +98,12 @@ describe('parseServerFlags', () => {
       writeKubeconfig: '/k/config',
       writeKubeconfigMode: 0o644,
       token: 'sekrit',
-      disableAgent: true,
-      nodeName: 'node-1',
       tlsSan: ['a.example', 'b.example', '192.0.2.1'],
-      disable: ['traefik'],
-      simulateNodes: 0,
-      simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
-      simulatePodReadyDelayMs: 1000,
-      nodeMonitorGracePeriodMs: 40_000,
-      defaultNotReadyTolerationSeconds: 300,
-      defaultUnreachableTolerationSeconds: 300,
+      disable: ['deployment'],
+      maxRequestsInflight: 0,
+      maxMutatingRequestsInflight: 50,
       debug: true,
-      help: false,
+      logFormat: 'json',
     });
   });
 
@@ -116,8 +115,10 @@ describe('parseServerFlags', () => {
       SKIFF_KUBECONFIG_MODE: '0640',
       SKIFF_KUBECONFIG_OUTPUT: '/env/kc.yaml',
       SKIFF_TLS_SAN: 'x.example, y.example',
-      SKIFF_DISABLE_AGENT: 'true',
       SKIFF_DEBUG: '0',
+      SKIFF_LOG_FORMAT: 'json',
+      SKIFF_MAX_REQUESTS_INFLIGHT: '10',
+      SKIFF_MAX_MUTATING_REQUESTS_INFLIGHT: '5',
     }, host);
     assert.equal(c.dataDir, '/env/dir');
     assert.equal(c.httpsListenPort, 7443);
@@ -125,8 +126,10 @@ describe('parseServerFlags', () => {
     assert.equal(c.writeKubeconfigMode, 0o640);
     assert.equal(c.writeKubeconfig, '/env/kc.yaml');
     assert.deepEqual(c.tlsSan, ['x.example', 'y.example']);
-    assert.equal(c.disableAgent, true);
     assert.equal(c.debug, false);
+    assert.equal(c.logFormat, 'json');
+    assert.equal(c.maxRequestsInflight, 10);
+    assert.equal(c.maxMutatingRequestsInflight, 5);
   });
 
   it('reads a config file whose keys are flag names, keeping modes as written', async () => {
@@ -137,8 +140,10 @@ describe('parseServerFlags', () => {
       'tls-san:',
       '  - one.example',
       '  - 192.0.2.9',
-      'disable: servicelb,traefik',
-      'disable-agent: true',
+      'disable: deployment,job',
+      'debug: true',
+      'log-format: json',
+      'max-requests-inflight: 800',
       '',
     ].join('\n'));
     const c = parseServerFlags(['--config', path], {}, host);
@@ -147,25 +152,38 @@ describe('parseServerFlags', () => {
     assert.equal(c.httpsListenPort, 8443);
     assert.equal(c.writeKubeconfigMode, 0o644);
     assert.deepEqual(c.tlsSan, ['one.example', '192.0.2.9']);
-    assert.deepEqual(c.disable, ['servicelb', 'traefik']);
-    assert.equal(c.disableAgent, true);
+    assert.deepEqual(c.disable, ['deployment', 'job']);
+    assert.equal(c.debug, true);
+    assert.equal(c.logFormat, 'json');
+    assert.equal(c.maxRequestsInflight, 800);
   });
 
-  it('applies precedence flag > env > config file > default', async () => {
-    const path = await configFile('layers.yaml', 'https-listen-port: 1111\nnode-name: from-file\ntoken: file-token\ntls-san: [file.example]\n');
-    const env = { SKIFF_CONFIG_FILE: path, SKIFF_HTTPS_LISTEN_PORT: '2222', SKIFF_NODE_NAME: 'from-env' };
-    const c = parseServerFlags(['--https-listen-port', '3333'], env, host);
-    assert.equal(c.httpsListenPort, 3333, 'flag beats env and file');
-    assert.equal(c.nodeName, 'from-env', 'env beats file');
-    assert.equal(c.token, 'file-token', 'file beats default');
-    assert.equal(c.bindAddress, '0.0.0.0', 'default when nobody sets it');
-    // A repeatable flag replaces the lower layer's list instead of merging with it.
-    assert.deepEqual(parseServerFlags(['--tls-san', 'cli.example'], env, host).tlsSan, ['cli.example']);
-  });
+  // flag > env > config file > default, for each kind of flag.
+  const layers: Array<{ name: string; flag?: string[]; env?: Record<string, string>; file?: string; field: keyof typeof DEFAULTS | 'token' | 'dataDir'; want: unknown }> = [
+    { name: 'flag beats env and file', flag: ['--https-listen-port', '3333'], env: { SKIFF_HTTPS_LISTEN_PORT: '2222' }, file: 'https-listen-port: 1111', field: 'httpsListenPort', want: 3333 },
+    { name: 'env beats file', env: { SKIFF_HTTPS_LISTEN_PORT: '2222' }, file: 'https-listen-port: 1111', field: 'httpsListenPort', want: 2222 },
+    { name: 'file beats default', file: 'https-listen-port: 1111', field: 'httpsListenPort', want: 1111 },
+    { name: 'default when nobody sets it', file: 'token: t', field: 'httpsListenPort', want: 6443 },
+    { name: 'a boolean flag beats env', flag: ['--debug=false'], env: { SKIFF_DEBUG: 'true' }, field: 'debug', want: false },
+    { name: 'a boolean env beats file', env: { SKIFF_DEBUG: 'false' }, file: 'debug: true', field: 'debug', want: false },
+    { name: 'an enum flag beats env and file', flag: ['--log-format', 'text'], env: { SKIFF_LOG_FORMAT: 'json' }, file: 'log-format: json', field: 'logFormat', want: 'text' },
+    { name: 'a list flag replaces, not merges, the file', flag: ['--tls-san', 'cli.example'], file: 'tls-san: [file.example]', field: 'tlsSan', want: ['cli.example'] },
+    { name: 'a list env replaces the file', env: { SKIFF_TLS_SAN: 'env.example' }, file: 'tls-san: [file.example]', field: 'tlsSan', want: ['env.example'] },
+    { name: 'a string file value beats default', file: 'token: file-token', field: 'token', want: 'file-token' },
+  ];
+  for (const l of layers) {
+    it(`precedence: ${l.name}`, async () => {
+      const env: Record<string, string> = { ...(l.env ?? {}) };
+      if (l.file !== undefined) env.SKIFF_CONFIG_FILE = await configFile(`layer-${l.field}.yaml`, `${l.file}\n`);
+      assert.deepEqual(parseServerFlags(l.flag ?? [], env, host)[l.field], l.want);
+    });
+  }
 
-  it('reads the default config file only when it exists', async () => {
-    const path = await configFile('default.yaml', 'node-name: default-file\n');
-    assert.equal(parseServerFlags([], {}, { ...host, defaultConfigFile: path }).nodeName, 'default-file');
+  it('reads the default config file only when it exists, and ignores the agent keys in it', async () => {
+    const path = await configFile('default.yaml', 'https-listen-port: 7000\nserver: https://10.0.0.1:6443\nsimulate: 3\n');
+    const c = parseServerFlags([], {}, { ...host, defaultConfigFile: path });
+    assert.equal(c.httpsListenPort, 7000);
+    assert.equal(c.configFile, path);
     assert.equal(parseServerFlags([], {}, host).configFile, undefined);
     assert.throws(() => parseServerFlags(['-c', join(dir, 'missing.yaml')], {}, host), /cannot read config file .*missing\.yaml/);
   });
@@ -179,10 +197,18 @@ describe('parseServerFlags', () => {
     ['bad boolean env', [], { SKIFF_DEBUG: 'yes' }, /"yes" for SKIFF_DEBUG \(--debug\): must be true or false/, '--debug'],
     ['bind address that is not an IP', ['--bind-address', 'localhost'], {}, /"localhost" for --bind-address: must be an IPv4 or IPv6 address/, '--bind-address'],
     ['datastore without a scheme', ['--datastore-endpoint', '/tmp/x.db'], {}, /"\/tmp\/x\.db" for --datastore-endpoint/, '--datastore-endpoint'],
-    ['node name with capitals', ['--node-name', 'Node_1'], {}, /"Node_1" for --node-name/, '--node-name'],
-    ['unknown flag', ['--data-dri', '/x'], {}, /unknown flag --data-dri/, '--data-dri'],
+    ['a log format skiff does not write', ['--log-format', 'logfmt'], {}, /"logfmt" for --log-format: must be one of text, json/, '--log-format'],
+    ['a negative in-flight limit', ['--max-requests-inflight', '-5'], {}, /"-5" for --max-requests-inflight: must be a whole number/, '--max-requests-inflight'],
+    ['a duration without unit', ['--node-monitor-grace-period', '40'], {}, /"40" for --node-monitor-grace-period: must be a duration/, '--node-monitor-grace-period'],
+    ['a negative count', ['--simulate-nodes', '-1'], {}, /"-1" for --simulate-nodes: must be a whole number/, '--simulate-nodes'],
+    ['a capacity that is not a list', ['--simulate-node-capacity', 'cpu'], {}, /"cpu" for --simulate-node-capacity/, '--simulate-node-capacity'],
+    ['unknown flag', ['--data-dri', '/x'], {}, /unknown flag --data-dri \(see 'skiff server --help'\)/, '--data-dri'],
+    ['an agent flag', ['--server', 'https://x:6443'], {}, /flag --server is not a flag of skiff server \(it belongs to skiff agent/, '--server'],
+    ['--node-name, which names no node yet', ['--node-name', 'n1'], {}, /flag --node-name is not supported yet: skiff server runs no node agent yet/, '--node-name'],
+    ['SKIFF_NODE_NAME, the same', [], { SKIFF_NODE_NAME: 'n1' }, /SKIFF_NODE_NAME \(--node-name\) is not supported yet/, '--node-name'],
     ['string flag without value', ['--token'], {}, /flag --token needs a value/, '--token'],
-    ['string flag followed by a flag', ['--node-name', '--debug'], {}, /flag --node-name needs a value, but is followed by flag --debug/, '--node-name'],
+    ['string flag followed by a flag', ['--data-dir', '--debug'], {}, /flag --data-dir needs a value, but is followed by flag --debug/, '--data-dir'],
+    ['a positional argument', ['start'], {}, /unexpected argument "start": skiff server takes only flags/, ''],
   ];
   for (const [name, argv, env, message, flag] of bad) {
     it(`rejects ${name}`, () => {
@@ -193,13 +219,27 @@ describe('parseServerFlags', () => {
     });
   }
 
-  it('rejects unknown keys and bad values in the config file, naming the file', async () => {
+  it('rejects unknown keys, unsupported keys and bad values in the config file, naming the file', async () => {
     const typo = await configFile('typo.yaml', 'datadir: /x\n');
     assert.throws(() => parseServerFlags(['-c', typo], {}, host), /typo\.yaml: unknown key "datadir"/);
+    const alias = await configFile('alias.yaml', 'o: /x\n');
+    assert.throws(() => parseServerFlags(['-c', alias], {}, host), /alias\.yaml: unknown key "o"/);
     const port = await configFile('port.yaml', 'https-listen-port: http\n');
     assert.throws(() => parseServerFlags(['-c', port], {}, host), /invalid value "http" for https-listen-port in .*port\.yaml/);
-    const list = await configFile('list.yaml', 'node-name: [a, b]\n');
-    assert.throws(() => parseServerFlags(['-c', list], {}, host), /node-name in .*list\.yaml: expected a single value/);
+    const list = await configFile('list.yaml', 'data-dir: [a, b]\n');
+    assert.throws(() => parseServerFlags(['-c', list], {}, host), /data-dir in .*list\.yaml: expected a single value/);
+    const node = await configFile('node.yaml', 'node-name: n1\n');
+    assert.throws(() => parseServerFlags(['-c', node], {}, host), /node-name in .*node\.yaml is not supported yet/);
+  });
+
+  it('accepts --disable-agent, which changes nothing yet, and says so in a notice', async () => {
+    assert.deepEqual(parseServerFlags(['--disable-agent'], {}, host).notices, [
+      '--disable-agent has no effect: skiff server runs no embedded node agent yet, so it is a control plane only with or without --disable-agent',
+    ]);
+    assert.match(parseServerFlags([], { SKIFF_DISABLE_AGENT: 'true' }, host).notices[0]!, /^SKIFF_DISABLE_AGENT \(--disable-agent\) has no effect/);
+    const file = await configFile('agentless.yaml', 'disable-agent: true\n');
+    assert.match(parseServerFlags(['-c', file], {}, host).notices[0]!, /^disable-agent in .*agentless\.yaml has no effect/);
+    assert.deepEqual(parseServerFlags(['--disable-agent=false'], {}, host).notices, []);
   });
 
   it('returns help without reading a broken config file or rejecting other flags', async () => {
@@ -211,11 +251,36 @@ describe('parseServerFlags', () => {
   });
 });
 
+describe('the flag catalogue', () => {
+  it('names each flag, alias and environment variable once, with SKIFF_ variables and defaults that parse', () => {
+    const names = FLAGS.flatMap((f) => [f.name, ...(f.aliases ?? [])]);
+    assert.deepEqual(names, [...new Set(names)]);
+    const envs = FLAGS.flatMap((f) => (f.env ? [f.env] : []));
+    assert.deepEqual(envs, [...new Set(envs)]);
+    for (const f of FLAGS) {
+      if (f.name !== 'help') assert.match(f.env ?? '', /^SKIFF_[A-Z_]+$/, `--${f.name} has a SKIFF_ variable`);
+      if (f.default !== undefined && f.parse) f.parse(f.default, { flag: `--${f.name}`, text: 'default' });
+    }
+  });
+
+  it('matches the flag table in README.md', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('## `skiff server` flags'), readme.indexOf('`skiff server --help` lists'));
+    const rows = table.split('\n').filter((l) => l.startsWith('| `--'));
+    const documented = new Set(rows.flatMap((row) => [...row.split(' | ')[0]!.matchAll(/`--([a-z-]+)`/g)].map((m) => m[1]!)));
+    const served = FLAGS.filter((f) => f.commands.includes('server') && f.noEffect?.server === undefined && f.name !== 'help').map((f) => f.name);
+    for (const name of served) assert.ok(documented.has(name), `README's server flag table lacks --${name}`);
+    for (const name of documented) assert.ok(served.includes(name), `README's server flag table lists --${name}, which skiff server does not take`);
+  });
+});
+
 describe('serverHelp', () => {
-  it('lists every flag with its environment variable and default', () => {
+  it('lists every flag with its environment variable and default, and hides the flags that change nothing', () => {
     const help = serverHelp();
     const expected: Array<[string, string | undefined, string | undefined]> = [
       ['--config', 'SKIFF_CONFIG_FILE', '/etc/skiff/config.yaml'],
+      ['--debug', 'SKIFF_DEBUG', 'false'],
+      ['--log-format', 'SKIFF_LOG_FORMAT', 'text'],
       ['--data-dir', 'SKIFF_DATA_DIR', '/var/lib/skiff'],
       ['--https-listen-port', 'SKIFF_HTTPS_LISTEN_PORT', '6443'],
       ['--bind-address', 'SKIFF_BIND_ADDRESS', '0.0.0.0'],
@@ -223,21 +288,26 @@ describe('serverHelp', () => {
       ['--datastore-endpoint', 'SKIFF_DATASTORE_ENDPOINT', 'sqlite://<data-dir>/server/db/state.db'],
       ['--write-kubeconfig', 'SKIFF_KUBECONFIG_OUTPUT', '<data-dir>/kubeconfig.yaml'],
       ['--write-kubeconfig-mode', 'SKIFF_KUBECONFIG_MODE', '600'],
-      ['--token', 'SKIFF_TOKEN', undefined],
-      ['--disable-agent', 'SKIFF_DISABLE_AGENT', 'false'],
-      ['--node-name', 'SKIFF_NODE_NAME', undefined],
+      ['--token', 'SKIFF_TOKEN', 'generated and kept in <data-dir>/server/token'],
       ['--tls-san', 'SKIFF_TLS_SAN', undefined],
       ['--disable', 'SKIFF_DISABLE', undefined],
-      ['--debug', 'SKIFF_DEBUG', 'false'],
+      ['--max-requests-inflight', 'SKIFF_MAX_REQUESTS_INFLIGHT', '400'],
+      ['--max-mutating-requests-inflight', 'SKIFF_MAX_MUTATING_REQUESTS_INFLIGHT', '200'],
+      ['--simulate-nodes', 'SKIFF_SIMULATE_NODES', '0'],
+      ['--simulate-node-capacity', 'SKIFF_SIMULATE_NODE_CAPACITY', 'cpu=32,memory=256Gi,pods=110'],
+      ['--simulate-pod-ready-delay', 'SKIFF_SIMULATE_POD_READY_DELAY', '1s'],
+      ['--node-monitor-grace-period', 'SKIFF_NODE_MONITOR_GRACE_PERIOD', '40s'],
       ['--help', undefined, undefined],
     ];
+    const lines = help.replace(/\n {30,}/g, ' ').split('\n'); // a long flag's text continues on the next line
     for (const [flag, env, def] of expected) {
-      const line = help.split('\n').find((l) => l.includes(`${flag} `) || l.trimEnd().endsWith(flag) || l.includes(`${flag}  `));
+      const line = lines.find((l) => new RegExp(`^ {2}(-\\w, | {4})${flag}( |$)`).test(l));
       assert.ok(line, `help lacks ${flag}`);
       if (env) assert.ok(line.includes(`$${env}`), `${flag} line lacks $${env}: ${line}`);
       if (def) assert.ok(line.includes(`default: ${def}`), `${flag} line lacks default ${def}: ${line}`);
     }
-    assert.ok(help.includes('-o, --write-kubeconfig'));
-    assert.ok(help.includes('-t, --token'));
+    assert.ok(help.includes('-o, --write-kubeconfig FILE'));
+    assert.ok(help.includes('-t, --token TOKEN'));
+    for (const hidden of ['--disable-agent', '--node-name', '--server ', '--simulate ']) assert.ok(!help.includes(hidden), `server help shows ${hidden}`);
   });
 });

@@ -1,7 +1,8 @@
-/** The `skiff` command: `skiff server [flags]` (more subcommands come with the agent). */
-import { AGENT_HELP, AgentFlagError, parseAgentFlags, runAgent } from './agent.js';
-import { FlagError, parseServerFlags, serverHelp } from './flags.js';
-import { runServer } from './server.js';
+/** The `skiff` command: `skiff server [flags]` and `skiff agent [flags]`. */
+import { configureLogging, createLogger, type LogFormat } from '../log/logger.js';
+import { agentHelp, parseAgentFlags } from './agent-flags.js';
+import { FlagError } from './flag-error.js';
+import { parseServerFlags, serverHelp } from './flags.js';
 
 const USAGE = `Usage: skiff <command> [flags]
 
@@ -9,8 +10,10 @@ Commands:
   server    Run the control plane (API server, store, controllers, scheduler) on this machine
   agent     Join a server with simulated nodes (skiff agent --server URL --token TOKEN --simulate N)
 
-Run 'skiff server --help' for the server's flags.
+Run 'skiff server --help' or 'skiff agent --help' for their flags.
 `;
+
+const log = createLogger('skiff');
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -18,59 +21,49 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 1 : 0;
   }
-  if (command === 'agent') return agentMain(rest);
-  if (command !== 'server') {
+  if (command !== 'server' && command !== 'agent') {
     process.stderr.write(`skiff: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 1;
   }
   let config;
   try {
-    config = parseServerFlags(rest, process.env);
+    config = command === 'server' ? parseServerFlags(rest, process.env) : parseAgentFlags(rest, process.env);
   } catch (err) {
     if (err instanceof FlagError) {
-      process.stderr.write(`skiff server: ${err.message}\n`);
+      process.stderr.write(`skiff ${command}: ${err.message}\n`);
       return 1;
     }
     throw err;
   }
   if (config.help) {
-    process.stdout.write(serverHelp());
+    process.stdout.write(command === 'server' ? serverHelp() : agentHelp());
     return 0;
   }
-  const running = await runServer(config);
+  setUpLogging(config);
+  for (const notice of config.notices) log.warn(notice);
+  // Loaded only now, so that --help and flag errors answer at once, without the whole control plane.
+  const running = 'dataDir' in config ? await (await import('./server.js')).runServer(config) : await (await import('./agent.js')).runAgent(config);
   await untilSignal(() => running.stop());
   return 0;
 }
 
-async function agentMain(argv: string[]): Promise<number> {
-  let config;
-  try {
-    config = parseAgentFlags(argv, process.env);
-  } catch (err) {
-    if (err instanceof AgentFlagError) {
-      process.stderr.write(`skiff agent: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
-  if (config === 'help') {
-    process.stdout.write(AGENT_HELP);
-    return 0;
-  }
-  const agent = await runAgent(config);
-  await untilSignal(() => agent.stop());
-  return 0;
+function setUpLogging(config: { debug: boolean; logFormat: LogFormat }): void {
+  configureLogging({ level: config.debug ? 'debug' : 'info', format: config.logFormat });
+  logFormat = config.logFormat;
 }
+
+/** Until the flags are read, a fatal error is one plain line; after, it is a log entry in the chosen format. */
+let logFormat: LogFormat | undefined;
 
 /** Resolves after SIGTERM or SIGINT once `stop` has finished. */
 function untilSignal(stop: () => Promise<void>): Promise<void> {
   return new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      console.log(`skiff: received ${signal}, shutting down`);
+      log.info('shutting down', { signal });
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      stop().then(resolve, (err) => {
-        console.error('skiff: error while stopping:', err);
+      stop().then(resolve, (err: unknown) => {
+        log.error('error while stopping', { err });
         resolve();
       });
     };
@@ -81,9 +74,9 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err) => {
-    console.error('skiff:', err instanceof Error ? err.message : err);
-    if (process.env.SKIFF_DEBUG) console.error(err);
+  (err: unknown) => {
+    if (logFormat === undefined) process.stderr.write(`skiff: ${err instanceof Error ? err.message : String(err)}\n`);
+    else log.error('failed', { err });
     process.exit(1);
   },
 );

@@ -13,6 +13,8 @@ import { startApiServer, type ApiServer } from '../apiserver/server.js';
 import { startCompactor } from '../storage/compactor.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
+import { createLogger, type LogFields } from '../log/logger.js';
+import { announcer } from './announcer.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { adoptClusterCA, BOOTSTRAP_KEY, publishClusterCA, tokenSecret } from './bootstrap.js';
 import type { ServerConfig } from './flags.js';
@@ -26,7 +28,13 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function runServer(config: ServerConfig, log: (line: string) => void = (l) => console.log(l)): Promise<RunningServer> {
+const log = createLogger('server');
+
+/**
+ * Starts the control plane and resolves once it serves. `announce` gets the kubeconfig and ready lines (default:
+ * printed on stdout in the text log format, info entries in the JSON one); tests pass a no-op.
+ */
+export async function runServer(config: ServerConfig, announce: (line: string, fields?: LogFields) => void = announcer(config.logFormat, log)): Promise<RunningServer> {
   const started = performance.now();
   const datastore = config.datastoreEndpoint;
   if (datastore.startsWith('sqlite://')) {
@@ -60,9 +68,10 @@ export async function runServer(config: ServerConfig, log: (line: string) => voi
     extensions: defaultExtensions(resources),
     defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
+    // TODO(issue 6): pass config.maxRequestsInflight / config.maxMutatingRequestsInflight once ApiServerOptions has them.
   });
   const compactor = startCompactor(store);
-  const controlPlane = await startControlPlane(api, config, log);
+  const controlPlane = await startControlPlane(api, config);
   const server = kubeconfigServerUrl(config.bindAddress, api.port);
   await writeKubeconfig(config.writeKubeconfig, {
     server,
@@ -71,8 +80,8 @@ export async function runServer(config: ServerConfig, log: (line: string) => voi
     clientKeyPem: pki.adminKeyPem,
     mode: config.writeKubeconfigMode,
   });
-  log(`Wrote kubeconfig ${config.writeKubeconfig}`);
-  log(`skiff server ready: ${server} (Kubernetes v1.32 API, datastore ${datastore.replace(/\/\/[^@/]*@/, '//***@')}) in ${Math.round(performance.now() - started)} ms; export KUBECONFIG=${config.writeKubeconfig}`);
+  announce(`Wrote kubeconfig ${config.writeKubeconfig}`, { kubeconfig: config.writeKubeconfig });
+  announce(`skiff server ready: ${server} (Kubernetes v1.32 API, datastore ${datastore.replace(/\/\/[^@/]*@/, '//***@')}) in ${Math.round(performance.now() - started)} ms; export KUBECONFIG=${config.writeKubeconfig}`, { url: server });
 
   let stopping: Promise<void> | undefined;
   return {

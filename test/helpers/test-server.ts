@@ -66,8 +66,6 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     datastoreEndpoint: opts.datastore === 'memory' ? 'memory://' : `sqlite://${join(dataDir, 'server', 'db', 'state.db')}`,
     writeKubeconfig: join(dataDir, 'kubeconfig.yaml'),
     writeKubeconfigMode: 0o600,
-    disableAgent: true,
-    nodeName: 'test-node',
     tlsSan: [],
     disable: opts.controlPlane === false ? [...controllerFactories.map((f) => f.name), 'scheduler'] : (opts.disable ?? []),
     simulateNodes: opts.simulateNodes ?? 0,
@@ -76,7 +74,11 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs ?? 40_000,
     defaultNotReadyTolerationSeconds: opts.defaultTolerationSeconds ?? 300,
     defaultUnreachableTolerationSeconds: opts.defaultTolerationSeconds ?? 300,
+    maxRequestsInflight: 400,
+    maxMutatingRequestsInflight: 200,
     debug: false,
+    logFormat: 'text',
+    notices: [],
     help: false,
   };
   const running = await runServer(config, () => {});

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { agentHelp, parseAgentFlags } from './agent-flags.js';
+import { FlagError } from './flag-error.js';
+import type { HostFacts } from './flag-parser.js';
+
+describe('parseAgentFlags', () => {
+  let dir: string;
+  let host: Partial<HostFacts>;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'skiff-agent-flags-'));
+    host = { hostname: 'Edge-1', defaultConfigFile: join(dir, 'absent.yaml') };
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('parses the join flags, with env fallbacks and the shared simulated-node flags', () => {
+    const c = parseAgentFlags(['-s', 'https://10.0.0.1:6443/', '--simulate', '2', '--simulate-pod-ready-delay', '0s'], { SKIFF_TOKEN: 'K10abc::server:s' }, host);
+    assert.deepEqual(c, {
+      server: 'https://10.0.0.1:6443',
+      token: 'K10abc::server:s',
+      simulate: 2,
+      nodeName: 'edge-1',
+      simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      simulatePodReadyDelayMs: 0,
+      debug: false,
+      logFormat: 'text',
+      notices: [],
+      help: false,
+    });
+    assert.equal(parseAgentFlags(['--simulate', '1', '-t', 'x', '--node-name', 'rack-7'], { SKIFF_URL: 'https://h:6443' }, host).nodeName, 'rack-7');
+  });
+
+  it('reads a config file shared with a server, ignoring the server keys', async () => {
+    const path = join(dir, 'shared.yaml');
+    await writeFile(path, 'data-dir: /srv/skiff\nserver: https://h:6443\ntoken: t\nsimulate: 4\nlog-format: json\n');
+    const c = parseAgentFlags(['-c', path], {}, host);
+    assert.equal(c.simulate, 4);
+    assert.equal(c.logFormat, 'json');
+    assert.equal(c.server, 'https://h:6443');
+  });
+
+  const base = ['--server', 'https://h:6443', '--token', 't', '--simulate', '1'];
+  const bad: Array<[string, string[], RegExp, string]> = [
+    ['a missing --server', ['--token', 't', '--simulate', '1'], /flag --server is required/, '--server'],
+    ['a server that is not https', ['--server', 'http://h:6443', '--token', 't', '--simulate', '1'], /"http:\/\/h:6443" for --server: must be the https:\/\/ URL/, '--server'],
+    ['a missing --token', ['--server', 'https://h:6443', '--simulate', '1'], /flag --token is required/, '--token'],
+    ['no simulated nodes', ['--server', 'https://h:6443', '--token', 't'], /flag --simulate is required: .*the agent runs no real containers yet/, '--simulate'],
+    ['a server flag', [...base, '--data-dir', '/x'], /flag --data-dir is not a flag of skiff agent \(it belongs to skiff server/, '--data-dir'],
+    ['an unknown flag', [...base, '--labels', 'a=b'], /unknown flag --labels \(see 'skiff agent --help'\)/, '--labels'],
+    ['a bad node name', [...base, '--node-name', 'Rack_7'], /"Rack_7" for --node-name/, '--node-name'],
+  ];
+  for (const [name, argv, message, flag] of bad) {
+    it(`rejects ${name}`, () => {
+      assert.throws(
+        () => parseAgentFlags(argv, {}, host),
+        (err: unknown) => err instanceof FlagError && message.test(err.message) && err.flag === flag,
+      );
+    });
+  }
+
+  it('gives help before checking required flags', () => {
+    assert.equal(parseAgentFlags(['--help'], {}, host).help, true);
+    const help = agentHelp();
+    assert.match(help, /^Usage: skiff agent --server URL --token TOKEN --simulate N/);
+    for (const flag of ['-s, --server URL', '-t, --token TOKEN', '--simulate N', '--node-name NAME', '--simulate-node-capacity LIST', '--log-format FORMAT', '--debug']) {
+      assert.ok(help.includes(flag), `agent help lacks ${flag}`);
+    }
+    assert.match(help, /--server URL +https:\/\/HOST:6443 .*\[\$SKIFF_URL\]/);
+    assert.ok(!help.includes('--data-dir'), 'agent help shows a server flag');
+  });
+});

@@ -1,0 +1,85 @@
+/**
+ * Every flag of `skiff server` and `skiff agent`, declared once, named and layered like k3s (k3s-io/docs:
+ * docs/cli/server.md, docs/cli/agent.md, docs/installation/configuration.md). A flag can come from the command
+ * line, from its `SKIFF_*` environment variable, or from the YAML config file, whose keys are the flag names.
+ * `--help` of each command, the parsers and README.md's flag table all follow this list.
+ *
+ * A flag skiff cannot honour yet is never silently accepted: it is refused with the reason (`unsupported`), or,
+ * when what the user asks for is already what skiff does, accepted, hidden from `--help`, and noted at start
+ * (`noEffect`).
+ */
+import { LOG_FORMATS } from '../log/logger.js';
+import * as v from './flag-values.js';
+
+export type Command = 'server' | 'agent';
+export const COMMANDS: readonly Command[] = ['server', 'agent'];
+
+export interface FlagSpec {
+  /** Long name (`--data-dir`), which is also the config-file key (`data-dir: /srv/skiff`). */
+  name: string;
+  /** Other names: a single letter is a short flag (`-o`), a longer one a long alias. */
+  aliases?: readonly string[];
+  /** Environment variable holding the value; k3s's name with SKIFF_ for K3S_ where k3s has one. */
+  env?: string;
+  /** false: the flag cannot be set in the config file (`config` itself, `help`). Default true. */
+  configKey?: boolean;
+  /** `list` flags repeat (`--tls-san a --tls-san b`) or take comma-separated text; a YAML list in the file. */
+  type: 'string' | 'boolean' | 'list';
+  /** The commands that take the flag. */
+  commands: readonly Command[];
+  /** Placeholder for the value in help. */
+  arg?: string;
+  help: string;
+  /** Default as text, parsed like a given value. Absent: no value, or one the command computes (see defaultText). */
+  default?: string;
+  /** How help shows a computed default, for every command or per command. */
+  defaultText?: string | Partial<Record<Command, string>>;
+  /** Turns one value's text into its typed value; string flags without one keep the text. */
+  parse?: v.ValueParser<unknown>;
+  /** Per command: refused, with this reason, because skiff cannot do what it asks yet. */
+  unsupported?: Partial<Record<Command, string>>;
+  /** Per command: accepted (for k3s scripts), hidden from help, and noted at start with this text. */
+  noEffect?: Partial<Record<Command, string>>;
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/skiff/config.yaml';
+
+/** The catalogue, in help order. */
+export const FLAGS: readonly FlagSpec[] = [
+  { name: 'config', aliases: ['c'], env: 'SKIFF_CONFIG_FILE', configKey: false, type: 'string', commands: ['server', 'agent'], arg: 'FILE', help: 'Load configuration from FILE (YAML; keys are flag names; keys of the other command are ignored)', defaultText: `${DEFAULT_CONFIG_FILE} if it exists` },
+  { name: 'debug', env: 'SKIFF_DEBUG', type: 'boolean', commands: ['server', 'agent'], help: 'Log debug entries too', default: 'false', parse: v.bool },
+  { name: 'log-format', env: 'SKIFF_LOG_FORMAT', type: 'string', commands: ['server', 'agent'], arg: 'FORMAT', help: 'Log entries on stderr as readable lines (text) or JSON lines (json)', default: 'text', parse: v.oneOf(LOG_FORMATS) },
+
+  // skiff server
+  { name: 'data-dir', aliases: ['d'], env: 'SKIFF_DATA_DIR', type: 'string', commands: ['server'], arg: 'DIR', help: 'Folder for state: certificates, token, database', defaultText: '/var/lib/skiff as root, ~/.local/share/skiff otherwise' },
+  { name: 'https-listen-port', env: 'SKIFF_HTTPS_LISTEN_PORT', type: 'string', commands: ['server'], arg: 'PORT', help: 'HTTPS listen port of the API server (0 = any free port)', default: '6443', parse: v.port },
+  { name: 'bind-address', env: 'SKIFF_BIND_ADDRESS', type: 'string', commands: ['server'], arg: 'IP', help: 'IP address the API server listens on', default: '0.0.0.0', parse: v.ip },
+  { name: 'advertise-address', env: 'SKIFF_ADVERTISE_ADDRESS', type: 'string', commands: ['server'], arg: 'IP', help: 'IP address of this server that agents and clients use; added to the serving certificate', parse: v.ip },
+  { name: 'datastore-endpoint', env: 'SKIFF_DATASTORE_ENDPOINT', type: 'string', commands: ['server'], arg: 'URL', help: 'Store: sqlite://FILE, memory://, or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]', defaultText: 'sqlite://<data-dir>/server/db/state.db', parse: v.storeUrl },
+  { name: 'write-kubeconfig', aliases: ['o'], env: 'SKIFF_KUBECONFIG_OUTPUT', type: 'string', commands: ['server'], arg: 'FILE', help: 'Write the admin kubeconfig to FILE', defaultText: '<data-dir>/kubeconfig.yaml' },
+  { name: 'write-kubeconfig-mode', env: 'SKIFF_KUBECONFIG_MODE', type: 'string', commands: ['server'], arg: 'MODE', help: 'Octal file mode of the kubeconfig, e.g. 644', default: '600', parse: v.fileMode },
+  { name: 'token', aliases: ['t'], env: 'SKIFF_TOKEN', type: 'string', commands: ['server', 'agent'], arg: 'TOKEN', help: 'Cluster token (bare or K10… form) that agents join with; skiff agent requires it', defaultText: { server: 'generated and kept in <data-dir>/server/token' } },
+  { name: 'tls-san', env: 'SKIFF_TLS_SAN', type: 'list', commands: ['server'], arg: 'NAME', help: 'Extra hostname or IP in the serving certificate (repeatable, or comma-separated)' },
+  { name: 'disable', env: 'SKIFF_DISABLE', type: 'list', commands: ['server'], arg: 'NAME', help: 'Do not run this controller (e.g. deployment, garbage-collector), the scheduler, or simulated-nodes (repeatable, or comma-separated)' },
+  {
+    name: 'disable-agent', env: 'SKIFF_DISABLE_AGENT', type: 'boolean', commands: ['server'], help: 'Do not run the embedded agent', default: 'false', parse: v.bool,
+    noEffect: { server: 'skiff server runs no embedded node agent yet, so it is a control plane only with or without --disable-agent' },
+  },
+  { name: 'max-requests-inflight', env: 'SKIFF_MAX_REQUESTS_INFLIGHT', type: 'string', commands: ['server'], arg: 'N', help: 'Read requests served at once; more get 429 with Retry-After (0 = no limit)', default: '400', parse: v.count },
+  { name: 'max-mutating-requests-inflight', env: 'SKIFF_MAX_MUTATING_REQUESTS_INFLIGHT', type: 'string', commands: ['server'], arg: 'N', help: 'Write requests served at once; more get 429 with Retry-After (0 = no limit)', default: '200', parse: v.count },
+  { name: 'simulate-nodes', env: 'SKIFF_SIMULATE_NODES', type: 'string', commands: ['server'], arg: 'N', help: 'Register N simulated nodes (sim-node-<i>) whose pods run through a simulated lifecycle, without containers', default: '0', parse: v.count },
+  { name: 'node-monitor-grace-period', env: 'SKIFF_NODE_MONITOR_GRACE_PERIOD', type: 'string', commands: ['server'], arg: 'DURATION', help: 'A node silent for this long is marked NotReady (e.g. 40s, 1m)', default: '40s', parse: v.duration },
+  { name: 'default-not-ready-toleration-seconds', env: 'SKIFF_DEFAULT_NOT_READY_TOLERATION_SECONDS', type: 'string', commands: ['server'], arg: 'SECONDS', help: 'tolerationSeconds of the not-ready toleration added to every pod', default: '300', parse: v.count },
+  { name: 'default-unreachable-toleration-seconds', env: 'SKIFF_DEFAULT_UNREACHABLE_TOLERATION_SECONDS', type: 'string', commands: ['server'], arg: 'SECONDS', help: 'tolerationSeconds of the unreachable toleration added to every pod', default: '300', parse: v.count },
+
+  // skiff agent, and the simulated-node flags of both
+  { name: 'server', aliases: ['s'], env: 'SKIFF_URL', type: 'string', commands: ['agent'], arg: 'URL', help: 'https://HOST:6443 of the skiff server to join (required)', parse: v.httpsUrl },
+  { name: 'simulate', env: 'SKIFF_AGENT_SIMULATE', type: 'string', commands: ['agent'], arg: 'N', help: 'Register N simulated nodes named <node-name>-sim-<i> (required: the agent runs no real containers yet)', parse: v.count },
+  {
+    name: 'node-name', env: 'SKIFF_NODE_NAME', type: 'string', commands: ['agent'], arg: 'NAME', help: "This agent's name, the prefix of its simulated nodes' names", defaultText: 'hostname, lower-cased', parse: v.nodeName,
+    unsupported: { server: 'skiff server runs no node agent yet, so there is no node to name (its simulated nodes are sim-node-<i>; skiff agent takes --node-name)' },
+  },
+  { name: 'simulate-node-capacity', env: 'SKIFF_SIMULATE_NODE_CAPACITY', type: 'string', commands: ['server', 'agent'], arg: 'LIST', help: 'Capacity of each simulated node', default: 'cpu=32,memory=256Gi,pods=110', parse: v.capacity },
+  { name: 'simulate-pod-ready-delay', env: 'SKIFF_SIMULATE_POD_READY_DELAY', type: 'string', commands: ['server', 'agent'], arg: 'DURATION', help: 'Time a simulated pod takes from bound to Running and Ready (e.g. 0s, 500ms, 2s)', default: '1s', parse: v.duration },
+  { name: 'help', aliases: ['h'], configKey: false, type: 'boolean', commands: ['server', 'agent'], help: 'Show this help' },
+];

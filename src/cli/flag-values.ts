@@ -1,0 +1,99 @@
+/**
+ * Parsers for flag values. Each takes the text as written and where it was written (so the message points at
+ * the flag, the `SKIFF_*` variable or the config-file key the user must fix), and throws FlagError quoting it.
+ */
+import { isIP } from 'node:net';
+import { FlagError } from './flag-error.js';
+
+/** The flag a value belongs to, and how to name its source in a message. */
+export interface Where {
+  /** `--name` */
+  flag: string;
+  /** `--name`, `SKIFF_NAME (--name)` or `name in /etc/skiff/config.yaml` */
+  text: string;
+}
+
+export type ValueParser<T> = (text: string, where: Where) => T;
+
+export function fail(where: Where, value: string, why: string): never {
+  throw new FlagError(`invalid value ${JSON.stringify(value)} for ${where.text}: ${why}`, where.flag, value);
+}
+
+export const text: ValueParser<string> = (value) => value;
+
+export const port: ValueParser<number> = (value, where) => {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) fail(where, value, 'must be a port number from 0 to 65535');
+  return Number(value);
+};
+
+export const count: ValueParser<number> = (value, where) => {
+  if (!/^\d{1,9}$/.test(value)) fail(where, value, 'must be a whole number');
+  return Number(value);
+};
+
+/** Go-style durations as kube-controller-manager takes them: 40s, 500ms, 1m30s, 2h. Milliseconds. */
+export const duration: ValueParser<number> = (value, where) => {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== value) fail(where, value, 'must be a duration like 40s, 500ms or 1m30s');
+  return Math.round(parts.reduce((ms, p) => ms + Number(p[1]) * unit[p[2]!]!, 0));
+};
+
+/** `cpu=32,memory=256Gi,pods=110`: resource names and quantities. */
+export const capacity: ValueParser<Record<string, string>> = (value, where) => {
+  const out: Record<string, string> = {};
+  for (const item of value.split(',')) {
+    const m = /^([a-z0-9./-]+)=([0-9.]+[a-zA-Z]*)$/.exec(item.trim());
+    if (!m) fail(where, value, 'must be a list like cpu=32,memory=256Gi,pods=110');
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+};
+
+/** k3s takes the mode as octal text ("644"); a leading 0 ("0644") is accepted too. */
+export const fileMode: ValueParser<number> = (value, where) => {
+  if (!/^0?[0-7]{3}$/.test(value)) fail(where, value, 'must be an octal file mode like 600 or 644');
+  return parseInt(value, 8);
+};
+
+export const ip: ValueParser<string> = (value, where) => {
+  if (isIP(value) === 0) fail(where, value, 'must be an IPv4 or IPv6 address');
+  return value;
+};
+
+export const storeUrl: ValueParser<string> = (value, where) => {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) fail(where, value, 'must be a URL such as sqlite:///path/state.db, memory:// or etcd://host:2379');
+  return value;
+};
+
+/** The server an agent joins; trailing slashes dropped so paths join cleanly. */
+export const httpsUrl: ValueParser<string> = (value, where) => {
+  if (!/^https:\/\/[^/\s]+/.test(value)) fail(where, value, 'must be the https:// URL of a skiff server, e.g. https://10.0.0.1:6443');
+  return value.replace(/\/+$/, '');
+};
+
+/** Node names are DNS subdomains (RFC 1123), as the API server validates them. */
+export const nodeName: ValueParser<string> = (value, where) => {
+  if (value.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value)) {
+    fail(where, value, 'must be a lower-case DNS subdomain (letters, digits, "-" and ".")');
+  }
+  return value;
+};
+
+export function oneOf<T extends string>(choices: readonly T[]): ValueParser<T> {
+  return (value, where) => {
+    if (!(choices as readonly string[]).includes(value)) fail(where, value, `must be one of ${choices.join(', ')}`);
+    return value as T;
+  };
+}
+
+/** Accepts what Go's strconv.ParseBool accepts, since k3s users write those. */
+export const bool: ValueParser<boolean> = (value, where) => {
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value)) return false;
+  return fail(where, value, 'must be true or false');
+};
+
+export function splitList(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
