@@ -133,7 +133,7 @@ describe('Service allocation on two API servers sharing one etcd', { skip: haveE
     dir = await mkdtemp(join(tmpdir(), 'skiff-alloc-'));
     const pki = await ensurePki(dir);
     agent = new https.Agent({ ca: pki.caCertPem, keepAlive: true, maxSockets: 16 });
-    const admin = { name: 'admin', groups: ['system:masters', 'system:authenticated'] };
+    const admin = { username: 'system:admin', groups: ['system:masters', 'system:authenticated'] };
     for (let i = 0; i < 2; i++) {
       const store = await openStore(`etcd://${etcd.endpoint}/alloc`);
       stores.push(store);
