@@ -4,6 +4,7 @@
  * the client and informers; reconcile is level-based and idempotent, and recomputes status on every sync.
  */
 import type { Client, Clock, EventRecorder, InformerFactory, WorkQueue } from '../client/types.js';
+import { createLogger } from '../log/logger.js';
 
 export interface ControllerOptions {
   /** Node lifecycle: a node whose Lease is older than this is NotReady/Unknown (kube-controller-manager default 40 s). */
@@ -56,6 +57,7 @@ export function splitKey(key: string): { namespace: string; name: string } {
  * logged once with the key and retried with backoff. Resolves when the queue is shut down and drained.
  */
 export async function runWorkers(name: string, queue: WorkQueue, workers: number, reconcile: (key: string) => Promise<void>): Promise<void> {
+  const log = createLogger(`${name}-controller`);
   const worker = async () => {
     for (;;) {
       const key = await queue.get();
@@ -64,7 +66,7 @@ export async function runWorkers(name: string, queue: WorkQueue, workers: number
         await reconcile(key);
         queue.forget(key);
       } catch (err) {
-        console.error(`${name} controller: error syncing ${JSON.stringify(key)}: ${(err as Error).message}`);
+        log.error('error syncing', { key, err });
         queue.addRateLimited(key);
       } finally {
         queue.done(key);

@@ -4,6 +4,9 @@
  * runs it only while it holds the leader Lease, like kube-controller-manager.
  */
 import type { Controller, ControllerContext } from './controller.js';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('kube-controller-manager');
 
 export interface ControllerFactory {
   /** The name `--disable` refers to. */
@@ -46,7 +49,7 @@ export class ControllerManager {
     await this.ctx.informers.waitForSync();
     this.running = Promise.all(
       this.controllers.map((c) =>
-        c.controller.run(c.workers).catch((err) => console.error(`controller ${c.controller.name} stopped with an error: ${(err as Error).message}`)),
+        c.controller.run(c.workers).catch((err: unknown) => log.error('controller stopped with an error', { controller: c.controller.name, err })),
       ),
     );
   }

@@ -16,6 +16,9 @@ import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } 
 import { formatTime } from '../util/meta-time.js';
 import { controllerRefOf, newControllerRef } from '../util/owner-references.js';
 import { checkTimeZone, formatRFC3339InZone, parseCronSchedule, type CronSchedule } from './cron-schedule.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('cronjob-controller');
 
 type CronJobObject = CronJob & KubeObject;
 type JobObject = Job & KubeObject;
@@ -290,7 +293,7 @@ export class CronJobController implements Controller {
     } catch (err) {
       if (!isNotFound(err)) {
         this.recorder.event(cj, 'Warning', 'FailedDelete', `Deleted job: ${(err as Error).message}`);
-        console.error(`cronjob controller: deleting job ${keyOf(job)} of ${keyOf(cj)}: ${(err as Error).message}`);
+        log.error('cannot delete job', { key: keyOf(cj), job: keyOf(job), err });
         return false;
       }
     }

@@ -54,6 +54,9 @@ import {
 } from './deployment-util.js';
 import { computePodTemplateHash } from './pod-template-hash.js';
 import type { SyncContext } from './sync-context.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('deployment-controller');
 
 /** Writes d.status through /status and adopts the new resourceVersion. */
 export async function writeDeploymentStatus(ctx: SyncContext, d: MutableDeployment): Promise<void> {
@@ -173,7 +176,7 @@ async function getNewReplicaSet(
         d.status ??= {};
         setCondition(d.status, newCondition('Progressing', 'False', Reasons.FailedRSCreate, msg, ctx.clock.now()));
         // The create failure is the error to report; a failed status write on top of it adds nothing.
-        await writeDeploymentStatus(ctx, d).catch((e: unknown) => console.error(`deployment controller: ${namespace}/${d.metadata.name}: status update after failed create: ${errorMessage(e)}`));
+        await writeDeploymentStatus(ctx, d).catch((e: unknown) => log.error('status update after a failed create failed', { key: `${namespace}/${d.metadata.name}`, err: e }));
       }
       ctx.recorder.event(d, 'Warning', Reasons.FailedRSCreate, msg);
       throw err;

@@ -31,6 +31,9 @@ import {
   type GraphWork,
   type ObjectIdentity,
 } from './dependency-graph.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('garbage-collector-controller');
 
 /** Owners known to be absent, so that deleting 10,000 dependents of one owner costs one GET, not 10,000. */
 const ABSENT_OWNER_CACHE_SIZE = 500;
@@ -116,7 +119,7 @@ export class GarbageCollector implements Controller {
       ({ solid, dangling, waiting } = await this.classifyReferences(item, refs));
     } catch (err) {
       if (!(err instanceof UnresolvableReferenceError)) throw err;
-      console.error(`garbage-collector: ${describeIdentity(item.identity)}: ${err.message}; ignoring it`);
+      log.error('cannot resolve an owner reference; ignoring it', { object: describeIdentity(item.identity), err });
       return 'done';
     }
 
@@ -333,7 +336,7 @@ async function runGcWorkers(name: string, queue: WorkQueue, workers: number, fn:
         if ((await fn(uid)) === 'requeue') queue.addRateLimited(uid);
         else queue.forget(uid);
       } catch (err) {
-        console.error(`garbage-collector ${name}: error processing uid ${uid}: ${(err as Error).message}`);
+        log.error('error processing object', { queue: name, uid, err });
         queue.addRateLimited(uid);
       } finally {
         queue.done(uid);

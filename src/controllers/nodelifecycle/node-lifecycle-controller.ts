@@ -32,6 +32,9 @@ import {
   UNREACHABLE_NO_EXECUTE,
 } from './taints.js';
 import { computeZoneState, EXCLUDE_DISRUPTION_LABEL, tainterQps, TokenBucket, zoneKeyOf, type ZoneState } from './zone-state.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('node-lifecycle-controller');
 
 type NodeObj = Node & KubeObject;
 type Pod = K8sPod & KubeObject;
@@ -195,7 +198,7 @@ export class NodeLifecycleController implements Controller {
           await this.markPodsNotReady(name, now);
         }
       } catch (err) {
-        console.error(`node-lifecycle controller: error monitoring node ${JSON.stringify(name)}: ${(err as Error).message}`);
+        log.error('error monitoring node', { node: name, err });
       }
     }
     await this.handleDisruption(zoneStatuses, nodes, now);
@@ -284,7 +287,7 @@ export class NodeLifecycleController implements Controller {
       } catch (err) {
         if (isNotFound(err)) continue;
         failed = true;
-        console.error(`node-lifecycle controller: cannot mark pod ${keyOf(pod)} not ready: ${(err as Error).message}`);
+        log.error('cannot mark pod not ready', { pod: keyOf(pod), err });
       }
     }
     if (failed) this.nodesToRetry.add(nodeName);
@@ -356,7 +359,7 @@ export class NodeLifecycleController implements Controller {
           const updated = await this.swapTaints(node, [add], [remove], now);
           latest.set(name, { node: updated, ready });
         } catch (err) {
-          console.error(`node-lifecycle controller: cannot taint node ${JSON.stringify(name)}: ${(err as Error).message}`);
+          log.error('cannot taint node', { node: name, err });
           retry.push(name);
         }
       }
@@ -386,12 +389,12 @@ export class NodeLifecycleController implements Controller {
     if (allAreFullyDisrupted) {
       // Every node looks down: more likely our view is broken than every node at once. Stop evicting everywhere
       // and take the NoExecute taints back.
-      console.warn('node-lifecycle controller: no node is Ready; entering master disruption mode, evictions stop');
+      log.warn('no node is Ready; entering master disruption mode, evictions stop');
       for (const node of nodes) {
         try {
           await this.markNodeAsReachable(node, now);
         } catch (err) {
-          console.error(`node-lifecycle controller: cannot untaint node ${JSON.stringify(node.metadata.name)}: ${(err as Error).message}`);
+          log.error('cannot untaint node', { node: node.metadata.name, err });
         }
       }
       for (const z of this.zones.values()) {

@@ -14,6 +14,9 @@ import { isNotFound } from '../../api/status.js';
 import { Nodes, Pods } from '../../client/resources.js';
 import type { Lister } from '../../client/types.js';
 import { keyOf, type Controller, type ControllerContext } from '../controller.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('pod-garbage-collector-controller');
 
 type Pod = K8sPod & KubeObject;
 type NodeObj = Node & KubeObject;
@@ -107,7 +110,7 @@ export class PodGCController implements Controller {
         await this.ctx.client.get(Nodes, '', node);
       } catch (err) {
         if (isNotFound(err)) deleted.add(node);
-        else console.error(`pod-garbage-collector: cannot check whether node ${JSON.stringify(node)} exists: ${(err as Error).message}`);
+        else log.error('cannot check whether the node exists', { node, err });
       }
     }
     if (deleted.size === 0) return;
@@ -134,7 +137,7 @@ export class PodGCController implements Controller {
             await fn(pod);
           } catch (err) {
             if (isNotFound(err)) return; // someone else finished the job
-            console.error(`pod-garbage-collector: failed to delete pod ${keyOf(pod)}: ${(err as Error).message}`);
+            log.error('failed to delete pod', { pod: keyOf(pod), err });
           }
         }),
       );

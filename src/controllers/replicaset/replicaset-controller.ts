@@ -28,6 +28,9 @@ import { isPodActive, isPodReady } from '../util/pod-state.js';
 import { slowStartBatch, SLOW_START_INITIAL_BATCH_SIZE } from '../util/slow-start.js';
 import { podsToDelete } from './pod-deletion-ranking.js';
 import { computeReplicaSetStatus, replicaSetStatusEqual, type MutableReplicaSetStatus } from './replicaset-status.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('replicaset-controller');
 
 export type ReplicaSetObject = ReplicaSet & KubeObject;
 export type PodObject = Pod & KubeObject;
@@ -209,7 +212,7 @@ export class ReplicaSetController implements Controller {
       selector = labelSelectorFromObject(rs.spec?.selector);
     } catch (err) {
       // Validation refuses such selectors, so only legacy data gets here; retrying cannot help (upstream logs too).
-      console.error(`replicaset controller: error converting pod selector to selector for rs ${key}: ${(err as Error).message}`);
+      log.error('error converting pod selector to selector', { key, err });
       return;
     }
     const uid = rs.metadata.uid ?? '';
