@@ -14,9 +14,9 @@ function svc(name: string, spec: Record<string, unknown>, uid = `uid-${name}`): 
 
 const key = (name: string) => `/registry/core/services/default/${name}`;
 
-async function setup() {
+async function setup(now?: () => Date) {
   const store = await openStore('memory://');
-  const plugin = new ServiceAllocator({ store, serviceCIDR: '10.43.0.0/16', nodePortRange: [30000, 30099], log: () => {} });
+  const plugin = new ServiceAllocator({ store, serviceCIDR: '10.43.0.0/16', nodePortRange: [30000, 30099], log: () => {}, now });
   const stored = new Map<string, KubeObject>();
   const ctx = { list: () => stored.values(), get: async (_g: string, _p: string, _ns: string, name: string) => stored.get(name) };
   /** Runs the plugin for one write and returns the finish step the chain would run. */
@@ -123,6 +123,16 @@ describe('ServiceAllocator', () => {
       await create(svc('kubernetes', { clusterIP: '10.43.0.1', ports: [{ port: 443 }] }));
       const again = await refusal(admit('CREATE', { object: svc('kubernetes', { clusterIP: '10.43.0.1', ports: [{ port: 443 }] }, 'uid-2') }));
       assert.equal(again.code, 409);
+    });
+
+    it('a same-named Service in flight is AlreadyExists; a stale reservation of a deleted one is 422 until repaired', async () => {
+      let now = new Date('2026-01-01T00:00:00Z');
+      const { plugin, admit } = await setup(() => now);
+      await plugin.allocators.ips.allocateSpecific('10.43.0.7', { namespace: 'default', name: 'web', uid: 'uid-old' });
+      now = new Date('2026-01-01T00:00:10Z');
+      assert.equal((await refusal(admit('CREATE', { object: svc('web', { clusterIP: '10.43.0.7', ports: [{ port: 80 }] }) }))).code, 409);
+      now = new Date('2026-01-01T00:02:00Z');
+      assert.equal((await refusal(admit('CREATE', { object: svc('web', { clusterIP: '10.43.0.7', ports: [{ port: 80 }] }) }))).code, 422);
     });
 
     it('reserves nothing on a dry run, headless or ExternalName Services', async () => {

@@ -16,6 +16,7 @@ import type { Store } from '../../storage/store.js';
 import { needsClusterIP, needsHealthCheckNodePort, needsNodePorts, serviceHoldings, serviceType, type ServiceHoldings } from '../allocation/service-holdings.js';
 import { serviceAllocators, type ServiceAllocationOptions, type ServiceAllocators } from '../allocation/service-allocators.js';
 import { AllocatedError, NotInRangeError, RangeFullError, type AllocationOwner, type StoreAllocator } from '../allocation/store-allocator.js';
+import { IN_FLIGHT_GRACE_MS } from '../allocation/allocation-repair.js';
 import { objectKey } from '../object-codec.js';
 import { isCoreResource, type AdmissionAttributes, type AdmissionContext, type MutatingAdmission, type Operation } from './types.js';
 
@@ -68,11 +69,13 @@ export class ServiceAllocator implements MutatingAdmission {
   readonly allocators: ServiceAllocators;
   private readonly store: Store;
   private readonly log: (line: string) => void;
+  private readonly now: () => Date;
 
   constructor(opts: ServiceAllocatorOptions) {
     this.allocators = serviceAllocators(opts);
     this.store = opts.store;
     this.log = opts.log ?? ((line) => console.error(line));
+    this.now = opts.now ?? (() => new Date());
   }
 
   handles(attrs: AdmissionAttributes): boolean {
@@ -159,8 +162,9 @@ export class ServiceAllocator implements MutatingAdmission {
         }
         return undefined;
       } catch (err) {
-        if (err instanceof AllocatedError && attrs.operation === 'CREATE' && err.holder.namespace === owner.namespace && err.holder.name === owner.name && (await this.exists(attrs, owner))) {
-          // Creating a Service that exists: the answer is AlreadyExists, as the store would say (bootstrap relies on it).
+        if (err instanceof AllocatedError && attrs.operation === 'CREATE' && (await this.sameNameHolds(attrs, err, owner))) {
+          // Creating a Service that exists (or is being created right now, e.g. by another server's bootstrap): the
+          // answer is AlreadyExists, as the store would give it; the bootstrap of the `kubernetes` Service relies on it.
           throw alreadyExists({ resource: 'services', name: owner.name });
         }
         if (err instanceof AllocatedError || err instanceof NotInRangeError) return err;
@@ -247,7 +251,10 @@ export class ServiceAllocator implements MutatingAdmission {
     return fresh;
   }
 
-  private async exists(attrs: AdmissionAttributes, owner: AllocationOwner): Promise<boolean> {
+  /** The item is held by a Service of this name that is stored, or whose reservation is young enough to be in flight. */
+  private async sameNameHolds(attrs: AdmissionAttributes, err: AllocatedError, owner: AllocationOwner): Promise<boolean> {
+    if (err.holder.namespace !== owner.namespace || err.holder.name !== owner.name) return false;
+    if (this.now().getTime() - Date.parse(err.allocatedAt) <= IN_FLIGHT_GRACE_MS) return true;
     return (await this.store.get(objectKey(attrs.resource, owner.namespace, owner.name))).kv !== undefined;
   }
 

@@ -38,6 +38,9 @@ export interface AllocationRepairOptions extends ServiceAllocationOptions {
   log?: (line: string) => void;
 }
 
+/** Reservations younger than this may belong to a write in flight (the repair loop's default grace period). */
+export const IN_FLIGHT_GRACE_MS = 60_000;
+
 const SERVICES_PREFIX = resourcePrefix({ group: '', plural: 'services' });
 const LIST_PAGE = 500;
 
@@ -55,7 +58,7 @@ export class AllocationRepair {
     this.allocators = serviceAllocators(opts);
     this.store = opts.store;
     this.now = opts.now ?? (() => new Date());
-    this.graceMs = opts.graceMs ?? 60_000;
+    this.graceMs = opts.graceMs ?? IN_FLIGHT_GRACE_MS;
     this.intervalMs = opts.intervalMs ?? 180_000;
     this.log = opts.log ?? ((line) => console.error(line));
   }

@@ -58,7 +58,7 @@ export class NotInRangeError extends Error {
 
 /** The requested item is reserved by another owner. */
 export class AllocatedError extends Error {
-  constructor(readonly value: string, readonly holder: AllocationOwner) {
+  constructor(readonly value: string, readonly holder: AllocationOwner, readonly allocatedAt: string) {
     super(`${value} is already allocated to ${holder.namespace}/${holder.name}`);
     this.name = 'AllocatedError';
   }
@@ -139,10 +139,10 @@ export class StoreAllocator {
       const held = await this.get(value);
       if (!held) continue;
       if (sameOwner(held.record.owner, owner)) return false;
-      throw new AllocatedError(value, held.record.owner);
+      throw new AllocatedError(value, held.record.owner, held.record.allocatedAt);
     }
     const held = await this.get(value);
-    throw new AllocatedError(value, held?.record.owner ?? { namespace: '', name: '', uid: '' });
+    throw new AllocatedError(value, held?.record.owner ?? { namespace: '', name: '', uid: '' }, held?.record.allocatedAt ?? '');
   }
 
   /** Deletes the reservation of value if owner still holds it. Resolves true when it did. */
