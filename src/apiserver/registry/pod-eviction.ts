@@ -17,6 +17,7 @@ import { labelSelectorFromObject, matches } from '../../api/labels.js';
 import type { KubeObject } from '../../api/object.js';
 import { badRequest, fieldNotSupported, invalid, isConflict, notFound, StatusError, type FieldError } from '../../api/status.js';
 import { rfc3339 } from '../../api/time.js';
+import type { SubresourceApi, SubresourceDefinition } from './types.js';
 
 export interface EvictionStore {
   /** Throws a NotFound StatusError when the pod does not exist. */
@@ -97,6 +98,36 @@ export async function evictPod(store: EvictionStore, namespace: string, name: st
     throw err;
   }
 }
+
+/**
+ * The EvictionStore of a subresource action: pods and PodDisruptionBudgets read and written through the request's
+ * own storage and admission path (the status write is a compare-and-swap through `/status`).
+ */
+export function evictionStoreFrom(api: SubresourceApi): EvictionStore {
+  const pods = () => api.resource('', 'pods');
+  const pdbs = () => api.resource('policy', 'poddisruptionbudgets');
+  return {
+    getPod: (namespace, name) => api.get(pods(), namespace, name),
+    listPdbs: (namespace) => api.list(pdbs(), namespace),
+    updatePdbStatus: async (pdb, status, dryRun) => {
+      await api.update(pdbs(), { ...pdb, status }, { subresource: 'status', dryRun });
+    },
+    deletePod: (namespace, name, opts) => api.delete(pods(), namespace, name, opts),
+  };
+}
+
+/**
+ * `pods/eviction` as a registry subresource: POST a policy/v1 (or v1beta1) Eviction, answered with a 201 Status
+ * when the pod was deleted. Discovery lists it with kind Eviction in policy/v1, which is what `kubectl drain` looks for.
+ */
+export const podEvictionSubresource: SubresourceDefinition = {
+  name: 'eviction',
+  kind: 'Eviction',
+  group: 'policy',
+  version: 'v1',
+  verbs: ['create'],
+  action: (api, namespace, name, body, opts) => evictPod(evictionStoreFrom(api), namespace, name, body, opts),
+};
 
 /** Validates the Eviction body against the URL; returns the delete options to use. */
 function parseEviction(body: unknown, namespace: string, name: string, dryRunQuery: boolean): EvictionDeleteOptions {
