@@ -134,20 +134,25 @@ describe('Service allocation on two API servers sharing one etcd', { skip: haveE
     const pki = await ensurePki(dir);
     agent = new https.Agent({ ca: pki.caCertPem, keepAlive: true, maxSockets: 16 });
     const admin = { username: 'system:admin', groups: ['system:masters', 'system:authenticated'] };
-    for (let i = 0; i < 2; i++) {
-      const store = await openStore(`etcd://${etcd.endpoint}/alloc`);
-      stores.push(store);
-      servers.push(
-        await startApiServer({
-          store,
-          resources,
-          authenticator: { authenticate: async () => admin },
-          tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
-          port: 0,
-          host: '127.0.0.1',
-        }),
-      );
-    }
+    for (let i = 0; i < 2; i++) stores.push(await openStore(`etcd://${etcd.endpoint}/alloc`));
+    // A Service written before reservations existed (an upgraded cluster): the repair pass at start must reserve it.
+    const legacy = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'legacy', namespace: 'default', uid: 'legacy-uid', creationTimestamp: '2026-01-01T00:00:00Z' }, spec: { type: 'NodePort', clusterIP: '10.43.77.77', clusterIPs: ['10.43.77.77'], ports: [{ port: 80, protocol: 'TCP', targetPort: 80, nodePort: 31777 }] } };
+    await stores[0].create('/registry/core/services/default/legacy', JSON.stringify(legacy));
+    // Both servers start at once: both bootstrap the `kubernetes` Service, which holds 10.43.0.1.
+    servers.push(
+      ...(await Promise.all(
+        stores.map((store) =>
+          startApiServer({
+            store,
+            resources,
+            authenticator: { authenticate: async () => admin },
+            tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
+            port: 0,
+            host: '127.0.0.1',
+          }),
+        ),
+      )),
+    );
   });
   after(async () => {
     agent?.destroy();
@@ -178,6 +183,17 @@ describe('Service allocation on two API servers sharing one etcd', { skip: haveE
     for (const r of results) assert.equal(r.status, 201, JSON.stringify(r.json));
     assertDistinct(results.map((r) => r.json.spec.ports[0].nodePort), 'NodePorts');
     assertDistinct(results.map((r) => r.json.spec.clusterIP), 'ClusterIPs');
+  });
+
+  it('reserved at start what a Service stored before reservations holds', async () => {
+    for (const server of servers) {
+      const port = await post(server, nodePortService(`steal-port-${server.port}`, 31777));
+      assert.equal(port.status, 422, JSON.stringify(port.json));
+      const ip = await post(server, { metadata: { name: `steal-ip-${server.port}` }, spec: { clusterIP: '10.43.77.77', ports: [{ port: 80 }] } });
+      assert.equal(ip.status, 422, JSON.stringify(ip.json));
+      const kube = await post(server, { metadata: { name: `steal-kube-${server.port}` }, spec: { clusterIP: '10.43.0.1', ports: [{ port: 80 }] } });
+      assert.equal(kube.status, 422, JSON.stringify(kube.json));
+    }
   });
 
   it('(c) the same explicit NodePort asked of both servers at once goes to exactly one Service', async () => {
