@@ -75,6 +75,21 @@ describe('writeKubeconfig', () => {
     return { port: (server.address() as AddressInfo).port, close: () => server.close() };
   }
 
+  it('leaves a file with the same content untouched (a restart on a full disk needs no space), fixing only its mode', async () => {
+    const path = join(dir, 'same', 'kubeconfig.yaml');
+    assert.equal(await writeKubeconfig(path, { server: 'https://127.0.0.1:6443', ...creds() }), true);
+    const first = await stat(path);
+    await chmod(path, 0o644);
+    assert.equal(await writeKubeconfig(path, { server: 'https://127.0.0.1:6443', ...creds() }), false);
+    const second = await stat(path);
+    assert.equal(second.ino, first.ino, 'the file was replaced');
+    assert.equal(second.mtimeMs, first.mtimeMs, 'the file was rewritten');
+    assert.equal(second.mode & 0o777, 0o600);
+    // A different server URL is a different file.
+    assert.equal(await writeKubeconfig(path, { server: 'https://127.0.0.1:6444', ...creds() }), true);
+    assert.match(await readFile(path, 'utf8'), /127\.0\.0\.1:6444/);
+  });
+
   it('is loaded by @kubernetes/client-node and authenticates as system:admin over TLS', async () => {
     const { port, close } = await whoamiServer();
     try {

@@ -1,9 +1,9 @@
 /**
- * The admin kubeconfig that `skiff server` writes at every start, shaped like the one k3s writes
+ * The admin kubeconfig that `skiff server` ensures at every start, shaped like the one k3s writes
  * (cluster, user and context all named `default`, credentials inline as base64 data), so the file
  * works on its own when copied to another machine (k3s-io/docs: docs/cluster-access.md).
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { stringify } from 'yaml';
@@ -41,13 +41,27 @@ export function renderKubeconfig(opts: Omit<KubeconfigOptions, 'mode'>): string 
  * Writes the kubeconfig to `path` through a temporary file and rename, so kubectl never reads half a
  * file, and with exactly `mode` even when an older file had another mode (k3s-io/k3s#389: a
  * world-readable admin kubeconfig). Missing parent folders are created.
+ *
+ * A file that already holds exactly this content is left alone (at most its mode is corrected): a
+ * restart must not need free disk space, or a server on a full disk could never start again to serve
+ * reads. Resolves true when the file was (re)written.
  */
-export async function writeKubeconfig(path: string, opts: KubeconfigOptions): Promise<void> {
+export async function writeKubeconfig(path: string, opts: KubeconfigOptions): Promise<boolean> {
   const mode = opts.mode ?? 0o600;
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new Error(`writeKubeconfig: invalid mode ${mode.toString(8)} for ${path}`);
+  const content = renderKubeconfig(opts);
+  const existing = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (existing === content) {
+    if (((await stat(path)).mode & 0o777) !== mode) await chmod(path, mode);
+    return false;
+  }
   // 0755, not 0700: with --write-kubeconfig-mode 644 other users must be able to reach the file.
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  await writeFileAtomic(path, renderKubeconfig(opts), mode);
+  await writeFileAtomic(path, content, mode);
+  return true;
 }
 
 /**

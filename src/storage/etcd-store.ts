@@ -22,6 +22,7 @@ import {
   KeyNotFoundError,
   RevisionConflictError,
   StoreError,
+  StoreFullError,
 } from './store.js';
 import type {
   DeleteResult,
@@ -140,6 +141,14 @@ function grpcCode(err: unknown): number | undefined {
   if (typeof code === 'number') return code;
   const cause = (err as { cause?: unknown } | undefined)?.cause;
   return cause === undefined ? undefined : grpcCode(cause);
+}
+
+/**
+ * etcd's rpctypes.ErrGRPCNoSpace ("etcdserver: mvcc: database space exceeded", code RESOURCE_EXHAUSTED): the backend
+ * reached its quota and etcd raised the NOSPACE alarm; writes fail until an operator compacts, defragments and disarms.
+ */
+export function isSpaceExceeded(err: unknown): boolean {
+  return grpcCode(err) === status.RESOURCE_EXHAUSTED && String((err as Partial<ServiceError>)?.details).includes('database space exceeded');
 }
 
 // etcd's own error texts (mvcc.ErrCompacted, mvcc.ErrFutureRev), sent with code OUT_OF_RANGE.
@@ -446,6 +455,7 @@ export class EtcdStore implements Store {
   storeError(err: unknown, what: string): Error {
     if (err instanceof StoreError) return err;
     const detail = (err as Partial<ServiceError>).details || (err as Error).message;
+    if (isSpaceExceeded(err)) return new StoreFullError(`etcd ${what}: ${detail} (endpoints ${this.endpoints.join(',')})`, { cause: err });
     return new StoreError(`etcd ${what}: ${detail} (endpoints ${this.endpoints.join(',')})`, { cause: err });
   }
 

@@ -10,6 +10,7 @@ import {
   KeyNotFoundError,
   RevisionConflictError,
   StoreError,
+  StoreFullError,
 } from './store.js';
 import type {
   DeleteResult,
@@ -323,7 +324,8 @@ export class SqliteStore implements Store {
       outcomes = this.applyBatch(batch, this.rev);
     } catch (err) {
       // The transaction rolled back: nothing of this batch is stored, so every caller gets the failure.
-      for (const p of batch) p.reject(err as Error);
+      const failure = this.writeError(err);
+      for (const p of batch) p.reject(failure);
       return;
     }
     const events: WatchEvent[] = [];
@@ -344,6 +346,19 @@ export class SqliteStore implements Store {
       else batch[i].resolve(o.result);
     }
   };
+
+  /**
+   * A failed batch's error for its callers: a full disk becomes StoreFullError, so the API server can say so and mark
+   * itself not ready. SQLITE_FULL is ENOSPC on the database or WAL; SQLITE_IOERR_SHMSIZE is ENOSPC while growing the
+   * WAL index (SQLite writes each new shm page before mapping it rather than risk a SIGBUS).
+   */
+  private writeError(err: unknown): Error {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_SHMSIZE') {
+      return new StoreFullError(`sqlite store ${JSON.stringify(this.path)}: database or disk is full (${String(code)}): writes are refused until space is freed; reads are served`, { cause: err });
+    }
+    return err as Error;
+  }
 
   /** Runs inside the batch transaction. Store errors are outcomes; SQLite errors abort the whole batch. */
   private apply(batch: Pending[], startRev: number): Outcome[] {

@@ -153,3 +153,15 @@ export class FutureRevisionError extends StoreError {
     this.name = 'FutureRevisionError';
   }
 }
+
+/**
+ * A write refused because the datastore has no space left: SQLite's SQLITE_FULL (the disk or file system is full) or
+ * etcd's "mvcc: database space exceeded" (its backend quota, raised as a NOSPACE alarm). Nothing of the write is
+ * stored; reads keep working. The API server reports it to clients and marks itself not ready until a write succeeds.
+ */
+export class StoreFullError extends StoreError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreFullError';
+  }
+}
