@@ -9,6 +9,9 @@ import type { ResourceDefinition } from './registry/types.js';
 import type { ResourceOps } from './resource-ops.js';
 import type { WatchCache } from './watch-cache.js';
 import { resourcePrefix } from './object-codec.js';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('apiserver');
 
 export interface EventTtlOptions {
   ttlMs: number;
@@ -52,7 +55,7 @@ export function startEventTtl(ops: ResourceOps, cache: WatchCache, events: Resou
     if (running) return;
     running = true;
     sweepExpiredEvents(ops, cache, events, opts.ttlMs, now())
-      .catch((err) => console.error(`event TTL: sweeping expired events failed: ${(err as Error).message}`))
+      .catch((err: unknown) => log.error('sweeping expired events failed', { err }))
       .finally(() => (running = false));
   }, interval);
   timer.unref();

@@ -11,6 +11,9 @@ import type { KubeObject } from '../api/object.js';
 import { expired, serviceUnavailable } from '../api/status.js';
 import type { Store, Watch, WatchEvent } from '../storage/store.js';
 import { CompactedError } from '../storage/store.js';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('watch-cache');
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -272,7 +275,7 @@ export class WatchCache {
         try {
           obj = this.decode(ev.kv.key, ev.kv.value, ev.revision);
         } catch (err) {
-          console.error(`watch cache: cannot decode ${ev.kv.key} at revision ${ev.revision}: ${(err as Error).message}`);
+          log.error('cannot decode a stored object; skipping it', { key: ev.kv.key, revision: ev.revision, err });
           this.revision = ev.revision;
           continue;
         }
@@ -299,7 +302,7 @@ export class WatchCache {
   private onStoreError(err: Error): void {
     // The single store watch ended (an etcd outage, say): until the cache is rebuilt it cannot promise freshness, so
     // consistent reads wait (and time out) rather than serve stale data; /readyz reports it. Rebuild with backoff.
-    console.error(`watch cache: store watch failed: ${err.message}; rebuilding from a fresh list`);
+    log.error('store watch failed; rebuilding from a fresh list', { err });
     this.failure = err;
     this.storeWatch = undefined;
     this.scheduleRecovery(500);
@@ -312,10 +315,10 @@ export class WatchCache {
         ({ revision, loaded }) => {
           if (this.stopped) return;
           this.install(revision, loaded);
-          console.error(`watch cache: rebuilt at revision ${revision}`);
+          log.info('rebuilt', { revision });
         },
         (e: Error) => {
-          console.error(`watch cache: rebuilding failed: ${e.message}`);
+          log.error('rebuilding failed; retrying', { err: e });
           this.scheduleRecovery(Math.min(delayMs * 2, 30_000));
         },
       );

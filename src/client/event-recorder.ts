@@ -14,6 +14,9 @@ import type { KubeObject } from '../api/object.js';
 import { isNotFound } from '../api/status.js';
 import { Events } from './resources.js';
 import { realClock, type Client, type Clock, type EventRecorder } from './types.js';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('event-recorder');
 
 export interface ApiEventRecorderOptions {
   /** source.host (the node or server name); empty when not given. */
@@ -55,7 +58,7 @@ export class ApiEventRecorder implements EventRecorder {
   ) {
     this.clock = opts.clock ?? realClock;
     this.host = opts.host ?? '';
-    this.log = opts.log ?? ((l) => console.error(l));
+    this.log = opts.log ?? ((l) => log.warn(l));
   }
 
   event(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {

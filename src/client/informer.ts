@@ -19,6 +19,9 @@ import type { KubeObject } from '../api/object.js';
 import { isStatusError } from '../api/status.js';
 import { deepFreeze, ObjectCache, objectKey } from './object-cache.js';
 import { realClock, type Client, type Clock, type EventHandlers, type Informer, type InformerFactory, type InformerSelector, type ResourceType, type WatchEvent } from './types.js';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('informer');
 
 export interface SharedInformerOptions {
   /** Period of update(obj, obj) calls for every cached object; 0 or absent = never. */
@@ -28,7 +31,7 @@ export interface SharedInformerOptions {
   pageSize?: number;
   /** Deep-freeze cached objects (default false: the cost is a walk of every object). */
   freezeObjects?: boolean;
-  /** Where failures are reported (default console.error); each distinct failure is reported once until recovery. */
+  /** Where failures are reported (default: a warning of the `informer` logger); each distinct failure is reported once until recovery. */
   log?: (line: string) => void;
 }
 
@@ -72,7 +75,7 @@ export class SharedInformer<T extends KubeObject = KubeObject> implements Inform
     this.pageSize = opts.pageSize ?? 500;
     this.resyncMs = opts.resyncMs ?? 0;
     this.freeze = opts.freezeObjects ?? false;
-    this.log = opts.log ?? ((line) => console.error(line));
+    this.log = opts.log ?? ((line) => log.warn(line));
     const sel = [selector.namespace && `namespace=${selector.namespace}`, selector.labelSelector, selector.fieldSelector].filter(Boolean).join(' ');
     this.what = `informer ${rt.group ? `${rt.resource}.${rt.group}` : rt.resource}${sel ? ` (${sel})` : ''}`;
   }

@@ -19,6 +19,9 @@ import type { KubeObject } from '../api/object.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../api/status.js';
 import { Leases } from './resources.js';
 import { realClock, type Client, type Clock } from './types.js';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('leader-election');
 
 export interface LeaderElectorOptions {
   client: Client;
@@ -91,7 +94,7 @@ export class LeaderElector {
     this.retryPeriodMs = opts.retryPeriodMs ?? 2_000;
     this.releaseOnCancel = opts.releaseOnCancel ?? true;
     this.clock = opts.clock ?? realClock;
-    this.log = opts.log ?? ((l) => console.error(l));
+    this.log = opts.log ?? ((l) => log.warn(l));
     if (!this.identity) throw new Error('LeaderElector: identity is required');
     if (this.leaseDurationMs <= this.renewDeadlineMs) throw new Error(`LeaderElector: leaseDuration (${this.leaseDurationMs} ms) must be greater than renewDeadline (${this.renewDeadlineMs} ms)`);
     if (this.renewDeadlineMs <= this.retryPeriodMs) throw new Error(`LeaderElector: renewDeadline (${this.renewDeadlineMs} ms) must be greater than retryPeriod (${this.retryPeriodMs} ms)`);

@@ -24,6 +24,9 @@ import { defaultSchedulerName, isTerminal, podKey, podUid, type Namespace, type 
 import { defaultProfile, newInTreeRegistry } from './plugins/registry.js';
 import { SchedulingQueue } from './queue/scheduling-queue.js';
 import { SchedulingAlgorithm, type ScheduleResult } from './scheduling-algorithm.js';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('kube-scheduler');
 
 export interface SchedulerOptions {
   client: Client;
@@ -409,7 +412,7 @@ export class Scheduler {
       if (fwk.postFilterPlugins.length === 0) return { status: Status.withError(Code.Unschedulable, r), nominatedNodeName: '' };
       const pf = fwk.runPostFilterPlugins(state, pod, r.diagnosis.nodeToStatus);
       r.setPostFilterMsg(pf.status?.message() ?? '');
-      if (pf.status?.code === Code.Error) console.error(`scheduler: PostFilter for pod ${podKey(pod)}: ${pf.status.message()}`);
+      if (pf.status?.code === Code.Error) log.error('PostFilter failed', { pod: podKey(pod), reason: pf.status.message() });
       return { status: Status.withError(Code.Unschedulable, r), nominatedNodeName: pf.nominatedNodeName };
     }
 
@@ -487,7 +490,7 @@ export class Scheduler {
     if (fit) qpi.unschedulablePlugins = new Set(fit.diagnosis.unschedulablePlugins);
     else {
       qpi.unschedulablePlugins = new Set();
-      if (status.message() !== noNodesAvailableMessage) console.error(`scheduler: error scheduling pod ${podKey(pod)}; retrying: ${status.message()}`);
+      if (status.message() !== noNodesAvailableMessage) log.error('error scheduling pod; retrying', { pod: podKey(pod), reason: status.message() });
     }
 
     const cachedRaw = this.podInformer.lister.get(pod.metadata.namespace ?? '', pod.metadata.name ?? '');
@@ -529,7 +532,7 @@ export class Scheduler {
     if (nnnChanged) status.nominatedNodeName = nominatedNodeName || null;
     const { namespace = '', name = '' } = pod.metadata;
     this.client.patch(Pods, namespace, name, 'strategic', { status }, { subresource: 'status' }).catch((err: unknown) => {
-      if (!isNotFound(err)) console.error(`scheduler: updating the status of pod ${podKey(pod)}: ${(err as Error).message}`);
+      if (!isNotFound(err)) log.error('cannot update pod status', { pod: podKey(pod), err });
     });
   }
 }

@@ -1,5 +1,8 @@
 import { CompactedError } from './store.js';
 import type { Store } from './store.js';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('compactor');
 
 export interface CompactorOptions {
   /** Time between compactions; also the least history kept. Default 5 minutes (kube-apiserver --etcd-compaction-interval). */
@@ -33,7 +36,7 @@ export function startCompactor(store: Store, opts: CompactorOptions = {}): Compa
   const keepRevisions = opts.keepRevisions ?? 0;
   const now = opts.now ?? Date.now;
   const onError =
-    opts.onError ?? ((err: Error) => console.error(`storage compactor: compaction failed: ${err.message}`));
+    opts.onError ?? ((err: Error) => log.error('compaction failed', { err }));
   /** Revisions seen at earlier ticks, oldest first. */
   let seen: { at: number; revision: number }[] = [];
   let timer: NodeJS.Timeout | undefined;

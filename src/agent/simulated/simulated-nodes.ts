@@ -35,6 +35,9 @@ import { isTerminal, PodIPAllocator, POD_ADDRESSES_PER_NODE } from './pod-ip-all
 import type { Lease, Node, Pod } from './objects.js';
 import { compileStages, type Stage } from './stage.js';
 import { podKey, StageEngine } from './stage-engine.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('simulated-nodes');
 
 export interface SimulatedNodesOptions {
   client: Client;
@@ -64,7 +67,7 @@ export interface SimulatedNodesOptions {
   concurrency?: number;
   /** Source of jitter in [0, 1) (default Math.random). */
   random?: () => number;
-  /** Where problems are reported, one line each (default console.error). */
+  /** Where problems are reported, one line each (default: warnings of the `simulated-nodes` logger). */
   log?: (message: string) => void;
 }
 
@@ -132,7 +135,8 @@ export class SimulatedNodes {
     this.leaseDurationSeconds = opts.leaseDurationSeconds ?? 40;
     this.leaseRenewIntervalMs = opts.leaseRenewIntervalMs ?? 10_000;
     this.statusReportIntervalMs = opts.statusReportIntervalMs ?? 60_000;
-    this.log = (m) => (opts.log ?? console.error)(`simulated nodes: ${m}`);
+    const report = opts.log;
+    this.log = report ? (m) => report(`simulated nodes: ${m}`) : (m) => log.warn(m);
     const prefix = opts.namePrefix ?? 'sim-node';
     const names: string[] = [];
     for (let i = 0; i < opts.count; i++) {

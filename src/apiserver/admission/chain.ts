@@ -4,6 +4,9 @@
  */
 import type { AdmissionAttributes, AdmissionChain, AdmissionContext } from './types.js';
 import { pluginApplies } from './types.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('admission');
 
 export type AdmissionRequest = Omit<AdmissionAttributes, 'onFinish'>;
 
@@ -39,7 +42,7 @@ export class AdmissionRun {
         await fn(done);
       } catch (err) {
         // A finisher gives back what a plugin took; failing to do so is repaired later by the owner's repair loop.
-        console.error(`admission: finishing ${this.attrs.operation} of ${this.attrs.resource.plural} ${this.attrs.namespace}/${this.attrs.name} failed:`, err);
+        log.error('finishing admission failed', { operation: this.attrs.operation, resource: this.attrs.resource.plural, key: `${this.attrs.namespace}/${this.attrs.name}`, err });
       }
     }
   }

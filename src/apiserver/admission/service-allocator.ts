@@ -19,6 +19,9 @@ import { AllocatedError, NotInRangeError, RangeFullError, type AllocationOwner, 
 import { IN_FLIGHT_GRACE_MS } from '../allocation/allocation-repair.js';
 import { objectKey } from '../object-codec.js';
 import { isCoreResource, type AdmissionAttributes, type AdmissionContext, type MutatingAdmission, type Operation } from './types.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('service-allocation');
 
 export interface ServiceAllocatorOptions extends ServiceAllocationOptions {
   /** Receives releases that failed (the repair loop gives those items back later). Default: stderr. */
@@ -74,7 +77,7 @@ export class ServiceAllocator implements MutatingAdmission {
   constructor(opts: ServiceAllocatorOptions) {
     this.allocators = serviceAllocators(opts);
     this.store = opts.store;
-    this.log = opts.log ?? ((line) => console.error(line));
+    this.log = opts.log ?? ((line) => log.warn(line));
     this.now = opts.now ?? (() => new Date());
   }
 

@@ -19,6 +19,9 @@ import { decodeFromStore, resourcePrefix } from '../object-codec.js';
 import { serviceHoldings } from './service-holdings.js';
 import { serviceAllocators, type ServiceAllocationOptions, type ServiceAllocators } from './service-allocators.js';
 import { sameOwner, type AllocationOwner, type Reservation, type StoreAllocator } from './store-allocator.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('service-allocation');
 
 export interface RepairReport {
   /** Reservations created for items that Services held without one. */
@@ -60,7 +63,7 @@ export class AllocationRepair {
     this.now = opts.now ?? (() => new Date());
     this.graceMs = opts.graceMs ?? IN_FLIGHT_GRACE_MS;
     this.intervalMs = opts.intervalMs ?? 180_000;
-    this.log = opts.log ?? ((line) => console.error(line));
+    this.log = opts.log ?? ((line) => log.warn(line));
   }
 
   /** Runs the first pass (its failure is the caller's), then one pass every interval until stop(). */

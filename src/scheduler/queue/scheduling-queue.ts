@@ -17,6 +17,9 @@ import { Code, type Result } from '../framework/status.js';
 import { podUid, type Pod } from '../framework/types.js';
 import { Heap } from './heap.js';
 import { UnschedulablePods } from './unschedulable-pods.js';
+import { createLogger } from '../../log/logger.js';
+
+const log = createLogger('kube-scheduler');
 
 export interface SchedulingQueueOptions {
   clock: Clock;
@@ -293,7 +296,7 @@ export class SchedulingQueue implements PodNominator {
           if (reg.hint(qpi.podInfo.pod, oldObj, newObj) === 'Queue') return true;
         } catch (err) {
           // A failing hint must not strand the pod: requeue it, as upstream does on hint errors.
-          console.error(`scheduler: queueing hint of ${plugin} failed for ${event.label}: ${(err as Error).message}`);
+          log.error('queueing hint failed; requeueing the pod', { plugin, event: event.label, pod: `${qpi.podInfo.pod.metadata.namespace}/${qpi.podInfo.pod.metadata.name}`, err });
           return true;
         }
       }

@@ -19,6 +19,9 @@ import type { PodInfo } from '../../framework/pod-info.js';
 import { Code, Status, type Result } from '../../framework/status.js';
 import { podKey, podPriority, type Pod, type PodDisruptionBudget } from '../../framework/types.js';
 import * as names from '../names.js';
+import { createLogger } from '../../../log/logger.js';
+
+const log = createLogger('kube-scheduler');
 
 export const errReasonNoVictims = 'No preemption victims found for incoming pod';
 export const errReasonNotHelpful = 'Preemption is not helpful for scheduling';
@@ -296,7 +299,7 @@ export class DefaultPreemption implements PostFilterPlugin {
             await client.patch(Pods, ns, name, 'merge', { status: { conditions } }, { subresource: 'status' });
             await client.delete(Pods, ns, name);
           } catch (err) {
-            if (!isNotFound(err)) console.error(`scheduler: preempting ${podKey(victim)} for ${podKey(preemptor)}: ${(err as Error).message}`);
+            if (!isNotFound(err)) log.error('cannot preempt pod', { pod: podKey(victim), preemptor: podKey(preemptor), err });
           }
         })();
       }
@@ -308,7 +311,7 @@ export class DefaultPreemption implements PostFilterPlugin {
       if (pi.priority >= prio || !client || !pi.pod.status?.nominatedNodeName) continue;
       const p = pi.pod;
       void client.patch(Pods, p.metadata.namespace ?? '', p.metadata.name ?? '', 'merge', { status: { nominatedNodeName: null } }, { subresource: 'status' }).catch((err: unknown) => {
-        if (!isNotFound(err)) console.error(`scheduler: clearing nominatedNodeName of ${podKey(p)}: ${(err as Error).message}`);
+        if (!isNotFound(err)) log.error('cannot clear nominatedNodeName', { pod: podKey(p), err });
       });
     }
   }
