@@ -1,69 +1,86 @@
 /**
- * Parses an API path into what it addresses, like kube-apiserver's RequestInfoFactory:
- *   /api/v1/namespaces/{ns}/{resource}/{name}/{subresource}
- *   /apis/{group}/{version}/{resource}/{name}
- * Non-resource paths (/version, /healthz, discovery roots, /openapi) are reported as such.
+ * What a request addresses, parsed as kube-apiserver's RequestInfoFactory does (k8s.io/apiserver/pkg/endpoints/
+ * request/requestinfo.go), because authorization decides on exactly these attributes:
+ *   /api/v1/namespaces/{ns}/{resource}/{name}/{subresource}/...      core group
+ *   /apis/{group}/{version}/{resource}/{name}/...                     named groups
+ *   /apis/{group}/{version}/watch/{resource}...                       the legacy watch prefix
+ * Shorter paths under /api and /apis (discovery) and every other path (/version, /healthz, /openapi/v3) are
+ * non-resource requests, whose verb is the lower-cased HTTP method.
  */
+import { badRequest } from '../api/status.js';
 
-export interface ResourceRequest {
-  kind: 'resource';
-  group: string;
-  version: string;
-  /** Namespace from the path; '' for cluster-scoped or all-namespace requests. */
+export interface ResourceRequestInfo {
+  isResourceRequest: true;
+  path: string;
+  /** get, list, watch, create, update, patch, delete, deletecollection. */
+  verb: string;
+  apiPrefix: 'api' | 'apis';
+  apiGroup: string;
+  apiVersion: string;
+  /** As upstream: also set for the namespaces resource itself (`/api/v1/namespaces/foo` has namespace foo). */
   namespace: string;
   resource: string;
-  name: string;
   subresource: string;
-  /** Path segments after the subresource (e.g. proxy paths); rarely used. */
-  rest: string[];
+  name: string;
+  /** The path from the resource on: resource/name/subresource/rest... */
+  parts: string[];
+  /** Index in parts of the subresource (2); what follows it is a proxy path. */
+  subresourceIndex: number;
 }
 
-export interface DiscoveryRequest {
-  kind: 'discovery';
-  /** 'api' for /api, 'apis' for /apis, 'group' for /apis/{g}, 'version' for /api/v1 and /apis/{g}/{v}. */
-  level: 'api' | 'apis' | 'group' | 'version';
-  group: string;
-  version: string;
-}
-
-export interface OtherRequest {
-  kind: 'other';
+export interface NonResourceRequestInfo {
+  isResourceRequest: false;
   path: string;
+  verb: string;
 }
 
-export type RequestInfo = ResourceRequest | DiscoveryRequest | OtherRequest;
+export type RequestInfo = ResourceRequestInfo | NonResourceRequestInfo;
 
-export function parseRequestPath(path: string): RequestInfo {
-  const parts = path.split('/').filter((p) => p !== '');
-  let i: number;
-  let group: string;
-  if (parts[0] === 'api') {
-    if (parts.length === 1) return { kind: 'discovery', level: 'api', group: '', version: '' };
-    group = '';
-    i = 1;
-  } else if (parts[0] === 'apis') {
-    if (parts.length === 1) return { kind: 'discovery', level: 'apis', group: '', version: '' };
-    group = parts[1];
-    if (parts.length === 2) return { kind: 'discovery', level: 'group', group, version: '' };
-    i = 2;
+/** Subresources that follow a namespace's name rather than name a namespaced resource. */
+const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
+
+const METHOD_VERBS: Record<string, string> = { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+
+export function parseRequestInfo(method: string, path: string, query: URLSearchParams): RequestInfo {
+  const nonResource: NonResourceRequestInfo = { isResourceRequest: false, path, verb: method.toLowerCase() };
+  let parts = path.split('/').filter((p) => p !== '');
+  if (parts.length < 3) return nonResource;
+  const apiPrefix = parts[0];
+  if (apiPrefix !== 'api' && apiPrefix !== 'apis') return nonResource;
+  parts = parts.slice(1);
+  let apiGroup = '';
+  if (apiPrefix === 'apis') {
+    if (parts.length < 3) return nonResource;
+    apiGroup = parts[0];
+    parts = parts.slice(1);
+  }
+  const apiVersion = parts[0];
+  parts = parts.slice(1);
+  let verb: string;
+  if (parts[0] === 'watch') {
+    if (parts.length < 2) throw badRequest(`unable to determine kind and namespace from url ${path}`);
+    verb = 'watch';
+    parts = parts.slice(1);
   } else {
-    return { kind: 'other', path };
+    verb = METHOD_VERBS[method] ?? '';
   }
-  const version = parts[i++];
-  if (i >= parts.length) return { kind: 'discovery', level: 'version', group, version };
   let namespace = '';
-  // /namespaces/{ns}/{resource}... addresses namespaced resources; /namespaces and /namespaces/{name}[/status|/finalize]
-  // address the namespaces resource itself.
-  if (parts[i] === 'namespaces' && parts.length - i >= 3) {
-    const maybeSub = parts[i + 2];
-    if (parts.length - i === 3 && (maybeSub === 'status' || maybeSub === 'finalize')) {
-      return { kind: 'resource', group, version, namespace: '', resource: 'namespaces', name: parts[i + 1], subresource: maybeSub, rest: [] };
-    }
-    namespace = parts[i + 1];
-    i += 2;
+  if (parts[0] === 'namespaces' && parts.length > 1) {
+    namespace = parts[1];
+    if (parts.length > 2 && !NAMESPACE_SUBRESOURCES.has(parts[2])) parts = parts.slice(2);
   }
-  const resource = parts[i++];
-  const name = parts[i++] ?? '';
-  const subresource = parts[i++] ?? '';
-  return { kind: 'resource', group, version, namespace, resource, name, subresource, rest: parts.slice(i) };
+  const resource = parts[0] ?? '';
+  const name = parts[1] ?? '';
+  const subresource = parts[2] ?? '';
+  if (name === '' && verb === 'get') verb = isWatchQuery(query) ? 'watch' : 'list';
+  if (name === '' && verb === 'delete') verb = 'deletecollection';
+  return { isResourceRequest: true, path, verb, apiPrefix, apiGroup, apiVersion, namespace, resource, subresource, name, parts, subresourceIndex: 2 };
+}
+
+/** `watch=<bool>` as the parameter codec reads it (Go's strconv.ParseBool; an unparsable value still watches). */
+function isWatchQuery(query: URLSearchParams): boolean {
+  const v = query.get('watch');
+  if (v === null || v === '') return false;
+  const lower = v.toLowerCase();
+  return lower !== 'false' && lower !== '0' && lower !== 'f';
 }

@@ -30,7 +30,18 @@ function def(spec: Partial<ResourceDefinition> & Pick<ResourceDefinition, 'group
 }
 
 const configmaps = def({ group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', schemaName: 'io.k8s.api.core.v1.ConfigMap' });
-const pods = def({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', schemaName: 'io.k8s.api.core.v1.Pod', hasStatus: true });
+const pods = def({
+  group: '',
+  version: 'v1',
+  kind: 'Pod',
+  plural: 'pods',
+  schemaName: 'io.k8s.api.core.v1.Pod',
+  hasStatus: true,
+  subresources: [
+    { name: 'binding', kind: 'Binding', verbs: ['create'] },
+    { name: 'log', kind: 'Pod', verbs: ['get'], connect: { methods: ['GET'] } },
+  ],
+});
 const namespaces = def({
   group: '',
   version: 'v1',
@@ -39,6 +50,7 @@ const namespaces = def({
   schemaName: 'io.k8s.api.core.v1.Namespace',
   namespaced: false,
   hasStatus: true,
+  subresources: [{ name: 'finalize', kind: 'Namespace', verbs: ['update'] }],
 });
 const deployments = def({
   group: 'apps',

@@ -1,0 +1,57 @@
+/**
+ * Server-side apply (PATCH with application/apply-patch+yaml): merges the configuration into the object by the
+ * schema and records its manager's fields, or answers 409 with the conflicting fields; creates the object when it
+ * does not exist (the main resource only), as kube-apiserver does.
+ */
+import type { KubeObject } from '../../api/object.js';
+import { groupVersion } from '../../api/object.js';
+import { badRequest, isStatusError } from '../../api/status.js';
+import { applyConflictError, fieldManagerOf, serverSideApply } from '../apply/apply.js';
+import { APPLY_PATCH_TYPE, decodePatchBody, fieldValidation, isDryRun, parseBool, readBody } from './decode.js';
+import type { ApiRequest, RequestScope } from './scope.js';
+
+export async function applyResource(scope: RequestScope, r: ApiRequest, subresource: '' | 'status'): Promise<void> {
+  const { def, query } = r;
+  const { namespace: ns, name } = r.info;
+  const manager = query.get('fieldManager') ?? '';
+  if (manager === '') throw badRequest(`PATCH, ${APPLY_PATCH_TYPE}: fieldManager is required`);
+  fieldManagerOf(manager, undefined);
+  const force = parseBool('force', query.get('force')) ?? false;
+  const body = decodePatchBody(APPLY_PATCH_TYPE, await readBody(r.req), scope.ext);
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('error decoding patch: the apply configuration must be an object');
+  const applied = body as KubeObject;
+  const gv = groupVersion(def.group, def.version);
+  if (applied.apiVersion !== gv) throw badRequest(`the API version in the data (${applied.apiVersion ?? ''}) does not match the expected API version (${gv})`);
+  if (applied.kind !== def.kind) throw badRequest(`the kind in the data (${applied.kind ?? ''}) does not match the expected kind (${def.kind})`);
+  if (applied.metadata !== undefined && (typeof applied.metadata !== 'object' || applied.metadata === null || Array.isArray(applied.metadata))) {
+    throw badRequest('metadata must be an object');
+  }
+  if (applied.metadata?.name !== undefined && applied.metadata.name !== name) {
+    throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
+  }
+  scope.checkDecoded(r, applied, fieldValidation(query));
+  const dryRun = isDryRun(query);
+  const storage = scope.storageOf(def);
+  const run = (live: KubeObject | undefined): KubeObject => {
+    const result = serverSideApply({ live, applied, manager, force, typeName: def.schemaName, now: new Date(), subresource, statusIsSubresource: def.hasStatus });
+    if (result.conflicts) throw applyConflictError(result.conflicts);
+    return result.object;
+  };
+  // Update, else create; a create that loses a race with another creator retries as an update.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const obj = await scope.ops.update(storage, ns, name, (cur) => scope.inward(def, run(scope.outward(def, cur).obj)), { dryRun, user: r.user, subresource });
+      return scope.sendObject(r, 200, obj);
+    } catch (err) {
+      if (!(isStatusError(err) && err.code === 404 && err.reason === 'NotFound') || subresource !== '') throw err;
+    }
+    const fresh = run(undefined);
+    fresh.metadata.name = name;
+    try {
+      const obj = await scope.ops.create(storage, ns, scope.inwardForCreate(def, ns, fresh), { dryRun, user: r.user });
+      return scope.sendObject(r, 201, obj);
+    } catch (err) {
+      if (!(isStatusError(err) && err.reason === 'AlreadyExists') || attempt > 0) throw err;
+    }
+  }
+}

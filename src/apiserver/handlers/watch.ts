@@ -1,0 +1,315 @@
+/**
+ * WATCH (endpoints/handlers/watch.go and the watch cache's cacheWatcher): a stream of JSON lines, one event each.
+ *
+ * Memory is bounded: the initial events are written with back-pressure (the stream waits while the client has not
+ * taken what it was sent); a live watcher whose unread backlog passes `maxWatcherBytes` is closed, and when all
+ * watchers together hold more than `maxTotalBytes`, the ones furthest behind are closed until the total is back
+ * under the bound. A closed watcher's client relists and watches again, as with kube-apiserver's watch cache, which
+ * terminates watchers that cannot keep up.
+ */
+import type { ServerResponse } from 'node:http';
+import type { KubeObject } from '../../api/object.js';
+import { groupVersion } from '../../api/object.js';
+import { badRequest, internalError, isStatusError, StatusError } from '../../api/status.js';
+import { buildFilter, everythingFilter, type ObjectFilter } from '../filters.js';
+import { negotiateTable, parseAccept, TABLE_CONTENT_TYPE } from '../negotiation.js';
+import type { ResourceDefinition } from '../registry/types.js';
+import { parseResourceVersion } from '../resource-ops.js';
+import { parseIncludeObject, tableRow, type TableOptions } from '../table.js';
+import type { CacheEvent } from '../watch-cache.js';
+import { parseBool } from './decode.js';
+import { checkAcceptsJson } from './respond.js';
+import type { ApiRequest, RequestScope } from './scope.js';
+
+export interface WatchLimits {
+  /** Unread bytes one live watcher may hold before it is closed. */
+  maxWatcherBytes: number;
+  /** Unread bytes all watchers together may hold. */
+  maxTotalBytes: number;
+  /** While sending initial events, the stream pauses above this many unread bytes. */
+  initialHighWaterBytes: number;
+  /** A client that takes nothing for this long while initial events are sent is cut off. */
+  initialStallMs: number;
+  /** Interval between watch bookmarks (upstream sends about one a minute). */
+  bookmarkIntervalMs: number;
+}
+
+export const DEFAULT_WATCH_LIMITS: WatchLimits = {
+  maxWatcherBytes: 16 * 1024 * 1024,
+  maxTotalBytes: 256 * 1024 * 1024,
+  initialHighWaterBytes: 4 * 1024 * 1024,
+  initialStallMs: 60_000,
+  bookmarkIntervalMs: 60_000,
+};
+
+/** The open watches of one server: ended on shutdown, and held under one memory bound together. */
+export class WatchRegistry {
+  private readonly streams = new Set<WatchStream>();
+  /** Bytes written since the last exact count (an over-estimate of what is buffered). */
+  private writtenSinceCount = 0;
+
+  constructor(readonly limits: WatchLimits) {}
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  add(stream: WatchStream): void {
+    this.streams.add(stream);
+  }
+
+  delete(stream: WatchStream): void {
+    this.streams.delete(stream);
+  }
+
+  closeAll(): void {
+    for (const s of [...this.streams]) s.stop();
+  }
+
+  /** Called after each write: counts exactly only when the cheap estimate passes the bound. */
+  wrote(bytes: number): void {
+    this.writtenSinceCount += bytes;
+    if (this.writtenSinceCount <= this.limits.maxTotalBytes) return;
+    let total = 0;
+    for (const s of this.streams) total += s.buffered;
+    if (total > this.limits.maxTotalBytes) {
+      const byBacklog = [...this.streams].sort((a, b) => b.buffered - a.buffered);
+      for (const s of byBacklog) {
+        if (total <= this.limits.maxTotalBytes / 2) break;
+        total -= s.buffered;
+        s.stop();
+      }
+    }
+    this.writtenSinceCount = total;
+  }
+}
+
+interface WatchParams {
+  filter: ObjectFilter;
+  afterRevision: number | undefined;
+  rvRaw: string;
+  bookmarks: boolean;
+  sendInitial: boolean | undefined;
+  timeoutMs: number;
+  table?: TableOptions;
+}
+
+function parseWatchParams(scope: RequestScope, r: ApiRequest): WatchParams {
+  const { query, def } = r;
+  const ns = r.info.namespace;
+  const baseFilter = buildFilter(scope.storageOf(def), query.get('labelSelector'), query.get('fieldSelector'));
+  const filter: ObjectFilter = def.namespaced && ns ? { empty: false, matches: (o) => o.metadata.namespace === ns && baseFilter.matches(o) } : baseFilter;
+  const rvRaw = query.get('resourceVersion') ?? '';
+  const sendInitial = parseBool('sendInitialEvents', query.get('sendInitialEvents'));
+  if (sendInitial === true && query.get('resourceVersionMatch') !== 'NotOlderThan') {
+    throw new StatusError({ message: 'resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan', reason: 'Invalid', code: 422 });
+  }
+  const timeoutRaw = query.get('timeoutSeconds');
+  // Without timeoutSeconds the real server picks 30-60 minutes at random; clients simply re-watch.
+  const timeoutSec = timeoutRaw ? Number(timeoutRaw) : 1800 * (1 + Math.random());
+  if (!Number.isFinite(timeoutSec) || timeoutSec < 0) throw badRequest(`timeoutSeconds: Invalid value: ${JSON.stringify(timeoutRaw)}`);
+  const accept = parseAccept(r.req.headers.accept);
+  const tableVersion = negotiateTable(accept);
+  if (!tableVersion) checkAcceptsJson(accept);
+  return {
+    filter,
+    rvRaw,
+    afterRevision: rvRaw === '' || rvRaw === '0' ? undefined : parseResourceVersion(rvRaw),
+    bookmarks: parseBool('allowWatchBookmarks', query.get('allowWatchBookmarks')) ?? false,
+    sendInitial,
+    timeoutMs: timeoutSec * 1000,
+    table: tableVersion ? { tableVersion, includeObject: parseIncludeObject(query.get('includeObject')), now: new Date() } : undefined,
+  };
+}
+
+export function watchResource(scope: RequestScope, r: ApiRequest, registry: WatchRegistry): void {
+  const params = parseWatchParams(scope, r);
+  new WatchStream(scope, r.def, r.res, params, registry).start(r);
+}
+
+export class WatchStream {
+  private closed = false;
+  private lastRevision: number;
+  private tableHeaderSent = false;
+  /** Live events that arrive while the initial events are still being written wait here, to keep their order. */
+  private heldBack: string | undefined;
+  private sub: { stop(): void } = { stop() {} };
+  private bookmarkTimer: NodeJS.Timeout | undefined;
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  private readonly storage: ResourceDefinition;
+
+  constructor(
+    private readonly scope: RequestScope,
+    private readonly def: ResourceDefinition,
+    private readonly res: ServerResponse,
+    private readonly params: WatchParams,
+    private readonly registry: WatchRegistry,
+  ) {
+    this.lastRevision = params.afterRevision ?? 0;
+    this.storage = scope.storageOf(def);
+  }
+
+  /** Unread bytes the client has not taken yet. */
+  get buffered(): number {
+    return this.res.writableLength;
+  }
+
+  start(r: ApiRequest): void {
+    const table = this.params.table;
+    // No explicit Transfer-Encoding: Node chunks for HTTP/1.1 and ends the body with the connection for HTTP/1.0.
+    this.res.writeHead(200, {
+      'Content-Type': table ? TABLE_CONTENT_TYPE.replace('v=v1', `v=${table.tableVersion}`) : 'application/json',
+      'Cache-Control': 'no-cache, private',
+    });
+    this.res.flushHeaders();
+    this.registry.add(this);
+    r.req.on('close', () => this.stop());
+    this.res.on('error', () => this.stop());
+    this.timeoutTimer = setTimeout(() => this.stop(), this.params.timeoutMs);
+    this.run().catch((err) => {
+      this.writeLine(`{"type":"ERROR","object":${JSON.stringify(isStatusError(err) ? err.status : internalError(err).status)}}\n`);
+      this.stop();
+    });
+  }
+
+  stop(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sub.stop();
+    clearInterval(this.bookmarkTimer);
+    clearTimeout(this.timeoutTimer);
+    this.registry.delete(this);
+    this.res.end();
+  }
+
+  private async run(): Promise<void> {
+    const { params, storage } = this;
+    const ops = this.scope.ops;
+    const ns = '';
+    const onError = (err: StatusError) => {
+      this.writeLine(`{"type":"ERROR","object":${JSON.stringify(err.status)}}\n`);
+      this.stop();
+    };
+    const initialEvents = params.sendInitial === true || (params.afterRevision === undefined && params.sendInitial !== false);
+    if (initialEvents) {
+      if (params.afterRevision !== undefined) {
+        // sendInitialEvents with NotOlderThan: the snapshot must be at least that fresh.
+        await ops.list(storage, ns, { filter: everythingFilter, resourceVersion: String(params.afterRevision), limit: 1 });
+      } else if (params.rvRaw === '') {
+        await ops.list(storage, ns, { filter: everythingFilter, limit: 1 });
+      }
+      if (this.closed) return;
+      this.heldBack = '';
+      const snap = ops.snapshotAndWatch(storage, (events) => this.deliver(events), onError);
+      this.sub = snap;
+      this.lastRevision = snap.revision;
+      await this.sendInitial(snap.items);
+      if (this.closed) return;
+      const held = this.heldBack;
+      this.heldBack = undefined;
+      if (held && !this.writeLine(held)) return;
+      if (params.sendInitial === true && params.bookmarks) this.bookmark({ 'k8s.io/initial-events-end': 'true' });
+    } else {
+      const from = params.afterRevision ?? ops.cacheRevision;
+      this.lastRevision = from;
+      this.sub = ops.watch(storage, from, (events) => this.deliver(events), onError);
+    }
+    if (this.closed) this.sub.stop();
+    else if (params.bookmarks) this.bookmarkTimer = setInterval(() => this.bookmark(), this.registry.limits.bookmarkIntervalMs);
+  }
+
+  /**
+   * Writes the synthetic ADDED events of the snapshot in batches, pausing while the client has not taken what it
+   * was sent. Live events arriving meanwhile queue behind them in the response, in order.
+   */
+  private async sendInitial(items: { obj: KubeObject; json: string }[]): Promise<void> {
+    const { filter } = this.params;
+    const limits = this.registry.limits;
+    let out = '';
+    for (const item of items) {
+      if (this.closed) return;
+      if (!filter.matches(item.obj)) continue;
+      out += this.encode('ADDED', item.obj, item.json);
+      if (out.length < 256 * 1024) continue;
+      this.writeLine(out, false);
+      out = '';
+      if (this.res.writableLength > limits.initialHighWaterBytes) await this.waitForRoom();
+    }
+    if (out) this.writeLine(out, false);
+  }
+
+  private async waitForRoom(): Promise<void> {
+    const limits = this.registry.limits;
+    const deadline = Date.now() + limits.initialStallMs;
+    while (!this.closed && this.res.writableLength > limits.initialHighWaterBytes / 2) {
+      if (Date.now() > deadline) {
+        this.stop();
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** The watch cache's sink: false stops the subscription. */
+  private deliver(events: CacheEvent[]): boolean {
+    if (this.closed) return false;
+    const { filter } = this.params;
+    let out = '';
+    for (const ev of events) {
+      if (ev.revision <= this.lastRevision) continue;
+      this.lastRevision = ev.revision;
+      let type: string = ev.type;
+      if (!filter.empty) {
+        const now = ev.type !== 'DELETED' && filter.matches(ev.obj);
+        const before = ev.prev !== undefined && filter.matches(ev.prev);
+        if (ev.type === 'DELETED') {
+          if (!before && !filter.matches(ev.obj)) continue;
+        } else if (now && !before) type = 'ADDED';
+        else if (!now && before) type = 'DELETED';
+        else if (!now) continue;
+      }
+      out += this.encode(type, ev.obj, ev.json);
+    }
+    if (out === '') return true;
+    if (this.heldBack !== undefined) {
+      this.heldBack += out;
+      if (this.heldBack.length <= this.registry.limits.maxWatcherBytes) return true;
+      this.stop();
+      return false;
+    }
+    return this.writeLine(out);
+  }
+
+  private encode(type: string, storedObj: KubeObject, storedJson: string): string {
+    const { obj, json } = this.scope.outward(this.def, storedObj, storedJson);
+    const table = this.params.table;
+    if (!table) return `{"type":"${type}","object":${json}}\n`;
+    const doc = {
+      kind: 'Table',
+      apiVersion: `meta.k8s.io/${table.tableVersion}`,
+      metadata: { resourceVersion: obj.metadata.resourceVersion },
+      ...(this.tableHeaderSent ? {} : { columnDefinitions: this.def.printer.columns }),
+      rows: [tableRow(this.def, obj, json, { ...table, now: new Date() })],
+    };
+    this.tableHeaderSent = true;
+    return `{"type":"${type}","object":${JSON.stringify(doc)}}\n`;
+  }
+
+  /** Writes event lines; a live watcher whose backlog passes the bound is closed (its client relists). */
+  private writeLine(line: string, live = true): boolean {
+    if (this.closed) return false;
+    this.res.write(line);
+    this.registry.wrote(line.length);
+    if (live && this.res.writableLength > this.registry.limits.maxWatcherBytes) {
+      this.stop();
+      return false;
+    }
+    return !this.closed;
+  }
+
+  private bookmark(annotations?: Record<string, string>): void {
+    const rv = String(Math.max(this.lastRevision, this.scope.ops.cacheRevision));
+    const obj = { kind: this.def.kind, apiVersion: groupVersion(this.def.group, this.def.version), metadata: { resourceVersion: rv, ...(annotations ? { annotations } : {}) } };
+    this.writeLine(`{"type":"BOOKMARK","object":${JSON.stringify(obj)}}\n`);
+  }
+}
