@@ -77,6 +77,22 @@ class MemoryStore implements EvictionStore {
   }
 }
 
+/** A store that can also write pod status, so evicted pods get the DisruptionTarget condition. */
+class StatusWritingStore extends MemoryStore {
+  podStatusWrites: KubeObject[] = [];
+  beforePodStatusWrite?: (store: StatusWritingStore) => void;
+
+  async updatePodStatus(pod: KubeObject): Promise<KubeObject> {
+    this.beforePodStatusWrite?.(this);
+    const current = this.pods.get(pod.metadata.name!);
+    if (!current) throw notFound({ resource: 'pods', name: pod.metadata.name });
+    if (current.metadata.resourceVersion !== pod.metadata.resourceVersion) throw conflict({ resource: 'pods', name: pod.metadata.name });
+    this.podStatusWrites.push(structuredClone(pod));
+    this.touchPod(pod.metadata.name!, (p) => (p.status = structuredClone(pod.status)));
+    return structuredClone(this.pods.get(pod.metadata.name!)!);
+  }
+}
+
 function pod(name: string, o: { phase?: string; ready?: boolean; deleting?: boolean; labels?: Record<string, string> } = {}): KubeObject {
   return {
     apiVersion: 'v1',
@@ -362,5 +378,83 @@ describe('evictPod', () => {
   it('a missing pod is a 404 for the pod', async () => {
     const status = await statusOf(evict(new MemoryStore(), 'nope'));
     assert.deepEqual([status.code, status.message], [404, 'pods "nope" not found']);
+  });
+
+  describe('the DisruptionTarget condition (stores that write pod status)', () => {
+    const target = { type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting', lastTransitionTime: NOW_TEXT };
+
+    it('is added to the pod before it is deleted, with and without a budget', async () => {
+      const s = new StatusWritingStore();
+      s.addPod(pod('a'));
+      s.addPod(pod('b', { labels: { app: 'other' } }));
+      s.addPdb(pdb('web', { disruptionsAllowed: 1, currentHealthy: 3, desiredHealthy: 2 }));
+      let seenBeforeDelete: unknown;
+      s.beforeDelete = (st) => (seenBeforeDelete = (st.pods.get('a')?.status as { conditions: unknown[] } | undefined)?.conditions);
+      await evict(s, 'a');
+      assert.deepEqual(seenBeforeDelete, [{ type: 'Ready', status: 'True' }, target]);
+      s.beforeDelete = undefined;
+      await evict(s, 'b');
+      assert.deepEqual(
+        s.podStatusWrites.map((p) => p.metadata.name),
+        ['a', 'b'],
+      );
+      assert.deepEqual(
+        s.deletes.map((d) => d.name),
+        ['a', 'b'],
+      );
+    });
+
+    it('a pinned delete follows the resourceVersion of the condition write', async () => {
+      const s = new StatusWritingStore();
+      s.addPod(pod('pending', { phase: 'Pending', ready: false }));
+      await evict(s, 'pending');
+      assert.equal(s.deletes.length, 1);
+      const written = s.podStatusWrites[0]!;
+      assert.notEqual(s.deletes[0]!.opts.preconditions?.resourceVersion, written.metadata.resourceVersion, 'not the version read before the write');
+      assert.equal(s.pods.size, 0, 'the pinned delete matched the pod as we wrote it');
+    });
+
+    it('the caller\'s preconditions are checked against the pod the condition would be written on', async () => {
+      const s = new StatusWritingStore();
+      s.addPod(pod('a'));
+      const status = await statusOf(evict(s, 'a', eviction('a', { preconditions: { uid: 'someone-else' } })));
+      assert.deepEqual(
+        [status.code, status.message],
+        [409, 'Operation cannot be fulfilled on Pod "a": the UID in the precondition (someone-else) does not match the UID in record (uid-a). The object might have been deleted and then recreated'],
+      );
+      assert.deepEqual(s.podStatusWrites, []);
+    });
+
+    it('an unready pod that changed before the condition write is not deleted (429, come back)', async () => {
+      const s = new StatusWritingStore();
+      s.addPod(pod('sick', { ready: false }));
+      s.addPdb(pdb('web', { disruptionsAllowed: 0, currentHealthy: 2, desiredHealthy: 2 }));
+      s.touchPod('sick', () => {});
+      const stale = s.pods.get('sick')!.metadata.resourceVersion;
+      // The pod turns Ready after evictPod read it.
+      let raced = false;
+      const original = s.getPod.bind(s);
+      s.getPod = async (ns, name) => {
+        const p = await original(ns, name);
+        if (!raced) {
+          raced = true;
+          s.touchPod('sick', (x) => (x.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }));
+        }
+        return p;
+      };
+      const status = await statusOf(evict(s, 'sick'));
+      assert.equal(status.code, 429);
+      assert.ok(s.pods.has('sick'));
+      assert.notEqual(s.pods.get('sick')!.metadata.resourceVersion, stale);
+      assert.deepEqual(s.podStatusWrites, []);
+    });
+
+    it('a dry run writes no condition', async () => {
+      const s = new StatusWritingStore();
+      s.addPod(pod('a'));
+      await evict(s, 'a', eviction('a'), true);
+      assert.deepEqual(s.podStatusWrites, []);
+      assert.deepEqual(s.deletes, [{ name: 'a', opts: { dryRun: true } }]);
+    });
   });
 });

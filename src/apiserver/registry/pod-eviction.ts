@@ -15,7 +15,7 @@
 import type { Condition, Status, StatusCause } from 'kubernetes-types/meta/v1.js';
 import { labelSelectorFromObject, matches } from '../../api/labels.js';
 import type { KubeObject } from '../../api/object.js';
-import { badRequest, fieldNotSupported, invalid, isConflict, notFound, StatusError, type FieldError } from '../../api/status.js';
+import { badRequest, conflict, fieldNotSupported, invalid, isConflict, notFound, StatusError, type FieldError } from '../../api/status.js';
 import { rfc3339 } from '../../api/time.js';
 import type { SubresourceApi, SubresourceDefinition } from './types.js';
 
@@ -28,6 +28,12 @@ export interface EvictionStore {
   updatePdbStatus(pdb: KubeObject, status: Record<string, unknown>, dryRun: boolean): Promise<void>;
   /** Deletes the pod with these options (preconditions checked by the store). */
   deletePod(namespace: string, name: string, opts: EvictionDeleteOptions): Promise<void>;
+  /**
+   * Optional: writes pod.status with compare-and-swap on pod.metadata.resourceVersion (409 Conflict when stale) and
+   * returns the stored pod. With it, an evicted pod gets the DisruptionTarget condition before it is deleted, as
+   * upstream does (the condition tells the Job controller's podFailurePolicy, and users, why the pod went).
+   */
+  updatePodStatus?(pod: KubeObject): Promise<KubeObject>;
 }
 
 export interface EvictionDeleteOptions {
@@ -65,7 +71,7 @@ export async function evictPod(store: EvictionStore, namespace: string, name: st
     // a pod that started running meanwhile goes through the budget on the retry.
     const options = shouldPinVersion(pod) && !callerPinnedVersion ? pinnedTo(requested, pod) : requested;
     try {
-      await store.deletePod(namespace, name, options);
+      await deleteEvicted(store, namespace, name, options, opts.now);
       return;
     } catch (err) {
       if (isConflict(err) && !callerPinnedVersion && attempt < EVICTION_RETRIES) continue;
@@ -91,7 +97,7 @@ export async function evictPod(store: EvictionStore, namespace: string, name: st
   }
 
   try {
-    await store.deletePod(namespace, name, pinToPod ? pinnedTo(requested, pod) : requested);
+    await deleteEvicted(store, namespace, name, pinToPod ? pinnedTo(requested, pod) : requested, opts.now);
   } catch (err) {
     // Our pin failed, not the caller's: the pod changed, so ask the client to come back (kubectl drain retries 429s).
     if (isConflict(err) && pinToPod && !callerPinnedVersion) throw stillProcessing(pdb!.metadata.name ?? '');
@@ -113,6 +119,7 @@ export function evictionStoreFrom(api: SubresourceApi): EvictionStore {
       await api.update(pdbs(), { ...pdb, status }, { subresource: 'status', dryRun });
     },
     deletePod: (namespace, name, opts) => api.delete(pods(), namespace, name, opts),
+    updatePodStatus: (pod) => api.update(pods(), pod, { subresource: 'status', dryRun: false }),
   };
 }
 
@@ -128,6 +135,55 @@ export const podEvictionSubresource: SubresourceDefinition = {
   verbs: ['create'],
   action: (api, namespace, name, body, opts) => evictPod(evictionStoreFrom(api), namespace, name, body, opts),
 };
+
+/**
+ * Marks the pod with DisruptionTarget=True (reason EvictionByEvictionAPI) on its latest version, then deletes it
+ * (upstream addConditionAndDeletePod). The delete's preconditions are checked against the pod the condition is
+ * written on, and a pinned resourceVersion follows our own write. Dry runs, and stores that cannot write pod
+ * status, only delete.
+ */
+async function deleteEvicted(store: EvictionStore, namespace: string, name: string, options: EvictionDeleteOptions, now: Date): Promise<void> {
+  if (options.dryRun || !store.updatePodStatus) return store.deletePod(namespace, name, options);
+  let updated: KubeObject | undefined;
+  for (let attempt = 1; !updated; attempt++) {
+    const latest = await store.getPod(namespace, name);
+    checkPreconditions(latest, options.preconditions);
+    try {
+      updated = await store.updatePodStatus(withDisruptionTarget(latest, now));
+    } catch (err) {
+      // Someone else wrote the pod between our read and write: read again (upstream's update loop does the same).
+      if (!isConflict(err) || attempt >= EVICTION_RETRIES) throw err;
+    }
+  }
+  const pinned = options.preconditions?.resourceVersion !== undefined;
+  await store.deletePod(namespace, name, pinned ? { ...options, preconditions: { ...options.preconditions, resourceVersion: updated.metadata.resourceVersion ?? '' } } : options);
+}
+
+/** A 409 worded as upstream's when the pod is not the one the preconditions name. */
+function checkPreconditions(pod: KubeObject, preconditions: EvictionDeleteOptions['preconditions']): void {
+  const ref = { resource: 'Pod', name: pod.metadata.name ?? '' };
+  const uid = preconditions?.uid;
+  if (uid && uid !== pod.metadata.uid) {
+    throw conflict(ref, `the UID in the precondition (${uid}) does not match the UID in record (${pod.metadata.uid ?? ''}). The object might have been deleted and then recreated`);
+  }
+  const rv = preconditions?.resourceVersion;
+  if (rv && rv !== pod.metadata.resourceVersion) {
+    throw conflict(ref, `the ResourceVersion in the precondition (${rv}) does not match the ResourceVersion in record (${pod.metadata.resourceVersion ?? ''}). The object might have been modified`);
+  }
+}
+
+/** The pod with DisruptionTarget=True; the transition time moves only when the condition's status changes. */
+function withDisruptionTarget(pod: KubeObject, now: Date): KubeObject {
+  const status = structuredClone((pod.status ?? {}) as { conditions?: Record<string, unknown>[] });
+  const conditions = status.conditions ?? [];
+  const next = { type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' };
+  const i = conditions.findIndex((c) => c.type === 'DisruptionTarget');
+  const lastTransitionTime = i >= 0 && conditions[i]!.status === 'True' ? conditions[i]!.lastTransitionTime : rfc3339(now);
+  if (i >= 0) conditions[i] = { ...conditions[i], ...next, lastTransitionTime };
+  else conditions.push({ ...next, lastTransitionTime });
+  status.conditions = conditions;
+  return { ...pod, status };
+}
 
 /** Validates the Eviction body against the URL; returns the delete options to use. */
 function parseEviction(body: unknown, namespace: string, name: string, dryRunQuery: boolean): EvictionDeleteOptions {
