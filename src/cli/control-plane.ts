@@ -49,7 +49,8 @@ function leaderElected(client: Client, name: string, identity: string, make: () 
       const c = current;
       current = undefined;
       if (c) {
-        log.warn('lost leadership, stopping', { identity });
+        // The elector itself warns when a lease is lost; at shutdown this is the normal release.
+        log.info('no longer the leader, stopping', { identity });
         await c.stop();
       }
     },

@@ -41,9 +41,16 @@ async function main(argv: string[]): Promise<number> {
   }
   setUpLogging(config);
   for (const notice of config.notices) log.warn(notice);
+  // Listen before starting: a supervisor may send SIGTERM as soon as the ready line appears.
+  const signal = nextSignal();
   // Loaded only now, so that --help and flag errors answer at once, without the whole control plane.
   const running = 'dataDir' in config ? await (await import('./server.js')).runServer(config) : await (await import('./agent.js')).runAgent(config);
-  await untilSignal(() => running.stop());
+  log.info('shutting down', { signal: await signal });
+  try {
+    await running.stop();
+  } catch (err) {
+    log.error('error while stopping', { err });
+  }
   return 0;
 }
 
@@ -55,17 +62,13 @@ function setUpLogging(config: { debug: boolean; logFormat: LogFormat }): void {
 /** Until the flags are read, a fatal error is one plain line; after, it is a log entry in the chosen format. */
 let logFormat: LogFormat | undefined;
 
-/** Resolves after SIGTERM or SIGINT once `stop` has finished. */
-function untilSignal(stop: () => Promise<void>): Promise<void> {
-  return new Promise<void>((resolve) => {
+/** Resolves with the first SIGTERM or SIGINT; a second one then ends the process the default way. */
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      log.info('shutting down', { signal });
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      stop().then(resolve, (err: unknown) => {
-        log.error('error while stopping', { err });
-        resolve();
-      });
+      resolve(signal);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
