@@ -112,6 +112,38 @@ describe('Service allocation on one server', () => {
     assert.notEqual(back.json.spec.clusterIP, ip);
   });
 
+  it('a Service held by a finalizer keeps its port until the update that removes the finalizer deletes it', async () => {
+    const held = await s.request('POST', SERVICES, { ...nodePortService('held'), metadata: { name: 'held', finalizers: ['example.com/hold'] } });
+    assert.equal(held.status, 201, held.text);
+    const port = held.json.spec.ports[0].nodePort as number;
+    const del = await s.request('DELETE', `${SERVICES}/held`);
+    assert.equal(del.status, 202, del.text);
+    assert.ok(del.json.metadata.deletionTimestamp, 'only marked');
+    assert.equal((await s.request('POST', SERVICES, nodePortService('held-2', port))).status, 422);
+    const done = await s.request('PATCH', `${SERVICES}/held`, JSON.stringify({ metadata: { finalizers: null } }), MERGE);
+    assert.equal(done.status, 200, done.text);
+    // A consistent read right after the release: the cache must see the reservation writes to know the revision.
+    assert.equal((await s.request('GET', `${SERVICES}/held`)).status, 404);
+    const reuse = await s.request('POST', SERVICES, nodePortService('held-2', port));
+    assert.equal(reuse.status, 201, reuse.text);
+  });
+
+  it('a restart on the same data starts (the bootstrap finds its Service) and keeps every reservation', async () => {
+    const before = await s.request('GET', `${SERVICES}/reuse-3`);
+    assert.equal(before.status, 200);
+    const dataDir = s.dataDir;
+    await s.running.stop();
+    s = await startTestServer({ controlPlane: false, dataDir });
+    const owned = s.stop.bind(s);
+    // This server does not own the dir; the first one's stop removes it at the end.
+    s.stop = async () => {
+      await owned();
+      await rm(dataDir, { recursive: true, force: true });
+    };
+    const again = await s.request('POST', SERVICES, nodePortService('after-restart', before.json.spec.ports[0].nodePort));
+    assert.equal(again.status, 422, again.text);
+  });
+
   it('a dry-run create reserves nothing', async () => {
     const dry = await s.request('POST', `${SERVICES}?dryRun=All`, nodePortService('dry', 31999));
     assert.equal(dry.status, 201, dry.text);

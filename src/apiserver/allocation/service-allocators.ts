@@ -25,6 +25,6 @@ export function serviceAllocators(opts: ServiceAllocationOptions): ServiceAlloca
   const common = { store: opts.store, now: opts.now, random: opts.random };
   return {
     ips: new StoreAllocator({ ...common, kind: 'serviceips', range: ipv4Range(opts.serviceCIDR) }),
-    ports: new StoreAllocator({ ...common, kind: 'nodeports', range: portRange(opts.nodePortRange[0], opts.nodePortRange[1]) }),
+    ports: new StoreAllocator({ ...common, kind: 'servicenodeports', range: portRange(opts.nodePortRange[0], opts.nodePortRange[1]) }),
   };
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openStore } from '../../storage/open-store.js';
+import { decodeFromStore } from '../object-codec.js';
 import type { Store } from '../../storage/store.js';
 import { ipv4Range, portRange } from './ranges.js';
 import { AllocatedError, NotInRangeError, RangeFullError, StoreAllocator, type AllocationOwner } from './store-allocator.js';
@@ -39,14 +40,16 @@ for (const [backend, open] of backends) {
       }
     };
 
-    it('keeps one key per item outside /registry/, naming the owner', withStore(async (store) => {
-      const alloc = new StoreAllocator({ store, kind: 'nodeports', range: portRange(30000, 30009), now: () => new Date('2026-01-02T03:04:05Z') });
+    it('keeps one key per item under /registry/ranges/, naming the owner, decodable by the watch cache', withStore(async (store) => {
+      const alloc = new StoreAllocator({ store, kind: 'servicenodeports', range: portRange(30000, 30009), now: () => new Date('2026-01-02T03:04:05Z') });
       const port = await alloc.allocate(owner('a'));
       assert.ok(alloc.range.contains(port));
-      const kv = (await store.get(`/skiff/allocations/nodeports/${port}`)).kv;
+      const key = `/registry/ranges/servicenodeports/${port}`;
+      const kv = (await store.get(key)).kv;
       assert.ok(kv, 'the reservation key exists');
-      assert.deepEqual(JSON.parse(kv.value), { owner: owner('a'), allocatedAt: '2026-01-02T03:04:05.000Z' });
-      assert.equal((await store.list('/registry/')).kvs.length, 0);
+      assert.deepEqual(JSON.parse(kv.value), { kind: 'Allocation', metadata: { name: port }, owner: owner('a'), allocatedAt: '2026-01-02T03:04:05.000Z' });
+      // The watch cache decodes every key under /registry/ (and must, to know the store's revision).
+      assert.equal(decodeFromStore(key, kv.value, kv.modRevision).metadata.name, port);
     }));
 
     it('refuses a specific item held by another owner, accepts it again for the same owner, refuses out of range', withStore(async (store) => {
@@ -62,7 +65,7 @@ for (const [backend, open] of backends) {
     }));
 
     it('releases only for the owner that holds the item', withStore(async (store) => {
-      const alloc = new StoreAllocator({ store, kind: 'nodeports', range: portRange(30000, 30009) });
+      const alloc = new StoreAllocator({ store, kind: 'servicenodeports', range: portRange(30000, 30009) });
       await alloc.allocateSpecific('30001', owner('a'));
       assert.equal(await alloc.release('30001', owner('b')), false);
       assert.equal(await alloc.release('30001', owner('a', 'older-uid')), false);
@@ -76,8 +79,8 @@ for (const [backend, open] of backends) {
     it('never hands one item to two of many concurrent allocations, and says when the range is full', withStore(async (store) => {
       // Two allocators on one store, as two API servers: 64 items, 64 concurrent requests, then one more.
       const range = portRange(30000, 30063);
-      const a = new StoreAllocator({ store, kind: 'nodeports', range });
-      const b = new StoreAllocator({ store, kind: 'nodeports', range });
+      const a = new StoreAllocator({ store, kind: 'servicenodeports', range });
+      const b = new StoreAllocator({ store, kind: 'servicenodeports', range });
       const got = await Promise.all(Array.from({ length: 64 }, (_, i) => (i % 2 ? a : b).allocate(owner(`s${i}`))));
       assert.equal(new Set(got).size, 64, 'all distinct');
       await assert.rejects(a.allocate(owner('late')), RangeFullError);
@@ -86,13 +89,13 @@ for (const [backend, open] of backends) {
 
     it('finds the last free item by reading the reservations once random picks keep failing', withStore(async (store) => {
       // A random source that always points at the first item: the linear phase must find the one free item.
-      const alloc = new StoreAllocator({ store, kind: 'nodeports', range: portRange(30000, 30099), random: () => 0 });
+      const alloc = new StoreAllocator({ store, kind: 'servicenodeports', range: portRange(30000, 30099), random: () => 0 });
       for (let p = 30000; p <= 30099; p++) if (p !== 30077) await alloc.allocateSpecific(String(p), owner(`s${p}`));
       assert.equal(await alloc.allocate(owner('last')), '30077');
     }));
 
     it('skips what the caller knows is used, and reserves nothing on a dry run', withStore(async (store) => {
-      const alloc = new StoreAllocator({ store, kind: 'nodeports', range: portRange(30000, 30001) });
+      const alloc = new StoreAllocator({ store, kind: 'servicenodeports', range: portRange(30000, 30001) });
       assert.equal(await alloc.allocate(owner('a'), { skip: new Set(['30000']), dryRun: true }), '30001');
       assert.equal((await alloc.list()).length, 0);
       assert.equal(await alloc.allocateSpecific('30000', owner('a'), { dryRun: true }), true);

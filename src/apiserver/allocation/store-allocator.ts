@@ -5,7 +5,10 @@
  * key per item needs no read-modify-write of a shared value, so concurrent allocations never conflict on a key
  * unless they want the same item.
  *
- * Keys live under `/skiff/allocations/<kind>/`, outside `/registry/`, so the watch cache never sees them.
+ * Keys live under `/registry/ranges/<kind>/` (where kube-apiserver keeps its range bitmaps). They must be under
+ * `/registry/`: the watch cache watches that prefix and learns the store's revision from the events it sees, so a
+ * write elsewhere would leave consistent reads waiting for a revision the cache never observes. No resource is
+ * served from there; the value carries a `metadata` so the cache can decode it like any stored object.
  */
 import { KeyExistsError, KeyNotFoundError, RevisionConflictError, type Store } from '../../storage/store.js';
 import type { AllocationRange } from './ranges.js';
@@ -19,6 +22,9 @@ export interface AllocationOwner {
 
 /** What a reservation key holds (JSON). */
 export interface AllocationRecord {
+  kind: 'Allocation';
+  /** name: the item, so the watch cache decodes the value as it decodes every stored object. */
+  metadata: { name: string };
   owner: AllocationOwner;
   /** RFC 3339 time of the reservation: the repair loop leaves young ones alone (their write may be in flight). */
   allocatedAt: string;
@@ -33,7 +39,7 @@ export interface Reservation {
 
 export interface StoreAllocatorOptions {
   store: Store;
-  /** `serviceips`, `nodeports`: the key segment. */
+  /** `serviceips`, `servicenodeports`: the key segment. */
   kind: string;
   range: AllocationRange;
   now?: () => Date;
@@ -74,7 +80,7 @@ export class RangeFullError extends Error {
 
 /** Random candidates tried before reading every reservation and probing the free ones in order. */
 const RANDOM_TRIES = 16;
-const ALLOCATIONS_ROOT = '/skiff/allocations/';
+const ALLOCATIONS_ROOT = '/registry/ranges/';
 const LIST_PAGE = 1000;
 
 /** Same object: name and uid (a re-created Service of the same name is another owner). */
@@ -189,7 +195,12 @@ export class StoreAllocator {
 
   private async tryReserve(value: string, owner: AllocationOwner, dryRun: boolean | undefined): Promise<boolean> {
     if (dryRun) return (await this.store.get(this.keyOf(value))).kv === undefined;
-    const record: AllocationRecord = { owner: { namespace: owner.namespace, name: owner.name, uid: owner.uid }, allocatedAt: this.now().toISOString() };
+    const record: AllocationRecord = {
+      kind: 'Allocation',
+      metadata: { name: value },
+      owner: { namespace: owner.namespace, name: owner.name, uid: owner.uid },
+      allocatedAt: this.now().toISOString(),
+    };
     try {
       await this.store.create(this.keyOf(value), JSON.stringify(record));
       return true;
@@ -205,7 +216,7 @@ export class StoreAllocator {
       record = JSON.parse(text) as AllocationRecord;
     } catch {
       // Unreadable: an owner nobody matches and the epoch, so the repair loop removes it.
-      record = { owner: { namespace: '', name: '', uid: '' }, allocatedAt: new Date(0).toISOString() };
+      record = { kind: 'Allocation', metadata: { name: value }, owner: { namespace: '', name: '', uid: '' }, allocatedAt: new Date(0).toISOString() };
     }
     return { value, record, revision };
   }
