@@ -5,7 +5,7 @@ import type { KubeObject } from '../../api/object.js';
 import { conflict } from '../../api/status.js';
 import { Deployments, PodDisruptionBudgets, Pods, ReplicaSets, StatefulSets } from '../../client/resources.js';
 import { ControllerFixture, readyStatus } from '../util/controller-fixture.js';
-import { DisruptionController } from './disruption-controller.js';
+import { DisruptionController, STALE_POD_DISRUPTION_TIMEOUT_MS, staleDisruptionWait } from './disruption-controller.js';
 import { DELETION_TIMEOUT_MS } from './pdb-status.js';
 
 const NS = 'default';
@@ -178,6 +178,59 @@ describe('DisruptionController', () => {
     await f.client.update(Pods, NS, p);
     f.sync(Pods);
     assert.deepEqual(await drain(), [`${NS}/db`, `${NS}/web`]);
+  });
+});
+
+describe('stale DisruptionTarget conditions', () => {
+  const targeted = (f: ControllerFixture, name: string, o: { reason?: string; deleting?: boolean; phase?: string } = {}) => ({
+    metadata: { name, namespace: NS, labels: { app: 'web' }, ...(o.deleting ? { deletionTimestamp: '2025-01-01T12:00:00Z', finalizers: ['x/y'] } : {}) },
+    spec: { containers: [] },
+    status: {
+      phase: o.phase ?? 'Running',
+      conditions: [
+        { type: 'Ready', status: 'True' },
+        { type: 'DisruptionTarget', status: 'True', reason: o.reason ?? 'EvictionByEvictionAPI', message: 'Eviction API: evicting', lastTransitionTime: f.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+      ],
+    },
+  });
+
+  it('which pods can go stale, and when', () => {
+    const f = new ControllerFixture();
+    const now = f.clock.now();
+    assert.equal(staleDisruptionWait(targeted(f, 'a'), now), STALE_POD_DISRUPTION_TIMEOUT_MS);
+    assert.equal(staleDisruptionWait(targeted(f, 'a'), new Date(now.getTime() + STALE_POD_DISRUPTION_TIMEOUT_MS + 5000)), 0);
+    assert.equal(staleDisruptionWait(targeted(f, 'b', { deleting: true }), now), undefined, 'being deleted: the eviction happened');
+    assert.equal(staleDisruptionWait(targeted(f, 'c', { reason: 'TerminationByKubelet' }), now), undefined, "the kubelet's own");
+    assert.equal(staleDisruptionWait(targeted(f, 'd', { phase: 'Failed' }), now), undefined, 'finished');
+  });
+
+  it('a pod that was not deleted 2 minutes after its eviction gets DisruptionTarget=False', async () => {
+    const { f, c } = setup();
+    f.seed(Pods, targeted(f, 'a'));
+    assert.equal(c.stalePodQueue.length, 0);
+    f.clock.advance(STALE_POD_DISRUPTION_TIMEOUT_MS);
+    assert.equal(c.stalePodQueue.length, 1);
+    const key = (await c.stalePodQueue.get())!;
+    await c.syncStalePodDisruption(key);
+    c.stalePodQueue.done(key);
+    assert.deepEqual(f.writes(), ['updateStatus pods/status a']);
+    const conditions = (f.client.peek(Pods, NS, 'a')!.status as { conditions: unknown[] }).conditions;
+    assert.deepEqual(conditions, [
+      { type: 'Ready', status: 'True' },
+      { type: 'DisruptionTarget', status: 'False', lastTransitionTime: f.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+    ]);
+  });
+
+  it('a pod deleted meanwhile is left alone', async () => {
+    const { f, c } = setup();
+    f.seed(Pods, targeted(f, 'a'));
+    f.clock.advance(STALE_POD_DISRUPTION_TIMEOUT_MS);
+    const p = f.client.peek(Pods, NS, 'a')!;
+    await f.client.delete(Pods, NS, 'a');
+    f.sync(Pods);
+    f.client.clearActions();
+    await c.syncStalePodDisruption(`${NS}/${p.metadata.name}`);
+    assert.deepEqual(f.writes(), []);
   });
 });
 

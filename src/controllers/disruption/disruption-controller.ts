@@ -11,6 +11,8 @@
  *   4. computes currentHealthy, disruptionsAllowed, the live disruptedPods and the DisruptionAllowed condition, and
  *      writes status through /status when it changed; re-queues itself when a disruptedPods entry will expire;
  *   5. on any failure but a write conflict, writes the fail-safe status (disruptionsAllowed 0, SyncFailed).
+ * A second queue of pod keys resets a DisruptionTarget=True condition to False when the pod it announced an eviction
+ * for is still not being deleted STALE_POD_DISRUPTION_TIMEOUT_MS later (the eviction's delete failed).
  * Reads come only from listers; cached objects are never mutated.
  */
 import type { Deployment, ReplicaSet, StatefulSet } from 'kubernetes-types/apps/v1.js';
@@ -20,6 +22,7 @@ import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
 import { formatLabelSelector, labelSelectorFromObject, matches } from '../../api/labels.js';
 import { parseApiVersion, type KubeObject, type Mutable } from '../../api/object.js';
 import { isConflict } from '../../api/status.js';
+import { parseTime, rfc3339 } from '../../api/time.js';
 import { createLogger } from '../../log/logger.js';
 import { Deployments, PodDisruptionBudgets, Pods, ReplicaSets, StatefulSets } from '../../client/resources.js';
 import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
@@ -41,13 +44,19 @@ export const DISRUPTION_CONTROLLER_COMPONENT = 'controllermanager';
 
 const log = createLogger('disruption-controller');
 
+/** How long a DisruptionTarget=True condition may stand on a pod that is not being deleted (upstream, 2 min). */
+export const STALE_POD_DISRUPTION_TIMEOUT_MS = 2 * 60 * 1000;
+
 export interface DisruptionControllerOptions {
   queue?: WorkQueue;
+  stalePodQueue?: WorkQueue;
 }
 
 export class DisruptionController implements Controller {
   readonly name = 'disruption';
   readonly queue: WorkQueue;
+  /** Pod keys whose DisruptionTarget condition may go stale. */
+  readonly stalePodQueue: WorkQueue;
   private readonly client: Client;
   private readonly clock: Clock;
   private readonly recorder: EventRecorder;
@@ -62,6 +71,7 @@ export class DisruptionController implements Controller {
     this.clock = ctx.clock;
     this.recorder = ctx.recorder(DISRUPTION_CONTROLLER_COMPONENT);
     this.queue = opts.queue ?? createWorkQueue({ clock: ctx.clock });
+    this.stalePodQueue = opts.stalePodQueue ?? createWorkQueue({ clock: ctx.clock });
     this.pdbs = ctx.informers.informerFor<PdbObject>(PodDisruptionBudgets);
     this.pods = ctx.informers.informerFor<PodObject>(Pods);
     this.replicaSets = ctx.informers.informerFor<ReplicaSetObject>(ReplicaSets);
@@ -73,10 +83,14 @@ export class DisruptionController implements Controller {
     const enqueue = (pdb: PdbObject) => this.queue.add(keyOf(pdb));
     this.pdbs.addEventHandler({ add: enqueue, update: (_old, cur) => enqueue(cur), delete: enqueue });
     this.pods.addEventHandler({
-      add: (pod) => this.enqueueFor(pod, true),
+      add: (pod) => {
+        this.enqueueFor(pod, true);
+        this.enqueueIfStale(pod);
+      },
       update: (old, cur) => {
         if (old.metadata.resourceVersion === cur.metadata.resourceVersion) return;
         this.enqueueFor(cur, true);
+        this.enqueueIfStale(cur);
         // A pod whose labels changed may have left a budget; that one must recount too (upstream waits for a resync).
         if (JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(cur.metadata.labels ?? {})) this.enqueueFor(old, false);
       },
@@ -84,12 +98,41 @@ export class DisruptionController implements Controller {
     });
   }
 
-  run(workers: number): Promise<void> {
-    return runWorkers(this.name, this.queue, workers, (key) => this.reconcile(key));
+  async run(workers: number): Promise<void> {
+    // Upstream runs one worker per queue.
+    await Promise.all([
+      runWorkers(this.name, this.queue, workers, (key) => this.reconcile(key)),
+      runWorkers(`${this.name} stale pod disruption`, this.stalePodQueue, 1, (key) => this.syncStalePodDisruption(key)),
+    ]);
   }
 
   stop(): void {
     this.queue.shutDown();
+    this.stalePodQueue.shutDown();
+  }
+
+  private enqueueIfStale(pod: PodObject): void {
+    const waitMs = staleDisruptionWait(pod, this.clock.now());
+    if (waitMs !== undefined) this.stalePodQueue.addAfter(keyOf(pod), waitMs);
+  }
+
+  /** Resets the pod's DisruptionTarget condition to False once it has stood too long without a deletion. */
+  async syncStalePodDisruption(key: string): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    const pod = this.pods.lister.get(namespace, name);
+    if (!pod) return;
+    const waitMs = staleDisruptionWait(pod, this.clock.now());
+    if (waitMs === undefined) return;
+    if (waitMs > 0) {
+      this.stalePodQueue.addAfter(key, waitMs);
+      return;
+    }
+    const copy = structuredClone(pod) as Mutable<Pod> & KubeObject;
+    const conditions = copy.status?.conditions ?? [];
+    // Replaced whole, as upstream's UpdatePodCondition does: the eviction's reason and message go with it.
+    copy.status = { ...copy.status, conditions: conditions.map((c) => (c.type === 'DisruptionTarget' ? { type: 'DisruptionTarget', status: 'False', lastTransitionTime: rfc3339(this.clock.now()) } : c)) };
+    await this.client.updateStatus(Pods, namespace, copy);
+    log.info('reset stale DisruptionTarget condition to False', { pod: key });
   }
 
   /** Enqueues every PDB selecting the pod; warns on the pod when there are several, as upstream does. */
@@ -206,4 +249,19 @@ export class DisruptionController implements Controller {
     copy.status = status;
     await this.client.updateStatus(PodDisruptionBudgets, pdb.metadata.namespace ?? '', copy);
   }
+}
+
+/**
+ * Milliseconds until the pod's DisruptionTarget=True condition counts as stale (0: already), or undefined when it
+ * cannot go stale: the pod is being deleted or has finished, the condition is absent or not True, or the kubelet set
+ * it (a kubelet-initiated termination may take arbitrarily long to start).
+ */
+export function staleDisruptionWait(pod: Pod, now: Date): number | undefined {
+  if (pod.metadata?.deletionTimestamp) return undefined;
+  const phase = pod.status?.phase;
+  if (phase === 'Succeeded' || phase === 'Failed') return undefined;
+  const cond = pod.status?.conditions?.find((c) => c.type === 'DisruptionTarget');
+  if (cond?.status !== 'True' || cond.reason === 'TerminationByKubelet') return undefined;
+  const since = parseTime(cond.lastTransitionTime) ?? 0;
+  return Math.max(0, since + STALE_POD_DISRUPTION_TIMEOUT_MS - now.getTime());
 }
