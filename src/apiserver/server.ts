@@ -2,19 +2,31 @@
  * Assembles the API server: store -> watch cache -> resource operations -> HTTPS handler, and creates the
  * objects every cluster starts with (namespaces, the `kubernetes` Service, default ServiceAccounts).
  */
+import { statfs } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import type { KubeObject } from '../api/object.js';
 import { isAlreadyExists } from '../api/status.js';
+import { SqliteStore } from '../storage/sqlite-store.js';
 import type { Store } from '../storage/store.js';
 import type { Authenticator } from './auth/authenticator.js';
+import type { Authorizer } from './auth/authorizer.js';
+import type { WatchLimits } from './handlers/watch.js';
 import { defaultTolerationSeconds } from './admission/default-toleration-seconds.js';
 import { priorityAdmission } from './admission/priority.js';
 import { ServiceAllocator } from './admission/service-allocator.js';
 import { AllocationRepair } from './allocation/allocation-repair.js';
 import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
 import type { AdmissionChain } from './admission/types.js';
+import { DatastoreHealth, type DatastoreHealthOptions } from './datastore-health.js';
 import { Discovery } from './discovery.js';
+import { answerClientErrors } from './filters/client-errors.js';
+import { withCloseOnUnreadBody } from './filters/close-unread-body.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, limitConnections } from './filters/connection-limit.js';
+import { withHttp10Framing } from './filters/http10-framing.js';
+import { DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, withMaxInFlightLimit } from './filters/max-in-flight.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
 import type { UserInfo } from './auth/user-info.js';
@@ -22,6 +34,7 @@ import { startEventTtl } from './event-ttl.js';
 import { decodeFromStore } from './object-codec.js';
 import type { ResourceDefinition } from './registry/types.js';
 import { ResourceOps } from './resource-ops.js';
+import { translateStoreError } from './store-errors.js';
 import { WatchCache } from './watch-cache.js';
 
 /** The Kubernetes minor skiff speaks; kubectl's version dispatcher picks its client from it. */
@@ -49,6 +62,10 @@ export interface ApiServerOptions {
   port: number;
   host: string;
   extensions?: HandlerExtensions;
+  /** Decides every request after authentication (default AlwaysAllow until RBAC lands). */
+  authorizer?: Authorizer;
+  /** Memory bounds of watches (tests lower them). */
+  watchLimits?: Partial<WatchLimits>;
   bookmarkIntervalMs?: number;
   /** The ClusterIP of the `kubernetes` Service (first address of the service CIDR). */
   kubernetesServiceIP?: string;
@@ -59,6 +76,21 @@ export interface ApiServerOptions {
   /** tolerationSeconds of the not-ready / unreachable tolerations added to new pods (default 300). */
   defaultNotReadyTolerationSeconds?: number;
   defaultUnreachableTolerationSeconds?: number;
+  /** Concurrent non-long-running reads served (kube-apiserver --max-requests-inflight, default 400; 0 = no limit). */
+  maxRequestsInflight?: number;
+  /** Concurrent writes served (kube-apiserver --max-mutating-requests-inflight, default 200; 0 = no limit). */
+  maxMutatingRequestsInflight?: number;
+  /** Open connections in total (default 10,000) and per client address (default 1,000); 0 = no limit. */
+  maxConnections?: number;
+  maxConnectionsPerClient?: number;
+  /** Time to receive a whole request, headers and body (kube-apiserver --request-timeout, default 60 s). */
+  requestTimeoutMs?: number;
+  /** Time to receive the request headers (and to finish the TLS handshake); kube-apiserver's 32 s ReadHeaderTimeout. */
+  headersTimeoutMs?: number;
+  /** Largest request head; bigger ones get 431 (default 32 KiB). */
+  maxHeaderBytes?: number;
+  /** Probing the datastore for /readyz (interval, deadline). */
+  datastoreHealth?: DatastoreHealthOptions;
 }
 
 export interface ApiServer {
@@ -76,8 +108,16 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** Node's defaults for what kube-apiserver sets on its http.Server (secure_serving.go) and --request-timeout. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+const DEFAULT_HEADERS_TIMEOUT_MS = 32_000;
+const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
+
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
-  const cache = new WatchCache(opts.store, decodeFromStore);
+  const health = new DatastoreHealth(opts.store, { freeBytes: freeBytesOf(opts.store), ...opts.datastoreHealth });
+  // The API's writes go through the health observer, so a write refused for lack of space marks the server not ready.
+  const store = health.observe(opts.store);
+  const cache = new WatchCache(store, decodeFromStore);
   const serviceAllocation = { store: opts.store, serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] as [number, number] };
   // kube-apiserver's plugin order: NamespaceLifecycle first, then the defaulting plugins.
   const admission: AdmissionChain = {
@@ -89,7 +129,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     ],
     validating: [],
   };
-  const ops = new ResourceOps(opts.store, cache, admission);
+  const ops = new ResourceOps(store, cache, admission);
   let cacheReady = false;
   let bootstrapped = false;
   let port = opts.port;
@@ -102,23 +142,23 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     version: versionInfo(),
     readyChecks: () => [
       { name: 'ping', ok: true },
-      { name: 'etcd', ok: !cache.failed, reason: cache.failed?.message },
+      datastoreCheck(health, cache),
       { name: 'watch-cache-ready', ok: cacheReady },
       { name: 'poststarthook/bootstrap-cluster-objects', ok: bootstrapped },
     ],
+    // /livez is about this process: an unreachable datastore must not get a healthy server restarted.
+    liveChecks: () => [{ name: 'ping', ok: true }],
+    translateError: translateStoreError,
     extensions: opts.extensions,
+    authorizer: opts.authorizer,
+    watchLimits: opts.watchLimits,
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
     caCertPem: opts.tls.ca,
   });
-  const server = https.createServer(
-    { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: true, rejectUnauthorized: false },
-    handler.handle,
-  );
-  // Watches and log streams are long-lived: no whole-request timeout; idle keep-alive like Go's net/http.
-  server.requestTimeout = 0;
-  server.keepAliveTimeout = 90_000;
-  server.headersTimeout = 60_000;
+  const server = createHttpsServer(opts, handler.handle);
 
+  health.start();
+  await health.probe();
   const cacheStart = cache.start().then(() => {
     cacheReady = true;
   });
@@ -149,6 +189,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     inProcessTransport: (user) => new InProcessTransport(handler.handle, user),
     async close() {
       eventTtl?.stop();
+      health.stop();
       allocationRepair.stop();
       handler.closeWatches();
       await new Promise<void>((resolve) => {
@@ -157,6 +198,68 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       });
       cache.stop();
     },
+  };
+}
+
+/**
+ * The HTTPS server around the handler, with kube-apiserver's outer filters: bounded connections, deadlines for
+ * headers and bodies, 431/408/400 for requests the parser refuses, the in-flight limits, no body draining after an
+ * early answer, and HTTP/1.0-safe framing.
+ */
+function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage, res: ServerResponse) => void): https.Server {
+  const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const headersTimeout = Math.min(opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
+  const chain = withHttp10Framing(
+    withCloseOnUnreadBody(
+      withMaxInFlightLimit(handle, {
+        maxRequestsInflight: opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
+        maxMutatingRequestsInflight: opts.maxMutatingRequestsInflight ?? DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+      }),
+    ),
+  );
+  const server = https.createServer(
+    {
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      ca: opts.tls.ca,
+      requestCert: true,
+      rejectUnauthorized: false,
+      // Go bounds the TLS handshake by ReadHeaderTimeout; Node's own default is 120 s.
+      handshakeTimeout: headersTimeout,
+      // Receiving a request (not answering it): a watch's request is complete once its headers are in, so watches
+      // and other long responses are not cut, while a body trickled a byte at a time is.
+      requestTimeout,
+      headersTimeout,
+      // How often Node looks for requests past those deadlines (its default, 30 s, would stretch them by half).
+      connectionsCheckingInterval: Math.max(50, Math.min(5_000, Math.floor(headersTimeout / 4))),
+      // Idle keep-alive like kube-apiserver's IdleTimeout (90 s, matching Go's DefaultTransport).
+      keepAliveTimeout: 90_000,
+      maxHeaderSize: opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+    },
+    chain,
+  );
+  limitConnections(server, {
+    maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxConnectionsPerClient: opts.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+  });
+  answerClientErrors(server);
+  return server;
+}
+
+/** The `etcd` readiness check (kube-apiserver's name, whatever the backend): the probe, and the cache's store watch. */
+function datastoreCheck(health: DatastoreHealth, cache: WatchCache): { name: string; ok: boolean; reason?: string } {
+  const probe = health.status;
+  if (!probe.ok) return { name: 'etcd', ok: false, reason: probe.reason };
+  if (cache.failed) return { name: 'etcd', ok: false, reason: cache.failed.message };
+  return { name: 'etcd', ok: true };
+}
+
+/** Free space where a SQLite store writes, so a full disk is seen to be writable again; other backends: unknown. */
+function freeBytesOf(store: Store): (() => Promise<number | undefined>) | undefined {
+  if (!(store instanceof SqliteStore)) return undefined;
+  return async () => {
+    const fs = await statfs(dirname(store.path));
+    return fs.bavail * fs.bsize;
   };
 }
 
