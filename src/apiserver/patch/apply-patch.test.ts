@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { KubeObject } from '../../api/object.js';
 import { StatusError } from '../../api/status.js';
 import { PatchContentType, applyPatch, supportedPatchContentTypes } from './apply-patch.js';
+import { applyJsonPatch } from './json-patch.js';
 import { DEPLOYMENT, POD, fixturePatchSchema } from './patch-schema.fixture.js';
 
 const JSON_PATCH = 'application/json-patch+json';
@@ -225,6 +226,28 @@ describe('applyPatch', () => {
       const err = statusErrorOf(() => applyPatch(JSON_PATCH, deployment(), ops, DEPLOYMENT));
       assert.equal(err.code, 413);
       assert.equal(err.message, 'Request entity too large: The allowed maximum operations in a JSON patch is 10000, got 10001');
+    });
+
+    it('refuses copies that add more than 3 MiB with 422, before building them (CVE-2019-1002100)', () => {
+      // The adversarial patch: every copy doubles the object, 2.8 KB of patch asked for gigabytes.
+      const doubling = Array.from({ length: 40 }, (_, i) => ({ op: 'copy', from: '/metadata/annotations', path: `/metadata/annotations/k${i}` }));
+      const original = deployment();
+      original.metadata.annotations = { seed: 'x'.repeat(1000) };
+      const err = statusErrorOf(() => applyPatch(JSON_PATCH, original, doubling, DEPLOYMENT));
+      assert.equal(err.code, 422);
+      assert.equal(err.reason, 'Invalid');
+      assert.match(err.status.details?.causes?.[0]?.message ?? '', /^Unable to complete the copy, the accumulated size increase of copy is \d+, exceeding the limit 3145728$/);
+      assert.equal(original.metadata.annotations.k0, undefined, 'the original is untouched');
+    });
+
+    it('counts the copied bytes across the whole patch, not per operation', () => {
+      const original = deployment();
+      original.metadata.annotations = { seed: 'x'.repeat(998) }; // 1000 bytes as JSON
+      const copies = (n: number) => Array.from({ length: n }, (_, i) => ({ op: 'copy', from: '/metadata/annotations/seed', path: `/metadata/annotations/c${i}` }));
+      const patched = applyJsonPatch(original, copies(5), 5000) as KubeObject;
+      assert.equal(patched.metadata.annotations?.c4, 'x'.repeat(998));
+      const err = statusErrorOf(() => applyJsonPatch(original, copies(6), 5000));
+      assert.equal(err.status.details?.causes?.[0]?.message, 'Unable to complete the copy, the accumulated size increase of copy is 6000, exceeding the limit 5000');
     });
   });
 

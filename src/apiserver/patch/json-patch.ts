@@ -4,18 +4,30 @@
  * Errors follow kube-apiserver (handlers/patch.go): a body that is not a list of operation objects
  * is 400, more than 10000 operations is 413, an operation that fails (a `test` that does not hold,
  * a path that does not exist, an unknown `op`) is 422 and nothing is applied.
+ *
+ * `copy` is the one operation that can grow a document faster than the patch grows: each copy may
+ * double it, so a few KB of patch could ask for gigabytes (CVE-2019-1002100). As kube-apiserver sets
+ * json-patch's AccumulatedCopySizeLimit to its request body limit, the bytes all copies of one patch
+ * add are bounded (the JSON size of each copied value), and going past is 422 with json-patch's words.
  */
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { StatusError } from '../../api/status.js';
+import { MAX_OBJECT_BYTES } from '../limits/object-size.js';
 import { describe, jsonKind, patchMalformed, patchNotApplicable } from './patch-errors.js';
 import { isObject } from './json-value.js';
 
 /** kube-apiserver's maxJSONPatchOperations. */
 export const MAX_JSON_PATCH_OPERATIONS = 10000;
 
-/** Applies the operations in `patch` to `target` and returns the result; neither argument is modified. */
-export function applyJsonPatch(target: unknown, patch: unknown): unknown {
+/** The bytes `copy` operations may add to a document in one patch (kube-apiserver: its request body limit, 3 MiB). */
+export const MAX_JSON_PATCH_COPY_BYTES = MAX_OBJECT_BYTES;
+
+/**
+ * Applies the operations in `patch` to `target` and returns the result; neither argument is modified.
+ * `copyLimit` bounds the bytes added by `copy` operations (default MAX_JSON_PATCH_COPY_BYTES).
+ */
+export function applyJsonPatch(target: unknown, patch: unknown, copyLimit = MAX_JSON_PATCH_COPY_BYTES): unknown {
   if (!Array.isArray(patch)) {
     throw patchMalformed(`json patch must be a list of operations, got ${jsonKind(patch)}: ${describe(patch)}`);
   }
@@ -33,7 +45,15 @@ export function applyJsonPatch(target: unknown, patch: unknown): unknown {
   }
   const operations = structuredClone(patch) as Operation[];
   let document = structuredClone(target);
+  let copied = 0;
   operations.forEach((operation, index) => {
+    if (operation.op === 'copy') {
+      copied += copySize(document, operation.from);
+      if (copied > copyLimit) {
+        // json-patch v4's AccumulatedCopySizeError, answered as every failed operation is (422).
+        throw patchNotApplicable(`Unable to complete the copy, the accumulated size increase of copy is ${copied}, exceeding the limit ${copyLimit}`);
+      }
+    }
     try {
       // validate=true checks the operation against the document before applying it, so a bad
       // operation throws instead of being skipped. Applied one by one because fast-json-patch
@@ -44,6 +64,19 @@ export function applyJsonPatch(target: unknown, patch: unknown): unknown {
     }
   });
   return document;
+}
+
+/** The JSON size of the value a copy would duplicate; 0 when `from` names nothing (the operation then fails on its own). */
+function copySize(document: unknown, from: unknown): number {
+  if (typeof from !== 'string') return 0;
+  let value: unknown;
+  try {
+    value = jsonpatch.getValueByPointer(document, from);
+  } catch {
+    return 0;
+  }
+  const json = value === undefined ? undefined : JSON.stringify(value);
+  return json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
 }
 
 function reason(err: unknown): string {
