@@ -68,7 +68,8 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
     extensions: defaultExtensions(resources),
     defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
-    // TODO(issue 6): pass config.maxRequestsInflight / config.maxMutatingRequestsInflight once ApiServerOptions has them.
+    maxRequestsInflight: config.maxRequestsInflight,
+    maxMutatingRequestsInflight: config.maxMutatingRequestsInflight,
   });
   const compactor = startCompactor(store);
   const controlPlane = await startControlPlane(api, config);
