@@ -49,6 +49,10 @@ describe('Service allocation on one server', () => {
     assert.equal(patch.status, 422, patch.text);
     assert.equal(patch.json.reason, 'Invalid');
     assert.match(patch.json.message, new RegExp(`spec\\.ports\\[0\\]\\.nodePort: Invalid value: ${taken}: provided port is already allocated`));
+    // The same by strategic merge patch, kubectl's default (ports merge by port number).
+    const smp = await s.request('PATCH', `${SERVICES}/np-b`, JSON.stringify({ spec: { ports: [{ port: 80, nodePort: taken }] } }), { 'Content-Type': 'application/strategic-merge-patch+json' });
+    assert.equal(smp.status, 422, smp.text);
+    assert.match(smp.json.message, /provided port is already allocated/);
     const still = await s.request('GET', `${SERVICES}/np-b`);
     assert.equal(still.json.spec.ports[0].nodePort, b.json.spec.ports[0].nodePort, 'B keeps its own port');
     // A PUT that leaves nodePort and clusterIP out keeps them (patchAllocatedValues).
