@@ -24,7 +24,10 @@ export interface EvictionStore {
   getPod(namespace: string, name: string): Promise<KubeObject>;
   /** The current PodDisruptionBudgets of the namespace. */
   listPdbs(namespace: string): Promise<KubeObject[]>;
-  /** Writes pdb.status with compare-and-swap on pdb.metadata.resourceVersion; throws a 409 Conflict StatusError when stale. */
+  /**
+   * Writes pdb.status with compare-and-swap on pdb.metadata.resourceVersion; throws a 409 Conflict StatusError when
+   * stale. evictPod never calls it in a dry run (upstream decides and records nothing then), so dryRun is false.
+   */
   updatePdbStatus(pdb: KubeObject, status: Record<string, unknown>, dryRun: boolean): Promise<void>;
   /** Deletes the pod with these options (preconditions checked by the store). */
   deletePod(namespace: string, name: string, opts: EvictionDeleteOptions): Promise<void>;

@@ -89,8 +89,10 @@ export class DisruptionController implements Controller {
       },
       update: (old, cur) => {
         if (old.metadata.resourceVersion === cur.metadata.resourceVersion) return;
-        this.enqueueFor(cur, true);
         this.enqueueIfStale(cur);
+        // Most namespaces have no budget: skip the label comparison for the pods of those.
+        if (this.pdbs.lister.list(cur.metadata.namespace ?? '').length === 0) return;
+        this.enqueueFor(cur, true);
         // A pod whose labels changed may have left a budget; that one must recount too (upstream waits for a resync).
         if (JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(cur.metadata.labels ?? {})) this.enqueueFor(old, false);
       },
