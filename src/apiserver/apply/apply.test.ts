@@ -205,6 +205,25 @@ describe('recordUpdate', () => {
       (err: { code?: number }) => err.code === 400,
     );
   });
+
+  it('a fieldsV1 nested thousands of levels is 400 naming the entry, not a stack overflow', () => {
+    const created = deploy();
+    recordUpdate({ live: undefined, next: created, manager: 'a', typeName: DEPLOYMENT, now: T0 });
+    for (const depth of [1001, 50_000]) {
+      let fieldsV1: Record<string, unknown> = {};
+      for (let i = 0; i < depth; i++) fieldsV1 = { 'f:a': fieldsV1 };
+      const entry = { manager: 'x', operation: 'Update', apiVersion: 'apps/v1', fieldsType: 'FieldsV1', fieldsV1 };
+      assert.throws(
+        () => update(created, (o) => (o.metadata.managedFields = [entry] as never), 'b'),
+        (err: { code?: number; message?: string }) =>
+          err.code === 400 && err.message === 'metadata.managedFields: Invalid value: managedFields[0].fieldsV1 nests deeper than 1000 levels (at .a.a.a...)',
+      );
+    }
+    let ok: Record<string, unknown> = {};
+    for (let i = 0; i < 1000; i++) ok = { 'f:a': ok };
+    const kept = update(created, (o) => (o.metadata.managedFields = [{ manager: 'x', operation: 'Update', apiVersion: 'apps/v1', fieldsType: 'FieldsV1', fieldsV1: ok }] as never), 'b');
+    assert.equal(kept.metadata.managedFields?.length, 1, 'a deep but allowed fieldsV1 is kept as sent');
+  });
 });
 
 describe('fieldManagerOf', () => {

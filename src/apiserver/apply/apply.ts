@@ -135,7 +135,12 @@ export function decodeManagedFields(raw: unknown): Map<string, Manager> {
     };
     if (typeof time === 'string') entry.time = time;
     if (typeof subresource === 'string' && subresource !== '') entry.subresource = subresource;
-    const set = FieldSet.fromFieldsV1(fieldsV1 ?? {});
+    let set: FieldSet;
+    try {
+      set = FieldSet.fromFieldsV1(fieldsV1 ?? {});
+    } catch (err) {
+      throw new Error(`managedFields[${i}].${(err as Error).message}`);
+    }
     const id = managerId(entry);
     const prev = out.get(id);
     out.set(id, { entry, set: prev ? prev.set.union(set) : set });

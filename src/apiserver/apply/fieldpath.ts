@@ -16,6 +16,7 @@
  */
 import { fieldOf, typeOf } from '../../api/schema/schema.js';
 import type { FieldDef, SchemaType } from '../../api/schema/types.js';
+import { MAX_NESTING_DEPTH } from '../limits/nesting.js';
 
 export type PathElement = string;
 export type Path = readonly PathElement[];
@@ -132,11 +133,16 @@ export class FieldSet {
     return render(root);
   }
 
-  /** Reads the FieldsV1 JSON form; throws an Error naming the bad part when it is not that form. */
-  static fromFieldsV1(json: unknown): FieldSet {
+  /**
+   * Reads the FieldsV1 JSON form; throws an Error naming the bad part when it is not that form, or when it
+   * nests deeper than `maxDepth` path elements (no object can have fields that deep: request bodies are
+   * held to MAX_NESTING_DEPTH, and a field path is never deeper than the object it describes).
+   */
+  static fromFieldsV1(json: unknown, maxDepth = MAX_FIELD_PATH_DEPTH): FieldSet {
     const set = new FieldSet();
     const visit = (node: unknown, path: PathElement[]): void => {
-      if (!isPlainObject(node)) throw new Error(`fieldsV1 at ${pathToString(path) || '<root>'} must be an object, got ${JSON.stringify(node)}`);
+      if (path.length > maxDepth) throw new Error(`fieldsV1 nests deeper than ${maxDepth} levels (at ${pathToString(path.slice(0, 3))}...)`);
+      if (!isPlainObject(node)) throw new Error(`fieldsV1 at ${pathToString(path) || '<root>'} must be an object, got ${describeShort(node)}`);
       const keys = Object.keys(node);
       if (keys.length === 0 && path.length > 0) {
         set.insert([...path]);
@@ -154,6 +160,14 @@ export class FieldSet {
     visit(json, []);
     return set;
   }
+}
+
+/** The deepest field path a FieldsV1 may hold: the nesting limit of request bodies. */
+export const MAX_FIELD_PATH_DEPTH = MAX_NESTING_DEPTH;
+
+function describeShort(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 100 ? `${text.slice(0, 100)}...` : text;
 }
 
 const ELEMENT_ORDER: Record<string, number> = { f: 0, k: 1, v: 2, i: 3 };
