@@ -1,5 +1,9 @@
-/** Wires the optional request-pipeline pieces (patch engines, strict field validation, OpenAPI, protobuf) into the handler. */
+/**
+ * Wires the optional request-pipeline pieces (patch engines, strict field validation, OpenAPI, protobuf, the nesting
+ * limit on bodies) into the handler.
+ */
 import { checkDecoded } from './field-validation.js';
+import { checkNesting } from './limits/nesting.js';
 import type { HandlerExtensions } from './http-handler.js';
 import { OpenApiV3 } from './openapi/openapi.js';
 import { applyPatch } from './patch/apply-patch.js';
@@ -13,5 +17,6 @@ export function defaultExtensions(resources: ResourceDefinition[]): HandlerExten
     checkDecoded: (def, obj) => checkDecoded(def.schemaName, obj),
     serveOpenApi: openapi.serveOpenApi,
     decodeProtobuf: decodeProtobufObject,
+    checkNesting: (mediaType, text) => checkNesting(mediaType, text),
   };
 }

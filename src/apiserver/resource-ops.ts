@@ -22,6 +22,7 @@ import type { Store } from '../storage/store.js';
 import { CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError } from '../storage/store.js';
 import { decodeFromStore, encodeForStore, listPrefix, objectKey, resourcePrefix } from './object-codec.js';
 import { Admission } from './admission/chain.js';
+import { checkObjectSize } from './limits/object-size.js';
 import type { AdmissionChain, AdmissionContext } from './admission/types.js';
 import { LOOPBACK_USER, type UserInfo } from './auth/user-info.js';
 import type { ObjectFilter } from './filters.js';
@@ -129,12 +130,7 @@ export class ResourceOps {
       await this.cache.waitForRevision(rv);
     } catch (err) {
       if (isStatusError(err)) throw err;
-      throw new StatusError({
-        message: `Too large resource version: ${rv}, current: ${this.cache.revision}`,
-        reason: 'Timeout',
-        code: 504,
-        details: { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 },
-      });
+      throw tooLargeResourceVersion(rv, this.cache.revision);
     }
   }
 
@@ -148,7 +144,11 @@ export class ResourceOps {
     }
     if (opts.resourceVersionMatch === 'Exact') {
       if (!opts.resourceVersion || opts.resourceVersion === '0') throw badRequest('resourceVersionMatch "Exact" requires a non-zero resourceVersion');
-      return this.listFromStore(prefix, opts.filter, parseResourceVersion(opts.resourceVersion), prefix, limit);
+      const rv = parseResourceVersion(opts.resourceVersion);
+      // A revision the store has not reached is a 504 with a retry hint, as from kube-apiserver's watch cache.
+      const current = await this.store.currentRevision();
+      if (rv > current) throw tooLargeResourceVersion(rv, current);
+      return this.listFromStore(prefix, opts.filter, rv, prefix, limit);
     }
     if (opts.resourceVersionMatch && opts.resourceVersionMatch !== 'NotOlderThan') {
       throw badRequest(`resourceVersionMatch: Unsupported value: "${opts.resourceVersionMatch}": supported values: "Exact", "NotOlderThan"`);
@@ -237,8 +237,10 @@ export class ResourceOps {
       opts.recordManagedFields?.(undefined, obj);
       this.validate(def, obj, def.strategy.validate(obj));
       await run.validate();
+      const json = encodeForStore(obj);
+      checkObjectSize(json);
       if (opts.dryRun) return obj;
-      const res = await this.store.create(objectKey(def, namespace, meta.name!), encodeForStore(obj));
+      const res = await this.store.create(objectKey(def, namespace, meta.name!), json);
       committed = true;
       meta.resourceVersion = String(res.revision);
       return obj;
@@ -281,6 +283,7 @@ export class ResourceOps {
         await run.validate();
         const nextJson = encodeForStore(next);
         if (nextJson === got.kv.value) return current;
+        checkObjectSize(nextJson);
         if (opts.dryRun) return next;
         // The last finalizer of an object being deleted is gone: the update completes the deletion.
         if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length && !def.deletion?.finalizationPending?.(next)) {
@@ -502,6 +505,16 @@ function specChanged(a: KubeObject, b: KubeObject): boolean {
     return JSON.stringify(rest);
   };
   return strip(a) !== strip(b);
+}
+
+/** 504 for a resourceVersion newer than the datastore's (upstream's "Too large resource version" with a retry hint). */
+function tooLargeResourceVersion(rv: number, current: number): StatusError {
+  return new StatusError({
+    message: `Too large resource version: ${rv}, current: ${current}`,
+    reason: 'Timeout',
+    code: 504,
+    details: { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 },
+  });
 }
 
 /** What a watcher gets when the watch cache starts over: a 410, so clients relist (client-go, client-node). */
