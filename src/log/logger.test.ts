@@ -32,6 +32,12 @@ describe('createLogger', () => {
     assert.match(entry.time, /Z$/);
   });
 
+  it('keeps the component when a field has the same name', () => {
+    const lines = capture({ format: 'json' });
+    createLogger('scheduler').info('x', { component: 'other' });
+    assert.equal(JSON.parse(lines[0]!).component, 'scheduler');
+  });
+
   it('drops debug entries unless the level is debug', () => {
     const log = createLogger('informer');
     let lines = capture({});

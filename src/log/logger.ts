@@ -45,7 +45,8 @@ export function configureLogging(options: LoggingOptions): void {
 export function createLogger(component: string): Logger {
   const write = (level: LogLevel, message: string, fields: LogFields | undefined) => {
     if (!root.isLevelEnabled(level)) return;
-    root[level](fields === undefined ? { component } : { component, ...fields }, message);
+    // The component stays first in JSON lines, and a field cannot overwrite it.
+    root[level](fields === undefined ? { component } : { component, ...fields, ...(fields.component !== undefined ? { component } : {}) }, message);
   };
   return {
     component,
