@@ -1,6 +1,7 @@
 /** batch/v1 CronJobs: defaults, schedule and job template validation, the SCHEDULE/SUSPEND/ACTIVE table. */
 import type { CronJob, CronJobSpec } from 'kubernetes-types/batch/v1.js';
 import { ageOf } from '../../api/age.js';
+import { CronSyntaxError, parseCronFields } from '../../api/cron-fields.js';
 import { fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
 import { formatLabelSelector } from '../../api/labels.js';
 import { nameIsDNSSubdomain } from '../../api/validation.js';
@@ -9,28 +10,18 @@ import { validateJobSpec } from './jobs.js';
 import { defaultPodTemplate, validateNonNegative } from './pod-spec.js';
 import { age, as, column, containerCells, containersColumn, imagesColumn, nameColumn, ageColumn, selectorColumn } from './table-columns.js';
 
-const macros = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
-
-/** A light check of the standard 5-field cron syntax (robfig/cron as Kubernetes configures it). */
+/**
+ * undefined when robfig/cron's ParseStandard accepts the schedule (what kube-apiserver validates it with),
+ * else its error, which becomes the detail of spec.schedule's Invalid value.
+ */
 export function validateSchedule(schedule: string): string | undefined {
-  const s = schedule.trim();
-  if (s.startsWith('@')) {
-    if (macros.has(s) || /^@every\s+\S+$/.test(s)) return undefined;
-    return `unrecognized descriptor: ${s}`;
+  try {
+    parseCronFields(schedule);
+    return undefined;
+  } catch (err) {
+    if (err instanceof CronSyntaxError) return err.message;
+    throw err;
   }
-  const fields = s.replace(/^(CRON_)?TZ=\S+\s+/, '').split(/\s+/).filter(Boolean);
-  if (fields.length !== 5) return `expected exactly 5 fields, found ${fields.length}: ${s}`;
-  const names = /^[A-Za-z]{3}$/;
-  for (const f of fields) {
-    for (const part of f.split(',')) {
-      const [range, step] = part.split('/');
-      if (step !== undefined && !/^\d+$/.test(step)) return `failed to parse int from ${step}: strconv.Atoi: parsing "${step}": invalid syntax`;
-      if (range === '*' || range === '?') continue;
-      const bounds = (range ?? '').split('-');
-      if (bounds.length > 2 || bounds.some((b) => !/^\d+$/.test(b) && !names.test(b))) return `failed to parse int from ${range}: strconv.Atoi: parsing "${range}": invalid syntax`;
-    }
-  }
-  return undefined;
 }
 
 export const cronjobs = defineResource({

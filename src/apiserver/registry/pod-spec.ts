@@ -116,9 +116,15 @@ function validatePorts(ports: ContainerPort[] | undefined, path: string): FieldE
   return errs;
 }
 
+/** A request or limit: a quantity, never negative (ValidateResourceQuantityValue -> ValidateNonnegativeQuantity). */
 function parseResource(value: unknown, path: string, errs: FieldError[]): Quantity | undefined {
   try {
-    return parseQuantity(String(value));
+    const q = parseQuantity(String(value));
+    if (q.nanos < 0n) {
+      errs.push(fieldInvalid(path, formatQuantity(q), 'must be greater than or equal to 0'));
+      return undefined;
+    }
+    return q;
   } catch (e) {
     if (!(e instanceof QuantityError)) throw e;
     errs.push(fieldInvalid(path, value, e.message));
