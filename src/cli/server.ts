@@ -43,6 +43,8 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
   }
   const pkiOptions = { hostnames: config.tlsSan, ips: config.advertiseAddress ? [config.advertiseAddress] : [] };
   const [store, secret] = await Promise.all([openStore(datastore), tokenSecret(config.dataDir, config.token)]);
+  const since = () => Math.round(performance.now() - started);
+  log.debug('datastore open', { datastore: redactUrl(datastore), ms: since() });
   // A datastore that already belongs to a cluster brings its CA (HA servers share one); otherwise this server's CA is
   // published for the next ones.
   const boot = await store.get(BOOTSTRAP_KEY);
@@ -57,6 +59,7 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
       token = await ensureToken(config.dataDir, config.token, pki.caHash);
     }
   }
+  log.debug('certificates and token ready', { dir: config.dataDir, adoptedClusterCA: boot.kv !== undefined, ms: since() });
   const authenticator = new Authenticator({ caCertPem: pki.caCertPem, clusterToken: token.secret });
   const api = await startApiServer({
     store,
@@ -71,6 +74,7 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
     maxRequestsInflight: config.maxRequestsInflight,
     maxMutatingRequestsInflight: config.maxMutatingRequestsInflight,
   });
+  log.debug('API server listening', { address: `${config.bindAddress}:${api.port}`, ms: since() });
   const compactor = startCompactor(store);
   const controlPlane = await startControlPlane(api, config);
   const server = kubeconfigServerUrl(config.bindAddress, api.port);
@@ -82,7 +86,7 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
     mode: config.writeKubeconfigMode,
   });
   announce(`Wrote kubeconfig ${config.writeKubeconfig}`, { kubeconfig: config.writeKubeconfig });
-  announce(`skiff server ready: ${server} (Kubernetes v1.32 API, datastore ${datastore.replace(/\/\/[^@/]*@/, '//***@')}) in ${Math.round(performance.now() - started)} ms; export KUBECONFIG=${config.writeKubeconfig}`, { url: server });
+  announce(`skiff server ready: ${server} (Kubernetes v1.32 API, datastore ${redactUrl(datastore)}) in ${Math.round(performance.now() - started)} ms; export KUBECONFIG=${config.writeKubeconfig}`, { url: server });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -100,4 +104,9 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
       return stopping;
     },
   };
+}
+
+/** A datastore URL without its credentials (etcd://user:password@host), for lines people and log shippers read. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
