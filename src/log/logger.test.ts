@@ -18,6 +18,13 @@ describe('createLogger', () => {
     assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN  deployment-controller: error syncing key=default\/web attempt=3 reason="quota exceeded" labels="{\\"app\\":\\"web\\"}"\n$/);
   });
 
+  it('keeps a multi-line message on one line', () => {
+    const lines = capture({ format: 'text' });
+    createLogger('x').info('first\nsecond', { detail: 'a\nb' });
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /x: first\\nsecond detail="a\\nb"\n$/);
+  });
+
   it('binds late: a logger made before configureLogging follows it', () => {
     const log = createLogger('scheduler');
     const lines = capture({ format: 'json', level: 'warn' });

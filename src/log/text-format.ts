@@ -20,7 +20,8 @@ export function formatTextEntry(jsonLine: string, options: { stacks: boolean }):
   }
   const level = String(entry.level ?? 'info').toUpperCase().padEnd(5);
   const component = typeof entry.component === 'string' ? `${entry.component}: ` : '';
-  let line = `${String(entry.time ?? '')} ${level} ${component}${String(entry.msg ?? '')}`;
+  // One entry, one line: a newline inside a message would pass for a second entry.
+  let line = `${String(entry.time ?? '')} ${level} ${component}${String(entry.msg ?? '').replace(/\r?\n/g, '\\n')}`;
   const stacks: string[] = [];
   for (const [key, value] of Object.entries(entry)) {
     if (PREFIX_KEYS.has(key) || value === undefined) continue;
