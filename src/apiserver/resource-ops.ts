@@ -340,7 +340,8 @@ export class ResourceOps {
     meta.name = name;
     if (def.namespaced) meta.namespace = namespace;
     else delete meta.namespace;
-    meta.uid = old.uid;
+    // A uid the client sent is kept for validation to refuse if it differs (rest.BeforeUpdate only fills a missing one).
+    meta.uid ||= old.uid;
     meta.creationTimestamp = old.creationTimestamp;
     meta.resourceVersion = old.resourceVersion;
     if (old.deletionTimestamp) {

@@ -196,7 +196,8 @@ export class ServiceAllocator implements MutatingAdmission {
           }
           const ip = requested || (await next(ips, inUse().ips).catch(full('serviceIP')));
           spec.clusterIP = ip;
-          spec.clusterIPs = [ip];
+          // Secondary IPs the client sent stay for validation to judge (a silent reset would hide a refused change).
+          spec.clusterIPs = [ip, ...(Array.isArray(spec.clusterIPs) ? spec.clusterIPs.slice(1) : [])];
         }
         spec.ipFamilies ??= ['IPv4'];
         spec.ipFamilyPolicy ??= 'SingleStack';

@@ -71,7 +71,18 @@ function validateServiceSpec(spec: ServiceSpec | undefined): FieldError[] {
     errs.push(fieldNotSupported('spec.sessionAffinity', s.sessionAffinity, ['ClientIP', 'None']));
   }
   errs.push(...validateLabels(s.selector, 'spec.selector'));
+  if (type !== 'ExternalName' && (s.clusterIPs?.length ?? 0) > 1) errs.push(...secondaryClusterIPErrors(s));
   return errs;
+}
+
+/** A second cluster IP: at most two, only with a dual-stack policy, and this cluster has a single IP family. */
+function secondaryClusterIPErrors(s: ServiceSpec): FieldError[] {
+  const ips = s.clusterIPs ?? [];
+  if (ips.length > 2) return [fieldInvalid('spec.clusterIPs', ips, 'may only hold up to 2 values')];
+  if ((s.ipFamilyPolicy ?? 'SingleStack') === 'SingleStack') {
+    return [fieldInvalid('spec.ipFamilyPolicy', s.ipFamilyPolicy ?? 'SingleStack', "must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified")];
+  }
+  return [fieldInvalid('spec.clusterIPs[1]', ips[1], 'not configured on this cluster')];
 }
 
 function defaultService(spec: ServiceSpec): void {
@@ -138,6 +149,24 @@ export function servicePorts(ports: ServicePort[] | undefined): string {
   return (ports ?? []).map((p) => (p.nodePort ? `${p.port}:${p.nodePort}/${p.protocol ?? 'TCP'}` : `${p.port}/${p.protocol ?? 'TCP'}`)).join(',');
 }
 
+/**
+ * ClusterIPs change only by adding or releasing the secondary (dual-stack upgrade or downgrade), as
+ * upstream's validateUpgradeDowngradeClusterIPs allows; a PUT that changes one must be refused, not
+ * have the stored list put back silently. This cluster is single-stack, so a second IP cannot be added.
+ */
+function validateClusterIPsUpdate(s: ServiceSpec, o: ServiceSpec): FieldError[] {
+  if (s.type === 'ExternalName' || o.type === 'ExternalName') return [];
+  const next = s.clusterIPs ?? (s.clusterIP ? [s.clusterIP] : []);
+  const prev = o.clusterIPs ?? (o.clusterIP ? [o.clusterIP] : []);
+  if (next.length === 0 || (next[0] === 'None' && prev[0] === 'None')) return [];
+  if (next.length === prev.length) {
+    return prev.some((ip, i) => ip !== next[i]) ? [fieldInvalid(`spec.clusterIPs[${prev.findIndex((ip, i) => ip !== next[i])}]`, next, 'may not change once set')] : [];
+  }
+  // Upgrading to dual-stack (more IPs) is refused by validateServiceSpec on this single-stack cluster.
+  if (next.length < prev.length && next[0] !== prev[0]) return [fieldInvalid('spec.clusterIPs[0]', next, 'may not change once set')];
+  return [];
+}
+
 export const services = defineResource({
   group: '',
   version: 'v1',
@@ -168,7 +197,7 @@ export const services = defineResource({
     if (s.type !== 'ExternalName' && o.clusterIP && s.clusterIP !== o.clusterIP) {
       return [fieldInvalid('spec.clusterIPs[0]', s.clusterIPs ?? (s.clusterIP ? [s.clusterIP] : []), 'may not change once set')];
     }
-    return [];
+    return validateClusterIPsUpdate(s, o);
   },
   printer: {
     columns: [

@@ -156,7 +156,7 @@ test('cron jobs need a schedule', () => {
   const cj = def('batch', 'cronjobs');
   const jobTemplate = { spec: { template: { spec: { restartPolicy: 'OnFailure', containers: [container('c', 'busybox')] } } } };
   assert.deepEqual(create(cj, { metadata: meta('tick'), spec: { jobTemplate } }).errors, ['spec.schedule: Required value']);
-  assert.deepEqual(create(cj, { metadata: meta('tick'), spec: { schedule: '* * *', jobTemplate } }).errors, ['spec.schedule: Invalid value: "* * *": expected exactly 5 fields, found 3: * * *']);
+  assert.deepEqual(create(cj, { metadata: meta('tick'), spec: { schedule: '* * *', jobTemplate } }).errors, ['spec.schedule: Invalid value: "* * *": expected exactly 5 fields, found 3: [* * *]']);
   const { obj, errors } = create(cj, { metadata: meta('tick'), spec: { schedule: '*/5 * * * *', jobTemplate } });
   assert.deepEqual(errors, []);
   assert.equal((obj.spec as any).concurrencyPolicy, 'Allow');
