@@ -51,6 +51,13 @@ describe('decodeWellKnown', () => {
     assert.deepEqual(Buffer.from(handed!), inner);
     assert.throws(() => decode('fieldsV1', bytes(1, Buffer.from('f:x'))), /fieldsV1 is not valid JSON/);
   });
+
+  it('embedded JSON nested past the body nesting limit is refused before it is parsed', () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    assert.throws(() => decode('rawExtension', bytes(1, Buffer.from(deep))), (err: unknown) => err instanceof DecodeError && err.message === 'rawExtension is not valid JSON: exceeded max depth');
+    const fine = '['.repeat(1000) + ']'.repeat(1000);
+    assert.ok(Array.isArray(decode('rawExtension', bytes(1, Buffer.from(fine)))));
+  });
 });
 
 describe('goDurationString (Go time.Duration.String)', () => {

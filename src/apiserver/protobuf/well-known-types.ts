@@ -6,6 +6,7 @@
  */
 import type { ScalarKind } from '../../api/schema/types.js';
 import { DecodeError } from './decode-error.js';
+import { MAX_NESTING_DEPTH, jsonNestingDepth } from '../limits/nesting.js';
 import { hasProtobufMagic, WIRE_BYTES, WIRE_VARINT, WireReader } from './wire-reader.js';
 
 export type WellKnownKind = Exclude<ScalarKind, 'string' | 'boolean' | 'int32' | 'int64' | 'double' | 'bytes'>;
@@ -101,6 +102,8 @@ export function decodeWellKnown(kind: WellKnownKind, buf: Uint8Array, start: num
 /** The JSON in raw bytes, or a DecodeError naming `what` held it. */
 export function parseJson(raw: Uint8Array, what: string): unknown {
   const text = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('utf8');
+  // Embedded JSON (RawExtension, runtime.Unknown) is held to the nesting limit of JSON bodies.
+  if (jsonNestingDepth(text) > MAX_NESTING_DEPTH) throw new DecodeError(`${what} is not valid JSON: exceeded max depth`);
   try {
     return JSON.parse(text);
   } catch (err) {
