@@ -12,6 +12,7 @@
  */
 import type { KubeObject } from '../api/object.js';
 import { isNotFound } from '../api/status.js';
+import { rfc3339 } from '../api/time.js';
 import { Events } from './resources.js';
 import { realClock, type Client, type Clock, type EventRecorder } from './types.js';
 import { createLogger } from '../log/logger.js';
@@ -34,11 +35,6 @@ interface Seen {
   name: string;
   count: number;
   lastSeenMs: number;
-}
-
-/** Seconds precision, as metav1.Time serializes. */
-function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export class ApiEventRecorder implements EventRecorder {
@@ -92,7 +88,7 @@ export class ApiEventRecorder implements EventRecorder {
     try {
       if (seen && nowMs - seen.lastSeenMs < AGGREGATE_WINDOW_MS) {
         try {
-          await this.client.patch(Events, seen.namespace, seen.name, 'merge', { count: seen.count + 1, lastTimestamp: timestamp(now) });
+          await this.client.patch(Events, seen.namespace, seen.name, 'merge', { count: seen.count + 1, lastTimestamp: rfc3339(now) });
           seen.count++;
           seen.lastSeenMs = nowMs;
           this.touch(key, seen);
@@ -105,7 +101,7 @@ export class ApiEventRecorder implements EventRecorder {
       }
       const namespace = involved.namespace || 'default';
       const name = `${involved.name}.${this.nanoHex(nowMs)}`;
-      const ts = timestamp(now);
+      const ts = rfc3339(now);
       await this.client.create(Events, namespace, {
         apiVersion: 'v1',
         kind: 'Event',

@@ -17,6 +17,7 @@
  */
 import type { KubeObject } from '../api/object.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../api/status.js';
+import { rfc3339Micro } from '../api/time.js';
 import { Leases } from './resources.js';
 import { realClock, type Client, type Clock } from './types.js';
 import { createLogger } from '../log/logger.js';
@@ -58,11 +59,6 @@ interface LeaseSpec {
 }
 
 type Lease = KubeObject & { spec?: LeaseSpec };
-
-/** metav1.MicroTime: RFC 3339 with microseconds. */
-function microTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
 
 export class LeaderElector {
   private readonly client: Client;
@@ -194,7 +190,7 @@ export class LeaderElector {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name: this.name, namespace: this.namespace },
-          spec: { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+          spec: { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds, acquireTime: rfc3339Micro(now), renewTime: rfc3339Micro(now), leaseTransitions: 0 },
         });
         this.observe(created);
         return true;
@@ -214,8 +210,8 @@ export class LeaderElector {
         ...spec,
         holderIdentity: this.identity,
         leaseDurationSeconds: leaseSeconds,
-        renewTime: microTime(now),
-        acquireTime: mine && spec.acquireTime ? spec.acquireTime : microTime(now),
+        renewTime: rfc3339Micro(now),
+        acquireTime: mine && spec.acquireTime ? spec.acquireTime : rfc3339Micro(now),
         // As client-go: every acquisition by a new holder (also of a released Lease) counts as a transition.
         leaseTransitions: mine ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
       },
@@ -250,7 +246,7 @@ export class LeaderElector {
   private async release(): Promise<void> {
     const lease = this.lastLease;
     if (!lease || lease.spec?.holderIdentity !== this.identity) return;
-    const now = microTime(this.clock.now());
+    const now = rfc3339Micro(this.clock.now());
     try {
       const released = await this.client.update<Lease>(Leases, this.namespace, {
         ...lease,

@@ -9,7 +9,9 @@
  * over HTTPS, in process, or against the fake client in tests.
  */
 import type { Node as NodeT } from 'kubernetes-types/core/v1.js';
+import { isPodTerminal, podKey } from '../api/pod.js';
 import { isNotFound } from '../api/status.js';
+import { rfc3339 } from '../api/time.js';
 import { Namespaces, Nodes, PodDisruptionBudgets, Pods, PriorityClasses, ReplicaSets, Services, StatefulSets } from '../client/resources.js';
 import { realClock, type Client, type Clock, type EventRecorder, type Informer, type InformerFactory } from '../client/types.js';
 import { CycleState } from './framework/cycle-state.js';
@@ -20,7 +22,7 @@ import { PodInfo } from './framework/pod-info.js';
 import type { Registry } from './framework/registry.js';
 import { Snapshot } from './framework/snapshot.js';
 import { Code, Status } from './framework/status.js';
-import { defaultSchedulerName, isTerminal, podKey, podUid, type Namespace, type Node, type Pod, type PodDisruptionBudget, type PriorityClass } from './framework/types.js';
+import { defaultSchedulerName, podUid, type Namespace, type Node, type Pod, type PodDisruptionBudget, type PriorityClass } from './framework/types.js';
 import { defaultProfile, newInTreeRegistry } from './plugins/registry.js';
 import { SchedulingQueue } from './queue/scheduling-queue.js';
 import { SchedulingAlgorithm, type ScheduleResult } from './scheduling-algorithm.js';
@@ -71,10 +73,6 @@ const noteLengthLimit = 1024;
 
 export function truncateMessage(msg: string): string {
   return msg.length <= noteLengthLimit ? msg : msg.slice(0, noteLengthLimit - 4) + ' ...';
-}
-
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 const ev = (resource: ClusterEvent['resource'], actionType: number, label: string): ClusterEvent => ({ resource, actionType, label });
@@ -242,11 +240,11 @@ export class Scheduler {
 
   /** Pods in the cache: assigned and not finished (upstream's informer excludes Succeeded/Failed pods). */
   private isCachedAssigned(pod: Pod): boolean {
-    return !!pod.spec?.nodeName && !isTerminal(pod);
+    return !!pod.spec?.nodeName && !isPodTerminal(pod);
   }
 
   private isQueueable(pod: Pod): boolean {
-    return !pod.spec?.nodeName && !isTerminal(pod) && this.responsibleFor(pod);
+    return !pod.spec?.nodeName && !isPodTerminal(pod) && this.responsibleFor(pod);
   }
 
   private onPodAdd(raw: Pod): void {

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { ContainerStatus, PodCondition } from 'kubernetes-types/core/v1.js';
 import type { Mutable } from '../../api/object.js';
+import { rfc3339 } from '../../api/time.js';
 import { EXIT_CODE_ANNOTATION } from './default-stages.js';
 import type { Pod } from './objects.js';
 import { renderTemplate, type Stage } from './stage.js';
@@ -17,11 +18,6 @@ export interface StageContext {
 }
 
 export type StageResult = { delete: true } | { delete: false; pod: Mutable<Pod> };
-
-/** Metav1.Time precision (seconds), as the API server serializes it. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /** The container ID a simulated container keeps for its life: stable per pod uid and container name. */
 export function simulatedContainerID(podUID: string, containerName: string): string {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { NodeCondition } from 'kubernetes-types/core/v1.js';
 import type { Mutable } from '../../api/object.js';
-import { rfc3339 } from './compute-stage-result.js';
+import { rfc3339, rfc3339Micro } from '../../api/time.js';
 import type { Lease, Node } from './objects.js';
 
 /** `kubectl annotate node NAME skiff.dev/heartbeat=stopped` silences a simulated node's kubelet. */
@@ -49,11 +49,6 @@ export function simulatedNodeNetwork(index: number): NodeNetwork {
   if (index < CLUSTER_CIDR_NODES) return { hostIP, podCIDR: `10.42.${index}.0/24` };
   const o = index - CLUSTER_CIDR_NODES;
   return { hostIP, podCIDR: `10.${128 + Math.floor(o / 256)}.${o % 256}.0/24` };
-}
-
-/** metav1.MicroTime: RFC 3339 with six fractional digits, as Lease renewTime is serialized. */
-export function microTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 function hexId(seed: string, length = 32): string {
@@ -150,6 +145,6 @@ export function buildLease(node: { name: string; uid?: string }, durationSeconds
       namespace: NODE_LEASE_NAMESPACE,
       ...(node.uid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid }] } : {}),
     },
-    spec: { holderIdentity: node.name, leaseDurationSeconds: durationSeconds, renewTime: microTime(now) },
+    spec: { holderIdentity: node.name, leaseDurationSeconds: durationSeconds, renewTime: rfc3339Micro(now) },
   };
 }

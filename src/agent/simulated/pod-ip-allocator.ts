@@ -5,6 +5,7 @@
  * (the kubelet tears the sandbox down then).
  */
 import type { Pod } from 'kubernetes-types/core/v1.js';
+import { isPodTerminal } from '../../api/pod.js';
 
 /** Usable pod addresses per node. */
 export const POD_ADDRESSES_PER_NODE = 253;
@@ -33,7 +34,7 @@ export class PodIPAllocator {
     const uid = pod.metadata?.uid;
     const ip = pod.status?.podIP;
     if (!pool || !uid || !ip || pod.spec?.hostNetwork || pool.byUID.has(uid) || !ip.startsWith(pool.prefix)) return;
-    if (isTerminal(pod)) return;
+    if (isPodTerminal(pod)) return;
     const host = Number(ip.slice(pool.prefix.length));
     if (!Number.isInteger(host) || pool.used.has(host)) return;
     pool.byUID.set(uid, host);
@@ -77,8 +78,4 @@ export class PodIPAllocator {
     const node = pod.spec?.nodeName;
     return node ? this.pools.get(node) : undefined;
   }
-}
-
-export function isTerminal(pod: Pod): boolean {
-  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 }

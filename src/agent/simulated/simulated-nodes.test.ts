@@ -2,18 +2,18 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { KubeObject } from '../../api/object.js';
 import { conflict } from '../../api/status.js';
+import { rfc3339, rfc3339Micro } from '../../api/time.js';
 import { FakeClient } from '../../client/fake-client.js';
 import { FakeClock } from '../../client/fake-clock.js';
 import { FakeInformerFactory } from '../../client/fake-informer-factory.js';
 import { Leases, Nodes, Pods } from '../../client/resources.js';
 import type { Client, ResourceType, Watcher } from '../../client/types.js';
-import { microTime } from './node-objects.js';
 import type { Lease, Node, Pod } from './objects.js';
 import { SimulatedNodes, type SimulatedNodesOptions } from './simulated-nodes.js';
 import type { Stage } from './stage.js';
 
 const T0 = Date.UTC(2025, 0, 1, 0, 0, 0);
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const iso = (ms: number) => rfc3339(ms);
 
 /** Lets watch deliveries (microtasks) and the writes they trigger run. */
 async function settle(): Promise<void> {
@@ -125,7 +125,7 @@ describe('SimulatedNodes registration', () => {
       assert.equal(lease.metadata.name, `sim-node-${i}`);
       assert.equal(lease.spec?.holderIdentity, `sim-node-${i}`);
       assert.equal(lease.spec?.leaseDurationSeconds, 40);
-      assert.equal(lease.spec?.renewTime, microTime(new Date(T0)));
+      assert.equal(lease.spec?.renewTime, rfc3339Micro(new Date(T0)));
       assert.deepEqual(lease.metadata.ownerReferences?.map((r) => [r.kind, r.name, r.uid]), [['Node', `sim-node-${i}`, nodes[i]!.metadata.uid]]);
     }
   });
@@ -204,12 +204,12 @@ describe('SimulatedNodes heartbeats', () => {
   it('renews every Lease after 10 s and posts node status after 60 s', async () => {
     const h = await start();
     await h.clock.advanceAsync(9_999);
-    assert.equal(renewTime(h, 'sim-node-0'), microTime(new Date(T0)));
+    assert.equal(renewTime(h, 'sim-node-0'), rfc3339Micro(new Date(T0)));
     await h.clock.advanceAsync(1);
-    for (const n of h.sim.nodeNames) assert.equal(renewTime(h, n), microTime(new Date(T0 + 10_000)), n);
+    for (const n of h.sim.nodeNames) assert.equal(renewTime(h, n), rfc3339Micro(new Date(T0 + 10_000)), n);
     assert.equal(heartbeat(h.client.peek<Node>(Nodes, '', 'sim-node-0')), iso(T0), 'status is posted less often than the Lease');
     await h.clock.advanceAsync(50_000);
-    assert.equal(renewTime(h, 'sim-node-2'), microTime(new Date(T0 + 60_000)));
+    assert.equal(renewTime(h, 'sim-node-2'), rfc3339Micro(new Date(T0 + 60_000)));
     for (const n of h.sim.nodeNames) assert.equal(heartbeat(h.client.peek<Node>(Nodes, '', n)), iso(T0 + 60_000), n);
   });
 
@@ -218,9 +218,9 @@ describe('SimulatedNodes heartbeats', () => {
     await h.client.patch(Nodes, '', 'sim-node-1', 'merge', { metadata: { annotations: { 'skiff.dev/heartbeat': 'stopped' } } });
     await settle();
     await h.clock.advanceAsync(120_000);
-    assert.equal(renewTime(h, 'sim-node-1'), microTime(new Date(T0)), 'a silenced node does not renew its Lease');
+    assert.equal(renewTime(h, 'sim-node-1'), rfc3339Micro(new Date(T0)), 'a silenced node does not renew its Lease');
     assert.equal(heartbeat(h.client.peek<Node>(Nodes, '', 'sim-node-1')), iso(T0), 'nor post status');
-    assert.equal(renewTime(h, 'sim-node-0'), microTime(new Date(T0 + 120_000)));
+    assert.equal(renewTime(h, 'sim-node-0'), rfc3339Micro(new Date(T0 + 120_000)));
 
     // What the node lifecycle controller does to a silent node.
     const silent = h.client.peek<Node>(Nodes, '', 'sim-node-1')!;
@@ -236,16 +236,16 @@ describe('SimulatedNodes heartbeats', () => {
     assert.equal(ready(back)?.reason, 'KubeletReady');
     assert.equal(ready(back)?.lastTransitionTime, iso(T0 + 120_000));
     assert.equal(back?.status?.conditions?.find((c) => c.type === 'MemoryPressure')?.status, 'False');
-    assert.equal(renewTime(h, 'sim-node-1'), microTime(new Date(T0 + 120_000)), 'the Lease is renewed at once on resume');
+    assert.equal(renewTime(h, 'sim-node-1'), rfc3339Micro(new Date(T0 + 120_000)), 'the Lease is renewed at once on resume');
     await h.clock.advanceAsync(10_000);
-    assert.equal(renewTime(h, 'sim-node-1'), microTime(new Date(T0 + 130_000)), 'and every 10 s after');
+    assert.equal(renewTime(h, 'sim-node-1'), rfc3339Micro(new Date(T0 + 130_000)), 'and every 10 s after');
   });
 
   it('stop() ends all heartbeats', async () => {
     const h = await start();
     h.sim.stop();
     await h.clock.advanceAsync(60_000);
-    assert.equal(renewTime(h, 'sim-node-0'), microTime(new Date(T0)));
+    assert.equal(renewTime(h, 'sim-node-0'), rfc3339Micro(new Date(T0)));
     assert.equal(h.clock.pendingTimers, 0);
   });
 });

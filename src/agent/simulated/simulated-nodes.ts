@@ -11,8 +11,10 @@
  * pods, as a dead kubelet would. Every delay goes through the injected Clock, so tests run on a FakeClock.
  */
 import type { Mutable } from '../../api/object.js';
+import { isPodTerminal, podKey } from '../../api/pod.js';
 import { isValidQuantity } from '../../api/quantity.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../api/status.js';
+import { rfc3339Micro } from '../../api/time.js';
 import { isDNS1123Subdomain, isValidLabelValue } from '../../api/validation.js';
 import { Leases, Nodes, Pods } from '../../client/resources.js';
 import { realClock, type Client, type Clock, type Informer, type InformerFactory } from '../../client/types.js';
@@ -26,15 +28,14 @@ import {
   HEARTBEAT_ANNOTATION,
   HEARTBEAT_STOPPED,
   MAX_SIMULATED_NODES,
-  microTime,
   NODE_LEASE_NAMESPACE,
   simulatedNodeNetwork,
   type NodeNetwork,
 } from './node-objects.js';
-import { isTerminal, PodIPAllocator, POD_ADDRESSES_PER_NODE } from './pod-ip-allocator.js';
+import { PodIPAllocator, POD_ADDRESSES_PER_NODE } from './pod-ip-allocator.js';
 import type { Lease, Node, Pod } from './objects.js';
 import { compileStages, type Stage } from './stage.js';
-import { podKey, StageEngine } from './stage-engine.js';
+import { StageEngine } from './stage-engine.js';
 import { createLogger } from '../../log/logger.js';
 
 const log = createLogger('simulated-nodes');
@@ -280,7 +281,7 @@ export class SimulatedNodes {
     let keys = this.podsByNode.get(nodeName);
     if (!keys) this.podsByNode.set(nodeName, (keys = new Set()));
     keys.add(key);
-    if (isTerminal(pod)) this.ips.release(pod);
+    if (isPodTerminal(pod)) this.ips.release(pod);
     else this.ips.observe(pod);
     if (this.isActive(nodeName)) this.engine.observe(pod);
   }
@@ -363,7 +364,7 @@ export class SimulatedNodes {
     const now = this.clock.now();
     if (sim.lease) {
       const next = structuredClone(sim.lease) as Mutable<Lease>;
-      next.spec = { ...next.spec, holderIdentity: sim.name, leaseDurationSeconds: this.leaseDurationSeconds, renewTime: microTime(now) };
+      next.spec = { ...next.spec, holderIdentity: sim.name, leaseDurationSeconds: this.leaseDurationSeconds, renewTime: rfc3339Micro(now) };
       try {
         sim.lease = await this.client.update<Lease>(Leases, NODE_LEASE_NAMESPACE, next);
         return;

@@ -5,6 +5,7 @@
  * resourceVersion as precondition) or deletes the pod. The write's own watch event brings the pod back to observe(),
  * which schedules the next stage, so a lifecycle is a chain of stages with no state kept here beyond the timers.
  */
+import { podKey } from '../../api/pod.js';
 import { isConflict, isNotFound } from '../../api/status.js';
 import { Pods } from '../../client/resources.js';
 import type { Client, Clock } from '../../client/types.js';
@@ -171,10 +172,6 @@ export class StageEngine {
     }
     this.deleted.add(uid);
   }
-}
-
-export function podKey(pod: Pod): string {
-  return `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
 }
 
 function splitPodKey(key: string): [string, string] {

@@ -13,7 +13,7 @@ import { CronJobs, Jobs } from '../../client/resources.js';
 import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
-import { formatTime } from '../util/meta-time.js';
+import { rfc3339 } from '../../api/time.js';
 import { controllerRefOf, newControllerRef } from '../util/owner-references.js';
 import { checkTimeZone, formatRFC3339InZone, parseCronSchedule, type CronSchedule } from './cron-schedule.js';
 import { createLogger } from '../../log/logger.js';
@@ -260,7 +260,7 @@ export class CronJobController implements Controller {
     }
     // The deterministic name is the lock against starting this time twice if this status write is lost.
     if (!inActiveList(cj, created.metadata.uid ?? '')) (status.active ??= []).push(jobRef(created));
-    status.lastScheduleTime = formatTime(new Date(scheduled));
+    status.lastScheduleTime = rfc3339(new Date(scheduled));
     return { cj, updateStatus: true, requeueAfterMs: requeueAfterMs() };
   }
 

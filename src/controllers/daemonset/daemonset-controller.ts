@@ -31,7 +31,7 @@ import {
 import { ControllerExpectations } from '../util/expectations.js';
 import { controllerRefOf, isControlledBy, newControllerRef } from '../util/owner-references.js';
 import { createPodFor, deletePodFor, podFromTemplate } from '../util/pod-control.js';
-import { isPodAvailable, isPodReady, isPodTerminal } from '../util/pod-state.js';
+import { isPodAvailable, isPodReady, isPodTerminal } from '../../api/pod.js';
 import { slowStartBatch } from '../util/slow-start.js';
 import { addDaemonPodTolerations, nodeNameAffinity, nodeShouldRunDaemonPod, targetNodeName } from './node-eligibility.js';
 
@@ -224,7 +224,7 @@ export class DaemonSetController implements Controller {
         const running: PodObject[] = [];
         for (const pod of pods) {
           if (pod.metadata.deletionTimestamp) continue;
-          if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
+          if (isPodTerminal(pod)) {
             // Kubelets may keep rejecting a pod: replace failed ones with a per-node backoff, not in a hot loop.
             const backoffKey = `${key}/${nodeName}`;
             const wait = this.backoffRemaining(backoffKey, now.getTime());

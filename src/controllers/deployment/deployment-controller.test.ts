@@ -7,7 +7,7 @@ import { Deployments, Pods, ReplicaSets } from '../../client/resources.js';
 import { keyOf } from '../controller.js';
 import { ReplicaSetController } from '../replicaset/replicaset-controller.js';
 import { ControllerFixture } from '../util/controller-fixture.js';
-import { isPodActive, isPodReady } from '../util/pod-state.js';
+import { isPodActive, isPodReady } from '../../api/pod.js';
 import { DeploymentController } from './deployment-controller.js';
 import { computePodTemplateHash } from './pod-template-hash.js';
 

@@ -6,7 +6,7 @@
 import type { Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { PodTemplateSpec } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
-import { formatTime, parseTime } from '../util/meta-time.js';
+import { rfc3339, parseTime } from '../../api/time.js';
 import { semanticEqual } from '../util/semantic-equal.js';
 
 export type DeploymentObject = Deployment & KubeObject;
@@ -366,7 +366,7 @@ export function getCondition(status: DeploymentStatus | undefined, type: string)
 }
 
 export function newCondition(type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string, now: Date): MutableDeploymentCondition {
-  const t = formatTime(now);
+  const t = rfc3339(now);
   return { type, status, lastUpdateTime: t, lastTransitionTime: t, reason, message };
 }
 

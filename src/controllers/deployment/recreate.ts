@@ -3,6 +3,7 @@
  * only then create (or scale up) the new ReplicaSet. Old and new pods never run together.
  */
 import type { Pod } from 'kubernetes-types/core/v1.js';
+import { isPodTerminal } from '../../api/pod.js';
 import { actualReplicaCount, activeReplicaSets, deploymentComplete, deploymentReplicas, type MutableDeployment, type ReplicaSetObject } from './deployment-util.js';
 import { syncRolloutStatus } from './progress.js';
 import { cleanupDeployment, getAllReplicaSetsAndSyncRevision, scaleReplicaSetAndRecordEvent } from './sync.js';
@@ -41,8 +42,7 @@ export function oldPodsRunning(newRS: ReplicaSetObject | undefined, oldRSs: read
   for (const [rsUid, pods] of podMap) {
     if (newRS && newRS.metadata.uid === rsUid) continue;
     for (const pod of pods) {
-      const phase = pod.status?.phase;
-      if (phase === 'Failed' || phase === 'Succeeded') continue;
+      if (isPodTerminal(pod)) continue;
       return true;
     }
   }

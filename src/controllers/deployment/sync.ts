@@ -66,9 +66,11 @@ export async function writeDeploymentStatus(ctx: SyncContext, d: MutableDeployme
 
 /**
  * Sets the Deployment's revision annotation (what `kubectl describe` and `rollout status --revision` read) if it
- * differs. Upstream carries it in its status write, which kube-apiserver accepts because the Deployment status
- * strategy resets only spec and labels; a status endpoint that keeps all metadata would drop it, so this writes it
- * with a merge patch of the annotation alone, which every server applies. Returns true if it wrote.
+ * differs. Upstream (sync.go getNewReplicaSet) puts it on its copy of the Deployment and sends it in the UpdateStatus
+ * that also carries the Progressing condition; kube-apiserver keeps it because the Deployment status strategy resets
+ * only spec and metadata.labels. skiff's /status keeps all stored metadata, so the annotation goes in a merge patch of
+ * the main resource instead (metadata only, so generation does not move), which both servers apply. Returns true if
+ * it wrote.
  */
 export async function syncDeploymentRevision(ctx: SyncContext, d: MutableDeployment, revision: string): Promise<boolean> {
   if (!setDeploymentRevision(d, revision)) return false;

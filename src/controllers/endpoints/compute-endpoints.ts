@@ -5,7 +5,7 @@
 import type { EndpointAddress, EndpointPort, EndpointSubset } from 'kubernetes-types/core/v1.js';
 import type { Mutable } from '../../api/object.js';
 import { findPort, podIPsOfFamily, shouldPodBeInEndpoints, shouldSetHostname, type Pod, type Service } from '../util/pod-endpoints.js';
-import { isPodReady } from '../util/pod-state.js';
+import { isPodReady } from '../../api/pod.js';
 
 /** Endpoints objects hold at most this many addresses; the rest are dropped and the object is annotated. */
 export const MAX_ENDPOINTS_CAPACITY = 1000;

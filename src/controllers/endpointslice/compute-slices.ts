@@ -8,7 +8,7 @@
 import type { Endpoint, EndpointPort, EndpointSlice as K8sEndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { findPort, podIPsOfFamily, shouldPodBeInEndpoints, shouldSetHostname, type Pod, type Service } from '../util/pod-endpoints.js';
-import { isPodReady } from '../util/pod-state.js';
+import { isPodReady } from '../../api/pod.js';
 import { semanticEqual } from '../util/semantic-equal.js';
 
 export type EndpointSlice = K8sEndpointSlice & KubeObject;

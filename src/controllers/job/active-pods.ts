@@ -3,7 +3,7 @@
  * pods and deletion cost): which surplus active pods of a Job go first.
  */
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import { isPodReady, podReadyCondition } from '../util/pod-state.js';
+import { isPodReady, podReadyCondition } from '../../api/pod.js';
 
 const phaseOrdinal: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
 

@@ -7,7 +7,7 @@ import { Jobs, Pods } from '../../client/resources.js';
 import { ControllerFixture } from '../util/controller-fixture.js';
 import { JobController } from './job-controller.js';
 import { jobTrackingFinalizer } from './job-util.js';
-import { formatTime } from '../util/meta-time.js';
+import { rfc3339 } from '../../api/time.js';
 
 type JobObj = Mutable<Job> & KubeObject;
 type PodObj = Mutable<Pod> & KubeObject;
@@ -100,7 +100,7 @@ describe('JobController', () => {
     const st = stored(f).status!;
     assert.equal(st.active, 2);
     assert.equal(st.ready, 0);
-    assert.equal(st.startTime, formatTime(f.clock.now()));
+    assert.equal(st.startTime, rfc3339(f.clock.now()));
     assert.deepEqual(f.recorder.lines().map((l) => l.replace(/pi-\w{5}$/, 'pi-XXXXX')), ['Normal SuccessfulCreate Created pod: pi-XXXXX', 'Normal SuccessfulCreate Created pod: pi-XXXXX']);
   });
 
@@ -149,7 +149,7 @@ describe('JobController', () => {
     assert.equal(complete.message, 'Reached expected number of succeeded pods');
     assert.equal(j.status!.succeeded, 2);
     assert.equal(j.status!.active, undefined);
-    assert.equal(j.status!.completionTime, formatTime(f.clock.now()));
+    assert.equal(j.status!.completionTime, rfc3339(f.clock.now()));
     assert.equal(f.actionsOf('create', 'pods').length, 0);
     assert.deepEqual(f.recorder.lines(), ['Normal Completed Job completed']);
   });
@@ -169,7 +169,7 @@ describe('JobController', () => {
     const { f, c } = setup();
     const now = f.clock.now().getTime();
     f.seed(Jobs, job('pi', {}, { startTime: '2025-01-01T11:00:00Z', active: 1 }));
-    f.seed(Pods, pod('pi', 'Failed', { finishedAt: formatTime(new Date(now - 2000)) }));
+    f.seed(Pods, pod('pi', 'Failed', { finishedAt: rfc3339(new Date(now - 2000)) }));
     await c.reconcile('default/pi');
     assert.equal(f.actionsOf('create', 'pods').length, 0);
     assert.equal(stored(f).status!.failed, 1);
@@ -226,7 +226,7 @@ describe('JobController', () => {
   it('fails with DeadlineExceeded past activeDeadlineSeconds', async () => {
     const { f, c } = setup();
     const started = new Date(f.clock.now().getTime() - 61_000);
-    f.seed(Jobs, job('pi', { activeDeadlineSeconds: 60 }, { startTime: formatTime(started), active: 1 }));
+    f.seed(Jobs, job('pi', { activeDeadlineSeconds: 60 }, { startTime: rfc3339(started), active: 1 }));
     const [running] = f.seed(Pods, pod('pi', 'Running', { ready: true }));
     await c.reconcile('default/pi');
     assert.deepEqual(f.actionsOf('delete', 'pods').map((a) => a.name), [running!.metadata.name]);
@@ -243,7 +243,7 @@ describe('JobController', () => {
   it('does not fail before the deadline', async () => {
     const { f, c } = setup();
     const started = new Date(f.clock.now().getTime() - 59_000);
-    f.seed(Jobs, job('pi', { activeDeadlineSeconds: 60 }, { startTime: formatTime(started), active: 1, ready: 1, terminating: 0 }));
+    f.seed(Jobs, job('pi', { activeDeadlineSeconds: 60 }, { startTime: rfc3339(started), active: 1, ready: 1, terminating: 0 }));
     f.seed(Pods, pod('pi', 'Running', { ready: true }));
     await c.reconcile('default/pi');
     assert.deepEqual(f.writes(), []);

@@ -40,10 +40,10 @@ import {
   type MutableJobCondition,
 } from './job-util.js';
 import { ControllerExpectations } from '../util/expectations.js';
-import { formatTime } from '../util/meta-time.js';
+import { rfc3339 } from '../../api/time.js';
 import { controllerRefOf, isControlledBy, newControllerRef } from '../util/owner-references.js';
 import { createPodFor, podFromTemplate } from '../util/pod-control.js';
-import { isPodActive, isPodReady, isPodTerminating } from '../util/pod-state.js';
+import { isPodActive, isPodReady, isPodTerminating } from '../../api/pod.js';
 import { slowStartBatch } from '../util/slow-start.js';
 import { compareActivePodsForDeletion } from './active-pods.js';
 
@@ -292,7 +292,7 @@ export class JobController implements Controller {
 
     let startTimeSet = false;
     if (!status.startTime && !isJobSuspended(job)) {
-      status.startTime = formatTime(now);
+      status.startTime = rfc3339(now);
       startTimeSet = true;
     }
     ctx.backoff = nextBackoffRecord(this.backoffs.get(key) ?? { failuresAfterLastSuccess: 0 }, newSucceeded, newFailed);
@@ -363,7 +363,7 @@ export class JobController implements Controller {
           if (suspendChanged) {
             this.recorder.event(shared, 'Normal', 'Resumed', 'Job resumed');
             // activeDeadlineSeconds counts continuous activity, so a resumed Job starts its clock again.
-            status.startTime = formatTime(now);
+            status.startTime = rfc3339(now);
           }
         }
       }
@@ -685,7 +685,7 @@ export class JobController implements Controller {
     if (ctx.terminating > 0) return false;
     const now = this.clock.now();
     ensureCondition(ctx.job, cond.type, 'True', cond.reason ?? '', cond.message ?? '', now);
-    if (cond.type === 'Complete') ctx.job.status!.completionTime = formatTime(now);
+    if (cond.type === 'Complete') ctx.job.status!.completionTime = rfc3339(now);
     return true;
   }
 

@@ -5,7 +5,7 @@
 import type { Job, JobCondition } from 'kubernetes-types/batch/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Mutable } from '../../api/object.js';
-import { formatTime } from '../util/meta-time.js';
+import { rfc3339 } from '../../api/time.js';
 
 /** Finalizer that keeps a finished pod around until the controller has counted it (KEP-2307). */
 export const jobTrackingFinalizer = 'batch.kubernetes.io/job-tracking';
@@ -52,7 +52,7 @@ export function isJobSuspended(job: Job): boolean {
 }
 
 export function newCondition(type: string, status: 'True' | 'False', reason: string, message: string, now: Date): MutableJobCondition {
-  const t = formatTime(now);
+  const t = rfc3339(now);
   return { type, status, lastProbeTime: t, lastTransitionTime: t, reason, message };
 }
 

@@ -8,9 +8,11 @@
  * While content remains the namespace is synced again after an estimate (the longest pod grace period, or 15 s
  * for objects held by finalizers), and sooner when the informers report its content being deleted.
  */
-import type { Namespace } from 'kubernetes-types/core/v1.js';
+import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { isConflict, isNotFound } from '../../api/status.js';
+import { isPodTerminal } from '../../api/pod.js';
+import { rfc3339 } from '../../api/time.js';
 import { allResourceTypes, Namespaces, Pods } from '../../client/resources.js';
 import type { Lister, ResourceType, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
@@ -159,7 +161,7 @@ export class NamespaceController implements Controller {
   }
 
   private async updateConditions(ns: NamespaceObj, outcome: DeletionOutcome): Promise<NamespaceObj> {
-    const stamp = this.ctx.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const stamp = rfc3339(this.ctx.clock.now());
     const { conditions, changed } = computeNamespaceConditions(ns.status?.conditions ?? [], outcome, stamp);
     if (!changed) return ns;
     const copy = structuredClone(ns) as Mutable<NamespaceObj>;
@@ -192,8 +194,7 @@ export class NamespaceController implements Controller {
 function podTerminationEstimate(pods: KubeObject[]): number {
   let estimate = 0;
   for (const p of pods) {
-    const phase = (p.status as { phase?: string } | undefined)?.phase;
-    if (phase === 'Succeeded' || phase === 'Failed') continue;
+    if (isPodTerminal(p as Pod)) continue;
     const grace = (p.spec as { terminationGracePeriodSeconds?: number } | undefined)?.terminationGracePeriodSeconds ?? 30;
     estimate = Math.max(estimate, grace);
   }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Toleration } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../../api/object.js';
-import { FakeClient, isoSeconds } from '../../client/fake-client.js';
+import { rfc3339 } from '../../api/time.js';
+import { FakeClient } from '../../client/fake-client.js';
 import { FakeClock } from '../../client/fake-clock.js';
 import { FakeInformerFactory } from '../../client/fake-informer-factory.js';
 import { FakeRecorder } from '../../client/fake-recorder.js';
@@ -29,7 +30,7 @@ function fixture() {
   controller.start();
   for (const rt of [Nodes, Pods]) mirror(client, informers, rt);
 
-  const now = () => isoSeconds(clock.now());
+  const now = () => rfc3339(clock.now());
   const add = (rt: ResourceType, obj: KubeObject) => {
     client.seed(rt, obj);
     informers.informerFor(rt).add(client.peek(rt, obj.metadata.namespace ?? '', obj.metadata.name!)!);
@@ -183,7 +184,7 @@ test('a node that reports Ready again loses the taints; its tolerating pods stay
   clock.advance(5_000);
   for (const n of ['n1', 'n2', 'n3']) f.renew(n);
   const back = f.node('n1');
-  back.status!.conditions = [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: isoSeconds(clock.now()) }];
+  back.status!.conditions = [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: rfc3339(clock.now()) }];
   await client.updateStatus(Nodes, '', back);
   await f.settle();
   await controller.monitorNodeHealth();

@@ -17,6 +17,8 @@ import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import type { Node, Pod as K8sPod, PodCondition, Taint } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { isConflict, isNotFound } from '../../api/status.js';
+import { podReadyCondition } from '../../api/pod.js';
+import { rfc3339 } from '../../api/time.js';
 import { Leases, Nodes, Pods } from '../../client/resources.js';
 import type { EventRecorder, Lister, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
@@ -275,7 +277,7 @@ export class NodeLifecycleController implements Controller {
   private async markPodsNotReady(nodeName: string, now: number): Promise<void> {
     let failed = false;
     for (const pod of this.pods.byIndex(POD_NODE_INDEX, nodeName)) {
-      const ready = (pod.status?.conditions ?? []).find((c) => c.type === 'Ready');
+      const ready = podReadyCondition(pod);
       if (!ready || ready.status === 'False') continue;
       const copy = structuredClone(pod) as Mutable<Pod>;
       const c = copy.status!.conditions!.find((x) => x.type === 'Ready')!;
@@ -555,8 +557,4 @@ function nodeTaintInputs(node: NodeObj): string {
     node.spec?.unschedulable ?? false,
     (node.status?.conditions ?? []).map((c) => [c.type, c.status]),
   ]);
-}
-
-function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -11,6 +11,7 @@
 import type { Node, Pod as K8sPod, PodCondition } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { isNotFound } from '../../api/status.js';
+import { rfc3339 } from '../../api/time.js';
 import { Nodes, Pods } from '../../client/resources.js';
 import type { Lister } from '../../client/types.js';
 import { keyOf, type Controller, type ControllerContext } from '../controller.js';
@@ -181,8 +182,4 @@ function byEvictionAndCreationTimestamp(a: Pod, b: Pod): number {
 
 function isNodeReady(node: NodeObj): boolean {
   return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

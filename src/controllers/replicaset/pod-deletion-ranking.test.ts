@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { deletionCost, podsToDelete } from './pod-deletion-ranking.js';
-import { formatTime } from '../util/meta-time.js';
+import { rfc3339 } from '../../api/time.js';
 
 const NOW = new Date(Date.UTC(2025, 0, 1, 12, 0, 0));
-const ago = (s: number) => formatTime(new Date(NOW.getTime() - s * 1000));
+const ago = (s: number) => rfc3339(new Date(NOW.getTime() - s * 1000));
 
 function pod(name: string, o: { node?: string; phase?: string; readySecondsAgo?: number; createdSecondsAgo?: number; uid?: string; cost?: string; restarts?: number } = {}): Pod {
   return {

@@ -11,8 +11,8 @@
  *   8. created later before created earlier (log2 scale, ties broken by uid); no creation time first.
  */
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import { parseTime } from '../util/meta-time.js';
-import { isPodActive, isPodReady, podReadyTime } from '../util/pod-state.js';
+import { parseTime } from '../../api/time.js';
+import { isPodActive, isPodReady, podReadyTime } from '../../api/pod.js';
 
 export const POD_DELETION_COST_ANNOTATION = 'controller.kubernetes.io/pod-deletion-cost';
 

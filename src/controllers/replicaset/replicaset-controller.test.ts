@@ -6,7 +6,7 @@ import type { KubeObject } from '../../api/object.js';
 import { StatusError } from '../../api/status.js';
 import { Pods, ReplicaSets } from '../../client/resources.js';
 import { ControllerFixture, readyStatus } from '../util/controller-fixture.js';
-import { formatTime } from '../util/meta-time.js';
+import { rfc3339 } from '../../api/time.js';
 import { ReplicaSetController } from './replicaset-controller.js';
 
 const NS = 'default';
@@ -54,7 +54,7 @@ function pod(name: string, o: PodOpts = {}): KubeObject {
       namespace: NS,
       labels: o.labels ?? { app: 'web', tier: 'frontend' },
       ...(o.uid ? { uid: o.uid } : {}),
-      ...(o.created ? { creationTimestamp: formatTime(o.created) } : {}),
+      ...(o.created ? { creationTimestamp: rfc3339(o.created) } : {}),
       ...(o.cost !== undefined ? { annotations: { 'controller.kubernetes.io/pod-deletion-cost': o.cost } } : {}),
       ...(o.owner
         ? {

@@ -24,7 +24,7 @@ import { UIDTrackingControllerExpectations } from '../util/expectations.js';
 import { hasStatusCause } from '../util/has-status-cause.js';
 import { controllerRefOf, newControllerRef } from '../util/owner-references.js';
 import { createPodFor, deletePodFor, podFromTemplate } from '../util/pod-control.js';
-import { isPodActive, isPodReady } from '../util/pod-state.js';
+import { isPodActive, isPodReady } from '../../api/pod.js';
 import { slowStartBatch, SLOW_START_INITIAL_BATCH_SIZE } from '../util/slow-start.js';
 import { podsToDelete } from './pod-deletion-ranking.js';
 import { computeReplicaSetStatus, replicaSetStatusEqual, type MutableReplicaSetStatus } from './replicaset-status.js';

@@ -8,8 +8,8 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import { labelSelectorFromSet, matches } from '../../api/labels.js';
 import type { Mutable } from '../../api/object.js';
 import { errorMessage } from '../util/error-message.js';
-import { formatTime } from '../util/meta-time.js';
-import { isPodAvailable, isPodReady } from '../util/pod-state.js';
+import { rfc3339 } from '../../api/time.js';
+import { isPodAvailable, isPodReady } from '../../api/pod.js';
 import { semanticEqual } from '../util/semantic-equal.js';
 
 export type MutableReplicaSetStatus = Mutable<ReplicaSetStatus>;
@@ -39,7 +39,7 @@ export function computeReplicaSetStatus(rs: ReplicaSet, pods: readonly Pod[], ma
   const failure = conditions.find((c) => c.type === 'ReplicaFailure');
   if (manageError !== undefined && !failure) {
     const reason = pods.length - (rs.spec?.replicas ?? 1) < 0 ? 'FailedCreate' : 'FailedDelete';
-    conditions.push({ type: 'ReplicaFailure', status: 'True', lastTransitionTime: formatTime(now), reason, message: errorMessage(manageError) });
+    conditions.push({ type: 'ReplicaFailure', status: 'True', lastTransitionTime: rfc3339(now), reason, message: errorMessage(manageError) });
   } else if (manageError === undefined && failure) {
     conditions = conditions.filter((c) => c.type !== 'ReplicaFailure');
   }

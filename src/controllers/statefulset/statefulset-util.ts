@@ -9,7 +9,7 @@ import type { KubeObject, Mutable } from '../../api/object.js';
 import { controllerRevisionHashLabel } from '../util/controller-history.js';
 import { newControllerRef } from '../util/owner-references.js';
 import { podFromTemplate, type MutablePod } from '../util/pod-control.js';
-import { isPodReady, podReadyCondition } from '../util/pod-state.js';
+import { isPodReady, podReadyCondition } from '../../api/pod.js';
 
 export const statefulSetPodNameLabel = 'statefulset.kubernetes.io/pod-name';
 /** PodIndexLabel (beta, on by default since 1.28). */

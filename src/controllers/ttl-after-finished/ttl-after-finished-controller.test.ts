@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Job } from 'kubernetes-types/batch/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
+import { rfc3339 } from '../../api/time.js';
 import { Jobs } from '../../client/resources.js';
 import { ControllerFixture } from '../util/controller-fixture.js';
 import { TtlAfterFinishedController } from './ttl-after-finished-controller.js';
@@ -14,7 +15,7 @@ function finishedJob(name: string, finishedAt: Date, ttl: number | undefined, ty
     kind: 'Job',
     metadata: { name, namespace: 'default', uid: `uid-${name}` },
     spec: { ...(ttl !== undefined ? { ttlSecondsAfterFinished: ttl } : {}), template: { spec: { containers: [] } } },
-    status: { conditions: [{ type, status: 'True', lastTransitionTime: finishedAt.toISOString().replace(/\.\d+Z$/, 'Z') }] },
+    status: { conditions: [{ type, status: 'True', lastTransitionTime: rfc3339(finishedAt) }] },
   };
 }
 

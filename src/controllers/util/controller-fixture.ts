@@ -14,7 +14,7 @@ import { FakeRecorder } from '../../client/fake-recorder.js';
 import { Pods } from '../../client/resources.js';
 import type { ResourceType } from '../../client/types.js';
 import { defaultControllerOptions, type ControllerContext } from '../controller.js';
-import { formatTime } from './meta-time.js';
+import { rfc3339 } from '../../api/time.js';
 
 export class ControllerFixture {
   readonly clock: FakeClock;
@@ -97,8 +97,8 @@ export function readyStatus(readyAt: Date): Mutable<Pod>['status'] {
   return {
     phase: 'Running',
     conditions: [
-      { type: 'PodScheduled', status: 'True', lastTransitionTime: formatTime(readyAt) },
-      { type: 'Ready', status: 'True', lastTransitionTime: formatTime(readyAt) },
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: rfc3339(readyAt) },
+      { type: 'Ready', status: 'True', lastTransitionTime: rfc3339(readyAt) },
     ],
   };
 }

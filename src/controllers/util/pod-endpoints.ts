@@ -8,7 +8,7 @@ import type { Pod as K8sPod, Service as K8sService, ServicePort } from 'kubernet
 import { labelSelectorFromSet, matches } from '../../api/labels.js';
 import type { KubeObject } from '../../api/object.js';
 import type { Lister } from '../../client/types.js';
-import { isPodReady, isPodTerminal } from './pod-state.js';
+import { isPodReady, isPodTerminal } from '../../api/pod.js';
 
 export type Pod = K8sPod & KubeObject;
 export type Service = K8sService & KubeObject;

@@ -10,7 +10,8 @@
 import type { Lister } from '../../client/types.js';
 import { NodeInfo, type ImageStateSummary } from './node-info.js';
 import { PodInfo } from './pod-info.js';
-import { isTerminal, podKey, podUid, type Node, type Pod } from './types.js';
+import { isPodTerminal, podKey } from '../../api/pod.js';
+import { podUid, type Node, type Pod } from './types.js';
 
 /** Read access to the nodes for plugins (framework.NodeInfoLister). */
 export interface NodeInfoLister {
@@ -67,7 +68,7 @@ export class Snapshot implements NodeInfoLister {
   static fromListers(nodes: Lister<Node>, pods: Lister<Pod>): Snapshot {
     const s = new Snapshot();
     for (const n of nodes.list()) s.addNode(n);
-    for (const p of pods.list()) if (p.spec?.nodeName && !isTerminal(p)) s.addPod(p);
+    for (const p of pods.list()) if (p.spec?.nodeName && !isPodTerminal(p)) s.addPod(p);
     return s;
   }
 

@@ -3,6 +3,7 @@ import type { Namespace as NamespaceType, Node as NodeType, Pod as PodType } fro
 import type { PodDisruptionBudget as PodDisruptionBudgetType } from 'kubernetes-types/policy/v1.js';
 import type { PriorityClass as PriorityClassType } from 'kubernetes-types/scheduling/v1.js';
 import type { KubeObject } from '../../api/object.js';
+import { podKey } from '../../api/pod.js';
 
 export type Pod = PodType & KubeObject;
 export type Node = NodeType & KubeObject;
@@ -12,11 +13,6 @@ export type PodDisruptionBudget = PodDisruptionBudgetType & KubeObject;
 
 export const defaultSchedulerName = 'default-scheduler';
 
-/** `namespace/name`, for logs and messages. */
-export function podKey(pod: Pod): string {
-  return `${pod.metadata.namespace ?? ''}/${pod.metadata.name ?? ''}`;
-}
-
 /** The identity the scheduler cache uses: the UID, or `namespace/name` for objects built without one (tests). */
 export function podUid(pod: Pod): string {
   return pod.metadata.uid || podKey(pod);
@@ -25,9 +21,4 @@ export function podUid(pod: Pod): string {
 /** corev1helpers.PodPriority: spec.priority, 0 when unset. */
 export function podPriority(pod: Pod): number {
   return pod.spec?.priority ?? 0;
-}
-
-export function isTerminal(pod: Pod): boolean {
-  const phase = pod.status?.phase;
-  return phase === 'Succeeded' || phase === 'Failed';
 }

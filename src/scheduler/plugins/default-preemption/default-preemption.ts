@@ -17,7 +17,9 @@ import { NodeToStatus, type Handle, type PostFilterPlugin, type PostFilterResult
 import type { NodeInfo } from '../../framework/node-info.js';
 import type { PodInfo } from '../../framework/pod-info.js';
 import { Code, Status, type Result } from '../../framework/status.js';
-import { podKey, podPriority, type Pod, type PodDisruptionBudget } from '../../framework/types.js';
+import { podKey } from '../../../api/pod.js';
+import { rfc3339 } from '../../../api/time.js';
+import { podPriority, type Pod, type PodDisruptionBudget } from '../../framework/types.js';
 import * as names from '../names.js';
 import { createLogger } from '../../../log/logger.js';
 
@@ -291,7 +293,7 @@ export class DefaultPreemption implements PostFilterPlugin {
           status: 'True',
           reason: 'PreemptionByScheduler',
           message: `${schedulerName}: preempting to accommodate a higher priority pod`,
-          lastTransitionTime: this.handle.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          lastTransitionTime: rfc3339(this.handle.clock.now()),
         };
         const conditions = [...(victim.status?.conditions ?? []).filter((x) => x.type !== 'DisruptionTarget'), condition];
         void (async () => {

@@ -1,9 +1,16 @@
 /**
- * Pod predicates every workload controller shares (k8s.io/kubernetes/pkg/api/v1/pod IsPodReady / IsPodAvailable and
- * pkg/controller IsPodActive). Times are metav1.Time strings (RFC 3339, seconds).
+ * Pod predicates and keys every component shares: the API server's rules, controllers, the scheduler and the
+ * agents all ask "is this pod finished / ready / available" the same way (upstream: k8s.io/kubernetes/pkg/api/v1/pod
+ * IsPodReady / IsPodAvailable, pkg/controller IsPodActive, corev1 helpers IsPodTerminal).
+ * Times are metav1.Time strings (RFC 3339, seconds).
  */
 import type { Pod, PodCondition } from 'kubernetes-types/core/v1.js';
-import { parseTime } from './meta-time.js';
+import { parseTime } from './time.js';
+
+/** `namespace/name`, the key queues, caches, expectations and log lines use for a pod (pods are always namespaced). */
+export function podKey(pod: { metadata?: { namespace?: string; name?: string } }): string {
+  return `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+}
 
 /** The pod's Ready condition, if it reports one (the first, as GetPodCondition finds it). */
 export function podReadyCondition(pod: Pod): PodCondition | undefined {
@@ -33,7 +40,7 @@ export function isPodAvailable(pod: Pod, minReadySeconds: number, now: Date): bo
   return since !== undefined && since + minReadySeconds * 1000 < now.getTime();
 }
 
-/** Finished: phase Succeeded or Failed. */
+/** Finished: phase Succeeded or Failed. A finished pod never runs again and holds no node resources. */
 export function isPodTerminal(pod: Pod): boolean {
   const phase = pod.status?.phase;
   return phase === 'Succeeded' || phase === 'Failed';

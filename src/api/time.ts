@@ -1,0 +1,33 @@
+/**
+ * Times on the wire (k8s.io/apimachinery/pkg/apis/meta/v1): metav1.Time is RFC 3339 in UTC with whole seconds
+ * (creationTimestamp, condition transition times, ...); metav1.MicroTime is RFC 3339 with exactly six fractional
+ * digits (Lease renewTime, events.k8s.io eventTime). Go truncates to the unit, so the sub-unit part is dropped,
+ * never rounded. Every component formats times through here, so all of them write what kube-apiserver writes.
+ */
+
+/** metav1.Time: `2006-01-02T15:04:05Z`. Accepts a Date or milliseconds since the epoch. */
+export function rfc3339(t: Date | number): string {
+  return isoString(t).replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * metav1.MicroTime (Go's RFC3339Micro): `2006-01-02T15:04:05.000000Z`. JavaScript clocks count milliseconds,
+ * so the last three digits are always zero.
+ */
+export function rfc3339Micro(t: Date | number): string {
+  return isoString(t).replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** Milliseconds since the epoch of a metav1.Time or MicroTime string; undefined for a missing or unparsable value. */
+export function parseTime(value: string | undefined | null): number | undefined {
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function isoString(t: Date | number): string {
+  const d = typeof t === 'number' ? new Date(t) : t;
+  // toISOString throws a bare RangeError on an invalid date; name the value so the caller's bug is findable.
+  if (Number.isNaN(d.getTime())) throw new RangeError(`cannot format an invalid time as RFC 3339: ${String(t)}`);
+  return d.toISOString();
+}
