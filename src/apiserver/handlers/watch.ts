@@ -298,12 +298,13 @@ export class WatchStream {
   /** Writes event lines; a live watcher whose backlog passes the bound is closed (its client relists). */
   private writeLine(line: string, live = true): boolean {
     if (this.closed) return false;
-    this.res.write(line);
-    this.registry.wrote(line.length);
+    // The backlog before this write decides: a burst larger than the bound still reaches a client that reads.
     if (live && this.res.writableLength > this.registry.limits.maxWatcherBytes) {
       this.stop();
       return false;
     }
+    this.res.write(line);
+    this.registry.wrote(line.length);
     return !this.closed;
   }
 
