@@ -127,4 +127,104 @@ describe('bad input gets a 4xx Status, never a 5xx', () => {
     assert.equal(r.json.details.causes[0].reason, 'ResourceVersionTooLarge');
     assert.ok(Date.now() - start < 10_000);
   });
+
+  describe('what an adversarial test found (issue 6), each closed', () => {
+    const cms = '/api/v1/namespaces/default/configmaps';
+    const deepYaml = (n: number) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata: ${'['.repeat(n)}${']'.repeat(n)}\n`;
+
+    it('a YAML body nested 20,000 levels is 400 before parsing, however often it comes (it killed the process)', async () => {
+      for (let i = 0; i < 5; i++) {
+        const r = await s.request('POST', cms, deepYaml(20_000), { 'Content-Type': 'application/yaml' });
+        expect4xx(r, 'deep YAML create');
+        assert.equal(r.status, 400);
+        assert.match(r.json.message, /exceeded max depth of 1000/);
+      }
+      const compact = await s.request('POST', cms, 'metadata:\n  name: deep\ndata:\n  a: ' + '- '.repeat(20_000) + 'x\n', { 'Content-Type': 'application/yaml' });
+      assert.equal(compact.status, 400);
+      assert.equal((await s.request('GET', cms)).status, 200, 'the server still serves');
+    });
+
+    it('deep nesting is 400 in JSON bodies and in every patch type', async () => {
+      const created = await s.request('POST', cms, { metadata: { name: 'nest' }, data: { a: 'b' } });
+      assert.equal(created.status, 201);
+      const deepJson = (n: number) => `{"metadata":{"name":"nest","labels":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}}`;
+      const cases: [string, string, string, string][] = [
+        ['POST', cms, deepJson(20_000), 'application/json'],
+        ['PUT', `${cms}/nest`, deepJson(20_000), 'application/json'],
+        ['PATCH', `${cms}/nest`, `[{"op":"add","path":"/data/x","value":${'['.repeat(20_000)}${']'.repeat(20_000)}}]`, 'application/json-patch+json'],
+        ['PATCH', `${cms}/nest`, deepJson(20_000), 'application/merge-patch+json'],
+        ['PATCH', `${cms}/nest`, deepJson(20_000), 'application/strategic-merge-patch+json'],
+        ['PATCH', `${cms}/nest?fieldManager=t`, deepYaml(20_000).replace('name: deep', 'name: nest'), 'application/apply-patch+yaml'],
+      ];
+      for (const [method, path, body, ct] of cases) {
+        const r = await s.request(method, path, body, { 'Content-Type': ct });
+        assert.equal(r.status, 400, `${method} ${ct}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.equal(r.json.reason, 'BadRequest');
+        assert.match(r.json.message, /exceeded max depth/);
+      }
+    });
+
+    it('a JSON patch that doubles the object with copy is 422 at once (CVE-2019-1002100)', async () => {
+      const created = await s.request('POST', cms, { metadata: { name: 'copies', annotations: { seed: 'x'.repeat(1000) } } });
+      assert.equal(created.status, 201);
+      const ops = Array.from({ length: 40 }, (_, i) => ({ op: 'copy', from: '/metadata/annotations', path: `/metadata/annotations/k${i}` }));
+      const start = Date.now();
+      const r = await s.request('PATCH', `${cms}/copies`, JSON.stringify(ops), { 'Content-Type': 'application/json-patch+json' });
+      assert.equal(r.status, 422, r.text.slice(0, 300));
+      assert.match(r.json.details.causes[0].message, /^Unable to complete the copy, the accumulated size increase of copy is \d+, exceeding the limit 3145728$/);
+      assert.ok(Date.now() - start < 5000, 'not seconds of work');
+    });
+
+    it('a managedFields entry nested thousands of levels is 400, not 500', async () => {
+      await s.request('POST', cms, { metadata: { name: 'mf' } });
+      const got = await s.request('GET', `${cms}/mf`);
+      // Built as text: the client's own JSON.stringify would overflow its stack first.
+      const fieldsV1 = '{"f:a":'.repeat(5000) + '{}' + '}'.repeat(5000);
+      got.json.metadata.managedFields = [{ manager: 'x', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: '@' }];
+      const body = JSON.stringify(got.json).replace('"@"', fieldsV1);
+      const r = await s.request('PUT', `${cms}/mf`, body);
+      assert.equal(r.status, 400, r.text.slice(0, 300));
+      assert.equal(r.json.reason, 'BadRequest');
+    });
+
+    it('negative CPU and memory requests or limits are 422, as upstream words it', async () => {
+      const r = await s.request('POST', '/api/v1/namespaces/default/pods', {
+        metadata: { name: 'neg' },
+        spec: { containers: [{ name: 'c', image: 'busybox', resources: { requests: { cpu: '-1' }, limits: { memory: '-5Mi' } } }] },
+      });
+      assert.equal(r.status, 422, r.text.slice(0, 300));
+      assert.match(r.json.message, /spec\.containers\[0\]\.resources\.requests\[cpu\]: Invalid value: "-1": must be greater than or equal to 0/);
+      assert.match(r.json.message, /spec\.containers\[0\]\.resources\.limits\[memory\]: Invalid value: "-5Mi": must be greater than or equal to 0/);
+      const inTemplate = await s.request('POST', '/apis/apps/v1/namespaces/default/deployments', {
+        metadata: { name: 'neg' },
+        spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i', resources: { requests: { cpu: '-100m' } } }] } } },
+      });
+      assert.equal(inTemplate.status, 422);
+      assert.match(inTemplate.json.message, /spec\.template\.spec\.containers\[0\]\.resources\.requests\[cpu\]: Invalid value: "-100m"/);
+    });
+
+    it('a CronJob day-of-week range 0-1000000 is 422 with the cron parser\'s words', async () => {
+      const r = await s.request('POST', '/apis/batch/v1/namespaces/default/cronjobs', {
+        metadata: { name: 'range' },
+        spec: { schedule: '0 0 * * 0-1000000', jobTemplate: { spec: { template: { spec: { restartPolicy: 'OnFailure', containers: [{ name: 'c', image: 'i' }] } } } } },
+      });
+      assert.equal(r.status, 422, r.text.slice(0, 300));
+      assert.equal(r.json.details.causes[0].field, 'spec.schedule');
+      assert.match(r.json.message, /spec\.schedule: Invalid value: "0 0 \* \* 0-1000000": end of range \(1000000\) above maximum \(6\): 0-1000000/);
+    });
+
+    it('immutable fields changed by PUT are refused with 422, not silently kept', async () => {
+      const cm = (await s.request('POST', cms, { metadata: { name: 'uid' } })).json;
+      cm.metadata.uid = '00000000-0000-0000-0000-000000000000';
+      const uid = await s.request('PUT', `${cms}/uid`, cm);
+      assert.equal(uid.status, 422, uid.text.slice(0, 300));
+      assert.match(uid.json.message, /metadata\.uid: Invalid value: "00000000-0000-0000-0000-000000000000": field is immutable/);
+      const svc = (await s.request('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'ips' }, spec: { ports: [{ port: 80 }] } })).json;
+      svc.spec.clusterIPs = [svc.spec.clusterIP, 'fd00::1'];
+      const ips = await s.request('PUT', '/api/v1/namespaces/default/services/ips', svc);
+      assert.equal(ips.status, 422, ips.text.slice(0, 300));
+      const stored = await s.request('GET', '/api/v1/namespaces/default/services/ips');
+      assert.deepEqual(stored.json.spec.clusterIPs, [svc.spec.clusterIP]);
+    });
+  });
 });
