@@ -19,10 +19,10 @@
  * Prints one JSON object.
  */
 import { cpus } from 'node:os';
-import { FakeClient } from '../src/client/fake-client.js';
-import { FakeInformerFactory } from '../src/client/fake-informer-factory.js';
+import { FakeClient } from '../src/client/testing/fake-client.js';
+import { FakeInformerFactory } from '../src/client/testing/fake-informer-factory.js';
 import { Nodes, Pods, ReplicaSets } from '../src/client/resources.js';
-import type { StaticInformer } from '../src/client/static-informer.js';
+import type { StaticInformer } from '../src/client/testing/static-informer.js';
 import { Registry } from '../src/scheduler/framework/registry.js';
 import type { Node, Pod } from '../src/scheduler/framework/types.js';
 import { defaultProfile } from '../src/scheduler/plugins/registry.js';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KubeObject } from '../api/object.js';
 import { ApiEventRecorder } from './event-recorder.js';
-import { FakeClient } from './fake-client.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClient } from './testing/fake-client.js';
+import { FakeClock } from './testing/fake-clock.js';
 import { Events } from './resources.js';
 
 const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'prod', uid: 'u-1', resourceVersion: '7' } };

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KubeObject } from '../api/object.js';
-import { FakeClient } from './fake-client.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClient } from './testing/fake-client.js';
+import { FakeClock } from './testing/fake-clock.js';
 import { SharedInformer, SharedInformerFactory } from './informer.js';
 import { ConfigMaps, Pods } from './resources.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from './testing/fake-clock.js';
 import { createWorkQueue } from './workqueue.js';
 
 type Step =

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeClient } from '../client/fake-client.js';
-import { FakeClock } from '../client/fake-clock.js';
-import { FakeInformerFactory } from '../client/fake-informer-factory.js';
-import { FakeRecorder } from '../client/fake-recorder.js';
+import { FakeClient } from '../client/testing/fake-client.js';
+import { FakeClock } from '../client/testing/fake-clock.js';
+import { FakeInformerFactory } from '../client/testing/fake-informer-factory.js';
+import { FakeRecorder } from '../client/testing/fake-recorder.js';
 import { controllerFactories } from './all.js';
 import { defaultControllerOptions, type ControllerContext } from './controller.js';
 import { ControllerManager } from './manager.js';

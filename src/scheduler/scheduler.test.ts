@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe as group, it } from 'node:test';
-import { FakeClient } from '../client/fake-client.js';
-import { FakeClock } from '../client/fake-clock.js';
+import { FakeClient } from '../client/testing/fake-client.js';
+import { FakeClock } from '../client/testing/fake-clock.js';
 import { SharedInformerFactory } from '../client/informer.js';
-import { FakeRecorder } from '../client/fake-recorder.js';
+import { FakeRecorder } from '../client/testing/fake-recorder.js';
 import { Nodes, Pods, PriorityClasses } from '../client/resources.js';
 import { conflict, notFound } from '../api/status.js';
 import type { Node, Pod } from './framework/types.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../../../test/helpers/test-server.js';
-import { FakeInformerFactory } from '../../client/fake-informer-factory.js';
+import { FakeInformerFactory } from '../../client/testing/fake-informer-factory.js';
 import { Nodes, Pods } from '../../client/resources.js';
 import { RestClient } from '../../client/rest-client.js';
 import type { ResourceType, Watcher } from '../../client/types.js';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubeObject } from '../../api/object.js';
-import { FakeClient } from '../../client/fake-client.js';
-import { FakeClock } from '../../client/fake-clock.js';
-import { FakeInformerFactory } from '../../client/fake-informer-factory.js';
-import { FakeRecorder } from '../../client/fake-recorder.js';
+import { FakeClient } from '../../client/testing/fake-client.js';
+import { FakeClock } from '../../client/testing/fake-clock.js';
+import { FakeInformerFactory } from '../../client/testing/fake-informer-factory.js';
+import { FakeRecorder } from '../../client/testing/fake-recorder.js';
 import { Endpoints, Pods, Services } from '../../client/resources.js';
 import { defaultControllerOptions } from '../controller.js';
 import { EndpointsController } from './endpoints-controller.js';

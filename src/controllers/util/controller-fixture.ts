@@ -7,10 +7,10 @@
  */
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
-import { FakeClient, type FakeAction } from '../../client/fake-client.js';
-import { FakeClock } from '../../client/fake-clock.js';
-import { FakeInformerFactory } from '../../client/fake-informer-factory.js';
-import { FakeRecorder } from '../../client/fake-recorder.js';
+import { FakeClient, type FakeAction } from '../../client/testing/fake-client.js';
+import { FakeClock } from '../../client/testing/fake-clock.js';
+import { FakeInformerFactory } from '../../client/testing/fake-informer-factory.js';
+import { FakeRecorder } from '../../client/testing/fake-recorder.js';
 import { Pods } from '../../client/resources.js';
 import type { ResourceType } from '../../client/types.js';
 import { defaultControllerOptions, type ControllerContext } from '../controller.js';

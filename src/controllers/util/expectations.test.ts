@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../client/fake-clock.js';
+import { FakeClock } from '../../client/testing/fake-clock.js';
 import { ControllerExpectations, EXPECTATIONS_TIMEOUT_MS, UIDTrackingControllerExpectations } from './expectations.js';
 
 describe('ControllerExpectations', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StaticInformer } from '../../client/static-informer.js';
+import { StaticInformer } from '../../client/testing/static-informer.js';
 import { servicesToUpdateOnPodChange, type Pod, type Service } from './pod-endpoints.js';
 
 function service(name: string, selector: Record<string, string>): Service {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe as group, it } from 'node:test';
-import { FakeClock } from '../../client/fake-clock.js';
+import { FakeClock } from '../../client/testing/fake-clock.js';
 import { makeNode, makePod, snapshotOf } from '../testing/wrappers.js';
 import type { CycleState } from './cycle-state.js';
 import { Framework } from './framework.js';

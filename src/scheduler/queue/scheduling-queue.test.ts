@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe as group, it } from 'node:test';
-import { FakeClock } from '../../client/fake-clock.js';
+import { FakeClock } from '../../client/testing/fake-clock.js';
 import { ActionType, type QueuedPodInfo } from '../framework/interface.js';
 import { PodInfo } from '../framework/pod-info.js';
 import type { Pod } from '../framework/types.js';

@@ -4,7 +4,7 @@
  */
 import type { Affinity, Container, Taint, Toleration, TopologySpreadConstraint } from 'kubernetes-types/core/v1.js';
 import type { Clock } from '../../client/types.js';
-import { FakeClock } from '../../client/fake-clock.js';
+import { FakeClock } from '../../client/testing/fake-clock.js';
 import { CycleState } from '../framework/cycle-state.js';
 import { Framework, type PluginConfig } from '../framework/framework.js';
 import type { NodeInfo } from '../framework/node-info.js';

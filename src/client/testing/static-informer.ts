@@ -6,9 +6,9 @@
  * Objects are copied and deep-frozen when they enter the cache (unless `freeze: false`), so a controller that
  * mutates a cached object instead of copying it throws a TypeError in its tests.
  */
-import type { KubeObject } from '../api/object.js';
-import { deepFreeze, ObjectCache, objectKey } from './object-cache.js';
-import type { EventHandlers, Informer } from './types.js';
+import type { KubeObject } from '../../api/object.js';
+import { deepFreeze, ObjectCache, objectKey } from '../object-cache.js';
+import type { EventHandlers, Informer } from '../types.js';
 
 export interface StaticInformerOptions {
   /** Deep-freeze cached objects (default true). */

@@ -2,10 +2,10 @@
  * An InformerFactory of StaticInformers for controller unit tests: `informerFor` hands every caller the same
  * informer per resource type, which the test seeds (`factory.informerFor(Pods).add(pod)`).
  */
-import type { KubeObject } from '../api/object.js';
-import { informerKey } from './informer.js';
+import type { KubeObject } from '../../api/object.js';
+import { informerKey } from '../informer.js';
 import { StaticInformer, type StaticInformerOptions } from './static-informer.js';
-import type { InformerFactory, InformerSelector, ResourceType } from './types.js';
+import type { InformerFactory, InformerSelector, ResourceType } from '../types.js';
 
 export class FakeInformerFactory implements InformerFactory {
   private readonly informers = new Map<string, StaticInformer<KubeObject>>();

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { KubeObject } from '../api/object.js';
+import type { KubeObject } from '../../api/object.js';
 import { FakeInformerFactory } from './fake-informer-factory.js';
 import { FakeRecorder } from './fake-recorder.js';
-import { Pods } from './resources.js';
+import { Pods } from '../resources.js';
 import { StaticInformer } from './static-informer.js';
 
 const pod = (ns: string, name: string, labels: Record<string, string> = {}, nodeName?: string): KubeObject => ({

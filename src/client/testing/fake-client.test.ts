@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isAlreadyExists, isConflict, isNotFound, type StatusError } from '../api/status.js';
-import type { KubeObject } from '../api/object.js';
+import { isAlreadyExists, isConflict, isNotFound, type StatusError } from '../../api/status.js';
+import type { KubeObject } from '../../api/object.js';
 import { FakeClient } from './fake-client.js';
 import { FakeClock } from './fake-clock.js';
-import { ConfigMaps, Deployments, Namespaces, Nodes, Pods } from './resources.js';
-import type { WatchEvent } from './types.js';
+import { ConfigMaps, Deployments, Namespaces, Nodes, Pods } from '../resources.js';
+import type { WatchEvent } from '../types.js';
 
 const pod = (name: string, labels: Record<string, string> = {}, extra: Partial<KubeObject> = {}): KubeObject => ({
   metadata: { name, namespace: 'default', labels },

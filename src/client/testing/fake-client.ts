@@ -24,11 +24,12 @@
 import { randomUUID } from 'node:crypto';
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
-import { fieldSelectorMatches, parseFieldSelector } from '../api/fields.js';
-import { matches, parseLabelSelector } from '../api/labels.js';
-import { groupVersion, type KubeObject } from '../api/object.js';
-import { alreadyExists, badRequest, conflict, expired, fieldRequired, invalid, notFound, StatusError } from '../api/status.js';
-import { jsonMergePatch } from './json-merge-patch.js';
+import { fieldSelectorMatches, parseFieldSelector } from '../../api/fields.js';
+import { matches, parseLabelSelector } from '../../api/labels.js';
+import { groupVersion, type KubeObject } from '../../api/object.js';
+import { alreadyExists, badRequest, conflict, expired, fieldRequired, invalid, notFound, StatusError } from '../../api/status.js';
+import { rfc3339 } from '../../api/time.js';
+import { jsonMergePatch } from '../json-merge-patch.js';
 import {
   realClock,
   type Client,
@@ -42,7 +43,7 @@ import {
   type Watcher,
   type WatchOptions,
   type WriteOptions,
-} from './types.js';
+} from '../types.js';
 
 export type FakeVerb = 'get' | 'list' | 'create' | 'update' | 'updateStatus' | 'patch' | 'delete' | 'createSubresource';
 
@@ -334,7 +335,7 @@ export class FakeClient implements Client {
       spec.nodeName = target;
       const status = (next.status ??= {}) as { conditions?: Record<string, unknown>[] };
       const conditions = (status.conditions ??= []);
-      const now = isoSeconds(this.clock.now());
+      const now = rfc3339(this.clock.now());
       const existing = conditions.find((c) => c.type === 'PodScheduled');
       if (existing) Object.assign(existing, { status: 'True', lastTransitionTime: now });
       else conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now });
@@ -435,7 +436,7 @@ export class FakeClient implements Client {
     const next = structuredClone(current);
     if (finalizers.length > 0) next.metadata.finalizers = finalizers;
     if (isNamespaces(rt)) next.status = { ...(next.status as object), phase: 'Terminating' };
-    next.metadata.deletionTimestamp ??= isoSeconds(this.clock.now());
+    next.metadata.deletionTimestamp ??= rfc3339(this.clock.now());
     next.metadata.deletionGracePeriodSeconds ??= 0;
     next.metadata.resourceVersion = String(++this.revision);
     this.bucket(rt).set(key(ns, name), next);
@@ -480,7 +481,7 @@ export class FakeClient implements Client {
     if (rt.namespaced) obj.metadata.namespace = ns;
     else delete obj.metadata.namespace;
     obj.metadata.uid ??= randomUUID();
-    obj.metadata.creationTimestamp ??= isoSeconds(this.clock.now());
+    obj.metadata.creationTimestamp ??= rfc3339(this.clock.now());
     obj.metadata.generation ??= 1;
     if (!obj.metadata.resourceVersion) obj.metadata.resourceVersion = String(++this.revision);
     else this.revision = Math.max(this.revision, Number(obj.metadata.resourceVersion) || 0);
@@ -541,11 +542,6 @@ function objKey(obj: KubeObject): string {
 
 function ref(rt: ResourceType, name: string | undefined) {
   return { group: rt.group || undefined, resource: rt.resource, name };
-}
-
-/** Seconds precision, as metav1.Time serializes. */
-export function isoSeconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Fields the server owns: a client cannot change them through update or patch. */

@@ -1,6 +1,6 @@
 /** An EventRecorder that keeps what it is given, for tests that assert the Events a component emits. */
-import type { KubeObject } from '../api/object.js';
-import type { EventRecorder } from './types.js';
+import type { KubeObject } from '../../api/object.js';
+import type { EventRecorder } from '../types.js';
 
 export interface RecordedEvent {
   type: 'Normal' | 'Warning';

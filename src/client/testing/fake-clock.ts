@@ -4,7 +4,7 @@
  * reading each timer's due time while it runs; timers set by a firing callback fire too if they fall due in
  * the same advance.
  */
-import type { Clock } from './types.js';
+import type { Clock } from '../types.js';
 
 interface Timer {
   due: number;
