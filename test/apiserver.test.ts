@@ -611,4 +611,17 @@ describe('API server', () => {
       assert.deepEqual(r.json.items.map((e: any) => e.metadata.name), ['e1']);
     });
   });
+  describe('list resourceVersion semantics', () => {
+    it('resourceVersionMatch=Exact at a revision the store has not reached is a 504 with a retry hint', async () => {
+      const cur = await s.request('GET', '/api/v1/namespaces/default/configmaps');
+      const future = Number(cur.json.metadata.resourceVersion) + 1_000_000;
+      const r = await s.request('GET', `/api/v1/namespaces/default/configmaps?resourceVersion=${future}&resourceVersionMatch=Exact`);
+      assert.equal(r.status, 504, r.text);
+      assert.equal(r.json.reason, 'Timeout');
+      assert.equal(r.json.details.causes[0].reason, 'ResourceVersionTooLarge');
+      assert.equal(r.headers['retry-after'], '1');
+      const exact = await s.request('GET', `/api/v1/namespaces/default/configmaps?resourceVersion=${cur.json.metadata.resourceVersion}&resourceVersionMatch=Exact`);
+      assert.equal(exact.status, 200, exact.text);
+    });
+  });
 });
