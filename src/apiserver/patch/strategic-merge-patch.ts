@@ -131,9 +131,9 @@ class StrategicMerger {
     // the first appended items fill the freed tail. `view` replays this so server-only items land
     // where upstream puts them.
     const view = original.slice();
-    let length = original.length;
     let additions: JsonObject[] = [];
     let replace = false;
+    const deletions: unknown[] = [];
     for (const element of patch as JsonObject[]) {
       if (!Object.hasOwn(element, PATCH)) {
         additions.push(element);
@@ -142,12 +142,7 @@ class StrategicMerger {
       const directive = element[PATCH];
       if (directive === 'delete') {
         if (!Object.hasOwn(element, mergeKey)) throw noMergeKey(element, mergeKey);
-        for (;;) {
-          const at = view.slice(0, length).findIndex((item) => isObject(item) && item[mergeKey] === element[mergeKey]);
-          if (at < 0) break;
-          view.copyWithin(at, at + 1, length);
-          length--;
-        }
+        deletions.push(element[mergeKey]);
       } else if (directive === 'replace') {
         replace = true;
       } else if (directive === 'merge') {
@@ -156,20 +151,27 @@ class StrategicMerger {
         throw patchMalformed(`unknown patch type: ${describe(directive)} in map: ${describe(element)}`);
       }
     }
+    const length = deleteByKey(view, deletions, mergeKey);
     let serverList = view.slice(0, length);
     if (replace) {
       serverList = this.cleanList(additions, items);
       additions = [];
     }
     const merged = serverList.slice();
+    // By merge key, the first item holding it: a patch of n items into a list of n stays linear (a 1 MB patch took 14 s).
+    const position = new Map<unknown, number>();
+    merged.forEach((item, i) => {
+      if (isObject(item) && !position.has(item[mergeKey])) position.set(item[mergeKey], i);
+    });
     for (const element of additions) {
       if (!Object.hasOwn(element, mergeKey)) throw noMergeKey(element, mergeKey);
-      const at = merged.findIndex((item) => isObject(item) && item[mergeKey] === element[mergeKey]);
-      if (at >= 0) {
+      const at = position.get(element[mergeKey]);
+      if (at !== undefined) {
         merged[at] = this.mergeMap(merged[at] as JsonObject, element, items);
       } else {
         const added = this.mergeMap({}, element, items);
         if (merged.length < view.length) view[merged.length] = added;
+        position.set(added[mergeKey], merged.length);
         merged.push(added);
       }
     }
@@ -285,6 +287,42 @@ function fieldMetaOf(field: FieldDef): FieldMeta {
 }
 
 /**
+ * Removes, in order, every map item whose merge key equals one of `keys` from `view` in place and returns the
+ * new length, leaving the tail as upstream's in-place edit of a Go slice leaves it: each removal shifts the rest
+ * left and leaves the slot it frees holding the list's last item at that moment. Linear in items plus keys.
+ */
+export function deleteByKey(view: unknown[], keys: unknown[], mergeKey: string): number {
+  if (keys.length === 0) return view.length;
+  const keyOf = (item: unknown): unknown => (isObject(item) ? item[mergeKey] : NO_KEY);
+  const remaining = new Map<unknown, number>();
+  for (const item of view) {
+    const k = keyOf(item);
+    if (k !== NO_KEY) remaining.set(k, (remaining.get(k) ?? 0) + 1);
+  }
+  const live = view.slice();
+  const deleted = new Set<unknown>();
+  let length = view.length;
+  let last = length - 1;
+  for (const key of keys) {
+    const count = remaining.get(key) ?? 0;
+    if (count === 0) continue;
+    remaining.set(key, 0);
+    // The list's last item is what every slot freed by this key's removals keeps.
+    const tail = live[last];
+    for (let i = 0; i < count; i++) view[length - 1 - i] = tail;
+    length -= count;
+    deleted.add(key);
+    while (last >= 0 && deleted.has(keyOf(live[last]))) last--;
+  }
+  let w = 0;
+  for (const item of live) if (!deleted.has(keyOf(item))) view[w++] = item;
+  return length;
+}
+
+const NO_KEY = Symbol('no merge key');
+
+/**
+ * Puts a merged list in order./**
  * Puts a merged list in order. `patchOrder` holds the items the patch names (a patch list or a
  * `$setElementOrder` list), `serverOrder` the list as it was. Items named by the patch are sorted by
  * `patchOrder`, the others by `serverOrder`; then the two runs are interleaved, taking a server-only
