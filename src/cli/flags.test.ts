@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -264,7 +265,9 @@ describe('the flag catalogue', () => {
   });
 
   it('matches the flag table in README.md', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    // From src/cli under tsx, from dist/src/cli once compiled: the README is at the checkout's root either way.
+    const here = fileURLToPath(new URL('.', import.meta.url));
+    const readme = readFileSync(join(here.includes('/dist/') ? join(here, '../../..') : join(here, '../..'), 'README.md'), 'utf8');
     const table = readme.slice(readme.indexOf('## `skiff server` flags'), readme.indexOf('`skiff server --help` lists'));
     const rows = table.split('\n').filter((l) => l.startsWith('| `--'));
     const documented = new Set(rows.flatMap((row) => [...row.split(' | ')[0]!.matchAll(/`--([a-z-]+)`/g)].map((m) => m[1]!)));
