@@ -76,8 +76,8 @@ describe('FakeClient', () => {
     await assert.rejects(c.patch(ConfigMaps, 'default', 'cm', 'merge', { metadata: { resourceVersion: '1' }, data: { k: 'z' } }), isConflict);
     c.seed(Pods, pod('p'));
     const sm = await c.patch(Pods, 'default', 'p', 'strategic', { spec: { containers: [{ name: 'd', image: 'busybox' }] } });
-    // Strategic is a merge patch here: the list is replaced, not merged by name.
-    assert.deepEqual((sm.spec as { containers: unknown[] }).containers, [{ name: 'd', image: 'busybox' }]);
+    // Containers merge by name, as the server's strategic merge does.
+    assert.deepEqual((sm.spec as { containers: unknown[] }).containers, [{ name: 'c', image: 'nginx' }, { name: 'd', image: 'busybox' }]);
     const st = await c.patch(Pods, 'default', 'p', 'merge', { status: { phase: 'Running' }, spec: { nodeName: 'n' } }, { subresource: 'status' });
     assert.deepEqual(st.status, { phase: 'Running' });
     assert.equal((st.spec as { nodeName?: string }).nodeName, undefined);

@@ -2,24 +2,27 @@
  * An in-memory Client for fixture-style controller tests (client-go's fake clientset, simplified): seed objects,
  * run a reconcile, then assert on `actions`, the calls the code under test made, and on the resulting objects.
  *
- * What it copies from the real server, because controllers depend on it:
+ * It passes the same suite as the real transports (`runTransportConformance` in transport-conformance.ts, run by
+ * client/transports.test.ts), so what a controller test sees here is what the server answers. In particular:
  * - create assigns uid, resourceVersion (one global counter), creationTimestamp, generation 1, and a name from
- *   generateName; a taken name is 409 AlreadyExists.
- * - update with a stale metadata.resourceVersion is 409 Conflict; update keeps the stored status and updateStatus
- *   changes only status (resources with a /status subresource behave so); generation is bumped when anything but
- *   metadata and status changed.
+ *   generateName; a taken name is 409 AlreadyExists; a name the resource's rule refuses is 422 Invalid.
+ * - update with a stale metadata.resourceVersion is 409 Conflict (so is a stale resourceVersion inside a patch);
+ *   without one it is unconditional. update keeps the stored status and updateStatus changes only status (resources
+ *   with a /status subresource behave so); generation is bumped when anything but metadata and status changed.
  * - delete of an object with finalizers, or with propagationPolicy Foreground/Orphan (which add the
  *   `foregroundDeletion`/`orphan` finalizer), only sets deletionTimestamp; the object goes away when an update
  *   removes the last finalizer.
  * - namespaces: create sets spec.finalizers ['kubernetes']; delete keeps a namespace with spec.finalizers as
  *   Terminating; update with subresource 'finalize' changes only spec.finalizers and completes a pending deletion.
  * - pods/binding sets spec.nodeName (409 when already bound); pods/eviction deletes the pod.
+ * - strategic merge patches merge lists by their patchMergeKey from the API schema (strategic-merge.ts).
  * - watch delivers later writes in order, asynchronously (a microtask after the write), like a real stream; a
- *   resourceVersion older than `compact()`'s revision gets an ERROR event with a 410 Status, then onClose.
+ *   resourceVersion older than `compact()`'s revision gets an ERROR event with a 410 Status, then onClose; a watch
+ *   the server would refuse (bad selector or resourceVersion) closes with the 400 StatusError.
  *
- * Simplified: pods are deleted at once (no graceful deletion); strategic merge patch is applied as a JSON merge
- * patch (RFC 7396: lists are replaced, not merged by key; `$patch` directives are not understood); field selectors
- * compare the value at the dotted path (`spec.nodeName=n1`). Returned objects are copies owned by the caller.
+ * Simplified: pods are deleted at once (no graceful deletion); no admission, defaulting or validation beyond names;
+ * field selectors compare the value at the dotted path (`spec.nodeName=n1`). Returned objects are copies owned by
+ * the caller.
  */
 import { randomUUID } from 'node:crypto';
 import jsonpatch from 'fast-json-patch';
@@ -27,9 +30,11 @@ import type { Operation } from 'fast-json-patch';
 import { fieldSelectorMatches, parseFieldSelector } from '../../api/fields.js';
 import { matches, parseLabelSelector } from '../../api/labels.js';
 import { groupVersion, type KubeObject } from '../../api/object.js';
-import { alreadyExists, badRequest, conflict, expired, fieldRequired, invalid, notFound, StatusError } from '../../api/status.js';
+import { alreadyExists, badRequest, conflict, expired, fieldInvalid, fieldRequired, invalid, notFound, StatusError } from '../../api/status.js';
 import { rfc3339 } from '../../api/time.js';
+import { isDNS1035Label, isDNS1123Label, isDNS1123Subdomain, isPathSegmentName } from '../../api/validation.js';
 import { jsonMergePatch } from '../json-merge-patch.js';
+import { strategicMergePatch } from './strategic-merge.js';
 import {
   realClock,
   type Client,
@@ -200,6 +205,10 @@ export class FakeClient implements Client {
     }
     if (!created.metadata.name && created.metadata.generateName) created.metadata.name = created.metadata.generateName + this.nameSuffix();
     if (!created.metadata.name) throw invalid(rt.kind, rt.group || undefined, '', [fieldRequired('metadata.name', 'name or generateName is required')]);
+    const nameErrors = nameValidator(rt)(created.metadata.name);
+    if (nameErrors.length > 0) {
+      throw invalid(rt.kind, rt.group || undefined, created.metadata.name, nameErrors.map((why) => fieldInvalid('metadata.name', created.metadata.name, why)));
+    }
     if (this.bucket(rt).has(key(ns, created.metadata.name))) throw alreadyExists(ref(rt, created.metadata.name));
     delete created.metadata.resourceVersion;
     delete created.metadata.uid;
@@ -292,7 +301,7 @@ export class FakeClient implements Client {
       }
     } else {
       if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) throw badRequest(`a ${type} merge patch must be a JSON object`);
-      patched = jsonMergePatch(current, patch) as KubeObject;
+      patched = (type === 'strategic' ? strategicMergePatch(current, patch, rt.group, rt.version, rt.kind) : jsonMergePatch(current, patch)) as KubeObject;
     }
     // A resourceVersion in the patch is a precondition, as on the real server.
     this.checkResourceVersion(rt, current, patched.metadata?.resourceVersion);
@@ -358,7 +367,18 @@ export class FakeClient implements Client {
     onClose: (err?: Error) => void,
   ): Watcher {
     const ns = this.ns(rt, namespace);
-    const filter = selectorFilter(opts);
+    let filter: (obj: KubeObject) => boolean;
+    let from = 0;
+    const rv = opts.resourceVersion ?? '';
+    try {
+      filter = selectorFilter(opts);
+      from = rv === '' ? 0 : Number(rv);
+      if (!Number.isInteger(from) || from < 0) throw badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}`);
+    } catch (err) {
+      // The server refuses such a watch with a Status, which the client delivers to onClose, never as a throw.
+      queueMicrotask(() => onClose(err as Error));
+      return { stop: () => {} };
+    }
     const sub: Subscriber = {
       resKey: resKey(rt),
       namespace: ns,
@@ -368,14 +388,11 @@ export class FakeClient implements Client {
       closed: false,
     };
     this.subscribers.add(sub);
-    const rv = opts.resourceVersion ?? '';
     const replay: WatchEvent[] = [];
     let gone = false;
-    if (rv === '' || rv === '0') {
+    if (from === 0) {
       for (const obj of this.all(rt)) if (sub.filter(obj)) replay.push({ type: 'ADDED', object: obj });
     } else {
-      const from = Number(rv);
-      if (!Number.isInteger(from) || from < 0) throw badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}`);
       if (from < this.compacted) gone = true;
       else {
         for (const e of this.log) {
@@ -518,6 +535,17 @@ export class FakeClient implements Client {
     }
     return s;
   }
+}
+
+/**
+ * The name rule of a resource, as Kubernetes validation applies it (the common cases): RFC 1035 labels for
+ * services, RFC 1123 labels for namespaces, path segments for RBAC objects, RFC 1123 subdomains for the rest.
+ */
+function nameValidator(rt: ResourceType): (name: string) => string[] {
+  if (rt.group === 'rbac.authorization.k8s.io') return isPathSegmentName;
+  if (rt.group === '' && rt.resource === 'services') return isDNS1035Label;
+  if (rt.group === '' && rt.resource === 'namespaces') return isDNS1123Label;
+  return isDNS1123Subdomain;
 }
 
 function isNamespaces(rt: ResourceType): boolean {
