@@ -4,7 +4,7 @@
  * discovery, OpenAPI). Nothing here knows a particular resource; resource rules live in the registry.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { internalError, isStatusError, methodNotAllowed, notFound, pathNotFound, StatusError, unauthorized } from '../api/status.js';
+import { internalError, isStatusError, methodNotAllowed, pathNotFound, StatusError, unauthorized } from '../api/status.js';
 import { alwaysAllow, forbiddenError, type AuthorizationAttributes, type Authorizer } from './auth/authorizer.js';
 import type { UserInfo } from './auth/user-info.js';
 import type { Discovery } from './discovery.js';
@@ -25,9 +25,12 @@ import { negotiateDiscovery, parseAccept } from './negotiation.js';
 import type { ResourceDefinition } from './registry/types.js';
 import { parseRequestInfo, type RequestInfo, type ResourceRequestInfo } from './request-info.js';
 import type { ResourceOps } from './resource-ops.js';
+import { isClientDisconnect } from '../log/client-disconnect.js';
+import { createLogger } from '../log/logger.js';
+
+const log = createLogger('apiserver');
 
 export type { HandlerExtensions } from './handlers/scope.js';
-export { sendJson } from './handlers/respond.js';
 
 export interface VersionInfo {
   major: string;
@@ -78,9 +81,6 @@ export interface HandlerOptions {
  */
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/cacerts']);
 
-/** Errors that mean the client went away: the request is over, nothing to report. */
-const DISCONNECT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED']);
-
 export class ApiHandler {
   private readonly scope: RequestScope;
   private readonly watches: WatchRegistry;
@@ -108,15 +108,14 @@ export class ApiHandler {
   };
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    const code = (err as { code?: unknown } | undefined)?.code;
-    if ((typeof code === 'string' && DISCONNECT_CODES.has(code)) || res.destroyed || (req.socket as { destroyed?: boolean } | undefined)?.destroyed === true) {
+    if (isClientDisconnect(err) || res.destroyed || (req.socket as { destroyed?: boolean } | undefined)?.destroyed === true) {
       // The client went away mid-request: not an error of the server's.
       if (!res.writableEnded) res.destroy();
       return;
     }
     let status: StatusError | undefined = isStatusError(err) ? err : this.opts.translateError?.(err);
     if (!status) {
-      console.error(`apiserver: internal error serving ${req.method} ${req.url}:`, err);
+      log.error('internal error', { method: req.method, url: req.url, err });
       status = internalError(err);
     }
     if (res.headersSent) {
@@ -269,4 +268,3 @@ function authorizationAttributes(user: UserInfo, info: RequestInfo): Authorizati
   };
 }
 
-export { notFound };
