@@ -14,7 +14,7 @@ import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../cl
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import { rfc3339 } from '../../api/time.js';
-import { controllerRefOf, newControllerRef } from '../util/owner-references.js';
+import { controllerRefOf, newControllerRef, resolveControllerRef } from '../util/owner-references.js';
 import { checkTimeZone, formatRFC3339InZone, parseCronSchedule, type CronSchedule } from './cron-schedule.js';
 import { createLogger } from '../../log/logger.js';
 
@@ -73,10 +73,8 @@ export class CronJobController implements Controller {
   }
 
   private enqueueOwner(job: JobObject): void {
-    const ref = controllerRefOf(job);
-    if (ref?.kind !== 'CronJob') return;
-    const cj = this.cronJobs.lister.get(job.metadata.namespace ?? '', ref.name ?? '');
-    if (cj && cj.metadata.uid === ref.uid) this.queue.add(keyOf(cj));
+    const cj = resolveControllerRef(this.cronJobs.lister, 'CronJob', job.metadata.namespace ?? '', controllerRefOf(job));
+    if (cj) this.queue.add(keyOf(cj));
   }
 
   private updateCronJob(old: CronJobObject, cur: CronJobObject): void {

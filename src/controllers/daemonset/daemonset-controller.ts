@@ -29,7 +29,7 @@ import {
   type RevisionObject,
 } from '../util/controller-history.js';
 import { ControllerExpectations } from '../util/expectations.js';
-import { controllerRefOf, isControlledBy, newControllerRef } from '../util/owner-references.js';
+import { controllerRefOf, isControlledBy, newControllerRef, resolveControllerRef } from '../util/owner-references.js';
 import { createPodFor, deletePodFor, podFromTemplate } from '../util/pod-control.js';
 import { isPodAvailable, isPodReady, isPodTerminal } from '../../api/pod.js';
 import { slowStartBatch } from '../util/slow-start.js';
@@ -124,10 +124,7 @@ export class DaemonSetController implements Controller {
   }
 
   private ownerOf(pod: PodObject): DaemonSetObject | undefined {
-    const ref = controllerRefOf(pod);
-    if (ref?.kind !== 'DaemonSet') return undefined;
-    const ds = this.daemonSets.lister.get(pod.metadata.namespace ?? '', ref.name ?? '');
-    return ds && ds.metadata.uid === ref.uid ? ds : undefined;
+    return resolveControllerRef(this.daemonSets.lister, 'DaemonSet', pod.metadata.namespace ?? '', controllerRefOf(pod));
   }
 
   async reconcile(key: string): Promise<void> {

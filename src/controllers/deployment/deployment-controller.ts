@@ -12,16 +12,16 @@
  * Reads come from listers; the cached Deployment is copied before anything is changed.
  */
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
-import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
-import { isEverything, labelSelectorFromObject, matches, selectorToString, type LabelSelector } from '../../api/labels.js';
-import { parseApiVersion, type KubeObject } from '../../api/object.js';
+import { labelSelectorFromObject, selectorToString, type LabelSelector } from '../../api/labels.js';
+import type { KubeObject } from '../../api/object.js';
+import { selects, tryLabelSelector } from '../../api/selects.js';
 import { Deployments, Pods, ReplicaSets } from '../../client/resources.js';
 import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import type { PodObject } from '../replicaset/replicaset-controller.js';
 import { ControllerRefManager, recheckOwner } from '../util/controller-ref-manager.js';
-import { controllerRefOf } from '../util/owner-references.js';
+import { controllerRefOf, resolveControllerRef } from '../util/owner-references.js';
 import type { DeploymentObject, MutableDeployment, ReplicaSetObject } from './deployment-util.js';
 import { rolloutRecreate, type PodMap } from './recreate.js';
 import { rolloutRolling } from './rolling.js';
@@ -101,7 +101,7 @@ export class DeploymentController implements Controller {
     }
     const ref = controllerRefOf(rs);
     if (ref) {
-      const d = this.resolveControllerRef(rs.metadata.namespace ?? '', ref);
+      const d = resolveControllerRef(this.dInformer.lister, 'Deployment', rs.metadata.namespace ?? '', ref);
       if (d) this.queue.add(keyOf(d));
       return;
     }
@@ -116,11 +116,11 @@ export class DeploymentController implements Controller {
     const oldRef = controllerRefOf(old);
     const refChanged = JSON.stringify(curRef ?? null) !== JSON.stringify(oldRef ?? null);
     if (refChanged && oldRef) {
-      const d = this.resolveControllerRef(old.metadata.namespace ?? '', oldRef);
+      const d = resolveControllerRef(this.dInformer.lister, 'Deployment', old.metadata.namespace ?? '', oldRef);
       if (d) this.queue.add(keyOf(d));
     }
     if (curRef) {
-      const d = this.resolveControllerRef(cur.metadata.namespace ?? '', curRef);
+      const d = resolveControllerRef(this.dInformer.lister, 'Deployment', cur.metadata.namespace ?? '', curRef);
       if (d) this.queue.add(keyOf(d));
       return;
     }
@@ -133,22 +133,20 @@ export class DeploymentController implements Controller {
   private onReplicaSetDeleted(rs: ReplicaSetObject): void {
     const ref = controllerRefOf(rs);
     if (!ref) return;
-    const d = this.resolveControllerRef(rs.metadata.namespace ?? '', ref);
+    const d = resolveControllerRef(this.dInformer.lister, 'Deployment', rs.metadata.namespace ?? '', ref);
     if (d) this.queue.add(keyOf(d));
   }
 
   /** Recreate waits for old pods to be gone; the last one going away is the signal to scale up the new ReplicaSet. */
   private onPodDeleted(pod: PodObject): void {
-    const rsRef = controllerRefOf(pod);
-    if (!rsRef || rsRef.kind !== 'ReplicaSet') return;
     const namespace = pod.metadata.namespace ?? '';
-    const rs = this.rsInformer.lister.get(namespace, rsRef.name);
-    if (!rs || rs.metadata.uid !== rsRef.uid) return;
+    const rs = resolveControllerRef(this.rsInformer.lister, 'ReplicaSet', namespace, controllerRefOf(pod));
+    if (!rs) return;
     const dRef = controllerRefOf(rs);
     if (!dRef) return;
-    const d = this.resolveControllerRef(namespace, dRef);
+    const d = resolveControllerRef(this.dInformer.lister, 'Deployment', namespace, dRef);
     if (!d || d.spec?.strategy?.type !== 'Recreate') return;
-    const selector = trySelector(d);
+    const selector = tryLabelSelector(d.spec?.selector);
     if (!selector) return;
     const podMap = this.podMapForDeployment(d, selector, this.rsInformer.lister.byIndex(REPLICASETS_BY_CONTROLLER_INDEX, d.metadata.uid ?? ''));
     let pods = 0;
@@ -156,19 +154,11 @@ export class DeploymentController implements Controller {
     if (pods === 0) this.queue.add(keyOf(d));
   }
 
-  private resolveControllerRef(namespace: string, ref: OwnerReference): DeploymentObject | undefined {
-    if (ref.kind !== 'Deployment' || parseApiVersion(ref.apiVersion).group !== 'apps') return undefined;
-    const d = this.dInformer.lister.get(namespace, ref.name);
-    return d && d.metadata.uid === ref.uid ? d : undefined;
-  }
-
   /** Deployments whose selector matches the ReplicaSet; an empty selector matches nothing here, as upstream. */
   private deploymentsSelecting(rs: ReplicaSetObject): DeploymentObject[] {
     const out: DeploymentObject[] = [];
     for (const d of this.dInformer.lister.list(rs.metadata.namespace ?? '')) {
-      const selector = trySelector(d);
-      if (!selector || isEverything(selector) || !matches(selector, rs.metadata.labels)) continue;
-      out.push(d);
+      if (selects(d.spec?.selector, rs.metadata.labels)) out.push(d);
     }
     return out;
   }
@@ -248,14 +238,5 @@ export class DeploymentController implements Controller {
       if (ref) map.get(ref.uid)?.push(pod);
     }
     return map;
-  }
-}
-
-/** The Deployment's selector, or undefined when it does not parse (event handlers skip such Deployments, as upstream). */
-function trySelector(d: Deployment): LabelSelector | undefined {
-  try {
-    return labelSelectorFromObject(d.spec?.selector);
-  } catch {
-    return undefined;
   }
 }

@@ -41,7 +41,7 @@ import {
 } from './job-util.js';
 import { ControllerExpectations } from '../util/expectations.js';
 import { rfc3339 } from '../../api/time.js';
-import { controllerRefOf, isControlledBy, newControllerRef } from '../util/owner-references.js';
+import { controllerRefOf, isControlledBy, newControllerRef, resolveControllerRef } from '../util/owner-references.js';
 import { createPodFor, podFromTemplate } from '../util/pod-control.js';
 import { isPodActive, isPodReady, isPodTerminating } from '../../api/pod.js';
 import { slowStartBatch } from '../util/slow-start.js';
@@ -152,20 +152,13 @@ export class JobController implements Controller {
     }
   }
 
-  /** The live Job a controller reference points at, or undefined (wrong kind, gone, or a different uid). */
-  private resolveControllerRef(namespace: string, ref: { kind?: string; name?: string; uid?: string } | undefined): JobObject | undefined {
-    if (!ref || ref.kind !== 'Job') return undefined;
-    const job = this.jobs.lister.get(namespace, ref.name ?? '');
-    return job && job.metadata.uid === ref.uid ? job : undefined;
-  }
-
   private addPod(pod: PodObject): void {
     if (pod.metadata.deletionTimestamp) {
       // A pod already being deleted when first seen (e.g. after a restart) is not one of our creations.
       this.deletePod(pod, false);
       return;
     }
-    const job = this.resolveControllerRef(pod.metadata.namespace ?? '', controllerRefOf(pod));
+    const job = resolveControllerRef(this.jobs.lister, 'Job', pod.metadata.namespace ?? '', controllerRefOf(pod));
     if (!job) {
       if (hasTrackingFinalizer(pod)) this.queue.add(orphanPodKeyPrefix + keyOf(pod));
       return;
@@ -183,13 +176,13 @@ export class JobController implements Controller {
     const oldRef = controllerRefOf(old);
     const curRef = controllerRefOf(cur);
     if (oldRef && oldRef.uid !== curRef?.uid) {
-      const oldJob = this.resolveControllerRef(old.metadata.namespace ?? '', oldRef);
+      const oldJob = resolveControllerRef(this.jobs.lister, 'Job', old.metadata.namespace ?? '', oldRef);
       if (oldJob) {
         if (finalizerRemoved) this.finalizerRemovalObserved(keyOf(oldJob), cur.metadata.uid ?? '');
         this.queue.addAfter(keyOf(oldJob), syncJobBatchPeriodMs);
       }
     }
-    const job = this.resolveControllerRef(cur.metadata.namespace ?? '', curRef);
+    const job = resolveControllerRef(this.jobs.lister, 'Job', cur.metadata.namespace ?? '', curRef);
     if (!job) {
       if (hasTrackingFinalizer(cur)) this.queue.add(orphanPodKeyPrefix + keyOf(cur));
       return;
@@ -201,7 +194,7 @@ export class JobController implements Controller {
   /** `final` is true for the informer's delete event, false for a pod that only got its deletionTimestamp. */
   private deletePod(pod: PodObject, final: boolean): void {
     const hasFinalizer = hasTrackingFinalizer(pod);
-    const job = this.resolveControllerRef(pod.metadata.namespace ?? '', controllerRefOf(pod));
+    const job = resolveControllerRef(this.jobs.lister, 'Job', pod.metadata.namespace ?? '', controllerRefOf(pod));
     if (!job || isJobFinished(job)) {
       // syncJob will not remove this finalizer.
       if (hasFinalizer && !final) this.queue.add(orphanPodKeyPrefix + keyOf(pod));
@@ -230,7 +223,7 @@ export class JobController implements Controller {
     if (ref) {
       // Another kind of owner may have its own reasons for the finalizer; a live unfinished Job counts it itself.
       if (ref.kind !== 'Job' || ref.apiVersion !== 'batch/v1') return;
-      const job = this.resolveControllerRef(namespace, ref);
+      const job = resolveControllerRef(this.jobs.lister, 'Job', namespace, ref);
       if (job && !isJobFinished(job)) return;
     }
     await this.removeTrackingFinalizer(pod);

@@ -13,8 +13,9 @@
 import type { ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
-import { labelSelectorFromObject, matches, isEverything, type LabelSelector } from '../../api/labels.js';
-import { parseApiVersion, type KubeObject, type Mutable } from '../../api/object.js';
+import { labelSelectorFromObject, type LabelSelector } from '../../api/labels.js';
+import type { KubeObject, Mutable } from '../../api/object.js';
+import { selects } from '../../api/selects.js';
 import { Pods, ReplicaSets } from '../../client/resources.js';
 import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
@@ -22,7 +23,7 @@ import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } 
 import { ControllerRefManager, recheckOwner } from '../util/controller-ref-manager.js';
 import { UIDTrackingControllerExpectations } from '../util/expectations.js';
 import { hasStatusCause } from '../util/has-status-cause.js';
-import { controllerRefOf, newControllerRef } from '../util/owner-references.js';
+import { controllerRefOf, newControllerRef, resolveControllerRef } from '../util/owner-references.js';
 import { createPodFor, deletePodFor, podFromTemplate } from '../util/pod-control.js';
 import { isPodActive, isPodReady } from '../../api/pod.js';
 import { slowStartBatch, SLOW_START_INITIAL_BATCH_SIZE } from '../util/slow-start.js';
@@ -122,7 +123,7 @@ export class ReplicaSetController implements Controller {
     }
     const ref = controllerRefOf(pod);
     if (ref) {
-      const rs = this.resolveControllerRef(pod.metadata.namespace ?? '', ref);
+      const rs = resolveControllerRef(this.rsInformer.lister, 'ReplicaSet', pod.metadata.namespace ?? '', ref);
       if (!rs) return;
       const key = keyOf(rs);
       this.expectations.creationObserved(key);
@@ -150,11 +151,11 @@ export class ReplicaSetController implements Controller {
     const oldRef = controllerRefOf(old);
     const refChanged = JSON.stringify(curRef ?? null) !== JSON.stringify(oldRef ?? null);
     if (refChanged && oldRef) {
-      const rs = this.resolveControllerRef(old.metadata.namespace ?? '', oldRef);
+      const rs = resolveControllerRef(this.rsInformer.lister, 'ReplicaSet', old.metadata.namespace ?? '', oldRef);
       if (rs) this.queue.add(keyOf(rs));
     }
     if (curRef) {
-      const rs = this.resolveControllerRef(cur.metadata.namespace ?? '', curRef);
+      const rs = resolveControllerRef(this.rsInformer.lister, 'ReplicaSet', cur.metadata.namespace ?? '', curRef);
       if (!rs) return;
       this.queue.add(keyOf(rs));
       // A pod that just became ready turns available minReadySeconds later, with no event to tell us: look again then.
@@ -170,18 +171,11 @@ export class ReplicaSetController implements Controller {
   private onPodDeleted(pod: PodObject): void {
     const ref = controllerRefOf(pod);
     if (!ref) return;
-    const rs = this.resolveControllerRef(pod.metadata.namespace ?? '', ref);
+    const rs = resolveControllerRef(this.rsInformer.lister, 'ReplicaSet', pod.metadata.namespace ?? '', ref);
     if (!rs) return;
     const key = keyOf(rs);
     this.expectations.deletionObserved(key, keyOf(pod));
     this.queue.add(key);
-  }
-
-  /** The cached ReplicaSet a controller reference points to, if it is one and still the same object (uid). */
-  private resolveControllerRef(namespace: string, ref: OwnerReference): ReplicaSetObject | undefined {
-    if (ref.kind !== 'ReplicaSet' || parseApiVersion(ref.apiVersion).group !== 'apps') return undefined;
-    const rs = this.rsInformer.lister.get(namespace, ref.name);
-    return rs && rs.metadata.uid === ref.uid ? rs : undefined;
   }
 
   /** ReplicaSets whose selector matches the pod; an empty selector matches nothing here, as upstream. */
@@ -189,9 +183,7 @@ export class ReplicaSetController implements Controller {
     if (Object.keys(pod.metadata.labels ?? {}).length === 0) return [];
     const out: ReplicaSetObject[] = [];
     for (const rs of this.rsInformer.lister.list(pod.metadata.namespace ?? '')) {
-      const selector = trySelector(rs);
-      if (!selector || isEverything(selector) || !matches(selector, pod.metadata.labels)) continue;
-      out.push(rs);
+      if (selects(rs.spec?.selector, pod.metadata.labels)) out.push(rs);
     }
     return out;
   }
@@ -334,15 +326,6 @@ export class ReplicaSetController implements Controller {
         current = await this.client.get<ReplicaSetObject>(ReplicaSets, rs.metadata.namespace ?? '', rs.metadata.name ?? '');
       }
     }
-  }
-}
-
-/** The ReplicaSet's selector, or undefined when it does not parse (event handlers skip such ReplicaSets, as upstream). */
-function trySelector(rs: ReplicaSetObject): LabelSelector | undefined {
-  try {
-    return labelSelectorFromObject(rs.spec?.selector);
-  } catch {
-    return undefined;
   }
 }
 

@@ -28,7 +28,7 @@ import {
   templateOfRevision,
   type RevisionObject,
 } from '../util/controller-history.js';
-import { controllerRefOf, isControlledBy } from '../util/owner-references.js';
+import { controllerRefOf, isControlledBy, resolveControllerRef } from '../util/owner-references.js';
 import type { MutablePod } from '../util/pod-control.js';
 import { slowStartBatch } from '../util/slow-start.js';
 import {
@@ -110,10 +110,8 @@ export class StatefulSetController implements Controller {
   }
 
   private enqueueOwner(pod: PodObject): void {
-    const ref = controllerRefOf(pod);
-    if (ref?.kind !== 'StatefulSet') return;
-    const set = this.sets.lister.get(pod.metadata.namespace ?? '', ref.name ?? '');
-    if (set && set.metadata.uid === ref.uid) this.queue.add(keyOf(set));
+    const set = resolveControllerRef(this.sets.lister, 'StatefulSet', pod.metadata.namespace ?? '', controllerRefOf(pod));
+    if (set) this.queue.add(keyOf(set));
   }
 
   async reconcile(key: string): Promise<void> {

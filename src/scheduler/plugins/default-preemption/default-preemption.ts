@@ -10,7 +10,6 @@
  */
 import { Pods } from '../../../client/resources.js';
 import { isNotFound } from '../../../api/status.js';
-import { labelSelectorFromObject, matches } from '../../../api/labels.js';
 import type { CycleState } from '../../framework/cycle-state.js';
 import { Diagnosis, FitError } from '../../framework/fit-error.js';
 import { NodeToStatus, type Handle, type PostFilterPlugin, type PostFilterResult } from '../../framework/interface.js';
@@ -18,6 +17,7 @@ import type { NodeInfo } from '../../framework/node-info.js';
 import type { PodInfo } from '../../framework/pod-info.js';
 import { Code, Status, type Result } from '../../framework/status.js';
 import { podKey } from '../../../api/pod.js';
+import { selects } from '../../../api/selects.js';
 import { rfc3339 } from '../../../api/time.js';
 import { podPriority, type Pod, type PodDisruptionBudget } from '../../framework/types.js';
 import * as names from '../names.js';
@@ -66,14 +66,8 @@ export function filterPodsWithPDBViolation(pods: readonly PodInfo[], pdbs: reado
     if (pod.metadata.labels && Object.keys(pod.metadata.labels).length > 0) {
       pdbs.forEach((pdb, i) => {
         if (pdb.metadata.namespace !== pod.metadata.namespace) return;
-        let sel;
-        try {
-          sel = labelSelectorFromObject(pdb.spec?.selector);
-        } catch {
-          return;
-        }
-        // A PDB with a nil or empty selector matches nothing.
-        if (sel.matchesNothing || sel.requirements.length === 0 || !matches(sel, pod.metadata.labels)) return;
+        // A PDB whose selector is nil, empty or does not convert matches nothing.
+        if (!selects(pdb.spec?.selector, pod.metadata.labels)) return;
         // Already counted by the API server's eviction handling.
         if (pdb.status?.disruptedPods?.[pod.metadata.name ?? '']) return;
         allowed[i]!--;
