@@ -10,6 +10,7 @@
  */
 import type { Node, Pod as K8sPod, PodCondition } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
+import { isPodTerminal } from '../../api/pod.js';
 import { isNotFound } from '../../api/status.js';
 import { rfc3339 } from '../../api/time.js';
 import { Nodes, Pods } from '../../client/resources.js';
@@ -148,8 +149,7 @@ export class PodGCController implements Controller {
   private async markFailedAndDelete(pod: Pod, condition?: Mutable<PodCondition>): Promise<void> {
     const ns = pod.metadata.namespace ?? '';
     const name = pod.metadata.name ?? '';
-    const phase = pod.status?.phase;
-    if (phase !== 'Succeeded' && phase !== 'Failed') {
+    if (!isPodTerminal(pod)) {
       const status: Record<string, unknown> = { phase: 'Failed' };
       if (condition) status.conditions = [{ ...condition, lastTransitionTime: rfc3339(this.ctx.clock.now()) }];
       // Strategic merge: conditions merge by type on the server, so the kubelet's conditions are kept.
