@@ -1,9 +1,10 @@
 /**
- * How an object's metav1 LabelSelector (a workload's spec.selector, a PodDisruptionBudget's) is used to find who
- * selects something: a ReplicaSet's Deployments, a pod's ReplicaSets, a pod's budgets. Upstream every such lookup
- * (GetPodReplicaSets, getDeploymentsForReplicaSet, GetPodPodDisruptionBudgets, the preemption PDB filter) converts
- * with LabelSelectorAsSelector and then skips a selector that fails to convert or that is empty, because an empty
- * selector would claim everything in the namespace.
+ * How a workload's metav1 LabelSelector is used to find who selects something: a ReplicaSet's Deployments, a pod's
+ * ReplicaSets, and the scheduler's preemption PDB filter. Upstream each of these lookups (GetPodReplicaSets,
+ * getDeploymentsForReplicaSet, filterPodsWithPDBViolation) converts with LabelSelectorAsSelector and skips a selector
+ * that fails to convert or that is empty, because an empty selector would claim everything in the namespace.
+ * Not for policy/v1 budgets in eviction or the disruption controller: there an empty selector matches every pod
+ * ("unlike the v1beta version, here we let an empty selector match everything", disruption.go).
  */
 import { isEverything, labelSelectorFromObject, matches, type LabelSelector } from './labels.js';
 
