@@ -4,7 +4,8 @@
  * getDeploymentsForReplicaSet, filterPodsWithPDBViolation) converts with LabelSelectorAsSelector and skips a selector
  * that fails to convert or that is empty, because an empty selector would claim everything in the namespace.
  * Not for policy/v1 budgets in eviction or the disruption controller: there an empty selector matches every pod
- * ("unlike the v1beta version, here we let an empty selector match everything" in client-go's GetPodPodDisruptionBudgets).
+ * (client-go's GetPodPodDisruptionBudgets: "unlike the v1beta version, here we let an empty selector match
+ * everything").
  */
 import { isEverything, labelSelectorFromObject, matches, type LabelSelector } from './labels.js';
 
