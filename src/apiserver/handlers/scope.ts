@@ -9,6 +9,7 @@ import { groupVersion } from '../../api/object.js';
 import { badRequest, invalid } from '../../api/status.js';
 import { fieldManagerOf, recordUpdate } from '../apply/apply.js';
 import type { UserInfo } from '../auth/user-info.js';
+import { warningHeaderValues } from '../limits/warning-headers.js';
 import { negotiateTable, parseAccept, TABLE_CONTENT_TYPE } from '../negotiation.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import type { ResourceRequestInfo } from '../request-info.js';
@@ -172,7 +173,7 @@ export class RequestScope {
   sendObject(r: ApiRequest, code: number, storedObj: KubeObject, storedJson?: string, rv?: string): void {
     const { obj, json } = this.outward(r.def, storedObj, storedJson);
     // RFC 7234 warn-code 299 with agent "-": the form kube-apiserver uses and kubectl prints as "Warning: ...".
-    if (r.warnings.length > 0) r.res.setHeader('Warning', [...new Set(r.warnings)].map((w) => `299 - ${JSON.stringify(w)}`));
+    if (r.warnings.length > 0) r.res.setHeader('Warning', warningHeaderValues(r.warnings));
     const tableVersion = negotiateTable(parseAccept(r.req.headers.accept));
     if (tableVersion) {
       const body = renderTable(r.def, [{ obj, json }], { resourceVersion: rv ?? obj.metadata.resourceVersion }, { tableVersion, includeObject: 'Metadata', now: new Date() });
