@@ -94,7 +94,7 @@ export function conflict(ref: ResourceRef, why = 'the object has been modified; 
 
 /** A field-level validation failure; `field` is a path like `spec.containers[0].name`. */
 export interface FieldError {
-  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueTooLong' | 'FieldValueTypeInvalid';
+  type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueTooLong' | 'FieldValueTypeInvalid' | 'FieldValueNotFound';
   field: string;
   /** The detail after `<field>: `, e.g. `Required value` or `Invalid value: "X": must be ...`. */
   detail: string;
@@ -118,6 +118,10 @@ export function fieldNotSupported(field: string, value: unknown, supported: stri
 
 export function fieldDuplicate(field: string, value: unknown): FieldError {
   return { type: 'FieldValueDuplicate', field, detail: `Duplicate value: ${formatValue(value)}` };
+}
+
+export function fieldNotFound(field: string, value: unknown): FieldError {
+  return { type: 'FieldValueNotFound', field, detail: `Not found: ${formatValue(value)}` };
 }
 
 export function fieldForbidden(field: string, why: string): FieldError {

@@ -244,6 +244,7 @@ export class ApiHandler {
     const sub = def.subresources?.find((s) => s.name === info.subresource);
     if (!sub) throw pathNotFound();
     if (sub.connect) return connectResource(this.scope, r, sub, this.connectTargets);
+    if (sub.view && info.parts.length === 3) return serveStatus(this.scope, r, sub.name);
     if (info.parts.length > 3) throw pathNotFound();
     if (method === 'GET' && !sub.verbs.includes('get')) throw methodNotAllowed();
     return serveDeclared(this.scope, r, sub);

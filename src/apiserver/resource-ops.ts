@@ -279,7 +279,8 @@ export class ResourceOps {
       try {
         await run.mutate();
         opts.recordManagedFields?.(current, next);
-        this.validate(def, next, [...def.strategy.validate(next), ...(def.strategy.validateUpdate?.(next, current) ?? [])]);
+        const validateUpdate = def.subresources?.find((sub) => sub.name === subresource)?.view?.validateUpdate ?? def.strategy.validateUpdate;
+        this.validate(def, next, [...def.strategy.validate(next), ...(validateUpdate?.(next, current) ?? [])]);
         await run.validate();
         const nextJson = encodeForStore(next);
         if (nextJson === got.kv.value) return current;
@@ -314,8 +315,12 @@ export class ResourceOps {
   /** Applies what the API server owns on every update: bookkeeping metadata, status vs spec, generation, validation. */
   private prepareUpdate(def: ResourceDefinition, namespace: string, name: string, desired: KubeObject, current: KubeObject, subresource: string): KubeObject {
     if (!desired || typeof desired !== 'object' || Array.isArray(desired)) throw badRequest('the object must be a JSON object');
-    const next: KubeObject = subresource === 'status' ? { ...current, status: desired.status } : desired;
-    if (subresource === 'status') {
+    const view = subresource ? def.subresources?.find((sub) => sub.name === subresource)?.view : undefined;
+    const next: KubeObject = subresource === 'status' ? { ...current, status: desired.status } : view ? view.apply(current, desired) : desired;
+    if (view) {
+      next.metadata = structuredClone(current.metadata);
+      // A resourceVersion in the written object is still a precondition (checked by the caller against current).
+    } else if (subresource === 'status') {
       // Status writes change status, and annotations as upstream's status strategies allow (the Deployment controller
       // records deployment.kubernetes.io/revision this way); spec, labels and the rest of metadata stay as stored.
       const annotations = desired.metadata?.annotations;

@@ -10,7 +10,7 @@ import { applyConflictError, fieldManagerOf, serverSideApply } from '../apply/ap
 import { APPLY_PATCH_TYPE, decodePatchBody, fieldValidation, isDryRun, parseBool, readBody } from './decode.js';
 import type { ApiRequest, RequestScope } from './scope.js';
 
-export async function applyResource(scope: RequestScope, r: ApiRequest, subresource: '' | 'status'): Promise<void> {
+export async function applyResource(scope: RequestScope, r: ApiRequest, subresource: string): Promise<void> {
   const { def, query } = r;
   const { namespace: ns, name } = r.info;
   const manager = query.get('fieldManager') ?? '';

@@ -4,7 +4,7 @@ import { unsupportedMediaType } from '../../api/status.js';
 import { contentTypeOf, decodePatchBody, fieldValidation, PATCH_TYPES, readBody } from './decode.js';
 import type { ApiRequest, RequestScope } from './scope.js';
 
-export async function patchResource(scope: RequestScope, r: ApiRequest, subresource: '' | 'status'): Promise<void> {
+export async function patchResource(scope: RequestScope, r: ApiRequest, subresource: string): Promise<void> {
   const { def } = r;
   const ct = contentTypeOf(r.req);
   const applyPatch = scope.ext.applyPatch;

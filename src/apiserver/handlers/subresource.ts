@@ -13,15 +13,16 @@ import { sendJson, sendSuccess } from './respond.js';
 import type { ApiRequest, RequestScope } from './scope.js';
 import { updateResource } from './update.js';
 
-export async function serveStatus(scope: RequestScope, r: ApiRequest): Promise<void> {
+/** status, and subresources that work like it (a view of the whole object through which only a part changes). */
+export async function serveStatus(scope: RequestScope, r: ApiRequest, subresource = 'status'): Promise<void> {
   switch (r.req.method) {
     case 'GET':
     case 'HEAD':
       return getResource(scope, r);
     case 'PUT':
-      return updateResource(scope, r, 'status');
+      return updateResource(scope, r, subresource);
     case 'PATCH':
-      return isApplyPatch(r.req) ? applyResource(scope, r, 'status') : patchResource(scope, r, 'status');
+      return isApplyPatch(r.req) ? applyResource(scope, r, subresource) : patchResource(scope, r, subresource);
     default:
       throw methodNotAllowed();
   }

@@ -1,7 +1,7 @@
 /** PUT of an object or of its status (endpoints/handlers/update.go). */
 import type { ApiRequest, RequestScope } from './scope.js';
 
-export async function updateResource(scope: RequestScope, r: ApiRequest, subresource: '' | 'status'): Promise<void> {
+export async function updateResource(scope: RequestScope, r: ApiRequest, subresource: string): Promise<void> {
   const { def } = r;
   const obj = await scope.readObject(r);
   const updated = await scope.ops.update(scope.storageOf(def), r.info.namespace, r.info.name, () => scope.inward(def, obj), {

@@ -3,9 +3,12 @@
  * scheduler assigns a node) and the streaming subresources (log, exec, attach, portforward, proxy) whose targets the
  * node agent provides.
  */
-import type { PodSpec, PodStatus } from 'kubernetes-types/core/v1.js';
+import type { EphemeralContainer, PodSpec, PodStatus } from 'kubernetes-types/core/v1.js';
+import type { KubeObject } from '../../api/object.js';
 
-import { conflict, StatusError } from '../../api/status.js';
+import { conflict, fieldDuplicate, fieldForbidden, fieldNotFound, fieldRequired, StatusError, type FieldError } from '../../api/status.js';
+import { deepEqual } from '../../api/validation.js';
+import { defaultImagePullPolicy } from './pod-spec.js';
 import { rfc3339 } from '../../api/time.js';
 import type { DeletionRules, SubresourceDefinition } from './types.js';
 
@@ -59,6 +62,75 @@ export const podBinding: SubresourceDefinition = {
       else conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: at });
       return pod;
     },
+  },
+};
+
+/** Fields an ephemeral container may not set (upstream validateEphemeralContainers). */
+const EPHEMERAL_FORBIDDEN = ['ports', 'livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle', 'resources'] as const;
+
+function ephemeralOf(obj: KubeObject): EphemeralContainer[] {
+  return ((obj.spec ?? {}) as PodSpec).ephemeralContainers ?? [];
+}
+
+/**
+ * Ephemeral containers may only be added (upstream ValidatePodEphemeralContainersUpdate): existing ones stay as they
+ * are, names are unique among all of the pod's containers, and what only a long-lived container may have is refused.
+ */
+function validateEphemeralUpdate(next: KubeObject, old: KubeObject): FieldError[] {
+  const errs: FieldError[] = [];
+  const spec = (next.spec ?? {}) as PodSpec;
+  const now = ephemeralOf(next);
+  const before = new Map(ephemeralOf(old).map((c) => [c.name, c]));
+  for (const [name, c] of before) {
+    const i = now.findIndex((n) => n.name === name);
+    if (i < 0) errs.push(fieldForbidden('spec.ephemeralContainers', `existing ephemeral containers "${name}" may not be removed`));
+    else if (!deepEqual(now[i], c)) errs.push(fieldForbidden(`spec.ephemeralContainers[${i}]`, `existing ephemeral containers "${name}" may not be changed`));
+  }
+  const names = new Set([...(spec.containers ?? []), ...(spec.initContainers ?? [])].map((c) => c.name));
+  const targets = new Set(names);
+  now.forEach((c, i) => {
+    const path = `spec.ephemeralContainers[${i}]`;
+    if (before.has(c.name)) return;
+    if (!c.name) errs.push(fieldRequired(`${path}.name`));
+    else if (names.has(c.name)) errs.push(fieldDuplicate(`${path}.name`, c.name));
+    if (c.name) names.add(c.name);
+    if (!c.image) errs.push(fieldRequired(`${path}.image`));
+    for (const f of EPHEMERAL_FORBIDDEN) {
+      if (c[f] !== undefined && !(f === 'resources' && Object.keys(c.resources ?? {}).length === 0)) {
+        errs.push(fieldForbidden(`${path}.${f}`, 'cannot be set for an Ephemeral Container'));
+      }
+    }
+    if (c.targetContainerName && !targets.has(c.targetContainerName)) errs.push(fieldNotFound(`${path}.targetContainerName`, c.targetContainerName));
+  });
+  return errs;
+}
+
+/**
+ * pods/ephemeralcontainers: `kubectl debug` adds a container to a running pod by patching the pod through it; only
+ * spec.ephemeralContainers changes (new ones get the container defaults).
+ */
+export const podEphemeralContainers: SubresourceDefinition = {
+  name: 'ephemeralcontainers',
+  kind: 'Pod',
+  verbs: ['get', 'patch', 'update'],
+  view: {
+    apply(current, written) {
+      const next = structuredClone(current);
+      const added = ((written.spec ?? {}) as PodSpec).ephemeralContainers;
+      const spec = (next.spec ??= {}) as PodSpec;
+      if (added && added.length > 0) {
+        spec.ephemeralContainers = structuredClone(added);
+        for (const c of spec.ephemeralContainers) {
+          c.imagePullPolicy ??= defaultImagePullPolicy(c.image);
+          c.terminationMessagePath ??= '/dev/termination-log';
+          c.terminationMessagePolicy ??= 'File';
+        }
+      } else {
+        delete spec.ephemeralContainers;
+      }
+      return next;
+    },
+    validateUpdate: validateEphemeralUpdate,
   },
 };
 

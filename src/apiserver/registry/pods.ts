@@ -6,7 +6,7 @@ import { fieldForbidden, type FieldError } from '../../api/status.js';
 import { deepEqual, nameIsDNSSubdomain } from '../../api/validation.js';
 import { defineResource, statusOf } from './define-resource.js';
 import { podEvictionSubresource } from './pod-eviction.js';
-import { podBinding, podConnectSubresources, podDeletion } from './pod-rules.js';
+import { podBinding, podConnectSubresources, podDeletion, podEphemeralContainers } from './pod-rules.js';
 import { computeQosClass, defaultPodSpec, validatePodSpec } from './pod-spec.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
 
@@ -164,7 +164,7 @@ export const pods = defineResource({
   },
   validateSpecUpdate: validatePodUpdate,
   deletion: podDeletion,
-  subresources: [podBinding, podEvictionSubresource, ...podConnectSubresources],
+  subresources: [podBinding, podEphemeralContainers, podEvictionSubresource, ...podConnectSubresources],
   printer: {
     columns: [
       nameColumn,

@@ -84,6 +84,15 @@ export interface SubresourceDefinition {
     /** The answer: the updated object (200), or a Status with code 201 as for pods/binding. */
     respond: 'object' | 'created';
   };
+  /**
+   * GET, PUT and PATCH of the whole object through which only a part of it changes, as the status subresource works
+   * (pods/ephemeralcontainers): `apply` copies that part from the written object onto the stored one (mutating
+   * neither), and `validateUpdate` replaces the kind's update validation for writes through this subresource.
+   */
+  view?: {
+    apply(current: KubeObject, written: KubeObject): KubeObject;
+    validateUpdate?(next: KubeObject, old: KubeObject): FieldError[];
+  };
   /** POST: an operation against the API on behalf of the request (eviction); answers a 201 Status. */
   action?(api: SubresourceApi, namespace: string, name: string, body: Record<string, unknown>, opts: { dryRun: boolean; now: Date }): Promise<void>;
   /** A streaming or proxying subresource (pods/log, exec, attach, portforward, nodes/proxy, services/proxy). */
