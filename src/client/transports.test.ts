@@ -1,8 +1,8 @@
 /**
  * The client suite over both transports against a real skiff server started in this process (HTTPS with the admin
  * certificate from the data dir's kubeconfig, and in-process through the same request pipeline), and over the
- * FakeClient alone. All of them must behave the same: the transports because the same server code answers them, the
- * fake because controller tests trust it to behave as the server does.
+ * FakeClient, directly and as the FakeTransport behind a RestClient. All of them must behave the same: the transports
+ * because the same server code answers them, the fake because controller tests trust it to behave as the server does.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import { HttpsTransport, loadKubeconfig } from './https-transport.js';
 import { Namespaces } from './resources.js';
 import { RestClient } from './rest-client.js';
 import { FakeClient } from './testing/fake-client.js';
+import { FakeTransport } from './testing/fake-transport.js';
 import { runTransportConformance, type ConformanceTarget } from './testing/transport-conformance.js';
 
 describe('RestClient over both transports', () => {
@@ -52,11 +53,14 @@ describe('RestClient over both transports', () => {
 });
 
 describe('FakeClient', () => {
-  const fake = new FakeClient();
-  runTransportConformance('fake', () => ({
-    client: fake,
+  const levers = (fake: FakeClient) => ({
     watchCount: () => fake.watchCount,
     closeWatches: () => fake.closeWatches(),
     compact: async () => fake.compact(),
-  }));
+  });
+  const direct = new FakeClient();
+  runTransportConformance('fake', () => ({ client: direct, ...levers(direct) }));
+  // The same objects behind the wire format: paths, query parameters and Status bodies as a server sends them.
+  const wired = new FakeClient();
+  runTransportConformance('fake-transport', () => ({ client: new RestClient(new FakeTransport(wired)), ...levers(wired) }));
 });
