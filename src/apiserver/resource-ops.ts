@@ -279,7 +279,7 @@ export class ResourceOps {
       try {
         await run.mutate();
         opts.recordManagedFields?.(current, next);
-        const validateUpdate = def.subresources?.find((sub) => sub.name === subresource)?.view?.validateUpdate ?? def.strategy.validateUpdate;
+        const validateUpdate = def.subresources?.find((sub) => sub.name === subresource)?.validateUpdate ?? def.strategy.validateUpdate;
         this.validate(def, next, [...def.strategy.validate(next), ...(validateUpdate?.(next, current) ?? [])]);
         await run.validate();
         const nextJson = encodeForStore(next);

@@ -40,6 +40,8 @@ export const podBinding: SubresourceDefinition = {
   name: 'binding',
   kind: 'Binding',
   verbs: ['create'],
+  // The mutation checks what a binding may do; only it may set spec.nodeName.
+  validateUpdate: () => [],
   mutation: {
     method: 'POST',
     changesStatus: true,
@@ -130,8 +132,8 @@ export const podEphemeralContainers: SubresourceDefinition = {
       }
       return next;
     },
-    validateUpdate: validateEphemeralUpdate,
   },
+  validateUpdate: validateEphemeralUpdate,
 };
 
 /** The streaming subresources as kube-apiserver lists them in discovery. */

@@ -20,8 +20,8 @@ const podUpdateMessage =
 
 /**
  * Pod specs are immutable but for images, activeDeadlineSeconds, added tolerations and a negative grace
- * period raised to 1 (ValidatePodUpdate). Setting spec.nodeName on an unbound pod is allowed here because
- * the pods/binding subresource goes through the same update path in skiff.
+ * period raised to 1 (ValidatePodUpdate). spec.nodeName is set through pods/binding only, whose own rules
+ * replace these.
  */
 function validatePodUpdate(obj: KubeObject, old: KubeObject): FieldError[] {
   const next = structuredClone((obj.spec ?? {}) as PodSpec);
@@ -38,7 +38,6 @@ function validatePodUpdate(obj: KubeObject, old: KubeObject): FieldError[] {
   const newTolerations = next.tolerations ?? [];
   if (oldTolerations.every((t) => newTolerations.some((n) => deepEqual(n, t)))) next.tolerations = prev.tolerations;
   if ((prev.terminationGracePeriodSeconds ?? 0) < 0 && next.terminationGracePeriodSeconds === 1) next.terminationGracePeriodSeconds = prev.terminationGracePeriodSeconds;
-  if (!prev.nodeName && next.nodeName) next.nodeName = prev.nodeName;
   const errs: FieldError[] = [];
   if (!deepEqual(next, prev)) errs.push(fieldForbidden('spec', podUpdateMessage));
   if ((prev.activeDeadlineSeconds ?? 0) > 0 && (obj.spec as PodSpec | undefined)?.activeDeadlineSeconds === undefined) {

@@ -87,12 +87,14 @@ export interface SubresourceDefinition {
   /**
    * GET, PUT and PATCH of the whole object through which only a part of it changes, as the status subresource works
    * (pods/ephemeralcontainers): `apply` copies that part from the written object onto the stored one (mutating
-   * neither), and `validateUpdate` replaces the kind's update validation for writes through this subresource.
+   * neither).
    */
-  view?: {
-    apply(current: KubeObject, written: KubeObject): KubeObject;
-    validateUpdate?(next: KubeObject, old: KubeObject): FieldError[];
-  };
+  view?: { apply(current: KubeObject, written: KubeObject): KubeObject };
+  /**
+   * Replaces the kind's update validation for writes through this subresource (a binding may set what a main-resource
+   * update may not); the kind's object validation still runs.
+   */
+  validateUpdate?(next: KubeObject, old: KubeObject): FieldError[];
   /** POST: an operation against the API on behalf of the request (eviction); answers a 201 Status. */
   action?(api: SubresourceApi, namespace: string, name: string, body: Record<string, unknown>, opts: { dryRun: boolean; now: Date }): Promise<void>;
   /** A streaming or proxying subresource (pods/log, exec, attach, portforward, nodes/proxy, services/proxy). */
