@@ -3,6 +3,7 @@
  * `reconcile` with at most one worker per key (the sample-controller shape). Controllers reach state only through
  * the client and informers; reconcile is level-based and idempotent, and recomputes status on every sync.
  */
+import { objectKey } from '../client/object-cache.js';
 import type { Client, Clock, EventRecorder, InformerFactory, WorkQueue } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
 
@@ -42,10 +43,8 @@ export interface Controller {
   stop(): void;
 }
 
-/** Builds the `namespace/name` key (or `name` for cluster-scoped objects) that queues carry. */
-export function keyOf(obj: { metadata: { namespace?: string; name?: string } }): string {
-  return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : (obj.metadata.name ?? '');
-}
+/** The `namespace/name` key (or `name` for cluster-scoped objects) that queues carry: the informer cache's key. */
+export const keyOf = objectKey;
 
 export function splitKey(key: string): { namespace: string; name: string } {
   const slash = key.indexOf('/');
