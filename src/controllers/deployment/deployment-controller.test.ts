@@ -173,6 +173,14 @@ describe('DeploymentController', () => {
     assert.deepEqual(c.f.takeEvents(), [`Normal ScalingReplicaSet Scaled up replica set web-${hash} from 0 to 3`]);
     assert.equal(c.d.metadata.annotations?.['deployment.kubernetes.io/revision'], '1');
     assert.equal(c.d.metadata.generation, 1, 'the annotation is not a spec change');
+    // The revision goes in a merge patch of the Deployment itself, not in the /status write (README: who writes which
+    // annotation): skiff's /status keeps the stored metadata, so an annotation sent there would be dropped.
+    const deploymentWrites = c.f.client.actions.filter((a) => a.resource === 'deployments' && a.verb !== 'get' && a.verb !== 'list');
+    assert.deepEqual(
+      deploymentWrites.filter((a) => a.verb === 'patch').map((a) => [a.patchType, a.subresource, a.object]),
+      [['merge', undefined, { metadata: { annotations: { 'deployment.kubernetes.io/revision': '1' } } }]],
+    );
+    assert.ok(deploymentWrites.every((a) => a.verb === 'patch' || a.verb === 'updateStatus'), 'no other kind of Deployment write');
     const progressing = condition(c.d, 'Progressing')!;
     assert.equal(progressing.reason, 'NewReplicaSetCreated');
     assert.equal(progressing.message, `Created new replica set "web-${hash}"`);
