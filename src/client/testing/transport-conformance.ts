@@ -54,7 +54,17 @@ export function runTransportConformance(name: string, target: () => ConformanceT
       assert.deepEqual(updated.data, { k: 'w' });
       assert.notEqual(updated.metadata.resourceVersion, got.metadata.resourceVersion);
       await c().delete(ConfigMaps, ns, 'a');
-      await assert.rejects(c().get(ConfigMaps, ns, 'a'), (e: StatusError) => isNotFound(e) && e.message === 'configmaps "a" not found');
+      await assert.rejects(c().get(ConfigMaps, ns, 'a'), (e: StatusError) => {
+        assert.ok(isNotFound(e));
+        assert.equal(e.message, 'configmaps "a" not found');
+        assert.deepEqual(e.status.details, { name: 'a', kind: 'configmaps' });
+        return true;
+      });
+      await assert.rejects(c().get(Deployments, ns, 'nope'), (e: StatusError) => {
+        assert.equal(e.message, 'deployments.apps "nope" not found');
+        assert.deepEqual(e.status.details, { name: 'nope', group: 'apps', kind: 'deployments' });
+        return true;
+      });
     });
 
     it('maps 404, 409 AlreadyExists, 409 Conflict and 422 to StatusErrors', async () => {
