@@ -1,6 +1,6 @@
 /** core/v1 Nodes: taint validation and the STATUS/ROLES/VERSION table (`Ready,SchedulingDisabled`). */
 import type { Node, NodeSpec } from 'kubernetes-types/core/v1.js';
-import { fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
+import { fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
 import { isQualifiedName, isValidLabelValue, nameIsDNSSubdomain } from '../../api/validation.js';
 import { defineResource } from './define-resource.js';
 import { proxySubresource } from './pod-rules.js';
@@ -56,6 +56,20 @@ export const nodes = defineResource({
       if (!t.effect) errs.push(fieldRequired(`${tp}.effect`));
       else if (!taintEffects.includes(t.effect)) errs.push(fieldNotSupported(`${tp}.effect`, t.effect, taintEffects));
     });
+    return errs;
+  },
+  validateSpecUpdate(obj, old) {
+    // ValidateNodeUpdate: podCIDR(s) and providerID may be set once, from empty, never changed.
+    const next = (obj.spec ?? {}) as NodeSpec;
+    const prev = (old.spec ?? {}) as NodeSpec;
+    const errs: FieldError[] = [];
+    const cidrs = (s: NodeSpec) => s.podCIDRs ?? (s.podCIDR ? [s.podCIDR] : []);
+    if (cidrs(prev).length > 0 && JSON.stringify(cidrs(next)) !== JSON.stringify(cidrs(prev))) {
+      errs.push(fieldForbidden('spec.podCIDRs', 'node updates may not change podCIDR except from "" to valid'));
+    }
+    if (prev.providerID && next.providerID !== prev.providerID) {
+      errs.push(fieldForbidden('spec.providerID', 'node updates may not change providerID except from "" to valid'));
+    }
     return errs;
   },
   printer: {

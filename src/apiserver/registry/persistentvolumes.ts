@@ -1,13 +1,16 @@
 /** core/v1 PersistentVolumes: defaults, required capacity/access modes/source, and the PV table. */
 import type { PersistentVolume, PersistentVolumeSpec, PersistentVolumeStatus } from 'kubernetes-types/core/v1.js';
 import { canonicalQuantity } from '../../api/quantity.js';
-import { fieldNotSupported, fieldRequired, fieldInvalid, type FieldError } from '../../api/status.js';
+import { fieldForbidden, fieldNotSupported, fieldRequired, fieldInvalid, type FieldError } from '../../api/status.js';
 import { isValidQuantity } from '../../api/quantity.js';
-import { nameIsDNSSubdomain } from '../../api/validation.js';
+import { deepEqual, nameIsDNSSubdomain } from '../../api/validation.js';
 import { defineResource, specOf, statusOf } from './define-resource.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
 
 export const accessModes = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'];
+
+/** PersistentVolumeSpec fields that are not the volume source (everything else is one of the source kinds). */
+const PV_NON_SOURCE_FIELDS = new Set(['accessModes', 'capacity', 'claimRef', 'mountOptions', 'nodeAffinity', 'persistentVolumeReclaimPolicy', 'storageClassName', 'volumeMode', 'volumeAttributesClassName']);
 
 /** `RWO,ROX,RWX,RWOP`, in that fixed order (GetAccessModesAsString). */
 export function accessModesString(modes: string[] | undefined): string {
@@ -49,6 +52,16 @@ export const persistentvolumes = defineResource({
   },
   prepareForCreate(obj) {
     statusOf<PersistentVolumeStatus>(obj).phase = 'Pending';
+  },
+  validateSpecUpdate(obj, old) {
+    // ValidatePersistentVolumeUpdate: the volume source and the volume mode stay as created.
+    const next = (obj.spec ?? {}) as Record<string, unknown>;
+    const prev = (old.spec ?? {}) as Record<string, unknown>;
+    const errs: FieldError[] = [];
+    const source = (spec: Record<string, unknown>) => Object.fromEntries(Object.entries(spec).filter(([k]) => !PV_NON_SOURCE_FIELDS.has(k)));
+    if (!deepEqual(source(next), source(prev))) errs.push(fieldForbidden('spec.persistentvolumesource', 'spec.persistentvolumesource is immutable after creation'));
+    if (next.volumeMode !== prev.volumeMode) errs.push(fieldInvalid('spec.volumeMode', next.volumeMode, 'field is immutable'));
+    return errs;
   },
   validateSpec(obj) {
     const spec = (obj.spec ?? {}) as PersistentVolumeSpec;

@@ -257,3 +257,16 @@ test('persistent volume claims: required request, immutable spec except resource
   (remoded.spec as any).accessModes = ['ReadWriteMany'];
   assert.deepEqual(update(pvcs, obj, remoded), ['spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims']);
 });
+
+test('immutable node and persistent volume fields are refused on update', () => {
+  const nodes = def('', 'nodes');
+  const node = { metadata: { name: 'n1' }, spec: { podCIDR: '10.42.0.0/24', podCIDRs: ['10.42.0.0/24'], providerID: 'skiff://n1' } };
+  assert.deepEqual(update(nodes, { metadata: { name: 'n1' }, spec: {} }, node), [], 'set once from empty');
+  assert.equal(update(nodes, node, { ...node, spec: { ...node.spec, podCIDR: '10.42.1.0/24', podCIDRs: ['10.42.1.0/24'] } }).length, 1);
+  assert.equal(update(nodes, node, { ...node, spec: { ...node.spec, providerID: 'other' } }).length, 1);
+  const pvs = def('', 'persistentvolumes');
+  const pv = { metadata: { name: 'pv1' }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: '/data' }, volumeMode: 'Filesystem' } };
+  assert.deepEqual(update(pvs, pv, { ...pv, spec: { ...pv.spec, capacity: { storage: '2Gi' } } }), []);
+  assert.match(update(pvs, pv, { ...pv, spec: { ...pv.spec, hostPath: { path: '/other' } } })[0]!, /spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation/);
+  assert.match(update(pvs, pv, { ...pv, spec: { ...pv.spec, volumeMode: 'Block' } })[0]!, /spec.volumeMode: Invalid value: "Block": field is immutable/);
+});
