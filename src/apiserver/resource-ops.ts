@@ -23,6 +23,7 @@ import { CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError
 import { decodeFromStore, encodeForStore, listPrefix, objectKey, resourcePrefix } from './object-codec.js';
 import { Admission } from './admission/chain.js';
 import { checkObjectSize } from './limits/object-size.js';
+import { rfc3339 } from '../api/time.js';
 import type { AdmissionChain, AdmissionContext } from './admission/types.js';
 import { LOOPBACK_USER, type UserInfo } from './auth/user-info.js';
 import type { ObjectFilter } from './filters.js';
@@ -533,9 +534,6 @@ export function parseResourceVersion(rv: string): number {
   return Number(rv);
 }
 
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 function generateName(base: string): string {
   let suffix = '';

@@ -10,6 +10,7 @@
  */
 import type { KubeObject } from '../../api/object.js';
 import { StatusError, badRequest } from '../../api/status.js';
+import { rfc3339 } from '../../api/time.js';
 import {
   FieldSet,
   addedFieldsV1,
@@ -180,10 +181,6 @@ function withoutManagedFields(obj: KubeObject | undefined): KubeObject {
   if (!obj.metadata || !('managedFields' in obj.metadata)) return obj;
   const { managedFields: _mf, ...metadata } = obj.metadata;
   return { ...obj, metadata };
-}
-
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function apiVersionOf(obj: KubeObject): string {

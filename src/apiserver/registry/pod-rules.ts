@@ -3,7 +3,8 @@
  * scheduler assigns a node) and the streaming subresources (log, exec, attach, portforward, proxy) whose targets the
  * node agent provides.
  */
-import type { EphemeralContainer, PodSpec, PodStatus } from 'kubernetes-types/core/v1.js';
+import type { EphemeralContainer, Pod, PodSpec } from 'kubernetes-types/core/v1.js';
+import { isPodTerminal } from '../../api/pod.js';
 import type { KubeObject } from '../../api/object.js';
 
 import { conflict, fieldDuplicate, fieldForbidden, fieldNotFound, fieldRequired, StatusError, type FieldError } from '../../api/status.js';
@@ -19,8 +20,7 @@ export const podDeletion: DeletionRules = {
    */
   gracePeriodSeconds(obj, requested) {
     const spec = (obj.spec ?? {}) as PodSpec;
-    const phase = (obj.status as PodStatus | undefined)?.phase;
-    if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
+    if (!spec.nodeName || isPodTerminal(obj as Pod)) return 0;
     return Math.max(0, requested ?? spec.terminationGracePeriodSeconds ?? 30);
   },
   returnsObject: true,

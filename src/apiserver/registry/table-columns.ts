@@ -7,6 +7,7 @@ import type { Container } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../../api/object.js';
 import { ageOf } from '../../api/age.js';
 import type { TablePrinter } from './types.js';
+import { rfc3339 } from '../../api/time.js';
 
 /** meta.k8s.io/v1 TableColumnDefinition (kubernetes-types does not declare the Table types). */
 export interface TableColumnDefinition {
@@ -67,7 +68,7 @@ export const createdAtPrinter: TablePrinter = {
   columns: [nameColumn, column('Created At', ageDescription, { type: 'date' })],
   row(obj) {
     const ts = obj.metadata.creationTimestamp;
-    return [obj.metadata.name ?? '', ts ? new Date(ts).toISOString().replace(/\.\d{3}Z$/, 'Z') : ''];
+    return [obj.metadata.name ?? '', ts ? rfc3339(new Date(ts)) : ''];
   },
 };
 
