@@ -78,14 +78,22 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
   const compactor = startCompactor(store);
   const controlPlane = await startControlPlane(api, config);
   const server = kubeconfigServerUrl(config.bindAddress, api.port);
-  await writeKubeconfig(config.writeKubeconfig, {
+  const kubeconfigWritten = await writeKubeconfig(config.writeKubeconfig, {
     server,
     caPem: pki.caCertPem,
     clientCertPem: pki.adminCertPem,
     clientKeyPem: pki.adminKeyPem,
     mode: config.writeKubeconfigMode,
-  });
-  announce(`Wrote kubeconfig ${config.writeKubeconfig}`, { kubeconfig: config.writeKubeconfig });
+  }).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      // A full disk must not keep the server from serving reads; the kubeconfig of an earlier start stays as it was.
+      if (err.code !== 'ENOSPC') throw err;
+      log.warn('cannot write the kubeconfig: no space left on the device', { kubeconfig: config.writeKubeconfig });
+      return false;
+    },
+  );
+  if (kubeconfigWritten) announce(`Wrote kubeconfig ${config.writeKubeconfig}`, { kubeconfig: config.writeKubeconfig });
   announce(`skiff server ready: ${server} (Kubernetes v1.32 API, datastore ${redactUrl(datastore)}) in ${Math.round(performance.now() - started)} ms; export KUBECONFIG=${config.writeKubeconfig}`, { url: server });
 
   let stopping: Promise<void> | undefined;

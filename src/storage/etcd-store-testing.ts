@@ -14,6 +14,8 @@ export interface TestEtcd {
   endpoint: string;
   /** SIGKILL, then start again on the same ports and data (a crashed member coming back). */
   restart(): Promise<void>;
+  /** Sends a signal to the running etcd (SIGSTOP freezes it, SIGCONT thaws it, SIGKILL ends it until restart()). */
+  signal(signal: NodeJS.Signals): void;
   /** Stops etcd (SIGKILL after 3 s) and removes its data dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -104,6 +106,9 @@ export async function startTestEtcd(): Promise<TestEtcd> {
   }
   return {
     endpoint: `127.0.0.1:${clientPort}`,
+    signal(signal) {
+      proc?.kill(signal);
+    },
     async restart() {
       await kill('SIGKILL');
       await launch('existing');

@@ -292,7 +292,16 @@ export class SqliteStore implements Store {
     while (this.queue.length > 0) this.flush();
     await this.compacting;
     this.hub.closeAll(new StoreError('store is closed'));
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      // A full disk cannot take the WAL's pages into the database file. Nothing is lost by closing anyway: the WAL
+      // holds every commit durably and the next open replays it; a throw here would keep the file open instead.
+      if (!(this.writeError(err) instanceof StoreFullError)) {
+        this.db.close();
+        throw err;
+      }
+    }
     this.db.close();
   }
 
