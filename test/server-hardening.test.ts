@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { statSync, unlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -200,6 +201,24 @@ describe('request deadlines, connection bounds and refusals', () => {
     assert.notEqual(how, 'open');
     assert.match(c.text(), /^HTTP\/1\.1 408 /);
     c.sock.destroy();
+  });
+
+  it('closes connections that never send a request, or never finish the TLS handshake, at the header deadline', async () => {
+    const silent = await rawTls(s.api.port, s.pki, { anonymous: true });
+    const started = Date.now();
+    assert.notEqual(await silent.ended(3000), 'open', 'a silent TLS connection stayed open');
+    assert.ok(Date.now() - started < 2000, `closed after ${Date.now() - started} ms`);
+    const raw = net.connect(s.api.port, '127.0.0.1');
+    raw.on('error', () => {});
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 3000);
+      raw.on('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    raw.destroy();
+    assert.equal(closed, true, 'a connection without a TLS handshake stayed open');
   });
 
   it('answers an anonymous request with a declared 3 MB body at once and closes, without waiting for the body', async () => {

@@ -26,6 +26,7 @@ import { answerClientErrors } from './filters/client-errors.js';
 import { withCloseOnUnreadBody } from './filters/close-unread-body.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, limitConnections } from './filters/connection-limit.js';
 import { withHttp10Framing } from './filters/http10-framing.js';
+import { closeSilentConnections } from './filters/silent-connections.js';
 import { DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, withMaxInFlightLimit } from './filters/max-in-flight.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
@@ -209,6 +210,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage, res: ServerResponse) => void): https.Server {
   const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const headersTimeout = Math.min(opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
+  const checkInterval = Math.max(50, Math.min(5_000, Math.floor(headersTimeout / 4)));
   const chain = withHttp10Framing(
     withCloseOnUnreadBody(
       withMaxInFlightLimit(handle, {
@@ -231,7 +233,7 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
       requestTimeout,
       headersTimeout,
       // How often Node looks for requests past those deadlines (its default, 30 s, would stretch them by half).
-      connectionsCheckingInterval: Math.max(50, Math.min(5_000, Math.floor(headersTimeout / 4))),
+      connectionsCheckingInterval: checkInterval,
       // Idle keep-alive like kube-apiserver's IdleTimeout (90 s, matching Go's DefaultTransport).
       keepAliveTimeout: 90_000,
       maxHeaderSize: opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
@@ -243,6 +245,8 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
     maxConnectionsPerClient: opts.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
   });
   answerClientErrors(server);
+  // A little after the header deadline, so that a request head that started (and stalled) gets Node's 408 first.
+  closeSilentConnections(server, headersTimeout + 2 * checkInterval);
   return server;
 }
 

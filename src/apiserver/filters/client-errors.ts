@@ -29,9 +29,12 @@ export function answerClientErrors(server: Server, opts: ClientErrorOptions = {}
     // The parser may report again for data that arrives while lingering.
     if (answered.has(socket)) return;
     answered.add(socket);
-    // A client that went away, or a connection mid-response: nothing to answer.
+    // Only the HTTP parser's refusals get an HTTP answer. TLS failures (a handshake that timed out or went wrong) come
+    // here too on an https server and end the connection at once, as do a client that went away and a connection
+    // whose answer is already under way.
+    const httpError = err.code?.startsWith('HPE_') || err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const inProgress = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) {
+    if (!httpError || !socket.writable || inProgress?.headersSent) {
       socket.destroy();
       return;
     }
