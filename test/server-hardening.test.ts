@@ -35,6 +35,8 @@ interface Reply {
   json: any;
 }
 
+const USER_TOKEN = 'alice-token';
+
 /** A real API server on 127.0.0.1:0 over `store`, with the admin client certificate for requests. */
 async function startServer(store: Store, extra: Partial<ApiServerOptions> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'skiff-hardening-'));
@@ -42,7 +44,12 @@ async function startServer(store: Store, extra: Partial<ApiServerOptions> = {}) 
   const api = await startApiServer({
     store,
     resources,
-    authenticator: new Authenticator({ caCertPem: pki.caCertPem, clusterToken: 'test-token' }),
+    authenticator: new Authenticator({
+      caCertPem: pki.caCertPem,
+      clusterToken: 'test-token',
+      // An ordinary user (not in system:masters, which the in-flight limits let through).
+      tokenAuthenticators: [{ authenticateToken: (t) => (t === USER_TOKEN ? { username: 'alice', groups: ['system:authenticated'] } : undefined) }],
+    }),
     tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
     port: 0,
     host: '127.0.0.1',
@@ -241,17 +248,24 @@ describe('request deadlines, connection bounds and refusals', () => {
     c.sock.destroy();
   });
 
-  it('answers 429 with Retry-After: 1 and a Status beyond the mutating in-flight limit; health stays exempt', async () => {
+  it('answers 429 with Retry-After: 1 and a Status beyond the mutating in-flight limit; system:masters and health exempt', async () => {
     // Two writes held in flight: their bodies are not complete yet.
     const held = [await rawTls(s.api.port, s.pki), await rawTls(s.api.port, s.pki)];
     for (const c of held) c.write('POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
     await sleep(100);
-    const refused = await s.send('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'third' } });
-    assert.equal(refused.status, 429);
-    assert.equal(refused.headers['retry-after'], '1');
-    assert.equal(refused.json.kind, 'Status');
-    assert.equal(refused.json.reason, 'TooManyRequests');
-    assert.equal(refused.json.code, 429);
+    const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'third' } });
+    const alice = await rawTls(s.api.port, s.pki, { anonymous: true });
+    alice.write(`POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${USER_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    await alice.ended(3000);
+    const [head, text] = alice.text().split('\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 429 /);
+    assert.match(head, /\r\nretry-after: 1\r\n/i);
+    const refused = JSON.parse(text);
+    assert.equal(refused.kind, 'Status');
+    assert.equal(refused.reason, 'TooManyRequests');
+    assert.equal(refused.code, 429);
+    // The admin (system:masters) is served even now, as kube-apiserver does.
+    assert.equal((await s.send('POST', '/api/v1/namespaces/default/configmaps', JSON.parse(body))).status, 201);
     assert.equal((await s.send('GET', '/api/v1/namespaces/default/configmaps')).status, 200, 'reads have their own budget');
     assert.equal((await s.send('GET', '/readyz')).status, 200);
     for (const c of held) c.sock.destroy();

@@ -30,7 +30,7 @@ import { closeSilentConnections } from './filters/silent-connections.js';
 import { DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, withMaxInFlightLimit } from './filters/max-in-flight.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
-import type { UserInfo } from './auth/user-info.js';
+import { GROUP_SYSTEM_MASTERS, type UserInfo } from './auth/user-info.js';
 import { startEventTtl } from './event-ttl.js';
 import { decodeFromStore } from './object-codec.js';
 import type { ResourceDefinition } from './registry/types.js';
@@ -216,6 +216,8 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
       withMaxInFlightLimit(handle, {
         maxRequestsInflight: opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
         maxMutatingRequestsInflight: opts.maxMutatingRequestsInflight ?? DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+        // kube-apiserver serves system:masters even over the limit, so an administrator can still act under overload.
+        exempt: async (req) => (await opts.authenticator.authenticate(req))?.groups.includes(GROUP_SYSTEM_MASTERS) ?? false,
       }),
     ),
   );

@@ -85,3 +85,46 @@ describe('withMaxInFlightLimit', () => {
     releaseAll();
   });
 });
+
+describe('withMaxInFlightLimit with an exemption', () => {
+  it('serves a request over the limit when exempt says so (system:masters upstream), and refuses the rest', async () => {
+    const held: ServerResponse[] = [];
+    let asked = 0;
+    const filtered = withMaxInFlightLimit(
+      (req, res) => {
+        if (req.url === '/hold') {
+          res.writeHead(200);
+          res.flushHeaders();
+          held.push(res);
+          return;
+        }
+        res.end('served');
+      },
+      {
+        maxRequestsInflight: 1,
+        maxMutatingRequestsInflight: 1,
+        exempt: async (req) => {
+          asked++;
+          return req.headers['x-test-privileged'] === 'yes';
+        },
+      },
+    );
+    const srv = await listen(filtered);
+    const base = `http://127.0.0.1:${srv.port}`;
+    const ac = new AbortController();
+    try {
+      assert.equal((await fetch(`${base}/free`)).status, 200);
+      assert.equal(asked, 0, 'exempt was asked under the limit');
+      await fetch(`${base}/hold`, { signal: ac.signal });
+      assert.equal((await fetch(`${base}/x`)).status, 429);
+      const privileged = await fetch(`${base}/x`, { headers: { 'x-test-privileged': 'yes' } });
+      assert.equal(privileged.status, 200);
+      assert.equal(await privileged.text(), 'served');
+      assert.equal(asked, 2);
+    } finally {
+      for (const res of held) res.end();
+      ac.abort();
+      await srv.close();
+    }
+  });
+});

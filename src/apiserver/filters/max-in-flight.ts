@@ -6,8 +6,9 @@
  *
  * Upstream answers with the plain text "Too many requests, please try again later."; skiff sends the same words as a
  * Status (reason TooManyRequests, details.retryAfterSeconds), which is what client-go builds from the text anyway.
- * Upstream lets system:masters through when the limit is reached; here the filter runs before authentication, so
- * nobody is exempt (the control plane's own clients use the in-process transport, which bypasses it).
+ * Like upstream, a request over the limit is still served when `exempt` says so (kube-apiserver: the system:masters
+ * group, "so powerful that they should always get an answer"); the question is only asked under overload. The control
+ * plane's own clients use the in-process transport, which does not pass through this filter at all.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StatusError } from '../../api/status.js';
@@ -20,6 +21,8 @@ export interface MaxInFlightOptions {
   maxRequestsInflight: number;
   /** Concurrent mutating requests; 0 = unlimited. */
   maxMutatingRequestsInflight: number;
+  /** Asked for a request over the limit: true serves it anyway, uncounted. */
+  exempt?(req: IncomingMessage): Promise<boolean>;
 }
 
 export const DEFAULT_MAX_REQUESTS_INFLIGHT = 400;
@@ -36,6 +39,12 @@ export function tooManyRequests(): StatusError {
   });
 }
 
+function refuse(res: ServerResponse): void {
+  const body = JSON.stringify(tooManyRequests().status);
+  res.writeHead(429, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Retry-After': String(RETRY_AFTER_SECONDS) });
+  res.end(body);
+}
+
 /** Wraps `handler`; `inFlight()` reports the counts (for tests and metrics). */
 export function withMaxInFlightLimit(handler: RequestHandler, opts: MaxInFlightOptions): RequestHandler & { inFlight(): { reads: number; writes: number } } {
   let reads = 0;
@@ -47,9 +56,11 @@ export function withMaxInFlightLimit(handler: RequestHandler, opts: MaxInFlightO
     const limit = mutating ? opts.maxMutatingRequestsInflight : opts.maxRequestsInflight;
     const current = mutating ? writes : reads;
     if (limit > 0 && current >= limit) {
-      const body = JSON.stringify(tooManyRequests().status);
-      res.writeHead(429, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Retry-After': String(RETRY_AFTER_SECONDS) });
-      res.end(body);
+      if (!opts.exempt) return refuse(res);
+      opts.exempt(req).then(
+        (exempt) => (exempt ? handler(req, res) : refuse(res)),
+        () => refuse(res),
+      );
       return;
     }
     if (mutating) writes++;
