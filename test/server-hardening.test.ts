@@ -237,6 +237,23 @@ describe('request deadlines, connection bounds and refusals', () => {
     assert.equal(how, 'end', 'the connection stayed open after the 401');
   });
 
+  it('answers 413 to a client still uploading an oversized body, without a reset that would lose the answer', async () => {
+    const c = await rawTls(s.api.port, s.pki, { allowHalfOpen: true });
+    let writeError: string | undefined;
+    c.sock.on('error', (e: NodeJS.ErrnoException) => (writeError = e.code));
+    const size = 4 * 1024 * 1024;
+    c.write(`POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`);
+    const chunk = Buffer.alloc(256 * 1024, 97);
+    for (let sent = 0; sent < size && !writeError; sent += chunk.length) {
+      c.write(chunk);
+      await sleep(5);
+    }
+    await c.ended(3000);
+    assert.match(c.text(), /^HTTP\/1\.1 413 /);
+    assert.equal(writeError, undefined, 'the upload was reset');
+    c.sock.destroy();
+  });
+
   it('leaves a watch open past the request deadline, still delivering events', async () => {
     const c = await rawTls(s.api.port, s.pki);
     c.write('GET /api/v1/namespaces/default/configmaps?watch=true&allowWatchBookmarks=false HTTP/1.1\r\nHost: x\r\n\r\n');

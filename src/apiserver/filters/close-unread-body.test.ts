@@ -43,6 +43,15 @@ describe('withCloseOnUnreadBody', () => {
     assert.equal(r.ending, 'open');
   });
 
+  it('lets a client that is still uploading finish and read the answer (no reset), then closes', async () => {
+    const head = 'POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n';
+    const chunks: (string | Buffer)[] = [head];
+    for (let i = 0; i < 16; i++) chunks.push(Buffer.alloc(65536, 97));
+    const r = await rawExchange(srv.port, chunks, 3000, 5, true);
+    assert.match(r.text, /^HTTP\/1\.1 401/);
+    assert.equal(r.ending, 'end');
+  });
+
   it('keeps the connection alive when the body was read, and when there was none', async () => {
     const read = await rawExchange(srv.port, ['POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}'], 500);
     assert.match(read.text, /^HTTP\/1\.1 200/);
