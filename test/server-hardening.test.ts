@@ -389,6 +389,39 @@ describe('readiness follows an etcd datastore', { skip: !haveEtcd() && 'no etcd 
   });
 });
 
+describe('an etcd over its space quota (NOSPACE alarm)', { skip: !haveEtcd() && 'no etcd binary on PATH' }, () => {
+  let etcd: TestEtcd;
+  let store: Store;
+  let s: Awaited<ReturnType<typeof startServer>>;
+  before(async () => {
+    etcd = await startTestEtcd(['--quota-backend-bytes', String(8 * 1024 * 1024)]);
+    store = await openStore(`etcd://${etcd.endpoint}/nospace`);
+    s = await startServer(store, { datastoreHealth: { intervalMs: 200, timeoutMs: 1000 } });
+  });
+  after(async () => {
+    await s?.stop();
+    await store?.close();
+    await etcd?.stop();
+  });
+
+  it('refuses writes with a Status that names the cause, keeps serving reads, and is not ready', async () => {
+    let refused: Reply | undefined;
+    for (let i = 0; i < 40 && !refused; i++) {
+      const r = await s.send('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `big-${i}` }, data: { x: 'x'.repeat(900 * 1024) } });
+      if (r.status !== 201) refused = r;
+    }
+    assert.ok(refused, 'etcd took 36 MB within an 8 MB quota');
+    assert.equal(refused.status, 500);
+    assert.equal(refused.json?.reason, 'InternalError');
+    assert.match(refused.json.message, /database space exceeded/);
+    assert.equal((await s.send('GET', '/api/v1/namespaces/default/configmaps')).status, 200);
+    const ready = await s.send('GET', '/readyz?verbose', undefined, true);
+    assert.equal(ready.status, 500);
+    assert.match(ready.text, /\[-\]etcd failed: reason withheld/);
+    assert.equal((await s.send('GET', '/livez', undefined, true)).status, 200);
+  });
+});
+
 const mount = mountTinyTmpfs('24m');
 
 describe('a full disk (SQLite on a small tmpfs)', { skip: mount === undefined && 'cannot mount a tmpfs here (needs root)' }, () => {

@@ -37,8 +37,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts etcd and resolves once its /health endpoint says so (within 15 s). */
-export async function startTestEtcd(): Promise<TestEtcd> {
+/** Starts etcd (with `extraArgs`, e.g. a small --quota-backend-bytes) and resolves once its /health endpoint says so (within 15 s). */
+export async function startTestEtcd(extraArgs: string[] = []): Promise<TestEtcd> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-etcd-'));
   const clientPort = await freePort();
   const peerPort = await freePort();
@@ -58,6 +58,7 @@ export async function startTestEtcd(): Promise<TestEtcd> {
         '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
         '--initial-cluster', `${name}=${peer}`, '--initial-cluster-state', state,
         '--initial-cluster-token', name,
+        ...extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
