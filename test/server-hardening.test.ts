@@ -345,7 +345,7 @@ describe('readiness follows an etcd datastore', { skip: !haveEtcd() && 'no etcd 
   before(async () => {
     etcd = await startTestEtcd();
     store = await openStore(`etcd://${etcd.endpoint}/hardening`);
-    s = await startServer(store, { datastoreHealth: { intervalMs: 200, timeoutMs: 500 } });
+    s = await startServer(store, { datastoreHealth: { intervalMs: 200, timeoutMs: 500 }, requestTimeoutMs: 1500 });
   });
   after(async () => {
     etcd?.signal('SIGCONT');
@@ -374,6 +374,12 @@ describe('readiness follows an etcd datastore', { skip: !haveEtcd() && 'no etcd 
       const live = await s.send('GET', '/livez', undefined, true);
       assert.equal(live.status, 200);
       assert.equal(live.text, 'ok');
+      // A request that needs the frozen etcd gets kube-apiserver's 504 at the request deadline instead of hanging.
+      const started = Date.now();
+      const write = await s.send('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'frozen' } });
+      assert.equal(write.status, 504, write.text);
+      assert.equal(write.json.reason, 'Timeout');
+      assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms`);
     } finally {
       etcd.signal('SIGCONT');
     }

@@ -28,6 +28,7 @@ import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, limitConne
 import { withHttp10Framing } from './filters/http10-framing.js';
 import { closeSilentConnections } from './filters/silent-connections.js';
 import { DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, withMaxInFlightLimit } from './filters/max-in-flight.js';
+import { withRequestTimeout } from './filters/request-timeout.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
 import { GROUP_SYSTEM_MASTERS, type UserInfo } from './auth/user-info.js';
@@ -84,7 +85,10 @@ export interface ApiServerOptions {
   /** Open connections in total (default 10,000) and per client address (default 1,000); 0 = no limit. */
   maxConnections?: number;
   maxConnectionsPerClient?: number;
-  /** Time to receive a whole request, headers and body (kube-apiserver --request-timeout, default 60 s). */
+  /**
+   * kube-apiserver --request-timeout (default 60 s): the time to receive a whole request, headers and body, and, for
+   * requests that are not long-running, the time to answer it (504 Timeout after).
+   */
   requestTimeoutMs?: number;
   /** Time to receive the request headers (and to finish the TLS handshake); kube-apiserver's 32 s ReadHeaderTimeout. */
   headersTimeoutMs?: number;
@@ -213,12 +217,15 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
   const checkInterval = Math.max(50, Math.min(5_000, Math.floor(headersTimeout / 4)));
   const chain = withHttp10Framing(
     withCloseOnUnreadBody(
-      withMaxInFlightLimit(handle, {
-        maxRequestsInflight: opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
-        maxMutatingRequestsInflight: opts.maxMutatingRequestsInflight ?? DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
-        // kube-apiserver serves system:masters even over the limit, so an administrator can still act under overload.
-        exempt: async (req) => (await opts.authenticator.authenticate(req))?.groups.includes(GROUP_SYSTEM_MASTERS) ?? false,
-      }),
+      withRequestTimeout(
+        withMaxInFlightLimit(handle, {
+          maxRequestsInflight: opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
+          maxMutatingRequestsInflight: opts.maxMutatingRequestsInflight ?? DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+          // kube-apiserver serves system:masters even over the limit, so an administrator can still act under overload.
+          exempt: async (req) => (await opts.authenticator.authenticate(req))?.groups.includes(GROUP_SYSTEM_MASTERS) ?? false,
+        }),
+        { timeoutMs: requestTimeout },
+      ),
     ),
   );
   const server = https.createServer(
