@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { statSync, unlinkSync } from 'node:fs';
+import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import net from 'node:net';
@@ -252,6 +252,26 @@ describe('request deadlines, connection bounds and refusals', () => {
     assert.match(c.text(), /^HTTP\/1\.1 413 /);
     assert.equal(writeError, undefined, 'the upload was reset');
     c.sock.destroy();
+  });
+
+  it('survives the reported flood: 300 anonymous connections declaring 3 MB bodies are refused or answered 401 and closed', async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 300 }, async () => {
+        const c = await rawTls(s.api.port, s.pki, { anonymous: true, localAddress: '127.0.0.3' });
+        c.sock.on('error', () => {});
+        c.write('POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\n\r\n{');
+        return { ending: await c.ended(5000), text: c.text() };
+      }),
+    );
+    const answered = attempts.filter((a) => a.status === 'fulfilled').map((a) => (a as PromiseFulfilledResult<{ ending: string; text: string }>).value);
+    // Over the per-client bound (20 here) connections are refused at once; the others get their 401 and are closed.
+    assert.ok(answered.length >= 20, `only ${answered.length} connections were served`);
+    assert.equal(answered.filter((a) => a.ending === 'open').length, 0, 'connections left open after their 401');
+    assert.ok(answered.every((a) => a.text.startsWith('HTTP/1.1 401')));
+    await until('file handles back', async () => fds() < before + 20, 5000);
+    assert.equal((await s.send('GET', '/api/v1/namespaces')).status, 200);
   });
 
   it('leaves a watch open past the request deadline, still delivering events', async () => {
