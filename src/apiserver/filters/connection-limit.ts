@@ -13,7 +13,11 @@ export interface ConnectionLimits {
 }
 
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
-export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 1_000;
+/**
+ * Per address: high enough for one client with a thousand watches (informers of many kinds, a NAT or proxy in front
+ * of many users, bench/api's 1,000 watchers), low enough that one address cannot take the server's file handles.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 2_500;
 
 /** Applies the limits to `server` (before it listens); `open()` reports connections per address. */
 export function limitConnections(server: Server, limits: ConnectionLimits): { open(): Map<string, number>; refused(): number } {
