@@ -26,7 +26,6 @@ import { answerClientErrors } from './filters/client-errors.js';
 import { withCloseOnUnreadBody } from './filters/close-unread-body.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, limitConnections } from './filters/connection-limit.js';
 import { withHttp10Framing } from './filters/http10-framing.js';
-import { closeSilentConnections } from './filters/silent-connections.js';
 import { DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, withMaxInFlightLimit } from './filters/max-in-flight.js';
 import { withRequestTimeout } from './filters/request-timeout.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
@@ -239,6 +238,8 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
       handshakeTimeout: headersTimeout,
       // Receiving a request (not answering it): a watch's request is complete once its headers are in, so watches
       // and other long responses are not cut, while a body trickled a byte at a time is.
+      // headersTimeout runs from the start of the connection, so a connection that never sends a request is answered
+      // 408 and closed too (as Go's ReadHeaderTimeout does).
       requestTimeout,
       headersTimeout,
       // How often Node looks for requests past those deadlines (its default, 30 s, would stretch them by half).
@@ -254,8 +255,6 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
     maxConnectionsPerClient: opts.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
   });
   answerClientErrors(server);
-  // A little after the header deadline, so that a request head that started (and stalled) gets Node's 408 first.
-  closeSilentConnections(server, headersTimeout + 2 * checkInterval);
   return server;
 }
 
