@@ -27,7 +27,7 @@ import { withCloseOnUnreadBody } from './filters/close-unread-body.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, limitConnections } from './filters/connection-limit.js';
 import { withHttp10Framing } from './filters/http10-framing.js';
 import { DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, withMaxInFlightLimit } from './filters/max-in-flight.js';
-import { withRequestTimeout } from './filters/request-timeout.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestTimeout } from './filters/request-timeout.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
 import { GROUP_SYSTEM_MASTERS, type UserInfo } from './auth/user-info.js';
@@ -112,9 +112,9 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** Node's defaults for what kube-apiserver sets on its http.Server (secure_serving.go) and --request-timeout. */
-const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** kube-apiserver's ReadHeaderTimeout (secure_serving.go: "just shy of requestTimeoutUpperBound"). */
 const DEFAULT_HEADERS_TIMEOUT_MS = 32_000;
+/** Node's default is 16 KiB; big enough for OIDC tokens with many groups, small enough that 70 KB gets 431. */
 const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -206,9 +206,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 }
 
 /**
- * The HTTPS server around the handler, with kube-apiserver's outer filters: bounded connections, deadlines for
- * headers and bodies, 431/408/400 for requests the parser refuses, the in-flight limits, no body draining after an
- * early answer, and HTTP/1.0-safe framing.
+ * The HTTPS server around the handler, with kube-apiserver's outer filters (filters/README.md): bounded connections,
+ * deadlines for the handshake, headers and body, 431/408/400 for requests the parser refuses, 504 for answers over the
+ * request timeout, the in-flight limits, no body draining after an early answer, and HTTP/1.0-safe framing.
  */
 function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage, res: ServerResponse) => void): https.Server {
   const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -237,9 +237,8 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
       // Go bounds the TLS handshake by ReadHeaderTimeout; Node's own default is 120 s.
       handshakeTimeout: headersTimeout,
       // Receiving a request (not answering it): a watch's request is complete once its headers are in, so watches
-      // and other long responses are not cut, while a body trickled a byte at a time is.
-      // headersTimeout runs from the start of the connection, so a connection that never sends a request is answered
-      // 408 and closed too (as Go's ReadHeaderTimeout does).
+      // and other long responses are not cut, while a body trickled a byte at a time is. headersTimeout runs from
+      // the start of the connection, so one that never sends a request gets 408 too (as with Go's ReadHeaderTimeout).
       requestTimeout,
       headersTimeout,
       // How often Node looks for requests past those deadlines (its default, 30 s, would stretch them by half).
