@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { answerClientErrors } from './client-errors.js';
-import { listen, rawExchange } from './test-util.js';
+import { listen, rawExchange } from './socket-testing.js';
 
 /** A request head with a 70 KB header, sent in 16 KiB pieces as a client would. */
 function bigHeaderRequest(): Buffer[] {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { withCloseOnUnreadBody } from './close-unread-body.js';
-import { listen, rawExchange } from './test-util.js';
+import { listen, rawExchange } from './socket-testing.js';
 
 describe('withCloseOnUnreadBody', () => {
   let srv: Awaited<ReturnType<typeof listen>>;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { limitConnections } from './connection-limit.js';
-import { listen } from './test-util.js';
+import { listen } from './socket-testing.js';
 
 /** Opens a connection and reports whether the server kept it open for `ms`. */
 function connect(port: number): Promise<{ sock: net.Socket; closedWithin(ms: number): Promise<boolean> }> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { withHttp10Framing } from './http10-framing.js';
-import { listen, rawExchange } from './test-util.js';
+import { listen, rawExchange } from './socket-testing.js';
 
 describe('withHttp10Framing', () => {
   let srv: Awaited<ReturnType<typeof listen>>;

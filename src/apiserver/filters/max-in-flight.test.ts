@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { withMaxInFlightLimit } from './max-in-flight.js';
-import { listen } from './test-util.js';
+import { listen } from './socket-testing.js';
 
 describe('withMaxInFlightLimit', () => {
   // Requests whose path starts with /hold/ wait until released; the rest answer at once.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { parseGoDuration, withRequestTimeout } from './request-timeout.js';
-import { listen } from './test-util.js';
+import { listen } from './socket-testing.js';
 
 describe('parseGoDuration', () => {
   const cases: [string, number | undefined][] = [
