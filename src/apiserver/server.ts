@@ -122,7 +122,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // The API's writes go through the health observer, so a write refused for lack of space marks the server not ready.
   const store = health.observe(opts.store);
   const cache = new WatchCache(store, decodeFromStore);
-  const serviceAllocation = { store: opts.store, serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] as [number, number] };
+  const serviceAllocation = { store, serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] as [number, number] };
   // kube-apiserver's plugin order: NamespaceLifecycle first, then the defaulting plugins.
   const admission: AdmissionChain = {
     mutating: [
