@@ -7,7 +7,9 @@
 
 /** metav1.Time: `2006-01-02T15:04:05Z`. Accepts a Date or milliseconds since the epoch. */
 export function rfc3339(t: Date | number): string {
-  return isoString(t).replace(/\.\d{3}Z$/, 'Z');
+  const iso = isoString(t);
+  // toISOString always ends in `.sssZ` (years 0-9999): cutting is cheaper than a regular expression on hot paths.
+  return iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**

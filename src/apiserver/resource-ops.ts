@@ -97,6 +97,10 @@ export class ResourceOps {
           for (const i of items) yield i.obj;
         })();
       },
+      cached: (group, plural, namespace, name) => {
+        const key = objectKey({ group, plural, namespaced: namespace !== '' }, namespace, name);
+        return this.cache.resourceFor(resourcePrefix({ group, plural })).items.get(key)?.obj;
+      },
       get: async (group, plural, namespace, name) => {
         const key = objectKey({ group, plural, namespaced: namespace !== '' }, namespace, name);
         const cached = this.cache.resourceFor(resourcePrefix({ group, plural })).items.get(key);
@@ -234,10 +238,12 @@ export class ResourceOps {
     const run = this.admission.begin({ operation: 'CREATE', resource: def, subresource: '', namespace, name: meta.name ?? '', object: obj, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun });
     let committed = false;
     try {
-      await run.mutate();
+      const mutated = run.mutate();
+      if (mutated) await mutated;
       opts.recordManagedFields?.(undefined, obj);
       this.validate(def, obj, def.strategy.validate(obj));
-      await run.validate();
+      const validated = run.validate();
+      if (validated) await validated;
       const json = encodeForStore(obj);
       checkObjectSize(json);
       if (opts.dryRun) return obj;
@@ -249,7 +255,8 @@ export class ResourceOps {
       if (err instanceof KeyExistsError) throw alreadyExists(this.ref(def, meta.name));
       throw err;
     } finally {
-      await run.finish(committed);
+      const finished = run.finish(committed);
+      if (finished) await finished;
     }
   }
 
@@ -278,11 +285,13 @@ export class ResourceOps {
       const run = this.admission.begin({ operation: 'UPDATE', resource: def, subresource, namespace, name, object: next, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun });
       let committed = false;
       try {
-        await run.mutate();
+        const mutated = run.mutate();
+        if (mutated) await mutated;
         opts.recordManagedFields?.(current, next);
         const validateUpdate = def.subresources?.find((sub) => sub.name === subresource)?.validateUpdate ?? def.strategy.validateUpdate;
         this.validate(def, next, [...def.strategy.validate(next), ...(validateUpdate?.(next, current) ?? [])]);
-        await run.validate();
+        const validated = run.validate();
+        if (validated) await validated;
         const nextJson = encodeForStore(next);
         if (nextJson === got.kv.value) return current;
         checkObjectSize(nextJson);
@@ -302,7 +311,8 @@ export class ResourceOps {
         if (err instanceof RevisionConflictError && attempt < MAX_UPDATE_RETRIES) continue;
         throw this.translate(def, name, err);
       } finally {
-        await run.finish(committed);
+        const finished = run.finish(committed);
+        if (finished) await finished;
       }
     }
   }
@@ -393,8 +403,10 @@ export class ResourceOps {
       const run = this.admission.begin({ operation: 'DELETE', resource: def, subresource: '', namespace, name, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun });
       let committed = false;
       try {
-        await run.mutate();
-        await run.validate();
+        const mutated = run.mutate();
+        if (mutated) await mutated;
+        const validated = run.validate();
+        if (validated) await validated;
         const result = await this.deleteOnce(def, key, got.kv, current, opts, now);
         committed = !result.pending;
         return result;
@@ -402,7 +414,8 @@ export class ResourceOps {
         if (err instanceof RevisionConflictError && attempt < MAX_UPDATE_RETRIES) continue;
         throw this.translate(def, name, err);
       } finally {
-        await run.finish(committed);
+        const finished = run.finish(committed);
+        if (finished) await finished;
       }
     }
   }

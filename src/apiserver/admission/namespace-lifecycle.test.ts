@@ -11,7 +11,7 @@ const stored: Record<string, KubeObject> = {
   live: { metadata: { name: 'live' } },
   leaving: { metadata: { name: 'leaving', deletionTimestamp: '2026-12-07T00:00:00Z' } },
 };
-const ctx: AdmissionContext = { list: () => [], get: async (_g, _p, _ns, name) => stored[name] };
+const ctx: AdmissionContext = { list: () => [], cached: () => undefined, get: async (_g, _p, _ns, name) => stored[name] };
 const user = { username: 'u', groups: [] };
 
 async function admit(operation: 'CREATE' | 'DELETE' | 'UPDATE', resource = configmaps, namespace = 'live', name = 'x', subresource = ''): Promise<number | undefined> {

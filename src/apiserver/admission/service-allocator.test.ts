@@ -18,7 +18,7 @@ async function setup(now?: () => Date) {
   const store = await openStore('memory://');
   const plugin = new ServiceAllocator({ store, serviceCIDR: '10.43.0.0/16', nodePortRange: [30000, 30099], log: () => {}, now });
   const stored = new Map<string, KubeObject>();
-  const ctx = { list: () => stored.values(), get: async (_g: string, _p: string, _ns: string, name: string) => stored.get(name) };
+  const ctx = { list: () => stored.values(), cached: () => undefined, get: async (_g: string, _p: string, _ns: string, name: string) => stored.get(name) };
   /** Runs the plugin for one write and returns the finish step the chain would run. */
   const admit = async (operation: Operation, opts: { object?: KubeObject; oldObject?: KubeObject; dryRun?: boolean; subresource?: string }) => {
     const finishers: ((committed: boolean) => void | Promise<void>)[] = [];

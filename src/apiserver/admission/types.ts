@@ -41,6 +41,8 @@ export interface AdmissionAttributes {
 export interface AdmissionContext {
   /** Current objects of a resource, e.g. ('scheduling.k8s.io', 'priorityclasses'). */
   list(group: string, plural: string): Iterable<KubeObject>;
+  /** One object as the watch cache has it now (no waiting; it may lag a write by a moment). */
+  cached(group: string, plural: string, namespace: string, name: string): KubeObject | undefined;
   /** One object from the watch cache, or from the store when the cache does not have it yet (it may lag a write). */
   get(group: string, plural: string, namespace: string, name: string): Promise<KubeObject | undefined>;
 }

@@ -8,6 +8,9 @@ import { parseRequestInfo } from '../request-info.js';
 
 const LONG_RUNNING_SUBRESOURCES = new Set(['attach', 'exec', 'proxy', 'log', 'portforward']);
 
+/** A path segment that could make a request long-running (a superset: parsing decides). */
+const LONG_RUNNING_HINT = /\/(attach|exec|proxy|log|portforward)(\/|$)/;
+
 /** Health endpoints: never limited, so load balancers and kubelets keep seeing the truth under load. */
 export function isHealthPath(path: string): boolean {
   return /^\/(healthz|livez|readyz)(\/|$)/.test(path);
@@ -17,6 +20,8 @@ export function isLongRunningRequest(req: Pick<IncomingMessage, 'url' | 'method'
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
+  // Every request passes here: most are plainly not long-running, which a look at the URL tells without parsing it.
+  if (!path.includes('/watch/') && !LONG_RUNNING_HINT.test(path) && (q < 0 || !/(^|&)watch=/.test(url.slice(q + 1)))) return false;
   let info;
   try {
     info = parseRequestInfo(req.method ?? 'GET', path, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
