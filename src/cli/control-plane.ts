@@ -61,7 +61,10 @@ function leaderElected(client: Client, name: string, identity: string, make: () 
 export async function startControlPlane(api: ApiServer, config: ServerConfig): Promise<ControlPlane> {
   const disabled = new Set(config.disable);
   const identity = `${hostname()}_${randomUUID()}`;
-  const clientFor = (username: string) => new RestClient(api.inProcessTransport({ username, groups: ['system:masters', 'system:authenticated'] }));
+  // Until RBAC, the embedded components act in system:masters; their usernames (and system:nodes for the node agent)
+  // are upstream's, which is what policies key on (managed-fields recording today, RBAC later).
+  const clientFor = (username: string, extraGroups: string[] = []) =>
+    new RestClient(api.inProcessTransport({ username, groups: ['system:masters', ...extraGroups, 'system:authenticated'] }));
   const options = {
     ...defaultControllerOptions,
     nodeMonitorGracePeriodMs: config.nodeMonitorGracePeriodMs,
@@ -119,7 +122,7 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig): P
   let simulatedNodes: SimulatedNodes | undefined;
   let simInformers: SharedInformerFactory | undefined;
   if (config.simulateNodes > 0 && !disabled.has('simulated-nodes')) {
-    const client = clientFor('system:node:simulated');
+    const client = clientFor('system:node:simulated', ['system:nodes']);
     simInformers = new SharedInformerFactory(client);
     simulatedNodes = new SimulatedNodes({
       client,
