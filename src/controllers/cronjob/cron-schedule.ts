@@ -5,12 +5,14 @@
  * optional `TZ=zone` or `CRON_TZ=zone` prefix). Times are matched on the wall clock of an IANA time zone through
  * Intl, so no time zone database of our own is needed.
  *
- * Written here rather than taken from the `cron-parser` package (not installed) because the part the controller
- * needs is small: parse once, then `next(after)`. The controller only depends on the CronSchedule interface.
+ * The syntax is parsed by src/api/cron-fields.ts (shared with the API server's validation); this module adds the
+ * matching: parse once, then `next(after)`. The controller only depends on the CronSchedule interface.
  *
  * Daylight saving time: a wall time that does not exist (spring forward) is skipped; a wall time that happens
  * twice (fall back) runs at its first occurrence after `after`, once per wall-clock minute scanned.
  */
+
+import { CronSyntaxError, parseCronFields, type CronField, type CronFields } from '../../api/cron-fields.js';
 
 /** A parsed schedule. */
 export interface CronSchedule {
@@ -22,63 +24,28 @@ export class CronParseError extends Error {
   override name = 'CronParseError';
 }
 
-interface FieldSpec {
-  min: number;
-  max: number;
-  names?: Record<string, number>;
-}
-
-const months: Record<string, number> = { jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12 };
-const days: Record<string, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
-const fieldSpecs: FieldSpec[] = [
-  { min: 0, max: 59 },
-  { min: 0, max: 23 },
-  { min: 1, max: 31 },
-  { min: 1, max: 12, names: months },
-  { min: 0, max: 6, names: days },
-];
-
-const descriptors: Record<string, string> = {
-  '@yearly': '0 0 1 1 *',
-  '@annually': '0 0 1 1 *',
-  '@monthly': '0 0 1 * *',
-  '@weekly': '0 0 * * 0',
-  '@daily': '0 0 * * *',
-  '@midnight': '0 0 * * *',
-  '@hourly': '0 * * * *',
-};
-
-/** One field's allowed values, and whether it was written as `*`/`?` (which matters for day matching). */
-interface Field {
-  values: Set<number>;
-  star: boolean;
-}
-
 /**
- * Parses a schedule. `timeZone` applies unless the schedule carries its own TZ=/CRON_TZ= prefix; without either,
- * the process's local zone is used, as kube-controller-manager uses its own local time.
+ * Parses a schedule (the syntax is src/api/cron-fields.ts, which the API server validates with too). `timeZone`
+ * applies unless the schedule carries its own TZ=/CRON_TZ= prefix; without either, the process's local zone is used,
+ * as kube-controller-manager uses its own local time.
  */
 export function parseCronSchedule(spec: string, timeZone?: string): CronSchedule {
-  let s = spec.trim();
-  let zone = timeZone;
-  const tz = /^(?:CRON_)?TZ=(\S+)\s+/.exec(s);
-  if (tz) {
-    zone = tz[1];
-    s = s.slice(tz[0].length).trim();
+  let parsed: CronFields;
+  try {
+    parsed = parseCronFields(spec);
+  } catch (err) {
+    if (err instanceof CronSyntaxError) throw new CronParseError(err.message);
+    throw err;
   }
-  zone ??= Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const problem = checkTimeZone(zone!);
+  const zone = parsed.zone ?? timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const problem = checkTimeZone(zone);
   if (problem) throw new CronParseError(`provided bad location ${zone}: ${problem}`);
-  if (s.startsWith('@every ')) return everySchedule(s.slice('@every '.length).trim());
-  if (s.startsWith('@')) {
-    const d = descriptors[s.toLowerCase()];
-    if (!d) throw new CronParseError(`unrecognized descriptor: ${s}`);
-    s = d;
+  if (parsed.everyMs !== undefined) {
+    // robfig/cron's @every rounds down to whole seconds, minimum 1 s.
+    const delay = Math.max(1000, Math.floor(parsed.everyMs / 1000) * 1000);
+    return { next: (after) => new Date(Math.floor(after.getTime() / 1000) * 1000 + delay) };
   }
-  const parts = s.split(/\s+/).filter(Boolean);
-  if (parts.length !== 5) throw new CronParseError(`expected exactly 5 fields, found ${parts.length}: [${parts.join(' ')}]`);
-  const fields = parts.map((p, i) => parseField(p, fieldSpecs[i]!));
-  return new FieldSchedule(fields, zoneClock(zone!));
+  return new FieldSchedule(parsed.fields!, zoneClock(zone));
 }
 
 /** undefined when Intl knows the IANA zone name, else the reason (Go's wording: "unknown time zone X"). */
@@ -89,71 +56,6 @@ export function checkTimeZone(zone: string): string | undefined {
   } catch {
     return `unknown time zone ${zone}`;
   }
-}
-
-function parseField(text: string, spec: FieldSpec): Field {
-  const values = new Set<number>();
-  let star = false;
-  for (const expr of text.split(',')) {
-    const rangeAndStep = expr.split('/');
-    if (rangeAndStep.length > 2) throw new CronParseError(`too many slashes: ${expr}`);
-    const lowHigh = rangeAndStep[0]!.split('-');
-    let start: number;
-    let end: number;
-    let exprStar = false;
-    if (lowHigh[0] === '*' || lowHigh[0] === '?') {
-      start = spec.min;
-      end = spec.max;
-      exprStar = true;
-    } else {
-      if (lowHigh.length > 2) throw new CronParseError(`too many hyphens: ${expr}`);
-      start = intOrName(lowHigh[0]!, spec);
-      end = lowHigh.length === 2 ? intOrName(lowHigh[1]!, spec) : start;
-    }
-    let step = 1;
-    if (rangeAndStep.length === 2) {
-      step = mustInt(rangeAndStep[1]!);
-      // "N/step" means "N-max/step".
-      if (lowHigh.length === 1) end = spec.max;
-      // "*/2" is a list of values, not "any": it does not get the star semantics for day matching.
-      if (step > 1) exprStar = false;
-    }
-    if (start < spec.min) throw new CronParseError(`beginning of range (${start}) below minimum (${spec.min}): ${expr}`);
-    if (end > spec.max) throw new CronParseError(`end of range (${end}) above maximum (${spec.max}): ${expr}`);
-    if (start > end) throw new CronParseError(`beginning of range (${start}) beyond end of range (${end}): ${expr}`);
-    if (step === 0) throw new CronParseError(`step of range should be a positive number: ${expr}`);
-    for (let v = start; v <= end; v += step) values.add(v);
-    star ||= exprStar;
-  }
-  return { values, star };
-}
-
-function intOrName(s: string, spec: FieldSpec): number {
-  const named = spec.names?.[s.toLowerCase()];
-  return named ?? mustInt(s);
-}
-
-function mustInt(s: string): number {
-  if (!/^\d+$/.test(s)) throw new CronParseError(`failed to parse int from ${s}: strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`);
-  return Number(s);
-}
-
-/** Go's time.ParseDuration for the units a schedule would use; @every rounds down to whole seconds, minimum 1 s. */
-function everySchedule(text: string): CronSchedule {
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
-  let ms = 0;
-  let pos = 0;
-  while (pos < text.length) {
-    re.lastIndex = pos;
-    const m = re.exec(text);
-    if (!m) throw new CronParseError(`failed to parse duration @every ${text}: time: invalid duration ${JSON.stringify(text)}`);
-    ms += Number(m[1]) * units[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  if (!text) throw new CronParseError(`failed to parse duration @every ${text}: time: invalid duration ""`);
-  const delay = Math.max(1000, Math.floor(ms / 1000) * 1000);
-  return { next: (after) => new Date(Math.floor(after.getTime() / 1000) * 1000 + delay) };
 }
 
 /** Converts between instants and wall-clock time in one zone. Wall times are ms values whose UTC fields are the wall fields. */
@@ -204,13 +106,13 @@ function zoneClock(zone: string): ZoneClock {
 
 class FieldSchedule implements CronSchedule {
   constructor(
-    private readonly fields: Field[],
+    private readonly fields: CronField[],
     private readonly clock: ZoneClock,
   ) {}
 
   next(after: Date): Date | undefined {
     const start = after.getTime();
-    const [minute, hour, dom, month, dow] = this.fields as [Field, Field, Field, Field, Field];
+    const [minute, hour, dom, month, dow] = this.fields as [CronField, CronField, CronField, CronField, CronField];
     // Scan wall-clock minutes from the one after `after`'s wall time, skipping whole months, days and hours that
     // cannot match (the way robfig/cron walks fields).
     let w = Math.floor(this.clock.wall(start) / 60_000) * 60_000 + 60_000;
