@@ -4,25 +4,11 @@
  * endpoints and /cacerts answer. A recording authorizer sees the attributes Kubernetes' RBAC decides on.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Authenticator } from '../src/apiserver/auth/authenticator.js';
 import type { AuthorizationAttributes, Authorizer } from '../src/apiserver/auth/authorizer.js';
-import { ensurePki, type Pki } from '../src/apiserver/auth/pki.js';
 import { subresourcesOf } from '../src/apiserver/discovery.js';
-import { defaultExtensions } from '../src/apiserver/extensions.js';
 import { resources } from '../src/apiserver/registry/index.js';
-import { startApiServer, type ApiServer } from '../src/apiserver/server.js';
-import { openStore } from '../src/storage/open-store.js';
-import type { Store } from '../src/storage/store.js';
-
-interface Reply {
-  status: number;
-  json: any;
-}
+import { startBareApiServer, type BareApiServer } from './helpers/api-server.js';
 
 let deny = true;
 const seen: AuthorizationAttributes[] = [];
@@ -34,64 +20,15 @@ const authorizer: Authorizer = {
 };
 
 describe('authorization on every route', () => {
-  let dir: string;
-  let store: Store;
-  let api: ApiServer;
-  let pki: Pki;
-
-  const send = (method: string, path: string, body?: unknown): Promise<Reply> =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port: api.port,
-          method,
-          path,
-          ca: pki.caCertPem,
-          cert: pki.adminCertPem,
-          key: pki.adminKeyPem,
-          headers: payload ? { 'Content-Type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {},
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c) => (text += c));
-          res.on('end', () => {
-            let json: unknown;
-            try {
-              json = JSON.parse(text);
-            } catch {
-              json = text;
-            }
-            resolve({ status: res.statusCode ?? 0, json });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+  let s: BareApiServer;
+  const send = (method: string, path: string, body?: unknown) => s.send(method, path, body, { contentType: method === 'PATCH' ? 'application/merge-patch+json' : undefined });
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'skiff-authz-'));
-    pki = await ensurePki(dir, { hostnames: [], ips: [] });
-    store = await openStore('memory://');
-    api = await startApiServer({
-      store,
-      resources,
-      authenticator: new Authenticator({ caCertPem: pki.caCertPem, clusterToken: 'test-token' }),
-      authorizer,
-      tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
-      port: 0,
-      host: '127.0.0.1',
-      extensions: defaultExtensions(resources),
-    });
+    s = await startBareApiServer({ server: { authorizer } });
   });
 
   after(async () => {
-    await api.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    await s.stop();
   });
 
   test('a deny-all authorizer gets 403 on every resource route', async () => {

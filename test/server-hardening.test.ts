@@ -9,98 +9,31 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readdirSync, statSync, unlinkSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import https from 'node:https';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { Authenticator } from '../src/apiserver/auth/authenticator.js';
-import { ensurePki, type Pki } from '../src/apiserver/auth/pki.js';
-import { defaultExtensions } from '../src/apiserver/extensions.js';
-import { resources } from '../src/apiserver/registry/index.js';
-import { startApiServer, type ApiServer, type ApiServerOptions } from '../src/apiserver/server.js';
+import type { Pki } from '../src/apiserver/auth/pki.js';
+import type { ApiServerOptions } from '../src/apiserver/server.js';
 import { haveEtcd, startTestEtcd, type TestEtcd } from '../src/storage/etcd-store-testing.js';
 import { openStore } from '../src/storage/open-store.js';
 import type { Store } from '../src/storage/store.js';
 import { fillDisk, mountTinyTmpfs } from '../src/storage/tmpfs-testing.js';
+import { startBareApiServer, type Reply } from './helpers/api-server.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: any;
-}
 
 const USER_TOKEN = 'alice-token';
 
 /** A real API server on 127.0.0.1:0 over `store`, with the admin client certificate for requests. */
 async function startServer(store: Store, extra: Partial<ApiServerOptions> = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'skiff-hardening-'));
-  const pki = await ensurePki(dir, { hostnames: [], ips: [] });
-  const api = await startApiServer({
+  const s = await startBareApiServer({
     store,
-    resources,
-    authenticator: new Authenticator({
-      caCertPem: pki.caCertPem,
-      clusterToken: 'test-token',
-      // An ordinary user (not in system:masters, which the in-flight limits let through).
-      tokenAuthenticators: [{ authenticateToken: (t) => (t === USER_TOKEN ? { username: 'alice', groups: ['system:authenticated'] } : undefined) }],
-    }),
-    tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
-    port: 0,
-    host: '127.0.0.1',
-    extensions: defaultExtensions(resources),
-    ...extra,
+    // An ordinary user (not in system:masters, which the in-flight limits let through).
+    authenticator: { tokenAuthenticators: [{ authenticateToken: (t: string) => (t === USER_TOKEN ? { username: 'alice', groups: ['system:authenticated'] } : undefined) }] },
+    server: extra,
   });
-  return {
-    api,
-    pki,
-    send: (method: string, path: string, body?: unknown, anonymous = false) => send(api.port, pki, method, path, body, anonymous),
-    async stop() {
-      await api.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function send(port: number, pki: Pki, method: string, path: string, body?: unknown, anonymous = false): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path,
-        ca: pki.caCertPem,
-        ...(anonymous ? {} : { cert: pki.adminCertPem, key: pki.adminKeyPem }),
-        agent: false,
-        headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {},
-        timeout: 10_000,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => {
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 10 s`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
+  return { ...s, send: (method: string, path: string, body?: unknown, anonymous = false) => s.send(method, path, body, { anonymous }) };
 }
 
 interface RawTls {

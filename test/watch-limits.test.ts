@@ -4,53 +4,28 @@
  * Watch responses to HTTP/1.0 clients are not chunked.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { Authenticator } from '../src/apiserver/auth/authenticator.js';
-import { ensurePki, type Pki } from '../src/apiserver/auth/pki.js';
-import { defaultExtensions } from '../src/apiserver/extensions.js';
 import { resources } from '../src/apiserver/registry/index.js';
-import { startApiServer, type ApiServer } from '../src/apiserver/server.js';
-import { openStore } from '../src/storage/open-store.js';
-import type { Store } from '../src/storage/store.js';
+import { startBareApiServer, type BareApiServer } from './helpers/api-server.js';
 import { eventually } from './helpers/eventually.js';
 
 describe('watch memory bounds', () => {
-  let dir: string;
-  let pki: Pki;
-  let store: Store;
-  let api: ApiServer;
+  let s: BareApiServer;
   const sockets: tls.TLSSocket[] = [];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'skiff-watch-'));
-    pki = await ensurePki(dir, { hostnames: [], ips: [] });
-    store = await openStore('memory://');
-    api = await startApiServer({
-      store,
-      resources,
-      authenticator: new Authenticator({ caCertPem: pki.caCertPem, clusterToken: 'test-token' }),
-      tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
-      port: 0,
-      host: '127.0.0.1',
-      extensions: defaultExtensions(resources),
-      watchLimits: { maxWatcherBytes: 512 * 1024, maxTotalBytes: 64 * 1024 * 1024 },
-    });
+    s = await startBareApiServer({ server: { watchLimits: { maxWatcherBytes: 512 * 1024, maxTotalBytes: 64 * 1024 * 1024 } } });
   });
 
   after(async () => {
-    for (const s of sockets) s.destroy();
-    await api.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    for (const sock of sockets) sock.destroy();
+    await s.stop();
   });
 
   /** A raw HTTP request over TLS with the admin certificate; returns the socket and what it has received. */
   function raw(request: string, read: boolean): { socket: tls.TLSSocket; received: () => string; closed: Promise<void> } {
-    const socket = tls.connect({ host: '127.0.0.1', port: api.port, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem, servername: 'localhost' });
+    const socket = tls.connect({ host: '127.0.0.1', port: s.api.port, ca: s.pki.caCertPem, cert: s.pki.adminCertPem, key: s.pki.adminKeyPem, servername: 'localhost' });
     sockets.push(socket);
     let text = '';
     socket.setEncoding('utf8');
@@ -68,7 +43,7 @@ describe('watch memory bounds', () => {
   /** Creates ConfigMaps in batches of 50, waiting after each batch until `caughtUp(created so far)`. */
   async function createConfigMaps(count: number, bytes: number, caughtUp: (n: number) => boolean): Promise<void> {
     const data = { blob: 'x'.repeat(bytes) };
-    const ops = api.ops;
+    const ops = s.api.ops;
     const def = resources.find((r) => r.plural === 'configmaps')!;
     for (let i = 0; i < count; i += 50) {
       await Promise.all(
@@ -83,12 +58,12 @@ describe('watch memory bounds', () => {
     const request = 'GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0 HTTP/1.1\r\nHost: x\r\n\r\n';
     const slow = raw(request, false);
     const fast = raw(request, true);
-    await eventually('both watches open', async () => api.handler.watchCount === 2, 10_000);
+    await eventually('both watches open', async () => s.api.handler.watchCount === 2, 10_000);
     await new Promise((r) => setTimeout(r, 300));
     // 64 MB of events: more than the kernel's socket buffers can absorb for the client that does not read.
     const added = () => fast.received().match(/"type":"ADDED"/g)?.length ?? 0;
     await createConfigMaps(1000, 64 * 1024, (n) => added() >= n);
-    await eventually('the stalled watcher is closed', async () => api.handler.watchCount === 1, 30_000);
+    await eventually('the stalled watcher is closed', async () => s.api.handler.watchCount === 1, 30_000);
     assert.equal(added(), 1000, 'the reading watcher has every event');
     slow.socket.destroy();
     fast.socket.destroy();
