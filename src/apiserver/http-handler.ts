@@ -71,8 +71,6 @@ export interface HandlerOptions {
   connectTargets?: ReadonlyMap<string, ConnectTarget>;
   /** Maps errors of the datastore to the Status clients get (e.g. a full disk). */
   translateError?(err: unknown): StatusError | undefined;
-  /** Told when a request was refused as unauthenticated (so the connection can be dropped without reading the body). */
-  onUnauthenticated?(req: IncomingMessage, res: ServerResponse): void;
 }
 
 /**
@@ -122,7 +120,6 @@ export class ApiHandler {
       res.destroy();
       return;
     }
-    if (status.code === 401) this.opts.onUnauthenticated?.(req, res);
     if (status.status.details?.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(status.status.details.retryAfterSeconds));
     sendJson(res, status.code, JSON.stringify(status.status));
   }

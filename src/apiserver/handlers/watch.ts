@@ -185,18 +185,19 @@ export class WatchStream {
   private async run(): Promise<void> {
     const { params, storage } = this;
     const ops = this.scope.ops;
-    const ns = '';
     const onError = (err: StatusError) => {
       this.writeLine(`{"type":"ERROR","object":${JSON.stringify(err.status)}}\n`);
       this.stop();
     };
     const initialEvents = params.sendInitial === true || (params.afterRevision === undefined && params.sendInitial !== false);
     if (initialEvents) {
+      // These lists only wait until the cache is fresh enough (the namespace filter applies to the events).
       if (params.afterRevision !== undefined) {
         // sendInitialEvents with NotOlderThan: the snapshot must be at least that fresh.
-        await ops.list(storage, ns, { filter: everythingFilter, resourceVersion: String(params.afterRevision), limit: 1 });
+        await ops.list(storage, '', { filter: everythingFilter, resourceVersion: String(params.afterRevision), limit: 1 });
       } else if (params.rvRaw === '') {
-        await ops.list(storage, ns, { filter: everythingFilter, limit: 1 });
+        // A consistent watch start (no resourceVersion): the snapshot reflects the store as of now.
+        await ops.list(storage, '', { filter: everythingFilter, limit: 1 });
       }
       if (this.closed) return;
       this.heldBack = '';
