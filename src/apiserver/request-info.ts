@@ -43,38 +43,40 @@ const METHOD_VERBS: Record<string, string> = { POST: 'create', GET: 'get', HEAD:
 
 export function parseRequestInfo(method: string, path: string, query: URLSearchParams): RequestInfo {
   const nonResource: NonResourceRequestInfo = { isResourceRequest: false, path, verb: method.toLowerCase() };
-  let parts = path.split('/').filter((p) => p !== '');
+  // Every request is parsed: split once, skipping empty segments (`//`, a trailing `/`), no further copies.
+  const all = path.split('/');
+  const parts: string[] = [];
+  for (const p of all) if (p !== '') parts.push(p);
   if (parts.length < 3) return nonResource;
   const apiPrefix = parts[0];
   if (apiPrefix !== 'api' && apiPrefix !== 'apis') return nonResource;
-  parts = parts.slice(1);
+  let i = 1;
   let apiGroup = '';
   if (apiPrefix === 'apis') {
-    if (parts.length < 3) return nonResource;
-    apiGroup = parts[0];
-    parts = parts.slice(1);
+    if (parts.length < 4) return nonResource;
+    apiGroup = parts[i++];
   }
-  const apiVersion = parts[0];
-  parts = parts.slice(1);
+  const apiVersion = parts[i++];
   let verb: string;
-  if (parts[0] === 'watch') {
-    if (parts.length < 2) throw badRequest(`unable to determine kind and namespace from url ${path}`);
+  if (parts[i] === 'watch') {
+    if (parts.length - i < 2) throw badRequest(`unable to determine kind and namespace from url ${path}`);
     verb = 'watch';
-    parts = parts.slice(1);
+    i++;
   } else {
     verb = METHOD_VERBS[method] ?? '';
   }
   let namespace = '';
-  if (parts[0] === 'namespaces' && parts.length > 1) {
-    namespace = parts[1];
-    if (parts.length > 2 && !NAMESPACE_SUBRESOURCES.has(parts[2])) parts = parts.slice(2);
+  if (parts[i] === 'namespaces' && parts.length - i > 1) {
+    namespace = parts[i + 1];
+    if (parts.length - i > 2 && !NAMESPACE_SUBRESOURCES.has(parts[i + 2])) i += 2;
   }
-  const resource = parts[0] ?? '';
-  const name = parts[1] ?? '';
-  const subresource = parts[2] ?? '';
+  const rest = i === 0 ? parts : parts.slice(i);
+  const resource = rest[0] ?? '';
+  const name = rest[1] ?? '';
+  const subresource = rest[2] ?? '';
   if (name === '' && verb === 'get') verb = isWatchQuery(query) ? 'watch' : 'list';
   if (name === '' && verb === 'delete') verb = 'deletecollection';
-  return { isResourceRequest: true, path, verb, apiPrefix, apiGroup, apiVersion, namespace, resource, subresource, name, parts, subresourceIndex: 2 };
+  return { isResourceRequest: true, path, verb, apiPrefix, apiGroup, apiVersion, namespace, resource, subresource, name, parts: rest, subresourceIndex: 2 };
 }
 
 /** `watch=<bool>` as the parameter codec reads it (Go's strconv.ParseBool; an unparsable value still watches). */
