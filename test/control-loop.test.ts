@@ -4,12 +4,12 @@
  * scheduler reports what does not fit. Assertions are on JSON output.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
 const skip = kubectlSkip();
@@ -28,12 +28,7 @@ describe('control loop end-to-end (kubectl, simulated nodes)', { skip }, () => {
   after(async () => {
     await s?.stop();
   });
-  const apply = async (name: string, yaml: string) => {
-    const p = join(dir, name);
-    await writeFile(p, yaml);
-    const r = await k(['apply', '-f', p]);
-    assert.equal(r.code, 0, r.stderr);
-  };
+  const apply = (name: string, yaml: string) => applyFile(k, dir, name, yaml);
   const pods = async (selector: string) => (await k.json(['get', 'pods', '-l', selector])).items as any[];
 
   it('a Deployment reaches all replicas Ready and Available', async () => {

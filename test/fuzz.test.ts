@@ -10,21 +10,13 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { stringify as stringifyYaml } from 'yaml';
 import { startTestServer, type TestResponse, type TestServer } from './helpers/test-server.js';
+import { prng } from './helpers/prng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261207);
 /** Bodies per content type and per patch type. */
 const PER_KIND = Number(process.env.FUZZ_CASES ?? 1000);
 const CONCURRENCY = 8;
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const container = { name: 'c', image: 'busybox', resources: { requests: { cpu: '100m', memory: '64Mi' } } };
 const template = { metadata: { labels: { app: 'f' } }, spec: { containers: [container] } };

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
 const skip = kubectlSkip();
@@ -56,12 +56,7 @@ describe('kubectl drain with PodDisruptionBudgets (simulated nodes)', { skip }, 
     await s?.stop();
   });
 
-  const apply = async (name: string, yaml: string) => {
-    const p = join(dir, name);
-    await writeFile(p, yaml);
-    const r = await k(['apply', '-f', p]);
-    assert.equal(r.code, 0, r.stderr);
-  };
+  const apply = (name: string, yaml: string) => applyFile(k, dir, name, yaml);
   const podsOf = async (app: string) => (await k.json(['get', 'pods', '-l', `app=${app}`])).items as any[];
   const isReady = (p: any) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') && !p.metadata.deletionTimestamp;
   const pdbStatus = async (name: string) => (await k.json(['get', 'pdb', name])).status ?? {};

@@ -5,6 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -77,4 +78,12 @@ export function kubectlFor(kubeconfig: string, minor?: string): Kubectl {
   run.spawn = (args) => spawn(bin, [...base, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   run.bin = bin;
   return run;
+}
+
+/** Writes `yaml` to `dir/name` and `kubectl apply -f`s it, failing the test if kubectl does. */
+export async function applyFile(k: Kubectl, dir: string, name: string, yaml: string): Promise<void> {
+  const p = join(dir, name);
+  await writeFile(p, yaml);
+  const r = await k(['apply', '-f', p]);
+  if (r.code !== 0) throw new Error(`kubectl apply -f ${name} failed (${r.code}): ${r.stderr}`);
 }

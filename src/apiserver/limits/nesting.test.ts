@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { StatusError } from '../../api/status.js';
 import { MAX_NESTING_DEPTH, checkNesting, jsonNestingDepth, yamlNestingDepth } from './nesting.js';
+import { prng } from '../../../test/helpers/prng.js';
 
 /** The collection depth of a decoded value: `{}` and `[]` are 1, a scalar 0. */
 function depthOf(value: unknown): number {
@@ -17,15 +18,6 @@ function depthOf(value: unknown): number {
   return max;
 }
 
-/** Deterministic PRNG (mulberry32), so a failing case reproduces from its seed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['a', 'name', 'x y', '[b]', "it's", '"q"', '{c}', '- d', '? e', 'f: g', '#h', '|', '>-', 'a\nb', '  lead', 'ü', '', '0', 'true', 'null'];
 
