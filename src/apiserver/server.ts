@@ -23,9 +23,8 @@ import type { AdmissionChain } from './admission/types.js';
 import { DatastoreHealth, type DatastoreHealthOptions } from './datastore-health.js';
 import { Discovery } from './discovery.js';
 import { answerClientErrors } from './filters/client-errors.js';
-import { withCloseOnUnreadBody } from './filters/close-unread-body.js';
+import { ApiServerResponse } from './filters/api-response.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, limitConnections } from './filters/connection-limit.js';
-import { withHttp10Framing } from './filters/http10-framing.js';
 import { DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, withMaxInFlightLimit } from './filters/max-in-flight.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestTimeout } from './filters/request-timeout.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
@@ -214,18 +213,14 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
   const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const headersTimeout = Math.min(opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
   const checkInterval = Math.max(50, Math.min(5_000, Math.floor(headersTimeout / 4)));
-  const chain = withHttp10Framing(
-    withCloseOnUnreadBody(
-      withRequestTimeout(
-        withMaxInFlightLimit(handle, {
-          maxRequestsInflight: opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
-          maxMutatingRequestsInflight: opts.maxMutatingRequestsInflight ?? DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
-          // kube-apiserver serves system:masters even over the limit, so an administrator can still act under overload.
-          exempt: async (req) => (await opts.authenticator.authenticate(req))?.groups.includes(GROUP_SYSTEM_MASTERS) ?? false,
-        }),
-        { timeoutMs: requestTimeout },
-      ),
-    ),
+  const chain = withRequestTimeout(
+    withMaxInFlightLimit(handle, {
+      maxRequestsInflight: opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
+      maxMutatingRequestsInflight: opts.maxMutatingRequestsInflight ?? DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+      // kube-apiserver serves system:masters even over the limit, so an administrator can still act under overload.
+      exempt: async (req) => (await opts.authenticator.authenticate(req))?.groups.includes(GROUP_SYSTEM_MASTERS) ?? false,
+    }),
+    { timeoutMs: requestTimeout },
   );
   const server = https.createServer(
     {
@@ -246,6 +241,8 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
       // Idle keep-alive like kube-apiserver's IdleTimeout (90 s, matching Go's DefaultTransport).
       keepAliveTimeout: 90_000,
       maxHeaderSize: opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+      // HTTP/1.0 framing and closing after an unread body act as a response head is written.
+      ServerResponse: ApiServerResponse,
     },
     chain,
   );

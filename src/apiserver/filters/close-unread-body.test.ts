@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { withCloseOnUnreadBody } from './close-unread-body.js';
+import { ApiServerResponse } from './api-response.js';
 import { listen, rawExchange } from './socket-testing.js';
 
-describe('withCloseOnUnreadBody', () => {
+describe('ApiServerResponse: close after an unread body', () => {
   let srv: Awaited<ReturnType<typeof listen>>;
   let unfiltered: Awaited<ReturnType<typeof listen>>;
   // /read consumes the body before answering; everything else answers 401 at once, as the front door does.
-  const handler = withCloseOnUnreadBody((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/read') {
       req.resume();
       req.on('end', () => res.end('read'));
@@ -15,9 +16,9 @@ describe('withCloseOnUnreadBody', () => {
     }
     res.writeHead(401, { 'Content-Type': 'application/json' });
     res.end('{"kind":"Status","code":401}');
-  });
+  };
   before(async () => {
-    srv = await listen(handler);
+    srv = await listen(handler, { ServerResponse: ApiServerResponse });
     unfiltered = await listen((_req, res) => {
       res.writeHead(401);
       res.end('{}');

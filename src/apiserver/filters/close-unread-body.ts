@@ -11,14 +11,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { RequestHandler } from './max-in-flight.js';
+
+export const DEFAULT_LINGER_MS = 1000;
 
 function declaresBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
-/** Replaces the socket's close-after-response (Node calls destroySoon) with a half-close and a bounded linger. */
 function lingerOnClose(socket: Socket, lingerMs: number): void {
   socket.destroySoon = function (this: Socket) {
     this.end();
@@ -28,21 +28,13 @@ function lingerOnClose(socket: Socket, lingerMs: number): void {
   };
 }
 
-export function withCloseOnUnreadBody(handler: RequestHandler, opts: { lingerMs?: number } = {}): RequestHandler {
-  const lingerMs = opts.lingerMs ?? 1000;
-  return (req, res) => {
-    if (declaresBody(req)) {
-      const writeHead = res.writeHead;
-      // Every way of starting a response (writeHead, write, end with implicit headers) goes through writeHead.
-      res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-        if (!req.complete) {
-          // Sends `Connection: close`; Node then ends the socket after the response instead of draining the body.
-          res.shouldKeepAlive = false;
-          lingerOnClose(req.socket, lingerMs);
-        }
-        return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-      } as ServerResponse['writeHead'];
-    }
-    handler(req, res);
-  };
+/**
+ * Called as the response head is written (ApiServerResponse.writeHead): a body declared and not yet read means this
+ * connection ends after the response.
+ */
+export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse, lingerMs = DEFAULT_LINGER_MS): void {
+  if (!req.complete && declaresBody(req)) {
+    res.shouldKeepAlive = false;
+    lingerOnClose(req.socket, lingerMs);
+  }
 }

@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { withHttp10Framing } from './http10-framing.js';
+import { ApiServerResponse } from './api-response.js';
 import { listen, rawExchange } from './socket-testing.js';
 
-describe('withHttp10Framing', () => {
+describe('ApiServerResponse: HTTP/1.0 framing', () => {
   let srv: Awaited<ReturnType<typeof listen>>;
   before(async () => {
     // A streaming handler that asks for chunked framing explicitly, in both ways a handler can.
     srv = await listen(
-      withHttp10Framing((req, res) => {
+      (req, res) => {
         if (req.url === '/set') res.setHeader('Transfer-Encoding', 'chunked');
         res.writeHead(200, req.url === '/set' ? { 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
         res.write('{"type":"ADDED"}\n');
         res.end('{"type":"DELETED"}\n');
-      }),
+      },
+      { ServerResponse: ApiServerResponse },
     );
   });
   after(() => srv.close());

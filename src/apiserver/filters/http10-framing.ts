@@ -1,25 +1,16 @@
 /**
  * HTTP/1.0 has no chunked transfer coding (RFC 9112 §7: a server must not send it to a 1.0 client). Node leaves it off
- * by itself unless a handler sets `Transfer-Encoding: chunked` explicitly, as streaming responses may; this filter
+ * by itself unless a handler sets `Transfer-Encoding: chunked` explicitly, as streaming responses may; this
  * removes that header for 1.0 requests, so the body is delimited by closing the connection instead.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { RequestHandler } from './max-in-flight.js';
 
-export function withHttp10Framing(handler: RequestHandler): RequestHandler {
-  return (req, res) => {
-    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) {
-      const writeHead = res.writeHead;
-      res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-        res.removeHeader('transfer-encoding');
-        const i = typeof args[1] === 'string' ? 2 : 1;
-        const headers = args[i];
-        if (headers && typeof headers === 'object' && !Array.isArray(headers)) {
-          args[i] = Object.fromEntries(Object.entries(headers as OutgoingHttpHeaders).filter(([k]) => k.toLowerCase() !== 'transfer-encoding'));
-        }
-        return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-      } as ServerResponse['writeHead'];
-    }
-    handler(req, res);
-  };
+/**
+ * Called as the response head is written (ApiServerResponse.writeHead) for HTTP/1.0 requests: drops a chunked
+ * Transfer-Encoding from the response and from the headers about to be written; returns those headers.
+ */
+export function withoutChunkedFraming<H>(res: ServerResponse, headers: H): H {
+  res.removeHeader('transfer-encoding');
+  if (!headers || typeof headers !== 'object' || Array.isArray(headers)) return headers;
+  return Object.fromEntries(Object.entries(headers as OutgoingHttpHeaders).filter(([k]) => k.toLowerCase() !== 'transfer-encoding')) as H;
 }

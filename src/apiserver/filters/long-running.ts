@@ -35,6 +35,23 @@ export function isLongRunningRequest(req: Pick<IncomingMessage, 'url' | 'method'
 }
 
 /** Writes, as kube-apiserver classifies them: everything but get, list and watch (GET and HEAD here). */
+const EXEMPT = Symbol('skiff.exemptFromLimits');
+
+/**
+ * Health checks and long-running requests are exempt from the in-flight limits and the request timeout. Decided once
+ * per request and remembered on it, since both filters ask.
+ */
+export function isExemptFromLimits(req: IncomingMessage): boolean {
+  const r = req as IncomingMessage & { [EXEMPT]?: boolean };
+  let exempt = r[EXEMPT];
+  if (exempt === undefined) {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    exempt = r[EXEMPT] = isHealthPath(q < 0 ? url : url.slice(0, q)) || isLongRunningRequest(req);
+  }
+  return exempt;
+}
+
 export function isMutatingRequest(req: Pick<IncomingMessage, 'method'>): boolean {
   const m = req.method ?? 'GET';
   return m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS';

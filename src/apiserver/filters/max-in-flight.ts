@@ -12,7 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StatusError } from '../../api/status.js';
-import { isHealthPath, isLongRunningRequest, isMutatingRequest } from './long-running.js';
+import { isExemptFromLimits, isMutatingRequest } from './long-running.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -49,9 +49,11 @@ function refuse(res: ServerResponse): void {
 export function withMaxInFlightLimit(handler: RequestHandler, opts: MaxInFlightOptions): RequestHandler & { inFlight(): { reads: number; writes: number } } {
   let reads = 0;
   let writes = 0;
+  // One listener per kind, shared by every request (no closure per request on this path).
+  const releaseRead = () => reads--;
+  const releaseWrite = () => writes--;
   const filtered = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (isHealthPath(path) || isLongRunningRequest(req)) return handler(req, res);
+    if (isExemptFromLimits(req)) return handler(req, res);
     const mutating = isMutatingRequest(req);
     const limit = mutating ? opts.maxMutatingRequestsInflight : opts.maxRequestsInflight;
     const current = mutating ? writes : reads;
@@ -63,13 +65,13 @@ export function withMaxInFlightLimit(handler: RequestHandler, opts: MaxInFlightO
       );
       return;
     }
-    if (mutating) writes++;
-    else reads++;
-    // 'close' fires once per response: after it was sent, or when the client went away first.
-    res.once('close', () => {
-      if (mutating) writes--;
-      else reads--;
-    });
+    if (mutating) {
+      writes++;
+      res.on('close', releaseWrite);
+    } else {
+      reads++;
+      res.on('close', releaseRead);
+    }
     handler(req, res);
   };
   return Object.assign(filtered, { inFlight: () => ({ reads, writes }) });

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, StatusError } from '../../api/status.js';
-import { isHealthPath, isLongRunningRequest } from './long-running.js';
+import { isExemptFromLimits } from './long-running.js';
 import type { RequestHandler } from './max-in-flight.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
@@ -56,18 +56,38 @@ function silence(res: ServerResponse): void {
   };
 }
 
+const TIMER = Symbol('skiff.requestTimer');
+
+type TimedResponse = ServerResponse & { [TIMER]?: NodeJS.Timeout };
+
+/** The deadline passed: 504 if nothing was sent yet, else the connection is cut (the status line is gone). */
+function onTimeout(res: ServerResponse): void {
+  if (res.writableEnded) return;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(requestTimedOut().status);
+  res.writeHead(504, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+  silence(res);
+}
+
+function clearRequestTimer(this: TimedResponse): void {
+  clearTimeout(this[TIMER]);
+}
+
 export function withRequestTimeout(handler: RequestHandler, opts: { timeoutMs?: number } = {}): RequestHandler {
   const limit = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   return (req: IncomingMessage, res: ServerResponse) => {
+    if (isExemptFromLimits(req)) return handler(req, res);
+    let timeoutMs = limit;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    if (isHealthPath(q < 0 ? url : url.slice(0, q)) || isLongRunningRequest(req)) return handler(req, res);
-    let timeoutMs = limit;
     const asked = q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get('timeout');
     if (asked !== null && asked !== '') {
       const ms = parseGoDuration(asked);
       if (ms === undefined) {
-        // Upstream's WithRequestDeadline: "invalid timeout specified in the request URL".
         const body = JSON.stringify(badRequest('invalid timeout specified in the request URL').status);
         res.writeHead(400, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
@@ -75,18 +95,9 @@ export function withRequestTimeout(handler: RequestHandler, opts: { timeoutMs?: 
       }
       if (ms > 0) timeoutMs = Math.min(ms, limit);
     }
-    const timer = setTimeout(() => {
-      if (res.writableEnded) return;
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      const body = JSON.stringify(requestTimedOut().status);
-      res.writeHead(504, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-      silence(res);
-    }, timeoutMs);
-    res.once('close', () => clearTimeout(timer));
+    // Module-level callbacks with the response as argument or `this`: nothing allocated per request but the timer.
+    (res as TimedResponse)[TIMER] = setTimeout(onTimeout, timeoutMs, res);
+    res.on('close', clearRequestTimer);
     handler(req, res);
   };
 }
