@@ -4,6 +4,7 @@ import { EndpointsController } from './endpoints/endpoints-controller.js';
 import { EndpointSliceController } from './endpointslice/endpointslice-controller.js';
 import { GarbageCollector } from './garbagecollector/garbage-collector.js';
 import { NamespaceController } from './namespace/namespace-controller.js';
+import { NodeIpamController } from './nodeipam/node-ipam-controller.js';
 import { NodeLifecycleController } from './nodelifecycle/node-lifecycle-controller.js';
 import { PodGCController } from './podgc/podgc-controller.js';
 import { ServiceAccountController } from './serviceaccount/serviceaccount-controller.js';
@@ -32,5 +33,6 @@ export const controllerFactories: ControllerFactory[] = [
   { name: 'endpointslice', create: (ctx) => new EndpointSliceController(ctx) },
   { name: 'pod-garbage-collector', create: (ctx) => new PodGCController(ctx) },
   { name: 'node-lifecycle', create: (ctx) => new NodeLifecycleController(ctx) },
+  { name: 'node-ipam', create: (ctx) => new NodeIpamController(ctx) },
   { name: 'disruption', create: (ctx) => new DisruptionController(ctx) },
 ];
