@@ -1,0 +1,220 @@
+/**
+ * CniNetwork against the real plugins in /usr/lib/cni: real namespaces, a real bridge on a random free /29, real TCP.
+ * Every name is unique to this run; the after hook removes namespaces, the bridge, the FORWARD guard and the temp dir
+ * even when a step failed, and the last step proves the plugins' own rules and leases are gone.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CniNetwork } from './cni-network.js';
+import { createNetns, deleteNetns, isNetns } from './netns.js';
+import type { PodNetworkRequest } from './types.js';
+import { guardSubnet, inNetns, ipv4ToNumber, iptablesSave, pickFreeSubnet, randomHex, realNetworkSkipReason, run } from './network-testing.js';
+
+const skip = await realNetworkSkipReason();
+
+describe('CniNetwork with the real CNI plugins', { skip }, () => {
+  const suffix = randomHex(4);
+  const bridgeName = `skt${suffix}`; // 11 characters
+  const networkName = `skiff-test-${suffix}`;
+  let subnet: string;
+  let dir: string;
+  let runDir: string;
+  let network: CniNetwork;
+  let removeGuard: (() => Promise<void>) | undefined;
+  let hostServer: Server | undefined;
+  const children: ChildProcess[] = [];
+  const requests = new Map<string, PodNetworkRequest>();
+  const ips = new Map<string, string>();
+  const hostPort = 20_000 + Math.floor(Math.random() * 10_000);
+  let hostIp: string;
+  const timings = { add: [] as number[], del: [] as number[] };
+
+  const pod = async (name: string, portMappings: PodNetworkRequest['portMappings'] = []): Promise<PodNetworkRequest> => {
+    const netnsName = `${networkName}-${name}`;
+    const request: PodNetworkRequest = {
+      sandboxId: `${suffix}${randomHex(12)}`,
+      netnsPath: await createNetns(netnsName, runDir),
+      podName: name,
+      podNamespace: 'default',
+      podUid: randomHex(16),
+      portMappings,
+    };
+    requests.set(name, request);
+    return request;
+  };
+  const setUp = async (name: string) => {
+    const request = requests.get(name)!;
+    const started = performance.now();
+    const result = await network.setUp(request);
+    timings.add.push(performance.now() - started);
+    ips.set(name, result.ips[0]!);
+    return result;
+  };
+  const tearDown = async (name: string) => {
+    const started = performance.now();
+    await network.tearDown(requests.get(name)!);
+    timings.del.push(performance.now() - started);
+  };
+  const leases = async () => (await readdir(join(dir, 'state', 'ipam', networkName)).catch(() => [] as string[])).filter((f) => /^\d/.test(f)).sort();
+  const curl = (url: string, netns?: string) => {
+    const args = ['curl', '-sS', '--max-time', '3', url];
+    return netns === undefined ? run(args[0]!, args.slice(1), { timeout: 5_000 }) : inNetns(netns, args, 5_000);
+  };
+
+  before(async () => {
+    subnet = await pickFreeSubnet(29); // .1 the bridge, .2-.6 for pods: five pods fill it
+    dir = await mkdtemp(join(tmpdir(), 'skiff-cni-'));
+    runDir = join(dir, 'netns');
+    removeGuard = await guardSubnet(subnet, bridgeName);
+    network = new CniNetwork({ stateDir: join(dir, 'state'), confDir: join(dir, 'conf'), podCidrs: [subnet], bridgeName, networkName });
+    const route = (await run('ip', ['-j', 'route', 'get', '1.1.1.1'])).stdout;
+    hostIp = (JSON.parse(route) as Array<{ prefsrc: string }>)[0]!.prefsrc;
+  });
+
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    hostServer?.close();
+    for (const request of requests.values()) await network.tearDown(request).catch(() => undefined);
+    for (const name of requests.keys()) await deleteNetns(`${networkName}-${name}`, runDir).catch(() => undefined);
+    await network?.removeBridge().catch(() => undefined);
+    await removeGuard?.().catch(() => undefined);
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('status is ready and the conflist is written', async () => {
+    assert.deepEqual(await network.status(), { ready: true });
+    await network.writeConflist();
+    const conflist = JSON.parse(await readFile(network.conflistPath, 'utf8'));
+    assert.equal(conflist.plugins[0].bridge, bridgeName);
+    assert.deepEqual(conflist.plugins[0].ipam.ranges, [[{ subnet }]]);
+  });
+
+  test('two pods get distinct addresses in the podCIDR, lo up, a default route via the bridge', async () => {
+    await pod('a');
+    await pod('b', [{ protocol: 'TCP', containerPort: 8080, hostPort }]);
+    const a = await setUp('a');
+    const b = await setUp('b');
+    const base = ipv4ToNumber(subnet.split('/')[0]!);
+    const gateway = `${subnet.split('/')[0]!.split('.').slice(0, 3).join('.')}.${(base % 256) + 1}`;
+    assert.notEqual(a.ips[0], b.ips[0]);
+    for (const result of [a, b]) {
+      assert.equal(result.ips.length, 1);
+      const n = ipv4ToNumber(result.ips[0]!);
+      assert.ok(n > base + 1 && n < base + 7, `${result.ips[0]} inside ${subnet}, not the gateway`);
+      assert.equal(result.gateway, gateway);
+    }
+    const lo = (await inNetns(requests.get('a')!.netnsPath, ['ip', '-j', 'addr', 'show', 'lo'])).stdout;
+    assert.match(lo, /"operstate":"UNKNOWN"|"flags":\[[^\]]*"UP"/);
+    const routes = (await inNetns(requests.get('a')!.netnsPath, ['ip', '-j', 'route'])).stdout;
+    assert.ok((JSON.parse(routes) as Array<{ dst: string; gateway?: string }>).some((r) => r.dst === 'default' && r.gateway === gateway), routes);
+  });
+
+  test('TCP pod to pod, host to pod, and hostPort through portmap', async () => {
+    const www = join(dir, 'www');
+    await mkdir(www);
+    await writeFile(join(www, 'index.html'), 'hello from b\n');
+    const httpd = spawn('nsenter', [`--net=${requests.get('b')!.netnsPath}`, 'busybox', 'httpd', '-f', '-p', '8080', '-h', www], { stdio: 'ignore' });
+    children.push(httpd);
+    const url = `http://${ips.get('b')}:8080/index.html`;
+    let lastError: unknown;
+    for (let i = 0; i < 50; i++) {
+      try {
+        assert.equal((await curl(url)).stdout, 'hello from b\n'); // host -> pod
+        lastError = undefined;
+        break;
+      } catch (err) {
+        lastError = err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    if (lastError !== undefined) throw lastError;
+    assert.equal((await curl(url, requests.get('a')!.netnsPath)).stdout, 'hello from b\n'); // pod -> pod
+    assert.equal((await curl(`http://127.0.0.1:${hostPort}/index.html`)).stdout, 'hello from b\n'); // hostPort on loopback
+    assert.equal((await curl(`http://${hostIp}:${hostPort}/index.html`)).stdout, 'hello from b\n'); // hostPort on the node's IP
+    assert.equal((await curl(`http://${hostIp}:${hostPort}/index.html`, requests.get('a')!.netnsPath)).stdout, 'hello from b\n'); // pod -> hostPort
+  });
+
+  test('a pod reaches the host (the bridge gateway and the node IP)', async () => {
+    hostServer = createServer((_req, res) => res.end('hello from the host\n'));
+    await new Promise<void>((resolve) => hostServer!.listen(0, '0.0.0.0', resolve));
+    const port = (hostServer.address() as { port: number }).port;
+    const routes = (await inNetns(requests.get('a')!.netnsPath, ['ip', '-j', 'route'])).stdout;
+    const gw = (JSON.parse(routes) as Array<{ dst: string; gateway?: string }>).find((r) => r.dst === 'default')!.gateway!;
+    assert.equal((await curl(`http://${gw}:${port}/`, requests.get('a')!.netnsPath)).stdout, 'hello from the host\n');
+    assert.equal((await curl(`http://${hostIp}:${port}/`, requests.get('a')!.netnsPath)).stdout, 'hello from the host\n');
+    assert.equal((await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim(), '1');
+  });
+
+  test('CHECK passes on a pod as ADD left it', async () => {
+    await network.check(requests.get('a')!);
+  });
+
+  test('a full range fails with host-local\'s words and leaks nothing; a torn-down pod\'s address is reused', async () => {
+    await pod('c');
+    await pod('d');
+    await pod('e');
+    await pod('f');
+    await setUp('c');
+    await setUp('d');
+    await setUp('e');
+    assert.equal((await leases()).length, 5);
+    await assert.rejects(network.setUp(requests.get('f')!), (err: Error) => {
+      assert.match(err.message, /CNI plugin "bridge" ADD failed: .*no IP addresses available/);
+      return true;
+    });
+    assert.equal((await leases()).length, 5, 'the failed ADD left no lease');
+    const freed = ips.get('c')!;
+    await tearDown('c');
+    assert.ok(!(await leases()).includes(freed), 'DEL released the lease');
+    await network.tearDown(requests.get('c')!); // idempotent
+    const f = await setUp('f');
+    assert.equal(f.ips[0], freed);
+  });
+
+  test('a pod in /proc/<pid>/ns/net: set up, and torn down after its process died', async () => {
+    const holder = spawn('unshare', ['--net', 'sleep', '60'], { stdio: 'ignore' });
+    children.push(holder);
+    await tearDown('f');
+    const request: PodNetworkRequest = { ...requests.get('f')!, sandboxId: `${suffix}${randomHex(12)}`, netnsPath: `/proc/${holder.pid}/ns/net` };
+    requests.set('g', request);
+    for (let i = 0; i < 100 && (await readFile(`/proc/${holder.pid}/comm`, 'utf8')).trim() !== 'sleep'; i++) await new Promise((r) => setTimeout(r, 10));
+    const g = await setUp('g');
+    assert.ok((await leases()).includes(g.ips[0]!));
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.once('exit', r));
+    assert.equal(await isNetns(request.netnsPath), false);
+    await tearDown('g');
+    assert.ok(!(await leases()).includes(g.ips[0]!));
+    assert.doesNotMatch(await iptablesSave(), new RegExp(request.sandboxId));
+  });
+
+  test('tearDown after the netns was deleted releases the lease and removes the hostPort and masquerade rules', async () => {
+    const b = requests.get('b')!;
+    assert.match(await iptablesSave(), new RegExp(`id: \\\\"${b.sandboxId}\\\\"`), 'ADD made rules for b');
+    await deleteNetns(`${networkName}-b`, runDir);
+    await tearDown('b');
+    await network.tearDown(b); // idempotent
+    assert.ok(!(await leases()).includes(ips.get('b')!));
+    assert.doesNotMatch(await iptablesSave(), new RegExp(b.sandboxId));
+    await assert.rejects(curl(`http://127.0.0.1:${hostPort}/index.html`));
+  });
+
+  test('after every tearDown no lease, rule or chain of this network is left; removeBridge deletes the bridge', async (t) => {
+    for (const name of ['a', 'd', 'e']) await tearDown(name);
+    assert.deepEqual(await leases(), []);
+    const rules = await iptablesSave();
+    assert.doesNotMatch(rules, new RegExp(networkName));
+    for (const request of requests.values()) assert.doesNotMatch(rules, new RegExp(request.sandboxId));
+    await network.removeBridge();
+    await network.removeBridge(); // idempotent
+    await assert.rejects(run('ip', ['link', 'show', bridgeName]));
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    t.diagnostic(`ADD ms: ${timings.add.map((x) => x.toFixed(0)).join(' ')} (median ${median(timings.add).toFixed(0)})`);
+    t.diagnostic(`DEL ms: ${timings.del.map((x) => x.toFixed(0)).join(' ')} (median ${median(timings.del).toFixed(0)})`);
+  });
+});
