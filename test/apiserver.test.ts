@@ -50,6 +50,15 @@ describe('API server', () => {
       const v = await s.request('GET', '/readyz?verbose');
       assert.match(v.text, /\[\+\]watch-cache-ready ok/);
     });
+    it('serves each check on its own path (/readyz/etcd), 404 for a check that does not exist', async () => {
+      for (const p of ['/readyz/etcd', '/readyz/watch-cache-ready', '/livez/ping', '/healthz/etcd']) {
+        const r = await s.request('GET', p);
+        assert.equal(r.status, 200, p);
+        assert.equal(r.text, 'ok', p);
+      }
+      assert.equal((await s.request('GET', '/readyz/nonexistent')).status, 404);
+      assert.equal((await s.anonymous('GET', '/readyz/etcd')).status, 200, 'health checks answer without credentials');
+    });
     it('rejects anonymous API requests with 401 Unauthorized', async () => {
       const r = await s.anonymous('GET', '/api/v1/namespaces');
       assert.equal(r.status, 401);

@@ -213,6 +213,20 @@ describe('bad input gets a 4xx Status, never a 5xx', () => {
       assert.match(r.json.message, /spec\.schedule: Invalid value: "0 0 \* \* 0-1000000": end of range \(1000000\) above maximum \(6\): 0-1000000/);
     });
 
+    it('a CronJob schedule with a TZ= prefix or an upper-case descriptor is 422, as upstream', async () => {
+      const cronJob = (name: string, schedule: string) => ({
+        metadata: { name },
+        spec: { schedule, jobTemplate: { spec: { template: { spec: { restartPolicy: 'OnFailure', containers: [{ name: 'c', image: 'i' }] } } } } },
+      });
+      const tz = await s.request('POST', '/apis/batch/v1/namespaces/default/cronjobs', cronJob('tz', 'TZ=UTC 0 0 * * *'));
+      assert.equal(tz.status, 422, tz.text.slice(0, 300));
+      assert.match(tz.json.message, /spec\.schedule: Invalid value: "TZ=UTC 0 0 \* \* \*": cannot use TZ or CRON_TZ in schedule, use timeZone field instead/);
+      const upper = await s.request('POST', '/apis/batch/v1/namespaces/default/cronjobs', cronJob('upper', '@HOURLY'));
+      assert.equal(upper.status, 422, upper.text.slice(0, 300));
+      assert.match(upper.json.message, /unrecognized descriptor: @HOURLY/);
+      assert.equal((await s.request('POST', '/apis/batch/v1/namespaces/default/cronjobs', cronJob('lower', '@hourly'))).status, 201);
+    });
+
     it('immutable fields changed by PUT are refused with 422, not silently kept', async () => {
       const cm = (await s.request('POST', cms, { metadata: { name: 'uid' } })).json;
       cm.metadata.uid = '00000000-0000-0000-0000-000000000000';
@@ -225,6 +239,11 @@ describe('bad input gets a 4xx Status, never a 5xx', () => {
       assert.equal(ips.status, 422, ips.text.slice(0, 300));
       const stored = await s.request('GET', '/api/v1/namespaces/default/services/ips');
       assert.deepEqual(stored.json.spec.clusterIPs, [svc.spec.clusterIP]);
+      const family = structuredClone(stored.json);
+      family.spec.ipFamilies = ['IPv6'];
+      const families = await s.request('PUT', '/api/v1/namespaces/default/services/ips', family);
+      assert.equal(families.status, 422, families.text.slice(0, 300));
+      assert.match(families.json.message, /spec\.ipFamilies\[0\]: Invalid value: "IPv6": may not change once set/);
     });
   });
 });

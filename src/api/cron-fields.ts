@@ -66,7 +66,8 @@ export function parseCronFields(spec: string): CronFields {
     return out;
   }
   if (s.startsWith('@')) {
-    const d = descriptors[s.toLowerCase()];
+    // robfig/cron matches descriptors exactly: @HOURLY is not one.
+    const d = descriptors[s];
     if (!d) throw new CronSyntaxError(`unrecognized descriptor: ${s}`);
     s = d;
   }

@@ -78,6 +78,8 @@ export interface HandlerOptions {
  * cluster CA to joining agents, which check it against the hash in their K10 token before trusting it (k3s).
  */
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/cacerts']);
+/** One check of a health endpoint, e.g. /readyz/etcd (kube-apiserver installs a path per check). */
+const HEALTH_CHECK_PATH = /^\/(healthz|livez|readyz)\/([^/]+)$/;
 
 export class ApiHandler {
   private readonly scope: RequestScope;
@@ -127,7 +129,7 @@ export class ApiHandler {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://skiff');
     const path = url.pathname;
-    if (PUBLIC_PATHS.has(path)) return this.servePublic(req, res, path, url.searchParams);
+    if (PUBLIC_PATHS.has(path) || HEALTH_CHECK_PATH.test(path)) return this.servePublic(req, res, path, url.searchParams);
     const user = await this.opts.authenticate(req);
     if (!user) throw unauthorized();
     const info = parseRequestInfo(req.method ?? 'GET', path, url.searchParams);
@@ -146,8 +148,19 @@ export class ApiHandler {
       res.end(this.opts.caCertPem);
       return;
     }
-    const checks = path === '/livez' ? (this.opts.liveChecks?.() ?? [{ name: 'ping', ok: true }]) : this.opts.readyChecks();
-    const name = path.slice(1);
+    const one = HEALTH_CHECK_PATH.exec(path);
+    const endpoint = one ? one[1] : path.slice(1);
+    const checks = endpoint === 'livez' ? (this.opts.liveChecks?.() ?? [{ name: 'ping', ok: true }]) : this.opts.readyChecks();
+    if (one) {
+      // healthz.adaptCheckToHandler: "ok", or 500 naming the failure; an unknown check is 404.
+      const check = checks.find((c) => c.name === one[2]);
+      if (!check) throw pathNotFound();
+      const text = check.ok ? 'ok' : `internal server error: ${check.name} check failed\n`;
+      res.writeHead(check.ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    const name = endpoint;
     const ok = checks.every((c) => c.ok);
     let body = ok ? 'ok' : `${name} check failed`;
     if (query.has('verbose') || !ok) {

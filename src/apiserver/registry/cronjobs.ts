@@ -52,7 +52,10 @@ export const cronjobs = defineResource({
     if (name.length > 52) errs.push(fieldInvalid('metadata.name', name, 'must be no more than 52 characters'));
     const s = (obj.spec ?? {}) as CronJobSpec;
     if (!s.schedule) errs.push(fieldRequired('spec.schedule'));
-    else {
+    else if (s.schedule.includes('TZ')) {
+      // validateScheduleFormat: a zone belongs in spec.timeZone (only an update keeping an old TZ= schedule may keep it).
+      errs.push(fieldInvalid('spec.schedule', s.schedule, 'cannot use TZ or CRON_TZ in schedule, use timeZone field instead'));
+    } else {
       const problem = validateSchedule(s.schedule);
       if (problem) errs.push(fieldInvalid('spec.schedule', s.schedule, problem));
     }

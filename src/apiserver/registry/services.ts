@@ -167,6 +167,18 @@ function validateClusterIPsUpdate(s: ServiceSpec, o: ServiceSpec): FieldError[] 
   return [];
 }
 
+/**
+ * The primary IP family is fixed once set, as upstream's validateIPFamilies on update ("may not change once set");
+ * a secondary family could only come or go with dual-stack, which this cluster does not have.
+ */
+function validateIPFamiliesUpdate(s: ServiceSpec, o: ServiceSpec): FieldError[] {
+  if (s.type === 'ExternalName' || o.type === 'ExternalName') return [];
+  const next = s.ipFamilies ?? [];
+  const prev = o.ipFamilies ?? [];
+  if (next.length > 0 && prev.length > 0 && next[0] !== prev[0]) return [fieldInvalid('spec.ipFamilies[0]', next[0], 'may not change once set')];
+  return [];
+}
+
 export const services = defineResource({
   group: '',
   version: 'v1',
@@ -197,7 +209,7 @@ export const services = defineResource({
     if (s.type !== 'ExternalName' && o.clusterIP && s.clusterIP !== o.clusterIP) {
       return [fieldInvalid('spec.clusterIPs[0]', s.clusterIPs ?? (s.clusterIP ? [s.clusterIP] : []), 'may not change once set')];
     }
-    return validateClusterIPsUpdate(s, o);
+    return [...validateClusterIPsUpdate(s, o), ...validateIPFamiliesUpdate(s, o)];
   },
   printer: {
     columns: [
