@@ -17,6 +17,34 @@ import { guardSubnet, inNetns, ipv4ToNumber, iptablesSave, pickFreeSubnet, rando
 
 const skip = await realNetworkSkipReason();
 
+test('status says why pods cannot get their own network', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'skiff-cni-status-'));
+  try {
+    const options = { stateDir: join(dir, 'state'), confDir: join(dir, 'conf'), pluginDirs: [join(dir, 'plugins')] };
+    assert.deepEqual(await new CniNetwork({ ...options, isRoot: false }).status(), { ready: false, message: 'not root: pods use the host network' });
+    assert.deepEqual(await new CniNetwork({ ...options, isRoot: true }).status(), { ready: false, message: `no CNI plugins in ${join(dir, 'plugins')}` });
+    await mkdir(join(dir, 'plugins'));
+    for (const plugin of ['bridge', 'host-local']) await writeFile(join(dir, 'plugins', plugin), '#!/bin/sh\n', { mode: 0o755 });
+    assert.deepEqual(await new CniNetwork({ ...options, isRoot: true }).status(), {
+      ready: false,
+      message: `CNI plugins missing in ${join(dir, 'plugins')}: portmap, loopback`,
+    });
+    for (const plugin of ['portmap', 'loopback']) await writeFile(join(dir, 'plugins', plugin), '#!/bin/sh\n', { mode: 0o755 });
+    const network = new CniNetwork({ ...options, isRoot: true });
+    assert.deepEqual(await network.status(), { ready: false, message: 'the node has no podCIDR yet' });
+    const request: PodNetworkRequest = { sandboxId: 's1', netnsPath: '/proc/self/ns/net', podName: 'p', podNamespace: 'ns', podUid: 'u', portMappings: [] };
+    await assert.rejects(network.setUp(request), /pod network for ns\/p: the node has no podCIDR yet/);
+    await network.tearDown(request); // nothing was ever set up: a no-op, not an error
+    await network.setPodCidrs(['10.42.7.0/24']);
+    assert.deepEqual(await network.status(), { ready: true });
+    assert.match(network.bridgeName, /^skiff[0-9a-f]{6}$/);
+    const conflist = JSON.parse(await readFile(network.conflistPath, 'utf8'));
+    assert.equal(conflist.plugins[0].ipam.dataDir, join(dir, 'state', 'ipam'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 describe('CniNetwork with the real CNI plugins', { skip }, () => {
   const suffix = randomHex(4);
   const bridgeName = `skt${suffix}`; // 11 characters
