@@ -233,16 +233,78 @@ describe('CniNetwork with the real CNI plugins', { skip }, () => {
   });
 
   test('after every tearDown no lease, rule or chain of this network is left; removeBridge deletes the bridge', async (t) => {
-    for (const name of ['a', 'd', 'e']) await tearDown(name);
+    await tearDown('a');
+    // A restarted agent (a new instance over the same state dir) tears down what the old one set up.
+    const restarted = new CniNetwork({ stateDir: join(dir, 'state'), confDir: join(dir, 'conf'), podCidrs: [subnet], bridgeName, networkName });
+    for (const name of ['d', 'e']) await restarted.tearDown(requests.get(name)!);
     assert.deepEqual(await leases(), []);
-    const rules = await iptablesSave();
+    // (The test's own FORWARD guard names the subnet; it is removed in after().)
+    const rules = (await iptablesSave()).split('\n').filter((line) => !line.includes('skiff test guard')).join('\n');
     assert.doesNotMatch(rules, new RegExp(networkName));
     for (const request of requests.values()) assert.doesNotMatch(rules, new RegExp(request.sandboxId));
+    for (const ip of ips.values()) assert.doesNotMatch(rules, new RegExp(`${ip.replaceAll('.', '\\.')}[/: ]`), `no rule names ${ip}`);
+    assert.doesNotMatch(rules, new RegExp(subnet.replaceAll('.', '\\.')));
     await network.removeBridge();
     await network.removeBridge(); // idempotent
     await assert.rejects(run('ip', ['link', 'show', bridgeName]));
     const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
     t.diagnostic(`ADD ms: ${timings.add.map((x) => x.toFixed(0)).join(' ')} (median ${median(timings.add).toFixed(0)})`);
     t.diagnostic(`DEL ms: ${timings.del.map((x) => x.toFixed(0)).join(' ')} (median ${median(timings.del).toFixed(0)})`);
+  });
+});
+
+describe('CniNetwork: pods set up and torn down at once', { skip }, () => {
+  const suffix = randomHex(4);
+  const bridgeName = `skc${suffix}`;
+  const networkName = `skiff-test-${suffix}`;
+  const count = 8;
+  let dir: string;
+  let subnet: string;
+  let network: CniNetwork;
+  let removeGuard: (() => Promise<void>) | undefined;
+  const requests: PodNetworkRequest[] = [];
+
+  before(async () => {
+    subnet = await pickFreeSubnet(27);
+    dir = await mkdtemp(join(tmpdir(), 'skiff-cni-'));
+    removeGuard = await guardSubnet(subnet, bridgeName);
+    network = new CniNetwork({ stateDir: join(dir, 'state'), confDir: join(dir, 'conf'), podCidrs: [subnet], bridgeName, networkName });
+  });
+
+  after(async () => {
+    for (const request of requests) await network.tearDown(request).catch(() => undefined);
+    for (let i = 0; i < count; i++) await deleteNetns(`${networkName}-${i}`, join(dir, 'netns')).catch(() => undefined);
+    await network?.removeBridge().catch(() => undefined);
+    await removeGuard?.().catch(() => undefined);
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  test(`${count} pods at once get distinct addresses and reach each other; all torn down at once leave nothing`, async (t) => {
+    for (let i = 0; i < count; i++) {
+      requests.push({
+        sandboxId: `${suffix}${randomHex(12)}`,
+        netnsPath: await createNetns(`${networkName}-${i}`, join(dir, 'netns')),
+        podName: `p${i}`,
+        podNamespace: 'default',
+        podUid: randomHex(16),
+        portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: 30_000 + Math.floor(Math.random() * 2_000) + i * 2_000 }],
+      });
+    }
+    let started = performance.now();
+    const results = await Promise.all(requests.map((r) => network.setUp(r)));
+    const addMs = performance.now() - started;
+    const addresses = results.map((r) => r.ips[0]!);
+    assert.equal(new Set(addresses).size, count, addresses.join(' '));
+    // Every pod reaches the last one (ping is enough here: TCP is covered above).
+    await Promise.all(requests.slice(0, -1).map((r) => inNetns(r.netnsPath, ['busybox', 'ping', '-c', '1', '-W', '2', addresses[count - 1]!])));
+
+    started = performance.now();
+    await Promise.all(requests.map((r) => network.tearDown(r)));
+    const delMs = performance.now() - started;
+    const leases = (await readdir(join(dir, 'state', 'ipam', networkName))).filter((f) => /^\d/.test(f));
+    assert.deepEqual(leases, []);
+    const rules = await iptablesSave();
+    for (const r of requests) assert.doesNotMatch(rules, new RegExp(r.sandboxId));
+    t.diagnostic(`${count} pods: ADD all ${addMs.toFixed(0)} ms (${(addMs / count).toFixed(0)} ms/pod), DEL all ${delMs.toFixed(0)} ms (${(delMs / count).toFixed(0)} ms/pod)`);
   });
 });
