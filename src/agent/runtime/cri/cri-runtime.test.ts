@@ -1,0 +1,330 @@
+/**
+ * CriRuntime against a real containerd (started by ManagedContainerd for this file), real runc, a real CNI bridge
+ * and a busybox image built on this machine: the whole container lifecycle, exec/attach/port-forward streams, stats,
+ * OOMKilled. Prints the timings the issue asks for (containerd ready, RunPodSandbox, Create+Start, RSS).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isRuntimeError, type ContainerConfig, type PodSandboxConfig } from '../types.js';
+import { skipUnlessContainerd, startCriTestEnv, TEST_BUSYBOX_IMAGE, type CriTestEnv } from './cri-test-env.js';
+
+const skip = skipUnlessContainerd();
+
+function containerConfig(name: string, command: string[], overrides: Partial<ContainerConfig> = {}): ContainerConfig {
+  return {
+    metadata: { name, attempt: 0 },
+    image: TEST_BUSYBOX_IMAGE,
+    command,
+    args: [],
+    env: [{ name: 'GREETING', value: 'hello' }],
+    mounts: [],
+    logPath: `${name}/0.log`,
+    stdin: false,
+    stdinOnce: false,
+    tty: false,
+    resources: {},
+    labels: { 'io.kubernetes.container.name': name },
+    annotations: {},
+    ...overrides,
+  };
+}
+
+function collect(stream: Readable | undefined): Promise<string> {
+  if (!stream) return Promise.resolve('');
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  return new Promise((resolve, reject) => {
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString()));
+    stream.on('error', reject);
+  });
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const ms = (start: number) => Math.round(performance.now() - start);
+
+describe('CriRuntime on a real containerd', skip, () => {
+  let env: CriTestEnv;
+  let sandbox: PodSandboxConfig;
+  let sandboxId: string;
+  const timings: Record<string, number> = {};
+
+  before(async () => {
+    env = await startCriTestEnv();
+    timings.containerdReadyMs = Math.round(env.readyMs);
+    sandbox = env.sandboxConfig('lifecycle');
+    const started = performance.now();
+    sandboxId = await env.runtime.runPodSandbox(sandbox);
+    timings.runPodSandboxMs = ms(started);
+  });
+  after(async () => {
+    if (!env) return;
+    const pid = env.containerd.pid;
+    if (pid) timings.containerdRssMiB = Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+    process.stderr.write(`cri timings: ${JSON.stringify(timings)}\n`);
+    await env.cleanup();
+  });
+
+  test('version and status: containerd over CRI v1, runtime and network ready', async () => {
+    const version = await env.runtime.version();
+    assert.equal(version.runtimeName, 'containerd');
+    assert.equal(version.runtimeApiVersion, 'v1');
+    assert.match(version.runtimeVersion, /^\d+\.\d+/);
+    const conditions = await env.runtime.status();
+    assert.deepEqual(conditions.map((c) => [c.type, c.status]).sort(), [
+      ['NetworkReady', true],
+      ['RuntimeReady', true],
+    ]);
+  });
+
+  test('the sandbox is ready, has an address on the test bridge, and is listed by its labels', async () => {
+    const status = await env.runtime.podSandboxStatus(sandboxId);
+    assert.ok(status);
+    assert.equal(status.state, 'ready');
+    assert.equal(status.network, 'pod');
+    assert.equal(status.metadata.uid, sandbox.metadata.uid);
+    assert.ok(status.ip?.startsWith(env.subnet.replace(/0\/24$/, '')), `ip ${status.ip} in ${env.subnet}`);
+    assert.ok(status.createdAt > Date.now() - 120_000 && status.createdAt <= Date.now());
+    const listed = await env.runtime.listPodSandboxes({ labels: { 'io.kubernetes.pod.uid': sandbox.metadata.uid } });
+    assert.deepEqual(
+      listed.map((s) => s.id),
+      [sandboxId],
+    );
+    assert.equal(listed[0].ip, status.ip);
+  });
+
+  test('a container runs, logs in CRI format, and is listed with its sandbox', async () => {
+    const started = performance.now();
+    const id = await env.runtime.createContainer(sandboxId, containerConfig('main', ['/bin/sh', '-c', 'echo "$GREETING from $(hostname)"; exec sleep 3600']), sandbox);
+    await env.runtime.startContainer(id);
+    timings.createAndStartMs = ms(started);
+    const status = await env.runtime.containerStatus(id);
+    assert.ok(status);
+    assert.equal(status.state, 'running');
+    assert.equal(status.podSandboxId, sandboxId);
+    assert.equal(status.metadata.name, 'main');
+    assert.equal(status.image, TEST_BUSYBOX_IMAGE);
+    assert.match(status.imageRef, /sha256:[0-9a-f]{64}/);
+    assert.ok(status.startedAt >= status.createdAt && status.startedAt > 0);
+    assert.equal(status.logPath, join(sandbox.logDirectory, 'main/0.log'));
+    const line = await eventually('the log line', async () => {
+      const text = await readFile(status.logPath, 'utf8').catch(() => '');
+      return text.split('\n').find((l) => l.includes('hello from lifecycle'));
+    });
+    assert.match(line, /^\d{4}-\d\d-\d\dT\S+ stdout F hello from lifecycle$/);
+    const listed = await env.runtime.listContainers({ podSandboxId: sandboxId, state: 'running' });
+    assert.deepEqual(
+      listed.map((c) => c.id),
+      [id],
+    );
+  });
+
+  test('execSync: output, exit codes, and a timeout', async () => {
+    const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
+    const ok = await env.runtime.execSync(main.id, ['/bin/sh', '-c', 'echo out; echo err >&2; cat /sys/fs/cgroup/memory/memory.limit_in_bytes >/dev/null; exit 3'], 10_000);
+    assert.equal(ok.exitCode, 3);
+    assert.equal(ok.stdout.toString(), 'out\n');
+    assert.equal(ok.stderr.toString(), 'err\n');
+    assert.equal(ok.timedOut, false);
+    const slow = await env.runtime.execSync(main.id, ['sleep', '30'], 1000);
+    assert.equal(slow.timedOut, true);
+  });
+
+  test('exec stream: stdout and stderr apart, stdin in, exit code out', async () => {
+    const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
+    const session = await env.runtime.exec(main.id, ['/bin/sh', '-c', 'head -c 5; echo " to stdout"; echo to stderr >&2; exit 7'], { stdin: true, stdout: true, stderr: true, tty: false });
+    const out = collect(session.stdout);
+    const err = collect(session.stderr);
+    session.stdin!.write('hello');
+    const { exitCode } = await session.done;
+    assert.equal(exitCode, 7);
+    assert.equal(await out, 'hello to stdout\n');
+    assert.equal(await err, 'to stderr\n');
+  });
+
+  test('exec with a TTY: one output stream, resize reaches the terminal', async () => {
+    const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
+    const session = await env.runtime.exec(main.id, ['/bin/sh', '-c', 'sleep 0.5; stty size'], { stdin: true, stdout: true, stderr: true, tty: true });
+    assert.equal(session.stderr, undefined);
+    const out = collect(session.stdout);
+    session.resize({ width: 123, height: 45 });
+    assert.equal((await session.done).exitCode, 0);
+    assert.match(await out, /45 123/);
+  });
+
+  test('exec of a missing binary rejects with the runtime\'s words', async () => {
+    const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
+    const session = await env.runtime.exec(main.id, ['/no/such/binary'], { stdin: false, stdout: true, stderr: true, tty: false });
+    const result = await session.done.then(
+      (r) => `exit ${r.exitCode}`,
+      (e: Error) => e.message,
+    );
+    assert.match(result, /no such file|not found|exit 12[67]/i);
+  });
+
+  test('attach: output of a running container; close detaches and the container keeps running', async () => {
+    const id = await env.runtime.createContainer(sandboxId, containerConfig('ticker', ['/bin/sh', '-c', 'i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done']), sandbox);
+    await env.runtime.startContainer(id);
+    const session = await env.runtime.attach(id, { stdin: false, stdout: true, stderr: true, tty: false });
+    const seen = await new Promise<string>((resolve) => {
+      let text = '';
+      session.stdout!.on('data', (c: Buffer) => {
+        text += c.toString();
+        if (/tick \d+\n.*tick \d+/s.test(text)) resolve(text);
+      });
+    });
+    assert.match(seen, /tick \d+/);
+    session.close();
+    await sleep(300);
+    assert.equal((await env.runtime.containerStatus(id))?.state, 'running');
+    await env.runtime.stopContainer(id, 0);
+  });
+
+  test('port-forward: a byte stream to a port inside the pod', async () => {
+    const id = await env.runtime.createContainer(
+      sandboxId,
+      containerConfig('web', ['/bin/sh', '-c', 'mkdir -p /tmp/www && echo "hi from the pod" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www']),
+      sandbox,
+    );
+    await env.runtime.startContainer(id);
+    await eventually('httpd listening', async () => (await env.runtime.execSync(id, ['/bin/sh', '-c', 'netstat -ltn | grep -q :8080'], 5000)).exitCode === 0);
+    const stream = await env.runtime.portForward(sandboxId, 8080);
+    let text = '';
+    stream.on('data', (c: Buffer) => (text += c.toString()));
+    stream.write('GET /index.html HTTP/1.0\r\nHost: pod\r\n\r\n');
+    await eventually('the HTTP response', async () => text.includes('hi from the pod'));
+    assert.match(text, /^HTTP\/1\.[01] 200/);
+    stream.destroy();
+    await env.runtime.stopContainer(id, 0);
+  });
+
+  test('stats: container and pod CPU and memory from the cgroups', async () => {
+    const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
+    const stats = await env.runtime.containerStats(main.id);
+    assert.ok(stats);
+    assert.equal(stats.id, main.id);
+    assert.ok(stats.cpu && stats.cpu.usageCoreNanoSeconds > 0, 'cpu usage');
+    assert.ok(stats.memory && stats.memory.workingSetBytes > 0, 'memory working set');
+    const pod = await env.runtime.podSandboxStats(sandboxId);
+    assert.ok(pod);
+    assert.equal(pod.id, sandboxId);
+    assert.ok(pod.memory && pod.memory.workingSetBytes >= stats.memory.workingSetBytes);
+    assert.ok(pod.containers.some((c) => c.id === main.id));
+    assert.equal(await env.runtime.containerStats('no-such-container'), undefined);
+  });
+
+  test('a container over its memory limit is OOMKilled, as containerd reports it', async () => {
+    const id = await env.runtime.createContainer(
+      sandboxId,
+      containerConfig('hog', ['/bin/sh', '-c', 'awk \'BEGIN { s = "x"; while (1) s = s s }\''], { resources: { memoryLimitBytes: 16 * 1024 * 1024 } }),
+      sandbox,
+    );
+    await env.runtime.startContainer(id);
+    const status = await eventually('the container to exit', async () => {
+      const s = await env.runtime.containerStatus(id);
+      return s?.state === 'exited' ? s : undefined;
+    });
+    assert.equal(status.reason, 'OOMKilled');
+    assert.equal(status.exitCode, 137);
+    assert.ok(status.finishedAt >= status.startedAt);
+  });
+
+  test('a container that exits 0 is Completed, non-zero is Error', async () => {
+    const okId = await env.runtime.createContainer(sandboxId, containerConfig('ok', ['/bin/true']), sandbox);
+    const badId = await env.runtime.createContainer(sandboxId, containerConfig('bad', ['/bin/sh', '-c', 'exit 4']), sandbox);
+    await env.runtime.startContainer(okId);
+    await env.runtime.startContainer(badId);
+    for (const [id, reason, code] of [
+      [okId, 'Completed', 0],
+      [badId, 'Error', 4],
+    ] as const) {
+      const status = await eventually(`${id} to exit`, async () => {
+        const s = await env.runtime.containerStatus(id);
+        return s?.state === 'exited' ? s : undefined;
+      });
+      assert.equal(status.reason, reason);
+      assert.equal(status.exitCode, code);
+    }
+  });
+
+  test('errors: an unknown image at create, unknown ids', async () => {
+    await assert.rejects(env.runtime.createContainer(sandboxId, containerConfig('ghost', ['/bin/true'], { image: 'docker.io/library/not-here:1' }), sandbox), (err) => isRuntimeError(err));
+    assert.equal(await env.runtime.containerStatus('0123456789abcdef'), undefined);
+    assert.equal(await env.runtime.podSandboxStatus('0123456789abcdef'), undefined);
+    await env.runtime.removeContainer('0123456789abcdef');
+    await env.runtime.stopPodSandbox('0123456789abcdef');
+    await env.runtime.removePodSandbox('0123456789abcdef');
+  });
+
+  test('stop, remove, and the pod is gone', async () => {
+    const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
+    let started = performance.now();
+    await env.runtime.stopContainer(main.id, 2);
+    timings.stopContainerMs = ms(started);
+    const stopped = await env.runtime.containerStatus(main.id);
+    assert.equal(stopped?.state, 'exited');
+    await env.runtime.stopContainer(main.id, 2); // idempotent
+    await env.runtime.removeContainer(main.id);
+    assert.equal(await env.runtime.containerStatus(main.id), undefined);
+    started = performance.now();
+    await env.runtime.stopPodSandbox(sandboxId);
+    timings.stopPodSandboxMs = ms(started);
+    assert.equal((await env.runtime.podSandboxStatus(sandboxId))?.state, 'notready');
+    started = performance.now();
+    await env.runtime.removePodSandbox(sandboxId);
+    timings.removePodSandboxMs = ms(started);
+    assert.equal(await env.runtime.podSandboxStatus(sandboxId), undefined);
+    assert.deepEqual(await env.runtime.listContainers({ podSandboxId: sandboxId }), []);
+  });
+
+  test('pod start with a cached image: RunPodSandbox + Create + Start, 5 pods', async () => {
+    const totals: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const config = env.sandboxConfig(`fast-${i}`);
+      const started = performance.now();
+      const id = await env.runtime.runPodSandbox(config);
+      const c = await env.runtime.createContainer(id, containerConfig('app', ['sleep', '3600']), config);
+      await env.runtime.startContainer(c);
+      totals.push(ms(started));
+    }
+    timings.podStartCachedMsMin = Math.min(...totals);
+    timings.podStartCachedMsMax = Math.max(...totals);
+    assert.equal((await env.runtime.listContainers({ state: 'running', labels: { 'io.kubernetes.container.name': 'app' } })).length, 5);
+  });
+
+  test('host network pod: no pod IP, the node\'s hostname', async () => {
+    const config = env.sandboxConfig('hostnet', { hostNetwork: true });
+    const id = await env.runtime.runPodSandbox(config);
+    const status = await env.runtime.podSandboxStatus(id);
+    assert.equal(status?.network, 'host');
+    assert.equal(status?.ip, undefined);
+    const c = await env.runtime.createContainer(id, containerConfig('h', ['sleep', '3600']), config);
+    await env.runtime.startContainer(c);
+    const out = await env.runtime.execSync(c, ['hostname'], 5000);
+    assert.equal(out.stdout.toString().trim(), (await import('node:os')).hostname());
+  });
+
+  test('removing an image that is not there is not an error; missing image status is undefined', async () => {
+    assert.equal(await env.runtime.imageStatus({ image: 'docker.io/library/never:1' }), undefined);
+    await env.runtime.removeImage({ image: 'docker.io/library/never:1' });
+    const images = await env.runtime.listImages();
+    assert.ok(images.some((i) => i.repoTags.includes(TEST_BUSYBOX_IMAGE)));
+  });
+
+  test('runtime errors carry a code: a pull with nothing to pull from is ImagePull', async () => {
+    await assert.rejects(env.runtime.pullImage({ image: '127.0.0.1:1/nothing/here:1' }), (err) => isRuntimeError(err, 'ImagePull') && /127\.0\.0\.1:1/.test(err.message));
+  });
+});
