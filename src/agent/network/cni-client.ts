@@ -11,7 +11,7 @@
  * The cache (one JSON file per network + container + interface) also keeps the list and the arguments used at ADD, so
  * a DEL after a config change still tears down what ADD made.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execCniPlugin, CniPluginError, type CniCommand } from './cni-plugin-exec.js';
 import { compareCniVersions, isCniResult, type CniResult } from './cni-result.js';
@@ -48,6 +48,8 @@ export interface CniCacheEntry {
   networkName: string;
   containerId: string;
   ifName: string;
+  /** The netns ADD was given (DEL after a restart uses it when it still exists). */
+  netns: string;
   config: CniNetworkConfigList;
   args: Array<[string, string]>;
   capabilityArgs: Record<string, unknown>;
@@ -90,6 +92,7 @@ export class CniClient {
       networkName: list.name,
       containerId: rt.containerId,
       ifName: rt.ifName,
+      netns: rt.netns,
       config: list,
       args: rt.args,
       capabilityArgs: rt.capabilityArgs,
@@ -143,6 +146,28 @@ export class CniClient {
     }
     const entry = JSON.parse(text) as CniCacheEntry;
     return entry.kind === 'skiff.cni.cache/v1' ? entry : undefined;
+  }
+
+  /** Every cached attachment (ADD without DEL yet), for garbage collection after a crash or restart. */
+  async listCache(): Promise<CniCacheEntry[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.cacheDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const entries: CniCacheEntry[] = [];
+    for (const name of names) {
+      if (name.includes('.tmp-')) continue;
+      try {
+        const entry = JSON.parse(await readFile(join(this.cacheDir, name), 'utf8')) as CniCacheEntry;
+        if (entry.kind === 'skiff.cni.cache/v1') entries.push(entry);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // removed by a DEL meanwhile
+      }
+    }
+    return entries;
   }
 
   /** libcni's buildOneConfig: the plugin's config with the list's name and version, prevResult and runtimeConfig. */

@@ -298,6 +298,18 @@ describe('CniNetwork: pods set up and torn down at once', { skip }, () => {
     // Every pod reaches the last one (ping is enough here: TCP is covered above).
     await Promise.all(requests.slice(0, -1).map((r) => inNetns(r.netnsPath, ['busybox', 'ping', '-c', '1', '-W', '2', addresses[count - 1]!])));
 
+    // Garbage collection after a "restart": a fresh instance, half the sandboxes still alive.
+    const restarted = new CniNetwork({ stateDir: join(dir, 'state'), confDir: join(dir, 'conf'), podCidrs: [subnet], bridgeName, networkName });
+    const live = new Set(requests.slice(0, count / 2).map((r) => r.sandboxId));
+    const collected = await restarted.garbageCollect(live);
+    assert.deepEqual(collected.sort(), requests.slice(count / 2).map((r) => r.sandboxId).sort());
+    const leasesAfterGc = (await readdir(join(dir, 'state', 'ipam', networkName))).filter((f) => /^\d/.test(f)).sort();
+    assert.deepEqual(leasesAfterGc, addresses.slice(0, count / 2).sort());
+    const links = JSON.parse((await inNetns(requests[count - 1]!.netnsPath, ['ip', '-j', 'link'])).stdout) as Array<{ ifname: string }>;
+    assert.deepEqual(links.map((l) => l.ifname), ['lo'], 'the collected sandbox lost its eth0');
+    await inNetns(requests[0]!.netnsPath, ['busybox', 'ping', '-c', '1', '-W', '2', addresses[1]!]);
+    assert.deepEqual(await restarted.garbageCollect(live), [], 'nothing left to collect');
+
     started = performance.now();
     await Promise.all(requests.map((r) => network.tearDown(r)));
     const delMs = performance.now() - started;

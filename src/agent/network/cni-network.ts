@@ -164,6 +164,34 @@ export class CniNetwork implements PodNetwork {
     log.debug('pod network torn down', { key: podKey(request), sandbox: request.sandboxId, netnsGone: !alive, ms: Math.round(performance.now() - started) });
   }
 
+  /**
+   * Tears down every attachment this network set up (per its ADD cache) whose sandbox is not in `liveSandboxIds`: what
+   * a crashed or restarted agent left behind. Only skiff's own ADDs are in the cache, so containerd's pods sharing the
+   * conflist are never touched. Returns the sandbox ids it tore down; a failure is logged and retried on the next call.
+   */
+  async garbageCollect(liveSandboxIds: ReadonlySet<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const entry of await this.client.listCache()) {
+      if (entry.networkName !== this.networkName || entry.ifName !== POD_IFNAME || liveSandboxIds.has(entry.containerId)) continue;
+      const request: PodNetworkRequest = {
+        sandboxId: entry.containerId,
+        netnsPath: entry.netns ?? '',
+        podName: argValue(entry.args, 'K8S_POD_NAME') ?? '',
+        podNamespace: argValue(entry.args, 'K8S_POD_NAMESPACE') ?? '',
+        podUid: argValue(entry.args, 'K8S_POD_UID') ?? '',
+        portMappings: [],
+      };
+      try {
+        await this.tearDown(request);
+        removed.push(entry.containerId);
+        log.info('tore down the network of a sandbox that no longer exists', { key: podKey(request), sandbox: entry.containerId });
+      } catch (err) {
+        log.error('tearing down the network of a sandbox that no longer exists failed', { key: podKey(request), sandbox: entry.containerId, err });
+      }
+    }
+    return removed;
+  }
+
   /** CNI CHECK of the pod's attachment: throws with the plugin's words when it is not as ADD left it. */
   async check(request: PodNetworkRequest): Promise<void> {
     const cached = await this.client.readCache(this.networkName, request.sandboxId, POD_IFNAME);
@@ -245,6 +273,10 @@ function runtimeConf(request: PodNetworkRequest, netns: string): CniRuntimeConf 
     args: cniArgs(request),
     capabilityArgs: portMappings.length > 0 ? { portMappings } : {},
   };
+}
+
+function argValue(args: Array<[string, string]>, key: string): string | undefined {
+  return args.find(([k]) => k === key)?.[1];
 }
 
 function podKey(request: PodNetworkRequest): string {
