@@ -7,11 +7,13 @@ import { NamespaceController } from './namespace/namespace-controller.js';
 import { NodeIpamController } from './nodeipam/node-ipam-controller.js';
 import { NodeLifecycleController } from './nodelifecycle/node-lifecycle-controller.js';
 import { PodGCController } from './podgc/podgc-controller.js';
+import { PersistentVolumeController } from './persistentvolume/persistentvolume-controller.js';
 import { ServiceAccountController } from './serviceaccount/serviceaccount-controller.js';
 import { DaemonSetController } from './daemonset/daemonset-controller.js';
 import { DeploymentController } from './deployment/deployment-controller.js';
 import { DisruptionController } from './disruption/disruption-controller.js';
 import { JobController } from './job/job-controller.js';
+import { LocalPathProvisioner } from './localpath/local-path-provisioner.js';
 import type { ControllerFactory } from './manager.js';
 import { ReplicaSetController } from './replicaset/replicaset-controller.js';
 import { StatefulSetController } from './statefulset/statefulset-controller.js';
@@ -35,4 +37,6 @@ export const controllerFactories: ControllerFactory[] = [
   { name: 'node-lifecycle', create: (ctx) => new NodeLifecycleController(ctx) },
   { name: 'node-ipam', create: (ctx) => new NodeIpamController(ctx) },
   { name: 'disruption', create: (ctx) => new DisruptionController(ctx) },
+  { name: 'persistentvolume-binder', create: (ctx) => new PersistentVolumeController(ctx) },
+  { name: 'local-path-provisioner', create: (ctx) => new LocalPathProvisioner(ctx) },
 ];
