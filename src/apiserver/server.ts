@@ -3,7 +3,7 @@
  * objects every cluster starts with (namespaces, the `kubernetes` Service, default ServiceAccounts).
  */
 import { statfs } from 'node:fs/promises';
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
@@ -14,7 +14,6 @@ import type { Store } from '../storage/store.js';
 import type { Authenticator } from './auth/authenticator.js';
 import type { Authorizer } from './auth/authorizer.js';
 import type { WatchLimits } from './handlers/watch.js';
-import type { ConnectTarget } from './handlers/connect.js';
 import { defaultTolerationSeconds } from './admission/default-toleration-seconds.js';
 import { priorityAdmission } from './admission/priority.js';
 import { ServiceAllocator } from './admission/service-allocator.js';
@@ -30,7 +29,6 @@ import { DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, 
 import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestTimeout } from './filters/request-timeout.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
-import { mountNodeJoin, type NodeJoinOptions } from './node-join/node-join-handler.js';
 import { GROUP_SYSTEM_MASTERS, type UserInfo } from './auth/user-info.js';
 import { startEventTtl } from './event-ttl.js';
 import { decodeFromStore } from './object-codec.js';
@@ -96,10 +94,6 @@ export interface ApiServerOptions {
   maxHeaderBytes?: number;
   /** Probing the datastore for /readyz (interval, deadline). */
   datastoreHealth?: DatastoreHealthOptions;
-  /** Targets of the streaming subresources (`pods/exec`, `pods/log`, ...; see node-proxy/); 503 without one. */
-  connectTargets?: ReadonlyMap<string, ConnectTarget>;
-  /** Serve node credentials at join (/v1-skiff/*-kubelet.crt, node-join/README.md) to holders of the cluster token. */
-  nodeJoin?: NodeJoinOptions;
 }
 
 export interface ApiServer {
@@ -163,9 +157,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     watchLimits: opts.watchLimits,
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
     caCertPem: opts.tls.ca,
-    connectTargets: opts.connectTargets,
   });
-  const server = createHttpsServer(opts, opts.nodeJoin ? mountNodeJoin(handler.handle, opts.nodeJoin, ops, opts.resources) : handler.handle);
+  const server = createHttpsServer(opts, handler.handle);
 
   health.start();
   await health.probe();
@@ -253,25 +246,6 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
     },
     chain,
   );
-  // Upgrade requests (WebSocket, SPDY: exec, attach, port-forward) take the same path as any request, with a response
-  // object on the detached socket; a connect target then owns the socket, anything else answers and closes it.
-  const upgraded = new Set<import('node:net').Socket>();
-  server.on('upgrade', (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
-    upgraded.add(socket);
-    socket.once('close', () => upgraded.delete(socket));
-    if (head.length > 0) socket.unshift(head);
-    const res = new ServerResponse(req);
-    res.assignSocket(socket);
-    res.shouldKeepAlive = false;
-    res.on('finish', () => socket.end());
-    chain(req, res);
-  });
-  // Node's closeAllConnections() does not know upgraded sockets; without this, close() would wait for every exec to end.
-  const closeAllConnections = server.closeAllConnections.bind(server);
-  server.closeAllConnections = () => {
-    closeAllConnections();
-    for (const s of upgraded) s.destroy();
-  };
   limitConnections(server, {
     maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     maxConnectionsPerClient: opts.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
