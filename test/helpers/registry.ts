@@ -39,7 +39,29 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startRegistry(): Promise<TestRegistry> {
+export interface TestRegistryOptions {
+  /** Require HTTP basic auth with these credentials (htpasswd, bcrypt'd by python3's crypt module). */
+  auth?: { username: string; password: string };
+}
+
+/** Why a registry with basic auth cannot run here (its htpasswd file needs bcrypt, which python3 provides). */
+export async function registryAuthMissing(): Promise<string | undefined> {
+  try {
+    await bcrypt('probe');
+    return undefined;
+  } catch (err) {
+    return `cannot make a bcrypt htpasswd entry with python3: ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
+async function bcrypt(password: string): Promise<string> {
+  const { stdout } = await execFileAsync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))', password]);
+  const hash = stdout.trim();
+  if (!hash.startsWith('$2')) throw new Error(`python3 crypt gave no bcrypt hash: ${hash}`);
+  return hash;
+}
+
+export async function startRegistry(options: TestRegistryOptions = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'skiff-registry-'));
   let child: ChildProcess | undefined;
   const stop = async () => {
@@ -55,6 +77,12 @@ export async function startRegistry(): Promise<TestRegistry> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
+    let authLine = '';
+    if (options.auth) {
+      await writeFile(join(dir, 'htpasswd'), `${options.auth.username}:${await bcrypt(options.auth.password)}\n`);
+      authLine = `auth: { htpasswd: { realm: skiff-test, path: ${join(dir, 'htpasswd')} } }`;
+    }
+    const creds = options.auth ? ['--dest-creds', `${options.auth.username}:${options.auth.password}`] : [];
     for (let attempt = 0; ; attempt++) {
       const port = await freePort();
       const host = `127.0.0.1:${port}`;
@@ -65,6 +93,7 @@ export async function startRegistry(): Promise<TestRegistry> {
           'log: { level: warn }',
           `storage: { filesystem: { rootdirectory: ${join(dir, 'data')} }, delete: { enabled: true } }`,
           `http: { addr: "${host}" }`,
+          authLine,
           '',
         ].join('\n'),
       );
@@ -75,13 +104,14 @@ export async function startRegistry(): Promise<TestRegistry> {
       for (let waited = 0; waited < 10_000; waited += 50) {
         if (child.exitCode !== null) break;
         try {
-          if ((await fetch(`${url}/v2/`)).ok) {
+          const probe = await fetch(`${url}/v2/`);
+          if (probe.ok || (options.auth && probe.status === 401)) {
             return {
               host,
               url,
               async push(archive, repositoryAndTag) {
                 const ref = `${host}/${repositoryAndTag}`;
-                await execFileAsync('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${archive}`, `docker://${ref}`]);
+                await execFileAsync('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', ...creds, `oci-archive:${archive}`, `docker://${ref}`]);
                 return ref;
               },
               stop,

@@ -60,6 +60,8 @@ export interface CriTestEnvOptions {
   registries?: RegistriesConfig;
   /** Import the busybox test image (default true). */
   busybox?: boolean;
+  /** Import the locally built pause image as TEST_PAUSE_IMAGE (default true; false leaves it to the test). */
+  pause?: boolean;
 }
 
 function mountsUnder(dir: string): string[] {
@@ -151,7 +153,7 @@ export async function startCriTestEnv(options: CriTestEnvOptions = {}): Promise<
     const readyMs = performance.now() - started;
     runtime = new CriRuntime({ endpoint: containerd.endpoint });
     const importOptions = { address: containerd.socketPath };
-    await importImageArchive((await buildPauseImage(TEST_PAUSE_IMAGE)).archive, importOptions);
+    if (options.pause !== false) await importImageArchive((await buildPauseImage(TEST_PAUSE_IMAGE)).archive, importOptions);
     if (options.busybox !== false) await importImageArchive((await buildBusyboxImage(TEST_BUSYBOX_IMAGE)).archive, importOptions);
     let pods = 0;
     return {

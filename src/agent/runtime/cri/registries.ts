@@ -167,13 +167,22 @@ export function renderHostsFiles(config: RegistriesConfig): Map<string, string> 
   for (const registry of registries) {
     const dir = registry === '*' ? '_default' : registry;
     const lines: string[] = [];
+    let endpoints = config.mirrors[registry]?.endpoint ?? [];
     if (registry !== '*') {
-      lines.push(`server = ${toml(DEFAULT_SERVERS[registry] ?? `https://${registry}`)}`);
-      const own = tlsLines(config.configs[registry]?.tls);
-      if (own.length > 0) lines.push(...own.map((l) => l.trimStart()));
+      // An endpoint on the registry's own host (k3s's plain-HTTP recipe: `"reg:5000": endpoint: ["http://reg:5000"]`)
+      // is the registry's server, not a mirror: otherwise a failed pull falls back to https://reg:5000 and reports
+      // "server gave HTTP response to HTTPS client" instead of the registry's answer.
+      const own = endpoints.find((e) => {
+        const url = new URL(e);
+        return url.host === registry && (url.pathname === '/' || url.pathname === '');
+      });
+      endpoints = endpoints.filter((e) => e !== own);
+      const server = own ? new URL(own).origin : (DEFAULT_SERVERS[registry] ?? `https://${registry}`);
+      lines.push(`server = ${toml(server)}`);
+      lines.push(...tlsLines(config.configs[registry]?.tls).map((l) => l.trimStart()));
       lines.push('');
     }
-    for (const endpoint of config.mirrors[registry]?.endpoint ?? []) {
+    for (const endpoint of endpoints) {
       const url = new URL(endpoint);
       const hasPath = url.pathname !== '/' && url.pathname !== '';
       const base = `${url.protocol}//${url.host}${hasPath ? url.pathname.replace(/\/+$/, '') : ''}`;
@@ -202,7 +211,8 @@ export async function writeHostsFiles(certsDir: string, config: RegistriesConfig
 
 /**
  * Credentials for pulling `image`: those of the first mirror endpoint that has some, else the registry's own. The
- * server address is set, so containerd offers them only to that host (pkg/cri/server/image_pull.go ParseAuth).
+ * server address is set, so containerd offers them only to that host; it must be a URL, since containerd compares
+ * its host part with the host it contacts (pkg/cri/server/image_pull.go ParseAuth).
  */
 export function authForImage(config: RegistriesConfig | undefined, image: string): AuthConfig | undefined {
   if (!config) return undefined;
@@ -217,7 +227,7 @@ export function authForImage(config: RegistriesConfig | undefined, image: string
       password: auth.password,
       auth: auth.auth,
       identityToken: auth.identityToken,
-      serverAddress: host,
+      serverAddress: `https://${host}`,
     };
   }
   return undefined;
