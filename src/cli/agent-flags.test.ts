@@ -12,7 +12,7 @@ describe('parseAgentFlags', () => {
   let host: Partial<HostFacts>;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'skiff-agent-flags-'));
-    host = { hostname: 'Edge-1', defaultConfigFile: join(dir, 'absent.yaml') };
+    host = { uid: 0, home: '/root', hostname: 'Edge-1', defaultConfigFile: join(dir, 'absent.yaml') };
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -23,8 +23,9 @@ describe('parseAgentFlags', () => {
     assert.deepEqual(c, {
       server: 'https://10.0.0.1:6443',
       token: 'K10abc::server:s',
+      dataDir: '/var/lib/skiff',
       simulate: 2,
-      nodeName: 'edge-1',
+      agent: { nodeName: 'edge-1', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250 },
       simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
       simulatePodReadyDelayMs: 0,
       debug: false,
@@ -32,7 +33,7 @@ describe('parseAgentFlags', () => {
       notices: [],
       help: false,
     });
-    assert.equal(parseAgentFlags(['--simulate', '1', '-t', 'x', '--node-name', 'rack-7'], { SKIFF_URL: 'https://h:6443' }, host).nodeName, 'rack-7');
+    assert.equal(parseAgentFlags(['--simulate', '1', '-t', 'x', '--node-name', 'rack-7'], { SKIFF_URL: 'https://h:6443' }, host).agent.nodeName, 'rack-7');
   });
 
   it('reads a config file shared with a server, ignoring the server keys', async () => {
@@ -49,8 +50,7 @@ describe('parseAgentFlags', () => {
     ['a missing --server', ['--token', 't', '--simulate', '1'], /flag --server is required/, '--server'],
     ['a server that is not https', ['--server', 'http://h:6443', '--token', 't', '--simulate', '1'], /"http:\/\/h:6443" for --server: must be the https:\/\/ URL/, '--server'],
     ['a missing --token', ['--server', 'https://h:6443', '--simulate', '1'], /flag --token is required/, '--token'],
-    ['no simulated nodes', ['--server', 'https://h:6443', '--token', 't'], /flag --simulate is required: .*the agent runs no real containers yet/, '--simulate'],
-    ['a server flag', [...base, '--data-dir', '/x'], /flag --data-dir is not a flag of skiff agent \(it belongs to skiff server/, '--data-dir'],
+    ['a server flag', [...base, '--https-listen-port', '7443'], /flag --https-listen-port is not a flag of skiff agent \(it belongs to skiff server/, '--https-listen-port'],
     ['an unknown flag', [...base, '--labels', 'a=b'], /unknown flag --labels \(see 'skiff agent --help'\)/, '--labels'],
     ['a bad node name', [...base, '--node-name', 'Rack_7'], /"Rack_7" for --node-name/, '--node-name'],
   ];
@@ -66,11 +66,11 @@ describe('parseAgentFlags', () => {
   it('gives help before checking required flags', () => {
     assert.equal(parseAgentFlags(['--help'], {}, host).help, true);
     const help = agentHelp();
-    assert.match(help, /^Usage: skiff agent --server URL --token TOKEN --simulate N/);
+    assert.match(help, /^Usage: skiff agent --server URL --token TOKEN \[flags\]/);
     for (const flag of ['-s, --server URL', '-t, --token TOKEN', '--simulate N', '--node-name NAME', '--simulate-node-capacity LIST', '--log-format FORMAT', '--debug']) {
       assert.ok(help.includes(flag), `agent help lacks ${flag}`);
     }
     assert.match(help, /--server URL +https:\/\/HOST:6443 .*\[\$SKIFF_URL\]/);
-    assert.ok(!help.includes('--data-dir'), 'agent help shows a server flag');
+    assert.ok(!help.includes('--https-listen-port'), 'agent help shows a server flag');
   });
 });

@@ -1,17 +1,22 @@
 /** `skiff agent`'s configuration, resolved from the same flag catalogue as the server's. */
+import { resolve } from 'node:path';
 import type { LogFormat } from '../log/logger.js';
 import { FlagError } from './flag-error.js';
 import { commandHelp } from './flag-help.js';
 import { parseFlags, type HostFacts } from './flag-parser.js';
+import { defaultDataDir } from './flags.js';
+import { nodeAgentConfig, type NodeAgentConfig } from './node-agent-flags.js';
 
 export interface AgentConfig {
   /** https://HOST:PORT of the server, without a trailing slash. */
   server: string;
   token: string;
-  /** Simulated nodes to register (>= 1: the agent runs no real containers yet). */
+  /** Absolute path of the agent's data directory (node credentials, containerd, volumes, logs). */
+  dataDir: string;
+  /** > 0: register this many simulated nodes (named <node-name>-sim-<i>) instead of running a real node. */
   simulate: number;
-  /** Prefix of the simulated nodes' names. */
-  nodeName: string;
+  /** The node agent's flags (node name, IP, labels, taints, runtime...). */
+  agent: NodeAgentConfig;
   simulateNodeCapacity: Record<string, string>;
   simulatePodReadyDelayMs: number;
   debug: boolean;
@@ -29,8 +34,9 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv, host: Pa
   const config: AgentConfig = {
     server: (v.get('server') as string | undefined) ?? '',
     token: (v.get('token') as string | undefined) ?? '',
+    dataDir: resolve((v.get('data-dir') as string | undefined) || defaultDataDir(parsed.host)),
     simulate: (v.get('simulate') as number | undefined) ?? 0,
-    nodeName: (v.get('node-name') as string | undefined) ?? parsed.host.hostname.toLowerCase(),
+    agent: nodeAgentConfig(v, parsed.host),
     simulateNodeCapacity: v.get('simulate-node-capacity') as Record<string, string>,
     simulatePodReadyDelayMs: v.get('simulate-pod-ready-delay') as number,
     debug: v.get('debug') as boolean,
@@ -42,9 +48,6 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv, host: Pa
   if (config.help) return config;
   if (config.server === '') throw new FlagError('flag --server is required: the https:// URL of a skiff server, e.g. https://10.0.0.1:6443 [$SKIFF_URL]', '--server');
   if (config.token === '') throw new FlagError("flag --token is required: the cluster token, from the server's <data-dir>/server/token [$SKIFF_TOKEN]", '--token');
-  if (config.simulate < 1) {
-    throw new FlagError(`flag --simulate is required: a number of simulated nodes >= 1 (got ${config.simulate}); the agent runs no real containers yet`, '--simulate', String(config.simulate));
-  }
   return config;
 }
 

@@ -56,13 +56,13 @@ export async function runAgent(config: AgentConfig, announce: (line: string, fie
     informers,
     clock: realClock,
     count: config.simulate,
-    namePrefix: `${config.nodeName}-sim`,
+    namePrefix: `${config.agent.nodeName}-sim`,
     capacity: config.simulateNodeCapacity,
     podReadyDelayMs: config.simulatePodReadyDelayMs,
   });
   nodes.start();
   await nodes.waitForRegistration();
-  announce(`skiff agent ready: ${config.simulate} simulated nodes (${config.nodeName}-sim-0 ...) registered with ${config.server}`, { server: config.server, nodes: config.simulate });
+  announce(`skiff agent ready: ${config.simulate} simulated nodes (${config.agent.nodeName}-sim-0 ...) registered with ${config.server}`, { server: config.server, nodes: config.simulate });
   return {
     async stop() {
       nodes.stop();

@@ -8,6 +8,7 @@
  * when what the user asks for is already what skiff does, accepted, hidden from `--help`, and noted at start
  * (`noEffect`).
  */
+import { RUNTIME_CHOICES } from '../agent/runtime/select-runtime.js';
 import { LOG_FORMATS } from '../log/logger.js';
 import * as v from './flag-values.js';
 
@@ -51,7 +52,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'log-format', env: 'SKIFF_LOG_FORMAT', type: 'string', commands: ['server', 'agent'], arg: 'FORMAT', help: 'Log entries on stderr as readable lines (text) or JSON lines (json)', default: 'text', parse: v.oneOf(LOG_FORMATS) },
 
   // skiff server
-  { name: 'data-dir', aliases: ['d'], env: 'SKIFF_DATA_DIR', type: 'string', commands: ['server'], arg: 'DIR', help: 'Folder for state: certificates, token, database', defaultText: '/var/lib/skiff as root, ~/.local/share/skiff otherwise' },
+  { name: 'data-dir', aliases: ['d'], env: 'SKIFF_DATA_DIR', type: 'string', commands: ['server', 'agent'], arg: 'DIR', help: 'Folder for state: certificates, token, database (server); node credentials, containerd, pod volumes and logs (agent)', defaultText: '/var/lib/skiff as root, ~/.local/share/skiff otherwise' },
   { name: 'https-listen-port', env: 'SKIFF_HTTPS_LISTEN_PORT', type: 'string', commands: ['server'], arg: 'PORT', help: 'HTTPS listen port of the API server (0 = any free port)', default: '6443', parse: v.port },
   { name: 'bind-address', env: 'SKIFF_BIND_ADDRESS', type: 'string', commands: ['server'], arg: 'IP', help: 'IP address the API server listens on', default: '0.0.0.0', parse: v.ip },
   { name: 'advertise-address', env: 'SKIFF_ADVERTISE_ADDRESS', type: 'string', commands: ['server'], arg: 'IP', help: 'IP address agents and clients reach this server at; added to the serving certificate (the kubernetes Service has no endpoints yet)', parse: v.ip },
@@ -61,10 +62,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'token', aliases: ['t'], env: 'SKIFF_TOKEN', type: 'string', commands: ['server', 'agent'], arg: 'TOKEN', help: 'Cluster token (bare or K10… form) that agents join with; skiff agent requires it', defaultText: { server: 'generated and kept in <data-dir>/server/token' } },
   { name: 'tls-san', env: 'SKIFF_TLS_SAN', type: 'list', commands: ['server'], arg: 'NAME', help: 'Extra hostname or IP in the serving certificate (repeatable, or comma-separated)' },
   { name: 'disable', env: 'SKIFF_DISABLE', type: 'list', commands: ['server'], arg: 'NAME', help: 'Do not run this controller (e.g. deployment, garbage-collector), the scheduler, or simulated-nodes (repeatable, or comma-separated)' },
-  {
-    name: 'disable-agent', env: 'SKIFF_DISABLE_AGENT', type: 'boolean', commands: ['server'], help: 'Do not run the embedded agent', default: 'false', parse: v.bool,
-    noEffect: { server: 'skiff server runs no embedded node agent yet, so it is a control plane only with or without --disable-agent' },
-  },
+  { name: 'disable-agent', env: 'SKIFF_DISABLE_AGENT', type: 'boolean', commands: ['server'], help: 'Do not run the embedded node agent (a control plane only: pods run on agents that join, or on simulated nodes)', default: 'false', parse: v.bool },
   { name: 'max-requests-inflight', env: 'SKIFF_MAX_REQUESTS_INFLIGHT', type: 'string', commands: ['server'], arg: 'N', help: 'Read requests served at once; more get 429 with Retry-After (0 = no limit)', default: '400', parse: v.count },
   { name: 'max-mutating-requests-inflight', env: 'SKIFF_MAX_MUTATING_REQUESTS_INFLIGHT', type: 'string', commands: ['server'], arg: 'N', help: 'Write requests served at once; more get 429 with Retry-After (0 = no limit)', default: '200', parse: v.count },
   { name: 'simulate-nodes', env: 'SKIFF_SIMULATE_NODES', type: 'string', commands: ['server'], arg: 'N', help: 'Register N simulated nodes (sim-node-<i>) whose pods run through a simulated lifecycle, without containers', default: '0', parse: v.count },
@@ -72,13 +70,18 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'default-not-ready-toleration-seconds', env: 'SKIFF_DEFAULT_NOT_READY_TOLERATION_SECONDS', type: 'string', commands: ['server'], arg: 'SECONDS', help: 'tolerationSeconds of the not-ready toleration added to every pod', default: '300', parse: v.count },
   { name: 'default-unreachable-toleration-seconds', env: 'SKIFF_DEFAULT_UNREACHABLE_TOLERATION_SECONDS', type: 'string', commands: ['server'], arg: 'SECONDS', help: 'tolerationSeconds of the unreachable toleration added to every pod', default: '300', parse: v.count },
 
-  // skiff agent, and the simulated-node flags of both
+  // skiff agent, and the node-agent flags of both (skiff server runs the same agent embedded)
   { name: 'server', aliases: ['s'], env: 'SKIFF_URL', type: 'string', commands: ['agent'], arg: 'URL', help: 'https://HOST:6443 of the skiff server to join (required)', parse: v.httpsUrl },
-  { name: 'simulate', env: 'SKIFF_AGENT_SIMULATE', type: 'string', commands: ['agent'], arg: 'N', help: 'Register N simulated nodes named <node-name>-sim-<i> (required: the agent runs no real containers yet)', parse: v.count },
-  {
-    name: 'node-name', env: 'SKIFF_NODE_NAME', type: 'string', commands: ['agent'], arg: 'NAME', help: "This agent's name, the prefix of its simulated nodes' names", defaultText: 'hostname, lower-cased', parse: v.nodeName,
-    unsupported: { server: 'skiff server runs no node agent yet, so there is no node to name (its simulated nodes are sim-node-<i>; skiff agent takes --node-name)' },
-  },
+  { name: 'node-name', env: 'SKIFF_NODE_NAME', type: 'string', commands: ['server', 'agent'], arg: 'NAME', help: "This node's name (and the prefix of an agent's simulated nodes' names)", defaultText: 'hostname, lower-cased', parse: v.nodeName },
+  { name: 'node-ip', aliases: ['i'], env: 'SKIFF_NODE_IP', type: 'string', commands: ['server', 'agent'], arg: 'IP', help: "IP address to advertise for this node (its InternalIP)", defaultText: 'the first non-loopback IPv4 address', parse: v.ip },
+  { name: 'node-label', env: 'SKIFF_NODE_LABEL', type: 'list', commands: ['server', 'agent'], arg: 'KEY=VALUE', help: 'Label this node at registration (repeatable, or comma-separated)' },
+  { name: 'node-taint', env: 'SKIFF_NODE_TAINT', type: 'list', commands: ['server', 'agent'], arg: 'KEY=VALUE:EFFECT', help: 'Taint this node at registration (repeatable, or comma-separated)' },
+  { name: 'runtime', env: 'SKIFF_RUNTIME', type: 'string', commands: ['server', 'agent'], arg: 'NAME', help: 'Container runtime: cri (containerd), process (host processes, no images), or auto (cri when containerd is installed or an endpoint is given)', default: 'auto', parse: v.oneOf(RUNTIME_CHOICES) },
+  { name: 'container-runtime-endpoint', env: 'SKIFF_CONTAINER_RUNTIME_ENDPOINT', type: 'string', commands: ['server', 'agent'], arg: 'ENDPOINT', help: 'CRI socket of a containerd (or other CRI runtime) to use instead of starting one, e.g. unix:///run/containerd/containerd.sock' },
+  { name: 'pause-image', env: 'SKIFF_PAUSE_IMAGE', type: 'string', commands: ['server', 'agent'], arg: 'IMAGE', help: 'Pod sandbox image for containerd (a local one is built when it cannot be pulled)', default: 'registry.k8s.io/pause:3.9' },
+  { name: 'private-registry', env: 'SKIFF_PRIVATE_REGISTRY', type: 'string', commands: ['server', 'agent'], arg: 'FILE', help: "Registry mirrors and credentials for containerd (k3s's registries.yaml format)", default: '/etc/skiff/registries.yaml' },
+  { name: 'kubelet-port', env: 'SKIFF_KUBELET_PORT', type: 'string', commands: ['server', 'agent'], arg: 'PORT', help: "HTTPS port of the node agent's API (logs, exec, port-forward, stats; 0 = any free port)", default: '10250', parse: v.port },
+  { name: 'simulate', env: 'SKIFF_AGENT_SIMULATE', type: 'string', commands: ['agent'], arg: 'N', help: 'Register N simulated nodes named <node-name>-sim-<i> instead of running a real node (kwok-style, no containers)', default: '0', parse: v.count },
   { name: 'simulate-node-capacity', env: 'SKIFF_SIMULATE_NODE_CAPACITY', type: 'string', commands: ['server', 'agent'], arg: 'LIST', help: 'Capacity of each simulated node', default: 'cpu=32,memory=256Gi,pods=110', parse: v.capacity },
   { name: 'simulate-pod-ready-delay', env: 'SKIFF_SIMULATE_POD_READY_DELAY', type: 'string', commands: ['server', 'agent'], arg: 'DURATION', help: 'Time a simulated pod takes from bound to Running and Ready (e.g. 0s, 500ms, 2s)', default: '1s', parse: v.duration },
   { name: 'help', aliases: ['h'], configKey: false, type: 'boolean', commands: ['server', 'agent'], help: 'Show this help' },

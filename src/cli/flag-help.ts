@@ -11,7 +11,7 @@ const INTRO: Record<Command, string[]> = {
     'with --simulate-nodes.',
   ],
   agent: [
-    'Usage: skiff agent --server URL --token TOKEN --simulate N [flags]',
+    'Usage: skiff agent --server URL --token TOKEN [flags]',
     '',
     'Joins the cluster served at URL with N simulated nodes. Before it sends the token, it checks the CA that the',
     "server presents against the token's CA hash (the K10... form in the server's <data-dir>/server/token).",

@@ -16,6 +16,8 @@ const DEFAULTS = {
   disable: [],
   maxRequestsInflight: 400,
   maxMutatingRequestsInflight: 200,
+  disableAgent: false,
+  agent: { nodeName: 'build-box', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250 },
   simulateNodes: 0,
   simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
   simulatePodReadyDelayMs: 1000,
@@ -205,8 +207,11 @@ describe('parseServerFlags', () => {
     ['a capacity that is not a list', ['--simulate-node-capacity', 'cpu'], {}, /"cpu" for --simulate-node-capacity/, '--simulate-node-capacity'],
     ['unknown flag', ['--data-dri', '/x'], {}, /unknown flag --data-dri \(see 'skiff server --help'\)/, '--data-dri'],
     ['an agent flag', ['--server', 'https://x:6443'], {}, /flag --server is not a flag of skiff server \(it belongs to skiff agent/, '--server'],
-    ['--node-name, which names no node yet', ['--node-name', 'n1'], {}, /flag --node-name is not supported yet: skiff server runs no node agent yet/, '--node-name'],
-    ['SKIFF_NODE_NAME, the same', [], { SKIFF_NODE_NAME: 'n1' }, /SKIFF_NODE_NAME \(--node-name\) is not supported yet/, '--node-name'],
+    ['a bad node name', ['--node-name', 'N_1'], {}, /"N_1" for --node-name: must be a lower-case DNS subdomain/, '--node-name'],
+    ['SKIFF_NODE_NAME, the same', [], { SKIFF_NODE_NAME: 'N_1' }, /"N_1" for SKIFF_NODE_NAME \(--node-name\)/, '--node-name'],
+    ['a runtime skiff does not have', ['--runtime', 'docker'], {}, /"docker" for --runtime: must be one of auto, cri, process/, '--runtime'],
+    ['a node label without a value', ['--node-label', 'tier'], {}, /"tier" for --node-label: must be KEY=VALUE/, '--node-label'],
+    ['a taint with a bad effect', ['--node-taint', 'gpu=true:Never'], {}, /"gpu=true:Never" for --node-taint: must be KEY\[=VALUE\]:EFFECT/, '--node-taint'],
     ['string flag without value', ['--token'], {}, /flag --token needs a value/, '--token'],
     ['string flag followed by a flag', ['--data-dir', '--debug'], {}, /flag --data-dir needs a value, but is followed by flag --debug/, '--data-dir'],
     ['a positional argument', ['start'], {}, /unexpected argument "start": skiff server takes only flags/, ''],
@@ -229,18 +234,27 @@ describe('parseServerFlags', () => {
     assert.throws(() => parseServerFlags(['-c', port], {}, host), /invalid value "http" for https-listen-port in .*port\.yaml/);
     const list = await configFile('list.yaml', 'data-dir: [a, b]\n');
     assert.throws(() => parseServerFlags(['-c', list], {}, host), /data-dir in .*list\.yaml: expected a single value/);
-    const node = await configFile('node.yaml', 'node-name: n1\n');
-    assert.throws(() => parseServerFlags(['-c', node], {}, host), /node-name in .*node\.yaml is not supported yet/);
   });
 
-  it('accepts --disable-agent, which changes nothing yet, and says so in a notice', async () => {
-    assert.deepEqual(parseServerFlags(['--disable-agent'], {}, host).notices, [
-      '--disable-agent has no effect: skiff server runs no embedded node agent yet, so it is a control plane only with or without --disable-agent',
-    ]);
-    assert.match(parseServerFlags([], { SKIFF_DISABLE_AGENT: 'true' }, host).notices[0]!, /^SKIFF_DISABLE_AGENT \(--disable-agent\) has no effect/);
-    const file = await configFile('agentless.yaml', 'disable-agent: true\n');
-    assert.match(parseServerFlags(['-c', file], {}, host).notices[0]!, /^disable-agent in .*agentless\.yaml has no effect/);
-    assert.deepEqual(parseServerFlags(['--disable-agent=false'], {}, host).notices, []);
+  it('parses the embedded agent\'s flags, and --disable-agent', async () => {
+    const c = parseServerFlags(['--node-name', 'n1', '--node-ip', '10.1.2.3', '--node-label', 'tier=web,zone=a', '--node-taint', 'gpu=true:NoSchedule', '--node-taint', 'dedicated:NoExecute', '--runtime', 'process', '--kubelet-port', '0'], {}, host);
+    assert.deepEqual(c.agent, {
+      nodeName: 'n1',
+      nodeIp: '10.1.2.3',
+      nodeLabels: { tier: 'web', zone: 'a' },
+      nodeTaints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }, { key: 'dedicated', effect: 'NoExecute' }],
+      runtime: 'process',
+      pauseImage: 'registry.k8s.io/pause:3.9',
+      privateRegistry: '/etc/skiff/registries.yaml',
+      kubeletPort: 0,
+    });
+    assert.equal(parseServerFlags(['--disable-agent'], {}, host).disableAgent, true);
+    assert.equal(parseServerFlags([], { SKIFF_DISABLE_AGENT: 'true' }, host).disableAgent, true);
+    const file = await configFile('agentless.yaml', 'disable-agent: true\ncontainer-runtime-endpoint: unix:///run/c.sock\n');
+    const fromFile = parseServerFlags(['-c', file], {}, host);
+    assert.equal(fromFile.disableAgent, true);
+    assert.equal(fromFile.agent.containerRuntimeEndpoint, 'unix:///run/c.sock');
+    assert.deepEqual(fromFile.notices, []);
   });
 
   it('returns help without reading a broken config file or rejecting other flags', async () => {
@@ -311,6 +325,7 @@ describe('serverHelp', () => {
     }
     assert.ok(help.includes('-o, --write-kubeconfig FILE'));
     assert.ok(help.includes('-t, --token TOKEN'));
-    for (const hidden of ['--disable-agent', '--node-name', '--server ', '--simulate ']) assert.ok(!help.includes(hidden), `server help shows ${hidden}`);
+    for (const shown of ['--disable-agent', '--node-name NAME', '--runtime NAME', '--node-taint']) assert.ok(help.includes(shown), `server help lacks ${shown}`);
+    for (const hidden of ['--server ', '--simulate ']) assert.ok(!help.includes(hidden), `server help shows ${hidden}`);
   });
 });

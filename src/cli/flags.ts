@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import type { LogFormat } from '../log/logger.js';
 import { parseFlags, type HostFacts } from './flag-parser.js';
 import { commandHelp } from './flag-help.js';
+import { nodeAgentConfig, type NodeAgentConfig } from './node-agent-flags.js';
 
 export { DEFAULT_CONFIG_FILE } from './flag-catalogue.js';
 export { FlagError } from './flag-error.js';
@@ -37,6 +38,10 @@ export interface ServerConfig {
   maxRequestsInflight: number;
   /** Mutating requests served at once before 429 (kube-apiserver --max-mutating-requests-inflight, default 200); 0 = no limit. */
   maxMutatingRequestsInflight: number;
+  /** --disable-agent: run no embedded node agent (a control plane only). */
+  disableAgent: boolean;
+  /** The embedded node agent's flags. */
+  agent: NodeAgentConfig;
   /** Simulated nodes to register (kwok-style, for tests, benchmarks and capacity planning); 0 = none. */
   simulateNodes: number;
   /** Capacity of each simulated node, e.g. { cpu: '32', memory: '256Gi', pods: '110' }. */
@@ -85,6 +90,8 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     disable: given<string[]>('disable') ?? [],
     maxRequestsInflight: get('max-requests-inflight'),
     maxMutatingRequestsInflight: get('max-mutating-requests-inflight'),
+    disableAgent: get('disable-agent'),
+    agent: nodeAgentConfig(values, facts),
     simulateNodes: get('simulate-nodes'),
     simulateNodeCapacity: get('simulate-node-capacity'),
     simulatePodReadyDelayMs: get('simulate-pod-ready-delay'),
@@ -99,7 +106,7 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
   };
 }
 
-function defaultDataDir(facts: HostFacts): string {
+export function defaultDataDir(facts: HostFacts): string {
   return facts.uid === 0 ? '/var/lib/skiff' : join(facts.home, '.local', 'share', 'skiff');
 }
 

@@ -1,14 +1,14 @@
 /** The `skiff` command: `skiff server [flags]` and `skiff agent [flags]`. */
 import { configureLogging, createLogger, type LogFormat } from '../log/logger.js';
-import { agentHelp, parseAgentFlags } from './agent-flags.js';
+import { agentHelp, parseAgentFlags, type AgentConfig } from './agent-flags.js';
 import { FlagError } from './flag-error.js';
-import { parseServerFlags, serverHelp } from './flags.js';
+import { parseServerFlags, serverHelp, type ServerConfig } from './flags.js';
 
 const USAGE = `Usage: skiff <command> [flags]
 
 Commands:
   server    Run the control plane (API server, store, controllers, scheduler) on this machine
-  agent     Join a server with simulated nodes (skiff agent --server URL --token TOKEN --simulate N)
+  agent     Join a server as a node (skiff agent --server URL --token TOKEN)
 
 Run 'skiff server --help' or 'skiff agent --help' for their flags.
 `;
@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   // Listen before starting: a supervisor may send SIGTERM as soon as the ready line appears.
   const signal = nextSignal();
   // Loaded only now, so that --help and flag errors answer at once, without the whole control plane.
-  const running = 'dataDir' in config ? await (await import('./server.js')).runServer(config) : await (await import('./agent.js')).runAgent(config);
+  const running = command === 'server' ? await (await import('./server.js')).runServer(config as ServerConfig) : await (await import('./agent.js')).runAgent(config as AgentConfig);
   log.info('shutting down', { signal: await signal });
   try {
     await running.stop();

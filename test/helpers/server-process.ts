@@ -13,10 +13,14 @@ export interface ServerProcess {
   readyMs: number;
 }
 
-/** Spawns the server and resolves once it prints its ready line (rejects if it exits first or after timeoutMs). */
-export function spawnServer(args: string[], timeoutMs = 20_000, env: Record<string, string> = {}): Promise<ServerProcess> {
+/**
+ * Spawns the server and resolves once it prints its ready line (rejects if it exits first or after timeoutMs). The
+ * server runs without its embedded node agent (--disable-agent) unless `agent` is true: tests and benchmarks of the
+ * control plane use simulated nodes, and a real node beside them would take their pods.
+ */
+export function spawnServer(args: string[], timeoutMs = 20_000, env: Record<string, string> = {}, { agent = false } = {}): Promise<ServerProcess> {
   const started = performance.now();
-  const child = spawn(process.execPath, [SKIFF_BIN, 'server', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [SKIFF_BIN, 'server', ...(agent ? [] : ['--disable-agent']), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -68,6 +68,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     writeKubeconfigMode: 0o600,
     tlsSan: [],
     disable: opts.controlPlane === false ? [...controllerFactories.map((f) => f.name), 'scheduler'] : (opts.disable ?? []),
+    // Tests of the control plane run no real node agent; the agent's own tests start one.
+    disableAgent: true,
+    agent: { nodeName: 'test-node', nodeLabels: {}, nodeTaints: [], runtime: 'process', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/nonexistent/registries.yaml', kubeletPort: 0 },
     simulateNodes: opts.simulateNodes ?? 0,
     simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
     simulatePodReadyDelayMs: 1000,

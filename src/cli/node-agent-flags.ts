@@ -1,0 +1,69 @@
+/**
+ * The node-agent flags `skiff server` (embedded agent) and `skiff agent` share, as one typed config: k3s's names
+ * (--node-name, --node-ip, --node-label, --node-taint, --container-runtime-endpoint, --pause-image,
+ * --private-registry) plus --runtime and --kubelet-port.
+ */
+import type { Taint } from 'kubernetes-types/core/v1.js';
+import type { RuntimeChoice } from '../agent/runtime/select-runtime.js';
+import { FlagError } from './flag-error.js';
+import type { HostFacts } from './flag-parser.js';
+import { nodeName as parseNodeName } from './flag-values.js';
+
+export interface NodeAgentConfig {
+  nodeName: string;
+  nodeIp?: string;
+  nodeLabels: Record<string, string>;
+  nodeTaints: Taint[];
+  runtime: RuntimeChoice;
+  containerRuntimeEndpoint?: string;
+  pauseImage: string;
+  privateRegistry: string;
+  kubeletPort: number;
+}
+
+const LABEL_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+const EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
+
+/** `key=value` items (k3s --node-label), validated as the API server validates labels. */
+export function parseNodeLabels(items: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    const value = eq < 0 ? '' : item.slice(eq + 1);
+    if (eq < 0 || !LABEL_NAME.test(key) || !LABEL_VALUE.test(value)) {
+      throw new FlagError(`invalid value ${JSON.stringify(item)} for --node-label: must be KEY=VALUE with a valid label name and value`, '--node-label', item);
+    }
+    labels[key] = value;
+  }
+  return labels;
+}
+
+/** `key=value:Effect` or `key:Effect` items (k3s --node-taint, kubelet --register-with-taints). */
+export function parseNodeTaints(items: string[]): Taint[] {
+  return items.map((item) => {
+    const m = /^([^=:]+)(?:=([^:]*))?:([A-Za-z]+)$/.exec(item);
+    if (!m || !LABEL_NAME.test(m[1]!) || !LABEL_VALUE.test(m[2] ?? '') || !EFFECTS.includes(m[3]!)) {
+      throw new FlagError(`invalid value ${JSON.stringify(item)} for --node-taint: must be KEY[=VALUE]:EFFECT with EFFECT one of ${EFFECTS.join(', ')}`, '--node-taint', item);
+    }
+    return { key: m[1]!, ...(m[2] ? { value: m[2] } : {}), effect: m[3]! };
+  });
+}
+
+export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: HostFacts): NodeAgentConfig {
+  const given = <T>(name: string): T | undefined => (values.has(name) ? (values.get(name) as T) : undefined);
+  const nodeIp = given<string>('node-ip');
+  const endpoint = given<string>('container-runtime-endpoint');
+  return {
+    nodeName: given<string>('node-name') ?? parseNodeName(host.hostname.toLowerCase(), { flag: '--node-name', text: 'the hostname (--node-name)' }),
+    ...(nodeIp !== undefined ? { nodeIp } : {}),
+    nodeLabels: parseNodeLabels(given<string[]>('node-label') ?? []),
+    nodeTaints: parseNodeTaints(given<string[]>('node-taint') ?? []),
+    runtime: values.get('runtime') as RuntimeChoice,
+    ...(endpoint ? { containerRuntimeEndpoint: endpoint } : {}),
+    pauseImage: values.get('pause-image') as string,
+    privateRegistry: values.get('private-registry') as string,
+    kubeletPort: values.get('kubelet-port') as number,
+  };
+}
