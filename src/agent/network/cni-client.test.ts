@@ -92,7 +92,8 @@ describe('CniClient', () => {
   test('ADD runs the plugins in order with the exec protocol env, chained prevResult and declared capabilities only', async () => {
     await resetCalls();
     const client = new CniClient({ pluginDirs: [join(dir, 'nowhere'), pluginDir], cacheDir: join(dir, 'cache') });
-    const result = await client.addNetworkList(list, rt);
+    process.env.CNI_IFNAME = 'from-the-agent-environment'; // never leaks into a call (libcni drops the runtime's CNI_*)
+    const result = await client.addNetworkList(list, rt).finally(() => delete process.env.CNI_IFNAME);
     assert.equal(result.ips?.[0]?.address, '10.9.0.6/24', 'the last plugin\'s result is the list\'s');
     const [first, second, ...rest] = await calls();
     assert.equal(rest.length, 0);

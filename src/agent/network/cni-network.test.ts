@@ -182,6 +182,24 @@ describe('CniNetwork with the real CNI plugins', { skip }, () => {
     await network.check(requests.get('a')!);
   });
 
+  test('setUp again keeps an intact attachment (same address) and remakes a broken one without leaking its lease', async () => {
+    const a = requests.get('a')!;
+    const before = await leases();
+    assert.deepEqual(await network.setUp(a), { ips: [ips.get('a')!], gateway: (await network.podIps(a.sandboxId))?.gateway });
+    assert.deepEqual(await leases(), before);
+    await inNetns(a.netnsPath, ['ip', 'link', 'delete', 'eth0']);
+    await assert.rejects(network.check(a), /CNI plugin "bridge" CHECK failed/);
+    const again = await network.setUp(a);
+    ips.set('a', again.ips[0]!);
+    assert.equal((await leases()).length, before.length, 'the old lease was released');
+    assert.deepEqual((await network.podIps(a.sandboxId))?.ips, again.ips);
+    const masq = (await iptablesSave()).split('\n').filter((line) => line.startsWith('-A POSTROUTING') && line.includes(a.sandboxId));
+    assert.equal(masq.length, 1, `one masquerade rule for the pod, for its new address:\n${masq.join('\n')}`);
+    assert.ok(masq[0]!.includes(`-s ${again.ips[0]}/32`), masq[0]);
+    await network.check(a);
+    assert.equal((await curl(`http://${ips.get('b')}:8080/index.html`, a.netnsPath)).stdout, 'hello from b\n');
+  });
+
   test('a full range fails with host-local\'s words and leaks nothing; a torn-down pod\'s address is reused', async () => {
     await pod('c');
     await pod('d');

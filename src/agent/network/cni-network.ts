@@ -112,6 +112,24 @@ export class CniNetwork implements PodNetwork {
     if (!this.conflistCurrent) await this.writeConflist();
     await this.checkHost();
     const started = performance.now();
+    // Set up before (an agent retry, or a restarted agent re-adopting the sandbox)? Keep it if CHECK says it is
+    // intact; otherwise undo it and start over, since a second ADD of the same interface fails.
+    const previous = await this.client.readCache(this.networkName, request.sandboxId, POD_IFNAME);
+    if (previous !== undefined) {
+      if (previous.netns === request.netnsPath && (await isNetns(request.netnsPath))) {
+        try {
+          await this.client.checkNetworkList(previous.config, { ...runtimeConf(request, request.netnsPath), args: previous.args, capabilityArgs: previous.capabilityArgs });
+          const kept = podIpsFromResult(previous.result, POD_IFNAME);
+          if (kept.ips.length > 0) {
+            log.debug('pod network already set up and intact', { key: podKey(request), sandbox: request.sandboxId, ips: kept.ips });
+            return kept;
+          }
+        } catch (err) {
+          log.info('pod network set up before but not intact: setting it up again', { key: podKey(request), sandbox: request.sandboxId, err });
+        }
+      }
+      await this.tearDown(request);
+    }
     await execCniPlugin({
       type: 'loopback',
       command: 'ADD',
@@ -156,12 +174,26 @@ export class CniNetwork implements PodNetwork {
       rt.args = cached.args;
       rt.capabilityArgs = cached.capabilityArgs;
     }
-    await this.client.delNetworkList(list, rt);
-    if (!alive) {
-      const removed = await removeStaleMasqRules(list.name, request.sandboxId);
-      if (removed > 0) log.debug('removed masquerade rules the bridge plugin left (netns gone)', { key: podKey(request), sandbox: request.sandboxId, removed });
+    // The bridge plugin removes its masquerade rule only for addresses it still finds on eth0 inside the netns: not
+    // when the netns is gone, nor when eth0 was lost and set up again (then an older rule keeps its chain busy, and
+    // DEL fails deleting the chain). Rules carrying this sandbox's comment are swept after DEL, and before a retry.
+    const families: Array<4 | 6> = cached === undefined ? [4, 6] : [...new Set(podIpsFromResult(cached.result, POD_IFNAME).ips.map((ip) => (ip.includes(':') ? 6 : 4) as 4 | 6))];
+    try {
+      await this.client.delNetworkList(list, rt);
+    } catch (err) {
+      if ((await removeStaleMasqRules(list.name, request.sandboxId, families)) === 0) throw err;
+      log.info('DEL failed on masquerade rules the bridge plugin had left; removed them, trying DEL again', { key: podKey(request), sandbox: request.sandboxId, err });
+      await this.client.delNetworkList(list, rt);
     }
+    const removed = await removeStaleMasqRules(list.name, request.sandboxId, families);
+    if (removed > 0) log.debug('removed masquerade rules the bridge plugin left', { key: podKey(request), sandbox: request.sandboxId, netnsGone: !alive, removed });
     log.debug('pod network torn down', { key: podKey(request), sandbox: request.sandboxId, netnsGone: !alive, ms: Math.round(performance.now() - started) });
+  }
+
+  /** The addresses ADD gave this sandbox, from the cache (for a restarted agent's sandbox status); undefined if none. */
+  async podIps(sandboxId: string): Promise<PodNetworkResult | undefined> {
+    const cached = await this.client.readCache(this.networkName, sandboxId, POD_IFNAME);
+    return cached === undefined ? undefined : podIpsFromResult(cached.result, POD_IFNAME);
   }
 
   /**

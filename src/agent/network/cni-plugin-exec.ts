@@ -86,12 +86,11 @@ export async function execCniPlugin(invocation: CniPluginInvocation): Promise<un
   const binary = await findCniPlugin(type, invocation.pluginDirs);
   if (binary === undefined) throw fail(`no executable "${type}" in ${invocation.pluginDirs.join(':')}`);
 
-  const env: NodeJS.ProcessEnv = {
-    // Plugins call iptables, ip and friends: keep PATH, drop the rest of the agent's environment.
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    CNI_COMMAND: command,
-    CNI_PATH: invocation.pluginDirs.join(':'),
-  };
+  // As libcni: the runtime's environment without any CNI_* of its own, then this call's parameters.
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('CNI_')));
+  env.PATH ??= '/usr/sbin:/usr/bin:/sbin:/bin';
+  env.CNI_COMMAND = command;
+  env.CNI_PATH = invocation.pluginDirs.join(':');
   if (command !== 'VERSION') {
     env.CNI_CONTAINERID = invocation.containerId ?? '';
     env.CNI_NETNS = invocation.netns ?? '';
