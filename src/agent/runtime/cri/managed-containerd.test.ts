@@ -1,0 +1,135 @@
+/**
+ * ManagedContainerd: the generated config (pure), and the supervisor against a real containerd: killed -> restarted
+ * with the containers still running; a containerd left by a killed agent is replaced; stop() ends it.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { renderContainerdConfig } from './containerd-config.js';
+import { skipUnlessContainerd, startCriTestEnv, TEST_BUSYBOX_IMAGE, type CriTestEnv } from './cri-test-env.js';
+import { ManagedContainerd } from './managed-containerd.js';
+
+describe('renderContainerdConfig', () => {
+  const text = renderContainerdConfig({
+    rootDir: '/data/agent/containerd',
+    stateDir: '/run/skiff/containerd',
+    socketPath: '/run/skiff/containerd/containerd.sock',
+    sandboxImage: 'registry.k8s.io/pause:3.9',
+    cniBinDir: '/usr/lib/cni',
+    cniConfDir: '/data/agent/etc/cni/net.d',
+    registryConfigDir: '/data/agent/etc/containerd/certs.d',
+    extraRuntimes: { crun: 'crun' },
+  });
+  // Each line this machine type needs (reference/runtime-feasibility.md, section 3), in its table.
+  for (const [table, line] of [
+    ['', 'version = 2'],
+    ['', 'root = "/data/agent/containerd"'],
+    ['', 'state = "/run/skiff/containerd"'],
+    ['[grpc]', 'address = "/run/skiff/containerd/containerd.sock"'],
+    ['[ttrpc]', 'address = "/run/skiff/containerd/containerd.sock.ttrpc"'],
+    ['[plugins."io.containerd.grpc.v1.cri"]', 'restrict_oom_score_adj = true'],
+    ['[plugins."io.containerd.grpc.v1.cri"]', 'sandbox_image = "registry.k8s.io/pause:3.9"'],
+    ['[plugins."io.containerd.grpc.v1.cri"]', 'stream_server_address = "127.0.0.1"'],
+    ['[plugins."io.containerd.grpc.v1.cri"]', 'stream_server_port = "0"'],
+    ['[plugins."io.containerd.grpc.v1.cri".containerd]', 'snapshotter = "overlayfs"'],
+    ['[plugins."io.containerd.grpc.v1.cri".containerd.runtimes."runc".options]', 'SystemdCgroup = false'],
+    ['[plugins."io.containerd.grpc.v1.cri".containerd.runtimes."crun".options]', 'BinaryName = "crun"'],
+    ['[plugins."io.containerd.grpc.v1.cri".cni]', 'bin_dir = "/usr/lib/cni"'],
+    ['[plugins."io.containerd.grpc.v1.cri".cni]', 'conf_dir = "/data/agent/etc/cni/net.d"'],
+    ['[plugins."io.containerd.grpc.v1.cri".registry]', 'config_path = "/data/agent/etc/containerd/certs.d"'],
+  ]) {
+    test(`${table || '(top)'} ${line}`, () => {
+      // The line must appear after its table header and before the next header.
+      const lines = text.split('\n').map((l) => l.trim());
+      const start = table === '' ? 0 : lines.indexOf(table);
+      assert.ok(start >= 0, `no table ${table}`);
+      const end = lines.findIndex((l, i) => i > start && l.startsWith('['));
+      assert.ok(lines.slice(start, end < 0 ? undefined : end).includes(line), `${line} not in ${table}:\n${text}`);
+    });
+  }
+});
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+describe('ManagedContainerd supervising a real containerd', skipUnlessContainerd(), () => {
+  let env: CriTestEnv;
+  before(async () => {
+    env = await startCriTestEnv();
+  });
+  after(async () => {
+    await env?.cleanup();
+  });
+
+  test('killed with SIGKILL: restarted, answers again, and the running container survived', async () => {
+    const config = env.sandboxConfig('survivor');
+    const sandboxId = await env.runtime.runPodSandbox(config);
+    const id = await env.runtime.createContainer(
+      sandboxId,
+      { metadata: { name: 's', attempt: 0 }, image: TEST_BUSYBOX_IMAGE, command: ['sleep', '3600'], args: [], env: [], mounts: [], logPath: 's/0.log', stdin: false, stdinOnce: false, tty: false, resources: {}, labels: {}, annotations: {} },
+      config,
+    );
+    await env.runtime.startContainer(id);
+    const before = await env.runtime.containerStatus(id);
+    const oldPid = env.containerd.pid!;
+    const killedAt = performance.now();
+    process.kill(oldPid, 'SIGKILL');
+    await sleep(50);
+    await assert.rejects(env.runtime.version(), (err) => (err as { code?: string }).code === 'Unavailable');
+    await env.containerd.waitReady(20_000);
+    for (;;) {
+      try {
+        await env.runtime.version();
+        break;
+      } catch {
+        await sleep(20);
+      }
+    }
+    process.stderr.write(`cri containerd restart after SIGKILL: ${Math.round(performance.now() - killedAt)} ms\n`);
+    assert.notEqual(env.containerd.pid, oldPid);
+    assert.equal(env.containerd.restarts, 1);
+    const after = await env.runtime.containerStatus(id);
+    assert.equal(after?.state, 'running');
+    assert.equal(after?.startedAt, before?.startedAt);
+    assert.equal((await env.runtime.execSync(id, ['echo', 'still here'], 5000)).stdout.toString(), 'still here\n');
+    assert.match(await readFile(env.containerd.logPath, 'utf8'), /containerd successfully booted/);
+  });
+
+  test('a containerd left by a killed agent on the same data dir is replaced', async () => {
+    const dir = await mkdtemp('/tmp/skcri-stale-');
+    const options = { dataDir: dir, sandboxImage: 'registry.k8s.io/pause:skiff-test', cniConfDir: join(dir, 'cni') };
+    // The "agent": a separate Node process that starts containerd, then dies by SIGKILL (no cleanup of its child).
+    const script = `
+      import { ManagedContainerd } from ${JSON.stringify(join(ROOT, 'src/agent/runtime/cri/managed-containerd.ts'))};
+      const m = new ManagedContainerd(${JSON.stringify(options)});
+      await m.start();
+      process.stdout.write(String(m.pid) + '\\n');
+      setInterval(() => {}, 1000);`;
+    const agent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const stalePid = await new Promise<number>((resolve, reject) => {
+      agent.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));
+      agent.once('exit', (code) => reject(new Error(`agent script exited with ${code}`)));
+    });
+    agent.kill('SIGKILL');
+    const second = new ManagedContainerd(options);
+    try {
+      assert.ok(existsSync(`/proc/${stalePid}`), 'the orphaned containerd still runs');
+      await second.start();
+      assert.ok(!existsSync(`/proc/${stalePid}`) || (await readFile(`/proc/${stalePid}/stat`, 'utf8')).includes(') Z '), 'the stale containerd was stopped');
+      assert.notEqual(second.pid, stalePid);
+    } finally {
+      await second.stop();
+      try {
+        process.kill(stalePid, 'SIGKILL');
+      } catch {
+        // already gone, as expected
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.equal(second.pid, undefined);
+  });
+});
