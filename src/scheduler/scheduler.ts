@@ -144,7 +144,7 @@ export class Scheduler {
     const pct = profile.percentageOfNodesToScore ?? 0;
     if (pct < 0 || pct > 100) throw new Error(`percentageOfNodesToScore: Invalid value: ${pct}: not in valid range [0-100]`);
     this.schedulerName = profile.schedulerName;
-    const registry = newInTreeRegistry();
+    const registry = newInTreeRegistry(this.informers);
     if (opts.registry) registry.merge(opts.registry);
 
     this.podInformer = this.informers.informerFor<Pod>(Pods);

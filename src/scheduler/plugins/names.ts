@@ -7,6 +7,7 @@ export const TaintToleration = 'TaintToleration';
 export const NodeAffinity = 'NodeAffinity';
 export const NodePorts = 'NodePorts';
 export const NodeResourcesFit = 'NodeResourcesFit';
+export const VolumeBinding = 'VolumeBinding';
 export const PodTopologySpread = 'PodTopologySpread';
 export const InterPodAffinity = 'InterPodAffinity';
 export const DefaultPreemption = 'DefaultPreemption';

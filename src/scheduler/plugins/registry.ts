@@ -1,6 +1,7 @@
 /**
  * The in-tree plugins and the default profile (apis/config/v1 getDefaultPlugins): the same plugins, order and
- * score weights as kube-scheduler's default multiPoint set, minus the volume plugins skiff has no use for yet.
+ * score weights as kube-scheduler's default multiPoint set; of the volume plugins only VolumeBinding (without its
+ * capacity score).
  */
 import type { Profile } from '../framework/framework.js';
 import { Registry } from '../framework/registry.js';
@@ -20,8 +21,11 @@ import { PodTopologySpread, type PodTopologySpreadArgs } from './pod-topology-sp
 import { PrioritySort } from './priority-sort/priority-sort.js';
 import { SchedulingGates } from './scheduling-gates/scheduling-gates.js';
 import { TaintToleration } from './taint-toleration/taint-toleration.js';
+import { VolumeBinding, volumeListersFrom } from './volume-binding/volume-binding.js';
+import type { InformerFactory } from '../../client/types.js';
 
-export function newInTreeRegistry(): Registry {
+/** `informers` feeds the plugins that read more than nodes and pods (VolumeBinding: claims, volumes, classes). */
+export function newInTreeRegistry(informers?: InformerFactory): Registry {
   return new Registry([
     [names.PrioritySort, () => new PrioritySort()],
     [names.SchedulingGates, () => new SchedulingGates()],
@@ -31,6 +35,7 @@ export function newInTreeRegistry(): Registry {
     [names.NodeAffinity, () => new NodeAffinity()],
     [names.NodePorts, () => new NodePorts()],
     [names.NodeResourcesFit, (args) => new NodeResourcesFit(args as NodeResourcesFitArgs)],
+    [names.VolumeBinding, (_args, h) => new VolumeBinding(h, informers && volumeListersFrom(informers))],
     [names.PodTopologySpread, (args, h) => new PodTopologySpread(h, args as PodTopologySpreadArgs)],
     [names.InterPodAffinity, (args, h) => new InterPodAffinity(h, args as InterPodAffinityArgs)],
     [names.DefaultPreemption, (args, h) => new DefaultPreemption(h, args as DefaultPreemptionArgs)],
@@ -53,6 +58,7 @@ export function defaultProfile(schedulerName = defaultSchedulerName): Profile {
       { name: names.NodeAffinity, weight: 2 },
       { name: names.NodePorts },
       { name: names.NodeResourcesFit, weight: 1 },
+      { name: names.VolumeBinding },
       { name: names.PodTopologySpread, weight: 2 },
       { name: names.InterPodAffinity, weight: 2 },
       { name: names.DefaultPreemption },
