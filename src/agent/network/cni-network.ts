@@ -148,7 +148,7 @@ export class CniNetwork implements PodNetwork {
     } catch (err) {
       // As kubelet and containerd do after a failed ADD: DEL, so a half-made attachment (lease, veth, rules) is undone.
       try {
-        await this.client.delNetworkList(list, rt);
+        await this.tearDown(request);
       } catch (delErr) {
         log.warn('DEL after a failed ADD failed too', { key: podKey(request), sandbox: request.sandboxId, err: delErr });
       }
