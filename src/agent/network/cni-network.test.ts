@@ -273,7 +273,7 @@ describe('CniNetwork with the real CNI plugins', { skip }, () => {
 
 describe('CniNetwork: pods set up and torn down at once', { skip }, () => {
   const suffix = randomHex(4);
-  const bridgeName = `skc${suffix}`;
+  const bridgeName = `skp${suffix}`; // not skc: the cri test env names its bridges skc<6 hex>
   const networkName = `skiff-test-${suffix}`;
   const count = 8;
   let dir: string;
