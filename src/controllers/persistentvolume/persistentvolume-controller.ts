@@ -19,7 +19,7 @@
  */
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
-import { isNotFound } from '../../api/status.js';
+import { isConflict, isNotFound } from '../../api/status.js';
 import { Nodes, PersistentVolumeClaims, PersistentVolumes, Pods, StorageClasses } from '../../client/resources.js';
 import type { EventRecorder, Lister, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
@@ -121,11 +121,18 @@ export class PersistentVolumeController implements Controller {
   }
 
   async sync(key: string): Promise<void> {
-    if (key.startsWith('claim/')) {
-      const { namespace, name } = splitKey(key.slice('claim/'.length));
-      await this.syncClaim(namespace, name);
-    } else if (key.startsWith('volume/')) {
-      await this.syncVolume(key.slice('volume/'.length));
+    try {
+      if (key.startsWith('claim/')) {
+        const { namespace, name } = splitKey(key.slice('claim/'.length));
+        await this.syncClaim(namespace, name);
+      } else if (key.startsWith('volume/')) {
+        await this.syncVolume(key.slice('volume/'.length));
+      }
+    } catch (err) {
+      // Claim and volume syncs write the same objects (a binding touches both): a conflict only means our copy was
+      // stale. Retry after the informer catches up, without logging it as a failure.
+      if (!isConflict(err)) throw err;
+      this.queue.addAfter(key, 50);
     }
   }
 
