@@ -3,7 +3,7 @@
  * objects every cluster starts with (namespaces, the `kubernetes` Service, default ServiceAccounts).
  */
 import { statfs } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
@@ -14,6 +14,7 @@ import type { Store } from '../storage/store.js';
 import type { Authenticator } from './auth/authenticator.js';
 import type { Authorizer } from './auth/authorizer.js';
 import type { WatchLimits } from './handlers/watch.js';
+import type { ConnectTarget } from './handlers/connect.js';
 import { defaultTolerationSeconds } from './admission/default-toleration-seconds.js';
 import { priorityAdmission } from './admission/priority.js';
 import { ServiceAllocator } from './admission/service-allocator.js';
@@ -94,6 +95,8 @@ export interface ApiServerOptions {
   maxHeaderBytes?: number;
   /** Probing the datastore for /readyz (interval, deadline). */
   datastoreHealth?: DatastoreHealthOptions;
+  /** Targets of the streaming subresources (`pods/exec`, `pods/log`, ...; see node-proxy/); 503 without one. */
+  connectTargets?: ReadonlyMap<string, ConnectTarget>;
 }
 
 export interface ApiServer {
@@ -157,6 +160,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     watchLimits: opts.watchLimits,
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
     caCertPem: opts.tls.ca,
+    connectTargets: opts.connectTargets,
   });
   const server = createHttpsServer(opts, handler.handle);
 
@@ -246,6 +250,25 @@ function createHttpsServer(opts: ApiServerOptions, handle: (req: IncomingMessage
     },
     chain,
   );
+  // Upgrade requests (WebSocket, SPDY: exec, attach, port-forward) take the same path as any request, with a response
+  // object on the detached socket; a connect target then owns the socket, anything else answers and closes it.
+  const upgraded = new Set<import('node:net').Socket>();
+  server.on('upgrade', (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    if (head.length > 0) socket.unshift(head);
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.shouldKeepAlive = false;
+    res.on('finish', () => socket.end());
+    chain(req, res);
+  });
+  // Node's closeAllConnections() does not know upgraded sockets; without this, close() would wait for every exec to end.
+  const closeAllConnections = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeAllConnections();
+    for (const s of upgraded) s.destroy();
+  };
   limitConnections(server, {
     maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     maxConnectionsPerClient: opts.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT,

@@ -1,0 +1,217 @@
+/**
+ * The agent's HTTPS API, on kubelet's port and paths (pkg/kubelet/server/server.go), which the API server proxies
+ * `pods/log`, `pods/exec`, `pods/attach`, `pods/portforward` and `nodes/proxy` to:
+ *
+ *   GET  /healthz                                          ok
+ *   GET  /pods                                             v1 PodList of the pods this agent runs
+ *   GET  /stats/summary                                    the backend's Summary
+ *   GET  /containerLogs/{ns}/{pod}/{container}?follow&tailLines&sinceSeconds&sinceTime&timestamps&previous&limitBytes
+ *   GET|POST /exec/{ns}/{pod}[/{uid}]/{container}?command=..&input=1&output=1&error=1&tty=1   (upgrade)
+ *   GET|POST /attach/{ns}/{pod}[/{uid}]/{container}?input=1&output=1&error=1&tty=1            (upgrade)
+ *   GET|POST /portForward/{ns}/{pod}[/{uid}][?port=..]                                      (upgrade)
+ *
+ * Every request needs a client certificate signed by the cluster CA whose identity is authorized (authenticate.ts).
+ */
+import { createServer, type Server as HttpsServer } from 'node:https';
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import { isStatusError } from '../../api/status.js';
+import { createLogger } from '../../log/logger.js';
+import type { StreamOptions } from '../runtime/types.js';
+import { servePortForward } from '../streaming/port-forward.js';
+import { serveRemoteCommand } from '../streaming/remote-command.js';
+import { refuse } from '../streaming/upgrade.js';
+import { certificateIdentity, DEFAULT_AUTHORIZED_GROUPS, DEFAULT_AUTHORIZED_USERS, forbiddenMessage, isAuthorized, type AuthorizationPolicy } from './authenticate.js';
+import { parseContainerLogQuery } from './log-query.js';
+import type { AgentServerBackend } from './types.js';
+
+const log = createLogger('agent-server');
+
+/** kubelet's port. */
+export const DEFAULT_AGENT_PORT = 10250;
+
+export interface AgentServerOptions {
+  backend: AgentServerBackend;
+  /** PEMs: the cluster CA (trust root for client certificates), and this agent's serving certificate and key. */
+  tls: { ca: string; cert: string; key: string };
+  host?: string;
+  /** Default 10250; 0 picks a free port. */
+  port?: number;
+  /** Who may call (default: the API server's kubelet-client identities and system:masters). */
+  authorization?: Partial<AuthorizationPolicy>;
+  streamCreationTimeoutMs?: number;
+}
+
+export class AgentServer {
+  private server: HttpsServer | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly policy: AuthorizationPolicy;
+
+  constructor(private readonly opts: AgentServerOptions) {
+    this.policy = { users: opts.authorization?.users ?? DEFAULT_AUTHORIZED_USERS, groups: opts.authorization?.groups ?? DEFAULT_AUTHORIZED_GROUPS };
+  }
+
+  /** The port listened on (after start). */
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer(
+      { ca: this.opts.tls.ca, cert: this.opts.tls.cert, key: this.opts.tls.key, requestCert: true, rejectUnauthorized: false },
+      (req, res) => this.handle(req, res),
+    );
+    server.on('secureConnection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      // Bytes the client sent right after its request head belong to the new protocol.
+      if (head.length > 0) socket.unshift(head);
+      const res = new ServerResponse(req);
+      res.assignSocket(socket);
+      res.shouldKeepAlive = false;
+      res.on('finish', () => socket.end());
+      this.handle(req, res);
+    });
+    server.on('tlsClientError', (err) => log.debug('TLS handshake failed', { err: err.message }));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port ?? DEFAULT_AGENT_PORT, this.opts.host ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  /** Stops listening and ends every connection, streaming ones included. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    server.closeAllConnections();
+    await closed;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.serve(req, res).catch((err) => {
+      if (isStatusError(err)) {
+        refuse(res, err.status.code ?? 500, err.status.message ?? err.message);
+        return;
+      }
+      log.error('request failed', { method: req.method, url: req.url, err });
+      refuse(res, 500, `Internal Error: ${(err as Error).message}`);
+    });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://agent');
+    const method = req.method ?? 'GET';
+    const id = certificateIdentity(req);
+    if (!id) return refuse(res, 401, 'Unauthorized');
+    if (!isAuthorized(id, this.policy)) return refuse(res, 403, forbiddenMessage(id, method, url.pathname));
+
+    const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+    const [root] = parts;
+    const get = method === 'GET' || method === 'HEAD';
+    if (url.pathname === '/healthz' && get) return text(res, 200, 'ok');
+    if (url.pathname === '/pods' && get) {
+      const items = await this.opts.backend.listPods();
+      return json(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
+    }
+    if (url.pathname === '/stats/summary' && get) return json(res, 200, await this.opts.backend.statsSummary());
+    if (root === 'containerLogs' && parts.length === 4 && get) return this.serveLogs(req, res, parts[1]!, parts[2]!, parts[3]!, url.searchParams);
+    if ((root === 'exec' || root === 'attach') && (parts.length === 4 || parts.length === 5) && (get || method === 'POST')) {
+      const [, ns, name] = parts as [string, string, string];
+      const container = parts[parts.length - 1]!;
+      const pod = await this.findPod(ns, name, parts.length === 5 ? parts[3] : undefined);
+      if (!pod) return refuse(res, 404, `pod does not exist`);
+      if (!hasContainer(pod, container)) return refuse(res, 404, `container not found (${JSON.stringify(container)})`);
+      const options = streamOptions(url.searchParams);
+      const backend = this.opts.backend;
+      if (root === 'exec') {
+        const command = url.searchParams.getAll('command');
+        if (command.length === 0) return refuse(res, 400, 'you must specify a command');
+        return serveRemoteCommand(req, res, {
+          options,
+          command,
+          reportExitCode: true,
+          start: () => backend.exec(pod, container, command, options),
+          streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs,
+        });
+      }
+      return serveRemoteCommand(req, res, {
+        options,
+        reportExitCode: false,
+        start: () => backend.attach(pod, container, options),
+        streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs,
+      });
+    }
+    if (root === 'portForward' && (parts.length === 3 || parts.length === 4) && (get || method === 'POST')) {
+      const pod = await this.findPod(parts[1]!, parts[2]!, parts[3]);
+      if (!pod) return refuse(res, 404, `pod does not exist`);
+      const backend = this.opts.backend;
+      return servePortForward(req, res, {
+        dial: (port) => backend.portForward(pod, port),
+        podName: `${pod.metadata?.name}_${pod.metadata?.namespace}`,
+        podUid: pod.metadata?.uid ?? '',
+        streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs,
+      });
+    }
+    return refuse(res, 404, '404 page not found');
+  }
+
+  private async findPod(namespace: string, name: string, uid: string | undefined): Promise<Pod | undefined> {
+    const pod = await this.opts.backend.getPod(namespace, name);
+    // kubelet's uid forms refuse a pod that was replaced by one of the same name.
+    if (pod && uid !== undefined && pod.metadata?.uid !== uid) return undefined;
+    return pod;
+  }
+
+  private async serveLogs(req: IncomingMessage, res: ServerResponse, namespace: string, name: string, container: string, query: URLSearchParams): Promise<void> {
+    const parsed = parseContainerLogQuery(query);
+    if ('error' in parsed) return refuse(res, 400, parsed.error);
+    const pod = await this.opts.backend.getPod(namespace, name);
+    if (!pod) return refuse(res, 404, `pod ${JSON.stringify(name)} does not exist`);
+    if (!hasContainer(pod, container)) return refuse(res, 404, `container ${JSON.stringify(container)} not found in pod ${JSON.stringify(name)}`);
+    const stream = await this.opts.backend.logs(pod, container, parsed.options);
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache' });
+    // The client sees the 200 before the first line (kubectl logs -f on a quiet container).
+    res.flushHeaders();
+    const stop = () => stream.destroy();
+    req.socket.once('close', stop);
+    res.once('close', stop);
+    stream.on('error', (err) => {
+      log.debug('log stream failed', { pod: `${namespace}/${name}`, container, err });
+      res.destroy();
+    });
+    stream.pipe(res);
+  }
+}
+
+function hasContainer(pod: Pod, name: string): boolean {
+  const spec = pod.spec;
+  return [...(spec?.containers ?? []), ...(spec?.initContainers ?? []), ...(spec?.ephemeralContainers ?? [])].some((c) => c.name === name);
+}
+
+/** kubelet's remotecommand NewOptions: input/output/error/tty are "1" (the API server's streamParams write them so). */
+function streamOptions(q: URLSearchParams): StreamOptions {
+  const on = (k: string) => q.get(k) === '1' || q.get(k) === 'true';
+  const tty = on('tty');
+  return { stdin: on('input'), stdout: on('output'), stderr: on('error') && !tty, tty };
+}
+
+function text(res: ServerResponse, code: number, body: string): void {
+  res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function json(res: ServerResponse, code: number, body: unknown): void {
+  const s = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(s) });
+  res.end(s);
+}

@@ -1,0 +1,183 @@
+/**
+ * The real kubectl against the API server's node proxy and a real agent API running host processes: exec (exit code,
+ * stdin, output), attach, port-forward, logs and cp, with the current kubectl (WebSocket v5 for exec/attach,
+ * WebSocket-tunnelled SPDY for port-forward) and kubectl 1.30 (SPDY/3.1 for exec/attach/cp; raw SPDY port-forward).
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { startNodeProxyCluster, type NodeProxyCluster } from './node-proxy-harness.js';
+
+async function echoServer(): Promise<{ server: Server; port: number }> {
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    s.pipe(s);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Waits until kubectl port-forward prints its "Forwarding from" line. */
+async function waitForwarding(child: ReturnType<Kubectl['spawn']>): Promise<void> {
+  let out = '';
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`port-forward did not start: ${out} ${err}`)), 15_000);
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('Forwarding from')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`port-forward exited ${code}: ${out} ${err}`));
+    });
+  });
+}
+
+async function roundTrip(port: number, payload: Buffer): Promise<Buffer> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    let got = 0;
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (got >= payload.length) {
+        s.end();
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    s.on('error', reject);
+    s.write(payload);
+    setTimeout(() => reject(new Error(`echo through port-forward: got ${got} of ${payload.length} bytes`)), 10_000).unref();
+  });
+}
+
+for (const [label, minor] of [
+  ['kubectl (WebSocket)', undefined],
+  ['kubectl 1.30 (SPDY/3.1)', '30'],
+] as const) {
+  describe(`node proxy with ${label}`, { skip: kubectlSkip(minor) }, () => {
+    let c: NodeProxyCluster;
+    let k: Kubectl;
+    let echo: { server: Server; port: number };
+
+    before(async () => {
+      echo = await echoServer();
+      c = await startNodeProxyCluster({ portMap: { 7777: echo.port } });
+      k = kubectlFor(c.kubeconfig, minor);
+      await c.addPod({
+        metadata: { name: 'web' },
+        spec: {
+          containers: [
+            {
+              name: 'main',
+              image: 'busybox',
+              stdin: true,
+              command: ['sh', '-c', 'echo line-one; echo line-two; echo line-three; while read l; do echo "got $l"; done'],
+            },
+          ],
+        },
+      });
+    });
+    after(async () => {
+      await c?.stop();
+      echo?.server.close();
+    });
+
+    it('exec prints output and propagates the exit code', async () => {
+      const ok = await k(['exec', 'web', '--', 'sh', '-c', 'echo out; echo err >&2']);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout, 'out\n');
+      assert.match(ok.stderr, /err/);
+      const failed = await k(['exec', 'web', '--', 'sh', '-c', 'exit 3']);
+      assert.equal(failed.code, 3, failed.stderr);
+      assert.match(failed.stderr, /command terminated with exit code 3/);
+    });
+
+    it('exec -i passes stdin through to the end', async () => {
+      const input = Array.from({ length: 2000 }, (_, i) => `line ${i}`).join('\n') + '\n';
+      const r = await k(['exec', '-i', 'web', '--', 'wc', '-l'], { input });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), '2000');
+    });
+
+    it('exec into a missing container names it', async () => {
+      const r = await k(['exec', 'web', '-c', 'nope', '--', 'true']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /container nope is not valid for pod web/);
+    });
+
+    it('logs, --tail, --timestamps and -f', async () => {
+      const all = await k(['logs', 'web']);
+      assert.equal(all.code, 0, all.stderr);
+      assert.equal(all.stdout, 'line-one\nline-two\nline-three\n');
+      const tail = await k(['logs', 'web', '--tail=1']);
+      assert.equal(tail.stdout, 'line-three\n');
+      const ts = await k(['logs', 'web', '--tail=1', '--timestamps']);
+      assert.match(ts.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line-three\n$/);
+      const bad = await k(['logs', 'web', '--tail=-5', '--limit-bytes=0']);
+      assert.notEqual(bad.code, 0);
+    });
+
+    it('attach sees what the container writes and feeds its stdin', async () => {
+      // stdinOnce: the attached client's EOF closes the container's stdin, so its loop ends and so does attach.
+      await c.addPod({
+        metadata: { name: 'talker' },
+        spec: { containers: [{ name: 'main', image: 'busybox', stdin: true, stdinOnce: true, command: ['sh', '-c', 'read l; sleep 0.2; echo "got $l"; sleep 0.2'] }] },
+      });
+      const r = await k(['attach', '-i', 'talker'], { input: 'hello\n', timeoutMs: 15_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /got hello/);
+    });
+
+    it('port-forward reaches the pod port', async () => {
+      const local = await freePort();
+      const child = k.spawn(['port-forward', 'pod/web', `${local}:7777`]);
+      try {
+        await waitForwarding(child);
+        const payload = Buffer.alloc(300_000, 'x');
+        for (let i = 0; i < 3; i++) {
+          const back = await roundTrip(local, payload);
+          assert.equal(back.length, payload.length);
+        }
+      } finally {
+        child.kill('SIGTERM');
+      }
+    });
+
+    it('cp copies a file into the pod and back', async () => {
+      const src = join(c.dir, `src-${minor ?? 'ws'}.txt`);
+      const content = 'payload '.repeat(20_000);
+      await writeFile(src, content);
+      const up = await k(['cp', src, `web:copied.txt`]);
+      assert.equal(up.code, 0, up.stderr);
+      const inPod = await readFile(join(c.dir, 'pods', 'default_web', 'main', 'copied.txt'), 'utf8');
+      assert.equal(inPod, content);
+      const downDir = join(c.dir, `down-${minor ?? 'ws'}`);
+      await mkdir(downDir, { recursive: true });
+      const down = await k(['cp', 'web:copied.txt', join(downDir, 'back.txt')]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.equal(await readFile(join(downDir, 'back.txt'), 'utf8'), content);
+    });
+  });
+}
