@@ -15,7 +15,10 @@ import type { HttpGetRequest } from './http-get-request.js';
 import { MAX_OUTPUT_BYTES } from './probe-outcome.js';
 
 export interface HttpGetOptions {
-  timeoutMs: number;
+  /** One deadline for the whole exchange, redirects and body included; undefined = none (lifecycle hooks). */
+  timeoutMs?: number;
+  /** Ends the exchange early (a preStop hook out of grace period); the error then reads as Go's `context canceled`. */
+  signal?: AbortSignal;
   /** Follow redirects to other hosts too; kubelet's probes and hooks do not (false). */
   followNonLocalRedirects?: boolean;
   /** Body bytes kept; the rest is not read (default 10 KiB). */
@@ -52,7 +55,23 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 export async function httpGet(request: HttpGetRequest, options: HttpGetOptions): Promise<HttpGetResponse> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), Math.max(0, options.timeoutMs));
+  let timedOut = false;
+  const timer =
+    options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs)
+      ? setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+        }, Math.max(0, options.timeoutMs))
+      : undefined;
+  const onCallerAbort = () => controller.abort();
+  options.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  if (options.signal?.aborted) controller.abort();
+  const abortReason = (phase: 'headers' | 'body') =>
+    !timedOut
+      ? 'context canceled'
+      : phase === 'headers'
+        ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+        : 'context deadline exceeded (Client.Timeout or context cancellation while reading body)';
   try {
     const first = request.url;
     let url = first;
@@ -60,10 +79,10 @@ export async function httpGet(request: HttpGetRequest, options: HttpGetOptions):
     let referer: string | undefined;
     const via: URL[] = [];
     for (;;) {
-      const res = await exchange(url, request.headers, host, referer, controller.signal);
+      const res = await exchange(url, request.headers, host, referer, controller.signal, abortReason);
       via.push(url);
       const location = res.headers.location;
-      if (!REDIRECT_STATUSES.has(res.statusCode ?? 0) || !location) return await readBody(res, url, options.maxBodyBytes ?? MAX_OUTPUT_BYTES, controller.signal);
+      if (!REDIRECT_STATUSES.has(res.statusCode ?? 0) || !location) return await readBody(res, url, options.maxBodyBytes ?? MAX_OUTPUT_BYTES, controller.signal, abortReason);
       let next: URL;
       try {
         next = new URL(location, url);
@@ -73,7 +92,7 @@ export async function httpGet(request: HttpGetRequest, options: HttpGetOptions):
       }
       if (!options.followNonLocalRedirects && next.hostname !== first.hostname) {
         // http.ErrUseLastResponse: the 3xx itself is the answer (a probe reports it as a warning).
-        return await readBody(res, url, options.maxBodyBytes ?? MAX_OUTPUT_BYTES, controller.signal);
+        return await readBody(res, url, options.maxBodyBytes ?? MAX_OUTPUT_BYTES, controller.signal, abortReason);
       }
       res.destroy();
       if (via.length >= MAX_REQUESTS) throw new HttpGetError('request', location, `stopped after ${MAX_REQUESTS} redirects`);
@@ -84,10 +103,18 @@ export async function httpGet(request: HttpGetRequest, options: HttpGetOptions):
     }
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onCallerAbort);
   }
 }
 
-function exchange(url: URL, headers: Map<string, string[]>, host: string, referer: string | undefined, signal: AbortSignal): Promise<http.IncomingMessage> {
+function exchange(
+  url: URL,
+  headers: Map<string, string[]>,
+  host: string,
+  referer: string | undefined,
+  signal: AbortSignal,
+  abortReason: (phase: 'headers' | 'body') => string,
+): Promise<http.IncomingMessage> {
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const hostPort = isIP(hostname) === 6 ? `[${hostname}]:${port}` : `${hostname}:${port}`;
@@ -103,7 +130,7 @@ function exchange(url: URL, headers: Map<string, string[]>, host: string, refere
   return new Promise((resolve, reject) => {
     let connected = false;
     const settleError = (err: unknown) => {
-      if (signal.aborted) reject(new HttpGetError('request', goUrl(url), 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)'));
+      if (signal.aborted) reject(new HttpGetError('request', goUrl(url), abortReason('headers')));
       else if (!connected) reject(new HttpGetError('request', goUrl(url), goDialError(err, hostPort, hostname)));
       else reject(new HttpGetError('request', goUrl(url), goIoError(err), url.protocol === 'https:' && isPlainHttpResponseToTls(err)));
     };
@@ -132,7 +159,7 @@ function exchange(url: URL, headers: Map<string, string[]>, host: string, refere
   });
 }
 
-function readBody(res: http.IncomingMessage, url: URL, max: number, signal: AbortSignal): Promise<HttpGetResponse> {
+function readBody(res: http.IncomingMessage, url: URL, max: number, signal: AbortSignal, abortReason: (phase: 'body') => string): Promise<HttpGetResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -148,7 +175,7 @@ function readBody(res: http.IncomingMessage, url: URL, max: number, signal: Abor
       res.destroy();
       reject(new HttpGetError('body', goUrl(url), cause));
     };
-    const onAbort = () => fail('context deadline exceeded (Client.Timeout or context cancellation while reading body)');
+    const onAbort = () => fail(abortReason('body'));
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     res.on('data', (chunk: Buffer) => {
@@ -160,7 +187,7 @@ function readBody(res: http.IncomingMessage, url: URL, max: number, signal: Abor
       }
     });
     res.on('end', () => finish(false));
-    res.on('error', (err) => fail(signal.aborted ? 'context deadline exceeded (Client.Timeout or context cancellation while reading body)' : goIoError(err)));
+    res.on('error', (err) => fail(signal.aborted ? abortReason('body') : goIoError(err)));
     res.on('close', () => {
       signal.removeEventListener('abort', onAbort);
       if (!res.complete) fail('unexpected EOF');
