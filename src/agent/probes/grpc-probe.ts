@@ -39,6 +39,8 @@ export async function grpcProbe(host: string, service: string, port: number, tim
     'grpc.primary_user_agent': userAgent('probe'),
     'grpc.enable_retries': 0,
     'grpc.service_config_disable_resolution': 1,
+    // A fresh connection per run, as upstream dials anew each time: no subchannel (and its backoff) shared between runs.
+    'grpc.use_local_subchannel_pool': 1,
   });
   try {
     const connectError = await new Promise<Error | undefined>((resolve) => client.waitForReady(deadline, resolve));

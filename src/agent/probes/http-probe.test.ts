@@ -22,6 +22,8 @@ describe('httpProbe against a real server', () => {
       case '/status500': res.statusCode = 500; return void res.end('secret stack trace');
       case '/status404': res.statusCode = 404; return void res.end();
       case '/to-ok': res.writeHead(302, { Location: '/ok' }); return void res.end();
+      case '/to-headers': res.writeHead(301, { Location: '/headers' }); return void res.end();
+      case '/to-headers-absolute': res.writeHead(307, { Location: `http://127.0.0.1:${server.port}/headers` }); return void res.end();
       case '/to-other-host': res.writeHead(302, { Location: `http://localhost:${server.port}/ok` }); return void res.end('moved away');
       case '/loop': res.writeHead(302, { Location: '/loop' }); return void res.end();
       case '/not-modified': res.statusCode = 304; return void res.end();
@@ -133,6 +135,18 @@ describe('httpProbe against a real server', () => {
     assert.equal(headers.host, 'app.example');
     assert.equal(headers['user-agent'], 'mine/1');
     assert.equal(headers.accept, undefined);
+  });
+
+  it('a Host override survives a relative redirect only (as Go)', async () => {
+    const relative = await probe({ path: '/to-headers', httpHeaders: [{ name: 'Host', value: 'app.example' }] });
+    assert.equal((JSON.parse(relative.output) as Record<string, string>).host, 'app.example');
+    const absolute = await probe({ path: '/to-headers-absolute', httpHeaders: [{ name: 'Host', value: 'app.example' }] });
+    assert.equal((JSON.parse(absolute.output) as Record<string, string>).host, `127.0.0.1:${server.port}`);
+  });
+
+  it('HTTPS to a refused port is a dial error', async () => {
+    const outcome = await probe({ path: '/ok', port: refused, scheme: 'HTTPS' });
+    assert.equal(outcome.output, `Get "https://127.0.0.1:${refused}/ok": dial tcp 127.0.0.1:${refused}: connect: connection refused`);
   });
 
   it('sends the Referer of the previous URL when following a redirect', async () => {

@@ -286,6 +286,22 @@ describe('KubeletProbeManager', () => {
     assert.equal(h.calls.length, n);
   });
 
+  it('the period runs from the start of the previous run; a run longer than the period is followed at once', async () => {
+    const clock = new FakeClock(T0);
+    const starts: number[] = [];
+    const durations = [3000, 15_000, 1000];
+    const manager = new KubeletProbeManager({ onFailure: () => {}, onUnhealthy: () => {}, onChange: () => {} }, async () => assert.fail('no exec'), clock, () => 0, () => {
+      starts.push(clock.now().getTime() - T0);
+      const ms = durations.shift() ?? 0;
+      return new Promise((resolve) => clock.setTimeout(() => resolve({ result: 'success', output: '' }), ms));
+    });
+    manager.addPod(pod([{ readinessProbe: { tcpSocket: { port: 80 }, periodSeconds: 10, timeoutSeconds: 20 } }]));
+    manager.containerStarted(UID, 'c0', 'id-1', T0);
+    await clock.advanceAsync(40_000);
+    assert.deepEqual(starts, [0, 10_000, 25_000, 35_000]);
+    manager.stop();
+  });
+
   it('a warning (HTTP redirect elsewhere) counts as success and is reported', async () => {
     const clock = new FakeClock(T0);
     const warnings: string[] = [];
