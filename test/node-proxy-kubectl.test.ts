@@ -1,7 +1,8 @@
 /**
  * The real kubectl against the API server's node proxy and a real agent API running host processes: exec (exit code,
- * stdin, output), attach, port-forward, logs and cp, with the current kubectl (WebSocket v5 for exec/attach,
- * WebSocket-tunnelled SPDY for port-forward) and kubectl 1.30 (SPDY/3.1 for exec/attach/cp; raw SPDY port-forward).
+ * stdin, output), attach, port-forward, logs and cp, with kubectl 1.32 (WebSocket v5 for exec/attach, WebSocket-
+ * tunnelled SPDY for port-forward), 1.30 (raw SPDY port-forward) and 1.29 (SPDY/3.1 for everything). The agent reports
+ * which protocol each connection took, so a silent fallback fails the test.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -10,6 +11,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import type { StreamEvent } from '../src/agent/server/agent-server.js';
 import { startNodeProxyCluster, type NodeProxyCluster } from './node-proxy-harness.js';
 
 async function echoServer(): Promise<{ server: Server; port: number }> {
@@ -72,19 +74,25 @@ async function roundTrip(port: number, payload: Buffer): Promise<Buffer> {
   });
 }
 
-for (const [label, minor] of [
-  ['kubectl (WebSocket)', undefined],
-  ['kubectl 1.30 (SPDY/3.1)', '30'],
-] as const) {
-  describe(`node proxy with ${label}`, { skip: kubectlSkip(minor) }, () => {
+/** What each client speaks (kubectl-api-compat.md §3.10, §3.11): exec/attach/cp, then port-forward. */
+const suites = [
+  { label: 'kubectl 1.32', minor: undefined, exec: 'websocket/v5.channel.k8s.io', portForward: 'websocket/SPDY/3.1+portforward.k8s.io' },
+  { label: 'kubectl 1.30', minor: '30', exec: 'websocket/v5.channel.k8s.io', portForward: 'spdy/portforward.k8s.io' },
+  { label: 'kubectl 1.29', minor: '29', exec: 'spdy/v4.channel.k8s.io', portForward: 'spdy/portforward.k8s.io' },
+] as const;
+
+for (const { label, minor, exec, portForward } of suites) {
+  describe(`node proxy with ${label} (${exec}, ${portForward})`, { skip: kubectlSkip(minor) }, () => {
     let c: NodeProxyCluster;
     let k: Kubectl;
     let echo: { server: Server; port: number };
+    const protocols: Record<string, Set<string>> = { exec: new Set(), attach: new Set(), portforward: new Set() };
 
     before(async () => {
       echo = await echoServer();
       c = await startNodeProxyCluster({ portMap: { 7777: echo.port } });
       k = kubectlFor(c.kubeconfig, minor);
+      c.agent.on('stream', (e: StreamEvent) => protocols[e.kind]!.add(e.protocol));
       await c.addPod({
         metadata: { name: 'web' },
         spec: {
@@ -112,6 +120,7 @@ for (const [label, minor] of [
       const failed = await k(['exec', 'web', '--', 'sh', '-c', 'exit 3']);
       assert.equal(failed.code, 3, failed.stderr);
       assert.match(failed.stderr, /command terminated with exit code 3/);
+      assert.deepEqual([...protocols.exec!], [exec]);
     });
 
     it('exec -i passes stdin through to the end', async () => {
@@ -148,6 +157,7 @@ for (const [label, minor] of [
       const r = await k(['attach', '-i', 'talker'], { input: 'hello\n', timeoutMs: 15_000 });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /got hello/);
+      assert.deepEqual([...protocols.attach!], [exec]);
     });
 
     it('port-forward reaches the pod port', async () => {
@@ -160,6 +170,7 @@ for (const [label, minor] of [
           const back = await roundTrip(local, payload);
           assert.equal(back.length, payload.length);
         }
+        assert.deepEqual([...protocols.portforward!], [portForward]);
       } finally {
         child.kill('SIGTERM');
       }

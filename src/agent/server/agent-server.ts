@@ -12,6 +12,7 @@
  *
  * Every request needs a client certificate signed by the cluster CA whose identity is authorized (authenticate.ts).
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type Server as HttpsServer } from 'node:https';
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -43,12 +44,22 @@ export interface AgentServerOptions {
   streamCreationTimeoutMs?: number;
 }
 
-export class AgentServer {
+/** Emitted as 'stream' for every exec, attach and port-forward connection taken over. */
+export interface StreamEvent {
+  kind: 'exec' | 'attach' | 'portforward';
+  namespace: string;
+  pod: string;
+  /** `websocket/v5.channel.k8s.io`, `spdy/v4.channel.k8s.io`, `websocket/SPDY/3.1+portforward.k8s.io`, ... */
+  protocol: string;
+}
+
+export class AgentServer extends EventEmitter {
   private server: HttpsServer | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly policy: AuthorizationPolicy;
 
   constructor(private readonly opts: AgentServerOptions) {
+    super();
     this.policy = { users: opts.authorization?.users ?? DEFAULT_AUTHORIZED_USERS, groups: opts.authorization?.groups ?? DEFAULT_AUTHORIZED_GROUPS };
   }
 
@@ -133,36 +144,46 @@ export class AgentServer {
       if (!hasContainer(pod, container)) return refuse(res, 404, `container not found (${JSON.stringify(container)})`);
       const options = streamOptions(url.searchParams);
       const backend = this.opts.backend;
+      const served = (protocol: string | undefined) => {
+        if (protocol) this.streamOpened({ kind: root, namespace: ns, pod: name, protocol });
+      };
       if (root === 'exec') {
         const command = url.searchParams.getAll('command');
         if (command.length === 0) return refuse(res, 400, 'you must specify a command');
-        return serveRemoteCommand(req, res, {
+        return served(serveRemoteCommand(req, res, {
           options,
           command,
           reportExitCode: true,
           start: () => backend.exec(pod, container, command, options),
           streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs,
-        });
+        }));
       }
-      return serveRemoteCommand(req, res, {
+      return served(serveRemoteCommand(req, res, {
         options,
         reportExitCode: false,
         start: () => backend.attach(pod, container, options),
         streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs,
-      });
+      }));
     }
     if (root === 'portForward' && (parts.length === 3 || parts.length === 4) && (get || method === 'POST')) {
       const pod = await this.findPod(parts[1]!, parts[2]!, parts[3]);
       if (!pod) return refuse(res, 404, `pod does not exist`);
       const backend = this.opts.backend;
-      return servePortForward(req, res, {
+      const protocol = servePortForward(req, res, {
         dial: (port) => backend.portForward(pod, port),
         podName: `${pod.metadata?.name}_${pod.metadata?.namespace}`,
         podUid: pod.metadata?.uid ?? '',
         streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs,
       });
+      if (protocol) this.streamOpened({ kind: 'portforward', namespace: parts[1]!, pod: parts[2]!, protocol });
+      return;
     }
     return refuse(res, 404, '404 page not found');
+  }
+
+  private streamOpened(e: StreamEvent): void {
+    log.debug('stream opened', { ...e });
+    this.emit('stream', e);
   }
 
   private async findPod(namespace: string, name: string, uid: string | undefined): Promise<Pod | undefined> {

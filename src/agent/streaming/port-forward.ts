@@ -52,7 +52,8 @@ export function parsePortsQuery(query: URLSearchParams): { ports: number[] } | {
   return { ports };
 }
 
-export function servePortForward(req: IncomingMessage, res: ServerResponse, pf: PortForward): void {
+/** Like serveRemoteCommand: returns the protocol taken, or undefined when the request was refused. */
+export function servePortForward(req: IncomingMessage, res: ServerResponse, pf: PortForward): string | undefined {
   if (isWebSocketRequest(req)) {
     const offered = parseProtocolHeader(req.headers['sec-websocket-protocol']);
     if (offered.includes(SPDY_TUNNEL_PROTOCOL)) {
@@ -60,34 +61,35 @@ export function servePortForward(req: IncomingMessage, res: ServerResponse, pf: 
         (ws) => serveSpdyPortForward(new WebSocketDuplex(ws), pf),
         (err) => log.debug('websocket handshake failed', { err }),
       );
-      return;
+      return `websocket/${SPDY_TUNNEL_PROTOCOL}`;
     }
     const protocol = negotiateChannelProtocol(offered, PORT_FORWARD_PROTOCOLS);
     if (!protocol) {
       refuse(res, 400, `requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${[SPDY_TUNNEL_PROTOCOL, ...PORT_FORWARD_PROTOCOLS.map((p) => p.name)].join(' ')}]`);
-      return;
+      return undefined;
     }
     const parsed = parsePortsQuery(new URL(req.url ?? '/', 'http://agent').searchParams);
     if ('error' in parsed) {
       refuse(res, 400, parsed.error);
-      return;
+      return undefined;
     }
     acceptWebSocket(req, req.socket, protocol.name).then(
       (ws) => serveWebSocketPortForward(ws, protocol, parsed.ports, pf),
       (err) => log.debug('websocket handshake failed', { err }),
     );
-    return;
+    return `websocket/${protocol.name}`;
   }
   if (isSpdyUpgradeRequest(req)) {
     const n = negotiateStreamProtocol(offeredStreamProtocols(req), [PORT_FORWARD_PROTOCOL]);
     if (!n.ok) {
       refuse(res, 403, n.message, { [HEADER_ACCEPTED_PROTOCOL_VERSIONS]: PORT_FORWARD_PROTOCOL });
-      return;
+      return undefined;
     }
     serveSpdyPortForward(upgradeToSpdy(req, res, n.protocol), pf);
-    return;
+    return `spdy/${n.protocol}`;
   }
   refuse(res, 400, 'Upgrade request required');
+  return undefined;
 }
 
 function forwardError(pf: PortForward, port: number, err: unknown): string {

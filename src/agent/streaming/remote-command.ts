@@ -57,37 +57,39 @@ export interface RemoteCommand {
 
 /**
  * Serves one exec/attach request on its connection: a WebSocket upgrade, a SPDY upgrade, or 400 "Upgrade request
- * required" for anything else.
+ * required" for anything else. Returns the protocol taken (`websocket/<subprotocol>`, `spdy/<version>`) or undefined
+ * when the request was refused.
  */
-export function serveRemoteCommand(req: IncomingMessage, res: ServerResponse, cmd: RemoteCommand): void {
+export function serveRemoteCommand(req: IncomingMessage, res: ServerResponse, cmd: RemoteCommand): string | undefined {
   if (!cmd.options.stdin && !cmd.options.stdout && !cmd.options.stderr) {
     refuse(res, 400, 'you must specify at least 1 of stdin, stdout, stderr');
-    return;
+    return undefined;
   }
   if (isWebSocketRequest(req)) {
     const protocol = negotiateChannelProtocol(parseProtocolHeader(req.headers['sec-websocket-protocol']), REMOTE_COMMAND_PROTOCOLS);
     if (!protocol) {
       const offered = parseProtocolHeader(req.headers['sec-websocket-protocol']);
       refuse(res, 400, `requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${REMOTE_COMMAND_PROTOCOLS.map((p) => p.name).join(' ')}]`);
-      return;
+      return undefined;
     }
     acceptWebSocket(req, req.socket, protocol.name).then(
       (ws) => serveWebSocketRemoteCommand(ws, protocol, cmd),
       (err) => log.debug('websocket handshake failed', { err }),
     );
-    return;
+    return `websocket/${protocol.name}`;
   }
   if (isSpdyUpgradeRequest(req)) {
     const n = negotiateStreamProtocol(offeredStreamProtocols(req), SPDY_REMOTE_COMMAND_PROTOCOLS);
     if (!n.ok) {
       refuse(res, 403, n.message, { [HEADER_ACCEPTED_PROTOCOL_VERSIONS]: SPDY_REMOTE_COMMAND_PROTOCOLS });
-      return;
+      return undefined;
     }
     const socket = upgradeToSpdy(req, res, n.protocol);
     serveSpdyRemoteCommand(socket, versionOf(n.protocol), cmd);
-    return;
+    return `spdy/${n.protocol}`;
   }
   refuse(res, 400, 'Upgrade request required');
+  return undefined;
 }
 
 function versionOf(spdyProtocol: string): number {
