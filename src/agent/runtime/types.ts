@@ -325,6 +325,7 @@ export interface ContainerRuntime {
   listContainers(filter?: ContainerFilter): Promise<ContainerStatus[]>;
   containerStatus(id: string): Promise<ContainerStatus | undefined>;
 
+  /** Runs cmd in the container and collects its output; timeoutMs 0 = no timeout (as CRI's ExecSync; postStart hooks pass 0). */
   execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecSyncResult>;
   exec(id: string, cmd: string[], options: StreamOptions): Promise<StreamSession>;
   attach(id: string, options: StreamOptions): Promise<StreamSession>;
