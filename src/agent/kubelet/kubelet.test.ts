@@ -1,0 +1,356 @@
+/**
+ * The kubelet loop on a FakeClient (its watch feeds the informer, as a real informer would), a FakeClock, the fake
+ * runtime, volume manager and probe manager: what a user sees in the pod's status, events and the runtime's records.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import type { Container, Pod as K8sPod } from 'kubernetes-types/core/v1.js';
+import { FakeClient } from '../../client/testing/fake-client.js';
+import { FakeClock } from '../../client/testing/fake-clock.js';
+import { FakeInformerFactory } from '../../client/testing/fake-informer-factory.js';
+import { FakeRecorder } from '../../client/testing/fake-recorder.js';
+import { Pods } from '../../client/resources.js';
+import type { Watcher } from '../../client/types.js';
+import { Kubelet, type KubeletOptions } from './kubelet.js';
+import type { Pod } from './objects.js';
+import { FakeProbeManager } from './testing/fake-probe-manager.js';
+import { FakeRuntime, type FakeRuntimeOptions } from './testing/fake-runtime.js';
+import { FakeVolumeManager } from './testing/fake-volume-manager.js';
+import { T0 } from './testing/runtime-fixtures.js';
+
+const NODE = 'node-1';
+const SELECTOR = { fieldSelector: `spec.nodeName=${NODE}` };
+
+interface Harness {
+  clock: FakeClock;
+  client: FakeClient;
+  runtime: FakeRuntime;
+  volumes: FakeVolumeManager;
+  probes: () => FakeProbeManager;
+  recorder: FakeRecorder;
+  kubelet: Kubelet;
+  dir: string;
+  /** Lets watch events, syncs and the writes they make run to the end. */
+  settle(): Promise<void>;
+  /** Starts another kubelet on the same runtime, volumes and API (an agent restart). */
+  restart(): Promise<Kubelet>;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function harness(opts: { runtime?: FakeRuntimeOptions; kubelet?: Partial<KubeletOptions>; seed?: (c: FakeClient) => void } = {}): Promise<Harness> {
+  const clock = new FakeClock(T0);
+  const client = new FakeClient({ clock });
+  opts.seed?.(client);
+  const runtime = new FakeRuntime({ clock, ...opts.runtime });
+  const volumes = new FakeVolumeManager();
+  const recorder = new FakeRecorder();
+  const dir = await mkdtemp(join(tmpdir(), 'skiff-kubelet-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  let probes!: FakeProbeManager;
+  let current!: Kubelet;
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) {
+      for (let j = 0; j < 5; j++) await new Promise<void>((r) => setImmediate(r));
+      await current.idle();
+    }
+  };
+  const startKubelet = async (): Promise<Kubelet> => {
+    const informers = new FakeInformerFactory({ freeze: true });
+    const inf = informers.informerFor<Pod>(Pods, SELECTOR);
+    const watcher: Watcher = client.watch<Pod>(
+      Pods,
+      '',
+      { resourceVersion: '0', ...SELECTOR },
+      (ev) => {
+        if (ev.type === 'ADDED' || ev.type === 'MODIFIED') inf.update(ev.object);
+        else if (ev.type === 'DELETED') inf.delete(ev.object);
+      },
+      () => {},
+    );
+    for (let j = 0; j < 5; j++) await new Promise<void>((r) => setImmediate(r));
+    const kubelet = new Kubelet({
+      nodeName: NODE,
+      client,
+      informers,
+      runtime,
+      volumes,
+      probes: (events) => (probes = new FakeProbeManager(events)),
+      recorder,
+      clock,
+      logRoot: join(dir, 'logs'),
+      podsDir: join(dir, 'pods'),
+      nodeIPs: ['192.168.1.10'],
+      ...opts.kubelet,
+    });
+    current = kubelet;
+    cleanups.push(async () => {
+      watcher.stop();
+      await kubelet.stop();
+    });
+    await kubelet.start();
+    return kubelet;
+  };
+  const kubelet = await startKubelet();
+  return {
+    clock,
+    client,
+    runtime,
+    volumes,
+    probes: () => probes,
+    recorder,
+    kubelet,
+    dir,
+    settle,
+    async restart() {
+      await current.stop();
+      return startKubelet();
+    },
+  };
+}
+
+function pod(name: string, over: { restartPolicy?: 'Always' | 'OnFailure' | 'Never'; containers?: Container[]; initContainers?: Container[]; finalizers?: string[]; activeDeadlineSeconds?: number } = {}): K8sPod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default', ...(over.finalizers ? { finalizers: over.finalizers } : {}) },
+    spec: {
+      nodeName: NODE,
+      restartPolicy: over.restartPolicy ?? 'Always',
+      containers: over.containers ?? [{ name: 'app', image: 'busybox', command: ['sleep', '3600'] }],
+      ...(over.initContainers ? { initContainers: over.initContainers } : {}),
+      ...(over.activeDeadlineSeconds ? { activeDeadlineSeconds: over.activeDeadlineSeconds } : {}),
+    },
+  };
+}
+
+async function create(h: Harness, p: K8sPod): Promise<Pod> {
+  const created = await h.client.create<Pod>(Pods, 'default', p as Pod);
+  await h.settle();
+  return created;
+}
+
+const get = (h: Harness, name: string) => h.client.peek<Pod>(Pods, 'default', name)!;
+const appStatus = (p: Pod, name = 'app') => p.status!.containerStatuses!.find((c) => c.name === name)!;
+
+describe('Kubelet', () => {
+  it('runs a pod and reports it Running with kubelet status', async () => {
+    const h = await harness();
+    const created = await create(h, pod('web'));
+    const p = get(h, 'web');
+    assert.equal(p.status?.phase, 'Running');
+    const id = h.runtime.running(created.metadata.uid!, 'app')!.id;
+    assert.deepEqual(appStatus(p), {
+      name: 'app',
+      state: { running: { startedAt: '2025-01-01T00:00:00Z' } },
+      lastState: {},
+      ready: true,
+      started: true,
+      restartCount: 0,
+      image: 'busybox',
+      imageID: '',
+      containerID: `process://${id}`,
+    });
+    assert.deepEqual(
+      p.status!.conditions!.map((c) => `${c.type}=${c.status}`),
+      ['PodReadyToStartContainers=True', 'Initialized=True', 'Ready=True', 'ContainersReady=True', 'PodScheduled=True'],
+    );
+    assert.equal(p.status!.podIP, '10.42.0.2');
+    assert.equal(p.status!.hostIP, '192.168.1.10');
+    assert.equal(p.status!.qosClass, 'BestEffort');
+    assert.deepEqual(h.recorder.lines(), ['Normal Created Created container: app', 'Normal Started Started container app']);
+    assert.deepEqual(h.runtime.calls.filter((c) => !c.startsWith('list')), ['runPodSandbox web', 'createContainer web/app#0', 'startContainer web/app#0']);
+    const cfg = h.runtime.configOf(id)!;
+    assert.deepEqual(cfg.command, ['sleep', '3600']);
+    const hosts = await readFile(join(h.dir, 'pods', created.metadata.uid!, 'etc-hosts'), 'utf8');
+    assert.match(hosts, /^10\.42\.0\.2\tweb$/m);
+    // One status write: the first write follows the container start, and nothing changed after.
+    assert.equal(h.client.actions.filter((a) => a.verb === 'patch' && a.subresource === 'status').length, 1);
+  });
+
+  it('restarts a container that exits under restartPolicy Always: restartCount 1 at once, then CrashLoopBackOff', async () => {
+    const h = await harness();
+    const { metadata } = await create(h, pod('crash'));
+    const uid = metadata.uid!;
+    h.runtime.exit(h.runtime.running(uid, 'app')!.id, 1);
+    await h.kubelet.relist();
+    await h.settle();
+    let s = appStatus(get(h, 'crash'));
+    assert.equal(s.restartCount, 1);
+    assert.ok(s.state?.running, 'restarted at once after the first exit');
+    assert.equal(s.lastState?.terminated?.exitCode, 1);
+    assert.equal(s.lastState?.terminated?.reason, 'Error');
+
+    h.runtime.exit(h.runtime.running(uid, 'app')!.id, 1);
+    await h.kubelet.relist();
+    await h.settle();
+    s = appStatus(get(h, 'crash'));
+    assert.deepEqual(s.state, { waiting: { reason: 'CrashLoopBackOff', message: `back-off 10s restarting failed container=app pod=crash_default(${uid})` } });
+    assert.equal(s.restartCount, 1);
+    assert.ok(h.recorder.lines().includes(`Warning BackOff Back-off restarting failed container app in pod crash_default(${uid})`));
+    assert.equal(get(h, 'crash').status?.phase, 'Running');
+
+    await h.clock.advanceAsync(10_000);
+    await h.settle();
+    s = appStatus(get(h, 'crash'));
+    assert.ok(s.state?.running, 'started again once the back-off ended');
+    assert.equal(s.restartCount, 2);
+    assert.equal(h.runtime.running(uid, 'app')!.metadata.attempt, 2);
+  });
+
+  for (const [exitCode, phase, reason] of [[0, 'Succeeded', 'Completed'], [3, 'Failed', 'Error']] as const) {
+    it(`restartPolicy Never, exit ${exitCode}: ${phase}, not restarted, sandbox stopped`, async () => {
+      const h = await harness();
+      h.runtime.onStart = () => ({ exitCode });
+      const { metadata } = await create(h, pod('job', { restartPolicy: 'Never' }));
+      await h.kubelet.relist();
+      await h.settle();
+      const p = get(h, 'job');
+      assert.equal(p.status?.phase, phase);
+      assert.equal(appStatus(p).state?.terminated?.reason, reason);
+      assert.equal(appStatus(p).state?.terminated?.exitCode, exitCode);
+      assert.equal(h.runtime.calls.filter((c) => c.startsWith('startContainer')).length, 1);
+      assert.equal(h.runtime.sandboxesOf(metadata.uid!)[0]!.state, 'notready');
+      assert.ok(!h.volumes.pods.has(metadata.uid!), 'volumes torn down');
+      // Later syncs change nothing.
+      await h.clock.advanceAsync(20_000);
+      await h.settle();
+      assert.equal(h.runtime.calls.filter((c) => c.startsWith('startContainer') || c.startsWith('runPodSandbox')).length, 2);
+    });
+  }
+
+  it('runs init containers in order, then the app container', async () => {
+    const h = await harness();
+    h.runtime.onStart = (cfg) => (cfg.metadata.name.startsWith('init') ? { exitCode: 0 } : undefined);
+    const init = (name: string): Container => ({ name, image: 'busybox', command: ['true'] });
+    await create(h, pod('inits', { initContainers: [init('init1'), init('init2')] }));
+    assert.deepEqual(h.runtime.calls.filter((c) => c.startsWith('startContainer')), ['startContainer inits/init1#0', 'startContainer inits/init2#0', 'startContainer inits/app#0']);
+    const p = get(h, 'inits');
+    assert.equal(p.status?.phase, 'Running');
+    assert.deepEqual(p.status!.initContainerStatuses!.map((s) => [s.name, s.state?.terminated?.reason, s.ready]), [['init1', 'Completed', true], ['init2', 'Completed', true]]);
+  });
+
+  it('deletion: preStop, stop, sandbox removed, volumes torn down, DELETE with grace 0 and the uid', async () => {
+    const h = await harness();
+    const created = await create(h, pod('del', { finalizers: ['example.com/keep'], containers: [{ name: 'app', image: 'busybox', command: ['sleep', '1'], lifecycle: { preStop: { exec: { command: ['sh', '-c', 'drain'] } } } }] }));
+    const uid = created.metadata.uid!;
+    h.client.clearActions();
+    await h.client.delete(Pods, 'default', 'del');
+    await h.settle();
+    assert.ok(h.runtime.calls.some((c) => c.startsWith('execSync del/app#0 sh -c drain')), 'preStop ran');
+    assert.ok(h.runtime.calls.includes('stopContainer del/app#0 30s'));
+    assert.equal(h.runtime.sandboxesOf(uid).length, 0, 'sandbox removed');
+    assert.equal(h.runtime.containersOf(uid).length, 0);
+    assert.ok(h.volumes.calls.includes(`tearDownPod ${uid}`));
+    assert.ok(h.recorder.lines().includes('Normal Killing Stopping container app'));
+    const deletes = h.client.actions.filter((a) => a.verb === 'delete');
+    assert.deepEqual(deletes.at(-1)?.object, { gracePeriodSeconds: 0, preconditions: { uid } });
+    const final = get(h, 'del');
+    assert.equal(final.status?.phase, 'Failed', 'killed containers make a deleted pod Failed');
+    assert.equal(h.kubelet.podUids.length, 0);
+  });
+
+  it('a restarted kubelet adopts running containers and removes what belongs to deleted pods', async () => {
+    const h = await harness();
+    const kept = await create(h, pod('kept'));
+    const gone = await create(h, pod('gone'));
+    const keptId = h.runtime.running(kept.metadata.uid!, 'app')!.id;
+    await h.kubelet.stop();
+    await h.client.delete(Pods, 'default', 'gone');
+    h.runtime.calls.length = 0;
+    await h.restart();
+    await h.settle();
+    assert.equal(h.runtime.running(kept.metadata.uid!, 'app')?.id, keptId, 'the same container still runs');
+    assert.ok(!h.runtime.calls.some((c) => c.startsWith('createContainer') || c.startsWith('runPodSandbox')), 'nothing new was started');
+    assert.equal(appStatus(get(h, 'kept')).restartCount, 0);
+    assert.equal(h.runtime.sandboxesOf(gone.metadata.uid!).length, 0, 'orphan sandbox removed');
+    assert.ok(!h.volumes.pods.has(gone.metadata.uid!), 'orphan volumes torn down');
+    assert.ok(h.probes().calls.includes(`containerStarted app ${keptId}`), 'probes follow the adopted container');
+  });
+
+  it('restarts a container whose liveness probe fails', async () => {
+    const h = await harness();
+    const { metadata } = await create(h, pod('live'));
+    const uid = metadata.uid!;
+    h.probes().fail(uid, 'app', 'liveness');
+    await h.settle();
+    assert.ok(h.recorder.lines().includes('Warning Unhealthy Liveness probe failed: HTTP probe failed with statuscode: 500'));
+    assert.ok(h.recorder.lines().includes('Normal Killing Container app failed liveness probe, will be restarted'));
+    await h.settle();
+    const s = appStatus(get(h, 'live'));
+    assert.equal(s.restartCount, 1);
+    assert.ok(s.state?.running);
+  });
+
+  it('a container without command on the process runtime waits with CreateContainerConfigError', async () => {
+    const h = await harness();
+    await create(h, pod('nocmd', { containers: [{ name: 'app', image: 'nginx' }] }));
+    const s = appStatus(get(h, 'nocmd'));
+    assert.equal(s.state?.waiting?.reason, 'CreateContainerConfigError');
+    assert.match(s.state!.waiting!.message!, /--runtime cri/);
+    assert.equal(get(h, 'nocmd').status?.phase, 'Pending');
+  });
+
+  it('image pull failure: ErrImagePull, then ImagePullBackOff, then the pull succeeds', async () => {
+    const h = await harness({ runtime: { name: 'cri' } });
+    h.runtime.pullErrors.set('nope:1', 'rpc error: code = NotFound desc = failed to resolve reference "nope:1": not found');
+    await create(h, pod('pull', { containers: [{ name: 'app', image: 'nope:1' }] }));
+    let s = appStatus(get(h, 'pull'));
+    assert.equal(s.state?.waiting?.reason, 'ErrImagePull');
+    assert.equal(s.state?.waiting?.message, 'Failed to pull image "nope:1": rpc error: code = NotFound desc = failed to resolve reference "nope:1": not found');
+    await h.clock.advanceAsync(5_000);
+    h.kubelet['workers'].forEach((w) => w.trigger());
+    await h.settle();
+    s = appStatus(get(h, 'pull'));
+    assert.deepEqual(s.state?.waiting, { reason: 'ImagePullBackOff', message: 'Back-off pulling image "nope:1"' });
+    h.runtime.pullErrors.delete('nope:1');
+    await h.clock.advanceAsync(5_000);
+    await h.settle();
+    s = appStatus(get(h, 'pull'));
+    assert.ok(s.state?.running);
+    assert.match(s.containerID!, /^containerd:\/\//);
+    assert.deepEqual(
+      h.recorder.lines().filter((l) => /Pull|BackOff|Failed/.test(l)),
+      [
+        'Normal Pulling Pulling image "nope:1"',
+        'Warning Failed Failed to pull image "nope:1": rpc error: code = NotFound desc = failed to resolve reference "nope:1": not found',
+        'Warning Failed Error: ErrImagePull',
+        'Normal BackOff Back-off pulling image "nope:1"',
+        'Warning Failed Error: ImagePullBackOff',
+        'Normal Pulling Pulling image "nope:1"',
+        'Normal Pulled Successfully pulled image "nope:1" in 0ms (0ms including waiting). Image size: 1000 bytes.',
+      ],
+    );
+  });
+
+  it('activeDeadlineSeconds: the pod fails with DeadlineExceeded and its containers stop', async () => {
+    const h = await harness();
+    const { metadata } = await create(h, pod('deadline', { activeDeadlineSeconds: 30 }));
+    await h.clock.advanceAsync(30_000);
+    await h.settle();
+    const p = get(h, 'deadline');
+    assert.equal(p.status?.phase, 'Failed');
+    assert.equal(p.status?.reason, 'DeadlineExceeded');
+    assert.equal(h.runtime.running(metadata.uid!, 'app'), undefined);
+  });
+
+  it('a dead sandbox is re-created (SandboxChanged) and the containers start again', async () => {
+    const h = await harness();
+    const { metadata } = await create(h, pod('sb'));
+    const uid = metadata.uid!;
+    h.runtime.killSandbox(h.runtime.sandboxesOf(uid)[0]!.id);
+    await h.kubelet.relist();
+    await h.settle();
+    assert.ok(h.recorder.lines().includes('Normal SandboxChanged Pod sandbox changed, it will be killed and re-created.'));
+    const sandboxes = h.runtime.sandboxesOf(uid);
+    assert.deepEqual(sandboxes.map((s) => [s.metadata.attempt, s.state]), [[0, 'notready'], [1, 'ready']]);
+    assert.equal(appStatus(get(h, 'sb')).restartCount, 1);
+    assert.ok(appStatus(get(h, 'sb')).state?.running);
+  });
+});

@@ -1,0 +1,589 @@
+/**
+ * One pod's worker: every sync of the pod runs here, one at a time (kubelet's podWorkers goroutine per pod). A sync
+ * reads what the runtime runs for the pod, plans with computePodActions, carries the plan out (sandbox, image pulls,
+ * containers, kills), then computes the status and writes it if it changed. A pod with a deletionTimestamp is
+ * terminated instead (preStop, stop with the grace period, sandbox stop and removal, volume teardown, final status,
+ * DELETE with grace 0 and a uid precondition, as kubelet's status manager does once everything is stopped).
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { join } from 'node:path';
+import type { Container, LifecycleHandler, PodStatus } from 'kubernetes-types/core/v1.js';
+import { isPodTerminal, podKey } from '../../api/pod.js';
+import { isNotFound, isConflict } from '../../api/status.js';
+import { parseTime } from '../../api/time.js';
+import { Pods } from '../../client/resources.js';
+import type { Client, Clock, EventRecorder } from '../../client/types.js';
+import type { Logger } from '../../log/logger.js';
+import type { ProbeManager } from '../probes/types.js';
+import { isRuntimeError, POD_UID_LABEL, type ContainerRuntime, type PodSandboxConfig } from '../runtime/types.js';
+import { VolumeError, type PodVolume, type VolumeManager } from '../volumes/types.js';
+import type { Backoff } from './backoff.js';
+import { backoffKey, computePodActions, formatPod, type PodActions } from './compute-pod-actions.js';
+import {
+  containerConfig,
+  ContainerConfigError,
+  makeEnvironment,
+  managedHostsFileContent,
+  podHostnameAndDomain,
+  podSandboxConfig,
+  type ObjectSource,
+} from './container-config.js';
+import { ImagePullError, type ImagePuller } from './image-puller.js';
+import type { Pod } from './objects.js';
+import { containerNameOf, findContainerByName, restartCountOf, runtimePodStatus, type RuntimePodStatus } from './runtime-pod-status.js';
+import { computePodStatus, podIPsOf, type WaitingReason } from './status.js';
+
+/** What every worker shares: the kubelet's collaborators and settings. */
+export interface WorkerContext {
+  nodeName: string;
+  client: Client;
+  runtime: ContainerRuntime;
+  /** containerID prefix: `containerd`, `process`. */
+  runtimeType: string;
+  volumes: VolumeManager;
+  probes: ProbeManager;
+  recorder: EventRecorder;
+  clock: Clock;
+  log: Logger;
+  logRoot: string;
+  podsDir: string;
+  cgroupRoot: string;
+  clusterDomain: string;
+  clusterDNS: string[];
+  hostIPs: () => string[];
+  objects: ObjectSource;
+  nodeAllocatable?: { cpu?: string; memory?: string };
+  nodeMemoryBytes?: number;
+  crashBackoff: Backoff;
+  images: ImagePuller;
+  /** The worker is done with a pod that is gone (removed from the API, or deleted by us): forget it. */
+  forget(uid: string): void;
+}
+
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+/** kubelet's minimumGracePeriodInSeconds: containers always get a short window to shut down. */
+const MIN_GRACE_SECONDS = 2;
+
+type Lifecycle = 'running' | 'terminated' | 'removed';
+
+export class PodWorker {
+  private pod: Pod;
+  private readonly uid: string;
+  private readonly key: string;
+  private busy_: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  /** Pod removed from the API (informer delete): stop everything, never write. */
+  private gone = false;
+  private lifecycle: Lifecycle = 'running';
+  /** Why containers wait (kubelet's reasonCache). */
+  private readonly waiting = new Map<string, WaitingReason>();
+  /** Liveness/startup failures not yet acted upon, by container id. */
+  private readonly probeFailures = new Map<string, 'liveness' | 'startup'>();
+  /** Containers the probe manager has been told about (container id). */
+  private readonly announced = new Set<string>();
+  /** The status last written (or found in the API), the "old status" of the next computation. */
+  private lastStatus: PodStatus | undefined;
+  private lastWritten = '';
+  private wakeTimer: { cancel(): void } | undefined;
+  private failures = 0;
+  private volumeFailures = 0;
+  private reportedNetwork = new Set<string>();
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    pod: Pod,
+  ) {
+    this.pod = pod;
+    this.uid = pod.metadata.uid ?? '';
+    this.key = podKey(pod);
+    this.lastStatus = pod.status;
+  }
+
+  /** A newer version of the pod from the informer. */
+  update(pod: Pod): void {
+    this.pod = pod;
+    this.trigger();
+  }
+
+  /** The pod is gone from the API: stop what runs and clean up. */
+  removed(pod: Pod): void {
+    this.pod = pod;
+    this.gone = true;
+    this.trigger();
+  }
+
+  probeFailed(containerId: string, type: 'liveness' | 'startup'): void {
+    this.probeFailures.set(containerId, type);
+    this.trigger();
+  }
+
+  /** Runs a sync now, or right after the one in flight (never two at once). */
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.busy_) {
+      this.again = true;
+      return;
+    }
+    this.busy_ = this.loop().finally(() => {
+      this.busy_ = undefined;
+    });
+  }
+
+  get busy(): boolean {
+    return this.busy_ !== undefined;
+  }
+
+  /** Resolves when no sync is in flight. */
+  async idle(): Promise<void> {
+    while (this.busy_) await this.busy_;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wakeTimer?.cancel();
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      this.wakeTimer?.cancel();
+      this.wakeTimer = undefined;
+      let wakeInMs: number | undefined;
+      try {
+        wakeInMs = await this.syncOnce();
+        this.failures = 0;
+      } catch (err) {
+        wakeInMs = Math.min(RETRY_MIN_MS * 2 ** this.failures, RETRY_MAX_MS);
+        this.failures++;
+        this.ctx.log.warn(`sync failed, retrying in ${wakeInMs}ms: ${(err as Error).message}`, { key: this.key, err });
+      }
+      if (wakeInMs !== undefined && !this.stopped && this.lifecycle !== 'removed') {
+        this.wakeTimer = this.ctx.clock.setTimeout(() => this.trigger(), Math.max(0, wakeInMs));
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  /** One sync; returns when to look again (ms), if sooner than the resync. */
+  private async syncOnce(): Promise<number | undefined> {
+    if (this.lifecycle === 'removed') return undefined;
+    const pod = this.pod;
+    if (this.gone) {
+      await this.terminate(pod, false);
+      return undefined;
+    }
+    if (pod.metadata.deletionTimestamp) {
+      await this.terminate(pod, true);
+      return undefined;
+    }
+    if (isPodTerminal(pod) || this.lifecycle === 'terminated') {
+      await this.syncTerminal(pod);
+      return undefined;
+    }
+    return this.syncPod(pod);
+  }
+
+  private async runtimeStatus(): Promise<RuntimePodStatus> {
+    const labels = { [POD_UID_LABEL]: this.uid };
+    const [sandboxes, containers] = await Promise.all([this.ctx.runtime.listPodSandboxes({ labels }), this.ctx.runtime.listContainers({ labels })]);
+    return runtimePodStatus(sandboxes, containers);
+  }
+
+  private now(): number {
+    return this.ctx.clock.now().getTime();
+  }
+
+  private async syncPod(pod: Pod): Promise<number | undefined> {
+    let runtime = await this.runtimeStatus();
+    this.announceRunning(runtime);
+
+    const deadline = pod.spec?.activeDeadlineSeconds;
+    const startTime = parseTime(this.lastStatus?.startTime ?? pod.status?.startTime);
+    if (deadline !== undefined && startTime !== undefined && this.now() - startTime >= deadline * 1000) {
+      this.ctx.recorder.event(pod, 'Normal', 'DeadlineExceeded', 'Pod was active on the node longer than the specified deadline');
+      await this.killPod(pod, runtime, pod.spec?.terminationGracePeriodSeconds ?? 30);
+      runtime = await this.runtimeStatus();
+      await this.writeStatus(pod, runtime, { phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' });
+      this.lifecycle = 'terminated';
+      await this.cleanUpTerminal();
+      return undefined;
+    }
+
+    let volumes: Map<string, PodVolume>;
+    try {
+      volumes = await this.ctx.volumes.setUpPod(pod);
+    } catch (err) {
+      if (!(err instanceof VolumeError)) throw err;
+      this.ctx.recorder.event(pod, 'Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${err.volume}" : ${err.message}`);
+      await this.writeStatus(pod, runtime);
+      return Math.min(RETRY_MIN_MS * 2 ** this.volumeFailures++, RETRY_MAX_MS);
+    }
+    this.volumeFailures = 0;
+    this.ctx.probes.addPod(pod);
+
+    const actions = computePodActions({
+      pod,
+      runtime,
+      backoff: this.ctx.crashBackoff,
+      probeFailures: this.probeFailures,
+      isStarted: (name) => this.ctx.probes.isStarted(this.uid, name),
+    });
+    const startedBefore = new Set(this.announced);
+    const wake = await this.execute(pod, runtime, actions, volumes);
+    runtime = await this.runtimeStatus();
+    await this.writeStatus(pod, runtime);
+    // A container we just started already exited (an init container that finished at once): go on at once instead of
+    // waiting for the relist, so init containers follow each other without a second's pause.
+    if (runtime.containers.some((c) => c.state === 'exited' && this.announced.has(c.id) && !startedBefore.has(c.id))) this.again = true;
+    if (actions.killPod && !actions.createSandbox) {
+      // Nothing runs any more and nothing will (restartPolicy Never/OnFailure pods that finished).
+      this.lifecycle = 'terminated';
+      await this.cleanUpTerminal();
+    }
+    return wake;
+  }
+
+  /** Carries out the plan (kubeGenericRuntimeManager.SyncPod); returns when to look again for back-offs. */
+  private async execute(pod: Pod, runtime: RuntimePodStatus, actions: PodActions, volumes: Map<string, PodVolume>): Promise<number | undefined> {
+    const grace = pod.spec?.terminationGracePeriodSeconds ?? 30;
+    let wake: number | undefined;
+    const wakeIn = (ms: number) => {
+      if (ms > 0) wake = wake === undefined ? ms : Math.min(wake, ms);
+    };
+
+    if (actions.killPod) {
+      if (actions.createSandbox && actions.sandboxId) this.ctx.recorder.event(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+      await this.killPod(pod, runtime, grace);
+    } else {
+      for (const k of actions.containersToKill) {
+        const spec = allContainers(pod).find((c) => c.name === k.name);
+        const probeGrace = k.reason === 'LivenessProbe' ? spec?.livenessProbe?.terminationGracePeriodSeconds : k.reason === 'StartupProbe' ? spec?.startupProbe?.terminationGracePeriodSeconds : undefined;
+        await this.killContainer(pod, k.id, k.name, probeGrace ?? grace, k.message);
+        this.probeFailures.delete(k.id);
+      }
+    }
+    if (!actions.createSandbox && actions.initContainersToStart.length === 0 && actions.containersToStart.length === 0 && actions.backOff.length === 0) return undefined;
+
+    let sandboxId = actions.sandboxId;
+    let sandboxConfig: PodSandboxConfig = podSandboxConfig(pod, {
+      attempt: actions.attempt,
+      logRoot: this.ctx.logRoot,
+      cgroupRoot: this.ctx.cgroupRoot,
+      clusterDomain: this.ctx.clusterDomain,
+      clusterDNS: this.ctx.clusterDNS,
+    });
+    if (actions.createSandbox) {
+      try {
+        sandboxId = await this.ctx.runtime.runPodSandbox(sandboxConfig);
+      } catch (err) {
+        this.ctx.recorder.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
+        throw err;
+      }
+      const status = await this.ctx.runtime.podSandboxStatus(sandboxId);
+      if (status?.networkMessage && !this.reportedNetwork.has(sandboxId)) {
+        this.reportedNetwork.add(sandboxId);
+        this.ctx.recorder.event(pod, 'Warning', 'HostNetworkFallback', status.networkMessage);
+      }
+    } else {
+      const current = runtime.sandboxes.find((s) => s.id === sandboxId);
+      sandboxConfig = { ...sandboxConfig, metadata: { ...sandboxConfig.metadata, attempt: current?.metadata.attempt ?? actions.attempt } };
+    }
+    const sandbox = await this.ctx.runtime.podSandboxStatus(sandboxId);
+    const podIPs = podIPsOf(pod, { sandboxes: sandbox ? [sandbox] : [], containers: [] }, this.ctx.hostIPs());
+    const hostsFile = await this.writeHostsFile(pod, podIPs);
+
+    for (const b of actions.backOff) {
+      this.ctx.recorder.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${b.name} in pod ${formatPod(pod)}`);
+      this.waiting.set(b.name, { reason: 'CrashLoopBackOff', message: b.message });
+      wakeIn(b.remainingMs);
+    }
+
+    const start = async (container: Container, isInit: boolean): Promise<boolean> => {
+      try {
+        await this.startContainer(pod, container, isInit, runtime, sandboxId, sandboxConfig, volumes, podIPs, hostsFile);
+        this.waiting.delete(container.name);
+        return true;
+      } catch (err) {
+        if (err instanceof ImagePullError) {
+          this.waiting.set(container.name, { reason: err.reason, message: err.message });
+          wakeIn(err.retryInMs || RETRY_MIN_MS);
+        } else if (err instanceof ContainerConfigError) {
+          this.waiting.set(container.name, { reason: 'CreateContainerConfigError', message: err.message });
+          this.ctx.recorder.event(pod, 'Warning', 'Failed', `Error: ${err.message}`);
+          wakeIn(RETRY_MAX_MS / 3);
+        } else if (err instanceof StartFailure) {
+          this.waiting.set(container.name, { reason: err.reason, message: err.message });
+          this.ctx.recorder.event(pod, 'Warning', 'Failed', `Error: ${err.message}`);
+          wakeIn(RETRY_MIN_MS);
+        } else {
+          throw err;
+        }
+        return false;
+      }
+    };
+    for (const i of actions.initContainersToStart) {
+      const c = pod.spec!.initContainers![i]!;
+      // A regular init container that failed to start blocks the next ones; a sidecar does not.
+      if (!(await start(c, true)) && c.restartPolicy !== 'Always') return wake;
+    }
+    for (const i of actions.containersToStart) await start(pod.spec!.containers[i]!, false);
+    return wake;
+  }
+
+  private async startContainer(
+    pod: Pod,
+    container: Container,
+    isInit: boolean,
+    runtime: RuntimePodStatus,
+    sandboxId: string,
+    sandboxConfig: PodSandboxConfig,
+    volumes: Map<string, PodVolume>,
+    podIPs: string[],
+    hostsFile: string | undefined,
+  ): Promise<void> {
+    const previous = findContainerByName(runtime, container.name);
+    // The back-off counts from this restart (kubelet's doBackOff calls backOff.Next when it lets a container start).
+    const lastExit = runtime.containers.find((c) => c.state === 'exited' && containerNameOf(c) === container.name);
+    if (lastExit) this.ctx.crashBackoff.next(backoffKey(pod, container), lastExit.finishedAt);
+
+    await this.ctx.images.ensureImage(pod, container);
+    const restartCount = previous ? restartCountOf(previous) + 1 : this.restartCountFromStatus(container.name, isInit);
+    const env = await makeEnvironment(pod, container, {
+      podIPs,
+      hostIPs: this.ctx.hostIPs(),
+      source: this.ctx.objects,
+      ...(this.ctx.nodeAllocatable ? { nodeAllocatable: this.ctx.nodeAllocatable } : {}),
+      warn: (reason, message) => this.ctx.recorder.event(pod, 'Warning', reason, message),
+    });
+    const config = containerConfig(pod, container, {
+      restartCount,
+      env,
+      volumes,
+      runtimeImages: this.ctx.runtime.capabilities.images,
+      runtimeName: this.ctx.runtime.name,
+      ...(hostsFile ? { hostsFile } : {}),
+      isInit,
+      ...(this.ctx.nodeMemoryBytes ? { nodeMemoryBytes: this.ctx.nodeMemoryBytes } : {}),
+    });
+    let id: string;
+    try {
+      id = await this.ctx.runtime.createContainer(sandboxId, config, sandboxConfig);
+    } catch (err) {
+      if (isRuntimeError(err, 'CreateContainerConfig')) throw new ContainerConfigError(err.message);
+      if (isRuntimeError(err)) throw new StartFailure('CreateContainerError', err.message);
+      throw err;
+    }
+    this.ctx.recorder.event(pod, 'Normal', 'Created', `Created container: ${container.name}`);
+    try {
+      await this.ctx.runtime.startContainer(id);
+    } catch (err) {
+      if (isRuntimeError(err)) throw new StartFailure('RunContainerError', `failed to start container "${id}": ${err.message}`);
+      throw err;
+    }
+    this.ctx.recorder.event(pod, 'Normal', 'Started', `Started container ${container.name}`);
+    this.announced.add(id);
+    this.ctx.probes.containerStarted(this.uid, container.name, id, this.now(), podIPs[0]);
+  }
+
+  /** A container created anew after its runtime records were lost keeps counting from the reported status. */
+  private restartCountFromStatus(name: string, isInit: boolean): number {
+    const statuses = (isInit ? this.lastStatus?.initContainerStatuses : this.lastStatus?.containerStatuses) ?? [];
+    const s = statuses.find((x) => x.name === name);
+    return s?.containerID ? (s.restartCount ?? 0) + 1 : (s?.restartCount ?? 0);
+  }
+
+  /** Tells the probe manager about running containers it has not heard of (adopted after an agent restart). */
+  private announceRunning(runtime: RuntimePodStatus): void {
+    const ip = podIPsOf(this.pod, runtime, this.ctx.hostIPs())[0];
+    const seen = new Set<string>();
+    for (const c of runtime.containers) {
+      const name = containerNameOf(c);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      if (c.state !== 'running') {
+        if (this.announced.delete(c.id)) this.ctx.probes.containerStopped(this.uid, name);
+        continue;
+      }
+      if (this.announced.has(c.id)) continue;
+      this.announced.add(c.id);
+      this.ctx.probes.containerStarted(this.uid, name, c.id, c.startedAt, ip);
+    }
+  }
+
+  private async writeHostsFile(pod: Pod, podIPs: string[]): Promise<string | undefined> {
+    if (pod.spec?.hostNetwork || podIPs.length === 0) return undefined;
+    const { hostname, domain } = podHostnameAndDomain(pod, this.ctx.clusterDomain);
+    const dir = join(this.ctx.podsDir, this.uid);
+    const file = join(dir, 'etc-hosts');
+    await mkdir(dir, { recursive: true });
+    await writeFile(file, managedHostsFileContent(podIPs, hostname, domain, pod.spec?.hostAliases ?? []));
+    return file;
+  }
+
+  /** Stops every running container (in parallel, each with its preStop hook) and every ready sandbox. */
+  private async killPod(pod: Pod, runtime: RuntimePodStatus, graceSeconds: number): Promise<void> {
+    const running = runtime.containers.filter((c) => c.state === 'running' || c.state === 'unknown');
+    await Promise.all(running.map((c) => this.killContainer(pod, c.id, containerNameOf(c), graceSeconds, '')));
+    for (const s of runtime.sandboxes) if (s.state === 'ready') await this.ctx.runtime.stopPodSandbox(s.id);
+  }
+
+  /** killContainer: Killing event, preStop within the grace period, then stop with what is left (at least 2 s). */
+  private async killContainer(pod: Pod, id: string, name: string, graceSeconds: number, message: string): Promise<void> {
+    const spec = allContainers(pod).find((c) => c.name === name);
+    this.ctx.recorder.event(pod, 'Normal', 'Killing', message || `Stopping container ${name}`);
+    let grace = graceSeconds;
+    if (spec?.lifecycle?.preStop && grace > 0) {
+      const started = this.now();
+      await this.runPreStop(pod, spec, id, spec.lifecycle.preStop, grace);
+      grace -= Math.floor((this.now() - started) / 1000);
+    }
+    if (graceSeconds > 0 && grace < MIN_GRACE_SECONDS) grace = MIN_GRACE_SECONDS;
+    await this.ctx.runtime.stopContainer(id, Math.max(0, grace));
+    if (this.announced.delete(id)) this.ctx.probes.containerStopped(this.uid, name);
+  }
+
+  private async runPreStop(pod: Pod, container: Container, id: string, hook: LifecycleHandler, graceSeconds: number): Promise<void> {
+    try {
+      if (hook.exec?.command) {
+        const r = await this.ctx.runtime.execSync(id, hook.exec.command, graceSeconds * 1000);
+        if (r.exitCode !== 0) throw new Error(`command '${hook.exec.command.join(' ')}' exited with ${r.exitCode}: ${r.stderr.toString().trim() || r.stdout.toString().trim()}`);
+      } else if (hook.httpGet) {
+        const ip = hook.httpGet.host || this.lastStatus?.podIP || this.ctx.hostIPs()[0] || '127.0.0.1';
+        await httpGetHook(ip, container, hook.httpGet, graceSeconds * 1000);
+      } else if (hook.sleep) {
+        const ms = Math.min(hook.sleep.seconds, graceSeconds) * 1000;
+        await new Promise<void>((resolve) => this.ctx.clock.setTimeout(resolve, ms));
+      }
+    } catch (err) {
+      this.ctx.recorder.event(pod, 'Warning', 'FailedPreStopHook', `PreStopHook failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Termination of a deleted pod (syncTerminatingPod + syncTerminatedPod): containers stopped with the pod's grace
+   * period, final status written, sandboxes removed, volumes torn down, then the API object deleted for good.
+   */
+  private async terminate(pod: Pod, deleteObject: boolean): Promise<void> {
+    const runtime = await this.runtimeStatus();
+    const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    await this.killPod(pod, runtime, grace);
+    if (deleteObject) await this.writeStatus(pod, await this.runtimeStatus(), undefined, true);
+    for (const s of runtime.sandboxes) await this.ctx.runtime.removePodSandbox(s.id);
+    await this.ctx.volumes.tearDownPod(this.uid);
+    this.ctx.probes.removePod(this.uid);
+    await rm(join(this.ctx.podsDir, this.uid), { recursive: true, force: true });
+    this.ctx.crashBackoff.resetPrefix(`${pod.metadata.name}_${pod.metadata.namespace}_${this.uid}_`);
+    if (deleteObject) {
+      try {
+        await this.ctx.client.delete(Pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { gracePeriodSeconds: 0, preconditions: { uid: this.uid } });
+      } catch (err) {
+        // Gone already, or a new pod took the name (the uid precondition failed): nothing of ours is left.
+        if (!isNotFound(err) && !isConflict(err)) throw err;
+      }
+    }
+    this.lifecycle = 'removed';
+    this.stop();
+    this.ctx.forget(this.uid);
+  }
+
+  /** A finished pod (Succeeded/Failed): nothing runs, its containers stay for logs until the pod is deleted. */
+  private async syncTerminal(pod: Pod): Promise<void> {
+    const runtime = await this.runtimeStatus();
+    if (runtime.containers.some((c) => c.state === 'running') || runtime.sandboxes.some((s) => s.state === 'ready')) {
+      await this.killPod(pod, runtime, pod.spec?.terminationGracePeriodSeconds ?? 30);
+    }
+    await this.writeStatus(pod, await this.runtimeStatus());
+    if (this.lifecycle !== 'terminated') {
+      this.lifecycle = 'terminated';
+      await this.cleanUpTerminal();
+    }
+  }
+
+  private async cleanUpTerminal(): Promise<void> {
+    await this.ctx.volumes.tearDownPod(this.uid);
+    this.ctx.probes.removePod(this.uid);
+  }
+
+  /** Computes the status and patches pods/status when it differs from what the API last heard from us. */
+  private async writeStatus(pod: Pod, runtime: RuntimePodStatus, override?: { phase: 'Failed'; reason: string; message: string }, podIsTerminal = false): Promise<void> {
+    if (this.gone) return;
+    const status = computePodStatus({
+      pod,
+      ...(this.lastStatus ? { previous: this.lastStatus } : {}),
+      runtime,
+      runtimeType: this.ctx.runtimeType,
+      isReady: (name) => this.ctx.probes.isReady(this.uid, name),
+      isStarted: (name) => this.ctx.probes.isStarted(this.uid, name),
+      waiting: this.waiting,
+      hostIPs: this.ctx.hostIPs(),
+      podIsTerminal,
+      ...(override ? { override } : {}),
+      now: this.now(),
+    });
+    const body = statusPatch(status);
+    const text = JSON.stringify(body);
+    if (text === this.lastWritten) return;
+    if (!this.lastWritten && pod.status && JSON.stringify(statusPatch(pod.status)) === text) {
+      this.lastWritten = text;
+      this.lastStatus = status;
+      return;
+    }
+    try {
+      await this.ctx.client.patch(Pods, pod.metadata.namespace ?? '', pod.metadata.name ?? '', 'merge', { status: body }, { subresource: 'status' });
+      this.lastWritten = text;
+      this.lastStatus = status;
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+  }
+}
+
+/** The status fields kubelet owns, with null for absent ones so a merge patch clears them. */
+function statusPatch(status: PodStatus): Record<string, unknown> {
+  const owned = ['phase', 'conditions', 'message', 'reason', 'hostIP', 'hostIPs', 'podIP', 'podIPs', 'startTime', 'initContainerStatuses', 'containerStatuses', 'qosClass'];
+  const out: Record<string, unknown> = {};
+  for (const k of owned) out[k] = (status as Record<string, unknown>)[k] ?? null;
+  return out;
+}
+
+function allContainers(pod: Pod): Container[] {
+  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+}
+
+/** A container that could not be created or started: its waiting reason and message. */
+class StartFailure extends Error {
+  constructor(
+    readonly reason: 'CreateContainerError' | 'RunContainerError',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** preStop httpGet (kubelet's lifecycle handler): a named or numbered port, HTTP or HTTPS, 2xx/3xx is success. */
+async function httpGetHook(host: string, container: Container, action: NonNullable<LifecycleHandler['httpGet']>, timeoutMs: number): Promise<void> {
+  let port = action.port;
+  if (typeof port === 'string') {
+    const named = container.ports?.find((p) => p.name === port);
+    if (!named) throw new Error(`couldn't find port: ${port} in ${container.name}`);
+    port = named.containerPort;
+  }
+  const scheme = action.scheme === 'HTTPS' ? https : http;
+  const path = action.path ? (action.path.startsWith('/') ? action.path : `/${action.path}`) : '/';
+  await new Promise<void>((resolve, reject) => {
+    const headers: Record<string, string> = { 'User-Agent': 'kube-lifecycle/1.32' };
+    for (const h of action.httpHeaders ?? []) headers[h.name] = h.value;
+    const req = scheme.get({ host, port, path, headers, timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      const code = res.statusCode ?? 0;
+      if (code >= 200 && code < 400) resolve();
+      else reject(new Error(`HTTP lifecycle hook (${path}) for Container "${container.name}" in Pod failed with status code ${code}`));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs}ms`)));
+    req.on('error', reject);
+  });
+}
