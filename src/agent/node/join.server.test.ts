@@ -1,0 +1,133 @@
+/**
+ * Joining a real API server (127.0.0.1:0, its own PKI): the right token gets node certificates with which the agent
+ * registers its Node as system:node:<name>; a wrong token, a token of another cluster and a stolen node name are
+ * refused with messages that say so; certificates are reused on restart.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { formatFullToken } from '../../apiserver/auth/cluster-token.js';
+import { HttpsTransport } from '../../client/https-transport.js';
+import { Nodes } from '../../client/resources.js';
+import { RestClient } from '../../client/rest-client.js';
+import { sendTo, startBareApiServer, type BareApiServer } from '../../../test/helpers/api-server.js';
+import type { Node } from '../simulated/objects.js';
+import { readHostFacts } from './host-facts.js';
+import { HostMeasurements } from './host-measurements.js';
+import { joinCluster } from './join.js';
+import { NodeReporter } from './node-reporter.js';
+
+const SECRET = 'join-test-secret';
+let srv: BareApiServer;
+let url: string;
+let token: string;
+const dirs: string[] = [];
+
+before(async () => {
+  srv = await startBareApiServer({ authenticator: { clusterToken: SECRET } });
+  // The bare helper has no join endpoints; a second server on the same store and PKI mounts them.
+  await srv.api.close();
+  const { startApiServer } = await import('../../apiserver/server.js');
+  const { Authenticator } = await import('../../apiserver/auth/authenticator.js');
+  const { resources } = await import('../../apiserver/registry/index.js');
+  const { defaultExtensions } = await import('../../apiserver/extensions.js');
+  srv.api = await startApiServer({
+    store: srv.store,
+    resources,
+    authenticator: new Authenticator({ caCertPem: srv.pki.caCertPem, clusterToken: SECRET }),
+    tls: { cert: srv.pki.servingCertPem, key: srv.pki.servingKeyPem, ca: srv.pki.caCertPem },
+    port: 0,
+    host: '127.0.0.1',
+    extensions: defaultExtensions(resources),
+    nodeJoin: { caCertPem: srv.pki.caCertPem, caKeyPem: srv.pki.caKeyPem, clusterToken: SECRET },
+  });
+  url = `https://127.0.0.1:${srv.api.port}`;
+  token = formatFullToken(SECRET, srv.pki.caHash);
+});
+
+after(async () => {
+  await srv.stop();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function dataDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'skiff-join-'));
+  dirs.push(d);
+  return d;
+}
+
+test('the right token gets node certificates; with them the agent registers its Node as system:node:<name>', async () => {
+  const dir = await dataDir();
+  const creds = await joinCluster({ server: url, token, nodeName: 'worker-1', nodeIPs: ['127.0.0.1'], dataDir: dir });
+  const client = new X509Certificate(creds.clientCert);
+  assert.match(client.subject, /CN=system:node:worker-1/);
+  assert.match(client.subject, /O=system:nodes/);
+  const serving = new X509Certificate(creds.servingCert);
+  assert.equal(serving.subjectAltName, 'DNS:worker-1, DNS:localhost, IP Address:127.0.0.1');
+  assert.ok(serving.checkIssued(new X509Certificate(srv.pki.caCertPem)));
+  assert.equal((await stat(join(dir, 'agent', 'client-kubelet.key'))).mode & 0o777, 0o600);
+
+  const api = new RestClient(new HttpsTransport({ server: url, ca: creds.ca, cert: creds.clientCert, key: creds.clientKey }));
+  const review = (await api.create({ group: 'authentication.k8s.io', version: 'v1', resource: 'selfsubjectreviews', kind: 'SelfSubjectReview', namespaced: false }, '', {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'SelfSubjectReview',
+    metadata: {},
+  })) as { status?: { userInfo?: { username?: string; groups?: string[] } } };
+  assert.equal(review.status?.userInfo?.username, 'system:node:worker-1');
+  assert.ok(review.status?.userInfo?.groups?.includes('system:nodes'));
+
+  const reporter = new NodeReporter({
+    client: api,
+    nodeName: 'worker-1',
+    host: await readHostFacts(),
+    measurements: new HostMeasurements({ dataDir: dir }),
+    containerRuntimeVersion: 'process://0.1.0',
+    nodeIPs: ['127.0.0.1'],
+  });
+  await reporter.start();
+  const node = await api.get<Node>(Nodes, '', 'worker-1');
+  assert.equal(node.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+  assert.match(node.status?.capacity?.memory ?? '', /^\d+Ki$/);
+  assert.match(node.status?.allocatable?.['ephemeral-storage'] ?? '', /^\d+$/);
+  assert.equal(node.status?.nodeInfo?.kubeletVersion, 'v1.32.0-skiff');
+  await reporter.stop();
+});
+
+test('a restarted agent reuses its certificates', async () => {
+  const dir = await dataDir();
+  const first = await joinCluster({ server: url, token, nodeName: 'worker-2', dataDir: dir });
+  const second = await joinCluster({ server: url, token, nodeName: 'worker-2', dataDir: dir });
+  assert.equal(second.clientCert, first.clientCert);
+  assert.equal(second.servingKey, first.servingKey);
+  // A new node IP is not in the serving certificate: that one is replaced, the client one kept.
+  const third = await joinCluster({ server: url, token, nodeName: 'worker-2', nodeIPs: ['10.9.9.9'], dataDir: dir });
+  assert.equal(third.clientCert, first.clientCert);
+  assert.notEqual(third.servingCert, first.servingCert);
+  assert.match(new X509Certificate(third.servingCert).subjectAltName ?? '', /IP Address:10\.9\.9\.9/);
+});
+
+test('refusals say why: wrong token, another cluster\'s CA hash, a node name that belongs to another machine', async () => {
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    ['wrong secret, bare form', async () => joinCluster({ server: url, token: 'not-the-token', nodeName: 'w', dataDir: await dataDir() }), /HTTP 401\): node join refused: the token is wrong/],
+    ['wrong secret, K10 form', async () => joinCluster({ server: url, token: formatFullToken('nope', srv.pki.caHash), nodeName: 'w', dataDir: await dataDir() }), /HTTP 401\): node join refused: the token is wrong/],
+    ['another CA', async () => joinCluster({ server: url, token: formatFullToken(SECRET, 'a'.repeat(64)), nodeName: 'w', dataDir: await dataDir() }), /does not match the token's CA hash a{64}; refusing to join/],
+  ];
+  for (const [name, run, message] of cases) await assert.rejects(run(), { message }, name);
+
+  await joinCluster({ server: url, token, nodeName: 'taken', dataDir: await dataDir() });
+  await assert.rejects(joinCluster({ server: url, token, nodeName: 'taken', dataDir: await dataDir() }), {
+    message: /HTTP 403\): Node password rejected, duplicate hostname .*delete the Secret kube-system\/taken\.node-password\.skiff/,
+  });
+});
+
+test('the join endpoints answer only POST with the token; a raw request without it gets 401 JSON', async () => {
+  const r = await sendTo(srv.api.port, srv.pki, 'POST', '/v1-skiff/client-kubelet.crt', 'x', { anonymous: true, contentType: 'application/pkcs10' });
+  assert.equal(r.status, 401);
+  assert.equal(r.json.reason, 'Unauthorized');
+  assert.match(r.json.message, /no cluster token was presented/);
+  const password = await readFile(join(dirs[0]!, 'agent', 'node-password'), 'utf8');
+  assert.match(password, /^[0-9a-f]{32}\n$/);
+});
