@@ -30,6 +30,7 @@ import { DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, 
 import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestTimeout } from './filters/request-timeout.js';
 import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
+import { mountNodeJoin, type NodeJoinOptions } from './node-join/node-join-handler.js';
 import { GROUP_SYSTEM_MASTERS, type UserInfo } from './auth/user-info.js';
 import { startEventTtl } from './event-ttl.js';
 import { decodeFromStore } from './object-codec.js';
@@ -97,6 +98,8 @@ export interface ApiServerOptions {
   datastoreHealth?: DatastoreHealthOptions;
   /** Targets of the streaming subresources (`pods/exec`, `pods/log`, ...; see node-proxy/); 503 without one. */
   connectTargets?: ReadonlyMap<string, ConnectTarget>;
+  /** Serve node credentials at join (/v1-skiff/*-kubelet.crt, node-join/README.md) to holders of the cluster token. */
+  nodeJoin?: NodeJoinOptions;
 }
 
 export interface ApiServer {
@@ -162,7 +165,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     caCertPem: opts.tls.ca,
     connectTargets: opts.connectTargets,
   });
-  const server = createHttpsServer(opts, handler.handle);
+  const server = createHttpsServer(opts, opts.nodeJoin ? mountNodeJoin(handler.handle, opts.nodeJoin, ops, opts.resources) : handler.handle);
 
   health.start();
   await health.probe();
