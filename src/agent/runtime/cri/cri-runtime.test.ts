@@ -165,6 +165,26 @@ describe('CriRuntime on a real containerd', skip, () => {
     assert.match(await out, /45 123/);
   });
 
+  test('exec with a TTY: ending stdin sends EOF (^D) to the terminal', async () => {
+    const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
+    const session = await env.runtime.exec(main.id, ['/bin/sh', '-c', 'wc -c'], { stdin: true, stdout: true, stderr: false, tty: true });
+    const out = collect(session.stdout);
+    session.stdin!.end('abc\n');
+    assert.equal((await session.done).exitCode, 0);
+    assert.match(await out, /\b4\s*$/);
+  });
+
+  test('closing an exec session settles it; the exec\'d process lives on, as under kubelet', async () => {
+    // CRI has no call to kill an exec'd process, and containerd does not kill it when the stream closes (nor does
+    // kubelet with any CRI runtime): the session ends, the process runs until it exits.
+    const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
+    const session = await env.runtime.exec(main.id, ['sleep', '4242'], { stdin: false, stdout: true, stderr: true, tty: false });
+    await eventually('the exec to run', async () => (await env.runtime.execSync(main.id, ['/bin/sh', '-c', 'ps | grep -v grep | grep -q "sleep 4242"'], 5000)).exitCode === 0);
+    session.close();
+    await session.done.catch(() => undefined);
+    assert.equal((await env.runtime.execSync(main.id, ['/bin/sh', '-c', 'kill $(ps | grep "sleep 4242" | grep -v grep | awk \'{ print $1 }\')'], 5000)).exitCode, 0);
+  });
+
   test('exec of a missing binary rejects with the runtime\'s words', async () => {
     const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
     const session = await env.runtime.exec(main.id, ['/no/such/binary'], { stdin: false, stdout: true, stderr: true, tty: false });
@@ -209,6 +229,13 @@ describe('CriRuntime on a real containerd', skip, () => {
     assert.match(text, /^HTTP\/1\.[01] 200/);
     stream.destroy();
     await env.runtime.stopContainer(id, 0);
+  });
+
+  test('port-forward to a port nobody listens on fails with the runtime\'s words', async () => {
+    const stream = await env.runtime.portForward(sandboxId, 9);
+    stream.write('x');
+    const err = await new Promise<Error>((resolve) => stream.once('error', resolve));
+    assert.match(err.message, /port-forward to 9: .*(refused|failed)/i);
   });
 
   test('stats: container and pod CPU and memory from the cgroups', async () => {

@@ -477,6 +477,24 @@ export class CriRuntime implements ContainerRuntime {
   }
 
   async exec(id: string, cmd: string[], options: StreamOptions): Promise<StreamSession> {
+    return openRemoteCommand(await this.execUrl(id, cmd, options), options);
+  }
+
+  async attach(id: string, options: StreamOptions): Promise<StreamSession> {
+    return openRemoteCommand(await this.attachUrl(id, options), options);
+  }
+
+  async portForward(podSandboxId: string, port: number): Promise<Duplex> {
+    return openPortForward(await this.portForwardUrl(podSandboxId, [port]), port);
+  }
+
+  /*
+   * The one-shot URLs themselves (not part of ContainerRuntime): kubelet proxies the client's upgraded connection
+   * (SPDY or WebSocket) to them unchanged, which keeps every protocol feature end to end (stdin half-close under
+   * SPDY, several ports per port-forward). The agent's streaming server may do the same for the cri runtime.
+   */
+
+  async execUrl(id: string, cmd: string[], options: StreamOptions): Promise<string> {
     const res = await this.#call<{ url: string }>('Exec', {
       containerId: id,
       cmd,
@@ -485,10 +503,10 @@ export class CriRuntime implements ContainerRuntime {
       stdout: options.stdout,
       stderr: options.stderr && !options.tty,
     });
-    return openRemoteCommand(res.url, options);
+    return res.url;
   }
 
-  async attach(id: string, options: StreamOptions): Promise<StreamSession> {
+  async attachUrl(id: string, options: StreamOptions): Promise<string> {
     const res = await this.#call<{ url: string }>('Attach', {
       containerId: id,
       stdin: options.stdin,
@@ -496,12 +514,12 @@ export class CriRuntime implements ContainerRuntime {
       stdout: options.stdout,
       stderr: options.stderr && !options.tty,
     });
-    return openRemoteCommand(res.url, options);
+    return res.url;
   }
 
-  async portForward(podSandboxId: string, port: number): Promise<Duplex> {
-    const res = await this.#call<{ url: string }>('PortForward', { podSandboxId, port: [port] });
-    return openPortForward(res.url, port);
+  async portForwardUrl(podSandboxId: string, ports: number[]): Promise<string> {
+    const res = await this.#call<{ url: string }>('PortForward', { podSandboxId, port: ports });
+    return res.url;
   }
 
   async containerStats(id: string): Promise<ContainerStats | undefined> {

@@ -6,10 +6,12 @@
  * with one channel byte.
  *
  *   exec/attach  0 stdin, 1 stdout, 2 stderr, 3 error (v4: a JSON metav1.Status with the exit code), 4 resize (JSON)
- *   port-forward 0 data, 1 error (for the one port asked); the first message on each starts with the port, uint16 LE
+ *   port-forward 0 data, 1 error (for the one port asked); Kubernetes' server first sends the port (uint16 LE) on
+ *                each, containerd 1.6's does not
  *
  * v5.channel.k8s.io (k8s >= 1.30, containerd >= 1.7.x) adds channel 255 to close stdin; it is offered first and used
- * when the server picks it. Under v4 there is no way to half-close stdin: ending `stdin` then only stops writing.
+ * when the server picks it. Under v4 there is no way to half-close stdin: ending `stdin` sends ^D with a TTY (the
+ * terminal makes it end-of-file) and otherwise only stops writing.
  */
 import { Duplex, PassThrough, Writable } from 'node:stream';
 import WebSocket from 'ws';
@@ -113,6 +115,8 @@ export async function openRemoteCommand(url: string, options: StreamOptions): Pr
         },
         final(callback) {
           if (protocol.startsWith('v5.')) send(CLOSE, Buffer.from([STDIN]), () => callback());
+          // A terminal's line discipline turns ^D at the start of a line into end-of-file for the reader.
+          else if (options.tty) send(STDIN, Buffer.from([0x04]), () => callback());
           else callback();
         },
       })
@@ -139,8 +143,11 @@ export async function openPortForward(url: string, port: number): Promise<Duplex
   const withPort = new URL(url);
   withPort.searchParams.set('port', String(port));
   const ws = await connect(withPort.toString(), PORT_FORWARD_PROTOCOLS);
-  // The first message on each channel carries the port number (2 bytes) before any data.
-  const prefixPending = [2, 2];
+  // Kubernetes' server sends the port number (uint16 LE) as the first message of each channel; containerd 1.6's
+  // does not. So a first message that is exactly those two bytes is the prefix, anything else is data.
+  const portBytes = Buffer.alloc(2);
+  portBytes.writeUInt16LE(port);
+  const firstSeen = [false, false];
   let errorText = '';
 
   const duplex = new Duplex({
@@ -164,12 +171,11 @@ export async function openPortForward(url: string, port: number): Promise<Duplex
   ws.on('message', (data: Buffer) => {
     if (data.length < 1) return;
     const channel = data[0];
-    let payload = data.subarray(1);
+    const payload = data.subarray(1);
     if (channel > 1) return;
-    if (prefixPending[channel] > 0) {
-      const skip = Math.min(prefixPending[channel], payload.length);
-      prefixPending[channel] -= skip;
-      payload = payload.subarray(skip);
+    if (!firstSeen[channel]) {
+      firstSeen[channel] = true;
+      if (payload.equals(portBytes)) return;
     }
     if (payload.length === 0) return;
     if (channel === 0) {
