@@ -44,6 +44,20 @@ export class Backoff {
     return this.clock.now().getTime() - eventTime < entry.backoffMs;
   }
 
+  /** True while less than the key's delay has passed since its last failure (IsInBackOffSinceUpdate; image pulls). */
+  isInBackOffSinceUpdate(key: string, eventTime: number): boolean {
+    const entry = this.entries.get(key);
+    if (!entry || this.hasExpired(eventTime, entry.lastUpdate)) return false;
+    return eventTime - entry.lastUpdate < entry.backoffMs;
+  }
+
+  /** Milliseconds left of the key's back-off counted from its last failure (0 when none). */
+  remainingSinceUpdateMs(key: string, eventTime: number): number {
+    if (!this.isInBackOffSinceUpdate(key, eventTime)) return 0;
+    const entry = this.entries.get(key)!;
+    return entry.backoffMs - (eventTime - entry.lastUpdate);
+  }
+
   /** Milliseconds left of the key's back-off counted from eventTime (0 when none). */
   remainingMs(key: string, eventTime: number): number {
     if (!this.isInBackOffSince(key, eventTime)) return 0;

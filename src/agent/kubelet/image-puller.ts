@@ -61,11 +61,11 @@ export class ImagePuller {
     }
     const key = `${pod.metadata?.uid}_${image}`;
     const now = this.now();
-    if (this.backoff.isInBackOffSince(key, now)) {
+    if (this.backoff.isInBackOffSinceUpdate(key, now)) {
       const message = `Back-off pulling image "${image}"`;
       this.recorder.event(pod, 'Normal', 'BackOff', message);
       this.recorder.event(pod, 'Warning', 'Failed', 'Error: ImagePullBackOff');
-      throw new ImagePullError('ImagePullBackOff', message, this.backoff.remainingMs(key, now));
+      throw new ImagePullError('ImagePullBackOff', message, this.backoff.remainingSinceUpdateMs(key, now));
     }
     this.recorder.event(pod, 'Normal', 'Pulling', `Pulling image "${image}"`);
     const started = this.now();

@@ -138,7 +138,7 @@ export class Kubelet {
     await this.recover();
     this.informer.addEventHandler({
       add: (p) => this.onPod(p),
-      update: (_, p) => this.onPod(p),
+      update: (old, p) => this.onPod(p, old),
       delete: (p) => this.onPodDeleted(p),
     });
     this.scheduleResync();
@@ -175,7 +175,7 @@ export class Kubelet {
     return this.informer?.lister.list().find((p) => p.metadata.uid === uid);
   }
 
-  private onPod(pod: Pod): void {
+  private onPod(pod: Pod, old?: Pod): void {
     if (this.stopped || pod.spec?.nodeName !== this.o.nodeName) return;
     const uid = pod.metadata.uid ?? '';
     let w = this.workers.get(uid);
@@ -185,7 +185,9 @@ export class Kubelet {
       w.trigger();
       return;
     }
-    w.update(pod);
+    // Our own status writes come back through the informer: like kubelet's pod config, a change of status alone is
+    // no reason to sync (readiness-gate conditions are picked up by the next resync).
+    w.update(pod, !old || old.metadata.uid !== pod.metadata.uid || !sameBeyondStatus(old, pod));
   }
 
   private onPodDeleted(pod: Pod): void {
@@ -276,6 +278,12 @@ export class Kubelet {
       this.relisting = false;
     }
   }
+}
+
+/** Equal but for status, resourceVersion and managedFields (kubelet's podsDifferSemantically, inverted). */
+function sameBeyondStatus(a: Pod, b: Pod): boolean {
+  const strip = (p: Pod) => JSON.stringify({ ...p, status: undefined, metadata: { ...p.metadata, resourceVersion: undefined, managedFields: undefined } });
+  return strip(a) === strip(b);
 }
 
 /** ConfigMaps and Secrets read through the API (the node's identity may read those its pods reference). */

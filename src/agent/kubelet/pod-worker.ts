@@ -103,10 +103,10 @@ export class PodWorker {
     this.lastStatus = pod.status;
   }
 
-  /** A newer version of the pod from the informer. */
-  update(pod: Pod): void {
+  /** A newer version of the pod from the informer; `sync` false when only its status changed. */
+  update(pod: Pod, sync = true): void {
     this.pod = pod;
-    this.trigger();
+    if (sync) this.trigger();
   }
 
   /** The pod is gone from the API: stop what runs and clean up. */
