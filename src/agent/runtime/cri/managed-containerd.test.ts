@@ -133,3 +133,22 @@ describe('ManagedContainerd supervising a real containerd', skipUnlessContainerd
     assert.equal(second.pid, undefined);
   });
 });
+
+describe('ManagedContainerd that cannot start', skipUnlessContainerd(), () => {
+  test('a containerd that exits at once: start() fails with its log, and nothing is left restarting it', async () => {
+    const dir = await mkdtemp('/tmp/skcri-bad-');
+    // `false` exits 1 at once, whatever its arguments: a stand-in for a containerd that refuses its config.
+    const m = new ManagedContainerd({ dataDir: dir, sandboxImage: 'x', cniConfDir: join(dir, 'cni'), binary: '/bin/false', readyTimeoutMs: 1500, restartBackoff: { initialMs: 50, maxMs: 100, resetAfterMs: 10_000 } });
+    try {
+      await assert.rejects(m.start(), /did not answer on .* within 1500 ms; see .*containerd\.log/);
+      const restarts = m.restarts;
+      assert.ok(restarts >= 1, 'the supervisor tried again meanwhile');
+      await sleep(400);
+      assert.equal(m.restarts, restarts, 'and stopped trying once start() gave up');
+      assert.equal(m.pid, undefined);
+    } finally {
+      await m.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../../log/logger.js';
@@ -136,10 +136,17 @@ export class ManagedContainerd {
       }),
     );
     await this.#stopStale();
+    await this.#rotateLog();
     const started = performance.now();
     this.#spawn();
-    await this.waitReady();
-    log.info('containerd is ready', { pid: this.pid, socket: this.socketPath, ms: Math.round(performance.now() - started), log: this.logPath });
+    try {
+      await this.waitReady();
+    } catch (err) {
+      // No supervisor left restarting a containerd that never came up.
+      await this.stop();
+      throw err;
+    }
+    log.info('containerd is ready', { containerdPid: this.pid, socket: this.socketPath, ms: Math.round(performance.now() - started), log: this.logPath });
   }
 
   /** Resolves when containerd answers on its socket (after start, or after a restart). */
@@ -168,7 +175,7 @@ export class ManagedContainerd {
       const timeout = this.#options.stopTimeoutMs ?? 10_000;
       const stopped = await Promise.race([exited.then(() => true), sleep(timeout).then(() => false)]);
       if (!stopped) {
-        log.warn('containerd did not stop on SIGTERM; sending SIGKILL', { pid: child.pid, timeoutMs: timeout });
+        log.warn('containerd did not stop on SIGTERM; sending SIGKILL', { containerdPid: child.pid, timeoutMs: timeout });
         child.kill('SIGKILL');
         await exited;
       }
@@ -223,13 +230,13 @@ export class ManagedContainerd {
     if (ranMs >= backoff.resetAfterMs) this.#backoffMs = backoff.initialMs;
     const delay = this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * 2, backoff.maxMs);
-    log.warn('containerd exited; restarting', { pid: child.pid, code, signal, ranMs, restartInMs: delay, log: this.logPath, tail: this.#logTail(5) });
+    log.warn('containerd exited; restarting', { containerdPid: child.pid, code, signal, ranMs, restartInMs: delay, log: this.logPath, tail: this.#logTail(5) });
     this.#restartTimer = setTimeout(() => {
       if (this.#stopping) return;
       this.#restarts++;
       this.#spawn();
       this.waitReady().then(
-        () => log.info('containerd is ready again', { pid: this.pid, restarts: this.#restarts }),
+        () => log.info('containerd is ready again', { containerdPid: this.pid, restarts: this.#restarts }),
         (err) => log.error('restarted containerd does not answer', { err }),
       );
     }, delay);
@@ -251,12 +258,21 @@ export class ManagedContainerd {
       return; // gone
     }
     if (!cmdline.includes(this.configPath)) return; // the pid was reused by something else
-    log.warn('stopping a containerd left by an earlier run', { pid });
+    log.warn('stopping a containerd left by an earlier run', { containerdPid: pid });
     const alive = () => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
     process.kill(pid, 'SIGTERM');
     for (let waited = 0; waited < 10_000 && alive(); waited += 50) await sleep(50);
     if (alive()) process.kill(pid, 'SIGKILL');
     for (let waited = 0; waited < 5_000 && alive(); waited += 50) await sleep(50);
+  }
+
+  /** One generation is kept: containerd.log -> containerd.log.1 when it passed 10 MiB (checked at each start). */
+  async #rotateLog(): Promise<void> {
+    try {
+      if ((await stat(this.logPath)).size > 10 * 1024 * 1024) await rename(this.logPath, `${this.logPath}.1`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 
   #logTail(lines = 20): string {
