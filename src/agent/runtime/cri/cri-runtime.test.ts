@@ -287,6 +287,16 @@ describe('CriRuntime on a real containerd', skip, () => {
     }
   });
 
+  test('a command that cannot run: StartContainer fails with runc\'s words, the status says StartError', async () => {
+    const id = await env.runtime.createContainer(sandboxId, containerConfig('cannot', ['/no/such/binary']), sandbox);
+    await assert.rejects(env.runtime.startContainer(id), (err) => isRuntimeError(err, 'StartContainer') && /no such file or directory/.test(err.message));
+    const status = await env.runtime.containerStatus(id);
+    assert.equal(status?.state, 'exited');
+    assert.equal(status?.reason, 'StartError');
+    assert.match(status?.message ?? '', /no such file or directory/);
+    assert.equal(status?.exitCode, 128);
+  });
+
   test('errors: an unknown image at create, unknown ids', async () => {
     await assert.rejects(env.runtime.createContainer(sandboxId, containerConfig('ghost', ['/bin/true'], { image: 'docker.io/library/not-here:1' }), sandbox), (err) => isRuntimeError(err));
     assert.equal(await env.runtime.containerStatus('0123456789abcdef'), undefined);
