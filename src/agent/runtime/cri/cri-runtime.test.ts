@@ -4,7 +4,7 @@
  * OOMKilled. Prints the timings the issue asks for (containerd ready, RunPodSandbox, Create+Start, RSS).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -73,7 +73,21 @@ describe('CriRuntime on a real containerd', skip, () => {
   after(async () => {
     if (!env) return;
     const pid = env.containerd.pid;
-    if (pid) timings.containerdRssMiB = Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+    const rssKiB = (p: string | number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    if (pid) timings.containerdRssMiB = Math.round(rssKiB(pid) / 1024);
+    // One shim per pod (containerd-shim-runc-v2 -address <our socket>), measured while the last pods still run.
+    const shims = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+          return cmd.includes('containerd-shim') && cmd.includes(env.containerd.socketPath);
+        } catch {
+          return false;
+        }
+      });
+    timings.shims = shims.length;
+    timings.shimRssMiBTotal = Math.round(shims.reduce((sum, p) => sum + rssKiB(p), 0) / 1024);
     process.stderr.write(`cri timings: ${JSON.stringify(timings)}\n`);
     await env.cleanup();
   });
