@@ -144,8 +144,14 @@ for (const { label, minor, exec, portForward } of suites) {
       assert.equal(tail.stdout, 'line-three\n');
       const ts = await k(['logs', 'web', '--tail=1', '--timestamps']);
       assert.match(ts.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line-three\n$/);
-      const bad = await k(['logs', 'web', '--tail=-5', '--limit-bytes=0']);
-      assert.notEqual(bad.code, 0);
+      // -f streams until the container ends.
+      await c.addPod({ metadata: { name: 'short' }, spec: { containers: [{ name: 'main', image: 'busybox', command: ['sh', '-c', 'echo a; sleep 0.4; echo b; sleep 0.4; echo c'] }] } });
+      const follow = await k(['logs', '-f', 'short'], { timeoutMs: 10_000 });
+      assert.equal(follow.code, 0, follow.stderr);
+      assert.equal(follow.stdout, 'a\nb\nc\n');
+      const missing = await k(['logs', 'web', '-c', 'nope']);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /container nope is not valid for pod web/);
     });
 
     it('attach sees what the container writes and feeds its stdin', async () => {

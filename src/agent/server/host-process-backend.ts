@@ -90,7 +90,8 @@ export class HostProcessBackend implements AgentServerBackend {
       await mkdir(cwd, { recursive: true });
       const argv = [...(c.command ?? []), ...(c.args ?? [])];
       if (argv.length === 0) throw new Error(`container ${c.name}: the host process backend needs a command`);
-      const proc = spawn(argv[0]!, argv.slice(1), { cwd, stdio: [c.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: envOf(c) });
+      // A process group per container, so killing it takes its children (a `sleep` holding the output pipe) along.
+      const proc = spawn(argv[0]!, argv.slice(1), { cwd, stdio: [c.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: envOf(c), detached: true });
       proc.on('error', () => undefined);
       proc.stdin?.on('error', () => undefined);
       containers.set(c.name, new HostContainer(c.name, proc));
@@ -103,11 +104,11 @@ export class HostProcessBackend implements AgentServerBackend {
     const exits: Promise<void>[] = [];
     for (const { containers } of this.pods.values()) {
       for (const c of containers.values()) {
-        c.proc.kill('SIGKILL');
+        killGroup(c.proc);
         exits.push(c.exit);
       }
     }
-    for (const p of this.execs) p.kill('SIGKILL');
+    for (const p of this.execs) killGroup(p);
     await Promise.all(exits);
     this.pods.clear();
     await rm(this.opts.dir, { recursive: true, force: true });
@@ -139,6 +140,7 @@ export class HostProcessBackend implements AgentServerBackend {
       cwd: this.dirOf(pod, container),
       env: envOf(pod.spec?.containers?.find((x) => x.name === container)),
       stdio: [options.stdin ? 'pipe' : 'ignore', options.stdout ? 'pipe' : 'ignore', options.stderr && !options.tty ? 'pipe' : 'ignore'],
+      detached: true,
     });
     this.execs.add(proc);
     const done = new Promise<{ exitCode: number }>((resolve, reject) => {
@@ -158,9 +160,7 @@ export class HostProcessBackend implements AgentServerBackend {
       stderr: proc.stderr ?? undefined,
       resize: () => undefined,
       done,
-      close: () => {
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      },
+      close: () => killGroup(proc),
     };
   }
 
@@ -249,6 +249,15 @@ export class HostProcessBackend implements AgentServerBackend {
 
   async statsSummary(): Promise<unknown> {
     return this.opts.statsSummary?.() ?? { node: { nodeName: 'host', startTime: new Date().toISOString() }, pods: [] };
+  }
+}
+
+function killGroup(proc: ChildProcess): void {
+  if (proc.pid === undefined) return;
+  try {
+    process.kill(-proc.pid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 
