@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -63,7 +64,7 @@ describe('CriRuntime on a real containerd', skip, () => {
   const timings: Record<string, number> = {};
 
   before(async () => {
-    env = await startCriTestEnv();
+    env = await startCriTestEnv({ portmap: true });
     timings.containerdReadyMs = Math.round(env.readyMs);
     sandbox = env.sandboxConfig('lifecycle');
     const started = performance.now();
@@ -250,6 +251,33 @@ describe('CriRuntime on a real containerd', skip, () => {
     stream.write('x');
     const err = await new Promise<Error>((resolve) => stream.once('error', resolve));
     assert.match(err.message, /port-forward to 9: .*(refused|failed)/i);
+  });
+
+  test('hostPort: the sandbox\'s port mapping reaches the pod from the node\'s address', async () => {
+    const hostIp = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    assert.ok(hostIp, 'the node has a non-loopback IPv4 address');
+    const hostPort = 20000 + Math.floor(Math.random() * 20000);
+    const config = env.sandboxConfig('hostport', { portMappings: [{ protocol: 'TCP', containerPort: 8080, hostPort }] });
+    const id = await env.runtime.runPodSandbox(config);
+    const c = await env.runtime.createContainer(
+      id,
+      containerConfig('web', ['/bin/sh', '-c', 'mkdir -p /tmp/www && echo "via hostPort" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www']),
+      config,
+    );
+    await env.runtime.startContainer(c);
+    const body = await eventually('the page through the host port', async () => {
+      try {
+        const res = await fetch(`http://${hostIp}:${hostPort}/index.html`, { signal: AbortSignal.timeout(1000) });
+        return await res.text();
+      } catch {
+        return undefined;
+      }
+    });
+    assert.equal(body, 'via hostPort\n');
+    await env.runtime.stopPodSandbox(id);
+    await env.runtime.removePodSandbox(id);
   });
 
   test('stats: container and pod CPU and memory from the cgroups', async () => {

@@ -62,6 +62,8 @@ export interface CriTestEnvOptions {
   busybox?: boolean;
   /** Import the locally built pause image as TEST_PAUSE_IMAGE (default true; false leaves it to the test). */
   pause?: boolean;
+  /** Add CNI's portmap plugin to the test network, for hostPort (its per-pod iptables chains go with each pod). */
+  portmap?: boolean;
 }
 
 function mountsUnder(dir: string): string[] {
@@ -93,6 +95,32 @@ export function removeCgroupTree(path: string): void {
   }
 }
 
+/**
+ * portmap's per-pod chains go with each pod, but it leaves its shared top-level chains in the nat table. They are
+ * removed when no pod of anyone uses them any more (CNI-HOSTPORT-DNAT jumps to no per-pod chain), so a concurrent
+ * user of portmap on this machine keeps working.
+ */
+export async function removeIdlePortmapChains(): Promise<void> {
+  const iptables = (...args: string[]) => execFileAsync('iptables', ['-w', '5', '-t', 'nat', ...args]);
+  let dnat: string;
+  try {
+    dnat = (await iptables('-S', 'CNI-HOSTPORT-DNAT')).stdout;
+  } catch {
+    return; // no chain: nothing to do
+  }
+  if (dnat.split('\n').some((rule) => rule.startsWith('-A CNI-HOSTPORT-DNAT'))) return;
+  const jumps: Array<[string, string[]]> = [
+    ['PREROUTING', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'CNI-HOSTPORT-DNAT']],
+    ['OUTPUT', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'CNI-HOSTPORT-DNAT']],
+    ['POSTROUTING', ['-m', 'comment', '--comment', 'CNI portfwd requiring masquerade', '-j', 'CNI-HOSTPORT-MASQ']],
+  ];
+  for (const [chain, rule] of jumps) await iptables('-D', chain, ...rule).catch(() => {});
+  for (const chain of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-MASQ', 'CNI-HOSTPORT-SETMARK']) {
+    await iptables('-F', chain).catch(() => {});
+    await iptables('-X', chain).catch(() => {});
+  }
+}
+
 export async function startCriTestEnv(options: CriTestEnvOptions = {}): Promise<CriTestEnv> {
   const suffix = randomBytes(3).toString('hex');
   // Short: the containerd socket path must stay under 108 bytes.
@@ -116,6 +144,8 @@ export async function startCriTestEnv(options: CriTestEnvOptions = {}): Promise<
           hairpinMode: true,
           ipam: { type: 'host-local', dataDir: join(dir, 'ipam'), ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }] },
         },
+        // hostPort: containerd hands the sandbox's port mappings to portmap (capability portMappings).
+        ...(options.portmap ? [{ type: 'portmap', capabilities: { portMappings: true } }] : []),
       ],
     }),
   );
@@ -145,6 +175,7 @@ export async function startCriTestEnv(options: CriTestEnvOptions = {}): Promise<
     await rm(dir, { recursive: true, force: true });
     removeCgroupTree(cgroupRoot);
     await execFileAsync('ip', ['link', 'delete', bridge]).catch(() => {});
+    if (options.portmap) await removeIdlePortmapChains();
   };
 
   try {
