@@ -280,6 +280,24 @@ describe('CriRuntime on a real containerd', skip, () => {
     await env.runtime.removePodSandbox(id);
   });
 
+  test('security context: runAsUser/Group, read-only root, dropped and added capabilities, privileged', async () => {
+    const cases: Array<[string, ContainerConfig['security'], string, RegExp]> = [
+      ['user', { runAsUser: 65534, runAsGroup: 65534 }, 'id -u; id -g', /^65534\n65534\n$/],
+      ['readonly', { readonlyRootfs: true }, 'touch /x 2>&1; echo rc=$?', /Read-only file system[\s\S]*rc=1/],
+      ['nocaps', { capabilities: { add: [], drop: ['ALL'] } }, 'chown 1 /tmp 2>&1; echo rc=$?', /Operation not permitted[\s\S]*rc=1/],
+      ['netadmin', { capabilities: { add: ['NET_ADMIN'], drop: [] } }, 'ip link add dummy0 type bridge 2>&1 && echo ok', /ok/],
+      ['privileged', { privileged: true }, 'mkdir -p /m && mount -t tmpfs none /m && echo mounted', /mounted/],
+    ];
+    for (const [name, security, script, expected] of cases) {
+      const id = await env.runtime.createContainer(sandboxId, containerConfig(`sec-${name}`, ['sleep', '3600'], { security }), sandbox);
+      await env.runtime.startContainer(id);
+      const out = await env.runtime.execSync(id, ['/bin/sh', '-c', script], 10_000);
+      assert.match(out.stdout.toString() + out.stderr.toString(), expected, name);
+      await env.runtime.stopContainer(id, 0);
+      await env.runtime.removeContainer(id);
+    }
+  });
+
   test('stats: container and pod CPU and memory from the cgroups', async () => {
     const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
     const stats = await env.runtime.containerStats(main.id);
