@@ -5,6 +5,7 @@
  * which protocol each connection took, so a silent fallback fails the test.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -121,6 +122,21 @@ for (const { label, minor, exec, portForward } of suites) {
       assert.equal(failed.code, 3, failed.stderr);
       assert.match(failed.stderr, /command terminated with exit code 3/);
       assert.deepEqual([...protocols.exec!], [exec]);
+    });
+
+    it('exec -it gets a terminal and its size (kubectl run under script(1) for a TTY of its own)', async () => {
+      const kubectlCmd = [k.bin, '--kubeconfig', c.kubeconfig, 'exec', '-it', 'web', '--', 'sh', '-c', 'tty; exit 4'].join(' ');
+      const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn('script', ['-qec', `stty cols 123 rows 45; ${kubectlCmd}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+        child.on('close', (code) => resolve({ code, out }));
+        setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+      });
+      assert.match(r.out, /\/dev\/pts\/\d+/);
+      assert.equal(r.code, 4, r.out);
+      assert.ok(c.backend.resizes.some((s) => s.width === 123 && s.height === 45), JSON.stringify(c.backend.resizes));
     });
 
     it('exec -i passes stdin through to the end', async () => {

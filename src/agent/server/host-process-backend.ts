@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable, Writable, type Duplex } from 'node:stream';
 import type { Container, Pod } from 'kubernetes-types/core/v1.js';
 import { badRequest, StatusError } from '../../api/status.js';
-import type { StreamOptions, StreamSession } from '../runtime/types.js';
+import type { StreamOptions, StreamSession, TerminalSize } from '../runtime/types.js';
 import type { AgentServerBackend, ContainerLogOptions } from './types.js';
 
 interface LogLine {
@@ -78,6 +78,8 @@ export function rfc3339Nano(d: Date): string {
 export class HostProcessBackend implements AgentServerBackend {
   private readonly pods = new Map<string, { pod: Pod; containers: Map<string, HostContainer> }>();
   private readonly execs = new Set<ChildProcess>();
+  /** Terminal sizes exec and attach sessions were asked for, in order (a host process cannot be resized). */
+  readonly resizes: TerminalSize[] = [];
 
   constructor(private readonly opts: HostProcessBackendOptions) {}
 
@@ -158,7 +160,7 @@ export class HostProcessBackend implements AgentServerBackend {
       stdin: proc.stdin ?? undefined,
       stdout: proc.stdout ?? undefined,
       stderr: proc.stderr ?? undefined,
-      resize: () => undefined,
+      resize: (size) => this.resizes.push(size),
       done,
       close: () => killGroup(proc),
     };
@@ -194,7 +196,7 @@ export class HostProcessBackend implements AgentServerBackend {
             },
           })
         : undefined;
-    return { stdin, stdout, resize: () => undefined, done, close: detach };
+    return { stdin, stdout, resize: (size) => this.resizes.push(size), done, close: detach };
   }
 
   async portForward(_pod: Pod, port: number): Promise<Duplex> {
