@@ -358,7 +358,8 @@ describe('CriRuntime on a real containerd', skip, () => {
   });
 
   test('errors: an unknown image at create, unknown ids', async () => {
-    await assert.rejects(env.runtime.createContainer(sandboxId, containerConfig('ghost', ['/bin/true'], { image: 'docker.io/library/not-here:1' }), sandbox), (err) => isRuntimeError(err));
+    await assert.rejects(env.runtime.createContainer(sandboxId, containerConfig('ghost', ['/bin/true'], { image: 'docker.io/library/not-here:1' }), sandbox), (err) => isRuntimeError(err, 'ImageNotFound') && /not-here/.test(err.message));
+    await assert.rejects(env.runtime.createContainer('0123456789abcdef', containerConfig('orphan', ['/bin/true']), sandbox), (err) => isRuntimeError(err, 'NotFound'));
     assert.equal(await env.runtime.containerStatus('0123456789abcdef'), undefined);
     assert.equal(await env.runtime.podSandboxStatus('0123456789abcdef'), undefined);
     await env.runtime.removeContainer('0123456789abcdef');

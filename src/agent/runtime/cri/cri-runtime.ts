@@ -404,11 +404,19 @@ export class CriRuntime implements ContainerRuntime {
     // containerd refuses a privileged container unless the sandbox config passed *with this call* is privileged
     // (pkg/cri/server/container_create_linux.go, "no privileged container allowed in sandbox").
     const privileged = config.security?.privileged ?? false;
-    const res = await this.#call<{ containerId: string }>(
-      'CreateContainer',
-      { podSandboxId, config: toCriContainerConfig(config, sandboxConfig), sandboxConfig: toCriSandboxConfig(sandboxConfig, privileged) },
-      'CreateContainer',
-    );
+    let res: { containerId: string };
+    try {
+      res = await this.#client.call<{ containerId: string }>('CreateContainer', {
+        podSandboxId,
+        config: toCriContainerConfig(config, sandboxConfig),
+        sandboxConfig: toCriSandboxConfig(sandboxConfig, privileged),
+      });
+    } catch (err) {
+      // containerd 1.6 answers a missing image with code Unknown: `failed to resolve image "x": not found`
+      // (pkg/cri/server/container_create.go); a missing sandbox is NotFound.
+      if (err instanceof CriCallError && /failed to (resolve|get) image .*(not found|no such image)/i.test(err.details)) throw new RuntimeError('ImageNotFound', err.details);
+      throw this.#fail(err, 'CreateContainer');
+    }
     this.#sandboxOf.set(res.containerId, podSandboxId);
     return res.containerId;
   }
