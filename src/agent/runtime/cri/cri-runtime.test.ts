@@ -403,6 +403,26 @@ describe('CriRuntime on a real containerd', skip, () => {
     assert.equal((await env.runtime.listContainers({ state: 'running', labels: { 'io.kubernetes.container.name': 'app' } })).length, 5);
   });
 
+  test('sandbox settings reach the pod: DNS config, sysctls, hostname, pod-level memory limit', async () => {
+    const config = env.sandboxConfig('settings', {
+      hostname: 'custom-host',
+      dnsConfig: { servers: ['10.43.0.10'], searches: ['default.svc.cluster.local', 'svc.cluster.local'], options: ['ndots:5'] },
+      sysctls: { 'net.ipv4.ip_unprivileged_port_start': '80' },
+      resources: { memoryLimitBytes: 64 * 1024 * 1024 },
+    });
+    const id = await env.runtime.runPodSandbox(config);
+    const c = await env.runtime.createContainer(id, containerConfig('s', ['sleep', '3600']), config);
+    await env.runtime.startContainer(c);
+    const out = (await env.runtime.execSync(c, ['/bin/sh', '-c', 'cat /etc/resolv.conf; hostname; cat /proc/sys/net/ipv4/ip_unprivileged_port_start'], 5000)).stdout.toString();
+    assert.match(out, /^nameserver 10\.43\.0\.10$/m);
+    assert.match(out, /^search default\.svc\.cluster\.local svc\.cluster\.local$/m);
+    assert.match(out, /^options ndots:5$/m);
+    assert.match(out, /^custom-host$/m);
+    assert.match(out, /^80$/m);
+    await env.runtime.stopPodSandbox(id);
+    await env.runtime.removePodSandbox(id);
+  });
+
   test('host network pod: no pod IP, the node\'s hostname', async () => {
     const config = env.sandboxConfig('hostnet', { hostNetwork: true });
     const id = await env.runtime.runPodSandbox(config);

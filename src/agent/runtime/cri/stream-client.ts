@@ -155,8 +155,9 @@ export async function openPortForward(url: string, port: number): Promise<Duplex
       ws.resume();
     },
     write(chunk: Buffer, _encoding, callback) {
-      if (ws.readyState !== WebSocket.OPEN) return callback(new Error(`port-forward to ${port}: stream closed`));
-      ws.send(Buffer.concat([Buffer.from([0]), chunk]), { binary: true }, callback);
+      // Closing already: the close handler reports why (the error channel's words), which beats "stream closed".
+      if (ws.readyState !== WebSocket.OPEN) return callback();
+      ws.send(Buffer.concat([Buffer.from([0]), chunk]), { binary: true }, (err) => callback(err && !errorText ? err : undefined));
     },
     // No half-close in the v4 protocol: the remote side ends the stream, or destroy() does.
     final(callback) {
