@@ -228,6 +228,23 @@ describe('CriRuntime on a real containerd', skip, () => {
     await env.runtime.stopContainer(id, 0);
   });
 
+  test('attach with stdin and a TTY: what we type comes back through the terminal', async () => {
+    const id = await env.runtime.createContainer(sandboxId, containerConfig('interactive', ['/bin/sh'], { stdin: true, tty: true }), sandbox);
+    await env.runtime.startContainer(id);
+    const session = await env.runtime.attach(id, { stdin: true, stdout: true, stderr: false, tty: true });
+    let text = '';
+    session.stdout!.on('data', (c: Buffer) => (text += c.toString()));
+    session.stdin!.write('echo $((6 * 7))\n');
+    await eventually('the shell\'s answer', async () => /^42\r?$/m.test(text));
+    session.stdin!.write('exit 3\n');
+    const status = await eventually('the shell to exit', async () => {
+      const s = await env.runtime.containerStatus(id);
+      return s?.state === 'exited' ? s : undefined;
+    });
+    assert.equal(status.exitCode, 3);
+    session.close();
+  });
+
   test('port-forward: a byte stream to a port inside the pod', async () => {
     const id = await env.runtime.createContainer(
       sandboxId,
