@@ -42,6 +42,7 @@ export interface StartedCriRuntime {
 /** Why skiff cannot run its own containerd here (for `--runtime auto` to explain its choice), or undefined. */
 export function managedContainerdMissing(): string | undefined {
   if (!findBinary('containerd')) return 'containerd is not installed';
+  if (process.getuid?.() !== 0) return 'skiff runs its own containerd only as root (rootless containerd is not supported)';
   if (!findBinary('runc')) return 'runc is not installed';
   if (!findBinary('ctr')) return 'ctr (shipped with containerd) is not installed';
   return undefined;
