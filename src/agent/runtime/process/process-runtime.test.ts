@@ -1,0 +1,156 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runRuntimeConformance } from '../conformance.js';
+import { isRuntimeError, type ContainerConfig, type PodSandboxConfig } from '../types.js';
+import { Cgroup, detectCgroupLayout } from './cgroups.js';
+import { ProcessRuntime } from './process-runtime.js';
+import { isSameProcess } from './proc.js';
+import { NSENTER, UNSHARE } from './spawn-plan.js';
+
+const root = process.getuid?.() === 0;
+const missing = [UNSHARE, NSENTER].filter((f) => !existsSync(f));
+// As root the runtime needs util-linux; without root it runs plain processes and needs nothing.
+const skip = root && missing.length > 0 && process.env.CI !== 'true' ? `util-linux binaries missing: ${missing.join(', ')}` : undefined;
+
+interface Harness {
+  runtime: ProcessRuntime;
+  stateDir: string;
+  cgroupRoot: string;
+  cleanup(): Promise<void>;
+}
+
+function harness(): Harness {
+  const stateDir = mkdtempSync(join(tmpdir(), 'skiff-proc-'));
+  const cgroupRoot = `skiff-test-${randomBytes(4).toString('hex')}`;
+  const runtime = new ProcessRuntime({ stateDir, cgroupRoot });
+  return {
+    runtime,
+    stateDir,
+    cgroupRoot,
+    async cleanup() {
+      await runtime.shutdownSupervisor({ killAll: true });
+      await runtime.close();
+      const layout = detectCgroupLayout();
+      // Pods' cgroups are gone with them; the test's top cgroup is the test's to remove.
+      if (root && layout !== undefined) new Cgroup(layout, `/${cgroupRoot}`).remove();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+if (skip === undefined) {
+  runRuntimeConformance('process', async () => {
+    const h = harness();
+    return {
+      runtime: h.runtime,
+      image: 'host',
+      cgroupParent: `/${h.cgroupRoot}`,
+      reopen: async () => new ProcessRuntime({ stateDir: h.stateDir, cgroupRoot: h.cgroupRoot }),
+      listener: (port) => [process.execPath, '-e', `require('net').createServer((s) => s.pipe(s)).listen(${port}, '127.0.0.1')`],
+      cleanup: () => h.cleanup(),
+    };
+  });
+}
+
+function sandboxConfig(h: Harness, logDirectory: string): PodSandboxConfig {
+  const uid = randomBytes(4).toString('hex');
+  return {
+    metadata: { name: 'p', namespace: 'ns', uid, attempt: 0 },
+    hostname: 'p',
+    logDirectory,
+    portMappings: [],
+    labels: {},
+    annotations: {},
+    hostNetwork: false,
+    hostPID: false,
+    hostIPC: false,
+    cgroupParent: `/${h.cgroupRoot}/pod${uid}`,
+  };
+}
+
+function containerConfig(command: string[]): ContainerConfig {
+  return { metadata: { name: 'c', attempt: 0 }, image: 'node:20', command, args: [], env: [], mounts: [], logPath: 'c/0.log', stdin: false, stdinOnce: false, tty: false, resources: {}, labels: {}, annotations: {} };
+}
+
+test('process runtime: images are not pulled; a container without command names the cri runtime', { skip }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  assert.equal(h.runtime.capabilities.images, false);
+  assert.equal(await h.runtime.pullImage({ image: 'docker.io/library/node:20' }), 'process://docker.io/library/node:20');
+  const sandbox = sandboxConfig(h, join(h.stateDir, 'logs'));
+  const id = await h.runtime.runPodSandbox(sandbox);
+  await assert.rejects(h.runtime.createContainer(id, containerConfig([]), sandbox), (err: unknown) => {
+    assert.ok(isRuntimeError(err, 'CreateContainerConfig'), String(err));
+    assert.match(err.message, /no command/);
+    assert.match(err.message, /cri runtime/);
+    return true;
+  });
+  // A command that is not there fails at start, as an exec error does under runc.
+  const bad = await h.runtime.createContainer(id, containerConfig(['no-such-binary-skiff']), sandbox);
+  await assert.rejects(h.runtime.startContainer(bad), (err: unknown) => isRuntimeError(err, 'StartContainer') && /executable file not found/.test(err.message));
+  const status = await h.runtime.containerStatus(bad);
+  assert.equal(status?.state, 'exited');
+  assert.equal(status.reason, 'ContainerCannotRun');
+});
+
+test('process runtime: containers outlive a killed supervisor and are re-adopted by the next one', { skip }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  const sandbox = sandboxConfig(h, join(h.stateDir, 'logs'));
+  const podId = await h.runtime.runPodSandbox(sandbox);
+  const id = await h.runtime.createContainer(podId, containerConfig(['sleep', '3600']), sandbox);
+  const started = Date.now();
+  await h.runtime.startContainer(id);
+  t.diagnostic(`create+start of a sleep container after the first: ${Date.now() - started} ms`);
+  const shimPid = Number(readFileSync(join(h.stateDir, 'shim.pid'), 'utf8'));
+  const record = JSON.parse(readFileSync(join(h.stateDir, 'containers', `${id}.json`), 'utf8')) as { pid: number; pidStartTicks: number };
+  process.kill(shimPid, 'SIGKILL');
+  await waitUntil(() => !isSameProcess(shimPid, 0) && !existsSyncPid(shimPid));
+  assert.ok(isSameProcess(record.pid, record.pidStartTicks), 'the container survived its supervisor');
+
+  // The next request starts a new supervisor, which finds the container running under the same id.
+  const again = new ProcessRuntime({ stateDir: h.stateDir, cgroupRoot: h.cgroupRoot });
+  t.after(() => again.close());
+  const seen = await again.containerStatus(id);
+  assert.equal(seen?.state, 'running');
+  assert.equal((await again.podSandboxStatus(podId))?.state, 'ready');
+  assert.notEqual(Number(readFileSync(join(h.stateDir, 'shim.pid'), 'utf8')), shimPid);
+  // Its exit status went to the dead supervisor: reported as 255, the way containerd reports a lost shim's container.
+  await again.stopContainer(id, 0);
+  const after = await again.containerStatus(id);
+  assert.equal(after?.state, 'exited');
+  assert.equal(after.exitCode, 255);
+});
+
+test('process runtime: create+start latency of sleep containers (reported, not asserted)', { skip }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  const sandbox = sandboxConfig(h, join(h.stateDir, 'logs'));
+  const podId = await h.runtime.runPodSandbox(sandbox);
+  const times: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const start = process.hrtime.bigint();
+    const id = await h.runtime.createContainer(podId, { ...containerConfig(['sleep', '3600']), metadata: { name: `c${i}`, attempt: 0 }, logPath: `c${i}/0.log` }, sandbox);
+    await h.runtime.startContainer(id);
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  t.diagnostic(`create+start ms: p50 ${times[10]!.toFixed(1)} p90 ${times[18]!.toFixed(1)} max ${times[19]!.toFixed(1)}`);
+  assert.equal((await h.runtime.listContainers({ state: 'running' })).length, 20);
+});
+
+function existsSyncPid(pid: number): boolean {
+  return existsSync(`/proc/${pid}`);
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
