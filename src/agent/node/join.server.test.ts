@@ -13,7 +13,14 @@ import { formatFullToken } from '../../apiserver/auth/cluster-token.js';
 import { HttpsTransport } from '../../client/https-transport.js';
 import { Nodes } from '../../client/resources.js';
 import { RestClient } from '../../client/rest-client.js';
-import { sendTo, startBareApiServer, type BareApiServer } from '../../../test/helpers/api-server.js';
+import { Authenticator } from '../../apiserver/auth/authenticator.js';
+import { ensurePki, type Pki } from '../../apiserver/auth/pki.js';
+import { defaultExtensions } from '../../apiserver/extensions.js';
+import { resources } from '../../apiserver/registry/index.js';
+import { startApiServer, type ApiServer } from '../../apiserver/server.js';
+import { openStore } from '../../storage/open-store.js';
+import type { Store } from '../../storage/store.js';
+import { sendTo } from '../../../test/helpers/api-server.js';
 import type { Node } from '../simulated/objects.js';
 import { readHostFacts } from './host-facts.js';
 import { HostMeasurements } from './host-measurements.js';
@@ -21,35 +28,35 @@ import { joinCluster } from './join.js';
 import { NodeReporter } from './node-reporter.js';
 
 const SECRET = 'join-test-secret';
-let srv: BareApiServer;
+let api: ApiServer;
+let pki: Pki;
+let store: Store;
 let url: string;
 let token: string;
 const dirs: string[] = [];
 
 before(async () => {
-  srv = await startBareApiServer({ authenticator: { clusterToken: SECRET } });
-  // The bare helper has no join endpoints; a second server on the same store and PKI mounts them.
-  await srv.api.close();
-  const { startApiServer } = await import('../../apiserver/server.js');
-  const { Authenticator } = await import('../../apiserver/auth/authenticator.js');
-  const { resources } = await import('../../apiserver/registry/index.js');
-  const { defaultExtensions } = await import('../../apiserver/extensions.js');
-  srv.api = await startApiServer({
-    store: srv.store,
+  const serverDir = await mkdtemp(join(tmpdir(), 'skiff-join-server-'));
+  dirs.push(serverDir);
+  pki = await ensurePki(serverDir, { hostnames: [], ips: [] });
+  store = await openStore('memory://');
+  api = await startApiServer({
+    store,
     resources,
-    authenticator: new Authenticator({ caCertPem: srv.pki.caCertPem, clusterToken: SECRET }),
-    tls: { cert: srv.pki.servingCertPem, key: srv.pki.servingKeyPem, ca: srv.pki.caCertPem },
+    authenticator: new Authenticator({ caCertPem: pki.caCertPem, clusterToken: SECRET }),
+    tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
     port: 0,
     host: '127.0.0.1',
     extensions: defaultExtensions(resources),
-    nodeJoin: { caCertPem: srv.pki.caCertPem, caKeyPem: srv.pki.caKeyPem, clusterToken: SECRET },
+    nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: SECRET },
   });
-  url = `https://127.0.0.1:${srv.api.port}`;
-  token = formatFullToken(SECRET, srv.pki.caHash);
+  url = `https://127.0.0.1:${api.port}`;
+  token = formatFullToken(SECRET, pki.caHash);
 });
 
 after(async () => {
-  await srv.stop();
+  await api.close();
+  await store.close();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -67,7 +74,7 @@ test('the right token gets node certificates; with them the agent registers its 
   assert.match(client.subject, /O=system:nodes/);
   const serving = new X509Certificate(creds.servingCert);
   assert.equal(serving.subjectAltName, 'DNS:worker-1, DNS:localhost, IP Address:127.0.0.1');
-  assert.ok(serving.checkIssued(new X509Certificate(srv.pki.caCertPem)));
+  assert.ok(serving.checkIssued(new X509Certificate(pki.caCertPem)));
   assert.equal((await stat(join(dir, 'agent', 'client-kubelet.key'))).mode & 0o777, 0o600);
 
   const api = new RestClient(new HttpsTransport({ server: url, ca: creds.ca, cert: creds.clientCert, key: creds.clientKey }));
@@ -112,7 +119,7 @@ test('a restarted agent reuses its certificates', async () => {
 test('refusals say why: wrong token, another cluster\'s CA hash, a node name that belongs to another machine', async () => {
   const cases: [string, () => Promise<unknown>, RegExp][] = [
     ['wrong secret, bare form', async () => joinCluster({ server: url, token: 'not-the-token', nodeName: 'w', dataDir: await dataDir() }), /HTTP 401\): node join refused: the token is wrong/],
-    ['wrong secret, K10 form', async () => joinCluster({ server: url, token: formatFullToken('nope', srv.pki.caHash), nodeName: 'w', dataDir: await dataDir() }), /HTTP 401\): node join refused: the token is wrong/],
+    ['wrong secret, K10 form', async () => joinCluster({ server: url, token: formatFullToken('nope', pki.caHash), nodeName: 'w', dataDir: await dataDir() }), /HTTP 401\): node join refused: the token is wrong/],
     ['another CA', async () => joinCluster({ server: url, token: formatFullToken(SECRET, 'a'.repeat(64)), nodeName: 'w', dataDir: await dataDir() }), /does not match the token's CA hash a{64}; refusing to join/],
   ];
   for (const [name, run, message] of cases) await assert.rejects(run(), { message }, name);
@@ -124,10 +131,10 @@ test('refusals say why: wrong token, another cluster\'s CA hash, a node name tha
 });
 
 test('the join endpoints answer only POST with the token; a raw request without it gets 401 JSON', async () => {
-  const r = await sendTo(srv.api.port, srv.pki, 'POST', '/v1-skiff/client-kubelet.crt', 'x', { anonymous: true, contentType: 'application/pkcs10' });
+  const r = await sendTo(api.port, pki, 'POST', '/v1-skiff/client-kubelet.crt', 'x', { anonymous: true, contentType: 'application/pkcs10' });
   assert.equal(r.status, 401);
   assert.equal(r.json.reason, 'Unauthorized');
   assert.match(r.json.message, /no cluster token was presented/);
-  const password = await readFile(join(dirs[0]!, 'agent', 'node-password'), 'utf8');
+  const password = await readFile(join(dirs[1]!, 'agent', 'node-password'), 'utf8');
   assert.match(password, /^[0-9a-f]{32}\n$/);
 });
