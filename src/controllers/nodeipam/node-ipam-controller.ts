@@ -208,7 +208,8 @@ export class NodeIpamController implements Controller {
       if (owner === name) continue;
       const set = this.setFor(cidr);
       if (!set) {
-        this.warnOnce(cidr, name, 'pod CIDR is outside the cluster CIDRs; left as it is', { clusterCIDRs: this.sets.map((s) => s.clusterCIDR) });
+        // Debug, not warn: simulated nodes beyond the 256th bring their own CIDRs from 10.128.0.0/10 by design.
+        log.debug('pod CIDR is outside the cluster CIDRs; left as it is', { node: name, cidr, clusterCIDRs: this.sets.map((s) => s.clusterCIDR) });
         continue;
       }
       if (owner !== undefined && this.nodes.get('', owner)) {
