@@ -16,7 +16,7 @@ import { createLogger } from '../../../log/logger.js';
 import { ContainerLogWriter } from '../../logs/container-log-writer.js';
 import { RuntimeError, type ContainerConfig } from '../types.js';
 import { Cgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.js';
-import { childrenOf, isSameProcess, signal, startTicks } from './proc.js';
+import { childrenOf, isSameProcess, processTree, signal, startTicks } from './proc.js';
 import {
   encodeFrame,
   FrameDecoder,
@@ -498,12 +498,19 @@ export class ProcessShim {
 
   private killContainer(rec: ContainerRecord, sig: NodeJS.Signals): void {
     const cg = this.cgroupOf(rec);
-    for (const pid of cg?.pids() ?? []) signal(pid, sig);
-    if (isSameProcess(rec.pid, rec.pidStartTicks)) {
+    const alive = isSameProcess(rec.pid, rec.pidStartTicks);
+    if (cg === undefined) {
       // Without cgroups (not root) the workload leads its own process group.
-      if (cg === undefined) signal(-rec.pid, sig);
-      signal(rec.pid, sig);
+      if (alive) signal(-rec.pid, sig);
+      return;
     }
+    // The workload and whatever it started, but not nsenter itself: nsenter must live to reap the workload (a zombie
+    // left to the pod's pid 1 keeps the cgroup busy) and then exits with the workload's status.
+    const targets = new Set(cg.pids());
+    if (alive) for (const pid of processTree(rec.pid)) if (pid !== rec.pid) targets.add(pid);
+    // Right at start nsenter may not have forked yet: then it is the only one to signal.
+    if (targets.size === 0 && alive) targets.add(rec.pid);
+    for (const pid of targets) signal(pid, sig);
   }
 
   private waitExit(rec: ContainerRecord): Promise<void> {
