@@ -9,7 +9,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -240,6 +240,37 @@ export function runRuntimeConformance(name: string, make: () => Promise<RuntimeU
       assert.match(text, /foo=bar spaced=a b {2}c arg1=one pwd=\/tmp/);
       // Without namespaces (the process runtime as non-root) the host's name is all there is.
       if (runtime.capabilities.resourceLimits) assert.match(text, new RegExp(`host=host-${suffix}\\n`));
+    });
+
+    it('bind-mounts volumes, read-write and read-only, visible to exec too', async (t) => {
+      if (!runtime.capabilities.resourceLimits) return t.skip('the runtime reports resourceLimits false (no mount namespaces)');
+      const sandbox = await pod(t);
+      const volume = mkdtempSync(join(tmpdir(), 'skiff-conformance-vol-'));
+      writeFileSync(join(volume, 'hello.txt'), 'from-volume\n');
+      const rw = `/tmp/skiff-conformance-rw-${suffix}`;
+      const ro = `/tmp/skiff-conformance-ro-${suffix}`;
+      t.after(() => {
+        rmSync(volume, { recursive: true, force: true });
+        // Runtimes without a root filesystem of their own (process) create mount points on the host.
+        for (const dir of [rw, ro]) rmSync(dir, { recursive: true, force: true });
+      });
+      const id = await run(
+        sandbox,
+        containerConfig('mounter', ['/bin/sh', '-c', `cat ${rw}/hello.txt; echo written > ${rw}/out.txt; (echo x > ${ro}/y.txt) 2>/dev/null || echo ro-refused; sleep 3600`], {
+          mounts: [
+            { hostPath: volume, containerPath: rw, readonly: false },
+            { hostPath: volume, containerPath: ro, readonly: true },
+          ],
+        }),
+      );
+      const s = await waitFor('the container to use its volumes', async () => {
+        const status = await runtime.containerStatus(id);
+        return status !== undefined && (await logText(status).catch(() => '')).includes('ro-refused') ? status : undefined;
+      });
+      assert.match(await logText(s), /stdout F from-volume\n/);
+      assert.equal(readFileSync(join(volume, 'out.txt'), 'utf8'), 'written\n');
+      const r = await runtime.execSync(id, ['cat', `${ro}/hello.txt`], 10_000);
+      assert.equal(r.stdout.toString(), 'from-volume\n');
     });
 
     it('writes stdout and stderr in CRI format at logDirectory/logPath', async (t) => {

@@ -341,6 +341,7 @@ export class ProcessShim {
     const sandbox = this.sandbox(args.sandboxId);
     if (sandbox.state !== 'ready') throw new RuntimeError('CreateContainer', `pod sandbox ${args.sandboxId} is not ready`);
     if (this.containers.has(args.id)) throw new RuntimeError('CreateContainer', `container ${args.id} already exists`);
+    const ignoredMounts = !sandbox.namespaces.mount && args.config.mounts.some((m) => m.hostPath !== m.containerPath);
     const rec: ContainerRecord = {
       id: args.id,
       sandboxId: args.sandboxId,
@@ -353,7 +354,8 @@ export class ProcessShim {
       finishedAt: 0,
       exitCode: 0,
       reason: '',
-      message: '',
+      // Without root there is no mount namespace to bind volumes in: the container sees the host's paths.
+      message: ignoredMounts ? 'volume mounts ignored: the process runtime needs root for mount namespaces' : '',
       pid: 0,
       pidStartTicks: 0,
       cgroupPath: sandbox.cgroupPath === undefined ? undefined : `${sandbox.cgroupPath}/${args.id}`,
@@ -395,6 +397,7 @@ export class ProcessShim {
       argv: [resolved!, ...argv.slice(1)],
       security: rec.config.security,
       tty: rec.config.tty,
+      mounts: rec.config.mounts.filter((m) => m.hostPath !== m.containerPath),
     });
     let writer: ContainerLogWriter;
     try {
@@ -435,7 +438,7 @@ export class ProcessShim {
       const reason = oom > 0 ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
       // Whatever the workload left behind in its cgroup goes with it (runc kills a container's remaining processes too).
       for (const pid of cg?.pids() ?? []) signal(pid, 'SIGKILL');
-      this.finish(rec, exitCode, reason, '');
+      this.finish(rec, exitCode, reason, rec.message);
     });
     rec.pid = child.pid;
     rec.pidStartTicks = startTicks(child.pid) ?? 0;
@@ -533,11 +536,13 @@ export class ProcessShim {
     return null;
   }
 
-  private execContext(id: string): ExecContext {
+  private async execContext(id: string): Promise<ExecContext> {
     const rec = this.container(id);
     const sandbox = this.sandbox(rec.sandboxId);
     const env = containerEnv(rec.config, sandbox.config.hostname, this.rootMode);
+    const ownMounts = sandbox.namespaces.mount && rec.state === 'running' && rec.config.mounts.some((m) => m.hostPath !== m.containerPath);
     return {
+      mountNsPath: ownMounts ? `/proc/${await this.mainPid(rec)}/ns/mnt` : undefined,
       initPid: sandbox.state === 'ready' ? sandbox.initPid : 0,
       namespaces: sandbox.namespaces,
       cgroupProcsFiles: this.cgroupOf(rec)?.procsFiles() ?? [],

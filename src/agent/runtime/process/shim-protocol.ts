@@ -64,6 +64,8 @@ export interface ExecContext {
   env: Array<{ name: string; value: string }>;
   workingDir: string;
   running: boolean;
+  /** The container's own mount namespace (it has volume mounts), to enter instead of the pod's. */
+  mountNsPath?: string;
 }
 
 export interface ShimRequests {

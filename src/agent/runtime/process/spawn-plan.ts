@@ -8,7 +8,7 @@
  * instruction (a process enters a v1 hierarchy only by writing cgroup.procs, one hierarchy at a time). Without root
  * there is no holder and the workload is spawned directly.
  */
-import type { ContainerSecurity } from '../types.js';
+import type { ContainerSecurity, Mount } from '../types.js';
 import type { SandboxRecord } from './shim-protocol.js';
 
 export interface SpawnPlan {
@@ -40,10 +40,11 @@ export function sandboxPlan(namespaces: SandboxRecord['namespaces'], hostname: s
   return { file: UNSHARE, args: [...args, '--', SH, '-c', script, 'skiff-pause', hostname] };
 }
 
-/** nsenter arguments that enter exactly the namespaces the pod has. */
-function nsenterArgs(initPid: number, namespaces: SandboxRecord['namespaces']): string[] {
+/** nsenter arguments that enter exactly the namespaces the pod has (the mount namespace may be a container's own). */
+function nsenterArgs(initPid: number, namespaces: SandboxRecord['namespaces'], mountNsPath?: string): string[] {
   const args = ['-t', String(initPid)];
-  if (namespaces.mount) args.push('-m');
+  if (mountNsPath !== undefined) args.push(`--mount=${mountNsPath}`);
+  else if (namespaces.mount) args.push('-m');
   if (namespaces.uts) args.push('-u');
   if (namespaces.ipc) args.push('-i');
   if (namespaces.net) args.push('-n');
@@ -57,6 +58,17 @@ function nsenterArgs(initPid: number, namespaces: SandboxRecord['namespaces']): 
  */
 const JOIN_AND_EXEC = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo 0 > "$1" || exit 125; shift; n=$((n-1)); done; cd "$1" || exit 125; shift; exec "$@"';
 
+/**
+ * Bind-mounts the volumes (triples source, target, ro|rw after the count), creating missing mount points (a directory,
+ * or an empty file for a file source), then changes directory and execs the rest. Runs in a mount namespace of the
+ * container's own (unshare --mount, slave propagation), so one container's mounts are not its siblings'.
+ */
+const MOUNT_AND_EXEC =
+  'k=$1; shift; while [ "$k" -gt 0 ]; do ' +
+  'if [ -d "$1" ]; then mkdir -p "$2" || exit 125; elif [ ! -e "$2" ]; then mkdir -p "${2%/*}/" && : > "$2" || exit 125; fi; ' +
+  'mount --bind "$1" "$2" || exit 125; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 125; fi; ' +
+  'shift 3; k=$((k-1)); done; cd "$1" || exit 125; shift; exec "$@"';
+
 export interface WorkloadSpec {
   initPid: number;
   namespaces: SandboxRecord['namespaces'];
@@ -66,6 +78,10 @@ export interface WorkloadSpec {
   security?: ContainerSecurity;
   /** Run under util-linux `script` for a pseudo-terminal (stdout and stderr become one stream). */
   tty?: boolean;
+  /** Volumes to bind-mount in a mount namespace of the container's own (needs the pod's namespaces). */
+  mounts?: Mount[];
+  /** Enter this mount namespace instead of the pod's (an exec in a container that has its own). */
+  mountNsPath?: string;
 }
 
 /** The spawn for a container's workload or an exec beside it. Without a holder (not root), the argv itself. */
@@ -74,9 +90,16 @@ export function workloadPlan(spec: WorkloadSpec): SpawnPlan {
   if (spec.tty) argv = [SCRIPT, '-q', '-e', '-c', argv.map(shellQuote).join(' '), '/dev/null'];
   argv = [...securityPrefix(spec.security), ...argv];
   if (spec.initPid <= 0) return { file: argv[0]!, args: argv.slice(1) };
+  let workingDir = spec.workingDir;
+  const mounts = spec.mounts ?? [];
+  if (mounts.length > 0 && spec.namespaces.mount) {
+    const triples = mounts.flatMap((m) => [m.hostPath, m.containerPath, m.readonly ? 'ro' : 'rw']);
+    argv = [UNSHARE, '--mount', '--propagation', 'slave', '--', SH, '-c', MOUNT_AND_EXEC, 'skiff-mount', String(mounts.length), ...triples, workingDir, ...argv];
+    workingDir = '/';
+  }
   return {
     file: NSENTER,
-    args: [...nsenterArgs(spec.initPid, spec.namespaces), '--', SH, '-c', JOIN_AND_EXEC, 'skiff-init', String(spec.cgroupProcsFiles.length), ...spec.cgroupProcsFiles, spec.workingDir, ...argv],
+    args: [...nsenterArgs(spec.initPid, spec.namespaces, spec.mountNsPath), '--', SH, '-c', JOIN_AND_EXEC, 'skiff-init', String(spec.cgroupProcsFiles.length), ...spec.cgroupProcsFiles, workingDir, ...argv],
   };
 }
 
