@@ -154,3 +154,24 @@ async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<void> 
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+test('process runtime: exec with a TTY (util-linux script) gets a terminal and follows resizes', { skip: skip ?? (existsSync('/usr/bin/script') ? undefined : 'util-linux script missing') }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  assert.equal(h.runtime.capabilities.tty, true);
+  const sandbox = sandboxConfig(h, join(h.stateDir, 'logs'));
+  const podId = await h.runtime.runPodSandbox(sandbox);
+  const id = await h.runtime.createContainer(podId, containerConfig(['sleep', '3600']), sandbox);
+  await h.runtime.startContainer(id);
+  const session = await h.runtime.exec(id, ['/bin/sh', '-c', 'tty; echo to-stderr >&2; sleep 0.5; stty size; exit 3'], { stdin: true, stdout: true, stderr: true, tty: true });
+  assert.equal(session.stderr, undefined, 'a TTY merges stderr into stdout');
+  let out = '';
+  session.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise((r) => setTimeout(r, 250));
+  session.resize({ width: 101, height: 41 });
+  assert.deepEqual(await session.done, { exitCode: 3 });
+  session.stdin?.end();
+  assert.match(out, /\/dev\/pts\/\d+/);
+  assert.match(out, /to-stderr/);
+  assert.match(out, /41 101/);
+});
