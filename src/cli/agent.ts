@@ -1,6 +1,6 @@
 /**
- * `skiff agent`: joins an existing server. For now the agent runs simulated nodes (`--simulate N`, kwok-style): real
- * container runtimes come with the node agent. Like k3s, the agent takes the server URL and the cluster token, fetches
+ * `skiff agent`: joins an existing server as a node (agent/node-agent.ts), or registers simulated nodes
+ * (`--simulate N`, kwok-style). Like k3s, the agent takes the server URL and the cluster token, fetches
  * the CA from /cacerts and, when the token is in its K10<sha256 of the CA>::server:<secret> form, refuses a CA whose
  * hash differs, before it sends the secret anywhere.
  */
@@ -13,6 +13,7 @@ import { SharedInformerFactory } from '../client/informer.js';
 import { RestClient } from '../client/rest-client.js';
 import { realClock } from '../client/types.js';
 import { createLogger, type LogFields } from '../log/logger.js';
+import { joinCluster } from '../agent/node/join.js';
 import type { AgentConfig } from './agent-flags.js';
 import { announcer } from './announcer.js';
 
@@ -47,6 +48,39 @@ export async function fetchClusterCA(server: string, caHash: string | undefined)
  * stdout in the text log format, an info entry in the JSON one).
  */
 export async function runAgent(config: AgentConfig, announce: (line: string, fields?: LogFields) => void = announcer(config.logFormat, log)): Promise<{ stop(): Promise<void> }> {
+  if (config.simulate > 0) return runSimulatedNodes(config, announce);
+  const a = config.agent;
+  const { startNodeAgent, nodeInternalIPs } = await import('../agent/node-agent.js');
+  // The token's secret buys this node its own client and serving certificates; the admin identity is never used.
+  const creds = await joinCluster({ server: config.server, token: config.token, nodeName: a.nodeName, nodeIPs: nodeInternalIPs(a.nodeName, a.nodeIp), dataDir: config.dataDir });
+  const client = new RestClient(new HttpsTransport({ server: config.server, ca: creds.ca, cert: creds.clientCert, key: creds.clientKey, userAgent: `skiff-agent/${a.nodeName}` }));
+  const informers = new SharedInformerFactory(client);
+  const running = await startNodeAgent({
+    client,
+    informers,
+    dataDir: config.dataDir,
+    nodeName: a.nodeName,
+    ...(a.nodeIp ? { nodeIp: a.nodeIp } : {}),
+    labels: a.nodeLabels,
+    taints: a.nodeTaints,
+    runtime: a.runtime,
+    ...(a.containerRuntimeEndpoint ? { containerRuntimeEndpoint: a.containerRuntimeEndpoint } : {}),
+    pauseImage: a.pauseImage,
+    privateRegistry: a.privateRegistry,
+    kubeletPort: a.kubeletPort,
+    tls: { ca: creds.ca, cert: creds.servingCert, key: creds.servingKey },
+  });
+  announce(`skiff agent ready: node ${a.nodeName} joined ${config.server} (runtime ${running.runtime.name}: ${running.runtimeReason}; agent API on port ${running.port})`, { server: config.server, node: a.nodeName });
+  return {
+    async stop() {
+      await running.stop();
+      informers.stop();
+    },
+  };
+}
+
+/** `--simulate N`: N simulated nodes instead of a real one (kwok-style). */
+async function runSimulatedNodes(config: AgentConfig, announce: (line: string, fields?: LogFields) => void): Promise<{ stop(): Promise<void> }> {
   const parsed = parseToken(config.token);
   const ca = await fetchClusterCA(config.server, parsed.caHash);
   const client = new RestClient(new HttpsTransport({ server: config.server, ca, token: parsed.secret }));

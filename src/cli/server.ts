@@ -9,7 +9,12 @@ import { ensureToken } from '../apiserver/auth/cluster-token.js';
 import { ensurePki } from '../apiserver/auth/pki.js';
 import { defaultExtensions } from '../apiserver/extensions.js';
 import { resources } from '../apiserver/registry/index.js';
+import { NodeProxy } from '../apiserver/node-proxy/node-proxy.js';
 import { startApiServer, type ApiServer } from '../apiserver/server.js';
+import type { RunningNodeAgent } from '../agent/node-agent.js';
+import { Nodes } from '../client/resources.js';
+import { RestClient } from '../client/rest-client.js';
+import type { Node } from 'kubernetes-types/core/v1.js';
 import { startCompactor } from '../storage/compactor.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
@@ -61,6 +66,16 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
   }
   log.debug('certificates and token ready', { dir: config.dataDir, adoptedClusterCA: boot.kv !== undefined, ms: since() });
   const authenticator = new Authenticator({ caCertPem: pki.caCertPem, clusterToken: token.secret });
+  // pods/log, exec, attach, port-forward and nodes/proxy reach the node agents with the kubelet-client certificate.
+  let apiRef: ApiServer | undefined;
+  const nodeProxy = new NodeProxy({
+    getNode: async (name) => {
+      if (!apiRef) throw new Error('the API server is not serving yet');
+      const client = new RestClient(apiRef.inProcessTransport({ username: 'system:kube-apiserver', groups: ['system:masters', 'system:authenticated'] }));
+      return (await client.get(Nodes, '', name)) as Node;
+    },
+    tls: { ca: pki.caCertPem, cert: pki.kubeletClientCertPem, key: pki.kubeletClientKeyPem },
+  });
   const api = await startApiServer({
     store,
     resources,
@@ -73,7 +88,11 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
     maxRequestsInflight: config.maxRequestsInflight,
     maxMutatingRequestsInflight: config.maxMutatingRequestsInflight,
+    connectTargets: nodeProxy.targets,
+    // Agents that join present the cluster token and get their node certificates here (k3s's /v1-k3s/*-kubelet.crt).
+    nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: token.secret },
   });
+  apiRef = api;
   log.debug('API server listening', { address: `${config.bindAddress}:${api.port}`, ms: since() });
   const compactor = startCompactor(store);
   const controlPlane = await startControlPlane(api, config);
@@ -96,6 +115,20 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
   if (kubeconfigWritten) announce(`Wrote kubeconfig ${config.writeKubeconfig}`, { kubeconfig: config.writeKubeconfig });
   announce(`skiff server ready: ${server} (Kubernetes v1.32 API, datastore ${redactUrl(datastore)}) in ${Math.round(performance.now() - started)} ms; export KUBECONFIG=${config.writeKubeconfig}`, { url: server });
 
+  // The embedded node agent joins its own server as any agent would (node certificates for the token), then runs
+  // beside the control plane through the in-process transport. The server is ready before its node is.
+  let agent: RunningNodeAgent | undefined;
+  let agentStarting: Promise<void> | undefined;
+  if (!config.disableAgent) {
+    agentStarting = startEmbeddedAgent(config, api, server, token.full ?? token.secret).then(
+      (running) => {
+        agent = running;
+        announce(`skiff node ready: ${running.nodeName} (runtime ${running.runtime.name}: ${running.runtimeReason}; agent API on port ${running.port})`, { node: running.nodeName, runtime: running.runtime.name });
+      },
+      (err: Error) => log.error(`the embedded node agent did not start: ${err.message}; the control plane keeps running (see --disable-agent)`, { err }),
+    );
+  }
+
   let stopping: Promise<void> | undefined;
   return {
     api,
@@ -104,12 +137,52 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
     kubeconfigPath: config.writeKubeconfig,
     stop() {
       stopping ??= (async () => {
+        await agentStarting;
+        await agent?.stop();
         await controlPlane.stop();
+        nodeProxy.close();
         compactor.stop();
         await api.close();
         await store.close();
       })();
       return stopping;
+    },
+  };
+}
+
+async function startEmbeddedAgent(config: ServerConfig, api: ApiServer, server: string, token: string): Promise<RunningNodeAgent> {
+  const [{ startNodeAgent, nodeInternalIPs }, { joinCluster }, { SharedInformerFactory }] = await Promise.all([
+    import('../agent/node-agent.js'),
+    import('../agent/node/join.js'),
+    import('../client/informer.js'),
+  ]);
+  const a = config.agent;
+  const creds = await joinCluster({ server, token, nodeName: a.nodeName, nodeIPs: nodeInternalIPs(a.nodeName, a.nodeIp), dataDir: config.dataDir });
+  // Until RBAC, embedded components also act in system:masters; the node's name and group are upstream's.
+  const client = new RestClient(api.inProcessTransport({ username: `system:node:${a.nodeName}`, groups: ['system:masters', 'system:nodes', 'system:authenticated'] }));
+  const informers = new SharedInformerFactory(client);
+  const running = await startNodeAgent({
+    client,
+    informers,
+    dataDir: config.dataDir,
+    nodeName: a.nodeName,
+    ...(a.nodeIp ? { nodeIp: a.nodeIp } : {}),
+    labels: a.nodeLabels,
+    taints: a.nodeTaints,
+    // k3s labels a server's node so.
+    roles: ['control-plane', 'master'],
+    runtime: a.runtime,
+    ...(a.containerRuntimeEndpoint ? { containerRuntimeEndpoint: a.containerRuntimeEndpoint } : {}),
+    pauseImage: a.pauseImage,
+    privateRegistry: a.privateRegistry,
+    kubeletPort: a.kubeletPort,
+    tls: { ca: creds.ca, cert: creds.servingCert, key: creds.servingKey },
+  });
+  return {
+    ...running,
+    async stop() {
+      await running.stop();
+      informers.stop();
     },
   };
 }

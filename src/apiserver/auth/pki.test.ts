@@ -30,7 +30,7 @@ describe('ensurePki', () => {
     const ms = performance.now() - start;
     t.diagnostic(`first-start generation took ${ms.toFixed(1)} ms`);
     assert.ok(ms < 2000, `generation took ${ms} ms; a fresh server must answer /readyz within 2 s`);
-    assert.deepEqual(pki.generated, ['ca', 'serving', 'admin']);
+    assert.deepEqual(pki.generated, ['ca', 'serving', 'admin', 'kubelet-client']);
 
     const ca = new X509Certificate(pki.caCertPem);
     assert.match(ca.subject, /^CN=skiff-server-ca@\d+$/);
@@ -116,7 +116,7 @@ describe('ensurePki', () => {
     const before = await ensurePki(dataDir, { nodeHostname: 'node-a', hostnames: ['new.example.org'] });
     const at300Days = new Date(Date.now() + 300 * DAY);
     const renewed = await ensurePki(dataDir, { nodeHostname: 'node-a', hostnames: ['new.example.org'], now: at300Days });
-    assert.deepEqual(renewed.generated, ['serving', 'admin']);
+    assert.deepEqual(renewed.generated, ['serving', 'admin', 'kubelet-client']);
     assert.equal(renewed.caCertPem, before.caCertPem);
     const notAfter = Date.parse(new X509Certificate(renewed.servingCertPem).validTo);
     assert.ok(notAfter > at300Days.getTime() + 360 * DAY);

@@ -79,10 +79,12 @@ export interface PkiPaths {
   servingKey: string;
   adminCert: string;
   adminKey: string;
+  kubeletClientCert: string;
+  kubeletClientKey: string;
 }
 
 /** Which files ensurePki wrote in this call; empty when everything on disk was reused. */
-export type PkiGenerated = Array<'ca' | 'serving' | 'admin'>;
+export type PkiGenerated = Array<'ca' | 'serving' | 'admin' | 'kubelet-client'>;
 
 export interface Pki {
   paths: PkiPaths;
@@ -95,6 +97,9 @@ export interface Pki {
   /** Client certificate with CN `system:admin`, O `system:masters`, written into the admin kubeconfig. */
   adminCertPem: string;
   adminKeyPem: string;
+  /** The API server's client certificate towards node agents (logs, exec, port-forward): CN kube-apiserver-kubelet-client, O system:masters. */
+  kubeletClientCertPem: string;
+  kubeletClientKeyPem: string;
   /** Lower-case hex SHA-256 of the CA certificate PEM file, the `<hash>` in k3s-style `K10<hash>::server:<secret>` tokens. */
   caHash: string;
   generated: PkiGenerated;
@@ -118,6 +123,8 @@ export async function ensurePki(dataDir: string, opts: PkiOptions = {}): Promise
     servingKey: join(dir, 'serving-kube-apiserver.key'),
     adminCert: join(dir, 'client-admin.crt'),
     adminKey: join(dir, 'client-admin.key'),
+    kubeletClientCert: join(dir, 'client-kube-apiserver.crt'),
+    kubeletClientKey: join(dir, 'client-kube-apiserver.key'),
   };
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // mkdir's mode is filtered by the umask and ignored for an existing directory; the keys live here.
@@ -155,6 +162,14 @@ export async function ensurePki(dataDir: string, opts: PkiOptions = {}): Promise
     generated.push('admin');
   }
 
+  let kubeletClient = await loadPair(paths.kubeletClientCert, paths.kubeletClientKey);
+  if (kubeletClient === undefined || needsRenewal(kubeletClient.certPem, caNode, now)) {
+    // kubeadm's apiserver-kubelet-client: who node agents let in for logs, exec and port-forward.
+    kubeletClient = await createLeaf(ca, now, { subject: 'CN=kube-apiserver-kubelet-client, O=system:masters', usage: EKU_CLIENT_AUTH });
+    await writePair(paths.kubeletClientCert, paths.kubeletClientKey, kubeletClient);
+    generated.push('kubelet-client');
+  }
+
   return {
     paths,
     caCertPem: ca.certPem,
@@ -163,6 +178,8 @@ export async function ensurePki(dataDir: string, opts: PkiOptions = {}): Promise
     servingKeyPem: serving.keyPem,
     adminCertPem: admin.certPem,
     adminKeyPem: admin.keyPem,
+    kubeletClientCertPem: kubeletClient.certPem,
+    kubeletClientKeyPem: kubeletClient.keyPem,
     caHash: createHash('sha256').update(ca.certPem).digest('hex'),
     generated,
     servingSans: readSans(serving.certPem),

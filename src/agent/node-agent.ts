@@ -1,0 +1,194 @@
+/**
+ * The node agent: everything that makes one machine a node, put together. `skiff agent` runs it after joining with
+ * the cluster token; `skiff server` runs it embedded (unless --disable-agent). Its parts, each in its own folder:
+ *
+ *   runtime/    the ContainerRuntime (`cri`: containerd, skiff's own unless an endpoint is given; `process`: host
+ *               processes), chosen by --runtime (select-runtime.ts)
+ *   network/    CNI: the conflist over the node's podCIDR, used by containerd and by the process runtime
+ *   node/       the Node object: registration, status with real measurements, Lease heartbeat
+ *   kubelet/    the pod workers: plan (computePodActions), act through the runtime, report status
+ *   volumes/    pod volumes, and the local-path reclaimer
+ *   probes/     liveness, readiness and startup probes
+ *   server/     the HTTPS API on --kubelet-port (logs, exec, attach, port-forward, stats) the API server proxies to
+ *
+ * Start order: runtime → agent API (its port goes into the Node) → Node registered → podCIDR assigned (the CNI
+ * conflist needs it) → volumes and the pod workers. stop() ends syncing and serving; containers keep running, and
+ * a restarted agent adopts them.
+ */
+import { mkdir } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { ApiEventRecorder } from '../client/event-recorder.js';
+import { Pods } from '../client/resources.js';
+import type { Client, InformerFactory } from '../client/types.js';
+import { createLogger } from '../log/logger.js';
+import { Kubelet } from './kubelet/kubelet.js';
+import type { Pod } from './kubelet/objects.js';
+import { CniNetwork } from './network/cni-network.js';
+import { readHostFacts } from './node/host-facts.js';
+import { HostMeasurements } from './node/host-measurements.js';
+import { NodeReporter } from './node/node-reporter.js';
+import { computeNodeAddresses } from './node/node-status.js';
+import { KubeletProbeManager } from './probes/kubelet-probe-manager.js';
+import { cniConfDirOf, managedContainerdMissing, startCriRuntime } from './runtime/cri/start-cri-runtime.js';
+import { selectRuntime, type RuntimeChoice } from './runtime/select-runtime.js';
+import type { ContainerRuntime, RuntimeCondition } from './runtime/types.js';
+import { RuntimeBackend } from './runtime-backend.js';
+import { AgentServer } from './server/agent-server.js';
+import { LocalPathReclaimer } from './volumes/local-path-reclaimer.js';
+import { HostVolumeManager } from './volumes/host-volume-manager.js';
+import { clientVolumeSources } from './volumes/volume-sources.js';
+import type { Taint } from 'kubernetes-types/core/v1.js';
+
+const log = createLogger('agent');
+
+export interface NodeAgentOptions {
+  /** A client acting as this node (system:node:<name> in system:nodes). */
+  client: Client;
+  informers: InformerFactory;
+  /** The data dir; the agent keeps its files under `<dataDir>/agent` and local-path volumes under `<dataDir>/storage`. */
+  dataDir: string;
+  nodeName: string;
+  nodeIp?: string;
+  labels?: Record<string, string>;
+  taints?: Taint[];
+  /** node-role.kubernetes.io/<role> labels (a server's own node: control-plane, master). */
+  roles?: string[];
+  runtime: RuntimeChoice;
+  containerRuntimeEndpoint?: string;
+  pauseImage?: string;
+  privateRegistry?: string;
+  /** The agent API's port (0: any free port). */
+  kubeletPort: number;
+  /** The cluster CA (trust root for callers of the agent API) and this node's serving certificate. */
+  tls: { ca: string; cert: string; key: string };
+  /** Container log root (kubelet: /var/log/pods). Default: /var/log/pods as root, else `<dataDir>/agent/pod-logs`. */
+  logRoot?: string;
+  /** Wait at most this long for the node's podCIDR before running pods (default 60 s). */
+  podCidrTimeoutMs?: number;
+}
+
+export interface RunningNodeAgent {
+  nodeName: string;
+  runtime: ContainerRuntime;
+  /** The agent API's port. */
+  port: number;
+  /** Why this runtime (printed at start). */
+  runtimeReason: string;
+  stop(): Promise<void>;
+}
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAgent> {
+  const agentDir = join(o.dataDir, 'agent');
+  await mkdir(agentDir, { recursive: true, mode: 0o700 });
+  const missing = managedContainerdMissing();
+  const selection = selectRuntime(o.runtime, { ...(o.containerRuntimeEndpoint ? { endpoint: o.containerRuntimeEndpoint } : {}), ...(missing ? {} : { containerdPath: 'containerd' }) });
+  log.info(`container runtime: ${selection.runtime} (${selection.reason})`, { runtime: selection.runtime });
+
+  const network = new CniNetwork({ stateDir: join(agentDir, 'cni'), confDir: cniConfDirOf(o.dataDir) });
+  const stops: Array<() => Promise<void> | void> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        log.error('error while stopping the node agent', { err });
+      }
+    }
+  };
+  try {
+    let runtime: ContainerRuntime;
+    if (selection.runtime === 'cri') {
+      const cri = await startCriRuntime({
+        dataDir: o.dataDir,
+        ...(selection.endpoint ? { endpoint: selection.endpoint } : {}),
+        ...(o.pauseImage ? { pauseImage: o.pauseImage } : {}),
+        ...(o.privateRegistry ? { privateRegistryFile: o.privateRegistry } : {}),
+        cniConfDir: cniConfDirOf(o.dataDir),
+      });
+      stops.push(() => cri.stop());
+      runtime = cri.runtime;
+    } else {
+      const { ProcessRuntime } = await import('./runtime/process/process-runtime.js');
+      const processRuntime = new ProcessRuntime({ stateDir: join(agentDir, 'process'), network });
+      stops.push(() => processRuntime.close());
+      runtime = processRuntime;
+    }
+    const version = await runtime.version();
+    const containerRuntimeVersion = `${version.runtimeName}://${version.runtimeVersion}`;
+
+    const pods = o.informers.informerFor<Pod>(Pods, { fieldSelector: `spec.nodeName=${o.nodeName}` });
+    const server = new AgentServer({ backend: new RuntimeBackend({ nodeName: o.nodeName, runtime, pods }), tls: o.tls, port: o.kubeletPort });
+    await server.start();
+    stops.push(() => server.close());
+
+    const reporter = new NodeReporter({
+      client: o.client,
+      nodeName: o.nodeName,
+      host: await readHostFacts(),
+      measurements: new HostMeasurements({ dataDir: o.dataDir }),
+      containerRuntimeVersion,
+      runtimeProblems: async () => {
+        const conditions: RuntimeCondition[] = await runtime.status().catch((err: Error) => [{ type: 'RuntimeReady', status: false, message: err.message }]);
+        return conditions.filter((c) => !c.status && (c.type === 'RuntimeReady' || selection.runtime === 'cri')).map((c) => `container runtime ${c.type === 'RuntimeReady' ? 'is down' : 'network not ready'}: ${c.message ?? c.reason ?? ''}`);
+      },
+      ...(o.nodeIp ? { nodeIPs: [o.nodeIp] } : {}),
+      ...(o.roles ? { roles: o.roles } : {}),
+      ...(o.labels ? { labels: o.labels } : {}),
+      ...(o.taints ? { taints: o.taints } : {}),
+      kubeletPort: server.port,
+    });
+    await reporter.start();
+    stops.push(() => reporter.stop());
+
+    // Pods get addresses from the node's podCIDR; the node IPAM controller assigns it just after registration.
+    const cidrs = await withTimeout(reporter.waitForPodCIDR(), o.podCidrTimeoutMs ?? 60_000);
+    if (cidrs) await network.setPodCidrs(cidrs);
+    else log.warn('the node has no podCIDR yet (is the node-ipam controller running?): pods use the host network until it has one', { node: o.nodeName });
+    const networkStatus = await network.status();
+    if (!networkStatus.ready) log.warn(`pod network unavailable: ${networkStatus.message}; pods use the host network`);
+
+    const volumes = new HostVolumeManager({ rootDir: join(agentDir, 'pods'), sources: clientVolumeSources(o.client, o.nodeName), nodeName: o.nodeName });
+    const reclaimer = new LocalPathReclaimer({ client: o.client, informers: o.informers, nodeName: o.nodeName, storageRoot: join(o.dataDir, 'storage') });
+    reclaimer.start();
+    stops.push(() => reclaimer.stop());
+
+    const kubelet = new Kubelet({
+      nodeName: o.nodeName,
+      client: o.client,
+      informers: o.informers,
+      runtime,
+      volumes,
+      probes: (events) => new KubeletProbeManager(events, (id, cmd, timeoutMs) => runtime.execSync(id, cmd, timeoutMs)),
+      recorder: new ApiEventRecorder(o.client, 'kubelet', { host: o.nodeName }),
+      logRoot: o.logRoot ?? (isRoot() ? '/var/log/pods' : join(agentDir, 'pod-logs')),
+      podsDir: join(agentDir, 'pods'),
+      nodeIPs: () => reporter.internalIPs,
+    });
+    await kubelet.start();
+    stops.push(() => kubelet.stop());
+    return { nodeName: o.nodeName, runtime, port: server.port, runtimeReason: selection.reason, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** The node's InternalIPs as it will register them: --node-ip, else the host's first non-loopback address. */
+export function nodeInternalIPs(nodeName: string, nodeIp?: string): string[] {
+  return computeNodeAddresses({ nodeName, ...(nodeIp ? { nodeIPs: [nodeIp] } : {}), interfaces: networkInterfaces() })
+    .filter((a) => a.type === 'InternalIP')
+    .map((a) => a.address);
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
