@@ -35,6 +35,7 @@ import {
 } from '../types.js';
 import { ContainerStateCode, MountPropagation, NamespaceMode, PodSandboxState, Protocol } from './cri-api.js';
 import { CriCallError, CriClient } from './cri-client.js';
+import { openSpdyPortForward, openSpdyRemoteCommand } from './spdy-stream-client.js';
 import { openPortForward, openRemoteCommand } from './stream-client.js';
 
 const log = createLogger('cri-runtime');
@@ -48,6 +49,11 @@ export interface CriRuntimeOptions {
   timeoutMs?: number;
   /** RuntimeClass handler for sandboxes ('' = containerd's default_runtime_name). */
   runtimeHandler?: string;
+  /**
+   * How exec/attach/port-forward reach the streaming server: SPDY (default; what kubectl and the API server use with
+   * kubelet, with half-close, so stdin EOF works) or WebSocket (no stdin EOF before v5.channel.k8s.io).
+   */
+  streamProtocol?: 'spdy' | 'websocket';
 }
 
 /* ---------- wire shapes (the subset of cri-api.ts this file reads) ---------- */
@@ -231,14 +237,18 @@ export function fromCriSandboxStatus(s: CriSandboxStatus): PodSandboxStatus {
 }
 
 export function fromCriContainerStatus(s: CriContainerStatus, podSandboxId: string): ContainerStatus {
+  const finishedAt = nsToMs(s.finishedAt);
+  // containerd stamps StartedAt once Start has returned, but FinishedAt comes from the shim's exit event: a process
+  // that exits at once can "finish" a millisecond before it "started". A run cannot end before it began.
+  const startedAt = finishedAt > 0 ? Math.min(nsToMs(s.startedAt), finishedAt) : nsToMs(s.startedAt);
   return {
     id: s.id,
     podSandboxId,
     metadata: { name: s.metadata?.name ?? '', attempt: s.metadata?.attempt ?? 0 },
     state: CONTAINER_STATES[s.state] ?? 'unknown',
     createdAt: nsToMs(s.createdAt),
-    startedAt: nsToMs(s.startedAt),
-    finishedAt: nsToMs(s.finishedAt),
+    startedAt,
+    finishedAt,
     exitCode: s.exitCode,
     // containerd words these as kubelet does (OOMKilled, Completed, Error); it leaves created/running ones empty.
     reason: s.reason,
@@ -485,15 +495,22 @@ export class CriRuntime implements ContainerRuntime {
   }
 
   async exec(id: string, cmd: string[], options: StreamOptions): Promise<StreamSession> {
-    return openRemoteCommand(await this.execUrl(id, cmd, options), options);
+    const url = await this.execUrl(id, cmd, options);
+    return this.#spdy ? openSpdyRemoteCommand(url, options) : openRemoteCommand(url, options);
   }
 
   async attach(id: string, options: StreamOptions): Promise<StreamSession> {
-    return openRemoteCommand(await this.attachUrl(id, options), options);
+    const url = await this.attachUrl(id, options);
+    return this.#spdy ? openSpdyRemoteCommand(url, options) : openRemoteCommand(url, options);
   }
 
   async portForward(podSandboxId: string, port: number): Promise<Duplex> {
-    return openPortForward(await this.portForwardUrl(podSandboxId, [port]), port);
+    const url = await this.portForwardUrl(podSandboxId, [port]);
+    return this.#spdy ? openSpdyPortForward(url, port) : openPortForward(url, port);
+  }
+
+  get #spdy(): boolean {
+    return (this.#options.streamProtocol ?? 'spdy') === 'spdy';
   }
 
   /*

@@ -100,3 +100,11 @@ describe('parseExitStatus (the v4 error channel)', () => {
     test(`${protocol}: ${body.slice(0, 40) || '(empty)'}`, () => assert.deepEqual(parseExitStatus(body, protocol), expected));
   }
 });
+
+test('fromCriContainerStatus: a container that exited before containerd stamped its start never finishes before it started', () => {
+  const s = fromCriContainerStatus(
+    { id: 'c', metadata: null, state: 2, createdAt: 1e9, startedAt: 2_001_000_000, finishedAt: 2_000_000_000, exitCode: 0, image: null, imageRef: '', reason: 'Completed', message: '', labels: {}, annotations: {}, logPath: '' },
+    'sb',
+  );
+  assert.deepEqual([s.startedAt, s.finishedAt], [2000, 2000]);
+});
