@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRuntimeError, type ContainerConfig, type PodSandboxConfig } from '../types.js';
+import { CriRuntime } from './cri-runtime.js';
 import { skipUnlessContainerd, startCriTestEnv, TEST_BUSYBOX_IMAGE, type CriTestEnv } from './cri-test-env.js';
 
 const skip = skipUnlessContainerd();
@@ -312,6 +313,57 @@ describe('CriRuntime on a real containerd', skip, () => {
       assert.match(out.stdout.toString() + out.stderr.toString(), expected, name);
       await env.runtime.stopContainer(id, 0);
       await env.runtime.removeContainer(id);
+    }
+  });
+
+  test('SPDY (default): ending stdin is end-of-file for a non-TTY exec', async () => {
+    const [main] = await env.runtime.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
+    const session = await env.runtime.exec(main.id, ['/bin/sh', '-c', 'cat; echo "<eof>"'], { stdin: true, stdout: true, stderr: true, tty: false });
+    const out = collect(session.stdout);
+    session.stdin!.end('line 1\nline 2\n');
+    assert.deepEqual(await session.done, { exitCode: 0 });
+    assert.equal(await out, 'line 1\nline 2\n<eof>\n');
+  });
+
+  test('SPDY (default) port-forward: ending our side lets the pod\'s side finish; one listener, several streams', async () => {
+    const id = await env.runtime.createContainer(sandboxId, containerConfig('echo', ['nc', '-ll', '-p', '7007', '-e', 'cat']), sandbox);
+    await env.runtime.startContainer(id);
+    await eventually('nc listening', async () => (await env.runtime.execSync(id, ['/bin/sh', '-c', 'netstat -ltn | grep -q :7007'], 5000)).exitCode === 0);
+    for (const word of ['first', 'second']) {
+      const stream = await env.runtime.portForward(sandboxId, 7007);
+      const got = collect(stream);
+      stream.end(`${word}\n`);
+      assert.equal(await got, `${word}\n`);
+    }
+    await env.runtime.stopContainer(id, 0);
+  });
+
+  test('WebSocket transport: exec output and exit code, TTY end-of-file, port-forward', async () => {
+    const ws = new CriRuntime({ endpoint: env.containerd.endpoint, streamProtocol: 'websocket' });
+    try {
+      const [main] = await ws.listContainers({ podSandboxId: sandboxId, labels: { 'io.kubernetes.container.name': 'main' } });
+      const plain = await ws.exec(main.id, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 5'], { stdin: false, stdout: true, stderr: true, tty: false });
+      const [out, err] = [collect(plain.stdout), collect(plain.stderr)];
+      assert.deepEqual(await plain.done, { exitCode: 5 });
+      assert.deepEqual([await out, await err], ['out\n', 'err\n']);
+      const tty = await ws.exec(main.id, ['wc', '-c'], { stdin: true, stdout: true, stderr: false, tty: true });
+      const ttyOut = collect(tty.stdout);
+      tty.stdin!.end('abc\n');
+      assert.equal((await tty.done).exitCode, 0);
+      assert.match(await ttyOut, /\b4\s*$/);
+      const web = await ws.createContainer(sandboxId, containerConfig('web-ws', ['/bin/sh', '-c', 'mkdir -p /tmp/w && echo "over ws" > /tmp/w/index.html && exec httpd -f -p 8081 -h /tmp/w']), sandbox);
+      await ws.startContainer(web);
+      await eventually('httpd listening', async () => (await ws.execSync(web, ['/bin/sh', '-c', 'netstat -ltn | grep -q :8081'], 5000)).exitCode === 0);
+      const stream = await ws.portForward(sandboxId, 8081);
+      let text = '';
+      stream.on('data', (c: Buffer) => (text += c.toString()));
+      stream.write('GET /index.html HTTP/1.0\r\n\r\n');
+      await eventually('the HTTP response', async () => text.includes('over ws'));
+      assert.match(text, /^HTTP\/1\.[01] 200/);
+      stream.destroy();
+      await ws.stopContainer(web, 0);
+    } finally {
+      await ws.close();
     }
   });
 
