@@ -19,6 +19,10 @@ export const DEFAULT_KUBELET_PORT = 10250;
  * status.daemonEndpoints.kubeletEndpoint.Port.
  */
 export function nodeAddress(node: Node): { host: string; port: number } {
+  // Simulated nodes (agent/simulated, label skiff.dev/simulated) register an address but run no agent API.
+  if (node.metadata?.labels?.['skiff.dev/simulated'] === 'true') {
+    throw serviceUnavailable(`node "${node.metadata.name}" is a simulated node: it runs no containers, so there are no logs, exec, attach or port-forward`);
+  }
   const addresses = node.status?.addresses ?? [];
   for (const type of ['InternalIP', 'Hostname', 'InternalDNS', 'ExternalIP', 'ExternalDNS']) {
     const a = addresses.find((x) => x.type === type && x.address);
