@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -90,5 +90,24 @@ describe('skiff flag errors and help', () => {
     const agent = run(['agent', '-h']);
     assert.equal(agent.status, 0);
     assert.match(agent.stdout, /^Usage: skiff agent --server URL --token TOKEN \[flags\]/);
+  });
+});
+
+describe('skiff images import', () => {
+  it('keeps an archive for the agent\'s next start when containerd is not running (k3s air-gap directory)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'skiff-images-'));
+    try {
+      const archive = join(dir, 'app.tar');
+      await writeFile(archive, 'not parsed until containerd imports it');
+      const r = run(['images', 'import', archive, '--data-dir', join(dir, 'data')]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /containerd is not running; copied to .*\/data\/agent\/images\/app\.tar/);
+      assert.equal(existsSync(join(dir, 'data', 'agent', 'images', 'app.tar')), true);
+      const usage = run(['images']);
+      assert.equal(usage.status, 1);
+      assert.match(usage.stdout, /^Usage: skiff images import FILE/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,6 +9,7 @@ const USAGE = `Usage: skiff <command> [flags]
 Commands:
   server    Run the control plane (API server, store, controllers, scheduler) on this machine
   agent     Join a server as a node (skiff agent --server URL --token TOKEN)
+  images    Import image archives for offline nodes (skiff images import FILE [--data-dir DIR])
 
 Run 'skiff server --help' or 'skiff agent --help' for their flags.
 `;
@@ -21,6 +22,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 1 : 0;
   }
+  if (command === 'images') return imagesCommand(rest);
   if (command !== 'server' && command !== 'agent') {
     process.stderr.write(`skiff: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 1;
@@ -50,6 +52,45 @@ async function main(argv: string[]): Promise<number> {
     await running.stop();
   } catch (err) {
     log.error('error while stopping', { err });
+  }
+  return 0;
+}
+
+const IMAGES_USAGE = `Usage: skiff images import FILE... [--data-dir DIR] [--container-runtime-endpoint ENDPOINT]
+
+Imports docker-save or OCI archives into the node's containerd (namespace k8s.io). When skiff's own containerd is not
+running, the archives are copied to <data-dir>/agent/images/, which the agent imports at its next start (k3s's air-gap
+convention).
+`;
+
+/** `skiff images import FILE...`: images for machines that cannot reach a registry. */
+async function imagesCommand(argv: string[]): Promise<number> {
+  const { parseArgs } = await import('node:util');
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { 'data-dir': { type: 'string', short: 'd' }, 'container-runtime-endpoint': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    process.stderr.write(`skiff images: ${(err as Error).message}\n\n${IMAGES_USAGE}`);
+    return 1;
+  }
+  const [sub, ...files] = parsed.positionals;
+  if (parsed.values.help || sub === undefined) {
+    process.stdout.write(IMAGES_USAGE);
+    return parsed.values.help ? 0 : 1;
+  }
+  if (sub !== 'import' || files.length === 0) {
+    process.stderr.write(`skiff images: expected "import FILE...", got ${JSON.stringify(parsed.positionals.join(' '))}\n\n${IMAGES_USAGE}`);
+    return 1;
+  }
+  const { defaultDataDir } = await import('./flags.js');
+  const { homedir } = await import('node:os');
+  const dataDir = parsed.values['data-dir'] ?? defaultDataDir({ uid: process.getuid?.() ?? 1000, home: homedir(), hostname: '', defaultConfigFile: '' });
+  const { importImageCommand } = await import('../agent/runtime/cri/start-cri-runtime.js');
+  for (const file of files) {
+    const endpoint = parsed.values['container-runtime-endpoint'];
+    const r = await importImageCommand(file, { dataDir, ...(endpoint ? { endpoint } : {}) });
+    if (r.deferredTo) process.stdout.write(`${file}: containerd is not running; copied to ${r.deferredTo}, imported at the agent's next start\n`);
+    else process.stdout.write(`${file}: imported ${r.images.join(', ')}\n`);
   }
   return 0;
 }
