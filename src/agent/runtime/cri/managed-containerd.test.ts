@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { renderContainerdConfig } from './containerd-config.js';
 import { skipUnlessContainerd, startCriTestEnv, TEST_BUSYBOX_IMAGE, type CriTestEnv } from './cri-test-env.js';
-import { ManagedContainerd } from './managed-containerd.js';
+import { findBinary, ManagedContainerd } from './managed-containerd.js';
 
 describe('renderContainerdConfig', () => {
   const text = renderContainerdConfig({
@@ -101,7 +101,8 @@ describe('ManagedContainerd supervising a real containerd', skipUnlessContainerd
 
   test('a containerd left by a killed agent on the same data dir is replaced', async () => {
     const dir = await mkdtemp('/tmp/skcri-stale-');
-    const options = { dataDir: dir, sandboxImage: 'registry.k8s.io/pause:skiff-test', cniConfDir: join(dir, 'cni') };
+    // dieWithAgent false: as on a machine without setpriv, where the orphan outlives the agent.
+    const options = { dataDir: dir, sandboxImage: 'registry.k8s.io/pause:skiff-test', cniConfDir: join(dir, 'cni'), dieWithAgent: false };
     // The "agent": a separate Node process that starts containerd, then dies by SIGKILL (no cleanup of its child).
     const script = `
       import { ManagedContainerd } from ${JSON.stringify(join(ROOT, 'src/agent/runtime/cri/managed-containerd.ts'))};
@@ -131,6 +132,33 @@ describe('ManagedContainerd supervising a real containerd', skipUnlessContainerd
       await rm(dir, { recursive: true, force: true });
     }
     assert.equal(second.pid, undefined);
+  });
+
+  test('by default containerd dies with a killed agent (setpriv --pdeathsig)', async (t) => {
+    if (!findBinary('setpriv')) return t.skip('setpriv (util-linux) is not installed');
+    const dir = await mkdtemp('/tmp/skcri-death-');
+    const options = { dataDir: dir, sandboxImage: 'registry.k8s.io/pause:skiff-test', cniConfDir: join(dir, 'cni') };
+    const script = `
+      import { ManagedContainerd } from ${JSON.stringify(join(ROOT, 'src/agent/runtime/cri/managed-containerd.ts'))};
+      const m = new ManagedContainerd(${JSON.stringify(options)});
+      await m.start();
+      process.stdout.write(String(m.pid) + '\\n');
+      setInterval(() => {}, 1000);`;
+    const agent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const pid = await new Promise<number>((resolve, reject) => {
+        agent.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));
+        agent.once('exit', (code) => reject(new Error(`agent script exited with ${code}`)));
+      });
+      assert.match(await readFile(`/proc/${pid}/cmdline`, 'utf8'), /containerd/);
+      agent.kill('SIGKILL');
+      const gone = () => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+      for (let i = 0; i < 100 && !gone(); i++) await sleep(50);
+      assert.ok(gone(), 'containerd ended with its agent');
+    } finally {
+      agent.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

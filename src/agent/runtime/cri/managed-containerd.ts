@@ -40,6 +40,8 @@ export interface ManagedContainerdOptions {
   extraRuntimes?: Record<string, string>;
   readyTimeoutMs?: number;
   stopTimeoutMs?: number;
+  /** containerd dies with the agent process (setpriv --pdeathsig; default true when setpriv is installed). */
+  dieWithAgent?: boolean;
   /** Restart back-off: first delay, doubled per quick death up to max; reset after `resetAfterMs` of running. */
   restartBackoff?: { initialMs: number; maxMs: number; resetAfterMs: number };
 }
@@ -187,7 +189,12 @@ export class ManagedContainerd {
 
   #spawn(): void {
     const logFd = openSync(this.logPath, 'a');
-    const child = spawn(this.#binary, ['--config', this.configPath], { stdio: ['ignore', logFd, logFd] });
+    // With util-linux's setpriv, containerd gets SIGKILL when the agent dies, even by SIGKILL: no orphan holds the
+    // data dir (containers live on in their shims, and the next agent's containerd picks them up). Without it, the
+    // pid file lets the next start stop the orphan.
+    const setpriv = this.#options.dieWithAgent === false ? undefined : findBinary('setpriv');
+    const [command, args] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', this.#binary, '--config', this.configPath]] : [this.#binary, ['--config', this.configPath]];
+    const child = spawn(command, args, { stdio: ['ignore', logFd, logFd] });
     closeSync(logFd);
     this.#child = child;
     this.#ready = false;
