@@ -256,6 +256,20 @@ describe('Kubelet', () => {
     assert.equal(h.kubelet.podUids.length, 0);
   });
 
+  it('runs the postStart hook after the start; a failing hook kills the container and is reported in kubelet\'s words', async () => {
+    const h = await harness();
+    h.runtime.onExec = (_id, cmd) => (cmd.includes('fail') ? { exitCode: 2, stdout: Buffer.from('no config'), stderr: Buffer.alloc(0), timedOut: false } : undefined);
+    const hook = (cmd: string) => ({ name: 'app', image: 'busybox', command: ['sleep', '1000'], lifecycle: { postStart: { exec: { command: ['sh', '-c', cmd] } } } });
+    await create(h, pod('hooked', { containers: [hook('warm-up')] }));
+    assert.ok(h.runtime.calls.includes('execSync hooked/app#0 sh -c warm-up'), h.runtime.calls.join('\n'));
+    assert.equal(get(h, 'hooked').status?.containerStatuses?.[0]?.state?.running !== undefined, true);
+    await create(h, pod('broken', { containers: [hook('fail')] }));
+    const lines = h.recorder.lines();
+    assert.ok(lines.some((l) => l.startsWith('Warning FailedPostStartHook Exec lifecycle hook ([sh -c fail]) for Container "app" in Pod "broken_default(')), lines.join('\n'));
+    assert.ok(lines.includes('Normal Killing PostStartHook failed'), lines.join('\n'));
+    assert.ok(h.runtime.calls.some((c) => c.startsWith('stopContainer broken/app#0')));
+  });
+
   it('a restarted kubelet adopts running containers and removes what belongs to deleted pods', async () => {
     const h = await harness();
     const kept = await create(h, pod('kept'));

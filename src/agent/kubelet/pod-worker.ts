@@ -6,16 +6,15 @@
  * DELETE with grace 0 and a uid precondition, as kubelet's status manager does once everything is stopped).
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
 import { join } from 'node:path';
-import type { Container, LifecycleHandler, PodStatus } from 'kubernetes-types/core/v1.js';
+import type { Container, PodStatus } from 'kubernetes-types/core/v1.js';
 import { isPodTerminal, podKey } from '../../api/pod.js';
 import { isNotFound, isConflict } from '../../api/status.js';
 import { parseTime } from '../../api/time.js';
 import { Pods } from '../../client/resources.js';
 import type { Client, Clock, EventRecorder } from '../../client/types.js';
 import type { Logger } from '../../log/logger.js';
+import { FAILED_POST_START_HOOK_EVENT, FAILED_PRE_STOP_HOOK_EVENT, LIFECYCLE_HTTP_FALLBACK_REASON, LifecycleHandlerRunner } from '../lifecycle/lifecycle-handler-runner.js';
 import type { ProbeManager } from '../probes/types.js';
 import { isRuntimeError, POD_UID_LABEL, type ContainerRuntime, type PodSandboxConfig } from '../runtime/types.js';
 import { VolumeError, type PodVolume, type VolumeManager } from '../volumes/types.js';
@@ -386,6 +385,24 @@ export class PodWorker {
     this.ctx.recorder.event(pod, 'Normal', 'Started', `Started container ${container.name}`);
     this.announced.add(id);
     this.ctx.probes.containerStarted(this.uid, container.name, id, this.now(), podIPs[0]);
+    if (container.lifecycle?.postStart) {
+      // kuberuntime startContainer: the hook runs before the container counts as started; a failure kills it.
+      const outcome = await this.hooks().runPostStart({ pod, container, containerId: id, podIp: podIPs[0] ?? '' });
+      if (outcome.fallbackWarning) this.ctx.recorder.event(pod, 'Warning', LIFECYCLE_HTTP_FALLBACK_REASON, outcome.fallbackWarning);
+      if (outcome.failure) {
+        this.ctx.recorder.event(pod, 'Warning', FAILED_POST_START_HOOK_EVENT.reason, outcome.failure.message);
+        await this.killContainer(pod, id, container.name, pod.spec?.terminationGracePeriodSeconds ?? 30, FAILED_POST_START_HOOK_EVENT.message);
+        throw new StartFailure(outcome.failure.reason, outcome.failure.message);
+      }
+    }
+  }
+
+  private hookRunner?: LifecycleHandlerRunner;
+
+  /** postStart and preStop hooks (agent/lifecycle), exec'd through the runtime. */
+  private hooks(): LifecycleHandlerRunner {
+    this.hookRunner ??= new LifecycleHandlerRunner({ execSync: (id, cmd, timeoutMs) => this.ctx.runtime.execSync(id, cmd, timeoutMs), clock: this.ctx.clock });
+    return this.hookRunner;
   }
 
   /** A container created anew after its runtime records were lost keeps counting from the reported status. */
@@ -436,30 +453,15 @@ export class PodWorker {
     this.ctx.recorder.event(pod, 'Normal', 'Killing', message || `Stopping container ${name}`);
     let grace = graceSeconds;
     if (spec?.lifecycle?.preStop && grace > 0) {
-      const started = this.now();
-      await this.runPreStop(pod, spec, id, spec.lifecycle.preStop, grace);
-      grace -= Math.floor((this.now() - started) / 1000);
+      const podIp = this.lastStatus?.podIP || this.ctx.hostIPs()[0] || '';
+      const outcome = await this.hooks().runPreStop({ pod, container: spec, containerId: id, podIp }, grace * 1000);
+      if (outcome.fallbackWarning) this.ctx.recorder.event(pod, 'Warning', LIFECYCLE_HTTP_FALLBACK_REASON, outcome.fallbackWarning);
+      if (outcome.error) this.ctx.recorder.event(pod, 'Warning', FAILED_PRE_STOP_HOOK_EVENT.reason, outcome.error);
+      grace -= Math.floor(outcome.elapsedMs / 1000);
     }
     if (graceSeconds > 0 && grace < MIN_GRACE_SECONDS) grace = MIN_GRACE_SECONDS;
     await this.ctx.runtime.stopContainer(id, Math.max(0, grace));
     if (this.announced.delete(id)) this.ctx.probes.containerStopped(this.uid, name);
-  }
-
-  private async runPreStop(pod: Pod, container: Container, id: string, hook: LifecycleHandler, graceSeconds: number): Promise<void> {
-    try {
-      if (hook.exec?.command) {
-        const r = await this.ctx.runtime.execSync(id, hook.exec.command, graceSeconds * 1000);
-        if (r.exitCode !== 0) throw new Error(`command '${hook.exec.command.join(' ')}' exited with ${r.exitCode}: ${r.stderr.toString().trim() || r.stdout.toString().trim()}`);
-      } else if (hook.httpGet) {
-        const ip = hook.httpGet.host || this.lastStatus?.podIP || this.ctx.hostIPs()[0] || '127.0.0.1';
-        await httpGetHook(ip, container, hook.httpGet, graceSeconds * 1000);
-      } else if (hook.sleep) {
-        const ms = Math.min(hook.sleep.seconds, graceSeconds) * 1000;
-        await new Promise<void>((resolve) => this.ctx.clock.setTimeout(resolve, ms));
-      }
-    } catch (err) {
-      this.ctx.recorder.event(pod, 'Warning', 'FailedPreStopHook', `PreStopHook failed: ${(err as Error).message}`);
-    }
   }
 
   /**
@@ -557,33 +559,9 @@ function allContainers(pod: Pod): Container[] {
 /** A container that could not be created or started: its waiting reason and message. */
 class StartFailure extends Error {
   constructor(
-    readonly reason: 'CreateContainerError' | 'RunContainerError',
+    readonly reason: 'CreateContainerError' | 'RunContainerError' | 'PostStartHookError',
     message: string,
   ) {
     super(message);
   }
-}
-
-/** preStop httpGet (kubelet's lifecycle handler): a named or numbered port, HTTP or HTTPS, 2xx/3xx is success. */
-async function httpGetHook(host: string, container: Container, action: NonNullable<LifecycleHandler['httpGet']>, timeoutMs: number): Promise<void> {
-  let port = action.port;
-  if (typeof port === 'string') {
-    const named = container.ports?.find((p) => p.name === port);
-    if (!named) throw new Error(`couldn't find port: ${port} in ${container.name}`);
-    port = named.containerPort;
-  }
-  const scheme = action.scheme === 'HTTPS' ? https : http;
-  const path = action.path ? (action.path.startsWith('/') ? action.path : `/${action.path}`) : '/';
-  await new Promise<void>((resolve, reject) => {
-    const headers: Record<string, string> = { 'User-Agent': 'kube-lifecycle/1.32' };
-    for (const h of action.httpHeaders ?? []) headers[h.name] = h.value;
-    const req = scheme.get({ host, port, path, headers, timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
-      res.resume();
-      const code = res.statusCode ?? 0;
-      if (code >= 200 && code < 400) resolve();
-      else reject(new Error(`HTTP lifecycle hook (${path}) for Container "${container.name}" in Pod failed with status code ${code}`));
-    });
-    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs}ms`)));
-    req.on('error', reject);
-  });
 }
