@@ -202,6 +202,9 @@ describe('Kubelet', () => {
     assert.ok(s.state?.running, 'started again once the back-off ended');
     assert.equal(s.restartCount, 2);
     assert.equal(h.runtime.running(uid, 'app')!.metadata.attempt, 2);
+    // Container GC (MaxPerPodContainer 1): instance 0 is gone, instance 1 stays for --previous and lastState.
+    assert.deepEqual(h.runtime.containersOf(uid).map((c) => c.metadata.attempt).sort(), [1, 2]);
+    assert.equal(appStatus(get(h, 'crash')).lastState?.terminated?.exitCode, 1);
   });
 
   for (const [exitCode, phase, reason] of [[0, 'Succeeded', 'Completed'], [3, 'Failed', 'Error']] as const) {

@@ -384,6 +384,7 @@ export class PodWorker {
     }
     this.ctx.recorder.event(pod, 'Normal', 'Started', `Started container ${container.name}`);
     this.announced.add(id);
+    await this.removeDeadInstances(runtime, container.name, restartCount);
     this.ctx.probes.containerStarted(this.uid, container.name, id, this.now(), podIPs[0]);
     if (container.lifecycle?.postStart) {
       // kuberuntime startContainer: the hook runs before the container counts as started; a failure kills it.
@@ -394,6 +395,17 @@ export class PodWorker {
         await this.killContainer(pod, id, container.name, pod.spec?.terminationGracePeriodSeconds ?? 30, FAILED_POST_START_HOOK_EVENT.message);
         throw new StartFailure(outcome.failure.reason, outcome.failure.message);
       }
+    }
+  }
+
+  /**
+   * Container garbage collection per pod, as kubelet's (MaxPerPodContainer 1): once instance n runs, exited instances
+   * older than n-1 go; the one before stays for `kubectl logs --previous` and lastState.
+   */
+  private async removeDeadInstances(runtime: RuntimePodStatus, name: string, restartCount: number): Promise<void> {
+    for (const c of runtime.containers) {
+      if (c.state !== 'exited' || containerNameOf(c) !== name || restartCountOf(c) >= restartCount - 1) continue;
+      await this.ctx.runtime.removeContainer(c.id).catch((err: Error) => this.ctx.log.warn('cannot remove an old container instance', { pod: podKey(this.pod), container: name, err: err.message }));
     }
   }
 
