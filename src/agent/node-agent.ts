@@ -153,7 +153,12 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
     const volumes = new HostVolumeManager({ rootDir: join(agentDir, 'pods'), sources: clientVolumeSources(o.client, o.nodeName), nodeName: o.nodeName });
     const reclaimer = new LocalPathReclaimer({ client: o.client, informers: o.informers, nodeName: o.nodeName, storageRoot: join(o.dataDir, 'storage') });
     reclaimer.start();
-    stops.push(() => reclaimer.stop());
+    // Its workers end when stop() shuts the queue down.
+    const reclaiming = reclaimer.run();
+    stops.push(async () => {
+      reclaimer.stop();
+      await reclaiming;
+    });
 
     const kubelet = new Kubelet({
       nodeName: o.nodeName,
