@@ -1,7 +1,13 @@
-/** `skiff agent --simulate N` joins a server over HTTPS with the cluster token, after checking the CA against the token. */
+/**
+ * `skiff agent --simulate N` joins a server over HTTPS with the cluster token, after checking the CA against the token,
+ * and its simulated kubelets act as the agent's node identity (system:node:<node-name>).
+ */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from './helpers/eventually.js';
 import { SKIFF_BIN, waitExit } from './helpers/server-process.js';
@@ -10,17 +16,20 @@ import { startTestServer, type TestServer } from './helpers/test-server.js';
 describe('skiff agent', () => {
   let s: TestServer;
   let token: string;
+  let agentDir: string;
   before(async () => {
     s = await startTestServer();
     token = (await readFile(`${s.dataDir}/server/token`, 'utf8')).trim();
+    agentDir = await mkdtemp(join(tmpdir(), 'skiff-agent-'));
   });
   after(async () => {
     await s?.stop();
+    await rm(agentDir, { recursive: true, force: true });
   });
 
   it('registers simulated nodes that run pods scheduled onto them', async () => {
     assert.match(token, /^K10[0-9a-f]{64}::server:/, 'the server stores the K10 form');
-    const child = spawn(process.execPath, [SKIFF_BIN, 'agent', '--server', s.url, '--token', token, '--simulate', '2', '--node-name', 'edge'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SKIFF_BIN, 'agent', '--server', s.url, '--token', token, '--simulate', '2', '--node-name', 'edge', '--data-dir', agentDir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (out += c));
@@ -29,6 +38,10 @@ describe('skiff agent', () => {
       const nodes = await s.request('GET', '/api/v1/nodes');
       const names = nodes.json.items.map((n: any) => n.metadata.name).sort();
       assert.deepEqual(names, ['edge-sim-0', 'edge-sim-1']);
+      // It joined for a node certificate of its own rather than acting with the token.
+      const cert = new X509Certificate(await readFile(join(agentDir, 'agent', 'client-kubelet.crt')));
+      assert.match(cert.subject, /CN=system:node:edge/);
+      assert.match(cert.subject, /O=system:nodes/);
       const pod = await s.request('POST', '/api/v1/namespaces/default/pods', {
         metadata: { name: 'on-edge' },
         spec: { nodeSelector: { 'kubernetes.io/hostname': 'edge-sim-1' }, containers: [{ name: 'c', image: 'busybox' }] },
@@ -48,7 +61,7 @@ describe('skiff agent', () => {
   it('refuses a server whose CA does not match the token', async () => {
     // Asynchronously: the server runs in this process and must keep answering while the agent talks to it.
     const forged = token.replace(/^K10([0-9a-f])/, (_m, c) => `K10${c === '0' ? '1' : '0'}`);
-    const child = spawn(process.execPath, [SKIFF_BIN, 'agent', '--server', s.url, '--token', forged, '--simulate', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SKIFF_BIN, 'agent', '--server', s.url, '--token', forged, '--simulate', '1', '--data-dir', agentDir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (c) => (err += c));
     assert.equal(await waitExit(child), 1);

@@ -4,47 +4,20 @@
  * the CA from /cacerts and, when the token is in its K10<sha256 of the CA>::server:<secret> form, refuses a CA whose
  * hash differs, before it sends the secret anywhere.
  */
-import { createHash } from 'node:crypto';
-import https from 'node:https';
 import { SimulatedNodes } from '../agent/simulated/simulated-nodes.js';
-import { parseToken } from '../apiserver/auth/cluster-token.js';
 import { HttpsTransport } from '../client/https-transport.js';
 import { SharedInformerFactory } from '../client/informer.js';
 import { RestClient } from '../client/rest-client.js';
 import { realClock } from '../client/types.js';
-import { createLogger, type LogFields } from '../log/logger.js';
 import { joinCluster } from '../agent/node/join.js';
+import { createLogger, type LogFields } from '../log/logger.js';
 import type { AgentConfig } from './agent-flags.js';
 import { announcer } from './announcer.js';
 
 const log = createLogger('agent');
 
-/** Fetches the server's CA from /cacerts without trusting it yet, then checks it against the token's hash. */
-export async function fetchClusterCA(server: string, caHash: string | undefined): Promise<string> {
-  const url = new URL('/cacerts', server);
-  const pem = await new Promise<string>((resolve, reject) => {
-    https
-      .get(url, { rejectUnauthorized: false, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          if (res.statusCode !== 200) reject(new Error(`GET ${url.href}: HTTP ${res.statusCode}`));
-          else resolve(Buffer.concat(chunks).toString('utf8'));
-        });
-      })
-      .on('error', (err) => reject(new Error(`cannot reach ${server}: ${err.message}`)));
-  });
-  if (caHash !== undefined) {
-    const actual = createHash('sha256').update(pem).digest('hex');
-    if (actual !== caHash) throw new Error(`the CA served by ${server} (sha256 ${actual}) does not match the token's CA hash ${caHash}; refusing to join`);
-  } else {
-    log.warn("the token has no CA hash (use the K10... form from the server's token file to verify the server); trusting the CA the server presents", { server });
-  }
-  return pem;
-}
-
 /**
- * Registers the simulated nodes and runs them until stop(). `announce` gets the ready line (default: printed on
+ * Joins and runs the node (or the simulated nodes) until stop(). `announce` gets the ready line (default: printed on
  * stdout in the text log format, an info entry in the JSON one).
  */
 export async function runAgent(config: AgentConfig, announce: (line: string, fields?: LogFields) => void = announcer(config.logFormat, log)): Promise<{ stop(): Promise<void> }> {
@@ -81,9 +54,9 @@ export async function runAgent(config: AgentConfig, announce: (line: string, fie
 
 /** `--simulate N`: N simulated nodes instead of a real one (kwok-style). */
 async function runSimulatedNodes(config: AgentConfig, announce: (line: string, fields?: LogFields) => void): Promise<{ stop(): Promise<void> }> {
-  const parsed = parseToken(config.token);
-  const ca = await fetchClusterCA(config.server, parsed.caHash);
-  const client = new RestClient(new HttpsTransport({ server: config.server, ca, token: parsed.secret }));
+  // The simulated kubelets act with this agent's node identity (system:node:<node-name> in system:nodes), not the token.
+  const creds = await joinCluster({ server: config.server, token: config.token, nodeName: config.agent.nodeName, dataDir: config.dataDir });
+  const client = new RestClient(new HttpsTransport({ server: config.server, ca: creds.ca, cert: creds.clientCert, key: creds.clientKey }));
   const informers = new SharedInformerFactory(client);
   const nodes = new SimulatedNodes({
     client,
