@@ -1,0 +1,659 @@
+/**
+ * bench/pod-start: pod start latency on one real node (`skiff server` with its embedded agent, in its own process),
+ * for the `process` and the `cri` runtime, beside a baseline measured in the same run on the same machine state.
+ *
+ * "Bound → Running": every pod is created already bound (spec.nodeName = the node), so the scheduler is not in the
+ * measurement. A pod's start is the earlier of the create call's response and the ADDED event of a watch opened
+ * before the creates (both seen by this process); its end is the first watch event with status.phase Running (and,
+ * separately, the first with condition Ready=True). That is the upstream pod-startup SLI's "observed via watch" end,
+ * minus the scheduling that the SLI's creation-timestamp start includes.
+ *
+ * Two load shapes, 100 pods each (--pods): `paced` creates one pod every 1000/rate ms (the targets apply to it; process:
+ * --rate, default 10 pods/s, the rate the performance anchors' T10 names; cri: --cri-rate, default 3 pods/s, because
+ * containerd alone starts only ~2-4 sandboxes a second on 2 cores and a faster pace measures its queue), `burst` creates
+ * them all at once (64 requests in flight) and also reports the time until the last one runs.
+ *
+ * Baselines, the same count and shapes:
+ *   process: spawn of the pods' own command (`sh -c 'echo started; trap ...; sleep'`) directly, and through
+ *            `unshare --pid --fork --mount --uts --ipc --net` as the runtime's sandbox does; the time is until the
+ *            command has written its first line (it runs).
+ *   cri:     RunPodSandbox + CreateContainer + StartContainer through skiff's CRI client (CriRuntime) against the
+ *            same containerd the agent runs, with the same cached busybox image and the agent's CNI network.
+ *
+ * Memory: the server's RSS with the embedded agent, idle and with the pods running, beside the same server with
+ * --disable-agent (idle, and holding the same number of bound pods that never run); the process runtime's supervisor,
+ * containerd and its shims are reported separately (they are processes of their own).
+ *
+ * Everything is cleaned up: pods deleted and gone (their containers stopped by the agent) before the server stops,
+ * then the supervisor, containerd's leftover shims, the pods' cgroups, mounts under the data dir, the CNI bridge, the
+ * log directories. Needs root (namespaces, cgroups, CNI); cri needs containerd, runc and a static busybox.
+ *
+ * Targets (issue 7): process p50 <= 50 ms and p99 <= 150 ms; cri (cached image) p99 <= 800 ms; agent RSS idle
+ * <= 60 MB, with 100 pods <= 150 MB. Prints one JSON object.
+ * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep]
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { buildBusyboxImage, findStaticBusybox } from '../src/agent/images/busybox-rootfs.js';
+import { airGapImageDir } from '../src/agent/images/image-import.js';
+import { CriRuntime } from '../src/agent/runtime/cri/cri-runtime.js';
+import type { ContainerConfig, PodSandboxConfig } from '../src/agent/runtime/types.js';
+import { spawnServer, waitExit, type ServerProcess } from '../test/helpers/server-process.js';
+
+const execFileAsync = promisify(execFile);
+const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : dflt);
+const runtimes = arg('runtimes', 'process,cri').split(',').filter(Boolean);
+const PODS = Number(arg('pods', '100'));
+/** Paced creation rate (pods/s): the process runtime at T10's 10/s; containerd alone does ~2-4 sandboxes/s on 2 cores. */
+const RATES: Record<string, number> = { process: Number(arg('rate', '10')), cri: Number(arg('cri-rate', '3')) };
+const BURST_IN_FLIGHT = 64;
+const BUSYBOX_IMAGE = 'docker.io/skiff-bench/busybox:local';
+const CGROUP_ROOT = 'skiff-kubepods';
+/** The pods' command: exits on SIGTERM at once (deletion does not wait for a grace period), otherwise runs. */
+const WORKLOAD = ['/bin/sh', '-c', 'echo started; trap "exit 0" TERM; while :; do sleep 3600 & wait $!; done'];
+const UNSHARE = ['unshare', '--pid', '--fork', '--mount', '--uts', '--ipc', '--net'];
+
+// ---------- a small HTTPS client for the server ----------
+
+interface Conn {
+  port: number;
+  tls: { ca: string; cert: string; key: string };
+  agent: https.Agent;
+}
+
+function request(c: Conn, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: any }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = https.request(
+      { host: '127.0.0.1', port: c.port, method, path, agent: c.agent, ...c.tls, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (x) => chunks.push(x));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          let json: any;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+async function connect(dir: string, port: number): Promise<Conn> {
+  const kc = parseYaml(await readFile(join(dir, 'kubeconfig.yaml'), 'utf8'));
+  const b64 = (s: string) => Buffer.from(s, 'base64').toString();
+  return {
+    port,
+    agent: new https.Agent({ keepAlive: true, maxSockets: BURST_IN_FLIGHT }),
+    tls: { ca: b64(kc.clusters[0].cluster['certificate-authority-data']), cert: b64(kc.users[0].user['client-certificate-data']), key: b64(kc.users[0].user['client-key-data']) },
+  };
+}
+
+/** Per pod (by name): when the bench first saw it bound, Running and Ready, and whether it is gone. */
+interface PodTimes {
+  created?: number;
+  added?: number;
+  running?: number;
+  ready?: number;
+  deleted?: number;
+}
+
+/** One watch of a namespace's pods, opened at a resourceVersion from a list so no event of the creates is missed. */
+class PodWatch {
+  readonly pods = new Map<string, PodTimes>();
+  private req?: ReturnType<typeof https.request>;
+  private waiters: Array<() => void> = [];
+
+  static async open(c: Conn, ns: string): Promise<PodWatch> {
+    const w = new PodWatch();
+    const list = await request(c, 'GET', `/api/v1/namespaces/${ns}/pods`);
+    const rv = list.json.metadata.resourceVersion;
+    await new Promise<void>((resolve, reject) => {
+      w.req = https.request(
+        { host: '127.0.0.1', port: c.port, method: 'GET', path: `/api/v1/namespaces/${ns}/pods?watch=true&resourceVersion=${rv}`, agent: false, ...c.tls },
+        (res) => {
+          resolve();
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            const now = performance.now();
+            buf += chunk;
+            let nl;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (line.trim()) w.onEvent(JSON.parse(line), now);
+            }
+            for (const f of w.waiters.splice(0)) f();
+          });
+        },
+      );
+      w.req.on('error', (err) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(err);
+      });
+      w.req.end();
+    });
+    return w;
+  }
+
+  times(name: string): PodTimes {
+    return this.pods.get(name) ?? this.pods.set(name, {}).get(name)!;
+  }
+
+  private onEvent(ev: { type: string; object: any }, now: number): void {
+    const name = ev.object?.metadata?.name;
+    if (!name) return;
+    const t = this.times(name);
+    if (ev.type === 'ADDED') t.added ??= now;
+    if (ev.type === 'DELETED') {
+      t.deleted ??= now;
+      return;
+    }
+    if (ev.object.status?.phase === 'Running') t.running ??= now;
+    if (ev.object.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True')) t.ready ??= now;
+  }
+
+  /** Resolves when `done` holds (checked after every batch of events), rejects after timeoutMs. */
+  until(done: () => boolean, what: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      const check = () => {
+        if (done()) {
+          clearTimeout(timer);
+          resolve();
+        } else this.waiters.push(check);
+      };
+      check();
+    });
+  }
+
+  close(): void {
+    this.req?.destroy();
+  }
+}
+
+// ---------- statistics ----------
+
+interface Stats {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+function stats(xs: number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return { n: s.length, p50: r(q(50)), p90: r(q(90)), p99: r(q(99)), max: r(s[s.length - 1] ?? NaN) };
+}
+
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `start(i)` for i in [0, n): paced (one every 1000/rate ms) or burst (BURST_IN_FLIGHT at a time). */
+async function drive(n: number, shape: 'paced' | 'burst', rate: number, start: (i: number) => Promise<void>): Promise<void> {
+  if (shape === 'burst') {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(BURST_IN_FLIGHT, n) }, async () => {
+        while (next < n) await start(next++);
+      }),
+    );
+    return;
+  }
+  const t0 = performance.now();
+  const all: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    all.push(start(i));
+  }
+  await Promise.all(all);
+}
+
+// ---------- memory ----------
+
+function rssMb(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids whose command line contains every one of `needles`. */
+function pidsWith(...needles: string[]): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (needles.every((n) => cmd.includes(n))) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The runtime's own processes for this data dir: the process runtime's supervisor, or containerd and its shims. */
+function runtimeRss(dir: string): Record<string, number | undefined> {
+  const supervisor = readPid(join(dir, 'agent', 'process', 'shim.pid'));
+  const containerd = readPid(join(dir, 'agent', 'containerd', 'containerd.pid'));
+  const out: Record<string, number | undefined> = {};
+  if (supervisor) out.supervisor_rss_mb = rssMb(supervisor);
+  if (containerd) {
+    out.containerd_rss_mb = rssMb(containerd);
+    const shims = pidsWith('containerd-shim', join(dir, 'agent'));
+    out.shims = shims.length;
+    out.shims_rss_mb_total = shims.reduce((sum, pid) => sum + (rssMb(pid) ?? 0), 0);
+  }
+  return out;
+}
+
+// ---------- the server ----------
+
+async function startServer(dir: string, extra: string[], agent: boolean): Promise<{ server: ServerProcess; c: Conn }> {
+  const server = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', ...extra], 120_000, {}, { agent });
+  return { server, c: await connect(dir, server.port) };
+}
+
+async function stopServer(server: ServerProcess): Promise<void> {
+  server.child.kill('SIGTERM');
+  const killer = setTimeout(() => server.child.kill('SIGKILL'), 30_000);
+  await waitExit(server.child);
+  clearTimeout(killer);
+}
+
+async function waitNodeReady(c: Conn, server: ServerProcess, node: string): Promise<void> {
+  const deadline = performance.now() + 120_000;
+  for (;;) {
+    const r = await request(c, 'GET', `/api/v1/nodes/${node}`);
+    if (r.status === 200 && r.json.spec?.podCIDR && r.json.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True') && /skiff node ready/.test(server.output())) return;
+    if (/embedded node agent did not start/.test(server.output())) throw new Error(`the agent did not start:\n${server.output()}`);
+    if (performance.now() > deadline) throw new Error(`node ${node} not Ready in 120 s:\n${server.output()}`);
+    await sleep(200);
+  }
+}
+
+function podManifest(name: string, node: string, runtime: string) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { bench: 'pod-start' } },
+    spec: {
+      nodeName: node,
+      terminationGracePeriodSeconds: 5,
+      containers: [{ name: 'c', image: runtime === 'cri' ? BUSYBOX_IMAGE : 'busybox', imagePullPolicy: 'IfNotPresent', command: WORKLOAD }],
+    },
+  };
+}
+
+interface PodRun {
+  running_ms: Stats;
+  ready_ms: Stats;
+  /** burst: from the first create until the last pod is Running. */
+  all_running_ms?: number;
+  uids: string[];
+}
+
+/** Creates PODS pods in a fresh namespace, measures bound → Running / Ready, deletes them and waits until they are gone. */
+async function runPods(c: Conn, node: string, runtime: string, ns: string, shape: 'paced' | 'burst', onAllRunning: () => void): Promise<PodRun> {
+  const r = await request(c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  if (r.status !== 201) throw new Error(`namespace ${ns}: ${r.status} ${r.text}`);
+  const watch = await PodWatch.open(c, ns);
+  const names = Array.from({ length: PODS }, (_, i) => `p${i}`);
+  const uids: string[] = [];
+  const first = performance.now();
+  try {
+    await drive(PODS, shape, RATES[runtime]!, async (i) => {
+      const res = await request(c, 'POST', `/api/v1/namespaces/${ns}/pods`, podManifest(names[i]!, node, runtime));
+      watch.times(names[i]!).created = performance.now();
+      if (res.status !== 201) throw new Error(`pod ${names[i]}: ${res.status} ${res.text}`);
+      uids.push(res.json.metadata.uid);
+    });
+    await watch.until(() => names.every((n) => watch.times(n).running !== undefined && watch.times(n).ready !== undefined), `${PODS} pods Running and Ready in ${ns}`, 180_000);
+    onAllRunning();
+    const lastRunning = Math.max(...names.map((n) => watch.times(n).running!));
+    const bound = (t: PodTimes) => Math.min(t.created ?? Infinity, t.added ?? Infinity);
+    const run: PodRun = {
+      running_ms: stats(names.map((n) => watch.times(n).running! - bound(watch.times(n)))),
+      ready_ms: stats(names.map((n) => watch.times(n).ready! - bound(watch.times(n)))),
+      uids,
+    };
+    if (shape === 'burst') run.all_running_ms = Math.round(lastRunning - first);
+    return run;
+  } finally {
+    await deletePods(c, ns, names, watch).finally(() => watch.close());
+  }
+}
+
+/** Deletes the pods (graceful: the agent stops their containers, then removes the objects) and waits until all are gone. */
+async function deletePods(c: Conn, ns: string, names: string[], watch: PodWatch): Promise<void> {
+  const existing = names.filter((n) => watch.times(n).added !== undefined || watch.times(n).created !== undefined);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < existing.length) {
+        const name = existing[next++]!;
+        const r = await request(c, 'DELETE', `/api/v1/namespaces/${ns}/pods/${name}`);
+        if (r.status !== 200 && r.status !== 202 && r.status !== 404) throw new Error(`delete pod ${name}: ${r.status} ${r.text}`);
+      }
+    }),
+  );
+  await watch.until(() => existing.every((n) => watch.times(n).deleted !== undefined), `the pods of ${ns} gone`, 120_000);
+}
+
+// ---------- baselines ----------
+
+/** Spawns argv (own process group) and resolves with ms until it wrote its first line; the child is kept running. */
+function spawnUntilOutput(argv: string[], children: ChildProcess[]): Promise<number> {
+  const t0 = performance.now();
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', () => resolve(performance.now() - t0));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited (${code}) before it wrote anything`)));
+  });
+}
+
+async function killGroups(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = waitExit(child);
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      await exited;
+    }),
+  );
+  children.length = 0;
+}
+
+async function spawnBaseline(argv: string[], shape: 'paced' | 'burst'): Promise<Stats> {
+  const children: ChildProcess[] = [];
+  const ms: number[] = [];
+  try {
+    await drive(PODS, shape, RATES.process!, async () => {
+      ms.push(await spawnUntilOutput(argv, children));
+    });
+  } finally {
+    await killGroups(children);
+  }
+  return stats(ms);
+}
+
+function criSandboxConfig(suffix: string, i: number, logRoot: string): PodSandboxConfig {
+  const name = `bench-${suffix}-${i}`;
+  const uid = `bench-${suffix}-${i}-${randomBytes(4).toString('hex')}`;
+  return {
+    metadata: { name, namespace: 'bench-baseline', uid, attempt: 0 },
+    hostname: name,
+    logDirectory: join(logRoot, `bench-baseline_${name}_${uid}`),
+    portMappings: [],
+    labels: { 'io.kubernetes.pod.uid': uid, 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': 'bench-baseline' },
+    annotations: {},
+    hostNetwork: false,
+    hostPID: false,
+    hostIPC: false,
+    cgroupParent: `/${CGROUP_ROOT}/besteffort/pod${uid}`,
+  };
+}
+
+function criContainerConfig(): ContainerConfig {
+  return {
+    metadata: { name: 'c', attempt: 0 },
+    image: BUSYBOX_IMAGE,
+    command: WORKLOAD,
+    args: [],
+    env: [],
+    mounts: [],
+    logPath: 'c/0.log',
+    stdin: false,
+    stdinOnce: false,
+    tty: false,
+    resources: {},
+    labels: { 'io.kubernetes.container.name': 'c' },
+    annotations: {},
+  };
+}
+
+/** RunPodSandbox + CreateContainer + StartContainer per pod against the agent's containerd; removes them after. */
+async function criBaseline(dir: string, shape: 'paced' | 'burst', uids: string[]): Promise<Stats> {
+  const runtime = new CriRuntime({ endpoint: `unix://${join(dir, 'agent', 'run', 'containerd', 'containerd.sock')}` });
+  const suffix = randomBytes(3).toString('hex');
+  const sandboxes: string[] = [];
+  const ms: number[] = [];
+  try {
+    await drive(PODS, shape, RATES.cri!, async (i) => {
+      const config = criSandboxConfig(suffix, i, join(dir, 'baseline-logs'));
+      uids.push(config.metadata.uid);
+      const t0 = performance.now();
+      const sandbox = await runtime.runPodSandbox(config);
+      sandboxes.push(sandbox);
+      const id = await runtime.createContainer(sandbox, criContainerConfig(), config);
+      await runtime.startContainer(id);
+      ms.push(performance.now() - t0);
+    });
+  } finally {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < sandboxes.length) {
+          const id = sandboxes[next++]!;
+          await runtime.stopPodSandbox(id);
+          await runtime.removePodSandbox(id);
+        }
+      }),
+    );
+    await runtime.close();
+  }
+  return stats(ms);
+}
+
+// ---------- cleanup ----------
+
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** rmdir, deepest first, every cgroup of these pod uids in every hierarchy; then the empty QoS levels and root. */
+function removePodCgroups(uids: string[]): string[] {
+  const left: string[] = [];
+  const wanted = new Set(uids.map((u) => `pod${u}`));
+  for (const h of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
+    if (!h.isDirectory()) continue;
+    const root = join('/sys/fs/cgroup', h.name, CGROUP_ROOT);
+    if (!existsSync(root)) continue;
+    const walk = (d: string, ours: boolean) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name), ours || wanted.has(e.name));
+      if (ours) {
+        try {
+          rmdirSync(d);
+        } catch {
+          left.push(d);
+        }
+      }
+    };
+    walk(root, false);
+    // The shared levels go only when empty (another agent on this machine may use them).
+    for (const d of [join(root, 'besteffort'), join(root, 'burstable'), root]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // not empty, or absent
+      }
+    }
+  }
+  return left;
+}
+
+async function cleanUp(dir: string, ns: string[], uids: string[]): Promise<Record<string, unknown>> {
+  const report: Record<string, unknown> = {};
+  // The process runtime's supervisor outlives the agent by design; with no pods left it has nothing to keep.
+  const supervisor = readPid(join(dir, 'agent', 'process', 'shim.pid'));
+  if (supervisor && pidsWith('shim-main', join(dir, 'agent')).includes(supervisor)) {
+    process.kill(supervisor, 'SIGKILL');
+    report.supervisor_killed = true;
+  }
+  const pods = pidsWith(join(dir, 'agent'));
+  const shims = pidsWith('containerd-shim', join(dir, 'agent'));
+  for (const pid of shims) process.kill(pid, 'SIGKILL');
+  report.leftover_processes = pods.filter((p) => p !== supervisor).length;
+  await sleep(200);
+  for (const m of mountsUnder(dir)) await execFileAsync('umount', ['-l', m]).catch(() => {});
+  report.leftover_cgroups = removePodCgroups(uids);
+  try {
+    const conflist = JSON.parse(readFileSync(join(dir, 'agent', 'etc', 'cni', 'net.d', '10-skiff.conflist'), 'utf8'));
+    const bridge = conflist.plugins.find((p: any) => p.type === 'bridge')?.bridge;
+    if (bridge) await execFileAsync('ip', ['link', 'delete', bridge]).catch(() => {});
+  } catch {
+    // no conflist: no bridge was made
+  }
+  for (const n of ns) for (const d of existsSync('/var/log/pods') ? readdirSync('/var/log/pods') : []) if (d.startsWith(`${n}_`)) await rm(join('/var/log/pods', d), { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true });
+  return report;
+}
+
+// ---------- one runtime ----------
+
+async function benchRuntime(runtime: string): Promise<Record<string, unknown>> {
+  // Short: containerd's socket path must stay under 108 bytes.
+  const dir = await mkdtemp(`/tmp/skpb-${runtime}-`);
+  const suffix = randomBytes(3).toString('hex');
+  const node = `bench-${runtime}-${suffix}`;
+  const namespaces = [`paced-${suffix}`, `burst-${suffix}`];
+  const uids: string[] = [];
+  let server: ServerProcess | undefined;
+  let cleanup: Record<string, unknown> = {};
+  try {
+    if (runtime === 'cri') {
+      // The air-gap directory: the agent imports it at start, so the image is cached before the first pod.
+      await mkdir(airGapImageDir(dir), { recursive: true });
+      await writeFile(join(airGapImageDir(dir), 'busybox.tar'), (await buildBusyboxImage(BUSYBOX_IMAGE)).archive);
+    }
+    const started = await startServer(dir, ['--runtime', runtime, '--node-name', node, '--kubelet-port', '0'], true);
+    server = started.server;
+    const c = started.c;
+    await waitNodeReady(c, server, node);
+    await sleep(3000);
+    const memory: Record<string, unknown> = { idle: { server_rss_mb: rssMb(server.child.pid), ...runtimeRss(dir) } };
+    const result: Record<string, any> = { runtime, memory };
+    for (const [i, shape] of (['paced', 'burst'] as const).entries()) {
+      const baseline =
+        runtime === 'cri'
+          ? { cri_calls_ms: await criBaseline(dir, shape, uids) }
+          : { spawn_ms: await spawnBaseline(WORKLOAD, shape), unshare_spawn_ms: await spawnBaseline([...UNSHARE, ...WORKLOAD], shape) };
+      // Memory with every pod running: sampled once the burst's pods all run, before they are deleted.
+      const pods = await runPods(c, node, runtime, namespaces[i]!, shape, () => {
+        if (shape === 'burst') memory[`with_${PODS}_pods`] = { server_rss_mb: rssMb(server!.child.pid), ...runtimeRss(dir) };
+      });
+      uids.push(...pods.uids);
+      const ref = runtime === 'cri' ? baseline.cri_calls_ms! : baseline.unshare_spawn_ms!;
+      result[shape] = {
+        pods: { running_ms: pods.running_ms, ready_ms: pods.ready_ms, ...(pods.all_running_ms !== undefined ? { all_running_ms: pods.all_running_ms } : {}) },
+        baseline,
+        ratio_running_over_baseline: { p50: ratio(pods.running_ms.p50, ref.p50), p99: ratio(pods.running_ms.p99, ref.p99) },
+      };
+    }
+    return result;
+  } finally {
+    if (server) await stopServer(server);
+    if (!process.argv.includes('--keep')) cleanup = await cleanUp(dir, namespaces, uids);
+    if (Object.keys(cleanup).length) process.stderr.write(`pod-start: cleanup after ${runtime}: ${JSON.stringify(cleanup)}\n`);
+  }
+}
+
+/** The same server without its agent: idle, and holding PODS bound pods that never run (what the agent adds is the rest). */
+async function controlPlaneOnly(): Promise<Record<string, number | undefined>> {
+  const dir = await mkdtemp('/tmp/skpb-cp-');
+  let server: ServerProcess | undefined;
+  try {
+    const started = await startServer(dir, [], false);
+    server = started.server;
+    await sleep(3000);
+    const idle = rssMb(server.child.pid);
+    const ns = 'held';
+    await request(started.c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    await drive(PODS, 'burst', 0, async (i) => {
+      const r = await request(started.c, 'POST', `/api/v1/namespaces/${ns}/pods`, podManifest(`p${i}`, 'nowhere', 'process'));
+      if (r.status !== 201) throw new Error(`pod p${i}: ${r.status} ${r.text}`);
+    });
+    await sleep(2000);
+    return { idle_rss_mb: idle, [`with_${PODS}_bound_pods_rss_mb`]: rssMb(server.child.pid) };
+  } finally {
+    if (server) await stopServer(server);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  if (process.getuid?.() !== 0) throw new Error('bench/pod-start needs root (namespaces, cgroups, CNI)');
+  if (runtimes.includes('cri') && !findStaticBusybox()) throw new Error('cri needs a statically linked busybox (apt-get install busybox-static)');
+  const results: Record<string, unknown>[] = [];
+  for (const runtime of runtimes) results.push(await benchRuntime(runtime));
+  const cp = await controlPlaneOnly();
+  for (const r of results as Array<Record<string, any>>) {
+    const peak = r.memory[`with_${PODS}_pods`] ?? {};
+    r.memory.agent_rss_mb_estimate = {
+      idle: (r.memory.idle.server_rss_mb ?? 0) - (cp.idle_rss_mb ?? 0),
+      [`with_${PODS}_pods`]: (peak.server_rss_mb ?? 0) - (cp[`with_${PODS}_bound_pods_rss_mb`] ?? 0),
+    };
+  }
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'pod-start',
+        pods: PODS,
+        paced_rate_per_s: RATES,
+        burst_in_flight: BURST_IN_FLIGHT,
+        definition: 'bound (created with spec.nodeName; the earlier of the create response and the ADDED watch event) -> first watch event with phase Running / condition Ready=True',
+        results,
+        control_plane_only: cp,
+        targets: { process_paced_running_ms: { p50: '<= 50', p99: '<= 150' }, cri_paced_running_ms: { p99: '<= 800' }, agent_rss_mb: { idle: '<= 60', [`with_${PODS}_pods`]: '<= 150' } },
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
