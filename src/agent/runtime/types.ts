@@ -157,7 +157,7 @@ export interface ContainerStatus {
   startedAt: number;
   finishedAt: number;
   exitCode: number;
-  /** For exited containers: 'OOMKilled', 'Error', 'Completed' (kubelet's words); 'ContainerCannotRun' when start failed. */
+  /** For exited containers: 'OOMKilled', 'Error', 'Completed' (kubelet's words); 'StartError' when start failed (containerd's). */
   reason: string;
   message: string;
   image: string;
@@ -234,7 +234,10 @@ export interface StreamSession {
   resize(size: TerminalSize): void;
   /** Settles when the exec'd process ends (its exit code) or, for attach, when the container exits or close() is called. */
   done: Promise<{ exitCode: number }>;
-  /** Ends the session: kills an exec'd process; detaches from an attached container (which keeps running). */
+  /**
+   * Ends the session: detaches from an attached container (which keeps running); for exec, the process runtime kills the
+   * exec'd process, while over the CRI it runs on (CRI has no call for it, and kubelet behaves the same).
+   */
   close(): void;
 }
 
