@@ -3,7 +3,7 @@
  * with the containers still running; a containerd left by a killed agent is replaced; stop() ends it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { renderContainerdConfig } from './containerd-config.js';
 import { skipUnlessContainerd, startCriTestEnv, TEST_BUSYBOX_IMAGE, type CriTestEnv } from './cri-test-env.js';
-import { findBinary, ManagedContainerd } from './managed-containerd.js';
+import { findBinary, ManagedContainerd, type ManagedContainerdOptions } from './managed-containerd.js';
 
 describe('renderContainerdConfig', () => {
   const text = renderContainerdConfig({
@@ -55,6 +55,45 @@ describe('renderContainerdConfig', () => {
 });
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** Under a loaded machine (the whole suite on two cores) tsx and containerd start slowly: not what these tests judge. */
+const AGENT_READY_TIMEOUT_MS = 90_000;
+
+interface AgentScript {
+  process: ChildProcess;
+  containerdPid: number;
+}
+
+/**
+ * An "agent": a separate Node process that starts a ManagedContainerd and prints its pid, then idles until the test
+ * kills it. A failure to get that far rejects with the script's stderr, which says why.
+ */
+async function startAgentScript(options: ManagedContainerdOptions): Promise<AgentScript> {
+  const script = `
+    import { ManagedContainerd } from ${JSON.stringify(join(ROOT, 'src/agent/runtime/cri/managed-containerd.ts'))};
+    const m = new ManagedContainerd(${JSON.stringify(options)});
+    await m.start();
+    process.stdout.write(String(m.pid) + '\\n');
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  try {
+    const containerdPid = await new Promise<number>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        const line = /^(\d+)\n/m.exec(stdout);
+        if (line) resolve(Number(line[1]));
+      });
+      child.once('exit', (code, signal) => reject(new Error(`agent script exited with ${code ?? signal} before containerd was ready:\n${stderr}`)));
+    });
+    return { process: child, containerdPid };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+}
 
 describe('ManagedContainerd supervising a real containerd', skipUnlessContainerd(), () => {
   let env: CriTestEnv;
@@ -102,61 +141,48 @@ describe('ManagedContainerd supervising a real containerd', skipUnlessContainerd
   test('a containerd left by a killed agent on the same data dir is replaced', async () => {
     const dir = await mkdtemp('/tmp/skcri-stale-');
     // dieWithAgent false: as on a machine without setpriv, where the orphan outlives the agent.
-    const options = { dataDir: dir, sandboxImage: 'registry.k8s.io/pause:skiff-test', cniConfDir: join(dir, 'cni'), dieWithAgent: false };
-    // The "agent": a separate Node process that starts containerd, then dies by SIGKILL (no cleanup of its child).
-    const script = `
-      import { ManagedContainerd } from ${JSON.stringify(join(ROOT, 'src/agent/runtime/cri/managed-containerd.ts'))};
-      const m = new ManagedContainerd(${JSON.stringify(options)});
-      await m.start();
-      process.stdout.write(String(m.pid) + '\\n');
-      setInterval(() => {}, 1000);`;
-    const agent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    const stalePid = await new Promise<number>((resolve, reject) => {
-      agent.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));
-      agent.once('exit', (code) => reject(new Error(`agent script exited with ${code}`)));
-    });
-    agent.kill('SIGKILL');
-    const second = new ManagedContainerd(options);
+    const options = { dataDir: dir, sandboxImage: 'registry.k8s.io/pause:skiff-test', cniConfDir: join(dir, 'cni'), dieWithAgent: false, readyTimeoutMs: AGENT_READY_TIMEOUT_MS };
+    let stalePid: number | undefined;
+    let second: ManagedContainerd | undefined;
     try {
+      const agent = await startAgentScript(options);
+      stalePid = agent.containerdPid;
+      agent.process.kill('SIGKILL');
+      second = new ManagedContainerd(options);
       assert.ok(existsSync(`/proc/${stalePid}`), 'the orphaned containerd still runs');
       await second.start();
       assert.ok(!existsSync(`/proc/${stalePid}`) || (await readFile(`/proc/${stalePid}/stat`, 'utf8')).includes(') Z '), 'the stale containerd was stopped');
       assert.notEqual(second.pid, stalePid);
-    } finally {
       await second.stop();
-      try {
-        process.kill(stalePid, 'SIGKILL');
-      } catch {
-        // already gone, as expected
+      assert.equal(second.pid, undefined);
+    } finally {
+      await second?.stop();
+      if (stalePid !== undefined) {
+        try {
+          process.kill(stalePid, 'SIGKILL');
+        } catch {
+          // already gone, as expected
+        }
       }
       await rm(dir, { recursive: true, force: true });
     }
-    assert.equal(second.pid, undefined);
   });
 
   test('by default containerd dies with a killed agent (setpriv --pdeathsig)', async (t) => {
     if (!findBinary('setpriv')) return t.skip('setpriv (util-linux) is not installed');
     const dir = await mkdtemp('/tmp/skcri-death-');
-    const options = { dataDir: dir, sandboxImage: 'registry.k8s.io/pause:skiff-test', cniConfDir: join(dir, 'cni') };
-    const script = `
-      import { ManagedContainerd } from ${JSON.stringify(join(ROOT, 'src/agent/runtime/cri/managed-containerd.ts'))};
-      const m = new ManagedContainerd(${JSON.stringify(options)});
-      await m.start();
-      process.stdout.write(String(m.pid) + '\\n');
-      setInterval(() => {}, 1000);`;
-    const agent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const options = { dataDir: dir, sandboxImage: 'registry.k8s.io/pause:skiff-test', cniConfDir: join(dir, 'cni'), readyTimeoutMs: AGENT_READY_TIMEOUT_MS };
+    let agent: AgentScript | undefined;
     try {
-      const pid = await new Promise<number>((resolve, reject) => {
-        agent.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));
-        agent.once('exit', (code) => reject(new Error(`agent script exited with ${code}`)));
-      });
+      agent = await startAgentScript(options);
+      const pid = agent.containerdPid;
       assert.match(await readFile(`/proc/${pid}/cmdline`, 'utf8'), /containerd/);
-      agent.kill('SIGKILL');
+      agent.process.kill('SIGKILL');
       const gone = () => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
       for (let i = 0; i < 100 && !gone(); i++) await sleep(50);
       assert.ok(gone(), 'containerd ended with its agent');
     } finally {
-      agent.kill('SIGKILL');
+      agent?.process.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     }
   });
