@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { buildBusyboxImage, findStaticBusybox } from '../../images/busybox-rootfs.js';
 import { importImageArchive } from '../../images/image-import.js';
 import { buildPauseImage } from '../../images/sandbox-image.js';
+import { pickFreeSubnet } from '../../network/network-testing.js';
 import type { PodSandboxConfig } from '../types.js';
 import { CriRuntime } from './cri-runtime.js';
 import { findBinary, ManagedContainerd } from './managed-containerd.js';
@@ -45,7 +46,7 @@ export interface CriTestEnv {
   runtime: CriRuntime;
   /** The cgroup parent all test pods go under (one level, removed at cleanup). */
   cgroupRoot: string;
-  /** The /24 the test's CNI network hands out, e.g. 10.217.33.0/24. */
+  /** The /24 the test's CNI network hands out (pickFreeSubnet), e.g. 10.244.33.0/24. */
   subnet: string;
   bridge: string;
   suffix: string;
@@ -123,10 +124,11 @@ export async function removeIdlePortmapChains(): Promise<void> {
 
 export async function startCriTestEnv(options: CriTestEnvOptions = {}): Promise<CriTestEnv> {
   const suffix = randomBytes(3).toString('hex');
+  // A /24 no route or address on this machine uses yet (other tests' bridges, the host's own networks).
+  const subnet = await pickFreeSubnet();
   // Short: the containerd socket path must stay under 108 bytes.
   const dir = await mkdtemp(`/tmp/skcri-${suffix}-`);
   const bridge = `skc${suffix}`;
-  const subnet = `10.${200 + (parseInt(suffix.slice(0, 2), 16) % 50)}.${parseInt(suffix.slice(2, 4), 16)}.0/24`;
   const cgroupRoot = `/skiff-test-${suffix}`;
   const cniConfDir = join(dir, 'cni');
   await mkdir(cniConfDir, { recursive: true });
