@@ -22,6 +22,7 @@ import { Backoff } from './backoff.js';
 import type { ObjectSource } from './container-config.js';
 import { ImagePuller } from './image-puller.js';
 import type { Pod } from './objects.js';
+import { removePodCgroups, removePodLogDirectory } from './pod-leftovers.js';
 import { PodWorker, type WorkerContext } from './pod-worker.js';
 
 const log = createLogger('kubelet');
@@ -123,6 +124,7 @@ export class Kubelet {
       forget: (uid) => {
         this.workers.delete(uid);
         this.lastSeen.delete(uid);
+        void this.removeLeftovers(uid);
       },
     };
   }
@@ -234,6 +236,18 @@ export class Kubelet {
     // Containers of sandboxes already gone.
     for (const c of containers) if (!sandboxes.some((s) => s.id === c.podSandboxId)) await this.o.runtime.removeContainer(c.id);
     await this.o.volumes.tearDownPod(uid);
+    await this.removeLeftovers(uid);
+  }
+
+  /** The pod cgroup and log directory of a pod that is gone (its containers and sandboxes are removed already). */
+  private async removeLeftovers(uid: string): Promise<void> {
+    try {
+      const busy = removePodCgroups(this.ctx.cgroupRoot, uid);
+      if (busy.length) log.warn(`the cgroup of deleted pod ${uid} still holds processes; left in place`, { uid, cgroups: busy });
+      await removePodLogDirectory(this.o.logRoot, uid);
+    } catch (err) {
+      log.warn(`removing what deleted pod ${uid} left on the node: ${(err as Error).message}`, { uid, err });
+    }
   }
 
   private scheduleResync(): void {
