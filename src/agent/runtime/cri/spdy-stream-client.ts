@@ -183,6 +183,7 @@ export async function openSpdyRemoteCommand(url: string, options: StreamOptions)
   const stderr = options.stderr && !options.tty ? output('stderr') : undefined;
   const resizeId = options.tty ? session.open({ streamtype: ['resize'] }, { data: () => {}, end: () => {} }) : undefined;
 
+  let closedByUs = false;
   const done = (async () => {
     await Promise.race([errorDone, session.closed]);
     // Output the server sent before its status still drains to the caller.
@@ -190,7 +191,11 @@ export async function openSpdyRemoteCommand(url: string, options: StreamOptions)
     session.destroy();
     stdout?.end();
     stderr?.end();
-    const result = parseExitStatus(Buffer.concat(errorChunks).toString('utf8'), protocol);
+    const body = Buffer.concat(errorChunks).toString('utf8');
+    // Under v4 the server writes a Status when the command ends, Success included (kubelet's remotecommand server,
+    // which containerd vendors): a connection that ends without one lost the command's end, which is no exit 0.
+    if (body === '' && !closedByUs) throw new Error(`streaming server at ${url} ended the session without an exit status`);
+    const result = parseExitStatus(body, protocol);
     if ('error' in result) throw new Error(result.error);
     return result;
   })();
@@ -222,6 +227,7 @@ export async function openSpdyRemoteCommand(url: string, options: StreamOptions)
     },
     done,
     close() {
+      closedByUs = true;
       session.destroy();
     },
   };

@@ -87,11 +87,14 @@ export async function openRemoteCommand(url: string, options: StreamOptions): Pr
     else if (channel === ERROR) errorChunks.push(payload);
   });
 
+  let closedByUs = false;
   const done = new Promise<{ exitCode: number }>((resolve, reject) => {
     const finish = (socketError?: Error) => {
       stdout?.end();
       stderr?.end();
       if (socketError && errorChunks.length === 0) return reject(socketError);
+      // v4 and v5 servers write a Status when the command ends, Success included: no Status is a lost ending.
+      if (errorChunks.length === 0 && !closedByUs) return reject(new Error(`streaming server at ${url} ended the session without an exit status`));
       const result = parseExitStatus(Buffer.concat(errorChunks).toString('utf8'), protocol);
       if ('error' in result) reject(new Error(result.error));
       else resolve(result);
@@ -132,6 +135,7 @@ export async function openRemoteCommand(url: string, options: StreamOptions): Pr
     },
     done,
     close() {
+      closedByUs = true;
       if (ws.readyState === WebSocket.OPEN) ws.close(1000);
       else ws.terminate();
     },
