@@ -141,7 +141,10 @@ async function main() {
   const results: Record<string, unknown>[] = [];
   for (const pods of sizes) {
     const dir = await mkdtemp(join(tmpdir(), 'skiff-bench-e2e-'));
-    const server = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--simulate-nodes', String(nodes)], 60_000, {
+    // 1,000 nodes need more /24s than the default cluster CIDR 10.42.0.0/16 holds (256): 10.64.0.0/10 holds 16,384 and
+    // overlaps nothing skiff uses (services 10.43/16, simulated InternalIPs 10.254/16, their fallback 10.128/10).
+    const args = ['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--simulate-nodes', String(nodes), '--cluster-cidr', '10.64.0.0/10'];
+    const server = await spawnServer(args, 60_000, {
       NODE_OPTIONS: '--max-old-space-size=4096',
     });
     try {
@@ -153,10 +156,10 @@ async function main() {
         agent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
         tls: { ca: b64(kc.clusters[0].cluster['certificate-authority-data']), cert: b64(kc.users[0].user['client-certificate-data']), key: b64(kc.users[0].user['client-key-data']) },
       };
-      // Wait for every simulated node to be registered and Ready.
+      // Wait for every simulated node to be registered, Ready, and given its pod CIDR by the node IPAM controller.
       for (;;) {
         const r = await request(c, 'GET', '/api/v1/nodes');
-        const ready = JSON.parse(r.text).items.filter((n: any) => n.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True')).length;
+        const ready = JSON.parse(r.text).items.filter((n: any) => n.spec?.podCIDR && n.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True')).length;
         if (ready >= nodes) break;
         await new Promise((r2) => setTimeout(r2, 250));
       }

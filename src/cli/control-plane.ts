@@ -70,8 +70,10 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig): P
     nodeMonitorGracePeriodMs: config.nodeMonitorGracePeriodMs,
     defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
+    clusterCIDRs: config.clusterCIDRs,
   };
-  // Validate --disable names now, not at the first leadership.
+  // Validate --disable names (and build every controller once, so a --cluster-cidr the node IPAM controller cannot
+  // use fails here) now, not at the first leadership.
   const probe = makeContext(clientFor('system:kube-controller-manager'), options);
   const names = new ControllerManager(probe, controllerFactories, config.disable).names;
 

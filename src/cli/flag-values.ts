@@ -61,6 +61,27 @@ export const ip: ValueParser<string> = (value, where) => {
   return value;
 };
 
+/**
+ * k3s's --cluster-cidr: one CIDR, or two of different IP families for dual-stack (`10.42.0.0/16,2001:cafe:42::/56`).
+ * Each must hold whole node CIDRs (/24 for IPv4, /64 for IPv6), at most 65,536 of them (kube-controller-manager
+ * refuses node masks more than 16 bits longer than the cluster CIDR's): IPv4 /8 to /24, IPv6 /48 to /64.
+ */
+export const cidrList: ValueParser<string[]> = (value, where) => {
+  const cidrs = splitList(value);
+  if (cidrs.length === 0 || cidrs.length > 2) fail(where, value, 'must be one CIDR, or two (IPv4 and IPv6) separated by a comma');
+  const families = cidrs.map((c) => {
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(c);
+    const family = m ? isIP(m[1]!) : 0;
+    if (!m || family === 0) fail(where, value, `${JSON.stringify(c)} is not a CIDR like 10.42.0.0/16`);
+    const [lo, hi] = family === 4 ? [8, 24] : [48, 64];
+    const prefix = Number(m[2]);
+    if (prefix < lo || prefix > hi) fail(where, value, `${JSON.stringify(c)}: an IPv${family} cluster CIDR must be a /${lo} to /${hi} (nodes get a /${hi} each, 65,536 at most)`);
+    return family;
+  });
+  if (families.length === 2 && families[0] === families[1]) fail(where, value, 'two CIDRs must be of different IP families (dual-stack)');
+  return cidrs;
+};
+
 export const storeUrl: ValueParser<string> = (value, where) => {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) fail(where, value, 'must be a URL such as sqlite:///path/state.db, memory:// or etcd://host:2379');
   return value;

@@ -18,6 +18,7 @@ const DEFAULTS = {
   maxMutatingRequestsInflight: 200,
   disableAgent: false,
   agent: { nodeName: 'build-box', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250 },
+  clusterCIDRs: ['10.42.0.0/16'],
   simulateNodes: 0,
   simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
   simulatePodReadyDelayMs: 1000,
@@ -71,6 +72,12 @@ describe('parseServerFlags', () => {
     assert.equal(c.defaultNotReadyTolerationSeconds, 7);
     assert.deepEqual(c.disable, ['deployment', 'scheduler']);
     assert.equal(parseServerFlags(['--node-monitor-grace-period', '500ms'], {}, host).nodeMonitorGracePeriodMs, 500);
+  });
+
+  it('takes --cluster-cidr as one CIDR or a dual-stack pair, default 10.42.0.0/16 (k3s)', () => {
+    assert.deepEqual(parseServerFlags([], {}, host).clusterCIDRs, ['10.42.0.0/16']);
+    assert.deepEqual(parseServerFlags(['--cluster-cidr', '10.0.0.0/8'], {}, host).clusterCIDRs, ['10.0.0.0/8']);
+    assert.deepEqual(parseServerFlags([], { SKIFF_CLUSTER_CIDR: '10.42.0.0/16,fd00:42::/56' }, host).clusterCIDRs, ['10.42.0.0/16', 'fd00:42::/56']);
   });
 
   it('uses /var/lib/skiff as root, and derives the database and kubeconfig paths from --data-dir', () => {
@@ -203,6 +210,9 @@ describe('parseServerFlags', () => {
     ['a log format skiff does not write', ['--log-format', 'logfmt'], {}, /"logfmt" for --log-format: must be one of text, json/, '--log-format'],
     ['a negative in-flight limit', ['--max-requests-inflight', '-5'], {}, /"-5" for --max-requests-inflight: must be a whole number/, '--max-requests-inflight'],
     ['a duration without unit', ['--node-monitor-grace-period', '40'], {}, /"40" for --node-monitor-grace-period: must be a duration/, '--node-monitor-grace-period'],
+    ['a cluster CIDR that is not one', ['--cluster-cidr', '10.42.0.0'], {}, /"10\.42\.0\.0" for --cluster-cidr: "10\.42\.0\.0" is not a CIDR/, '--cluster-cidr'],
+    ['a cluster CIDR too big for /24 node CIDRs', ['--cluster-cidr', '10.0.0.0/7'], {}, /"10\.0\.0\.0\/7" for --cluster-cidr: .*must be a \/8 to \/24/, '--cluster-cidr'],
+    ['two IPv4 cluster CIDRs', ['--cluster-cidr', '10.42.0.0/16,10.44.0.0/16'], {}, /for --cluster-cidr: two CIDRs must be of different IP families/, '--cluster-cidr'],
     ['a negative count', ['--simulate-nodes', '-1'], {}, /"-1" for --simulate-nodes: must be a whole number/, '--simulate-nodes'],
     ['a capacity that is not a list', ['--simulate-node-capacity', 'cpu'], {}, /"cpu" for --simulate-node-capacity/, '--simulate-node-capacity'],
     ['unknown flag', ['--data-dri', '/x'], {}, /unknown flag --data-dri \(see 'skiff server --help'\)/, '--data-dri'],
@@ -310,6 +320,7 @@ describe('serverHelp', () => {
       ['--disable', 'SKIFF_DISABLE', undefined],
       ['--max-requests-inflight', 'SKIFF_MAX_REQUESTS_INFLIGHT', '400'],
       ['--max-mutating-requests-inflight', 'SKIFF_MAX_MUTATING_REQUESTS_INFLIGHT', '200'],
+      ['--cluster-cidr', 'SKIFF_CLUSTER_CIDR', '10.42.0.0/16'],
       ['--simulate-nodes', 'SKIFF_SIMULATE_NODES', '0'],
       ['--simulate-node-capacity', 'SKIFF_SIMULATE_NODE_CAPACITY', 'cpu=32,memory=256Gi,pods=110'],
       ['--simulate-pod-ready-delay', 'SKIFF_SIMULATE_POD_READY_DELAY', '1s'],

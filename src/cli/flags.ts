@@ -42,6 +42,8 @@ export interface ServerConfig {
   disableAgent: boolean;
   /** The embedded node agent's flags. */
   agent: NodeAgentConfig;
+  /** Cluster CIDR(s) the node IPAM controller cuts node pod CIDRs from (k3s --cluster-cidr, default 10.42.0.0/16). */
+  clusterCIDRs: string[];
   /** Simulated nodes to register (kwok-style, for tests, benchmarks and capacity planning); 0 = none. */
   simulateNodes: number;
   /** Capacity of each simulated node, e.g. { cpu: '32', memory: '256Gi', pods: '110' }. */
@@ -92,6 +94,7 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     maxMutatingRequestsInflight: get('max-mutating-requests-inflight'),
     disableAgent: get('disable-agent'),
     agent: nodeAgentConfig(values, facts),
+    clusterCIDRs: get('cluster-cidr'),
     simulateNodes: get('simulate-nodes'),
     simulateNodeCapacity: get('simulate-node-capacity'),
     simulatePodReadyDelayMs: get('simulate-pod-ready-delay'),

@@ -15,6 +15,8 @@ export interface ControllerOptions {
   defaultUnreachableTolerationSeconds: number;
   /** Pod GC: terminated pods kept before deletion (kube-controller-manager --terminated-pod-gc-threshold, default 12500). */
   terminatedPodGCThreshold: number;
+  /** Node IPAM: the cluster CIDR(s) node pod CIDRs are cut from (k3s --cluster-cidr; one per IP family). */
+  clusterCIDRs: string[];
 }
 
 export const defaultControllerOptions: ControllerOptions = {
@@ -22,6 +24,7 @@ export const defaultControllerOptions: ControllerOptions = {
   defaultNotReadyTolerationSeconds: 300,
   defaultUnreachableTolerationSeconds: 300,
   terminatedPodGCThreshold: 12_500,
+  clusterCIDRs: ['10.42.0.0/16'],
 };
 
 export interface ControllerContext {

@@ -71,6 +71,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     // Tests of the control plane run no real node agent; the agent's own tests start one.
     disableAgent: true,
     agent: { nodeName: 'test-node', nodeLabels: {}, nodeTaints: [], runtime: 'process', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/nonexistent/registries.yaml', kubeletPort: 0 },
+    clusterCIDRs: ['10.42.0.0/16'],
     simulateNodes: opts.simulateNodes ?? 0,
     simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
     simulatePodReadyDelayMs: 1000,

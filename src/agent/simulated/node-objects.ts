@@ -27,28 +27,35 @@ export const DEFAULT_CAPACITY: Readonly<Record<string, string>> = Object.freeze(
 });
 
 /**
- * Node i's pod CIDR: 10.42.i.0/24 inside the cluster CIDR for the first 256 nodes (as k3s assigns them); the cluster
- * CIDR holds no more /24s, so later nodes get theirs from 10.128.0.0/10, which is not used by anything else.
+ * Simulated nodes register without a pod CIDR and take the one the node IPAM controller assigns (spec.podCIDR, from
+ * the cluster CIDR), as a kubelet's network plugin does. Where no IPAM controller runs, node i falls back to the
+ * i-th /24 of 10.128.0.0/10: outside k3s's cluster CIDR 10.42.0.0/16 and its service CIDR 10.43.0.0/16.
  */
-const CLUSTER_CIDR_NODES = 256;
-const OVERFLOW_NODES = 64 * 256;
-/** The most nodes one simulator can give distinct pod CIDRs and addresses. */
-export const MAX_SIMULATED_NODES = CLUSTER_CIDR_NODES + OVERFLOW_NODES;
+export const FALLBACK_POD_CIDR_RANGE = '10.128.0.0/10';
+/** The most nodes one simulator can give distinct fallback pod CIDRs (the /24s of 10.128.0.0/10) and InternalIPs. */
+export const MAX_SIMULATED_NODES = 64 * 256;
 
 export interface NodeNetwork {
   /** The node's InternalIP, from 10.254.0.0/16 (.1-.254 in each /24). */
   hostIP: string;
-  podCIDR: string;
+  /** The /24 the node's pods take addresses from when no pod CIDR is assigned to it. */
+  fallbackPodCIDR: string;
 }
 
 export function simulatedNodeNetwork(index: number): NodeNetwork {
   if (!Number.isInteger(index) || index < 0 || index >= MAX_SIMULATED_NODES) {
     throw new Error(`simulated node index ${index} is outside 0..${MAX_SIMULATED_NODES - 1}`);
   }
-  const hostIP = `10.254.${Math.floor(index / 254)}.${(index % 254) + 1}`;
-  if (index < CLUSTER_CIDR_NODES) return { hostIP, podCIDR: `10.42.${index}.0/24` };
-  const o = index - CLUSTER_CIDR_NODES;
-  return { hostIP, podCIDR: `10.${128 + Math.floor(o / 256)}.${o % 256}.0/24` };
+  return {
+    hostIP: `10.254.${Math.floor(index / 254)}.${(index % 254) + 1}`,
+    fallbackPodCIDR: `10.${128 + Math.floor(index / 256)}.${index % 256}.0/24`,
+  };
+}
+
+/** The node's IPv4 pod CIDR if one is assigned (the first IPv4 entry of spec.podCIDRs, else spec.podCIDR). */
+export function assignedPodCIDR(node: Node | undefined): string | undefined {
+  const cidrs = node?.spec?.podCIDRs?.length ? node.spec.podCIDRs : node?.spec?.podCIDR ? [node.spec.podCIDR] : [];
+  return cidrs.find((c) => /^\d+\.\d+\.\d+\.\d+\//.test(c));
 }
 
 function hexId(seed: string, length = 32): string {
@@ -78,7 +85,8 @@ export function buildNode(name: string, network: NodeNetwork, capacity: Readonly
         'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
       },
     },
-    spec: { podCIDR: network.podCIDR, podCIDRs: [network.podCIDR] },
+    // No podCIDR: the node IPAM controller assigns it, as for a real kubelet (which never sets its own).
+    spec: {},
     status: {
       capacity: { ...capacity },
       allocatable: { ...capacity },

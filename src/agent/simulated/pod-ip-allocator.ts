@@ -21,11 +21,24 @@ interface NodePool {
 export class PodIPAllocator {
   private readonly pools = new Map<string, NodePool>();
 
-  /** Registers a node's pod CIDR, which must be a /24 like '10.42.7.0/24'. */
-  addNode(nodeName: string, podCIDR: string): void {
+  /**
+   * Sets the /24 (like '10.42.7.0/24') a node's new pods take addresses from; throws on anything else. A different
+   * CIDR than before replaces the node's pool (a fallback range giving way to the one the IPAM controller assigned):
+   * pods keep the addresses they have, as running pods do when a node's range changes, and new pods draw from the
+   * new range. Returns whether the pool changed.
+   */
+  setPodCIDR(nodeName: string, podCIDR: string): boolean {
     const m = /^(\d+\.\d+\.\d+\.)0\/24$/.exec(podCIDR);
-    if (!m) throw new Error(`PodIPAllocator: node ${nodeName}: pod CIDR ${JSON.stringify(podCIDR)} is not a /24`);
+    if (!m) throw new Error(`node ${nodeName}: pod CIDR ${JSON.stringify(podCIDR)} is not an IPv4 /24; simulated nodes take pod addresses from a /24`);
+    if (this.pools.get(nodeName)?.prefix === m[1]) return false;
     this.pools.set(nodeName, { prefix: m[1]!, byUID: new Map(), used: new Set(), next: 2 });
+    return true;
+  }
+
+  /** The node's current pod CIDR, if it has a pool. */
+  podCIDR(nodeName: string): string | undefined {
+    const pool = this.pools.get(nodeName);
+    return pool ? `${pool.prefix}0/24` : undefined;
   }
 
   /** Records the address a pod already has (after a restart of the simulator), so it is not handed out twice. */

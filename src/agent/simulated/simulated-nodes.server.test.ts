@@ -75,6 +75,14 @@ describe('SimulatedNodes against a real API server', () => {
       assert.equal(ready?.status, 'True', `${n.metadata.name} Ready`);
       assert.equal(n.status?.capacity?.pods, '110');
     }
+    // The node IPAM controller of the server gives each node its own /24 of the cluster CIDR 10.42.0.0/16.
+    const cidrs = await eventually('a podCIDR on every node', async () => {
+      const r = await server.request('GET', '/api/v1/nodes?labelSelector=skiff.dev%2Fsimulated%3Dtrue');
+      const all = (r.json.items as Node[]).map((n) => n.spec?.podCIDR);
+      return all.every((c) => c) ? all : undefined;
+    });
+    for (const c of cidrs) assert.match(c ?? '', /^10\.42\.\d+\.0\/24$/);
+    assert.equal(new Set(cidrs).size, 3, `distinct pod CIDRs: ${cidrs.join(' ')}`);
     const lease = await server.request('GET', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/sim-node-1');
     assert.equal(lease.status, 200, lease.text);
     assert.equal(lease.json.spec.holderIdentity, 'sim-node-1');
@@ -98,7 +106,10 @@ describe('SimulatedNodes against a real API server', () => {
       const r = await server.request('GET', '/api/v1/namespaces/default/pods/sim-web');
       return r.json.status?.phase === 'Running' ? (r.json as Pod) : undefined;
     });
-    assert.equal(running.status?.podIP, '10.42.1.2');
+    // The server's node IPAM controller gave sim-node-1 a /24 of the cluster CIDR; the pod's address comes from it.
+    const node = (await server.request('GET', '/api/v1/nodes/sim-node-1')).json as Node;
+    assert.match(node.spec?.podCIDR ?? '', /^10\.42\.\d+\.0\/24$/);
+    assert.equal(running.status?.podIP, node.spec!.podCIDR!.replace(/0\/24$/, '2'));
     assert.equal(running.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
     assert.equal(running.status?.containerStatuses?.[0]?.ready, true);
 

@@ -48,7 +48,16 @@ function wire(client: FakeClient, informers: FakeInformerFactory, rt: ResourceTy
   );
 }
 
-async function start(opts: Partial<SimulatedNodesOptions> & { client?: Client; fake?: FakeClient; seed?: (c: FakeClient) => void } = {}): Promise<Harness> {
+/** What the node IPAM controller does: node i gets 10.42.i.0/24. */
+async function assignPodCIDRs(client: FakeClient): Promise<void> {
+  for (const [i, node] of client.all<Node>(Nodes).entries()) {
+    await client.patch(Nodes, '', node.metadata.name!, 'merge', { spec: { podCIDR: `10.42.${i}.0/24`, podCIDRs: [`10.42.${i}.0/24`] } });
+  }
+  await settle();
+}
+
+/** `ipam: false` leaves the nodes without a podCIDR, as on a server where no node IPAM controller runs. */
+async function start(opts: Partial<SimulatedNodesOptions> & { client?: Client; fake?: FakeClient; seed?: (c: FakeClient) => void; ipam?: boolean } = {}): Promise<Harness> {
   const clock = new FakeClock(T0);
   const client = opts.fake ?? new FakeClient({ clock });
   opts.seed?.(client);
@@ -64,6 +73,7 @@ async function start(opts: Partial<SimulatedNodesOptions> & { client?: Client; f
   sim.start();
   await sim.waitForRegistration();
   await settle();
+  if (opts.ipam !== false) await assignPodCIDRs(client);
   return { clock, client, informers, sim, logs };
 }
 
@@ -106,7 +116,8 @@ describe('SimulatedNodes registration', () => {
     assert.equal(n1.status?.nodeInfo?.kubeletVersion, 'v1.32.0-skiff');
     assert.equal(n1.status?.nodeInfo?.containerRuntimeVersion, 'simulated://1.0');
     assert.equal(n1.status?.nodeInfo?.architecture, 'amd64');
-    assert.equal(n1.spec?.podCIDR, '10.42.1.0/24');
+    const created = h.client.actions.find((a) => a.verb === 'create' && a.resource === 'nodes' && (a.object as Node).metadata.name === 'sim-node-1');
+    assert.deepEqual((created?.object as Node | undefined)?.spec, {}, 'a node registers without a podCIDR: the node IPAM controller assigns it');
     const conds = Object.fromEntries((n1.status?.conditions ?? []).map((c) => [c.type, [c.status, c.lastHeartbeatTime]]));
     assert.deepEqual(conds, {
       Ready: ['True', iso(T0)],
@@ -423,5 +434,57 @@ describe('SimulatedNodes pod stages', () => {
     assert.equal(podOf(h, 'loop')?.status?.message, undefined);
     assert.match(h.logs.join('\n'), /stage loop still matches the pod it produced \(pod default\/loop\); not applied/);
     assert.equal(h.sim.pendingStages, 0);
+  });
+});
+
+describe('SimulatedNodes pod addresses', () => {
+  it('runs no pod until the node has a podCIDR, then gives it an address from that range', async () => {
+    const h = await start({ ipam: false, podCIDRWaitMs: 60_000 });
+    await h.client.create(Pods, 'default', boundPod('early', 'sim-node-1'));
+    await settle();
+    await h.clock.advanceAsync(30_000);
+    assert.equal(podOf(h, 'early')?.status?.phase, 'Pending', 'no address range yet: the pod waits, as behind a kubelet whose network is not ready');
+    await h.client.patch(Nodes, '', 'sim-node-1', 'merge', { spec: { podCIDR: '10.42.77.0/24', podCIDRs: ['10.42.77.0/24'] } });
+    await settle();
+    await h.clock.advanceAsync(1000);
+    assert.equal(podOf(h, 'early')?.status?.phase, 'Running');
+    assert.equal(podOf(h, 'early')?.status?.podIP, '10.42.77.2');
+    assert.deepEqual(h.logs, []);
+  });
+
+  it('falls back to a /24 of 10.128.0.0/10 when no podCIDR comes, says so once, and switches when one is assigned', async () => {
+    const h = await start({ ipam: false });
+    await h.client.create(Pods, 'default', boundPod('a', 'sim-node-0'));
+    await h.client.create(Pods, 'default', boundPod('b', 'sim-node-2'));
+    await settle();
+    await h.clock.advanceAsync(1999);
+    assert.equal(podOf(h, 'a')?.status?.phase, 'Pending');
+    await h.clock.advanceAsync(1);
+    await h.clock.advanceAsync(1000);
+    assert.equal(podOf(h, 'a')?.status?.podIP, '10.128.0.2');
+    assert.equal(podOf(h, 'b')?.status?.podIP, '10.128.2.2');
+    assert.equal(h.logs.length, 1, h.logs.join('\n'));
+    assert.match(h.logs[0]!, /has no pod CIDR after 2000ms \(is the node-ipam controller running\?\); .* from 10\.128\.0\.0\/10, outside the cluster CIDR/);
+
+    await h.client.patch(Nodes, '', 'sim-node-0', 'merge', { spec: { podCIDR: '10.42.3.0/24', podCIDRs: ['10.42.3.0/24'] } });
+    await settle();
+    await h.client.create(Pods, 'default', boundPod('c', 'sim-node-0'));
+    await settle();
+    await h.clock.advanceAsync(1000);
+    assert.equal(podOf(h, 'c')?.status?.podIP, '10.42.3.2', 'new pods take addresses from the assigned range');
+    assert.equal(podOf(h, 'a')?.status?.podIP, '10.128.0.2', 'a running pod keeps its address');
+  });
+
+  it('keeps the podCIDR an adopted node already has', async () => {
+    const h = await start({
+      count: 1,
+      ipam: false,
+      seed: (c) => c.seed(Nodes, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'sim-node-0', uid: 'old-uid' }, spec: { podCIDR: '10.42.200.0/24' } } as KubeObject),
+    });
+    await h.client.create(Pods, 'default', boundPod('p', 'sim-node-0'));
+    await settle();
+    await h.clock.advanceAsync(1000);
+    assert.equal(podOf(h, 'p')?.status?.podIP, '10.42.200.2');
+    assert.deepEqual(h.logs, []);
   });
 });

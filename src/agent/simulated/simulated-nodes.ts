@@ -1,14 +1,21 @@
 /**
  * N fake nodes that behave like kubelets, kwok-style, through the API only:
  *
- *   start() ─┬─ register nodes (bounded concurrency) ── create Node (Ready) ── create Lease ── heartbeat timers
- *            ├─ node informer ── skiff.dev/heartbeat=stopped ? stop Lease renewals and status posts : resume them
+ *   start() ─┬─ register nodes (bounded concurrency) ── create Node (Ready, no podCIDR) ── create Lease ── heartbeat timers
+ *            ├─ node informer ── spec.podCIDR assigned ? pod addresses from it : (after podCIDRWaitMs) from a fallback /24
+ *            │                 └─ skiff.dev/heartbeat=stopped ? stop Lease renewals and status posts : resume them
  *            └─ pod informer ── pods bound to our nodes ── StageEngine (stages as data, delays on the clock)
  *
  * Heartbeats copy the kubelet: the Lease in kube-node-lease is renewed every 10 s (a quarter of its 40 s duration,
  * the kubelet's NodeLease renew interval) and node status (the conditions' lastHeartbeatTime) is posted less often
  * (nodeStatusReportFrequency; upstream 5 min, 60 s here). A node whose heartbeat is stopped also stops moving its
  * pods, as a dead kubelet would. Every delay goes through the injected Clock, so tests run on a FakeClock.
+ *
+ * Pod addresses come from the node's spec.podCIDR, which the node IPAM controller assigns (a kubelet's network plugin,
+ * host-local over the podCIDR, does the same), so simulators beside each other and beside real nodes never hand out
+ * the same pod IP. A node runs no pods until it has a range: where no IPAM controller answers within podCIDRWaitMs
+ * (a server without controllers, unit tests), node i uses the i-th /24 of 10.128.0.0/10, outside the cluster CIDR,
+ * and one log line says so; a podCIDR assigned later replaces it for new pods.
  */
 import type { Mutable } from '../../api/object.js';
 import { isPodTerminal, podKey } from '../../api/pod.js';
@@ -21,10 +28,12 @@ import { realClock, type Client, type Clock, type Informer, type InformerFactory
 import { ConcurrencyLimit } from './concurrency-limit.js';
 import { defaultPodStages } from './default-stages.js';
 import {
+  assignedPodCIDR,
   buildLease,
   buildNode,
   computeNodeConditions,
   DEFAULT_CAPACITY,
+  FALLBACK_POD_CIDR_RANGE,
   HEARTBEAT_ANNOTATION,
   HEARTBEAT_STOPPED,
   MAX_SIMULATED_NODES,
@@ -64,6 +73,11 @@ export interface SimulatedNodesOptions {
   leaseRenewIntervalMs?: number;
   /** Node status post interval (default 60 000 ms). */
   statusReportIntervalMs?: number;
+  /**
+   * How long a registered node waits for the node IPAM controller to assign its spec.podCIDR before its pods take
+   * addresses from a fallback /24 in 10.128.0.0/10 (default 2000 ms).
+   */
+  podCIDRWaitMs?: number;
   /** Writes in flight at most, for node registration/heartbeats and, separately, for pod stages (default 32). */
   concurrency?: number;
   /** Source of jitter in [0, 1) (default Math.random). */
@@ -74,7 +88,7 @@ export interface SimulatedNodesOptions {
 
 interface SimNode {
   readonly name: string;
-  readonly network: NodeNetwork;
+  readonly addresses: NodeNetwork;
   state: 'pending' | 'registering' | 'registered' | 'gone';
   uid?: string;
   /** The node carries skiff.dev/heartbeat=stopped. */
@@ -84,6 +98,12 @@ interface SimNode {
   heartbeating: boolean;
   /** Bumped whenever heartbeats start or stop, so callbacks of an earlier run do nothing. */
   epoch: number;
+  /** Where the node's pod addresses come from: none yet (its pods wait), the fallback /24, or its spec.podCIDR. */
+  network: 'waiting' | 'fallback' | 'assigned';
+  /** Runs out after podCIDRWaitMs and switches a node still waiting for a podCIDR to its fallback /24. */
+  fallbackTimer?: { cancel(): void };
+  /** An assigned podCIDR reported as unusable (not an IPv4 /24), so it is reported once. */
+  refusedCIDR?: string;
   lease?: Lease;
   leaseTimer?: { cancel(): void };
   statusTimer?: { cancel(): void };
@@ -104,6 +124,9 @@ export class SimulatedNodes {
   private readonly leaseDurationSeconds: number;
   private readonly leaseRenewIntervalMs: number;
   private readonly statusReportIntervalMs: number;
+  private readonly podCIDRWaitMs: number;
+  /** The fallback was announced (one line for all nodes, not one per node). */
+  private fallbackReported = false;
   private readonly log: (message: string) => void;
   private readonly nodes = new Map<string, SimNode>();
   /** Pod keys per node name, so resuming a node looks at its pods only. */
@@ -136,16 +159,25 @@ export class SimulatedNodes {
     this.leaseDurationSeconds = opts.leaseDurationSeconds ?? 40;
     this.leaseRenewIntervalMs = opts.leaseRenewIntervalMs ?? 10_000;
     this.statusReportIntervalMs = opts.statusReportIntervalMs ?? 60_000;
+    this.podCIDRWaitMs = opts.podCIDRWaitMs ?? 2000;
     const report = opts.log;
     this.log = report ? (m) => report(`simulated nodes: ${m}`) : (m) => log.warn(m);
     const prefix = opts.namePrefix ?? 'sim-node';
     const names: string[] = [];
     for (let i = 0; i < opts.count; i++) {
       const name = `${prefix}-${i}`;
-      const network = simulatedNodeNetwork(i);
       names.push(name);
-      this.nodes.set(name, { name, network, state: 'pending', silenced: false, seen: false, heartbeating: false, epoch: 0, lastError: new Map() });
-      this.ips.addNode(name, network.podCIDR);
+      this.nodes.set(name, {
+        name,
+        addresses: simulatedNodeNetwork(i),
+        state: 'pending',
+        silenced: false,
+        seen: false,
+        heartbeating: false,
+        epoch: 0,
+        network: 'waiting',
+        lastError: new Map(),
+      });
     }
     this.nodeNames = names;
     const concurrency = opts.concurrency ?? 32;
@@ -156,7 +188,7 @@ export class SimulatedNodes {
       stages,
       lookup: (ns, name) => this.podInformer?.lister.get(ns, name),
       active: (pod) => this.isActive(pod.spec?.nodeName),
-      hostIP: (node) => this.nodes.get(node)?.network.hostIP ?? '',
+      hostIP: (node) => this.nodes.get(node)?.addresses.hostIP ?? '',
       ips: this.ips,
       limit: new ConcurrencyLimit(concurrency),
       random: opts.random ?? Math.random,
@@ -198,7 +230,11 @@ export class SimulatedNodes {
    */
   stop(): void {
     this.stopped = true;
-    for (const sim of this.nodes.values()) this.stopHeartbeats(sim);
+    for (const sim of this.nodes.values()) {
+      this.stopHeartbeats(sim);
+      sim.fallbackTimer?.cancel();
+      sim.fallbackTimer = undefined;
+    }
     this.engine.stop();
   }
 
@@ -235,7 +271,7 @@ export class SimulatedNodes {
     let node: Node;
     let adopted = false;
     try {
-      node = await this.client.create<Node>(Nodes, '', buildNode(sim.name, sim.network, this.capacity, this.clock.now()));
+      node = await this.client.create<Node>(Nodes, '', buildNode(sim.name, sim.addresses, this.capacity, this.clock.now()));
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       node = await this.client.get<Node>(Nodes, '', sim.name);
@@ -245,6 +281,8 @@ export class SimulatedNodes {
     if (!sim.seen) sim.silenced = isSilenced(node);
     if (this.stopped) return;
     sim.state = 'registered';
+    // An adopted node may have its podCIDR already; a new one waits for the IPAM controller (or the fallback).
+    this.syncNetwork(sim, sim.seen ? this.nodeInformer?.lister.get('', sim.name) ?? node : node);
     if (sim.silenced) return;
     await this.startHeartbeats(sim, { postStatus: adopted, node });
   }
@@ -253,6 +291,7 @@ export class SimulatedNodes {
     const sim = this.nodes.get(node.metadata?.name ?? '');
     if (!sim || this.stopped) return;
     sim.seen = true;
+    if (sim.state === 'registered') this.syncNetwork(sim, node);
     const silenced = isSilenced(node);
     if (silenced === sim.silenced) return;
     sim.silenced = silenced;
@@ -271,6 +310,8 @@ export class SimulatedNodes {
     // A real kubelet does not re-register a deleted Node until it restarts; neither do we.
     sim.state = 'gone';
     this.stopHeartbeats(sim);
+    sim.fallbackTimer?.cancel();
+    sim.fallbackTimer = undefined;
     this.log(`node ${sim.name} was deleted; its simulated kubelet stops (restart the simulator to register it again)`);
   }
 
@@ -294,9 +335,68 @@ export class SimulatedNodes {
     this.engine.forget(pod);
   }
 
+  /** A node moves its pods while its kubelet heartbeats and its pods have an address range. */
   private isActive(nodeName: string | undefined): boolean {
     const sim = nodeName ? this.nodes.get(nodeName) : undefined;
-    return !!sim && sim.heartbeating && !this.stopped;
+    return !!sim && sim.heartbeating && sim.network !== 'waiting' && !this.stopped;
+  }
+
+  /**
+   * Takes the node's assigned podCIDR when it has one (and it differs from the range in use); otherwise, while the
+   * node has no range, makes sure the fallback timer runs.
+   */
+  private syncNetwork(sim: SimNode, node: Node): void {
+    const cidr = assignedPodCIDR(node);
+    if (cidr && cidr !== sim.refusedCIDR) {
+      let changed: boolean;
+      try {
+        changed = this.ips.setPodCIDR(sim.name, cidr);
+      } catch (err) {
+        sim.refusedCIDR = cidr;
+        this.log(`${(err as Error).message}; its pods take addresses from ${sim.addresses.fallbackPodCIDR} instead`);
+        this.useFallback(sim);
+        return;
+      }
+      sim.fallbackTimer?.cancel();
+      sim.fallbackTimer = undefined;
+      if (!changed && sim.network === 'assigned') return;
+      if (sim.network === 'fallback') log.info('pod CIDR assigned; new pods of the node take addresses from it', { node: sim.name, podCIDR: cidr });
+      sim.network = 'assigned';
+      this.replayPods(sim);
+      return;
+    }
+    if (sim.network !== 'waiting' || sim.fallbackTimer) return;
+    sim.fallbackTimer = this.clock.setTimeout(() => {
+      sim.fallbackTimer = undefined;
+      if (this.stopped || sim.state !== 'registered' || sim.network !== 'waiting') return;
+      if (!this.fallbackReported) {
+        this.fallbackReported = true;
+        this.log(
+          `node ${sim.name} has no pod CIDR after ${this.podCIDRWaitMs}ms (is the node-ipam controller running?); ` +
+            `nodes without one give their pods addresses from ${FALLBACK_POD_CIDR_RANGE}, outside the cluster CIDR, until one is assigned`,
+        );
+      }
+      this.useFallback(sim);
+    }, this.podCIDRWaitMs);
+  }
+
+  private useFallback(sim: SimNode): void {
+    sim.fallbackTimer?.cancel();
+    sim.fallbackTimer = undefined;
+    if (sim.network === 'fallback') return;
+    this.ips.setPodCIDR(sim.name, sim.addresses.fallbackPodCIDR);
+    sim.network = 'fallback';
+    this.replayPods(sim);
+  }
+
+  /** Hands the node's pods to the stage engine again (its kubelet resumed, or its pods can have addresses now). */
+  private replayPods(sim: SimNode): void {
+    if (!this.isActive(sim.name)) return;
+    for (const key of this.podsByNode.get(sim.name) ?? []) {
+      const slash = key.indexOf('/');
+      const pod = this.podInformer?.lister.get(key.slice(0, slash), key.slice(slash + 1));
+      if (pod) this.engine.observe(pod);
+    }
   }
 
   private async startHeartbeats(sim: SimNode, opts: { postStatus: boolean; node?: Node }): Promise<void> {
@@ -306,11 +406,7 @@ export class SimulatedNodes {
     // Timers first: if the immediate writes below fail, the next tick retries them.
     this.armLease(sim, epoch);
     this.armStatus(sim, epoch);
-    for (const key of this.podsByNode.get(sim.name) ?? []) {
-      const [ns, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
-      const pod = this.podInformer?.lister.get(ns, name);
-      if (pod) this.engine.observe(pod);
-    }
+    this.replayPods(sim);
     if (opts.postStatus) await this.postStatus(sim, opts.node);
     await this.renewLease(sim);
   }
@@ -423,7 +519,7 @@ function validateOptions(opts: SimulatedNodesOptions): string[] {
   if (pods !== undefined && /^\d+$/.test(pods) && Number(pods) > POD_ADDRESSES_PER_NODE) {
     problems.push(`capacity.pods: Invalid value: "${pods}": at most ${POD_ADDRESSES_PER_NODE}, the addresses of a node's /24 pod CIDR`);
   }
-  for (const k of ['podReadyDelayMs', 'podReadyJitterMs', 'leaseRenewIntervalMs', 'statusReportIntervalMs'] as const) {
+  for (const k of ['podReadyDelayMs', 'podReadyJitterMs', 'leaseRenewIntervalMs', 'statusReportIntervalMs', 'podCIDRWaitMs'] as const) {
     const v = opts[k];
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) problems.push(`${k}: Invalid value: ${JSON.stringify(v)}: must be a number >= 0`);
   }

@@ -208,7 +208,7 @@ export class NodeIpamController implements Controller {
       if (owner === name) continue;
       const set = this.setFor(cidr);
       if (!set) {
-        // Debug, not warn: simulated nodes beyond the 256th bring their own CIDRs from 10.128.0.0/10 by design.
+        // Debug, not warn: a node given its CIDR by hand or under another --cluster-cidr keeps it; nothing to fix here.
         log.debug('pod CIDR is outside the cluster CIDRs; left as it is', { node: name, cidr, clusterCIDRs: this.sets.map((s) => s.clusterCIDR) });
         continue;
       }
