@@ -227,6 +227,22 @@ describe('KubeletProbeManager', () => {
     manager.stop();
   });
 
+  it('liveness runs on the worker ticker: a container (re)started between ticks is first probed on the next tick', async () => {
+    const h = harness();
+    h.manager.addPod(pod([{ livenessProbe: exec('live', { periodSeconds: 10 }) }]));
+    await h.advanceTo(3000);
+    h.manager.containerStarted(UID, 'c0', 'id-1', T0 + 3000);
+    await h.advanceTo(9999);
+    assert.deepEqual(h.callsOf('live'), [], 'not in the instant the container starts');
+    await h.advanceTo(10_000);
+    assert.deepEqual(h.callsOf('live'), [10_000]);
+    h.manager.containerStopped(UID, 'c0');
+    await h.advanceTo(14_500);
+    h.manager.containerStarted(UID, 'c0', 'id-2', T0 + 14_500);
+    await h.advanceTo(30_000);
+    assert.deepEqual(h.callsOf('live'), [10_000, 20_000, 30_000]);
+  });
+
   it('spreads first probes over the period while the agent itself is young (worker.go jitter)', async () => {
     const h = harness({ random: () => 0.5 });
     h.manager.addPod(pod([{ readinessProbe: exec('ready', { periodSeconds: 10 }) }]));

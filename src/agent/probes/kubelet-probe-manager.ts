@@ -3,8 +3,10 @@
  * prober.go) over an injected Clock, so every delay is testable without sleeping.
  *
  * One worker per container and probe type. A worker starts probing when its container starts (containerStarted):
- * first at startedAt + initialDelaySeconds (plus a random part of the period while the agent itself started less
- * than a period ago, so a restarted agent does not probe every container at once), then every periodSeconds
+ * readiness first at startedAt + initialDelaySeconds, liveness and startup on the first tick of the worker's own
+ * ticker after that (worker.go: a container that just started is not probed in the same instant); a worker created
+ * while the agent itself started less than a period ago has its ticker shifted by a random part of the period, so a
+ * restarted agent does not probe every container at once. Then every periodSeconds
  * measured from the start of the previous run (a run longer than the period is followed at once by the next).
  * The startup probe gates the others: liveness and readiness do not run until it has succeeded, and it stops
  * once it has. Results need successThreshold (readiness only; 1 for the others) or failureThreshold runs in a row
@@ -55,6 +57,8 @@ interface Worker {
   onHold: boolean;
   /** Ended for good (pod deleting, for liveness and startup). */
   done: boolean;
+  /** When the worker's ticker started (worker.go: a time.Ticker per worker, from its creation, jittered while the agent is young). */
+  origin: number;
 }
 
 interface ContainerEntry {
@@ -104,7 +108,8 @@ export class KubeletProbeManager implements ProbeManager {
       for (const type of PROBE_TYPES) {
         const probe = probeOf(spec, type);
         if (!probe || container.workers.has(type)) continue;
-        const worker: Worker = { type, probe, timing: probeTiming(probe, type), inFlight: false, generation: 0, resultRun: 0, onHold: false, done: false };
+        const timing = probeTiming(probe, type);
+        const worker: Worker = { type, probe, timing, inFlight: false, generation: 0, resultRun: 0, onHold: false, done: false, origin: this.tickerOrigin(timing) };
         container.workers.set(type, worker);
         if (container.running) this.scheduleFirst(entry, container, worker);
       }
@@ -187,12 +192,23 @@ export class KubeletProbeManager implements ProbeManager {
     worker.inFlight = false;
   }
 
+  /** worker.go run(): an agent that started less than a period ago spreads its workers' first ticks over the period. */
+  private tickerOrigin(timing: ProbeTiming): number {
+    const now = this.clock.now().getTime();
+    const periodMs = timing.periodSeconds * 1000;
+    return now + (now - this.startedAt < periodMs ? Math.floor(this.random() * periodMs) : 0);
+  }
+
   private scheduleFirst(entry: PodEntry, container: ContainerEntry, worker: Worker): void {
     const now = this.clock.now().getTime();
     const periodMs = worker.timing.periodSeconds * 1000;
-    // worker.go run(): an agent that started less than a period ago spreads its first probes over the period.
-    const jitter = now - this.startedAt < periodMs ? Math.floor(this.random() * periodMs) : 0;
-    const due = Math.max(now + jitter, container.startedAt + worker.timing.initialDelaySeconds * 1000);
+    const earliest = Math.max(now, worker.origin, container.startedAt + worker.timing.initialDelaySeconds * 1000);
+    let due = earliest;
+    // Liveness and startup probes run on the worker's ticker only (worker.go), so a container that was just (re)started
+    // is first probed on the next tick, not in the instant it starts: `touch /tmp/healthy; exec app` with
+    // initialDelaySeconds 0 must not be killed before its first command ran. Readiness runs at once, as kubelet's
+    // manual trigger of a running container's readiness worker (prober_manager.go UpdatePodStatus) does.
+    if (worker.type !== 'readiness') due = worker.origin + Math.ceil((earliest - worker.origin) / periodMs) * periodMs;
     this.schedule(entry, container, worker, due - now);
   }
 
