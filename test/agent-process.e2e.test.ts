@@ -1,0 +1,618 @@
+/**
+ * A real node on the `process` runtime, end to end: `skiff server` (a child process, embedded agent, --runtime process)
+ * driven by the real kubectl. Pods are host processes in per-pod namespaces and cgroups with CNI networking, so this
+ * needs root (and util-linux, the CNI plugins in /usr/lib/cni); it skips otherwise, except under CI=true.
+ *
+ * Everything the agent makes outlives it by design, so the after() hook hard-cleans (helpers/agent-cleanup.ts) whatever
+ * the test did not delete itself. Mount points for the pods' volumes sit under a directory of the test's own: under
+ * the process runtime the host's filesystem is the container's, and missing mount points are created on the host.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { containerCgroupDir, hardCleanAgent, pidsInCgroupTree, podLeftovers, podNetnsIds } from './helpers/agent-cleanup.js';
+import { eventually } from './helpers/eventually.js';
+import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+
+const isRoot = process.getuid?.() === 0;
+const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback'];
+function skipReason(): string | false {
+  const k = kubectlSkip();
+  if (k) return k;
+  const missing = prereqs.filter((p) => !existsSync(p));
+  let reason: string | false = false;
+  if (!isRoot) reason = 'the process runtime needs root for pod namespaces, cgroups and CNI; skipping the process-runtime end-to-end test';
+  else if (missing.length > 0) reason = `missing on this machine: ${missing.join(', ')}; skipping the process-runtime end-to-end test`;
+  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
+  return reason;
+}
+
+const suffix = randomBytes(3).toString('hex');
+const NODE = `e2e-proc-${suffix}`;
+const NS = `e2e-proc-${suffix}`;
+// A /24 of the test's own: other agents on this machine (parallel tests) use 10.42.0.0/24 on bridges of their own.
+const POD_CIDR = `10.42.${100 + (randomBytes(1)[0]! % 150)}.0/24`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** GET http://host:port/path from the test process (the host), with a timeout. */
+function httpGet(host: string, port: number, path: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path, timeout: timeoutMs, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET http://${host}:${port}${path} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+/** Collects a child's stdout+stderr and resolves when `re` matches it (rejects on timeout or exit first). */
+function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<{ match: RegExpExecArray; output: () => string }> {
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${re} in ${timeoutMs} ms; output: ${out}`)), timeoutMs);
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      const m = re.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ match: m, output: () => out });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${code}) before ${re}; output: ${out}`));
+    });
+  });
+}
+
+describe('process runtime end to end: skiff server with its embedded agent, real kubectl', { skip: skipReason() }, () => {
+  let dataDir: string;
+  let mnt: string;
+  let server: ServerProcess | undefined;
+  let k: Kubectl;
+  let kubeconfig: string;
+  const podUids = new Set<string>();
+  const children: ChildProcess[] = [];
+
+  const serverArgs = () => ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1'];
+  const startServer = async () => {
+    server = await spawnServer(serverArgs(), 30_000, {}, { agent: true });
+    const s = server;
+    await eventually('the embedded node agent', async () => /skiff node ready/.test(s.output()) || (/embedded node agent did not start/.test(s.output()) ? Promise.reject(new Error(s.output())) : false), 30_000);
+  };
+  const stopServer = async () => {
+    if (!server) return;
+    const child = server.child;
+    server = undefined;
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await waitExit(child);
+      clearTimeout(timer);
+    }
+  };
+
+  const pod = (name: string) => k.json(['-n', NS, 'get', 'pod', name]);
+  const podOf = async (label: string) => {
+    const list = await k.json(['-n', NS, 'get', 'pods', '-l', label]);
+    const running = list.items.filter((p: any) => !p.metadata.deletionTimestamp);
+    assert.equal(running.length, 1, `one pod with ${label}, got ${list.items.map((p: any) => p.metadata.name).join(', ')}`);
+    return running[0];
+  };
+  const events = async (name: string) => {
+    const list = await k.json(['-n', NS, 'get', 'events']);
+    return list.items.filter((e: any) => e.involvedObject?.name === name) as Array<{ reason: string; message: string; type: string; count?: number }>;
+  };
+  const status0 = (p: any) => p.status?.containerStatuses?.[0];
+  const rememberPods = async () => {
+    const list = await k.json(['-n', NS, 'get', 'pods']);
+    for (const p of list.items) podUids.add(p.metadata.uid);
+  };
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-proc-'));
+    mnt = mkdtempSync(join(tmpdir(), 'skiff-e2e-proc-mnt-'));
+    kubeconfig = join(dataDir, 'kubeconfig.yaml');
+
+    // The Node is created with a podCIDR of the test's own before the agent registers it (the agent adopts the
+    // existing Node), so this node's bridge does not collide with other agents on the machine.
+    server = await spawnServer(['--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1'], 30_000);
+    k = kubectlFor(kubeconfig);
+    await applyFile(k, dataDir, 'node.yaml', `apiVersion: v1\nkind: Node\nmetadata: {name: ${NODE}}\nspec: {podCIDR: "${POD_CIDR}", podCIDRs: ["${POD_CIDR}"]}\n`);
+    await stopServer();
+    await startServer();
+
+    const r = await k(['create', 'namespace', NS]);
+    assert.equal(r.code, 0, r.stderr);
+    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+
+    // Everything that takes a while starts at once; each it() below checks its part.
+    const grace = 'terminationGracePeriodSeconds: 2';
+    const web = `const http = require('http'); console.log('web starting');
+setTimeout(() => http.createServer((q, s) => { console.log('GET ' + q.url); s.end('hello from ' + require('os').hostname()); }).listen(8080, () => console.log('listening on 8080')), 1000);`;
+    await applyFile(
+      k,
+      dataDir,
+      'pods.yaml',
+      `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ${NS}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      ${grace}
+      containers:
+      - name: web
+        image: node
+        command: [node, -e, ${JSON.stringify(web)}]
+        ports: [{containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /ready, port: 8080}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: live, namespace: ${NS}}
+spec:
+  ${grace}
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "touch ${mnt}/live/healthy; echo alive; exec sleep 3600"]
+    volumeMounts: [{name: probe, mountPath: ${mnt}/live}]
+    livenessProbe:
+      exec: {command: [test, -f, ${mnt}/live/healthy]}
+      periodSeconds: 1
+      failureThreshold: 1
+  volumes: [{name: probe, emptyDir: {}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: oom, namespace: ${NS}}
+spec:
+  ${grace}
+  containers:
+  - name: app
+    image: node
+    command: [node, -e, "const a = []; for (;;) a.push(Buffer.alloc(8 << 20, 1));"]
+    resources: {limits: {memory: 64Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crash, namespace: ${NS}}
+spec:
+  ${grace}
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "echo crashing; exit 1"]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once, namespace: ${NS}}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      ${grace}
+      containers:
+      - name: job
+        image: busybox
+        command: [sh, -c, "echo job done"]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, namespace: ${NS}}
+data: {greeting: hello}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: tools, namespace: ${NS}}
+spec:
+  ${grace}
+  containers:
+  - name: app
+    image: busybox
+    stdin: true
+    command: [sh, -c, "echo tools ready; while read line; do echo \\"got $line\\"; done; echo stdin closed; exec sleep 3600"]
+    volumeMounts:
+    - {name: cfg, mountPath: ${mnt}/cfg}
+    - {name: scratch, mountPath: ${mnt}/scratch}
+  volumes:
+  - {name: cfg, configMap: {name: cfg}}
+  - {name: scratch, emptyDir: {}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: ${NS}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: writer, namespace: ${NS}}
+spec:
+  ${grace}
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "echo kept-${suffix} > ${mnt}/data/file && echo written && exec sleep 3600"]
+    volumeMounts: [{name: data, mountPath: ${mnt}/data}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: noimage, namespace: ${NS}}
+spec:
+  ${grace}
+  containers:
+  - name: app
+    image: nginx
+`,
+    );
+    await rememberPods();
+  });
+
+  after(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    if (server && k) {
+      try {
+        await rememberPods();
+        await k(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=40s'], { timeoutMs: 45_000 });
+      } catch {
+        // the hard clean below takes whatever is left
+      }
+    }
+    await stopServer();
+    const report = await hardCleanAgent({ dataDir, podUids, extraPaths: [mnt] });
+    if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
+  });
+
+  it('an HTTP server Deployment becomes Ready through its readiness probe and answers on its pod IP', async () => {
+    const r = await k(['-n', NS, 'wait', '--for=condition=available', 'deployment/web', '--timeout=30s'], { timeoutMs: 35_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const p = await podOf('app=web');
+    assert.equal(p.status.phase, 'Running');
+    assert.equal(p.status.conditions.find((c: any) => c.type === 'Ready')?.status, 'True');
+    assert.match(p.status.podIP, new RegExp(`^${POD_CIDR.replace(/0\/24$/, '').replace(/\./g, '\\.')}\\d+$`), 'a pod IP from the node podCIDR');
+    assert.equal(p.status.qosClass, 'BestEffort');
+    const res = await httpGet(p.status.podIP, 8080, '/');
+    assert.equal(res.status, 200);
+    assert.equal(res.body, `hello from ${p.metadata.name}`);
+    // The probe is what made it Ready: the server saw the kubelet's GETs, and the first ones (before it listened) failed.
+    const logs = await k(['-n', NS, 'logs', p.metadata.name]);
+    assert.match(logs.stdout, /GET \/ready/);
+    const ev = await events(p.metadata.name);
+    assert.ok(ev.some((e) => e.reason === 'Unhealthy' && /Readiness probe failed/.test(e.message)), `a failed readiness probe before the server listened: ${JSON.stringify(ev)}`);
+    assert.ok(ev.some((e) => e.reason === 'Started'));
+  });
+
+  it('kill -9 of the container process restarts it (restartCount 1) and it serves again', async () => {
+    const p = await podOf('app=web');
+    const before = status0(p);
+    assert.equal(before.restartCount, 0);
+    const dir = containerCgroupDir(p.metadata.uid, before.containerID);
+    assert.ok(dir, `the container's cgroup for ${before.containerID}`);
+    const pids = pidsInCgroupTree(dir);
+    assert.ok(pids.length > 0, 'the container has processes');
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    const after = await eventually(
+      'restartCount 1 and ready',
+      async () => {
+        const q = await pod(p.metadata.name);
+        const s = status0(q);
+        return s.restartCount === 1 && s.ready && s.state.running ? q : false;
+      },
+      30_000,
+    );
+    const s = status0(after);
+    assert.notEqual(s.containerID, before.containerID, 'a new container');
+    assert.equal(s.lastState.terminated.exitCode, 137);
+    assert.equal(s.lastState.terminated.reason, 'Error');
+    const res = await eventually('the restarted server answers', () => httpGet(after.status.podIP, 8080, '/'), 10_000);
+    assert.equal(res.body, `hello from ${p.metadata.name}`);
+  });
+
+  it('a liveness probe that starts failing restarts the container, with Unhealthy and Killing events', async () => {
+    const r0 = await k(['-n', NS, 'wait', '--for=condition=ready', 'pod/live', '--timeout=20s'], { timeoutMs: 25_000 });
+    assert.equal(r0.code, 0, r0.stderr);
+    assert.equal(status0(await pod('live')).restartCount, 0);
+    const rm = await k(['-n', NS, 'exec', 'live', '--', 'rm', `${mnt}/live/healthy`]);
+    assert.equal(rm.code, 0, rm.stderr);
+    const p = await eventually(
+      'the liveness restart',
+      async () => {
+        const q = await pod('live');
+        return status0(q).restartCount >= 1 && status0(q).state.running ? q : false;
+      },
+      20_000,
+    );
+    assert.equal(status0(p).lastState.terminated.exitCode, 143, 'sleep ended by SIGTERM');
+    const ev = await events('live');
+    assert.ok(ev.some((e) => e.reason === 'Unhealthy' && e.type === 'Warning' && /^Liveness probe failed/.test(e.message)), JSON.stringify(ev));
+    assert.ok(ev.some((e) => e.reason === 'Killing' && e.message === 'Container app failed liveness probe, will be restarted'), JSON.stringify(ev));
+    // The new container touched the file again: healthy, and not restarted once more.
+    await sleep(2500);
+    assert.equal(status0(await pod('live')).restartCount, 1);
+  });
+
+  it('a container over its memory limit is OOMKilled', async () => {
+    const p = await eventually(
+      'an OOMKilled termination',
+      async () => {
+        const q = await pod('oom');
+        const s = status0(q);
+        return s?.lastState?.terminated || s?.state?.terminated ? q : false;
+      },
+      30_000,
+    );
+    const s = status0(p);
+    const t = s.lastState.terminated ?? s.state.terminated;
+    assert.equal(t.reason, 'OOMKilled');
+    assert.equal(t.exitCode, 137);
+    assert.equal(p.status.qosClass, 'Burstable');
+  });
+
+  it('a crash loop shows CrashLoopBackOff with growing delays (10s, then 20s)', async () => {
+    const waiting = async (re: RegExp, timeoutMs: number) =>
+      eventually(
+        `crash's waiting message ${re}`,
+        async () => {
+          const q = await pod('crash');
+          const w = status0(q)?.state?.waiting;
+          return w?.reason === 'CrashLoopBackOff' && re.test(w.message) ? q : false;
+        },
+        timeoutMs,
+      );
+    const first = await waiting(/^back-off 10s restarting failed container=app pod=crash_/, 20_000);
+    assert.equal(status0(first).lastState.terminated.exitCode, 1);
+    const second = await waiting(/^back-off 20s restarting failed container=app pod=crash_/, 25_000);
+    const s = status0(second);
+    assert.equal(s.restartCount, 2);
+    assert.equal(s.lastState.terminated.reason, 'Error');
+    const ev = await events('crash');
+    const backoff = ev.find((e) => e.reason === 'BackOff');
+    assert.ok(backoff, JSON.stringify(ev));
+    assert.equal(backoff.message, 'Back-off restarting failed container app in pod crash_' + `${NS}(${second.metadata.uid})`);
+    assert.equal(backoff.type, 'Warning');
+    const logs = await k(['-n', NS, 'logs', 'crash', '--previous']);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.equal(logs.stdout, 'crashing\n');
+  });
+
+  it('a Job runs to completion', async () => {
+    const r = await k(['-n', NS, 'wait', '--for=condition=complete', 'job/once', '--timeout=30s'], { timeoutMs: 35_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const job = await k.json(['-n', NS, 'get', 'job', 'once']);
+    assert.equal(job.status.succeeded, 1);
+    const pods = await k.json(['-n', NS, 'get', 'pods', '-l', 'job-name=once']);
+    assert.equal(pods.items.length, 1);
+    const p = pods.items[0];
+    podUids.add(p.metadata.uid);
+    assert.equal(p.status.phase, 'Succeeded');
+    assert.equal(status0(p).state.terminated.reason, 'Completed');
+    assert.equal(status0(p).state.terminated.exitCode, 0);
+    const logs = await k(['-n', NS, 'logs', 'job/once']);
+    assert.equal(logs.stdout, 'job done\n');
+  });
+
+  it('logs: -f with --tail, and --previous after a restart', async () => {
+    const p = await podOf('app=web');
+    // web was killed once: its previous container's log has the start and the probes.
+    const prev = await k(['-n', NS, 'logs', p.metadata.name, '--previous']);
+    assert.equal(prev.code, 0, prev.stderr);
+    assert.match(prev.stdout, /^web starting\nlistening on 8080\n/);
+    const child = k.spawn(['-n', NS, 'logs', '-f', '--tail=1', p.metadata.name]);
+    children.push(child);
+    // The last line so far, then lines that arrive later (the readiness probe's GETs, every second).
+    const { output } = await waitForOutput(child, /^[^\n]*\n[^\n]*\n[^\n]*\n/, 15_000);
+    child.kill();
+    const lines = output().split('\n');
+    assert.ok(lines.slice(0, 3).every((l) => l === 'GET /ready' || l === 'listening on 8080'), output());
+    assert.ok(!output().includes('web starting'), '--tail=1 skips the start of the log');
+  });
+
+  it('exec propagates exit codes and stdin; attach reaches the container', async () => {
+    const ok = await k(['-n', NS, 'exec', 'tools', '--', 'sh', '-c', 'echo $HOSTNAME; hostname']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, 'tools\ntools\n');
+    const three = await k(['-n', NS, 'exec', 'tools', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.equal(three.code, 3);
+    assert.equal(three.stdout, 'out\n');
+    assert.match(three.stderr, /^err\n/);
+    const input = await k(['-n', NS, 'exec', '-i', 'tools', '--', 'sh', '-c', 'tr a-z A-Z'], { input: 'through stdin\n' });
+    assert.equal(input.code, 0, input.stderr);
+    assert.equal(input.stdout, 'THROUGH STDIN\n');
+    const missing = await k(['-n', NS, 'exec', 'tools', '--', 'no-such-command-skiff']);
+    assert.notEqual(missing.code, 0);
+
+    // attach -i: our line reaches the container's stdin and its answer comes back.
+    const child = spawn(k.bin, ['--kubeconfig', kubeconfig, '-n', NS, 'attach', '-i', 'tools', '-c', 'app'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    const answered = waitForOutput(child, /got hello attach/, 15_000);
+    // kubectl needs a moment to set the streams up; lines sent before that are lost, so repeat until one gets through.
+    const timer = setInterval(() => child.stdin!.write('hello attach\n'), 500);
+    try {
+      await answered;
+    } finally {
+      clearInterval(timer);
+      child.kill();
+    }
+    const logs = await k(['-n', NS, 'logs', 'tools']);
+    assert.match(logs.stdout, /^tools ready\n(got hello attach\n)+/);
+  });
+
+  it('port-forward reaches the pod', async () => {
+    const p = await podOf('app=web');
+    const child = spawn(k.bin, ['--kubeconfig', kubeconfig, '-n', NS, 'port-forward', `pod/${p.metadata.name}`, ':8080'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    try {
+      const { match } = await waitForOutput(child, /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/, 15_000);
+      const port = Number(match[1]);
+      for (const path of ['/a', '/b']) {
+        const res = await httpGet('127.0.0.1', port, path, 5000);
+        assert.equal(res.status, 200);
+        assert.equal(res.body, `hello from ${p.metadata.name}`);
+      }
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('cp works both ways (tar runs in the container)', async () => {
+    const local = join(dataDir, 'cp-in.txt');
+    writeFileSync(local, `to the pod ${suffix}\n`);
+    const up = await k(['-n', NS, 'cp', local, `tools:${mnt}/scratch/in.txt`, '-c', 'app']);
+    assert.equal(up.code, 0, up.stderr);
+    const cat = await k(['-n', NS, 'exec', 'tools', '--', 'cat', `${mnt}/scratch/in.txt`]);
+    assert.equal(cat.stdout, `to the pod ${suffix}\n`);
+    const w = await k(['-n', NS, 'exec', 'tools', '--', 'sh', '-c', `mkdir -p ${mnt}/scratch/dir && echo from the pod > ${mnt}/scratch/dir/out.txt`]);
+    assert.equal(w.code, 0, w.stderr);
+    const down = join(dataDir, 'cp-out');
+    const r = await k(['-n', NS, 'cp', `tools:${mnt}/scratch/dir`, down, '-c', 'app']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(down, 'out.txt'), 'utf8'), 'from the pod\n');
+  });
+
+  it('a ConfigMap update shows in the mounted volume', async () => {
+    const before = await k(['-n', NS, 'exec', 'tools', '--', 'cat', `${mnt}/cfg/greeting`]);
+    assert.equal(before.stdout, 'hello');
+    const patch = await k(['-n', NS, 'patch', 'configmap', 'cfg', '--type', 'merge', '-p', '{"data":{"greeting":"bonjour","added":"new key"}}']);
+    assert.equal(patch.code, 0, patch.stderr);
+    await eventually(
+      'the new contents in the container',
+      async () => (await k(['-n', NS, 'exec', 'tools', '--', 'cat', `${mnt}/cfg/greeting`, `${mnt}/cfg/added`])).stdout === 'bonjournew key',
+      30_000,
+    );
+    // kubelet's atomic writer: the keys are links into ..data, swapped at once.
+    const ls = await k(['-n', NS, 'exec', 'tools', '--', 'readlink', `${mnt}/cfg/greeting`]);
+    assert.equal(ls.stdout, '..data/greeting\n');
+  });
+
+  it('a local-path PVC keeps its data across pod deletion', async () => {
+    const r = await k(['-n', NS, 'wait', '--for=condition=ready', 'pod/writer', '--timeout=30s'], { timeoutMs: 35_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const pvc = await k.json(['-n', NS, 'get', 'pvc', 'data']);
+    assert.equal(pvc.status.phase, 'Bound');
+    const pv = await k.json(['get', 'pv', pvc.spec.volumeName]);
+    assert.equal(pv.spec.storageClassName, 'local-path');
+    assert.deepEqual(pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values, [NODE]);
+    const writer = await pod('writer');
+    podUids.add(writer.metadata.uid);
+    const del = await k(['-n', NS, 'delete', 'pod', 'writer', '--timeout=30s'], { timeoutMs: 35_000 });
+    assert.equal(del.code, 0, del.stderr);
+    await applyFile(
+      k,
+      dataDir,
+      'reader.yaml',
+      `apiVersion: v1
+kind: Pod
+metadata: {name: reader, namespace: ${NS}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "cat ${mnt}/data/file; exec sleep 3600"]
+    volumeMounts: [{name: data, mountPath: ${mnt}/data}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+`,
+    );
+    const w = await k(['-n', NS, 'wait', '--for=condition=ready', 'pod/reader', '--timeout=30s'], { timeoutMs: 35_000 });
+    assert.equal(w.code, 0, w.stderr);
+    podUids.add((await pod('reader')).metadata.uid);
+    const logs = await eventually('the reader printed the file', async () => {
+      const l = await k(['-n', NS, 'logs', 'reader']);
+      return l.stdout || false;
+    });
+    assert.equal(logs, `kept-${suffix}\n`);
+  });
+
+  it('a container without command gets CreateContainerConfigError naming the cri runtime', async () => {
+    const p = await eventually(
+      'CreateContainerConfigError',
+      async () => {
+        const q = await pod('noimage');
+        return status0(q)?.state?.waiting?.reason === 'CreateContainerConfigError' ? q : false;
+      },
+      20_000,
+    );
+    assert.equal(p.status.phase, 'Pending');
+    assert.match(status0(p).state.waiting.message, /--runtime cri/);
+    assert.match(status0(p).state.waiting.message, /nginx/);
+  });
+
+  it('kill -9 of skiff server leaves the containers running, and a restarted server re-adopts them', async () => {
+    const p = await podOf('app=web');
+    const s = status0(p);
+    const dir = containerCgroupDir(p.metadata.uid, s.containerID);
+    assert.ok(dir);
+    const pids = pidsInCgroupTree(dir);
+    const live = status0(await pod('live'));
+
+    const child = server!.child;
+    child.kill('SIGKILL');
+    await waitExit(child);
+    server = undefined;
+    // The containers do not notice: same processes, still serving on the pod IP.
+    for (const pid of pids) assert.ok(existsSync(`/proc/${pid}`), `container process ${pid} survives the server`);
+    assert.equal((await httpGet(p.status.podIP, 8080, '/')).body, `hello from ${p.metadata.name}`);
+
+    await startServer();
+    // Recovery is done before the node-ready line; give the pod workers a relist or two to act on what they found.
+    await sleep(2500);
+    const q = await pod(p.metadata.name);
+    const t = status0(q);
+    assert.equal(t.containerID, s.containerID, 'the same container');
+    assert.equal(t.restartCount, s.restartCount, 'restartCount unchanged');
+    assert.equal(t.state.running.startedAt, s.state.running.startedAt);
+    assert.equal(t.ready, true);
+    assert.deepEqual(pidsInCgroupTree(dir), pids, 'the same processes');
+    const l = status0(await pod('live'));
+    assert.equal(l.containerID, live.containerID);
+    assert.equal(l.restartCount, live.restartCount);
+    // The new agent serves exec for the adopted container.
+    const e = await k(['-n', NS, 'exec', p.metadata.name, '--', 'sh', '-c', 'exit 7']);
+    assert.equal(e.code, 7, e.stderr);
+  });
+
+  it('deleting the namespace leaves no process, cgroup, mount or network namespace behind', async () => {
+    await rememberPods();
+    const uids = [...podUids];
+    const netns = new Set<string>();
+    for (const uid of uids) for (const ns of podNetnsIds(uid)) netns.add(ns);
+    assert.ok(netns.size >= 3, `the running pods have network namespaces of their own (${[...netns].join(', ')})`);
+    assert.ok(podLeftovers(uids, netns).length > 0, 'the check sees the running pods');
+    const r = await k(['delete', 'namespace', NS, '--timeout=60s'], { timeoutMs: 65_000 });
+    assert.equal(r.code, 0, r.stderr);
+    await eventually('nothing left of the pods', async () => podLeftovers(uids, netns).length === 0, 15_000).catch((err) => {
+      throw new Error(`${(err as Error).message}\n  ${podLeftovers(uids, netns).join('\n  ')}`);
+    });
+    // No address lease is left either (host-local keeps one file per IP).
+    const leases = join(dataDir, 'agent', 'cni', 'ipam', 'skiff');
+    const left = existsSync(leases) ? readdirSync(leases).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
+    assert.deepEqual(left, []);
+    // And the local-path volume's data went with its claim (reclaim policy Delete).
+    await eventually('the local-path data removed', async () => !existsSync(join(dataDir, 'storage')) || readdirSync(join(dataDir, 'storage')).length === 0, 15_000);
+  });
+});
+
