@@ -126,6 +126,8 @@ class SpdyClientSession {
 function upgrade(url: string, protocols: string[]): Promise<SpdyClientSession> {
   return new Promise((resolve, reject) => {
     const req = request(url, {
+      // A connection of its own: a pooled keep-alive socket that answered an earlier refusal may be closed already.
+      agent: false,
       method: 'POST',
       headers: { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': protocols },
     });
