@@ -1,0 +1,257 @@
+/**
+ * End to end: a second node joins with the cluster token. `skiff server` (embedded agent on the process runtime, to
+ * stay light) plus `skiff agent --server URL --token ... --runtime process` as node n2, both real processes, driven by
+ * the real kubectl: n2 registers Ready as itself (system:node:n2), gets its own podCIDR, runs the pods scheduled to
+ * it, and serves logs/exec through the API server; a wrong token is refused in words; kill -9 of the agent leaves its
+ * containers running and a restarted agent adopts them. Run from dist/ (it spawns bin/skiff):
+ *   npx tsc -p tsconfig.json && node --test dist/test/agent-join.e2e.test.js
+ * Needs root (pod namespaces, cgroups, CNI) and kubectl; skips with the reason otherwise (fails under CI=true).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { eventually } from './helpers/eventually.js';
+import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { SKIFF_BIN, spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+
+function skipReason(): string | false {
+  let missing: string | undefined;
+  if (process.getuid?.() !== 0) missing = 'needs root (pod namespaces, cgroups and the CNI bridge of two real nodes)';
+  else if (!existsSync('/usr/lib/cni/bridge')) missing = 'CNI plugins are not in /usr/lib/cni (apt-get install containernetworking-plugins)';
+  if (missing) {
+    if (process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
+    return missing;
+  }
+  return kubectlSkip();
+}
+
+interface AgentProcess {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+}
+
+/** Spawns `skiff agent`; resolves when it prints its ready line, or rejects with its output when it exits first. */
+function spawnAgent(args: string[], timeoutMs = 60_000): { agent: AgentProcess; ready: Promise<void> } {
+  const child = spawn(process.execPath, [SKIFF_BIN, 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`skiff agent did not become ready in ${timeoutMs} ms; output:\n${out}`)), timeoutMs);
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      if (/skiff agent ready: node /.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`skiff agent exited (${code}) before it was ready; output:\n${out}`));
+    });
+  });
+  ready.catch(() => {}); // a caller that only wants the exit does not await it
+  return { agent: { child, output: () => out, exited }, ready };
+}
+
+async function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = waitExit(child);
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+const NS = 'join-e2e';
+const N2 = 'n2';
+
+describe('a second node joins with the cluster token', { skip: skipReason() }, () => {
+  let dir1: string;
+  let dir2: string;
+  let server: ServerProcess | undefined;
+  let agent: AgentProcess | undefined;
+  let k: Kubectl;
+  let n1: string;
+  let token: string;
+  let agentArgs: string[];
+  const seenUids = new Set<string>();
+
+  const podOnN2 = async (name: string) => {
+    const p = await k.json(['get', 'pod', '-n', NS, name]);
+    seenUids.add(p.metadata.uid);
+    return p;
+  };
+
+  before(async () => {
+    const suffix = randomBytes(3).toString('hex');
+    dir1 = await mkdtemp(`/tmp/skj1-${suffix}-`);
+    dir2 = await mkdtemp(`/tmp/skj2-${suffix}-`);
+    n1 = `j1-${suffix}`;
+    // A cluster CIDR of our own: other clusters on this machine use 10.42.0.0/16 on their own bridges.
+    const clusterCidr = `10.${160 + (parseInt(suffix.slice(0, 2), 16) % 40)}.0.0/16`;
+    server = await spawnServer(['--data-dir', dir1, '--https-listen-port', '0', '--kubelet-port', '0', '--runtime', 'process', '--node-name', n1, '--cluster-cidr', clusterCidr], 60_000, {}, { agent: true });
+    k = kubectlFor(join(dir1, 'kubeconfig.yaml'));
+    token = (await readFile(join(dir1, 'server', 'token'), 'utf8')).trim();
+    agentArgs = ['--server', server.url, '--token', token, '--data-dir', dir2, '--node-name', N2, '--runtime', 'process', '--kubelet-port', '0'];
+    const started = spawnAgent(agentArgs);
+    agent = started.agent;
+    await started.ready;
+    const r = await k(['create', 'namespace', NS]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  after(async () => {
+    try {
+      if (server && server.child.exitCode === null) {
+        // Pods first, through their nodes (an agent killed by a failed test is started again for that).
+        if (!agent || agent.child.exitCode !== null || agent.child.signalCode !== null) {
+          const again = spawnAgent(agentArgs);
+          agent = again.agent;
+          await again.ready.catch(() => {});
+        }
+        await k(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=40s'], { timeoutMs: 50_000 });
+      }
+      if (agent) await stopProcess(agent.child);
+      if (server) await stopProcess(server.child);
+    } finally {
+      for (const dataDir of [dir2, dir1]) {
+        if (!dataDir) continue;
+        const report = await hardCleanAgent({ dataDir, podUids: seenUids });
+        if (report.length) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  test('n2 registers Ready, acting as system:node:n2, with a podCIDR of its own', async () => {
+    const node = await eventually('node n2 Ready with a podCIDR', async () => {
+      const n = await k.json(['get', 'node', N2]);
+      return n.spec?.podCIDR && n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ? n : undefined;
+    }, 30_000);
+    const first = await k.json(['get', 'node', n1]);
+    assert.ok(first.spec.podCIDR, 'the first node has a podCIDR');
+    assert.notEqual(node.spec.podCIDR, first.spec.podCIDR);
+    assert.equal(node.metadata.labels['kubernetes.io/hostname'], N2);
+    assert.match(node.status.nodeInfo.containerRuntimeVersion, /^process:\/\//);
+    assert.ok(node.status.daemonEndpoints.kubeletEndpoint.Port > 0);
+
+    // The agent's own client certificate is system:node:n2 in system:nodes (never the admin).
+    const kubeconfig = join(dir2, 'n2.kubeconfig');
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: server!.url, 'certificate-authority': join(dir2, 'agent', 'server-ca.crt') } }],
+        users: [{ name: 'n2', user: { 'client-certificate': join(dir2, 'agent', 'client-kubelet.crt'), 'client-key': join(dir2, 'agent', 'client-kubelet.key') } }],
+        contexts: [{ name: 'n2', context: { cluster: 'c', user: 'n2' } }],
+        'current-context': 'n2',
+      }),
+    );
+    const whoami = await kubectlFor(kubeconfig).json(['auth', 'whoami']);
+    assert.equal(whoami.status.userInfo.username, `system:node:${N2}`);
+    assert.ok(whoami.status.userInfo.groups.includes('system:nodes'), `groups ${whoami.status.userInfo.groups}`);
+    const own = await kubectlFor(kubeconfig)(['annotate', 'node', N2, 'skiff.test/by=n2', '--overwrite']);
+    assert.equal(own.code, 0, `the node identity may write its own Node: ${own.stderr}`);
+    // Its Lease heartbeat is its own too.
+    const lease = await k.json(['get', 'lease', '-n', 'kube-node-lease', N2]);
+    assert.equal(lease.spec.holderIdentity, N2);
+  });
+
+  // NodeRestriction (and the Node authorizer) belong to the security issue (#9): today any system:nodes identity may
+  // write any Node. Kept as a todo so that it shows in every run and turns green when that lands.
+  test('n2 may not modify another node (NodeRestriction)', { todo: 'NodeRestriction is not enforced yet (issue 9)' }, async () => {
+    const other = await kubectlFor(join(dir2, 'n2.kubeconfig'))(['annotate', 'node', n1, 'skiff.test/by=n2', '--overwrite']);
+    assert.notEqual(other.code, 0, 'n2 modified node n1');
+    assert.match(other.stderr, /forbidden/i, other.stderr);
+  });
+
+  test('a pod scheduled to n2 runs there; kubectl logs and exec reach it through the API server', async () => {
+    const r = await k(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'on-n2', namespace: NS },
+        spec: {
+          nodeSelector: { 'kubernetes.io/hostname': N2 },
+          terminationGracePeriodSeconds: 2,
+          containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'echo hello-from-n2; exec sleep 1000'] }],
+        },
+      }),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const p = await eventually('pod on n2 Running', async () => {
+      const cur = await podOnN2('on-n2');
+      return cur.status?.phase === 'Running' && cur.status.containerStatuses?.[0]?.ready ? cur : undefined;
+    }, 30_000);
+    assert.equal(p.spec.nodeName, N2);
+    const node = await k.json(['get', 'node', N2]);
+    const prefix = node.spec.podCIDR.replace(/\.0\/24$/, '.');
+    assert.ok(p.status.podIP.startsWith(prefix), `pod IP ${p.status.podIP} in n2's podCIDR ${node.spec.podCIDR}`);
+    const logs = await eventually('logs from n2', async () => {
+      const l = await k(['logs', '-n', NS, 'on-n2']);
+      return l.code === 0 && l.stdout.includes('hello-from-n2') ? l : undefined;
+    }, 10_000);
+    assert.equal(logs.stdout, 'hello-from-n2\n');
+    const exec = await k(['exec', '-n', NS, 'on-n2', '--', 'sh', '-c', 'echo out; exit 5']);
+    assert.equal(exec.code, 5, exec.stderr);
+    assert.equal(exec.stdout, 'out\n');
+  });
+
+  test('a wrong token is refused with a message that says so, and the agent exits non-zero', async () => {
+    const wrong = token.replace(/::server:.*$/, '::server:0123456789abcdef0123456789abcdef');
+    assert.notEqual(wrong, token);
+    for (const bad of [wrong, 'K10-less-bare-secret']) {
+      const wrongDir = await mkdtemp('/tmp/skjw-');
+      try {
+        const { agent: a } = spawnAgent(['--server', server!.url, '--token', bad, '--data-dir', wrongDir, '--node-name', 'intruder', '--runtime', 'process', '--kubelet-port', '0']);
+        const timer = setTimeout(() => a.child.kill('SIGKILL'), 30_000);
+        const code = await a.exited;
+        clearTimeout(timer);
+        assert.notEqual(code, 0, a.output());
+        assert.equal(typeof code, 'number', `exited by itself, not killed: ${code}\n${a.output()}`);
+        assert.match(a.output(), /refused .*the token is wrong/, a.output());
+        assert.ok(!a.output().includes(bad.split(':').pop()!), 'the secret is not echoed');
+        assert.doesNotMatch(a.output(), /skiff agent ready/);
+      } finally {
+        await rm(wrongDir, { recursive: true, force: true });
+      }
+    }
+    const nodes = (await k.json(['get', 'nodes'])).items.map((n: any) => n.metadata.name);
+    assert.ok(!nodes.includes('intruder'), `nodes: ${nodes}`);
+  });
+
+  test('kill -9 of the agent leaves its containers running; the restarted agent adopts them', async () => {
+    const before = await podOnN2('on-n2');
+    const cs = before.status.containerStatuses[0];
+    agent!.child.kill('SIGKILL');
+    await agent!.exited;
+    // The container outlives its agent: exec through a fresh agent later must find the same process.
+    const started = spawnAgent(agentArgs);
+    agent = started.agent;
+    await started.ready;
+    const after = await eventually('the pod still Running and Ready after the agent restart', async () => {
+      const cur = await podOnN2('on-n2');
+      const c = cur.status.containerStatuses?.[0];
+      return cur.status.phase === 'Running' && c?.ready ? cur : undefined;
+    }, 30_000);
+    const c2 = after.status.containerStatuses[0];
+    assert.equal(c2.containerID, cs.containerID, 'same container');
+    assert.equal(c2.restartCount, cs.restartCount, 'restartCount unchanged');
+    assert.equal(c2.state.running.startedAt, cs.state.running.startedAt);
+    // The adopted container still answers, and its log was not restarted.
+    const exec = await k(['exec', '-n', NS, 'on-n2', '--', 'sh', '-c', 'exit 3']);
+    assert.equal(exec.code, 3, exec.stderr);
+    const logs = await k(['logs', '-n', NS, 'on-n2']);
+    assert.equal(logs.stdout, 'hello-from-n2\n');
+  });
+});
