@@ -2,7 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const SKIFF_BIN = fileURLToPath(new URL('../../../bin/skiff', import.meta.url));
+/** bin/skiff of this checkout, from dist/test/helpers (compiled) or test/helpers (under tsx). */
+export const SKIFF_BIN = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../bin/skiff' : '../../bin/skiff', import.meta.url));
 
 export interface ServerProcess {
   child: ChildProcess;
