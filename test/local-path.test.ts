@@ -68,6 +68,11 @@ describe('local-path volumes', () => {
       spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '2Gi' } } },
     });
     assert.equal(created.status, 201, created.text);
+    assert.equal(created.json.spec.storageClassName, 'local-path', 'the DefaultStorageClass admission plugin names the default class');
+    // What `kubectl get pvc` prints in its STORAGECLASS column.
+    const table = await s.request('GET', '/api/v1/namespaces/default/persistentvolumeclaims/data', undefined, { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
+    const column = table.json.columnDefinitions.findIndex((c: { name: string }) => c.name === 'StorageClass');
+    assert.equal(table.json.rows[0].cells[column], 'local-path');
     const ev = await eventually('the WaitForFirstConsumer event', async () => {
       const list = (await s.request('GET', '/api/v1/namespaces/default/events?fieldSelector=involvedObject.name=data')).json.items;
       return list.find((e: { reason: string }) => e.reason === 'WaitForFirstConsumer');
@@ -94,7 +99,7 @@ describe('local-path volumes', () => {
     assert.equal(scheduled.spec!.nodeName, NODE);
     assert.equal(claim.metadata.annotations['volume.kubernetes.io/selected-node'], NODE);
     assert.equal(claim.spec.volumeName, `pvc-${claim.metadata.uid}`);
-    assert.equal(claim.spec.storageClassName, undefined, 'the default class applied without rewriting the claim');
+    assert.equal(claim.spec.storageClassName, 'local-path');
     assert.deepEqual(claim.status.capacity, { storage: '2Gi' });
 
     const pv = (await s.request('GET', `/api/v1/persistentvolumes/${claim.spec.volumeName}`)).json;

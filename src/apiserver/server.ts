@@ -15,6 +15,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import type { Authorizer } from './auth/authorizer.js';
 import type { WatchLimits } from './handlers/watch.js';
 import type { ConnectTarget } from './handlers/connect.js';
+import { defaultStorageClassAdmission } from './admission/default-storage-class.js';
 import { defaultTolerationSeconds } from './admission/default-toleration-seconds.js';
 import { priorityAdmission } from './admission/priority.js';
 import { ServiceAllocator } from './admission/service-allocator.js';
@@ -134,6 +135,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       namespaceLifecycle(),
       priorityAdmission(),
       defaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300),
+      defaultStorageClassAdmission(),
       new ServiceAllocator(serviceAllocation),
     ],
     validating: [],

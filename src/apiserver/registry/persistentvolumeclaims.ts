@@ -1,6 +1,7 @@
 /** core/v1 PersistentVolumeClaims: required access modes and storage request, the immutable spec, the PVC table. */
 import type { PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus } from 'kubernetes-types/core/v1.js';
 import { canonicalQuantity, isValidQuantity } from '../../api/quantity.js';
+import { ANN_BETA_STORAGE_CLASS } from '../../api/storage-class.js';
 import { fieldForbidden, fieldInvalid, fieldRequired, type FieldError } from '../../api/status.js';
 import { deepEqual, nameIsDNSSubdomain } from '../../api/validation.js';
 import { defineResource, specOf, statusOf } from './define-resource.js';
@@ -40,6 +41,13 @@ export const persistentvolumeclaims = defineResource({
     next.resources = prev.resources;
     next.volumeAttributesClassName = prev.volumeAttributesClassName;
     if (!prev.volumeName) next.volumeName = prev.volumeName;
+    // Retroactive default StorageClass assignment (KEP-3333, GA in 1.28; ValidatePersistentVolumeClaimUpdate's
+    // validateStorageClassUpgradeFromNil): a claim created with no class (field absent, no beta annotation) may be
+    // given a non-empty one later.
+    const prevClass = prev.storageClassName as string | null | undefined;
+    if ((prevClass === undefined || prevClass === null) && old.metadata.annotations?.[ANN_BETA_STORAGE_CLASS] === undefined && typeof next.storageClassName === 'string' && next.storageClassName !== '') {
+      next.storageClassName = prev.storageClassName;
+    }
     if (deepEqual(next, prev)) return [];
     return [fieldForbidden('spec', 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims')];
   },

@@ -7,6 +7,7 @@ import type { StorageClass } from 'kubernetes-types/storage/v1.js';
 import type { KubeObject } from '../../api/object.js';
 import { labelSelectorFromObject, matches, requirementMatches, type LabelOperator, type LabelSelector } from '../../api/labels.js';
 import { compareQuantities, parseQuantity, tryParseQuantity, type Quantity } from '../../api/quantity.js';
+import { ANN_BETA_DEFAULT_CLASS, ANN_BETA_STORAGE_CLASS, ANN_DEFAULT_CLASS, defaultStorageClass, isDefaultStorageClass } from '../../api/storage-class.js';
 
 export type PV = PersistentVolume & KubeObject;
 export type PVC = PersistentVolumeClaim & KubeObject;
@@ -18,23 +19,16 @@ export const ANN_DYNAMICALLY_PROVISIONED = 'pv.kubernetes.io/provisioned-by';
 export const ANN_STORAGE_PROVISIONER = 'volume.kubernetes.io/storage-provisioner';
 export const ANN_BETA_STORAGE_PROVISIONER = 'volume.beta.kubernetes.io/storage-provisioner';
 export const ANN_SELECTED_NODE = 'volume.kubernetes.io/selected-node';
-export const ANN_BETA_STORAGE_CLASS = 'volume.beta.kubernetes.io/storage-class';
-export const ANN_DEFAULT_CLASS = 'storageclass.kubernetes.io/is-default-class';
-export const ANN_BETA_DEFAULT_CLASS = 'storageclass.beta.kubernetes.io/is-default-class';
+export { ANN_BETA_STORAGE_CLASS, ANN_DEFAULT_CLASS, ANN_BETA_DEFAULT_CLASS };
 export const PVC_PROTECTION_FINALIZER = 'kubernetes.io/pvc-protection';
 export const PV_PROTECTION_FINALIZER = 'kubernetes.io/pv-protection';
 export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 
-export function isDefaultClass(sc: SC): boolean {
-  const a = sc.metadata.annotations ?? {};
-  return a[ANN_DEFAULT_CLASS] === 'true' || a[ANN_BETA_DEFAULT_CLASS] === 'true';
-}
+export const isDefaultClass: (sc: SC) => boolean = isDefaultStorageClass;
 
 /** The default class (the newest of several, as upstream's GetDefaultClass picks since 1.26), or undefined. */
 export function defaultClass(classes: readonly SC[]): SC | undefined {
-  const defaults = classes.filter(isDefaultClass);
-  defaults.sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
-  return defaults[0];
+  return defaultStorageClass(classes);
 }
 
 /**
