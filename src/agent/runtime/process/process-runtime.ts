@@ -310,11 +310,34 @@ export class ProcessRuntime implements ContainerRuntime {
     const child = spawn(plan.file, plan.args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const errors: Buffer[] = [];
     child.stderr.on('data', (c: Buffer) => errors.push(c));
-    const duplex = Duplex.from({ writable: child.stdin, readable: child.stdout });
+    // Not Duplex.from: the relay exits as soon as the pod's side has closed the connection (an HTTP server after a
+    // `Connection: close` response), so its stdin closes before we ended it. Duplex.from calls that 'Premature close',
+    // and kubectl port-forward reported it as an error and quit ("lost connection to pod"); here it is the normal end.
+    const duplex = new Duplex({
+      write(chunk: Buffer, _encoding, callback) {
+        if (!child.stdin.writable) return callback();
+        child.stdin.write(chunk, () => callback());
+      },
+      final(callback) {
+        child.stdin.end();
+        callback();
+      },
+      read() {
+        child.stdout.resume();
+      },
+      destroy(err, callback) {
+        child.kill('SIGKILL');
+        callback(err);
+      },
+    });
+    child.stdin.on('error', () => undefined); // EPIPE after the relay exited: nobody is left to read it
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (!duplex.push(chunk)) child.stdout.pause();
+    });
+    child.stdout.on('end', () => duplex.push(null));
     child.on('exit', (code) => {
       if (code !== 0 && code !== null) duplex.destroy(new Error(`port-forward to port ${port} failed: ${Buffer.concat(errors).toString().trim()}`));
     });
-    duplex.on('close', () => child.kill('SIGKILL'));
     return duplex;
   }
 
