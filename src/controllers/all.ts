@@ -6,6 +6,7 @@ import { GarbageCollector } from './garbagecollector/garbage-collector.js';
 import { NamespaceController } from './namespace/namespace-controller.js';
 import { NodeIpamController } from './nodeipam/node-ipam-controller.js';
 import { NodeLifecycleController } from './nodelifecycle/node-lifecycle-controller.js';
+import { NodePasswordController } from './nodepassword/node-password-controller.js';
 import { PodGCController } from './podgc/podgc-controller.js';
 import { PersistentVolumeController } from './persistentvolume/persistentvolume-controller.js';
 import { ServiceAccountController } from './serviceaccount/serviceaccount-controller.js';
@@ -36,6 +37,8 @@ export const controllerFactories: ControllerFactory[] = [
   { name: 'pod-garbage-collector', create: (ctx) => new PodGCController(ctx) },
   { name: 'node-lifecycle', create: (ctx) => new NodeLifecycleController(ctx) },
   { name: 'node-ipam', create: (ctx) => new NodeIpamController(ctx, { clusterCIDRs: ctx.options.clusterCIDRs }) },
+  // k3s's node controller: a deleted Node's password Secret goes with it. One worker: deletions are rare.
+  { name: 'node-password', create: (ctx) => new NodePasswordController(ctx), workers: 1 },
   { name: 'disruption', create: (ctx) => new DisruptionController(ctx) },
   { name: 'persistentvolume-binder', create: (ctx) => new PersistentVolumeController(ctx) },
   { name: 'local-path-provisioner', create: (ctx) => new LocalPathProvisioner(ctx) },

@@ -2,10 +2,12 @@
  * Node passwords, as k3s keeps them (k3s docs, "Node Registration"): the first agent to ask for a node name's
  * certificates stores a hash of its random per-node password in the Secret kube-system/<node>.node-password.skiff;
  * later requests for that name must bring the same password, so another machine cannot take over a node's identity
- * with the cluster token alone. Deleting the Secret (e.g. after reinstalling a node) frees the name.
+ * with the cluster token alone. Deleting the Secret (e.g. after reinstalling a node) frees the name; the node-password
+ * controller deletes it with its Node, as k3s's node controller does.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import { NODE_PASSWORD_NAMESPACE, NODE_PASSWORD_SECRET_SUFFIX, NODE_PASSWORD_SECRET_TYPE, nodePasswordSecretName } from '../../api/node-password.js';
 import type { KubeObject } from '../../api/object.js';
 import { forbidden, isAlreadyExists, isNotFound } from '../../api/status.js';
 import type { ResourceDefinition } from '../registry/types.js';
@@ -13,9 +15,7 @@ import type { ResourceOps } from '../resource-ops.js';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
-export const NODE_PASSWORD_NAMESPACE = 'kube-system';
-export const NODE_PASSWORD_SECRET_SUFFIX = '.node-password.skiff';
-export const NODE_PASSWORD_SECRET_TYPE = 'skiff.dev/node-password';
+export { NODE_PASSWORD_NAMESPACE, NODE_PASSWORD_SECRET_SUFFIX, NODE_PASSWORD_SECRET_TYPE };
 
 export interface NodePasswordStore {
   /** Resolves when the password is the node name's (recording it the first time); rejects with 403 otherwise. */
@@ -30,7 +30,7 @@ export class SecretNodePasswords implements NodePasswordStore {
   ) {}
 
   async verify(nodeName: string, password: string): Promise<void> {
-    const name = `${nodeName}${NODE_PASSWORD_SECRET_SUFFIX}`;
+    const name = nodePasswordSecretName(nodeName);
     for (let attempt = 0; attempt < 2; attempt++) {
       let stored: KubeObject | undefined;
       try {
