@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { containerCgroupDir, hardCleanAgent, pidsInCgroupTree, podLeftovers, podNetnsIds } from './helpers/agent-cleanup.js';
 import { eventually } from './helpers/eventually.js';
+import { pickFreeSubnet } from '../src/agent/network/network-testing.js';
 import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
 
@@ -36,8 +37,6 @@ function skipReason(): string | false {
 const suffix = randomBytes(3).toString('hex');
 const NODE = `e2e-proc-${suffix}`;
 const NS = `e2e-proc-${suffix}`;
-// A /24 of the test's own: other agents on this machine (parallel tests) use 10.42.0.0/24 on bridges of their own.
-const POD_CIDR = `10.42.${100 + (randomBytes(1)[0]! % 150)}.0/24`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -84,10 +83,13 @@ describe('process runtime end to end: skiff server with its embedded agent, real
   let server: ServerProcess | undefined;
   let k: Kubectl;
   let kubeconfig: string;
+  /** A /24 of the test's own: other agents on this machine (parallel tests) default to 10.42.0.0/24, each on a bridge of its own. */
+  let POD_CIDR: string;
   const podUids = new Set<string>();
   const children: ChildProcess[] = [];
 
-  const serverArgs = () => ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1'];
+  // The cluster CIDR is the node's one /24, so its bridge does not collide with other agents on this machine.
+  const serverArgs = () => ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--cluster-cidr', POD_CIDR, '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1'];
   const startServer = async () => {
     server = await spawnServer(serverArgs(), 30_000, {}, { agent: true });
     const s = server;
@@ -126,14 +128,11 @@ describe('process runtime end to end: skiff server with its embedded agent, real
     dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-proc-'));
     mnt = mkdtempSync(join(tmpdir(), 'skiff-e2e-proc-mnt-'));
     kubeconfig = join(dataDir, 'kubeconfig.yaml');
-
-    // The Node is created with a podCIDR of the test's own before the agent registers it (the agent adopts the
-    // existing Node), so this node's bridge does not collide with other agents on the machine.
-    server = await spawnServer(['--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1'], 30_000);
-    k = kubectlFor(kubeconfig);
-    await applyFile(k, dataDir, 'node.yaml', `apiVersion: v1\nkind: Node\nmetadata: {name: ${NODE}}\nspec: {podCIDR: "${POD_CIDR}", podCIDRs: ["${POD_CIDR}"]}\n`);
-    await stopServer();
+    POD_CIDR = await pickFreeSubnet(24);
     await startServer();
+    k = kubectlFor(kubeconfig);
+    const node = await k.json(['get', 'node', NODE]);
+    assert.equal(node.spec.podCIDR, POD_CIDR);
 
     const r = await k(['create', 'namespace', NS]);
     assert.equal(r.code, 0, r.stderr);
@@ -304,6 +303,13 @@ spec:
     const ev = await events(p.metadata.name);
     assert.ok(ev.some((e) => e.reason === 'Unhealthy' && /Readiness probe failed/.test(e.message)), `a failed readiness probe before the server listened: ${JSON.stringify(ev)}`);
     assert.ok(ev.some((e) => e.reason === 'Started'));
+    // Pod to pod over the bridge: from the tools pod's network namespace.
+    await k(['-n', NS, 'wait', '--for=condition=ready', 'pod/tools', '--timeout=20s'], { timeoutMs: 25_000 });
+    const tools = await pod('tools');
+    assert.notEqual(tools.status.podIP, p.status.podIP);
+    const get = await k(['-n', NS, 'exec', 'tools', '--', 'wget', '-q', '-O', '-', `http://${p.status.podIP}:8080/from-pod`]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(get.stdout, `hello from ${p.metadata.name}`);
   });
 
   it('kill -9 of the container process restarts it (restartCount 1) and it serves again', async () => {
@@ -427,7 +433,7 @@ spec:
     const { output } = await waitForOutput(child, /^[^\n]*\n[^\n]*\n[^\n]*\n/, 15_000);
     child.kill();
     const lines = output().split('\n');
-    assert.ok(lines.slice(0, 3).every((l) => l === 'GET /ready' || l === 'listening on 8080'), output());
+    assert.ok(lines.slice(0, 3).every((l) => /^GET \//.test(l) || l === 'listening on 8080'), output());
     assert.ok(!output().includes('web starting'), '--tail=1 skips the start of the log');
   });
 
@@ -611,6 +617,8 @@ spec:
     const leases = join(dataDir, 'agent', 'cni', 'ipam', 'skiff');
     const left = existsSync(leases) ? readdirSync(leases).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
     assert.deepEqual(left, []);
+    // The kubelet removed the pods' log directories (/var/log/pods/<ns>_<name>_<uid>).
+    assert.deepEqual(readdirSync('/var/log/pods').filter((d) => d.startsWith(`${NS}_`)), []);
     // And the local-path volume's data went with its claim (reclaim policy Delete).
     await eventually('the local-path data removed', async () => !existsSync(join(dataDir, 'storage')) || readdirSync(join(dataDir, 'storage')).length === 0, 15_000);
   });
