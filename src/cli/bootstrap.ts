@@ -7,7 +7,7 @@
 import { createCipheriv, createDecipheriv, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseToken } from '../apiserver/auth/cluster-token.js';
+import { parseToken } from '../api/cluster-token.js';
 import { writeFileAtomic } from '../apiserver/auth/pki.js';
 import { KeyExistsError, type Store } from '../storage/store.js';
 import { createLogger } from '../log/logger.js';

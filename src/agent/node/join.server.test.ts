@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { formatFullToken } from '../../apiserver/auth/cluster-token.js';
+import { formatFullToken } from '../../api/cluster-token.js';
 import { HttpsTransport } from '../../client/https-transport.js';
 import { Nodes } from '../../client/resources.js';
 import { RestClient } from '../../client/rest-client.js';

@@ -18,6 +18,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type * as X509 from '@peculiar/x509';
+import { parseToken } from '../../api/cluster-token.js';
 import { createLogger } from '../../log/logger.js';
 
 const log = createLogger('join');
@@ -48,21 +49,6 @@ export const SERVING_CERT_PATH = '/v1-skiff/serving-kubelet.crt';
 /** Certificates this close to expiry are replaced at start (pki.ts renews the server's at the same point). */
 const RENEW_BEFORE_MS = 90 * 86_400_000;
 
-/** Parses the token as k3s prints it; the bare form has no CA hash. Throws on a half-pasted K10 token. */
-export function parseJoinToken(token: string): { secret: string; caHash?: string } {
-  const value = token.trim();
-  if (value === '') throw new Error('the token is empty');
-  if (!value.startsWith('K10') || !value.includes('::')) return { secret: value };
-  const sep = value.indexOf('::');
-  const caHash = value.slice(3, sep).toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(caHash)) throw new Error('the token has a malformed CA hash: expected 64 hex digits after K10');
-  const creds = value.slice(sep + 2);
-  const colon = creds.indexOf(':');
-  const secret = colon > 0 ? creds.slice(colon + 1) : creds;
-  if (secret === '') throw new Error('the token has an empty secret');
-  return { secret, caHash };
-}
-
 /** Fetches the server's CA from /cacerts without trusting it yet, then checks it against the token's hash. */
 export async function fetchClusterCA(server: string, caHash: string | undefined): Promise<string> {
   const url = new URL('/cacerts', server);
@@ -82,7 +68,7 @@ export async function fetchClusterCA(server: string, caHash: string | undefined)
 export async function joinCluster(opts: JoinOptions): Promise<NodeCredentials> {
   const now = opts.now ?? new Date();
   for (const ip of opts.nodeIPs ?? []) if (isIP(ip) === 0) throw new Error(`node IP ${JSON.stringify(ip)} is not an IP address`);
-  const token = parseJoinToken(opts.token);
+  const token = parseToken(opts.token);
   const ca = await fetchClusterCA(opts.server, token.caHash);
   const dir = join(opts.dataDir, 'agent');
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -233,7 +219,10 @@ function request(url: URL, o: RequestOptions): Promise<{ status: number; body: s
 type X509Lib = typeof X509;
 let x509Lib: Promise<X509Lib> | undefined;
 
-/** @peculiar/x509 with its Reflect.getMetadata polyfill and Node's webcrypto, loaded on first use. */
+/**
+ * @peculiar/x509 with its Reflect.getMetadata polyfill and Node's webcrypto, loaded on first use. A copy of
+ * apiserver/auth/pki.ts's loadX509: the agent may not import the API server (test/dependency-rules.test.ts).
+ */
 function loadX509(): Promise<X509Lib> {
   x509Lib ??= (async () => {
     await import('reflect-metadata');

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { isStatusError } from '../../api/status.js';
 import { Authenticator, bearerToken } from './authenticator.js';
-import { formatFullToken } from './cluster-token.js';
+import { formatFullToken } from '../../api/cluster-token.js';
 import { ensurePki, type Pki } from './pki.js';
 import type { UserInfo } from './user-info.js';
 

@@ -10,7 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { unauthorized } from '../../api/status.js';
-import { parseToken } from './cluster-token.js';
+import { parseToken } from '../../api/cluster-token.js';
 import { ADMIN_USERNAME, GROUP_AUTHENTICATED, GROUP_SYSTEM_MASTERS, type UserInfo } from './user-info.js';
 
 /**

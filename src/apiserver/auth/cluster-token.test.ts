@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureToken, formatFullToken, parseToken } from './cluster-token.js';
+import { formatFullToken } from '../../api/cluster-token.js';
+import { ensureToken } from './cluster-token.js';
 
 const HASH = 'ab'.repeat(32);
 const OTHER_HASH = 'cd'.repeat(32);
@@ -61,20 +62,5 @@ describe('ensureToken', () => {
     await mkdir(join(dataDir, 'server'), { recursive: true });
     await writeFile(join(dataDir, 'server', 'token'), '\n');
     await assert.rejects(ensureToken(dataDir), /token file .* is empty/);
-  });
-});
-
-describe('parseToken', () => {
-  it('splits the K10 form', () => {
-    assert.deepEqual(parseToken(`K10${HASH}::server:abc`), { secret: 'abc', caHash: HASH, user: 'server' });
-    assert.deepEqual(parseToken(`K10${HASH}::abc`), { secret: 'abc', caHash: HASH, user: undefined });
-  });
-  it('keeps a bare secret as is, trimmed', () => {
-    assert.deepEqual(parseToken(' abc \n'), { secret: 'abc' });
-  });
-  it('rejects malformed K10 tokens', () => {
-    assert.throws(() => parseToken('K10abc::server:x'), /malformed CA hash/);
-    assert.throws(() => parseToken(`K10${HASH}::server:`), /empty secret/);
-    assert.throws(() => parseToken('   '), /empty/);
   });
 });

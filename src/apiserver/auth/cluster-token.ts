@@ -4,54 +4,14 @@
  *
  * k3s prints and stores tokens in a "secure" form, `K10<sha256 of the CA certificate>::server:<secret>`,
  * so a joining node can check that the server it reached holds the expected CA before sending the
- * secret (k3s-io/docs: docs/cli/token.md). Both that form and the bare secret are accepted everywhere.
+ * secret (k3s-io/docs: docs/cli/token.md). Both that form and the bare secret are accepted everywhere;
+ * api/cluster-token.ts parses and formats them (the agent imports it too).
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { formatFullToken, parseToken, redactToken as redact } from '../../api/cluster-token.js';
 import { writeFileAtomic } from './pki.js';
-
-const FULL_TOKEN_PREFIX = 'K10';
-const SERVER_USER = 'server';
-
-export interface ParsedToken {
-  /** The secret part, compared against the cluster token. */
-  secret: string;
-  /** Lower-case hex SHA-256 of the CA certificate, present only in the `K10…` form. */
-  caHash?: string;
-  /** The user part of `K10<hash>::<user>:<secret>` (k3s: `server` for the server token, `node` for agent tokens). */
-  user?: string;
-}
-
-/**
- * Splits a token in either form. A `K10…` token without the `::` separator or with an empty secret
- * is rejected with an error naming what is wrong, because a half-pasted token should not silently
- * become a different secret.
- */
-export function parseToken(token: string): ParsedToken {
-  const value = token.trim();
-  if (!value.startsWith(FULL_TOKEN_PREFIX) || !value.includes('::')) {
-    if (value === '') throw new Error('token is empty');
-    return { secret: value };
-  }
-  const sep = value.indexOf('::');
-  const caHash = value.slice(FULL_TOKEN_PREFIX.length, sep).toLowerCase();
-  const creds = value.slice(sep + 2);
-  if (!/^[0-9a-f]{64}$/.test(caHash)) {
-    throw new Error(`token ${JSON.stringify(redact(value))} has a malformed CA hash: expected 64 hex digits after K10`);
-  }
-  const colon = creds.indexOf(':');
-  // k3s accepts `K10<hash>::<secret>` too: without a user part the whole rest is the secret.
-  const user = colon > 0 ? creds.slice(0, colon) : undefined;
-  const secret = colon > 0 ? creds.slice(colon + 1) : creds;
-  if (secret === '') throw new Error(`token ${JSON.stringify(redact(value))} has an empty secret`);
-  return { secret, caHash, user };
-}
-
-/** `K10<caHash>::server:<secret>`, the form to print for `skiff agent --token`. */
-export function formatFullToken(secret: string, caHash: string): string {
-  return `${FULL_TOKEN_PREFIX}${caHash}::${SERVER_USER}:${secret}`;
-}
 
 export interface ClusterToken {
   /** The bare secret; what the Authenticator compares against. */
@@ -110,9 +70,4 @@ async function readTokenFile(path: string): Promise<string | undefined> {
   const value = text.trim();
   if (value === '') throw new Error(`token file ${path} is empty; remove it to generate a new token or pass --token`);
   return value;
-}
-
-/** Error messages may end up in logs: show only enough of a token to recognise it. */
-function redact(token: string): string {
-  return token.length <= 12 ? '***' : `${token.slice(0, 8)}…`;
 }

@@ -14,14 +14,14 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type * as X509 from '@peculiar/x509';
 
-type X509Lib = typeof X509;
+export type X509Lib = typeof X509;
 let x509Lib: Promise<X509Lib> | undefined;
 
 /**
  * @peculiar/x509 (with its reflect-metadata polyfill) is loaded only when a certificate must be made: a restart on an
  * existing data dir reads and checks certificates with Node's own X509Certificate and saves ~150 ms of start-up.
  */
-function loadX509(): Promise<X509Lib> {
+export function loadX509(): Promise<X509Lib> {
   x509Lib ??= (async () => {
     await import('reflect-metadata');
     const lib = await import('@peculiar/x509');

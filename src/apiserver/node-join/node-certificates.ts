@@ -10,20 +10,7 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import type * as X509 from '@peculiar/x509';
-
-type X509Lib = typeof X509;
-let x509Lib: Promise<X509Lib> | undefined;
-
-/** @peculiar/x509 needs a Reflect.getMetadata polyfill and Node's webcrypto; loaded on first use (as pki.ts does). */
-export function loadX509(): Promise<X509Lib> {
-  x509Lib ??= (async () => {
-    await import('reflect-metadata');
-    const lib = await import('@peculiar/x509');
-    lib.cryptoProvider.set(webcrypto as never);
-    return lib;
-  })();
-  return x509Lib;
-}
+import { loadX509 } from '../auth/pki.js';
 
 export type NodeCertificateKind = 'client' | 'serving';
 

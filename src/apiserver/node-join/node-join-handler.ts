@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, isStatusError, methodNotAllowed, StatusError, internalError, requestEntityTooLarge } from '../../api/status.js';
 import { isDNS1123Subdomain } from '../../api/validation.js';
 import { createLogger } from '../../log/logger.js';
-import { parseToken } from '../auth/cluster-token.js';
+import { parseToken } from '../../api/cluster-token.js';
 import { sendJson } from '../handlers/respond.js';
 import { signNodeCertificate, type NodeCertificateKind } from './node-certificates.js';
 import type { ResourceDefinition } from '../registry/types.js';
