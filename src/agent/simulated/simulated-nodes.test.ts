@@ -464,7 +464,7 @@ describe('SimulatedNodes pod addresses', () => {
     assert.equal(podOf(h, 'a')?.status?.podIP, '10.128.0.2');
     assert.equal(podOf(h, 'b')?.status?.podIP, '10.128.2.2');
     assert.equal(h.logs.length, 1, h.logs.join('\n'));
-    assert.match(h.logs[0]!, /has no pod CIDR after 2000ms \(is the node-ipam controller running\?\); .* from 10\.128\.0\.0\/10, outside the cluster CIDR/);
+    assert.match(h.logs[0]!, /has no pod CIDR after 2000ms \(is the node-ipam controller running, with a --cluster-cidr big enough for every node\?\); .* from 10\.128\.0\.0\/10, outside the cluster CIDR/);
 
     await h.client.patch(Nodes, '', 'sim-node-0', 'merge', { spec: { podCIDR: '10.42.3.0/24', podCIDRs: ['10.42.3.0/24'] } });
     await settle();

@@ -372,7 +372,7 @@ export class SimulatedNodes {
       if (!this.fallbackReported) {
         this.fallbackReported = true;
         this.log(
-          `node ${sim.name} has no pod CIDR after ${this.podCIDRWaitMs}ms (is the node-ipam controller running?); ` +
+          `node ${sim.name} has no pod CIDR after ${this.podCIDRWaitMs}ms (is the node-ipam controller running, with a --cluster-cidr big enough for every node?); ` +
             `nodes without one give their pods addresses from ${FALLBACK_POD_CIDR_RANGE}, outside the cluster CIDR, until one is assigned`,
         );
       }
