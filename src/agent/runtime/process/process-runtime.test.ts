@@ -97,6 +97,18 @@ test('process runtime: images are not pulled; a container without command names 
   assert.equal(status.reason, 'ContainerCannotRun');
 });
 
+test('process runtime: exec and exec probes run as the container user (runAsUser/runAsGroup), not as root', { skip: skip ?? (root ? undefined : 'needs root to change users') }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  const sandbox = sandboxConfig(h, join(h.stateDir, 'logs'));
+  const podId = await h.runtime.runPodSandbox(sandbox);
+  const id = await h.runtime.createContainer(podId, { ...containerConfig(['sleep', '3600']), security: { runAsUser: 1000, runAsGroup: 1001 } }, sandbox);
+  await h.runtime.startContainer(id);
+  const r = await h.runtime.execSync(id, ['sh', '-c', 'echo $(id -u) $(id -g)'], 10_000);
+  assert.equal(r.stdout.toString(), '1000 1001\n');
+  assert.equal(r.exitCode, 0);
+});
+
 test('process runtime: containers outlive a killed supervisor and are re-adopted by the next one', { skip }, async (t) => {
   const h = harness();
   t.after(() => h.cleanup());

@@ -549,6 +549,7 @@ export class ProcessShim {
       env: Object.entries(env).map(([name, value]) => ({ name, value })),
       workingDir: rec.config.workingDir || '/',
       running: rec.state === 'running',
+      security: rec.config.security,
     };
   }
 

@@ -9,7 +9,7 @@
  * The records are also the supervisor's files on disk (`sandboxes/<id>.json`, `containers/<id>.json`), which is how a
  * restarted supervisor finds what runs.
  */
-import type { ContainerConfig, ContainerState, PodSandboxConfig, RuntimeErrorCode, SandboxState } from '../types.js';
+import type { ContainerConfig, ContainerSecurity, ContainerState, PodSandboxConfig, RuntimeErrorCode, SandboxState } from '../types.js';
 
 export const SHIM_PROTOCOL_VERSION = 1;
 
@@ -66,6 +66,8 @@ export interface ExecContext {
   running: boolean;
   /** The container's own mount namespace (it has volume mounts), to enter instead of the pod's. */
   mountNsPath?: string;
+  /** The container's user and groups: an exec runs as the container's process does (runc exec), not as root. */
+  security?: ContainerSecurity;
 }
 
 export interface ShimRequests {
