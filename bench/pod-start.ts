@@ -20,6 +20,10 @@
  *   cri:     RunPodSandbox + CreateContainer + StartContainer through skiff's CRI client (CriRuntime) against the
  *            same containerd the agent runs, with the same cached busybox image and the agent's CNI network.
  *
+ * CPU: per pod, from the first create until every pod is Ready, of the server process (API server and agent) and of
+ * the children it reaped (CNI plugins, iptables), of the supervisor or containerd, and of the whole machine (2 cores
+ * shared with whatever else runs: read it as a ceiling).
+ *
  * Memory: the server's RSS with the embedded agent, idle and with the pods running, beside the same server with
  * --disable-agent (idle, and holding the same number of bound pods that never run); the process runtime's supervisor,
  * containerd and its shims are reported separately (they are processes of their own).
@@ -239,6 +243,49 @@ function rssMb(pid: number | undefined): number | undefined {
   }
 }
 
+/** CPU time (ms) of a process itself and of its children it has reaped (CNI plugins, iptables, nsenter...). */
+function cpuOf(pid: number | undefined): { self: number; children: number } {
+  if (!pid) return { self: 0, children: 0 };
+  try {
+    // Fields after the ")" of comm: utime is the 14th field of the line, stime 15th, cutime 16th, cstime 17th.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const tick = 10; // USER_HZ 100
+    return { self: (Number(f[11]) + Number(f[12])) * tick, children: (Number(f[13]) + Number(f[14])) * tick };
+  } catch {
+    return { self: 0, children: 0 };
+  }
+}
+
+/** Busy CPU time of the whole machine (ms, all cores), other users' included. */
+function machineBusyMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * 10;
+}
+
+type CpuSnapshot = Record<string, number>;
+
+/** CPU of the server (with the agent), the runtime's processes and the machine, to difference over a phase. */
+function cpuSnapshot(serverPid: number | undefined, dir: string): CpuSnapshot {
+  const server = cpuOf(serverPid);
+  const supervisor = cpuOf(readPid(join(dir, 'agent', 'process', 'shim.pid')));
+  const containerd = cpuOf(readPid(join(dir, 'agent', 'containerd', 'containerd.pid')));
+  return {
+    server: server.self,
+    server_children: server.children,
+    supervisor: supervisor.self,
+    supervisor_children: supervisor.children,
+    containerd: containerd.self + containerd.children,
+    machine: machineBusyMs(),
+  };
+}
+
+function cpuPerPod(before: CpuSnapshot, after: CpuSnapshot, pods: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(after)) if (after[k]! - before[k]! > 0 || k === 'machine') out[k] = Math.round(((after[k]! - before[k]!) / pods) * 10) / 10;
+  return out;
+}
+
 /** Pids whose command line contains every one of `needles`. */
 function pidsWith(...needles: string[]): number[] {
   const out: number[] = [];
@@ -321,17 +368,20 @@ interface PodRun {
   ready_ms: Stats;
   /** burst: from the first create until the last pod is Running. */
   all_running_ms?: number;
+  /** CPU time per pod from the first create until every pod is Ready, by process (ms). */
+  cpu_ms_per_pod: Record<string, number>;
   uids: string[];
 }
 
 /** Creates PODS pods in a fresh namespace, measures bound → Running / Ready, deletes them and waits until they are gone. */
-async function runPods(c: Conn, node: string, runtime: string, ns: string, shape: 'paced' | 'burst', onAllRunning: () => void): Promise<PodRun> {
+async function runPods(c: Conn, node: string, runtime: string, ns: string, shape: 'paced' | 'burst', cpu: () => CpuSnapshot, onAllRunning: () => void): Promise<PodRun> {
   const r = await request(c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   if (r.status !== 201) throw new Error(`namespace ${ns}: ${r.status} ${r.text}`);
   const watch = await PodWatch.open(c, ns);
   const names = Array.from({ length: PODS }, (_, i) => `p${i}`);
   const uids: string[] = [];
   const first = performance.now();
+  const cpuBefore = cpu();
   try {
     await drive(PODS, shape, RATES[runtime]!, async (i) => {
       const res = await request(c, 'POST', `/api/v1/namespaces/${ns}/pods`, podManifest(names[i]!, node, runtime));
@@ -340,6 +390,7 @@ async function runPods(c: Conn, node: string, runtime: string, ns: string, shape
       uids.push(res.json.metadata.uid);
     });
     await watch.until(() => names.every((n) => watch.times(n).running !== undefined && watch.times(n).ready !== undefined), `${PODS} pods Running and Ready in ${ns}`, 180_000);
+    const cpuAfter = cpu();
     onAllRunning();
     const lastRunning = Math.max(...names.map((n) => watch.times(n).running!));
     const bound = (t: PodTimes) => Math.min(t.created ?? Infinity, t.added ?? Infinity);
@@ -347,6 +398,7 @@ async function runPods(c: Conn, node: string, runtime: string, ns: string, shape
       running_ms: stats(names.map((n) => watch.times(n).running! - bound(watch.times(n)))),
       ready_ms: stats(names.map((n) => watch.times(n).ready! - bound(watch.times(n)))),
       uids,
+      cpu_ms_per_pod: cpuPerPod(cpuBefore, cpuAfter, PODS),
     };
     if (shape === 'burst') run.all_running_ms = Math.round(lastRunning - first);
     return run;
@@ -580,13 +632,13 @@ async function benchRuntime(runtime: string): Promise<Record<string, unknown>> {
           ? { cri_calls_ms: await criBaseline(dir, shape, uids) }
           : { spawn_ms: await spawnBaseline(WORKLOAD, shape), unshare_spawn_ms: await spawnBaseline([...UNSHARE, ...WORKLOAD], shape) };
       // Memory with every pod running: sampled once the burst's pods all run, before they are deleted.
-      const pods = await runPods(c, node, runtime, namespaces[i]!, shape, () => {
+      const pods = await runPods(c, node, runtime, namespaces[i]!, shape, () => cpuSnapshot(server!.child.pid, dir), () => {
         if (shape === 'burst') memory[`with_${PODS}_pods`] = { server_rss_mb: rssMb(server!.child.pid), ...runtimeRss(dir) };
       });
       uids.push(...pods.uids);
       const ref = runtime === 'cri' ? baseline.cri_calls_ms! : baseline.unshare_spawn_ms!;
       result[shape] = {
-        pods: { running_ms: pods.running_ms, ready_ms: pods.ready_ms, ...(pods.all_running_ms !== undefined ? { all_running_ms: pods.all_running_ms } : {}) },
+        pods: { running_ms: pods.running_ms, ready_ms: pods.ready_ms, ...(pods.all_running_ms !== undefined ? { all_running_ms: pods.all_running_ms } : {}), cpu_ms_per_pod: pods.cpu_ms_per_pod },
         baseline,
         ratio_running_over_baseline: { p50: ratio(pods.running_ms.p50, ref.p50), p99: ratio(pods.running_ms.p99, ref.p99) },
       };

@@ -41,7 +41,7 @@ import {
 import { detectCgroupLayout } from './cgroups.js';
 import { processTree, signal } from './proc.js';
 import { ShimClient } from './shim-client.js';
-import { encodeFrame, FrameDecoder, FrameKind, type ContainerRecord, type ExecContext, type SandboxRecord, type ShimStats } from './shim-protocol.js';
+import { encodeFrame, FrameDecoder, FrameKind, type ContainerRecord, type ExecContext, type RecordFilter, type SandboxRecord, type ShimStats } from './shim-protocol.js';
 import { portForwardPlan, SCRIPT, workloadPlan } from './spawn-plan.js';
 
 const log = createLogger('process-runtime');
@@ -131,7 +131,7 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   async stopPodSandbox(id: string): Promise<void> {
-    const rec = (await this.shim.request('listSandboxes', {})).find((s) => s.id === id);
+    const rec = (await this.shim.request('listSandboxes', { id })).find((s) => s.id === id);
     if (rec === undefined) return;
     if (rec.networkAttached && this.network !== undefined) {
       // Before the namespace holder dies: CNI DEL needs the namespace path to still resolve.
@@ -151,7 +151,7 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   async listPodSandboxes(filter?: SandboxFilter): Promise<PodSandboxStatus[]> {
-    return (await this.shim.request('listSandboxes', {})).map(toSandboxStatus).filter((s) => matchesSandbox(s, filter));
+    return (await this.shim.request('listSandboxes', recordFilter(filter))).map(toSandboxStatus).filter((s) => matchesSandbox(s, filter));
   }
 
   // ---- images: there are none ----
@@ -202,7 +202,10 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   async listContainers(filter?: ContainerFilter): Promise<ContainerStatus[]> {
-    return (await this.shim.request('listContainers', {})).map(toContainerStatus).filter((c) => matchesContainer(c, filter));
+    const podSandboxId = filter?.podSandboxId;
+    return (await this.shim.request('listContainers', { ...recordFilter(filter), ...(podSandboxId !== undefined ? { podSandboxId } : {}) }))
+      .map(toContainerStatus)
+      .filter((c) => matchesContainer(c, filter));
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {
@@ -301,7 +304,7 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   async portForward(podSandboxId: string, port: number): Promise<Duplex> {
-    const rec = (await this.shim.request('listSandboxes', {})).find((s) => s.id === podSandboxId);
+    const rec = (await this.shim.request('listSandboxes', { id: podSandboxId })).find((s) => s.id === podSandboxId);
     if (rec === undefined) throw new RuntimeError('NotFound', `pod sandbox ${JSON.stringify(podSandboxId)} not found`);
     if (rec.state !== 'ready') throw new RuntimeError('Unsupported', `pod sandbox ${podSandboxId} is not ready`);
     if (!rec.namespaces.net || rec.initPid <= 0) return connect(port, '127.0.0.1');
@@ -447,6 +450,11 @@ function toContainerStats(id: string, s: ShimStats): ContainerStats {
 
 function labelsMatch(labels: Record<string, string>, selector: Record<string, string> | undefined): boolean {
   return selector === undefined || Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** The part of a filter the supervisor applies (it answers with fewer records; matches* still decide). */
+function recordFilter(filter: SandboxFilter | ContainerFilter | undefined): RecordFilter {
+  return { ...(filter?.id !== undefined ? { id: filter.id } : {}), ...(filter?.labels !== undefined ? { labels: filter.labels } : {}) };
 }
 
 export function matchesSandbox(s: PodSandboxStatus, filter: SandboxFilter | undefined): boolean {

@@ -24,6 +24,7 @@ import {
   SHIM_PROTOCOL_VERSION,
   type ContainerRecord,
   type ExecContext,
+  type RecordFilter,
   type SandboxRecord,
   type ShimRequest,
   type ShimRequests,
@@ -197,12 +198,12 @@ export class ProcessShim {
     },
     stopSandbox: (args) => this.stopSandbox(args.id),
     removeSandbox: (args) => this.removeSandbox(args.id),
-    listSandboxes: () => [...this.sandboxes.values()],
+    listSandboxes: (args) => [...this.sandboxes.values()].filter((r) => recordMatches(r, args)),
     createContainer: (args) => this.createContainer(args),
     startContainer: (args) => this.startContainer(args.id),
     stopContainer: (args) => this.stopContainer(args.id, args.timeoutSeconds),
     removeContainer: (args) => this.removeContainer(args.id),
-    listContainers: () => [...this.containers.values()],
+    listContainers: (args) => [...this.containers.values()].filter((r) => recordMatches(r, args) && (args.podSandboxId === undefined || r.sandboxId === args.podSandboxId)),
     execContext: (args) => this.execContext(args.id),
     stats: (args) => {
       const rec = this.containers.get(args.id);
@@ -651,6 +652,12 @@ function isDirectory(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A record matches a list filter when its id is the one asked for (if any) and its config carries every label asked for. */
+function recordMatches(rec: { id: string; config: { labels: Record<string, string> } }, filter: RecordFilter | undefined): boolean {
+  if (filter?.id !== undefined && rec.id !== filter.id) return false;
+  return Object.entries(filter?.labels ?? {}).every(([k, v]) => rec.config.labels[k] === v);
 }
 
 function readRecords<T>(dir: string): T[] {

@@ -70,6 +70,12 @@ export interface ExecContext {
   security?: ContainerSecurity;
 }
 
+/** Which records a list answers with; absent fields match anything. */
+export interface RecordFilter {
+  id?: string;
+  labels?: Record<string, string>;
+}
+
 export interface ShimRequests {
   ping: [Record<string, never>, { pid: number; version: number; rootMode: boolean; cgroupVersion: 0 | 1 | 2 }];
   runSandbox: [{ id: string; config: PodSandboxConfig; podNetwork: boolean; networkMessage?: string }, SandboxRecord];
@@ -77,13 +83,19 @@ export interface ShimRequests {
   /** Kills the pod's containers and its namespace holder; the sandbox stays, notready. */
   stopSandbox: [{ id: string }, SandboxRecord | null];
   removeSandbox: [{ id: string }, null];
-  listSandboxes: [Record<string, never>, SandboxRecord[]];
+  /**
+   * The sandboxes matching every given field (labels: each one, on config.labels). A pod worker asks for its own pod
+   * only: answering with every record made each sync cost O(pods) of JSON on both sides. A supervisor older than the
+   * filter answers with all; callers filter again.
+   */
+  listSandboxes: [RecordFilter, SandboxRecord[]];
   createContainer: [{ id: string; sandboxId: string; config: ContainerConfig; logPath: string; imageRef: string }, ContainerRecord];
   startContainer: [{ id: string }, ContainerRecord];
   /** Settles when the container has exited. */
   stopContainer: [{ id: string; timeoutSeconds: number }, ContainerRecord | null];
   removeContainer: [{ id: string }, null];
-  listContainers: [Record<string, never>, ContainerRecord[]];
+  /** The containers matching every given field (as listSandboxes; podSandboxId: the record's sandboxId). */
+  listContainers: [RecordFilter & { podSandboxId?: string }, ContainerRecord[]];
   execContext: [{ id: string }, ExecContext];
   stats: [{ id: string }, ShimStats | null];
   sandboxStats: [{ id: string }, { sandbox: ShimStats; containers: Array<ShimStats & { id: string }> } | null];
