@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +127,8 @@ describe('process runtime end to end: skiff server with its embedded agent, real
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-proc-'));
     mnt = mkdtempSync(join(tmpdir(), 'skiff-e2e-proc-mnt-'));
+    // Mount points are paths on the host: the non-root container (tools, runAsUser 1000) must get through this one.
+    chmodSync(mnt, 0o755);
     kubeconfig = join(dataDir, 'kubeconfig.yaml');
     POD_CIDR = await pickFreeSubnet(24);
     await startServer();
@@ -231,6 +233,7 @@ spec:
   - name: app
     image: busybox
     stdin: true
+    securityContext: {runAsUser: 1000, runAsGroup: 1000}
     command: [sh, -c, "echo tools ready; while read line; do echo \\"got $line\\"; done; echo stdin closed; exec sleep 3600"]
     volumeMounts:
     - {name: cfg, mountPath: ${mnt}/cfg}
@@ -438,9 +441,10 @@ spec:
   });
 
   it('exec propagates exit codes and stdin; attach reaches the container', async () => {
-    const ok = await k(['-n', NS, 'exec', 'tools', '--', 'sh', '-c', 'echo $HOSTNAME; hostname']);
+    // The pod's hostname, and the container's user (runAsUser), not root.
+    const ok = await k(['-n', NS, 'exec', 'tools', '--', 'sh', '-c', 'echo $HOSTNAME; hostname; id -u; id -g']);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.equal(ok.stdout, 'tools\ntools\n');
+    assert.equal(ok.stdout, 'tools\ntools\n1000\n1000\n');
     const three = await k(['-n', NS, 'exec', 'tools', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     assert.equal(three.code, 3);
     assert.equal(three.stdout, 'out\n');
