@@ -14,6 +14,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { pickFreeSubnet } from '../src/agent/network/network-testing.js';
 import { containerdMissing } from '../src/agent/runtime/cri/cri-test-env.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
@@ -44,6 +45,7 @@ describe('a real node on the cri runtime, driven by kubectl', { skip: skipReason
   let app: string;
   let nodeName: string;
   let clusterCidr: string;
+  let serverArgs: string[];
   const seenUids = new Set<string>();
 
   const pods = async (selector: string) => (await k.json(['get', 'pods', '-n', NS, '-l', selector])).items as any[];
@@ -71,9 +73,9 @@ describe('a real node on the cri runtime, driven by kubectl', { skip: skipReason
     // Short: containerd's socket path must stay under 108 bytes.
     dir = await mkdtemp(`/tmp/ske-${suffix}-`);
     nodeName = `cri-${suffix}`;
-    // A cluster CIDR of our own: other clusters on this machine hand out 10.42.0.0/24 on their own bridges, and the
-    // host (probes, port-forward) would route our pod addresses to theirs.
-    clusterCidr = `10.${60 + (parseInt(suffix.slice(0, 2), 16) % 100)}.0.0/16`;
+    // A cluster CIDR of our own (one node: one /24) that no route on this machine overlaps: other clusters here hand
+    // out 10.42.0.0/24 on their own bridges, and the host (probes, port-forward) would route our pods to theirs.
+    clusterCidr = await pickFreeSubnet(24);
     registry = await startRegistry();
     const built = await buildTestImage('docker.io/skiff-e2e/app:v1', { Cmd: ['/bin/sh', '-c', 'echo started; exec httpd -f -p 8080 -h /www'] }, [
       { path: 'www', type: 'dir', mode: 0o755 },
@@ -86,12 +88,8 @@ describe('a real node on the cri runtime, driven by kubectl', { skip: skipReason
     // k3s's recipe for a plain-HTTP registry: a mirror of itself with an http:// endpoint.
     const registriesFile = join(dir, 'registries.yaml');
     await writeFile(registriesFile, `mirrors:\n  "${registry.host}":\n    endpoint: ["http://${registry.host}"]\n`);
-    server = await spawnServer(
-      ['--data-dir', dir, '--https-listen-port', '0', '--kubelet-port', '0', '--runtime', 'cri', '--node-name', nodeName, '--cluster-cidr', clusterCidr, '--private-registry', registriesFile],
-      60_000,
-      {},
-      { agent: true },
-    );
+    serverArgs = ['--data-dir', dir, '--https-listen-port', '0', '--kubelet-port', '0', '--runtime', 'cri', '--node-name', nodeName, '--cluster-cidr', clusterCidr, '--private-registry', registriesFile];
+    server = await spawnServer(serverArgs, 60_000, {}, { agent: true });
     k = kubectlFor(join(dir, 'kubeconfig.yaml'));
     await eventually(`node ${nodeName} Ready`, async () => {
       const node = await k.json(['get', 'node', nodeName]);
@@ -103,7 +101,7 @@ describe('a real node on the cri runtime, driven by kubectl', { skip: skipReason
 
   after(async () => {
     try {
-      if (server && server.child.exitCode === null) {
+      if (server && server.child.exitCode === null && server.child.signalCode === null) {
         // Pods first, through the node, so it tears down what it made; then the server (and its containerd).
         await k(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=40s'], { timeoutMs: 50_000 });
         server.child.kill('SIGTERM');
@@ -151,8 +149,8 @@ describe('a real node on the cri runtime, driven by kubectl', { skip: skipReason
     remember([p]);
     assert.equal(p.spec.nodeName, nodeName);
     const node = await k.json(['get', 'node', nodeName]);
-    assert.equal(node.spec.podCIDR, clusterCidr.replace('.0.0/16', '.0.0/24'));
-    assert.ok(p.status.podIP.startsWith(clusterCidr.replace('.0.0/16', '.0.')), `pod IP ${p.status.podIP} from the node's podCIDR ${node.spec.podCIDR}`);
+    assert.equal(node.spec.podCIDR, clusterCidr);
+    assert.ok(p.status.podIP.startsWith(clusterCidr.replace(/0\/24$/, '')), `pod IP ${p.status.podIP} from the node's podCIDR ${node.spec.podCIDR}`);
     const cs = p.status.containerStatuses[0];
     assert.equal(cs.ready, true);
     assert.equal(cs.image, app);
@@ -308,15 +306,56 @@ describe('a real node on the cri runtime, driven by kubectl', { skip: skipReason
     assert.equal(done.status.containerStatuses[0].state.terminated.exitCode, 0);
   });
 
-  test('deleting the namespace leaves no container, shim, mount, network namespace, cgroup or log directory behind', async () => {
+  test('kubectl exec -i: stdin reaches the container and its end ends the command', async () => {
+    const [p] = await pods('app=web');
+    const r = await k(['exec', '-i', '-n', NS, p.metadata.name, '--', 'sh', '-c', 'cat; echo after-eof'], { input: 'line one\nline two\n', timeoutMs: 20_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'line one\nline two\nafter-eof\n');
+  });
+
+  test('kill -9 of skiff server (embedded agent): containers keep running, the restarted server adopts them', async () => {
+    const [p] = await pods('app=web');
+    const cs = p.status.containerStatuses[0];
+    const id = cs.containerID.replace('containerd://', '');
+    const pid = Number(readFileSync(join(dir, 'agent', 'run', 'containerd', 'io.containerd.runtime.v2.task', 'k8s.io', id, 'init.pid'), 'utf8'));
+    const oldPort = (await k.json(['get', 'node', nodeName])).status.daemonEndpoints.kubeletEndpoint.Port;
+    server!.child.kill('SIGKILL');
+    await waitExit(server!.child);
+    assert.ok(existsSync(`/proc/${pid}`), 'the container outlives the server');
+    server = await spawnServer(serverArgs, 60_000, {}, { agent: true });
+    // The pod's status still says what the killed agent last wrote: wait for the new agent (its API on a new port).
+    await eventually('the restarted agent registered', async () => {
+      const node = await k.json(['get', 'node', nodeName]);
+      return node.status.daemonEndpoints.kubeletEndpoint.Port !== oldPort;
+    }, 60_000);
+    const after = await eventually('the pod Running and Ready under the restarted server', async () => {
+      const cur = await k.json(['get', 'pod', '-n', NS, p.metadata.name]);
+      const c = cur.status.containerStatuses?.[0];
+      return c?.ready && c.state.running ? cur : undefined;
+    }, 30_000);
+    const c2 = after.status.containerStatuses[0];
+    assert.equal(c2.containerID, cs.containerID, 'same container');
+    assert.equal(c2.restartCount, cs.restartCount, 'restartCount unchanged');
+    assert.ok(existsSync(`/proc/${pid}`), 'the same process');
+    const exec = await eventually('exec through the restarted agent', async () => {
+      const r = await k(['exec', '-n', NS, p.metadata.name, '--', 'cat', '/www/index.html']);
+      return r.code === 0 ? r : undefined;
+    }, 20_000);
+    assert.equal(exec.stdout, INDEX);
+  });
+
+  test('deleting the namespace leaves no container, shim, mount, network namespace, cgroup or log directory behind', async (t) => {
     const all = (await k.json(['get', 'pods', '-n', NS])).items as any[];
     remember(all);
     const uids = all.map((p) => p.metadata.uid);
     assert.ok(uids.length >= 5, `pods in ${NS}: ${all.map((p) => p.metadata.name)}`);
     const before: CriTask[] = criTasks(dir).filter((t) => t.podNamespace === NS);
     assert.ok(before.some((t) => t.type === 'sandbox' && t.netns), 'the running pods have sandboxes with network namespaces');
+    const started = performance.now();
     const r = await k(['delete', 'namespace', NS, '--wait=true', '--timeout=60s'], { timeoutMs: 70_000 });
     assert.equal(r.code, 0, r.stderr);
+    // After the server restart above this includes the wait for the old controller-manager lease to expire (~15 s).
+    t.diagnostic(`namespace deleted in ${Math.round(performance.now() - started)} ms`);
     const left = await eventually('nothing left of the namespace pods', async () => {
       const l = podLeftovers(dir, uids, before);
       return l.length === 0 ? l : undefined;
