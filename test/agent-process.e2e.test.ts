@@ -8,12 +8,13 @@
  * the process runtime the host's filesystem is the container's, and missing mount points are created on the host.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { containerCgroupDir, hardCleanAgent, pidsInCgroupTree, podLeftovers, podNetnsIds } from './helpers/agent-cleanup.js';
 import { eventually } from './helpers/eventually.js';
@@ -35,9 +36,12 @@ function skipReason(): string | false {
 }
 
 const suffix = randomBytes(3).toString('hex');
+/** The web pod's hostPort (the portmap plugin's DNAT); NodePorts (30000-32767) stay clear. */
+const HOST_PORT = 20000 + (randomBytes(2).readUInt16BE(0) % 10000);
 const NODE = `e2e-proc-${suffix}`;
 const NS = `e2e-proc-${suffix}`;
 
+const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** GET http://host:port/path from the test process (the host), with a timeout. */
@@ -163,7 +167,7 @@ spec:
       - name: web
         image: node
         command: [node, -e, ${JSON.stringify(web)}]
-        ports: [{containerPort: 8080}]
+        ports: [{containerPort: 8080, hostPort: ${HOST_PORT}}]
         readinessProbe:
           httpGet: {path: /ready, port: 8080}
           periodSeconds: 1
@@ -306,6 +310,8 @@ spec:
     const ev = await events(p.metadata.name);
     assert.ok(ev.some((e) => e.reason === 'Unhealthy' && /Readiness probe failed/.test(e.message)), `a failed readiness probe before the server listened: ${JSON.stringify(ev)}`);
     assert.ok(ev.some((e) => e.reason === 'Started'));
+    // The hostPort on the node's loopback (portmap's DNAT, snat for the node itself).
+    assert.equal((await httpGet('127.0.0.1', HOST_PORT, '/via-host-port')).body, `hello from ${p.metadata.name}`);
     // Pod to pod over the bridge: from the tools pod's network namespace.
     await k(['-n', NS, 'wait', '--for=condition=ready', 'pod/tools', '--timeout=20s'], { timeoutMs: 25_000 });
     const tools = await pod('tools');
@@ -605,15 +611,23 @@ spec:
     assert.equal(e.code, 7, e.stderr);
   });
 
-  it('deleting the namespace leaves no process, cgroup, mount or network namespace behind', async () => {
+  it('deleting the namespace leaves no process, cgroup, mount or network namespace behind', async (t) => {
     await rememberPods();
+    const podIPs = (await k.json(['-n', NS, 'get', 'pods'])).items.map((q: any) => q.status.podIP).filter(Boolean) as string[];
     const uids = [...podUids];
     const netns = new Set<string>();
     for (const uid of uids) for (const ns of podNetnsIds(uid)) netns.add(ns);
     assert.ok(netns.size >= 3, `the running pods have network namespaces of their own (${[...netns].join(', ')})`);
     assert.ok(podLeftovers(uids, netns).length > 0, 'the check sees the running pods');
+    const podNatRules = async () => {
+      const nat = (await run('iptables', ['-w', '5', '-t', 'nat', '-S'])).stdout.split('\n');
+      return nat.filter((l) => podIPs.some((ip) => new RegExp(`\\b${ip.replace(/\./g, '\\.')}\\b`).test(l)) || l.includes(`--dport ${HOST_PORT} `));
+    };
+    assert.ok((await podNatRules()).length > 0, 'the check sees the running pods\' NAT rules');
+    const started = Date.now();
     const r = await k(['delete', 'namespace', NS, '--timeout=60s'], { timeoutMs: 65_000 });
     assert.equal(r.code, 0, r.stderr);
+    t.diagnostic(`kubectl delete namespace took ${Date.now() - started} ms`);
     await eventually('nothing left of the pods', async () => podLeftovers(uids, netns).length === 0, 15_000).catch((err) => {
       throw new Error(`${(err as Error).message}\n  ${podLeftovers(uids, netns).join('\n  ')}`);
     });
@@ -621,6 +635,8 @@ spec:
     const leases = join(dataDir, 'agent', 'cni', 'ipam', 'skiff');
     const left = existsSync(leases) ? readdirSync(leases).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
     assert.deepEqual(left, []);
+    // No NAT rule (hostPort DNAT, masquerade) names a pod's address any more.
+    assert.deepEqual(await podNatRules(), []);
     // The kubelet removed the pods' log directories (/var/log/pods/<ns>_<name>_<uid>).
     assert.deepEqual(readdirSync('/var/log/pods').filter((d) => d.startsWith(`${NS}_`)), []);
     // And the local-path volume's data went with its claim (reclaim policy Delete).
