@@ -477,6 +477,18 @@ spec:
     assert.match(logs.stdout, /^tools ready\n(got hello attach\n)+/);
   });
 
+  it('kubectl run -i --rm --restart=Never: stdin reaches the container, its exit code comes back, the pod is gone', async () => {
+    const r = await k(['-n', NS, 'run', 'once-i', '-i', '--rm', '--restart=Never', '--image=busybox', '--command', '--', 'sh', '-c', 'read x; echo "got $x"; exit 4'], {
+      input: 'hello run\n',
+      timeoutMs: 40_000,
+    });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stdout, /^got hello run\n/m);
+    assert.match(r.stdout + r.stderr, /pod "once-i" deleted/);
+    const gone = await k(['-n', NS, 'get', 'pod', 'once-i', '--ignore-not-found', '-o', 'name']);
+    assert.equal(gone.stdout, '');
+  });
+
   it('port-forward reaches the pod', async () => {
     const p = await podOf('app=web');
     const child = spawn(k.bin, ['--kubeconfig', kubeconfig, '-n', NS, 'port-forward', `pod/${p.metadata.name}`, ':8080'], { stdio: ['ignore', 'pipe', 'pipe'] });
