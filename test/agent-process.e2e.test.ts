@@ -267,6 +267,16 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: orphan, namespace: ${NS}}
+spec:
+  ${grace}
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: noimage, namespace: ${NS}}
 spec:
   ${grace}
@@ -606,14 +616,17 @@ spec:
     assert.equal((await httpGet(p.status.podIP, 8080, '/')).body, `hello from ${p.metadata.name}`);
 
     await startServer();
-    // Recovery is done before the node-ready line; give the pod workers a relist or two to act on what they found.
-    await sleep(2500);
-    const q = await pod(p.metadata.name);
+    // Recovery is done before the node-ready line; give the pod workers a relist or two to act on what they found,
+    // and the readiness probe (every second) time to report the adopted container ready.
+    await sleep(2000);
+    const q = await eventually('the adopted container ready', async () => {
+      const r = await pod(p.metadata.name);
+      return status0(r).ready ? r : false;
+    }, 15_000);
     const t = status0(q);
     assert.equal(t.containerID, s.containerID, 'the same container');
     assert.equal(t.restartCount, s.restartCount, 'restartCount unchanged');
     assert.equal(t.state.running.startedAt, s.state.running.startedAt);
-    assert.equal(t.ready, true);
     assert.deepEqual(pidsInCgroupTree(dir), pids, 'the same processes');
     const l = status0(await pod('live'));
     assert.equal(l.containerID, live.containerID);
@@ -621,6 +634,30 @@ spec:
     // The new agent serves exec for the adopted container.
     const e = await k(['-n', NS, 'exec', p.metadata.name, '--', 'sh', '-c', 'exit 7']);
     assert.equal(e.code, 7, e.stderr);
+  });
+
+  it('a pod deleted while its node was down is cleaned up by the restarted agent', async () => {
+    const o = await pod('orphan');
+    assert.equal(status0(o).ready, true);
+    const uid = o.metadata.uid as string;
+    const netns = podNetnsIds(uid);
+    assert.equal(netns.size, 1, 'the pod has its own network namespace');
+    const child = server!.child;
+    child.kill('SIGKILL');
+    await waitExit(child);
+    server = undefined;
+    // The control plane alone (no agent): the pod object goes, its processes stay, nobody on the node knows yet.
+    server = await spawnServer(['--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1'], 30_000);
+    const del = await k(['-n', NS, 'delete', 'pod', 'orphan', '--grace-period=0', '--force']);
+    assert.equal(del.code, 0, del.stderr);
+    await stopServer();
+    assert.ok(podLeftovers([uid], netns).some((l) => l.startsWith('process ')), 'the orphan still runs while no agent is there');
+    await startServer();
+    await eventually('the orphan gone', async () => podLeftovers([uid], netns).length === 0, 15_000).catch((err) => {
+      throw new Error(`${(err as Error).message}\n  ${podLeftovers([uid], netns).join('\n  ')}`);
+    });
+    // The others were adopted, not killed.
+    assert.equal(status0(await pod('live')).state.running !== undefined, true);
   });
 
   it('deleting the namespace leaves no process, cgroup, mount or network namespace behind', async (t) => {
