@@ -314,6 +314,18 @@ describe('Kubelet', () => {
     assert.equal(get(h, 'nocmd').status?.phase, 'Pending');
   });
 
+  it('a volume that cannot be set up: FailedMount in kubelet\'s words (once prefixed), ContainerCreating, nothing started', async () => {
+    const h = await harness();
+    h.volumes.failing.set('cfg', 'configmap "missing" not found');
+    await create(h, { ...pod('mount'), spec: { ...pod('mount').spec!, volumes: [{ name: 'cfg', configMap: { name: 'missing' } }] } });
+    const s = appStatus(get(h, 'mount'));
+    assert.deepEqual(s.state, { waiting: { reason: 'ContainerCreating' } });
+    assert.equal(get(h, 'mount').status?.phase, 'Pending');
+    assert.equal(h.runtime.running(get(h, 'mount').metadata!.uid!, 'app'), undefined);
+    const lines = h.recorder.lines().filter((l) => /FailedMount/.test(l));
+    assert.equal(lines[0], 'Warning FailedMount MountVolume.SetUp failed for volume "cfg" : configmap "missing" not found');
+  });
+
   it('image pull failure: ErrImagePull, then ImagePullBackOff, then the pull succeeds', async () => {
     const h = await harness({ runtime: { name: 'cri' } });
     h.runtime.pullErrors.set('nope:1', 'rpc error: code = NotFound desc = failed to resolve reference "nope:1": not found');

@@ -216,7 +216,8 @@ export class PodWorker {
       volumes = await this.ctx.volumes.setUpPod(pod);
     } catch (err) {
       if (!(err instanceof VolumeError)) throw err;
-      this.ctx.recorder.event(pod, 'Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${err.volume}" : ${err.message}`);
+      // The volume manager words the whole message (`MountVolume.SetUp failed for volume "x" : ...`), as kubelet's does.
+      this.ctx.recorder.event(pod, 'Warning', 'FailedMount', err.message);
       await this.writeStatus(pod, runtime);
       return Math.min(RETRY_MIN_MS * 2 ** this.volumeFailures++, RETRY_MAX_MS);
     }

@@ -6,7 +6,7 @@ export class FakeVolumeManager implements VolumeManager {
   readonly calls: string[] = [];
   /** Pod uids with volume state (set up and not torn down). */
   readonly pods = new Set<string>();
-  /** volume name → message: setUpPod throws a VolumeError for it. */
+  /** volume name → why: setUpPod throws a VolumeError for it, worded as HostVolumeManager's. */
   readonly failing = new Map<string, string>();
 
   async setUpPod(pod: Pod): Promise<Map<string, PodVolume>> {
@@ -15,7 +15,7 @@ export class FakeVolumeManager implements VolumeManager {
     const out = new Map<string, PodVolume>();
     for (const v of pod.spec?.volumes ?? []) {
       const failure = this.failing.get(v.name);
-      if (failure !== undefined) throw new VolumeError(v.name, failure);
+      if (failure !== undefined) throw new VolumeError(v.name, `MountVolume.SetUp failed for volume ${JSON.stringify(v.name)} : ${failure}`);
       out.set(v.name, { hostPath: `/fake/volumes/${uid}/${v.name}`, readOnly: false });
     }
     this.pods.add(uid);
