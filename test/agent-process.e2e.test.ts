@@ -91,11 +91,14 @@ describe('process runtime end to end: skiff server with its embedded agent, real
   let POD_CIDR: string;
   const podUids = new Set<string>();
   const children: ChildProcess[] = [];
+  /** Every server process's output, for SKIFF_E2E_SERVER_LOG=<file> (debugging a failure). */
+  const outputs: Array<() => string> = [];
 
   // The cluster CIDR is the node's one /24, so its bridge does not collide with other agents on this machine.
   const serverArgs = () => ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--cluster-cidr', POD_CIDR, '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1'];
   const startServer = async () => {
     server = await spawnServer(serverArgs(), 30_000, {}, { agent: true });
+    outputs.push(server.output);
     const s = server;
     await eventually('the embedded node agent', async () => /skiff node ready/.test(s.output()) || (/embedded node agent did not start/.test(s.output()) ? Promise.reject(new Error(s.output())) : false), 30_000);
   };
@@ -299,6 +302,7 @@ spec:
       }
     }
     await stopServer();
+    if (process.env.SKIFF_E2E_SERVER_LOG) writeFileSync(process.env.SKIFF_E2E_SERVER_LOG, outputs.map((o, i) => `===== server process ${i + 1}\n${o()}`).join('\n'));
     const report = await hardCleanAgent({ dataDir, podUids, extraPaths: [mnt] });
     if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
   });
@@ -546,6 +550,38 @@ spec:
     assert.equal(ls.stdout, '..data/greeting\n');
   });
 
+  it('a pod whose ConfigMap is missing waits in ContainerCreating with FailedMount, and starts once it exists', async () => {
+    await applyFile(
+      k,
+      dataDir,
+      'late.yaml',
+      `apiVersion: v1
+kind: Pod
+metadata: {name: late, namespace: ${NS}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "cat ${mnt}/late/key; echo; exec sleep 3600"]
+    volumeMounts: [{name: late, mountPath: ${mnt}/late}]
+  volumes: [{name: late, configMap: {name: late}}]
+`,
+    );
+    podUids.add((await pod('late')).metadata.uid);
+    const ev = await eventually('FailedMount', async () => (await events('late')).find((e) => e.reason === 'FailedMount'), 15_000);
+    assert.equal(ev.type, 'Warning');
+    assert.equal(ev.message, 'MountVolume.SetUp failed for volume "late" : configmap "late" not found');
+    const waiting = await pod('late');
+    assert.equal(waiting.status.phase, 'Pending');
+    assert.equal(status0(waiting).state.waiting.reason, 'ContainerCreating');
+    const c = await k(['-n', NS, 'create', 'configmap', 'late', '--from-literal=key=arrived']);
+    assert.equal(c.code, 0, c.stderr);
+    const r = await k(['-n', NS, 'wait', '--for=condition=ready', 'pod/late', '--timeout=30s'], { timeoutMs: 35_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await eventually('its output', async () => (await k(['-n', NS, 'logs', 'late'])).stdout || false)), 'arrived\n');
+  });
+
   it('a local-path PVC keeps its data across pod deletion', async () => {
     const r = await k(['-n', NS, 'wait', '--for=condition=ready', 'pod/writer', '--timeout=30s'], { timeoutMs: 35_000 });
     assert.equal(r.code, 0, r.stderr);
@@ -648,6 +684,7 @@ spec:
     server = undefined;
     // The control plane alone (no agent): the pod object goes, its processes stay, nobody on the node knows yet.
     server = await spawnServer(['--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1'], 30_000);
+    outputs.push(server.output);
     const del = await k(['-n', NS, 'delete', 'pod', 'orphan', '--grace-period=0', '--force']);
     assert.equal(del.code, 0, del.stderr);
     await stopServer();
