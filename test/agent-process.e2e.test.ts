@@ -458,6 +458,25 @@ spec:
     const lines = output().split('\n');
     assert.ok(lines.slice(0, 3).every((l) => /^GET \//.test(l) || l === 'listening on 8080'), output());
     assert.ok(!output().includes('web starting'), '--tail=1 skips the start of the log');
+    // --timestamps: each line prefixed with its RFC 3339 time, as the CRI log file recorded it.
+    const ts = await k(['-n', NS, 'logs', p.metadata.name, '--timestamps', '--tail=2']);
+    assert.equal(ts.code, 0, ts.stderr);
+    const tsLines = ts.stdout.trimEnd().split('\n');
+    assert.equal(tsLines.length, 2, ts.stdout);
+    for (const l of tsLines) assert.match(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z (GET \/|listening on 8080)/);
+  });
+
+  it("the node's /stats/summary (nodes/proxy to the agent) reports the pods' CPU and memory from their cgroups", async () => {
+    const p = await podOf('app=web');
+    const summary = JSON.parse((await k(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/stats/summary`])).stdout);
+    assert.equal(summary.node.nodeName, NODE);
+    const stats = summary.pods.find((s: any) => s.podRef.uid === p.metadata.uid);
+    assert.ok(stats, `the web pod in ${JSON.stringify(summary.pods.map((s: any) => s.podRef.name))}`);
+    assert.deepEqual(stats.podRef, { name: p.metadata.name, namespace: NS, uid: p.metadata.uid });
+    const c = stats.containers.find((x: any) => x.name === 'web');
+    assert.ok(c.cpu.usageCoreNanoSeconds > 0, JSON.stringify(c.cpu));
+    assert.ok(c.memory.workingSetBytes > 1 << 20, JSON.stringify(c.memory));
+    assert.ok(stats.memory.workingSetBytes >= c.memory.workingSetBytes);
   });
 
   it('exec propagates exit codes and stdin; attach reaches the container', async () => {
