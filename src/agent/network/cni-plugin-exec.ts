@@ -3,9 +3,9 @@
  * CNI_* environment variables, the network configuration on stdin; the plugin answers with a JSON result on stdout
  * and exit code 0, or with a JSON error `{cniVersion, code, msg, details}` on stdout and a non-zero exit code.
  */
-import { spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runInThread } from './exec-thread.js';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
 
@@ -99,8 +99,8 @@ export async function execCniPlugin(invocation: CniPluginInvocation): Promise<un
       env.CNI_ARGS = invocation.args.map(([k, v]) => `${k}=${v}`).join(';');
     }
   }
-
-  const { exitCode, signal, stdout, stderr, timedOut } = await run(binary, env, JSON.stringify(invocation.config), invocation.timeoutMs);
+  // From a worker thread: a spawn blocks its thread until the plugin has exec'd (exec-thread.ts says why that matters).
+  const { exitCode, signal, stdout, stderr, timedOut } = await runInThread(binary, env, JSON.stringify(invocation.config), invocation.timeoutMs);
   if (timedOut) throw fail(`timed out after ${invocation.timeoutMs} ms`);
   const text = stdout.trim();
   if (exitCode !== 0) {
@@ -136,53 +136,4 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-interface RunResult {
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-function run(binary: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    // Its own process group, so a timeout kills what the plugin started too (iptables, a delegated IPAM plugin).
-    const child = spawn(binary, [], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    let timedOut = false;
-    let settled = false;
-    const settle = (exitCode: number | null, signal: NodeJS.Signals | null) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({ exitCode, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), timedOut });
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', (err) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(err);
-    });
-    // 'close' waits for the pipes, which a stray grandchild may hold open; after a timeout the exit is enough.
-    child.on('exit', (exitCode, signal) => {
-      if (timedOut) settle(exitCode, signal);
-    });
-    child.on('close', settle);
-    // A plugin that exits without reading stdin makes the write fail with EPIPE; its exit status tells the story.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(stdin);
-  });
 }

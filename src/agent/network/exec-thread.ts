@@ -1,0 +1,137 @@
+/**
+ * Runs short-lived helper binaries (CNI plugins) from a worker thread, so their spawns never stall the agent's event loop.
+ *
+ * Why: libuv's spawn is synchronous: it forks, then blocks the calling thread until the child has exec'd (or failed
+ * to). In `skiff server` that thread also serves the API and runs every pod worker, and on a busy 2-core node the
+ * child may wait for a CPU before it reaches exec: a CPU profile of 100 pods started and deleted showed the main
+ * thread inside ChildProcess.spawn for 10 of its 20 busy seconds, almost all of it CNI plugin execs. From a worker
+ * thread the same fork blocks only that thread.
+ *
+ * One worker, started on first use and unreferenced while idle (it never keeps the agent alive). If it cannot start,
+ * or dies, calls run on the calling thread as before; so do they under tsx (tests), where a worker cannot load .ts.
+ */
+import { spawn } from 'node:child_process';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+
+export interface RunResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+interface RunRequest {
+  id: number;
+  binary: string;
+  env: NodeJS.ProcessEnv;
+  stdin: string;
+  timeoutMs: number;
+}
+
+type RunReply = { id: number; result: RunResult } | { id: number; error: { message: string; code?: string } };
+
+const ROLE = 'skiff-exec-thread';
+
+/** Runs `binary` with `env` and `stdin` in its own process group; SIGKILL to the group after timeoutMs. */
+export function runInThread(binary: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number): Promise<RunResult> {
+  const worker = execWorker();
+  if (worker === undefined) return run(binary, env, stdin, timeoutMs);
+  const id = nextId++;
+  return new Promise<RunResult>((resolve, reject) => {
+    pending.set(id, { resolve, reject, fallback: () => run(binary, env, stdin, timeoutMs).then(resolve, reject) });
+    worker.ref();
+    worker.postMessage({ id, binary, env, stdin, timeoutMs } satisfies RunRequest);
+  });
+}
+
+let worker: Worker | undefined;
+let workerFailed = false;
+let nextId = 1;
+const pending = new Map<number, { resolve(r: RunResult): void; reject(e: Error): void; fallback(): void }>();
+
+function execWorker(): Worker | undefined {
+  if (worker !== undefined || workerFailed) return worker;
+  // Under tsx (the tests) a worker cannot load this .ts file: calls run here, as they did before this module.
+  if (import.meta.url.endsWith('.ts')) {
+    workerFailed = true;
+    return undefined;
+  }
+  try {
+    // The same module, compiled, is the worker's entry point.
+    worker = new Worker(new URL(import.meta.url), { workerData: { role: ROLE }, stdout: false, stderr: false });
+  } catch {
+    workerFailed = true;
+    return undefined;
+  }
+  worker.unref();
+  worker.on('message', (reply: RunReply) => {
+    const p = pending.get(reply.id);
+    if (p === undefined) return;
+    pending.delete(reply.id);
+    if (pending.size === 0) worker?.unref();
+    if ('result' in reply) p.resolve(reply.result);
+    else p.reject(Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {}));
+  });
+  const giveUp = () => {
+    // Whatever was in flight runs here instead (a plugin call is idempotent enough to repeat: libcni retries too).
+    workerFailed = true;
+    worker = undefined;
+    const waiting = [...pending.values()];
+    pending.clear();
+    for (const p of waiting) p.fallback();
+  };
+  worker.on('error', giveUp);
+  worker.on('exit', giveUp);
+  return worker;
+}
+
+function run(binary: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    // Its own process group, so a timeout kills what the plugin started too (iptables, a delegated IPAM plugin).
+    const child = spawn(binary, [], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let timedOut = false;
+    let settled = false;
+    const settle = (exitCode: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ exitCode, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), timedOut });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', (err) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(err);
+    });
+    // 'close' waits for the pipes, which a stray grandchild may hold open; after a timeout the exit is enough.
+    child.on('exit', (exitCode, signal) => {
+      if (timedOut) settle(exitCode, signal);
+    });
+    child.on('close', settle);
+    // A plugin that exits without reading stdin makes the write fail with EPIPE; its exit status tells the story.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(stdin);
+  });
+}
+
+if (!isMainThread && (workerData as { role?: string } | undefined)?.role === ROLE) {
+  parentPort!.on('message', (req: RunRequest) => {
+    run(req.binary, req.env, req.stdin, req.timeoutMs).then(
+      (result) => parentPort!.postMessage({ id: req.id, result } satisfies RunReply),
+      (err: NodeJS.ErrnoException) => parentPort!.postMessage({ id: req.id, error: { message: err.message, ...(err.code ? { code: err.code } : {}) } } satisfies RunReply),
+    );
+  });
+}
