@@ -493,6 +493,13 @@ spec:
     assert.equal(input.stdout, 'THROUGH STDIN\n');
     const missing = await k(['-n', NS, 'exec', 'tools', '--', 'no-such-command-skiff']);
     assert.notEqual(missing.code, 0);
+    // kubectl 1.30 execs over SPDY/3.1 (remotecommand v4): the same exit code and stdin.
+    if (findKubectl('30')) {
+      const old = kubectlFor(kubeconfig, '30');
+      const spdy = await old(['-n', NS, 'exec', '-i', 'tools', '--', 'sh', '-c', 'cat; exit 5'], { input: 'over spdy\n' });
+      assert.equal(spdy.code, 5, spdy.stderr);
+      assert.equal(spdy.stdout, 'over spdy\n');
+    }
 
     // attach -i: our line reaches the container's stdin and its answer comes back.
     const child = spawn(k.bin, ['--kubeconfig', kubeconfig, '-n', NS, 'attach', '-i', 'tools', '-c', 'app'], { stdio: ['pipe', 'pipe', 'pipe'] });
