@@ -3,6 +3,13 @@
  * driven by the real kubectl. Pods are host processes in per-pod namespaces and cgroups with CNI networking, so this
  * needs root (and util-linux, the CNI plugins in /usr/lib/cni); it skips otherwise, except under CI=true.
  *
+ * Covered, each in its own it(): readiness probe (httpGet) and pod IP, hostPort and pod-to-pod; kill -9 of a container
+ * process; a liveness probe turning to failure; OOMKilled; CrashLoopBackOff 10s then 20s; a Job; logs (-f --tail,
+ * --previous, --timestamps); /stats/summary; exec (exit codes, stdin, runAsUser, SPDY); attach; kubectl run -i --rm;
+ * port-forward (WebSocket and SPDY); cp both ways; ConfigMap update and a ConfigMap that appears late; a local-path PVC
+ * across pods; the no-command error; kill -9 of skiff server (containers survive, the restarted agent re-adopts them,
+ * and cleans up a pod deleted while it was down); namespace deletion leaves nothing behind.
+ *
  * Everything the agent makes outlives it by design, so the after() hook hard-cleans (helpers/agent-cleanup.ts) whatever
  * the test did not delete itself. Mount points for the pods' volumes sit under a directory of the test's own: under
  * the process runtime the host's filesystem is the container's, and missing mount points are created on the host.
@@ -99,8 +106,16 @@ describe('process runtime end to end: skiff server with its embedded agent, real
   const startServer = async () => {
     server = await spawnServer(serverArgs(), 30_000, {}, { agent: true });
     outputs.push(server.output);
+    // The server is ready before its node: wait for the agent's line (its recovery is done by then), fail at once if
+    // the agent gave up or the process died.
     const s = server;
-    await eventually('the embedded node agent', async () => /skiff node ready/.test(s.output()) || (/embedded node agent did not start/.test(s.output()) ? Promise.reject(new Error(s.output())) : false), 30_000);
+    const deadline = Date.now() + 30_000;
+    while (!/skiff node ready/.test(s.output())) {
+      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`the embedded node agent is not ready; server output:\n${s.output()}`);
+      }
+      await sleep(100);
+    }
   };
   const stopServer = async () => {
     if (!server) return;
