@@ -457,6 +457,10 @@ spec:
     assert.equal(status0(p).state.terminated.exitCode, 0);
     const logs = await k(['-n', NS, 'logs', 'job/once']);
     assert.equal(logs.stdout, 'job done\n');
+    // A finished pod keeps its logs, not its processes: the sandbox (the namespace holder) is stopped too.
+    await eventually('nothing runs in the finished pod', async () => podLeftovers([p.metadata.uid]).every((l) => !l.startsWith('process ')), 10_000).catch((err) => {
+      throw new Error(`${(err as Error).message}\n  ${podLeftovers([p.metadata.uid]).join('\n  ')}`);
+    });
   });
 
   it('logs: -f with --tail, and --previous after a restart', async () => {
