@@ -270,15 +270,14 @@ export class Kubelet {
     if (this.relisting || this.stopped) return;
     this.relisting = true;
     try {
-      const [sandboxes, containers] = await Promise.all([this.o.runtime.listPodSandboxes(), this.o.runtime.listContainers()]);
+      // The list answers are enough to see what changed (under CRI, full statuses cost a call per sandbox and container).
+      const objects = this.o.runtime.listStates
+        ? await this.o.runtime.listStates()
+        : (await Promise.all([this.o.runtime.listPodSandboxes(), this.o.runtime.listContainers()])).flat();
       const prints = new Map<string, string[]>();
-      for (const s of sandboxes) {
-        const uid = s.labels[POD_UID_LABEL];
-        if (uid) (prints.get(uid) ?? prints.set(uid, []).get(uid)!).push(`${s.id}:${s.state}`);
-      }
-      for (const c of containers) {
-        const uid = c.labels[POD_UID_LABEL];
-        if (uid) (prints.get(uid) ?? prints.set(uid, []).get(uid)!).push(`${c.id}:${c.state}`);
+      for (const x of objects) {
+        const uid = x.labels[POD_UID_LABEL];
+        if (uid) (prints.get(uid) ?? prints.set(uid, []).get(uid)!).push(`${x.id}:${x.state}`);
       }
       const next = new Map<string, string>();
       for (const [uid, parts] of prints) next.set(uid, parts.sort().join(','));

@@ -299,6 +299,13 @@ export interface RuntimeCapabilities {
   tty: boolean;
 }
 
+/** A sandbox or container as a list shows it (listStates). */
+export interface RuntimeObjectState {
+  id: string;
+  state: SandboxState | ContainerState;
+  labels: Record<string, string>;
+}
+
 export interface ContainerRuntime {
   readonly name: 'process' | 'cri';
   readonly capabilities: RuntimeCapabilities;
@@ -326,6 +333,12 @@ export interface ContainerRuntime {
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
   listContainers(filter?: ContainerFilter): Promise<ContainerStatus[]>;
+  /**
+   * Every sandbox and container with its state and labels, from the runtime's list answers alone: what the kubelet's
+   * relist (PLEG) compares every second. Optional; without it the relist lists full statuses, which under CRI costs a
+   * status call per sandbox and per container (kubelet's GenericPLEG relists with ListPodSandbox + ListContainers too).
+   */
+  listStates?(): Promise<RuntimeObjectState[]>;
   containerStatus(id: string): Promise<ContainerStatus | undefined>;
 
   /** Runs cmd in the container and collects its output; timeoutMs 0 = no timeout (as CRI's ExecSync; postStart hooks pass 0). */

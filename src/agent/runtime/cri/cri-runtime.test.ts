@@ -146,6 +146,13 @@ describe('CriRuntime on a real containerd', skip, () => {
       listed.map((c) => c.id),
       [id],
     );
+    // The relist's light view says the same as the statuses, without a status call per object.
+    const uid = sandbox.metadata.uid;
+    const states = (await env.runtime.listStates()).filter((x) => x.labels['io.kubernetes.pod.uid'] === uid || x.id === id);
+    assert.deepEqual(
+      states.map((x) => `${x.id}:${x.state}`).sort(),
+      [`${id}:running`, `${sandboxId}:ready`].sort(),
+    );
   });
 
   test('execSync: output, exit codes, and a timeout', async () => {

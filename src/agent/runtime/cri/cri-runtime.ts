@@ -28,6 +28,7 @@ import {
   type RuntimeCapabilities,
   type RuntimeCondition,
   type RuntimeErrorCode,
+  type RuntimeObjectState,
   type RuntimeVersion,
   type SandboxFilter,
   type StreamOptions,
@@ -457,6 +458,18 @@ export class CriRuntime implements ContainerRuntime {
     for (const c of res.containers) this.#sandboxOf.set(c.id, c.podSandboxId);
     const statuses = await Promise.all(res.containers.map((c) => this.#containerStatus(c.id, c.podSandboxId)));
     return statuses.filter((s): s is ContainerStatus => s !== undefined);
+  }
+
+  async listStates(): Promise<RuntimeObjectState[]> {
+    const [sandboxes, containers] = await Promise.all([
+      this.#call<{ items: Array<{ id: string; state: number; labels?: Record<string, string> }> }>('ListPodSandbox', { filter: {} }),
+      this.#call<{ containers: Array<{ id: string; podSandboxId: string; state: number; labels?: Record<string, string> }> }>('ListContainers', { filter: {} }),
+    ]);
+    for (const c of containers.containers) this.#sandboxOf.set(c.id, c.podSandboxId);
+    return [
+      ...sandboxes.items.map((s) => ({ id: s.id, state: s.state === PodSandboxState.READY ? ('ready' as const) : ('notready' as const), labels: s.labels ?? {} })),
+      ...containers.containers.map((c) => ({ id: c.id, state: CONTAINER_STATES[c.state] ?? ('unknown' as const), labels: c.labels ?? {} })),
+    ];
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {
