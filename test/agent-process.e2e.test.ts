@@ -642,6 +642,7 @@ spec:
     assert.equal(r.code, 0, r.stderr);
     const pvc = await k.json(['-n', NS, 'get', 'pvc', 'data']);
     assert.equal(pvc.status.phase, 'Bound');
+    assert.equal(pvc.spec.storageClassName, 'local-path', 'the default StorageClass');
     const pv = await k.json(['get', 'pv', pvc.spec.volumeName]);
     assert.equal(pv.spec.storageClassName, 'local-path');
     assert.deepEqual(pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values, [NODE]);
