@@ -49,6 +49,18 @@ const NODE = `e2e-proc-${suffix}`;
 const NS = `e2e-proc-${suffix}`;
 
 const run = promisify(execFile);
+
+/** kubectlFor, with its discovery cache dir created inside `dir` (the helper never removes it; the data dir goes). */
+function kubectlIn(dir: string, kubeconfig: string, minor?: string): Kubectl {
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    return kubectlFor(kubeconfig, minor);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** GET http://host:port/path from the test process (the host), with a timeout. */
@@ -98,6 +110,8 @@ describe('process runtime end to end: skiff server with its embedded agent, real
   let POD_CIDR: string;
   const podUids = new Set<string>();
   const children: ChildProcess[] = [];
+  /** The crash pod's waiting messages as a watch saw them, from its creation on (the back-off steps pass by quickly). */
+  const crashMessages: Array<{ at: number; text: string }> = [];
   /** Every server process's output, for SKIFF_E2E_SERVER_LOG=<file> (debugging a failure). */
   const outputs: Array<() => string> = [];
 
@@ -154,7 +168,7 @@ describe('process runtime end to end: skiff server with its embedded agent, real
     kubeconfig = join(dataDir, 'kubeconfig.yaml');
     POD_CIDR = await pickFreeSubnet(24);
     await startServer();
-    k = kubectlFor(kubeconfig);
+    k = kubectlIn(dataDir, kubeconfig);
     const node = await k.json(['get', 'node', NODE]);
     assert.equal(node.spec.podCIDR, POD_CIDR);
 
@@ -304,6 +318,14 @@ spec:
 `,
     );
     await rememberPods();
+    const watch = k.spawn(['-n', NS, 'get', 'pod', 'crash', '--watch', '-o', 'jsonpath={.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}{"\\n"}']);
+    children.push(watch);
+    let partial = '';
+    watch.stdout!.on('data', (c: Buffer) => {
+      const lines = (partial + c.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) if (l !== ': ' && crashMessages.at(-1)?.text !== l) crashMessages.push({ at: Date.now(), text: l });
+    });
   });
 
   after(async () => {
@@ -418,21 +440,23 @@ spec:
   });
 
   it('a crash loop shows CrashLoopBackOff with growing delays (10s, then 20s)', async () => {
-    const waiting = async (re: RegExp, timeoutMs: number) =>
-      eventually(
-        `crash's waiting message ${re}`,
-        async () => {
-          const q = await pod('crash');
-          const w = status0(q)?.state?.waiting;
-          return w?.reason === 'CrashLoopBackOff' && re.test(w.message) ? q : false;
-        },
-        timeoutMs,
-      );
-    const first = await waiting(/^back-off 10s restarting failed container=app pod=crash_/, 20_000);
-    assert.equal(status0(first).lastState.terminated.exitCode, 1);
-    const second = await waiting(/^back-off 20s restarting failed container=app pod=crash_/, 25_000);
+    // A watch started with the pod saw every step: first 10s, then 20s (kubelet's flowcontrol back-off).
+    const backoffs = () =>
+      crashMessages.flatMap((m) => {
+        const delay = /^CrashLoopBackOff: back-off (\d+)s restarting failed container=app pod=crash_/.exec(m.text)?.[1];
+        return delay ? [{ delay, at: m.at }] : [];
+      });
+    await eventually('back-off 20s in the waiting message', async () => backoffs().some((b) => b.delay === '20'), 35_000).catch((err) => {
+      throw new Error(`${(err as Error).message}; messages seen: ${JSON.stringify(crashMessages)}`);
+    });
+    const [ten, twenty] = backoffs();
+    assert.deepEqual([ten?.delay, twenty?.delay], ['10', '20'], JSON.stringify(crashMessages));
+    // The 10 s back-off really held the container that long before the next attempt (which then crashed at once).
+    assert.ok(twenty!.at - ten!.at >= 9_000, `${twenty!.at - ten!.at} ms between the 10s and the 20s back-off`);
+    const second = await pod('crash');
     const s = status0(second);
-    assert.equal(s.restartCount, 2);
+    assert.equal(s.lastState.terminated.exitCode, 1);
+    assert.ok(s.restartCount >= 2);
     assert.equal(s.lastState.terminated.reason, 'Error');
     const ev = await events('crash');
     const backoff = ev.find((e) => e.reason === 'BackOff');
@@ -515,7 +539,7 @@ spec:
     assert.notEqual(missing.code, 0);
     // kubectl 1.30 execs over SPDY/3.1 (remotecommand v4): the same exit code and stdin.
     if (findKubectl('30')) {
-      const old = kubectlFor(kubeconfig, '30');
+      const old = kubectlIn(dataDir, kubeconfig, '30');
       const spdy = await old(['-n', NS, 'exec', '-i', 'tools', '--', 'sh', '-c', 'cat; exit 5'], { input: 'over spdy\n' });
       assert.equal(spdy.code, 5, spdy.stderr);
       assert.equal(spdy.stdout, 'over spdy\n');
@@ -773,14 +797,17 @@ spec:
     await eventually('nothing left of the pods', async () => podLeftovers(uids, netns).length === 0, 15_000).catch((err) => {
       throw new Error(`${(err as Error).message}\n  ${podLeftovers(uids, netns).join('\n  ')}`);
     });
-    // No address lease is left either (host-local keeps one file per IP).
+    // No address lease (host-local keeps one file per IP), no NAT rule naming a pod (hostPort DNAT, masquerade), no log
+    // directory (/var/log/pods/<ns>_<name>_<uid>; the kubelet removes it just after the pod object is gone).
     const leases = join(dataDir, 'agent', 'cni', 'ipam', 'skiff');
-    const left = existsSync(leases) ? readdirSync(leases).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
-    assert.deepEqual(left, []);
-    // No NAT rule (hostPort DNAT, masquerade) names a pod's address any more.
-    assert.deepEqual(await podNatRules(), []);
-    // The kubelet removed the pods' log directories (/var/log/pods/<ns>_<name>_<uid>).
-    assert.deepEqual(readdirSync('/var/log/pods').filter((d) => d.startsWith(`${NS}_`)), []);
+    const remaining = async () => [
+      ...(existsSync(leases) ? readdirSync(leases).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : []).map((f) => `address lease ${f}`),
+      ...(await podNatRules()).map((l) => `NAT rule ${l}`),
+      ...readdirSync('/var/log/pods').filter((d) => d.startsWith(`${NS}_`)).map((d) => `log directory /var/log/pods/${d}`),
+    ];
+    await eventually('no lease, NAT rule or log directory left', async () => (await remaining()).length === 0, 15_000).catch(async (err) => {
+      throw new Error(`${(err as Error).message}\n  ${(await remaining()).join('\n  ')}`);
+    });
     // And the local-path volume's data went with its claim (reclaim policy Delete).
     await eventually('the local-path data removed', async () => !existsSync(join(dataDir, 'storage')) || readdirSync(join(dataDir, 'storage')).length === 0, 15_000);
   });
