@@ -88,13 +88,16 @@ export function pidsInCgroupTree(dir: string): number[] {
   return [...pids];
 }
 
-/** The container's cgroup directory in the given hierarchy (e.g. 'memory'), by container id (without the scheme). */
+/**
+ * The container's cgroup directory, by container id (with or without the `process://` scheme): in the given v1
+ * hierarchy (e.g. 'memory') when the machine has it, else in whichever hierarchy holds it (cgroup v2: the one tree).
+ */
 export function containerCgroupDir(uid: string, containerId: string, hierarchy = 'memory', cgroupRoot = 'skiff-kubepods'): string | undefined {
   const id = containerId.replace(/^[a-z]+:\/\//, '');
-  return podCgroupDirs(uid, cgroupRoot)
-    .filter((d) => d.startsWith(`/sys/fs/cgroup/${hierarchy}/`))
+  const dirs = podCgroupDirs(uid, cgroupRoot)
     .map((d) => join(d, id))
-    .find((d) => existsSync(d));
+    .filter((d) => existsSync(d));
+  return dirs.find((d) => d.includes(`/${hierarchy}/`)) ?? dirs[0];
 }
 
 /** The network namespaces (`net:[inode]`) the pod's processes are in, other than the host's. */
