@@ -36,21 +36,20 @@
  * <= 60 MB, with 100 pods <= 150 MB. Prints one JSON object.
  * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep]
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { buildBusyboxImage, findStaticBusybox } from '../src/agent/images/busybox-rootfs.js';
 import { airGapImageDir } from '../src/agent/images/image-import.js';
 import { CriRuntime } from '../src/agent/runtime/cri/cri-runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../src/agent/runtime/types.js';
+import { hardCleanAgent, podLeftovers } from '../test/helpers/agent-cleanup.js';
 import { spawnServer, waitExit, type ServerProcess } from '../test/helpers/server-process.js';
 
-const execFileAsync = promisify(execFile);
 const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : dflt);
 const runtimes = arg('runtimes', 'process,cri').split(',').filter(Boolean);
 const PODS = Number(arg('pods', '100'));
@@ -536,70 +535,24 @@ async function criBaseline(dir: string, shape: 'paced' | 'burst', uids: string[]
 
 // ---------- cleanup ----------
 
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(`${dir}/`)))
-    .sort((a, b) => b.length - a.length);
-}
-
-/** rmdir, deepest first, every cgroup of these pod uids in every hierarchy; then the empty QoS levels and root. */
-function removePodCgroups(uids: string[]): string[] {
-  const left: string[] = [];
-  const wanted = new Set(uids.map((u) => `pod${u}`));
-  for (const h of readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
-    if (!h.isDirectory()) continue;
-    const root = join('/sys/fs/cgroup', h.name, CGROUP_ROOT);
-    if (!existsSync(root)) continue;
-    const walk = (d: string, ours: boolean) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name), ours || wanted.has(e.name));
-      if (ours) {
-        try {
-          rmdirSync(d);
-        } catch {
-          left.push(d);
-        }
-      }
-    };
-    walk(root, false);
-    // The shared levels go only when empty (another agent on this machine may use them).
-    for (const d of [join(root, 'besteffort'), join(root, 'burstable'), root]) {
-      try {
-        rmdirSync(d);
-      } catch {
-        // not empty, or absent
-      }
-    }
-  }
-  return left;
-}
-
-async function cleanUp(dir: string, ns: string[], uids: string[]): Promise<Record<string, unknown>> {
-  const report: Record<string, unknown> = {};
-  // The process runtime's supervisor outlives the agent by design; with no pods left it has nothing to keep.
-  const supervisor = readPid(join(dir, 'agent', 'process', 'shim.pid'));
-  if (supervisor && pidsWith('shim-main', join(dir, 'agent')).includes(supervisor)) {
-    process.kill(supervisor, 'SIGKILL');
-    report.supervisor_killed = true;
-  }
-  const pods = pidsWith(join(dir, 'agent'));
+/**
+ * After the server stopped (every pod deleted and gone before): containerd's leftover shims for this data dir, then
+ * test/helpers/agent-cleanup.ts's hardCleanAgent (supervisor, the pods' processes and cgroups, cached CNI ADDs, the
+ * bridge, mounts, the pods' log directories, the data dir), then a look for anything of these pods still there.
+ */
+async function cleanUp(dir: string, uids: string[]): Promise<Record<string, unknown>> {
   const shims = pidsWith('containerd-shim', join(dir, 'agent'));
   for (const pid of shims) process.kill(pid, 'SIGKILL');
-  report.leftover_processes = pods.filter((p) => p !== supervisor).length;
-  await sleep(200);
-  for (const m of mountsUnder(dir)) await execFileAsync('umount', ['-l', m]).catch(() => {});
-  report.leftover_cgroups = removePodCgroups(uids);
-  try {
-    const conflist = JSON.parse(readFileSync(join(dir, 'agent', 'etc', 'cni', 'net.d', '10-skiff.conflist'), 'utf8'));
-    const bridge = conflist.plugins.find((p: any) => p.type === 'bridge')?.bridge;
-    if (bridge) await execFileAsync('ip', ['link', 'delete', bridge]).catch(() => {});
-  } catch {
-    // no conflist: no bridge was made
-  }
-  for (const n of ns) for (const d of existsSync('/var/log/pods') ? readdirSync('/var/log/pods') : []) if (d.startsWith(`${n}_`)) await rm(join('/var/log/pods', d), { recursive: true, force: true });
-  await rm(dir, { recursive: true, force: true });
-  return report;
+  const steps = await hardCleanAgent({ dataDir: dir, podUids: uids });
+  // containerd leaves the pod-level cgroups of the baseline's sandboxes (kubelet removes those, not the runtime).
+  const counted = /^(removed cgroup |removed \/var\/log\/pods\/)/;
+  return {
+    shims_killed: shims.length,
+    cgroups_removed: steps.filter((s) => s.startsWith('removed cgroup ')).length,
+    log_dirs_removed: steps.filter((s) => s.startsWith('removed /var/log/pods/')).length,
+    other_steps: steps.filter((s) => !counted.test(s)),
+    leftovers: podLeftovers(uids),
+  };
 }
 
 // ---------- one runtime ----------
@@ -646,7 +599,7 @@ async function benchRuntime(runtime: string): Promise<Record<string, unknown>> {
     return result;
   } finally {
     if (server) await stopServer(server);
-    if (!process.argv.includes('--keep')) cleanup = await cleanUp(dir, namespaces, uids);
+    if (!process.argv.includes('--keep')) cleanup = await cleanUp(dir, uids);
     if (Object.keys(cleanup).length) process.stderr.write(`pod-start: cleanup after ${runtime}: ${JSON.stringify(cleanup)}\n`);
   }
 }
