@@ -214,10 +214,12 @@ spec:
     image: busybox
     command: [sh, -c, "touch ${mnt}/live/healthy; echo alive; exec sleep 3600"]
     volumeMounts: [{name: probe, mountPath: ${mnt}/live}]
+    # Two failures and a generous timeout: on a loaded machine one slow exec must not count as the file missing.
     livenessProbe:
       exec: {command: [test, -f, ${mnt}/live/healthy]}
       periodSeconds: 1
-      failureThreshold: 1
+      timeoutSeconds: 5
+      failureThreshold: 2
   volumes: [{name: probe, emptyDir: {}}]
 ---
 apiVersion: v1

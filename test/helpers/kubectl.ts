@@ -7,7 +7,6 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { realpathSync } from 'node:fs';
 
@@ -54,7 +53,8 @@ export interface Kubectl {
 export function kubectlFor(kubeconfig: string, minor?: string): Kubectl {
   const bin = findKubectl(minor);
   if (!bin) throw new Error('kubectl not found');
-  const cacheDir = mkdtempSync(join(tmpdir(), 'skiff-kubectl-cache-'));
+  // Beside the kubeconfig (in the test's data dir), so the cache goes when the test removes its dir.
+  const cacheDir = mkdtempSync(join(dirname(kubeconfig), 'kubectl-cache-'));
   const base = ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir];
   const run = ((args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}) =>
     new Promise<KubectlResult>((resolve) => {

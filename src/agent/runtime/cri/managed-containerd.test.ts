@@ -58,6 +58,8 @@ const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /** Under a loaded machine (the whole suite on two cores) tsx and containerd start slowly: not what these tests judge. */
 const AGENT_READY_TIMEOUT_MS = 90_000;
+/** The module under test beside this file: the .ts under tsx, the compiled .js under dist/. */
+const MODULE = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './managed-containerd.ts' : './managed-containerd.js', import.meta.url));
 
 interface AgentScript {
   process: ChildProcess;
@@ -70,7 +72,7 @@ interface AgentScript {
  */
 async function startAgentScript(options: ManagedContainerdOptions): Promise<AgentScript> {
   const script = `
-    import { ManagedContainerd } from ${JSON.stringify(join(ROOT, 'src/agent/runtime/cri/managed-containerd.ts'))};
+    import { ManagedContainerd } from ${JSON.stringify(MODULE)};
     const m = new ManagedContainerd(${JSON.stringify(options)});
     await m.start();
     process.stdout.write(String(m.pid) + '\\n');
