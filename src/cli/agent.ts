@@ -13,6 +13,7 @@ import { joinCluster } from '../agent/node/join.js';
 import { createLogger, type LogFields } from '../log/logger.js';
 import type { AgentConfig } from './agent-flags.js';
 import { announcer } from './announcer.js';
+import { nodeAgentStartOptions } from './node-agent-flags.js';
 
 const log = createLogger('agent');
 
@@ -32,15 +33,7 @@ export async function runAgent(config: AgentConfig, announce: (line: string, fie
     client,
     informers,
     dataDir: config.dataDir,
-    nodeName: a.nodeName,
-    ...(a.nodeIp ? { nodeIp: a.nodeIp } : {}),
-    labels: a.nodeLabels,
-    taints: a.nodeTaints,
-    runtime: a.runtime,
-    ...(a.containerRuntimeEndpoint ? { containerRuntimeEndpoint: a.containerRuntimeEndpoint } : {}),
-    pauseImage: a.pauseImage,
-    privateRegistry: a.privateRegistry,
-    kubeletPort: a.kubeletPort,
+    ...nodeAgentStartOptions(a),
     tls: { ca: creds.ca, cert: creds.servingCert, key: creds.servingKey },
   });
   announce(`skiff agent ready: node ${a.nodeName} joined ${config.server} (runtime ${running.runtime.name}: ${running.runtimeReason}; agent API on port ${running.port})`, { server: config.server, node: a.nodeName });

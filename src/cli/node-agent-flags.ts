@@ -4,6 +4,7 @@
  * --private-registry) plus --runtime and --kubelet-port.
  */
 import type { Taint } from 'kubernetes-types/core/v1.js';
+import type { NodeAgentOptions } from '../agent/node-agent.js';
 import type { RuntimeChoice } from '../agent/runtime/select-runtime.js';
 import { FlagError } from './flag-error.js';
 import type { HostFacts } from './flag-parser.js';
@@ -65,5 +66,20 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
     pauseImage: values.get('pause-image') as string,
     privateRegistry: values.get('private-registry') as string,
     kubeletPort: values.get('kubelet-port') as number,
+  };
+}
+
+/** The node's part of startNodeAgent's options, from the flags (the caller adds client, informers, dataDir, tls). */
+export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort'> {
+  return {
+    nodeName: a.nodeName,
+    ...(a.nodeIp ? { nodeIp: a.nodeIp } : {}),
+    labels: a.nodeLabels,
+    taints: a.nodeTaints,
+    runtime: a.runtime,
+    ...(a.containerRuntimeEndpoint ? { containerRuntimeEndpoint: a.containerRuntimeEndpoint } : {}),
+    pauseImage: a.pauseImage,
+    privateRegistry: a.privateRegistry,
+    kubeletPort: a.kubeletPort,
   };
 }

@@ -20,6 +20,7 @@ import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
 import { createLogger, type LogFields } from '../log/logger.js';
 import { announcer } from './announcer.js';
+import { nodeAgentStartOptions } from './node-agent-flags.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { adoptClusterCA, BOOTSTRAP_KEY, publishClusterCA, tokenSecret } from './bootstrap.js';
 import type { ServerConfig } from './flags.js';
@@ -165,17 +166,9 @@ async function startEmbeddedAgent(config: ServerConfig, api: ApiServer, server: 
     client,
     informers,
     dataDir: config.dataDir,
-    nodeName: a.nodeName,
-    ...(a.nodeIp ? { nodeIp: a.nodeIp } : {}),
-    labels: a.nodeLabels,
-    taints: a.nodeTaints,
+    ...nodeAgentStartOptions(a),
     // k3s labels a server's node so.
     roles: ['control-plane', 'master'],
-    runtime: a.runtime,
-    ...(a.containerRuntimeEndpoint ? { containerRuntimeEndpoint: a.containerRuntimeEndpoint } : {}),
-    pauseImage: a.pauseImage,
-    privateRegistry: a.privateRegistry,
-    kubeletPort: a.kubeletPort,
     tls: { ca: creds.ca, cert: creds.servingCert, key: creds.servingKey },
   });
   return {
