@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { removeStaleMasqRules } from '../../src/agent/network/stale-masq-rules.js';
+import { cgroupMountPoints, podCgroupDirs as agentPodCgroupDirs, pidsInCgroupTree } from './agent-cleanup.js';
 
 const run = promisify(execFile);
 
@@ -61,16 +62,6 @@ export function criTasks(dataDir: string): CriTask[] {
   return tasks;
 }
 
-function cgroupMounts(): string[] {
-  const points = new Set<string>();
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const fstype = right.split(' ')[0];
-    if (fstype === 'cgroup' || fstype === 'cgroup2') points.add(left.split(' ')[4]!);
-  }
-  return [...points];
-}
 
 function mountsUnder(dir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
@@ -97,32 +88,11 @@ function processesWith(needle: string): Array<{ pid: number; cmdline: string }> 
 }
 
 /** The pod cgroups (`.../pod<uid>`) under the given root, in every hierarchy, for the given uids. */
-function podCgroupDirs(uids: Iterable<string>, cgroupRoot = 'skiff-kubepods'): string[] {
-  const dirs: string[] = [];
-  for (const mount of cgroupMounts()) {
-    for (const uid of uids) {
-      if (!uid) continue;
-      for (const sub of ['', 'burstable/', 'besteffort/']) {
-        const dir = join(mount, cgroupRoot, `${sub}pod${uid}`);
-        if (existsSync(dir)) dirs.push(dir);
-      }
-    }
-  }
-  return dirs;
-}
 
-function pidsIn(dir: string): number[] {
-  const pids: number[] = [];
-  const walk = (d: string) => {
-    try {
-      for (const line of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (line.trim()) pids.push(Number(line));
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
-    } catch {
-      // gone
-    }
-  };
-  walk(dir);
-  return pids;
+
+/** The cgroup directories of these pods, every hierarchy and QoS level. */
+function podCgroupDirs(uids: Iterable<string>): string[] {
+  return [...uids].filter((uid) => uid).flatMap((uid) => agentPodCgroupDirs(uid));
 }
 
 function rmdirTree(dir: string): void {
@@ -147,7 +117,7 @@ export function podLeftovers(dataDir: string, uids: string[], before: CriTask[] 
   for (const id of new Set(tasks.filter((t) => t.type === 'sandbox').map((t) => t.id))) {
     for (const p of processesWith(`-id ${id}`)) found.push(`shim pid ${p.pid} for sandbox ${id.slice(0, 12)}`);
   }
-  for (const dir of podCgroupDirs(want)) found.push(`cgroup ${dir}${pidsIn(dir).length ? ` with pids ${pidsIn(dir).join(',')}` : ''}`);
+  for (const dir of podCgroupDirs(want)) found.push(`cgroup ${dir}${pidsInCgroupTree(dir).length ? ` with pids ${pidsInCgroupTree(dir).join(',')}` : ''}`);
   for (const m of mountsUnder(dataDir)) if (tasks.some((t) => m.includes(t.id))) found.push(`mount ${m}`);
   for (const t of tasks) if (t.netns && existsSync(t.netns)) found.push(`network namespace ${t.netns}`);
   for (const root of ['/var/log/pods', join(dataDir, 'agent', 'pod-logs')]) {
@@ -189,11 +159,11 @@ export async function hardCleanNode(dataDir: string, extraUids: string[] = []): 
   const cgroupDirs = [
     ...new Set([
       ...podCgroupDirs(uids),
-      ...tasks.filter((t) => t.cgroupsPath).flatMap((t) => cgroupMounts().map((m) => join(m, dirname(t.cgroupsPath)))).filter((d) => existsSync(d)),
+      ...tasks.filter((t) => t.cgroupsPath).flatMap((t) => cgroupMountPoints().map((m) => join(m, dirname(t.cgroupsPath)))).filter((d) => existsSync(d)),
     ]),
   ];
   for (let attempt = 0; attempt < 20; attempt++) {
-    const pids = [...new Set(cgroupDirs.flatMap(pidsIn))];
+    const pids = [...new Set(cgroupDirs.flatMap((d) => pidsInCgroupTree(d)))];
     if (pids.length === 0) break;
     for (const pid of pids) {
       try {
