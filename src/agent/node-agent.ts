@@ -66,6 +66,11 @@ export interface NodeAgentOptions {
   logRoot?: string;
   /** Wait at most this long for the node's podCIDR before running pods (default 60 s). */
   podCidrTimeoutMs?: number;
+  /**
+   * Cluster DNS servers for dnsPolicy ClusterFirst pods (kubelet's --cluster-dns). Default: none until skiff serves
+   * cluster DNS; ClusterFirst pods then use the host's resolver, with kubelet's MissingClusterDNS warning.
+   */
+  clusterDNS?: string[];
 }
 
 export interface RunningNodeAgent {
@@ -171,6 +176,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
       logRoot: o.logRoot ?? (isRoot() ? '/var/log/pods' : join(agentDir, 'pod-logs')),
       podsDir: join(agentDir, 'pods'),
       nodeIPs: () => reporter.internalIPs,
+      ...(o.clusterDNS?.length ? { clusterDNS: o.clusterDNS } : {}),
     });
     await kubelet.start();
     stops.push(() => kubelet.stop());

@@ -22,7 +22,7 @@ interface Case {
 }
 
 function runtimeFor(pod: Pod, c: Case): RuntimePodStatus {
-  const all: Container[] = [...(pod.spec!.initContainers ?? []), ...pod.spec!.containers];
+  const all: Container[] = [...(pod.spec!.initContainers ?? []), ...pod.spec!.containers, ...((pod.spec!.ephemeralContainers ?? []) as Container[])];
   const containers = Object.entries(c.containers ?? {}).map(([name, f]) => runtimeContainer(pod, all.find((x) => x.name === name)!, f));
   return runtimePodStatus(c.sandbox === null ? [] : [sandbox(pod, c.sandbox ?? {})], containers);
 }
@@ -46,6 +46,7 @@ function check(c: Case, backoff = noBackoff) {
     attempt: 0,
     initContainersToStart: [],
     containersToStart: [],
+    ephemeralContainersToStart: [],
     ...c.expected,
     kill: c.expected.kill ?? [],
     backOff: c.expected.backOff ?? [],
@@ -56,6 +57,8 @@ function check(c: Case, backoff = noBackoff) {
 }
 
 const never = testPod({ restartPolicy: 'Never' });
+/** A pod with a debugging container added through pods/ephemeralcontainers. */
+const withDebug = (pod: Pod): Pod => ({ ...pod, spec: { ...pod.spec!, ephemeralContainers: [{ name: 'debug', image: 'busybox', command: ['sh'], targetContainerName: 'foo1' }] } });
 const onFailure = testPod({ restartPolicy: 'OnFailure' });
 const changed = testPod();
 
@@ -186,6 +189,26 @@ describe('computePodActions', () => {
     },
   ];
   for (const c of cases) it(c.name, () => check(c));
+
+  const ephemeral: Case[] = [
+    { name: 'ephemeral: start a debugging container the runtime never ran', pod: withDebug(testPod()), containers: allRunning, expected: { ephemeralContainersToStart: [0] } },
+    { name: 'ephemeral: keep a running one', pod: withDebug(testPod()), containers: { ...allRunning, debug: {} }, expected: {} },
+    { name: 'ephemeral: never restart one that exited (even failed, restartPolicy Always)', pod: withDebug(testPod()), containers: { ...allRunning, debug: { state: 'exited', exitCode: 1 } }, expected: {} },
+    {
+      name: 'ephemeral: start before initialization is done',
+      pod: withDebug(testPod({ initContainers: [{ name: 'init1', image: 'busybox', command: ['true'] }] })),
+      containers: { init1: {} },
+      expected: { ephemeralContainersToStart: [0] },
+    },
+    {
+      name: 'ephemeral: not in a pod that is being killed (every container finished, Never)',
+      pod: withDebug(never),
+      containers: { foo1: { state: 'exited' }, foo2: { state: 'exited' }, foo3: { state: 'exited' } },
+      expected: { killPod: true },
+    },
+    { name: 'ephemeral: not with a new sandbox (regular containers first)', pod: withDebug(testPod()), sandbox: null, expected: { killPod: true, createSandbox: true, containersToStart: [0, 1, 2] } },
+  ];
+  for (const c of ephemeral) it(c.name, () => check(c));
 });
 
 const init = (name: string, over: Partial<Container> = {}): Container => ({ name, image: 'busybox', command: ['true'], ...over });

@@ -45,6 +45,8 @@ export interface PodActions {
   initContainersToStart: number[];
   /** Indexes into spec.containers to start now, in spec order. */
   containersToStart: number[];
+  /** Indexes into spec.ephemeralContainers to start now (never restarted: only those the runtime never ran). */
+  ephemeralContainersToStart: number[];
   containersToKill: ContainerToKill[];
   /** Containers held back by back-off instead of started (removed from the two lists above). */
   backOff: BackOffWait[];
@@ -153,6 +155,7 @@ export function computePodActions(input: PodActionsInput): PodActions {
     attempt: sandbox.attempt,
     initContainersToStart: [],
     containersToStart: [],
+    ephemeralContainersToStart: [],
     containersToKill: [],
     backOff: [],
   };
@@ -177,7 +180,13 @@ export function computePodActions(input: PodActionsInput): PodActions {
     return applyBackoff(input, actions);
   }
 
+  // Ephemeral containers may start before initialization is complete, and never restart (kubelet: not found = start).
+  (spec.ephemeralContainers ?? []).forEach((c, i) => {
+    if (!findContainerByName(runtime, c.name)) actions.ephemeralContainersToStart.push(i);
+  });
+
   const initialized = computeInitContainerActions(input, actions);
+  if (actions.killPod) actions.ephemeralContainersToStart = [];
   if (actions.killPod || !initialized) return applyBackoff(input, actions);
 
   let keep = 0;
@@ -220,8 +229,9 @@ export function computePodActions(input: PodActionsInput): PodActions {
 
   if (keep === 0 && actions.containersToStart.length === 0) {
     actions.killPod = true;
-    // Sidecars must not keep a finished pod alive.
+    // Sidecars must not keep a finished pod alive, nor may ephemeral containers start in it.
     actions.initContainersToStart = [];
+    actions.ephemeralContainersToStart = [];
   }
   return applyBackoff(input, actions);
 }

@@ -6,11 +6,13 @@ import type { PodVolume } from '../volumes/types.js';
 import {
   containerConfig,
   ContainerConfigError,
+  effectiveDnsPolicy,
   linuxResources,
   makeEnvironment,
   makeMounts,
   managedHostsFileContent,
   podCgroupParent,
+  parseResolvConf,
   podDnsConfig,
   podSandboxConfig,
   type ObjectSource,
@@ -196,5 +198,59 @@ describe('containerConfig and podSandboxConfig', () => {
     const p = testPod();
     p.spec!.hostNetwork = true;
     assert.equal(podDnsConfig(p, 'cluster.local', ['10.43.0.10']), undefined);
+  });
+});
+
+describe('pod DNS (GetPodDNS): policies, fallback without cluster DNS, dnsConfig', () => {
+  const host = { servers: ['192.168.1.1'], searches: ['lan'], options: ['edns0'] };
+  const withDns = (over: Partial<Pod['spec']>): Pod => {
+    const p = testPod();
+    Object.assign(p.spec!, over);
+    return p;
+  };
+  const cluster = { servers: ['10.43.0.10'], searches: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], options: ['ndots:5'] };
+  const extra = { nameservers: ['1.1.1.1'], searches: ['example.com'], options: [{ name: 'ndots', value: '2' }, { name: 'rotate' }] };
+  const table: Array<{ name: string; pod: Pod; clusterDNS: string[]; want: unknown; missing: boolean }> = [
+    { name: 'ClusterFirst (default) with cluster DNS', pod: testPod(), clusterDNS: ['10.43.0.10'], want: cluster, missing: false },
+    { name: 'ClusterFirst without cluster DNS: the host resolver, MissingClusterDNS', pod: testPod(), clusterDNS: [], want: undefined, missing: true },
+    { name: 'ClusterFirst on the host network: Default, no warning', pod: withDns({ hostNetwork: true }), clusterDNS: [], want: undefined, missing: false },
+    { name: 'ClusterFirstWithHostNet with cluster DNS', pod: withDns({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }), clusterDNS: ['10.43.0.10'], want: cluster, missing: false },
+    { name: 'ClusterFirstWithHostNet without cluster DNS: fallback, warning', pod: withDns({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }), clusterDNS: [], want: undefined, missing: true },
+    { name: 'Default: the host resolver', pod: withDns({ dnsPolicy: 'Default' }), clusterDNS: ['10.43.0.10'], want: undefined, missing: false },
+    {
+      name: 'Default + dnsConfig: the host resolver extended',
+      pod: withDns({ dnsPolicy: 'Default', dnsConfig: extra }),
+      clusterDNS: ['10.43.0.10'],
+      want: { servers: ['192.168.1.1', '1.1.1.1'], searches: ['lan', 'example.com'], options: ['edns0', 'ndots:2', 'rotate'] },
+      missing: false,
+    },
+    {
+      name: 'ClusterFirst without cluster DNS + dnsConfig: host resolver extended',
+      pod: withDns({ dnsConfig: { nameservers: ['192.168.1.1', '9.9.9.9'] } }),
+      clusterDNS: [],
+      want: { servers: ['192.168.1.1', '9.9.9.9'], searches: ['lan'], options: ['edns0'] },
+      missing: true,
+    },
+    { name: 'None + dnsConfig: dnsConfig alone', pod: withDns({ dnsPolicy: 'None', dnsConfig: extra }), clusterDNS: ['10.43.0.10'], want: { servers: ['1.1.1.1'], searches: ['example.com'], options: ['ndots:2', 'rotate'] }, missing: false },
+    {
+      name: 'ClusterFirst + dnsConfig options merged by name',
+      pod: withDns({ dnsConfig: { options: [{ name: 'ndots', value: '1' }] } }),
+      clusterDNS: ['10.43.0.10'],
+      want: { ...cluster, options: ['ndots:1'] },
+      missing: false,
+    },
+  ];
+  for (const t of table) {
+    it(t.name, () => {
+      assert.deepEqual(podDnsConfig(t.pod, 'cluster.local', t.clusterDNS, host), t.want);
+      assert.equal(effectiveDnsPolicy(t.pod, t.clusterDNS).missingClusterDNS, t.missing);
+    });
+  }
+  it('parseResolvConf: nameservers, the last search/domain line, options; comments ignored', () => {
+    assert.deepEqual(parseResolvConf('# generated\nnameserver 10.0.0.2\nnameserver 10.0.0.3 ; x\ndomain corp\nsearch a.example b.example\noptions ndots:2 timeout:1\n'), {
+      servers: ['10.0.0.2', '10.0.0.3'],
+      searches: ['a.example', 'b.example'],
+      options: ['ndots:2', 'timeout:1'],
+    });
   });
 });

@@ -57,6 +57,8 @@ export interface EnvContext {
   nodeAllocatable?: { cpu?: string; memory?: string };
   /** Called once per envFrom source with invalid keys, with kubelet's InvalidEnvironmentVariableNames message. */
   warn?: (reason: string, message: string) => void;
+  /** Service environment variables (service-env.ts serviceEnvironment): `$(VAR)` sees them, explicit env wins over them. */
+  serviceEnv?: ReadonlyMap<string, string>;
 }
 
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
@@ -71,7 +73,8 @@ function secretValue(s: Secret, key: string): string | undefined {
 /**
  * The container's environment (makeEnvironmentVariables): envFrom in order (prefix, invalid names skipped with a
  * warning), then env in order with `$(VAR)` expanded against what came before. Missing required sources throw
- * ContainerConfigError with kubelet's message. Service environment variables are not injected.
+ * ContainerConfigError with kubelet's message. Service environment variables come last, each unless env or envFrom
+ * set the same name (kubelet appends them after the container's own).
  */
 export async function makeEnvironment(pod: Pod, container: Container, ctx: EnvContext): Promise<Array<{ name: string; value: string }>> {
   const ns = pod.metadata?.namespace ?? '';
@@ -101,7 +104,8 @@ export async function makeEnvironment(pod: Pod, container: Container, ctx: EnvCo
       );
     }
   }
-  const mapping = mappingFor(env);
+  const serviceEnv = ctx.serviceEnv ?? new Map<string, string>();
+  const mapping = mappingFor(env, serviceEnv);
   for (const e of container.env ?? []) {
     let value: string | undefined;
     if (e.valueFrom === undefined) {
@@ -140,7 +144,9 @@ export async function makeEnvironment(pod: Pod, container: Container, ctx: EnvCo
     }
     if (value !== undefined) env.set(e.name, value);
   }
-  return [...env].map(([name, value]) => ({ name, value }));
+  const out = [...env].map(([name, value]) => ({ name, value }));
+  for (const [name, value] of serviceEnv) if (!env.has(name)) out.push({ name, value });
+  return out;
 }
 
 function addAll(env: Map<string, string>, data: Record<string, string>, prefix: string, warn: (invalid: string[]) => void): void {
@@ -292,25 +298,65 @@ export interface SandboxOptions {
   clusterDomain: string;
   /** Cluster DNS servers for dnsPolicy ClusterFirst (e.g. ['10.43.0.10']); none = the host's resolver. */
   clusterDNS: string[];
+  /** The node's resolver (its /etc/resolv.conf), the base that spec.dnsConfig extends under dnsPolicy Default. */
+  hostDNS?: DnsConfig;
 }
 
-/** dnsPolicy (pkg/kubelet/network/dns): ClusterFirst → cluster DNS and search path; Default → the host's; None → spec.dnsConfig. */
-export function podDnsConfig(pod: Pod, clusterDomain: string, clusterDNS: string[]): DnsConfig | undefined {
-  let policy = pod.spec?.dnsPolicy ?? 'ClusterFirst';
-  if (policy === 'ClusterFirst' && pod.spec?.hostNetwork) policy = 'Default';
-  if (policy === 'ClusterFirstWithHostNet') policy = 'ClusterFirst';
+/** What a pod's dnsPolicy comes to on this node (getPodDNSType, plus GetPodDNS's fallback when no cluster DNS is set). */
+export interface EffectiveDnsPolicy {
+  policy: 'ClusterFirst' | 'Default' | 'None';
+  /** ClusterFirst asked for, no cluster DNS configured: kubelet falls back to Default and warns (MissingClusterDNS). */
+  missingClusterDNS: boolean;
+}
+
+export function effectiveDnsPolicy(pod: Pod, clusterDNS: string[]): EffectiveDnsPolicy {
+  const asked = pod.spec?.dnsPolicy ?? 'ClusterFirst';
+  let policy: EffectiveDnsPolicy['policy'];
+  if (asked === 'None') policy = 'None';
+  else if (asked === 'ClusterFirstWithHostNet') policy = 'ClusterFirst';
+  else if (asked === 'ClusterFirst' && !pod.spec?.hostNetwork) policy = 'ClusterFirst';
+  else policy = 'Default';
+  if (policy === 'ClusterFirst' && clusterDNS.length === 0) return { policy: 'Default', missingClusterDNS: true };
+  return { policy, missingClusterDNS: false };
+}
+
+/** kubelet's MissingClusterDNS words (pkg/kubelet/network/dns/dns.go GetPodDNS). */
+export const MISSING_CLUSTER_DNS_MESSAGE = 'kubelet does not have ClusterDNS IP configured and cannot create Pod using "ClusterFirst" policy. Falling back to "Default" policy.';
+
+/** The nameserver, search and options lines of a resolv.conf (the host's, for dnsPolicy Default). */
+export function parseResolvConf(text: string): DnsConfig {
+  const config: DnsConfig = { servers: [], searches: [], options: [] };
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/[#;].*$/, '').trim();
+    const [key, ...fields] = line.split(/\s+/);
+    if (key === 'nameserver' && fields[0]) config.servers.push(fields[0]);
+    else if (key === 'search' || key === 'domain') config.searches = fields.filter(Boolean);
+    else if (key === 'options') config.options.push(...fields.filter(Boolean));
+  }
+  return config;
+}
+
+/**
+ * dnsPolicy (pkg/kubelet/network/dns GetPodDNS): ClusterFirst → cluster DNS and search path; Default (also
+ * ClusterFirst without cluster DNS, and on the host network) → the host's resolver, which is `undefined` here unless
+ * spec.dnsConfig extends it (the runtime then keeps the host's /etc/resolv.conf); None → spec.dnsConfig alone.
+ */
+export function podDnsConfig(pod: Pod, clusterDomain: string, clusterDNS: string[], hostDNS?: DnsConfig): DnsConfig | undefined {
+  const { policy } = effectiveDnsPolicy(pod, clusterDNS);
+  const extra = pod.spec?.dnsConfig;
   let config: DnsConfig | undefined;
-  if (policy === 'ClusterFirst' && clusterDNS.length > 0) {
+  if (policy === 'ClusterFirst') {
     const ns = pod.metadata?.namespace;
     config = { servers: [...clusterDNS], searches: [`${ns}.svc.${clusterDomain}`, `svc.${clusterDomain}`, clusterDomain], options: ['ndots:5'] };
   } else if (policy === 'None') {
     config = { servers: [], searches: [], options: [] };
+  } else if (extra) {
+    config = hostDNS ? { servers: [...hostDNS.servers], searches: [...hostDNS.searches], options: [...hostDNS.options] } : { servers: [], searches: [], options: [] };
   }
-  const extra = pod.spec?.dnsConfig;
-  if (extra) {
-    config ??= { servers: [], searches: [], options: [] };
-    config.servers.push(...(extra.nameservers ?? []));
-    config.searches.push(...(extra.searches ?? []));
+  if (extra && config) {
+    // appendDNSConfig: servers and searches without duplicates, options merged by name.
+    for (const s of extra.nameservers ?? []) if (!config.servers.includes(s)) config.servers.push(s);
+    for (const s of extra.searches ?? []) if (!config.searches.includes(s)) config.searches.push(s);
     for (const o of extra.options ?? []) {
       const opt = o.value === undefined ? o.name ?? '' : `${o.name}:${o.value}`;
       const i = config.options.findIndex((x) => x.split(':')[0] === o.name);
@@ -330,7 +376,7 @@ export function podSandboxConfig(pod: Pod, o: SandboxOptions): PodSandboxConfig 
       portMappings.push({ protocol: (p.protocol ?? 'TCP') as PortMapping['protocol'], containerPort: p.containerPort, hostPort: p.hostPort ?? 0, ...(p.hostIP ? { hostIp: p.hostIP } : {}) });
     }
   }
-  const dnsConfig = podDnsConfig(pod, o.clusterDomain, o.clusterDNS);
+  const dnsConfig = podDnsConfig(pod, o.clusterDomain, o.clusterDNS, o.hostDNS);
   const config: PodSandboxConfig = {
     metadata: { name: meta.name ?? '', namespace: meta.namespace ?? '', uid: meta.uid ?? '', attempt: o.attempt },
     hostname,
@@ -342,6 +388,7 @@ export function podSandboxConfig(pod: Pod, o: SandboxOptions): PodSandboxConfig 
     hostNetwork: !!pod.spec?.hostNetwork,
     hostPID: !!pod.spec?.hostPID,
     hostIPC: !!pod.spec?.hostIPC,
+    ...(pod.spec?.shareProcessNamespace ? { shareProcessNamespace: true } : {}),
     cgroupParent: podCgroupParent(pod, o.cgroupRoot),
   };
   const resources = podLevelResources(pod);
@@ -379,6 +426,7 @@ export interface ContainerConfigOptions {
   /** Host path of the pod's managed /etc/hosts, mounted unless the container mounts /etc/hosts itself. */
   hostsFile?: string;
   isInit?: boolean;
+  isEphemeral?: boolean;
   nodeMemoryBytes?: number;
 }
 
@@ -432,7 +480,7 @@ export function containerConfig(pod: Pod, container: Container, o: ContainerConf
       [POD_NAMESPACE_LABEL]: meta.namespace ?? '',
       [POD_UID_LABEL]: meta.uid ?? '',
       [CONTAINER_NAME_LABEL]: container.name,
-      ...(o.isInit ? { [CONTAINER_TYPE_LABEL]: 'init' } : {}),
+      ...(o.isInit ? { [CONTAINER_TYPE_LABEL]: 'init' } : o.isEphemeral ? { [CONTAINER_TYPE_LABEL]: 'ephemeral' } : {}),
     },
     annotations,
   };

@@ -3,17 +3,20 @@
  * runtime, volume manager and probe manager: what a user sees in the pod's status, events and the runtime's records.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import type { Container, Pod as K8sPod } from 'kubernetes-types/core/v1.js';
+import type { Container, Pod as K8sPod, Service } from 'kubernetes-types/core/v1.js';
+import type { KubeObject } from '../../api/object.js';
 import { FakeClient } from '../../client/testing/fake-client.js';
 import { FakeClock } from '../../client/testing/fake-clock.js';
 import { FakeInformerFactory } from '../../client/testing/fake-informer-factory.js';
 import { FakeRecorder } from '../../client/testing/fake-recorder.js';
-import { Pods } from '../../client/resources.js';
+import { Pods, Services } from '../../client/resources.js';
 import type { Watcher } from '../../client/types.js';
+import { MISSING_CLUSTER_DNS_MESSAGE } from './container-config.js';
 import { Kubelet, type KubeletOptions } from './kubelet.js';
 import type { Pod } from './objects.js';
 import { FakeProbeManager } from './testing/fake-probe-manager.js';
@@ -44,7 +47,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function harness(opts: { runtime?: FakeRuntimeOptions; kubelet?: Partial<KubeletOptions>; seed?: (c: FakeClient) => void } = {}): Promise<Harness> {
+async function harness(opts: { runtime?: FakeRuntimeOptions; kubelet?: Partial<KubeletOptions>; seed?: (c: FakeClient) => void; services?: Service[] } = {}): Promise<Harness> {
   const clock = new FakeClock(T0);
   const client = new FakeClient({ clock });
   opts.seed?.(client);
@@ -64,6 +67,7 @@ async function harness(opts: { runtime?: FakeRuntimeOptions; kubelet?: Partial<K
   const startKubelet = async (): Promise<Kubelet> => {
     const informers = new FakeInformerFactory({ freeze: true });
     const inf = informers.informerFor<Pod>(Pods, SELECTOR);
+    for (const svc of opts.services ?? []) informers.informerFor<Service & KubeObject>(Services).add(svc as Service & KubeObject);
     const watcher: Watcher = client.watch<Pod>(
       Pods,
       '',
@@ -164,7 +168,14 @@ describe('Kubelet', () => {
     assert.equal(p.status!.podIP, '10.42.0.2');
     assert.equal(p.status!.hostIP, '192.168.1.10');
     assert.equal(p.status!.qosClass, 'BestEffort');
-    assert.deepEqual(h.recorder.lines(), ['Normal Created Created container: app', 'Normal Started Started container app']);
+    // No cluster DNS configured (the default): kubelet's fallback to the host's resolver, said on the node and the pod.
+    assert.deepEqual(h.recorder.lines(), [
+      `Warning MissingClusterDNS ${MISSING_CLUSTER_DNS_MESSAGE}`,
+      `Warning MissingClusterDNS pod: "web_default(${created.metadata.uid})". ${MISSING_CLUSTER_DNS_MESSAGE}`,
+      'Normal Created Created container: app',
+      'Normal Started Started container app',
+    ]);
+    assert.deepEqual(h.recorder.events.slice(0, 2).map((e) => `${e.object.kind}/${e.object.metadata?.name}`), [`Node/${NODE}`, 'Pod/web']);
     assert.deepEqual(h.runtime.calls.filter((c) => !c.startsWith('list')), ['runPodSandbox web', 'createContainer web/app#0', 'startContainer web/app#0']);
     const cfg = h.runtime.configOf(id)!;
     assert.deepEqual(cfg.command, ['sleep', '3600']);
@@ -379,5 +390,132 @@ describe('Kubelet', () => {
     assert.deepEqual(sandboxes.map((s) => [s.metadata.attempt, s.state]), [[0, 'notready'], [1, 'ready']]);
     assert.equal(appStatus(get(h, 'sb')).restartCount, 1);
     assert.ok(appStatus(get(h, 'sb')).state?.running);
+  });
+});
+
+describe('Kubelet: termination messages, service links, DNS, ephemeral containers', () => {
+  const TERMINATION = '/dev/termination-log';
+  const mountOf = (h: Harness, id: string, path = TERMINATION) => h.runtime.configOf(id)!.mounts.find((m) => m.containerPath === path);
+
+  it('bind-mounts a file per instance at terminationMessagePath and reports what the container wrote (state, then lastState)', async () => {
+    const h = await harness();
+    const { metadata } = await create(h, pod('msg'));
+    const uid = metadata.uid!;
+    const first = h.runtime.running(uid, 'app')!;
+    const mount = mountOf(h, first.id)!;
+    assert.ok(mount.hostPath.startsWith(join(h.dir, 'pods', uid, 'containers', 'app') + '/'), mount.hostPath);
+    assert.equal(mount.readonly, false);
+    assert.equal((await stat(mount.hostPath)).mode & 0o777, 0o666);
+    await writeFile(mount.hostPath, `${'x'.repeat(5000)}the end`);
+    h.runtime.exit(first.id, 2);
+    await h.kubelet.relist();
+    await h.settle();
+    const s = appStatus(get(h, 'msg'));
+    // At most the last 4096 bytes.
+    assert.equal(s.lastState?.terminated?.message, `${'x'.repeat(4089)}the end`);
+    assert.equal(s.lastState?.terminated?.exitCode, 2);
+    const second = h.runtime.running(uid, 'app')!;
+    assert.notEqual(mountOf(h, second.id)!.hostPath, mount.hostPath, 'a new file for the new instance');
+  });
+
+  it('a custom terminationMessagePath; FallbackToLogsOnError takes the log tail when the file is empty and the container failed', async () => {
+    const h = await harness();
+    h.runtime.onStart = () => ({ exitCode: 1 });
+    const containers: Container[] = [
+      { name: 'file', image: 'busybox', command: ['x'], terminationMessagePath: '/tmp/done', terminationMessagePolicy: 'FallbackToLogsOnError' },
+      { name: 'logs', image: 'busybox', command: ['x'], terminationMessagePolicy: 'FallbackToLogsOnError' },
+      { name: 'plain', image: 'busybox', command: ['x'], terminationMessagePolicy: 'File' },
+    ];
+    // The processes "run" at start and exit at once: their file and log are written before the kubelet reads them.
+    h.runtime.onStart = (cfg, sandbox) => {
+      const file = cfg.mounts.find((m) => m.containerPath === (cfg.metadata.name === 'file' ? '/tmp/done' : TERMINATION))!.hostPath;
+      if (cfg.metadata.name === 'file') writeFileSync(file, 'written to the file');
+      const log = join(sandbox.logDirectory, cfg.logPath);
+      mkdirSync(dirname(log), { recursive: true });
+      const lines = Array.from({ length: 100 }, (_, i) => `2025-01-01T00:00:00.000000000Z stderr F line ${i}\n`).join('');
+      writeFileSync(log, lines);
+      return { exitCode: 1 };
+    };
+    await create(h, pod('fallback', { restartPolicy: 'Never', containers }));
+    await h.kubelet.relist();
+    await h.settle();
+    const p = get(h, 'fallback');
+    assert.equal(appStatus(p, 'file').state?.terminated?.message, 'written to the file');
+    const fromLogs = appStatus(p, 'logs').state?.terminated?.message ?? '';
+    // The last 80 lines (20..99), cut to their last 2048 bytes.
+    assert.ok(fromLogs.endsWith('line 98\nline 99\n'), fromLogs.slice(-40));
+    assert.ok(!fromLogs.includes('line 19\n'));
+    assert.ok(Buffer.byteLength(fromLogs) <= 2048);
+    assert.equal(appStatus(p, 'plain').state?.terminated?.message, undefined);
+  });
+
+  it('service environment variables: the namespace Services and kubernetes, headless and ExternalName left out, explicit env first', async () => {
+    const svc = (name: string, namespace: string, spec: Service['spec']): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec });
+    const h = await harness({
+      services: [
+        svc('kubernetes', 'default', { clusterIP: '10.43.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP' }] }),
+        svc('my-db', 'default', { clusterIP: '10.43.0.20', ports: [{ name: 'pg', port: 5432 }] }),
+        svc('headless', 'default', { clusterIP: 'None', ports: [{ port: 80 }] }),
+        svc('ext', 'default', { type: 'ExternalName', externalName: 'example.com' }),
+        svc('elsewhere', 'other', { clusterIP: '10.43.0.30', ports: [{ port: 80 }] }),
+      ],
+    });
+    const c: Container = { name: 'app', image: 'busybox', command: ['sh', '-c', 'echo $(MY_DB_SERVICE_HOST)'], env: [{ name: 'MY_DB_SERVICE_PORT', value: 'mine' }] };
+    const { metadata } = await create(h, pod('links', { containers: [c] }));
+    const cfg = h.runtime.configOf(h.runtime.running(metadata.uid!, 'app')!.id)!;
+    const env = Object.fromEntries(cfg.env.map((e) => [e.name, e.value]));
+    assert.equal(env.KUBERNETES_SERVICE_HOST, '10.43.0.1');
+    assert.equal(env.KUBERNETES_PORT_443_TCP, 'tcp://10.43.0.1:443');
+    assert.equal(env.MY_DB_SERVICE_HOST, '10.43.0.20');
+    assert.equal(env.MY_DB_SERVICE_PORT, 'mine');
+    assert.equal(env.MY_DB_SERVICE_PORT_PG, '5432');
+    assert.equal(cfg.env.filter((e) => e.name === 'MY_DB_SERVICE_PORT').length, 1);
+    assert.deepEqual(cfg.command, ['sh', '-c', 'echo 10.43.0.20']);
+    assert.ok(!Object.keys(env).some((k) => k.startsWith('HEADLESS_') || k.startsWith('EXT_') || k.startsWith('ELSEWHERE_')));
+
+    const off = pod('nolinks');
+    off.spec!.enableServiceLinks = false;
+    const created = await create(h, off);
+    const names = h.runtime.configOf(h.runtime.running(created.metadata.uid!, 'app')!.id)!.env.map((e) => e.name);
+    assert.ok(names.includes('KUBERNETES_SERVICE_HOST'));
+    assert.ok(!names.some((n) => n.startsWith('MY_DB_')));
+  });
+
+  it('with cluster DNS configured, ClusterFirst pods get it and no warning', async () => {
+    const h = await harness({ kubelet: { clusterDNS: ['10.43.0.10'] } });
+    const { metadata } = await create(h, pod('dns'));
+    assert.deepEqual(h.runtime.sandboxesOf(metadata.uid!).length, 1);
+    assert.ok(!h.recorder.lines().some((l) => l.includes('MissingClusterDNS')));
+    const cfg = h.runtime.containersOf(metadata.uid!)[0]!;
+    assert.equal(cfg.state, 'running');
+  });
+
+  it('starts an ephemeral container added to a running pod, reports it, and never restarts it', async () => {
+    const h = await harness();
+    const created = await create(h, pod('dbg'));
+    const uid = created.metadata.uid!;
+    const current = get(h, 'dbg');
+    await h.client.update<Pod>(Pods, 'default', { ...current, spec: { ...current.spec!, ephemeralContainers: [{ name: 'debugger', image: 'busybox', command: ['sh'], stdin: true, targetContainerName: 'app' }] } });
+    await h.settle();
+    const dbg = h.runtime.running(uid, 'debugger');
+    assert.ok(dbg, 'the ephemeral container runs');
+    const cfg = h.runtime.configOf(dbg.id)!;
+    assert.equal(cfg.labels['io.kubernetes.container.type'], 'ephemeral');
+    assert.equal(cfg.stdin, true);
+    let p = get(h, 'dbg');
+    assert.deepEqual(p.status!.ephemeralContainerStatuses!.map((s) => [s.name, !!s.state?.running, s.ready, s.started]), [['debugger', true, false, undefined]]);
+    assert.equal(p.status!.containerStatuses!.length, 1);
+
+    h.runtime.exit(dbg.id, 7);
+    await h.kubelet.relist();
+    await h.settle();
+    await h.clock.advanceAsync(30_000);
+    await h.settle();
+    p = get(h, 'dbg');
+    const s = p.status!.ephemeralContainerStatuses![0]!;
+    assert.equal(s.state?.terminated?.exitCode, 7);
+    assert.equal(s.restartCount, 0);
+    assert.equal(h.runtime.calls.filter((c) => c.startsWith('startContainer dbg/debugger')).length, 1, 'never restarted');
+    assert.equal(p.status?.phase, 'Running');
   });
 });

@@ -8,22 +8,24 @@
  * belongs to pods that still exist (their workers find the containers running and keep them, restartCount continuing
  * from the containers' attempts), and stops and removes the rest, tearing down their volumes.
  */
+import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
-import type { ConfigMap, Secret } from 'kubernetes-types/core/v1.js';
+import type { ConfigMap, Secret, Service } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../../api/object.js';
 import { isNotFound } from '../../api/status.js';
-import { ConfigMaps, Pods, Secrets } from '../../client/resources.js';
+import { ConfigMaps, Pods, Secrets, Services } from '../../client/resources.js';
 import { realClock, type Client, type Clock, type EventRecorder, type Informer, type InformerFactory } from '../../client/types.js';
 import { createLogger } from '../../log/logger.js';
 import type { ProbeManager, ProbeManagerEvents } from '../probes/types.js';
 import { POD_UID_LABEL, type ContainerRuntime } from '../runtime/types.js';
 import type { VolumeManager } from '../volumes/types.js';
 import { Backoff } from './backoff.js';
-import type { ObjectSource } from './container-config.js';
+import { parseResolvConf, type ObjectSource } from './container-config.js';
 import { ImagePuller } from './image-puller.js';
 import type { Pod } from './objects.js';
 import { removePodCgroups, removePodLogDirectory } from './pod-leftovers.js';
 import { PodWorker, type WorkerContext } from './pod-worker.js';
+import { serviceEnvironment } from './service-env.js';
 
 const log = createLogger('kubelet');
 
@@ -47,8 +49,13 @@ export interface KubeletOptions {
   /** Root of the pod cgroups (default 'skiff-kubepods'). */
   cgroupRoot?: string;
   clusterDomain?: string;
-  /** Cluster DNS servers for dnsPolicy ClusterFirst (default ['10.43.0.10']). */
+  /**
+   * Cluster DNS servers for dnsPolicy ClusterFirst (kubelet's --cluster-dns). Default: none, and ClusterFirst pods fall
+   * back to the host's resolver with a MissingClusterDNS warning, as kubelet does without --cluster-dns.
+   */
   clusterDNS?: string[];
+  /** The host's resolver file, the base of dnsPolicy Default (kubelet's --resolv-conf; default /etc/resolv.conf). */
+  resolvConf?: string;
   /** Where ConfigMaps and Secrets for env come from (default: GET through the client). */
   objects?: ObjectSource;
   nodeAllocatable?: { cpu?: string; memory?: string };
@@ -66,6 +73,8 @@ export class Kubelet {
   private readonly ctx: WorkerContext;
   private readonly probes: ProbeManager;
   private informer?: Informer<Pod>;
+  /** Every Service of the cluster (kubelet's serviceLister), for the service environment variables. */
+  private services?: Informer<Service & KubeObject>;
   private resyncTimer?: { cancel(): void };
   private relistTimer?: { cancel(): void };
   /** Runtime fingerprint per pod uid from the last relist. */
@@ -114,7 +123,17 @@ export class Kubelet {
       podsDir: options.podsDir,
       cgroupRoot: options.cgroupRoot ?? 'skiff-kubepods',
       clusterDomain: options.clusterDomain ?? 'cluster.local',
-      clusterDNS: options.clusterDNS ?? ['10.43.0.10'],
+      clusterDNS: options.clusterDNS ?? [],
+      hostDNS: async () => {
+        try {
+          return parseResolvConf(await readFile(options.resolvConf ?? '/etc/resolv.conf', 'utf8'));
+        } catch (err) {
+          log.warn(`reading the host's resolver configuration: ${(err as Error).message}`, { err });
+          return undefined;
+        }
+      },
+      serviceEnv: (namespace, enableServiceLinks) => serviceEnvironment(this.services?.lister.list() ?? [], namespace, enableServiceLinks),
+      nodeRef: { apiVersion: 'v1', kind: 'Node', metadata: { name: options.nodeName, uid: options.nodeName } },
       hostIPs,
       objects: options.objects ?? apiObjectSource(options.client),
       ...(options.nodeAllocatable ? { nodeAllocatable: options.nodeAllocatable } : {}),
@@ -134,8 +153,10 @@ export class Kubelet {
     if (this.started) throw new Error('kubelet: start() called twice');
     this.started = true;
     this.informer = this.o.informers.informerFor<Pod>(Pods, { fieldSelector: `spec.nodeName=${this.o.nodeName}` });
+    this.services = this.o.informers.informerFor<Service & KubeObject>(Services);
     this.o.informers.start();
-    await this.informer.waitForSync();
+    // kubelet refuses to build an environment before the Services were listed once; waiting here does the same.
+    await Promise.all([this.informer.waitForSync(), this.services.waitForSync()]);
     if (this.stopped) return;
     await this.recover();
     this.informer.addEventHandler({

@@ -5,9 +5,9 @@
  * terminated instead (preStop, stop with the grace period, sandbox stop and removal, volume teardown, final status,
  * DELETE with grace 0 and a uid precondition, as kubelet's status manager does once everything is stopped).
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Container, PodStatus } from 'kubernetes-types/core/v1.js';
+import type { Container, ContainerStatus as ApiContainerStatus, EphemeralContainer, PodStatus } from 'kubernetes-types/core/v1.js';
 import { isPodTerminal, podKey } from '../../api/pod.js';
 import { isNotFound, isConflict } from '../../api/status.js';
 import { parseTime } from '../../api/time.js';
@@ -16,14 +16,16 @@ import type { Client, Clock, EventRecorder } from '../../client/types.js';
 import type { Logger } from '../../log/logger.js';
 import { FAILED_POST_START_HOOK_EVENT, FAILED_PRE_STOP_HOOK_EVENT, LIFECYCLE_HTTP_FALLBACK_REASON, LifecycleHandlerRunner } from '../lifecycle/lifecycle-handler-runner.js';
 import type { ProbeManager } from '../probes/types.js';
-import { isRuntimeError, POD_UID_LABEL, type ContainerRuntime, type PodSandboxConfig } from '../runtime/types.js';
+import { isRuntimeError, POD_UID_LABEL, type ContainerRuntime, type ContainerStatus, type DnsConfig, type PodSandboxConfig } from '../runtime/types.js';
 import { VolumeError, type PodVolume, type VolumeManager } from '../volumes/types.js';
 import type { Backoff } from './backoff.js';
 import { backoffKey, computePodActions, formatPod, type PodActions } from './compute-pod-actions.js';
 import {
   containerConfig,
   ContainerConfigError,
+  effectiveDnsPolicy,
   makeEnvironment,
+  MISSING_CLUSTER_DNS_MESSAGE,
   managedHostsFileContent,
   podHostnameAndDomain,
   podSandboxConfig,
@@ -33,6 +35,7 @@ import { ImagePullError, type ImagePuller } from './image-puller.js';
 import type { Pod } from './objects.js';
 import { containerNameOf, findContainerByName, restartCountOf, runtimePodStatus, type RuntimePodStatus } from './runtime-pod-status.js';
 import { computePodStatus, podIPsOf, type WaitingReason } from './status.js';
+import { prepareTerminationMessageFile, readTerminationMessage, removeTerminationMessageFile, TERMINATION_MESSAGE_HOST_PATH_ANNOTATION, withTerminationMessage } from './termination-message.js';
 
 /** What every worker shares: the kubelet's collaborators and settings. */
 export interface WorkerContext {
@@ -51,6 +54,12 @@ export interface WorkerContext {
   cgroupRoot: string;
   clusterDomain: string;
   clusterDNS: string[];
+  /** The node's resolver (its /etc/resolv.conf), for dnsPolicy Default pods that add spec.dnsConfig. */
+  hostDNS: () => Promise<DnsConfig | undefined>;
+  /** Service environment variables for a pod (service-env.ts), from the Services informer. */
+  serviceEnv: (namespace: string, enableServiceLinks: boolean) => ReadonlyMap<string, string>;
+  /** The Node as events name it (kubelet's nodeRef: kind Node, name and uid the node's name). */
+  nodeRef: { apiVersion: string; kind: string; metadata: { name: string; uid: string } };
   hostIPs: () => string[];
   objects: ObjectSource;
   nodeAllocatable?: { cpu?: string; memory?: string };
@@ -91,6 +100,8 @@ export class PodWorker {
   private failures = 0;
   private volumeFailures = 0;
   private reportedNetwork = new Set<string>();
+  /** Termination messages of exited containers, by container id (an exited container's file no longer changes). */
+  private terminationMessages = new Map<string, string>();
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -265,17 +276,33 @@ export class PodWorker {
         this.probeFailures.delete(k.id);
       }
     }
-    if (!actions.createSandbox && actions.initContainersToStart.length === 0 && actions.containersToStart.length === 0 && actions.backOff.length === 0) return undefined;
+    if (
+      !actions.createSandbox &&
+      actions.initContainersToStart.length === 0 &&
+      actions.containersToStart.length === 0 &&
+      actions.ephemeralContainersToStart.length === 0 &&
+      actions.backOff.length === 0
+    ) {
+      return undefined;
+    }
 
     let sandboxId = actions.sandboxId;
+    const dnsPolicy = effectiveDnsPolicy(pod, this.ctx.clusterDNS);
+    const hostDNS = dnsPolicy.policy === 'Default' && pod.spec?.dnsConfig ? await this.ctx.hostDNS() : undefined;
     let sandboxConfig: PodSandboxConfig = podSandboxConfig(pod, {
       attempt: actions.attempt,
       logRoot: this.ctx.logRoot,
       cgroupRoot: this.ctx.cgroupRoot,
       clusterDomain: this.ctx.clusterDomain,
       clusterDNS: this.ctx.clusterDNS,
+      ...(hostDNS ? { hostDNS } : {}),
     });
     if (actions.createSandbox) {
+      if (dnsPolicy.missingClusterDNS) {
+        // GetPodDNS, on every sandbox it configures: one event on the node, one on the pod.
+        this.ctx.recorder.event(this.ctx.nodeRef, 'Warning', 'MissingClusterDNS', MISSING_CLUSTER_DNS_MESSAGE);
+        this.ctx.recorder.event(pod, 'Warning', 'MissingClusterDNS', `pod: "${formatPod(pod)}". ${MISSING_CLUSTER_DNS_MESSAGE}`);
+      }
       try {
         sandboxId = await this.ctx.runtime.runPodSandbox(sandboxConfig);
       } catch (err) {
@@ -301,9 +328,9 @@ export class PodWorker {
       wakeIn(b.remainingMs);
     }
 
-    const start = async (container: Container, isInit: boolean): Promise<boolean> => {
+    const start = async (container: Container, type: ContainerType): Promise<boolean> => {
       try {
-        await this.startContainer(pod, container, isInit, runtime, sandboxId, sandboxConfig, volumes, podIPs, hostsFile);
+        await this.startContainer(pod, container, type, runtime, sandboxId, sandboxConfig, volumes, podIPs, hostsFile);
         this.waiting.delete(container.name);
         return true;
       } catch (err) {
@@ -324,19 +351,21 @@ export class PodWorker {
         return false;
       }
     };
+    // Ephemeral containers first, so a debugging container starts even when an init container cannot (SyncPod step 5).
+    for (const i of actions.ephemeralContainersToStart) await start(ephemeralAsContainer(pod.spec!.ephemeralContainers![i]!), 'ephemeral');
     for (const i of actions.initContainersToStart) {
       const c = pod.spec!.initContainers![i]!;
       // A regular init container that failed to start blocks the next ones; a sidecar does not.
-      if (!(await start(c, true)) && c.restartPolicy !== 'Always') return wake;
+      if (!(await start(c, 'init')) && c.restartPolicy !== 'Always') return wake;
     }
-    for (const i of actions.containersToStart) await start(pod.spec!.containers[i]!, false);
+    for (const i of actions.containersToStart) await start(pod.spec!.containers[i]!, 'regular');
     return wake;
   }
 
   private async startContainer(
     pod: Pod,
     container: Container,
-    isInit: boolean,
+    type: ContainerType,
     runtime: RuntimePodStatus,
     sandboxId: string,
     sandboxConfig: PodSandboxConfig,
@@ -350,13 +379,15 @@ export class PodWorker {
     if (lastExit) this.ctx.crashBackoff.next(backoffKey(pod, container), lastExit.finishedAt);
 
     await this.ctx.images.ensureImage(pod, container);
-    const restartCount = previous ? restartCountOf(previous) + 1 : this.restartCountFromStatus(container.name, isInit);
+    const restartCount = previous ? restartCountOf(previous) + 1 : this.restartCountFromStatus(container.name, type);
     const env = await makeEnvironment(pod, container, {
       podIPs,
       hostIPs: this.ctx.hostIPs(),
       source: this.ctx.objects,
       ...(this.ctx.nodeAllocatable ? { nodeAllocatable: this.ctx.nodeAllocatable } : {}),
       warn: (reason, message) => this.ctx.recorder.event(pod, 'Warning', reason, message),
+      // The API defaults enableServiceLinks to true; kubelet refuses a nil, skiff reads it as the default.
+      serviceEnv: this.ctx.serviceEnv(pod.metadata.namespace ?? '', pod.spec?.enableServiceLinks ?? true),
     });
     const config = containerConfig(pod, container, {
       restartCount,
@@ -365,9 +396,18 @@ export class PodWorker {
       runtimeImages: this.ctx.runtime.capabilities.images,
       runtimeName: this.ctx.runtime.name,
       ...(hostsFile ? { hostsFile } : {}),
-      isInit,
+      isInit: type === 'init',
+      isEphemeral: type === 'ephemeral',
       ...(this.ctx.nodeMemoryBytes ? { nodeMemoryBytes: this.ctx.nodeMemoryBytes } : {}),
     });
+    // The file behind terminationMessagePath, made for this instance once the config is known to be valid.
+    if (!config.mounts.some((m) => m.containerPath === (container.terminationMessagePath ?? '/dev/termination-log'))) {
+      const termination = await prepareTerminationMessageFile(this.ctx.podsDir, this.uid, container);
+      if (termination) {
+        config.mounts.push(termination.mount);
+        Object.assign(config.annotations, termination.annotations);
+      }
+    }
     let id: string;
     try {
       id = await this.ctx.runtime.createContainer(sandboxId, config, sandboxConfig);
@@ -386,7 +426,7 @@ export class PodWorker {
     this.ctx.recorder.event(pod, 'Normal', 'Started', `Started container ${container.name}`);
     this.announced.add(id);
     await this.removeDeadInstances(runtime, container.name, restartCount);
-    this.ctx.probes.containerStarted(this.uid, container.name, id, this.now(), podIPs[0]);
+    if (type !== 'ephemeral') this.ctx.probes.containerStarted(this.uid, container.name, id, this.now(), podIPs[0]);
     if (container.lifecycle?.postStart) {
       // kuberuntime startContainer: the hook runs before the container counts as started; a failure kills it.
       const outcome = await this.hooks().runPostStart({ pod, container, containerId: id, podIp: podIPs[0] ?? '' });
@@ -407,6 +447,8 @@ export class PodWorker {
     for (const c of runtime.containers) {
       if (c.state !== 'exited' || containerNameOf(c) !== name || restartCountOf(c) >= restartCount - 1) continue;
       await this.ctx.runtime.removeContainer(c.id).catch((err: Error) => this.ctx.log.warn('cannot remove an old container instance', { pod: podKey(this.pod), container: name, err: err.message }));
+      this.terminationMessages.delete(c.id);
+      await removeTerminationMessageFile(c).catch((err: Error) => this.ctx.log.warn('cannot remove a termination message file', { pod: podKey(this.pod), container: name, err: err.message }));
     }
   }
 
@@ -419,8 +461,9 @@ export class PodWorker {
   }
 
   /** A container created anew after its runtime records were lost keeps counting from the reported status. */
-  private restartCountFromStatus(name: string, isInit: boolean): number {
-    const statuses = (isInit ? this.lastStatus?.initContainerStatuses : this.lastStatus?.containerStatuses) ?? [];
+  private restartCountFromStatus(name: string, type: ContainerType): number {
+    const s0 = this.lastStatus;
+    const statuses = (type === 'init' ? s0?.initContainerStatuses : type === 'ephemeral' ? s0?.ephemeralContainerStatuses : s0?.containerStatuses) ?? [];
     const s = statuses.find((x) => x.name === name);
     return s?.containerID ? (s.restartCount ?? 0) + 1 : (s?.restartCount ?? 0);
   }
@@ -522,9 +565,36 @@ export class PodWorker {
     this.ctx.probes.removePod(this.uid);
   }
 
+  /**
+   * Exited containers with their termination message added to the runtime's message (kubelet does it while converting
+   * the runtime's statuses). Read once per container instance; when the file is gone (a finished pod's directory is
+   * removed with its volumes) the message last reported for that container id stays.
+   */
+  private async withTerminationMessages(runtime: RuntimePodStatus): Promise<RuntimePodStatus> {
+    const present = new Set(runtime.containers.map((c) => c.id));
+    for (const id of this.terminationMessages.keys()) if (!present.has(id)) this.terminationMessages.delete(id);
+    if (!runtime.containers.some((c) => c.state === 'exited')) return runtime;
+    const containers: ContainerStatus[] = [];
+    for (const c of runtime.containers) {
+      if (c.state !== 'exited') {
+        containers.push(c);
+        continue;
+      }
+      let message = this.terminationMessages.get(c.id);
+      if (message === undefined) {
+        const file = c.annotations[TERMINATION_MESSAGE_HOST_PATH_ANNOTATION];
+        message = file && !(await exists(file)) ? reportedMessage(this.lastStatus, this.ctx.runtimeType, c.id) : withTerminationMessage(c.message, await readTerminationMessage(c));
+        this.terminationMessages.set(c.id, message);
+      }
+      containers.push({ ...c, message });
+    }
+    return { ...runtime, containers };
+  }
+
   /** Computes the status and patches pods/status when it differs from what the API last heard from us. */
   private async writeStatus(pod: Pod, runtime: RuntimePodStatus, override?: { phase: 'Failed'; reason: string; message: string }, podIsTerminal = false): Promise<void> {
     if (this.gone) return;
+    runtime = await this.withTerminationMessages(runtime);
     const status = computePodStatus({
       pod,
       ...(this.lastStatus ? { previous: this.lastStatus } : {}),
@@ -557,16 +627,44 @@ export class PodWorker {
   }
 }
 
+/** Which list of the pod spec a container comes from. */
+type ContainerType = 'init' | 'regular' | 'ephemeral';
+
+/** An ephemeral container as the runtime config sees it (EphemeralContainerCommon is a Container's fields). */
+function ephemeralAsContainer(c: EphemeralContainer): Container {
+  const { targetContainerName: _target, ...common } = c;
+  return common as Container;
+}
+
 /** The status fields kubelet owns, with null for absent ones so a merge patch clears them. */
 function statusPatch(status: PodStatus): Record<string, unknown> {
-  const owned = ['phase', 'conditions', 'message', 'reason', 'hostIP', 'hostIPs', 'podIP', 'podIPs', 'startTime', 'initContainerStatuses', 'containerStatuses', 'qosClass'];
+  const owned = ['phase', 'conditions', 'message', 'reason', 'hostIP', 'hostIPs', 'podIP', 'podIPs', 'startTime', 'initContainerStatuses', 'containerStatuses', 'ephemeralContainerStatuses', 'qosClass'];
   const out: Record<string, unknown> = {};
   for (const k of owned) out[k] = (status as Record<string, unknown>)[k] ?? null;
   return out;
 }
 
 function allContainers(pod: Pod): Container[] {
-  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? []), ...(pod.spec?.ephemeralContainers ?? []).map(ephemeralAsContainer)];
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The terminated message the API last heard for a container id (state or lastState, any list), else ''. */
+function reportedMessage(status: PodStatus | undefined, runtimeType: string, id: string): string {
+  const containerID = `${runtimeType}://${id}`;
+  const all: ApiContainerStatus[] = [...(status?.initContainerStatuses ?? []), ...(status?.containerStatuses ?? []), ...(status?.ephemeralContainerStatuses ?? [])];
+  for (const s of all) {
+    for (const t of [s.state?.terminated, s.lastState?.terminated]) if (t?.containerID === containerID) return t.message ?? '';
+  }
+  return '';
 }
 
 /** A container that could not be created or started: its waiting reason and message. */

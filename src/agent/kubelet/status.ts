@@ -45,6 +45,10 @@ export function computePodStatus(input: PodStatusInput): PodStatus {
 
   const initContainerStatuses = convertContainerStatuses(input, old.initContainerStatuses ?? [], spec.initContainers ?? [], hasInit, true);
   const containerStatuses = convertContainerStatuses(input, old.containerStatuses ?? [], spec.containers, hasInit, false);
+  // Ephemeral containers are converted as init containers are (spec order, no waiting reason once succeeded); they
+  // are never ready and have no started field (the prober does not know them).
+  const ephemeral = (spec.ephemeralContainers ?? []) as Container[];
+  const ephemeralContainerStatuses = convertContainerStatuses(input, old.ephemeralContainerStatuses ?? [], ephemeral, hasInit, true);
   setReadiness(input, initContainerStatuses, spec.initContainers ?? [], true);
   setReadiness(input, containerStatuses, spec.containers, false);
 
@@ -94,6 +98,7 @@ export function computePodStatus(input: PodStatusInput): PodStatus {
   Object.assign(status, { startTime: old.startTime ?? pod.status?.startTime ?? rfc3339(input.now) });
   if (initContainerStatuses.length > 0) Object.assign(status, { initContainerStatuses });
   Object.assign(status, { containerStatuses, qosClass: pod.status?.qosClass ?? computePodQos(pod) });
+  if (ephemeralContainerStatuses.length > 0) Object.assign(status, { ephemeralContainerStatuses });
   return status;
 }
 
