@@ -54,7 +54,8 @@ export interface HandlerOptions {
   ops: ResourceOps;
   resources: ResourceDefinition[];
   discovery: Discovery;
-  authenticate(req: IncomingMessage): Promise<UserInfo | undefined>;
+  /** A plain value when the answer is at hand (client certificates), a promise otherwise. */
+  authenticate(req: IncomingMessage): UserInfo | undefined | Promise<UserInfo | undefined>;
   /** Decides every request after authentication (default: AlwaysAllow until RBAC lands). */
   authorizer?: Authorizer;
   version: VersionInfo;
@@ -130,11 +131,14 @@ export class ApiHandler {
     const url = new URL(req.url ?? '/', 'https://skiff');
     const path = url.pathname;
     if (PUBLIC_PATHS.has(path) || HEALTH_CHECK_PATH.test(path)) return this.servePublic(req, res, path, url.searchParams);
-    const user = await this.opts.authenticate(req);
+    const authenticated = this.opts.authenticate(req);
+    const user = authenticated instanceof Promise ? await authenticated : authenticated;
     if (!user) throw unauthorized();
     const info = parseRequestInfo(req.method ?? 'GET', path, url.searchParams);
     const attrs = authorizationAttributes(user, info);
-    const decision = await this.authorizer.authorize(attrs);
+    const pending = this.authorizer.authorize(attrs);
+    // Most authorizers answer at once; awaiting a plain value would still cost every request a turn of the queue.
+    const decision = pending instanceof Promise ? await pending : pending;
     if (decision.decision !== 'allow') throw forbiddenError(attrs, decision.reason);
     if (!info.isResourceRequest) return this.serveNonResource(req, res, path, url.searchParams);
     return this.serveResource(req, res, info, url.searchParams, user);

@@ -149,7 +149,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     ops,
     resources: opts.resources,
     discovery,
-    authenticate: async (req) => inProcessUser(req) ?? opts.authenticator.authenticate(req),
+    authenticate: (req) => inProcessUser(req) ?? opts.authenticator.authenticate(req),
     version: versionInfo(),
     readyChecks: () => [
       { name: 'ping', ok: true },

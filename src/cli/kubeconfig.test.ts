@@ -64,7 +64,7 @@ describe('writeKubeconfig', () => {
     const server = createServer(
       { key: pki.servingKeyPem, cert: pki.servingCertPem, ca: pki.caCertPem, requestCert: true, rejectUnauthorized: false },
       (req, res) => {
-        authn.authenticate(req).then(
+        Promise.resolve().then(() => authn.authenticate(req)).then(
           (user) => res.end(JSON.stringify(user ?? null)),
           (err: unknown) => res.writeHead(401).end(String(err)),
         );

@@ -91,6 +91,33 @@ const STRIPPED: Path[] = [
 ];
 const STRIPPED_WITH_STATUS: Path[] = [...STRIPPED, ['f:status']];
 
+/** The top-level and metadata fields STRIPPED names (without their `f:` prefix), for ownableView. */
+const STRIPPED_TOP = new Set(STRIPPED.filter((p) => p.length === 1).map((p) => p[0].slice(2)));
+const STRIPPED_META = new Set(STRIPPED.filter((p) => p.length === 2).map((p) => p[1].slice(2)));
+
+/**
+ * The part of a new object a writer can own (what ownable() keeps of its field set), as a shallow view: rendering
+ * only these fields is cheaper than rendering all and deleting the stripped ones. An emptied metadata is left out.
+ */
+function ownableView(obj: KubeObject, statusSub: boolean): Record<string, unknown> {
+  const view: Record<string, unknown> = {};
+  const src = obj as unknown as Record<string, unknown>;
+  for (const k of Object.keys(src)) {
+    if (STRIPPED_TOP.has(k) || (statusSub && k === 'status')) continue;
+    if (k !== 'metadata' || !isPlainObject(src.metadata)) {
+      view[k] = src[k];
+      continue;
+    }
+    let metadata: Record<string, unknown> | undefined;
+    for (const m of Object.keys(src.metadata)) {
+      if (STRIPPED_META.has(m)) continue;
+      (metadata ??= {})[m] = src.metadata[m];
+    }
+    if (metadata) view.metadata = metadata;
+  }
+  return view;
+}
+
 /** The fields a write through this subresource can own (upstream ResetFieldsStrategy, simplified). */
 function ownable(set: FieldSet, subresource: string, statusIsSubresource: boolean): FieldSet {
   if (subresource === 'status') {
@@ -318,17 +345,7 @@ export function recordUpdate(rec: UpdateRecord): void {
 
 /** recordUpdate for a create: everything is added, so the writer owns all of it and nobody else exists yet. */
 function recordCreate(rec: UpdateRecord, meta: KubeObject['metadata'], rootType: NodeType, subresource: string, statusSub: boolean): void {
-  const fields = addedFieldsV1(withoutManagedFields(rec.next), rootType);
-  // The same paths ownable() strips, removed from the tree.
-  const drop = (node: Record<string, unknown> | undefined, path: Path) => {
-    if (!node) return;
-    if (path.length === 1) delete node[path[0]];
-    else drop(node[path[0]] as Record<string, unknown> | undefined, path.slice(1));
-  };
-  for (const p of statusSub ? STRIPPED_WITH_STATUS : STRIPPED) drop(fields, p);
-  const metaFields = fields['f:metadata'] as Record<string, unknown> | undefined;
-  if (metaFields && Object.keys(metaFields).filter((k) => k !== '.').length === 0) delete fields['f:metadata'];
-  else if (metaFields) delete metaFields['.'];
+  const fields = addedFieldsV1(ownableView(rec.next, statusSub), rootType);
   if (Object.keys(fields).length === 0) {
     delete meta.managedFields;
     return;

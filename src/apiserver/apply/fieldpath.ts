@@ -437,31 +437,47 @@ export function deepEqual(a: unknown, b: unknown): boolean {
  * API server's hottest write.
  */
 export function addedFieldsV1(value: unknown, type: NodeType): Record<string, unknown> {
-  return renderAdded(value, type) ?? {};
+  return renderAdded(value, type, false) ?? {};
 }
 
-function renderAdded(v: unknown, t: NodeType): Record<string, unknown> | undefined {
-  const entries: [string, unknown][] = [];
+function renderAdded(v: unknown, t: NodeType, dot: boolean): Record<string, unknown> | undefined {
   if (isPlainObject(v) && ((t.kind === 'struct' && !t.atomic) || (t.kind === 'map' && !t.atomic) || t.kind === 'deduced')) {
+    // Field elements sort among themselves by name, so sorting the names is sorting the elements.
+    const names = Object.keys(v);
+    if (names.length === 0) return undefined;
+    if (names.length > 1) names.sort();
     const isStruct = t.kind === 'struct';
-    for (const name of Object.keys(v)) {
+    const out: Record<string, unknown> = dot ? { '.': {} } : {};
+    let rendered = false;
+    for (const name of names) {
       const ct = isStruct ? childType(t, name) : t.kind === 'map' ? t.values : DEDUCED;
       const child = v[name];
       const role = roleOf(child, ct, isStruct);
-      const member = role === 'leaf' || role === 'entry' || role === 'container' || (isPlainObject(child) && Object.keys(child).length === 0);
-      const sub = renderAdded(child, ct);
-      if (sub) entries.push([`f:${name}`, member ? { '.': {}, ...sub } : sub]);
-      else if (member) entries.push([`f:${name}`, {}]);
+      const member = role === 'leaf' || role === 'entry' || role === 'container' || (isPlainObject(child) && isEmpty(child));
+      const sub = renderAdded(child, ct, member);
+      if (sub) out[`f:${name}`] = sub;
+      else if (member) out[`f:${name}`] = {};
+      else continue;
+      rendered = true;
     }
-  } else if (Array.isArray(v) && t.kind === 'list' && t.listType !== 'atomic') {
-    v.forEach((item, i) => {
-      const sub = t.listType === 'map' ? renderAdded(item, t.items) : undefined;
-      entries.push([itemElement(t, item, i), sub ? { '.': {}, ...sub } : {}]);
-    });
+    return rendered ? out : undefined;
   }
-  if (entries.length === 0) return undefined;
-  entries.sort((a, b) => compareElements(a[0], b[0]));
-  const out: Record<string, unknown> = {};
-  for (const [k, val] of entries) out[k] = val;
-  return out;
+  if (Array.isArray(v) && t.kind === 'list' && t.listType !== 'atomic') {
+    if (v.length === 0) return undefined;
+    const entries: [string, unknown][] = [];
+    v.forEach((item, i) => {
+      const sub = t.listType === 'map' ? renderAdded(item, t.items, true) : undefined;
+      entries.push([itemElement(t, item, i), sub ?? {}]);
+    });
+    entries.sort((a, b) => compareElements(a[0], b[0]));
+    const out: Record<string, unknown> = dot ? { '.': {} } : {};
+    for (const [k, val] of entries) out[k] = val;
+    return out;
+  }
+  return undefined;
+}
+
+function isEmpty(o: Record<string, unknown>): boolean {
+  for (const _ in o) return false;
+  return true;
 }

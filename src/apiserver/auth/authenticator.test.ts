@@ -77,7 +77,7 @@ describe('Authenticator over a real TLS connection', () => {
     server = createServer(
       { key: pki.servingKeyPem, cert: pki.servingCertPem, ca: pki.caCertPem, requestCert: true, rejectUnauthorized: false },
       (req, res) => {
-        authn.authenticate(req).then(
+        Promise.resolve().then(() => authn.authenticate(req)).then(
           (user) => res.writeHead(200).end(JSON.stringify({ user: user ?? null })),
           (err: unknown) => {
             if (isStatusError(err)) res.writeHead(err.code).end(JSON.stringify({}));

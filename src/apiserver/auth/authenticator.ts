@@ -62,27 +62,24 @@ export class Authenticator {
   }
 
   /**
-   * Resolves to the user the request acts as, or undefined when it presented no credentials at all
-   * (the caller decides whether anonymous requests are allowed). Rejects with a 401 StatusError when
-   * credentials were presented and none of them is valid.
+   * The user the request acts as (at once for a client certificate, a promise for a bearer token), or undefined
+   * when it presented no credentials at all (the caller decides whether anonymous requests are allowed). Throws
+   * or rejects with a 401 StatusError when credentials were presented and none of them is valid.
    * The TLS server must use `requestCert: true, rejectUnauthorized: false, ca: <cluster CA>`.
    */
-  async authenticate(req: AuthenticationRequest): Promise<UserInfo | undefined> {
-    let failed = false;
-
+  authenticate(req: AuthenticationRequest): UserInfo | undefined | Promise<UserInfo | undefined> {
+    // A client certificate (the common case, verified once per connection) answers without a promise.
     const cert = this.#certificateUser(req.socket);
-    if (cert === 'invalid') failed = true;
-    else if (cert !== 'none') return cert;
-
+    if (cert !== 'none' && cert !== 'invalid') return cert;
     const token = bearerToken(req.headers);
-    if (token !== undefined) {
-      const user = await this.#tokenUser(token);
-      if (user !== undefined) return user;
-      failed = true;
+    if (token === undefined) {
+      if (cert === 'invalid') throw unauthorized();
+      return undefined;
     }
-
-    if (failed) throw unauthorized();
-    return undefined;
+    return this.#tokenUser(token).then((user) => {
+      if (user === undefined) throw unauthorized();
+      return user;
+    });
   }
 
   #certificateUser(socket: Socket): CertOutcome {
