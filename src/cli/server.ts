@@ -10,11 +10,14 @@ import { ensurePki } from '../apiserver/auth/pki.js';
 import { defaultExtensions } from '../apiserver/extensions.js';
 import { resources } from '../apiserver/registry/index.js';
 import { NodeProxy } from '../apiserver/node-proxy/node-proxy.js';
+import { BackendProxy } from '../apiserver/backend-proxy/backend-proxy.js';
 import { startApiServer, type ApiServer } from '../apiserver/server.js';
 import type { RunningNodeAgent } from '../agent/node-agent.js';
-import { Nodes } from '../client/resources.js';
+import { EndpointSlices, Nodes, Pods } from '../client/resources.js';
 import { RestClient } from '../client/rest-client.js';
-import type { Node } from 'kubernetes-types/core/v1.js';
+import type { Node, Pod } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import { isNotFound } from '../api/status.js';
 import { startCompactor } from '../storage/compactor.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
@@ -77,6 +80,15 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
     },
     tls: { ca: pki.caCertPem, cert: pki.kubeletClientCertPem, key: pki.kubeletClientKeyPem },
   });
+  // pods/proxy and services/proxy: the API server connects to pod IPs itself (kube-apiserver's proxy transport).
+  const asApiServer = () => {
+    if (!apiRef) throw new Error('the API server is not serving yet');
+    return new RestClient(apiRef.inProcessTransport({ username: 'system:kube-apiserver', groups: ['system:masters', 'system:authenticated'] }));
+  };
+  const backendProxy = new BackendProxy({
+    listEndpointSlices: async (ns, service) => (await asApiServer().list(EndpointSlices, ns, { labelSelector: `kubernetes.io/service-name=${service}` })).items as unknown as EndpointSlice[],
+    getPod: (ns, name) => asApiServer().get(Pods, ns, name).then((p) => p as Pod, (err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))),
+  });
   const api = await startApiServer({
     store,
     resources,
@@ -89,7 +101,7 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
     maxRequestsInflight: config.maxRequestsInflight,
     maxMutatingRequestsInflight: config.maxMutatingRequestsInflight,
-    connectTargets: nodeProxy.targets,
+    connectTargets: new Map([...nodeProxy.targets, ...backendProxy.targets]),
     // Agents that join present the cluster token and get their node certificates here (k3s's /v1-k3s/*-kubelet.crt).
     nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: token.secret },
   });
@@ -142,6 +154,7 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
         await agent?.stop();
         await controlPlane.stop();
         nodeProxy.close();
+        backendProxy.close();
         compactor.stop();
         await api.close();
         await store.close();

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeObject } from '../../api/object.js';
-import { methodNotAllowed, StatusError } from '../../api/status.js';
+import { badRequest, methodNotAllowed, StatusError } from '../../api/status.js';
 import type { UserInfo } from '../auth/user-info.js';
 import type { SubresourceDefinition } from '../registry/types.js';
 import type { ApiRequest, RequestScope } from './scope.js';
@@ -19,16 +19,75 @@ export interface ConnectRequest {
   subresource: string;
   /** Path segments after the subresource (proxy paths). */
   rest: string[];
+  /**
+   * The path after the subresource as sent, percent-decoded: '' when the URL ends at the subresource, else starting
+   * with '/' and keeping a trailing '/' (proxies redirect '' and pass '/' on).
+   */
+  restPath: string;
   query: URLSearchParams;
+  /** For a subresource whose name is `scheme:name:port` (pods/proxy, services/proxy): its scheme and port, or ''. */
+  scheme: string;
+  port: string;
 }
 
 /** Serves one connect subresource; keyed by `<resource>/<subresource>`, e.g. `pods/log`. */
 export type ConnectTarget = (c: ConnectRequest) => Promise<void>;
 
+/**
+ * utilnet.SplitSchemeNamePort: `name`, `name:port` or `scheme:name:port` with scheme http, https or empty; undefined
+ * when the id is none of these (upstream answers "invalid <kind> request").
+ */
+export function splitSchemeNamePort(id: string): { scheme: string; name: string; port: string } | undefined {
+  const parts = id.split(':');
+  let scheme = '';
+  let name: string;
+  let port = '';
+  if (parts.length === 1) name = parts[0]!;
+  else if (parts.length === 2) [name, port] = parts as [string, string];
+  else if (parts.length === 3) [scheme, name, port] = parts as [string, string, string];
+  else return undefined;
+  if (name === '' || !['', 'http', 'https'].includes(scheme)) return undefined;
+  return { scheme, name, port };
+}
+
+/** A path segment as Go's server hands it to handlers: percent-decoded (a malformed escape is a 400). */
+function decodePath(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw badRequest(`invalid URL escape in ${JSON.stringify(text)}`);
+  }
+}
+
+/** What follows the subresource segment in `path`, given that `restSegments` non-empty segments do. */
+export function restPathOf(path: string, restSegments: number): string {
+  const segs = path.split('/');
+  let k = segs.length;
+  let seen = 0;
+  while (k > 0) {
+    if (segs[k - 1] !== '') {
+      if (seen === restSegments) break;
+      seen++;
+    }
+    k--;
+  }
+  return k < segs.length ? `/${segs.slice(k).join('/')}` : '';
+}
+
 export async function connectResource(scope: RequestScope, r: ApiRequest, sub: SubresourceDefinition, targets: ReadonlyMap<string, ConnectTarget>): Promise<void> {
   if (!sub.connect?.methods.includes(r.req.method ?? 'GET')) throw methodNotAllowed();
   const def = scope.storageOf(r.def);
-  const item = await scope.ops.get(def, r.info.namespace, r.info.name);
+  let name = r.info.name;
+  let scheme = '';
+  let port = '';
+  if (sub.connect.schemeNamePort) {
+    // pod.ResourceLocation, service ResourceLocation: the object is found by the name alone.
+    const id = decodePath(name);
+    const parsed = splitSchemeNamePort(id);
+    if (!parsed) throw badRequest(`invalid ${r.def.singular} request ${JSON.stringify(id)}`);
+    ({ scheme, name, port } = parsed);
+  }
+  const item = await scope.ops.get(def, r.info.namespace, name);
   const key = `${def.plural}/${sub.name}`;
   const target = targets.get(key);
   if (!target) {
@@ -38,5 +97,7 @@ export async function connectResource(scope: RequestScope, r: ApiRequest, sub: S
       code: 503,
     });
   }
-  await target({ req: r.req, res: r.res, user: r.user, object: item.obj, subresource: sub.name, rest: r.info.parts.slice(r.info.subresourceIndex + 1), query: r.query });
+  const rest = r.info.parts.slice(r.info.subresourceIndex + 1);
+  const restPath = decodePath(restPathOf(new URL(r.req.url ?? '/', 'https://skiff').pathname, rest.length));
+  await target({ req: r.req, res: r.res, user: r.user, object: item.obj, subresource: sub.name, rest, restPath, query: r.query, scheme, port });
 }

@@ -142,11 +142,15 @@ export const podConnectSubresources: SubresourceDefinition[] = [
   { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'], connect: { methods: ['GET', 'POST'] } },
   { name: 'log', kind: 'Pod', verbs: ['get'], connect: { methods: ['GET'] } },
   { name: 'portforward', kind: 'PodPortForwardOptions', verbs: ['create', 'get'], connect: { methods: ['GET', 'POST'] } },
-  { name: 'proxy', kind: 'PodProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'], connect: { methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] } },
+  proxySubresource('PodProxyOptions', { schemeNamePort: true }),
 ];
 
-/** nodes/proxy and services/proxy. */
-export function proxySubresource(kind: string): SubresourceDefinition {
-  return { name: 'proxy', kind, verbs: ['create', 'delete', 'get', 'patch', 'update'], connect: { methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] } };
+/**
+ * pods/proxy, nodes/proxy and services/proxy. Pods and services are addressed as `name`, `name:port` or
+ * `scheme:name:port` (pod.ResourceLocation, service ResourceLocation); nodes/proxy goes to the node's agent by name.
+ */
+export function proxySubresource(kind: string, opts: { schemeNamePort?: boolean } = {}): SubresourceDefinition {
+  const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+  return { name: 'proxy', kind, verbs: ['create', 'delete', 'get', 'patch', 'update'], connect: opts.schemeNamePort ? { methods, schemeNamePort: true } : { methods } };
 }
 

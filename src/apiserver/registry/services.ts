@@ -192,7 +192,7 @@ export const services = defineResource({
   schemaName: 'io.k8s.api.core.v1.Service',
   tracksGeneration: false,
   nameValidator: nameIsDNS1035Label,
-  subresources: [proxySubresource('ServiceProxyOptions')],
+  subresources: [proxySubresource('ServiceProxyOptions', { schemeNamePort: true })],
   defaults(obj) {
     defaultService(specOf<ServiceSpec>(obj));
   },

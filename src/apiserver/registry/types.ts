@@ -97,8 +97,12 @@ export interface SubresourceDefinition {
   validateUpdate?(next: KubeObject, old: KubeObject): FieldError[];
   /** POST: an operation against the API on behalf of the request (eviction); answers a 201 Status. */
   action?(api: SubresourceApi, namespace: string, name: string, body: Record<string, unknown>, opts: { dryRun: boolean; now: Date }): Promise<void>;
-  /** A streaming or proxying subresource (pods/log, exec, attach, portforward, nodes/proxy, services/proxy). */
-  connect?: { methods: string[] };
+  /**
+   * A streaming or proxying subresource (pods/log, exec, attach, portforward, nodes/proxy, services/proxy).
+   * `schemeNamePort`: the name in the path is `name`, `name:port` or `scheme:name:port` (pods/proxy, services/proxy);
+   * the object is found by the name, and the target gets the scheme and port.
+   */
+  connect?: { methods: string[]; schemeNamePort?: boolean };
 }
 
 export interface TablePrinter {
