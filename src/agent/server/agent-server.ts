@@ -11,6 +11,8 @@
  *   GET|POST /portForward/{ns}/{pod}[/{uid}][?port=..]                                      (upgrade)
  *
  * Every request needs a client certificate signed by the cluster CA whose identity is authorized (authenticate.ts).
+ * Streaming sessions are bounded per client and in total (429 with a Status beyond), close after an idle period, and
+ * clients get a deadline for their handshake (session-limits.ts).
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as HttpsServer } from 'node:https';
@@ -22,9 +24,11 @@ import { createLogger } from '../../log/logger.js';
 import type { StreamOptions } from '../runtime/types.js';
 import { servePortForward } from '../streaming/port-forward.js';
 import { serveRemoteCommand } from '../streaming/remote-command.js';
-import { refuse } from '../streaming/upgrade.js';
+import { isSpdyUpgradeRequest, refuse } from '../streaming/upgrade.js';
+import { isWebSocketRequest } from '../streaming/websocket-accept.js';
 import { certificateIdentity, DEFAULT_AUTHORIZED_GROUPS, DEFAULT_AUTHORIZED_USERS, forbiddenMessage, isAuthorized, type AuthorizationPolicy } from './authenticate.js';
 import { parseContainerLogQuery } from './log-query.js';
+import { DEFAULT_STREAMING_LIMITS, SessionLimiter, type StreamingLimits } from './session-limits.js';
 import type { AgentServerBackend } from './types.js';
 
 const log = createLogger('agent-server');
@@ -41,7 +45,10 @@ export interface AgentServerOptions {
   port?: number;
   /** Who may call (default: the API server's kubelet-client identities and system:masters). */
   authorization?: Partial<AuthorizationPolicy>;
+  /** The client's time to create its SPDY streams after the upgrade (default: limits.handshakeTimeoutMs). */
   streamCreationTimeoutMs?: number;
+  /** Session counts and timeouts (defaults: DEFAULT_STREAMING_LIMITS, 32 per client, 256 in all, 4 h idle, 30 s). */
+  limits?: Partial<StreamingLimits>;
 }
 
 /** Emitted as 'stream' for every exec, attach and port-forward connection taken over. */
@@ -57,10 +64,21 @@ export class AgentServer extends EventEmitter {
   private server: HttpsServer | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly policy: AuthorizationPolicy;
+  readonly limits: StreamingLimits;
+  private readonly sessions: SessionLimiter;
+  private readonly streamCreationTimeoutMs: number;
 
   constructor(private readonly opts: AgentServerOptions) {
     super();
     this.policy = { users: opts.authorization?.users ?? DEFAULT_AUTHORIZED_USERS, groups: opts.authorization?.groups ?? DEFAULT_AUTHORIZED_GROUPS };
+    this.limits = { ...DEFAULT_STREAMING_LIMITS, ...opts.limits };
+    this.sessions = new SessionLimiter(this.limits);
+    this.streamCreationTimeoutMs = opts.streamCreationTimeoutMs ?? this.limits.handshakeTimeoutMs;
+  }
+
+  /** Streaming sessions open now: all of them, or one client identity's. */
+  activeSessions(client?: string): number {
+    return this.sessions.active(client);
   }
 
   /** The port listened on (after start). */
@@ -69,8 +87,20 @@ export class AgentServer extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    const handshake = this.limits.handshakeTimeoutMs;
     const server = createServer(
-      { ca: this.opts.tls.ca, cert: this.opts.tls.cert, key: this.opts.tls.key, requestCert: true, rejectUnauthorized: false },
+      {
+        ca: this.opts.tls.ca,
+        cert: this.opts.tls.cert,
+        key: this.opts.tls.key,
+        requestCert: true,
+        rejectUnauthorized: false,
+        // A client that does not finish its TLS handshake, or its request head, in time is dropped.
+        handshakeTimeout: handshake,
+        headersTimeout: handshake,
+        requestTimeout: handshake,
+        connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(handshake / 4))),
+      },
       (req, res) => this.handle(req, res),
     );
     server.on('secureConnection', (socket: Socket) => {
@@ -143,9 +173,10 @@ export class AgentServer extends EventEmitter {
       if (!pod) return refuse(res, 404, `pod does not exist`);
       if (!hasContainer(pod, container)) return refuse(res, 404, `container not found (${JSON.stringify(container)})`);
       const options = streamOptions(url.searchParams);
+      if (!this.admitSession(req, res, id.username)) return;
       const backend = this.opts.backend;
       const served = (protocol: string | undefined) => {
-        if (protocol) this.streamOpened({ kind: root, namespace: ns, pod: name, protocol });
+        if (protocol) this.streamOpened(req, { kind: root, namespace: ns, pod: name, protocol });
       };
       if (root === 'exec') {
         const command = url.searchParams.getAll('command');
@@ -155,33 +186,62 @@ export class AgentServer extends EventEmitter {
           command,
           reportExitCode: true,
           start: () => backend.exec(pod, container, command, options),
-          streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs,
+          streamCreationTimeoutMs: this.streamCreationTimeoutMs,
         }));
       }
       return served(serveRemoteCommand(req, res, {
         options,
         reportExitCode: false,
         start: () => backend.attach(pod, container, options),
-        streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs,
+        streamCreationTimeoutMs: this.streamCreationTimeoutMs,
       }));
     }
     if (root === 'portForward' && (parts.length === 3 || parts.length === 4) && (get || method === 'POST')) {
       const pod = await this.findPod(parts[1]!, parts[2]!, parts[3]);
       if (!pod) return refuse(res, 404, `pod does not exist`);
+      if (!this.admitSession(req, res, id.username)) return;
       const backend = this.opts.backend;
       const protocol = servePortForward(req, res, {
         dial: (port) => backend.portForward(pod, port),
         podName: `${pod.metadata?.name}_${pod.metadata?.namespace}`,
         podUid: pod.metadata?.uid ?? '',
-        streamCreationTimeoutMs: this.opts.streamCreationTimeoutMs,
+        streamCreationTimeoutMs: this.streamCreationTimeoutMs,
       });
-      if (protocol) this.streamOpened({ kind: 'portforward', namespace: parts[1]!, pod: parts[2]!, protocol });
+      if (protocol) this.streamOpened(req, { kind: 'portforward', namespace: parts[1]!, pod: parts[2]!, protocol });
       return;
     }
     return refuse(res, 404, '404 page not found');
   }
 
-  private streamOpened(e: StreamEvent): void {
+  /**
+   * Counts an upgrade request against the session limits until its connection closes, or answers 429 with a Status.
+   * Requests that are no upgrade are refused later (400) and not counted.
+   */
+  private admitSession(req: IncomingMessage, res: ServerResponse, client: string): boolean {
+    if (!isWebSocketRequest(req) && !isSpdyUpgradeRequest(req)) return true;
+    const admitted = this.sessions.acquire(client);
+    if ('refusal' in admitted) {
+      log.info('streaming session refused', { client, url: req.url, reason: admitted.refusal.message });
+      const body = JSON.stringify(admitted.refusal);
+      res.writeHead(429, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Retry-After': '1', Connection: 'close' });
+      res.end(body);
+      return false;
+    }
+    const socket = req.socket;
+    if (socket.destroyed) admitted.release();
+    else socket.once('close', admitted.release);
+    return true;
+  }
+
+  private streamOpened(req: IncomingMessage, e: StreamEvent): void {
+    // kubelet's --streaming-connection-idle-timeout: nothing either way for this long ends the connection. Set after
+    // the protocol took the socket over (both takeOver and ws clear the socket's timeout).
+    const socket = req.socket;
+    socket.setTimeout(this.limits.idleTimeoutMs);
+    socket.once('timeout', () => {
+      log.info('streaming connection idle; closing it', { ...e, idleTimeoutMs: this.limits.idleTimeoutMs });
+      socket.destroy();
+    });
     log.debug('stream opened', { ...e });
     this.emit('stream', e);
   }
