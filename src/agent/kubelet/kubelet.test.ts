@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import type { Container, Pod as K8sPod, Service } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../../api/object.js';
@@ -20,6 +20,7 @@ import { MISSING_CLUSTER_DNS_MESSAGE } from './container-config.js';
 import { Kubelet, type KubeletOptions } from './kubelet.js';
 import type { Pod } from './objects.js';
 import { FakeProbeManager } from './testing/fake-probe-manager.js';
+import { RuntimeError } from '../runtime/types.js';
 import { FakeRuntime, type FakeRuntimeOptions } from './testing/fake-runtime.js';
 import { FakeVolumeManager } from './testing/fake-volume-manager.js';
 import { T0 } from './testing/runtime-fixtures.js';
@@ -416,6 +417,18 @@ describe('Kubelet: termination messages, service links, DNS, ephemeral container
     assert.equal(s.lastState?.terminated?.exitCode, 2);
     const second = h.runtime.running(uid, 'app')!;
     assert.notEqual(mountOf(h, second.id)!.hostPath, mount.hostPath, 'a new file for the new instance');
+  });
+
+  it('a container that could not be created leaves no termination message file; the retry gets one', async () => {
+    const h = await harness();
+    h.runtime.failNext('createContainer', new RuntimeError('CreateContainer', 'injected'));
+    const { metadata } = await create(h, pod('nofile'));
+    const dir = join(h.dir, 'pods', metadata.uid!, 'containers', 'app');
+    assert.deepEqual(await readdir(dir), []);
+    await h.clock.advanceAsync(1_000);
+    await h.settle();
+    const running = h.runtime.running(metadata.uid!, 'app')!;
+    assert.deepEqual(await readdir(dir), [basename(mountOf(h, running.id)!.hostPath)]);
   });
 
   it('a custom terminationMessagePath; FallbackToLogsOnError takes the log tail when the file is empty and the container failed', async () => {

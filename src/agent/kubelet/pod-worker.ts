@@ -412,6 +412,9 @@ export class PodWorker {
     try {
       id = await this.ctx.runtime.createContainer(sandboxId, config, sandboxConfig);
     } catch (err) {
+      // A container that was never created leaves no termination message file behind (retries would pile them up).
+      const file = config.annotations[TERMINATION_MESSAGE_HOST_PATH_ANNOTATION];
+      if (file) await rm(file, { force: true });
       if (isRuntimeError(err, 'CreateContainerConfig')) throw new ContainerConfigError(err.message);
       if (isRuntimeError(err)) throw new StartFailure('CreateContainerError', err.message);
       throw err;
