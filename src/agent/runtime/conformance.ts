@@ -423,6 +423,127 @@ export function runRuntimeConformance(name: string, make: () => Promise<RuntimeU
       }
     });
 
+    // ---- isolation and securityContext, as runc applies them (Kubernetes defaults) ----
+
+    /** The Cap* and NoNewPrivs lines of /proc/self/status, as a record. */
+    const statusFields = (text: string) => Object.fromEntries([...text.matchAll(/^(Cap\w+|NoNewPrivs):\s*(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    const selfStatus = async (sandbox: { id: string; config: PodSandboxConfig }, name: string, overrides: Partial<ContainerConfig>) => {
+      const id = await run(sandbox, containerConfig(name, ['/bin/sh', '-c', 'cat /proc/self/status'], overrides));
+      const s = await exited(id);
+      assert.equal(s.exitCode, 0, await logText(s));
+      return statusFields((await logText(s)).replace(/^\S+ stdout F /gm, ''));
+    };
+
+    it('capabilities: containerd\'s default set, add and drop, privileged keeps all, non-root gets none, no_new_privs', async (t) => {
+      if (!runtime.capabilities.resourceLimits) return t.skip('the runtime reports resourceLimits false (not root: no capability sets to change)');
+      const sandbox = await pod(t);
+      // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
+      const defaults = await selfStatus(sandbox, 'caps-default', {});
+      assert.equal(defaults.CapBnd, '00000000a80425fb');
+      assert.equal(defaults.CapEff, '00000000a80425fb', 'root gets its bounding set as effective');
+      assert.equal(defaults.CapPrm, '00000000a80425fb');
+      assert.equal(defaults.CapInh, '0000000000000000');
+      assert.equal(defaults.NoNewPrivs, '0');
+      // NET_ADMIN is bit 12; KILL (bit 5) and MKNOD (27) dropped; names in any case. (containerd 1.6 ignores names with a
+      // CAP_ prefix: it prefixes CAP_ again; the process runtime takes both.)
+      const changed = await selfStatus(sandbox, 'caps-changed', { security: { capabilities: { add: ['NET_ADMIN'], drop: ['KILL', 'mknod'] } } });
+      assert.equal(changed.CapBnd, ((0xa80425fbn | (1n << 12n)) & ~(1n << 5n) & ~(1n << 27n)).toString(16).padStart(16, '0'));
+      assert.equal(changed.CapEff, changed.CapBnd);
+      const none = await selfStatus(sandbox, 'caps-none', { security: { capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] } } });
+      assert.equal(none.CapBnd, (1n << 10n).toString(16).padStart(16, '0'));
+      const user = await selfStatus(sandbox, 'caps-user', { security: { runAsUser: 1000, runAsGroup: 1000, noNewPrivileges: true } });
+      assert.equal(user.CapBnd, '00000000a80425fb');
+      assert.equal(user.CapEff, '0000000000000000', 'a non-root user has no effective capabilities');
+      assert.equal(user.NoNewPrivs, '1');
+      const privileged = await selfStatus(sandbox, 'caps-privileged', { security: { privileged: true } });
+      const mine = statusFields(readFileSync('/proc/self/status', 'utf8'));
+      assert.equal(privileged.CapBnd, mine.CapBnd, 'privileged: every capability the node has');
+    });
+
+    it('readOnlyRootFilesystem: the root file system refuses writes, volumes and /dev/shm do not; other containers write', async (t) => {
+      if (!runtime.capabilities.resourceLimits) return t.skip('the runtime reports resourceLimits false (no mount namespaces)');
+      const sandbox = await pod(t);
+      const volume = mkdtempSync(join(tmpdir(), 'skiff-conformance-rofs-'));
+      const mountPath = `/tmp/skiff-conformance-rofs-${suffix}`;
+      // Files a failing runtime would leave on the host (process runtime: the host's root is the container's).
+      const probes = [`/skiff-conformance-rofs-${suffix}`, `/tmp/skiff-conformance-rofs-${suffix}.txt`, `/etc/skiff-conformance-rofs-${suffix}`];
+      t.after(() => {
+        rmSync(volume, { recursive: true, force: true });
+        for (const p of [mountPath, ...probes]) rmSync(p, { recursive: true, force: true });
+      });
+      const script = (tag: string) =>
+        `for f in ${probes.join(' ')}; do if touch "$f" 2>/dev/null; then echo "wrote $f"; rm -f "$f"; else echo "refused $f"; fi; done; ` +
+        `(echo ${tag} > ${mountPath}/${tag}.txt) && echo vol-ok; (echo x > /dev/shm/${tag}-${suffix}) && rm /dev/shm/${tag}-${suffix} && echo shm-ok; echo tried; sleep 3600`;
+      const mounts = [{ hostPath: volume, containerPath: mountPath, readonly: false }];
+      const ro = await run(sandbox, containerConfig('readonly', ['/bin/sh', '-c', script('ro')], { mounts, security: { readonlyRootfs: true } }));
+      const rw = await run(sandbox, containerConfig('writable', ['/bin/sh', '-c', script('rw')], { mounts }));
+      const logOf = async (id: string) =>
+        waitFor(`${id} to try its writes`, async () => {
+          const s = await runtime.containerStatus(id);
+          const text = s === undefined ? '' : await logText(s).catch(() => '');
+          return text.includes('tried') ? text : undefined;
+        });
+      const roText = await logOf(ro);
+      for (const p of probes) assert.match(roText, new RegExp(`refused ${p}\n`), roText);
+      assert.match(roText, /vol-ok\n/);
+      assert.match(roText, /shm-ok\n/);
+      assert.equal(readFileSync(join(volume, 'ro.txt'), 'utf8'), 'ro\n');
+      const rwText = await logOf(rw);
+      // The other container of the pod keeps a writable root (under the process runtime: the host's).
+      for (const p of probes) assert.match(rwText, new RegExp(`wrote ${p}\n`), rwText);
+      // exec in the read-only container is refused too.
+      const r = await runtime.execSync(ro, ['/bin/sh', '-c', `touch ${probes[0]}`], 10_000);
+      assert.notEqual(r.exitCode, 0);
+      assert.match(r.stderr.toString(), /Read-only file system/);
+    });
+
+    it('pid namespaces: one per container by default, the pod\'s with shareProcessNamespace; exec enters the container\'s', async (t) => {
+      if (!runtime.capabilities.resourceLimits) return t.skip('the runtime reports resourceLimits false (no namespaces)');
+      const marker = `${3000 + Number.parseInt(suffix.slice(0, 3), 16)}`;
+      const listing = 'echo "self=$$"; for f in /proc/[0-9]*/cmdline; do tr "\\0" " " < "$f"; echo; done';
+      for (const shared of [false, true]) {
+        const sandbox = await pod(t, shared ? { shareProcessNamespace: true } : {});
+        const sleeper = await run(sandbox, containerConfig('sleeper', ['sleep', marker]));
+        await waitFor('the sleeper to run', async () => (await runtime.containerStatus(sleeper))?.state === 'running');
+        await sleep(200);
+        const lister = await run(sandbox, containerConfig('lister', ['/bin/sh', '-c', listing]));
+        const text = await logText(await exited(lister));
+        if (shared) {
+          assert.match(text, new RegExp(`sleep ${marker}`), `shareProcessNamespace: the sibling is visible\n${text}`);
+          assert.doesNotMatch(text, /self=1\n/);
+        } else {
+          assert.match(text, /self=1\n/, `the container's process is pid 1 of its own namespace\n${text}`);
+          assert.doesNotMatch(text, new RegExp(`sleep ${marker}`), `a sibling's process is not visible\n${text}`);
+        }
+        // exec joins the container's pid namespace (its process is pid 1 there) and its /proc.
+        const r = await runtime.execSync(sleeper, ['/bin/sh', '-c', 'tr "\\0" " " < /proc/1/cmdline; echo; cat /proc/self/stat | cut -d" " -f1'], 10_000);
+        assert.equal(r.exitCode, 0, r.stderr.toString());
+        const [init, ownPid] = r.stdout.toString().split('\n');
+        if (!shared) assert.match(init!, new RegExp(`sleep ${marker}`), r.stdout.toString());
+        assert.ok(Number(ownPid) < 100, `the exec sees pids of the container's namespace, not the host's (${ownPid})`);
+      }
+    });
+
+    it('dnsConfig: the pod\'s containers see its resolv.conf; without one, the node\'s', async (t) => {
+      if (!runtime.capabilities.resourceLimits) return t.skip('the runtime reports resourceLimits false (no mount namespaces)');
+      const dnsConfig = { servers: ['10.43.0.10', '192.0.2.53'], searches: [`conformance.svc.cluster.local`, 'svc.cluster.local'], options: ['ndots:5', 'timeout:2'] };
+      const withDns = await pod(t, { dnsConfig });
+      const a = await run(withDns, containerConfig('resolv', ['/bin/sh', '-c', 'cat /etc/resolv.conf; sleep 3600']));
+      const want = 'search conformance.svc.cluster.local svc.cluster.local\nnameserver 10.43.0.10\nnameserver 192.0.2.53\noptions ndots:5 timeout:2\n';
+      const text = await waitFor('the resolv.conf', async () => {
+        const s = await runtime.containerStatus(a);
+        const log = s === undefined ? '' : await logText(s).catch(() => '');
+        return log.includes('options') ? log.replace(/^\S+ stdout F /gm, '') : undefined;
+      });
+      assert.equal(text, want);
+      const r = await runtime.execSync(a, ['cat', '/etc/resolv.conf'], 10_000);
+      assert.equal(r.stdout.toString(), want, 'exec sees it too');
+      assert.notEqual(readFileSync('/etc/resolv.conf', 'utf8'), want, 'the node keeps its own');
+      const plain = await pod(t);
+      const b = await run(plain, containerConfig('host-resolv', ['cat', '/etc/resolv.conf']));
+      assert.equal((await logText(await exited(b))).replace(/^\S+ stdout [FP] /gm, ''), readFileSync('/etc/resolv.conf', 'utf8').replace(/([^\n])$/, '$1\n'));
+    });
+
     it('removePodSandbox leaves no process of the pod behind', async (t) => {
       const sandbox = await pod(t);
       const marker = `skiff-conformance-${randomBytes(6).toString('hex')}`;

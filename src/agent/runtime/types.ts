@@ -65,6 +65,11 @@ export interface PodSandboxConfig {
   hostNetwork: boolean;
   hostPID: boolean;
   hostIPC: boolean;
+  /**
+   * pod.spec.shareProcessNamespace: the pod's containers share one pid namespace (CRI NamespaceOption pid POD). Absent
+   * or false: each container has a pid namespace of its own (CONTAINER), unless hostPID (NODE).
+   */
+  shareProcessNamespace?: boolean;
   /** Absolute cgroup path of the pod, the same under every controller, e.g. /skiff-kubepods/burstable/pod<uid>. */
   cgroupParent: string;
   /** Pod-level limits (the sum of the containers' limits when every container has one). */

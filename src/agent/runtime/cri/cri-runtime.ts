@@ -151,10 +151,10 @@ export function toCriResources(r: LinuxResources | undefined): Record<string, un
 }
 
 function namespaceOptions(config: PodSandboxConfig): Record<string, number> {
-  // kubelet: network/ipc POD or NODE; pid CONTAINER unless hostPID (shareProcessNamespace would be POD).
+  // kubelet: network/ipc POD or NODE; pid NODE with hostPID, POD with shareProcessNamespace, else CONTAINER.
   return {
     network: config.hostNetwork ? NamespaceMode.NODE : NamespaceMode.POD,
-    pid: config.hostPID ? NamespaceMode.NODE : NamespaceMode.CONTAINER,
+    pid: config.hostPID ? NamespaceMode.NODE : config.shareProcessNamespace ? NamespaceMode.POD : NamespaceMode.CONTAINER,
     ipc: config.hostIPC ? NamespaceMode.NODE : NamespaceMode.POD,
   };
 }

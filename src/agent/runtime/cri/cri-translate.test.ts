@@ -44,6 +44,7 @@ describe('toCriSandboxConfig', () => {
     ['pod namespaces', {}, NamespaceMode.POD, NamespaceMode.CONTAINER, NamespaceMode.POD, 'p'],
     ['hostNetwork', { hostNetwork: true }, NamespaceMode.NODE, NamespaceMode.CONTAINER, NamespaceMode.POD, ''],
     ['hostPID and hostIPC', { hostPID: true, hostIPC: true }, NamespaceMode.POD, NamespaceMode.NODE, NamespaceMode.NODE, 'p'],
+    ['shareProcessNamespace', { shareProcessNamespace: true }, NamespaceMode.POD, NamespaceMode.POD, NamespaceMode.POD, 'p'],
   ] as const) {
     test(name, () => {
       const cri = toCriSandboxConfig({ ...sandbox, ...overrides }) as { hostname: string; linux: { cgroupParent: string; securityContext: { namespaceOptions: object } }; portMappings: object[] };

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -187,3 +187,84 @@ test('process runtime: exec with a TTY (util-linux script) gets a terminal and f
   assert.match(out, /to-stderr/);
   assert.match(out, /41 101/);
 });
+
+test('process runtime: capability names with CAP_ work, unknown ones are refused at create', { skip: skip ?? (root ? undefined : 'needs root for capability sets') }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  const sandbox = sandboxConfig(h, join(h.stateDir, 'logs'));
+  const podId = await h.runtime.runPodSandbox(sandbox);
+  const id = await h.runtime.createContainer(podId, { ...containerConfig(['sh', '-c', 'grep CapBnd /proc/self/status']), security: { capabilities: { add: ['CAP_NET_ADMIN'], drop: ['cap_kill'] } } }, sandbox);
+  await h.runtime.startContainer(id);
+  const s = await waitExited(h.runtime, id);
+  const want = ((0xa80425fbn | (1n << 12n)) & ~(1n << 5n)).toString(16).padStart(16, '0');
+  assert.match(readFileSync(s.logPath, 'utf8'), new RegExp(`CapBnd:\\s+${want}\\n`));
+  await assert.rejects(h.runtime.createContainer(podId, { ...containerConfig(['true']), metadata: { name: 'bad', attempt: 0 }, security: { capabilities: { add: ['NET_ADMIM'], drop: [] } } }, sandbox), (err: unknown) => {
+    assert.ok(isRuntimeError(err, 'CreateContainer'), String(err));
+    assert.match(err.message, /container "bad": unknown capability "NET_ADMIM"/);
+    return true;
+  });
+});
+
+test('process runtime: a container killed by SIGKILL from the host reports 137 (pid 1 of its own pid namespace)', { skip }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  const sandbox = sandboxConfig(h, join(h.stateDir, 'logs'));
+  const podId = await h.runtime.runPodSandbox(sandbox);
+  const marker = `skiff-kill-${randomBytes(4).toString('hex')}`;
+  const id = await h.runtime.createContainer(podId, { ...containerConfig(['sleep', '3600']), env: [{ name: 'SKIFF_TEST_MARKER', value: marker }] }, sandbox);
+  await h.runtime.startContainer(id);
+  // The workload itself, once exec'd, not the chain before it (unshare's parent has the marker in its environment too).
+  const isSleep = (pid: number) => {
+    try {
+      return /^(\/usr)?\/bin\/sleep\0/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+    } catch {
+      return false;
+    }
+  };
+  let workload: number | undefined;
+  await waitUntil(() => (workload = markedPids(marker).find(isSleep)) !== undefined);
+  assert.ok(workload !== undefined);
+  if (root) assert.match(readFileSync(`/proc/${workload}/status`, 'utf8'), /NSpid:\s+\d+\s+1\n/, 'pid 1 of its own namespace');
+  process.kill(workload, 'SIGKILL');
+  const s = await waitExited(h.runtime, id);
+  assert.equal(s.exitCode, 137);
+  assert.equal(s.reason, 'Error');
+  assert.doesNotMatch(readFileSync(s.logPath, 'utf8'), /sigprocmask|unshare/, 'what unshare said stays out of the log');
+});
+
+test('process runtime: hostPID shares the host\'s pid namespace', { skip: skip ?? (root ? undefined : 'needs root for namespaces') }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  const sandbox = { ...sandboxConfig(h, join(h.stateDir, 'logs')), hostPID: true };
+  const podId = await h.runtime.runPodSandbox(sandbox);
+  const id = await h.runtime.createContainer(podId, containerConfig(['sh', '-c', 'echo "self=$$"; tr "\\0" " " < /proc/1/cmdline; echo']), sandbox);
+  await h.runtime.startContainer(id);
+  const s = await waitExited(h.runtime, id);
+  const text = readFileSync(s.logPath, 'utf8');
+  assert.doesNotMatch(text, /self=1\n/);
+  assert.ok(text.includes(readFileSync('/proc/1/cmdline', 'latin1').replace(/\0/g, ' ')), `the host's pid 1 is the container's:\n${text}`);
+});
+
+async function waitExited(runtime: ProcessRuntime, id: string) {
+  let status: Awaited<ReturnType<ProcessRuntime['containerStatus']>>;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    status = await runtime.containerStatus(id);
+    if (status?.state === 'exited') return status;
+    if (Date.now() > deadline) throw new Error(`container ${id} did not exit: ${JSON.stringify(status)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function markedPids(marker: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').includes(`=${marker}\0`)) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}

@@ -222,7 +222,19 @@ export class ProcessRuntime implements ContainerRuntime {
 
   private spawnExec(ctx: ExecContext, cmd: string[], tty: boolean, stdio: Array<'pipe' | 'ignore'>): ChildProcess {
     if (cmd.length === 0) throw new RuntimeError('Unsupported', 'exec: no command');
-    const plan = workloadPlan({ initPid: ctx.initPid, namespaces: ctx.namespaces, cgroupProcsFiles: ctx.cgroupProcsFiles, workingDir: ctx.workingDir, argv: cmd, tty, mountNsPath: ctx.mountNsPath, security: ctx.security });
+    // runc exec: the container's namespaces, cgroup, user and capabilities.
+    const plan = workloadPlan({
+      initPid: ctx.initPid,
+      namespaces: ctx.namespaces,
+      cgroupProcsFiles: ctx.cgroupProcsFiles,
+      workingDir: ctx.workingDir,
+      argv: cmd,
+      tty,
+      mountNsPath: ctx.mountNsPath,
+      pidNsPath: ctx.pidNsPath,
+      security: ctx.security,
+      capabilities: ctx.capabilities,
+    });
     const env = Object.fromEntries(ctx.env.map((e) => [e.name, e.value]));
     return spawn(plan.file, plan.args, { env, cwd: ctx.initPid > 0 ? '/' : ctx.workingDir, stdio: stdio as ['pipe', 'pipe', 'pipe'] });
   }

@@ -10,11 +10,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { createLogger } from '../../../log/logger.js';
 import { ContainerLogWriter } from '../../logs/container-log-writer.js';
-import { RuntimeError, type ContainerConfig } from '../types.js';
+import { RuntimeError, type ContainerConfig, type DnsConfig } from '../types.js';
+import { containerCapabilities } from './capabilities.js';
 import { Cgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.js';
 import { childrenOf, isSameProcess, processTree, signal, startTicks } from './proc.js';
 import {
@@ -31,7 +33,7 @@ import {
   type ShimResponse,
   type ShimStats,
 } from './shim-protocol.js';
-import { sandboxPlan, workloadPlan } from './spawn-plan.js';
+import { sandboxPlan, UNSHARE_SIGKILL_MESSAGE, workloadPlan, type PidNamespaceMode } from './spawn-plan.js';
 
 const log = createLogger('process-shim');
 
@@ -260,8 +262,16 @@ export class ProcessShim {
         throw new RuntimeError('CreateContainer', `pod sandbox ${config.metadata.namespace}/${config.metadata.name}: cgroup ${rec.cgroupPath}: ${(err as Error).message}`);
       }
     }
+    if (namespaces.mount && config.dnsConfig !== undefined) {
+      const text = resolvConf(config.dnsConfig);
+      if (text !== undefined) {
+        rec.resolvConfPath = join(this.stateDir, 'sandboxes', id, 'resolv.conf');
+        mkdirSync(join(this.stateDir, 'sandboxes', id), { recursive: true });
+        writeFileSync(rec.resolvConfPath, text, { mode: 0o644 });
+      }
+    }
     if (root) {
-      const plan = sandboxPlan(namespaces, config.hostname);
+      const plan = sandboxPlan(namespaces, config.hostname, rec.resolvConfPath);
       const holder = spawn(plan.file, plan.args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
       try {
         await waitForReady(holder);
@@ -272,6 +282,7 @@ export class ProcessShim {
       } catch (err) {
         holder.kill('SIGKILL');
         this.cgroupFor(rec.cgroupPath)?.remove();
+        rmSync(join(this.stateDir, 'sandboxes', id), { recursive: true, force: true });
         throw new RuntimeError('CreateContainer', `pod sandbox ${config.metadata.namespace}/${config.metadata.name}: namespaces: ${(err as Error).message}`);
       }
       holder.stdout?.destroy();
@@ -327,6 +338,7 @@ export class ProcessShim {
     if (cg !== undefined && !(await retry(() => cg.removeWithAncestors(this.cgroupRoot), 2000))) log.warn('pod cgroup still busy, left behind', { key: id, cgroup: rec.cgroupPath });
     this.sandboxes.delete(id);
     rmSync(join(this.stateDir, 'sandboxes', `${id}.json`), { force: true });
+    rmSync(join(this.stateDir, 'sandboxes', id), { recursive: true, force: true });
     return null;
   }
 
@@ -343,6 +355,16 @@ export class ProcessShim {
     if (sandbox.state !== 'ready') throw new RuntimeError('CreateContainer', `pod sandbox ${args.sandboxId} is not ready`);
     if (this.containers.has(args.id)) throw new RuntimeError('CreateContainer', `container ${args.id} already exists`);
     const ignoredMounts = !sandbox.namespaces.mount && args.config.mounts.some((m) => m.hostPath !== m.containerPath);
+    const security = args.config.security;
+    let capabilities: string[] | undefined;
+    // Without root there is no bounding set to drop from; privileged keeps every capability (runc does the same).
+    if (this.rootMode && security?.privileged !== true) {
+      try {
+        capabilities = containerCapabilities(security?.capabilities);
+      } catch (err) {
+        throw new RuntimeError('CreateContainer', `container ${JSON.stringify(args.config.metadata.name)}: ${(err as Error).message}`);
+      }
+    }
     const rec: ContainerRecord = {
       id: args.id,
       sandboxId: args.sandboxId,
@@ -360,6 +382,9 @@ export class ProcessShim {
       pid: 0,
       pidStartTicks: 0,
       cgroupPath: sandbox.cgroupPath === undefined ? undefined : `${sandbox.cgroupPath}/${args.id}`,
+      // Kubernetes: a pid namespace per container unless shareProcessNamespace (the pod's) or hostPID (the host's).
+      pidNamespace: !sandbox.namespaces.pid ? 'host' : sandbox.config.shareProcessNamespace ? 'pod' : 'container',
+      ...(capabilities !== undefined ? { capabilities } : {}),
     };
     this.containers.set(rec.id, rec);
     this.saveContainer(rec);
@@ -382,6 +407,9 @@ export class ProcessShim {
     if (resolved === undefined) fail(`exec: ${JSON.stringify(argv[0])}: executable file not found in $PATH`);
     if (!isDirectory(workingDir)) fail(`chdir to ${JSON.stringify(workingDir)}: no such directory`);
     const cg = this.cgroupOf(rec);
+    const pidNamespace = pidNamespaceOf(rec, sandbox);
+    // A pid namespace of its own: fd 2 of the chain is unshare's, the workload's stderr is fd 3 (spawn-plan.ts).
+    const chainStderr = sandbox.initPid > 0 && pidNamespace === 'container';
     try {
       if (cg !== undefined) {
         cg.create();
@@ -397,8 +425,11 @@ export class ProcessShim {
       workingDir,
       argv: [resolved!, ...argv.slice(1)],
       security: rec.config.security,
+      capabilities: rec.capabilities,
       tty: rec.config.tty,
       mounts: rec.config.mounts.filter((m) => m.hostPath !== m.containerPath),
+      pidNamespace,
+      readonlyRootfs: rec.config.security?.readonlyRootfs === true,
     });
     let writer: ContainerLogWriter;
     try {
@@ -409,7 +440,7 @@ export class ProcessShim {
     let child: ChildProcess;
     try {
       // detached: its own process group and session, so signals meant for the supervisor never reach containers.
-      child = spawn(plan.file, plan.args, { detached: true, env, cwd: sandbox.initPid > 0 ? '/' : workingDir, stdio: [rec.config.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+      child = spawn(plan.file, plan.args, { detached: true, env, cwd: sandbox.initPid > 0 ? '/' : workingDir, stdio: [rec.config.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(chainStderr ? ['pipe' as const] : [])] });
     } catch (err) {
       writer.close();
       return fail((err as Error).message);
@@ -424,7 +455,11 @@ export class ProcessShim {
     live.writer = writer;
     child.unref();
     (child.stdout as unknown as { unref?: () => void }).unref?.();
-    for (const [stream, source] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+    const stderr = chainStderr ? (child.stdio[3] as Readable) : child.stderr;
+    // What nsenter and unshare say themselves (a pid namespace of its own): kept apart until the end, see exit below.
+    let chainText = '';
+    const chainEnded = chainStderr ? new Promise<void>((resolve) => child.stderr!.on('data', (c: Buffer) => (chainText += c.toString())).once('close', () => resolve())) : Promise.resolve();
+    for (const [stream, source] of [['stdout', child.stdout], ['stderr', stderr]] as const) {
       source!.on('data', (chunk: Buffer) => {
         live.writer?.write(stream, chunk);
         const frame = encodeFrame(stream === 'stdout' ? FrameKind.Stdout : FrameKind.Stderr, chunk);
@@ -434,12 +469,21 @@ export class ProcessShim {
     }
     child.stdin?.on('error', () => undefined);
     child.on('exit', (code, sig) => {
-      const exitCode = code ?? 128 + signalNumber(sig);
-      const oom = cg?.oomKills() ?? 0;
-      const reason = oom > 0 ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
       // Whatever the workload left behind in its cgroup goes with it (runc kills a container's remaining processes too).
       for (const pid of cg?.pids() ?? []) signal(pid, 'SIGKILL');
-      this.finish(rec, exitCode, reason, rec.message);
+      void Promise.race([chainEnded, sleep(1000)]).then(() => {
+        let exitCode = code ?? 128 + signalNumber(sig);
+        let chain = chainText;
+        if (code === 1 && chain.includes(UNSHARE_SIGKILL_MESSAGE)) {
+          exitCode = 128 + signalNumber('SIGKILL');
+          chain = chain.split('\n').filter((line) => !line.includes(UNSHARE_SIGKILL_MESSAGE)).join('\n');
+        }
+        // Anything else the chain said (nsenter or unshare failing) belongs in the container's log, as it did before.
+        if (chain.trim() !== '') live.writer?.write('stderr', Buffer.from(chain.endsWith('\n') ? chain : `${chain}\n`));
+        const oom = cg?.oomKills() ?? 0;
+        const reason = oom > 0 ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
+        this.finish(rec, exitCode, reason, rec.message);
+      });
     });
     rec.pid = child.pid;
     rec.pidStartTicks = startTicks(child.pid) ?? 0;
@@ -465,14 +509,17 @@ export class ProcessShim {
       live.writer?.close();
       live.writer = undefined;
     };
-    if (child === undefined || (child.stdout?.readableEnded !== false && child.stderr?.readableEnded !== false)) closeWriter();
+    if (child === undefined || child.stdio.slice(1).every((s) => (s as Readable | null)?.readableEnded !== false)) closeWriter();
     else child.once('close', closeWriter);
   }
 
-  /** The container's main process: the workload, a child of nsenter when the pod has a pid namespace. */
+  /**
+   * The container's main process: the workload, a child of the process the supervisor spawned when that forks into a
+   * pid namespace (unshare for the container's own, nsenter for the pod's); that process itself on the host's.
+   */
   private async mainPid(rec: ContainerRecord): Promise<number> {
     const sandbox = this.sandboxes.get(rec.sandboxId);
-    if (sandbox === undefined || sandbox.initPid <= 0 || !sandbox.namespaces.pid) return rec.pid;
+    if (sandbox === undefined || sandbox.initPid <= 0 || pidNamespaceOf(rec, sandbox) === 'host') return rec.pid;
     for (let i = 0; i < 50; i++) {
       const [child] = childrenOf(rec.pid);
       if (child !== undefined) return child;
@@ -541,9 +588,13 @@ export class ProcessShim {
     const rec = this.container(id);
     const sandbox = this.sandbox(rec.sandboxId);
     const env = containerEnv(rec.config, sandbox.config.hostname, this.rootMode);
-    const ownMounts = sandbox.namespaces.mount && rec.state === 'running' && rec.config.mounts.some((m) => m.hostPath !== m.containerPath);
+    const pidNamespace = pidNamespaceOf(rec, sandbox);
+    const ownMounts = sandbox.namespaces.mount && rec.state === 'running' && (rec.config.mounts.some((m) => m.hostPath !== m.containerPath) || rec.config.security?.readonlyRootfs === true || pidNamespace === 'container');
+    const main = ownMounts || pidNamespace === 'container' ? await this.mainPid(rec) : 0;
     return {
-      mountNsPath: ownMounts ? `/proc/${await this.mainPid(rec)}/ns/mnt` : undefined,
+      mountNsPath: ownMounts ? `/proc/${main}/ns/mnt` : undefined,
+      pidNsPath: pidNamespace === 'container' && rec.state === 'running' ? `/proc/${main}/ns/pid` : undefined,
+      capabilities: rec.capabilities,
       initPid: sandbox.state === 'ready' ? sandbox.initPid : 0,
       namespaces: sandbox.namespaces,
       cgroupProcsFiles: this.cgroupOf(rec)?.procsFiles() ?? [],
@@ -652,6 +703,24 @@ function isDirectory(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The container's pid namespace; records written before per-container pid namespaces had the pod's (or the host's). */
+function pidNamespaceOf(rec: ContainerRecord, sandbox: SandboxRecord): PidNamespaceMode {
+  return rec.pidNamespace ?? (sandbox.namespaces.pid ? 'pod' : 'host');
+}
+
+/**
+ * resolv.conf for a pod's DNS config, as containerd writes its sandbox's (pkg/cri/server/sandbox_run.go
+ * parseDNSOptions): search, nameserver lines, options. undefined when the config is empty: the host's file stays.
+ */
+export function resolvConf(dns: DnsConfig): string | undefined {
+  if (dns.servers.length === 0 && dns.searches.length === 0 && dns.options.length === 0) return undefined;
+  let text = '';
+  if (dns.searches.length > 0) text += `search ${dns.searches.join(' ')}\n`;
+  for (const server of dns.servers) text += `nameserver ${server}\n`;
+  if (dns.options.length > 0) text += `options ${dns.options.join(' ')}\n`;
+  return text;
 }
 
 /** A record matches a list filter when its id is the one asked for (if any) and its config carries every label asked for. */

@@ -10,6 +10,7 @@
  * restarted supervisor finds what runs.
  */
 import type { ContainerConfig, ContainerSecurity, ContainerState, PodSandboxConfig, RuntimeErrorCode, SandboxState } from '../types.js';
+import type { PidNamespaceMode } from './spawn-plan.js';
 
 export const SHIM_PROTOCOL_VERSION = 1;
 
@@ -34,6 +35,8 @@ export interface SandboxRecord {
   additionalIps: string[];
   /** Set once PodNetwork.setUp succeeded and until tearDown did, so teardown is attempted exactly when needed. */
   networkAttached: boolean;
+  /** The pod's resolv.conf (from config.dnsConfig), bind-mounted over /etc/resolv.conf in its mount namespace. */
+  resolvConfPath?: string;
 }
 
 export interface ContainerRecord {
@@ -54,6 +57,10 @@ export interface ContainerRecord {
   pid: number;
   pidStartTicks: number;
   cgroupPath?: string;
+  /** Its pid namespace; absent in records of supervisors before per-container pid namespaces (then the pod's, or the host's). */
+  pidNamespace?: PidNamespaceMode;
+  /** Its capability set (capabilities.ts); absent: left as the supervisor's (privileged, or not root). */
+  capabilities?: string[];
 }
 
 /** What an exec needs to run a process beside the container's: its namespaces, cgroup, environment and directory. */
@@ -64,8 +71,12 @@ export interface ExecContext {
   env: Array<{ name: string; value: string }>;
   workingDir: string;
   running: boolean;
-  /** The container's own mount namespace (it has volume mounts), to enter instead of the pod's. */
+  /** The container's own mount namespace, to enter instead of the pod's. */
   mountNsPath?: string;
+  /** The container's own pid namespace. */
+  pidNsPath?: string;
+  /** The container's capability set: an exec gets the container's (runc exec). */
+  capabilities?: string[];
   /** The container's user and groups: an exec runs as the container's process does (runc exec), not as root. */
   security?: ContainerSecurity;
 }

@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { detectCgroupLayout, cpuSharesToWeight } from './cgroups.js';
+import type { Capabilities } from '../types.js';
+import { ALL_CAPABILITIES, capabilityMask, containerCapabilities, DEFAULT_CAPABILITIES } from './capabilities.js';
 import { sandboxPlan, shellQuote, workloadPlan } from './spawn-plan.js';
 
 const allNs = { pid: true, ipc: true, uts: true, mount: true, net: true };
@@ -20,31 +22,79 @@ test('sandboxPlan: unshare flags follow the namespaces the pod owns', () => {
   }
 });
 
-test('workloadPlan: nsenter, cgroup join, workdir, setpriv, script and mounts in order', () => {
+test('workloadPlan: nsenter, unshare for the container\'s own namespaces, cgroup join, mounts, workdir, setpriv, script', () => {
   const base = { initPid: 42, namespaces: allNs, cgroupProcsFiles: ['/cg/a/cgroup.procs', '/cg/b/cgroup.procs'], workingDir: '/srv', argv: ['/bin/echo', 'a b'] };
-  const plain = workloadPlan(base);
-  assert.equal(plain.file, '/usr/bin/nsenter');
-  assert.deepEqual(plain.args.slice(0, plain.args.indexOf('--')), ['-t', '42', '-m', '-u', '-i', '-n', '-p']);
-  assert.deepEqual(plain.args.slice(plain.args.indexOf('skiff-init') + 1), ['2', '/cg/a/cgroup.procs', '/cg/b/cgroup.procs', '/srv', '/bin/echo', 'a b']);
+  const initArgs = (plan: { args: string[] }) => plan.args.slice(plan.args.indexOf('skiff-init') + 1);
+  const afterStderr = (plan: { args: string[] }) => initArgs(plan).slice(1);
+  const beforeShell = (plan: { args: string[] }) => plan.args.slice(0, plan.args.indexOf('/bin/sh'));
 
-  const secure = workloadPlan({ ...base, security: { runAsUser: 1000, runAsGroup: 2000 } });
-  const tail = secure.args.slice(secure.args.indexOf('/srv') + 1);
-  assert.deepEqual(tail, ['/usr/bin/setpriv', '--reuid=1000', '--regid=2000', '--clear-groups', '--', '/bin/echo', 'a b']);
+  // shareProcessNamespace: nsenter enters the pod's pid namespace (and forks); no unshare without mounts.
+  const shared = workloadPlan({ ...base, pidNamespace: 'pod' });
+  assert.equal(shared.file, '/usr/bin/nsenter');
+  assert.deepEqual(beforeShell(shared), ['-t', '42', '-m', '-u', '-i', '-n', '-p', '--']);
+  assert.deepEqual(initArgs(shared), ['2', '2', '/cg/a/cgroup.procs', '/cg/b/cgroup.procs', '0', '-1', '/srv', '/bin/echo', 'a b']);
+
+  // The default for a pod with a pid namespace is the pod's (records of older supervisors); a container's own: unshare
+  // forks into a new pid namespace with its own /proc, and nsenter does not enter the pod's.
+  assert.deepEqual(workloadPlan(base), shared);
+  const own = workloadPlan({ ...base, pidNamespace: 'container' });
+  assert.deepEqual(beforeShell(own), ['-t', '42', '-m', '-u', '-i', '-n', '--', '/usr/bin/unshare', '--mount', '--propagation', 'slave', '--pid', '--fork', '--mount-proc', '--']);
+  assert.equal(initArgs(own)[0], '3', 'the workload\'s stderr is fd 3: fd 2 carries what unshare says');
+  const host = workloadPlan({ ...base, namespaces: { ...allNs, pid: false }, pidNamespace: 'host' });
+  assert.deepEqual(beforeShell(host), ['-t', '42', '-m', '-u', '-i', '-n', '--']);
+
+  const secure = workloadPlan({ ...base, security: { runAsUser: 1000, runAsGroup: 2000, noNewPrivileges: true }, capabilities: ['CHOWN', 'KILL'] });
+  assert.deepEqual(afterStderr(secure).slice(6), ['/usr/bin/setpriv', '--reuid=1000', '--regid=2000', '--clear-groups', '--bounding-set=-all,+chown,+kill', '--inh-caps=-all', '--no-new-privs', '--', '/bin/echo', 'a b']);
+  const noCaps = workloadPlan({ ...base, capabilities: [] });
+  assert.deepEqual(afterStderr(noCaps).slice(6), ['/usr/bin/setpriv', '--bounding-set=-all', '--inh-caps=-all', '--', '/bin/echo', 'a b']);
+  const nnp = workloadPlan({ ...base, security: { noNewPrivileges: true } });
+  assert.deepEqual(afterStderr(nnp).slice(6), ['/usr/bin/setpriv', '--no-new-privs', '--', '/bin/echo', 'a b'], 'no_new_privs without a user change');
 
   const tty = workloadPlan({ ...base, tty: true });
-  assert.deepEqual(tty.args.slice(tty.args.indexOf('/srv') + 1), ['/usr/bin/script', '-q', '-e', '-c', `/bin/echo 'a b'`, '/dev/null']);
+  assert.deepEqual(afterStderr(tty).slice(6), ['/usr/bin/script', '-q', '-e', '-c', `/bin/echo 'a b'`, '/dev/null']);
 
-  const mounted = workloadPlan({ ...base, mounts: [{ hostPath: '/data/v', containerPath: '/etc/config', readonly: true }] });
-  const after = mounted.args.slice(mounted.args.indexOf('skiff-init') + 4);
-  assert.equal(after[0], '/', 'the outer wrapper stays at / until the mounts are made');
-  assert.deepEqual(after.slice(1, 6), ['/usr/bin/unshare', '--mount', '--propagation', 'slave', '--']);
-  assert.deepEqual(after.slice(after.indexOf('skiff-mount') + 1), ['1', '/data/v', '/etc/config', 'ro', '/srv', '/bin/echo', 'a b']);
+  const mounts = [
+    { hostPath: '/data/v', containerPath: '/etc/config', readonly: true },
+    { hostPath: '/data/w', containerPath: '/work', readonly: false },
+  ];
+  const mounted = workloadPlan({ ...base, pidNamespace: 'pod', mounts });
+  assert.deepEqual(beforeShell(mounted), ['-t', '42', '-m', '-u', '-i', '-n', '-p', '--', '/usr/bin/unshare', '--mount', '--propagation', 'slave', '--']);
+  assert.deepEqual(afterStderr(mounted).slice(3), ['2', '/data/v', '/etc/config', 'ro', '/data/w', '/work', 'rw', '-1', '/srv', '/bin/echo', 'a b']);
 
-  const exec = workloadPlan({ ...base, mountNsPath: '/proc/77/ns/mnt' });
-  assert.ok(exec.args.includes('--mount=/proc/77/ns/mnt') && !exec.args.includes('-m'));
+  // readOnlyRootFilesystem: the read-write volumes are listed to be made writable again after the remount.
+  const readonly = workloadPlan({ ...base, pidNamespace: 'pod', mounts, readonlyRootfs: true });
+  assert.deepEqual(afterStderr(readonly).slice(3), ['2', '/data/v', '/etc/config', 'ro', '/data/w', '/work', 'rw', '1', '/work', '/srv', '/bin/echo', 'a b']);
+  assert.ok(beforeShell(readonly).includes('/usr/bin/unshare'), 'a read-only root needs a mount namespace of its own');
 
-  const rootless = workloadPlan({ ...base, initPid: 0 });
-  assert.deepEqual(rootless, { file: '/bin/echo', args: ['a b'] });
+  // exec: the container's own mount and pid namespaces, nothing unshared, nothing mounted.
+  const exec = workloadPlan({ ...base, mountNsPath: '/proc/77/ns/mnt', pidNsPath: '/proc/77/ns/pid' });
+  assert.deepEqual(beforeShell(exec), ['-t', '42', '--mount=/proc/77/ns/mnt', '-u', '-i', '-n', '--pid=/proc/77/ns/pid', '--']);
+
+  // Without root: the argv itself, with what setpriv can do unprivileged (no capabilities to drop).
+  assert.deepEqual(workloadPlan({ ...base, initPid: 0, capabilities: ['CHOWN'] }), { file: '/bin/echo', args: ['a b'] });
+  assert.deepEqual(workloadPlan({ ...base, initPid: 0, security: { noNewPrivileges: true } }), { file: '/usr/bin/setpriv', args: ['--no-new-privs', '--', '/bin/echo', 'a b'] });
+});
+
+test('sandboxPlan: the pod\'s resolv.conf is bind-mounted in its mount namespace, the path an argument', () => {
+  const plan = sandboxPlan(allNs, 'web-0', '/state/sandboxes/x/resolv.conf');
+  assert.match(plan.args.at(-4)!, /mount --bind "\$2" \/etc\/resolv.conf/);
+  assert.deepEqual(plan.args.slice(-2), ['web-0', '/state/sandboxes/x/resolv.conf']);
+  assert.doesNotMatch(sandboxPlan(allNs, 'web-0').args.join(' '), /resolv/);
+});
+
+test('containerCapabilities: containerd\'s defaults, ALL, add and drop with or without CAP_, unknown names refused', () => {
+  const defaults = [...DEFAULT_CAPABILITIES].sort();
+  const cases: Array<[string, Capabilities | undefined, string[]]> = [
+    ['none given', undefined, defaults],
+    ['add one, drop one', { add: ['net_admin'], drop: ['CAP_KILL'] }, [...defaults.filter((c) => c !== 'KILL'), 'NET_ADMIN'].sort()],
+    ['drop ALL, add back', { add: ['NET_BIND_SERVICE'], drop: ['ALL'] }, ['NET_BIND_SERVICE']],
+    ['add ALL, drop one', { add: ['all'], drop: ['SYS_ADMIN'] }, ALL_CAPABILITIES.filter((c) => c !== 'SYS_ADMIN').sort()],
+    ['add and drop ALL', { add: ['ALL'], drop: ['ALL'] }, []],
+  ];
+  for (const [name, caps, want] of cases) assert.deepEqual([...containerCapabilities(caps)].sort(), want, name);
+  assert.throws(() => containerCapabilities({ add: ['NET_ADMIM'], drop: [] }), /unknown capability "NET_ADMIM"/);
+  // Docker's and containerd's default bounding set as /proc/<pid>/status shows it.
+  assert.equal(capabilityMask(containerCapabilities(undefined)), '00000000a80425fb');
 });
 
 test('shellQuote keeps plain words and quotes the rest', () => {
