@@ -44,6 +44,8 @@ describe('authorization on every route', () => {
       for (const sub of subresourcesOf(def)) {
         for (const m of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) routes.push([m, `${item}/${sub.name}`]);
         if (sub.connect) routes.push(['GET', `${item}/${sub.name}/some/path`]);
+        // pods/proxy and services/proxy name their target "scheme:name:port"; OPTIONS is proxied too.
+        if (sub.connect) for (const m of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) routes.push([m, `${collection}/https:x:443/${sub.name}/some/path`]);
       }
     }
     const allowed: string[] = [];
