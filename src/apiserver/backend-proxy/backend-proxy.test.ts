@@ -9,6 +9,7 @@ import https from 'node:https';
 import { networkInterfaces } from 'node:os';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AuthorizationAttributes, Authorizer } from '../auth/authorizer.js';
 import { startBareApiServer, type BareApiServer } from '../../../test/helpers/api-server.js';
 import { BackendProxy } from './backend-proxy.js';
@@ -83,6 +84,12 @@ describe('pods/proxy and services/proxy to a real backend', { skip: hostIP ? fal
         } else if (req.url === '/missing') {
           res.writeHead(404, { 'Content-Type': 'text/plain' });
           res.end('no such page');
+        } else if (req.url === '/page' || req.url === '/page.gz') {
+          const html = Buffer.from('<html><a href="/next">next</a><img src="rel.png"></html>');
+          const gz = req.url === '/page.gz';
+          const body = gz ? gzipSync(html) : html;
+          res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': body.length, ...(gz ? { 'Content-Encoding': 'gzip' } : {}) });
+          res.end(body);
         } else if (req.url === '/slow') {
           // never answers
         } else if (req.url === '/hold') {
@@ -182,6 +189,23 @@ describe('pods/proxy and services/proxy to a real backend', { skip: hostIP ? fal
     const redirect = await request('GET', podPath(`web:${port}`, '/redirect'));
     assert.equal(redirect.status, 302);
     assert.equal(redirect.headers.location, `/api/v1/namespaces/default/pods/web:${port}/proxy/login?next=/`);
+  });
+
+  it('links in an HTML page are moved under the proxy path, gzip-encoded pages too (proxy.Transport)', async () => {
+    const want = `<html><a href="/api/v1/namespaces/default/pods/web:${port}/proxy/next">next</a><img src="rel.png"></html>`;
+    const plain = await request('GET', podPath(`web:${port}`, '/page'));
+    assert.deepEqual([plain.status, plain.text, plain.headers['content-length']], [200, want, undefined]);
+    const zipped = await new Promise<Buffer>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port: s.api.port, path: podPath(`web:${port}`, '/page.gz'), ca: s.pki.caCertPem, cert: s.pki.adminCertPem, key: s.pki.adminKeyPem, agent: false }, (res) => {
+          assert.equal(res.headers['content-encoding'], 'gzip');
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+        })
+        .on('error', reject);
+    });
+    assert.equal(gunzipSync(zipped).toString(), want);
   });
 
   it("the backend's own errors pass through as they are", async () => {

@@ -5,7 +5,8 @@
  *
  *   plain requests: method, path, query, headers and body go to the backend (minus hop-by-hop headers and the
  *     client's credentials; X-Forwarded-For and X-Forwarded-Uri added), the answer streams back whatever its status,
- *     with hop-by-hop and CORS headers dropped and a Location on the backend rewritten under the proxy path;
+ *     with hop-by-hop and CORS headers dropped and a Location on the backend (and links in an HTML page) rewritten
+ *     under the proxy path;
  *     a proxy path that is empty is redirected to the one ending in '/' for GET and HEAD;
  *   upgrade requests (WebSocket): forwarded, the backend's 101 written back verbatim, then bytes both ways.
  *
@@ -16,7 +17,8 @@
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
+import { createGunzip, createGzip } from 'node:zlib';
 import { connect as tlsConnect } from 'node:tls';
 import type { Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
@@ -24,6 +26,7 @@ import { serviceUnavailable, StatusError } from '../../api/status.js';
 import { createLogger } from '../../log/logger.js';
 import { requestTimedOut } from '../filters/request-timeout.js';
 import type { ConnectRequest, ConnectTarget } from '../handlers/connect.js';
+import { HtmlLinkRewriter } from './html-link-rewriter.js';
 import { backendPath, endpointRejection, escapePath, podProxyAddress, rewriteLocation, serviceProxyCandidates, type BackendAddress } from './locations.js';
 
 const log = createLogger('backend-proxy');
@@ -86,16 +89,25 @@ export function backendRequestHeaders(req: IncomingMessage, upgrade: boolean, fo
 }
 
 /** The backend's answer headers for the client (raw pairs), hop-by-hop and CORS dropped, Location rewritten. */
-export function clientResponseHeaders(res: IncomingMessage, rewrite: (location: string) => string): string[] {
+export function clientResponseHeaders(res: IncomingMessage, rewrite: (location: string) => string, drop: ReadonlySet<string> = new Set()): string[] {
   const listed = connectionListed(res.headers);
   const out: string[] = [];
   for (let i = 0; i < res.rawHeaders.length; i += 2) {
     const name = res.rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed.has(lower) || CORS.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || listed.has(lower) || CORS.has(lower) || drop.has(lower)) continue;
     out.push(name, lower === 'location' ? rewrite(res.rawHeaders[i + 1]!) : res.rawHeaders[i + 1]!);
   }
   return out;
+}
+
+/** An HTML answer whose links can be rewritten: 'identity' or 'gzip' (upstream also reads deflate), else false. */
+function htmlEncoding(res: IncomingMessage): 'identity' | 'gzip' | false {
+  const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'text/html') return false;
+  const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return 'identity';
+  return encoding === 'gzip' ? 'gzip' : false;
 }
 
 function hostPort(a: { host: string; port: number }): string {
@@ -299,7 +311,9 @@ export class BackendProxy {
 
   /** A plain answer, whatever its status, streamed through with back-pressure. */
   private async relay(c: ConnectRequest, res: IncomingMessage, socket: Socket, rewrite: (l: string) => string, closeAfter: boolean): Promise<void> {
-    const headers = clientResponseHeaders(res, rewrite);
+    // proxy.Transport: links in an HTML page (not a redirect) are rewritten too; its length changes then.
+    const html = c.req.method !== 'HEAD' && res.headers.location === undefined && htmlEncoding(res);
+    const headers = clientResponseHeaders(res, rewrite, html ? new Set(['content-length']) : undefined);
     if (closeAfter) headers.push('Connection', 'close');
     c.res.writeHead(res.statusCode ?? 502, res.statusMessage, headers);
     c.res.flushHeaders();
@@ -309,7 +323,17 @@ export class BackendProxy {
       socket.destroy();
       c.res.destroy();
     });
-    res.pipe(c.res);
+    if (html) {
+      const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [res];
+      if (html === 'gzip') stages.push(createGunzip(), new HtmlLinkRewriter(rewrite), createGzip());
+      else stages.push(new HtmlLinkRewriter(rewrite));
+      stages.push(c.res);
+      pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], (err) => {
+        if (err) c.res.destroy();
+      });
+    } else {
+      res.pipe(c.res);
+    }
     res.once('error', () => c.res.destroy());
     res.once('aborted', () => c.res.destroy());
     c.res.once('close', () => {
