@@ -20,8 +20,8 @@ export interface ConnectRequest {
   /** Path segments after the subresource (proxy paths). */
   rest: string[];
   /**
-   * The path after the subresource as sent, percent-decoded: '' when the URL ends at the subresource, else starting
-   * with '/' and keeping a trailing '/' (proxies redirect '' and pass '/' on).
+   * For `schemeNamePort` subresources: the path after the subresource as sent, percent-decoded: '' when the URL ends
+   * at the subresource, else starting with '/' and keeping a trailing '/' (proxies redirect '' and pass '/' on).
    */
   restPath: string;
   query: URLSearchParams;
@@ -98,6 +98,7 @@ export async function connectResource(scope: RequestScope, r: ApiRequest, sub: S
     });
   }
   const rest = r.info.parts.slice(r.info.subresourceIndex + 1);
-  const restPath = decodePath(restPathOf(new URL(r.req.url ?? '/', 'https://skiff').pathname, rest.length));
+  // Only the proxies of pods and services read it; the others keep their path as it came.
+  const restPath = sub.connect.schemeNamePort ? decodePath(restPathOf(new URL(r.req.url ?? '/', 'https://skiff').pathname, rest.length)) : '';
   await target({ req: r.req, res: r.res, user: r.user, object: item.obj, subresource: sub.name, rest, restPath, query: r.query, scheme, port });
 }
