@@ -19,9 +19,11 @@ export interface ServerProcess {
  * server runs without its embedded node agent (--disable-agent) unless `agent` is true: tests and benchmarks of the
  * control plane use simulated nodes, and a real node beside them would take their pods.
  */
-export function spawnServer(args: string[], timeoutMs = 20_000, env: Record<string, string> = {}, { agent = false } = {}): Promise<ServerProcess> {
+export function spawnServer(args: string[], timeoutMs = 20_000, env: Record<string, string> = {}, { agent = false, prefix = [] as string[] } = {}): Promise<ServerProcess> {
   const started = performance.now();
-  const child = spawn(process.execPath, [SKIFF_BIN, 'server', ...(agent ? [] : ['--disable-agent']), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // prefix: a command the server runs under, e.g. setpriv to another user (non-root tests).
+  const argv = [...prefix, process.execPath, SKIFF_BIN, 'server', ...(agent ? [] : ['--disable-agent']), ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -356,6 +356,7 @@ export class ProcessShim {
     if (this.containers.has(args.id)) throw new RuntimeError('CreateContainer', `container ${args.id} already exists`);
     const ignoredMounts = !sandbox.namespaces.mount && args.config.mounts.some((m) => m.hostPath !== m.containerPath);
     const security = args.config.security;
+    if (!this.rootMode) refuseWithoutRoot(args.config);
     let capabilities: string[] | undefined;
     // Without root there is no bounding set to drop from; privileged keeps every capability (runc does the same).
     if (this.rootMode && security?.privileged !== true) {
@@ -424,7 +425,7 @@ export class ProcessShim {
       cgroupProcsFiles: cg?.procsFiles() ?? [],
       workingDir,
       argv: [resolved!, ...argv.slice(1)],
-      security: rec.config.security,
+      security: this.securityOf(rec),
       capabilities: rec.capabilities,
       tty: rec.config.tty,
       mounts: rec.config.mounts.filter((m) => m.hostPath !== m.containerPath),
@@ -601,8 +602,15 @@ export class ProcessShim {
       env: Object.entries(env).map(([name, value]) => ({ name, value })),
       workingDir: rec.config.workingDir || '/',
       running: rec.state === 'running',
-      security: rec.config.security,
+      security: this.securityOf(rec),
     };
+  }
+
+  /** What setpriv applies: without root only no_new_privs (the user and groups are the supervisor's, checked at create). */
+  private securityOf(rec: ContainerRecord): ContainerConfig['security'] {
+    const security = rec.config.security;
+    if (this.rootMode || security === undefined) return security;
+    return security.noNewPrivileges ? { noNewPrivileges: true } : undefined;
   }
 
   // ---- attach ----
@@ -703,6 +711,23 @@ function isDirectory(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Without root a container runs as the supervisor's user, on the host's root file system: a securityContext that asks
+ * for another user or group, or a read-only root, cannot be honoured, and is refused (CreateContainerError) rather than
+ * run as something else than the pod says.
+ */
+function refuseWithoutRoot(config: ContainerConfig): void {
+  const security = config.security;
+  const uid = process.getuid?.();
+  const gid = process.getgid?.();
+  const name = JSON.stringify(config.metadata.name);
+  const why = `the process runtime without root runs every container as its own user (uid ${uid}, gid ${gid})`;
+  if (security?.runAsUser !== undefined && security.runAsUser !== uid) throw new RuntimeError('CreateContainer', `container ${name}: runAsUser ${security.runAsUser}: ${why}`);
+  const group = security?.runAsGroup ?? security?.runAsUser;
+  if (security?.runAsGroup !== undefined && group !== gid) throw new RuntimeError('CreateContainer', `container ${name}: runAsGroup ${group}: ${why}`);
+  if (security?.readonlyRootfs) throw new RuntimeError('CreateContainer', `container ${name}: readOnlyRootFilesystem needs a mount namespace, which the process runtime has only as root`);
 }
 
 /** The container's pid namespace; records written before per-container pid namespaces had the pod's (or the host's). */
