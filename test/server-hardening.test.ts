@@ -8,13 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, statSync, unlinkSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import type { Pki } from '../src/apiserver/auth/pki.js';
+import { ensurePki, type Pki } from '../src/apiserver/auth/pki.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 import type { ApiServerOptions } from '../src/apiserver/server.js';
 import { haveEtcd, startTestEtcd, type TestEtcd } from '../src/storage/etcd-store-testing.js';
 import { openStore } from '../src/storage/open-store.js';
@@ -386,6 +389,7 @@ const mount = mountTinyTmpfs('24m');
 describe('a full disk (SQLite on a small tmpfs)', { skip: mount === undefined && 'cannot mount a tmpfs here (needs root)' }, () => {
   let server: TestServer | undefined;
   let filler: string | undefined;
+  let refill: string | undefined;
   const dataDir = mount ? join(mount.dir, 'data') : '';
   const cm = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { payload: 'x'.repeat(64 * 1024) } });
 
@@ -438,10 +442,35 @@ describe('a full disk (SQLite on a small tmpfs)', { skip: mount === undefined &&
     assert.match(refused.json?.message ?? '', /out of space|disk is full/);
   });
 
+  it('restarts on the full disk with certificates due for renewal: keeps the valid ones on disk and serves', async () => {
+    assert.ok(server && filler);
+    const port = server.port;
+    await server.stop();
+    server = undefined;
+    // Serving and kubelet-client certificates issued 300 days ago by the same CA: renewal is due (65 days left).
+    const tlsDir = join(dataDir, 'server', 'tls');
+    for (const f of ['serving-kube-apiserver', 'client-kube-apiserver']) for (const ext of ['crt', 'key']) unlinkSync(join(tlsDir, `${f}.${ext}`));
+    const backdated = await ensurePki(dataDir, { now: new Date(Date.now() - 300 * DAY_MS) });
+    assert.deepEqual(backdated.generated, ['serving', 'kubelet-client']);
+    refill = fillDisk(mount!.dir, 'filler-2');
+    server = await startTestServer({ controlPlane: false, dataDir, port });
+    const presented = await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+        resolve(socket.getPeerCertificate().valid_to);
+        socket.end();
+      });
+      socket.on('error', reject);
+    });
+    assert.equal(Date.parse(presented), Date.parse(new X509Certificate(backdated.servingCertPem).validTo));
+    assert.equal((await server.request('GET', '/api/v1/namespaces/default/configmaps')).status, 200);
+    assert.equal(readFileSync(join(tlsDir, 'serving-kube-apiserver.crt'), 'utf8'), backdated.servingCertPem);
+  });
+
   it('takes writes again and turns ready once space is freed', async () => {
     assert.ok(server && filler);
     unlinkSync(filler);
     filler = undefined;
+    if (refill) unlinkSync(refill);
     assert.equal((await server.request('POST', '/api/v1/namespaces/default/configmaps', cm('after-space'))).status, 201);
     await until('/readyz ok', async () => (await server!.request('GET', '/readyz')).status === 200, 10_000);
   });

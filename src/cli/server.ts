@@ -2,6 +2,7 @@
  * `skiff server`: the control plane in one process. Opens the store, ensures certificates and the cluster token,
  * starts the API server, writes the admin kubeconfig, and stops gracefully on SIGTERM/SIGINT.
  */
+import { statfsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Authenticator } from '../apiserver/auth/authenticator.js';
@@ -20,7 +21,7 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { isNotFound } from '../api/status.js';
 import { startCompactor } from '../storage/compactor.js';
 import { openStore } from '../storage/open-store.js';
-import type { Store } from '../storage/store.js';
+import { StoreFullError, type Store } from '../storage/store.js';
 import { createLogger, type LogFields } from '../log/logger.js';
 import { announcer } from './announcer.js';
 import { nodeAgentStartOptions } from './node-agent-flags.js';
@@ -44,13 +45,51 @@ const log = createLogger('server');
  * printed on stdout in the text log format, info entries in the JSON one); tests pass a no-op.
  */
 export async function runServer(config: ServerConfig, announce: (line: string, fields?: LogFields) => void = announcer(config.logFormat, log)): Promise<RunningServer> {
+  try {
+    return await startServer(config, announce);
+  } catch (err) {
+    throw explainStartFailure(err, config.dataDir);
+  }
+}
+
+/** Error codes of a disk that takes no more data (Node's, and better-sqlite3's for SQLite's own writes). */
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+
+/**
+ * A start that failed because the data dir's disk is full says so in one line, whatever write hit it first (the
+ * datastore, a certificate, the kubeconfig): SQLite reports some of those as I/O errors, so free space decides.
+ */
+export function explainStartFailure(err: unknown, dataDir: string): unknown {
+  let free: number | undefined;
+  try {
+    const fs = statfsSync(dataDir);
+    free = fs.bavail * fs.bsize;
+  } catch {
+    // The data dir may not exist yet; then only the error's own code can tell.
+  }
+  let full = err instanceof StoreFullError;
+  for (let e: unknown = err, depth = 0; !full && typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = String((e as { code?: unknown }).code ?? '');
+    full = DISK_FULL_CODES.has(code) || (code.startsWith('SQLITE_IOERR') && free !== undefined && free < LOW_SPACE_BYTES);
+    if (!full && e instanceof Error && /database or disk is full|no space left on device/i.test(e.message)) full = true;
+  }
+  if (!full) return err;
+  const left = free === undefined ? '' : ` (${free} bytes free)`;
+  // The logger prints the causes after the message: what the full disk stopped comes next.
+  return new Error(`cannot start: the disk holding ${dataDir} is full${left}; free some space and start again`, { cause: err });
+}
+
+/** Below this much free space an I/O error of SQLite's is taken for a full disk. */
+const LOW_SPACE_BYTES = 1024 * 1024;
+
+async function startServer(config: ServerConfig, announce: (line: string, fields?: LogFields) => void): Promise<RunningServer> {
   const started = performance.now();
   const datastore = config.datastoreEndpoint;
   if (datastore.startsWith('sqlite://')) {
     const file = datastore.slice('sqlite://'.length);
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   }
-  const pkiOptions = { hostnames: config.tlsSan, ips: config.advertiseAddress ? [config.advertiseAddress] : [] };
+  const pkiOptions = { hostnames: config.tlsSan, ips: config.advertiseAddress ? [config.advertiseAddress] : [], onWarning: (message: string) => log.warn(message) };
   const [store, secret] = await Promise.all([openStore(datastore), tokenSecret(config.dataDir, config.token)]);
   const since = () => Math.round(performance.now() - started);
   log.debug('datastore open', { datastore: redactUrl(datastore), ms: since() });

@@ -1,13 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer, type Server } from 'node:tls';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { ensurePki } from './pki.js';
+import { fillDisk, mountTinyTmpfs } from '../../storage/tmpfs-testing.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -139,5 +140,38 @@ describe('ensurePki', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+const mount = mountTinyTmpfs('2m');
+
+describe('ensurePki on a full disk', { skip: mount === undefined && 'cannot mount a tmpfs here (needs root)' }, () => {
+  after(() => mount?.unmount());
+
+  it('keeps valid certificates whose renewal cannot be saved, leaves no half-written pair, and renews once space is back', async () => {
+    const dir = join(mount!.dir, 'data');
+    const first = await ensurePki(dir, { nodeHostname: 'node-a' });
+    const filler = fillDisk(mount!.dir);
+    const at300Days = new Date(Date.now() + 300 * DAY);
+    const warnings: string[] = [];
+    const kept = await ensurePki(dir, { nodeHostname: 'node-a', now: at300Days, onWarning: (m) => warnings.push(m) });
+    assert.deepEqual(kept.generated, []);
+    assert.equal(kept.servingCertPem, first.servingCertPem);
+    assert.equal(kept.adminKeyPem, first.adminKeyPem);
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0], /serving certificate needs renewing but the disk is full \(ENOSPC\); keeping the one on disk/);
+    // On disk: the old pairs, whole, and no temporary files.
+    assert.equal(await readFile(first.paths.adminKey, 'utf8'), first.adminKeyPem);
+    assert.equal(await readFile(first.paths.adminCert, 'utf8'), first.adminCertPem);
+    assert.deepEqual((await readdir(first.paths.dir)).filter((f) => f.includes('.tmp-')), []);
+
+    // Expired certificates cannot be kept: the start fails with the write's error.
+    const at400Days = new Date(Date.now() + 400 * DAY);
+    await assert.rejects(ensurePki(dir, { nodeHostname: 'node-a', now: at400Days }), /pki: cannot write .*ENOSPC/);
+
+    await unlink(filler);
+    const renewed = await ensurePki(dir, { nodeHostname: 'node-a', now: at300Days });
+    assert.deepEqual(renewed.generated, ['serving', 'admin', 'kubelet-client']);
+    assert.equal(renewed.caCertPem, first.caCertPem);
   });
 });

@@ -69,6 +69,8 @@ export interface PkiOptions {
   now?: Date;
   /** The node's hostname, always a SAN; defaults to `os.hostname()`. */
   nodeHostname?: string;
+  /** Told when a due renewal could not be saved (a full disk) and the certificate on disk is kept for this run. */
+  onWarning?(message: string): void;
 }
 
 export interface PkiPaths {
@@ -83,7 +85,7 @@ export interface PkiPaths {
   kubeletClientKey: string;
 }
 
-/** Which files ensurePki wrote in this call; empty when everything on disk was reused. */
+/** Which files ensurePki wrote in this call; empty when everything on disk was reused (or could not be replaced). */
 export type PkiGenerated = Array<'ca' | 'serving' | 'admin' | 'kubelet-client'>;
 
 export interface Pki {
@@ -141,34 +143,19 @@ export async function ensurePki(dataDir: string, opts: PkiOptions = {}): Promise
   }
   const caNode = new NodeX509(ca.certPem);
 
-  let serving = await loadPair(paths.servingCert, paths.servingKey);
-  if (serving === undefined || needsRenewal(serving.certPem, caNode, now) || !coversSans(serving.certPem, wanted)) {
-    serving = await createLeaf(ca, now, {
-      subject: 'CN=kube-apiserver',
-      usage: EKU_SERVER_AUTH,
-      sans: wanted,
-    });
-    await writePair(paths.servingCert, paths.servingKey, serving);
-    generated.push('serving');
-  }
+  const leaf = (name: PkiGenerated[number], certPath: string, keyPath: string, wantedBy: (p: PemPair) => boolean, make: () => Promise<PemPair>) =>
+    ensureLeaf({ name, certPath, keyPath, caNode, now, wantedBy, make, generated, onWarning: opts.onWarning });
 
-  let admin = await loadPair(paths.adminCert, paths.adminKey);
-  if (admin === undefined || needsRenewal(admin.certPem, caNode, now)) {
-    admin = await createLeaf(ca, now, {
-      subject: 'CN=system:admin, O=system:masters',
-      usage: EKU_CLIENT_AUTH,
-    });
-    await writePair(paths.adminCert, paths.adminKey, admin);
-    generated.push('admin');
-  }
-
-  let kubeletClient = await loadPair(paths.kubeletClientCert, paths.kubeletClientKey);
-  if (kubeletClient === undefined || needsRenewal(kubeletClient.certPem, caNode, now)) {
-    // kubeadm's apiserver-kubelet-client: who node agents let in for logs, exec and port-forward.
-    kubeletClient = await createLeaf(ca, now, { subject: 'CN=kube-apiserver-kubelet-client, O=system:masters', usage: EKU_CLIENT_AUTH });
-    await writePair(paths.kubeletClientCert, paths.kubeletClientKey, kubeletClient);
-    generated.push('kubelet-client');
-  }
+  const serving = await leaf('serving', paths.servingCert, paths.servingKey, (p) => coversSans(p.certPem, wanted), () =>
+    createLeaf(ca, now, { subject: 'CN=kube-apiserver', usage: EKU_SERVER_AUTH, sans: wanted }),
+  );
+  const admin = await leaf('admin', paths.adminCert, paths.adminKey, () => true, () =>
+    createLeaf(ca, now, { subject: 'CN=system:admin, O=system:masters', usage: EKU_CLIENT_AUTH }),
+  );
+  // kubeadm's apiserver-kubelet-client: who node agents let in for logs, exec and port-forward.
+  const kubeletClient = await leaf('kubelet-client', paths.kubeletClientCert, paths.kubeletClientKey, () => true, () =>
+    createLeaf(ca, now, { subject: 'CN=kube-apiserver-kubelet-client, O=system:masters', usage: EKU_CLIENT_AUTH }),
+  );
 
   return {
     paths,
@@ -189,6 +176,52 @@ export async function ensurePki(dataDir: string, opts: PkiOptions = {}): Promise
 interface PemPair {
   certPem: string;
   keyPem: string;
+}
+
+interface LeafRequest {
+  name: PkiGenerated[number];
+  certPath: string;
+  keyPath: string;
+  caNode: NodeX509;
+  now: Date;
+  /** Beyond validity and issuer: whether the pair on disk still serves (the serving certificate's SANs). */
+  wantedBy(pair: PemPair): boolean;
+  make(): Promise<PemPair>;
+  generated: PkiGenerated;
+  onWarning?(message: string): void;
+}
+
+/** Errors that mean the disk cannot take the new files now, not that something is wrong with the data dir. */
+const NO_SPACE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+
+/**
+ * The leaf pair on disk when it is still good, else a new one written in its place. A renewal that is due but
+ * cannot be saved because the disk is full keeps the pair on disk for this run while it is still valid (the next
+ * start tries again), so a full disk never stops a server whose certificates work; a pair that is missing,
+ * expired or not from this CA cannot be kept, and the start fails with the write's error.
+ */
+async function ensureLeaf(req: LeafRequest): Promise<PemPair> {
+  const current = await loadPair(req.certPath, req.keyPath);
+  if (current !== undefined && !needsRenewal(current.certPem, req.caNode, req.now) && req.wantedBy(current)) return current;
+  const fresh = await req.make();
+  try {
+    await writePair(req.certPath, req.keyPath, fresh);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (!NO_SPACE_CODES.has(code) || current === undefined || !stillValid(current.certPem, req.caNode, req.now)) {
+      throw new Error(`pki: cannot write ${req.certPath}: ${(err as Error).message}`, { cause: err });
+    }
+    req.onWarning?.(`the ${req.name} certificate needs renewing but the disk is full (${code}); keeping the one on disk (valid until ${new NodeX509(current.certPem).validTo}) and renewing at the next start`);
+    return current;
+  }
+  req.generated.push(req.name);
+  return fresh;
+}
+
+/** Issued by the CA and not yet expired (a certificate due for renewal may still be valid for months). */
+function stillValid(certPem: string, ca: NodeX509, now: Date): boolean {
+  const cert = new NodeX509(certPem);
+  return cert.checkIssued(ca) && cert.verify(ca.publicKey) && new Date(cert.validTo).getTime() > now.getTime();
 }
 
 interface SanSet {
@@ -270,14 +303,28 @@ async function readOptional(path: string): Promise<string | undefined> {
 }
 
 async function writePair(certPath: string, keyPath: string, pair: PemPair): Promise<void> {
-  // Key first: a crash between the two writes leaves an unpaired key, which the next start replaces,
-  // rather than a certificate whose key is gone.
-  await writeFileAtomic(keyPath, pair.keyPem, 0o600);
-  await writeFileAtomic(certPath, pair.certPem, 0o644);
+  // Both files are written in full before either replaces its old one: a disk that fills up midway leaves the old
+  // pair as it was, never a new key beside an old certificate. Key first: a crash between the renames leaves an
+  // unpaired key, which the next start replaces, rather than a certificate whose key is gone.
+  const key = await writeTemp(keyPath, pair.keyPem, 0o600);
+  let cert: string;
+  try {
+    cert = await writeTemp(certPath, pair.certPem, 0o644);
+  } catch (err) {
+    await unlink(key).catch(() => undefined);
+    throw err;
+  }
+  await rename(key, keyPath);
+  await rename(cert, certPath);
 }
 
 /** Writes through a temporary file and rename, so a reader never sees half a PEM. */
 export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+  await rename(await writeTemp(path, data, mode), path);
+}
+
+/** `data` in a new temporary file beside `path`, synced to disk; nothing is left behind when a write fails. */
+async function writeTemp(path: string, data: string, mode: number): Promise<string> {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await open(tmp, 'wx', mode);
   try {
@@ -291,7 +338,7 @@ export async function writeFileAtomic(path: string, data: string, mode: number):
     throw err;
   }
   await fh.close();
-  await rename(tmp, path);
+  return tmp;
 }
 
 async function createCa(now: Date): Promise<PemPair> {
