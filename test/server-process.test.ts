@@ -3,13 +3,16 @@
  * and objects, graceful SIGTERM, flags.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { spawnServer, waitExit } from './helpers/server-process.js';
+import { SKIFF_BIN, spawnServer, waitExit } from './helpers/server-process.js';
+import { fillDisk, mountTinyTmpfs } from '../src/storage/tmpfs-testing.js';
 
 interface Creds {
   ca: string;
@@ -119,5 +122,24 @@ describe('skiff server process', () => {
     assert.equal(help.status, 0);
     assert.match(help.stdout, /--datastore-endpoint/);
     assert.match(help.stdout, /SKIFF_DATA_DIR/);
+  });
+});
+
+const fullMount = mountTinyTmpfs('4m');
+
+describe('skiff server on a full disk', { skip: fullMount === undefined && 'cannot mount a tmpfs here (needs root)' }, () => {
+  after(() => fullMount?.unmount());
+
+  it('a fresh start exits 1 with one line that says the disk is full, whichever write hit it first', async () => {
+    fillDisk(fullMount!.dir);
+    const child = spawn(process.execPath, [SKIFF_BIN, 'server', '--data-dir', join(fullMount!.dir, 'data'), '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable-agent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    const [code] = await once(child, 'close');
+    assert.equal(code, 1, output);
+    const lines = output.trim().split('\n');
+    assert.equal(lines.length, 1, output);
+    assert.match(lines[0], /cannot start: the disk holding .*\/data is full \(0 bytes free\); free some space and start again: /);
   });
 });
