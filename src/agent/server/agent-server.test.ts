@@ -118,6 +118,14 @@ describe('AgentServer', () => {
     assert.equal((await get('/nope')).status, 404);
   });
 
+  it('answers 400 to a path with a malformed escape (found by test/agent-api-fuzz.test.ts: it was a 500)', async () => {
+    for (const path of ['/exec/ns/p/c/%ZZ?command=true&output=1', '/%', '/containerLogs/ns/p/%E0%A4%A']) {
+      const r = await get(path);
+      assert.equal(r.status, 400, path);
+      assert.match(r.text, /^invalid URL escape in "/);
+    }
+  });
+
   function wsExec(path: string, protocol: string, onOpen?: (ws: WebSocket) => void): Promise<Array<{ channel: number; data: string }>> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(`wss://127.0.0.1:${agent.port}${path}`, [protocol], { ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem });

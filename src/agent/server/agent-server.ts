@@ -76,6 +76,11 @@ export class AgentServer extends EventEmitter {
     this.streamCreationTimeoutMs = opts.streamCreationTimeoutMs ?? this.limits.handshakeTimeoutMs;
   }
 
+  /** TLS connections open now (plain requests, keep-alive and streaming ones). */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   /** Streaming sessions open now: all of them, or one client identity's. */
   activeSessions(client?: string): number {
     return this.sessions.active(client);
@@ -113,7 +118,13 @@ export class AgentServer extends EventEmitter {
       const res = new ServerResponse(req);
       res.assignSocket(socket);
       res.shouldKeepAlive = false;
-      res.on('finish', () => socket.end());
+      // A refusal answered on the upgraded socket: nobody reads that socket any more, so without draining it the
+      // client's FIN is never seen and the connection stays half-open for good (found by test/agent-api-fuzz.test.ts).
+      // Drain, flush the answer, then close, as Node's own server does after a `Connection: close` answer.
+      res.on('finish', () => {
+        socket.resume();
+        socket.destroySoon();
+      });
       this.handle(req, res);
     });
     server.on('tlsClientError', (err) => log.debug('TLS handshake failed', { err: err.message }));
@@ -156,7 +167,13 @@ export class AgentServer extends EventEmitter {
     if (!id) return refuse(res, 401, 'Unauthorized');
     if (!isAuthorized(id, this.policy)) return refuse(res, 403, forbiddenMessage(id, method, url.pathname));
 
-    const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+    } catch {
+      // A malformed escape (`%ZZ`, a cut UTF-8 sequence): Go's server refuses such a request URI with 400.
+      return refuse(res, 400, `invalid URL escape in ${JSON.stringify(url.pathname)}`);
+    }
     const [root] = parts;
     const get = method === 'GET' || method === 'HEAD';
     if (url.pathname === '/healthz' && get) return text(res, 200, 'ok');
@@ -173,10 +190,12 @@ export class AgentServer extends EventEmitter {
       if (!pod) return refuse(res, 404, `pod does not exist`);
       if (!hasContainer(pod, container)) return refuse(res, 404, `container not found (${JSON.stringify(container)})`);
       const options = streamOptions(url.searchParams);
-      if (!this.admitSession(req, res, id.username)) return;
+      const release = this.admitSession(req, res, id.username);
+      if (!release) return;
       const backend = this.opts.backend;
       const served = (protocol: string | undefined) => {
         if (protocol) this.streamOpened(req, { kind: root, namespace: ns, pod: name, protocol });
+        else release();
       };
       if (root === 'exec') {
         const command = url.searchParams.getAll('command');
@@ -199,7 +218,8 @@ export class AgentServer extends EventEmitter {
     if (root === 'portForward' && (parts.length === 3 || parts.length === 4) && (get || method === 'POST')) {
       const pod = await this.findPod(parts[1]!, parts[2]!, parts[3]);
       if (!pod) return refuse(res, 404, `pod does not exist`);
-      if (!this.admitSession(req, res, id.username)) return;
+      const release = this.admitSession(req, res, id.username);
+      if (!release) return;
       const backend = this.opts.backend;
       const protocol = servePortForward(req, res, {
         dial: (port) => backend.portForward(pod, port),
@@ -208,29 +228,31 @@ export class AgentServer extends EventEmitter {
         streamCreationTimeoutMs: this.streamCreationTimeoutMs,
       });
       if (protocol) this.streamOpened(req, { kind: 'portforward', namespace: parts[1]!, pod: parts[2]!, protocol });
+      else release();
       return;
     }
     return refuse(res, 404, '404 page not found');
   }
 
   /**
-   * Counts an upgrade request against the session limits until its connection closes, or answers 429 with a Status.
-   * Requests that are no upgrade are refused later (400) and not counted.
+   * Counts an upgrade request against the session limits until its connection closes (or the returned release is
+   * called, for a request refused after all), or answers 429 with a Status and returns undefined. Requests that are
+   * no upgrade are refused later (400) and not counted.
    */
-  private admitSession(req: IncomingMessage, res: ServerResponse, client: string): boolean {
-    if (!isWebSocketRequest(req) && !isSpdyUpgradeRequest(req)) return true;
+  private admitSession(req: IncomingMessage, res: ServerResponse, client: string): (() => void) | undefined {
+    if (!isWebSocketRequest(req) && !isSpdyUpgradeRequest(req)) return () => undefined;
     const admitted = this.sessions.acquire(client);
     if ('refusal' in admitted) {
       log.info('streaming session refused', { client, url: req.url, reason: admitted.refusal.message });
       const body = JSON.stringify(admitted.refusal);
       res.writeHead(429, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Retry-After': '1', Connection: 'close' });
       res.end(body);
-      return false;
+      return undefined;
     }
     const socket = req.socket;
     if (socket.destroyed) admitted.release();
     else socket.once('close', admitted.release);
-    return true;
+    return admitted.release;
   }
 
   private streamOpened(req: IncomingMessage, e: StreamEvent): void {

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { ensurePki, type Pki } from '../../apiserver/auth/pki.js';
@@ -160,9 +160,43 @@ describe('AgentServer streaming bounds', () => {
     assert.ok(Date.now() - t0 < 5_000, `closed after ${Date.now() - t0} ms`);
   });
 
-  function tlsOpen(port: number): Promise<TLSSocket> {
+  // Found by test/agent-api-fuzz.test.ts: these connections stayed open for good (nobody read the socket, so the
+  // client's FIN went unseen) and kept their session slot, until 32 of them locked the client out with 429s.
+  it('closes the connection of a refused upgrade request and frees its slot, whatever the client does after', async () => {
+    const before = counted.openConnections;
+    for (const request of [
+      'GET /exec/ns/p/c?command=true&output=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: MDEyMzQ1Njc4OWFiY2RlZg==\r\nSec-WebSocket-Protocol: v9.channel.k8s.io\r\n\r\n',
+      'POST /exec/ns/p/c?command=true HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n',
+    ]) {
+      const s = await tlsOpen(counted.port, true);
+      let got = '';
+      s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      s.write(request);
+      // The client keeps its side open (and even writes more): the server must end the connection anyway.
+      await new Promise<void>((resolve) => s.once('end', () => resolve()));
+      s.write('more bytes after the answer');
+      assert.match(got, /^HTTP\/1.1 400 /);
+      await waitFor(() => counted.openConnections === before && counted.activeSessions() === 0, `connection closed and slot freed (${counted.openConnections} open, ${counted.activeSessions()} sessions)`);
+      s.destroy();
+    }
+  });
+
+  it('ends a SPDY session whose client half-closes the connection', async () => {
+    const s = await tlsOpen(counted.port, true);
+    let got = '';
+    s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+    s.write('POST /portForward/ns/p HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n');
+    await waitFor(() => got.startsWith('HTTP/1.1 101 '), 'the 101');
+    await waitFor(() => counted.activeSessions() === 1, 'the session counted');
+    s.end();
+    await new Promise<void>((resolve) => s.once('end', () => resolve()));
+    await waitFor(() => counted.activeSessions() === 0, 'the session released');
+    s.destroy();
+  });
+
+  function tlsOpen(port: number, allowHalfOpen = false): Promise<TLSSocket> {
     return new Promise((resolve, reject) => {
-      const s = tlsConnect({ host: '127.0.0.1', port, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem, servername: 'localhost' }, () => resolve(s));
+      const s = tlsConnect({ host: '127.0.0.1', port, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem, servername: 'localhost', allowHalfOpen } as ConnectionOptions, () => resolve(s));
       s.on('error', reject);
     });
   }

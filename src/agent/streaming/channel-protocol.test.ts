@@ -69,4 +69,11 @@ describe('ResizeDecoder', () => {
     ]);
     assert.deepEqual(d.push('{"Width":"x"}{"Width":1,"Height":2}'), [{ width: 1, height: 2 }]);
   });
+
+  it('skips sizes that are not two uint16 (found by test/agent-api-fuzz.test.ts: 65536 and 1e308 reached the runtime)', () => {
+    const d = new ResizeDecoder();
+    const junk = ['{"Width":65536,"Height":24}', '{"Width":1e308,"Height":1e308}', '{"Width":-1,"Height":5}', '{"Width":80.5,"Height":24}', '{"Width":"80","Height":[24]}', '{"Width":null}'];
+    assert.deepEqual(d.push(junk.join('')), []);
+    assert.deepEqual(d.push('{"Width":65535,"Height":0}'), [{ width: 65535, height: 0 }]);
+  });
 });

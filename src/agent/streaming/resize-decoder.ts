@@ -1,7 +1,7 @@
 /**
  * Terminal sizes as clients send them on the resize channel or stream: JSON objects `{"Width":80,"Height":24}`, one
  * per WebSocket message, or back to back (newline-separated, as Go's json.Encoder writes) on a SPDY stream, split
- * anywhere by the transport.
+ * anywhere by the transport. Sizes outside uint16 (kubelet's TerminalSize) are skipped, like unparseable objects.
  */
 import type { TerminalSize } from '../runtime/types.js';
 
@@ -21,9 +21,8 @@ export class ResizeDecoder {
       if (start < 0) continue;
       try {
         const v = JSON.parse(text.slice(start)) as { Width?: unknown; Height?: unknown };
-        const width = Number(v.Width);
-        const height = Number(v.Height);
-        if (Number.isFinite(width) && Number.isFinite(height) && width >= 0 && height >= 0) sizes.push({ width, height });
+        // remotecommand.TerminalSize is two uint16: Go's decoder refuses anything else (a string, 1e308, -1, 65536).
+        if (isUint16(v.Width) && isUint16(v.Height)) sizes.push({ width: v.Width, height: v.Height });
       } catch {
         // not JSON: skip it
       }
@@ -31,4 +30,8 @@ export class ResizeDecoder {
     if (this.pending.length > 4096) this.pending = '';
     return sizes;
   }
+}
+
+function isUint16(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff;
 }

@@ -206,10 +206,12 @@ export class SpdyFrameParser {
     }
     const frames: SpdyFrame[] = [];
     while (this.buffered >= 8) {
-      const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      // Join the pieces only once the whole frame is there: joining on every push made a 16 MiB frame sent in small
+      // pieces cost O(n²) copying, seconds to minutes with the event loop blocked (found by test/agent-api-fuzz.test.ts).
+      const length = this.peekHeader().readUInt32BE(4) & 0xffffff;
+      if (this.buffered < 8 + length) break;
+      const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
       this.chunks = [buf];
-      const length = buf.readUInt32BE(4) & 0xffffff;
-      if (buf.length < 8 + length) break;
       const flags = buf.readUInt8(4);
       const payload = buf.subarray(8, 8 + length);
       const first = buf.readUInt32BE(0);
@@ -225,6 +227,19 @@ export class SpdyFrameParser {
       this.buffered = rest.length;
     }
     return frames;
+  }
+
+  /** The first 8 buffered bytes (a frame's header), copying at most those. */
+  private peekHeader(): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= 8) return first;
+    const head = Buffer.alloc(8);
+    let at = 0;
+    for (const c of this.chunks) {
+      at += c.copy(head, at, 0, Math.min(c.length, 8 - at));
+      if (at === 8) break;
+    }
+    return head;
   }
 }
 

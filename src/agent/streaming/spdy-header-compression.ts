@@ -7,11 +7,30 @@ import zlib from 'node:zlib';
 import { SPDY3_HEADER_DICTIONARY } from './spdy-dictionary.js';
 import { decodeHeaderBlock, encodeHeaderBlock, SpdyProtocolError, type SpdyHeaders } from './spdy-frames.js';
 
-/** Runs `block` through a zlib stream and returns what it produced up to a sync flush. */
-function process(stream: zlib.Deflate | zlib.Inflate, block: Buffer): Promise<Buffer> {
+/**
+ * Largest header block we inflate (Go's http.DefaultMaxHeaderBytes). Kubernetes' blocks are a few hundred bytes; a
+ * 260 KB block of zeros inflates to 256 MiB and cost a second and a half of CPU and that much memory, per frame (found
+ * by test/agent-api-fuzz.test.ts's zlib bomb cases).
+ */
+export const MAX_HEADER_BLOCK_BYTES = 1 << 20;
+
+/** Runs `block` through a zlib stream and returns what it produced up to a sync flush (at most `limit` bytes). */
+function process(stream: zlib.Deflate | zlib.Inflate, block: Buffer, limit = Infinity): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
-    const onData = (c: Buffer) => out.push(c);
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size <= limit) {
+        out.push(c);
+        return;
+      }
+      // No more inflating: the context is useless now, and the connection is closed on this error.
+      stream.off('data', onData);
+      stream.off('error', onError);
+      stream.destroy();
+      reject(new Error(`header block larger than ${limit} bytes`));
+    };
     const onError = (err: Error) => {
       stream.off('data', onData);
       reject(err);
@@ -55,7 +74,7 @@ export class HeaderDecompressor {
     const result = this.queue.then(async () => {
       let raw: Buffer;
       try {
-        raw = await process(this.inflate, compressed);
+        raw = await process(this.inflate, compressed, MAX_HEADER_BLOCK_BYTES);
       } catch (err) {
         throw new SpdyProtocolError(`header block does not decompress: ${(err as Error).message}`);
       }

@@ -112,6 +112,38 @@ describe('SPDY frame codec', () => {
     c.close();
     d.close();
   });
+
+  // Both found by test/agent-api-fuzz.test.ts.
+  it('refuses a header block that inflates past 1 MiB, without inflating it all (a zlib bomb)', async () => {
+    const d = new HeaderDecompressor();
+    const bomb = zlib.deflateSync(Buffer.concat([encodeHeaderBlock({ streamtype: ['error'] }), Buffer.alloc(256 << 20)]), { dictionary: SPDY3_HEADER_DICTIONARY, level: 9 });
+    const started = performance.now();
+    await assert.rejects(d.decompress(bomb), /header block larger than 1048576 bytes/);
+    assert.ok(performance.now() - started < 500, `gave up after ${performance.now() - started} ms`);
+    d.close();
+    // A block just under the limit still decodes.
+    const c = new HeaderCompressor();
+    const d2 = new HeaderDecompressor();
+    assert.deepEqual(await d2.decompress(await c.compress({ big: ['v'.repeat(1_000_000)] })), { big: ['v'.repeat(1_000_000)] });
+    c.close();
+    d2.close();
+  });
+
+  it('parses a large frame that arrives in small pieces in linear time', () => {
+    const frame = encodeDataFrame(1, Buffer.alloc(8 << 20, 'z'));
+    const parser = new SpdyFrameParser();
+    const started = performance.now();
+    const frames: SpdyFrame[] = [];
+    for (let i = 0; i < frame.length; i += 1024) frames.push(...parser.push(frame.subarray(i, i + 1024)));
+    // Joining the pieces on every push took ~28 s here.
+    assert.ok(performance.now() - started < 2_000, `${performance.now() - started} ms`);
+    assert.equal(frames.length, 1);
+    assert.equal(frames[0]!.type === 'data' && frames[0]!.data.length, 8 << 20);
+    // A header split across pieces smaller than itself.
+    const p2 = new SpdyFrameParser();
+    const ping = encodePing(7);
+    assert.deepEqual([...ping].flatMap((b) => p2.push(Buffer.from([b]))), [{ type: 'ping', id: 7 }]);
+  });
 });
 
 describe('SpdyConnection (server side, on a socket)', () => {
