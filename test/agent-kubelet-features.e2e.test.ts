@@ -2,7 +2,8 @@
  * Kubelet features end to end, on both runtimes, driven by the real kubectl: terminationMessagePath and
  * FallbackToLogsOnError (state and lastState), service environment variables (enableServiceLinks), dnsPolicy without
  * cluster DNS (the host's resolver and a MissingClusterDNS warning; None + dnsConfig under cri), ephemeral containers
- * (`kubectl debug` with a command, `kubectl debug -i` attached, `kubectl logs -c`), and logs of a finished Job and
+ * (`kubectl debug` with a command, `kubectl debug -i` attached, `kubectl logs -c`; `--target` sharing the target's pid
+ * namespace under cri), and logs of a finished Job and
  * across a restart.
  *
  * Each describe() starts its own `skiff server` (embedded agent) with --cluster-cidr 10.62.0.0/16; they run one after
@@ -332,5 +333,14 @@ describe('kubelet features on the cri runtime', { skip: criSkip() }, () => {
     const s = await node.until('dbg terminated', 'cri-target', (p) => terminated(p, 'dbg', 'ephemeralContainerStatuses'));
     assert.equal(s.exitCode, 5);
     assert.equal(await node.logs(['cri-target', '-c', 'dbg']), 'cri-debug\n');
+  });
+
+  it('kubectl debug -i --target: the ephemeral container sees the target container\'s processes (its pid namespace)', async () => {
+    const r = await node.k(['-n', node.ns, 'debug', '-i', 'cri-target', `--image=${IMAGE}`, '--image-pull-policy=Never', '--target=app', '-c', 'dbg2', '--', 'sh'], {
+      input: 'echo "pid1=$(tr \'\\0\' \' \' < /proc/1/cmdline)"; exit 0\n',
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /pid1=sleep 3600/);
   });
 });

@@ -427,6 +427,8 @@ export interface ContainerConfigOptions {
   hostsFile?: string;
   isInit?: boolean;
   isEphemeral?: boolean;
+  /** An ephemeral container's targetContainerName, running: the runtime id whose pid namespace it joins. */
+  pidTargetContainerId?: string;
   nodeMemoryBytes?: number;
 }
 
@@ -475,6 +477,7 @@ export function containerConfig(pod: Pod, container: Container, o: ContainerConf
     tty: !!container.tty,
     resources: linuxResources(container, (pod.status?.qosClass as QosClass | undefined) ?? computePodQos(pod), o.nodeMemoryBytes),
     ...(Object.keys(security).length ? { security } : {}),
+    ...(o.pidTargetContainerId ? { pidTargetContainerId: o.pidTargetContainerId } : {}),
     labels: {
       [POD_NAME_LABEL]: meta.name ?? '',
       [POD_NAMESPACE_LABEL]: meta.namespace ?? '',

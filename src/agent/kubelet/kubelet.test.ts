@@ -503,6 +503,20 @@ describe('Kubelet: termination messages, service links, DNS, ephemeral container
     assert.equal(cfg.state, 'running');
   });
 
+  it('an ephemeral container whose target does not run waits with CreateContainerConfigError, as kubelet', async () => {
+    const h = await harness();
+    await create(h, pod('notarget', { restartPolicy: 'Never', containers: [{ name: 'app', image: 'busybox', command: ['true'] }, { name: 'side', image: 'busybox', command: ['sleep', '1'] }] }));
+    const uid = get(h, 'notarget').metadata.uid!;
+    h.runtime.exit(h.runtime.running(uid, 'app')!.id, 0);
+    await h.kubelet.relist();
+    await h.settle();
+    const current = get(h, 'notarget');
+    await h.client.update<Pod>(Pods, 'default', { ...current, spec: { ...current.spec!, ephemeralContainers: [{ name: 'dbg', image: 'busybox', command: ['sh'], targetContainerName: 'app' }] } });
+    await h.settle();
+    assert.equal(h.runtime.running(uid, 'dbg'), undefined);
+    assert.deepEqual(get(h, 'notarget').status!.ephemeralContainerStatuses![0]!.state, { waiting: { reason: 'CreateContainerConfigError', message: 'unable to find target container app' } });
+  });
+
   it('starts an ephemeral container added to a running pod, reports it, and never restarts it', async () => {
     const h = await harness();
     const created = await create(h, pod('dbg'));
@@ -515,6 +529,7 @@ describe('Kubelet: termination messages, service links, DNS, ephemeral container
     const cfg = h.runtime.configOf(dbg.id)!;
     assert.equal(cfg.labels['io.kubernetes.container.type'], 'ephemeral');
     assert.equal(cfg.stdin, true);
+    assert.equal(cfg.pidTargetContainerId, h.runtime.running(uid, 'app')!.id, 'kubectl debug --target: the target container\'s pid namespace');
     let p = get(h, 'dbg');
     assert.deepEqual(p.status!.ephemeralContainerStatuses!.map((s) => [s.name, !!s.state?.running, s.ready, s.started]), [['debugger', true, false, undefined]]);
     assert.equal(p.status!.containerStatuses!.length, 1);

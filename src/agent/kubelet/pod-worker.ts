@@ -380,6 +380,11 @@ export class PodWorker {
 
     await this.ctx.images.ensureImage(pod, container);
     const restartCount = previous ? restartCountOf(previous) + 1 : this.restartCountFromStatus(container.name, type);
+    // kubectl debug --target: the ephemeral container joins the running target's pid namespace (kubelet's getTargetID,
+    // NamespaceMode TARGET); a target that does not run is a CreateContainerConfigError with kubelet's words.
+    const targetName = type === 'ephemeral' ? pod.spec?.ephemeralContainers?.find((c) => c.name === container.name)?.targetContainerName : undefined;
+    const target = targetName ? findContainerByName(runtime, targetName) : undefined;
+    if (targetName && target?.state !== 'running') throw new ContainerConfigError(`unable to find target container ${targetName}`);
     const env = await makeEnvironment(pod, container, {
       podIPs,
       hostIPs: this.ctx.hostIPs(),
@@ -398,6 +403,7 @@ export class PodWorker {
       ...(hostsFile ? { hostsFile } : {}),
       isInit: type === 'init',
       isEphemeral: type === 'ephemeral',
+      ...(target ? { pidTargetContainerId: target.id } : {}),
       ...(this.ctx.nodeMemoryBytes ? { nodeMemoryBytes: this.ctx.nodeMemoryBytes } : {}),
     });
     // The file behind terminationMessagePath, made for this instance once the config is known to be valid.

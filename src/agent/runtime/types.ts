@@ -147,6 +147,11 @@ export interface ContainerConfig {
   tty: boolean;
   resources: LinuxResources;
   security?: ContainerSecurity;
+  /**
+   * Join the pid namespace of this container (an ephemeral container's targetContainerName, `kubectl debug --target`;
+   * CRI NamespaceMode TARGET with target_id). Absent: the sandbox's choice (own, the pod's, or the host's).
+   */
+  pidTargetContainerId?: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
 }

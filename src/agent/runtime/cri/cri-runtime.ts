@@ -210,7 +210,7 @@ export function toCriContainerConfig(config: ContainerConfig, sandbox: PodSandbo
       securityContext: {
         capabilities: security.capabilities ? { addCapabilities: security.capabilities.add, dropCapabilities: security.capabilities.drop } : undefined,
         privileged: security.privileged ?? false,
-        namespaceOptions: namespaceOptions(sandbox),
+        namespaceOptions: config.pidTargetContainerId ? { ...namespaceOptions(sandbox), pid: NamespaceMode.TARGET, targetId: config.pidTargetContainerId } : namespaceOptions(sandbox),
         runAsUser: security.runAsUser !== undefined ? { value: security.runAsUser } : undefined,
         runAsGroup: security.runAsGroup !== undefined ? { value: security.runAsGroup } : undefined,
         readonlyRootfs: security.readonlyRootfs ?? false,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { PodSandboxConfig } from '../types.js';
 import { messageType, NamespaceMode, TO_OBJECT } from './cri-api.js';
-import { fromCriContainerStatus, toCriResources, toCriSandboxConfig } from './cri-runtime.js';
+import { fromCriContainerStatus, toCriContainerConfig, toCriResources, toCriSandboxConfig } from './cri-runtime.js';
 import { parseExitStatus } from './stream-client.js';
 
 describe('CRI messages on the wire', () => {
@@ -61,6 +61,16 @@ describe('toCriSandboxConfig', () => {
     assert.equal((toCriResources({ oomScoreAdj: -997 }) as { oomScoreAdj: number }).oomScoreAdj, 0);
     assert.equal((toCriResources({ oomScoreAdj: 1000 }) as { oomScoreAdj: number }).oomScoreAdj, 1000);
   });
+});
+
+test('toCriContainerConfig: an ephemeral container with a target joins its pid namespace (NamespaceMode TARGET)', () => {
+  const base = { metadata: { name: 'dbg', attempt: 0 }, image: 'busybox', command: ['sh'], args: [], env: [], mounts: [], logPath: 'dbg/0.log', stdin: true, stdinOnce: false, tty: false, resources: {}, labels: {}, annotations: {} };
+  type Cri = { linux: { securityContext: { namespaceOptions: Record<string, unknown> } } };
+  const targeted = toCriContainerConfig({ ...base, pidTargetContainerId: 'abc123' }, sandbox) as Cri;
+  assert.deepEqual(targeted.linux.securityContext.namespaceOptions, { network: NamespaceMode.POD, pid: NamespaceMode.TARGET, ipc: NamespaceMode.POD, targetId: 'abc123' });
+  assert.equal(messageType('ContainerConfig').verify(targeted), null);
+  const plain = toCriContainerConfig(base, sandbox) as Cri;
+  assert.deepEqual(plain.linux.securityContext.namespaceOptions, { network: NamespaceMode.POD, pid: NamespaceMode.CONTAINER, ipc: NamespaceMode.POD });
 });
 
 test('fromCriContainerStatus: ns to ms, state names, reason kept as containerd words it', () => {
