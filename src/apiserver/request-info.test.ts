@@ -20,6 +20,8 @@ const cases: [string, string, string, Record<string, unknown>][] = [
   ['DELETE', '/apis/apps/v1/namespaces/other/deployments', '', { verb: 'deletecollection' }],
   ['DELETE', '/apis/apps/v1/namespaces/other/deployments/web', '', { verb: 'delete', name: 'web' }],
   ['GET', '/apis/apps/v1/deployments', '', { verb: 'list', namespace: '', resource: 'deployments' }],
+  ['OPTIONS', '/api/v1/namespaces/other/pods/foo/proxy/', '', { verb: 'options', name: 'foo', subresource: 'proxy' }],
+  ['GET', '/api/v1/namespaces/other/pods/web%3A8080/proxy/a%20b', '', { verb: 'get', name: 'web:8080', subresource: 'proxy', parts: ['pods', 'web%3A8080', 'proxy', 'a%20b'] }],
   ['GET', '/api', '', { isResourceRequest: false, verb: 'get' }],
   ['GET', '/api/v1', '', { isResourceRequest: false }],
   ['GET', '/apis/apps', '', { isResourceRequest: false }],

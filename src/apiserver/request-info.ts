@@ -63,7 +63,8 @@ export function parseRequestInfo(method: string, path: string, query: URLSearchP
     verb = 'watch';
     i++;
   } else {
-    verb = METHOD_VERBS[method] ?? '';
+    // Methods without a verb of their own (OPTIONS) keep their lower-cased name, as upstream's RequestInfoFactory.
+    verb = METHOD_VERBS[method] ?? method.toLowerCase();
   }
   let namespace = '';
   if (parts[i] === 'namespaces' && parts.length - i > 1) {
@@ -72,7 +73,8 @@ export function parseRequestInfo(method: string, path: string, query: URLSearchP
   }
   const rest = i === 0 ? parts : parts.slice(i);
   const resource = rest[0] ?? '';
-  const name = rest[1] ?? '';
+  const name = unescapeSegment(rest[1] ?? '', path);
+  if (namespace.includes('%')) namespace = unescapeSegment(namespace, path);
   const subresource = rest[2] ?? '';
   if (name === '' && verb === 'get') verb = isWatchQuery(query) ? 'watch' : 'list';
   if (name === '' && verb === 'delete') verb = 'deletecollection';
@@ -85,4 +87,18 @@ function isWatchQuery(query: URLSearchParams): boolean {
   if (v === null || v === '') return false;
   const lower = v.toLowerCase();
   return lower !== 'false' && lower !== '0' && lower !== 'f';
+}
+
+/**
+ * Go decodes the URL path before RequestInfoFactory splits it, so authorization and storage see `web:8080` where a
+ * client sent `web%3A8080` (client libraries escape the `:` of proxy names). What follows the subresource (a proxy
+ * path) stays as sent.
+ */
+function unescapeSegment(segment: string, path: string): string {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`invalid escape in the URL path ${path}`);
+  }
 }
