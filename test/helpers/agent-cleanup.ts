@@ -295,6 +295,8 @@ export async function hardCleanAgent(o: AgentCleanupOptions): Promise<string[]> 
       const list = JSON.parse(readFileSync(conflist, 'utf8')) as { plugins?: Array<{ type?: string; bridge?: string }> };
       const bridge = list.plugins?.find((p) => p.type === 'bridge')?.bridge;
       if (!bridge || !/^[\w.-]+$/.test(bridge)) return;
+      const { removePodMasquerade } = await import('../../src/agent/network/pod-masquerade.js');
+      await removePodMasquerade(bridge);
       try {
         await run('ip', ['link', 'delete', bridge, 'type', 'bridge']);
         report.push(`deleted bridge ${bridge}`);

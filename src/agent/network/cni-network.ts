@@ -20,6 +20,7 @@ import { formatConflist, renderSkiffConflist, SKIFF_CONFLIST_FILE, writeFileIfCh
 import { isNetns } from './netns.js';
 import { ensureIpForward, readBridgeNfCallIptables } from './host-sysctls.js';
 import { removeStaleMasqRules } from './stale-masq-rules.js';
+import { ensurePodMasquerade, removePodMasquerade } from './pod-masquerade.js';
 
 const log = createLogger('cni-network');
 const run = promisify(execFile);
@@ -62,6 +63,7 @@ export class CniNetwork implements PodNetwork {
   private list: CniNetworkConfigList | undefined;
   private bridgeNfWarned = false;
   private conflistCurrent = false;
+  private masqueradeCurrent = false;
 
   constructor(options: CniNetworkOptions) {
     this.pluginDirs = options.pluginDirs ?? [DEFAULT_CNI_PLUGIN_DIR];
@@ -84,7 +86,15 @@ export class CniNetwork implements PodNetwork {
     this.list = this.render(podCidrs);
     this.podCidrs = [...podCidrs];
     this.conflistCurrent = false;
+    this.masqueradeCurrent = false;
     await this.writeConflist();
+    await this.ensureMasquerade();
+  }
+
+  /** One masquerade chain for all pods (the conflist leaves the bridge plugin's per-pod ipMasq off). */
+  private async ensureMasquerade(): Promise<void> {
+    if (this.isRoot && this.podCidrs !== undefined) await ensurePodMasquerade(this.bridgeName, this.podCidrs);
+    this.masqueradeCurrent = true;
   }
 
   /** Writes the conflist (only when its content changed); returns whether it wrote. */
@@ -110,6 +120,7 @@ export class CniNetwork implements PodNetwork {
     const list = this.list;
     if (list === undefined) throw new Error(`pod network for ${podKey(request)}: the node has no podCIDR yet`);
     if (!this.conflistCurrent) await this.writeConflist();
+    if (!this.masqueradeCurrent) await this.ensureMasquerade();
     await this.checkHost();
     const started = performance.now();
     // Set up before (an agent retry, or a restarted agent re-adopting the sandbox)? Keep it if CHECK says it is
@@ -236,8 +247,9 @@ export class CniNetwork implements PodNetwork {
     await this.client.checkNetworkList(cached.config, { ...runtimeConf(request, request.netnsPath), args: cached.args, capabilityArgs: cached.capabilityArgs });
   }
 
-  /** Deletes the bridge (agent uninstall, tests). Pods still attached lose their network. Idempotent. */
+  /** Deletes the bridge and the pods' masquerade chain (agent uninstall, tests). Pods still attached lose their network. Idempotent. */
   async removeBridge(): Promise<void> {
+    await removePodMasquerade(this.bridgeName);
     try {
       await run('ip', ['link', 'delete', this.bridgeName, 'type', 'bridge'], { timeout: 10_000 });
     } catch (err) {

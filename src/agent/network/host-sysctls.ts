@@ -1,6 +1,6 @@
 /**
  * The two kernel switches pod networking on a bridge depends on:
- * - net.ipv4.ip_forward: pods reach beyond the node (egress, masqueraded by the bridge plugin's ipMasq) only when the
+ * - net.ipv4.ip_forward: pods reach beyond the node (egress, masqueraded by the agent's SKIFF-MASQ chain) only when the
  *   node forwards. The bridge plugin with isGateway sets it too, silently; skiff sets it first and says so.
  * - net.bridge.bridge-nf-call-iptables: bridged pod-to-pod packets pass iptables, which Service DNAT replies on the same
  *   bridge need (Kubernetes' network plugin requirements). skiff checks it and warns; it does not change it.

@@ -23,7 +23,7 @@ test('the conflist for one IPv4 podCIDR (golden)', () => {
       "type": "bridge",
       "bridge": "skiff1a2b3c",
       "isGateway": true,
-      "ipMasq": true,
+      "ipMasq": false,
       "hairpinMode": true,
       "ipam": {
         "type": "host-local",

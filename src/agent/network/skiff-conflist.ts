@@ -32,7 +32,8 @@ export function renderSkiffConflist(options: SkiffConflistOptions): CniNetworkCo
     type: 'bridge',
     bridge: options.bridgeName,
     isGateway: true,
-    ipMasq: true,
+    // Masquerading is one node-wide chain (pod-masquerade.ts), not a chain per pod made on the pod's start path.
+    ipMasq: false,
     hairpinMode: true,
   };
   if (options.mtu !== undefined) bridge.mtu = options.mtu;
