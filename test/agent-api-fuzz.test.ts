@@ -48,7 +48,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261207);
 const CASES = Number(process.env.FUZZ_CASES ?? 300);
 const CONCURRENCY = 12;
 /** Longest a connection may stay open: the server's timeouts below, plus slack for a loaded machine. */
-const CASE_DEADLINE_MS = 8_000;
+const CASE_DEADLINE_MS = 15_000;
 const LIMITS = { handshakeTimeoutMs: 1_500, idleTimeoutMs: 2_000 };
 
 type Rand = () => number;
@@ -613,6 +613,11 @@ describe('agent API fuzz', () => {
     // session that never opens its streams, a WebSocket that never says anything.
     const bigFrame = encodeDataFrame(1, Buffer.alloc(8 << 20, 'z'));
     spdy.push({ family: 'spdy', index: CASES, what: '8 MiB DATA frame in 1 KiB writes', chunks: [spdyRequest('/portForward/ns/p', 'portforward.k8s.io'), ...Array.from({ length: Math.ceil(bigFrame.length / 1024) }, (_, i) => bigFrame.subarray(i * 1024, (i + 1) * 1024))], frames: 1, end: true });
+    const flood = new Deflater();
+    const synFlood: Buffer[] = [];
+    for (let id = 1; id < 3000; id += 2) synFlood.push(encodeSynStream(id, await flood.block(encodeHeaderBlock({ streamtype: ['data'], port: ['80'], requestid: [String(id)] }))));
+    flood.close();
+    spdy.push({ family: 'spdy', index: CASES + 2, what: '1500 port-forward streams, no pair complete', chunks: [spdyRequest('/portForward/ns/p', 'portforward.k8s.io'), ...synFlood], frames: synFlood.length, end: false });
     spdy.push({ family: 'spdy', index: CASES + 1, what: 'no streams ever', chunks: [spdyRequest('/exec/ns/p/c?command=true&output=1', 'v4.channel.k8s.io')], end: false });
     const ws = Array.from({ length: CASES }, (_, i) => wsCase(rand, i));
     ws.push({ family: 'websocket', index: CASES, what: 'silent after the upgrade', chunks: [wsRequest('/attach/ns/p/c?output=1', ['v5.channel.k8s.io'])], end: false });

@@ -35,6 +35,12 @@ const DEFAULT_WINDOW = 64 * 1024;
 const MAX_DATA_CHUNK = 32 * 1024;
 /** Bytes buffered per stream before we stop reading the connection. */
 const STREAM_HIGH_WATER_MARK = 256 * 1024;
+/**
+ * Open streams per connection; more are refused (RST_STREAM REFUSED_STREAM). exec/attach open at most five and a
+ * port-forward two per forwarded connection; without a bound, SYN_STREAMs of ~20 bytes each pinned a stream object
+ * (and for port-forward a timer) apiece for as long as the connection lasted.
+ */
+export const MAX_CONCURRENT_STREAMS = 1000;
 
 export interface SpdyConnectionOptions {
   /**
@@ -136,6 +142,10 @@ export class SpdyConnection extends EventEmitter {
           return;
         }
         this.lastStreamId = frame.streamId;
+        if (this.streams.size >= MAX_CONCURRENT_STREAMS) {
+          await this.send(() => encodeRstStream(frame.streamId, RstStatus.REFUSED_STREAM));
+          return;
+        }
         const stream = new SpdyStream(this, frame.streamId, headers);
         this.streams.set(frame.streamId, stream);
         if (frame.flags & FLAG_FIN) stream.remoteEnd();
@@ -320,6 +330,11 @@ export class SpdyStream extends Duplex {
   ) {
     super({ readableHighWaterMark: STREAM_HIGH_WATER_MARK, allowHalfOpen: true });
     this.sendWindow = conn.initialSendWindow;
+    // A write that loses the race with the connection's end fails with 'spdy: connection closed'. Streams are written
+    // from many places (error messages, pipes, timers) that cannot all listen for that; unheard, the 'error' event was
+    // an uncaught exception that ended the agent (found by test/agent-api-fuzz.test.ts). Callers that care still see
+    // it in their write callback or their own 'error' listener.
+    this.on('error', (err) => log.debug('stream failed', { streamId: id, err: err.message }));
   }
 
   /** First value of a header (names are lower-case on the wire). */

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { SpdyConnection, type SpdyStream } from './spdy-connection.js';
+import { MAX_CONCURRENT_STREAMS, SpdyConnection, type SpdyStream } from './spdy-connection.js';
 import { SPDY3_HEADER_DICTIONARY } from './spdy-dictionary.js';
 import {
   decodeHeaderBlock,
@@ -187,6 +187,39 @@ describe('SpdyConnection (server side, on a socket)', () => {
     assert.equal(c.dataOf(1), 'hello world');
     c.send(encodePing(1));
     assert.deepEqual(await c.waitFor((f) => f.type === 'ping', 'PING'), { type: 'ping', id: 1 });
+  });
+
+  it(`refuses streams beyond ${MAX_CONCURRENT_STREAMS} open ones, and takes new ones once some are done`, async () => {
+    const open: SpdyStream[] = [];
+    onStream = (s) => void open.push(s);
+    const c = await client();
+    for (let id = 1; id <= 2 * MAX_CONCURRENT_STREAMS + 1; id += 2) await c.open(id, { streamtype: ['data'] });
+    const last = 2 * MAX_CONCURRENT_STREAMS + 1;
+    assert.deepEqual(await c.waitFor((f) => f.type === 'rst_stream' && f.streamId === last, 'RST_STREAM'), { type: 'rst_stream', streamId: last, status: RstStatus.REFUSED_STREAM });
+    assert.equal(open.length, MAX_CONCURRENT_STREAMS);
+    assert.equal(c.frames.filter((f) => f.type === 'rst_stream').length, 1);
+    // Both sides end one stream: there is room again.
+    c.send(encodeDataFrame(1, Buffer.alloc(0), FLAG_FIN));
+    open[0]!.resume();
+    open[0]!.end();
+    await c.waitFor((f) => f.type === 'data' && f.streamId === 1 && (f.flags & FLAG_FIN) !== 0, 'FIN of stream 1');
+    await c.open(last + 2, { streamtype: ['data'] });
+    await c.waitFor((f) => f.type === 'syn_reply' && f.streamId === last + 2, 'SYN_REPLY for a new stream');
+  });
+
+  // Found by test/agent-api-fuzz.test.ts (seed 3): a write racing the connection's end crashed the process.
+  it('a write to a stream whose connection just went away is no uncaught error', async () => {
+    let stream: SpdyStream | undefined;
+    onStream = (s) => void (stream = s);
+    const c = await client();
+    await c.open(1, { streamtype: ['error'] });
+    await c.waitFor((f) => f.type === 'syn_reply', 'SYN_REPLY');
+    const conn = conns.at(-1)!;
+    // The transport is destroyed; its 'close' (and the connection's teardown) comes a tick later.
+    conn.transport.destroy();
+    const failed = new Promise<Error | null | undefined>((resolve) => stream!.write('too late', (err) => resolve(err)));
+    assert.match(String((await failed)?.message), /connection closed/);
+    await once(conn, 'close');
   });
 
   it('refuses streams the handler throws for, and tells a reset stream', async () => {
