@@ -158,6 +158,18 @@ describe('AgentServer streaming bounds', () => {
     await new Promise<void>((resolve) => spdy.once('close', () => resolve()));
     assert.match(got, /^HTTP\/1.1 101 /);
     assert.ok(Date.now() - t0 < 5_000, `closed after ${Date.now() - t0} ms`);
+
+    // The deadlines are for the handshake only: a log stream (kubectl logs -f) outlives them.
+    const logs = await tlsOpen(timed.port);
+    let body = '';
+    let ended = false;
+    logs.on('data', (c: Buffer) => (body += c.toString('latin1')));
+    logs.on('close', () => (ended = true));
+    logs.write('GET /containerLogs/ns/p/c?follow=true HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.match(body, /^HTTP\/1.1 200 /);
+    assert.equal(ended, false, 'the log stream is still open after the handshake and idle timeouts');
+    logs.destroy();
   });
 
   // Found by test/agent-api-fuzz.test.ts: these connections stayed open for good (nobody read the socket, so the
