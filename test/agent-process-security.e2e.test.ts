@@ -6,12 +6,12 @@
  * non-root user, allowPrivilegeEscalation: false) read from /proc/self/status by the container and by kubectl exec,
  * and used (NET_ADMIN); readOnlyRootFilesystem (EROFS on /, /tmp and /etc; emptyDir, /dev/shm and the termination log
  * writable; the pod's other container unaffected); a pid namespace per container, shareProcessNamespace, exec in the
- * container's namespace, kill -9 of a container's pid 1 (restart, exit code 137); dnsPolicy None with dnsConfig and
+ * container's namespace, kubectl debug --target, kill -9 of a container's pid 1 (restart, exit code 137); dnsPolicy None with dnsConfig and
  * dnsPolicy Default; deleting the namespace leaves nothing behind.
  *
  * Without root (the server run by setpriv as nobody): what README.md says of it, checked: a container runs as the
- * server's user with the host's network and hostname (an event says so), logs, exec, port-forward to the host's
- * 127.0.0.1, memory limits not enforced, a securityContext it cannot honour refused with CreateContainerError, delete
+ * server's user with the host's network and hostname (an event says so; a second pod on the same port fails), logs,
+ * exec, port-forward to the host's 127.0.0.1, memory limits not enforced, a securityContext it cannot honour refused with CreateContainerError, delete
  * stops the process.
  *
  * Every server here uses --cluster-cidr 10.61.0.0/16 (this test's own); after() hard-cleans what the agent leaves.
@@ -268,7 +268,7 @@ spec:
     assert.equal(rw.stdout, 'wrote\n', `the pod's other container keeps a writable root: ${rw.stderr}`);
   });
 
-  it('a pid namespace per container, one for the pod with shareProcessNamespace; exec is inside it; kill -9 of pid 1 restarts with 137', async () => {
+  it('a pid namespace per container, one for the pod with shareProcessNamespace; exec is inside it; debug --target joins it; kill -9 of pid 1 restarts with 137', async () => {
     const own = await running('pid-own');
     await running('pid-shared');
     const listing = ['sh', '-c', 'echo "self=$$"; for f in /proc/[0-9]*/cmdline; do tr "\\0" " " < "$f"; echo; done'];
@@ -280,6 +280,16 @@ spec:
     const shared = await exec('pid-shared', 'b', listing);
     assert.match(shared.stdout, /sleep 3603/, 'shareProcessNamespace: the sibling is visible');
     assert.match(shared.stdout, /sleep 3604/);
+
+    // kubectl debug --target=a: the ephemeral container joins a's pid namespace.
+    const dbg = await k(['-n', NS, 'debug', 'pid-own', '--image=busybox', '--target=a', '--container=dbg', '--', 'sh', '-c', 'for f in /proc/[0-9]*/cmdline; do tr "\\0" " " < "$f"; echo; done']);
+    assert.equal(dbg.code, 0, dbg.stderr);
+    const seen = await eventually('the debug container\'s listing', async () => {
+      const r = await k(['-n', NS, 'logs', 'pid-own', '-c', 'dbg']);
+      return r.code === 0 && r.stdout.includes('sleep') ? r.stdout : undefined;
+    }, 30_000);
+    assert.match(seen, /sleep 3601/, 'the target\'s process is visible');
+    assert.doesNotMatch(seen, /sleep 3602/, 'the other container\'s is not');
 
     // kill -9 from the host of container a's process (pid 1 of its namespace): restarted, exit code 137; b untouched.
     const ids = Object.fromEntries((own.status.containerStatuses as Array<{ name: string; containerID: string }>).map((c) => [c.name, c.containerID]));
@@ -412,6 +422,34 @@ spec:
     assert.equal(p.status.podIP, p.status.hostIP);
     const events = (await k.json(['-n', NS, 'get', 'events'])).items.filter((e: any) => e.involvedObject?.name === 'web');
     assert.ok(events.some((e: any) => e.reason === 'HostNetworkFallback' && /root/.test(e.message)), JSON.stringify(events.map((e: any) => [e.reason, e.message])));
+  });
+
+  it('a second pod listening on the same port fails with EADDRINUSE: pods share the host\'s network', async () => {
+    // Only once web holds the port (from the host: it is the host's), so the twin is the one that fails.
+    assert.equal((await eventually('web on the host\'s port', async () => httpGet(PORT, '/'), 20_000)).body, 'hello from the host network');
+    await applyFile(
+      k,
+      dataDir,
+      'twin.yaml',
+      `
+apiVersion: v1
+kind: Pod
+metadata: {name: web-twin, namespace: ${NS}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: node
+    command: [node, -e, "require('http').createServer().listen(${PORT}, '127.0.0.1')"]
+`,
+    );
+    const twin = await eventually('web-twin failing', async () => {
+      const s = (await pod('web-twin')).status?.containerStatuses?.[0];
+      return s?.restartCount >= 1 || s?.state?.terminated ? s : undefined;
+    }, 60_000);
+    assert.notEqual((twin.lastState?.terminated ?? twin.state?.terminated)?.exitCode, 0);
+    const logs = await k(['-n', NS, 'logs', 'web-twin', ...(twin.restartCount >= 1 ? ['--previous'] : [])]);
+    assert.match(logs.stdout + logs.stderr, /EADDRINUSE/);
   });
 
   it('logs, exec (user and exit code) and port-forward to the host\'s 127.0.0.1 work', async () => {

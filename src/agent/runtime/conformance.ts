@@ -497,7 +497,7 @@ export function runRuntimeConformance(name: string, make: () => Promise<RuntimeU
       assert.match(r.stderr.toString(), /Read-only file system/);
     });
 
-    it('pid namespaces: one per container by default, the pod\'s with shareProcessNamespace; exec enters the container\'s', async (t) => {
+    it('pid namespaces: one per container by default, the pod\'s with shareProcessNamespace, a target\'s; exec enters the container\'s', async (t) => {
       if (!runtime.capabilities.resourceLimits) return t.skip('the runtime reports resourceLimits false (no namespaces)');
       const marker = `${3000 + Number.parseInt(suffix.slice(0, 3), 16)}`;
       const listing = 'echo "self=$$"; for f in /proc/[0-9]*/cmdline; do tr "\\0" " " < "$f"; echo; done';
@@ -514,6 +514,11 @@ export function runRuntimeConformance(name: string, make: () => Promise<RuntimeU
         } else {
           assert.match(text, /self=1\n/, `the container's process is pid 1 of its own namespace\n${text}`);
           assert.doesNotMatch(text, new RegExp(`sleep ${marker}`), `a sibling's process is not visible\n${text}`);
+          // kubectl debug --target: a container that joins the sleeper's pid namespace sees it (and is not pid 1).
+          const debug = await run(sandbox, containerConfig('debug', ['/bin/sh', '-c', listing], { pidTargetContainerId: sleeper }));
+          const seen = await logText(await exited(debug));
+          assert.match(seen, new RegExp(`sleep ${marker}`), `pidTargetContainerId: the target's processes are visible\n${seen}`);
+          assert.doesNotMatch(seen, /self=1\n/);
         }
         // exec joins the container's pid namespace (its process is pid 1 there) and its /proc.
         const r = await runtime.execSync(sleeper, ['/bin/sh', '-c', 'tr "\\0" " " < /proc/1/cmdline; echo; cat /proc/self/stat | cut -d" " -f1'], 10_000);

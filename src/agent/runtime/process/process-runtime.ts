@@ -1,8 +1,10 @@
 /**
  * ProcessRuntime: containers as host processes (Nomad's exec driver idea). The image is never pulled or unpacked: the
  * host's filesystem is every container's root filesystem and the container's `command` runs from it. As root each pod
- * gets its own pid, ipc, uts and mount namespaces (and a network namespace wired by PodNetwork when one is given) and a
- * cgroup with the containers' limits; without root containers are plain processes (README.md says what that loses).
+ * gets its own ipc, uts and mount namespaces (and a network namespace wired by PodNetwork when one is given), each
+ * container a mount and pid namespace of its own (the pod's pid namespace with shareProcessNamespace), containerd's
+ * default capabilities and a cgroup with its limits; without root containers are plain processes (README.md says what
+ * that loses).
  *
  * The lifecycle lives in a supervisor process (process-shim.ts) so containers survive the agent; this object is its
  * client, plus what needs no supervisor: exec, port-forward and the pod network calls.

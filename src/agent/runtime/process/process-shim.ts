@@ -384,7 +384,8 @@ export class ProcessShim {
       pidStartTicks: 0,
       cgroupPath: sandbox.cgroupPath === undefined ? undefined : `${sandbox.cgroupPath}/${args.id}`,
       // Kubernetes: a pid namespace per container unless shareProcessNamespace (the pod's) or hostPID (the host's).
-      pidNamespace: !sandbox.namespaces.pid ? 'host' : sandbox.config.shareProcessNamespace ? 'pod' : 'container',
+      pidNamespace: args.config.pidTargetContainerId !== undefined && this.rootMode ? 'target' : !sandbox.namespaces.pid ? 'host' : sandbox.config.shareProcessNamespace ? 'pod' : 'container',
+      ...(args.config.pidTargetContainerId !== undefined && this.rootMode ? { pidTarget: args.config.pidTargetContainerId } : {}),
       ...(capabilities !== undefined ? { capabilities } : {}),
     };
     this.containers.set(rec.id, rec);
@@ -392,7 +393,7 @@ export class ProcessShim {
     return rec;
   }
 
-  private startContainer(id: string): ContainerRecord {
+  private async startContainer(id: string): Promise<ContainerRecord> {
     const rec = this.container(id);
     if (rec.state !== 'created') throw new RuntimeError('StartContainer', `container ${id} is ${rec.state}, not created`);
     const sandbox = this.sandbox(rec.sandboxId);
@@ -409,6 +410,14 @@ export class ProcessShim {
     if (!isDirectory(workingDir)) fail(`chdir to ${JSON.stringify(workingDir)}: no such directory`);
     const cg = this.cgroupOf(rec);
     const pidNamespace = pidNamespaceOf(rec, sandbox);
+    let targetPidNs: string | undefined;
+    if (pidNamespace === 'target') {
+      // kubectl debug --target: the target's pid namespace, entered through its running process (runc: the target's
+      // /proc/<pid>/ns/pid, the same way).
+      const target = this.containers.get(rec.pidTarget ?? '');
+      if (target === undefined || target.state !== 'running' || target.sandboxId !== rec.sandboxId) fail(`target container ${JSON.stringify(rec.pidTarget)} is not running in pod sandbox ${sandbox.id}`);
+      targetPidNs = `/proc/${await this.mainPid(target!)}/ns/pid`;
+    }
     // A pid namespace of its own: fd 2 of the chain is unshare's, the workload's stderr is fd 3 (spawn-plan.ts).
     const chainStderr = sandbox.initPid > 0 && pidNamespace === 'container';
     try {
@@ -430,6 +439,7 @@ export class ProcessShim {
       tty: rec.config.tty,
       mounts: rec.config.mounts.filter((m) => m.hostPath !== m.containerPath),
       pidNamespace,
+      pidNsPath: targetPidNs,
       readonlyRootfs: rec.config.security?.readonlyRootfs === true,
     });
     let writer: ContainerLogWriter;
@@ -590,11 +600,12 @@ export class ProcessShim {
     const sandbox = this.sandbox(rec.sandboxId);
     const env = containerEnv(rec.config, sandbox.config.hostname, this.rootMode);
     const pidNamespace = pidNamespaceOf(rec, sandbox);
-    const ownMounts = sandbox.namespaces.mount && rec.state === 'running' && (rec.config.mounts.some((m) => m.hostPath !== m.containerPath) || rec.config.security?.readonlyRootfs === true || pidNamespace === 'container');
-    const main = ownMounts || pidNamespace === 'container' ? await this.mainPid(rec) : 0;
+    const ownPidNs = pidNamespace === 'container' || pidNamespace === 'target';
+    const ownMounts = sandbox.namespaces.mount && rec.state === 'running' && (rec.config.mounts.some((m) => m.hostPath !== m.containerPath) || rec.config.security?.readonlyRootfs === true || ownPidNs);
+    const main = ownMounts ? await this.mainPid(rec) : 0;
     return {
       mountNsPath: ownMounts ? `/proc/${main}/ns/mnt` : undefined,
-      pidNsPath: pidNamespace === 'container' && rec.state === 'running' ? `/proc/${main}/ns/pid` : undefined,
+      pidNsPath: ownPidNs && rec.state === 'running' ? `/proc/${main}/ns/pid` : undefined,
       capabilities: rec.capabilities,
       initPid: sandbox.state === 'ready' ? sandbox.initPid : 0,
       namespaces: sandbox.namespaces,

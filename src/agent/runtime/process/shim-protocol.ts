@@ -59,6 +59,8 @@ export interface ContainerRecord {
   cgroupPath?: string;
   /** Its pid namespace; absent in records of supervisors before per-container pid namespaces (then the pod's, or the host's). */
   pidNamespace?: PidNamespaceMode;
+  /** With pidNamespace 'target': the container whose pid namespace it joins (ContainerConfig.pidTargetContainerId). */
+  pidTarget?: string;
   /** Its capability set (capabilities.ts); absent: left as the supervisor's (privileged, or not root). */
   capabilities?: string[];
 }

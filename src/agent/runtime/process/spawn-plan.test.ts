@@ -40,6 +40,10 @@ test('workloadPlan: nsenter, unshare for the container\'s own namespaces, cgroup
   const own = workloadPlan({ ...base, pidNamespace: 'container' });
   assert.deepEqual(beforeShell(own), ['-t', '42', '-m', '-u', '-i', '-n', '--', '/usr/bin/unshare', '--mount', '--propagation', 'slave', '--pid', '--fork', '--mount-proc', '--']);
   assert.equal(initArgs(own)[0], '3', 'the workload\'s stderr is fd 3: fd 2 carries what unshare says');
+  // kubectl debug --target: nsenter enters (and forks into) the target's pid namespace; unshare mounts its /proc.
+  const target = workloadPlan({ ...base, pidNamespace: 'target', pidNsPath: '/proc/88/ns/pid' });
+  assert.deepEqual(beforeShell(target), ['-t', '42', '-m', '-u', '-i', '-n', '--pid=/proc/88/ns/pid', '--', '/usr/bin/unshare', '--mount', '--propagation', 'slave', '--mount-proc', '--']);
+  assert.equal(initArgs(target)[0], '2');
   const host = workloadPlan({ ...base, namespaces: { ...allNs, pid: false }, pidNamespace: 'host' });
   assert.deepEqual(beforeShell(host), ['-t', '42', '-m', '-u', '-i', '-n', '--']);
 

@@ -45,8 +45,11 @@ export function sandboxPlan(namespaces: SandboxRecord['namespaces'], hostname: s
   return { file: UNSHARE, args: [...args, '--', SH, '-c', script, 'skiff-pause', hostname, ...(dns ? [resolvConf!] : [])] };
 }
 
-/** How a container's processes see pids: a pid namespace of its own, the pod's (shareProcessNamespace), the host's (hostPID). */
-export type PidNamespaceMode = 'container' | 'pod' | 'host';
+/**
+ * How a container's processes see pids: a pid namespace of its own, the pod's (shareProcessNamespace), the host's
+ * (hostPID), or another container's (an ephemeral container's target: `kubectl debug --target`, CRI TARGET).
+ */
+export type PidNamespaceMode = 'container' | 'pod' | 'host' | 'target';
 
 /** nsenter arguments that enter the pod's namespaces, or the container's own mount and pid namespaces where given. */
 function nsenterArgs(initPid: number, namespaces: SandboxRecord['namespaces'], pid: PidNamespaceMode, mountNsPath?: string, pidNsPath?: string): string[] {
@@ -111,13 +114,16 @@ export interface WorkloadSpec {
   tty?: boolean;
   /** Volumes to bind-mount in a mount namespace of the container's own (needs the pod's namespaces). */
   mounts?: Mount[];
-  /** Container start: the pid namespace it gets ('container': a new one, its workload is pid 1). Default: the pod's if it has one. */
+  /**
+   * Container start: the pid namespace it gets ('container': a new one, its workload is pid 1; 'target': pidNsPath's,
+   * with a /proc of its own). Default: the pod's if it has one.
+   */
   pidNamespace?: PidNamespaceMode;
   /** readOnlyRootFilesystem: everything but the volumes, /dev, /proc and /sys is read-only (container start). */
   readonlyRootfs?: boolean;
   /** Exec: enter this mount namespace instead of the pod's (the container has one of its own). */
   mountNsPath?: string;
-  /** Exec: enter this pid namespace (the container's own). */
+  /** Enter this pid namespace: an exec the container's own, a start with pidNamespace 'target' the target's. */
   pidNsPath?: string;
 }
 
@@ -142,10 +148,12 @@ export function workloadPlan(spec: WorkloadSpec): SpawnPlan {
   ];
   // With a pid namespace of its own, the workload's stderr is fd 3 and fd 2 carries the chain's own messages.
   const shell = [SH, '-c', CONTAINER_INIT, 'skiff-init', ownPid ? '3' : '2', ...init];
-  const ownMounts = spec.mountNsPath === undefined && (mounts.length > 0 || readonly || ownPid);
-  // A mount namespace of the container's own (slave: host mounts made later still show up), and with a pid namespace of
-  // its own a /proc of its own: unshare forks, its child is pid 1 and runs the init.
-  const unshare = ownMounts ? [UNSHARE, '--mount', '--propagation', 'slave', ...(ownPid ? ['--pid', '--fork', '--mount-proc'] : []), '--'] : [];
+  // A /proc of its own that shows the pid namespace it is in (its own, or the target's that nsenter entered).
+  const ownProc = spec.mountNsPath === undefined && (ownPid || pid === 'target');
+  const ownMounts = spec.mountNsPath === undefined && (mounts.length > 0 || readonly || ownProc);
+  // A mount namespace of the container's own (slave: host mounts made later still show up); with a pid namespace of its
+  // own unshare forks, and its child is pid 1 and runs the init.
+  const unshare = ownMounts ? [UNSHARE, '--mount', '--propagation', 'slave', ...(ownPid ? ['--pid', '--fork'] : []), ...(ownProc ? ['--mount-proc'] : []), '--'] : [];
   return {
     file: NSENTER,
     args: [...nsenterArgs(spec.initPid, spec.namespaces, ownPid ? 'host' : pid, spec.mountNsPath, spec.pidNsPath), '--', ...unshare, ...shell],
