@@ -309,16 +309,15 @@ export class PodWorker {
         this.ctx.recorder.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
         throw err;
       }
-      const status = await this.ctx.runtime.podSandboxStatus(sandboxId);
-      if (status?.networkMessage && !this.reportedNetwork.has(sandboxId)) {
-        this.reportedNetwork.add(sandboxId);
-        this.ctx.recorder.event(pod, 'Warning', 'HostNetworkFallback', status.networkMessage);
-      }
     } else {
       const current = runtime.sandboxes.find((s) => s.id === sandboxId);
       sandboxConfig = { ...sandboxConfig, metadata: { ...sandboxConfig.metadata, attempt: current?.metadata.attempt ?? actions.attempt } };
     }
     const sandbox = await this.ctx.runtime.podSandboxStatus(sandboxId);
+    if (actions.createSandbox && sandbox?.networkMessage && !this.reportedNetwork.has(sandboxId)) {
+      this.reportedNetwork.add(sandboxId);
+      this.ctx.recorder.event(pod, 'Warning', 'HostNetworkFallback', sandbox.networkMessage);
+    }
     const podIPs = podIPsOf(pod, { sandboxes: sandbox ? [sandbox] : [], containers: [] }, this.ctx.hostIPs());
     const hostsFile = await this.writeHostsFile(pod, podIPs);
 
