@@ -21,6 +21,8 @@ export const MAX_NESTING_DEPTH = 1000;
  * decode errors are worded.
  */
 export function checkNesting(mediaType: 'json' | 'yaml', text: string, limit = MAX_NESTING_DEPTH, prefix = ''): void {
+  // Each JSON level takes at least one character, so text no longer than the limit cannot nest deeper (most bodies).
+  if (mediaType === 'json' && text.length <= limit) return;
   const problem = mediaType === 'json' ? jsonNestingProblem(text, limit) : yamlNestingProblem(text, limit);
   if (problem) throw badRequest(prefix + problem);
 }
