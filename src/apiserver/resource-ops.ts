@@ -209,8 +209,11 @@ export class ResourceOps {
     }
   }
 
-  async create(def: ResourceDefinition, namespace: string, input: KubeObject, opts: WriteOptions): Promise<KubeObject> {
-    const obj = structuredClone(input);
+  /**
+   * Creates `obj`, which the call takes over: it is defaulted, mutated by admission and returned as stored (callers
+   * pass an object of their own, such as a freshly decoded body; a copy here cost every create a structuredClone).
+   */
+  async create(def: ResourceDefinition, namespace: string, obj: KubeObject, opts: WriteOptions): Promise<KubeObject> {
     const now = opts.now ?? new Date();
     const meta = (obj.metadata ??= {});
     obj.apiVersion = groupVersion(def.group, def.version);

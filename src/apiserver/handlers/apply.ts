@@ -48,7 +48,8 @@ export async function applyResource(scope: RequestScope, r: ApiRequest, subresou
     const fresh = run(undefined);
     fresh.metadata.name = name;
     try {
-      const obj = await scope.ops.create(storage, ns, scope.inwardForCreate(def, ns, fresh), { dryRun, user: r.user });
+      // create takes the object over; `fresh` shares values with the applied configuration a retry applies again.
+      const obj = await scope.ops.create(storage, ns, scope.inwardForCreate(def, ns, structuredClone(fresh)), { dryRun, user: r.user });
       return scope.sendObject(r, 201, obj);
     } catch (err) {
       if (!(isStatusError(err) && err.reason === 'AlreadyExists') || attempt > 0) throw err;
