@@ -128,7 +128,7 @@ export class ApiHandler {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'https://skiff');
+    const url = splitRequestUrl(req.url ?? '/');
     const path = url.pathname;
     if (PUBLIC_PATHS.has(path) || HEALTH_CHECK_PATH.test(path)) return this.servePublic(req, res, path, url.searchParams);
     const authenticated = this.opts.authenticate(req);
@@ -263,6 +263,27 @@ export class ApiHandler {
     if (method === 'GET' && !sub.verbs.includes('get')) throw methodNotAllowed();
     return serveDeclared(this.scope, r, sub);
   }
+}
+
+/**
+ * Paths the WHATWG parser returns unchanged: only characters it never escapes, and no dot segment it would resolve
+ * (`/.`, or `.` escaped as `%2e`). Anything else (and every `//`, `\\` or `#`) goes through `new URL`.
+ */
+const PLAIN_PATH = /^\/(?!\/)[\w\-.~!$&'()*+,;=:@%/]*$/;
+const DOT_SEGMENT = /\/\.|%2e/i;
+
+/**
+ * The path and query of a request target: split at the `?` when the path is already in the form `new URL` would give
+ * (the usual case, and a full URL parse costs about 5 µs per request), else parsed as a URL.
+ */
+export function splitRequestUrl(target: string): { pathname: string; searchParams: URLSearchParams } {
+  const q = target.indexOf('?');
+  const pathname = q < 0 ? target : target.slice(0, q);
+  if (PLAIN_PATH.test(pathname) && !DOT_SEGMENT.test(pathname) && !target.includes('#')) {
+    return { pathname, searchParams: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) };
+  }
+  const url = new URL(target, 'https://skiff');
+  return { pathname: url.pathname, searchParams: url.searchParams };
 }
 
 function authorizationAttributes(user: UserInfo, info: RequestInfo): AuthorizationAttributes {
