@@ -38,6 +38,14 @@ describe('SessionLimiter', () => {
     assert.ok('release' in l.acquire('b'));
     assert.ok('refusal' in l.acquire('c'));
   });
+
+  it('holds a proxying identity (the API server, for every user) to the total limit only', () => {
+    const l = new SessionLimiter({ maxSessionsPerClient: 2, maxSessionsTotal: 3 });
+    for (let i = 0; i < 3; i++) assert.ok('release' in l.acquire('kube-apiserver-kubelet-client', false), `session ${i + 1}`);
+    const over = l.acquire('kube-apiserver-kubelet-client', false);
+    assert.ok('refusal' in over);
+    assert.equal(over.refusal.message, 'too many streaming sessions on this node: 3 open, at most 3');
+  });
 });
 
 describe('AgentServer streaming bounds', () => {

@@ -5,8 +5,8 @@
  * (--streaming-connection-idle-timeout, 4h by default; 30 s for the client to create its streams). Without a count
  * limit one client can pin a connection, a runtime session and a process per request until the node runs out.
  *
- * The API server proxies every user's session with its own kubelet-client certificate, so behind it the per-client
- * limit is a limit for all proxied sessions of that API server; the total limit covers every client of the node.
+ * The API server proxies every user's session with its own kubelet-client certificate: its identities are held to the
+ * total limit only (a per-client limit would be one for all users of the cluster together), as kubelet holds it to none.
  */
 import type { Status } from 'kubernetes-types/meta/v1.js';
 
@@ -43,10 +43,10 @@ export class SessionLimiter {
     return client === undefined ? this.total : (this.perClient.get(client) ?? 0);
   }
 
-  /** A release function (idempotent) when admitted, or the refusal as a 429 Status. */
-  acquire(client: string): { release: () => void } | { refusal: Status } {
+  /** A release function (idempotent) when admitted, or the refusal as a 429 Status. `perClientLimit` false: the total only. */
+  acquire(client: string, perClientLimit = true): { release: () => void } | { refusal: Status } {
     const mine = this.perClient.get(client) ?? 0;
-    if (mine >= this.limits.maxSessionsPerClient) {
+    if (perClientLimit && mine >= this.limits.maxSessionsPerClient) {
       return { refusal: tooManySessions(`too many streaming sessions for user ${JSON.stringify(client)}: ${mine} open, at most ${this.limits.maxSessionsPerClient}`) };
     }
     if (this.total >= this.limits.maxSessionsTotal) {
