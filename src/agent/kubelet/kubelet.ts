@@ -80,6 +80,9 @@ export class Kubelet {
   /** Runtime fingerprint per pod uid from the last relist. */
   private lastSeen = new Map<string, string>();
   private relisting = false;
+  /** Pod uids the runtime held at start or that had a worker since; set once recover() has listed the runtime. */
+  private readonly everSeen = new Set<string>();
+  private recovered = false;
   private started = false;
   private stopped = false;
 
@@ -203,7 +206,9 @@ export class Kubelet {
     const uid = pod.metadata.uid ?? '';
     let w = this.workers.get(uid);
     if (!w) {
-      w = new PodWorker(this.ctx, pod);
+      // A uid the runtime had nothing of at start and that had no worker since: the runtime holds nothing of it.
+      w = new PodWorker(this.ctx, pod, { runtimeEmpty: this.recovered && !this.everSeen.has(uid) });
+      this.everSeen.add(uid);
       this.workers.set(uid, w);
       w.trigger();
       return;
@@ -235,6 +240,11 @@ export class Kubelet {
       if (uid && !live.has(uid)) orphans.add(uid);
     }
     for (const uid of volumePods) if (!live.has(uid)) orphans.add(uid);
+    for (const x of [...sandboxes, ...containers]) {
+      const uid = x.labels[POD_UID_LABEL];
+      if (uid) this.everSeen.add(uid);
+    }
+    this.recovered = true;
     const adopted = new Set(sandboxes.map((s) => s.labels[POD_UID_LABEL]).filter((u): u is string => !!u && live.has(u)));
     for (const uid of orphans) {
       try {

@@ -33,7 +33,7 @@ import {
 } from './container-config.js';
 import { ImagePullError, type ImagePuller } from './image-puller.js';
 import type { Pod } from './objects.js';
-import { containerNameOf, findContainerByName, restartCountOf, runtimePodStatus, type RuntimePodStatus } from './runtime-pod-status.js';
+import { containerNameOf, emptyRuntimePodStatus, findContainerByName, restartCountOf, runtimePodStatus, type RuntimePodStatus } from './runtime-pod-status.js';
 import { computePodStatus, podIPsOf, type WaitingReason } from './status.js';
 import { prepareTerminationMessageFile, readTerminationMessage, removeTerminationMessageFile, TERMINATION_MESSAGE_HOST_PATH_ANNOTATION, withTerminationMessage } from './termination-message.js';
 
@@ -103,10 +103,19 @@ export class PodWorker {
   /** Termination messages of exited containers, by container id (an exited container's file no longer changes). */
   private terminationMessages = new Map<string, string>();
 
+  /**
+   * True until the first sync when the runtime cannot hold anything of this pod yet (its uid was not in the runtime at
+   * the kubelet's start and had no worker since): that sync skips listing the runtime, a round trip off every new
+   * pod's start.
+   */
+  private knownEmpty: boolean;
+
   constructor(
     private readonly ctx: WorkerContext,
     pod: Pod,
+    options: { runtimeEmpty?: boolean } = {},
   ) {
+    this.knownEmpty = options.runtimeEmpty ?? false;
     this.pod = pod;
     this.uid = pod.metadata.uid ?? '';
     this.key = podKey(pod);
@@ -148,6 +157,24 @@ export class PodWorker {
   }
 
   /** Resolves when no sync is in flight. */
+  /** Phases of the current sync, for the debug line a pod start logs (where its start latency went). */
+  private marks: Array<[string, number]> = [];
+
+  private mark(phase: string): void {
+    this.marks.push([phase, performance.now()]);
+  }
+
+  /** `{phase: ms}` from one mark to the next, and the total. */
+  private phaseDurations(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (let i = 1; i < this.marks.length; i++) {
+      const [phase, at] = this.marks[i]!;
+      out[phase] = (out[phase] ?? 0) + Math.round((at - this.marks[i - 1]![1]) * 10) / 10;
+    }
+    out.total = Math.round((this.marks[this.marks.length - 1]![1] - this.marks[0]![1]) * 10) / 10;
+    return out;
+  }
+
   async idle(): Promise<void> {
     while (this.busy_) await this.busy_;
   }
@@ -182,18 +209,23 @@ export class PodWorker {
     if (this.lifecycle === 'removed') return undefined;
     const pod = this.pod;
     if (this.gone) {
+      this.knownEmpty = false;
       await this.terminate(pod, false);
       return undefined;
     }
     if (pod.metadata.deletionTimestamp) {
+      this.knownEmpty = false;
       await this.terminate(pod, true);
       return undefined;
     }
     if (isPodTerminal(pod) || this.lifecycle === 'terminated') {
+      this.knownEmpty = false;
       await this.syncTerminal(pod);
       return undefined;
     }
-    return this.syncPod(pod);
+    const runtimeEmpty = this.knownEmpty;
+    this.knownEmpty = false;
+    return this.syncPod(pod, runtimeEmpty);
   }
 
   private async runtimeStatus(): Promise<RuntimePodStatus> {
@@ -206,8 +238,10 @@ export class PodWorker {
     return this.ctx.clock.now().getTime();
   }
 
-  private async syncPod(pod: Pod): Promise<number | undefined> {
-    let runtime = await this.runtimeStatus();
+  private async syncPod(pod: Pod, runtimeEmpty = false): Promise<number | undefined> {
+    this.marks = [['sync', performance.now()]];
+    let runtime = runtimeEmpty ? emptyRuntimePodStatus() : await this.runtimeStatus();
+    this.mark('runtime status');
     this.announceRunning(runtime);
 
     const deadline = pod.spec?.activeDeadlineSeconds;
@@ -233,6 +267,7 @@ export class PodWorker {
       return Math.min(RETRY_MIN_MS * 2 ** this.volumeFailures++, RETRY_MAX_MS);
     }
     this.volumeFailures = 0;
+    this.mark('volumes');
     this.ctx.probes.addPod(pod);
 
     const actions = computePodActions({
@@ -245,7 +280,10 @@ export class PodWorker {
     const startedBefore = new Set(this.announced);
     const wake = await this.execute(pod, runtime, actions, volumes);
     runtime = await this.runtimeStatus();
+    this.mark('runtime status');
     await this.writeStatus(pod, runtime);
+    this.mark('status written');
+    if (actions.createSandbox) this.ctx.log.debug('pod started: ms per phase', { key: this.key, ...this.phaseDurations() });
     // A container we just started already exited (an init container that finished at once): go on at once instead of
     // waiting for the relist, so init containers follow each other without a second's pause.
     if (runtime.containers.some((c) => c.state === 'exited' && this.announced.has(c.id) && !startedBefore.has(c.id))) this.again = true;
@@ -313,6 +351,7 @@ export class PodWorker {
       const current = runtime.sandboxes.find((s) => s.id === sandboxId);
       sandboxConfig = { ...sandboxConfig, metadata: { ...sandboxConfig.metadata, attempt: current?.metadata.attempt ?? actions.attempt } };
     }
+    if (actions.createSandbox) this.mark('sandbox');
     const sandbox = await this.ctx.runtime.podSandboxStatus(sandboxId);
     if (actions.createSandbox && sandbox?.networkMessage && !this.reportedNetwork.has(sandboxId)) {
       this.reportedNetwork.add(sandboxId);
@@ -413,6 +452,7 @@ export class PodWorker {
         Object.assign(config.annotations, termination.annotations);
       }
     }
+    this.mark(`${container.name}: config`);
     let id: string;
     try {
       id = await this.ctx.runtime.createContainer(sandboxId, config, sandboxConfig);
@@ -424,6 +464,7 @@ export class PodWorker {
       if (isRuntimeError(err)) throw new StartFailure('CreateContainerError', err.message);
       throw err;
     }
+    this.mark(`${container.name}: create`);
     this.ctx.recorder.event(pod, 'Normal', 'Created', `Created container: ${container.name}`);
     try {
       await this.ctx.runtime.startContainer(id);
@@ -431,6 +472,7 @@ export class PodWorker {
       if (isRuntimeError(err)) throw new StartFailure('RunContainerError', `failed to start container "${id}": ${err.message}`);
       throw err;
     }
+    this.mark(`${container.name}: start`);
     this.ctx.recorder.event(pod, 'Normal', 'Started', `Started container ${container.name}`);
     this.announced.add(id);
     await this.removeDeadInstances(runtime, container.name, restartCount);
