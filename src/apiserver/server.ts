@@ -74,6 +74,8 @@ export interface ApiServerOptions {
   kubernetesServiceIP?: string;
   /** Service ClusterIP range (k3s default 10.43.0.0/16). */
   serviceCIDR?: string;
+  /** NodePort range (default 30000-32767). */
+  nodePortRange?: [number, number];
   /** Events older than this are deleted (kube-apiserver --event-ttl, default 1 h). */
   eventTtlMs?: number;
   /** tolerationSeconds of the not-ready / unreachable tolerations added to new pods (default 300). */
@@ -128,7 +130,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // The API's writes go through the health observer, so a write refused for lack of space marks the server not ready.
   const store = health.observe(opts.store);
   const cache = new WatchCache(store, decodeFromStore);
-  const serviceAllocation = { store, serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767] as [number, number] };
+  const serviceAllocation = { store, serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: opts.nodePortRange ?? ([30000, 32767] as [number, number]) };
   // kube-apiserver's plugin order: NamespaceLifecycle first, then the defaulting plugins.
   const admission: AdmissionChain = {
     mutating: [

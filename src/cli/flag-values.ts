@@ -82,6 +82,29 @@ export const cidrList: ValueParser<string[]> = (value, where) => {
   return cidrs;
 };
 
+/**
+ * k3s's --service-cidr: one IPv4 CIDR of /12 to /28 (kube-apiserver refuses service ranges of more than 2^20
+ * addresses); its first address is the `kubernetes` Service's ClusterIP, its tenth the cluster DNS (10.43.0.10).
+ */
+export const serviceCidr: ValueParser<string> = (value, where) => {
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(value);
+  if (!m || isIP(m[1]!) !== 4) fail(where, value, 'must be an IPv4 CIDR like 10.43.0.0/16');
+  const prefix = Number(m![2]);
+  if (prefix < 12 || prefix > 28) fail(where, value, 'must be a /12 to /28');
+  const base = m![1]!.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  if (base % 2 ** (32 - prefix) !== 0) fail(where, value, `${m![1]} is not the first address of a /${prefix}`);
+  return value;
+};
+
+/** k3s's --service-node-port-range: `30000-32767`, within 1-65535. */
+export const portRange: ValueParser<[number, number]> = (value, where) => {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(value);
+  const lo = m ? Number(m[1]) : 0;
+  const hi = m ? Number(m[2]) : 0;
+  if (!m || lo < 1 || hi > 65535 || lo > hi) fail(where, value, 'must be a port range like 30000-32767');
+  return [lo, hi];
+};
+
 export const storeUrl: ValueParser<string> = (value, where) => {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) fail(where, value, 'must be a URL such as sqlite:///path/state.db, memory:// or etcd://host:2379');
   return value;

@@ -19,6 +19,8 @@ const DEFAULTS = {
   disableAgent: false,
   agent: { nodeName: 'build-box', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250 },
   clusterCIDRs: ['10.42.0.0/16'],
+  serviceCIDR: '10.43.0.0/16',
+  serviceNodePortRange: [30000, 32767],
   simulateNodes: 0,
   simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
   simulatePodReadyDelayMs: 1000,
@@ -78,6 +80,10 @@ describe('parseServerFlags', () => {
     assert.deepEqual(parseServerFlags([], {}, host).clusterCIDRs, ['10.42.0.0/16']);
     assert.deepEqual(parseServerFlags(['--cluster-cidr', '10.0.0.0/8'], {}, host).clusterCIDRs, ['10.0.0.0/8']);
     assert.deepEqual(parseServerFlags([], { SKIFF_CLUSTER_CIDR: '10.42.0.0/16,fd00:42::/56' }, host).clusterCIDRs, ['10.42.0.0/16', 'fd00:42::/56']);
+    assert.equal(parseServerFlags(['--service-cidr', '10.96.0.0/12'], {}, host).serviceCIDR, '10.96.0.0/12');
+    assert.deepEqual(parseServerFlags(['--service-node-port-range', '31000-31099'], {}, host).serviceNodePortRange, [31000, 31099]);
+    assert.throws(() => parseServerFlags(['--service-cidr', '10.43.0.1/16'], {}, host), /10.43.0.1 is not the first address of a \/16/);
+    assert.throws(() => parseServerFlags(['--service-node-port-range', '32000-31000'], {}, host), /must be a port range like 30000-32767/);
   });
 
   it('uses /var/lib/skiff as root, and derives the database and kubeconfig paths from --data-dir', () => {

@@ -44,6 +44,10 @@ export interface ServerConfig {
   agent: NodeAgentConfig;
   /** Cluster CIDR(s) the node IPAM controller cuts node pod CIDRs from (k3s --cluster-cidr, default 10.42.0.0/16). */
   clusterCIDRs: string[];
+  /** Service ClusterIP range (k3s --service-cidr, default 10.43.0.0/16); its first address is the kubernetes Service's. */
+  serviceCIDR: string;
+  /** NodePort range (k3s --service-node-port-range, default 30000-32767). */
+  serviceNodePortRange: [number, number];
   /** Simulated nodes to register (kwok-style, for tests, benchmarks and capacity planning); 0 = none. */
   simulateNodes: number;
   /** Capacity of each simulated node, e.g. { cpu: '32', memory: '256Gi', pods: '110' }. */
@@ -95,6 +99,8 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     disableAgent: get('disable-agent'),
     agent: nodeAgentConfig(values, facts),
     clusterCIDRs: get('cluster-cidr'),
+    serviceCIDR: get('service-cidr'),
+    serviceNodePortRange: get('service-node-port-range'),
     simulateNodes: get('simulate-nodes'),
     simulateNodeCapacity: get('simulate-node-capacity'),
     simulatePodReadyDelayMs: get('simulate-pod-ready-delay'),

@@ -52,6 +52,13 @@ export async function runServer(config: ServerConfig, announce: (line: string, f
   }
 }
 
+/** The first usable address of the service CIDR: the `kubernetes` Service's ClusterIP (10.43.0.1 for 10.43.0.0/16). */
+export function firstServiceIP(serviceCIDR: string): string {
+  const [base] = serviceCIDR.split('/');
+  const n = base!.split('.').reduce((acc, o) => acc * 256 + Number(o), 0) + 1;
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+}
+
 /** Error codes of a disk that takes no more data (Node's, and better-sqlite3's for SQLite's own writes). */
 const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
 
@@ -89,7 +96,12 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     const file = datastore.slice('sqlite://'.length);
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   }
-  const pkiOptions = { hostnames: config.tlsSan, ips: config.advertiseAddress ? [config.advertiseAddress] : [], onWarning: (message: string) => log.warn(message) };
+  // The kubernetes Service's ClusterIP is a SAN, so in-cluster clients verify the server at it.
+  const pkiOptions = {
+    hostnames: config.tlsSan,
+    ips: [firstServiceIP(config.serviceCIDR), ...(config.advertiseAddress ? [config.advertiseAddress] : [])],
+    onWarning: (message: string) => log.warn(message),
+  };
   const [store, secret] = await Promise.all([openStore(datastore), tokenSecret(config.dataDir, config.token)]);
   const since = () => Math.round(performance.now() - started);
   log.debug('datastore open', { datastore: redactUrl(datastore), ms: since() });
@@ -140,6 +152,9 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
     maxRequestsInflight: config.maxRequestsInflight,
     maxMutatingRequestsInflight: config.maxMutatingRequestsInflight,
+    serviceCIDR: config.serviceCIDR,
+    kubernetesServiceIP: firstServiceIP(config.serviceCIDR),
+    nodePortRange: config.serviceNodePortRange,
     connectTargets: new Map([...nodeProxy.targets, ...backendProxy.targets]),
     // Agents that join present the cluster token and get their node certificates here (k3s's /v1-k3s/*-kubelet.crt).
     nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: token.secret },

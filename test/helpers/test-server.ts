@@ -72,6 +72,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     disableAgent: true,
     agent: { nodeName: 'test-node', nodeLabels: {}, nodeTaints: [], runtime: 'process', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/nonexistent/registries.yaml', kubeletPort: 0 },
     clusterCIDRs: ['10.42.0.0/16'],
+    serviceCIDR: '10.43.0.0/16',
+    serviceNodePortRange: [30000, 32767],
     simulateNodes: opts.simulateNodes ?? 0,
     simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
     simulatePodReadyDelayMs: 1000,
