@@ -34,6 +34,7 @@ export const RoleBindings = rt('rbac.authorization.k8s.io', 'v1', 'rolebindings'
 export const ClusterRoles = rt('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false);
 export const ClusterRoleBindings = rt('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings', 'ClusterRoleBinding', false);
 export const Ingresses = rt('networking.k8s.io', 'v1', 'ingresses', 'Ingress');
+export const IngressClasses = rt('networking.k8s.io', 'v1', 'ingressclasses', 'IngressClass', false);
 export const NetworkPolicies = rt('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy');
 
 /** Every type above, for components (the garbage collector, the namespace controller) that walk all of them. */

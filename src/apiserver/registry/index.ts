@@ -15,6 +15,7 @@ import { endpoints } from './endpoints.js';
 import { endpointslices } from './endpointslices.js';
 import { events, eventsV1 } from './events.js';
 import { horizontalpodautoscalersV1, horizontalpodautoscalersV2 } from './horizontalpodautoscalers.js';
+import { ingressclasses } from './ingressclasses.js';
 import { ingresses } from './ingresses.js';
 import { jobs } from './jobs.js';
 import { leases } from './leases.js';
@@ -75,6 +76,7 @@ export const resources: ResourceDefinition[] = [
   cronjobs,
   jobs,
   // networking.k8s.io/v1
+  ingressclasses,
   ingresses,
   networkpolicies,
   // policy/v1
