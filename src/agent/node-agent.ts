@@ -24,7 +24,9 @@ import type { Client, InformerFactory } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
 import { Kubelet } from './kubelet/kubelet.js';
 import type { Pod } from './kubelet/objects.js';
-import { CniNetwork } from './network/cni-network.js';
+import { NodeNetwork } from './network/node-network.js';
+import type { FlannelBackend } from './network/node-routes.js';
+import { selectPodNetwork } from './network/select-pod-network.js';
 import { readHostFacts } from './node/host-facts.js';
 import { HostMeasurements } from './node/host-measurements.js';
 import { NodeReporter } from './node/node-reporter.js';
@@ -71,6 +73,13 @@ export interface NodeAgentOptions {
    * cluster DNS; ClusterFirst pods then use the host's resolver, with kubelet's MissingClusterDNS warning.
    */
   clusterDNS?: string[];
+  /** --flannel-backend (default auto: host-gw to nodes on a shared link, vxlan to others; none: no skiff routes). */
+  flannelBackend?: FlannelBackend;
+  /** The cluster's pod CIDRs (--cluster-cidr): not masqueraded between pods; skiff's routes only inside them. */
+  clusterCidrs?: string[];
+  /** --cni-conf-dir / --cni-bin-dir: a CNI config found there is used as it is (skiff writes none). */
+  cniConfDir?: string;
+  cniBinDir?: string;
 }
 
 export interface RunningNodeAgent {
@@ -92,7 +101,16 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
   const selection = selectRuntime(o.runtime, { ...(o.containerRuntimeEndpoint ? { endpoint: o.containerRuntimeEndpoint } : {}), ...(missing ? {} : { containerdPath: 'containerd' }) });
   log.info(`container runtime: ${selection.runtime} (${selection.reason})`, { runtime: selection.runtime });
 
-  const network = new CniNetwork({ stateDir: join(agentDir, 'cni'), confDir: cniConfDirOf(o.dataDir) });
+  const podNetwork = await selectPodNetwork({
+    agentDir,
+    defaultConfDir: cniConfDirOf(o.dataDir),
+    ...(o.flannelBackend ? { backend: o.flannelBackend } : {}),
+    ...(o.cniConfDir ? { cniConfDir: o.cniConfDir } : {}),
+    ...(o.cniBinDir ? { cniBinDir: o.cniBinDir } : {}),
+    ...(o.clusterCidrs ? { clusterCidrs: o.clusterCidrs } : {}),
+  });
+  const network = podNetwork.network;
+  log.info(`pod network: ${podNetwork.reason}`);
   const stops: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
@@ -111,13 +129,14 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
         ...(selection.endpoint ? { endpoint: selection.endpoint } : {}),
         ...(o.pauseImage ? { pauseImage: o.pauseImage } : {}),
         ...(o.privateRegistry ? { privateRegistryFile: o.privateRegistry } : {}),
-        cniConfDir: cniConfDirOf(o.dataDir),
+        cniConfDir: podNetwork.confDir,
+        cniBinDir: podNetwork.binDir,
       });
       stops.push(() => cri.stop());
       runtime = cri.runtime;
     } else {
       const { ProcessRuntime } = await import('./runtime/process/process-runtime.js');
-      const processRuntime = new ProcessRuntime({ stateDir: join(agentDir, 'process'), network });
+      const processRuntime = new ProcessRuntime({ stateDir: join(agentDir, 'process'), ...(network ? { network } : {}) });
       stops.push(() => processRuntime.close());
       runtime = processRuntime;
     }
@@ -150,10 +169,15 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
 
     // Pods get addresses from the node's podCIDR; the node IPAM controller assigns it just after registration.
     const cidrs = await withTimeout(reporter.waitForPodCIDR(), o.podCidrTimeoutMs ?? 60_000);
-    if (cidrs) await network.setPodCidrs(cidrs);
+    if (cidrs) await network?.setPodCidrs(cidrs);
     else log.warn('the node has no podCIDR yet (is the node-ipam controller running?): pods use the host network until it has one', { node: o.nodeName });
-    const networkStatus = await network.status();
+    const networkStatus = (await network?.status()) ?? { ready: false, message: 'no pod network' };
     if (!networkStatus.ready) log.warn(`pod network unavailable: ${networkStatus.message}; pods use the host network`);
+    if (network && podNetwork.routes && isRoot()) {
+      const routes = new NodeNetwork({ client: o.client, informers: o.informers, nodeName: o.nodeName, backend: podNetwork.routes, bridgeName: network.bridgeName, clusterCidrs: o.clusterCidrs ?? [] });
+      routes.start();
+      stops.push(() => routes.stop());
+    }
 
     const volumes = new HostVolumeManager({ rootDir: join(agentDir, 'pods'), sources: clientVolumeSources(o.client, o.nodeName), nodeName: o.nodeName });
     const reclaimer = new LocalPathReclaimer({ client: o.client, informers: o.informers, nodeName: o.nodeName, storageRoot: join(o.dataDir, 'storage') });

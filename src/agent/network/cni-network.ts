@@ -48,6 +48,13 @@ export interface CniNetworkOptions {
   timeoutMs?: number;
   /** Default: the process's effective uid is 0. */
   isRoot?: boolean;
+  /** The cluster's pod CIDRs: not masqueraded either (pods reach other nodes' pods with their own address). */
+  clusterCidrs?: string[];
+  /**
+   * A user-provided network config list (--cni-conf-dir, --flannel-backend none): used as it is; skiff then writes no
+   * conflist and makes no masquerade chain, and status() asks for the plugins the list names.
+   */
+  configList?: CniNetworkConfigList;
 }
 
 export class CniNetwork implements PodNetwork {
@@ -64,10 +71,14 @@ export class CniNetwork implements PodNetwork {
   private bridgeNfWarned = false;
   private conflistCurrent = false;
   private masqueradeCurrent = false;
+  private readonly clusterCidrs: string[];
+  private readonly userConfig: boolean;
 
   constructor(options: CniNetworkOptions) {
     this.pluginDirs = options.pluginDirs ?? [DEFAULT_CNI_PLUGIN_DIR];
-    this.networkName = options.networkName ?? 'skiff';
+    this.clusterCidrs = options.clusterCidrs ?? [];
+    this.userConfig = options.configList !== undefined;
+    this.networkName = options.configList?.name ?? options.networkName ?? 'skiff';
     this.bridgeName = options.bridgeName ?? `skiff${createHash('sha256').update(options.stateDir).digest('hex').slice(0, 6)}`;
     this.conflistPath = join(options.confDir, SKIFF_CONFLIST_FILE);
     this.ipamDataDir = join(options.stateDir, 'ipam');
@@ -76,6 +87,10 @@ export class CniNetwork implements PodNetwork {
     this.client = new CniClient({ pluginDirs: this.pluginDirs, cacheDir: join(options.stateDir, 'results'), timeoutMs: options.timeoutMs });
     if (options.podCidrs !== undefined) this.list = this.render(options.podCidrs);
     this.podCidrs = options.podCidrs;
+    if (options.configList !== undefined) {
+      this.list = options.configList;
+      this.conflistCurrent = this.masqueradeCurrent = true;
+    }
   }
 
   /**
@@ -83,6 +98,10 @@ export class CniNetwork implements PodNetwork {
    * up before keep their addresses; their DEL uses the config their ADD used.
    */
   async setPodCidrs(podCidrs: string[]): Promise<void> {
+    if (this.userConfig) {
+      this.podCidrs = [...podCidrs];
+      return; // the user's config decides addresses
+    }
     this.list = this.render(podCidrs);
     this.podCidrs = [...podCidrs];
     this.conflistCurrent = false;
@@ -93,7 +112,7 @@ export class CniNetwork implements PodNetwork {
 
   /** One masquerade chain for all pods (the conflist leaves the bridge plugin's per-pod ipMasq off). */
   private async ensureMasquerade(): Promise<void> {
-    if (this.isRoot && this.podCidrs !== undefined) await ensurePodMasquerade(this.bridgeName, this.podCidrs);
+    if (this.isRoot && this.podCidrs !== undefined && !this.userConfig) await ensurePodMasquerade(this.bridgeName, this.podCidrs, this.clusterCidrs);
     this.masqueradeCurrent = true;
   }
 
@@ -109,8 +128,9 @@ export class CniNetwork implements PodNetwork {
   async status(): Promise<{ ready: boolean; message?: string }> {
     if (!this.isRoot) return { ready: false, message: 'not root: pods use the host network' };
     const missing: string[] = [];
-    for (const plugin of REQUIRED_CNI_PLUGINS) if (!(await this.hasPlugin(plugin))) missing.push(plugin);
-    if (missing.length === REQUIRED_CNI_PLUGINS.length) return { ready: false, message: `no CNI plugins in ${this.pluginDirs.join(':')}` };
+    const required = this.userConfig ? [...new Set([...this.list!.plugins.map((p) => p.type), 'loopback'])] : REQUIRED_CNI_PLUGINS;
+    for (const plugin of required) if (!(await this.hasPlugin(plugin))) missing.push(plugin);
+    if (missing.length === required.length) return { ready: false, message: `no CNI plugins in ${this.pluginDirs.join(':')}` };
     if (missing.length > 0) return { ready: false, message: `CNI plugins missing in ${this.pluginDirs.join(':')}: ${missing.join(', ')}` };
     if (this.list === undefined) return { ready: false, message: 'the node has no podCIDR yet' };
     return { ready: true };

@@ -28,11 +28,16 @@ export interface MasqueradeRules {
   jump: string[];
 }
 
-/** Pure: the rules for one address family's podCIDRs (all of one family). */
-export function renderMasqueradeRules(bridgeName: string, cidrs: string[]): MasqueradeRules {
+/**
+ * Pure: the rules for one address family's podCIDRs (all of one family). `clusterCidrs` (the cluster's pod CIDRs, of
+ * that family) are not masqueraded either: pods reach other nodes' pods with their own address, as with flannel.
+ */
+export function renderMasqueradeRules(bridgeName: string, cidrs: string[], clusterCidrs: string[] = []): MasqueradeRules {
   const chain = podMasqueradeChain(bridgeName);
   const v6 = isIP(cidrs[0]!.split('/')[0]!) === 6;
-  const rules = cidrs.map((cidr) => ['-d', cidr, '-m', 'comment', '--comment', 'skiff: pod to pod, not masqueraded', '-j', 'RETURN']);
+  const family = v6 ? 6 : 4;
+  const returns = [...new Set([...clusterCidrs.filter((c) => isIP(c.split('/')[0]!) === family), ...cidrs])];
+  const rules = returns.map((cidr) => ['-d', cidr, '-m', 'comment', '--comment', 'skiff: pod to pod, not masqueraded', '-j', 'RETURN']);
   rules.push(['!', '-d', v6 ? 'ff00::/8' : '224.0.0.0/4', '-m', 'comment', '--comment', 'skiff: pods leaving the node', '-j', 'MASQUERADE']);
   // One jump per family; with two podCIDRs of one family (not a shape skiff makes) the first is the one masqueraded.
   return { chain: rules, jump: ['-s', cidrs[0]!, '-m', 'comment', '--comment', `skiff: masquerade for pods on ${bridgeName}`, '-j', chain] };
@@ -42,13 +47,13 @@ export function renderMasqueradeRules(bridgeName: string, cidrs: string[]): Masq
  * Makes (or remakes) the chain and its jump for `podCidrs`: the chain flushed and refilled, jumps naming other
  * sources (an old podCIDR) removed. Idempotent; a few iptables calls, once per podCIDR change.
  */
-export async function ensurePodMasquerade(bridgeName: string, podCidrs: string[]): Promise<void> {
+export async function ensurePodMasquerade(bridgeName: string, podCidrs: string[], clusterCidrs: string[] = []): Promise<void> {
   for (const family of [4, 6] as const) {
     const cidrs = podCidrs.filter((c) => isIP(c.split('/')[0]!) === family);
     if (cidrs.length === 0) continue;
     const tool = family === 4 ? 'iptables' : 'ip6tables';
     const nat = (...args: string[]) => run(tool, ['-w', '5', '-t', 'nat', ...args], { timeout: IPTABLES_TIMEOUT_MS });
-    const rules = renderMasqueradeRules(bridgeName, cidrs);
+    const rules = renderMasqueradeRules(bridgeName, cidrs, clusterCidrs);
     const chain = podMasqueradeChain(bridgeName);
     await nat('-N', chain).catch((err) => {
       if (!/already exists/i.test(String((err as { stderr?: string }).stderr ?? ''))) throw err;
