@@ -25,7 +25,7 @@ export function queryUdp(port: number, name: string, type: RecordType, o: { edns
     socket.on('message', (out) => {
       clearTimeout(timer);
       socket.close();
-      resolve(dnsPacket.decode(out) as Decoded);
+      resolve(dnsPacket.decode(out) as unknown as Decoded);
     });
     socket.send(msg, port, o.host ?? '127.0.0.1');
   });
@@ -44,7 +44,7 @@ export function queryTcp(port: number, questions: Array<{ name: string; type: Re
     conn.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        out.push(dnsPacket.decode(buf.subarray(2, 2 + buf.readUInt16BE(0))) as Decoded);
+        out.push(dnsPacket.decode(buf.subarray(2, 2 + buf.readUInt16BE(0))) as unknown as Decoded);
         buf = buf.subarray(2 + buf.readUInt16BE(0));
       }
       if (out.length === questions.length) {
