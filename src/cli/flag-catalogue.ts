@@ -8,6 +8,7 @@
  * when what the user asks for is already what skiff does, accepted, hidden from `--help`, and noted at start
  * (`noEffect`).
  */
+import { FLANNEL_BACKENDS } from '../agent/network/node-routes.js';
 import { RUNTIME_CHOICES } from '../agent/runtime/select-runtime.js';
 import { LOG_FORMATS } from '../log/logger.js';
 import * as v from './flag-values.js';
@@ -65,7 +66,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'disable-agent', env: 'SKIFF_DISABLE_AGENT', type: 'boolean', commands: ['server'], help: 'Do not run the embedded node agent (a control plane only: pods run on agents that join, or on simulated nodes)', default: 'false', parse: v.bool },
   { name: 'max-requests-inflight', env: 'SKIFF_MAX_REQUESTS_INFLIGHT', type: 'string', commands: ['server'], arg: 'N', help: 'Read requests served at once; more get 429 with Retry-After (0 = no limit)', default: '400', parse: v.count },
   { name: 'max-mutating-requests-inflight', env: 'SKIFF_MAX_MUTATING_REQUESTS_INFLIGHT', type: 'string', commands: ['server'], arg: 'N', help: 'Write requests served at once; more get 429 with Retry-After (0 = no limit)', default: '200', parse: v.count },
-  { name: 'cluster-cidr', env: 'SKIFF_CLUSTER_CIDR', type: 'string', commands: ['server'], arg: 'CIDR', help: "Pod addresses: the node IPAM controller gives each node a /24 of it as spec.podCIDR (256 nodes in a /16; IPv4,IPv6 for dual-stack)", default: '10.42.0.0/16', parse: v.cidrList },
+  { name: 'cluster-cidr', env: 'SKIFF_CLUSTER_CIDR', type: 'string', commands: ['server', 'agent'], arg: 'CIDR', help: "Pod addresses: the node IPAM controller gives each node a /24 of it as spec.podCIDR (256 nodes in a /16; IPv4,IPv6 for dual-stack); an agent does not masquerade pod traffic to it (give an agent the server's value)", default: '10.42.0.0/16', parse: v.cidrList },
   { name: 'service-cidr', env: 'SKIFF_SERVICE_CIDR', type: 'string', commands: ['server'], arg: 'CIDR', help: "Service ClusterIPs; its first address is the kubernetes Service's", default: '10.43.0.0/16', parse: v.serviceCidr },
   { name: 'service-node-port-range', env: 'SKIFF_SERVICE_NODE_PORT_RANGE', type: 'string', commands: ['server'], arg: 'RANGE', help: 'Ports for NodePort Services', default: '30000-32767', parse: v.portRange },
   { name: 'simulate-nodes', env: 'SKIFF_SIMULATE_NODES', type: 'string', commands: ['server'], arg: 'N', help: 'Register N simulated nodes (sim-node-<i>) whose pods run through a simulated lifecycle, without containers', default: '0', parse: v.count },
@@ -83,6 +84,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'container-runtime-endpoint', env: 'SKIFF_CONTAINER_RUNTIME_ENDPOINT', type: 'string', commands: ['server', 'agent'], arg: 'ENDPOINT', help: 'CRI socket of a containerd (or other CRI runtime) to use instead of starting one, e.g. unix:///run/containerd/containerd.sock' },
   { name: 'pause-image', env: 'SKIFF_PAUSE_IMAGE', type: 'string', commands: ['server', 'agent'], arg: 'IMAGE', help: 'Pod sandbox image for containerd (a local one is built when it cannot be pulled)', default: 'registry.k8s.io/pause:3.9' },
   { name: 'private-registry', env: 'SKIFF_PRIVATE_REGISTRY', type: 'string', commands: ['server', 'agent'], arg: 'FILE', help: "Registry mirrors and credentials for containerd (k3s's registries.yaml format)", default: '/etc/skiff/registries.yaml' },
+  { name: 'flannel-backend', env: 'SKIFF_FLANNEL_BACKEND', type: 'string', commands: ['server', 'agent'], arg: 'NAME', help: 'Pod routes between nodes: host-gw (nodes share a link), vxlan, none (bring your own CNI), or auto (host-gw to nodes on a shared link, vxlan to the others)', default: 'auto', parse: v.oneOf(FLANNEL_BACKENDS) },
+  { name: 'cni-conf-dir', env: 'SKIFF_CNI_CONF_DIR', type: 'string', commands: ['server', 'agent'], arg: 'DIR', help: 'CNI config dir: a config found there is used as it is (skiff writes none and programs no routes); both runtimes read it', defaultText: '<data-dir>/agent/etc/cni/net.d' },
+  { name: 'cni-bin-dir', env: 'SKIFF_CNI_BIN_DIR', type: 'string', commands: ['server', 'agent'], arg: 'DIR', help: 'CNI plugin binaries', default: '/usr/lib/cni' },
   { name: 'kubelet-port', env: 'SKIFF_KUBELET_PORT', type: 'string', commands: ['server', 'agent'], arg: 'PORT', help: "HTTPS port of the node agent's API (logs, exec, port-forward, stats; 0 = any free port)", default: '10250', parse: v.port },
   { name: 'simulate', env: 'SKIFF_AGENT_SIMULATE', type: 'string', commands: ['agent'], arg: 'N', help: 'Register N simulated nodes named <node-name>-sim-<i> instead of running a real node (kwok-style, no containers)', default: '0', parse: v.count },
   { name: 'simulate-node-capacity', env: 'SKIFF_SIMULATE_NODE_CAPACITY', type: 'string', commands: ['server', 'agent'], arg: 'LIST', help: 'Capacity of each simulated node', default: 'cpu=32,memory=256Gi,pods=110', parse: v.capacity },

@@ -3,8 +3,10 @@
  * (--node-name, --node-ip, --node-label, --node-taint, --container-runtime-endpoint, --pause-image,
  * --private-registry) plus --runtime and --kubelet-port.
  */
+import { resolve } from 'node:path';
 import type { Taint } from 'kubernetes-types/core/v1.js';
 import type { NodeAgentOptions } from '../agent/node-agent.js';
+import type { FlannelBackend } from '../agent/network/node-routes.js';
 import type { RuntimeChoice } from '../agent/runtime/select-runtime.js';
 import { FlagError } from './flag-error.js';
 import type { HostFacts } from './flag-parser.js';
@@ -20,6 +22,11 @@ export interface NodeAgentConfig {
   pauseImage: string;
   privateRegistry: string;
   kubeletPort: number;
+  /** --flannel-backend, --cluster-cidr, --cni-conf-dir, --cni-bin-dir */
+  flannelBackend?: FlannelBackend;
+  clusterCidrs?: string[];
+  cniConfDir?: string;
+  cniBinDir?: string;
 }
 
 const LABEL_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -56,6 +63,7 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
   const given = <T>(name: string): T | undefined => (values.has(name) ? (values.get(name) as T) : undefined);
   const nodeIp = given<string>('node-ip');
   const endpoint = given<string>('container-runtime-endpoint');
+  const cniConfDir = given<string>('cni-conf-dir');
   return {
     nodeName: given<string>('node-name') ?? parseNodeName(host.hostname.toLowerCase(), { flag: '--node-name', text: 'the hostname (--node-name)' }),
     ...(nodeIp !== undefined ? { nodeIp } : {}),
@@ -66,11 +74,15 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
     pauseImage: values.get('pause-image') as string,
     privateRegistry: values.get('private-registry') as string,
     kubeletPort: values.get('kubelet-port') as number,
+    flannelBackend: values.get('flannel-backend') as FlannelBackend,
+    clusterCidrs: values.get('cluster-cidr') as string[],
+    ...(cniConfDir ? { cniConfDir: resolve(cniConfDir) } : {}),
+    cniBinDir: resolve(values.get('cni-bin-dir') as string),
   };
 }
 
 /** The node's part of startNodeAgent's options, from the flags (the caller adds client, informers, dataDir, tls). */
-export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort'> {
+export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort' | 'flannelBackend' | 'clusterCidrs' | 'cniConfDir' | 'cniBinDir'> {
   return {
     nodeName: a.nodeName,
     ...(a.nodeIp ? { nodeIp: a.nodeIp } : {}),
@@ -81,5 +93,9 @@ export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions
     pauseImage: a.pauseImage,
     privateRegistry: a.privateRegistry,
     kubeletPort: a.kubeletPort,
+    ...(a.flannelBackend ? { flannelBackend: a.flannelBackend } : {}),
+    ...(a.clusterCidrs ? { clusterCidrs: a.clusterCidrs } : {}),
+    ...(a.cniConfDir ? { cniConfDir: a.cniConfDir } : {}),
+    ...(a.cniBinDir ? { cniBinDir: a.cniBinDir } : {}),
   };
 }
