@@ -96,6 +96,13 @@ export const serviceCidr: ValueParser<string> = (value, where) => {
   return value;
 };
 
+/** kubelet's --cluster-domain: a DNS domain of lower-case labels (cluster.local); a trailing dot is dropped. */
+export const dnsDomain: ValueParser<string> = (value, where) => {
+  const domain = value.replace(/\.$/, '');
+  if (domain.length > 253 || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/.test(domain)) fail(where, value, 'must be a DNS domain of lower-case labels like cluster.local');
+  return domain;
+};
+
 /** k3s's --service-node-port-range: `30000-32767`, within 1-65535. */
 export const portRange: ValueParser<[number, number]> = (value, where) => {
   const m = /^(\d{1,5})-(\d{1,5})$/.exec(value);

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import type { LogFormat } from '../log/logger.js';
 import { parseFlags, type HostFacts } from './flag-parser.js';
 import { commandHelp } from './flag-help.js';
+import { FlagError } from './flag-error.js';
 import { nodeAgentConfig, type NodeAgentConfig } from './node-agent-flags.js';
 
 export { DEFAULT_CONFIG_FILE } from './flag-catalogue.js';
@@ -46,6 +47,10 @@ export interface ServerConfig {
   clusterCIDRs: string[];
   /** Service ClusterIP range (k3s --service-cidr, default 10.43.0.0/16); its first address is the kubernetes Service's. */
   serviceCIDR: string;
+  /** The kube-dns Service's ClusterIP that pods resolve with (k3s --cluster-dns, default the 10th address of serviceCIDR). */
+  clusterDNS?: string;
+  /** The cluster domain (k3s --cluster-domain, default cluster.local). */
+  clusterDomain?: string;
   /** NodePort range (k3s --service-node-port-range, default 30000-32767). */
   serviceNodePortRange: [number, number];
   /** Simulated nodes to register (kwok-style, for tests, benchmarks and capacity planning); 0 = none. */
@@ -100,6 +105,8 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     agent: nodeAgentConfig(values, facts),
     clusterCIDRs: get('cluster-cidr'),
     serviceCIDR: get('service-cidr'),
+    clusterDNS: clusterDnsIP(given<string>('cluster-dns'), get('service-cidr')),
+    clusterDomain: get('cluster-domain'),
     serviceNodePortRange: get('service-node-port-range'),
     simulateNodes: get('simulate-nodes'),
     simulateNodeCapacity: get('simulate-node-capacity'),
@@ -113,6 +120,23 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     notices: parsed.notices,
     help: parsed.help,
   };
+}
+
+/** --cluster-dns, or the 10th address of the service CIDR (10.43.0.10); it must be a ClusterIP of that range. */
+export function clusterDnsIP(given: string | undefined, serviceCIDR: string): string {
+  const [base, bits] = serviceCIDR.split('/');
+  const toNum = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  const start = toNum(base!);
+  const size = 2 ** (32 - Number(bits));
+  if (given === undefined) {
+    const n = start + 10;
+    return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+  }
+  const n = given.includes(':') ? -1 : toNum(given);
+  if (n <= start + 1 || n >= start + size - 1) {
+    throw new FlagError(`invalid value ${JSON.stringify(given)} for --cluster-dns: must be an address of --service-cidr ${serviceCIDR} other than its first (the kubernetes Service's)`, '--cluster-dns', given);
+  }
+  return given;
 }
 
 export function defaultDataDir(facts: HostFacts): string {
