@@ -1,0 +1,219 @@
+/**
+ * The ingress data path: an HTTP and an HTTPS listener that route each request with the current RouteTable and
+ * proxy it to one ready endpoint of the chosen Service (round-robin), with Node's http module:
+ *
+ * - bodies stream both ways through pipe() (backpressure: a slow client slows the backend read, and back);
+ * - X-Forwarded-For (appended), -Proto, -Host and -Port, as Traefik sets them;
+ * - WebSocket and other Upgrade requests become a raw two-way TCP pipe after the request head is replayed;
+ * - keep-alive connections to backends (one agent), so a request does not pay a TCP handshake;
+ * - HTTPS picks the certificate by SNI (tls SNICallback) from the table, else a self-signed default certificate;
+ * - setTable swaps the whole table: requests in flight keep the backend they picked, open connections stay open.
+ *
+ * No route: 404 with Traefik's body; a route with no ready endpoint: 503, a backend that cannot be reached: 502,
+ * each with a one-line body that says why.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { createLogger } from '../log/logger.js';
+import { certificateFor, routeRequest, type Backend, type RouteTable } from './compute-routes.js';
+
+const log = createLogger('ingress');
+
+export interface IngressProxyOptions {
+  /** Address to listen on (default all: 0.0.0.0, as Traefik behind ServiceLB answers on every node address). */
+  bindAddress?: string;
+  httpPort: number;
+  httpsPort: number;
+  /** The certificate for names no Ingress has a Secret for. */
+  defaultCertificate: { cert: string; key: string };
+}
+
+/** Request headers that belong to one connection (RFC 9110 §7.6.1), not forwarded as they are. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate'];
+
+const emptyTable = (): RouteTable => ({ hosts: new Map(), wildcards: new Map(), anyHost: [], certificates: new Map(), warnings: [] });
+
+export class IngressProxy {
+  private table: RouteTable = emptyTable();
+  private readonly next = new WeakMap<Backend, number>();
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
+  private readonly contexts = new Map<string, tls.SecureContext>();
+  private readonly httpServer: http.Server;
+  private readonly httpsServer: https.Server;
+  private readonly upgraded = new Set<Duplex>();
+  httpPort = 0;
+  httpsPort = 0;
+
+  constructor(private readonly o: IngressProxyOptions) {
+    this.httpServer = http.createServer((req, res) => this.handle(req, res, 'http'));
+    this.httpsServer = https.createServer(
+      {
+        cert: o.defaultCertificate.cert,
+        key: o.defaultCertificate.key,
+        SNICallback: (name, cb) => cb(null, this.contextFor(name)),
+      },
+      (req, res) => this.handle(req, res, 'https'),
+    );
+    this.httpServer.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head, 'http'));
+    this.httpsServer.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head, 'https'));
+    for (const s of [this.httpServer, this.httpsServer]) s.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  /** Listens on both ports; rejects (closing what did open) when either is taken. */
+  async listen(): Promise<void> {
+    const host = this.o.bindAddress ?? '0.0.0.0';
+    const listen = (s: net.Server, port: number) =>
+      new Promise<number>((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        s.once('error', onError);
+        s.listen(port, host, () => {
+          s.off('error', onError);
+          resolve((s.address() as net.AddressInfo).port);
+        });
+      });
+    try {
+      this.httpPort = await listen(this.httpServer, this.o.httpPort);
+      this.httpsPort = await listen(this.httpsServer, this.o.httpsPort);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Replaces the routing table: the next request routes with it. */
+  setTable(table: RouteTable): void {
+    const inUse = new Set([...table.certificates.values()].map((c) => c.cert + c.key));
+    for (const k of this.contexts.keys()) if (!inUse.has(k)) this.contexts.delete(k);
+    this.table = table;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.upgraded) s.destroy();
+    const closing = [this.httpServer, this.httpsServer].filter((s) => s.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    this.httpServer.closeAllConnections();
+    this.httpsServer.closeAllConnections();
+    this.agent.destroy();
+    await Promise.all(closing);
+  }
+
+  private contextFor(serverName: string): tls.SecureContext | undefined {
+    const pair = certificateFor(this.table, serverName);
+    if (!pair) return undefined; // the server's own (default) certificate
+    const key = pair.cert + pair.key;
+    let ctx = this.contexts.get(key);
+    if (!ctx) {
+      try {
+        ctx = tls.createSecureContext({ cert: pair.cert, key: pair.key });
+      } catch (err) {
+        log.warn(`TLS Secret ${pair.secret} holds no usable certificate and key: ${(err as Error).message}; serving the default certificate`, { secret: pair.secret });
+        return undefined;
+      }
+      this.contexts.set(key, ctx);
+    }
+    return ctx;
+  }
+
+  /** The backend endpoint for this request, or the answer to give instead. */
+  private pick(req: http.IncomingMessage): { endpoint: string; backend: Backend } | { status: number; body: string } {
+    const route = routeRequest(this.table, req.headers.host, req.url ?? '/');
+    if (!route) return { status: 404, body: '404 page not found\n' };
+    const { backend } = route;
+    if (backend.endpoints.length === 0) {
+      const p = backend.problem ?? { status: 503 as const, message: `no ready endpoints for ${backend.name}` };
+      return { status: p.status, body: `${p.status === 503 ? 'Service Unavailable' : 'Bad Gateway'}: ${p.message}\n` };
+    }
+    const i = this.next.get(backend) ?? 0;
+    this.next.set(backend, (i + 1) % backend.endpoints.length);
+    return { endpoint: backend.endpoints[i % backend.endpoints.length]!, backend };
+  }
+
+  private forwardedHeaders(req: http.IncomingMessage, scheme: 'http' | 'https'): http.OutgoingHttpHeaders {
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) headers[k] = v;
+    const client = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const prior = req.headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
+    headers['x-forwarded-proto'] = scheme;
+    headers['x-forwarded-host'] = req.headers.host ?? '';
+    headers['x-forwarded-port'] = String(scheme === 'https' ? this.httpsPort : this.httpPort);
+    headers['x-real-ip'] = client;
+    return headers;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, scheme: 'http' | 'https'): void {
+    const picked = this.pick(req);
+    if ('status' in picked) {
+      res.writeHead(picked.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(picked.body) });
+      res.end(picked.body);
+      req.resume();
+      return;
+    }
+    const [host, port] = splitHostPort(picked.endpoint);
+    const upstream = http.request({ host, port, method: req.method, path: req.url, headers: this.forwardedHeaders(req, scheme), agent: this.agent });
+    upstream.on('response', (ures) => {
+      const headers: http.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(ures.headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) headers[k] = v;
+      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, headers);
+      ures.pipe(res);
+      ures.on('error', () => res.destroy());
+    });
+    upstream.on('error', (err) => {
+      if (!res.headersSent) {
+        const body = `Bad Gateway: ${picked.backend.name} endpoint ${picked.endpoint}: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`;
+        res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      } else res.destroy();
+    });
+    // A client that goes away takes its upstream request with it.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): void {
+    const picked = this.pick(req);
+    if ('status' in picked) {
+      socket.end(`HTTP/1.1 ${picked.status} ${http.STATUS_CODES[picked.status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(picked.body)}\r\nconnection: close\r\n\r\n${picked.body}`);
+      return;
+    }
+    const [host, port] = splitHostPort(picked.endpoint);
+    const headers = this.forwardedHeaders(req, scheme);
+    // The upgrade itself is the point of this request: its hop-by-hop headers go through.
+    headers.connection = req.headers.connection ?? 'Upgrade';
+    if (req.headers.upgrade) headers.upgrade = req.headers.upgrade;
+    const upstream = net.connect({ host, port });
+    this.upgraded.add(socket);
+    this.upgraded.add(upstream);
+    const done = () => {
+      this.upgraded.delete(socket);
+      this.upgraded.delete(upstream);
+      socket.destroy();
+      upstream.destroy();
+    };
+    socket.on('error', done);
+    socket.on('close', done);
+    upstream.on('error', (err) => {
+      if (!upstream.bytesRead && socket.writable) socket.end(`HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      log.debug('upgrade connection to backend failed', { backend: picked.backend.name, endpoint: picked.endpoint, err });
+      done();
+    });
+    upstream.on('close', done);
+    upstream.on('connect', () => {
+      let headText = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (const [k, v] of Object.entries(headers)) for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
+      upstream.write(headText + '\r\n');
+      if (head.length) upstream.write(head);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+  }
+}
+
+function splitHostPort(endpoint: string): [string, number] {
+  const colon = endpoint.lastIndexOf(':');
+  return [endpoint.slice(0, colon).replace(/^\[|\]$/g, ''), Number(endpoint.slice(colon + 1))];
+}
