@@ -21,9 +21,12 @@ const allowed: Record<string, string[]> = {
   storage: ['storage', 'api', 'log'],
   apiserver: ['apiserver', 'api', 'storage', 'client', 'log'],
   client: ['client', 'api', 'log'],
-  controllers: ['controllers', 'api', 'client', 'log'],
+  // controllers/all.ts registers the server halves of ingress and servicelb, which build on controllers/controller.ts.
+  controllers: ['controllers', 'api', 'client', 'log', 'ingress', 'servicelb'],
   scheduler: ['scheduler', 'api', 'client', 'log'],
-  agent: ['agent', 'api', 'client', 'log'],
+  agent: ['agent', 'api', 'client', 'log', 'ingress', 'servicelb'],
+  ingress: ['ingress', 'api', 'client', 'controllers', 'log'],
+  servicelb: ['servicelb', 'api', 'client', 'controllers', 'log'],
   proxy: ['proxy', 'api', 'client', 'log'],
   dns: ['dns', 'api', 'client', 'log'],
 };

@@ -22,6 +22,8 @@ import { ApiEventRecorder } from '../client/event-recorder.js';
 import { Pods } from '../client/resources.js';
 import type { Client, InformerFactory } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
+import { NodeIngress } from '../ingress/node-ingress.js';
+import { NodeServiceLB } from '../servicelb/node-servicelb.js';
 import { Kubelet } from './kubelet/kubelet.js';
 import type { Pod } from './kubelet/objects.js';
 import { NodeNetwork } from './network/node-network.js';
@@ -80,6 +82,11 @@ export interface NodeAgentOptions {
   /** --cni-conf-dir / --cni-bin-dir: a CNI config found there is used as it is (skiff writes none). */
   cniConfDir?: string;
   cniBinDir?: string;
+  /**
+   * Ports of the built-in ingress (--ingress-http-port, --ingress-https-port; default 80 and 443). It listens only
+   * while the server's IngressClass skiff exists (src/ingress).
+   */
+  ingressPorts?: { http: number; https: number };
 }
 
 export interface RunningNodeAgent {
@@ -204,6 +211,15 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
     });
     await kubelet.start();
     stops.push(() => kubelet.stop());
+
+    // The built-in ingress and ServiceLB answer on every node, as k3s's Traefik behind its svclb pods does. Both follow
+    // the server's choice (its IngressClass skiff; its claim on LoadBalancer Services), so agents need no --disable.
+    const ingress = new NodeIngress({ client: o.client, informers: o.informers, nodeName: o.nodeName, httpPort: o.ingressPorts?.http ?? 80, httpsPort: o.ingressPorts?.https ?? 443 });
+    ingress.start();
+    stops.push(() => ingress.stop());
+    const serviceLB = new NodeServiceLB({ client: o.client, informers: o.informers, nodeName: o.nodeName, nodeIP: () => reporter.internalIPs[0] });
+    serviceLB.start();
+    stops.push(() => serviceLB.stop());
     return { nodeName: o.nodeName, runtime, port: server.port, runtimeReason: selection.reason, stop: stopAll };
   } catch (err) {
     await stopAll();

@@ -25,7 +25,7 @@ describe('parseAgentFlags', () => {
       token: 'K10abc::server:s',
       dataDir: '/var/lib/skiff',
       simulate: 2,
-      agent: { nodeName: 'edge-1', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250, flannelBackend: 'auto', clusterCidrs: ['10.42.0.0/16'], cniBinDir: '/usr/lib/cni' },
+      agent: { nodeName: 'edge-1', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250, ingressHttpPort: 80, ingressHttpsPort: 443, flannelBackend: 'auto', clusterCidrs: ['10.42.0.0/16'], cniBinDir: '/usr/lib/cni' },
       simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
       simulatePodReadyDelayMs: 0,
       debug: false,

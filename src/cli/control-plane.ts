@@ -17,6 +17,8 @@ import { controllerFactories } from '../controllers/all.js';
 import { defaultControllerOptions, type ControllerContext } from '../controllers/controller.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { Scheduler } from '../scheduler/scheduler.js';
+import { removeIngressClass } from '../ingress/ingress-status-controller.js';
+import { releaseServiceLBClaims } from '../servicelb/servicelb-controller.js';
 import { createLogger } from '../log/logger.js';
 import type { ServerConfig } from './flags.js';
 
@@ -78,6 +80,10 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig): P
   const names = new ControllerManager(probe, controllerFactories, config.disable).names;
 
   const cmClient = clientFor('system:kube-controller-manager');
+  // --disable ingress / servicelb after a start that ran them: undo what they set up, so every agent stops serving them
+  // (agents follow the IngressClass skiff and ServiceLB's claim on Services); k3s likewise removes a disabled component.
+  if (disabled.has('ingress')) await removeIngressClass(cmClient).catch((err) => createLogger('ingress').error('--disable ingress: cannot remove the IngressClass skiff', { err }));
+  if (disabled.has('servicelb')) await releaseServiceLBClaims(cmClient).catch((err) => createLogger('servicelb').error('--disable servicelb: cannot release the LoadBalancer Services', { err }));
   const electors: LeaderElector[] = [];
   electors.push(
     leaderElected(

@@ -17,7 +17,7 @@ const DEFAULTS = {
   maxRequestsInflight: 400,
   maxMutatingRequestsInflight: 200,
   disableAgent: false,
-  agent: { nodeName: 'build-box', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250, flannelBackend: 'auto', clusterCidrs: ['10.42.0.0/16'], cniBinDir: '/usr/lib/cni' },
+  agent: { nodeName: 'build-box', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250, ingressHttpPort: 80, ingressHttpsPort: 443, flannelBackend: 'auto', clusterCidrs: ['10.42.0.0/16'], cniBinDir: '/usr/lib/cni' },
   clusterCIDRs: ['10.42.0.0/16'],
   serviceCIDR: '10.43.0.0/16',
   serviceNodePortRange: [30000, 32767],
@@ -263,6 +263,8 @@ describe('parseServerFlags', () => {
       pauseImage: 'registry.k8s.io/pause:3.9',
       privateRegistry: '/etc/skiff/registries.yaml',
       kubeletPort: 0,
+      ingressHttpPort: 80,
+      ingressHttpsPort: 443,
       flannelBackend: 'auto', clusterCidrs: ['10.42.0.0/16'], cniBinDir: '/usr/lib/cni',
     });
     assert.equal(parseServerFlags(['--disable-agent'], {}, host).disableAgent, true);

@@ -22,6 +22,9 @@ export interface NodeAgentConfig {
   pauseImage: string;
   privateRegistry: string;
   kubeletPort: number;
+  /** --ingress-http-port, --ingress-https-port (absent: 80 and 443). */
+  ingressHttpPort?: number;
+  ingressHttpsPort?: number;
   /** --flannel-backend, --cluster-cidr, --cni-conf-dir, --cni-bin-dir */
   flannelBackend?: FlannelBackend;
   clusterCidrs?: string[];
@@ -74,6 +77,8 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
     pauseImage: values.get('pause-image') as string,
     privateRegistry: values.get('private-registry') as string,
     kubeletPort: values.get('kubelet-port') as number,
+    ingressHttpPort: values.get('ingress-http-port') as number,
+    ingressHttpsPort: values.get('ingress-https-port') as number,
     flannelBackend: values.get('flannel-backend') as FlannelBackend,
     clusterCidrs: values.get('cluster-cidr') as string[],
     ...(cniConfDir ? { cniConfDir: resolve(cniConfDir) } : {}),
@@ -82,7 +87,7 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
 }
 
 /** The node's part of startNodeAgent's options, from the flags (the caller adds client, informers, dataDir, tls). */
-export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort' | 'flannelBackend' | 'clusterCidrs' | 'cniConfDir' | 'cniBinDir'> {
+export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort' | 'ingressPorts' | 'flannelBackend' | 'clusterCidrs' | 'cniConfDir' | 'cniBinDir'> {
   return {
     nodeName: a.nodeName,
     ...(a.nodeIp ? { nodeIp: a.nodeIp } : {}),
@@ -93,6 +98,7 @@ export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions
     pauseImage: a.pauseImage,
     privateRegistry: a.privateRegistry,
     kubeletPort: a.kubeletPort,
+    ingressPorts: { http: a.ingressHttpPort ?? 80, https: a.ingressHttpsPort ?? 443 },
     ...(a.flannelBackend ? { flannelBackend: a.flannelBackend } : {}),
     ...(a.clusterCidrs ? { clusterCidrs: a.clusterCidrs } : {}),
     ...(a.cniConfDir ? { cniConfDir: a.cniConfDir } : {}),

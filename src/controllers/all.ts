@@ -16,6 +16,8 @@ import { DisruptionController } from './disruption/disruption-controller.js';
 import { JobController } from './job/job-controller.js';
 import { LocalPathProvisioner } from './localpath/local-path-provisioner.js';
 import type { ControllerFactory } from './manager.js';
+import { IngressStatusController } from '../ingress/ingress-status-controller.js';
+import { ServiceLBController } from '../servicelb/servicelb-controller.js';
 import { ReplicaSetController } from './replicaset/replicaset-controller.js';
 import { StatefulSetController } from './statefulset/statefulset-controller.js';
 import { TtlAfterFinishedController } from './ttl-after-finished/ttl-after-finished-controller.js';
@@ -42,4 +44,8 @@ export const controllerFactories: ControllerFactory[] = [
   { name: 'disruption', create: (ctx) => new DisruptionController(ctx) },
   { name: 'persistentvolume-binder', create: (ctx) => new PersistentVolumeController(ctx) },
   { name: 'local-path-provisioner', create: (ctx) => new LocalPathProvisioner(ctx) },
+  // k3s's packaged components served without images: the ingress (Traefik's place) and ServiceLB (src/ingress,
+  // src/servicelb); their per-node halves run in every agent and follow these (the IngressClass, the Services' claim).
+  { name: 'ingress', create: (ctx) => new IngressStatusController(ctx), workers: 2 },
+  { name: 'servicelb', create: (ctx) => new ServiceLBController(ctx), workers: 2 },
 ];
