@@ -7,10 +7,9 @@
  *
  * Every case is one TLS connection with a deadline (20 s after the client's last byte). Asserted: no 5xx answer,
  * every connection ends (the server ends the ones a client leaves open: handshake, stream creation and idle timeouts),
- * the backend only ever sees terminal
- * sizes a client could mean (uint16), after the run no connection, session or exec'd process is left and memory is
- * back under a bound, and the server still serves a normal request. The PRNG is seeded: a failure names the seed and
- * the case (FUZZ_SEED, FUZZ_CASES to scale).
+ * the backend only ever sees terminal sizes a client could mean (uint16), after the run no connection, session or
+ * exec'd process is left and memory is back under a bound, and the server still serves a normal request. The PRNG is
+ * seeded: a failure names the seed and the case (FUZZ_SEED, FUZZ_CASES to scale).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
