@@ -24,6 +24,7 @@ import type { Client, InformerFactory } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
 import { NodeIngress } from '../ingress/node-ingress.js';
 import { NodeServiceLB } from '../servicelb/node-servicelb.js';
+import { startServiceProxy, type ProxyMode } from '../proxy/service-proxy.js';
 import { Kubelet } from './kubelet/kubelet.js';
 import type { Pod } from './kubelet/objects.js';
 import { NodeNetwork } from './network/node-network.js';
@@ -82,6 +83,9 @@ export interface NodeAgentOptions {
   /** --cni-conf-dir / --cni-bin-dir: a CNI config found there is used as it is (skiff writes none). */
   cniConfDir?: string;
   cniBinDir?: string;
+  /** The service proxy (src/proxy): --proxy-mode (undefined: iptables where it can run) and the service CIDRs it routes. */
+  proxyMode?: ProxyMode;
+  serviceCidrs?: string[];
   /**
    * Ports of the built-in ingress (--ingress-http-port, --ingress-https-port; default 80 and 443). It listens only
    * while the server's IngressClass skiff exists (src/ingress).
@@ -185,6 +189,18 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
       routes.start();
       stops.push(() => routes.stop());
     }
+
+    // Traffic to a ClusterIP from outside the cluster CIDR is masqueraded; without --cluster-cidr, the node's podCIDR.
+    const proxy = await startServiceProxy({
+      ...(o.proxyMode ? { mode: o.proxyMode } : {}),
+      informers: o.informers,
+      nodeName: o.nodeName,
+      agentIdentity: network?.bridgeName ?? `${agentDir}:${o.nodeName}`,
+      clusterCIDRs: o.clusterCidrs?.length ? o.clusterCidrs : (cidrs ?? []),
+      serviceCIDRs: o.serviceCidrs ?? [],
+      ...(network ? { routeDevice: network.bridgeName } : {}),
+    });
+    if (proxy) stops.push(() => proxy.stop());
 
     const volumes = new HostVolumeManager({ rootDir: join(agentDir, 'pods'), sources: clientVolumeSources(o.client, o.nodeName), nodeName: o.nodeName });
     const reclaimer = new LocalPathReclaimer({ client: o.client, informers: o.informers, nodeName: o.nodeName, storageRoot: join(o.dataDir, 'storage') });

@@ -123,7 +123,11 @@ export function renderServicePort(sp: ServicePortInfo, o: IptablesRenderOptions)
   let internalFilter: [string, string] | undefined;
   let externalFilter: [string, string] | undefined;
   if (!hasEndpoints) {
-    internalFilter = externalFilter = ['REJECT', `${name} has no endpoints`];
+    // kube-proxy rejects with ICMP port-unreachable; for TCP skiff sends a reset instead: the kernel limits ICMP errors
+    // per peer with the same clock as the redirects a pod on the bridge gets for Service traffic to its neighbours, so
+    // such a pod's connection to an endpoint-less Service would time out instead of being refused.
+    const reject = sp.protocol === 'TCP' ? 'REJECT --reject-with tcp-reset' : 'REJECT';
+    internalFilter = externalFilter = [reject, `${name} has no endpoints`];
   } else {
     if (!hasInternalEndpoints) internalFilter = ['DROP', `${name} has no local endpoints`];
     if (!hasExternalEndpoints) externalFilter = ['DROP', `${name} has no local endpoints`];
