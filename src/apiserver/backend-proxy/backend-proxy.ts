@@ -26,6 +26,7 @@ import { serviceUnavailable, StatusError } from '../../api/status.js';
 import { createLogger } from '../../log/logger.js';
 import { requestTimedOut } from '../filters/request-timeout.js';
 import type { ConnectRequest, ConnectTarget } from '../handlers/connect.js';
+import { spliceUpgrade } from '../handlers/upgrade-splice.js';
 import { HtmlLinkRewriter } from './html-link-rewriter.js';
 import { backendPath, endpointRejection, escapePath, podProxyAddress, rewriteLocation, serviceProxyCandidates, type BackendAddress } from './locations.js';
 
@@ -345,26 +346,9 @@ export class BackendProxy {
 
   /** After the backend's 101: its response head verbatim to the client, then raw bytes both ways. */
   private splice(c: ConnectRequest, res: IncomingMessage, backend: Socket, head: Buffer): void {
-    const client = c.req.socket;
-    if ((client as unknown as { _httpMessage?: unknown })._httpMessage === c.res) c.res.detachSocket(client);
-    this.track(client);
-    this.track(backend);
-    client.setTimeout(0);
     backend.setTimeout(0);
-    client.setNoDelay(true);
-    const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? 'Switching Protocols'}`];
-    for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
-    client.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (head.length > 0) client.write(head);
-    backend.pipe(client);
-    client.pipe(backend);
-    const end = () => {
-      backend.destroy();
-      client.destroy();
-    };
-    backend.once('close', end);
-    client.once('close', end);
-    backend.on('error', (err) => log.debug('backend connection error', { err: err.message }));
-    client.on('error', (err) => log.debug('client connection error', { err: err.message }));
+    this.track(backend);
+    this.track(spliceUpgrade(c, res, backend, head, 'backend'));
   }
+
 }

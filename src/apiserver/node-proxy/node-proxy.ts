@@ -18,6 +18,7 @@ import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import { badRequest, StatusError, type StatusReason } from '../../api/status.js';
 import { createLogger } from '../../log/logger.js';
 import type { ConnectRequest, ConnectTarget } from '../handlers/connect.js';
+import { spliceUpgrade } from '../handlers/upgrade-splice.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import type { ResourceOps } from '../resource-ops.js';
 import { logLocation, nodeAddress, nodeProxyLocation, podNodeName, portForwardLocation, streamLocation, type AgentLocation } from './locations.js';
@@ -225,25 +226,7 @@ export class NodeProxy {
 
   /** After the agent's 101: its response head verbatim to the client, then raw bytes both ways. */
   private splice(c: ConnectRequest, res: IncomingMessage, agentSocket: Socket, agentHead: Buffer): void {
-    const client = c.req.socket;
-    if ((client as unknown as { _httpMessage?: unknown })._httpMessage === c.res) c.res.detachSocket(client);
-    this.track(client);
-    client.setTimeout(0);
-    client.setNoDelay(true);
-    const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? 'Switching Protocols'}`];
-    for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
-    client.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (agentHead.length > 0) client.write(agentHead);
-    agentSocket.pipe(client);
-    client.pipe(agentSocket);
-    const end = () => {
-      agentSocket.destroy();
-      client.destroy();
-    };
-    agentSocket.once('close', end);
-    client.once('close', end);
-    agentSocket.on('error', (err) => log.debug('agent connection error', { err: err.message }));
-    client.on('error', (err) => log.debug('client connection error', { err: err.message }));
+    this.track(spliceUpgrade(c, res, agentSocket, agentHead, 'agent'));
   }
 
   /** A plain answer: 2xx streamed through (logs with follow flush as they come); errors become a Status. */
