@@ -12,6 +12,7 @@ import { FLANNEL_BACKENDS } from '../agent/network/node-routes.js';
 import { RUNTIME_CHOICES } from '../agent/runtime/select-runtime.js';
 import { LOG_FORMATS } from '../log/logger.js';
 import * as v from './flag-values.js';
+import { IMPLEMENTED_PROXY_MODES, proxyModeRefusal } from '../proxy/service-proxy.js';
 
 export type Command = 'server' | 'agent';
 export const COMMANDS: readonly Command[] = ['server', 'agent'];
@@ -91,6 +92,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'cni-bin-dir', env: 'SKIFF_CNI_BIN_DIR', type: 'string', commands: ['server', 'agent'], arg: 'DIR', help: 'CNI plugin binaries', default: '/usr/lib/cni' },
   { name: 'ingress-http-port', env: 'SKIFF_INGRESS_HTTP_PORT', type: 'string', commands: ['server', 'agent'], arg: 'PORT', help: "HTTP port of the built-in ingress controller on this node (k3s's Traefik answers on 80; 0 = any free port)", default: '80', parse: v.port },
   { name: 'ingress-https-port', env: 'SKIFF_INGRESS_HTTPS_PORT', type: 'string', commands: ['server', 'agent'], arg: 'PORT', help: 'HTTPS port of the built-in ingress controller on this node (0 = any free port)', default: '443', parse: v.port },
+  { name: 'proxy-mode', env: 'SKIFF_PROXY_MODE', type: 'string', commands: ['server', 'agent'], arg: 'MODE', help: `Service proxy (kube-proxy's --proxy-mode): ${IMPLEMENTED_PROXY_MODES.join(', ')} (nftables and userspace are not implemented yet)`, defaultText: 'iptables as root with iptables-restore, else none', parse: (value, where) => { const why = proxyModeRefusal(value); return why ? v.fail(where, value, why) : value; } },
   { name: 'kubelet-port', env: 'SKIFF_KUBELET_PORT', type: 'string', commands: ['server', 'agent'], arg: 'PORT', help: "HTTPS port of the node agent's API (logs, exec, port-forward, stats; 0 = any free port)", default: '10250', parse: v.port },
   { name: 'simulate', env: 'SKIFF_AGENT_SIMULATE', type: 'string', commands: ['agent'], arg: 'N', help: 'Register N simulated nodes named <node-name>-sim-<i> instead of running a real node (kwok-style, no containers)', default: '0', parse: v.count },
   { name: 'simulate-node-capacity', env: 'SKIFF_SIMULATE_NODE_CAPACITY', type: 'string', commands: ['server', 'agent'], arg: 'LIST', help: 'Capacity of each simulated node', default: 'cpu=32,memory=256Gi,pods=110', parse: v.capacity },

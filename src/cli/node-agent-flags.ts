@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { Taint } from 'kubernetes-types/core/v1.js';
 import type { NodeAgentOptions } from '../agent/node-agent.js';
+import type { ProxyMode } from '../proxy/service-proxy.js';
 import type { FlannelBackend } from '../agent/network/node-routes.js';
 import type { RuntimeChoice } from '../agent/runtime/select-runtime.js';
 import { FlagError } from './flag-error.js';
@@ -22,6 +23,8 @@ export interface NodeAgentConfig {
   pauseImage: string;
   privateRegistry: string;
   kubeletPort: number;
+  /** --proxy-mode (undefined: the default, iptables where it can run). */
+  proxyMode?: ProxyMode;
   /** --ingress-http-port, --ingress-https-port (absent: 80 and 443). */
   ingressHttpPort?: number;
   ingressHttpsPort?: number;
@@ -77,6 +80,7 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
     pauseImage: values.get('pause-image') as string,
     privateRegistry: values.get('private-registry') as string,
     kubeletPort: values.get('kubelet-port') as number,
+    ...(given<ProxyMode>('proxy-mode') ? { proxyMode: given<ProxyMode>('proxy-mode')! } : {}),
     ingressHttpPort: values.get('ingress-http-port') as number,
     ingressHttpsPort: values.get('ingress-https-port') as number,
     flannelBackend: values.get('flannel-backend') as FlannelBackend,
@@ -87,7 +91,7 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
 }
 
 /** The node's part of startNodeAgent's options, from the flags (the caller adds client, informers, dataDir, tls). */
-export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort' | 'ingressPorts' | 'flannelBackend' | 'clusterCidrs' | 'cniConfDir' | 'cniBinDir'> {
+export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort' | 'proxyMode' | 'ingressPorts' | 'flannelBackend' | 'clusterCidrs' | 'cniConfDir' | 'cniBinDir'> {
   return {
     nodeName: a.nodeName,
     ...(a.nodeIp ? { nodeIp: a.nodeIp } : {}),
@@ -98,6 +102,7 @@ export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions
     pauseImage: a.pauseImage,
     privateRegistry: a.privateRegistry,
     kubeletPort: a.kubeletPort,
+    ...(a.proxyMode ? { proxyMode: a.proxyMode } : {}),
     ingressPorts: { http: a.ingressHttpPort ?? 80, https: a.ingressHttpsPort ?? 443 },
     ...(a.flannelBackend ? { flannelBackend: a.flannelBackend } : {}),
     ...(a.clusterCidrs ? { clusterCidrs: a.clusterCidrs } : {}),
