@@ -93,6 +93,18 @@ describe('DnsServer on sockets', () => {
     assert.deepEqual(r.answers?.map((a) => (a as { data: string }).data), ['10.43.0.20']);
   });
 
+  it('a repeated question is answered from the encoded-answer cache until the records change', async () => {
+    index.setService({ metadata: { namespace: 'app', name: 'moving' }, spec: { clusterIP: '10.43.0.40', clusterIPs: ['10.43.0.40'] } });
+    const ask = async (id: number) => (await queryUdp(port, 'moving.app.svc.cluster.local', 'A', { id })).answers?.map((a) => (a as { data: string }).data);
+    assert.deepEqual(await ask(1), ['10.43.0.40']);
+    const second = await queryUdp(port, 'moving.app.svc.cluster.local', 'A', { id: 2 });
+    assert.equal(second.id, 2, 'a cached answer carries the new query id');
+    index.setService({ metadata: { namespace: 'app', name: 'moving' }, spec: { clusterIP: '10.43.0.41', clusterIPs: ['10.43.0.41'] } });
+    assert.deepEqual(await ask(3), ['10.43.0.41'], 'a change of the records is seen at once');
+    index.deleteService({ metadata: { namespace: 'app', name: 'moving' } });
+    assert.equal((await queryUdp(port, 'moving.app.svc.cluster.local', 'A')).rcode, 'NXDOMAIN');
+  });
+
   it('NXDOMAIN with the SOA in authority', async () => {
     const r = await queryUdp(port, 'nope.app.svc.cluster.local', 'A');
     assert.equal(r.rcode, 'NXDOMAIN');

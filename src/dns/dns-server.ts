@@ -19,6 +19,8 @@ const log = createLogger('dns');
 export const EDNS_UDP_SIZE = 1232;
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
 const TCP_IDLE_MS = 10_000;
+/** Most encoded answers kept; past it the cache starts over (cheaper than LRU bookkeeping per query). */
+const ANSWER_CACHE_SIZE = 10_000;
 
 export interface DnsServerOptions extends DnsAnswerOptions {
   records: DnsRecords;
@@ -40,6 +42,9 @@ export class DnsServer {
   port = 0;
   /** Where names outside the zone go; unset: they get SERVFAIL. */
   forwarder: UpstreamForwarder | undefined;
+  /** Encoded in-zone answers by transport + message without its id, valid for one records serial. */
+  private readonly answers = new Map<string, Buffer>();
+  private answersSerial = -1;
 
   constructor(private readonly o: DnsServerOptions) {}
 
@@ -128,31 +133,58 @@ export class DnsServer {
   /** The response to one message (undefined: drop it, as for garbage too short to carry an id). */
   async answer(msg: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
     if (msg.length < 12) return undefined;
+    // The same message (all but its id) gets the same answer while the records stand: search-path storms and
+    // repeated lookups cost a copy, not a decode and an encode. Any change of the records empties the cache.
+    const serial = this.o.records.serial;
+    if (serial !== this.answersSerial) {
+      this.answers.clear();
+      this.answersSerial = serial;
+    }
+    const key = transport + msg.toString('latin1', 2);
+    const hit = this.answers.get(key);
+    if (hit) {
+      const out = Buffer.allocUnsafe(hit.length);
+      hit.copy(out);
+      out[0] = msg[0]!;
+      out[1] = msg[1]!;
+      return out;
+    }
+    const out = await this.compute(msg, transport);
+    if (out?.cacheable) {
+      if (this.answers.size >= ANSWER_CACHE_SIZE) this.answers.clear();
+      this.answers.set(key, out.response);
+    }
+    return out?.response;
+  }
+
+  /** The response, and whether it is the zone's own answer (cacheable) rather than forwarded or an error. */
+  private async compute(msg: Buffer, transport: 'udp' | 'tcp'): Promise<{ response: Buffer; cacheable: boolean } | undefined> {
     let query: Packet;
     try {
       query = dnsPacket.decode(msg);
     } catch {
-      return headerOnly(msg, RCODE.FORMERR);
+      return { response: headerOnly(msg, RCODE.FORMERR), cacheable: false };
     }
     if (query.type === 'response') return undefined;
     const opt = query.additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
     const limit = transport === 'tcp' ? 65535 : Math.min(4096, Math.max(512, opt?.udpPayloadSize ?? 512));
     const questions = query.questions ?? [];
-    if ((query as { opcode?: string }).opcode !== 'QUERY') return this.encode(query, opt, RCODE.NOTIMP, [], [], [], limit, false);
-    if (questions.length !== 1) return this.encode(query, opt, RCODE.FORMERR, [], [], [], limit, false);
+    const fail = (rcode: number) => ({ response: this.encode(query, opt, rcode, [], [], [], limit, false), cacheable: false });
+    if ((query as { opcode?: string }).opcode !== 'QUERY') return fail(RCODE.NOTIMP);
+    if (questions.length !== 1) return fail(RCODE.FORMERR);
     let decision;
     try {
       decision = computeDnsAnswer(questions[0]!, this.o.records, this.o);
     } catch (err) {
       log.error('DNS answer failed', { name: questions[0]!.name, type: questions[0]!.type, err });
-      return this.encode(query, opt, RCODE.SERVFAIL, [], [], [], limit, false);
+      return fail(RCODE.SERVFAIL);
     }
     if (decision.kind === 'forward') {
       const forwarded = this.forwarder ? await this.forwarder.forward(msg, questions[0]!) : undefined;
-      if (!forwarded) return this.encode(query, opt, RCODE.SERVFAIL, [], [], [], limit, false);
-      return forwarded.length <= limit ? forwarded : truncate(forwarded);
+      if (!forwarded) return fail(RCODE.SERVFAIL);
+      return { response: forwarded.length <= limit ? forwarded : truncate(forwarded), cacheable: false };
     }
-    return this.encode(query, opt, decision.rcode, decision.answers, decision.authorities, decision.additionals, limit, true);
+    return { response: this.encode(query, opt, decision.rcode, decision.answers, decision.authorities, decision.additionals, limit, true), cacheable: true };
   }
 
   private encode(query: Packet, opt: unknown, rcode: number, answers: Answer[], authorities: Answer[], additionals: Answer[], limit: number, authoritative: boolean): Buffer {
