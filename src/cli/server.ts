@@ -234,6 +234,8 @@ async function startEmbeddedAgent(config: ServerConfig, api: ApiServer, server: 
     informers,
     dataDir: config.dataDir,
     ...nodeAgentStartOptions(a),
+    // The service proxy routes the service CIDR so the node itself reaches ClusterIPs.
+    serviceCidrs: [config.serviceCIDR],
     // k3s labels a server's node so.
     roles: ['control-plane', 'master'],
     tls: { ca: creds.ca, cert: creds.servingCert, key: creds.servingKey },
