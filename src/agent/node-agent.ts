@@ -72,10 +72,12 @@ export interface NodeAgentOptions {
   /** Wait at most this long for the node's podCIDR before running pods (default 60 s). */
   podCidrTimeoutMs?: number;
   /**
-   * Cluster DNS servers for dnsPolicy ClusterFirst pods (kubelet's --cluster-dns). Default: none until skiff serves
-   * cluster DNS; ClusterFirst pods then use the host's resolver, with kubelet's MissingClusterDNS warning.
+   * Cluster DNS servers for dnsPolicy ClusterFirst pods (kubelet's --cluster-dns; skiff server passes --cluster-dns).
+   * Default: none; ClusterFirst pods then use the host's resolver, with kubelet's MissingClusterDNS warning.
    */
   clusterDNS?: string[];
+  /** kubelet's --cluster-domain (default cluster.local). */
+  clusterDomain?: string;
   /** --flannel-backend (default auto: host-gw to nodes on a shared link, vxlan to others; none: no skiff routes). */
   flannelBackend?: FlannelBackend;
   /** The cluster's pod CIDRs (--cluster-cidr): not masqueraded between pods; skiff's routes only inside them. */
@@ -224,6 +226,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
       podsDir: join(agentDir, 'pods'),
       nodeIPs: () => reporter.internalIPs,
       ...(o.clusterDNS?.length ? { clusterDNS: o.clusterDNS } : {}),
+      ...(o.clusterDomain ? { clusterDomain: o.clusterDomain } : {}),
     });
     await kubelet.start();
     stops.push(() => kubelet.stop());

@@ -14,6 +14,9 @@ import { NodeProxy } from '../apiserver/node-proxy/node-proxy.js';
 import { BackendProxy } from '../apiserver/backend-proxy/backend-proxy.js';
 import { startApiServer, type ApiServer } from '../apiserver/server.js';
 import type { RunningNodeAgent } from '../agent/node-agent.js';
+import { SharedInformerFactory } from '../client/informer.js';
+import type { InformerFactory } from '../client/types.js';
+import type { RunningClusterDns } from '../dns/cluster-dns.js';
 import { EndpointSlices, Nodes, Pods } from '../client/resources.js';
 import { RestClient } from '../client/rest-client.js';
 import type { Node, Pod } from 'kubernetes-types/core/v1.js';
@@ -186,8 +189,19 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
   // beside the control plane through the in-process transport. The server is ready before its node is.
   let agent: RunningNodeAgent | undefined;
   let agentStarting: Promise<void> | undefined;
+  // The node side of this process (embedded agent, service proxy, cluster DNS) shares one informer factory, so each
+  // type (Services, EndpointSlices) is watched once. The controller manager's informers live only while it leads.
+  const nodeInformers = new SharedInformerFactory(nodeClient(api, config.agent.nodeName));
+  // Cluster DNS, served here as k3s serves CoreDNS; --disable coredns for users who run their own.
+  let dns: RunningClusterDns | undefined;
+  if (config.clusterDNS && !config.disable.includes('coredns')) {
+    dns = await startServerDns(config, api, nodeInformers).catch((err: Error) => {
+      log.error(`cluster DNS did not start: ${err.message}; the control plane keeps running (see --disable coredns)`, { err });
+      return undefined;
+    });
+  }
   if (!config.disableAgent) {
-    agentStarting = startEmbeddedAgent(config, api, server, token.full ?? token.secret).then(
+    agentStarting = startEmbeddedAgent(config, api, server, token.full ?? token.secret, nodeInformers).then(
       (running) => {
         agent = running;
         announce(`skiff node ready: ${running.nodeName} (runtime ${running.runtime.name}: ${running.runtimeReason}; agent API on port ${running.port})`, { node: running.nodeName, runtime: running.runtime.name });
@@ -206,6 +220,8 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
       stopping ??= (async () => {
         await agentStarting;
         await agent?.stop();
+        await dns?.stop();
+        nodeInformers.stop();
         await controlPlane.stop();
         nodeProxy.close();
         backendProxy.close();
@@ -218,17 +234,31 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
   };
 }
 
-async function startEmbeddedAgent(config: ServerConfig, api: ApiServer, server: string, token: string): Promise<RunningNodeAgent> {
-  const [{ startNodeAgent, nodeInternalIPs }, { joinCluster }, { SharedInformerFactory }] = await Promise.all([
-    import('../agent/node-agent.js'),
-    import('../agent/node/join.js'),
-    import('../client/informer.js'),
-  ]);
+/** The node's identity in this process; until RBAC, embedded components also act in system:masters. */
+function nodeClient(api: ApiServer, nodeName: string): RestClient {
+  return new RestClient(api.inProcessTransport({ username: `system:node:${nodeName}`, groups: ['system:masters', 'system:nodes', 'system:authenticated'] }));
+}
+
+/** Cluster DNS on the node's address (what pods reach), port 53 when free; its records from the shared informers. */
+async function startServerDns(config: ServerConfig, api: ApiServer, informers: InformerFactory): Promise<RunningClusterDns> {
+  const [{ startClusterDns }, { nodeInternalIPs }] = await Promise.all([import('../dns/cluster-dns.js'), import('../agent/node-agent.js')]);
+  const address = nodeInternalIPs(config.agent.nodeName, config.agent.nodeIp)[0];
+  if (!address) throw new Error('this machine has no address for the node (give --node-ip)');
+  return startClusterDns({
+    client: new RestClient(api.inProcessTransport({ username: 'system:serviceaccount:kube-system:coredns', groups: ['system:masters', 'system:serviceaccounts', 'system:authenticated'] })),
+    informers,
+    clusterIP: config.clusterDNS!,
+    clusterDomain: config.clusterDomain ?? 'cluster.local',
+    listenAddress: address,
+    nodeName: config.agent.nodeName,
+  });
+}
+
+async function startEmbeddedAgent(config: ServerConfig, api: ApiServer, server: string, token: string, informers: InformerFactory): Promise<RunningNodeAgent> {
+  const [{ startNodeAgent, nodeInternalIPs }, { joinCluster }] = await Promise.all([import('../agent/node-agent.js'), import('../agent/node/join.js')]);
   const a = config.agent;
   const creds = await joinCluster({ server, token, nodeName: a.nodeName, nodeIPs: nodeInternalIPs(a.nodeName, a.nodeIp), dataDir: config.dataDir });
-  // Until RBAC, embedded components also act in system:masters; the node's name and group are upstream's.
-  const client = new RestClient(api.inProcessTransport({ username: `system:node:${a.nodeName}`, groups: ['system:masters', 'system:nodes', 'system:authenticated'] }));
-  const informers = new SharedInformerFactory(client);
+  const client = nodeClient(api, a.nodeName);
   const running = await startNodeAgent({
     client,
     informers,
@@ -239,14 +269,10 @@ async function startEmbeddedAgent(config: ServerConfig, api: ApiServer, server: 
     // k3s labels a server's node so.
     roles: ['control-plane', 'master'],
     tls: { ca: creds.ca, cert: creds.servingCert, key: creds.servingKey },
+    // kubelet's --cluster-dns / --cluster-domain: ClusterFirst pods resolve through the kube-dns Service.
+    ...(config.clusterDNS ? { clusterDNS: [config.clusterDNS], clusterDomain: config.clusterDomain ?? 'cluster.local' } : {}),
   });
-  return {
-    ...running,
-    async stop() {
-      await running.stop();
-      informers.stop();
-    },
-  };
+  return running;
 }
 
 /** A datastore URL without its credentials (etcd://user:password@host), for lines people and log shippers read. */
