@@ -56,13 +56,14 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
   const seenUids = new Set<string>();
   const timings: Record<string, number> = {};
 
-  const startAgent = async (a: Agent, token: string, port: number) => {
+  let token: string;
+  const startAgent = async (a: Agent, extra: string[] = []) => {
     a.out = '';
     const child = spawnInNetns(a.node, [
       process.execPath, SKIFF_BIN, 'agent',
-      '--server', `https://${a.node.hostIp}:${port}`, '--token', token,
+      '--server', `https://${a.node.hostIp}:${server!.port}`, '--token', token,
       '--data-dir', a.dataDir, '--node-name', a.name, '--node-ip', a.node.ip,
-      '--runtime', 'process', '--kubelet-port', '0', '--cluster-cidr', CLUSTER_CIDR,
+      '--runtime', 'process', '--kubelet-port', '0', '--cluster-cidr', CLUSTER_CIDR, ...extra,
     ]);
     a.child = child;
     child.stdout!.on('data', (c: Buffer) => (a.out += c.toString()));
@@ -93,12 +94,12 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
     const hostIps = [...new Set(topology.nodes.map((n) => n.hostIp))];
     server = await spawnServer(['--data-dir', serverDir, '--https-listen-port', '0', '--cluster-cidr', CLUSTER_CIDR, '--service-cidr', SERVICE_CIDR, ...hostIps.flatMap((ip) => ['--tls-san', ip])], 60_000);
     k = kubectlFor(join(serverDir, 'kubeconfig.yaml'));
-    const token = (await readFile(join(serverDir, 'server', 'token'), 'utf8')).trim();
+    token = (await readFile(join(serverDir, 'server', 'token'), 'utf8')).trim();
     for (const [i, letter] of ['a', 'b', 'c'].entries()) {
       const dataDir = await mkdtemp(`/tmp/skmn-${letter}-${suffix}-`);
       agents.push({ name: `mn-${letter}-${suffix}`, node: topology.nodes[i]!, dataDir, out: '' });
     }
-    await Promise.all(agents.map((a) => startAgent(a, token, server!.port)));
+    await Promise.all(agents.map((a) => startAgent(a)));
     timings.clusterUpMs = Math.round(performance.now() - started);
     const r = await k(['create', 'namespace', NS]);
     assert.equal(r.code, 0, r.stderr);
@@ -229,6 +230,27 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
     timings.vxlanTenRequestsViaKubectlExecMs = Math.round(performance.now() - t0);
   });
 
+  test('routes stay while an agent is down (as flannel leaves them); --flannel-backend vxlan on a shared link', async () => {
+    const [a, b] = [agents[0]!, agents[1]!];
+    const cidrB = await podCidrOf(b.name);
+    await stopAgent(a);
+    assert.equal((await routeTo(a.node, cidrB))[0]?.gateway, b.node.ip, 'the route to B outlives the stopped agent');
+    // From A's namespace itself (its agent is down, so no kubectl exec into client-a): B's pod answers.
+    assert.equal((await inNode(a.node, ['curl', '-sS', '-m', '3', `http://${pods['web-b'].status.podIP}:8080/`])).trim(), 'hello-from-web-b');
+    const started = performance.now();
+    await Promise.all([startAgent(a, ['--flannel-backend', 'vxlan']), stopAgent(b).then(() => startAgent(b, ['--flannel-backend', 'vxlan']))]);
+    assert.match(a.out, /routes between nodes: vxlan to every other node/);
+    const cidrA = await podCidrOf(a.name);
+    for (const [from, to, cidr] of [[a, b, cidrB], [b, a, cidrA]] as const) {
+      const route = await eventually(`${from.name}'s vxlan route to ${to.name}`, async () => (await routeTo(from.node, cidr)).find((r) => r.flags?.includes('onlink')), 20_000);
+      assert.equal(route.gateway, cidr.replace(/\/24$/, ''), JSON.stringify(route));
+    }
+    timings.restartTwoAgentsAsVxlanMs = Math.round(performance.now() - started);
+    assert.equal(await eventually('A → B over vxlan on the shared link', () => fetchFrom('client-a', pods['web-b'].status.podIP), 20_000), 'hello-from-web-b');
+    const logs = await k(['logs', '-n', NS, 'web-b']);
+    assert.equal(logs.stdout.match(new RegExp(sawClient(pods['client-a'].status.podIP).source, 'gm'))?.length, 2, `web-b saw client-a's own IP twice (host-gw, then vxlan):\n${logs.stdout}`);
+  });
+
   test('a deleted node loses its routes, neighbour and FDB entries on the other nodes; the others keep theirs', async () => {
     const [a, b, c] = [agents[0]!, agents[1]!, agents[2]!];
     const [cidrB, cidrC] = [await podCidrOf(b.name), await podCidrOf(c.name)];
@@ -241,11 +263,12 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
     await eventually(`A's route to ${cidrC} removed`, async () => (await routeTo(a.node, cidrC)).length === 0, 20_000);
     timings.routeRemovedAfterNodeDeleteMs = Math.round(performance.now() - started);
     await eventually(`B's route to ${cidrC} removed`, async () => (await routeTo(b.node, cidrC)).length === 0, 20_000);
-    const neigh = JSON.parse(await inNode(a.node, ['ip', '-j', 'neigh', 'show', 'dev', dev])) as unknown[];
-    assert.equal(neigh.length, 0, `no neighbour entries left on ${dev}: ${JSON.stringify(neigh)}`);
+    // A and B now use vxlan between them too (previous test): B's entries stay, C's are gone.
+    const neigh = JSON.parse(await inNode(a.node, ['ip', '-j', 'neigh', 'show', 'dev', dev])) as Array<{ dst: string }>;
+    assert.deepEqual(neigh.map((n) => n.dst), [cidrB.replace(/\/24$/, '')], `only B's VTEP left on ${dev}: ${JSON.stringify(neigh)}`);
     const fdb = (JSON.parse(await inNode(a.node, ['bridge', '-j', 'fdb', 'show', 'dev', dev])) as Array<{ dst?: string }>).filter((f) => f.dst);
-    assert.equal(fdb.length, 0, `no FDB entries left on ${dev}: ${JSON.stringify(fdb)}`);
-    assert.equal((await routeTo(a.node, cidrB))[0]?.gateway, b.node.ip, 'the route to B stays');
+    assert.deepEqual(fdb.map((f) => f.dst), [b.node.ip], `only B's FDB entry left on ${dev}: ${JSON.stringify(fdb)}`);
+    assert.equal((await routeTo(a.node, cidrB))[0]?.gateway, cidrB.replace(/\/24$/, ''), 'the route to B stays');
     assert.equal(await fetchFrom('client-a', pods['web-b'].status.podIP), 'hello-from-web-b');
   });
 });

@@ -18,6 +18,8 @@ import { computeNodeRoutes, VTEP_MAC_ANNOTATION, VTEP_PORT_ANNOTATION, VXLAN_POR
 
 const log = createLogger('node-network');
 const RESYNC_MS = 60_000;
+/** The instance type simulated nodes carry (agent/simulated/node-objects.ts). */
+const SIMULATED_INSTANCE_TYPE = 'skiff-simulated';
 
 export interface NodeNetworkOptions {
   client: Client;
@@ -46,6 +48,7 @@ export function nodeNetInfo(node: Node): NodeNetInfo {
     ...(internalIp ? { internalIp } : {}),
     ...(mac && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac) ? { vtepMac: mac } : {}),
     ...(Number.isInteger(port) && port > 0 && port < 65536 ? { vtepPort: port } : {}),
+    ...(node.metadata?.labels?.['node.kubernetes.io/instance-type'] === SIMULATED_INSTANCE_TYPE ? { simulated: true } : {}),
   };
 }
 

@@ -40,6 +40,7 @@ describe('computeNodeRoutes', () => {
     { name: 'IPv6-only podCIDRs are not programmed', input: { nodes: [self, { name: 'g', podCidrs: ['fd42::/64'], internalIp: '10.231.0.4' }] }, routes: [], needsVxlan: false, skipped: ['g: no IPv4 podCIDR'] },
     { name: 'dual-stack: the IPv4 podCIDR is routed', input: { nodes: [self, { ...sameLink, podCidrs: ['10.72.1.0/24', 'fd42:1::/64'] }] }, routes: ['10.72.1.0/24 via 10.231.0.3'], needsVxlan: false, skipped: [] },
     { name: 'no own node yet: others are still computed', input: { nodes: [sameLink] }, routes: ['10.72.1.0/24 via 10.231.0.3'], needsVxlan: false, skipped: [] },
+    { name: 'simulated nodes are never routed to (and want no vxlan device)', input: { nodes: [self, { ...otherSubnet, simulated: true }] }, routes: [], needsVxlan: false, skipped: [] },
     { name: 'a /32 address is no link', input: { addresses: [{ address: '10.231.0.2', prefixLen: 32, dev: 'eth0' }], nodes: [self, sameLink] }, routes: ['10.72.1.0/24 via 10.72.1.0'], needsVxlan: true, skipped: [] },
   ];
   for (const c of cases) {

@@ -30,6 +30,8 @@ export interface NodeNetInfo {
   internalIp?: string;
   vtepMac?: string;
   vtepPort?: number;
+  /** A simulated (kwok-style) node: it has no pods to reach, and no VTEP will ever answer. */
+  simulated?: boolean;
 }
 
 /** An IPv4 address of this node's network namespace and the subnet it is on. */
@@ -92,7 +94,7 @@ export function computeNodeRoutes(input: ComputeNodeRoutesInput): DesiredNodeNet
   const selfCidrs = new Set((selfNode?.podCidrs ?? []).filter(isIpv4Cidr));
   const claimed = new Map<string, string>();
   for (const node of [...input.nodes].sort((a, b) => a.name.localeCompare(b.name))) {
-    if (node.name === input.self) continue;
+    if (node.name === input.self || node.simulated) continue;
     const cidrs = node.podCidrs.filter(isIpv4Cidr);
     if (cidrs.length === 0) {
       if (node.podCidrs.length > 0) out.skipped.push({ node: node.name, reason: 'no IPv4 podCIDR (IPv6 pod routes are not programmed)' });
