@@ -297,6 +297,13 @@ export async function hardCleanAgent(o: AgentCleanupOptions): Promise<string[]> 
       if (!bridge || !/^[\w.-]+$/.test(bridge)) return;
       const { removePodMasquerade } = await import('../../src/agent/network/pod-masquerade.js');
       await removePodMasquerade(bridge);
+      // The service proxy's chains are named after the bridge (src/proxy); a killed agent leaves them.
+      const [{ chainPrefixFor }, { listChains, removeIptablesRules }] = await Promise.all([import('../../src/proxy/iptables/render-iptables.js'), import('../../src/proxy/iptables/iptables-proxier.js')]);
+      const prefix = chainPrefixFor(bridge);
+      if ((await listChains('nat', prefix)).size + (await listChains('filter', prefix)).size > 0) {
+        await removeIptablesRules(prefix);
+        report.push(`removed service proxy chains ${prefix}-*`);
+      }
       try {
         await run('ip', ['link', 'delete', bridge, 'type', 'bridge']);
         report.push(`deleted bridge ${bridge}`);
