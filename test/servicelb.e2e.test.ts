@@ -1,0 +1,188 @@
+/**
+ * ServiceLB end to end: `skiff server` (embedded agent, --runtime process) driven by the real kubectl. A LoadBalancer
+ * Service gets the node's address in status.loadBalancer.ingress and answers there (TCP to a Deployment of one-line
+ * node HTTP servers); a Service whose port is already taken on the node stays pending with a Warning Event saying
+ * why, and gets its address once the port is free; deleting a Service closes its port.
+ * Needs root (pod network namespaces, CNI); skips otherwise, except under CI=true.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { eventually } from './helpers/eventually.js';
+import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+
+const isRoot = process.getuid?.() === 0;
+const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local'];
+function skipReason(): string | false {
+  const k = kubectlSkip();
+  if (k) return k;
+  const missing = prereqs.filter((p) => !existsSync(p));
+  let reason: string | false = false;
+  if (!isRoot) reason = 'the process runtime needs root for pod namespaces and CNI; skipping the ServiceLB end-to-end test';
+  else if (missing.length > 0) reason = `missing on this machine: ${missing.join(', ')}; skipping the ServiceLB end-to-end test`;
+  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
+  return reason;
+}
+
+const suffix = randomBytes(3).toString('hex');
+const NODE = `e2e-slb-${suffix}`;
+const NS = `e2e-slb-${suffix}`;
+const LB_PORT = 26000 + (randomBytes(2).readUInt16BE(0) % 1000) * 2;
+const TAKEN_PORT = LB_PORT + 1;
+
+const WEB = `require('http').createServer((q, s) => s.end(JSON.stringify({ pod: require('os').hostname(), url: q.url }))).listen(8080)`;
+
+function get(host: string, port: number, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path, agent: false, timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
+describe('ServiceLB end to end: LoadBalancer Services answer on the node address', { skip: skipReason() }, () => {
+  let dataDir: string;
+  let server: ServerProcess | undefined;
+  let k: Kubectl;
+  let nodeIP: string;
+  let blocker: net.Server | undefined;
+
+  const svcYaml = (name: string, port: number) => `
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${NS}}
+spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: http, port: ${port}, targetPort: 8080}]}
+`;
+  const lbIPs = async (name: string): Promise<string[]> => ((await k.json(['-n', NS, 'get', 'service', name])).status?.loadBalancer?.ingress ?? []).map((i: any) => i.ip);
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-servicelb-'));
+    server = await spawnServer(
+      ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
+        '--cluster-cidr', '10.74.128.0/17', '--service-cidr', '10.84.128.0/17', '--service-node-port-range', '31250-31299',
+        // The ingress is not under test here: out of the way of other tests' ports.
+        '--ingress-http-port', '0', '--ingress-https-port', '0'],
+      30_000, {}, { agent: true },
+    );
+    const s = server;
+    await eventually('the embedded node agent', async () => {
+      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null) throw new Error(`the agent did not start:\n${s.output()}`);
+      return /skiff node ready/.test(s.output());
+    }, 30_000);
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = dataDir;
+    k = kubectlFor(join(dataDir, 'kubeconfig.yaml'));
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+    const node = await k.json(['get', 'node', NODE]);
+    nodeIP = node.status.addresses.find((a: any) => a.type === 'InternalIP').address;
+    assert.equal((await k(['create', 'namespace', NS])).code, 0);
+    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    await applyFile(k, dataDir, 'web.yaml', `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ${NS}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: node
+        command: [node, -e, ${JSON.stringify(WEB)}]
+        readinessProbe: {httpGet: {path: /ready, port: 8080}, periodSeconds: 1}
+---
+${svcYaml('web-lb', LB_PORT)}`);
+    const r = await k(['-n', NS, 'wait', '--for=condition=available', 'deployment/web', '--timeout=60s'], { timeoutMs: 65_000 });
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  after(async () => {
+    blocker?.close();
+    if (server && k) await k(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=40s'], { timeoutMs: 45_000 }).catch(() => undefined);
+    const child = server?.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      if (process.env.SKIFF_E2E_SERVER_LOG) writeFileSync(process.env.SKIFF_E2E_SERVER_LOG, server!.output());
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await waitExit(child);
+      clearTimeout(timer);
+    }
+    if (dataDir) {
+      const report = await hardCleanAgent({ dataDir });
+      if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
+    }
+  });
+
+  it('a LoadBalancer Service gets the node address as its ingress IP and answers there, from both pods', async () => {
+    const ips = await eventually('an ingress IP', async () => {
+      const v = await lbIPs('web-lb');
+      return v.length ? v : undefined;
+    }, 30_000);
+    assert.deepEqual(ips, [nodeIP]);
+    const svc = await k.json(['-n', NS, 'get', 'service', 'web-lb']);
+    assert.ok(svc.metadata.finalizers.includes('svccontroller.skiff.dev/servicelb'), 'ServiceLB claimed the Service');
+    const pods = new Set<string>();
+    await eventually('both pods answering on the LoadBalancer address', async () => {
+      const r = await get(nodeIP, LB_PORT, '/hello');
+      assert.equal(r.status, 200);
+      const body = JSON.parse(r.body);
+      assert.equal(body.url, '/hello');
+      pods.add(body.pod);
+      return pods.size === 2;
+    }, 30_000);
+  });
+
+  it('a port already taken on the node leaves the Service pending with a Warning Event, until the port is free', async () => {
+    blocker = net.createServer((s) => s.end('not the service\n'));
+    await new Promise<void>((resolve, reject) => blocker!.once('error', reject).listen(TAKEN_PORT, '0.0.0.0', () => resolve()));
+    await applyFile(k, dataDir, 'taken.yaml', svcYaml('taken-lb', TAKEN_PORT));
+    const event = await eventually('the Warning Event', async () => {
+      const list = await k.json(['-n', NS, 'get', 'events', '--field-selector', 'involvedObject.name=taken-lb']);
+      return list.items.find((e: any) => e.type === 'Warning' && e.reason === 'UnavailableLoadBalancer');
+    }, 30_000);
+    assert.match(event.message, /0\/1 nodes are available: 1 node\(s\) didn't have free ports for the requested pod ports/);
+    assert.match(event.message, new RegExp(`${TAKEN_PORT}/TCP`));
+    assert.match(event.message, /already in use/);
+    assert.deepEqual(await lbIPs('taken-lb'), []);
+    const printed = await k(['-n', NS, 'get', 'service', 'taken-lb', '--no-headers']);
+    assert.match(printed.stdout, /<pending>/);
+
+    // The agent retries; once the port is free the Service gets its address.
+    await new Promise((r) => blocker!.close(r));
+    blocker = undefined;
+    const ips = await eventually('the address once the port is free', async () => {
+      const v = await lbIPs('taken-lb');
+      return v.length ? v : undefined;
+    }, 30_000);
+    assert.deepEqual(ips, [nodeIP]);
+    assert.equal((await get(nodeIP, TAKEN_PORT)).status, 200);
+  });
+
+  it('deleting a LoadBalancer Service releases its claim and closes its port', async () => {
+    const r = await k(['-n', NS, 'delete', 'service', 'taken-lb', '--timeout=20s'], { timeoutMs: 25_000 });
+    assert.equal(r.code, 0, r.stderr);
+    await eventually('the port closed', async () => {
+      try {
+        await get(nodeIP, TAKEN_PORT);
+        return false;
+      } catch (err) {
+        return /ECONNREFUSED/.test((err as Error).message);
+      }
+    }, 15_000);
+  });
+});
