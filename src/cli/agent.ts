@@ -29,12 +29,16 @@ export async function runAgent(config: AgentConfig, announce: (line: string, fie
   const creds = await joinCluster({ server: config.server, token: config.token, nodeName: a.nodeName, nodeIPs: nodeInternalIPs(a.nodeName, a.nodeIp), dataDir: config.dataDir });
   const client = new RestClient(new HttpsTransport({ server: config.server, ca: creds.ca, cert: creds.clientCert, key: creds.clientKey, userAgent: `skiff-agent/${a.nodeName}` }));
   const informers = new SharedInformerFactory(client);
+  // The server's cluster DNS (k3s hands its agents --cluster-dns and --cluster-domain the same way, from the server).
+  const { readClusterDns } = await import('../dns/kube-dns-service.js');
+  const dns = await readClusterDns(client).catch((err: Error) => log.warn(`cannot read the kube-dns Service: ${err.message}; ClusterFirst pods use the host's resolver`));
   const running = await startNodeAgent({
     client,
     informers,
     dataDir: config.dataDir,
     ...nodeAgentStartOptions(a),
     tls: { ca: creds.ca, cert: creds.servingCert, key: creds.servingKey },
+    ...(dns ?? {}),
   });
   announce(`skiff agent ready: node ${a.nodeName} joined ${config.server} (runtime ${running.runtime.name}: ${running.runtimeReason}; agent API on port ${running.port})`, { server: config.server, node: a.nodeName });
   return {

@@ -65,7 +65,7 @@ export async function startClusterDns(o: ClusterDnsOptions): Promise<RunningClus
   if ((o.port ?? 53) !== listening.port) log.info(`port ${o.port ?? 53} is taken on ${o.listenAddress}: cluster DNS listens on port ${listening.port} (published in the kube-dns EndpointSlice)`);
   log.info(`cluster DNS for ${zone} on ${listening.address}:${listening.port} (UDP and TCP), Service IP ${o.clusterIP}`, { address: listening.address, port: listening.port });
 
-  const publisher = o.publish === false ? undefined : new KubeDnsPublisher({ client: o.client, services, slices, clusterIP: o.clusterIP, nodeName: o.nodeName, address: listening.address, port: listening.port });
+  const publisher = o.publish === false ? undefined : new KubeDnsPublisher({ client: o.client, services, slices, clusterIP: o.clusterIP, clusterDomain: zone, nodeName: o.nodeName, address: listening.address, port: listening.port });
   publisher?.start();
   return {
     address: listening.address,

@@ -25,6 +25,8 @@ export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
 /** Not the endpointslice controller's value (endpointslice-controller.k8s.io), so it leaves these slices alone. */
 export const CLUSTER_DNS_MANAGER = 'cluster-dns.skiff.io';
 const RESYNC_MS = 60_000;
+/** The cluster domain, on the kube-dns Service, for kubelets of agents that join (k3s hands them the server's config). */
+export const CLUSTER_DOMAIN_ANNOTATION = 'skiff.io/cluster-domain';
 
 export interface KubeDnsPublisherOptions {
   client: Client;
@@ -32,6 +34,8 @@ export interface KubeDnsPublisherOptions {
   slices: Informer<EndpointSlice & KubeObject>;
   /** The Service's ClusterIP (--cluster-dns). */
   clusterIP: string;
+  /** --cluster-domain, recorded on the Service. */
+  clusterDomain: string;
   nodeName: string;
   /** Where this server's DNS answers. */
   address: string;
@@ -39,7 +43,7 @@ export interface KubeDnsPublisherOptions {
 }
 
 /** The Service skiff keeps (no selector: its endpoints are the servers' slices). */
-export function desiredKubeDnsService(clusterIP: string): Service & KubeObject {
+export function desiredKubeDnsService(clusterIP: string, clusterDomain = 'cluster.local'): Service & KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -48,6 +52,7 @@ export function desiredKubeDnsService(clusterIP: string): Service & KubeObject {
       namespace: KUBE_DNS_NAMESPACE,
       // k3s's coredns manifest labels; tools look for k8s-app=kube-dns.
       labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS', 'app.kubernetes.io/managed-by': 'skiff' },
+      annotations: { [CLUSTER_DOMAIN_ANNOTATION]: clusterDomain },
     },
     spec: {
       type: 'ClusterIP',
@@ -149,7 +154,7 @@ export class KubeDnsPublisher {
     const { client } = this.o;
     let svc = await client.get<Service & KubeObject>(Services, KUBE_DNS_NAMESPACE, KUBE_DNS_SERVICE).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
     if (!svc) {
-      svc = await client.create(Services, KUBE_DNS_NAMESPACE, desiredKubeDnsService(this.o.clusterIP)).catch(async (err: unknown) => {
+      svc = await client.create(Services, KUBE_DNS_NAMESPACE, desiredKubeDnsService(this.o.clusterIP, this.o.clusterDomain)).catch(async (err: unknown) => {
         if (isAlreadyExists(err)) return client.get<Service & KubeObject>(Services, KUBE_DNS_NAMESPACE, KUBE_DNS_SERVICE);
         throw err;
       });
@@ -191,4 +196,15 @@ export class KubeDnsPublisher {
     this.lastWarning = message;
     log.warn(message);
   }
+}
+
+/**
+ * The cluster DNS a joining agent's kubelet should use (kubelet --cluster-dns / --cluster-domain): the kube-dns
+ * Service's ClusterIP, whoever serves it, and the domain recorded on it; undefined when there is no such Service.
+ */
+export async function readClusterDns(client: Client): Promise<{ clusterDNS: string[]; clusterDomain: string } | undefined> {
+  const svc = await client.get<Service & KubeObject>(Services, KUBE_DNS_NAMESPACE, KUBE_DNS_SERVICE).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+  const ip = svc?.spec?.clusterIP;
+  if (!ip || ip === 'None') return undefined;
+  return { clusterDNS: [ip], clusterDomain: svc.metadata.annotations?.[CLUSTER_DOMAIN_ANNOTATION] ?? 'cluster.local' };
 }

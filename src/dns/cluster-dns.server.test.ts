@@ -1,0 +1,64 @@
+/** startClusterDns against a real API server (in process): the kube-dns Service and slice, records from informers. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from '../../test/helpers/test-server.js';
+import { queryUdp } from '../../test/helpers/dns-query.js';
+import { eventually } from '../../test/helpers/eventually.js';
+import { SharedInformerFactory } from '../client/informer.js';
+import { EndpointSlices, Services } from '../client/resources.js';
+import { RestClient } from '../client/rest-client.js';
+import { isNotFound } from '../api/status.js';
+import { startClusterDns, type RunningClusterDns } from './cluster-dns.js';
+import { readClusterDns } from './kube-dns-service.js';
+
+describe('cluster DNS against a real API server', () => {
+  let server: TestServer;
+  let client: RestClient;
+  let informers: SharedInformerFactory;
+  let dns: RunningClusterDns;
+
+  before(async () => {
+    server = await startTestServer({ datastore: 'memory' });
+    client = new RestClient(server.running.api.inProcessTransport());
+    informers = new SharedInformerFactory(client);
+    dns = await startClusterDns({ client, informers, clusterIP: '10.43.0.10', clusterDomain: 'corp.example', listenAddress: '127.0.0.1', port: 0, nodeName: 'dns-test-node', upstreams: [] });
+  });
+  after(async () => {
+    await dns?.stop();
+    informers?.stop();
+    await server?.stop();
+  });
+
+  it('creates kube-dns (no selector, --cluster-dns, the domain recorded) and its own EndpointSlice at the listening port', async () => {
+    const slice = await eventually('the slice', () => client.get(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node').catch(() => undefined), 10_000);
+    const svc = await client.get(Services, 'kube-system', 'kube-dns');
+    assert.equal((svc as any).spec.clusterIP, '10.43.0.10');
+    assert.equal((svc as any).spec.selector, undefined);
+    assert.deepEqual((slice as any).endpoints[0].addresses, ['127.0.0.1']);
+    assert.deepEqual((slice as any).ports.map((p: any) => `${p.name}/${p.protocol}/${p.port}`), [`dns/UDP/${dns.port}`, `dns-tcp/TCP/${dns.port}`]);
+    assert.equal((slice as any).metadata.ownerReferences[0].uid, svc.metadata.uid);
+    // What a joining agent's kubelet is given.
+    assert.deepEqual(await readClusterDns(client), { clusterDNS: ['10.43.0.10'], clusterDomain: 'corp.example' });
+  });
+
+  it('answers a Service created through the API, and its own kube-dns name', async () => {
+    await client.create(Services, 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ port: 80 }] } } as any);
+    const svc = await client.get(Services, 'default', 'web');
+    const ip = (svc as any).spec.clusterIP;
+    await eventually('web resolves', async () => (await queryUdp(dns.port, 'web.default.svc.corp.example', 'A')).answers?.some((a: any) => a.data === ip), 10_000);
+    const kubeDns = await queryUdp(dns.port, 'kube-dns.kube-system.svc.corp.example', 'A');
+    assert.deepEqual(kubeDns.answers?.map((a: any) => a.data), ['10.43.0.10']);
+    await client.delete(Services, 'default', 'web');
+    await eventually('web gone', async () => (await queryUdp(dns.port, 'web.default.svc.corp.example', 'A')).rcode === 'NXDOMAIN', 10_000);
+  });
+
+  it('puts back a deleted or edited slice, and stop() removes it', async () => {
+    await client.delete(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node');
+    await eventually('recreated', () => client.get(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node').catch(() => undefined), 10_000);
+    const slice = (await client.get(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node')) as any;
+    await client.update(EndpointSlices, 'kube-system', { ...slice, ports: [{ name: 'dns', port: 1, protocol: 'UDP' }] });
+    await eventually('repaired', async () => ((await client.get(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node')) as any).ports.length === 2, 10_000);
+    await dns.stop();
+    await assert.rejects(client.get(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node'), (err) => isNotFound(err));
+  });
+});
