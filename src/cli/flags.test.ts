@@ -20,6 +20,8 @@ const DEFAULTS = {
   agent: { nodeName: 'build-box', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250, ingressHttpPort: 80, ingressHttpsPort: 443, flannelBackend: 'auto', clusterCidrs: ['10.42.0.0/16'], cniBinDir: '/usr/lib/cni' },
   clusterCIDRs: ['10.42.0.0/16'],
   serviceCIDR: '10.43.0.0/16',
+  clusterDNS: '10.43.0.10',
+  clusterDomain: 'cluster.local',
   serviceNodePortRange: [30000, 32767],
   simulateNodes: 0,
   simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
@@ -84,6 +86,18 @@ describe('parseServerFlags', () => {
     assert.deepEqual(parseServerFlags(['--service-node-port-range', '31000-31099'], {}, host).serviceNodePortRange, [31000, 31099]);
     assert.throws(() => parseServerFlags(['--service-cidr', '10.43.0.1/16'], {}, host), /10.43.0.1 is not the first address of a \/16/);
     assert.throws(() => parseServerFlags(['--service-node-port-range', '32000-31000'], {}, host), /must be a port range like 30000-32767/);
+  });
+
+  it('takes --cluster-dns (default the 10th address of --service-cidr, and inside it) and --cluster-domain (k3s)', () => {
+    assert.equal(parseServerFlags([], {}, host).clusterDNS, '10.43.0.10');
+    assert.equal(parseServerFlags(['--service-cidr', '10.96.0.0/12'], {}, host).clusterDNS, '10.96.0.10');
+    assert.equal(parseServerFlags(['--cluster-dns', '10.43.2.53'], {}, host).clusterDNS, '10.43.2.53');
+    assert.throws(() => parseServerFlags(['--cluster-dns', '10.44.0.10'], {}, host), /--cluster-dns: must be an address of --service-cidr 10.43.0.0\/16/);
+    assert.throws(() => parseServerFlags(['--cluster-dns', '10.43.0.1'], {}, host), /other than its first/);
+    assert.equal(parseServerFlags([], {}, host).clusterDomain, 'cluster.local');
+    assert.equal(parseServerFlags(['--cluster-domain', 'corp.example.'], {}, host).clusterDomain, 'corp.example');
+    assert.throws(() => parseServerFlags(['--cluster-domain', 'Bad_Domain'], {}, host), /must be a DNS domain/);
+    assert.deepEqual(parseServerFlags(['--disable', 'coredns'], {}, host).disable, ['coredns']);
   });
 
   it('uses /var/lib/skiff as root, and derives the database and kubeconfig paths from --data-dir', () => {
