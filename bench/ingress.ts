@@ -1,0 +1,205 @@
+/**
+ * bench/ingress: requests/s and latency through the built-in ingress vs directly to the pod, in the same run, on one
+ * real node (`skiff server` with its embedded agent, --runtime process, in its own process).
+ *
+ * One pod (a one-line node HTTP server answering `ok`) behind a ClusterIP Service and an Ingress rule for bench.test.
+ * The load generator (this process) keeps --connections keep-alive connections busy for --seconds per round, in
+ * alternating rounds (direct, ingress HTTP, ingress HTTPS, ... --rounds times) so drift on the shared machine touches
+ * each the same; each target's figures are the median of its rounds. Direct = the pod IP:8080 from the host (what a
+ * client inside the cluster gets without any proxy); ingress = 127.0.0.1:<ingress port> with Host: bench.test.
+ *
+ * Target (issue 8): ingress requests/s >= 50 % of direct. The generator, the ingress (the server process) and the pod
+ * share the machine's cores, so the ratio includes the ingress's CPU cost, which is what a one-node cluster pays.
+ * Needs root (pod network namespaces). Prints one JSON object.
+ * Usage: npm run build && node dist/bench/ingress.js [--connections 32] [--seconds 4] [--rounds 3]
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { hardCleanAgent } from '../test/helpers/agent-cleanup.js';
+import { spawnServer, waitExit } from '../test/helpers/server-process.js';
+
+const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : dflt);
+const CONNECTIONS = Number(arg('connections', '32'));
+const SECONDS = Number(arg('seconds', '4'));
+const ROUNDS = Number(arg('rounds', '3'));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Target {
+  name: string;
+  request: (agent: http.Agent) => http.ClientRequest;
+  agent: () => http.Agent;
+}
+interface Result {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Closed-loop load: CONNECTIONS workers, each one request at a time on its own keep-alive connection. */
+async function load(t: Target, seconds: number): Promise<Result> {
+  const agent = t.agent();
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + seconds * 1000;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const start = performance.now();
+      const req = t.request(agent);
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) latencies.push(performance.now() - start);
+          else errors++;
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end();
+    });
+  const worker = async () => {
+    while (performance.now() < end) await one();
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { rps: Math.round(latencies.length / elapsed), p50Ms: +quantile(latencies, 0.5).toFixed(2), p99Ms: +quantile(latencies, 0.99).toFixed(2), errors };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench/ingress needs root (the process runtime puts pods in network namespaces)');
+  const suffix = randomBytes(3).toString('hex');
+  const dataDir = await mkdtemp(join(tmpdir(), 'skiff-bench-ingress-'));
+  const httpPort = 27000 + (randomBytes(2).readUInt16BE(0) % 1000) * 2;
+  const server = await spawnServer(
+    ['--data-dir', dataDir, '--node-name', `bench-ing-${suffix}`, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
+      '--cluster-cidr', '10.74.0.0/17', '--service-cidr', '10.84.0.0/17', '--service-node-port-range', '31200-31249',
+      '--ingress-http-port', String(httpPort), '--ingress-https-port', String(httpPort + 1)],
+    30_000, {}, { agent: true },
+  );
+  const kubectl = async (args: string[], input?: string) => {
+    const p = execFile('kubectl', ['--kubeconfig', join(dataDir, 'kubeconfig.yaml'), ...args]);
+    if (input !== undefined) p.stdin!.end(input);
+    return new Promise<string>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      p.stdout!.on('data', (c) => (out += c));
+      p.stderr!.on('data', (c) => (err += c));
+      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: ${err}`))));
+    });
+  };
+  const NS = 'bench-ingress';
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!/skiff node ready/.test(server.output())) {
+      if (Date.now() > deadline || server.child.exitCode !== null) throw new Error(`the node agent is not ready:\n${server.output()}`);
+      await sleep(100);
+    }
+    await kubectl(['create', 'namespace', NS]);
+    while (!(await kubectl(['-n', NS, 'get', 'serviceaccount', 'default']).then(() => true, () => false))) await sleep(200);
+    const web = `require('http').createServer((q, s) => s.end('ok')).listen(8080)`;
+    await kubectl(['apply', '-f', '-'], `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ${NS}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: web, image: node, command: [node, -e, ${JSON.stringify(web)}], readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ${NS}}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: ${NS}}
+spec:
+  rules:
+  - host: bench.test
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}
+`);
+    await kubectl(['-n', NS, 'wait', '--for=condition=available', 'deployment/web', '--timeout=60s']);
+    const pods = JSON.parse(await kubectl(['-n', NS, 'get', 'pods', '-o', 'json']));
+    const podIP: string = pods.items[0].status.podIP;
+
+    const direct: Target = { name: 'direct', agent: () => new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS }), request: (agent) => http.request({ host: podIP, port: 8080, path: '/', agent }) };
+    const ingress: Target = { name: 'ingress', agent: () => new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS }), request: (agent) => http.request({ host: '127.0.0.1', port: httpPort, path: '/', headers: { host: 'bench.test' }, agent }) };
+    const ingressTls: Target = {
+      name: 'ingressHttps',
+      agent: () => new https.Agent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false, servername: 'bench.test' }),
+      request: (agent) => https.request({ host: '127.0.0.1', port: httpPort + 1, path: '/', headers: { host: 'bench.test' }, agent, servername: 'bench.test', rejectUnauthorized: false }),
+    };
+    // The ingress answers once it has the route.
+    for (let i = 0; ; i++) {
+      const r = await load(ingress, 0.2);
+      if (r.rps > 0 && r.errors === 0) break;
+      if (i > 100) throw new Error('the ingress never routed bench.test');
+      await sleep(200);
+    }
+    for (const t of [direct, ingress, ingressTls]) await load(t, 1); // warm-up: JIT, connection pools
+
+    const rounds: Record<string, Result[]> = { direct: [], ingress: [], ingressHttps: [] };
+    for (let r = 0; r < ROUNDS; r++) for (const t of [direct, ingress, ingressTls]) rounds[t.name]!.push(await load(t, SECONDS));
+    const summary = (xs: Result[]): Result => ({ rps: median(xs.map((x) => x.rps)), p50Ms: median(xs.map((x) => x.p50Ms)), p99Ms: median(xs.map((x) => x.p99Ms)), errors: xs.reduce((n, x) => n + x.errors, 0) });
+    const d = summary(rounds.direct!);
+    const i = summary(rounds.ingress!);
+    const s = summary(rounds.ingressHttps!);
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'ingress',
+          connections: CONNECTIONS,
+          secondsPerRound: SECONDS,
+          rounds: ROUNDS,
+          direct: d,
+          ingress: i,
+          ingressHttps: s,
+          ratio: { rps: +(i.rps / d.rps).toFixed(3), rpsHttps: +(s.rps / d.rps).toFixed(3), p99: +(i.p99Ms / d.p99Ms).toFixed(2) },
+          target: 'ingress rps >= 0.5 x direct',
+          met: i.rps / d.rps >= 0.5,
+          perRound: rounds,
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    await kubectl(['delete', 'namespace', NS, '--timeout=40s']).catch(() => undefined);
+    server.child.kill('SIGTERM');
+    const timer = setTimeout(() => server.child.kill('SIGKILL'), 15_000);
+    await waitExit(server.child);
+    clearTimeout(timer);
+    const report = await hardCleanAgent({ dataDir });
+    if (report.length) await writeFile(join(tmpdir(), `skiff-bench-ingress-${suffix}.cleanup.txt`), report.join('\n'));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
+
