@@ -14,7 +14,7 @@ import { Nodes } from '../../client/resources.js';
 import type { Client, Informer, InformerFactory } from '../../client/types.js';
 import { createLogger } from '../../log/logger.js';
 import { applyNodeNetwork, ensureVxlanDevice, readLocalAddresses } from './node-route-applier.js';
-import { computeNodeRoutes, VTEP_MAC_ANNOTATION, VTEP_PORT_ANNOTATION, VXLAN_PORT, vtepAddress, type FlannelBackend, type NodeNetInfo } from './node-routes.js';
+import { cidrWithin, computeNodeRoutes, isIpv4Cidr, VTEP_MAC_ANNOTATION, VTEP_PORT_ANNOTATION, VXLAN_PORT, vtepAddress, type FlannelBackend, type NodeNetInfo } from './node-routes.js';
 
 const log = createLogger('node-network');
 const RESYNC_MS = 60_000;
@@ -62,6 +62,7 @@ export class NodeNetwork {
   private lastSkipped = '';
   private lastModes = '';
   private published: string | undefined;
+  private outsideWarned = false;
 
   constructor(private readonly o: NodeNetworkOptions) {
     this.vxlanDev = vxlanDeviceName(o.bridgeName);
@@ -111,6 +112,11 @@ export class NodeNetwork {
     const nodes = this.nodes.lister.list().map(nodeNetInfo);
     const self = nodes.find((n) => n.name === this.o.nodeName);
     if (self === undefined || self.podCidrs.length === 0) return; // not registered, or no podCIDR yet
+    const outside = nodes.flatMap((n) => n.podCidrs.filter((c) => isIpv4Cidr(c) && !cidrWithin(c, this.o.clusterCidrs)));
+    if (outside.length > 0 && !this.outsideWarned) {
+      this.outsideWarned = true;
+      log.warn(`node podCIDRs ${outside.slice(0, 3).join(', ')} are outside this agent's --cluster-cidr ${this.o.clusterCidrs.join(',')}: give the agent the server's --cluster-cidr, else pod traffic between nodes is masqueraded and routes of removed nodes stay`);
+    }
     const addresses = await readLocalAddresses([this.o.bridgeName, this.vxlanDev]);
     const desired = computeNodeRoutes({ self: this.o.nodeName, nodes, backend: this.o.backend, addresses, vxlanDev: this.vxlanDev });
     const skipped = desired.skipped.map((s) => `${s.node}: ${s.reason}`).join('; ');
