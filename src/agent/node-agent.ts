@@ -105,6 +105,9 @@ export interface RunningNodeAgent {
   stop(): Promise<void>;
 }
 
+/** k3s's --cluster-cidr default, which the server's node IPAM uses unless told otherwise. */
+const DEFAULT_CLUSTER_CIDR = '10.42.0.0/16';
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAgent> {
@@ -120,7 +123,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
     ...(o.flannelBackend ? { backend: o.flannelBackend } : {}),
     ...(o.cniConfDir ? { cniConfDir: o.cniConfDir } : {}),
     ...(o.cniBinDir ? { cniBinDir: o.cniBinDir } : {}),
-    ...(o.clusterCidrs ? { clusterCidrs: o.clusterCidrs } : {}),
+    clusterCidrs: o.clusterCidrs ?? [DEFAULT_CLUSTER_CIDR],
   });
   const network = podNetwork.network;
   log.info(`pod network: ${podNetwork.reason}`);
@@ -187,7 +190,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
     const networkStatus = (await network?.status()) ?? { ready: false, message: 'no pod network' };
     if (!networkStatus.ready) log.warn(`pod network unavailable: ${networkStatus.message}; pods use the host network`);
     if (network && podNetwork.routes && isRoot()) {
-      const routes = new NodeNetwork({ client: o.client, informers: o.informers, nodeName: o.nodeName, backend: podNetwork.routes, bridgeName: network.bridgeName, clusterCidrs: o.clusterCidrs ?? [] });
+      const routes = new NodeNetwork({ client: o.client, informers: o.informers, nodeName: o.nodeName, backend: podNetwork.routes, bridgeName: network.bridgeName, clusterCidrs: o.clusterCidrs ?? [DEFAULT_CLUSTER_CIDR] });
       routes.start();
       stops.push(() => routes.stop());
     }
