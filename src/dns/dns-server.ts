@@ -78,9 +78,12 @@ export class DnsServer {
     });
     udp.on('error', (err) => log.warn('DNS UDP socket error', { err }));
     udp.on('message', (msg, rinfo) => {
-      void this.answer(msg, 'udp').then((out) => {
-        if (out) udp.send(out, rinfo.port, rinfo.address);
-      });
+      this.answer(msg, 'udp')
+        .then((out) => {
+          // The socket may have closed while a forwarded question was out.
+          if (out && this.udp === udp) udp.send(out, rinfo.port, rinfo.address);
+        })
+        .catch((err: unknown) => log.warn('DNS query failed', { from: rinfo.address, err }));
     });
     const bound = udp.address();
     const tcp = createServer((conn) => this.serveTcp(conn));
@@ -120,12 +123,17 @@ export class DnsServer {
         if (buffered.length < 2 + len) break;
         const msg = buffered.subarray(2, 2 + len);
         buffered = buffered.subarray(2 + len);
-        void this.answer(msg, 'tcp').then((out) => {
-          if (!out || conn.destroyed) return;
-          const head = Buffer.alloc(2);
-          head.writeUInt16BE(out.length);
-          conn.write(Buffer.concat([head, out]));
-        });
+        this.answer(msg, 'tcp')
+          .then((out) => {
+            if (!out || conn.destroyed) return;
+            const head = Buffer.alloc(2);
+            head.writeUInt16BE(out.length);
+            conn.write(Buffer.concat([head, out]));
+          })
+          .catch((err: unknown) => {
+            log.warn('DNS query over TCP failed', { from: conn.remoteAddress, err });
+            conn.destroy();
+          });
       }
     });
   }

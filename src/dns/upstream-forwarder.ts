@@ -144,12 +144,17 @@ export class UpstreamForwarder {
         this.pending.delete(id);
         resolve(response.length ? response : undefined);
       });
-      socket.send(msg, upstream.port, upstream.host, (err) => {
-        if (!err) return;
+      const failed = () => {
         clearTimeout(timer);
         this.pending.delete(id);
         resolve(undefined);
-      });
+      };
+      try {
+        socket.send(msg, upstream.port, upstream.host, (err) => err && failed());
+      } catch {
+        // Closed meanwhile (stop), or an address the socket cannot send to.
+        failed();
+      }
     });
   }
 
