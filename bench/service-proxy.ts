@@ -9,10 +9,24 @@
  * 3. Forwarding (root): requests/s and p99 of HTTP GETs (a new connection each, 8 at a time) to a server on the
  *    node's address directly, and through a ClusterIP DNATed to it by the rendered rules (nat OUTPUT), alternating.
  *
+ * 4. Change to programmed (root), through a real cluster: `skiff server` with its embedded agent (process runtime)
+ *    gets 1,000 Services with 10,000 endpoints (selector-less Services and their EndpointSlices, endpoints on
+ *    nodes that do not run here); one more Service points at a server on the node's address. Its EndpointSlice is
+ *    switched 30 times between two ports (servers answering A and B); the time from the update's request to the
+ *    first answer of the new server through the ClusterIP is the Service/EndpointSlice change → forwarding latency
+ *    (API write, watch, informer, bounded-frequency runner, partial sync, iptables-restore). `E2E=0` skips it.
+ *
  * The e2e (test/service-proxy.e2e.test.ts) covers forwarding to pods; this bench measures the rules' own cost.
  * Everything it adds is removed at the end.
  */
 import http from 'node:http';
+import https from 'node:https';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { hardCleanAgent } from '../test/helpers/agent-cleanup.js';
+import { spawnServer, waitExit } from '../test/helpers/server-process.js';
 import { networkInterfaces } from 'node:os';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -30,7 +44,7 @@ const options: IptablesRenderOptions = { prefix, clusterCIDRs: ['10.71.0.0/16'],
 
 const ip = (base: number, i: number) => `10.${base}.${(i >> 8) & 255}.${i & 255}`;
 function service(i: number): Service {
-  return { metadata: { namespace: 'bench', name: `svc-${i}` }, spec: { type: 'NodePort', clusterIP: ip(81, i + 2), ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 31100 + (i % 100) }] } };
+  return { metadata: { namespace: 'bench', name: `svc-${i}` }, spec: i % 10 === 0 ? { type: 'NodePort', clusterIP: ip(81, i + 2), ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 31100 + (i / 10) }] } : { clusterIP: ip(81, i + 2), ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } };
 }
 function slice(i: number, generation = 0, target?: { ip: string; port: number }): EndpointSlice {
   return {
@@ -117,8 +131,14 @@ async function main(): Promise<void> {
   try {
     // One more Service, DNATed to the local server: the forwarding path.
     const vip = '10.81.255.250';
-    const fwdSvc: Service = { metadata: { namespace: 'bench', name: 'fwd' }, spec: { clusterIP: vip, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } };
-    const fwd = servicePortsOf(fwdSvc, [{ ...slice(0, 0, { ip: nodeIp, port }), metadata: { namespace: 'bench', name: 'fwd-x', labels: { 'kubernetes.io/service-name': 'fwd' } } }], 'n').map((sp) => renderServicePort(sp, options));
+    // Named to sort last: its rule is the last ClusterIP rule in the chain, behind the 1,000 others.
+    const fwdSvc: Service = { metadata: { namespace: 'bench', name: 'zz-fwd' }, spec: { clusterIP: vip, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } };
+    const fwd = servicePortsOf(fwdSvc, [{ ...slice(0, 0, { ip: nodeIp, port }), metadata: { namespace: 'bench', name: 'zz-fwd-x', labels: { 'kubernetes.io/service-name': 'zz-fwd' } } }], 'n').map((sp) => renderServicePort(sp, options));
+    const out = jumpRules(prefix).find((j) => j.table === 'nat' && j.chain === 'OUTPUT')!;
+    await restore(renderRestore({ ports: fwd }, options));
+    await run('iptables', ['-w', '5', '-t', 'nat', '-I', 'OUTPUT', '1', ...out.args]);
+    // Forwarding with one Service programmed, then (below) with all of them.
+    Object.assign(result, await forwarding(nodeIp, port, '10.81.255.250', 'oneService'));
     let all = [...rendered, ...fwd];
     let t = performance.now();
     await restore(renderRestore({ ports: all }, options));
@@ -135,26 +155,130 @@ async function main(): Promise<void> {
     }
     result.programPartialP50Ms = round(pct(partial, 50));
     result.programPartialP99Ms = round(pct(partial, 99));
-    const out = jumpRules(prefix).find((j) => j.table === 'nat' && j.chain === 'OUTPUT')!;
-    await run('iptables', ['-w', '5', '-t', 'nat', '-I', 'OUTPUT', '1', ...out.args]);
-    const direct: Array<{ rps: number; p99: number; errors: number }> = [];
-    const viaVip: Array<{ rps: number; p99: number; errors: number }> = [];
-    for (let r = 0; r < 2; r++) {
-      direct.push(await load(nodeIp, port, 3000));
-      viaVip.push(await load(vip, 80, 3000));
-    }
-    const sum = (xs: typeof direct, f: (x: (typeof direct)[0]) => number) => xs.reduce((a, x) => a + f(x), 0) / xs.length;
-    result.directRps = Math.round(sum(direct, (x) => x.rps));
-    result.clusterIpRps = Math.round(sum(viaVip, (x) => x.rps));
-    result.directP99Ms = round(sum(direct, (x) => x.p99));
-    result.clusterIpP99Ms = round(sum(viaVip, (x) => x.p99));
-    result.errors = [...direct, ...viaVip].reduce((a, x) => a + x.errors, 0);
-    result.clusterIpToDirectRatio = round(sum(viaVip, (x) => x.rps) / sum(direct, (x) => x.rps));
+    Object.assign(result, await forwarding(nodeIp, port, '10.81.255.250', 'allServices'));
   } finally {
     server.close();
     await removeIptablesRules(prefix);
   }
+  if (process.env.E2E !== '0') Object.assign(result, await changeToProgrammed());
   console.log(JSON.stringify(result));
+}
+
+/** Requests/s and p99 directly and through the ClusterIP, alternating twice, 3 s each; `label` names the rule set. */
+async function forwarding(nodeIp: string, port: number, vip: string, label: string): Promise<Record<string, number>> {
+  const direct: Array<{ rps: number; p99: number; errors: number }> = [];
+  const viaVip: Array<{ rps: number; p99: number; errors: number }> = [];
+  for (let r = 0; r < 2; r++) {
+    direct.push(await load(nodeIp, port, 3000));
+    viaVip.push(await load(vip, 80, 3000));
+  }
+  const avg = (xs: typeof direct, f: (x: (typeof direct)[0]) => number) => xs.reduce((a, x) => a + f(x), 0) / xs.length;
+  return {
+    [`${label}DirectRps`]: Math.round(avg(direct, (x) => x.rps)),
+    [`${label}ClusterIpRps`]: Math.round(avg(viaVip, (x) => x.rps)),
+    [`${label}DirectP99Ms`]: round(avg(direct, (x) => x.p99)),
+    [`${label}ClusterIpP99Ms`]: round(avg(viaVip, (x) => x.p99)),
+    [`${label}Errors`]: [...direct, ...viaVip].reduce((a, x) => a + x.errors, 0),
+    [`${label}ClusterIpToDirectRatio`]: round(avg(viaVip, (x) => x.rps) / avg(direct, (x) => x.rps)),
+  };
+}
+
+interface Api {
+  port: number;
+  tls: { ca: string; cert: string; key: string };
+  agent: https.Agent;
+}
+function api(a: Api, method: string, path: string, body?: unknown): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = https.request({ host: '127.0.0.1', port: a.port, method, path, agent: a.agent, ...a.tls, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve(text ? JSON.parse(text) : undefined) : reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+function getBody(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path: '/', agent: false, timeout: 500 }, (res) => {
+      let b = '';
+      res.on('data', (c) => (b += c));
+      res.on('end', () => resolve(b));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+async function changeToProgrammed(): Promise<Record<string, unknown>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'skiff-bench-svc-'));
+  const nodeIp = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)!.address;
+  const servers = ['A', 'B'].map((id) => http.createServer((_q, s) => s.end(id)).listen(0, nodeIp));
+  await Promise.all(servers.map((s) => new Promise((r) => s.once('listening', r))));
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  const server = await spawnServer(
+    ['--data-dir', dataDir, '--node-name', `bench-svc-${process.pid}`, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--cluster-cidr', '10.71.0.0/16', '--service-cidr', '10.81.0.0/16', '--service-node-port-range', '31100-31199'],
+    60_000,
+    {},
+    { agent: true },
+  );
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!/service proxy: iptables/.test(server.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const kc = parseYaml(readFileSync(join(dataDir, 'kubeconfig.yaml'), 'utf8'));
+    const b64 = (x: string) => Buffer.from(x, 'base64').toString();
+    const a: Api = { port: server.port, agent: new https.Agent({ keepAlive: true, maxSockets: 16 }), tls: { ca: b64(kc.clusters[0].cluster['certificate-authority-data']), cert: b64(kc.users[0].user['client-certificate-data']), key: b64(kc.users[0].user['client-key-data']) } };
+    await api(a, 'POST', '/api/v1/namespaces', { metadata: { name: 'bench' } });
+    const t0 = performance.now();
+    const indices = Array.from({ length: SERVICES }, (_, i) => i);
+    await pool(indices, 16, async (i) => {
+      await api(a, 'POST', '/api/v1/namespaces/bench/services', { metadata: { name: `svc-${i}` }, spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } });
+      const sl = slice(i);
+      await api(a, 'POST', '/apis/discovery.k8s.io/v1/namespaces/bench/endpointslices', { ...sl, apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { ...sl.metadata, namespace: undefined } });
+    });
+    const createMs = performance.now() - t0;
+    const probe = await api(a, 'POST', '/api/v1/namespaces/bench/services', { metadata: { name: 'probe' }, spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } });
+    const vip: string = probe.spec.clusterIP;
+    const probeSlice = (port: number) => ({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'probe-x', labels: { 'kubernetes.io/service-name': 'probe' } }, addressType: 'IPv4', ports: [{ name: 'http', port, protocol: 'TCP' }], endpoints: [{ addresses: [nodeIp], conditions: { ready: true } }] });
+    await api(a, 'POST', '/apis/discovery.k8s.io/v1/namespaces/bench/endpointslices', probeSlice(ports[0]!));
+    const t1 = performance.now();
+    while ((await getBody(vip, 80)) !== 'A') {
+      if (performance.now() - t1 > 120_000) throw new Error(`the probe Service never answered; server output:\n${server.output().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const firstProgrammedMs = performance.now() - t1;
+    const lat: number[] = [];
+    for (let r = 0; r < 30; r++) {
+      await new Promise((res) => setTimeout(res, 1200));
+      const want = r % 2 === 0 ? 'B' : 'A';
+      const current = await api(a, 'GET', '/apis/discovery.k8s.io/v1/namespaces/bench/endpointslices/probe-x');
+      const t = performance.now();
+      await api(a, 'PUT', '/apis/discovery.k8s.io/v1/namespaces/bench/endpointslices/probe-x', { ...probeSlice(ports[want === 'A' ? 0 : 1]!), metadata: { ...current.metadata } });
+      while ((await getBody(vip, 80)) !== want) {
+        if (performance.now() - t > 30_000) throw new Error('a change was not programmed in 30 s');
+        await new Promise((res) => setTimeout(res, 2));
+      }
+      lat.push(performance.now() - t);
+    }
+    return { e2eCreateObjectsMs: Math.round(createMs), e2eFirstProgrammedMs: Math.round(firstProgrammedMs), e2eChangeToProgrammedP50Ms: round(pct(lat, 50)), e2eChangeToProgrammedP99Ms: round(pct(lat, 99)), e2eChangeToProgrammedMaxMs: round(Math.max(...lat)) };
+  } finally {
+    servers.forEach((s) => s.close());
+    server.child.kill('SIGTERM');
+    const timer = setTimeout(() => server.child.kill('SIGKILL'), 20_000);
+    await waitExit(server.child);
+    clearTimeout(timer);
+    await hardCleanAgent({ dataDir }).catch(() => []);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 await main();
