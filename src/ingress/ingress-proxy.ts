@@ -154,9 +154,10 @@ export class IngressProxy {
     const [host, port] = splitHostPort(picked.endpoint);
     const upstream = http.request({ host, port, method: req.method, path: req.url, headers: this.forwardedHeaders(req, scheme), agent: this.agent });
     upstream.on('response', (ures) => {
-      const headers: http.OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(ures.headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) headers[k] = v;
-      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, headers);
+      // The parsed headers are this request's own object: drop the hop-by-hop ones in place rather than copy.
+      const headers = ures.headers;
+      for (const h of HOP_BY_HOP) if (h in headers) delete headers[h];
+      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, headers as http.OutgoingHttpHeaders);
       ures.pipe(res);
       ures.on('error', () => res.destroy());
     });
@@ -171,7 +172,11 @@ export class IngressProxy {
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    req.pipe(upstream);
+    // A request without a body (most GETs) goes out at once, not a tick later when the pipe sees its end.
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+      upstream.end();
+      req.resume();
+    } else req.pipe(upstream);
   }
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): void {
