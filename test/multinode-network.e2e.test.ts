@@ -141,7 +141,7 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
     spec: {
       nodeName: node,
       terminationGracePeriodSeconds: 1,
-      containers: [{ name: 'web', image: 'busybox', command: ['sh', '-c', `echo hello-from-${name} > ${www}/index.html && exec busybox httpd -f -vv -p 8080 -h ${www}`], volumeMounts: [{ name: 'www', mountPath: www }] }],
+      containers: [{ name: 'web', image: 'busybox', command: ['sh', '-c', `echo hello-from-${name} > ${www}/index.html && head -c 300000 /dev/zero | tr '\\0' x > ${www}/big && exec busybox httpd -f -vv -p 8080 -h ${www}`], volumeMounts: [{ name: 'www', mountPath: www }] }],
       volumes: [{ name: 'www', emptyDir: {} }],
     },
   });
@@ -224,6 +224,10 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
     assert.equal(await eventually('C → B over vxlan', () => fetchFrom('client-c', pods['web-b'].status.podIP), 20_000), 'hello-from-web-b');
     const logs = await k(['logs', '-n', NS, 'web-c']);
     assert.match(logs.stdout, sawClient(pods['client-a'].status.podIP), `web-c saw the client pod's own IP:\n${logs.stdout}`);
+    // A response of many full-size segments: the pods' MTU is the bridge's 1500 and vxlan carries 1450, so this works
+    // only through path-MTU discovery (flannel lowers the pods' MTU instead).
+    const big = await k(['exec', '-n', NS, 'client-a', '--', 'sh', '-c', `wget -q -T 5 -O - http://${pods['web-c'].status.podIP}:8080/big | wc -c`], { timeoutMs: 20_000 });
+    assert.equal(big.stdout.trim(), '300000', `300 kB over vxlan: ${big.stderr}`);
     // Ten more requests each way, timed.
     const t0 = performance.now();
     for (let i = 0; i < 10; i++) assert.equal(await fetchFrom('client-a', pods['web-c'].status.podIP), 'hello-from-web-c');
