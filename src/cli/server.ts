@@ -251,6 +251,7 @@ async function startServerDns(config: ServerConfig, api: ApiServer, informers: I
     clusterDomain: config.clusterDomain ?? 'cluster.local',
     listenAddress: address,
     nodeName: config.agent.nodeName,
+    hasNode: !config.disableAgent,
   });
 }
 

@@ -5,7 +5,7 @@ import { startTestServer, type TestServer } from '../../test/helpers/test-server
 import { queryUdp } from '../../test/helpers/dns-query.js';
 import { eventually } from '../../test/helpers/eventually.js';
 import { SharedInformerFactory } from '../client/informer.js';
-import { EndpointSlices, Services } from '../client/resources.js';
+import { EndpointSlices, Nodes, Services } from '../client/resources.js';
 import { RestClient } from '../client/rest-client.js';
 import { isNotFound } from '../api/status.js';
 import { startClusterDns, type RunningClusterDns } from './cluster-dns.js';
@@ -52,12 +52,21 @@ describe('cluster DNS against a real API server', () => {
     await eventually('web gone', async () => (await queryUdp(dns.port, 'web.default.svc.corp.example', 'A')).rcode === 'NXDOMAIN', 10_000);
   });
 
-  it('puts back a deleted or edited slice, and stop() removes it', async () => {
+  it('puts back a deleted or edited slice, removes the slices of servers whose Node is gone, and stop() removes its own', async () => {
     await client.delete(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node');
     await eventually('recreated', () => client.get(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node').catch(() => undefined), 10_000);
     const slice = (await client.get(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node')) as any;
     await client.update(EndpointSlices, 'kube-system', { ...slice, ports: [{ name: 'dns', port: 1, protocol: 'UDP' }] });
     await eventually('repaired', async () => ((await client.get(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node')) as any).ports.length === 2, 10_000);
+    // A slice of another server whose Node is gone (killed for good) is removed; one whose Node exists stays.
+    const other = (nodeName: string) => ({ ...slice, metadata: { name: `kube-dns-${nodeName}`, namespace: 'kube-system', labels: slice.metadata.labels }, endpoints: [{ addresses: ['127.0.0.2'], nodeName }], ports: slice.ports });
+    await client.create(Nodes, '', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'alive-server' } } as any);
+    await client.create(EndpointSlices, 'kube-system', other('alive-server') as any);
+    await client.create(EndpointSlices, 'kube-system', other('dead-server') as any);
+    // Any change of this server's slice runs a sync.
+    await client.delete(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node');
+    await eventually('the dead server’s slice removed', () => client.get(EndpointSlices, 'kube-system', 'kube-dns-dead-server').then(() => false, (err) => isNotFound(err)), 10_000);
+    assert.ok(await client.get(EndpointSlices, 'kube-system', 'kube-dns-alive-server'));
     await dns.stop();
     await assert.rejects(client.get(EndpointSlices, 'kube-system', 'kube-dns-dns-test-node'), (err) => isNotFound(err));
   });

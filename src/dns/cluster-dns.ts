@@ -30,6 +30,8 @@ export interface ClusterDnsOptions {
   /** Tried first; when taken, any free port (published in the EndpointSlice). Default 53. */
   port?: number;
   nodeName: string;
+  /** Whether this server has a Node (an embedded agent); default true. */
+  hasNode?: boolean;
   /** Resolvers for names outside the cluster (default: /etc/resolv.conf's nameservers). */
   upstreams?: Upstream[];
   /** Record TTL in seconds (default 5, CoreDNS's). */
@@ -62,10 +64,10 @@ export async function startClusterDns(o: ClusterDnsOptions): Promise<RunningClus
   if (upstreams.length === 0) log.warn('no upstream resolvers: names outside the cluster get SERVFAIL');
   const forwarder = new UpstreamForwarder({ upstreams });
   server.forwarder = forwarder;
-  if ((o.port ?? 53) !== listening.port) log.info(`port ${o.port ?? 53} is taken on ${o.listenAddress}: cluster DNS listens on port ${listening.port} (published in the kube-dns EndpointSlice)`);
+  if ((o.port ?? 53) !== 0 && (o.port ?? 53) !== listening.port) log.info(`port ${o.port ?? 53} is taken on ${o.listenAddress}: cluster DNS listens on port ${listening.port} (published in the kube-dns EndpointSlice)`);
   log.info(`cluster DNS for ${zone} on ${listening.address}:${listening.port} (UDP and TCP), Service IP ${o.clusterIP}`, { address: listening.address, port: listening.port });
 
-  const publisher = o.publish === false ? undefined : new KubeDnsPublisher({ client: o.client, services, slices, clusterIP: o.clusterIP, clusterDomain: zone, nodeName: o.nodeName, address: listening.address, port: listening.port });
+  const publisher = o.publish === false ? undefined : new KubeDnsPublisher({ client: o.client, services, slices, clusterIP: o.clusterIP, clusterDomain: zone, nodeName: o.nodeName, hasNode: o.hasNode ?? true, address: listening.address, port: listening.port });
   publisher?.start();
   return {
     address: listening.address,

@@ -12,7 +12,7 @@ import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { KubeObject } from '../api/object.js';
 import { isAlreadyExists, isNotFound } from '../api/status.js';
-import { EndpointSlices, Services } from '../client/resources.js';
+import { EndpointSlices, Nodes, Services } from '../client/resources.js';
 import type { Client, Informer } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
 import { SERVICE_NAME_LABEL } from './dns-records.js';
@@ -36,7 +36,10 @@ export interface KubeDnsPublisherOptions {
   clusterIP: string;
   /** --cluster-domain, recorded on the Service. */
   clusterDomain: string;
+  /** Names this server's slice (kube-dns-<nodeName>). */
   nodeName: string;
+  /** Whether a Node of that name exists (an embedded agent): then the endpoint names it, and the slice is removed by the other servers once the Node is deleted. */
+  hasNode?: boolean;
   /** Where this server's DNS answers. */
   address: string;
   port: number;
@@ -71,7 +74,7 @@ export function kubeDnsSliceName(nodeName: string): string {
 }
 
 /** This server's slice: one ready endpoint at address:port, both ports named as the Service's. */
-export function desiredKubeDnsSlice(o: { nodeName: string; address: string; port: number; service?: Service }): EndpointSlice & KubeObject {
+export function desiredKubeDnsSlice(o: { nodeName: string; hasNode?: boolean; address: string; port: number; service?: Service }): EndpointSlice & KubeObject {
   const uid = o.service?.metadata?.uid;
   return {
     apiVersion: 'discovery.k8s.io/v1',
@@ -83,7 +86,7 @@ export function desiredKubeDnsSlice(o: { nodeName: string; address: string; port
       ...(uid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: KUBE_DNS_SERVICE, uid, controller: true, blockOwnerDeletion: true }] } : {}),
     },
     addressType: o.address.includes(':') ? 'IPv6' : 'IPv4',
-    endpoints: [{ addresses: [o.address], conditions: { ready: true, serving: true, terminating: false }, nodeName: o.nodeName }],
+    endpoints: [{ addresses: [o.address], conditions: { ready: true, serving: true, terminating: false }, ...(o.hasNode === false ? {} : { nodeName: o.nodeName }) }],
     ports: [
       { name: 'dns', port: o.port, protocol: 'UDP' },
       { name: 'dns-tcp', port: o.port, protocol: 'TCP' },
@@ -173,22 +176,44 @@ export class KubeDnsPublisher {
     if (!have) {
       await client.create(EndpointSlices, KUBE_DNS_NAMESPACE, want);
       log.info(`published cluster DNS at ${this.o.address}:${this.o.port} in EndpointSlice kube-system/${want.metadata.name}`);
-      return;
     }
     const same =
+      !have ||
       JSON.stringify(have.endpoints) === JSON.stringify(want.endpoints) &&
       JSON.stringify(have.ports) === JSON.stringify(want.ports) &&
       have.metadata.labels?.[MANAGED_BY_LABEL] === CLUSTER_DNS_MANAGER &&
       have.metadata.labels?.[SERVICE_NAME_LABEL] === KUBE_DNS_SERVICE &&
       have.metadata.ownerReferences?.[0]?.uid === svc.metadata?.uid &&
       have.addressType === want.addressType;
-    if (same) return;
-    if (have.addressType !== want.addressType) {
-      await client.delete(EndpointSlices, KUBE_DNS_NAMESPACE, want.metadata.name!);
-      await client.create(EndpointSlices, KUBE_DNS_NAMESPACE, want);
-      return;
+    if (!same && have) {
+      if (have.addressType !== want.addressType) {
+        await client.delete(EndpointSlices, KUBE_DNS_NAMESPACE, want.metadata.name!);
+        await client.create(EndpointSlices, KUBE_DNS_NAMESPACE, want);
+      } else {
+        await client.update(EndpointSlices, KUBE_DNS_NAMESPACE, { ...want, metadata: { ...want.metadata, resourceVersion: have.metadata.resourceVersion, labels: { ...have.metadata.labels, ...want.metadata.labels } } });
+      }
     }
-    await client.update(EndpointSlices, KUBE_DNS_NAMESPACE, { ...want, metadata: { ...want.metadata, resourceVersion: have.metadata.resourceVersion, labels: { ...have.metadata.labels, ...want.metadata.labels } } });
+    await this.removeSlicesOfGoneNodes(want.metadata.name!);
+  }
+
+  /**
+   * A server killed for good leaves its slice behind, and clients would keep trying its address: every server
+   * deletes the cluster-DNS slices whose node no longer exists (a deleted Node is a removed server, as k3s does it).
+   * Slices of servers without a node (--disable-agent) name none and are left alone.
+   */
+  private async removeSlicesOfGoneNodes(mine: string): Promise<void> {
+    const others = this.o.slices.lister.list(KUBE_DNS_NAMESPACE, `${MANAGED_BY_LABEL}=${CLUSTER_DNS_MANAGER}`).filter((s) => s.metadata.name !== mine);
+    for (const slice of others) {
+      const node = slice.endpoints?.[0]?.nodeName;
+      if (!node) continue;
+      const gone = await this.o.client.get(Nodes, '', node).then(
+        () => false,
+        (err: unknown) => (isNotFound(err) ? true : Promise.reject(err)),
+      );
+      if (!gone) continue;
+      await this.o.client.delete(EndpointSlices, KUBE_DNS_NAMESPACE, slice.metadata.name!).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+      log.info(`deleted kube-system/${slice.metadata.name}: its node ${node} is gone`);
+    }
   }
 
   private warn(message: string): void {
