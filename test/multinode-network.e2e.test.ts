@@ -212,6 +212,8 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
     const route = await eventually(`A's vxlan route to ${cidrC}`, async () => (await routeTo(a.node, cidrC)).find((r) => r.flags?.includes('onlink')), 20_000);
     assert.equal(route.gateway, cidrC.replace(/\/24$/, ''), `via C's VTEP (its podCIDR's network address): ${JSON.stringify(route)}`);
     assert.match(route.dev!, /^skv/);
+    const vx = JSON.parse(await inNode(a.node, ['ip', '-j', 'link', 'show', 'dev', route.dev!]))[0];
+    assert.equal(vx.mtu, 1450, 'the vxlan device takes its lower link\'s MTU less 50 bytes');
     const fdb = JSON.parse(await inNode(a.node, ['bridge', '-j', 'fdb', 'show', 'dev', route.dev!])) as Array<{ mac: string; dst?: string }>;
     assert.ok(fdb.some((f) => f.mac === nodeC && f.dst === c.node.ip), `FDB entry ${nodeC} → ${c.node.ip}: ${JSON.stringify(fdb)}`);
     // C is off-link to both A and B: both go over its vxlan device.
@@ -225,7 +227,7 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
     const logs = await k(['logs', '-n', NS, 'web-c']);
     assert.match(logs.stdout, sawClient(pods['client-a'].status.podIP), `web-c saw the client pod's own IP:\n${logs.stdout}`);
     // A response of many full-size segments: the pods' MTU is the bridge's 1500 and vxlan carries 1450, so this works
-    // only through path-MTU discovery (flannel lowers the pods' MTU instead).
+    // through path-MTU discovery (flannel lowers the pods' MTU instead).
     const big = await k(['exec', '-n', NS, 'client-a', '--', 'sh', '-c', `wget -q -T 5 -O - http://${pods['web-c'].status.podIP}:8080/big | wc -c`], { timeoutMs: 20_000 });
     assert.equal(big.stdout.trim(), '300000', `300 kB over vxlan: ${big.stderr}`);
     // Ten more requests each way, timed.

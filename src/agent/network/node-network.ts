@@ -130,7 +130,8 @@ export class NodeNetwork {
       if (self.internalIp === undefined || vtep === undefined) {
         log.warn('vxlan needs this node\'s IPv4 InternalIP and podCIDR', { node: this.o.nodeName });
       } else {
-        const dev = await ensureVxlanDevice(this.vxlanDev, self.internalIp, vtep);
+        const lower = addresses.find((a) => a.address === self.internalIp)?.dev;
+        const dev = await ensureVxlanDevice(this.vxlanDev, self.internalIp, vtep, lower);
         await this.publish(dev.mac, dev.port, self);
       }
     }

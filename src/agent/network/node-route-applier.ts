@@ -59,7 +59,7 @@ export interface VxlanDevice {
  * the VTEP address `<vtepIp>/32`, up. Port 8472 unless another device in this namespace holds VNI 1 there (a second
  * agent on this host): then the next free one, published in the Node annotation.
  */
-export async function ensureVxlanDevice(name: string, nodeIp: string, vtepIp: string, mtu?: number): Promise<VxlanDevice> {
+export async function ensureVxlanDevice(name: string, nodeIp: string, vtepIp: string, lowerDev?: string): Promise<VxlanDevice> {
   let current = await readVxlan(name);
   if (current !== undefined && current.local !== nodeIp) {
     log.info('vxlan device has another local address: making it again', { dev: name, local: current.local, nodeIp });
@@ -70,7 +70,9 @@ export async function ensureVxlanDevice(name: string, nodeIp: string, vtepIp: st
     let lastErr: unknown;
     for (let port = VXLAN_PORT; port < VXLAN_PORT + 16 && current === undefined; port++) {
       try {
-        await ip('link', 'add', name, 'type', 'vxlan', 'id', String(VXLAN_VNI), 'local', nodeIp, 'dstport', String(port), 'nolearning', ...(mtu ? ['mtu', String(mtu)] : []));
+        // With its lower device the kernel gives the device that device's MTU less vxlan's 50 bytes (as flannel's
+        // 1450 on a 1500 link), so pods' full-size packets get path-MTU feedback instead of fragmented outer packets.
+        await ip('link', 'add', name, 'type', 'vxlan', 'id', String(VXLAN_VNI), 'local', nodeIp, ...(lowerDev ? ['dev', lowerDev] : []), 'dstport', String(port), 'nolearning');
         current = await readVxlan(name);
       } catch (err) {
         lastErr = err;
