@@ -172,6 +172,26 @@ describe('DnsServer on sockets', () => {
     }
   });
 
+  it('random bytes and cut-off queries never throw, and every answer keeps the id it was asked with', async () => {
+    const valid = dnsPacket.encode({ type: 'query', id: 0x1234, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: 'web.app.svc.cluster.local', type: 'A' }] });
+    let seed = 42;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const inputs: Buffer[] = [];
+    for (let len = 0; len < valid.length; len++) inputs.push(valid.subarray(0, len));
+    for (let i = 0; i < 500; i++) inputs.push(Buffer.from(Array.from({ length: Math.floor(rand() * 300) }, () => Math.floor(rand() * 256))));
+    // Flipped bytes in a valid query: counts, label lengths and types that lie.
+    for (let i = 0; i < 300; i++) {
+      const b = Buffer.from(valid);
+      b[2 + Math.floor(rand() * (b.length - 2))] = Math.floor(rand() * 256);
+      inputs.push(b);
+    }
+    for (const input of inputs) {
+      const out = await server.answer(input, 'udp');
+      if (out) assert.equal(out.readUInt16BE(0), input.readUInt16BE(0), `id kept for ${input.toString('hex')}`);
+    }
+    assert.equal((await queryUdp(port, 'web.app.svc.cluster.local', 'A')).rcode, 'NOERROR', 'still serving');
+  });
+
   it('falls back to another port when the asked one is taken, UDP and TCP on the same port', async () => {
     const other = new DnsServer({ zone: 'cluster.local', ttl: 5, records: index });
     const { port: p } = await other.listen({ host: '127.0.0.1', port });
