@@ -97,7 +97,7 @@ export function inNetns(netnsPath: string, command: string[], timeoutMs = 10_000
   return run('nsenter', [`--net=${netnsPath}`, ...command], { timeout: timeoutMs });
 }
 
-/** The iptables rules (all tables, IPv4) as `iptables-save` prints them. */
+/** The iptables rules (all tables, IPv4) as `iptables-save` prints them (a service proxy's benchmark can make megabytes). */
 export async function iptablesSave(): Promise<string> {
-  return (await run('iptables-save')).stdout;
+  return (await run('iptables-save', [], { maxBuffer: 256 * 1024 * 1024 })).stdout;
 }
