@@ -186,3 +186,64 @@ ${svcYaml('web-lb', LB_PORT)}`);
     }, 15_000);
   });
 });
+
+describe('--disable ingress and --disable servicelb undo what an earlier start set up', { skip: kubectlSkip() }, () => {
+  let dataDir: string;
+  let server: ServerProcess | undefined;
+  let k: Kubectl;
+  const start = async (extra: string[]) => {
+    // A control plane only (no agent): the server halves are what --disable turns off.
+    server = await spawnServer(['--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--service-cidr', '10.84.128.0/17', '--service-node-port-range', '31250-31299', ...extra], 30_000);
+  };
+  const stop = async () => {
+    const child = server?.child;
+    server = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await waitExit(child);
+    clearTimeout(timer);
+  };
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-disable-'));
+    await start([]);
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = dataDir;
+    k = kubectlFor(join(dataDir, 'kubeconfig.yaml'));
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  });
+  after(async () => {
+    await stop();
+    if (dataDir) await hardCleanAgent({ dataDir });
+  });
+
+  it('enabled: IngressClass skiff exists and a LoadBalancer Service is claimed (pending: no node answers)', async () => {
+    await eventually('IngressClass skiff', async () => (await k(['get', 'ingressclass', 'skiff'])).code === 0, 20_000);
+    await applyFile(k, dataDir, 'lb.yaml', `
+apiVersion: v1
+kind: Service
+metadata: {name: lb, namespace: default}
+spec: {type: LoadBalancer, selector: {app: x}, ports: [{port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: metallb, namespace: default}
+spec: {type: LoadBalancer, loadBalancerClass: metallb.io/metallb, selector: {app: x}, ports: [{port: 8081}]}
+`);
+    await eventually('the claim', async () => ((await k.json(['get', 'service', 'lb'])).metadata.finalizers ?? []).includes('svccontroller.skiff.dev/servicelb'), 20_000);
+    const event = await eventually('the Warning Event', async () => (await k.json(['get', 'events', '--field-selector', 'involvedObject.name=lb'])).items.find((e: any) => e.reason === 'UnavailableLoadBalancer'), 20_000);
+    assert.equal(event.message, '0/0 nodes are available for LoadBalancer Services');
+    assert.equal((await k.json(['get', 'service', 'metallb'])).metadata.finalizers, undefined, 'another loadBalancerClass is left alone');
+  });
+
+  it('restarted with --disable ingress,servicelb: the IngressClass is gone and the claim released', async () => {
+    await stop();
+    await start(['--disable', 'ingress,servicelb']);
+    assert.equal((await k(['get', 'ingressclass', 'skiff'])).code, 1);
+    assert.deepEqual((await k.json(['get', 'service', 'lb'])).metadata.finalizers ?? [], []);
+    const del = await k(['delete', 'service', 'lb', '--timeout=10s'], { timeoutMs: 15_000 });
+    assert.equal(del.code, 0, del.stderr);
+  });
+});

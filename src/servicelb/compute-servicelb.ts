@@ -102,7 +102,7 @@ export function computeServiceLBStatus(svc: Service, nodes: readonly Node[]): Se
   const key = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
   const ports = (svc.spec?.ports ?? []).filter((p) => (p.protocol ?? 'TCP') !== 'SCTP').map((p) => `${p.port}/${p.protocol ?? 'TCP'}`);
   const candidates = lbNodes(nodes);
-  if (candidates.length === 0) return { ips: [], pending: `0/${nodes.length} nodes are available: no node is labelled ${ENABLE_LB_LABEL}=true` };
+  if (candidates.length === 0) return { ips: [], pending: `0/${nodes.length} nodes are available for LoadBalancer Services${nodes.length ? ` (every node is labelled ${ENABLE_LB_LABEL}=false)` : ''}` };
   const ips = new Set<string>();
   const failures: string[] = [];
   let reported = 0;
