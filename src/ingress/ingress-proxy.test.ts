@@ -22,6 +22,19 @@ function backend(name: string): Promise<http.Server> {
       req.on('end', () => res.end(`${name} got ${n}`));
       return;
     }
+    if (req.url === '/big') {
+      // 16 MiB in 64 KiB writes that respect backpressure, so a slow client slows this producer.
+      let left = 256;
+      const chunk = Buffer.alloc(64 << 10, 1);
+      const pump = () => {
+        while (left > 0) {
+          left--;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      return pump();
+    }
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ name, url: req.url, headers: req.headers, remotePort: req.socket.remotePort }));
   });
@@ -139,6 +152,25 @@ describe('IngressProxy', () => {
   it('streams a large upload to the backend and its answer back', async () => {
     const r = await request(proxy.httpPort, 'alpha.test', '/upload', undefined, Buffer.alloc(8 << 20, 7));
     assert.equal(r.body, `alpha got ${8 << 20}`);
+  });
+
+  it('streams a large response to a slow client', async () => {
+    const total = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: proxy.httpPort, path: '/big', headers: { host: 'alpha.test' }, agent: false }, (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => {
+          n += c.length;
+          // Read slowly at first: the proxy must pause the backend rather than buffer everything.
+          if (n < 1 << 20) {
+            res.pause();
+            setTimeout(() => res.resume(), 2);
+          }
+        });
+        res.on('end', () => resolve(n));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    assert.equal(total, 16 << 20);
   });
 
   it('a table swap reroutes the next request on a kept-alive client connection, which stays open', async () => {

@@ -158,7 +158,15 @@ export class IngressProxy {
       const headers = ures.headers;
       for (const h of HOP_BY_HOP) if (h in headers) delete headers[h];
       res.writeHead(ures.statusCode ?? 502, ures.statusMessage, headers as http.OutgoingHttpHeaders);
-      ures.pipe(res);
+      // pipe() by hand: the same backpressure (pause on a full client buffer, resume on drain) with two listeners
+      // instead of pipe's seven, which shows at thousands of small responses a second.
+      ures.on('data', (chunk: Buffer) => {
+        if (!res.write(chunk)) {
+          ures.pause();
+          res.once('drain', () => ures.resume());
+        }
+      });
+      ures.on('end', () => res.end());
       ures.on('error', () => res.destroy());
     });
     upstream.on('error', (err) => {
