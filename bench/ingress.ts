@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const httpPort = 27000 + (randomBytes(2).readUInt16BE(0) % 1000) * 2;
   const server = await spawnServer(
     ['--data-dir', dataDir, '--node-name', `bench-ing-${suffix}`, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
-      '--cluster-cidr', '10.74.0.0/17', '--service-cidr', '10.84.0.0/17', '--service-node-port-range', '31200-31249',
+      '--cluster-cidr', '10.74.64.0/18', '--service-cidr', '10.84.64.0/18', '--service-node-port-range', '31240-31249',
       '--ingress-http-port', String(httpPort), '--ingress-https-port', String(httpPort + 1)],
     30_000, {}, { agent: true },
   );

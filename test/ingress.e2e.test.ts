@@ -99,7 +99,7 @@ describe('built-in ingress end to end: IngressClass skiff, hosts, paths, TLS by 
     dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-ingress-'));
     server = await spawnServer(
       ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
-        '--cluster-cidr', '10.74.0.0/17', '--service-cidr', '10.84.0.0/17', '--service-node-port-range', '31200-31249',
+        '--cluster-cidr', '10.74.0.0/18', '--service-cidr', '10.84.0.0/18', '--service-node-port-range', '31200-31239',
         '--ingress-http-port', String(HTTP_PORT), '--ingress-https-port', String(HTTPS_PORT)],
       30_000, {}, { agent: true },
     );
