@@ -60,8 +60,17 @@ function httpGet(host: string, port: number, timeoutMs = 2000): Promise<{ status
   });
 }
 
-/** Our chains and the rules that name them, as iptables -S prints them (both tables). */
-async function ourRules(prefix: string): Promise<string[]> {
+type Mode = 'iptables' | 'nftables';
+
+/** Our rules: for iptables our chains and the rules naming them (both tables), for nftables our table's listing. */
+async function ourRules(mode: Mode, prefix: string): Promise<string[]> {
+  if (mode === 'nftables') {
+    const table = `skiff-${prefix.toLowerCase()}`;
+    const { stdout } = await run('nft', ['list', 'tables']);
+    if (!stdout.split('\n').some((l) => l.trim() === `table ip ${table}`)) return [];
+    // Affinity sets' entries (with their expiry countdown) are state, not rules.
+    return (await run('nft', ['list', 'table', 'ip', table], { maxBuffer: 256 * 1024 * 1024 })).stdout.split('\n').filter((l) => l.trim().length > 0 && !/expires/.test(l));
+  }
   const out: string[] = [];
   for (const table of ['nat', 'filter']) {
     const { stdout } = await run('iptables', ['-w', '5', '-t', table, '-S'], { maxBuffer: 256 * 1024 * 1024 });
@@ -70,7 +79,10 @@ async function ourRules(prefix: string): Promise<string[]> {
   return out;
 }
 
-describe('service proxy (iptables) end to end: skiff server as root, process runtime, real kubectl', { skip: skipReason() }, () => {
+// SKIFF_E2E_PROXY_MODES=nftables runs one mode only (debugging).
+const modes = (process.env.SKIFF_E2E_PROXY_MODES?.split(',') ?? ['iptables', 'nftables']) as Mode[];
+for (const mode of modes) {
+describe(`service proxy (${mode}) end to end: skiff server as root, process runtime, real kubectl`, { skip: skipReason() }, () => {
   let dataDir: string;
   let flagDir: string;
   let server: ServerProcess | undefined;
@@ -84,7 +96,7 @@ describe('service proxy (iptables) end to end: skiff server as root, process run
 
   const serverArgs = () => [
     '--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
-    '--cluster-cidr', '10.71.0.0/16', '--service-cidr', '10.81.0.0/16', '--service-node-port-range', '31100-31199',
+    '--cluster-cidr', '10.71.0.0/16', '--service-cidr', '10.81.0.0/16', '--service-node-port-range', '31100-31199', '--proxy-mode', mode, ...(process.env.SKIFF_E2E_SERVER_LOG ? ['--debug'] : []),
   ];
   const startServer = async () => {
     server = await spawnServer(serverArgs(), 30_000, {}, { agent: true });
@@ -95,9 +107,9 @@ describe('service proxy (iptables) end to end: skiff server as root, process run
       if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null || Date.now() > deadline) throw new Error(`the embedded node agent is not ready; server output:\n${s.output()}`);
       await sleep(100);
     }
-    const m = /service proxy: iptables, chains (SK[0-9a-f]{4})-\*/.exec(s.output());
+    const m = new RegExp(`service proxy: ${mode}, (?:chains (SK[0-9a-f]{4})-\\*|table ip skiff-(sk[0-9a-f]{4}))`).exec(s.output());
     assert.ok(m, `the proxy announced its chains; output:\n${s.output()}`);
-    prefix = m[1]!;
+    prefix = m[1] ?? `SK${m[2]!.slice(2)}`;
   };
   const stopServer = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (!server) return;
@@ -206,6 +218,18 @@ spec:
     const r = await k(['-n', NS, 'wait', '--for=condition=available', 'deployment/web', '--timeout=60s'], { timeoutMs: 65_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await k(['-n', NS, 'wait', '--for=condition=ready', 'pod/client', '--timeout=30s'], { timeoutMs: 35_000 })).code, 0);
+    // The EndpointSlice follows the pods' readiness a moment after the Deployment's availability; the proxy follows it.
+    await eventually('three ready endpoints in the web EndpointSlice', async () => {
+      const slices = await k.json(['-n', NS, 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=web']);
+      return slices.items.flatMap((sl: any) => sl.endpoints ?? []).filter((e: any) => e.conditions?.ready).length === 3;
+    }, 30_000);
+    const programmedBy = performance.now() + 2000;
+    await eventually('the proxy programs the three endpoints within 2 s of the EndpointSlice', async () => {
+      assert.ok(performance.now() < programmedBy, 'the endpoints were not programmed within 2 s of the EndpointSlice listing them');
+      const seen = new Set<string>();
+      for (let i = 0; i < 15; i++) seen.add(await httpGet(clusterIP, 80).then((r) => r.body, () => 'error'));
+      return seen.size === 3 && !seen.has('error');
+    }, 5_000);
   });
 
   after(async () => {
@@ -213,9 +237,13 @@ spec:
     await stopServer();
     if (process.env.SKIFF_E2E_SERVER_LOG) writeFileSync(process.env.SKIFF_E2E_SERVER_LOG, outputs.map((o, i) => `===== server process ${i + 1}\n${o()}`).join('\n'));
     // Chains left by a failed test: removed here so the machine stays clean.
-    if (prefix) {
+    if (prefix && mode === 'iptables') {
       const { removeIptablesRules } = await import('../src/proxy/iptables/iptables-proxier.js');
       await removeIptablesRules(prefix).catch(() => undefined);
+    }
+    if (prefix && mode === 'nftables') {
+      const { removeNftTable } = await import('../src/proxy/nftables/nftables-proxier.js');
+      await removeNftTable(`skiff-${prefix.toLowerCase()}`).catch(() => undefined);
     }
     const report = await hardCleanAgent({ dataDir });
     if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
@@ -228,13 +256,23 @@ spec:
     assert.equal(pods.length, 3);
     const answers = await curlFrom('client', `http://${clusterIP}/`, 30);
     assert.deepEqual([...new Set(answers)].sort(), pods, `answers: ${answers.join(', ')}`);
-    const rules = await ourRules(prefix);
-    for (const rule of rules) for (const ip of rule.match(/-d (\d+\.\d+\.\d+\.\d+)/g) ?? []) assert.match(ip, /^-d (10\.81\.|127\.0\.0\.0)/, `a rule names an address outside the service CIDR: ${rule}`);
-    const nodePortRules = rules.filter((r) => r.includes(`-A ${prefix}-NODEPORTS `) || (r.includes(`-A ${prefix}-EXTERNAL-SERVICES `) && r.includes('addrtype')));
-    assert.ok(nodePortRules.length > 0);
-    for (const rule of nodePortRules) {
-      const port = Number(/--dport (\d+)/.exec(rule)?.[1]);
-      assert.ok(port >= 31100 && port <= 31199, `a rule names a node port outside ours: ${rule}`);
+    const rules = await ourRules(mode, prefix);
+    if (mode === 'iptables') {
+      for (const rule of rules) for (const ip of rule.match(/-d (\d+\.\d+\.\d+\.\d+)/g) ?? []) assert.match(ip, /^-d (10\.81\.|127\.0\.0\.0)/, `a rule names an address outside the service CIDR: ${rule}`);
+      const nodePortRules = rules.filter((r) => r.includes(`-A ${prefix}-NODEPORTS `) || (r.includes(`-A ${prefix}-EXTERNAL-SERVICES `) && r.includes('addrtype')));
+      assert.ok(nodePortRules.length > 0);
+      for (const rule of nodePortRules) {
+        const port = Number(/--dport (\d+)/.exec(rule)?.[1]);
+        assert.ok(port >= 31100 && port <= 31199, `a rule names a node port outside ours: ${rule}`);
+      }
+    } else {
+      const text = rules.join('\n');
+      const ips = [...text.matchAll(/(\d+\.\d+\.\d+\.\d+) \. (?:tcp|udp)/g)].map((m) => m[1]!);
+      assert.ok(ips.includes(clusterIP), `the ClusterIP is in the service map:\n${text}`);
+      for (const ip of ips) assert.match(ip, /^10\.81\./, `a map names an address outside the service CIDR: ${ip}`);
+      const ports = [...text.matchAll(/(?<!\. )(?:tcp|udp) \. (\d+) :/g)].map((m) => Number(m[1]));
+      assert.ok(ports.includes(NODE_PORT), `the NodePort is in the map:\n${text}`);
+      for (const port of ports) assert.ok(port >= 31100 && port <= 31199, `a map names a node port outside ours: ${port}`);
     }
   });
 
@@ -311,25 +349,29 @@ spec:
   });
 
   it('a restart after kill -9 replaces stale chains whole; a clean stop leaves no rule of ours', async () => {
-    const before = await ourRules(prefix);
+    const before = await ourRules(mode, prefix);
     assert.ok(before.length > 10);
     await stopServer('SIGKILL');
-    assert.deepEqual(await ourRules(prefix), before, 'the rules outlive a killed agent (pods keep being reachable)');
+    assert.deepEqual(await ourRules(mode, prefix), before, 'the rules outlive a killed agent (pods keep being reachable)');
     // A chain no longer wanted, as a previous run could have left it.
-    await run('iptables', ['-w', '5', '-t', 'nat', '-N', `${prefix}-SEP-STALE0000000000`]);
+    if (mode === 'iptables') await run('iptables', ['-w', '5', '-t', 'nat', '-N', `${prefix}-SEP-STALE0000000000`]);
+    else await run('nft', ['add', 'chain', 'ip', `skiff-${prefix.toLowerCase()}`, 'sep-stale0000000000']);
     const oldPrefix = prefix;
     await startServer();
     assert.equal(prefix, oldPrefix, 'the same agent names its chains the same');
-    await eventually('the stale chain replaced', async () => !(await ourRules(prefix)).some((r) => r.includes('STALE')), 10_000);
-    const jumps = (await ourRules(prefix)).filter((r) => /-A (PREROUTING|OUTPUT|POSTROUTING|INPUT|FORWARD) /.test(r.slice(r.indexOf(' ') + 1)));
-    assert.equal(jumps.length, 8, `one jump per hook: ${jumps.join('\n')}`);
+    await eventually('the stale chain replaced', async () => !(await ourRules(mode, prefix)).some((r) => /stale/i.test(r)), 10_000);
+    if (mode === 'iptables') {
+      const jumps = (await ourRules(mode, prefix)).filter((r) => /-A (PREROUTING|OUTPUT|POSTROUTING|INPUT|FORWARD) /.test(r.slice(r.indexOf(' ') + 1)));
+      assert.equal(jumps.length, 8, `one jump per hook: ${jumps.join('\n')}`);
+    }
     const answers = await curlFrom('client', `http://${clusterIP}/`, 10);
     assert.ok(answers.every((a) => !a.startsWith('ERR')), answers.join(', '));
 
     await stopServer('SIGTERM');
-    assert.deepEqual(await ourRules(prefix), [], 'no rule of ours after a clean stop');
+    assert.deepEqual(await ourRules(mode, prefix), [], 'no rule of ours after a clean stop');
     const routes = (await run('ip', ['route', 'show', '10.81.0.0/16'])).stdout.trim();
     assert.equal(routes, '', 'the service CIDR route is gone');
     await startServer();
   });
 });
+}

@@ -151,3 +151,60 @@ export function categorizeEndpoints(sp: ServicePortInfo): { cluster: ProxyEndpoi
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** Which chains a ServicePort needs and where each kind of traffic goes: kube-proxy's syncProxyRules decisions. */
+export interface ForwardingPlan {
+  cluster: ProxyEndpoint[];
+  local: ProxyEndpoint[];
+  externallyAccessible: boolean;
+  /** The cluster-wide endpoint chain (SVC) exists. */
+  usesClusterChain: boolean;
+  /** The local endpoint chain (SVL) exists. */
+  usesLocalChain: boolean;
+  /** The external chain (EXT) exists; NodePorts, externalIPs and LB IPs go there. */
+  usesExtChain: boolean;
+  /** ClusterIP traffic goes to the SVL chain (internalTrafficPolicy Local) instead of SVC. */
+  internalToLocal: boolean;
+  hasInternalEndpoints: boolean;
+  /** What the filter table does with traffic that has nowhere to go (undefined: it has somewhere). */
+  internalFilter?: { verdict: 'reject' | 'drop'; comment: string };
+  externalFilter?: { verdict: 'reject' | 'drop'; comment: string };
+  /** Endpoints that get an SEP chain, in endpoint order. */
+  reachable: ProxyEndpoint[];
+}
+
+export function planForwarding(sp: ServicePortInfo): ForwardingPlan {
+  const name = servicePortName(sp);
+  const { cluster, local } = categorizeEndpoints(sp);
+  const externallyAccessible = sp.nodePort !== undefined || sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0;
+  const hasEndpoints = cluster.length > 0;
+  // UsesClusterEndpoints / UsesLocalEndpoints (pkg/proxy/serviceport.go).
+  const usesCluster = !sp.internalLocal || (externallyAccessible && !sp.externalLocal);
+  const usesLocal = sp.internalLocal || (externallyAccessible && sp.externalLocal);
+  const usesClusterChain = hasEndpoints && usesCluster;
+  const usesLocalChain = local.length > 0 && usesLocal;
+  const hasInternalEndpoints = sp.internalLocal ? local.length > 0 : hasEndpoints;
+  const hasExternalEndpoints = sp.externalLocal ? local.length > 0 : hasEndpoints;
+  let internalFilter: ForwardingPlan['internalFilter'];
+  let externalFilter: ForwardingPlan['externalFilter'];
+  if (!hasEndpoints) {
+    internalFilter = externalFilter = { verdict: 'reject', comment: `${name} has no endpoints` };
+  } else {
+    if (!hasInternalEndpoints) internalFilter = { verdict: 'drop', comment: `${name} has no local endpoints` };
+    if (!hasExternalEndpoints) externalFilter = { verdict: 'drop', comment: `${name} has no local endpoints` };
+  }
+  const reachableSet = new Set<ProxyEndpoint>([...(usesClusterChain ? cluster : []), ...(usesLocalChain ? local : [])]);
+  return {
+    cluster,
+    local,
+    externallyAccessible,
+    usesClusterChain,
+    usesLocalChain,
+    usesExtChain: hasExternalEndpoints && externallyAccessible,
+    internalToLocal: sp.internalLocal,
+    hasInternalEndpoints,
+    ...(internalFilter ? { internalFilter } : {}),
+    ...(externalFilter ? { externalFilter } : {}),
+    reachable: sp.endpoints.filter((e) => reachableSet.has(e)),
+  };
+}

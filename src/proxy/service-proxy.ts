@@ -6,20 +6,22 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { InformerFactory } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
-import { IptablesProxier, type SyncInfo } from './iptables/iptables-proxier.js';
+import { IptablesBackend } from './iptables/iptables-proxier.js';
 import { chainPrefixFor } from './iptables/render-iptables.js';
+import { NftablesBackend } from './nftables/nftables-proxier.js';
+import { ServiceProxier, type ProxyBackend, type SyncInfo } from './service-proxier.js';
 
 const log = createLogger('proxy');
 
 export const PROXY_MODES = ['iptables', 'nftables', 'userspace'] as const;
 export type ProxyMode = (typeof PROXY_MODES)[number];
-export const IMPLEMENTED_PROXY_MODES: readonly ProxyMode[] = ['iptables'];
+export const IMPLEMENTED_PROXY_MODES: readonly ProxyMode[] = ['iptables', 'nftables'];
 
 /** Why a --proxy-mode value is refused, or undefined when it is accepted. */
 export function proxyModeRefusal(value: string): string | undefined {
   if ((IMPLEMENTED_PROXY_MODES as readonly string[]).includes(value)) return undefined;
   if ((PROXY_MODES as readonly string[]).includes(value)) return `proxy mode ${value} is not implemented yet; skiff's service proxy runs in mode ${IMPLEMENTED_PROXY_MODES.join(', ')}`;
-  return `must be one of ${IMPLEMENTED_PROXY_MODES.join(', ')} (nftables and userspace are not implemented yet)`;
+  return `must be one of ${IMPLEMENTED_PROXY_MODES.join(', ')} (userspace is not implemented yet)`;
 }
 
 export interface ServiceProxyOptions {
@@ -39,7 +41,7 @@ export interface ServiceProxyOptions {
 
 export interface RunningServiceProxy {
   mode: ProxyMode;
-  /** The chain prefix (iptables mode). */
+  /** The chain prefix (iptables) or table name (nftables): unique per agent. */
   prefix: string;
   stop(): Promise<void>;
 }
@@ -49,7 +51,9 @@ const run = promisify(execFile);
 /** Starts the proxy; undefined when no mode was asked for and none can run here. */
 export async function startServiceProxy(o: ServiceProxyOptions): Promise<RunningServiceProxy | undefined> {
   const isRoot = process.getuid?.() === 0;
-  const hasTool = await run('sh', ['-c', 'command -v iptables-restore']).then(
+  const mode = o.mode ?? 'iptables';
+  const tool = mode === 'nftables' ? 'nft' : 'iptables-restore';
+  const hasTool = await run('sh', ['-c', `command -v ${tool}`]).then(
     () => true,
     () => false,
   );
@@ -57,30 +61,35 @@ export async function startServiceProxy(o: ServiceProxyOptions): Promise<Running
     log.warn(`no service proxy: the iptables mode needs root and iptables-restore (${!isRoot ? 'not root' : 'iptables-restore not found'}); ClusterIPs and NodePorts do not answer on this node`);
     return undefined;
   }
-  const mode = o.mode ?? 'iptables';
-  if (mode !== 'iptables') throw new Error(proxyModeRefusal(mode));
-  if (!isRoot) throw new Error('--proxy-mode iptables needs root');
-  if (!hasTool) throw new Error('--proxy-mode iptables needs iptables-restore on PATH (Debian: iptables)');
+  const refusal = proxyModeRefusal(mode);
+  if (refusal) throw new Error(refusal);
+  if (!isRoot) throw new Error(`--proxy-mode ${mode} needs root`);
+  if (!hasTool) throw new Error(`--proxy-mode ${mode} needs ${tool} on PATH (Debian: ${mode})`);
   const prefix = chainPrefixFor(o.agentIdentity);
-  const proxier = new IptablesProxier({
-    informers: o.informers,
-    nodeName: o.nodeName,
-    prefix,
-    clusterCIDRs: o.clusterCIDRs.filter((c) => c.includes('.')),
-    serviceCIDRs: o.serviceCIDRs.filter((c) => c.includes('.')),
-    ...(o.routeDevice ? { routeDevice: o.routeDevice } : {}),
-    ...(o.minSyncIntervalMs !== undefined ? { minSyncIntervalMs: o.minSyncIntervalMs } : {}),
-    ...(o.onSynced ? { onSynced: o.onSynced } : {}),
-  });
+  const clusterCIDRs = o.clusterCIDRs.filter((c) => c.includes('.'));
+  const backend: ProxyBackend<{ key: string }> =
+    mode === 'nftables' ? new NftablesBackend({ table: `skiff-${prefix.toLowerCase()}`, clusterCIDRs }) : new IptablesBackend({ prefix, clusterCIDRs });
+  const proxier = new ServiceProxier(
+    {
+      informers: o.informers,
+      nodeName: o.nodeName,
+      serviceCIDRs: o.serviceCIDRs.filter((c) => c.includes('.')),
+      ...(o.routeDevice ? { routeDevice: o.routeDevice } : {}),
+      ...(o.minSyncIntervalMs !== undefined ? { minSyncIntervalMs: o.minSyncIntervalMs } : {}),
+      ...(o.onSynced ? { onSynced: o.onSynced } : {}),
+    },
+    backend,
+  );
   try {
     await proxier.start();
   } catch (err) {
     await proxier.stop().catch(() => undefined);
     // Asked for explicitly: the agent does not start without it. Chosen by default: the node runs without a proxy.
     if (o.mode !== undefined) throw err;
-    log.error('the service proxy (iptables) did not start; ClusterIPs and NodePorts do not answer on this node', { err });
+    log.error(`the service proxy (${mode}) did not start; ClusterIPs and NodePorts do not answer on this node`, { err });
     return undefined;
   }
-  log.info(`service proxy: iptables, chains ${prefix}-*`, { prefix, clusterCIDRs: o.clusterCIDRs, serviceCIDRs: o.serviceCIDRs });
+  const where = mode === 'nftables' ? `table ip skiff-${prefix.toLowerCase()}` : `chains ${prefix}-*`;
+  log.info(`service proxy: ${mode}, ${where}`, { prefix, clusterCIDRs: o.clusterCIDRs, serviceCIDRs: o.serviceCIDRs });
   return { mode, prefix, stop: () => proxier.stop() };
 }

@@ -304,6 +304,12 @@ export async function hardCleanAgent(o: AgentCleanupOptions): Promise<string[]> 
         await removeIptablesRules(prefix);
         report.push(`removed service proxy chains ${prefix}-*`);
       }
+      const { removeNftTable } = await import('../../src/proxy/nftables/nftables-proxier.js');
+      const { stdout: tables } = await run('nft', ['list', 'tables']).catch(() => ({ stdout: '' }));
+      if (tables.includes(`table ip skiff-${prefix.toLowerCase()}\n`)) {
+        await removeNftTable(`skiff-${prefix.toLowerCase()}`);
+        report.push(`removed service proxy table skiff-${prefix.toLowerCase()}`);
+      }
       try {
         await run('ip', ['link', 'delete', bridge, 'type', 'bridge']);
         report.push(`deleted bridge ${bridge}`);

@@ -16,7 +16,7 @@
  *                without endpoints (connection refused at once), DROP for Local policies without local endpoints
  */
 import { createHash } from 'node:crypto';
-import { categorizeEndpoints, servicePortName, type ProxyEndpoint, type ServicePortInfo } from '../service-model.js';
+import { planForwarding, servicePortName, type ProxyEndpoint, type ServicePortInfo } from '../service-model.js';
 
 export interface IptablesRenderOptions {
   /** The per-agent chain prefix, e.g. `SK1a2b` (at most 6 characters: chain names are at most 28). */
@@ -101,37 +101,20 @@ export function renderServicePort(sp: ServicePortInfo, o: IptablesRenderOptions)
   const key = servicePortKey(sp);
   const proto = sp.protocol.toLowerCase();
   const p = `-p ${proto} -m ${proto}`;
-  const { cluster, local } = categorizeEndpoints(sp);
+  const plan = planForwarding(sp);
+  const { cluster, local, usesClusterChain, usesLocalChain, usesExtChain, hasInternalEndpoints } = plan;
   const svcChain = chainName(o.prefix, 'SVC', key);
   const svlChain = chainName(o.prefix, 'SVL', key);
   const extChain = chainName(o.prefix, 'EXT', key);
   const sepChain = (ep: ProxyEndpoint) => chainName(o.prefix, 'SEP', key, `${ep.ip}:${ep.port}`);
-  const externallyAccessible = sp.nodePort !== undefined || sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0;
-
-  const hasEndpoints = cluster.length > 0;
-  // UsesClusterEndpoints / UsesLocalEndpoints (pkg/proxy/serviceport.go).
-  const usesCluster = !sp.internalLocal || (externallyAccessible && !sp.externalLocal);
-  const usesLocal = sp.internalLocal || (externallyAccessible && sp.externalLocal);
-  const usesClusterChain = hasEndpoints && usesCluster;
-  const usesLocalChain = local.length > 0 && usesLocal;
   const internalChain = sp.internalLocal ? svlChain : svcChain;
-  const hasInternalEndpoints = sp.internalLocal ? local.length > 0 : hasEndpoints;
   const externalPolicyChain = sp.externalLocal ? svlChain : svcChain;
-  const hasExternalEndpoints = sp.externalLocal ? local.length > 0 : hasEndpoints;
-  const usesExtChain = hasExternalEndpoints && externallyAccessible;
-
-  let internalFilter: [string, string] | undefined;
-  let externalFilter: [string, string] | undefined;
-  if (!hasEndpoints) {
-    // kube-proxy rejects with ICMP port-unreachable; for TCP skiff sends a reset instead: the kernel limits ICMP errors
-    // per peer with the same clock as the redirects a pod on the bridge gets for Service traffic to its neighbours, so
-    // such a pod's connection to an endpoint-less Service would time out instead of being refused.
-    const reject = sp.protocol === 'TCP' ? 'REJECT --reject-with tcp-reset' : 'REJECT';
-    internalFilter = externalFilter = [reject, `${name} has no endpoints`];
-  } else {
-    if (!hasInternalEndpoints) internalFilter = ['DROP', `${name} has no local endpoints`];
-    if (!hasExternalEndpoints) externalFilter = ['DROP', `${name} has no local endpoints`];
-  }
+  // kube-proxy rejects with ICMP port-unreachable; for TCP skiff sends a reset instead: the kernel limits ICMP errors
+  // per peer with the same clock as the redirects a pod on the bridge gets for Service traffic to its neighbours, so
+  // such a pod's connection to an endpoint-less Service would time out instead of being refused.
+  const target = (f: { verdict: 'reject' | 'drop'; comment: string }): [string, string] => [f.verdict === 'drop' ? 'DROP' : sp.protocol === 'TCP' ? 'REJECT --reject-with tcp-reset' : 'REJECT', f.comment];
+  const internalFilter = plan.internalFilter ? target(plan.internalFilter) : undefined;
+  const externalFilter = plan.externalFilter ? target(plan.externalFilter) : undefined;
 
   const out: RenderedServicePort = { key, natChains: [], natChainRules: [], natServices: [], natNodePorts: [], filterServices: [], filterExternal: [] };
 
@@ -191,8 +174,7 @@ export function renderServicePort(sp: ServicePortInfo, o: IptablesRenderOptions)
     chain(svlChain);
     endpointRules(svlChain, local);
   }
-  const reachable = new Set<ProxyEndpoint>([...(usesClusterChain ? cluster : []), ...(usesLocalChain ? local : [])]);
-  for (const ep of sp.endpoints.filter((e) => reachable.has(e))) {
+  for (const ep of plan.reachable) {
     const c = sepChain(ep);
     chain(c);
     rule(c, `-m comment --comment ${quote(name)} -s ${ep.ip}/32 -j ${top.natMarkMasq}`);
