@@ -35,7 +35,7 @@ const ROOT_KINDS: Record<string, string[]> = {
   'events/v1': ['Event'],
   'rbac/v1': ['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'],
   'storage/v1': ['StorageClass'],
-  'networking/v1': ['Ingress', 'NetworkPolicy'],
+  'networking/v1': ['Ingress', 'IngressClass', 'NetworkPolicy'],
   'policy/v1': ['PodDisruptionBudget', 'Eviction'],
   'scheduling/v1': ['PriorityClass'],
   'authorization/v1': ['SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SubjectAccessReview'],

@@ -2191,6 +2191,29 @@ export const schemaTable: SchemaTable = {
 {json:"service",type:r("io.k8s.api.networking.v1.IngressServiceBackend"),proto:4,description:"service references a service as a backend."},
 {json:"resource",type:r("io.k8s.api.core.v1.TypedLocalObjectReference"),proto:3,mapType:"atomic",description:"resource is an ObjectRef to another Kubernetes resource in the namespace of the Ingress object."},
 ]},
+"io.k8s.api.networking.v1.IngressClass":{name:"io.k8s.api.networking.v1.IngressClass",gvk:{group:"networking.k8s.io",version:"v1",kind:"IngressClass"},description:"IngressClass represents the class of the Ingress, referenced by the Ingress Spec.",fields:[
+{json:"kind",type:S.string,description:"Kind is a string value representing the REST resource this object represents."},
+{json:"apiVersion",type:S.string,description:"APIVersion defines the versioned schema of this representation of an object."},
+{json:"metadata",type:r("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"),proto:1,description:"Standard object's metadata."},
+{json:"spec",type:r("io.k8s.api.networking.v1.IngressClassSpec"),proto:2,description:"spec is the desired state of the IngressClass."},
+]},
+"io.k8s.api.networking.v1.IngressClassList":{name:"io.k8s.api.networking.v1.IngressClassList",gvk:{group:"networking.k8s.io",version:"v1",kind:"IngressClassList"},description:"IngressClassList is a collection of IngressClasses.",fields:[
+{json:"kind",type:S.string,description:"Kind is a string value representing the REST resource this object represents."},
+{json:"apiVersion",type:S.string,description:"APIVersion defines the versioned schema of this representation of an object."},
+{json:"metadata",type:r("io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"),proto:1,description:"Standard list metadata."},
+{json:"items",type:a(r("io.k8s.api.networking.v1.IngressClass")),proto:2,required:true,description:"items is the list of IngressClasses."},
+]},
+"io.k8s.api.networking.v1.IngressClassParametersReference":{name:"io.k8s.api.networking.v1.IngressClassParametersReference",description:"IngressClassParametersReference identifies an API object.",fields:[
+{json:"apiGroup",type:S.string,proto:1,description:"apiGroup is the group for the resource being referenced."},
+{json:"kind",type:S.string,proto:2,required:true,description:"kind is the type of resource being referenced."},
+{json:"name",type:S.string,proto:3,required:true,description:"name is the name of resource being referenced."},
+{json:"scope",type:S.string,proto:4,description:"scope represents if this refers to a cluster or namespace scoped resource."},
+{json:"namespace",type:S.string,proto:5,description:"namespace is the namespace of the resource being referenced."},
+]},
+"io.k8s.api.networking.v1.IngressClassSpec":{name:"io.k8s.api.networking.v1.IngressClassSpec",description:"IngressClassSpec provides information about the class of an Ingress.",fields:[
+{json:"controller",type:S.string,proto:1,description:"controller refers to the name of the controller that should handle this class."},
+{json:"parameters",type:r("io.k8s.api.networking.v1.IngressClassParametersReference"),proto:2,description:"parameters is a link to a custom resource containing additional configuration for the controller."},
+]},
 "io.k8s.api.networking.v1.IngressList":{name:"io.k8s.api.networking.v1.IngressList",gvk:{group:"networking.k8s.io",version:"v1",kind:"IngressList"},description:"IngressList is a collection of Ingress.",fields:[
 {json:"kind",type:S.string,description:"Kind is a string value representing the REST resource this object represents."},
 {json:"apiVersion",type:S.string,description:"APIVersion defines the versioned schema of this representation of an object."},
