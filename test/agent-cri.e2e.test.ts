@@ -262,13 +262,18 @@ describe('a real node on the cri runtime, driven by kubectl', { skip: skipReason
   test('an image missing from the registry: ErrImagePull, then ImagePullBackOff, in the registry words', async () => {
     const missing = `${registry!.host}/skiff-e2e/missing:v1`;
     await apply(pod('nopull', { containers: [{ name: 'c', image: missing }] }));
-    const first = await waitingReason('nopull', ['ErrImagePull']);
-    assert.match(first.message, /not found/i, first.message);
-    assert.ok(first.message.includes(missing), first.message);
+    // ErrImagePull lasts until the next sync, which may come within a poll on a busy machine: the status is checked
+    // when seen, and the events (which stay) say it happened either way.
+    const first = await waitingReason('nopull', ['ErrImagePull', 'ImagePullBackOff'], 60_000);
+    if (first.reason === 'ErrImagePull') {
+      assert.match(first.message, /not found/i, first.message);
+      assert.ok(first.message.includes(missing), first.message);
+    }
     const backoff = await waitingReason('nopull', ['ImagePullBackOff']);
     assert.match(backoff.message, /Back-off pulling image/, backoff.message);
     const events = (await k.json(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=nopull'])).items;
-    assert.ok(events.some((e: any) => e.reason === 'Failed' && /not found/i.test(e.message)), 'a Failed event with the registry words');
+    assert.ok(events.some((e: any) => e.reason === 'Failed' && /not found/i.test(e.message) && e.message.includes(missing)), 'a Failed event with the registry words');
+    assert.ok(events.some((e: any) => e.reason === 'Failed' && e.message === 'Error: ErrImagePull'), 'the ErrImagePull event');
   });
 
   test('imagePullPolicy Never with an image that is not on the node: ErrImageNeverPull', async () => {

@@ -790,7 +790,7 @@ spec:
     assert.ok(netns.size >= 3, `the running pods have network namespaces of their own (${[...netns].join(', ')})`);
     assert.ok(podLeftovers(uids, netns).length > 0, 'the check sees the running pods');
     const podNatRules = async () => {
-      const nat = (await run('iptables', ['-w', '5', '-t', 'nat', '-S'])).stdout.split('\n');
+      const nat = (await run('iptables', ['-w', '5', '-t', 'nat', '-S'], { maxBuffer: 256 * 1024 * 1024 })).stdout.split('\n');
       return nat.filter((l) => podIPs.some((ip) => new RegExp(`\\b${ip.replace(/\./g, '\\.')}\\b`).test(l)) || l.includes(`--dport ${HOST_PORT} `));
     };
     assert.ok((await podNatRules()).length > 0, 'the check sees the running pods\' NAT rules');
