@@ -24,7 +24,8 @@ const allowed: Record<string, string[]> = {
   // controllers/all.ts registers the server halves of ingress and servicelb, which build on controllers/controller.ts.
   controllers: ['controllers', 'api', 'client', 'log', 'ingress', 'servicelb'],
   scheduler: ['scheduler', 'api', 'client', 'log'],
-  agent: ['agent', 'api', 'client', 'log', 'ingress', 'servicelb'],
+  // Each node agent runs the service proxy and the node halves of ingress and servicelb beside its kubelet.
+  agent: ['agent', 'api', 'client', 'log', 'proxy', 'ingress', 'servicelb'],
   ingress: ['ingress', 'api', 'client', 'controllers', 'log'],
   servicelb: ['servicelb', 'api', 'client', 'controllers', 'log'],
   proxy: ['proxy', 'api', 'client', 'log'],
