@@ -1,20 +1,22 @@
 /**
- * bench/service-proxy: the iptables service proxy's costs, each beside a baseline measured in the same run.
+ * bench/service-proxy: the service proxy's costs in both modes (iptables, nftables; `MODES=iptables` for one), each
+ * beside a baseline measured in the same run.
  *
- * 1. Rendering: the model and the restore text for 1,000 Services with 10 endpoints each (10,000 endpoints), full and
- *    partial (one Service changed), in-process.
- * 2. Programming (root): the same rules written into the kernel with `iptables-restore --noflush` under a prefix of the
- *    bench's own: a full sync, then 30 partial syncs (one Service's endpoints changed each time), the time from the
- *    change to the restore's return: p50/p99 — the sync the proxier runs after an EndpointSlice event.
- * 3. Forwarding (root): requests/s and p99 of HTTP GETs (a new connection each, 8 at a time) to a server on the
- *    node's address directly, and through a ClusterIP DNATed to it by the rendered rules (nat OUTPUT), alternating.
- *
- * 4. Change to programmed (root), through a real cluster: `skiff server` with its embedded agent (process runtime)
- *    gets 1,000 Services with 10,000 endpoints (selector-less Services and their EndpointSlices, endpoints on
- *    nodes that do not run here); one more Service points at a server on the node's address. Its EndpointSlice is
- *    switched 30 times between two ports (servers answering A and B); the time from the update's request to the
- *    first answer of the new server through the ClusterIP is the Service/EndpointSlice change → forwarding latency
- *    (API write, watch, informer, bounded-frequency runner, partial sync, iptables-restore). `E2E=0` skips it.
+ * 1. Rendering: the model and the rule text for 1,000 Services with 10 endpoints each (10,000 endpoints; every tenth
+ *    Service a NodePort), full and partial (one Service changed), in-process.
+ * 2. Programming (root): the same rules written into the kernel by the proxier's own backend (iptables-restore
+ *    --noflush under a chain prefix of the bench's own; nft -f into a table of its own): a full sync, then 30
+ *    partial syncs (one Service's endpoints changed each time), p50/p99 of the write.
+ * 3. Change to programmed (root), through a real cluster: `skiff server` with its embedded agent (process runtime,
+ *    --proxy-mode MODE) gets the 1,000 Services and 10,000 endpoints through the API (selector-less Services and
+ *    their EndpointSlices, endpoints on nodes that do not run here); one more Service points at a server on the
+ *    node's address. Its EndpointSlice is switched 30 times between two ports (servers answering A and B), 1.2 s
+ *    apart; the time from the update's request to the new server's first answer through the ClusterIP is the
+ *    change → forwarding latency (API write, watch, informer, bounded-frequency runner, partial sync, kernel).
+ *    Then a real pod (a node HTTP server, process runtime) behind a ClusterIP whose rule sorts last: requests/s and
+ *    p99 of GETs from the node (8 at a time, 2 × 3 s each way, alternating) directly to the pod IP and through the
+ *    ClusterIP, with a new connection per request (every one NATed) and with kept-alive connections.
+ *    `E2E=0` skips it.
  *
  * The e2e (test/service-proxy.e2e.test.ts) covers forwarding to pods; this bench measures the rules' own cost.
  * Everything it adds is removed at the end.
@@ -33,8 +35,11 @@ import { promisify } from 'node:util';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { computeServicePorts, servicePortsOf } from '../src/proxy/service-model.js';
-import { chainPrefixFor, jumpRules, renderRestore, renderServicePort, type IptablesRenderOptions } from '../src/proxy/iptables/render-iptables.js';
-import { removeIptablesRules } from '../src/proxy/iptables/iptables-proxier.js';
+import { chainPrefixFor, renderRestore, type IptablesRenderOptions, type RenderedServicePort } from '../src/proxy/iptables/render-iptables.js';
+import { IptablesBackend } from '../src/proxy/iptables/iptables-proxier.js';
+import { NftablesBackend } from '../src/proxy/nftables/nftables-proxier.js';
+import { renderNftables, type RenderedNftPort } from '../src/proxy/nftables/render-nftables.js';
+import type { ProxyBackend } from '../src/proxy/service-proxier.js';
 
 const run = promisify(execFile);
 const SERVICES = Number(process.env.SERVICES ?? 1000);
@@ -57,17 +62,9 @@ function slice(i: number, generation = 0, target?: { ip: string; port: number })
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const round = (x: number) => Math.round(x * 100) / 100;
 
-function restore(text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('iptables-restore', ['-w', '5', '--noflush'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(err))));
-    child.stdin.end(text);
-  });
-}
 
-async function load(host: string, port: number, ms: number): Promise<{ rps: number; p99: number; errors: number }> {
+async function load(host: string, port: number, ms: number, keepAlive = false): Promise<{ rps: number; p99: number; errors: number }> {
+  const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 8 }) : false;
   const lat: number[] = [];
   let errors = 0;
   const end = performance.now() + ms;
@@ -75,7 +72,7 @@ async function load(host: string, port: number, ms: number): Promise<{ rps: numb
     while (performance.now() < end) {
       const t = performance.now();
       await new Promise<void>((resolve) => {
-        const req = http.get({ host, port, path: '/', agent: false }, (res) => {
+        const req = http.get({ host, port, path: '/', agent }, (res) => {
           res.resume();
           res.on('end', () => resolve());
         });
@@ -88,89 +85,88 @@ async function load(host: string, port: number, ms: number): Promise<{ rps: numb
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
+  if (agent) agent.destroy();
   return { rps: lat.length / (ms / 1000), p99: pct(lat, 99), errors };
+}
+
+type Mode = 'iptables' | 'nftables';
+const MODES = (process.env.MODES?.split(',') ?? ['iptables', 'nftables']) as Mode[];
+
+function backendFor(mode: Mode, clusterCIDRs = options.clusterCIDRs): ProxyBackend<{ key: string }> {
+  return mode === 'iptables' ? new IptablesBackend({ prefix, clusterCIDRs }) : new NftablesBackend({ table: `skiff-bench${process.pid}`, clusterCIDRs });
+}
+
+/** Render times (pure) of the full rule set and of a partial sync, per mode. */
+function renderTimes(mode: Mode, services: Service[], slices: EndpointSlice[]): Record<string, number> {
+  const backend = backendFor(mode);
+  const text = (ports: Array<{ key: string }>, changed?: Set<string>) =>
+    mode === 'iptables' ? renderRestore({ ports: ports as RenderedServicePort[], ...(changed ? { changed } : {}) }, options) : renderNftables({ ports: ports as RenderedNftPort[], ...(changed ? { changed } : {}) }, { table: 'skiff-bench', clusterCIDRs: options.clusterCIDRs, masqueradeMark: '0x4000' });
+  const full: number[] = [];
+  let rendered: Array<{ key: string }> = [];
+  let lines = 0;
+  for (let r = 0; r < 5; r++) {
+    const t = performance.now();
+    rendered = computeServicePorts(services, slices, 'n0').map((sp) => backend.render(sp));
+    lines = text(rendered).split('\n').length;
+    full.push(performance.now() - t);
+  }
+  const partial: number[] = [];
+  for (let r = 0; r < 30; r++) {
+    const t = performance.now();
+    const changed = servicePortsOf(services[r]!, [slice(r, r + 1)], 'n0').map((sp) => backend.render(sp));
+    text(rendered.map((p) => changed.find((c) => c.key === p.key) ?? p), new Set(changed.map((c) => c.key)));
+    partial.push(performance.now() - t);
+  }
+  return { [`${mode}Lines`]: lines, [`${mode}RenderFullMs`]: round(pct(full, 50)), [`${mode}RenderPartialP99Ms`]: round(pct(partial, 99)) };
+}
+
+/** Programming times: the rules written by the proxier's own backend, a full sync then 30 partial ones. */
+async function program(mode: Mode, services: Service[], slices: EndpointSlice[]): Promise<Record<string, number>> {
+  const backend = backendFor(mode);
+  const result: Record<string, number> = {};
+  try {
+    let all = computeServicePorts(services, slices, 'n0').map((sp) => backend.render(sp));
+    let t = performance.now();
+    await backend.apply(all, undefined);
+    result[`${mode}ProgramFullMs`] = round(performance.now() - t);
+    const partial: number[] = [];
+    for (let r = 0; r < 30; r++) {
+      t = performance.now();
+      const changed = servicePortsOf(services[r]!, [slice(r, r + 1)], 'n0').map((sp) => backend.render(sp));
+      all = all.map((p) => changed.find((c) => c.key === p.key) ?? p);
+      await backend.apply(all, new Set(changed.map((c) => c.key)));
+      partial.push(performance.now() - t);
+    }
+    result[`${mode}ProgramPartialP50Ms`] = round(pct(partial, 50));
+    result[`${mode}ProgramPartialP99Ms`] = round(pct(partial, 99));
+  } finally {
+    await backend.remove();
+  }
+  return result;
 }
 
 async function main(): Promise<void> {
   const services = Array.from({ length: SERVICES }, (_, i) => service(i));
   const slices = Array.from({ length: SERVICES }, (_, i) => slice(i));
-  const renderRuns: number[] = [];
-  let text = '';
-  let rendered = computeServicePorts(services, slices, 'n0').map((sp) => renderServicePort(sp, options));
-  for (let r = 0; r < 5; r++) {
-    const t = performance.now();
-    rendered = computeServicePorts(services, slices, 'n0').map((sp) => renderServicePort(sp, options));
-    text = renderRestore({ ports: rendered }, options);
-    renderRuns.push(performance.now() - t);
-  }
-  const partialRender: number[] = [];
-  for (let r = 0; r < 30; r++) {
-    const t = performance.now();
-    const changed = servicePortsOf(services[r]!, [slice(r, r + 1)], 'n0').map((sp) => renderServicePort(sp, options));
-    const ports = rendered.map((p) => changed.find((c) => c.key === p.key) ?? p);
-    renderRestore({ ports, changed: new Set(changed.map((c) => c.key)) }, options);
-    partialRender.push(performance.now() - t);
-  }
-  const result: Record<string, unknown> = {
-    bench: 'service-proxy',
-    services: SERVICES,
-    endpoints: SERVICES * ENDPOINTS,
-    restoreLines: text.split('\n').length,
-    renderFullMs: round(pct(renderRuns, 50)),
-    renderPartialP99Ms: round(pct(partialRender, 99)),
-  };
+  const result: Record<string, unknown> = { bench: 'service-proxy', services: SERVICES, endpoints: SERVICES * ENDPOINTS };
+  for (const mode of MODES) Object.assign(result, renderTimes(mode, services, slices));
   if (process.getuid?.() !== 0) {
     result.skipped = 'programming and forwarding need root';
     console.log(JSON.stringify(result));
     return;
   }
-  const nodeIp = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)!.address;
-  const server = http.createServer((_q, s) => s.end('ok')).listen(0, nodeIp);
-  await new Promise((r) => server.once('listening', r));
-  const port = (server.address() as { port: number }).port;
-  try {
-    // One more Service, DNATed to the local server: the forwarding path.
-    const vip = '10.81.255.250';
-    // Named to sort last: its rule is the last ClusterIP rule in the chain, behind the 1,000 others.
-    const fwdSvc: Service = { metadata: { namespace: 'bench', name: 'zz-fwd' }, spec: { clusterIP: vip, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } };
-    const fwd = servicePortsOf(fwdSvc, [{ ...slice(0, 0, { ip: nodeIp, port }), metadata: { namespace: 'bench', name: 'zz-fwd-x', labels: { 'kubernetes.io/service-name': 'zz-fwd' } } }], 'n').map((sp) => renderServicePort(sp, options));
-    const out = jumpRules(prefix).find((j) => j.table === 'nat' && j.chain === 'OUTPUT')!;
-    await restore(renderRestore({ ports: fwd }, options));
-    await run('iptables', ['-w', '5', '-t', 'nat', '-I', 'OUTPUT', '1', ...out.args]);
-    // Forwarding with one Service programmed, then (below) with all of them.
-    Object.assign(result, await forwarding(nodeIp, port, '10.81.255.250', 'oneService'));
-    let all = [...rendered, ...fwd];
-    let t = performance.now();
-    await restore(renderRestore({ ports: all }, options));
-    result.programFullMs = round(performance.now() - t);
-    const partial: number[] = [];
-    for (let r = 0; r < 30; r++) {
-      t = performance.now();
-      const changed = servicePortsOf(services[r]!, [slice(r, r + 1)], 'n0').map((sp) => renderServicePort(sp, options));
-      const before = all.find((p) => p.key === changed[0]!.key)!;
-      all = all.map((p) => changed.find((c) => c.key === p.key) ?? p);
-      const keep = new Set(changed.flatMap((c) => c.natChains));
-      await restore(renderRestore({ ports: all, changed: new Set(changed.map((c) => c.key)), staleNatChains: before.natChains.filter((c) => !keep.has(c)) }, options));
-      partial.push(performance.now() - t);
-    }
-    result.programPartialP50Ms = round(pct(partial, 50));
-    result.programPartialP99Ms = round(pct(partial, 99));
-    Object.assign(result, await forwarding(nodeIp, port, '10.81.255.250', 'allServices'));
-  } finally {
-    server.close();
-    await removeIptablesRules(prefix);
-  }
-  if (process.env.E2E !== '0') Object.assign(result, await changeToProgrammed());
+  for (const mode of MODES) Object.assign(result, await program(mode, services, slices));
+  if (process.env.E2E !== '0') for (const mode of MODES) Object.assign(result, await changeToProgrammed(mode));
   console.log(JSON.stringify(result));
 }
 
 /** Requests/s and p99 directly and through the ClusterIP, alternating twice, 3 s each; `label` names the rule set. */
-async function forwarding(nodeIp: string, port: number, vip: string, label: string): Promise<Record<string, number>> {
+async function forwarding(nodeIp: string, port: number, vip: string, label: string, keepAlive = false): Promise<Record<string, number>> {
   const direct: Array<{ rps: number; p99: number; errors: number }> = [];
   const viaVip: Array<{ rps: number; p99: number; errors: number }> = [];
   for (let r = 0; r < 2; r++) {
-    direct.push(await load(nodeIp, port, 3000));
-    viaVip.push(await load(vip, 80, 3000));
+    direct.push(await load(nodeIp, port, 3000, keepAlive));
+    viaVip.push(await load(vip, 80, 3000, keepAlive));
   }
   const avg = (xs: typeof direct, f: (x: (typeof direct)[0]) => number) => xs.reduce((a, x) => a + f(x), 0) / xs.length;
   return {
@@ -219,21 +215,21 @@ function getBody(host: string, port: number): Promise<string | undefined> {
   });
 }
 
-async function changeToProgrammed(): Promise<Record<string, unknown>> {
+async function changeToProgrammed(mode: Mode): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'skiff-bench-svc-'));
   const nodeIp = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)!.address;
   const servers = ['A', 'B'].map((id) => http.createServer((_q, s) => s.end(id)).listen(0, nodeIp));
   await Promise.all(servers.map((s) => new Promise((r) => s.once('listening', r))));
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   const server = await spawnServer(
-    ['--data-dir', dataDir, '--node-name', `bench-svc-${process.pid}`, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--cluster-cidr', '10.71.0.0/16', '--service-cidr', '10.81.0.0/16', '--service-node-port-range', '31100-31199'],
+    ['--data-dir', dataDir, '--node-name', `bench-svc-${process.pid}`, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--cluster-cidr', '10.71.0.0/16', '--service-cidr', '10.81.0.0/16', '--service-node-port-range', '31100-31199', '--proxy-mode', mode],
     60_000,
     {},
     { agent: true },
   );
   try {
     const deadline = Date.now() + 60_000;
-    while (!/service proxy: iptables/.test(server.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!new RegExp(`service proxy: ${mode}`).test(server.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const kc = parseYaml(readFileSync(join(dataDir, 'kubeconfig.yaml'), 'utf8'));
     const b64 = (x: string) => Buffer.from(x, 'base64').toString();
     const a: Api = { port: server.port, agent: new https.Agent({ keepAlive: true, maxSockets: 16 }), tls: { ca: b64(kc.clusters[0].cluster['certificate-authority-data']), cert: b64(kc.users[0].user['client-certificate-data']), key: b64(kc.users[0].user['client-key-data']) } };
@@ -269,7 +265,25 @@ async function changeToProgrammed(): Promise<Record<string, unknown>> {
       }
       lat.push(performance.now() - t);
     }
-    return { e2eCreateObjectsMs: Math.round(createMs), e2eFirstProgrammedMs: Math.round(firstProgrammedMs), e2eChangeToProgrammedP50Ms: round(pct(lat, 50)), e2eChangeToProgrammedP99Ms: round(pct(lat, 99)), e2eChangeToProgrammedMaxMs: round(Math.max(...lat)) };
+    // A real pod behind a ClusterIP (named to sort last: in iptables mode its rule comes after the 1,000 others):
+    // requests from the node (its source, the bridge address, is in the cluster CIDR as a pod's is) directly to the
+    // pod IP and through the ClusterIP.
+    const web = "require('http').createServer((q, s) => s.end('ok')).listen(8080)";
+    await api(a, 'POST', '/api/v1/namespaces/bench/pods', { metadata: { name: 'echo', labels: { app: 'echo' } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'echo', image: 'node', command: ['node', '-e', web], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] } });
+    const echoSvc = await api(a, 'POST', '/api/v1/namespaces/bench/services', { metadata: { name: 'zz-echo' }, spec: { selector: { app: 'echo' }, ports: [{ port: 80, targetPort: 8080 }] } });
+    let podIP = '';
+    const t2 = performance.now();
+    for (;;) {
+      const pod = await api(a, 'GET', '/api/v1/namespaces/bench/pods/echo');
+      podIP = pod.status?.podIP ?? '';
+      if (podIP && pod.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True') && (await getBody(echoSvc.spec.clusterIP, 80)) === 'ok') break;
+      if (performance.now() - t2 > 60_000) throw new Error(`the echo pod did not answer through its Service; server output:\n${server.output().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // A new connection per request (each one NATed), then kept-alive connections (NAT only on their first packet).
+    const pod = { ...(await forwarding(podIP, 8080, echoSvc.spec.clusterIP, `${mode}Pod`)), ...(await forwarding(podIP, 8080, echoSvc.spec.clusterIP, `${mode}PodKeepAlive`, true)) };
+    await api(a, 'DELETE', '/api/v1/namespaces/bench/pods/echo?gracePeriodSeconds=0').catch(() => undefined);
+    return { ...pod, [`${mode}E2eCreateObjectsMs`]: Math.round(createMs), [`${mode}E2eFirstProgrammedMs`]: Math.round(firstProgrammedMs), [`${mode}E2eChangeToProgrammedP50Ms`]: round(pct(lat, 50)), [`${mode}E2eChangeToProgrammedP99Ms`]: round(pct(lat, 99)), [`${mode}E2eChangeToProgrammedMaxMs`]: round(Math.max(...lat)) };
   } finally {
     servers.forEach((s) => s.close());
     server.child.kill('SIGTERM');

@@ -94,12 +94,12 @@ describe(`service proxy (${mode}) end to end: skiff server as root, process runt
   let nodeIP = '';
   const outputs: Array<() => string> = [];
 
-  const serverArgs = () => [
+  const serverArgs = (runMode: Mode) => [
     '--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
-    '--cluster-cidr', '10.71.0.0/16', '--service-cidr', '10.81.0.0/16', '--service-node-port-range', '31100-31199', '--proxy-mode', mode, ...(process.env.SKIFF_E2E_SERVER_LOG ? ['--debug'] : []),
+    '--cluster-cidr', '10.71.0.0/16', '--service-cidr', '10.81.0.0/16', '--service-node-port-range', '31100-31199', '--proxy-mode', runMode, ...(process.env.SKIFF_E2E_SERVER_LOG ? ['--debug'] : []),
   ];
-  const startServer = async () => {
-    server = await spawnServer(serverArgs(), 30_000, {}, { agent: true });
+  const startServer = async (runMode: Mode = mode) => {
+    server = await spawnServer(serverArgs(runMode), 30_000, {}, { agent: true });
     outputs.push(server.output);
     const s = server;
     const deadline = Date.now() + 30_000;
@@ -107,7 +107,7 @@ describe(`service proxy (${mode}) end to end: skiff server as root, process runt
       if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null || Date.now() > deadline) throw new Error(`the embedded node agent is not ready; server output:\n${s.output()}`);
       await sleep(100);
     }
-    const m = new RegExp(`service proxy: ${mode}, (?:chains (SK[0-9a-f]{4})-\\*|table ip skiff-(sk[0-9a-f]{4}))`).exec(s.output());
+    const m = new RegExp(`service proxy: ${runMode}, (?:chains (SK[0-9a-f]{4})-\\*|table ip skiff-(sk[0-9a-f]{4}))`).exec(s.output());
     assert.ok(m, `the proxy announced its chains; output:\n${s.output()}`);
     prefix = m[1] ?? `SK${m[2]!.slice(2)}`;
   };
@@ -237,11 +237,9 @@ spec:
     await stopServer();
     if (process.env.SKIFF_E2E_SERVER_LOG) writeFileSync(process.env.SKIFF_E2E_SERVER_LOG, outputs.map((o, i) => `===== server process ${i + 1}\n${o()}`).join('\n'));
     // Chains left by a failed test: removed here so the machine stays clean.
-    if (prefix && mode === 'iptables') {
+    if (prefix) {
       const { removeIptablesRules } = await import('../src/proxy/iptables/iptables-proxier.js');
       await removeIptablesRules(prefix).catch(() => undefined);
-    }
-    if (prefix && mode === 'nftables') {
       const { removeNftTable } = await import('../src/proxy/nftables/nftables-proxier.js');
       await removeNftTable(`skiff-${prefix.toLowerCase()}`).catch(() => undefined);
     }
@@ -372,6 +370,15 @@ spec:
     const routes = (await run('ip', ['route', 'show', '10.81.0.0/16'])).stdout.trim();
     assert.equal(routes, '', 'the service CIDR route is gone');
     await startServer();
+  });
+
+  it('a restart in the other proxy mode removes the rules of the first', async () => {
+    const other: Mode = mode === 'iptables' ? 'nftables' : 'iptables';
+    await stopServer('SIGKILL');
+    assert.ok((await ourRules(mode, prefix)).length > 0, 'the killed agent left its rules');
+    await startServer(other);
+    await eventually(`the ${mode} rules gone`, async () => (await ourRules(mode, prefix)).length === 0, 10_000);
+    await eventually(`the ${other} rules in place`, async () => (await httpGet(clusterIP, 80).then((r) => r.status === 200, () => false)) && (await ourRules(other, prefix)).length > 0, 15_000);
   });
 });
 }

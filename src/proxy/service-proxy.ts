@@ -6,9 +6,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { InformerFactory } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
-import { IptablesBackend } from './iptables/iptables-proxier.js';
+import { IptablesBackend, removeIptablesRules } from './iptables/iptables-proxier.js';
 import { chainPrefixFor } from './iptables/render-iptables.js';
-import { NftablesBackend } from './nftables/nftables-proxier.js';
+import { NftablesBackend, removeNftTable } from './nftables/nftables-proxier.js';
 import { ServiceProxier, type ProxyBackend, type SyncInfo } from './service-proxier.js';
 
 const log = createLogger('proxy');
@@ -41,7 +41,7 @@ export interface ServiceProxyOptions {
 
 export interface RunningServiceProxy {
   mode: ProxyMode;
-  /** The chain prefix (iptables) or table name (nftables): unique per agent. */
+  /** The per-agent id: chains `<prefix>-*` (iptables), table `ip skiff-<prefix in lower case>` (nftables). */
   prefix: string;
   stop(): Promise<void>;
 }
@@ -69,6 +69,8 @@ export async function startServiceProxy(o: ServiceProxyOptions): Promise<Running
   const clusterCIDRs = o.clusterCIDRs.filter((c) => c.includes('.'));
   const backend: ProxyBackend<{ key: string }> =
     mode === 'nftables' ? new NftablesBackend({ table: `skiff-${prefix.toLowerCase()}`, clusterCIDRs }) : new IptablesBackend({ prefix, clusterCIDRs });
+  // An agent that ran in the other mode before left its rules there (as kube-proxy, clean them up on a mode switch).
+  await removeOtherMode(mode, prefix);
   const proxier = new ServiceProxier(
     {
       informers: o.informers,
@@ -92,4 +94,19 @@ export async function startServiceProxy(o: ServiceProxyOptions): Promise<Running
   const where = mode === 'nftables' ? `table ip skiff-${prefix.toLowerCase()}` : `chains ${prefix}-*`;
   log.info(`service proxy: ${mode}, ${where}`, { prefix, clusterCIDRs: o.clusterCIDRs, serviceCIDRs: o.serviceCIDRs });
   return { mode, prefix, stop: () => proxier.stop() };
+}
+
+async function removeOtherMode(mode: ProxyMode, prefix: string): Promise<void> {
+  const other = mode === 'nftables' ? 'iptables' : 'nft';
+  const present = await run('sh', ['-c', `command -v ${other}`]).then(
+    () => true,
+    () => false,
+  );
+  if (!present) return;
+  try {
+    if (mode === 'nftables') await removeIptablesRules(prefix);
+    else await removeNftTable(`skiff-${prefix.toLowerCase()}`);
+  } catch (err) {
+    log.warn(`could not remove this agent's ${other === 'nft' ? 'nftables table' : 'iptables chains'} from an earlier run in the other proxy mode`, { err });
+  }
 }
