@@ -72,6 +72,7 @@ export class ServiceProxier<R extends { key: string }> {
   private routeAdded = new Set<string>();
   private conntrackPath: string | undefined | null = undefined;
   private stopped = false;
+  private initialized = false;
   private syncing: Promise<void> = Promise.resolve();
   private services!: ReturnType<InformerFactory['informerFor']>;
 
@@ -88,7 +89,9 @@ export class ServiceProxier<R extends { key: string }> {
     const keyOf = (obj: KubeObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
     const changed = (key: string) => {
       this.dirty.add(key);
-      this.runner.run();
+      // Not before both informers have listed (kube-proxy's isInitialized): a sync that knew the Services but not yet
+      // their EndpointSlices would reject traffic to Services that have endpoints.
+      if (this.initialized) this.runner.run();
     };
     this.services.addEventHandler({ add: (s) => changed(keyOf(s)), update: (_o, s) => changed(keyOf(s)), delete: (s) => changed(keyOf(s)) });
     const sliceKey = (s: Slice) => {
@@ -122,6 +125,7 @@ export class ServiceProxier<R extends { key: string }> {
     });
     this.o.informers.start();
     await Promise.all([this.services.waitForSync(), slices.waitForSync()]);
+    this.initialized = true;
     this.runner.start();
     this.runner.run();
   }
