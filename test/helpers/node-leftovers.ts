@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { removeStaleMasqRules } from '../../src/agent/network/stale-masq-rules.js';
+import { removePodMasquerade } from '../../src/agent/network/pod-masquerade.js';
 import { cgroupMountPoints, podCgroupDirs as agentPodCgroupDirs, pidsInCgroupTree } from './agent-cleanup.js';
 
 const run = promisify(execFile);
@@ -182,7 +183,10 @@ export async function hardCleanNode(dataDir: string, extraUids: string[] = []): 
     await rm(t.netns, { force: true }).catch(() => {});
   }
   if (network.name) for (const t of tasks) if (t.type === 'sandbox') await removeStaleMasqRules(network.name, t.id, [4]).catch(() => {});
-  if (network.bridge) await run('ip', ['link', 'delete', network.bridge]).catch(() => {});
+  if (network.bridge) {
+    await removePodMasquerade(network.bridge).catch(() => {});
+    await run('ip', ['link', 'delete', network.bridge]).catch(() => {});
+  }
   if (existsSync('/var/log/pods')) {
     for (const e of readdirSync('/var/log/pods')) if ([...uids].some((u) => e.endsWith(`_${u}`))) await rm(join('/var/log/pods', e), { recursive: true, force: true });
   }
