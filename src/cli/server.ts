@@ -17,6 +17,7 @@ import type { RunningNodeAgent } from '../agent/node-agent.js';
 import { SharedInformerFactory } from '../client/informer.js';
 import type { InformerFactory } from '../client/types.js';
 import type { RunningClusterDns } from '../dns/cluster-dns.js';
+import type { KubernetesEndpoints } from './kubernetes-endpoints.js';
 import { EndpointSlices, Nodes, Pods } from '../client/resources.js';
 import { RestClient } from '../client/rest-client.js';
 import type { Node, Pod } from 'kubernetes-types/core/v1.js';
@@ -200,6 +201,8 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
       return undefined;
     });
   }
+  // The kubernetes Service's endpoints: this server among the live ones (kube-apiserver's lease reconciler).
+  const apiEndpoints = await startApiEndpoints(config, api);
   if (!config.disableAgent) {
     agentStarting = startEmbeddedAgent(config, api, server, token.full ?? token.secret, nodeInformers).then(
       (running) => {
@@ -221,6 +224,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
         await agentStarting;
         await agent?.stop();
         await dns?.stop();
+        await apiEndpoints?.stop();
         nodeInformers.stop();
         await controlPlane.stop();
         nodeProxy.close();
@@ -237,6 +241,18 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
 /** The node's identity in this process; until RBAC, embedded components also act in system:masters. */
 function nodeClient(api: ApiServer, nodeName: string): RestClient {
   return new RestClient(api.inProcessTransport({ username: `system:node:${nodeName}`, groups: ['system:masters', 'system:nodes', 'system:authenticated'] }));
+}
+
+/** This server's entry in the kubernetes Service's endpoints, at its advertise address or its node's; none without an address. */
+async function startApiEndpoints(config: ServerConfig, api: ApiServer): Promise<KubernetesEndpoints | undefined> {
+  const [{ startKubernetesEndpoints }, { nodeInternalIPs }] = await Promise.all([import('./kubernetes-endpoints.js'), import('../agent/node-agent.js')]);
+  const address = config.advertiseAddress ?? nodeInternalIPs(config.agent.nodeName, config.agent.nodeIp)[0];
+  if (!address) {
+    log.warn('no address for the kubernetes Service\'s endpoints (give --advertise-address): pods cannot reach the API through it');
+    return undefined;
+  }
+  const client = new RestClient(api.inProcessTransport({ username: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] }));
+  return startKubernetesEndpoints({ client, identity: config.agent.nodeName, address, port: api.port });
 }
 
 /** Cluster DNS on the node's address (what pods reach), port 53 when free; its records from the shared informers. */
