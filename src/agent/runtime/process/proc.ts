@@ -15,6 +15,17 @@ export function startTicks(pid: number): number | undefined {
   return Number(fields[19]);
 }
 
+/** The process group of a process (/proc/<pid>/stat field 5); undefined when it is gone. */
+export function processGroupOf(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
 /** True when pid is alive and is the same process that had this start time (pids are recycled). */
 export function isSameProcess(pid: number, ticks: number): boolean {
   return pid > 0 && startTicks(pid) === ticks;

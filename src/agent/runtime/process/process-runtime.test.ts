@@ -8,7 +8,7 @@ import { runRuntimeConformance } from '../conformance.js';
 import { isRuntimeError, type ContainerConfig, type PodSandboxConfig } from '../types.js';
 import { Cgroup, detectCgroupLayout } from './cgroups.js';
 import { ProcessRuntime } from './process-runtime.js';
-import { isSameProcess } from './proc.js';
+import { childrenOf, isSameProcess, startTicks } from './proc.js';
 import { NSENTER, UNSHARE } from './spawn-plan.js';
 
 const root = process.getuid?.() === 0;
@@ -243,7 +243,30 @@ test('process runtime: hostPID shares the host\'s pid namespace', { skip: skip ?
   const text = readFileSync(s.logPath, 'utf8');
   assert.doesNotMatch(text, /self=1\n/);
   assert.ok(text.includes(readFileSync('/proc/1/cmdline', 'latin1').replace(/\0/g, ' ')), `the host's pid 1 is the container's:\n${text}`);
+
+  // Without a pid namespace nothing kills the holder's `sleep` for it: stopping the sandbox must (it lingered for an hour).
+  const hostname = `hp${randomBytes(3).toString('hex')}`;
+  const second = await h.runtime.runPodSandbox({ ...sandbox, hostname, metadata: { ...sandbox.metadata, uid: randomBytes(4).toString('hex') } });
+  const holders = pidsWhoseCmdline((c) => c.includes('skiff-pause') && c.includes(hostname));
+  assert.equal(holders.length, 1, 'the sandbox has one namespace holder');
+  const sleeps = childrenOf(holders[0]!);
+  assert.ok(sleeps.length > 0, 'the holder sleeps in a child');
+  await h.runtime.stopPodSandbox(second);
+  for (const pid of [...holders, ...sleeps]) assert.equal(startTicks(pid), undefined, `process ${pid} of the stopped sandbox is gone`);
 });
+
+function pidsWhoseCmdline(match: (cmdline: string) => boolean): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (match(readFileSync(`/proc/${name}/cmdline`, 'latin1').replace(/\0/g, ' '))) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
 
 async function waitExited(runtime: ProcessRuntime, id: string) {
   let status: Awaited<ReturnType<ProcessRuntime['containerStatus']>>;

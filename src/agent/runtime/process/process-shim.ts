@@ -18,7 +18,7 @@ import { ContainerLogWriter } from '../../logs/container-log-writer.js';
 import { RuntimeError, type ContainerConfig, type DnsConfig } from '../types.js';
 import { containerCapabilities } from './capabilities.js';
 import { Cgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.js';
-import { childrenOf, isSameProcess, processTree, signal, startTicks } from './proc.js';
+import { childrenOf, isSameProcess, processGroupOf, processTree, signal, startTicks } from './proc.js';
 import {
   encodeFrame,
   FrameDecoder,
@@ -315,8 +315,12 @@ export class ProcessShim {
     const running = [...this.containers.values()].filter((c) => c.sandboxId === id && c.state === 'running');
     await Promise.all(running.map((c) => this.stopContainer(c.id, 0)));
     if (rec.initPid > 0 && isSameProcess(rec.initPid, rec.initStartTicks)) {
-      // SIGKILL to pid 1 of a pid namespace kills everything in it; the holder (unshare) then exits too.
+      // SIGKILL to pid 1 of a pid namespace kills everything in it; the holder (unshare) then exits too. Without a pid
+      // namespace (hostPID) the holder's `sleep` would outlive it: its whole process group (its own, spawned detached)
+      // goes too.
+      const group = processGroupOf(rec.initPid);
       signal(rec.initPid, 'SIGKILL');
+      if (group !== undefined && group > 1 && group !== processGroupOf(process.pid)) signal(-group, 'SIGKILL');
       await waitUntil(() => !isSameProcess(rec.initPid, rec.initStartTicks), 5000);
     }
     const holder = this.holders.get(id);
