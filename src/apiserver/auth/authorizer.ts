@@ -54,3 +54,24 @@ export function forbiddenError(attrs: AuthorizationAttributes, reason?: string):
     details: { ...(attrs.name ? { name: attrs.name } : {}), ...(attrs.apiGroup ? { group: attrs.apiGroup } : {}), kind: attrs.resource },
   });
 }
+
+/**
+ * kube-apiserver's authorizer union (`--authorization-mode=Node,RBAC`, k8s.io/apiserver/pkg/authorization/union): the
+ * first allow or deny wins; when every authorizer has no opinion, the answer is no opinion with their reasons joined
+ * by newlines (the 403 shows them after the colon).
+ */
+export function firstDecision(...authorizers: Authorizer[]): Authorizer {
+  // Synchronous until an authorizer answers with a promise: every request passes here.
+  const from = (attrs: AuthorizationAttributes, start: number, reasons: string[]): Decision | Promise<Decision> => {
+    for (let i = start; i < authorizers.length; i++) {
+      const pending = authorizers[i]!.authorize(attrs);
+      if (pending instanceof Promise) {
+        return pending.then((d) => (d.decision !== 'noOpinion' ? d : from(attrs, i + 1, d.reason ? [...reasons, d.reason] : reasons)));
+      }
+      if (pending.decision !== 'noOpinion') return pending;
+      if (pending.reason) reasons.push(pending.reason);
+    }
+    return reasons.length ? { decision: 'noOpinion', reason: reasons.join('\n') } : { decision: 'noOpinion' };
+  };
+  return { authorize: (attrs) => from(attrs, 0, []) };
+}
