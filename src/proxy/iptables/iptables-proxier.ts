@@ -72,7 +72,8 @@ export class IptablesBackend implements ProxyBackend<RenderedServicePort> {
 
 }
 
-function iptablesRestore(text: string): Promise<void> {
+/** `iptables-restore --noflush` of `text` (the network policy controller writes its chains with it too). */
+export function iptablesRestore(text: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('iptables-restore', ['-w', '5', '--noflush'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
