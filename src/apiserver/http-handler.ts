@@ -70,6 +70,8 @@ export interface HandlerOptions {
   caCertPem?: string;
   /** Targets of the streaming subresources, keyed `<resource>/<subresource>` (e.g. `pods/log`). */
   connectTargets?: ReadonlyMap<string, ConnectTarget>;
+  /** Documents at fixed non-resource paths, served to GETs after authorization (OIDC discovery: `/openid/v1/jwks`). */
+  documents?: ReadonlyMap<string, { contentType: string; body(): string }>;
   /** Maps errors of the datastore to the Status clients get (e.g. a full disk). */
   translateError?(err: unknown): StatusError | undefined;
 }
@@ -182,6 +184,8 @@ export class ApiHandler {
     const parts = path.split('/').filter((p) => p !== '');
     if (parts[0] === 'api' || parts[0] === 'apis') return this.serveDiscovery(req, res, parts);
     if (path.startsWith('/openapi/') && this.scope.ext.serveOpenApi?.(path, query, res)) return;
+    const doc = this.opts.documents?.get(path);
+    if (doc) return sendJson(res, 200, doc.body(), doc.contentType);
     throw pathNotFound();
   }
 
@@ -220,7 +224,7 @@ export class ApiHandler {
       const obj = await this.scope.readObject(r);
       obj.apiVersion = def.group ? `${def.group}/${def.version}` : def.version;
       obj.kind = def.kind;
-      return sendJson(res, 201, JSON.stringify(def.virtual(obj, user)));
+      return sendJson(res, 201, JSON.stringify(await def.virtual(obj, user)));
     }
 
     if (info.subresource) return this.serveSubresource(r, method);

@@ -103,6 +103,8 @@ export interface ApiServerOptions {
   connectTargets?: ReadonlyMap<string, ConnectTarget>;
   /** Serve node credentials at join (/v1-skiff/*-kubelet.crt, node-join/README.md) to holders of the cluster token. */
   nodeJoin?: NodeJoinOptions;
+  /** Documents at fixed non-resource paths (OIDC discovery of service account tokens: auth/serviceaccount/). */
+  documents?: ReadonlyMap<string, { contentType: string; body(): string }>;
 }
 
 export interface ApiServer {
@@ -168,6 +170,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
     caCertPem: opts.tls.ca,
     connectTargets: opts.connectTargets,
+    documents: opts.documents,
   });
   const server = createHttpsServer(opts, opts.nodeJoin ? mountNodeJoin(handler.handle, opts.nodeJoin, ops, opts.resources) : handler.handle);
 

@@ -100,7 +100,8 @@ export async function serveDeclared(scope: RequestScope, r: ApiRequest, sub: Sub
   if (sub.action) {
     if (r.req.method !== 'POST') throw methodNotAllowed();
     const body = await readObjectBody(scope, r);
-    await sub.action(subresourceApi(scope, r), ns, name, body, { dryRun: isDryRun(r.query), now });
+    const answer = await sub.action(subresourceApi(scope, r), ns, name, body, { dryRun: isDryRun(r.query), now });
+    if (answer) return sendJson(r.res, 201, JSON.stringify(answer));
     return sendSuccess(r.res, 201);
   }
   throw methodNotAllowed();

@@ -95,8 +95,11 @@ export interface SubresourceDefinition {
    * update may not); the kind's object validation still runs.
    */
   validateUpdate?(next: KubeObject, old: KubeObject): FieldError[];
-  /** POST: an operation against the API on behalf of the request (eviction); answers a 201 Status. */
-  action?(api: SubresourceApi, namespace: string, name: string, body: Record<string, unknown>, opts: { dryRun: boolean; now: Date }): Promise<void>;
+  /**
+   * POST: an operation against the API on behalf of the request; answers a 201 Status (eviction), or 201 with the
+   * object it resolves to (serviceaccounts/token answers the TokenRequest).
+   */
+  action?(api: SubresourceApi, namespace: string, name: string, body: Record<string, unknown>, opts: { dryRun: boolean; now: Date }): Promise<void | KubeObject>;
   /**
    * A streaming or proxying subresource (pods/log, exec, attach, portforward, nodes/proxy, services/proxy).
    * `schemeNamePort`: the name in the path is `name`, `name:port` or `scheme:name:port` (pods/proxy, services/proxy);
@@ -162,5 +165,5 @@ export interface ResourceDefinition {
    * Set for create-only resources that are computed and never stored (access reviews, `auth whoami`):
    * returns the response object for a POSTed request object on behalf of the user.
    */
-  virtual?(obj: KubeObject, user: { username: string; uid?: string; groups: string[]; extra?: Record<string, string[]> }): KubeObject;
+  virtual?(obj: KubeObject, user: { username: string; uid?: string; groups: string[]; extra?: Record<string, string[]> }): KubeObject | Promise<KubeObject>;
 }
