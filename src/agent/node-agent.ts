@@ -28,6 +28,7 @@ import { startServiceProxy, type ProxyMode } from '../proxy/service-proxy.js';
 import { Kubelet } from './kubelet/kubelet.js';
 import type { Pod } from './kubelet/objects.js';
 import { NodeNetwork } from './network/node-network.js';
+import { startNetworkPolicy } from './network/policy/start-network-policy.js';
 import type { FlannelBackend } from './network/node-routes.js';
 import { selectPodNetwork } from './network/select-pod-network.js';
 import { readHostFacts } from './node/host-facts.js';
@@ -88,6 +89,8 @@ export interface NodeAgentOptions {
   /** The service proxy (src/proxy): --proxy-mode (undefined: iptables where it can run) and the service CIDRs it routes. */
   proxyMode?: ProxyMode;
   serviceCidrs?: string[];
+  /** --disable-network-policy: no NetworkPolicy enforcement on this node (src/agent/network/policy). */
+  disableNetworkPolicy?: boolean;
   /**
    * Ports of the built-in ingress (--ingress-http-port, --ingress-https-port; default 80 and 443). It listens only
    * while the server's IngressClass skiff exists (src/ingress).
@@ -206,6 +209,11 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
       ...(network ? { routeDevice: network.bridgeName } : {}),
     });
     if (proxy) stops.push(() => proxy.stop());
+    // NetworkPolicy enforcement for this node's pods (k3s: kube-router's netpol controller), chains named like the proxy's.
+    if (!o.disableNetworkPolicy) {
+      const policy = await startNetworkPolicy({ client: o.client, informers: o.informers, nodeName: o.nodeName, agentIdentity: network?.bridgeName ?? `${agentDir}:${o.nodeName}` });
+      if (policy) stops.push(() => policy.stop());
+    }
 
     const volumes = new HostVolumeManager({ rootDir: join(agentDir, 'pods'), sources: clientVolumeSources(o.client, o.nodeName), nodeName: o.nodeName });
     const reclaimer = new LocalPathReclaimer({ client: o.client, informers: o.informers, nodeName: o.nodeName, storageRoot: join(o.dataDir, 'storage') });

@@ -25,6 +25,8 @@ export interface NodeAgentConfig {
   kubeletPort: number;
   /** --proxy-mode (undefined: the default, iptables where it can run). */
   proxyMode?: ProxyMode;
+  /** --disable-network-policy */
+  disableNetworkPolicy?: boolean;
   /** --ingress-http-port, --ingress-https-port (absent: 80 and 443). */
   ingressHttpPort?: number;
   ingressHttpsPort?: number;
@@ -81,6 +83,7 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
     privateRegistry: values.get('private-registry') as string,
     kubeletPort: values.get('kubelet-port') as number,
     ...(given<ProxyMode>('proxy-mode') ? { proxyMode: given<ProxyMode>('proxy-mode')! } : {}),
+    ...(values.get('disable-network-policy') === true ? { disableNetworkPolicy: true } : {}),
     ingressHttpPort: values.get('ingress-http-port') as number,
     ingressHttpsPort: values.get('ingress-https-port') as number,
     flannelBackend: values.get('flannel-backend') as FlannelBackend,
@@ -91,7 +94,7 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
 }
 
 /** The node's part of startNodeAgent's options, from the flags (the caller adds client, informers, dataDir, tls). */
-export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort' | 'proxyMode' | 'ingressPorts' | 'flannelBackend' | 'clusterCidrs' | 'cniConfDir' | 'cniBinDir'> {
+export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort' | 'proxyMode' | 'disableNetworkPolicy' | 'ingressPorts' | 'flannelBackend' | 'clusterCidrs' | 'cniConfDir' | 'cniBinDir'> {
   return {
     nodeName: a.nodeName,
     ...(a.nodeIp ? { nodeIp: a.nodeIp } : {}),
@@ -103,6 +106,7 @@ export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions
     privateRegistry: a.privateRegistry,
     kubeletPort: a.kubeletPort,
     ...(a.proxyMode ? { proxyMode: a.proxyMode } : {}),
+    ...(a.disableNetworkPolicy ? { disableNetworkPolicy: true } : {}),
     ingressPorts: { http: a.ingressHttpPort ?? 80, https: a.ingressHttpsPort ?? 443 },
     ...(a.flannelBackend ? { flannelBackend: a.flannelBackend } : {}),
     ...(a.clusterCidrs ? { clusterCidrs: a.clusterCidrs } : {}),
