@@ -4,10 +4,12 @@
  */
 import { statfsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { Authenticator } from '../apiserver/auth/authenticator.js';
 import { ensureToken } from '../apiserver/auth/cluster-token.js';
 import { ensurePki } from '../apiserver/auth/pki.js';
+import { openServiceAccountTokens, serviceAccountObjects } from '../apiserver/auth/serviceaccount/service-account-tokens.js';
 import { defaultExtensions } from '../apiserver/extensions.js';
 import { resources } from '../apiserver/registry/index.js';
 import { NodeProxy } from '../apiserver/node-proxy/node-proxy.js';
@@ -124,7 +126,10 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     }
   }
   log.debug('certificates and token ready', { dir: config.dataDir, adoptedClusterCA: boot.kv !== undefined, ms: since() });
-  const authenticator = new Authenticator({ caCertPem: pki.caCertPem, clusterToken: token.secret });
+  // Service account tokens (apiserver/auth/serviceaccount): signed with <data-dir>/server/tls/service.key.
+  const saTokens = await openServiceAccountTokens({ dataDir: config.dataDir });
+  const authenticator = new Authenticator({ caCertPem: pki.caCertPem, clusterToken: token.secret, tokenAuthenticators: [saTokens.authenticator] });
+  const served = saTokens.serve(resources, async (t) => authenticator.authenticate({ socket: new Socket(), headers: { authorization: `Bearer ${t}` } }));
   // pods/log, exec, attach, port-forward and nodes/proxy reach the node agents with the kubelet-client certificate.
   let apiRef: ApiServer | undefined;
   const nodeProxy = new NodeProxy({
@@ -146,12 +151,13 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
   });
   const api = await startApiServer({
     store,
-    resources,
+    resources: served,
     authenticator,
     tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
     port: config.httpsListenPort,
     host: config.bindAddress,
-    extensions: defaultExtensions(resources),
+    extensions: defaultExtensions(served),
+    documents: saTokens.documents(),
     defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
     maxRequestsInflight: config.maxRequestsInflight,
@@ -164,6 +170,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: token.secret },
   });
   apiRef = api;
+  saTokens.attach(serviceAccountObjects(api, served));
   log.debug('API server listening', { address: `${config.bindAddress}:${api.port}`, ms: since() });
   const compactor = startCompactor(store);
   const controlPlane = await startControlPlane(api, config);
