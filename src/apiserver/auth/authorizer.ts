@@ -22,7 +22,7 @@ export interface AuthorizationAttributes {
 }
 
 /** Allow, deny (with a reason shown to the client), or no opinion (the next authorizer decides; the last denies). */
-export type Decision = { decision: 'allow' } | { decision: 'deny'; reason?: string } | { decision: 'noOpinion'; reason?: string };
+export type Decision = { decision: 'allow'; reason?: string } | { decision: 'deny'; reason?: string } | { decision: 'noOpinion'; reason?: string };
 
 export interface Authorizer {
   authorize(attrs: AuthorizationAttributes): Decision | Promise<Decision>;
