@@ -201,3 +201,95 @@ describe('service account tokens (TokenRequest, TokenReview, OIDC discovery)', {
     assert.ok(authn.resources.some((r: any) => r.name === 'tokenreviews' && r.verbs.includes('create')));
   });
 });
+
+describe('kube-root-ca.crt and legacy token Secrets (controllers)', { skip }, () => {
+  let srv: TestServer;
+  let k: Kubectl;
+  let ca: string;
+  const NS = 'sa-ctl';
+
+  const whoamiStatus = (token: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: srv.port, method: 'POST', path: '/apis/authentication.k8s.io/v1/selfsubjectreviews', ca, agent: false, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }));
+    });
+
+  async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await fn();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  before(async () => {
+    srv = await startTestServer();
+    k = kubectlFor(srv.kubeconfig);
+    ca = readFileSync(join(srv.dataDir, 'server', 'tls', 'server-ca.crt'), 'utf8');
+    assert.equal((await k(['create', 'namespace', NS])).code, 0);
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  const rootCa = async (ns: string) => {
+    const r = await k(['get', 'configmap', 'kube-root-ca.crt', '-n', ns, '-o', 'json']);
+    return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+  };
+
+  it('every namespace gets kube-root-ca.crt with the cluster CA, recreated when deleted and restored when edited', async () => {
+    for (const ns of ['default', 'kube-system', NS]) {
+      const cm = await eventually(`kube-root-ca.crt in ${ns}`, () => rootCa(ns));
+      assert.equal(cm.data['ca.crt'], ca);
+    }
+    const before = await rootCa(NS);
+    assert.equal((await k(['delete', 'configmap', 'kube-root-ca.crt', '-n', NS])).code, 0);
+    const again = await eventually('a recreated kube-root-ca.crt', async () => {
+      const cm = await rootCa(NS);
+      return cm && cm.metadata.uid !== before.metadata.uid ? cm : undefined;
+    });
+    assert.equal(again.data['ca.crt'], ca);
+    assert.equal((await k(['patch', 'configmap', 'kube-root-ca.crt', '-n', NS, '--type', 'merge', '-p', '{"data":{"ca.crt":"forged","extra":"x"}}'])).code, 0);
+    const restored = await eventually('a restored kube-root-ca.crt', async () => {
+      const cm = await rootCa(NS);
+      return cm && cm.data['ca.crt'] === ca ? cm : undefined;
+    });
+    assert.deepEqual(Object.keys(restored.data), ['ca.crt']);
+  });
+
+  it('a kubernetes.io/service-account-token Secret is filled with a working token, revoked when the Secret is deleted', async () => {
+    const sa = await eventually('the default ServiceAccount', async () => {
+      const r = await k(['get', 'serviceaccount', 'default', '-n', NS, '-o', 'json']);
+      return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+    });
+    const secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: 'legacy', namespace: NS, annotations: { 'kubernetes.io/service-account.name': 'default' } } };
+    assert.equal((await k(['create', '-f', '-'], { input: JSON.stringify(secret) })).code, 0);
+    const filled = await eventually('the token in the Secret', async () => {
+      const s = await k.json(['get', 'secret', 'legacy', '-n', NS]);
+      return s.data?.token ? s : undefined;
+    });
+    assert.equal(Buffer.from(filled.data['ca.crt'], 'base64').toString(), ca);
+    assert.equal(Buffer.from(filled.data.namespace, 'base64').toString(), NS);
+    assert.equal(filled.metadata.annotations['kubernetes.io/service-account.uid'], sa.metadata.uid);
+    const token = Buffer.from(filled.data.token, 'base64').toString();
+    assert.equal(decodePart(token, 1).iss, 'kubernetes/serviceaccount');
+    assert.equal(await whoamiStatus(token), 201);
+    assert.equal((await k(['delete', 'secret', 'legacy', '-n', NS])).code, 0);
+    assert.equal(await whoamiStatus(token), 401);
+  });
+
+  it('token Secrets of a deleted ServiceAccount are deleted with it', async () => {
+    assert.equal((await k(['create', 'serviceaccount', 'temp', '-n', NS])).code, 0);
+    const secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: 'temp-token', namespace: NS, annotations: { 'kubernetes.io/service-account.name': 'temp' } } };
+    assert.equal((await k(['create', '-f', '-'], { input: JSON.stringify(secret) })).code, 0);
+    await eventually('the token', async () => ((await k.json(['get', 'secret', 'temp-token', '-n', NS])).data?.token ? true : undefined));
+    assert.equal((await k(['delete', 'serviceaccount', 'temp', '-n', NS])).code, 0);
+    await eventually('the Secret to go', async () => ((await k(['get', 'secret', 'temp-token', '-n', NS])).code !== 0 ? true : undefined));
+  });
+});

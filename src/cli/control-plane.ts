@@ -14,7 +14,7 @@ import { LeaderElector } from '../client/leader-election.js';
 import { RestClient } from '../client/rest-client.js';
 import { realClock, type Client } from '../client/types.js';
 import { controllerFactories } from '../controllers/all.js';
-import { defaultControllerOptions, type ControllerContext } from '../controllers/controller.js';
+import { defaultControllerOptions, type ControllerContext, type ControllerOptions } from '../controllers/controller.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { removeIngressClass } from '../ingress/ingress-status-controller.js';
@@ -60,7 +60,10 @@ function leaderElected(client: Client, name: string, identity: string, make: () 
   return elector;
 }
 
-export async function startControlPlane(api: ApiServer, config: ServerConfig): Promise<ControlPlane> {
+/** What the controllers get from the API server's credentials: the CA to publish and the legacy token signer. */
+export type ServerCredentials = Pick<ControllerOptions, 'rootCACertPem' | 'signLegacyServiceAccountToken'>;
+
+export async function startControlPlane(api: ApiServer, config: ServerConfig, credentials: ServerCredentials = {}): Promise<ControlPlane> {
   const disabled = new Set(config.disable);
   const identity = `${hostname()}_${randomUUID()}`;
   // Until RBAC, the embedded components act in system:masters; their usernames (and system:nodes for the node agent)
@@ -73,6 +76,7 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig): P
     defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
     clusterCIDRs: config.clusterCIDRs,
+    ...credentials,
   };
   // Validate --disable names (and build every controller once, so a --cluster-cidr the node IPAM controller cannot
   // use fails here) now, not at the first leadership.

@@ -173,7 +173,10 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
   saTokens.attach(serviceAccountObjects(api, served));
   log.debug('API server listening', { address: `${config.bindAddress}:${api.port}`, ms: since() });
   const compactor = startCompactor(store);
-  const controlPlane = await startControlPlane(api, config);
+  const controlPlane = await startControlPlane(api, config, {
+    rootCACertPem: pki.caCertPem,
+    signLegacyServiceAccountToken: (namespace, sa, secretName) => saTokens.issuer.issueLegacy(namespace, sa, secretName),
+  });
   const server = kubeconfigServerUrl(config.bindAddress, api.port);
   const kubeconfigWritten = await writeKubeconfig(config.writeKubeconfig, {
     server,

@@ -10,12 +10,15 @@ import { NodePasswordController } from './nodepassword/node-password-controller.
 import { PodGCController } from './podgc/podgc-controller.js';
 import { PersistentVolumeController } from './persistentvolume/persistentvolume-controller.js';
 import { ServiceAccountController } from './serviceaccount/serviceaccount-controller.js';
+import { RootCAPublisher } from './serviceaccount/root-ca-publisher.js';
+import { TokensController } from './serviceaccount/tokens-controller.js';
 import { DaemonSetController } from './daemonset/daemonset-controller.js';
 import { DeploymentController } from './deployment/deployment-controller.js';
 import { DisruptionController } from './disruption/disruption-controller.js';
 import { JobController } from './job/job-controller.js';
 import { LocalPathProvisioner } from './localpath/local-path-provisioner.js';
 import type { ControllerFactory } from './manager.js';
+import type { Controller } from './controller.js';
 import { IngressStatusController } from '../ingress/ingress-status-controller.js';
 import { ServiceLBController } from '../servicelb/servicelb-controller.js';
 import { ReplicaSetController } from './replicaset/replicaset-controller.js';
@@ -34,6 +37,12 @@ export const controllerFactories: ControllerFactory[] = [
   { name: 'garbage-collector', create: (ctx) => new GarbageCollector(ctx), workers: 20 },
   { name: 'namespace', create: (ctx) => new NamespaceController(ctx), workers: 10 },
   { name: 'serviceaccount', create: (ctx) => new ServiceAccountController(ctx) },
+  // Without the CA or the signing key (API servers in tests), these have nothing to publish and stay idle.
+  { name: 'root-ca-cert-publisher', create: (ctx) => (ctx.options.rootCACertPem ? new RootCAPublisher(ctx, ctx.options.rootCACertPem) : idle('root-ca-cert-publisher')) },
+  {
+    name: 'serviceaccount-token',
+    create: (ctx) => (ctx.options.signLegacyServiceAccountToken && ctx.options.rootCACertPem ? new TokensController(ctx, ctx.options.signLegacyServiceAccountToken, ctx.options.rootCACertPem) : idle('serviceaccount-token')),
+  },
   { name: 'endpoints', create: (ctx) => new EndpointsController(ctx) },
   { name: 'endpointslice', create: (ctx) => new EndpointSliceController(ctx) },
   { name: 'pod-garbage-collector', create: (ctx) => new PodGCController(ctx) },
@@ -49,3 +58,10 @@ export const controllerFactories: ControllerFactory[] = [
   { name: 'ingress', create: (ctx) => new IngressStatusController(ctx), workers: 2 },
   { name: 'servicelb', create: (ctx) => new ServiceLBController(ctx), workers: 2 },
 ];
+
+/** A controller with nothing to do, for one whose inputs this server lacks. */
+function idle(name: string): Controller {
+  let release: () => void = () => {};
+  const stopped = new Promise<void>((r) => (release = r));
+  return { name, start() {}, run: () => stopped, stop: () => release() };
+}

@@ -6,6 +6,7 @@
 import { objectKey } from '../client/object-cache.js';
 import type { Client, Clock, EventRecorder, InformerFactory, WorkQueue } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
+import type { LegacyTokenSigner } from './serviceaccount/tokens-controller.js';
 
 export interface ControllerOptions {
   /** Node lifecycle: a node whose Lease is older than this is NotReady/Unknown (kube-controller-manager default 40 s). */
@@ -17,6 +18,10 @@ export interface ControllerOptions {
   terminatedPodGCThreshold: number;
   /** Node IPAM: the cluster CIDR(s) node pod CIDRs are cut from (k3s --cluster-cidr; one per IP family). */
   clusterCIDRs: string[];
+  /** PEM of the cluster CA: published as the kube-root-ca.crt ConfigMap of every namespace, put in legacy token Secrets. */
+  rootCACertPem?: string;
+  /** Signs the tokens of legacy `kubernetes.io/service-account-token` Secrets; without it their controller does not run. */
+  signLegacyServiceAccountToken?: LegacyTokenSigner;
 }
 
 export const defaultControllerOptions: ControllerOptions = {
