@@ -1,0 +1,213 @@
+/**
+ * Kubernetes 1.32's bootstrap RBAC policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy, as rendered in its
+ * testdata/cluster-roles.yaml), the roles skiff's own components need, and their bindings. Reconciled at every start
+ * (reconcile-policy.ts). Rules are written compactly: `r(verbs, groups, resources, names?)`, `u(verbs, urls)`.
+ */
+import type { ClusterRole, ClusterRoleBinding, PolicyRule, Subject } from 'kubernetes-types/rbac/v1.js';
+
+export const AUTOUPDATE_ANNOTATION = 'rbac.authorization.kubernetes.io/autoupdate';
+export const BOOTSTRAP_LABEL = { 'kubernetes.io/bootstrapping': 'rbac-defaults' };
+const RBAC = 'rbac.authorization.k8s.io';
+
+const READ = ['get', 'list', 'watch'];
+const WRITE = ['create', 'delete', 'deletecollection', 'patch', 'update'];
+const READ_WRITE = [...READ, ...WRITE];
+const EVENTS_WRITE = ['create', 'patch', 'update'];
+
+function r(verbs: string[], apiGroups: string[], resources: string[], resourceNames?: string[]): PolicyRule {
+  return { verbs, apiGroups, resources, ...(resourceNames ? { resourceNames } : {}) };
+}
+function u(verbs: string[], nonResourceURLs: string[]): PolicyRule {
+  return { verbs, nonResourceURLs };
+}
+
+function clusterRole(name: string, rules: PolicyRule[] | undefined, extra: { labels?: Record<string, string>; aggregateFrom?: string } = {}): ClusterRole {
+  return {
+    apiVersion: `${RBAC}/v1`,
+    kind: 'ClusterRole',
+    metadata: { name, labels: { ...BOOTSTRAP_LABEL, ...extra.labels }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } },
+    ...(extra.aggregateFrom ? { aggregationRule: { clusterRoleSelectors: [{ matchLabels: { [extra.aggregateFrom]: 'true' } }] } } : {}),
+    rules: rules ?? [],
+  };
+}
+
+const group = (name: string): Subject => ({ kind: 'Group', apiGroup: RBAC, name });
+const user = (name: string): Subject => ({ kind: 'User', apiGroup: RBAC, name });
+const serviceAccount = (namespace: string, name: string): Subject => ({ kind: 'ServiceAccount', name, namespace });
+
+function binding(name: string, role: string, subjects: Subject[]): ClusterRoleBinding {
+  return {
+    apiVersion: `${RBAC}/v1`,
+    kind: 'ClusterRoleBinding',
+    metadata: { name, labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } },
+    roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: role },
+    subjects,
+  };
+}
+
+const AGG = (to: 'admin' | 'edit' | 'view') => ({ [`rbac.authorization.k8s.io/aggregate-to-${to}`]: 'true' });
+
+/** The agent's non-kubelet parts (service proxy, ingress, ServiceLB, local-path reclaimer, NetworkPolicy): skiff's own role. */
+export const SKIFF_NODE_COMPONENTS_ROLE = 'skiff:node-components';
+
+export const bootstrapClusterRoles: ClusterRole[] = [
+  clusterRole('cluster-admin', [r(['*'], ['*'], ['*']), u(['*'], ['*'])]),
+  clusterRole('admin', undefined, { aggregateFrom: 'rbac.authorization.k8s.io/aggregate-to-admin' }),
+  clusterRole('edit', undefined, { aggregateFrom: 'rbac.authorization.k8s.io/aggregate-to-edit', labels: AGG('admin') }),
+  clusterRole('view', undefined, { aggregateFrom: 'rbac.authorization.k8s.io/aggregate-to-view', labels: AGG('edit') }),
+  clusterRole('system:aggregate-to-admin', [r(['create'], ['authorization.k8s.io'], ['localsubjectaccessreviews']), r(READ_WRITE, [RBAC], ['rolebindings', 'roles'])], { labels: AGG('admin') }),
+  clusterRole(
+    'system:aggregate-to-edit',
+    [
+      r(READ, [''], ['pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy', 'secrets', 'services/proxy']),
+      r(['impersonate'], [''], ['serviceaccounts']),
+      r(WRITE, [''], ['pods', 'pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy']),
+      r(['create'], [''], ['pods/eviction']),
+      r(WRITE, [''], ['configmaps', 'events', 'persistentvolumeclaims', 'replicationcontrollers', 'replicationcontrollers/scale', 'secrets', 'serviceaccounts', 'services', 'services/proxy']),
+      r(['create'], [''], ['serviceaccounts/token']),
+      r(WRITE, ['apps'], ['daemonsets', 'deployments', 'deployments/rollback', 'deployments/scale', 'replicasets', 'replicasets/scale', 'statefulsets', 'statefulsets/scale']),
+      r(WRITE, ['autoscaling'], ['horizontalpodautoscalers']),
+      r(WRITE, ['batch'], ['cronjobs', 'jobs']),
+      r(WRITE, ['extensions'], ['daemonsets', 'deployments', 'deployments/rollback', 'deployments/scale', 'ingresses', 'networkpolicies', 'replicasets', 'replicasets/scale', 'replicationcontrollers/scale']),
+      r(WRITE, ['policy'], ['poddisruptionbudgets']),
+      r(WRITE, ['networking.k8s.io'], ['ingresses', 'networkpolicies']),
+      r(READ_WRITE, ['coordination.k8s.io'], ['leases']),
+    ],
+    { labels: AGG('edit') },
+  ),
+  clusterRole(
+    'system:aggregate-to-view',
+    [
+      r(READ, [''], ['configmaps', 'endpoints', 'persistentvolumeclaims', 'persistentvolumeclaims/status', 'pods', 'replicationcontrollers', 'replicationcontrollers/scale', 'serviceaccounts', 'services', 'services/status']),
+      r(READ, [''], ['bindings', 'events', 'limitranges', 'namespaces/status', 'pods/log', 'pods/status', 'replicationcontrollers/status', 'resourcequotas', 'resourcequotas/status']),
+      r(READ, [''], ['namespaces']),
+      r(READ, ['discovery.k8s.io'], ['endpointslices']),
+      r(READ, ['apps'], ['controllerrevisions', 'daemonsets', 'daemonsets/status', 'deployments', 'deployments/scale', 'deployments/status', 'replicasets', 'replicasets/scale', 'replicasets/status', 'statefulsets', 'statefulsets/scale', 'statefulsets/status']),
+      r(READ, ['autoscaling'], ['horizontalpodautoscalers', 'horizontalpodautoscalers/status']),
+      r(READ, ['batch'], ['cronjobs', 'cronjobs/status', 'jobs', 'jobs/status']),
+      r(READ, ['extensions'], ['daemonsets', 'daemonsets/status', 'deployments', 'deployments/scale', 'deployments/status', 'ingresses', 'ingresses/status', 'networkpolicies', 'replicasets', 'replicasets/scale', 'replicasets/status', 'replicationcontrollers/scale']),
+      r(READ, ['policy'], ['poddisruptionbudgets', 'poddisruptionbudgets/status']),
+      r(READ, ['networking.k8s.io'], ['ingresses', 'ingresses/status', 'networkpolicies']),
+    ],
+    { labels: AGG('view') },
+  ),
+  clusterRole('system:auth-delegator', [r(['create'], ['authentication.k8s.io'], ['tokenreviews']), r(['create'], ['authorization.k8s.io'], ['subjectaccessreviews'])]),
+  clusterRole('system:basic-user', [r(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']), r(['create'], ['authentication.k8s.io'], ['selfsubjectreviews'])]),
+  clusterRole('system:certificates.k8s.io:certificatesigningrequests:nodeclient', [r(['create'], ['certificates.k8s.io'], ['certificatesigningrequests/nodeclient'])]),
+  clusterRole('system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [r(['create'], ['certificates.k8s.io'], ['certificatesigningrequests/selfnodeclient'])]),
+  clusterRole('system:certificates.k8s.io:kube-apiserver-client-approver', [r(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/kube-apiserver-client'])]),
+  clusterRole('system:certificates.k8s.io:kube-apiserver-client-kubelet-approver', [r(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/kube-apiserver-client-kubelet'])]),
+  clusterRole('system:certificates.k8s.io:kubelet-serving-approver', [r(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/kubelet-serving'])]),
+  clusterRole('system:certificates.k8s.io:legacy-unknown-approver', [r(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/legacy-unknown'])]),
+  clusterRole('system:discovery', [u(['get'], ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'])]),
+  clusterRole('system:heapster', [r(READ, [''], ['events', 'namespaces', 'nodes', 'pods']), r(READ, ['extensions'], ['deployments'])]),
+  clusterRole('system:kube-aggregator', [r(READ, [''], ['endpoints', 'services'])]),
+  clusterRole('system:kube-controller-manager', [
+    r(EVENTS_WRITE, ['', 'events.k8s.io'], ['events']),
+    r(['create'], ['coordination.k8s.io'], ['leases']),
+    r(['get', 'update'], ['coordination.k8s.io'], ['leases'], ['kube-controller-manager']),
+    r(['create'], [''], ['secrets', 'serviceaccounts']),
+    r(['delete'], [''], ['secrets']),
+    r(['get'], [''], ['configmaps', 'namespaces', 'secrets', 'serviceaccounts']),
+    r(['update'], [''], ['secrets', 'serviceaccounts']),
+    r(['create'], ['authentication.k8s.io'], ['tokenreviews']),
+    r(['create'], ['authorization.k8s.io'], ['subjectaccessreviews']),
+    r(['list', 'watch'], ['*'], ['*']),
+    r(['create'], [''], ['serviceaccounts/token']),
+  ]),
+  clusterRole('system:kube-dns', [r(['list', 'watch'], [''], ['endpoints', 'services'])]),
+  clusterRole('system:kube-scheduler', [
+    r(EVENTS_WRITE, ['', 'events.k8s.io'], ['events']),
+    r(['create'], ['coordination.k8s.io'], ['leases']),
+    r(['get', 'update'], ['coordination.k8s.io'], ['leases'], ['kube-scheduler']),
+    r(READ, [''], ['nodes']),
+    r(['delete', 'get', 'list', 'watch'], [''], ['pods']),
+    r(['create'], [''], ['bindings', 'pods/binding']),
+    r(['patch', 'update'], [''], ['pods/status']),
+    r(READ, [''], ['replicationcontrollers', 'services']),
+    r(READ, ['apps', 'extensions'], ['replicasets']),
+    r(READ, ['apps'], ['statefulsets']),
+    r(READ, ['policy'], ['poddisruptionbudgets']),
+    r(READ, [''], ['persistentvolumeclaims', 'persistentvolumes']),
+    r(['create'], ['authentication.k8s.io'], ['tokenreviews']),
+    r(['create'], ['authorization.k8s.io'], ['subjectaccessreviews']),
+    r(READ, ['storage.k8s.io'], ['csinodes']),
+    r(READ, [''], ['namespaces']),
+    r(READ, ['storage.k8s.io'], ['csidrivers']),
+    r(READ, ['storage.k8s.io'], ['csistoragecapacities']),
+  ]),
+  clusterRole('system:kubelet-api-admin', [r(READ, [''], ['nodes']), r(['proxy'], [''], ['nodes']), r(['*'], [''], ['nodes/log', 'nodes/metrics', 'nodes/proxy', 'nodes/stats'])]),
+  clusterRole('system:monitoring', [u(['get'], ['/healthz', '/healthz/*', '/livez', '/livez/*', '/metrics', '/metrics/slis', '/readyz', '/readyz/*'])]),
+  clusterRole('system:node', [
+    r(['create'], ['authentication.k8s.io'], ['tokenreviews']),
+    r(['create'], ['authorization.k8s.io'], ['localsubjectaccessreviews', 'subjectaccessreviews']),
+    r(READ, [''], ['services']),
+    r(['create', 'get', 'list', 'watch'], [''], ['nodes']),
+    r(['patch', 'update'], [''], ['nodes/status']),
+    r(['patch', 'update'], [''], ['nodes']),
+    r(EVENTS_WRITE, [''], ['events']),
+    r(READ, [''], ['pods']),
+    r(['create', 'delete'], [''], ['pods']),
+    r(['patch', 'update'], [''], ['pods/status']),
+    r(['create'], [''], ['pods/eviction']),
+    r(READ, [''], ['configmaps', 'secrets']),
+    r(['get'], [''], ['persistentvolumeclaims', 'persistentvolumes']),
+    r(['get'], [''], ['endpoints']),
+    r(['create', 'get', 'list', 'watch'], ['certificates.k8s.io'], ['certificatesigningrequests']),
+    r(['create', 'delete', 'get', 'patch', 'update'], ['coordination.k8s.io'], ['leases']),
+    r(['get'], ['storage.k8s.io'], ['volumeattachments']),
+    r(['create'], [''], ['serviceaccounts/token']),
+    r(['get', 'patch', 'update'], [''], ['persistentvolumeclaims/status']),
+    r(READ, ['storage.k8s.io'], ['csidrivers']),
+    r(['create', 'delete', 'get', 'patch', 'update'], ['storage.k8s.io'], ['csinodes']),
+    r(READ, ['node.k8s.io'], ['runtimeclasses']),
+  ]),
+  clusterRole('system:node-bootstrapper', [r(['create', 'get', 'list', 'watch'], ['certificates.k8s.io'], ['certificatesigningrequests'])]),
+  clusterRole('system:node-problem-detector', [r(['get'], [''], ['nodes']), r(['patch'], [''], ['nodes/status']), r(EVENTS_WRITE, ['', 'events.k8s.io'], ['events'])]),
+  clusterRole('system:node-proxier', [
+    r(['list', 'watch'], [''], ['endpoints', 'services']),
+    r(READ, [''], ['nodes']),
+    r(EVENTS_WRITE, ['', 'events.k8s.io'], ['events']),
+    r(['list', 'watch'], ['discovery.k8s.io'], ['endpointslices']),
+  ]),
+  clusterRole('system:persistent-volume-provisioner', [
+    r(['create', 'delete', 'get', 'list', 'watch'], [''], ['persistentvolumes']),
+    r(['get', 'list', 'update', 'watch'], [''], ['persistentvolumeclaims']),
+    r(READ, ['storage.k8s.io'], ['storageclasses']),
+    r(['watch'], [''], ['events']),
+    r(EVENTS_WRITE, ['', 'events.k8s.io'], ['events']),
+  ]),
+  clusterRole('system:public-info-viewer', [u(['get'], ['/healthz', '/livez', '/readyz', '/version', '/version/'])]),
+  clusterRole('system:service-account-issuer-discovery', [u(['get'], ['/.well-known/openid-configuration', '/openid/v1/jwks'])]),
+  clusterRole('system:volume-scheduler', [r(['get', 'list', 'patch', 'update', 'watch'], [''], ['persistentvolumes']), r(READ, ['storage.k8s.io'], ['storageclasses']), r(['get', 'list', 'patch', 'update', 'watch'], [''], ['persistentvolumeclaims'])]),
+  // skiff: what an agent's service proxy, ingress, ServiceLB, local-path reclaimer and NetworkPolicy enforcement read
+  // and write beyond the kubelet's system:node (README.md, "Identities").
+  clusterRole(SKIFF_NODE_COMPONENTS_ROLE, [
+    r(READ, [''], ['endpoints', 'services', 'namespaces', 'nodes', 'pods']),
+    r(READ, ['discovery.k8s.io'], ['endpointslices']),
+    r(READ, ['networking.k8s.io'], ['ingresses', 'ingressclasses', 'networkpolicies']),
+    r(['get', 'list', 'watch', 'update', 'delete'], [''], ['persistentvolumes']),
+    r(['list', 'watch'], [''], ['persistentvolumeclaims']),
+    r(EVENTS_WRITE, ['events.k8s.io'], ['events']),
+  ]),
+];
+
+/** The ClusterRoleBindings of 1.32's bootstrap policy, and skiff's for its agents' node identities. */
+export const bootstrapClusterRoleBindings: ClusterRoleBinding[] = [
+  binding('cluster-admin', 'cluster-admin', [group('system:masters')]),
+  binding('system:basic-user', 'system:basic-user', [group('system:authenticated')]),
+  binding('system:discovery', 'system:discovery', [group('system:authenticated')]),
+  binding('system:kube-controller-manager', 'system:kube-controller-manager', [user('system:kube-controller-manager')]),
+  binding('system:kube-dns', 'system:kube-dns', [serviceAccount('kube-system', 'kube-dns')]),
+  binding('system:kube-scheduler', 'system:kube-scheduler', [user('system:kube-scheduler')]),
+  binding('system:monitoring', 'system:monitoring', [group('system:monitoring')]),
+  // Upstream binds system:node to nobody: the Node authorizer decides for nodes.
+  binding('system:node', 'system:node', []),
+  binding('system:node-proxier', 'system:node-proxier', [user('system:kube-proxy')]),
+  binding('system:public-info-viewer', 'system:public-info-viewer', [group('system:authenticated'), group('system:unauthenticated')]),
+  binding('system:service-account-issuer-discovery', 'system:service-account-issuer-discovery', [group('system:serviceaccounts')]),
+  binding('system:volume-scheduler', 'system:volume-scheduler', [user('system:kube-scheduler')]),
+  // skiff: until the Node authorizer decides for agents, their node identities get system:node through this binding.
+  binding('skiff:node', 'system:node', [group('system:nodes')]),
+  binding(SKIFF_NODE_COMPONENTS_ROLE, SKIFF_NODE_COMPONENTS_ROLE, [group('system:nodes')]),
+];

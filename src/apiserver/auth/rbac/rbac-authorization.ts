@@ -1,0 +1,99 @@
+/**
+ * RBAC as one piece the API server plugs in: the index over the watch cache, the authorizer, the bootstrap policy
+ * reconciled at start, ClusterRole aggregation, escalation prevention, impersonation and the access reviews.
+ *
+ *   startApiServer ──► new RbacAuthorization()                       (before the server listens)
+ *                      .chain(modes)   privileged groups ─► modes ─► deny   (the handler's Authorizer)
+ *                      .escalationCheck()                          (a validating admission plugin)
+ *   cache loaded ────► .start(cache, ops, defs): index fed by the cache, policy reconciled, roles aggregated;
+ *                      decisions asked before then wait for it.
+ */
+import type { KubeObject } from '../../../api/object.js';
+import { createLogger } from '../../../log/logger.js';
+import type { ValidatingAdmission } from '../../admission/types.js';
+import type { ResourceDefinition } from '../../registry/types.js';
+import type { ResourceOps } from '../../resource-ops.js';
+import type { WatchCache } from '../../watch-cache.js';
+import type { AuthorizationAttributes, Authorizer, Decision } from '../authorizer.js';
+import type { UserInfo } from '../user-info.js';
+import { computeAccessReview } from './access-reviews.js';
+import { privilegedGroupsAuthorizer, unionAuthorizer } from './authorizer-chain.js';
+import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from './bootstrap-policy.js';
+import { ClusterRoleAggregator } from './cluster-role-aggregator.js';
+import { rbacEscalationCheck } from './escalation-check.js';
+import { impersonatedUser } from './impersonation.js';
+import { RbacAuthorizer } from './rbac-authorizer.js';
+import { RbacIndex } from './rbac-index.js';
+import { reconcileBootstrapPolicy } from './reconcile-policy.js';
+import { feedIndexFromWatchCache, type IndexFeed } from './watch-cache-feed.js';
+
+const log = createLogger('rbac');
+
+export class RbacAuthorization {
+  readonly index = new RbacIndex();
+  readonly rbac = new RbacAuthorizer(this.index);
+  private feed: IndexFeed | undefined;
+  private aggregator: ClusterRoleAggregator | undefined;
+  private isReady = false;
+  private readonly ready: Promise<void>;
+  private markReady!: () => void;
+  /** The whole chain, set by chain(); escalation checks, impersonation and reviews ask it. */
+  private full: Authorizer = this.rbac;
+
+  constructor() {
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+  }
+
+  /**
+   * The server's authorizer: system:masters first (kube-apiserver's privileged group), then `modes` (default: RBAC
+   * alone; a Node authorizer goes before it). Until start() has loaded the policy, decisions wait for it.
+   */
+  chain(modes: Authorizer[] = [this.rbac]): Authorizer {
+    const union = unionAuthorizer([privilegedGroupsAuthorizer, ...modes]);
+    this.full = union;
+    return {
+      authorize: (attrs: AuthorizationAttributes): Decision | Promise<Decision> => {
+        if (this.isReady || attrs.user.groups.includes('system:masters')) return union.authorize(attrs);
+        return this.ready.then(() => union.authorize(attrs));
+      },
+    };
+  }
+
+  /** Decides with the whole chain (waiting for the policy when needed). */
+  authorize(attrs: AuthorizationAttributes): Decision | Promise<Decision> {
+    if (this.isReady) return this.full.authorize(attrs);
+    return this.ready.then(() => this.full.authorize(attrs));
+  }
+
+  escalationCheck(): ValidatingAdmission {
+    return rbacEscalationCheck({ rbac: this.rbac, authorize: (a) => this.authorize(a) });
+  }
+
+  impersonate(headers: Parameters<typeof impersonatedUser>[0], requester: UserInfo): Promise<UserInfo> {
+    return impersonatedUser(headers, requester, (a) => this.authorize(a));
+  }
+
+  review(kind: string, obj: KubeObject, requester: UserInfo, namespace: string): Promise<KubeObject> {
+    return computeAccessReview({ authorize: (a) => this.authorize(a), rbac: this.rbac }, kind, obj, requester, namespace);
+  }
+
+  /** Feeds the index from the (loaded) watch cache, reconciles the bootstrap policy and aggregates roles. */
+  async start(cache: WatchCache, ops: ResourceOps, defs: { clusterroles: ResourceDefinition; clusterrolebindings: ResourceDefinition }): Promise<void> {
+    this.feed = feedIndexFromWatchCache(cache, this.index);
+    const changed = await reconcileBootstrapPolicy(ops, defs, bootstrapClusterRoles, bootstrapClusterRoleBindings);
+    if (changed.created.length || changed.updated.length) log.info('bootstrap RBAC policy reconciled', { created: changed.created.length, updated: changed.updated.length });
+    // The index follows the cache, which follows the store: wait for it to see what was just written.
+    await cache.sync();
+    this.aggregator = new ClusterRoleAggregator(this.index, ops, defs.clusterroles);
+    await this.aggregator.syncAll();
+    await cache.sync();
+    this.aggregator.start();
+    this.isReady = true;
+    this.markReady();
+  }
+
+  stop(): void {
+    this.aggregator?.stop();
+    this.feed?.stop();
+  }
+}
