@@ -58,6 +58,11 @@ export interface HandlerOptions {
   authenticate(req: IncomingMessage): UserInfo | undefined | Promise<UserInfo | undefined>;
   /** Decides every request after authentication (default: AlwaysAllow until RBAC lands). */
   authorizer?: Authorizer;
+  /**
+   * User impersonation (Impersonate-User, -Group, -Uid, -Extra-*): the user the request acts as, once the
+   * authenticated one is authorized to impersonate it (auth/rbac/impersonation.ts). Without it the headers are ignored.
+   */
+  impersonate?(req: IncomingMessage, user: UserInfo): UserInfo | Promise<UserInfo>;
   version: VersionInfo;
   /** Named checks for /readyz; /livez gets the ones that are about the process only. */
   readyChecks(): ReadyCheck[];
@@ -134,8 +139,12 @@ export class ApiHandler {
     const path = url.pathname;
     if (PUBLIC_PATHS.has(path) || HEALTH_CHECK_PATH.test(path)) return this.servePublic(req, res, path, url.searchParams);
     const authenticated = this.opts.authenticate(req);
-    const user = authenticated instanceof Promise ? await authenticated : authenticated;
+    let user = authenticated instanceof Promise ? await authenticated : authenticated;
     if (!user) throw unauthorized();
+    if (this.opts.impersonate) {
+      const acting = this.opts.impersonate(req, user);
+      user = acting instanceof Promise ? await acting : acting;
+    }
     const info = parseRequestInfo(req.method ?? 'GET', path, url.searchParams);
     const attrs = authorizationAttributes(user, info);
     const pending = this.authorizer.authorize(attrs);
@@ -224,7 +233,7 @@ export class ApiHandler {
       const obj = await this.scope.readObject(r);
       obj.apiVersion = def.group ? `${def.group}/${def.version}` : def.version;
       obj.kind = def.kind;
-      return sendJson(res, 201, JSON.stringify(await def.virtual(obj, user)));
+      return sendJson(res, 201, JSON.stringify(await def.virtual(obj, user, info.namespace)));
     }
 
     if (info.subresource) return this.serveSubresource(r, method);

@@ -3,7 +3,7 @@
  * Discovery, OpenAPI, routing, Table output and validation all derive from this list.
  */
 import type { ResourceDefinition, TablePrinter } from './types.js';
-import { selfsubjectaccessreviews, selfsubjectreviews, selfsubjectrulesreviews } from './access-reviews.js';
+import { localsubjectaccessreviews, selfsubjectaccessreviews, selfsubjectreviews, selfsubjectrulesreviews, subjectaccessreviews } from './access-reviews.js';
 import { clusterrolebindings } from './clusterrolebindings.js';
 import { clusterroles } from './clusterroles.js';
 import { configmaps } from './configmaps.js';
@@ -69,6 +69,8 @@ export const resources: ResourceDefinition[] = [
   selfsubjectreviews,
   selfsubjectaccessreviews,
   selfsubjectrulesreviews,
+  subjectaccessreviews,
+  localsubjectaccessreviews,
   // autoscaling/v2 then v1
   horizontalpodautoscalersV2,
   horizontalpodautoscalersV1,

@@ -165,5 +165,5 @@ export interface ResourceDefinition {
    * Set for create-only resources that are computed and never stored (access reviews, `auth whoami`):
    * returns the response object for a POSTed request object on behalf of the user.
    */
-  virtual?(obj: KubeObject, user: { username: string; uid?: string; groups: string[]; extra?: Record<string, string[]> }): KubeObject | Promise<KubeObject>;
+  virtual?(obj: KubeObject, user: { username: string; uid?: string; groups: string[]; extra?: Record<string, string[]> }, namespace: string): KubeObject | Promise<KubeObject>;
 }
