@@ -18,6 +18,7 @@ import type { ConnectTarget } from './handlers/connect.js';
 import { defaultStorageClassAdmission } from './admission/default-storage-class.js';
 import { defaultTolerationSeconds } from './admission/default-toleration-seconds.js';
 import { priorityAdmission } from './admission/priority.js';
+import { serviceAccountAdmission } from './admission/service-account.js';
 import { ServiceAllocator } from './admission/service-allocator.js';
 import { AllocationRepair } from './allocation/allocation-repair.js';
 import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
@@ -103,6 +104,11 @@ export interface ApiServerOptions {
   connectTargets?: ReadonlyMap<string, ConnectTarget>;
   /** Serve node credentials at join (/v1-skiff/*-kubelet.crt, node-join/README.md) to holders of the cluster token. */
   nodeJoin?: NodeJoinOptions;
+  /**
+   * Run the ServiceAccount admission plugin (admission/service-account.ts): pods get their account checked and the
+   * token volume. For servers whose controllers create the default accounts and kube-root-ca.crt (`skiff server`).
+   */
+  serviceAccountAdmission?: boolean;
   /** Documents at fixed non-resource paths (OIDC discovery of service account tokens: auth/serviceaccount/). */
   documents?: ReadonlyMap<string, { contentType: string; body(): string }>;
 }
@@ -137,6 +143,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const admission: AdmissionChain = {
     mutating: [
       namespaceLifecycle(),
+      ...(opts.serviceAccountAdmission ? [serviceAccountAdmission()] : []),
       priorityAdmission(),
       defaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300),
       defaultStorageClassAdmission(),
