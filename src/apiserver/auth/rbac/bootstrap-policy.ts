@@ -1,6 +1,6 @@
 /**
  * Kubernetes 1.32's bootstrap RBAC policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy, as rendered in its
- * testdata/cluster-roles.yaml), the roles skiff's own components need, and their bindings. Reconciled at every start
+ * testdata/cluster-roles.yaml) and its ClusterRoleBindings. Reconciled at every start
  * (reconcile-policy.ts). Rules are written compactly: `r(verbs, groups, resources, names?)`, `u(verbs, urls)`.
  */
 import type { ClusterRole, ClusterRoleBinding, PolicyRule, Subject } from 'kubernetes-types/rbac/v1.js';
@@ -46,9 +46,6 @@ function binding(name: string, role: string, subjects: Subject[]): ClusterRoleBi
 }
 
 const AGG = (to: 'admin' | 'edit' | 'view') => ({ [`rbac.authorization.k8s.io/aggregate-to-${to}`]: 'true' });
-
-/** The agent's non-kubelet parts (service proxy, ingress, ServiceLB, local-path reclaimer, NetworkPolicy): skiff's own role. */
-export const SKIFF_NODE_COMPONENTS_ROLE = 'skiff:node-components';
 
 export const bootstrapClusterRoles: ClusterRole[] = [
   clusterRole('cluster-admin', [r(['*'], ['*'], ['*']), u(['*'], ['*'])]),
@@ -180,19 +177,12 @@ export const bootstrapClusterRoles: ClusterRole[] = [
   clusterRole('system:public-info-viewer', [u(['get'], ['/healthz', '/livez', '/readyz', '/version', '/version/'])]),
   clusterRole('system:service-account-issuer-discovery', [u(['get'], ['/.well-known/openid-configuration', '/openid/v1/jwks'])]),
   clusterRole('system:volume-scheduler', [r(['get', 'list', 'patch', 'update', 'watch'], [''], ['persistentvolumes']), r(READ, ['storage.k8s.io'], ['storageclasses']), r(['get', 'list', 'patch', 'update', 'watch'], [''], ['persistentvolumeclaims'])]),
-  // skiff: what an agent's service proxy, ingress, ServiceLB, local-path reclaimer and NetworkPolicy enforcement read
-  // and write beyond the kubelet's system:node (README.md, "Identities").
-  clusterRole(SKIFF_NODE_COMPONENTS_ROLE, [
-    r(READ, [''], ['endpoints', 'services', 'namespaces', 'nodes', 'pods']),
-    r(READ, ['discovery.k8s.io'], ['endpointslices']),
-    r(READ, ['networking.k8s.io'], ['ingresses', 'ingressclasses', 'networkpolicies']),
-    r(['get', 'list', 'watch', 'update', 'delete'], [''], ['persistentvolumes']),
-    r(['list', 'watch'], [''], ['persistentvolumeclaims']),
-    r(EVENTS_WRITE, ['events.k8s.io'], ['events']),
-  ]),
 ];
 
-/** The ClusterRoleBindings of 1.32's bootstrap policy, and skiff's for its agents' node identities. */
+/**
+ * The ClusterRoleBindings of 1.32's bootstrap policy. Agents (system:node:<name> in system:nodes) get nothing here: the
+ * Node authorizer, first in the chain, decides for them (auth/node/), as upstream's system:node binding names nobody.
+ */
 export const bootstrapClusterRoleBindings: ClusterRoleBinding[] = [
   binding('cluster-admin', 'cluster-admin', [group('system:masters')]),
   binding('system:basic-user', 'system:basic-user', [group('system:authenticated')]),
@@ -207,7 +197,4 @@ export const bootstrapClusterRoleBindings: ClusterRoleBinding[] = [
   binding('system:public-info-viewer', 'system:public-info-viewer', [group('system:authenticated'), group('system:unauthenticated')]),
   binding('system:service-account-issuer-discovery', 'system:service-account-issuer-discovery', [group('system:serviceaccounts')]),
   binding('system:volume-scheduler', 'system:volume-scheduler', [user('system:kube-scheduler')]),
-  // skiff: until the Node authorizer decides for agents, their node identities get system:node through this binding.
-  binding('skiff:node', 'system:node', [group('system:nodes')]),
-  binding(SKIFF_NODE_COMPONENTS_ROLE, SKIFF_NODE_COMPONENTS_ROLE, [group('system:nodes')]),
 ];
