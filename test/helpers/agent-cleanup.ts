@@ -304,6 +304,13 @@ export async function hardCleanAgent(o: AgentCleanupOptions): Promise<string[]> 
         await removeIptablesRules(prefix);
         report.push(`removed service proxy chains ${prefix}-*`);
       }
+      // The network policy chains too (src/agent/network/policy): SKIFF-POD-FW-<tag>*, SKIFF-NWPLCY-<tag>-*, and their jumps.
+      const [{ policyChainTag }, { listPolicyChains, removeNetworkPolicyRules }] = await Promise.all([import('../../src/agent/network/policy/render-policy-iptables.js'), import('../../src/agent/network/policy/network-policy-controller.js')]);
+      const tag = policyChainTag(bridge);
+      if ((await listPolicyChains(tag)).size > 0) {
+        await removeNetworkPolicyRules(tag);
+        report.push(`removed network policy chains SKIFF-POD-FW-${tag}*`);
+      }
       const { removeNftTable } = await import('../../src/proxy/nftables/nftables-proxier.js');
       const { stdout: tables } = await run('nft', ['list', 'tables']).catch(() => ({ stdout: '' }));
       if (tables.includes(`table ip skiff-${prefix.toLowerCase()}\n`)) {
