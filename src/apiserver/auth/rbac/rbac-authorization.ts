@@ -3,8 +3,10 @@
  * reconciled at start, ClusterRole aggregation, escalation prevention, impersonation and the access reviews.
  *
  *   startApiServer ──► new RbacAuthorization()                       (before the server listens)
- *                      .chain(modes)   privileged groups ─► modes ─► deny   (the handler's Authorizer)
- *                      .escalationCheck()                          (a validating admission plugin)
+ *                      .chain()        system:masters ─► RBAC       (the mode after Node in the handler's chain)
+ *                      .decideWith(chain)                           (what escalation, impersonation, reviews ask)
+ *                      .escalationCheck()                           (a validating admission plugin)
+ *                      .withAccessReviews(resources), .actingUser(headers, user)
  *   cache loaded ────► .start(cache, ops, defs): index fed by the cache, policy reconciled, roles aggregated;
  *                      decisions asked before then wait for it.
  */
@@ -21,7 +23,7 @@ import { privilegedGroupsAuthorizer, unionAuthorizer } from './authorizer-chain.
 import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from './bootstrap-policy.js';
 import { ClusterRoleAggregator } from './cluster-role-aggregator.js';
 import { rbacEscalationCheck } from './escalation-check.js';
-import { impersonatedUser } from './impersonation.js';
+import { hasImpersonationHeaders, impersonatedUser } from './impersonation.js';
 import { RbacAuthorizer } from './rbac-authorizer.js';
 import { RbacIndex } from './rbac-index.js';
 import { reconcileBootstrapPolicy } from './reconcile-policy.js';
@@ -45,11 +47,11 @@ export class RbacAuthorization {
   }
 
   /**
-   * The server's authorizer: system:masters first (kube-apiserver's privileged group), then `modes` (default: RBAC
-   * alone; a Node authorizer goes before it). Until start() has loaded the policy, decisions wait for it.
+   * RBAC as an authorization mode: system:masters first (kube-apiserver's privileged group), then RBAC. Until start()
+   * has loaded the policy, decisions about anyone else wait for it.
    */
-  chain(modes: Authorizer[] = [this.rbac]): Authorizer {
-    const union = unionAuthorizer([privilegedGroupsAuthorizer, ...modes]);
+  chain(): Authorizer {
+    const union = unionAuthorizer([privilegedGroupsAuthorizer, this.rbac]);
     this.full = union;
     return {
       authorize: (attrs: AuthorizationAttributes): Decision | Promise<Decision> => {
@@ -59,18 +61,31 @@ export class RbacAuthorization {
     };
   }
 
+  /** The server's whole chain (e.g. Node, then this), which escalation checks, impersonation and reviews ask. */
+  decideWith(authorizer: Authorizer): void {
+    this.full = authorizer;
+  }
+
   /** Decides with the whole chain (waiting for the policy when needed). */
   authorize(attrs: AuthorizationAttributes): Decision | Promise<Decision> {
     if (this.isReady) return this.full.authorize(attrs);
     return this.ready.then(() => this.full.authorize(attrs));
   }
 
-  escalationCheck(): ValidatingAdmission {
-    return rbacEscalationCheck({ rbac: this.rbac, authorize: (a) => this.authorize(a) });
+  /** The served resources with the authorization reviews answered by this server's authorizer. */
+  withAccessReviews(resources: ResourceDefinition[]): ResourceDefinition[] {
+    return resources.map((d) =>
+      d.group === 'authorization.k8s.io' && d.virtual ? { ...d, virtual: (obj: KubeObject, user: UserInfo, namespace: string) => this.review(d.kind, obj, user, namespace) } : d,
+    );
   }
 
-  impersonate(headers: Parameters<typeof impersonatedUser>[0], requester: UserInfo): Promise<UserInfo> {
-    return impersonatedUser(headers, requester, (a) => this.authorize(a));
+  /** The user a request acts as: itself, or whom its Impersonate-* headers name once that is authorized. */
+  actingUser(headers: Parameters<typeof impersonatedUser>[0], requester: UserInfo): UserInfo | Promise<UserInfo> {
+    return hasImpersonationHeaders(headers) ? impersonatedUser(headers, requester, (a) => this.authorize(a)) : requester;
+  }
+
+  escalationCheck(): ValidatingAdmission {
+    return rbacEscalationCheck({ rbac: this.rbac, authorize: (a) => this.authorize(a) });
   }
 
   review(kind: string, obj: KubeObject, requester: UserInfo, namespace: string): Promise<KubeObject> {
