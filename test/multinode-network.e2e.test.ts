@@ -1,8 +1,8 @@
 /**
  * End to end: the pod network across nodes, as k3s's flannel makes it. A `skiff server` on the host (control plane
- * only) and three `skiff agent` processes, each in a network namespace of its own joined to the host by a veth pair
- * (test/helpers/netns-nodes.ts): agents A and B share one link (host-gw between them), C is on another subnet that the
- * host routes to (vxlan to C). Every agent runs the process runtime with its own data dir. Pods on A reach pods on B
+ * only) and three `skiff agent` processes, each in a network namespace of its own, linked through a router namespace
+ * of the test's (test/helpers/netns-nodes.ts; the host's netfilter and sysctls play no part between nodes): agents A and
+ * B share one link (host-gw between them), C is on another subnet that the router routes to (vxlan to C). Every agent runs the process runtime with its own data dir. Pods on A reach pods on B
  * and on C by pod IP, with their own source address (not masqueraded); deleting node C removes the other agents'
  * routes, neighbour and FDB entries for it. Run from dist/ (it spawns bin/skiff):
  *   npx tsc -p tsconfig.json && node --test dist/test/multinode-network.e2e.test.js
@@ -204,7 +204,7 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
     assert.equal(JSON.parse(neigh).length, 0, neigh);
   });
 
-  test('vxlan: pods on A and on C (another subnet, routed by the host) reach each other; VTEP MACs are published', async () => {
+  test('vxlan: pods on A and on C (another subnet, routed by the router) reach each other; VTEP MACs are published', async () => {
     const [a, c] = [agents[0]!, agents[2]!];
     const [cidrA, cidrC] = [await podCidrOf(a.name), await podCidrOf(c.name)];
     const nodeC = await eventually('C publishes its VTEP MAC', async () => (await k.json(['get', 'node', c.name])).metadata.annotations?.['skiff.dev/vtep-mac'], 20_000);
