@@ -9,6 +9,7 @@ import { HostVolumeManager, memoryVolumeSize } from './host-volume-manager.js';
 import { HostMounter, NoMounter, parseMountInfo } from './mounts.js';
 import { VolumeError } from './types.js';
 import type { VolumeSources } from './volume-sources.js';
+import type { ServiceAccountTokenRequest } from './token-cache.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -32,6 +33,12 @@ class MemorySources implements VolumeSources {
   }
   async getNodeAllocatable() {
     return this.allocatable;
+  }
+  tokenRequests: ServiceAccountTokenRequest[] = [];
+  now = () => new Date();
+  async requestServiceAccountToken(req: ServiceAccountTokenRequest) {
+    this.tokenRequests.push(req);
+    return { token: `token-${this.tokenRequests.length}-for-${req.podName}`, expirationTimestamp: new Date(this.now().getTime() + req.expirationSeconds * 1000) };
   }
 }
 
@@ -182,8 +189,9 @@ test('downwardAPI: labels follow pod updates; resource fields use node allocatab
   assert.equal(await readFile(join(dir, 'labels'), 'utf8'), 'app="web"\ntier="front"');
 });
 
-test('projected: configMap, secret, downwardAPI and a placeholder token in one directory', async (t) => {
-  const { mgr, sources } = await fixture(t);
+test('projected: configMap, secret, downwardAPI and a pod-bound token in one directory; the token renewed at 80 % of its lifetime', async (t) => {
+  const { mgr, sources, clock } = await fixture(t);
+  sources.now = () => clock.now();
   sources.configMaps.set('default/kube-root-ca.crt', { metadata: { name: 'kube-root-ca.crt' }, data: { 'ca.crt': 'CERT' } });
   sources.secrets.set('default/s', { metadata: { name: 's' }, data: { k: Buffer.from('v').toString('base64') } });
   const vol: Volume = {
@@ -203,8 +211,16 @@ test('projected: configMap, secret, downwardAPI and a placeholder token in one d
   assert.deepEqual((await readdir(dir)).filter((e) => !e.startsWith('..')).sort(), ['ca.crt', 'k', 'namespace', 'token']);
   assert.equal(await readFile(join(dir, 'ca.crt'), 'utf8'), 'CERT');
   assert.equal(await readFile(join(dir, 'namespace'), 'utf8'), 'default');
-  assert.equal(await readFile(join(dir, 'token'), 'utf8'), '');
+  assert.equal(await readFile(join(dir, 'token'), 'utf8'), 'token-1-for-p-u1');
+  assert.deepEqual(sources.tokenRequests[0], { namespace: 'default', serviceAccountName: 'default', audience: undefined, expirationSeconds: 3607, podName: 'p-u1', podUid: 'u1' });
   assert.equal((await stat(join(dir, 'ca.crt'))).mode & 0o777, 0o440);
+  // Syncs before 80 % of 3607 s keep the token; after, a new one is written.
+  clock.advance(2800 * 1000);
+  await mgr.setUpPod(pod('u1', [vol]));
+  assert.equal(await readFile(join(dir, 'token'), 'utf8'), 'token-1-for-p-u1');
+  clock.advance(100 * 1000);
+  await mgr.setUpPod(pod('u1', [vol]));
+  assert.equal(await readFile(join(dir, 'token'), 'utf8'), 'token-2-for-p-u1');
   await assert.rejects(
     mgr.setUpPod(pod('u2', [{ name: 'p', projected: { sources: [{ secret: { name: 'nope' } }] } }])),
     volumeError(/secret "nope" not found/, false),

@@ -24,6 +24,7 @@ import { configMapPayload, DEFAULT_FILE_MODE, downwardAPIPayload, PayloadError, 
 import { checkHostPathType } from './host-path.js';
 import { HostMounter, NoMounter, type Mounter } from './mounts.js';
 import type { VolumeSources } from './volume-sources.js';
+import { ServiceAccountTokenCache } from './token-cache.js';
 
 const log = createLogger('volume-manager');
 
@@ -68,6 +69,8 @@ export class HostVolumeManager implements VolumeManager {
   private readonly canMount: boolean;
   /** Per-pod chains, so a teardown never runs beside a setup of the same pod. */
   private readonly busy = new Map<string, Promise<unknown>>();
+  /** Service account tokens of projected volumes, renewed at 80 % of their lifetime. */
+  private readonly tokens?: ServiceAccountTokenCache;
   /** Pods already told about a degraded volume (logged once, not on every sync). */
   private readonly noted = new Set<string>();
 
@@ -78,6 +81,8 @@ export class HostVolumeManager implements VolumeManager {
     this.clock = opts.clock ?? realClock;
     this.canMount = opts.mounter ? !(opts.mounter instanceof NoMounter) : isRoot();
     this.mounter = opts.mounter ?? (this.canMount ? new HostMounter() : new NoMounter());
+    const request = opts.sources.requestServiceAccountToken?.bind(opts.sources);
+    if (request) this.tokens = new ServiceAccountTokenCache(request, this.clock);
   }
 
   podDir(podUid: string): string {
@@ -244,16 +249,34 @@ export class HostVolumeManager implements VolumeManager {
         const allocatable = await this.allocatable(ctx, s.downwardAPI.items);
         merge(this.payload(vol.name, () => downwardAPIPayload(pod, s.downwardAPI!.items, src.defaultMode, allocatable)));
       } else if (s.serviceAccountToken) {
-        // skiff's API server does not serve serviceaccounts/token (TokenRequest) yet, so there is no token to
-        // project: the file exists (clients that probe for it find it) and is empty, with the projected
-        // defaultMode as upstream uses when the pod sets no fsUser/fsGroup.
-        this.noteOnce(`${uid}/${vol.name}/token`, 'serviceAccountToken projected as an empty placeholder: the API server has no TokenRequest (serviceaccounts/token) yet', pod, vol.name);
-        out.set(s.serviceAccountToken.path, { data: Buffer.alloc(0), mode: (src.defaultMode ?? DEFAULT_FILE_MODE) & 0o777 });
+        // A token bound to this pod from the API (TokenRequest), kept and renewed at 80 % of its lifetime by the
+        // token cache; the projected defaultMode as upstream uses when the pod sets no fsUser/fsGroup.
+        const token = await this.serviceAccountToken(pod, vol.name, s.serviceAccountToken);
+        out.set(s.serviceAccountToken.path, { data: Buffer.from(token), mode: (src.defaultMode ?? DEFAULT_FILE_MODE) & 0o777 });
       } else if (s.clusterTrustBundle || (s as Record<string, unknown>).podCertificate) {
         throw setUpFailed(vol.name, 'projected source clusterTrustBundle/podCertificate is not supported by skiff', true);
       }
     }
     return out;
+  }
+
+  private async serviceAccountToken(pod: Pod, volume: string, src: { audience?: string; expirationSeconds?: number; path: string }): Promise<string> {
+    if (!this.tokens) throw setUpFailed(volume, 'this node cannot request service account tokens (no TokenRequest source)', true);
+    const saName = pod.spec?.serviceAccountName || 'default';
+    try {
+      return await this.tokens.get({
+        namespace: pod.metadata?.namespace ?? 'default',
+        serviceAccountName: saName,
+        audience: src.audience || undefined,
+        // The API's default for the projection (3600 s); the ServiceAccount admission asks for 3607.
+        expirationSeconds: src.expirationSeconds ?? 3600,
+        podName: pod.metadata?.name ?? '',
+        podUid: pod.metadata?.uid ?? '',
+      });
+    } catch (err) {
+      // kubelet's wording (projected.go collectData): failed to fetch token: <the API's error>.
+      throw setUpFailed(volume, `failed to fetch token: ${(err as Error).message}`);
+    }
   }
 
   private async writeAtomically(ctx: SetUpContext, volume: string, dir: string, payload: Payload, memoryBacked: boolean): Promise<PodVolume> {
@@ -322,6 +345,7 @@ export class HostVolumeManager implements VolumeManager {
   }
 
   private async doTearDown(uid: string): Promise<void> {
+    this.tokens?.forgetPod(uid);
     const dir = this.podDir(uid);
     for (const m of await this.mounter.mountPointsUnder(dir)) await this.mounter.unmount(m);
     const left = await this.mounter.mountPointsUnder(dir);
