@@ -58,6 +58,8 @@ export interface WriteOptions {
    * admission on create, after the update preparation on update. May throw a StatusError.
    */
   recordManagedFields?(live: KubeObject | undefined, next: KubeObject): void;
+  /** Receives admission's warnings for the response (`Warning` headers); dropped when absent. */
+  warn?(text: string): void;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -238,7 +240,7 @@ export class ResourceOps {
     if (def.hasStatus && !def.keepsStatusOnCreate) delete obj.status;
     dropEmptyMetadata(meta);
     def.strategy.prepareForCreate?.(obj);
-    const run = this.admission.begin({ operation: 'CREATE', resource: def, subresource: '', namespace, name: meta.name ?? '', object: obj, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun });
+    const run = this.admission.begin({ operation: 'CREATE', resource: def, subresource: '', namespace, name: meta.name ?? '', object: obj, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn });
     let committed = false;
     try {
       const mutated = run.mutate();
@@ -285,7 +287,7 @@ export class ResourceOps {
       }
       const subresource = opts.subresource ?? '';
       const next = this.prepareUpdate(def, namespace, name, desired, current, subresource);
-      const run = this.admission.begin({ operation: 'UPDATE', resource: def, subresource, namespace, name, object: next, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun });
+      const run = this.admission.begin({ operation: 'UPDATE', resource: def, subresource, namespace, name, object: next, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn });
       let committed = false;
       try {
         const mutated = run.mutate();
@@ -403,7 +405,7 @@ export class ResourceOps {
       if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
         throw conflict(this.ref(def, name), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion}`);
       }
-      const run = this.admission.begin({ operation: 'DELETE', resource: def, subresource: '', namespace, name, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun });
+      const run = this.admission.begin({ operation: 'DELETE', resource: def, subresource: '', namespace, name, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn });
       let committed = false;
       try {
         const mutated = run.mutate();

@@ -8,7 +8,8 @@ import { createLogger } from '../../log/logger.js';
 
 const log = createLogger('admission');
 
-export type AdmissionRequest = Omit<AdmissionAttributes, 'onFinish'>;
+/** One write's attributes as the caller gives them; `warn` defaults to dropping warnings (no response to carry them). */
+export type AdmissionRequest = Omit<AdmissionAttributes, 'onFinish' | 'warn'> & { warn?: (text: string) => void };
 
 export class AdmissionRun {
   readonly attrs: AdmissionAttributes;
@@ -17,6 +18,7 @@ export class AdmissionRun {
   constructor(private readonly chain: AdmissionChain, private readonly ctx: AdmissionContext, request: AdmissionRequest) {
     // The request object becomes the attributes (no copy: one is made for every write).
     const attrs = request as AdmissionAttributes;
+    attrs.warn ??= () => {};
     attrs.onFinish = (fn) => {
       this.finishers.push(fn);
     };

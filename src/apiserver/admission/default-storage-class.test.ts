@@ -45,6 +45,7 @@ async function admit(
     user: { username: 'u', groups: [] },
     dryRun: false,
     onFinish: () => {},
+    warn: () => {},
   };
   if (!pluginApplies(plugin, attrs)) return undefined;
   await plugin.admit(attrs, ctx);

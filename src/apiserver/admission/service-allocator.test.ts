@@ -34,6 +34,7 @@ async function setup(now?: () => Date) {
       user: { username: 'test', groups: [] },
       dryRun: opts.dryRun ?? false,
       onFinish: (fn) => finishers.push(fn),
+      warn: () => {},
     };
     assert.ok(pluginApplies(plugin, attrs));
     await plugin.admit(attrs, ctx);

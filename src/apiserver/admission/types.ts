@@ -35,6 +35,11 @@ export interface AdmissionAttributes {
    * owners' repair loops once it is gone). Finish functions run in registration order and must not throw.
    */
   onFinish(fn: (committed: boolean) => void | Promise<void>): void;
+  /**
+   * Adds a warning to the response (an HTTP `Warning: 299 - "text"` header, which kubectl prints as
+   * `Warning: text`), as admission plugins do upstream through k8s.io/apiserver/pkg/warning. Never refuses.
+   */
+  warn(text: string): void;
 }
 
 /** Read access for plugins: the current objects of a resource from the watch cache. */

@@ -40,7 +40,7 @@ export async function applyResource(scope: RequestScope, r: ApiRequest, subresou
   // Update, else create; a create that loses a race with another creator retries as an update.
   for (let attempt = 0; ; attempt++) {
     try {
-      const obj = await scope.ops.update(storage, ns, name, (cur) => scope.inward(def, run(scope.outward(def, cur).obj)), { dryRun, user: r.user, subresource });
+      const obj = await scope.ops.update(storage, ns, name, (cur) => scope.inward(def, run(scope.outward(def, cur).obj)), { dryRun, user: r.user, subresource, warn: (text) => r.warnings.push(text) });
       return scope.sendObject(r, 200, obj);
     } catch (err) {
       if (!(isStatusError(err) && err.code === 404 && err.reason === 'NotFound') || subresource !== '') throw err;
@@ -49,7 +49,7 @@ export async function applyResource(scope: RequestScope, r: ApiRequest, subresou
     fresh.metadata.name = name;
     try {
       // create takes the object over; `fresh` shares values with the applied configuration a retry applies again.
-      const obj = await scope.ops.create(storage, ns, scope.inwardForCreate(def, ns, structuredClone(fresh)), { dryRun, user: r.user });
+      const obj = await scope.ops.create(storage, ns, scope.inwardForCreate(def, ns, structuredClone(fresh)), { dryRun, user: r.user, warn: (text) => r.warnings.push(text) });
       return scope.sendObject(r, 201, obj);
     } catch (err) {
       if (!(isStatusError(err) && err.reason === 'AlreadyExists') || attempt > 0) throw err;

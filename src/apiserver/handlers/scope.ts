@@ -152,9 +152,12 @@ export class RequestScope {
     r.warnings.push(...report.unknown.map((f) => `unknown field "${f}"`));
   }
 
-  /** Write options of a request: dry run, the writer's identity, and managed-fields recording for `subresource`. */
+  /**
+   * Write options of a request: dry run, the writer's identity, managed-fields recording for `subresource`, and
+   * admission's warnings into the response's `Warning` headers.
+   */
   writeOptions(r: ApiRequest, subresource: string): WriteOptions {
-    return { dryRun: isDryRun(r.query), user: r.user, recordManagedFields: this.updateRecorder(r, subresource) };
+    return { dryRun: isDryRun(r.query), user: r.user, recordManagedFields: this.updateRecorder(r, subresource), warn: (text) => r.warnings.push(text) };
   }
 
   /**

@@ -93,7 +93,7 @@ export async function serveDeclared(scope: RequestScope, r: ApiRequest, sub: Sub
     if (r.req.method !== sub.mutation.method) throw methodNotAllowed();
     const body = await readObjectBody(scope, r);
     const mutation = sub.mutation;
-    const updated = await scope.ops.update(def, ns, name, (cur) => mutation.apply(cur, body, { name, now }), { dryRun: isDryRun(r.query), user: r.user, subresource: sub.name });
+    const updated = await scope.ops.update(def, ns, name, (cur) => mutation.apply(cur, body, { name, now }), { dryRun: isDryRun(r.query), user: r.user, subresource: sub.name, warn: (text) => r.warnings.push(text) });
     if (mutation.respond === 'created') return sendSuccess(r.res, 201);
     return scope.sendObject(r, 200, updated);
   }
