@@ -158,6 +158,9 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     host: config.bindAddress,
     extensions: defaultExtensions(served),
     documents: saTokens.documents(),
+    // Pods get their service account checked and its token mounted (this server's controllers publish the default
+    // accounts and kube-root-ca.crt the volume needs).
+    serviceAccountAdmission: true,
     defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
     maxRequestsInflight: config.maxRequestsInflight,

@@ -1,0 +1,190 @@
+/**
+ * A pod uses its service account token end to end: `skiff server` (a child process, embedded agent, process runtime)
+ * admits the pod with the kube-api-access volume, the agent fills it with a token bound to the pod (TokenRequest),
+ * the CA (kube-root-ca.crt) and the namespace, and a program in the pod calls the API the in-cluster way
+ * (KUBERNETES_SERVICE_HOST/PORT, the token file, ca.crt). Once the pod is deleted, its token is refused (401).
+ * Needs root (pod namespaces, CNI, the service proxy); skips otherwise, except under CI=true.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pickFreeSubnet } from '../src/agent/network/network-testing.js';
+import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { eventually } from './helpers/eventually.js';
+import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+
+const isRoot = process.getuid?.() === 0;
+const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback'];
+function skipReason(): string | false {
+  const k = kubectlSkip();
+  if (k) return k;
+  const missing = prereqs.filter((p) => !existsSync(p));
+  let reason: string | false = false;
+  if (!isRoot) reason = 'the process runtime needs root for pod namespaces, cgroups and CNI; skipping the service account pod end-to-end test';
+  else if (missing.length > 0) reason = `missing on this machine: ${missing.join(', ')}; skipping the service account pod end-to-end test`;
+  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
+  return reason;
+}
+
+const suffix = randomBytes(3).toString('hex');
+const NODE = `e2e-sa-${suffix}`;
+const NS = `e2e-sa-${suffix}`;
+/** A service CIDR of this test's own, so its proxy rules do not meet other agents' on this machine. */
+const SERVICE_CIDR = `10.${150 + randomInt(40)}.0.0/16`;
+const TOKEN_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** The in-cluster client: what client-go's rest.InClusterConfig reads, then two calls; prints one RESULT line. */
+const IN_CLUSTER = `
+const fs = require('fs'), https = require('https');
+const dir = '${TOKEN_DIR}';
+const token = fs.readFileSync(dir + '/token', 'utf8'), ca = fs.readFileSync(dir + '/ca.crt'), ns = fs.readFileSync(dir + '/namespace', 'utf8');
+const host = process.env.KUBERNETES_SERVICE_HOST, port = process.env.KUBERNETES_SERVICE_PORT;
+const call = (method, path, body) => new Promise((resolve, reject) => {
+  const r = https.request({ host, port, method, path, ca, headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' } }, (s) => {
+    let t = ''; s.on('data', (c) => (t += c)); s.on('end', () => resolve({ status: s.statusCode, body: t }));
+  });
+  r.on('error', reject); r.end(body);
+});
+(async () => {
+  for (let i = 0; ; i++) {
+    try {
+      const api = await call('GET', '/api');
+      const me = await call('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }));
+      const pods = await call('GET', '/api/v1/namespaces/' + ns + '/pods');
+      console.log('RESULT ' + JSON.stringify({ ns, host, api: api.status, versions: JSON.parse(api.body).versions, me: me.status === 201 ? JSON.parse(me.body).status.userInfo : me.status, pods: pods.status }));
+      break;
+    } catch (e) {
+      console.log('retrying: ' + e.message);
+      if (i > 60) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  setInterval(() => {}, 1e9);
+})();
+`;
+
+describe('a pod calls the API with its projected service account token', { skip: skipReason() }, () => {
+  let dataDir: string;
+  let server: ServerProcess | undefined;
+  let k: Kubectl;
+  let ca: string;
+  const podUids = new Set<string>();
+
+  const withToken = (token: string, path: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: server!.port, method: 'GET', path, ca, agent: false, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-sa-'));
+    const podCidr = await pickFreeSubnet(24);
+    // All interfaces: pods reach the API through the kubernetes Service, whose endpoint is the node's address.
+    server = await spawnServer(['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--cluster-cidr', podCidr, '--service-cidr', SERVICE_CIDR, '--kubelet-port', '0', '--https-listen-port', '0'], 30_000, {}, { agent: true });
+    const s = server;
+    await eventually('the embedded node agent', async () => {
+      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null) throw new Error(`the node agent did not start:\n${s.output()}`);
+      return /skiff node ready/.test(s.output());
+    }, 30_000);
+    k = kubectlFor(join(dataDir, 'kubeconfig.yaml'));
+    ca = readFileSync(join(dataDir, 'server', 'tls', 'server-ca.crt'), 'utf8');
+    assert.equal((await k(['create', 'namespace', NS])).code, 0);
+  });
+
+  after(async () => {
+    if (server && k) {
+      try {
+        const list = await k.json(['-n', NS, 'get', 'pods']);
+        for (const p of list.items) podUids.add(p.metadata.uid);
+        await k(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=40s'], { timeoutMs: 45_000 });
+      } catch {
+        // the hard clean below takes whatever is left
+      }
+    }
+    if (server) {
+      const child = server.child;
+      server = undefined;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await waitExit(child);
+        clearTimeout(timer);
+      }
+    }
+    if (dataDir) {
+      const report = await hardCleanAgent({ dataDir, podUids });
+      if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
+    }
+  });
+
+  it('the pod gets the kube-api-access volume, reads its token, CA and namespace, and is authenticated as its service account', async () => {
+    // With RBAC the account may read pods of its namespace through this binding; without RBAC it changes nothing.
+    assert.equal((await k(['-n', NS, 'create', 'rolebinding', 'client-view', '--clusterrole', 'view', `--serviceaccount=${NS}:client`])).code, 0);
+    assert.equal((await k(['-n', NS, 'create', 'serviceaccount', 'client'])).code, 0);
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'client', namespace: NS },
+      spec: { serviceAccountName: 'client', terminationGracePeriodSeconds: 1, containers: [{ name: 'client', image: 'node', command: ['node', '-e', IN_CLUSTER] }] },
+    };
+    const created = await k(['create', '-f', '-', '-o', 'json'], { input: JSON.stringify(pod) });
+    assert.equal(created.code, 0, created.stderr);
+    const admitted = JSON.parse(created.stdout);
+    podUids.add(admitted.metadata.uid);
+    const vol = admitted.spec.volumes.find((v: any) => v.name.startsWith('kube-api-access-'));
+    assert.ok(vol, `a kube-api-access volume in ${JSON.stringify(admitted.spec.volumes)}`);
+    assert.match(vol.name, /^kube-api-access-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    assert.equal(vol.projected.sources[0].serviceAccountToken.expirationSeconds, 3607);
+    assert.deepEqual(admitted.spec.containers[0].volumeMounts, [{ name: vol.name, readOnly: true, mountPath: TOKEN_DIR }]);
+
+    const result = await eventually('the RESULT line in the pod log', async () => {
+      const logs = await k(['-n', NS, 'logs', 'client']);
+      const line = logs.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+      return line ? JSON.parse(line.slice('RESULT '.length)) : undefined;
+    }, 60_000);
+    assert.equal(result.ns, NS);
+    assert.equal(result.host, SERVICE_CIDR.replace('0.0/16', '0.1'));
+    assert.equal(result.api, 200);
+    assert.deepEqual(result.versions, ['v1']);
+    assert.equal(result.me.username, `system:serviceaccount:${NS}:client`);
+    assert.deepEqual(result.me.extra['authentication.kubernetes.io/pod-name'], ['client']);
+    assert.deepEqual(result.me.extra['authentication.kubernetes.io/pod-uid'], [admitted.metadata.uid]);
+    assert.deepEqual(result.me.extra['authentication.kubernetes.io/node-name'], [NODE]);
+    assert.equal(result.pods, 200);
+
+    // The token in the pod is bound to it: good now, refused once the pod is gone.
+    const token = (await k(['-n', NS, 'exec', 'client', '--', 'cat', `${TOKEN_DIR}/token`])).stdout;
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+    assert.equal(claims['kubernetes.io'].pod.uid, admitted.metadata.uid);
+    assert.equal(await withToken(token, '/api'), 200);
+    assert.equal((await k(['-n', NS, 'delete', 'pod', 'client', '--wait=true', '--timeout=60s'], { timeoutMs: 65_000 })).code, 0);
+    assert.equal(await withToken(token, '/api'), 401);
+  });
+
+  it('automountServiceAccountToken: false on the account or the pod leaves the volume out; a missing account is refused', async () => {
+    assert.equal((await k(['-n', NS, 'create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'quiet' }, automountServiceAccountToken: false }) })).code, 0);
+    const make = async (name: string, spec: Record<string, unknown>) => {
+      const r = await k(['-n', NS, 'create', '--dry-run=server', '-f', '-', '-o', 'json'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'node' }], ...spec } }) });
+      return r;
+    };
+    const quiet = JSON.parse((await make('q', { serviceAccountName: 'quiet' })).stdout);
+    assert.equal(quiet.spec.volumes, undefined);
+    const optOut = JSON.parse((await make('o', { automountServiceAccountToken: false })).stdout);
+    assert.equal(optOut.spec.serviceAccountName, 'default');
+    assert.equal(optOut.spec.volumes, undefined);
+    const podWins = JSON.parse((await make('w', { serviceAccountName: 'quiet', automountServiceAccountToken: true })).stdout);
+    assert.equal(podWins.spec.volumes.length, 1);
+    const missing = await make('m', { serviceAccountName: 'nobody' });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, new RegExp(`pods "m" is forbidden: error looking up service account ${NS}/nobody: serviceaccount "nobody" not found`));
+  });
+});
