@@ -159,8 +159,9 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     extensions: defaultExtensions(served),
     documents: saTokens.documents(),
     // Pods get their service account checked and its token mounted (this server's controllers publish the default
-    // accounts and kube-root-ca.crt the volume needs).
-    serviceAccountAdmission: true,
+    // accounts and kube-root-ca.crt the volume needs; without the account controller, pods are not refused for want
+    // of a default account no one creates).
+    serviceAccountAdmission: !config.disable.includes('serviceaccount'),
     defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
     defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
     maxRequestsInflight: config.maxRequestsInflight,
