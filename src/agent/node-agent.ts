@@ -213,6 +213,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
     if (!o.disableNetworkPolicy) {
       const policy = await startNetworkPolicy({ client: o.client, informers: o.informers, nodeName: o.nodeName, agentIdentity: network?.bridgeName ?? `${agentDir}:${o.nodeName}` });
       if (policy) stops.push(() => policy.stop());
+    } else {
+      log.info('network policy: disabled (--disable-network-policy); NetworkPolicies are not enforced on this node');
     }
 
     const volumes = new HostVolumeManager({ rootDir: join(agentDir, 'pods'), sources: clientVolumeSources(o.client, o.nodeName), nodeName: o.nodeName });
