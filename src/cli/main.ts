@@ -10,8 +10,11 @@ Commands:
   server    Run the control plane (API server, store, controllers, scheduler) on this machine
   agent     Join a server as a node (skiff agent --server URL --token TOKEN)
   images    Import image archives for offline nodes (skiff images import FILE [--data-dir DIR])
+  kubeconfig
+            Issue a client-certificate kubeconfig for a user (skiff kubeconfig --user NAME [--group G]...
+            [--expiration D] [-o FILE] [--server URL] [--data-dir DIR])
 
-Run 'skiff server --help' or 'skiff agent --help' for their flags.
+Run 'skiff server --help', 'skiff agent --help' or 'skiff kubeconfig --help' for their flags.
 `;
 
 const log = createLogger('skiff');
@@ -23,6 +26,10 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 1 : 0;
   }
   if (command === 'images') return imagesCommand(rest);
+  if (command === 'kubeconfig') {
+    const { kubeconfigCommand } = await import('./kubeconfig-command.js');
+    return kubeconfigCommand(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+  }
   if (command !== 'server' && command !== 'agent') {
     process.stderr.write(`skiff: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 1;

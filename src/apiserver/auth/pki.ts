@@ -366,10 +366,22 @@ async function createCa(now: Date): Promise<PemPair> {
 }
 
 interface LeafSpec {
-  subject: string;
+  /** A DN string, or the JSON form (one attribute per element) when values may hold DN syntax (user names). */
+  subject: string | X509.JsonName;
   /** Extended key usage OID. */
   usage: string;
   sans?: SanSet;
+  /** Default LEAF_VALIDITY_DAYS. */
+  validityMs?: number;
+}
+
+/**
+ * A client certificate signed by the cluster CA: CN = user, one O per group (how the x509 authenticator reads them),
+ * valid from an hour ago for `validityMs`. For `skiff kubeconfig --user NAME --group G`.
+ */
+export async function issueClientCertificate(ca: { certPem: string; keyPem: string }, opts: { user: string; groups?: string[]; validityMs: number; now?: Date }): Promise<{ certPem: string; keyPem: string }> {
+  const subject: X509.JsonName = [{ CN: [opts.user] }, ...(opts.groups ?? []).map((g) => ({ O: [g] }))];
+  return createLeaf(ca, opts.now ?? new Date(), { subject, usage: EKU_CLIENT_AUTH, validityMs: opts.validityMs });
 }
 
 async function createLeaf(ca: PemPair, now: Date, spec: LeafSpec): Promise<PemPair> {
@@ -397,7 +409,7 @@ async function createLeaf(ca: PemPair, now: Date, spec: LeafSpec): Promise<PemPa
     // The CA's encoded name as is: chain building compares issuer and subject names.
     issuer: caCert.subjectName,
     notBefore: new Date(now.getTime() - BACKDATE_MS),
-    notAfter: new Date(now.getTime() + LEAF_VALIDITY_DAYS * DAY_MS),
+    notAfter: new Date(now.getTime() + (spec.validityMs ?? LEAF_VALIDITY_DAYS * DAY_MS)),
     signingAlgorithm: SIGNING_ALGORITHM,
     publicKey: keys.publicKey as never,
     signingKey: caKey as never,
