@@ -1,6 +1,8 @@
 /** The policy model: which pods are isolated, and which (peer, port) pairs each policy allows, case by case. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import { clusterDnsPeers } from './cluster-dns-peers.js';
 import { computePolicyModel, parseIpBlock, policyTypesOf, type AllowEntry } from './compute-policy-model.js';
 import { cases, inputsOf, NODE, pod, policy, world } from './policy-golden-cases.js';
 
@@ -101,5 +103,37 @@ describe('parseIpBlock', () => {
     assert.equal(typeof parseIpBlock('10.0.0.0', []), 'string');
     assert.equal(typeof parseIpBlock('10.0.0.0/8', ['10.0.0.0/7']), 'string');
     assert.equal(typeof parseIpBlock('300.0.0.0/8', []), 'string');
+  });
+});
+
+describe('cluster DNS as kube-dns pods (cluster-dns-peers.ts)', () => {
+  const slice = (labels: Record<string, string>, addresses: string[], ready = true): EndpointSlice => ({
+    addressType: 'IPv4',
+    metadata: { namespace: 'kube-system', name: `kube-dns-${addresses[0]}`, labels },
+    endpoints: [{ addresses, conditions: { ready } }],
+    ports: [
+      { name: 'dns', port: 53, protocol: 'UDP' },
+      { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+    ],
+  });
+  const mine = { 'kubernetes.io/service-name': 'kube-dns', 'endpointslice.kubernetes.io/managed-by': 'cluster-dns.skiff.io' };
+
+  it("the usual 'DNS to the kube-dns pods' egress rule allows the servers' DNS addresses, by number and by port name", () => {
+    const dns = clusterDnsPeers([
+      slice(mine, ['192.0.2.2']),
+      slice(mine, ['192.0.2.3'], false),
+      slice({ ...mine, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' }, ['10.91.5.5']),
+    ]);
+    assert.deepEqual(dns.map((p) => [p.metadata?.namespace, p.metadata?.labels, p.status?.podIP]), [['kube-system', { 'k8s-app': 'kube-dns' }, '192.0.2.2']], 'ready addresses of skiff-managed slices only');
+    const egress = policy('shop', 'dns-only', {
+      podSelector: {},
+      policyTypes: ['Egress'],
+      egress: [
+        { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 'dns-tcp' }] },
+      ],
+    });
+    const m = computePolicyModel({ nodeName: NODE, policies: [egress], pods: [...world.pods, ...dns], namespaces: [...world.namespaces, { metadata: { name: 'kube-system' } }] });
+    assert.deepEqual(m.policies.get('egress/shop/dns-only')!.entries.map(show), ['192.0.2.2/32 UDP:53', '192.0.2.2/32 TCP:53']);
+    assert.ok(!m.pods.some((p) => p.ip === '192.0.2.2'), 'the DNS stand-in is never isolated itself');
   });
 });

@@ -1,6 +1,7 @@
 /**
  * NetworkPolicy enforcement for the pods of one node (kube-router's netpol controller, which k3s runs in every agent):
- * Pods (all of the cluster: peers live anywhere), Namespaces and NetworkPolicies from the agent's shared informers →
+ * Pods (all of the cluster: peers live anywhere), Namespaces, NetworkPolicies and the kube-dns EndpointSlices (the
+ * servers' DNS stands in for CoreDNS pods: cluster-dns-peers.ts) from the agent's shared informers →
  * computePolicyModel (pure) → renderPolicyRules (pure) → `iptables-restore --noflush` of this agent's chains only.
  *
  * - Syncs run through a BoundedFrequencyRunner (1 s, bursts of 2, as the service proxy): any change asks for one, the
@@ -17,13 +18,15 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import type { KubeObject } from '../../../api/object.js';
-import { Namespaces, NetworkPolicies, Pods } from '../../../client/resources.js';
+import { EndpointSlices, Namespaces, NetworkPolicies, Pods } from '../../../client/resources.js';
 import type { EventRecorder, Informer, InformerFactory } from '../../../client/types.js';
 import { createLogger } from '../../../log/logger.js';
 import { BoundedFrequencyRunner } from '../../../proxy/bounded-frequency-runner.js';
 import { iptablesRestore } from '../../../proxy/iptables/iptables-proxier.js';
+import { clusterDnsPeers, isClusterDnsSlice } from './cluster-dns-peers.js';
 import { computePolicyModel, policyPodIP } from './compute-policy-model.js';
 import { isPolicyChainOf, policyChainTag, policyJumpRules, renderPolicyRestore, renderPolicyRules, topPolicyChain } from './render-policy-iptables.js';
 
@@ -62,6 +65,7 @@ export class NetworkPolicyController {
   private pods!: Informer<Obj<Pod>>;
   private namespaces!: Informer<Obj<Namespace>>;
   private policies!: Informer<Obj<NetworkPolicy>>;
+  private slices!: Informer<Obj<EndpointSlice>>;
   private lastText = '';
   private lastWriteAt = 0;
   private needWrite = true;
@@ -91,6 +95,8 @@ export class NetworkPolicyController {
     this.pods = this.o.informers.informerFor<Obj<Pod>>(Pods);
     this.namespaces = this.o.informers.informerFor<Obj<Namespace>>(Namespaces);
     this.policies = this.o.informers.informerFor<Obj<NetworkPolicy>>(NetworkPolicies);
+    // The same informer as the service proxy's; only the kube-dns slices matter here (cluster-dns-peers.ts).
+    this.slices = this.o.informers.informerFor<Obj<EndpointSlice>>(EndpointSlices);
     const changed = () => {
       if (this.initialized && !this.stopped) this.runner.run();
     };
@@ -99,8 +105,10 @@ export class NetworkPolicyController {
     this.pods.addEventHandler({ add: changed, update: (a, b) => podShape(a) !== podShape(b) && changed(), delete: changed });
     this.namespaces.addEventHandler({ add: changed, update: (a, b) => JSON.stringify(a.metadata?.labels) !== JSON.stringify(b.metadata?.labels) && changed(), delete: changed });
     this.policies.addEventHandler({ add: changed, update: changed, delete: changed });
+    const dnsSlice = (s: EndpointSlice) => isClusterDnsSlice(s) && changed();
+    this.slices.addEventHandler({ add: dnsSlice, update: (_a, b) => dnsSlice(b), delete: dnsSlice });
     this.o.informers.start();
-    await Promise.all([this.pods.waitForSync(), this.namespaces.waitForSync(), this.policies.waitForSync()]);
+    await Promise.all([this.pods.waitForSync(), this.namespaces.waitForSync(), this.policies.waitForSync(), this.slices.waitForSync()]);
     // The first write (everything of a previous run replaced) before start returns; a failed one is retried.
     this.initialized = true;
     await this.enqueueSync();
@@ -128,7 +136,7 @@ export class NetworkPolicyController {
   private async sync(): Promise<void> {
     if (this.stopped) return;
     const t0 = performance.now();
-    const model = computePolicyModel({ nodeName: this.o.nodeName, policies: this.policies.lister.list(), pods: this.pods.lister.list(), namespaces: this.namespaces.lister.list() });
+    const model = computePolicyModel({ nodeName: this.o.nodeName, policies: this.policies.lister.list(), pods: [...this.pods.lister.list(), ...clusterDnsPeers(this.slices.lister.list())], namespaces: this.namespaces.lister.list() });
     this.report(model.warnings);
     const rendered = renderPolicyRules(model, { tag: this.tag });
     const t1 = performance.now();
