@@ -29,6 +29,7 @@ function attrs(pod: KubeObject): AdmissionAttributes {
     user: { username: 'u', groups: [] },
     dryRun: false,
     onFinish() {},
+    warn() {},
   };
 }
 
@@ -74,7 +75,7 @@ describe('ServiceAccount admission', () => {
 
   it('refuses a pod naming a missing account in upstream words, asking once; a missing default is asked for again', async () => {
     const c = ctx({});
-    await assert.rejects(plugin.admit(attrs(pod({ serviceAccountName: 'nobody' })), c), (e: unknown) => {
+    await assert.rejects(Promise.resolve(plugin.admit(attrs(pod({ serviceAccountName: 'nobody' })), c)), (e: unknown) => {
       assert.ok(isStatusError(e));
       assert.equal(e.code, 403);
       assert.equal(e.message, 'pods "p" is forbidden: error looking up service account ns/nobody: serviceaccount "nobody" not found');
@@ -82,7 +83,7 @@ describe('ServiceAccount admission', () => {
     });
     assert.equal(c.lookups, 1);
     const d = ctx({});
-    await assert.rejects(plugin.admit(attrs(pod()), d), /serviceaccount "default" not found/);
+    await assert.rejects(Promise.resolve(plugin.admit(attrs(pod()), d)), /serviceaccount "default" not found/);
     assert.equal(d.lookups, 3);
   });
 
