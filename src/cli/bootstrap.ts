@@ -21,6 +21,8 @@ const ITERATIONS = 4096;
 interface BootstrapData {
   caCertPem: string;
   caKeyPem: string;
+  /** The service account signing key (server/tls/service.key), so every server checks every server's tokens. */
+  serviceKeyPem?: string;
 }
 
 interface Sealed {
@@ -72,13 +74,23 @@ export async function tokenSecret(dataDir: string, flag: string | undefined): Pr
 
 /**
  * Before the PKI is loaded: if the datastore already holds a CA, write it into this data dir (replacing a different
- * local CA, because the cluster's wins). Returns true when it did.
+ * local CA, because the cluster's wins), and the cluster's service account key likewise. Returns true when the CA
+ * was written.
  */
 export async function adoptClusterCA(sealed: string, dataDir: string, secret: string | undefined): Promise<boolean> {
   if (!secret) throw new Error('the datastore already belongs to a cluster: start this server with --token set to the token of the first server');
   const data = unseal(sealed, secret);
   const dir = join(dataDir, 'server', 'tls');
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (data.serviceKeyPem !== undefined) {
+    // The cluster's service account key, like k3s's bootstrap data: tokens one server issues work against all.
+    const keyPath = join(dir, 'service.key');
+    const currentKey = await readFile(keyPath, 'utf8').catch(() => undefined);
+    if (currentKey !== data.serviceKeyPem) {
+      if (currentKey !== undefined) log.warn("replacing the local service account key with the cluster's from the datastore", { dir });
+      await writeFileAtomic(keyPath, data.serviceKeyPem, 0o600);
+    }
+  }
   const certPath = join(dir, 'server-ca.crt');
   let current: string | undefined;
   try {
@@ -93,10 +105,13 @@ export async function adoptClusterCA(sealed: string, dataDir: string, secret: st
   return true;
 }
 
-/** After the PKI is loaded: the first server publishes its CA. Returns false when another server won the race. */
-export async function publishClusterCA(store: Store, secret: string, caCertPem: string, caKeyPem: string): Promise<boolean> {
+/**
+ * After the PKI is loaded: the first server publishes its CA (and service account key). Returns false when another
+ * server won the race.
+ */
+export async function publishClusterCA(store: Store, secret: string, caCertPem: string, caKeyPem: string, serviceKeyPem?: string): Promise<boolean> {
   try {
-    await store.create(BOOTSTRAP_KEY, seal({ caCertPem, caKeyPem }, secret));
+    await store.create(BOOTSTRAP_KEY, seal({ caCertPem, caKeyPem, ...(serviceKeyPem !== undefined ? { serviceKeyPem } : {}) }, secret));
     return true;
   } catch (err) {
     if (err instanceof KeyExistsError) return false;

@@ -10,6 +10,7 @@ import { Authenticator } from '../apiserver/auth/authenticator.js';
 import { ensureToken } from '../apiserver/auth/cluster-token.js';
 import { ensurePki } from '../apiserver/auth/pki.js';
 import { openServiceAccountTokens, serviceAccountObjects } from '../apiserver/auth/serviceaccount/service-account-tokens.js';
+import { serviceAccountKeyPem } from '../apiserver/auth/serviceaccount/signing-key.js';
 import { defaultExtensions } from '../apiserver/extensions.js';
 import { resources } from '../apiserver/registry/index.js';
 import { NodeProxy } from '../apiserver/node-proxy/node-proxy.js';
@@ -117,7 +118,8 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
   if (boot.kv) await adoptClusterCA(boot.kv.value, config.dataDir, secret);
   let pki = await ensurePki(config.dataDir, pkiOptions);
   let token = await ensureToken(config.dataDir, config.token, pki.caHash);
-  if (!boot.kv && !(await publishClusterCA(store, token.secret, pki.caCertPem, pki.caKeyPem))) {
+  // The service account key travels with the CA (k3s's bootstrap data): every server checks every server's tokens.
+  if (!boot.kv && !(await publishClusterCA(store, token.secret, pki.caCertPem, pki.caKeyPem, await serviceAccountKeyPem(config.dataDir)))) {
     // Another server published first: take its CA after all.
     const winner = await store.get(BOOTSTRAP_KEY);
     if (winner.kv && (await adoptClusterCA(winner.kv.value, config.dataDir, token.secret))) {

@@ -38,3 +38,8 @@ export async function ensureServiceAccountKey(dataDir: string): Promise<KeyObjec
   algorithmOf(key);
   return key;
 }
+
+/** The signing key's PKCS#8 PEM (created when missing), for the cluster bootstrap data HA servers share. */
+export async function serviceAccountKeyPem(dataDir: string): Promise<string> {
+  return (await ensureServiceAccountKey(dataDir)).export({ format: 'pem', type: 'pkcs8' }) as string;
+}
