@@ -106,7 +106,7 @@ test('a Deployment is never refused; its template is warned about', async () => 
   assert.equal(r.warnings.length, 1);
   assert.match(r.warnings[0]!, /^would violate PodSecurity "restricted:latest": privileged \(container "c"/);
   // A CronJob's template is two levels deeper.
-  const cron = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'c', namespace: 'apps' }, spec: { jobTemplate: { spec: { template: deployment.spec!.template } } } } as unknown as KubeObject;
+  const cron = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'c', namespace: 'apps' }, spec: { jobTemplate: { spec: { template: (deployment.spec as { template: unknown }).template } } } } as unknown as KubeObject;
   assert.equal((await run({ objects: [namespace('apps', restricted)], resource: res('batch', 'cronjobs'), object: cron })).warnings.length, 1);
   // enforce alone does not warn for workloads (only warn and audit apply to templates).
   const enforceOnly = await run({ objects: [namespace('apps', { 'pod-security.kubernetes.io/enforce': 'restricted' })], resource: res('apps', 'deployments'), object: deployment });
@@ -118,7 +118,7 @@ test('exemptions: namespaces, usernames, runtime classes', async () => {
   assert.equal((await run({ objects, resource: pods, object: privilegedPod(), plugin: { exemptions: { namespaces: ['apps'] } } })).error, undefined);
   assert.equal((await run({ objects, resource: pods, object: privilegedPod(), user: 'ci', plugin: { exemptions: { usernames: ['ci'] } } })).error, undefined);
   const kata = privilegedPod();
-  (kata as { spec: { runtimeClassName?: string } }).spec.runtimeClassName = 'kata';
+  (kata as unknown as { spec: { runtimeClassName?: string } }).spec.runtimeClassName = 'kata';
   assert.equal((await run({ objects, resource: pods, object: kata, plugin: { exemptions: { runtimeClasses: ['kata'] } } })).error, undefined);
   assert.equal((await run({ objects, resource: pods, object: kata })).error?.code, 403);
 });
