@@ -77,6 +77,11 @@ export interface HandlerOptions {
   connectTargets?: ReadonlyMap<string, ConnectTarget>;
   /** Documents at fixed non-resource paths, served to GETs after authorization (OIDC discovery: `/openid/v1/jwks`). */
   documents?: ReadonlyMap<string, { contentType: string; body(): string }>;
+  /**
+   * Further non-resource endpoints of any method, served after authentication and authorization (verb: the lower-case
+   * method): true when it served the path (skiff's /v1-skiff/encrypt/*).
+   */
+  endpoints?(req: IncomingMessage, res: ServerResponse, path: string): boolean;
   /** Maps errors of the datastore to the Status clients get (e.g. a full disk). */
   translateError?(err: unknown): StatusError | undefined;
 }
@@ -188,6 +193,7 @@ export class ApiHandler {
   }
 
   private serveNonResource(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): void {
+    if (this.opts.endpoints?.(req, res, path)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed();
     if (path === '/version' || path === '/version/') return sendJson(res, 200, JSON.stringify(this.opts.version));
     const parts = path.split('/').filter((p) => p !== '');

@@ -12,7 +12,10 @@ import { isAlreadyExists } from '../api/status.js';
 import { SqliteStore } from '../storage/sqlite-store.js';
 import type { Store } from '../storage/store.js';
 import type { Authenticator } from './auth/authenticator.js';
-import type { Authorizer } from './auth/authorizer.js';
+import { alwaysAllow, firstDecision, type Authorizer } from './auth/authorizer.js';
+import { feedNodeGraph } from './auth/node/graph-feeder.js';
+import { NodeAuthorizer } from './auth/node/node-authorizer.js';
+import { nodeRestriction } from './admission/node-restriction.js';
 import type { WatchLimits } from './handlers/watch.js';
 import type { ConnectTarget } from './handlers/connect.js';
 import { defaultStorageClassAdmission } from './admission/default-storage-class.js';
@@ -34,6 +37,7 @@ import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-han
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
 import { mountNodeJoin, type NodeJoinOptions } from './node-join/node-join-handler.js';
 import { GROUP_SYSTEM_MASTERS, type UserInfo } from './auth/user-info.js';
+import { RbacAuthorization } from './auth/rbac/rbac-authorization.js';
 import { startEventTtl } from './event-ttl.js';
 import { decodeFromStore } from './object-codec.js';
 import type { ResourceDefinition } from './registry/types.js';
@@ -66,7 +70,10 @@ export interface ApiServerOptions {
   port: number;
   host: string;
   extensions?: HandlerExtensions;
-  /** Decides every request after authentication (default AlwaysAllow until RBAC lands). */
+  /**
+   * Decides every request after authentication, after the Node authorizer (kube-apiserver's
+   * `--authorization-mode=Node,<this>`; default system:masters then RBAC; tests of other parts pass alwaysAllow).
+   */
   authorizer?: Authorizer;
   /** Memory bounds of watches (tests lower them). */
   watchLimits?: Partial<WatchLimits>;
@@ -111,6 +118,8 @@ export interface ApiServerOptions {
   serviceAccountAdmission?: boolean;
   /** Documents at fixed non-resource paths (OIDC discovery of service account tokens: auth/serviceaccount/). */
   documents?: ReadonlyMap<string, { contentType: string; body(): string }>;
+  /** Further non-resource endpoints behind authentication and authorization (HandlerOptions.endpoints). */
+  endpoints?(req: IncomingMessage, res: ServerResponse, path: string): boolean;
 }
 
 export interface ApiServer {
@@ -138,18 +147,22 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // The API's writes go through the health observer, so a write refused for lack of space marks the server not ready.
   const store = health.observe(opts.store);
   const cache = new WatchCache(store, decodeFromStore);
+  // RBAC (auth/rbac/): decisions from an index over the watch cache; also escalation checks, impersonation, reviews.
+  const rbac = new RbacAuthorization();
+  const nodeGraph = feedNodeGraph(cache);
   const serviceAllocation = { store, serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: opts.nodePortRange ?? ([30000, 32767] as [number, number]) };
   // kube-apiserver's plugin order: NamespaceLifecycle first, then the defaulting plugins.
   const admission: AdmissionChain = {
     mutating: [
       namespaceLifecycle(),
       ...(opts.serviceAccountAdmission ? [serviceAccountAdmission()] : []),
+      nodeRestriction(),
       priorityAdmission(),
       defaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300),
       defaultStorageClassAdmission(),
       new ServiceAllocator(serviceAllocation),
     ],
-    validating: [],
+    validating: [rbac.escalationCheck()],
   };
   const ops = new ResourceOps(store, cache, admission);
   let cacheReady = false;
@@ -158,7 +171,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const discovery = new Discovery(opts.resources, () => `${opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host}:${port}`);
   const handler = new ApiHandler({
     ops,
-    resources: opts.resources,
+    resources: rbac.withAccessReviews(opts.resources),
     discovery,
     authenticate: (req) => inProcessUser(req) ?? opts.authenticator.authenticate(req),
     version: versionInfo(),
@@ -172,12 +185,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     liveChecks: () => [{ name: 'ping', ok: true }],
     translateError: translateStoreError,
     extensions: opts.extensions,
-    authorizer: opts.authorizer,
+    // --authorization-mode=Node,RBAC: the Node authorizer answers for system:node:* users from a graph of the pods
+    // bound to each node (auth/node/README.md), then system:masters and RBAC (or the authorizer given instead).
+    authorizer: rbac.decideWith(firstDecision(new NodeAuthorizer(nodeGraph.graph), opts.authorizer ?? rbac.chain())),
+    impersonate: (req, user) => rbac.actingUser(req.headers, user),
     watchLimits: opts.watchLimits,
     bookmarkIntervalMs: opts.bookmarkIntervalMs,
     caCertPem: opts.tls.ca,
     connectTargets: opts.connectTargets,
     documents: opts.documents,
+    endpoints: opts.endpoints,
   });
   const server = createHttpsServer(opts, opts.nodeJoin ? mountNodeJoin(handler.handle, opts.nodeJoin, ops, opts.resources) : handler.handle);
 
@@ -199,6 +216,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // initial repair pass: only then is an address the bootstrap or a client asks for known to be free.
   const allocationRepair = new AllocationRepair(serviceAllocation);
   await allocationRepair.start();
+  // kube-apiserver's rbac/bootstrap-roles post-start hook: the bootstrap policy reconciled, then decisions begin.
+  await rbac.start(cache, ops, { clusterroles: rbacDefinition(opts.resources, 'clusterroles'), clusterrolebindings: rbacDefinition(opts.resources, 'clusterrolebindings') });
   await bootstrapClusterObjects(ops, opts.resources, opts.kubernetesServiceIP ?? '10.43.0.1', port);
   bootstrapped = true;
   const coreEvents = opts.resources.find((r) => r.group === '' && r.plural === 'events');
@@ -221,6 +240,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         server.closeAllConnections();
       });
       cache.stop();
+      rbac.stop();
+      nodeGraph.stop();
     },
   };
 }
@@ -309,6 +330,12 @@ function freeBytesOf(store: Store): (() => Promise<number | undefined>) | undefi
     const fs = await statfs(dirname(store.path));
     return fs.bavail * fs.bsize;
   };
+}
+
+function rbacDefinition(resources: ResourceDefinition[], plural: string): ResourceDefinition {
+  const d = resources.find((r) => r.group === 'rbac.authorization.k8s.io' && r.plural === plural);
+  if (!d) throw new Error(`the resource registry must serve ${plural}`);
+  return d;
 }
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];

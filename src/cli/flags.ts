@@ -41,6 +41,8 @@ export interface ServerConfig {
   maxMutatingRequestsInflight: number;
   /** --disable-agent: run no embedded node agent (a control plane only). */
   disableAgent: boolean;
+  /** --secrets-encryption: Secrets encrypted at rest with the keys in <data-dir>/server/cred/encryption-config.json. */
+  secretsEncryption: boolean;
   /** The embedded node agent's flags. */
   agent: NodeAgentConfig;
   /** Cluster CIDR(s) the node IPAM controller cuts node pod CIDRs from (k3s --cluster-cidr, default 10.42.0.0/16). */
@@ -102,6 +104,7 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     maxRequestsInflight: get('max-requests-inflight'),
     maxMutatingRequestsInflight: get('max-mutating-requests-inflight'),
     disableAgent: get('disable-agent'),
+    secretsEncryption: get('secrets-encryption'),
     agent: nodeAgentConfig(values, facts),
     clusterCIDRs: get('cluster-cidr'),
     serviceCIDR: get('service-cidr'),

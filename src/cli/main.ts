@@ -13,6 +13,9 @@ Commands:
   kubeconfig
             Issue a client-certificate kubeconfig for a user (skiff kubeconfig --user NAME [--group G]...
             [--expiration D] [-o FILE] [--server URL] [--data-dir DIR])
+  secrets-encrypt
+            Secrets encryption at rest of a server run with --secrets-encryption (skiff secrets-encrypt
+            status|rotate-keys|reencrypt [--data-dir DIR])
 
 Run 'skiff server --help', 'skiff agent --help' or 'skiff kubeconfig --help' for their flags.
 `;
@@ -29,6 +32,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'kubeconfig') {
     const { kubeconfigCommand } = await import('./kubeconfig-command.js');
     return kubeconfigCommand(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+  }
+  if (command === 'secrets-encrypt') {
+    const { secretsEncryptCommand } = await import('./secrets-encrypt-command.js');
+    return secretsEncryptCommand(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
   }
   if (command !== 'server' && command !== 'agent') {
     process.stderr.write(`skiff: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

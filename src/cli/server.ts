@@ -27,7 +27,9 @@ import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { isNotFound } from '../api/status.js';
 import { startCompactor } from '../storage/compactor.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openStore } from '../storage/open-store.js';
+import { encryptionConfigPath, SecretsEncryption } from '../storage/encryption/secrets-encryption.js';
 import { StoreFullError, type Store } from '../storage/store.js';
 import { createLogger, type LogFields } from '../log/logger.js';
 import { announcer } from './announcer.js';
@@ -109,7 +111,13 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     ips: [firstServiceIP(config.serviceCIDR), ...(config.advertiseAddress ? [config.advertiseAddress] : [])],
     onWarning: (message: string) => log.warn(message),
   };
-  const [store, secret] = await Promise.all([openStore(datastore), tokenSecret(config.dataDir, config.token)]);
+  const [opened, secret] = await Promise.all([openStore(datastore), tokenSecret(config.dataDir, config.token)]);
+  // --secrets-encryption: everything below reads and writes through the encrypting store.
+  const encryption = config.secretsEncryption ? await SecretsEncryption.open(opened, encryptionConfigPath(config.dataDir)).catch(async (err: unknown) => {
+    await opened.close();
+    throw err;
+  }) : undefined;
+  const store: Store = encryption?.store ?? opened;
   const since = () => Math.round(performance.now() - started);
   log.debug('datastore open', { datastore: redactUrl(datastore), ms: since() });
   // A datastore that already belongs to a cluster brings its CA (HA servers share one); otherwise this server's CA is
@@ -130,7 +138,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
   log.debug('certificates and token ready', { dir: config.dataDir, adoptedClusterCA: boot.kv !== undefined, ms: since() });
   // Service account tokens (apiserver/auth/serviceaccount): signed with <data-dir>/server/tls/service.key.
   const saTokens = await openServiceAccountTokens({ dataDir: config.dataDir });
-  const authenticator = new Authenticator({ caCertPem: pki.caCertPem, clusterToken: token.secret, tokenAuthenticators: [saTokens.authenticator] });
+  const authenticator = new Authenticator({ caCertPem: pki.caCertPem, tokenAuthenticators: [saTokens.authenticator] });
   const served = saTokens.serve(resources, async (t) => authenticator.authenticate({ socket: new Socket(), headers: { authorization: `Bearer ${t}` } }));
   // pods/log, exec, attach, port-forward and nodes/proxy reach the node agents with the kubelet-client certificate.
   let apiRef: ApiServer | undefined;
@@ -160,6 +168,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     host: config.bindAddress,
     extensions: defaultExtensions(served),
     documents: saTokens.documents(),
+    ...(encryption ? { endpoints: (req: IncomingMessage, res: ServerResponse, path: string) => encryption.serve(req, res, path) } : {}),
     // Pods get their service account checked and its token mounted (this server's controllers publish the default
     // accounts and kube-root-ca.crt the volume needs; without the account controller, pods are not refused for want
     // of a default account no one creates).
@@ -254,9 +263,12 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
   };
 }
 
-/** The node's identity in this process; until RBAC, embedded components also act in system:masters. */
+/**
+ * The node's identity in this process, with a joined agent's rights and no more (the Node authorizer and
+ * NodeRestriction decide, as for the certificates of joined agents).
+ */
 function nodeClient(api: ApiServer, nodeName: string): RestClient {
-  return new RestClient(api.inProcessTransport({ username: `system:node:${nodeName}`, groups: ['system:masters', 'system:nodes', 'system:authenticated'] }));
+  return new RestClient(api.inProcessTransport({ username: `system:node:${nodeName}`, groups: ['system:nodes', 'system:authenticated'] }));
 }
 
 /** This server's entry in the kubernetes Service's endpoints, at its advertise address or its node's; none without an address. */
@@ -292,6 +304,7 @@ async function startEmbeddedAgent(config: ServerConfig, api: ApiServer, server: 
   const a = config.agent;
   const creds = await joinCluster({ server, token, nodeName: a.nodeName, nodeIPs: nodeInternalIPs(a.nodeName, a.nodeIp), dataDir: config.dataDir });
   const client = nodeClient(api, a.nodeName);
+  const labeling = labelServerNode(api, a.nodeName);
   const running = await startNodeAgent({
     client,
     informers,
@@ -299,13 +312,34 @@ async function startEmbeddedAgent(config: ServerConfig, api: ApiServer, server: 
     ...nodeAgentStartOptions(a),
     // The service proxy routes the service CIDR so the node itself reaches ClusterIPs.
     serviceCidrs: [config.serviceCIDR],
-    // k3s labels a server's node so.
-    roles: ['control-plane', 'master'],
     tls: { ca: creds.ca, cert: creds.servingCert, key: creds.servingKey },
     // kubelet's --cluster-dns / --cluster-domain: ClusterFirst pods resolve through the kube-dns Service.
     ...(config.clusterDNS ? { clusterDNS: [config.clusterDNS], clusterDomain: config.clusterDomain ?? 'cluster.local' } : {}),
   });
+  await labeling;
   return running;
+}
+
+/**
+ * The server's own node gets node-role.kubernetes.io/control-plane and /master from the server, as k3s's
+ * setNodeLabelsAndAnnotations does: NodeRestriction lets no node set node-role labels on itself.
+ */
+async function labelServerNode(api: ApiServer, nodeName: string): Promise<void> {
+  const client = new RestClient(api.inProcessTransport());
+  const labels = { 'node-role.kubernetes.io/control-plane': 'true', 'node-role.kubernetes.io/master': 'true' };
+  for (let attempt = 0; attempt < 600; attempt++) {
+    try {
+      await client.patch(Nodes, '', nodeName, 'merge', { metadata: { labels } });
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) {
+        log.warn('cannot label the server\'s node with its roles', { node: nodeName, err });
+        return;
+      }
+    }
+    // The agent registers its Node in a moment.
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** A datastore URL without its credentials (etcd://user:password@host), for lines people and log shippers read. */

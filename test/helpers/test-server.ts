@@ -54,6 +54,8 @@ export interface TestServerOptions {
   simulateNodes?: number;
   nodeMonitorGracePeriodMs?: number;
   defaultTolerationSeconds?: number;
+  /** --secrets-encryption. */
+  secretsEncryption?: boolean;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -70,6 +72,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     disable: opts.controlPlane === false ? [...controllerFactories.map((f) => f.name), 'scheduler'] : (opts.disable ?? []),
     // Tests of the control plane run no real node agent; the agent's own tests start one.
     disableAgent: true,
+    secretsEncryption: opts.secretsEncryption ?? false,
     agent: { nodeName: 'test-node', nodeLabels: {}, nodeTaints: [], runtime: 'process', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/nonexistent/registries.yaml', kubeletPort: 0 },
     clusterCIDRs: ['10.42.0.0/16'],
     serviceCIDR: '10.43.0.0/16',
