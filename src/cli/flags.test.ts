@@ -17,6 +17,7 @@ const DEFAULTS = {
   maxRequestsInflight: 400,
   maxMutatingRequestsInflight: 200,
   disableAgent: false,
+  secretsEncryption: false,
   agent: { nodeName: 'build-box', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250, ingressHttpPort: 80, ingressHttpsPort: 443, flannelBackend: 'auto', clusterCidrs: ['10.42.0.0/16'], cniBinDir: '/usr/lib/cni' },
   clusterCIDRs: ['10.42.0.0/16'],
   serviceCIDR: '10.43.0.0/16',
@@ -281,6 +282,7 @@ describe('parseServerFlags', () => {
       ingressHttpsPort: 443,
       flannelBackend: 'auto', clusterCidrs: ['10.42.0.0/16'], cniBinDir: '/usr/lib/cni',
     });
+    assert.equal(parseServerFlags(['--secrets-encryption'], {}, host).secretsEncryption, true);
     assert.equal(parseServerFlags(['--disable-agent'], {}, host).disableAgent, true);
     assert.equal(parseServerFlags([], { SKIFF_DISABLE_AGENT: 'true' }, host).disableAgent, true);
     const file = await configFile('agentless.yaml', 'disable-agent: true\ncontainer-runtime-endpoint: unix:///run/c.sock\n');
