@@ -72,6 +72,8 @@ async function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<void>
 }
 
 const NS = 'join-e2e';
+/** Set while skiff server's chain is Node,AlwaysAllow (RBAC not yet after the Node authorizer). */
+const RBAC_TODO: string | undefined = 'needs RBAC after the Node authorizer in skiff server';
 const N2 = 'n2';
 
 describe('a second node joins with the cluster token', { skip: skipReason() }, () => {
@@ -167,12 +169,82 @@ describe('a second node joins with the cluster token', { skip: skipReason() }, (
     assert.equal(lease.spec.holderIdentity, N2);
   });
 
-  // NodeRestriction (and the Node authorizer) belong to the security issue (#9): today any system:nodes identity may
-  // write any Node. Kept as a todo so that it shows in every run and turns green when that lands.
-  test('n2 may not modify another node (NodeRestriction)', { todo: 'NodeRestriction is not enforced yet (issue 9)' }, async () => {
+  test('n2 may not modify another node (NodeRestriction)', async () => {
     const other = await kubectlFor(join(dir2, 'n2.kubeconfig'))(['annotate', 'node', n1, 'skiff.test/by=n2', '--overwrite']);
     assert.notEqual(other.code, 0, 'n2 modified node n1');
-    assert.match(other.stderr, /forbidden/i, other.stderr);
+    assert.match(other.stderr, new RegExp(`nodes "${n1}" is forbidden: node "${N2}" is not allowed to modify node "${n1}"`), other.stderr);
+    const labels = await kubectlFor(join(dir2, 'n2.kubeconfig'))(['label', 'node', N2, 'node-role.kubernetes.io/control-plane=true']);
+    assert.notEqual(labels.code, 0, 'n2 gave itself a role');
+    assert.match(labels.stderr, /is not allowed to modify labels: node-role.kubernetes.io\/control-plane/, labels.stderr);
+    // The server's own node has its roles, set by the server (NodeRestriction refuses them from a node).
+    const own = await k.json(['get', 'node', n1]);
+    assert.equal(own.metadata.labels['node-role.kubernetes.io/control-plane'], 'true');
+  });
+
+  // The Node authorizer has no opinion about n1's secret; the authorizer after it decides. Until RBAC is that
+  // authorizer in skiff server (today AlwaysAllow), the refusal cannot happen: a todo until then.
+  test("n2's certificate reads the secret its own pod uses, not one used only by a pod on n1 (Node authorizer)", { todo: RBAC_TODO }, async () => {
+    const pod = (name: string, nodeName: string, secret: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: NS },
+      spec: { nodeName, terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'busybox', command: ['sleep', '1000'] }], volumes: [{ name: 's', secret: { secretName: secret } }] },
+    });
+    const r = await k(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'only-n1', namespace: NS }, stringData: { k: 'n1' } },
+          { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'for-n2', namespace: NS }, stringData: { k: 'n2' } },
+          pod('uses-only-n1', n1, 'only-n1'),
+          pod('uses-for-n2', N2, 'for-n2'),
+        ],
+      }),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const asN2 = kubectlFor(join(dir2, 'n2.kubeconfig'));
+    const own = await eventually('n2 reads for-n2', async () => {
+      const g = await asN2(['get', 'secret', '-n', NS, 'for-n2', '-o', 'json']);
+      return g.code === 0 ? JSON.parse(g.stdout) : undefined;
+    }, 15_000);
+    assert.equal(Buffer.from(own.data.k, 'base64').toString(), 'n2');
+    const other = await asN2(['get', 'secret', '-n', NS, 'only-n1', '-o', 'json']);
+    assert.notEqual(other.code, 0, `n2 read n1's secret: ${other.stdout}`);
+    assert.match(
+      other.stderr,
+      new RegExp(`secrets "only-n1" is forbidden: User "system:node:${N2}" cannot get resource "secrets" in API group "" in the namespace "${NS}": no relationship found between node '${N2}' and this object`),
+      other.stderr,
+    );
+    const list = await asN2(['get', 'secrets', '-n', NS]);
+    assert.notEqual(list.code, 0, `n2 listed secrets: ${list.stdout}`);
+    assert.match(list.stderr, /forbidden/, list.stderr);
+    // The pod that uses it runs on n2: its agent read the secret with the same certificate.
+    await eventually('the pod with the secret volume Running on n2', async () => {
+      const p = await podOnN2('uses-for-n2');
+      return p.status?.phase === 'Running' ? p : undefined;
+    }, 30_000);
+  });
+
+  test('the join token is not an identity: kubectl with it is 401, as with no credentials', async () => {
+    const kubeconfig = join(dir2, 'token.kubeconfig');
+    for (const t of [token, token.replace('::server:', '::node:'), token.split('::server:')[1]!]) {
+      // A kubeconfig with only the token (the admin kubeconfig's client certificate would be sent along).
+      await writeFile(
+        kubeconfig,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'c', cluster: { server: server!.url, 'certificate-authority': join(dir2, 'agent', 'server-ca.crt') } }],
+          users: [{ name: 't', user: { token: t } }],
+          contexts: [{ name: 't', context: { cluster: 'c', user: 't' } }],
+          'current-context': 't',
+        }),
+      );
+      const r = await kubectlFor(kubeconfig)(['get', 'pods', '-A']);
+      assert.notEqual(r.code, 0, 'the token listed pods');
+      assert.match(r.stderr, /Unauthorized|must be logged in/, r.stderr);
+    }
   });
 
   test('a pod scheduled to n2 runs there; kubectl logs and exec reach it through the API server', async () => {

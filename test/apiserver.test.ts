@@ -65,7 +65,7 @@ describe('API server', () => {
       assert.equal(r.json.kind, 'Status');
       assert.equal(r.json.reason, 'Unauthorized');
     });
-    it('accepts the cluster token as a bearer token', async () => {
+    it('refuses the cluster token as a bearer token: it joins nodes, it is no identity (k3s)', async () => {
       const { readFile } = await import('node:fs/promises');
       const token = (await readFile(`${s.dataDir}/server/token`, 'utf8')).trim();
       const r = await s.anonymous('GET', '/api/v1/namespaces');
@@ -79,7 +79,7 @@ describe('API server', () => {
           resolve(res.statusCode ?? 0);
         }).on('error', reject);
       });
-      assert.equal(status, 200);
+      assert.equal(status, 401);
     });
   });
 

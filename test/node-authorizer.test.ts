@@ -172,7 +172,10 @@ describe('NodeAuthorizer', () => {
     ['ingresses (node ingress)', attrs(n1, 'watch', 'ingresses', '', '', 'networking.k8s.io'), 'allow'],
     ['ingress status is the server’s', attrs(n1, 'update', 'ingresses', 'app', 'x', 'networking.k8s.io', 'status'), 'noOpinion'],
     ['rbac', attrs(n1, 'create', 'clusterrolebindings', '', '', 'rbac.authorization.k8s.io'), 'noOpinion'],
-    ['namespaces', attrs(n1, 'delete', 'namespaces', '', 'app'), 'noOpinion'],
+    ['delete a namespace', attrs(n1, 'delete', 'namespaces', '', 'app'), 'noOpinion'],
+    ['watch namespaces (network policy)', attrs(n1, 'watch', 'namespaces'), 'allow'],
+    ['watch network policies', attrs(n1, 'watch', 'networkpolicies', '', '', 'networking.k8s.io'), 'allow'],
+    ['write network policies', attrs(n1, 'create', 'networkpolicies', 'app', '', 'networking.k8s.io'), 'noOpinion'],
   ];
   for (const [what, a, want, reason] of cases) {
     test(what, () => {

@@ -19,12 +19,13 @@ describe('parseAgentFlags', () => {
   });
 
   it('parses the join flags, with env fallbacks and the shared simulated-node flags', () => {
-    const c = parseAgentFlags(['-s', 'https://10.0.0.1:6443/', '--simulate', '2', '--simulate-pod-ready-delay', '0s'], { SKIFF_TOKEN: 'K10abc::server:s' }, host);
+    const c = parseAgentFlags(['-s', 'https://10.0.0.1:6443/', '--simulate', '2', '--kubeconfig', '/etc/skiff/admin.yaml', '--simulate-pod-ready-delay', '0s'], { SKIFF_TOKEN: 'K10abc::server:s' }, host);
     assert.deepEqual(c, {
       server: 'https://10.0.0.1:6443',
       token: 'K10abc::server:s',
       dataDir: '/var/lib/skiff',
       simulate: 2,
+      kubeconfig: '/etc/skiff/admin.yaml',
       agent: { nodeName: 'edge-1', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250, ingressHttpPort: 80, ingressHttpsPort: 443, flannelBackend: 'auto', clusterCidrs: ['10.42.0.0/16'], cniBinDir: '/usr/lib/cni' },
       simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
       simulatePodReadyDelayMs: 0,
@@ -33,23 +34,25 @@ describe('parseAgentFlags', () => {
       notices: [],
       help: false,
     });
-    assert.equal(parseAgentFlags(['--simulate', '1', '-t', 'x', '--node-name', 'rack-7'], { SKIFF_URL: 'https://h:6443' }, host).agent.nodeName, 'rack-7');
+    assert.equal(parseAgentFlags(['-t', 'x', '--node-name', 'rack-7'], { SKIFF_URL: 'https://h:6443' }, host).agent.nodeName, 'rack-7');
   });
 
   it('reads a config file shared with a server, ignoring the server keys', async () => {
     const path = join(dir, 'shared.yaml');
-    await writeFile(path, 'data-dir: /srv/skiff\nserver: https://h:6443\ntoken: t\nsimulate: 4\nlog-format: json\n');
+    await writeFile(path, 'data-dir: /srv/skiff\nserver: https://h:6443\ntoken: t\nsimulate: 4\nkubeconfig: /k.yaml\nlog-format: json\n');
     const c = parseAgentFlags(['-c', path], {}, host);
     assert.equal(c.simulate, 4);
     assert.equal(c.logFormat, 'json');
     assert.equal(c.server, 'https://h:6443');
   });
 
-  const base = ['--server', 'https://h:6443', '--token', 't', '--simulate', '1'];
+  const base = ['--server', 'https://h:6443', '--token', 't'];
   const bad: Array<[string, string[], RegExp, string]> = [
-    ['a missing --server', ['--token', 't', '--simulate', '1'], /flag --server is required/, '--server'],
-    ['a server that is not https', ['--server', 'http://h:6443', '--token', 't', '--simulate', '1'], /"http:\/\/h:6443" for --server: must be the https:\/\/ URL/, '--server'],
-    ['a missing --token', ['--server', 'https://h:6443', '--simulate', '1'], /flag --token is required/, '--token'],
+    ['a missing --server', ['--token', 't'], /flag --server is required/, '--server'],
+    ['a server that is not https', ['--server', 'http://h:6443', '--token', 't'], /"http:\/\/h:6443" for --server: must be the https:\/\/ URL/, '--server'],
+    ['a missing --token', ['--server', 'https://h:6443'], /flag --token is required/, '--token'],
+    ['--simulate without --kubeconfig (a node certificate may write only its own Node)', [...base, '--simulate', '1'], /flag --kubeconfig is required with --simulate/, '--kubeconfig'],
+    ['--kubeconfig for a real node', [...base, '--kubeconfig', '/k.yaml'], /flag --kubeconfig is for --simulate/, '--kubeconfig'],
     ['a server flag', [...base, '--https-listen-port', '7443'], /flag --https-listen-port is not a flag of skiff agent \(it belongs to skiff server/, '--https-listen-port'],
     ['an unknown flag', [...base, '--labels', 'a=b'], /unknown flag --labels \(see 'skiff agent --help'\)/, '--labels'],
     ['a bad node name', [...base, '--node-name', 'Rack_7'], /"Rack_7" for --node-name/, '--node-name'],

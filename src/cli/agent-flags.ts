@@ -15,6 +15,8 @@ export interface AgentConfig {
   dataDir: string;
   /** > 0: register this many simulated nodes (named <node-name>-sim-<i>) instead of running a real node. */
   simulate: number;
+  /** With simulate: the kubeconfig the simulated nodes act with (no join). */
+  kubeconfig?: string;
   /** The node agent's flags (node name, IP, labels, taints, runtime...). */
   agent: NodeAgentConfig;
   simulateNodeCapacity: Record<string, string>;
@@ -36,6 +38,7 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv, host: Pa
     token: (v.get('token') as string | undefined) ?? '',
     dataDir: resolve((v.get('data-dir') as string | undefined) || defaultDataDir(parsed.host)),
     simulate: (v.get('simulate') as number | undefined) ?? 0,
+    ...(v.get('kubeconfig') ? { kubeconfig: resolve(v.get('kubeconfig') as string) } : {}),
     agent: nodeAgentConfig(v, parsed.host),
     simulateNodeCapacity: v.get('simulate-node-capacity') as Record<string, string>,
     simulatePodReadyDelayMs: v.get('simulate-pod-ready-delay') as number,
@@ -46,6 +49,16 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv, host: Pa
     help: parsed.help,
   };
   if (config.help) return config;
+  if (config.kubeconfig !== undefined && config.simulate === 0) throw new FlagError('flag --kubeconfig is for --simulate: a real node joins with --server and --token', '--kubeconfig');
+  if (config.simulate > 0) {
+    if (config.kubeconfig === undefined) {
+      throw new FlagError(
+        "flag --kubeconfig is required with --simulate: simulated nodes act with a kubeconfig that may write every simulated Node and its pods (e.g. the server's admin kubeconfig); a node's own certificate may write only its own Node",
+        '--kubeconfig',
+      );
+    }
+    return config;
+  }
   if (config.server === '') throw new FlagError('flag --server is required: the https:// URL of a skiff server, e.g. https://10.0.0.1:6443 [$SKIFF_URL]', '--server');
   if (config.token === '') throw new FlagError("flag --token is required: the cluster token, from the server's <data-dir>/server/token [$SKIFF_TOKEN]", '--token');
   return config;

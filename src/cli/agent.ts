@@ -1,11 +1,11 @@
 /**
  * `skiff agent`: joins an existing server as a node (agent/node-agent.ts), or registers simulated nodes
- * (`--simulate N`, kwok-style). Like k3s, the agent takes the server URL and the cluster token, fetches
+ * (`--simulate N --kubeconfig FILE`, kwok-style: with that kubeconfig's identity, no join). Like k3s, the agent takes the server URL and the cluster token, fetches
  * the CA from /cacerts and, when the token is in its K10<sha256 of the CA>::server:<secret> form, refuses a CA whose
  * hash differs, before it sends the secret anywhere.
  */
 import { SimulatedNodes } from '../agent/simulated/simulated-nodes.js';
-import { HttpsTransport } from '../client/https-transport.js';
+import { HttpsTransport, loadKubeconfig } from '../client/https-transport.js';
 import { SharedInformerFactory } from '../client/informer.js';
 import { RestClient } from '../client/rest-client.js';
 import { realClock } from '../client/types.js';
@@ -51,9 +51,10 @@ export async function runAgent(config: AgentConfig, announce: (line: string, fie
 
 /** `--simulate N`: N simulated nodes instead of a real one (kwok-style). */
 async function runSimulatedNodes(config: AgentConfig, announce: (line: string, fields?: LogFields) => void): Promise<{ stop(): Promise<void> }> {
-  // The simulated kubelets act with this agent's node identity (system:node:<node-name> in system:nodes), not the token.
-  const creds = await joinCluster({ server: config.server, token: config.token, nodeName: config.agent.nodeName, dataDir: config.dataDir });
-  const client = new RestClient(new HttpsTransport({ server: config.server, ca: creds.ca, cert: creds.clientCert, key: creds.clientKey }));
+  // kwok's way: the simulated kubelets act with the kubeconfig's identity. A joined node's certificate would not do:
+  // NodeRestriction lets system:node:<name> write only its own Node, and the join token is no identity at all.
+  const kubeconfig = await loadKubeconfig(config.kubeconfig!);
+  const client = new RestClient(new HttpsTransport(kubeconfig));
   const informers = new SharedInformerFactory(client);
   const nodes = new SimulatedNodes({
     client,
@@ -66,7 +67,7 @@ async function runSimulatedNodes(config: AgentConfig, announce: (line: string, f
   });
   nodes.start();
   await nodes.waitForRegistration();
-  announce(`skiff agent ready: ${config.simulate} simulated nodes (${config.agent.nodeName}-sim-0 ...) registered with ${config.server}`, { server: config.server, nodes: config.simulate });
+  announce(`skiff agent ready: ${config.simulate} simulated nodes (${config.agent.nodeName}-sim-0 ...) registered with ${kubeconfig.server}`, { server: kubeconfig.server, nodes: config.simulate });
   return {
     async stop() {
       nodes.stop();

@@ -134,7 +134,9 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, cr
   let simulatedNodes: SimulatedNodes | undefined;
   let simInformers: SharedInformerFactory | undefined;
   if (config.simulateNodes > 0 && !disabled.has('simulated-nodes')) {
-    const client = clientFor('system:node:simulated', ['system:nodes']);
+    // kwok's way: one privileged controller identity (a kube-system service account) writes every simulated Node and
+    // pod, since NodeRestriction lets a node identity (system:node:<name>) write only its own.
+    const client = clientFor('system:serviceaccount:kube-system:node-simulator', ['system:serviceaccounts', 'system:serviceaccounts:kube-system']);
     simInformers = new SharedInformerFactory(client);
     simulatedNodes = new SimulatedNodes({
       client,

@@ -60,7 +60,7 @@ describe('writeKubeconfig', () => {
 
   /** A TLS server that answers every request with the authenticated user as JSON. */
   async function whoamiServer(): Promise<{ port: number; close: () => void }> {
-    const authn = new Authenticator({ caCertPem: pki.caCertPem, clusterToken: 'unused-here' });
+    const authn = new Authenticator({ caCertPem: pki.caCertPem });
     const server = createServer(
       { key: pki.servingKeyPem, cert: pki.servingCertPem, ca: pki.caCertPem, requestCert: true, rejectUnauthorized: false },
       (req, res) => {

@@ -34,13 +34,16 @@ describe('RestClient over both transports', () => {
   });
 
   it('https: a bearer token authenticates; a wrong one is 401 Unauthorized', async () => {
-    const { readFile } = await import('node:fs/promises');
     const opts = await loadKubeconfig(s.kubeconfig);
-    const token = (await readFile(`${s.dataDir}/server/token`, 'utf8')).trim();
-    const good = new HttpsTransport({ server: opts.server, ca: opts.ca, token });
+    // A service account token (TokenRequest); the cluster token is no identity (it only joins nodes).
+    const tr = await s.request('POST', '/api/v1/namespaces/default/serviceaccounts/default/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {} });
+    assert.equal(tr.status, 201, tr.text);
+    const good = new HttpsTransport({ server: opts.server, ca: opts.ca, token: tr.json.status.token });
     const bad = new HttpsTransport({ server: opts.server, ca: opts.ca, token: 'K10nope::server:nope' });
+    const reviews = { group: 'authentication.k8s.io', version: 'v1', resource: 'selfsubjectreviews', kind: 'SelfSubjectReview', namespaced: false };
     try {
-      assert.ok((await new RestClient(good).get(Namespaces, '', 'default')).metadata.uid);
+      const review = await new RestClient(good).create(reviews, '', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {} });
+      assert.equal((review as any).status.userInfo.username, 'system:serviceaccount:default:default');
       await assert.rejects(new RestClient(bad).get(Namespaces, '', 'default'), (e: StatusError) => e.code === 401 && e.reason === 'Unauthorized');
     } finally {
       good.close();

@@ -1,6 +1,10 @@
 /**
- * The ingress controller on one node: informers (IngressClasses, Ingresses, Services, EndpointSlices, TLS Secrets)
- * → computeRouteTable → IngressProxy.setTable, recomputed on every change (coalesced), whole tables swapped.
+ * The ingress controller on one node: informers (IngressClasses, Ingresses, Services, EndpointSlices) and the TLS
+ * Secrets its Ingresses name → computeRouteTable → IngressProxy.setTable, recomputed on every change (coalesced),
+ * whole tables swapped.
+ *
+ * TLS Secrets are read one by one (GET, refreshed every 30 s for rotated certificates), not watched: the node's
+ * identity may read the Secrets of Ingresses skiff serves (the Node authorizer's Ingress edges), not list Secrets.
  *
  * It listens only while an IngressClass of controller skiff.dev/ingress exists: `skiff server` creates `skiff` and
  * deletes it under `--disable ingress`, so agents that join follow the server's choice without a flag of their own.
@@ -14,7 +18,8 @@ import type { KubeObject } from '../api/object.js';
 import { EndpointSlices, IngressClasses, Ingresses, Nodes, Secrets, Services } from '../client/resources.js';
 import type { Client, Informer, InformerFactory } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
-import { computeRouteTable, skiffClasses } from './compute-routes.js';
+import { isNotFound, isStatusError } from '../api/status.js';
+import { computeRouteTable, isSkiffIngress, skiffClasses } from './compute-routes.js';
 import { createDefaultCertificate } from './default-certificate.js';
 import { IngressProxy } from './ingress-proxy.js';
 
@@ -34,6 +39,8 @@ export interface NodeIngressOptions {
   coalesceMs?: number;
   /** Retry a failed listen (port taken) after this long (default 10 s). */
   retryMs?: number;
+  /** Read the TLS Secrets again after this long (default 30 s), for rotated certificates. */
+  secretRefreshMs?: number;
 }
 
 type Obj<T> = T & KubeObject;
@@ -43,7 +50,9 @@ export class NodeIngress {
   private readonly ingresses: Informer<Obj<Ingress>>;
   private readonly services: Informer<Obj<Service>>;
   private readonly slices: Informer<Obj<EndpointSlice>>;
-  private readonly secrets: Informer<Obj<Secret>>;
+  /** `namespace/name` → the TLS Secret as last read (undefined: absent or not readable) and when. */
+  private readonly secrets = new Map<string, { secret: Obj<Secret> | undefined; readAt: number }>();
+  private refreshTimer: NodeJS.Timeout | undefined;
   private proxy: IngressProxy | undefined;
   private starting: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -57,8 +66,6 @@ export class NodeIngress {
     this.ingresses = o.informers.informerFor(Ingresses);
     this.services = o.informers.informerFor(Services);
     this.slices = o.informers.informerFor(EndpointSlices);
-    // Only TLS Secrets: the others are none of the ingress's business, and would cost memory on every node.
-    this.secrets = o.informers.informerFor(Secrets, { fieldSelector: 'type=kubernetes.io/tls' });
   }
 
   /** The ports it listens on, once it does (tests pass 0 and read them here). */
@@ -68,16 +75,19 @@ export class NodeIngress {
 
   start(): void {
     const changed = () => this.schedule();
-    for (const inf of [this.classes, this.ingresses, this.services, this.slices, this.secrets] as Informer<KubeObject>[]) {
+    for (const inf of [this.classes, this.ingresses, this.services, this.slices] as Informer<KubeObject>[]) {
       inf.addEventHandler({ add: changed, update: changed, delete: changed });
       inf.start();
     }
+    this.refreshTimer = setInterval(changed, this.o.secretRefreshMs ?? 30_000);
+    this.refreshTimer.unref?.();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.retryTimer);
+    clearInterval(this.refreshTimer);
     await this.starting;
     await this.proxy?.close();
     this.proxy = undefined;
@@ -92,7 +102,7 @@ export class NodeIngress {
   }
 
   private synced(): boolean {
-    return [this.classes, this.ingresses, this.services, this.slices, this.secrets].every((i) => i.hasSynced());
+    return [this.classes, this.ingresses, this.services, this.slices].every((i) => i.hasSynced());
   }
 
   private async sync(): Promise<void> {
@@ -112,12 +122,13 @@ export class NodeIngress {
       }
       return;
     }
+    const ingresses = this.ingresses.lister.list();
     const table = computeRouteTable({
-      ingresses: this.ingresses.lister.list(),
+      ingresses,
       classes: classList,
       services: this.services.lister.list(),
       endpointSlices: this.slices.lister.list(),
-      secrets: this.secrets.lister.list(),
+      secrets: await this.readTlsSecrets(ingresses, classList),
     });
     for (const w of table.warnings) {
       if (this.warned.has(w)) continue;
@@ -129,6 +140,35 @@ export class NodeIngress {
       await this.starting;
     }
     this.proxy?.setTable(table);
+  }
+
+  /** The TLS Secrets the served Ingresses name, read again once older than the refresh period. */
+  private async readTlsSecrets(ingresses: readonly Ingress[], classList: readonly IngressClass[]): Promise<Obj<Secret>[]> {
+    const classes = skiffClasses(classList);
+    const wanted = new Set<string>();
+    for (const ing of ingresses) {
+      if (!isSkiffIngress(ing, classes)) continue;
+      for (const tls of ing.spec?.tls ?? []) if (tls.secretName) wanted.add(`${ing.metadata?.namespace}/${tls.secretName}`);
+    }
+    for (const key of this.secrets.keys()) if (!wanted.has(key)) this.secrets.delete(key);
+    const now = Date.now();
+    const refreshMs = this.o.secretRefreshMs ?? 30_000;
+    await Promise.all(
+      [...wanted].map(async (key) => {
+        const known = this.secrets.get(key);
+        if (known && now - known.readAt < refreshMs) return;
+        const [ns, name] = key.split('/') as [string, string];
+        let secret: Obj<Secret> | undefined;
+        try {
+          secret = await this.o.client.get<Obj<Secret>>(Secrets, ns, name);
+        } catch (err) {
+          // Absent (yet) or not readable: computeRouteTable serves the default certificate and warns.
+          if (!isNotFound(err) && !(isStatusError(err) && err.code === 403)) log.warn('cannot read an Ingress TLS Secret', { key, err });
+        }
+        this.secrets.set(key, { secret, readAt: now });
+      }),
+    );
+    return [...this.secrets.values()].flatMap((s) => (s.secret && s.secret.type === 'kubernetes.io/tls' ? [s.secret] : []));
   }
 
   private async listen(): Promise<void> {

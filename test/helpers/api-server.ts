@@ -50,7 +50,7 @@ export async function startBareApiServer(opts: BareApiServerOptions = {}): Promi
   const api = await startApiServer({
     store,
     resources,
-    authenticator: new Authenticator({ caCertPem: pki.caCertPem, clusterToken: 'test-token', ...opts.authenticator }),
+    authenticator: new Authenticator({ caCertPem: pki.caCertPem, ...opts.authenticator }),
     tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
     port: 0,
     host: '127.0.0.1',

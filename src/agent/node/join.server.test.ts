@@ -43,7 +43,7 @@ before(async () => {
   api = await startApiServer({
     store,
     resources,
-    authenticator: new Authenticator({ caCertPem: pki.caCertPem, clusterToken: SECRET }),
+    authenticator: new Authenticator({ caCertPem: pki.caCertPem }),
     tls: { cert: pki.servingCertPem, key: pki.servingKeyPem, ca: pki.caCertPem },
     port: 0,
     host: '127.0.0.1',

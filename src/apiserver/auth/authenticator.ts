@@ -5,13 +5,12 @@
  * authenticator union in "fail on error" before the anonymous one (pkg/kubeapiserver/authenticator),
  * so a wrong token is an error the user sees, not a silent downgrade to `system:anonymous`.
  */
-import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { unauthorized } from '../../api/status.js';
-import { parseToken } from '../../api/cluster-token.js';
-import { ADMIN_USERNAME, GROUP_AUTHENTICATED, GROUP_SYSTEM_MASTERS, type UserInfo } from './user-info.js';
+import { GROUP_AUTHENTICATED, type UserInfo } from './user-info.js';
 
 /**
  * A source of bearer-token identities (service account tokens, node tokens, ...).
@@ -25,9 +24,10 @@ export interface TokenAuthenticator {
 export interface AuthenticatorOptions {
   /** PEM of the cluster CA; client certificates must be issued by it. */
   caCertPem: string;
-  /** The cluster token secret (bare form); a bearer token equal to it is the cluster admin. */
-  clusterToken: string;
-  /** Further bearer-token sources, asked in order after the cluster token. */
+  /**
+   * Bearer-token sources, asked in order. The cluster (server/agent) token is not one of them: as in k3s it only
+   * joins nodes and servers (node-join/), and is no identity of its own.
+   */
   tokenAuthenticators?: TokenAuthenticator[];
 }
 
@@ -46,18 +46,12 @@ type CertOutcome = UserInfo | 'none' | 'invalid';
 
 export class Authenticator {
   readonly #ca: X509Certificate;
-  readonly #clusterTokenDigest: Buffer;
-  /** SHA-256 of the CA PEM as given, the same bytes `ensurePki` hashes for `K10<hash>` tokens. */
-  readonly #caHashDigest: Buffer;
   readonly #tokenAuthenticators: TokenAuthenticator[];
   /** A TLS connection's certificate cannot change, and clients keep connections alive: verify once per socket. */
   readonly #certCache = new WeakMap<TLSSocket, CertOutcome>();
 
   constructor(opts: AuthenticatorOptions) {
     this.#ca = new X509Certificate(opts.caCertPem);
-    if (opts.clusterToken === '') throw new Error('Authenticator: clusterToken is empty');
-    this.#clusterTokenDigest = digest(opts.clusterToken);
-    this.#caHashDigest = digest(createHash('sha256').update(opts.caCertPem).digest('hex'));
     this.#tokenAuthenticators = opts.tokenAuthenticators ?? [];
   }
 
@@ -110,36 +104,12 @@ export class Authenticator {
   }
 
   async #tokenUser(token: string): Promise<UserInfo | undefined> {
-    if (this.#isClusterToken(token)) {
-      return { username: ADMIN_USERNAME, groups: [GROUP_SYSTEM_MASTERS, GROUP_AUTHENTICATED] };
-    }
     for (const source of this.#tokenAuthenticators) {
       const user = await source.authenticateToken(token);
       if (user !== undefined) return user;
     }
     return undefined;
   }
-
-  #isClusterToken(token: string): boolean {
-    let parsed;
-    try {
-      parsed = parseToken(token);
-    } catch {
-      // A malformed K10 token is simply not the cluster token; other authenticators may still know it.
-      return false;
-    }
-    if (parsed.caHash !== undefined && !equalDigests(digest(parsed.caHash), this.#caHashDigest)) return false;
-    return equalDigests(digest(parsed.secret), this.#clusterTokenDigest);
-  }
-}
-
-/** Hashing first gives equal lengths, which timingSafeEqual requires, without leaking the secret's length. */
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-function equalDigests(a: Buffer, b: Buffer): boolean {
-  return timingSafeEqual(a, b);
 }
 
 /**

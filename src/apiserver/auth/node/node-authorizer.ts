@@ -71,6 +71,18 @@ export const SKIFF_NODE_RULES: readonly Rule[] = [
     why: 'every agent runs the built-in ingress controller (k3s: Traefik, with its own service account)',
   },
   {
+    verbs: READ,
+    groups: ['networking.k8s.io'],
+    resources: ['networkpolicies'],
+    why: "NetworkPolicy enforcement on every agent (k3s: kube-router's policy controller) reads policies, and the namespaces and pods they select",
+  },
+  {
+    verbs: READ,
+    groups: [''],
+    resources: ['namespaces'],
+    why: 'NetworkPolicy namespaceSelectors select namespaces by their labels',
+  },
+  {
     verbs: ['list', 'watch'],
     groups: [''],
     resources: ['persistentvolumes'],
