@@ -81,7 +81,9 @@ describe('network policy end to end: skiff server as root, process runtime, real
     server = await spawnServer(
       [
         '--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
-        '--cluster-cidr', '10.91.0.0/16', '--service-cidr', '10.92.0.0/16', '--disable', 'coredns,ingress,servicelb', ...extra, ...(process.env.SKIFF_E2E_SERVER_LOG ? ['--debug'] : []),
+        '--cluster-cidr', '10.91.0.0/16', '--service-cidr', '10.92.0.0/16', '--disable', 'coredns,ingress,servicelb', ...extra,
+        // SKIFF_E2E_PROXY_MODE=nftables: the policy rules (iptables-nft) beside the proxy's nftables table.
+        ...(process.env.SKIFF_E2E_PROXY_MODE ? ['--proxy-mode', process.env.SKIFF_E2E_PROXY_MODE] : []), ...(process.env.SKIFF_E2E_SERVER_LOG ? ['--debug'] : []),
       ],
       30_000, {}, { agent: true },
     );
