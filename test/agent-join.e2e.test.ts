@@ -3,7 +3,8 @@
  * stay light) plus `skiff agent --server URL --token ... --runtime process` as node n2, both real processes, driven by
  * the real kubectl: n2 registers Ready as itself (system:node:n2), gets its own podCIDR, runs the pods scheduled to
  * it, and serves logs/exec through the API server; a wrong token is refused in words; kill -9 of the agent leaves its
- * containers running and a restarted agent adopts them. Run from dist/ (it spawns bin/skiff):
+ * containers running and a restarted agent adopts them. Node authorization: n2's certificate reads the secrets of its
+ * own pods only and modifies no other Node (NodeRestriction); the join token itself is no identity (401). Run from dist/ (it spawns bin/skiff):
  *   npx tsc -p tsconfig.json && node --test dist/test/agent-join.e2e.test.js
  * Needs root (pod namespaces, cgroups, CNI) and kubectl; skips with the reason otherwise (fails under CI=true).
  */
@@ -72,8 +73,6 @@ async function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<void>
 }
 
 const NS = 'join-e2e';
-/** Set while skiff server's chain is Node,AlwaysAllow (RBAC not yet after the Node authorizer). */
-const RBAC_TODO: string | undefined = 'needs RBAC after the Node authorizer in skiff server';
 const N2 = 'n2';
 
 describe('a second node joins with the cluster token', { skip: skipReason() }, () => {
@@ -181,9 +180,8 @@ describe('a second node joins with the cluster token', { skip: skipReason() }, (
     assert.equal(own.metadata.labels['node-role.kubernetes.io/control-plane'], 'true');
   });
 
-  // The Node authorizer has no opinion about n1's secret; the authorizer after it decides. Until RBAC is that
-  // authorizer in skiff server (today AlwaysAllow), the refusal cannot happen: a todo until then.
-  test("n2's certificate reads the secret its own pod uses, not one used only by a pod on n1 (Node authorizer)", { todo: RBAC_TODO }, async () => {
+  // The Node authorizer has no opinion about n1's secret, and RBAC binds nothing to nodes: 403 with its reason.
+  test("n2's certificate reads the secret its own pod uses, not one used only by a pod on n1 (Node authorizer)", async () => {
     const pod = (name: string, nodeName: string, secret: string) => ({
       apiVersion: 'v1',
       kind: 'Pod',
