@@ -46,6 +46,30 @@ export interface NetworkPolicyControllerOptions {
   maxSyncIntervalMs?: number;
   /** After each sync that wrote rules (tests, timings). */
   onSynced?: (info: PolicySyncInfo) => void;
+  /** Where rules go (default: the kernel, through iptables; tests record instead). */
+  writer?: PolicyRuleWriter;
+}
+
+/** The kernel side: what the controller reads and writes. */
+export interface PolicyRuleWriter {
+  /** Chains of ours present now. */
+  listChains(): Promise<Set<string>>;
+  /** iptables-restore --noflush input (renderPolicyRestore's). */
+  restore(text: string): Promise<void>;
+  /** The jumps from FORWARD and INPUT, inserted first where missing. */
+  ensureJumps(): Promise<void>;
+  /** Jumps and chains removed. Idempotent. */
+  remove(): Promise<void>;
+}
+
+/** The writer for this machine's filter table (iptables-nft or legacy, whichever `iptables` is). */
+export function iptablesPolicyWriter(tag: string): PolicyRuleWriter {
+  return {
+    listChains: () => listPolicyChains(tag),
+    restore: (text) => iptablesRestore(text),
+    ensureJumps: () => ensureJumps(tag),
+    remove: () => removeNetworkPolicyRules(tag),
+  };
 }
 
 export interface PolicySyncInfo {
@@ -73,9 +97,11 @@ export class NetworkPolicyController {
   private initialized = false;
   private syncing: Promise<void> = Promise.resolve();
   private readonly warned = new Set<string>();
+  private readonly writer: PolicyRuleWriter;
 
   constructor(private readonly o: NetworkPolicyControllerOptions) {
     this.tag = policyChainTag(o.agentIdentity);
+    this.writer = o.writer ?? iptablesPolicyWriter(this.tag);
     const maxIntervalMs = o.maxSyncIntervalMs ?? 300_000;
     this.runner = new BoundedFrequencyRunner(
       () => {
@@ -130,7 +156,7 @@ export class NetworkPolicyController {
     this.stopped = true;
     this.runner.stop();
     await this.syncing.catch(() => undefined);
-    await removeNetworkPolicyRules(this.tag);
+    await this.writer.remove();
   }
 
   private async sync(): Promise<void> {
@@ -143,9 +169,9 @@ export class NetworkPolicyController {
     try {
       const base = renderPolicyRestore(rendered);
       if (!this.needWrite && base === this.lastText) return;
-      const stale = [...(await listPolicyChains(this.tag))].filter((c) => !rendered.chains.includes(c));
-      await iptablesRestore(renderPolicyRestore(rendered, stale));
-      await ensureJumps(this.tag);
+      const stale = [...(await this.writer.listChains())].filter((c) => !rendered.chains.includes(c));
+      await this.writer.restore(renderPolicyRestore(rendered, stale));
+      await this.writer.ensureJumps();
       const t2 = performance.now();
       this.lastText = base;
       this.lastWriteAt = Date.now();
