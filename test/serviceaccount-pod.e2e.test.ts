@@ -2,7 +2,8 @@
  * A pod uses its service account token end to end: `skiff server` (a child process, embedded agent, process runtime)
  * admits the pod with the kube-api-access volume, the agent fills it with a token bound to the pod (TokenRequest),
  * the CA (kube-root-ca.crt) and the namespace, and a program in the pod calls the API the in-cluster way
- * (KUBERNETES_SERVICE_HOST/PORT, the token file, ca.crt). Once the pod is deleted, its token is refused (401).
+ * (KUBERNETES_SERVICE_HOST/PORT, the token file, ca.crt), and so does the real kubectl run in the pod (in-cluster
+ * config). Once the pod is deleted, its token is refused (401).
  * Needs root (pod namespaces, CNI, the service proxy); skips otherwise, except under CI=true.
  */
 import assert from 'node:assert/strict';
@@ -160,6 +161,12 @@ describe('a pod calls the API with its projected service account token', { skip:
     assert.deepEqual(result.me.extra['authentication.kubernetes.io/pod-uid'], [admitted.metadata.uid]);
     assert.deepEqual(result.me.extra['authentication.kubernetes.io/node-name'], [NODE]);
     assert.equal(result.pods, 200);
+
+    // The real kubectl inside the pod (the process runtime runs the host's binaries) finds the in-cluster config on
+    // its own: whoami says the service account, so it used the projected token and not some kubeconfig.
+    const inPod = await k(['-n', NS, 'exec', 'client', '--', 'kubectl', 'auth', 'whoami', '-o', 'json'], { timeoutMs: 60_000 });
+    assert.equal(inPod.code, 0, inPod.stderr);
+    assert.equal(JSON.parse(inPod.stdout).status.userInfo.username, `system:serviceaccount:${NS}:client`);
 
     // The token in the pod is bound to it: good now, refused once the pod is gone.
     const token = (await k(['-n', NS, 'exec', 'client', '--', 'cat', `${TOKEN_DIR}/token`])).stdout;
