@@ -25,6 +25,9 @@ import { serviceAccountAdmission } from './admission/service-account.js';
 import { ServiceAllocator } from './admission/service-allocator.js';
 import { AllocationRepair } from './allocation/allocation-repair.js';
 import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
+import { limitRangerDefaults, limitRangerValidation } from './admission/limit-ranger.js';
+import { podSecurityAdmission, type PodSecurityOptions } from './admission/pod-security/pod-security-admission.js';
+import { ResourceQuotaAdmission } from './admission/resource-quota/resource-quota-admission.js';
 import type { AdmissionChain } from './admission/types.js';
 import { DatastoreHealth, type DatastoreHealthOptions } from './datastore-health.js';
 import { Discovery } from './discovery.js';
@@ -116,6 +119,8 @@ export interface ApiServerOptions {
    * token volume. For servers whose controllers create the default accounts and kube-root-ca.crt (`skiff server`).
    */
   serviceAccountAdmission?: boolean;
+  /** PodSecurity admission's defaults and exemptions (kube-apiserver's PodSecurityConfiguration; default privileged). */
+  podSecurity?: PodSecurityOptions;
   /** Documents at fixed non-resource paths (OIDC discovery of service account tokens: auth/serviceaccount/). */
   documents?: ReadonlyMap<string, { contentType: string; body(): string }>;
   /** Further non-resource endpoints behind authentication and authorization (HandlerOptions.endpoints). */
@@ -151,10 +156,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const rbac = new RbacAuthorization();
   const nodeGraph = feedNodeGraph(cache);
   const serviceAllocation = { store, serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: opts.nodePortRange ?? ([30000, 32767] as [number, number]) };
-  // kube-apiserver's plugin order: NamespaceLifecycle first, then the defaulting plugins.
+  // kube-apiserver's plugin order: NamespaceLifecycle, LimitRanger, ServiceAccount, NodeRestriction, ..., then the
+  // defaulting plugins.
   const admission: AdmissionChain = {
     mutating: [
       namespaceLifecycle(),
+      limitRangerDefaults(),
       ...(opts.serviceAccountAdmission ? [serviceAccountAdmission()] : []),
       nodeRestriction(),
       priorityAdmission(),
@@ -162,7 +169,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       defaultStorageClassAdmission(),
       new ServiceAllocator(serviceAllocation),
     ],
-    validating: [rbac.escalationCheck()],
+    // Validating plugins in the same order; ResourceQuota last, so only writes every other plugin admits are charged.
+    validating: [limitRangerValidation(), rbac.escalationCheck(), podSecurityAdmission(opts.podSecurity), new ResourceQuotaAdmission({ store })],
   };
   const ops = new ResourceOps(store, cache, admission);
   let cacheReady = false;
