@@ -280,6 +280,16 @@ ${client(NS_A, 'client-ok', 'role: client')}${client(NS_A, 'client-other', 'role
     );
   });
 
+  it('an egress-isolated server still answers (replies are not egress) and still passes its probe', async () => {
+    await applyFile(k, dataDir, 'web-no-egress.yaml', policyYaml(NS_A, 'web-no-egress', '  podSelector: {matchLabels: {app: web}}\n  policyTypes: [Egress]'));
+    await eventually('the web pod egress-isolated', async () => (await ourRules(tag)).some((r) => r.includes(`-s ${webIP}/32`) && r.includes('egress')), 10_000);
+    assert.deepEqual(await reach(NS_A, 'client-ok', [8080]), ['OK'], 'the reply of an allowed connection passes');
+    assert.equal(await httpGet(webIP, 8080), 200, 'the node reaches it');
+    await sleep(2500);
+    const ready = (await k.json(['-n', NS_A, 'get', 'pod', 'web'])).status.conditions.find((c: any) => c.type === 'Ready');
+    assert.equal(ready.status, 'True', 'the probe replies pass');
+  });
+
   it('a policy that cannot be honoured gets a Warning Event and allows nothing more', async () => {
     await applyFile(k, dataDir, 'ipv6.yaml', policyYaml(NS_A, 'v6-only', '  podSelector: {matchLabels: {role: other}}\n  ingress:\n  - from: [{ipBlock: {cidr: "fd00::/64"}}]'));
     const ev = await eventually('a PolicyNotEnforced event', async () => {
