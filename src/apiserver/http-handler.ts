@@ -4,6 +4,7 @@
  * discovery, OpenAPI). Nothing here knows a particular resource; resource rules live in the registry.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Auditor } from './audit/auditor.js';
 import { internalError, isStatusError, methodNotAllowed, pathNotFound, StatusError, unauthorized } from '../api/status.js';
 import { alwaysAllow, forbiddenError, type AuthorizationAttributes, type Authorizer } from './auth/authorizer.js';
 import type { UserInfo } from './auth/user-info.js';
@@ -82,6 +83,8 @@ export interface HandlerOptions {
    * method): true when it served the path (skiff's /v1-skiff/encrypt/*).
    */
   endpoints?(req: IncomingMessage, res: ServerResponse, path: string): boolean;
+  /** Audit events of every request after authentication (--audit-policy-file, --audit-log-path). */
+  audit?: Auditor;
   /** Maps errors of the datastore to the Status clients get (e.g. a full disk). */
   translateError?(err: unknown): StatusError | undefined;
 }
@@ -146,6 +149,7 @@ export class ApiHandler {
     const authenticated = this.opts.authenticate(req);
     let user = authenticated instanceof Promise ? await authenticated : authenticated;
     if (!user) throw unauthorized();
+    const authenticatedUser = user;
     if (this.opts.impersonate) {
       const acting = this.opts.impersonate(req, user);
       user = acting instanceof Promise ? await acting : acting;
@@ -155,6 +159,13 @@ export class ApiHandler {
     const pending = this.authorizer.authorize(attrs);
     // Most authorizers answer at once; awaiting a plain value would still cost every request a turn of the queue.
     const decision = pending instanceof Promise ? await pending : pending;
+    this.opts.audit?.begin(req, res, {
+      attrs,
+      user: authenticatedUser,
+      ...(user !== authenticatedUser ? { acting: user } : {}),
+      decision: decision.decision === 'allow' ? 'allow' : 'forbid',
+      ...(decision.reason ? { reason: decision.reason } : {}),
+    });
     if (decision.decision !== 'allow') throw forbiddenError(attrs, decision.reason);
     if (!info.isResourceRequest) return this.serveNonResource(req, res, path, url.searchParams);
     return this.serveResource(req, res, info, url.searchParams, user);

@@ -4,6 +4,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Auditor } from './audit/auditor.js';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
@@ -125,6 +126,8 @@ export interface ApiServerOptions {
   documents?: ReadonlyMap<string, { contentType: string; body(): string }>;
   /** Further non-resource endpoints behind authentication and authorization (HandlerOptions.endpoints). */
   endpoints?(req: IncomingMessage, res: ServerResponse, path: string): boolean;
+  /** Audit events of every request after authentication (HandlerOptions.audit). */
+  audit?: Auditor;
 }
 
 export interface ApiServer {
@@ -203,6 +206,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     connectTargets: opts.connectTargets,
     documents: opts.documents,
     endpoints: opts.endpoints,
+    audit: opts.audit,
   });
   const server = createHttpsServer(opts, opts.nodeJoin ? mountNodeJoin(handler.handle, opts.nodeJoin, ops, opts.resources) : handler.handle);
 

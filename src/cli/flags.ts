@@ -43,6 +43,8 @@ export interface ServerConfig {
   disableAgent: boolean;
   /** --secrets-encryption: Secrets encrypted at rest with the keys in <data-dir>/server/cred/encryption-config.json. */
   secretsEncryption: boolean;
+  /** --audit-policy-file and the log backend; undefined: nothing is audited. */
+  audit?: { policyFile: string; logPath: string; maxSizeMB: number; maxBackups: number };
   /** The embedded node agent's flags. */
   agent: NodeAgentConfig;
   /** Cluster CIDR(s) the node IPAM controller cuts node pod CIDRs from (k3s --cluster-cidr, default 10.42.0.0/16). */
@@ -105,6 +107,16 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     maxMutatingRequestsInflight: get('max-mutating-requests-inflight'),
     disableAgent: get('disable-agent'),
     secretsEncryption: get('secrets-encryption'),
+    ...(given<string>('audit-policy-file')
+      ? {
+          audit: {
+            policyFile: resolve(given<string>('audit-policy-file')!),
+            logPath: given<string>('audit-log-path') === '-' ? '-' : resolve(given<string>('audit-log-path') || join(dataDir, 'server', 'logs', 'audit.log')),
+            maxSizeMB: get('audit-log-maxsize'),
+            maxBackups: get('audit-log-maxbackup'),
+          },
+        }
+      : {}),
     agent: nodeAgentConfig(values, facts),
     clusterCIDRs: get('cluster-cidr'),
     serviceCIDR: get('service-cidr'),

@@ -3,7 +3,7 @@
  * starts the API server, writes the admin kubeconfig, and stops gracefully on SIGTERM/SIGINT.
  */
 import { statfsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { Authenticator } from '../apiserver/auth/authenticator.js';
@@ -30,6 +30,9 @@ import { startCompactor } from '../storage/compactor.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openStore } from '../storage/open-store.js';
 import { encryptionConfigPath, SecretsEncryption } from '../storage/encryption/secrets-encryption.js';
+import { openAuditLog, type AuditLogFile } from '../apiserver/audit/audit-log-file.js';
+import { Auditor } from '../apiserver/audit/auditor.js';
+import { AuditPolicyChecker, parseAuditPolicy } from '../apiserver/audit/audit-policy.js';
 import { StoreFullError, type Store } from '../storage/store.js';
 import { createLogger, type LogFields } from '../log/logger.js';
 import { announcer } from './announcer.js';
@@ -159,7 +162,9 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     listEndpointSlices: async (ns, service) => (await asApiServer().list(EndpointSlices, ns, { labelSelector: `kubernetes.io/service-name=${service}` })).items as unknown as EndpointSlice[],
     getPod: (ns, name) => asApiServer().get(Pods, ns, name).then((p) => p as Pod, (err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))),
   });
+  const audit = config.audit ? await startAudit(config.audit) : undefined;
   const api = await startApiServer({
+    ...(audit ? { audit: audit.auditor } : {}),
     store,
     resources: served,
     authenticator,
@@ -256,11 +261,20 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
         backendProxy.close();
         compactor.stop();
         await api.close();
+        await audit?.file.close();
         await store.close();
       })();
       return stopping;
     },
   };
+}
+
+/** --audit-policy-file: the policy (a file that does not parse stops the start, naming it) and the log it writes to. */
+async function startAudit(o: NonNullable<ServerConfig['audit']>): Promise<{ auditor: Auditor; file: AuditLogFile }> {
+  const policy = parseAuditPolicy(await readFile(o.policyFile, 'utf8'), o.policyFile);
+  const file = openAuditLog({ path: o.logPath, maxSizeMB: o.maxSizeMB, maxBackups: o.maxBackups });
+  log.info('auditing requests', { policy: o.policyFile, log: o.logPath, rules: policy.rules.length });
+  return { auditor: new Auditor(new AuditPolicyChecker(policy), file), file };
 }
 
 /**
