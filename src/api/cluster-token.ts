@@ -6,7 +6,7 @@
  */
 
 const FULL_TOKEN_PREFIX = 'K10';
-const SERVER_USER = 'server';
+const SERVER_USER = 'server' as const;
 
 export interface ParsedToken {
   /** The secret part, compared against the cluster token. */
@@ -42,9 +42,9 @@ export function parseToken(token: string): ParsedToken {
   return { secret, caHash, user };
 }
 
-/** `K10<caHash>::server:<secret>`, the form to print for `skiff agent --token`. */
-export function formatFullToken(secret: string, caHash: string): string {
-  return `${FULL_TOKEN_PREFIX}${caHash}::${SERVER_USER}:${secret}`;
+/** `K10<caHash>::<user>:<secret>` (user `server` for the cluster token, `node` for an agent token, as k3s prints them). */
+export function formatFullToken(secret: string, caHash: string, user: 'server' | 'node' = SERVER_USER): string {
+  return `${FULL_TOKEN_PREFIX}${caHash}::${user}:${secret}`;
 }
 
 /** Error messages may end up in logs: show only enough of a token to recognise it. */

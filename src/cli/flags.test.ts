@@ -112,7 +112,7 @@ describe('parseServerFlags', () => {
     const c = parseServerFlags(
       [
         '--data-dir=/d', '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--advertise-address', '192.0.2.10',
-        '--datastore-endpoint', 'memory://', '-o', '/k/config', '--write-kubeconfig-mode', '644', '-t', 'sekrit',
+        '--datastore-endpoint', 'memory://', '-o', '/k/config', '--write-kubeconfig-mode', '644', '-t', 'sekrit', '--agent-token', 'joins-only',
         '--tls-san', 'a.example', '--tls-san=b.example,192.0.2.1', '--disable', 'deployment', '--debug',
         '--log-format', 'json', '--max-requests-inflight', '0', '--max-mutating-requests-inflight=50',
       ],
@@ -129,6 +129,7 @@ describe('parseServerFlags', () => {
       writeKubeconfig: '/k/config',
       writeKubeconfigMode: 0o644,
       token: 'sekrit',
+      agentToken: 'joins-only',
       tlsSan: ['a.example', 'b.example', '192.0.2.1'],
       disable: ['deployment'],
       maxRequestsInflight: 0,
@@ -341,6 +342,7 @@ describe('serverHelp', () => {
       ['--write-kubeconfig', 'SKIFF_KUBECONFIG_OUTPUT', '<data-dir>/kubeconfig.yaml'],
       ['--write-kubeconfig-mode', 'SKIFF_KUBECONFIG_MODE', '600'],
       ['--token', 'SKIFF_TOKEN', 'generated and kept in <data-dir>/server/token'],
+      ['--agent-token', 'SKIFF_AGENT_TOKEN', 'the cluster token'],
       ['--tls-san', 'SKIFF_TLS_SAN', undefined],
       ['--disable', 'SKIFF_DISABLE', undefined],
       ['--max-requests-inflight', 'SKIFF_MAX_REQUESTS_INFLIGHT', '400'],

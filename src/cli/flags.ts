@@ -31,6 +31,8 @@ export interface ServerConfig {
   writeKubeconfigMode: number;
   /** Cluster token (bare or K10 form); undefined = use the persisted one or generate one. */
   token?: string;
+  /** --agent-token: a token only agents join with (bare or K10 form); undefined = the persisted one, or the cluster token. */
+  agentToken?: string;
   /** Extra names/addresses for the serving certificate. */
   tlsSan: string[];
   /** Controllers (by name, e.g. `deployment`, `scheduler`) and packaged components not to run (k3s `--disable`). */
@@ -91,6 +93,7 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
 
   const dataDir = resolve(given<string>('data-dir') || defaultDataDir(facts));
   const token = given<string>('token');
+  const agentToken = given<string>('agent-token');
   const advertiseAddress = given<string>('advertise-address');
   return {
     dataDir,
@@ -101,6 +104,7 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     writeKubeconfig: resolve(given<string>('write-kubeconfig') || join(dataDir, 'kubeconfig.yaml')),
     writeKubeconfigMode: get('write-kubeconfig-mode'),
     ...(token ? { token } : {}),
+    ...(agentToken ? { agentToken } : {}),
     tlsSan: given<string[]>('tls-san') ?? [],
     disable: given<string[]>('disable') ?? [],
     maxRequestsInflight: get('max-requests-inflight'),

@@ -7,7 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { Authenticator } from '../apiserver/auth/authenticator.js';
-import { ensureToken } from '../apiserver/auth/cluster-token.js';
+import { ensureAgentToken, ensureToken } from '../apiserver/auth/cluster-token.js';
 import { ensurePki } from '../apiserver/auth/pki.js';
 import { openServiceAccountTokens, serviceAccountObjects } from '../apiserver/auth/serviceaccount/service-account-tokens.js';
 import { serviceAccountKeyPem } from '../apiserver/auth/serviceaccount/signing-key.js';
@@ -138,7 +138,9 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
       token = await ensureToken(config.dataDir, config.token, pki.caHash);
     }
   }
-  log.debug('certificates and token ready', { dir: config.dataDir, adoptedClusterCA: boot.kv !== undefined, ms: since() });
+  // Agents join with the agent token when there is one of its own (k3s's --agent-token), else with the cluster token.
+  const agentToken = await ensureAgentToken(config.dataDir, token, config.agentToken, pki.caHash);
+  log.debug('certificates and token ready', { dir: config.dataDir, adoptedClusterCA: boot.kv !== undefined, separateAgentToken: agentToken.separate, ms: since() });
   // Service account tokens (apiserver/auth/serviceaccount): signed with <data-dir>/server/tls/service.key.
   const saTokens = await openServiceAccountTokens({ dataDir: config.dataDir });
   const authenticator = new Authenticator({ caCertPem: pki.caCertPem, tokenAuthenticators: [saTokens.authenticator] });
@@ -187,7 +189,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     nodePortRange: config.serviceNodePortRange,
     connectTargets: new Map([...nodeProxy.targets, ...backendProxy.targets]),
     // Agents that join present the cluster token and get their node certificates here (k3s's /v1-k3s/*-kubelet.crt).
-    nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: token.secret },
+    nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: token.secret, ...(agentToken.separate ? { agentToken: agentToken.secret } : {}) },
   });
   apiRef = api;
   saTokens.attach(serviceAccountObjects(api, served));

@@ -3,6 +3,7 @@
  * registers its Node as system:node:<name>; a wrong token, a token of another cluster and a stolen node name are
  * refused with messages that say so; certificates are reused on restart.
  */
+import https from 'node:https';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
@@ -26,8 +27,11 @@ import { readHostFacts } from './host-facts.js';
 import { HostMeasurements } from './host-measurements.js';
 import { joinCluster } from './join.js';
 import { NodeReporter } from './node-reporter.js';
+import { configureLogging } from '../../log/logger.js';
 
 const SECRET = 'join-test-secret';
+/** The server's agent token (--agent-token): it joins agents, nothing else. */
+const AGENT_SECRET = 'join-test-agent-secret';
 let api: ApiServer;
 let pki: Pki;
 let store: Store;
@@ -48,7 +52,7 @@ before(async () => {
     port: 0,
     host: '127.0.0.1',
     extensions: defaultExtensions(resources),
-    nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: SECRET },
+    nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: SECRET, agentToken: AGENT_SECRET },
   });
   url = `https://127.0.0.1:${api.port}`;
   token = formatFullToken(SECRET, pki.caHash);
@@ -137,4 +141,36 @@ test('the join endpoints answer only POST with the token; a raw request without 
   assert.match(r.json.message, /no cluster token was presented/);
   const password = await readFile(join(dirs[1]!, 'agent', 'node-password'), 'utf8');
   assert.match(password, /^[0-9a-f]{32}\n$/);
+});
+
+test('the agent token (K10<hash>::node:<secret>, as k3s prints it) joins too; neither token is an API credential (401)', async () => {
+  const agentToken = formatFullToken(AGENT_SECRET, pki.caHash, 'node');
+  assert.match(agentToken, /^K10[0-9a-f]{64}::node:join-test-agent-secret$/);
+  const creds = await joinCluster({ server: url, token: agentToken, nodeName: 'by-agent-token', dataDir: await dataDir() });
+  assert.match(new X509Certificate(creds.clientCert).subject, /CN=system:node:by-agent-token/);
+  for (const bearer of [agentToken, AGENT_SECRET, token, SECRET]) {
+    const status = await new Promise<number>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port: api.port, path: '/api/v1/pods', ca: pki.caCertPem, agent: false, headers: { Authorization: `Bearer ${bearer}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject);
+    });
+    assert.equal(status, 401, bearer.slice(0, 12));
+  }
+});
+
+test('a bare token joins with a warning that the server\'s CA is not verified; the K10 form joins without one', async () => {
+  const lines: string[] = [];
+  configureLogging({ destination: { write: (line: string) => lines.push(line) } });
+  try {
+    await joinCluster({ server: url, token: SECRET, nodeName: 'bare', dataDir: await dataDir() });
+    assert.ok(lines.some((l) => /the token has no CA hash .* trusting the CA the server presents/.test(l)), lines.join(''));
+    lines.length = 0;
+    await joinCluster({ server: url, token, nodeName: 'full', dataDir: await dataDir() });
+    assert.ok(!lines.some((l) => /no CA hash/.test(l)), lines.join(''));
+  } finally {
+    configureLogging({});
+  }
 });

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatFullToken } from '../../api/cluster-token.js';
-import { ensureToken } from './cluster-token.js';
+import { ensureAgentToken, ensureToken } from './cluster-token.js';
 
 const HASH = 'ab'.repeat(32);
 const OTHER_HASH = 'cd'.repeat(32);
@@ -62,5 +62,35 @@ describe('ensureToken', () => {
     await mkdir(join(dataDir, 'server'), { recursive: true });
     await writeFile(join(dataDir, 'server', 'token'), '\n');
     await assert.rejects(ensureToken(dataDir), /token file .* is empty/);
+  });
+});
+
+describe('ensureAgentToken (--agent-token)', () => {
+  let dataDir: string;
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'skiff-agent-token-'));
+  });
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('without one, agents join with the cluster token, which the agent-token file holds (as k3s writes it)', async () => {
+    const cluster = await ensureToken(dataDir, 'cluster-secret', HASH);
+    const agent = await ensureAgentToken(dataDir, cluster, undefined, HASH);
+    assert.deepEqual(agent, { secret: 'cluster-secret', path: join(dataDir, 'server', 'agent-token'), separate: false });
+    assert.equal((await readFile(agent.path, 'utf8')).trim(), formatFullToken('cluster-secret', HASH));
+    assert.equal((await stat(agent.path)).mode & 0o777, 0o600);
+  });
+
+  it('given, it is kept in the node form and survives restarts without the flag; a token of another CA is refused', async () => {
+    const cluster = await ensureToken(dataDir, 'cluster-secret', HASH);
+    const agent = await ensureAgentToken(dataDir, cluster, 'agents-only', HASH);
+    assert.equal(agent.separate, true);
+    assert.equal((await readFile(agent.path, 'utf8')).trim(), `K10${HASH}::node:agents-only`);
+    const again = await ensureAgentToken(dataDir, cluster, undefined, HASH);
+    assert.deepEqual(again, agent);
+    const full = await ensureAgentToken(dataDir, cluster, `K10${HASH}::node:other`, HASH);
+    assert.equal(full.secret, 'other');
+    await assert.rejects(ensureAgentToken(dataDir, cluster, `K10${OTHER_HASH}::node:x`, HASH), /--agent-token: the CA hash in the token does not match/);
   });
 });

@@ -71,3 +71,38 @@ async function readTokenFile(path: string): Promise<string | undefined> {
   if (value === '') throw new Error(`token file ${path} is empty; remove it to generate a new token or pass --token`);
   return value;
 }
+
+export interface AgentToken {
+  /** The bare secret agents present; equal to the cluster token's when no agent token was set. */
+  secret: string;
+  /** `<data-dir>/server/agent-token`. */
+  path: string;
+  /** True when the secret is an agent token of its own (it joins agents only). */
+  separate: boolean;
+}
+
+/**
+ * The agent token (k3s `--agent-token`): a secret that joins agents and nothing else — not servers, and it is no API
+ * credential. Given, it is kept in `<data-dir>/server/agent-token` as `K10<CA hash>::node:<secret>` and replaces an
+ * earlier one; not given, the file's is used; with neither, agents join with the cluster token, and the file holds
+ * that token (as k3s writes it), so `cat agent-token` always gives what an agent needs.
+ */
+export async function ensureAgentToken(dataDir: string, cluster: ClusterToken, token?: string, caHash?: string): Promise<AgentToken> {
+  const path = join(dataDir, 'server', 'agent-token');
+  let secret: string;
+  if (token !== undefined && token !== '') {
+    const parsed = parseToken(token);
+    if (parsed.caHash !== undefined && caHash !== undefined && parsed.caHash !== caHash.toLowerCase()) {
+      throw new Error(`--agent-token: the CA hash in the token does not match this server's CA (${redact(token)})`);
+    }
+    secret = parsed.secret;
+  } else {
+    const existing = await readTokenFile(path);
+    secret = existing === undefined ? cluster.secret : parseToken(existing).secret;
+  }
+  const separate = secret !== cluster.secret;
+  const content = separate ? (caHash === undefined ? secret : formatFullToken(secret, caHash.toLowerCase(), 'node')) : (cluster.full ?? cluster.secret);
+  if ((await readTokenFile(path)) !== content) await writeFileAtomic(path, `${content}\n`, 0o600);
+  else await chmod(path, 0o600);
+  return { secret, path, separate };
+}

@@ -5,7 +5,8 @@
  *
  *   POST /v1-skiff/client-kubelet.crt    body: CSR PEM   → client cert PEM + CA PEM
  *   POST /v1-skiff/serving-kubelet.crt   body: CSR PEM   → serving cert PEM + CA PEM
- *   Authorization: Bearer <token> (bare secret or K10<ca hash>::server:<secret>) or Basic node:<secret> (as k3s)
+ *   Authorization: Bearer <token> (bare secret or K10<ca hash>::server|node:<secret>) or Basic node:<secret> (as k3s);
+ *   the token is the cluster token or, when the server has one, the agent token (--agent-token)
  *   Skiff-Node-Name: <name>   Skiff-Node-Password: <per-node password>   Skiff-Node-IP: <ip>[,<ip>]
  *
  * A wrong token gets 401 saying so; a node name held by another password gets 403 (node-passwords.ts).
@@ -39,6 +40,8 @@ export interface NodeJoinOptions {
   caKeyPem: string;
   /** The cluster token's secret (bare form). */
   clusterToken: string;
+  /** The agent token's secret (--agent-token), when the server has one of its own: it joins agents too. */
+  agentToken?: string;
 }
 
 export interface NodeJoinHandlerOptions extends NodeJoinOptions {
@@ -48,12 +51,12 @@ export interface NodeJoinHandlerOptions extends NodeJoinOptions {
 }
 
 export class NodeJoinHandler {
-  private readonly tokenDigest: Buffer;
+  private readonly tokenDigests: Buffer[];
   private readonly caHash: string;
 
   constructor(private readonly opts: NodeJoinHandlerOptions) {
     if (opts.clusterToken === '') throw new Error('node join: clusterToken is empty');
-    this.tokenDigest = digest(opts.clusterToken);
+    this.tokenDigests = [digest(opts.clusterToken), ...(opts.agentToken ? [digest(opts.agentToken)] : [])];
     this.caHash = createHash('sha256').update(opts.caCertPem).digest('hex');
   }
 
@@ -121,8 +124,10 @@ export class NodeJoinHandler {
     if (parsed.caHash !== undefined && parsed.caHash !== this.caHash) {
       throw tokenError("the token's CA hash does not match this server's CA: the token belongs to another cluster (or the server's CA was replaced)");
     }
-    if (!timingSafeEqual(digest(parsed.secret), this.tokenDigest)) {
-      throw tokenError("the token is wrong: it is not this cluster's token (use the one in the server's <data-dir>/server/token)");
+    const presented = digest(parsed.secret);
+    // Every digest is compared, so the time does not tell which token nearly matched.
+    if (!this.tokenDigests.map((d) => timingSafeEqual(presented, d)).includes(true)) {
+      throw tokenError("the token is wrong: it is not this cluster's token (use the one in the server's <data-dir>/server/agent-token or server/token)");
     }
   }
 }
