@@ -22,6 +22,7 @@ import type { Controller } from './controller.js';
 import { IngressStatusController } from '../ingress/ingress-status-controller.js';
 import { ServiceLBController } from '../servicelb/servicelb-controller.js';
 import { ReplicaSetController } from './replicaset/replicaset-controller.js';
+import { ResourceQuotaController } from './resourcequota/resourcequota-controller.js';
 import { StatefulSetController } from './statefulset/statefulset-controller.js';
 import { TtlAfterFinishedController } from './ttl-after-finished/ttl-after-finished-controller.js';
 
@@ -51,6 +52,8 @@ export const controllerFactories: ControllerFactory[] = [
   // k3s's node controller: a deleted Node's password Secret goes with it. One worker: deletions are rare.
   { name: 'node-password', create: (ctx) => new NodePasswordController(ctx), workers: 1 },
   { name: 'disruption', create: (ctx) => new DisruptionController(ctx) },
+  // Keeps ResourceQuota status (hard from spec, used recounted); ResourceQuota admission charges between recounts.
+  { name: 'resourcequota', create: (ctx) => new ResourceQuotaController(ctx) },
   { name: 'persistentvolume-binder', create: (ctx) => new PersistentVolumeController(ctx) },
   { name: 'local-path-provisioner', create: (ctx) => new LocalPathProvisioner(ctx) },
   // k3s's packaged components served without images: the ingress (Traefik's place) and ServiceLB (src/ingress,
