@@ -13,6 +13,9 @@ Commands:
   kubeconfig
             Issue a client-certificate kubeconfig for a user (skiff kubeconfig --user NAME [--group G]...
             [--expiration D] [-o FILE] [--server URL] [--data-dir DIR])
+  certificate
+            The certificates in the data dir and their expiry; renew them all at the next start (skiff
+            certificate check|rotate [--data-dir DIR])
   secrets-encrypt
             Secrets encryption at rest of a server run with --secrets-encryption (skiff secrets-encrypt
             status|rotate-keys|reencrypt [--data-dir DIR])
@@ -32,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'kubeconfig') {
     const { kubeconfigCommand } = await import('./kubeconfig-command.js');
     return kubeconfigCommand(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+  }
+  if (command === 'certificate') {
+    const { certificateCommand } = await import('./certificate-command.js');
+    return certificateCommand(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
   }
   if (command === 'secrets-encrypt') {
     const { secretsEncryptCommand } = await import('./secrets-encrypt-command.js');
