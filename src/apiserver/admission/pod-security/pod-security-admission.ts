@@ -63,26 +63,33 @@ export function podSecurityAdmission(opts: PodSecurityOptions = {}): ValidatingA
   const exemptRuntimeClasses = new Set(opts.exemptions?.runtimeClasses ?? []);
   const exemptNamespaces = new Set(opts.exemptions?.namespaces ?? []);
 
-  const namespacePolicy = async (attrs: AdmissionAttributes, ctx: AdmissionContext) => {
-    const ns = ctx.cached('', 'namespaces', '', attrs.namespace) ?? (await ctx.get('', 'namespaces', '', attrs.namespace));
-    return policyFromLabels(ns?.metadata.labels, defaults);
+  type Parsed = ReturnType<typeof policyFromLabels>;
+  /**
+   * Calls `then` with the namespace's policy: synchronously from the watch cache (every pod write passes here), from
+   * the store only for a namespace the cache does not have yet.
+   */
+  const withPolicy = (attrs: AdmissionAttributes, ctx: AdmissionContext, then: (p: Parsed) => void): void | Promise<void> => {
+    const cached = ctx.cached('', 'namespaces', '', attrs.namespace);
+    if (cached) return then(policyFromLabels(cached.metadata.labels, defaults));
+    return ctx.get('', 'namespaces', '', attrs.namespace).then((ns) => then(policyFromLabels(ns?.metadata.labels, defaults)));
   };
 
-  const validatePod = async (attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> => {
+  const validatePod = (attrs: AdmissionAttributes, ctx: AdmissionContext): void | Promise<void> => {
     const pod = attrs.object as KubeObject & { spec?: PodSpec };
     if (exemptNamespaces.has(attrs.namespace) || exemptUsers.has(attrs.user.username)) return;
     if (pod.spec?.runtimeClassName && exemptRuntimeClasses.has(pod.spec.runtimeClassName)) return;
     if (attrs.operation === 'UPDATE' && attrs.subresource === '' && !isSignificantPodUpdate(pod, attrs.oldObject as typeof pod)) return;
-    const { policy, versionLabels } = await namespacePolicy(attrs, ctx);
-    const spec = pod.spec ?? {};
-    if (policy.enforce.level !== 'privileged') {
-      const violations = evaluatePod(policy.enforce.level, policy.enforce.version, pod.metadata, spec as PodSpec);
-      if (violations.length > 0) {
-        const err = forbidden(`pods "${attrs.name}" is forbidden: violates PodSecurity "${formatLevelVersion(policy.enforce, versionLabels.enforce)}": ${formatViolations(violations)}`);
-        throw new StatusError({ ...err.status, details: { name: attrs.name, kind: 'pods' } });
+    return withPolicy(attrs, ctx, ({ policy, versionLabels }) => {
+      const spec = (pod.spec ?? {}) as PodSpec;
+      if (policy.enforce.level !== 'privileged') {
+        const violations = evaluatePod(policy.enforce.level, policy.enforce.version, pod.metadata, spec);
+        if (violations.length > 0) {
+          const err = forbidden(`pods "${attrs.name}" is forbidden: violates PodSecurity "${formatLevelVersion(policy.enforce, versionLabels.enforce)}": ${formatViolations(violations)}`);
+          throw new StatusError({ ...err.status, details: { name: attrs.name, kind: 'pods' } });
+        }
       }
-    }
-    auditAndWarn(attrs, policy, versionLabels, pod.metadata, spec as PodSpec, true);
+      auditAndWarn(attrs, policy, versionLabels, pod.metadata, spec, true);
+    });
   };
 
   const auditAndWarn = (attrs: AdmissionAttributes, policy: Policy, versionLabels: Record<Mode, string>, meta: ObjectMeta, spec: PodSpec, isPod: boolean): void => {
@@ -100,7 +107,7 @@ export function podSecurityAdmission(opts: PodSecurityOptions = {}): ValidatingA
     if (violations.length > 0) attrs.warn(`would violate PodSecurity "${formatLevelVersion(policy.warn, versionLabels.warn)}": ${formatViolations(violations)}`);
   };
 
-  const validateWorkload = async (attrs: AdmissionAttributes, ctx: AdmissionContext, path: string[]): Promise<void> => {
+  const validateWorkload = (attrs: AdmissionAttributes, ctx: AdmissionContext, path: string[]): void | Promise<void> => {
     if (exemptNamespaces.has(attrs.namespace) || exemptUsers.has(attrs.user.username)) return;
     const template = templateOf(attrs.object, path);
     if (!template?.spec) return;
@@ -109,8 +116,8 @@ export function podSecurityAdmission(opts: PodSecurityOptions = {}): ValidatingA
       const old = templateOf(attrs.oldObject, path);
       if (old && JSON.stringify(old) === JSON.stringify(template)) return;
     }
-    const { policy, versionLabels } = await namespacePolicy(attrs, ctx);
-    auditAndWarn(attrs, policy, versionLabels, template.metadata ?? {}, template.spec, false);
+    const spec = template.spec;
+    return withPolicy(attrs, ctx, ({ policy, versionLabels }) => auditAndWarn(attrs, policy, versionLabels, template.metadata ?? {}, spec, false));
   };
 
   const validateNamespace = (attrs: AdmissionAttributes, ctx: AdmissionContext): void => {
