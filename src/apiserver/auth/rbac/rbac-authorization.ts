@@ -62,8 +62,9 @@ export class RbacAuthorization {
   }
 
   /** The server's whole chain (e.g. Node, then this), which escalation checks, impersonation and reviews ask. */
-  decideWith(authorizer: Authorizer): void {
+  decideWith(authorizer: Authorizer): Authorizer {
     this.full = authorizer;
+    return authorizer;
   }
 
   /** Decides with the whole chain (waiting for the policy when needed). */
