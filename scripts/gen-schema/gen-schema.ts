@@ -38,7 +38,7 @@ const ROOT_KINDS: Record<string, string[]> = {
   'networking/v1': ['Ingress', 'IngressClass', 'NetworkPolicy'],
   'policy/v1': ['PodDisruptionBudget', 'Eviction'],
   'scheduling/v1': ['PriorityClass'],
-  'authorization/v1': ['SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SubjectAccessReview'],
+  'authorization/v1': ['LocalSubjectAccessReview', 'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SubjectAccessReview'],
   // TokenRequest: the serviceaccounts/token subresource (`kubectl create token`, projected tokens).
   'authentication/v1': ['SelfSubjectReview', 'TokenReview', 'TokenRequest'],
 };

@@ -295,6 +295,13 @@ export const schemaTable: SchemaTable = {
 {json:"rawSelector",type:S.string,proto:1,description:"rawSelector is the serialization of a field selector that would be included in a query parameter."},
 {json:"requirements",type:a(r("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement")),proto:2,listType:"atomic",description:"requirements is the parsed interpretation of a label selector."},
 ]},
+"io.k8s.api.authorization.v1.LocalSubjectAccessReview":{name:"io.k8s.api.authorization.v1.LocalSubjectAccessReview",gvk:{group:"authorization.k8s.io",version:"v1",kind:"LocalSubjectAccessReview"},description:"LocalSubjectAccessReview checks whether or not a user or group can perform an action in a given namespace.",fields:[
+{json:"kind",type:S.string,description:"Kind is a string value representing the REST resource this object represents."},
+{json:"apiVersion",type:S.string,description:"APIVersion defines the versioned schema of this representation of an object."},
+{json:"metadata",type:r("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"),proto:1,description:"Standard list metadata."},
+{json:"spec",type:r("io.k8s.api.authorization.v1.SubjectAccessReviewSpec"),proto:2,required:true,description:"Spec holds information about the request being evaluated."},
+{json:"status",type:r("io.k8s.api.authorization.v1.SubjectAccessReviewStatus"),proto:3,description:"Status is filled in by the server and indicates whether the request is allowed or not"},
+]},
 "io.k8s.api.authorization.v1.NonResourceAttributes":{name:"io.k8s.api.authorization.v1.NonResourceAttributes",description:"NonResourceAttributes includes the authorization attributes available for non-resource requests to the Authorizer interface",fields:[
 {json:"path",type:S.string,proto:1,description:"Path is the URL path of the request"},
 {json:"verb",type:S.string,proto:2,description:"Verb is the standard HTTP verb"},

@@ -167,10 +167,10 @@ describe('kinds', () => {
     ['networking.k8s.io', 'v1', ['Ingress', 'NetworkPolicy']],
     ['policy', 'v1', ['PodDisruptionBudget', 'Eviction']],
     ['scheduling.k8s.io', 'v1', ['PriorityClass']],
-    ['authorization.k8s.io', 'v1', ['SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SubjectAccessReview']],
+    ['authorization.k8s.io', 'v1', ['LocalSubjectAccessReview', 'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SubjectAccessReview']],
     ['authentication.k8s.io', 'v1', ['SelfSubjectReview', 'TokenReview', 'TokenRequest']],
   ];
-  const withoutList = new Set(['Binding', 'Scale', 'Eviction', 'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SubjectAccessReview', 'SelfSubjectReview', 'TokenReview', 'TokenRequest']);
+  const withoutList = new Set(['Binding', 'Scale', 'Eviction', 'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SubjectAccessReview', 'LocalSubjectAccessReview', 'SelfSubjectReview', 'TokenReview', 'TokenRequest']);
 
   it('has every served kind, its list, and apiVersion/kind/metadata on each', () => {
     for (const [group, version, kinds] of served) {
