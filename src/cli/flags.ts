@@ -23,8 +23,10 @@ export interface ServerConfig {
   bindAddress: string;
   /** IP address of this server for agents and clients; added to the serving certificate. */
   advertiseAddress?: string;
-  /** Store URL: `sqlite://<file>`, `memory://`, `etcd://…`. */
+  /** Store URL: `sqlite://<file>`, `memory://`, `etcd://…`, `https://…` (etcd over TLS). */
   datastoreEndpoint: string;
+  /** --datastore-cafile, --datastore-certfile, --datastore-keyfile (absolute paths), for etcd over TLS. */
+  datastoreTls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Absolute path where the admin kubeconfig is written. */
   writeKubeconfig: string;
   /** File mode of the kubeconfig, e.g. 0o600. */
@@ -101,6 +103,15 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     bindAddress: get('bind-address'),
     ...(advertiseAddress !== undefined ? { advertiseAddress } : {}),
     datastoreEndpoint: given<string>('datastore-endpoint') ?? `sqlite://${join(dataDir, 'server', 'db', 'state.db')}`,
+    ...(['datastore-cafile', 'datastore-certfile', 'datastore-keyfile'].some((f) => given<string>(f) !== undefined)
+      ? {
+          datastoreTls: {
+            ...(given<string>('datastore-cafile') ? { caFile: resolve(given<string>('datastore-cafile')!) } : {}),
+            ...(given<string>('datastore-certfile') ? { certFile: resolve(given<string>('datastore-certfile')!) } : {}),
+            ...(given<string>('datastore-keyfile') ? { keyFile: resolve(given<string>('datastore-keyfile')!) } : {}),
+          },
+        }
+      : {}),
     writeKubeconfig: resolve(given<string>('write-kubeconfig') || join(dataDir, 'kubeconfig.yaml')),
     writeKubeconfigMode: get('write-kubeconfig-mode'),
     ...(token ? { token } : {}),

@@ -114,7 +114,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     ips: [firstServiceIP(config.serviceCIDR), ...(config.advertiseAddress ? [config.advertiseAddress] : [])],
     onWarning: (message: string) => log.warn(message),
   };
-  const [opened, secret] = await Promise.all([openStore(datastore), tokenSecret(config.dataDir, config.token)]);
+  const [opened, secret] = await Promise.all([openStore(datastore, config.datastoreTls), tokenSecret(config.dataDir, config.token)]);
   // --secrets-encryption: everything below reads and writes through the encrypting store.
   const encryption = config.secretsEncryption ? await SecretsEncryption.open(opened, encryptionConfigPath(config.dataDir)).catch(async (err: unknown) => {
     await opened.close();

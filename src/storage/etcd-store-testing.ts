@@ -4,7 +4,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,13 +38,28 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts etcd (with `extraArgs`, e.g. a small --quota-backend-bytes) and resolves once its /health endpoint says so (within 15 s). */
-export async function startTestEtcd(extraArgs: string[] = []): Promise<TestEtcd> {
+/** PEM files for an etcd that serves TLS and requires client certificates (--client-cert-auth). */
+export interface TestEtcdTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** A client certificate the CA signed, for the health check. */
+  clientCertFile: string;
+  clientKeyFile: string;
+}
+
+/**
+ * Starts etcd (with `extraArgs`, e.g. a small --quota-backend-bytes) and resolves once its /health endpoint says so
+ * (within 15 s). With `tls`, clients must speak TLS and present a certificate of its CA.
+ */
+export async function startTestEtcd(extraArgs: string[] = [], tls?: TestEtcdTls): Promise<TestEtcd> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-etcd-'));
   const clientPort = await freePort();
   const peerPort = await freePort();
   const name = `skiff-test-${process.pid}-${clientPort}`;
-  const client = `http://127.0.0.1:${clientPort}`;
+  const client = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
+  const tlsArgs = tls ? ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--client-cert-auth', '--trusted-ca-file', tls.caFile] : [];
+  const tlsOptions = tls ? { ca: readFileSync(tls.caFile), cert: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile) } : undefined;
   const peer = `http://127.0.0.1:${peerPort}`;
   let proc: ChildProcess | undefined;
   let log = '';
@@ -58,6 +74,7 @@ export async function startTestEtcd(extraArgs: string[] = []): Promise<TestEtcd>
         '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
         '--initial-cluster', `${name}=${peer}`, '--initial-cluster-state', state,
         '--initial-cluster-token', name,
+        ...tlsArgs,
         ...extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
@@ -70,8 +87,7 @@ export async function startTestEtcd(extraArgs: string[] = []): Promise<TestEtcd>
     for (;;) {
       if (p.exitCode !== null || p.signalCode !== null) throw new Error(`etcd exited (${p.exitCode ?? p.signalCode}):\n${log}`);
       try {
-        const res = await fetch(`${client}/health`);
-        if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+        if ((await health(`${client}/health`, tlsOptions)) === 'true') return;
       } catch (err) {
         // Connection refused until etcd listens; anything else is worth seeing in the timeout message.
         if ((err as { cause?: { code?: string } }).cause?.code !== 'ECONNREFUSED') log += `\nhealth check: ${String(err)}`;
@@ -122,4 +138,28 @@ export async function startTestEtcd(extraArgs: string[] = []): Promise<TestEtcd>
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** etcd's /health answer ("true" when healthy), over HTTPS with a client certificate when given. */
+async function health(url: string, tls?: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<string | undefined> {
+  if (!tls) {
+    const res = await fetch(url);
+    return res.ok ? ((await res.json()) as { health?: string }).health : undefined;
+  }
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...tls, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => {
+        try {
+          resolve(res.statusCode === 200 ? (JSON.parse(body) as { health?: string }).health : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(new Error(err.message), { cause: { code: err.code } })));
+    req.end();
+  });
 }

@@ -19,14 +19,18 @@ describe('parseEtcdUrl', () => {
   ];
   for (const [url, endpoints, prefix] of cases) {
     it(`${url} -> ${endpoints.join(' ')} prefix ${JSON.stringify(prefix)}`, () => {
-      assert.deepEqual(parseEtcdUrl(url), { endpoints, prefix });
+      assert.deepEqual(parseEtcdUrl(url), { endpoints, prefix, tls: false });
     });
   }
+  it('https:// members mean TLS', () => {
+    assert.deepEqual(parseEtcdUrl('https://10.0.0.1:2379,https://10.0.0.2/k'), { endpoints: ['10.0.0.1:2379', '10.0.0.2:2379'], prefix: '/k', tls: true });
+    assert.deepEqual(parseEtcdUrl('https://a:1,b:2'), { endpoints: ['a:1', 'b:2'], prefix: '', tls: true });
+  });
 
   it('refuses what it cannot use, naming the url', () => {
     for (const url of [
-      'https://h:2379',
       'etcd://h:2379,https://g:2379',
+      'https://h:2379,http://g:2379',
       'etcd://a/x,b',
       'etcd://h:99999',
       'etcd://h:2379?timeout=1',
@@ -36,7 +40,7 @@ describe('parseEtcdUrl', () => {
     ]) {
       assert.throws(() => parseEtcdUrl(url), (err: Error) => err.message.includes(JSON.stringify(url)), url);
     }
-    assert.throws(() => parseEtcdUrl('https://h:2379'), /TLS/);
+    assert.throws(() => parseEtcdUrl('etcd://h:2379,https://g:2379'), /all members must use TLS \(https:\/\/\) or none/);
   });
 });
 

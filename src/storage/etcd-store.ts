@@ -40,6 +40,8 @@ import type {
 export interface EtcdStoreOptions {
   /** Client URLs of the members, as `host:port` (`[v6addr]:port` for IPv6). At least one. */
   endpoints: string[];
+  /** TLS towards the members (https:// URLs): the CA to verify them (default: the system's), and a client certificate. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   /** Prepended to every key in etcd (e.g. `/skiff`), so several clusters can share one etcd. Default ''. */
   prefix?: string;
   /** How long connect() waits for a first member to answer. Default 10 s. */
@@ -70,19 +72,21 @@ const RETRYABLE = new Set<number>([status.UNAVAILABLE, status.INTERNAL, status.C
  * Parses a datastore URL for etcd: `etcd://host[:port][,host[:port]...][/prefix]`, or a list of client URLs
  * `http://host:port[,http://host:port...][/prefix]` (the form etcdctl and k3s take). The port defaults to 2379.
  * The path, written once after the last member, becomes the key prefix (`etcd://10.0.0.1:2379/skiff` stores
- * `/registry/...` as `/skiff/registry/...`); a trailing slash is dropped. TLS (`https://`) is refused.
+ * `/registry/...` as `/skiff/registry/...`); a trailing slash is dropped. `https://` members mean TLS (all or none of them; certificates from EtcdStoreOptions.tls).
  */
-export function parseEtcdUrl(url: string): { endpoints: string[]; prefix: string } {
+export function parseEtcdUrl(url: string): { endpoints: string[]; prefix: string; tls: boolean } {
   const bad = (why: string) => new Error(`datastore ${JSON.stringify(url)}: ${why}`);
   if (/[?#]/.test(url)) throw bad('etcd URLs take no query or fragment');
   const items = url.split(',');
   const endpoints: string[] = [];
   let path = '';
+  let tls = false;
   items.forEach((item, i) => {
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(item)?.[1]?.toLowerCase();
-    if (scheme === 'https') throw bad('etcd over TLS (https://) is not supported yet; use http:// or etcd://');
-    if (scheme !== undefined && scheme !== 'etcd' && scheme !== 'http') throw bad(`unsupported scheme ${scheme}:// in a list of etcd members`);
-    if (i === 0 && scheme === undefined) throw bad('expected etcd://host:port or http://host:port');
+    if (scheme !== undefined && scheme !== 'etcd' && scheme !== 'http' && scheme !== 'https') throw bad(`unsupported scheme ${scheme}:// in a list of etcd members`);
+    if (i === 0 && scheme === undefined) throw bad('expected etcd://host:port, http://host:port or https://host:port');
+    if (i === 0) tls = scheme === 'https';
+    else if (scheme !== undefined && (scheme === 'https') !== tls) throw bad('all members must use TLS (https://) or none');
     let hostPort = scheme === undefined ? item : item.slice(scheme.length + 3);
     const slash = hostPort.indexOf('/');
     if (slash >= 0) {
@@ -97,7 +101,7 @@ export function parseEtcdUrl(url: string): { endpoints: string[]; prefix: string
       throw bad((err as Error).message);
     }
   });
-  return { endpoints, prefix: path.replace(/\/+$/, '') };
+  return { endpoints, prefix: path.replace(/\/+$/, ''), tls };
 }
 
 /** Splits `host[:port]` or `[v6]:port`; the port defaults to 2379. */
@@ -225,7 +229,8 @@ export class EtcdStore implements Store {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
     this.compactTimeoutMs = opts.compactTimeoutMs ?? 5 * 60_000;
     this.watchRetryMs = opts.watchRetryMs ?? 30_000;
-    this.client = new Client(target, credentials.createInsecure(), {
+    const creds = opts.tls ? credentials.createSsl(opts.tls.ca ?? null, opts.tls.key ?? null, opts.tls.cert ?? null) : credentials.createInsecure();
+    this.client = new Client(target, creds, {
       'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
       // A list of all Pods easily exceeds grpc's default 4 MiB; etcd itself sends up to 2 GiB.
       'grpc.max_receive_message_length': -1,

@@ -40,7 +40,6 @@ describe('openStore', () => {
       'sqlite://',
       'sqlite:///x.db?_journal=WAL',
       'memory://x',
-      'https://127.0.0.1:2379',
       'etcd://127.0.0.1:2379?x=1',
     ]) {
       await assert.rejects(openStore(url), (err: Error) => {
@@ -50,6 +49,6 @@ describe('openStore', () => {
     }
     await assert.rejects(openStore('postgres://db/skiff'), /memory:\/\/.*sqlite:\/\//);
     await assert.rejects(openStore('postgres://db/skiff'), /etcd:\/\//);
-    await assert.rejects(openStore('https://127.0.0.1:2379'), /TLS/);
+    await assert.rejects(openStore('etcd://127.0.0.1:2379', { caFile: '/x/ca.crt' }), /are for etcd over TLS: use https:\/\/host:port/);
   });
 });
