@@ -131,9 +131,17 @@ test('dry runs check but charge nothing', async () => {
 test('concurrent creates never overshoot, across two servers sharing one store', async () => {
   const store = new MemoryStore();
   await seedQuota(store, 'pods', { pods: '5' }, { pods: '0' });
-  // Two plugin instances: the per-process chain cannot serialize them, only compare-and-swap can.
-  const a = new ResourceQuotaAdmission({ store });
-  const b = new ResourceQuotaAdmission({ store });
+  // Two plugin instances: the per-process chain cannot serialize them, only compare-and-swap can. Quota reads are
+  // slowed so that both servers read the same usage before either writes: without the revision check the second
+  // write would overwrite the first and admit more than 5.
+  const slow = Object.create(store) as MemoryStore;
+  slow.list = async (prefix, opts) => {
+    const res = await store.list(prefix, opts);
+    await new Promise((r) => setTimeout(r, 5));
+    return res;
+  };
+  const a = new ResourceQuotaAdmission({ store: slow });
+  const b = new ResourceQuotaAdmission({ store: slow });
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => admit(store, i % 2 ? a : b, pod(`p${i}`))));
   assert.equal(results.filter((r) => r === undefined).length, 5);
   assert.equal(results.filter((r) => r?.includes('exceeded quota: pods, requested: pods=1, used: pods=5, limited: pods=5')).length, 15);
