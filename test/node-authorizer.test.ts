@@ -43,6 +43,7 @@ function fixture() {
     metadata: { name: 'pv-local', annotations: { 'pv.kubernetes.io/provisioned-by': 'skiff.dev/local-path' } },
     spec: { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['n2'] }] }] } } },
   });
+  g.setVolumeAttachment({ metadata: { name: 'csi-abc' }, spec: { nodeName: 'n1', attacher: 'x', source: {} } });
   return g;
 }
 
@@ -148,6 +149,9 @@ describe('NodeAuthorizer', () => {
     ['delete own local-path pv', attrs(n2, 'delete', 'persistentvolumes', '', 'pv-local'), 'allow'],
     ['delete another node’s local-path pv', attrs(n1, 'delete', 'persistentvolumes', '', 'pv-local'), 'noOpinion', "no relationship found between node 'n1' and this object"],
     ['delete a pv that is not local-path', attrs(n1, 'delete', 'persistentvolumes', '', 'pv-data'), 'noOpinion'],
+    ['get own volume attachment', attrs(n1, 'get', 'volumeattachments', '', 'csi-abc', 'storage.k8s.io'), 'allow'],
+    ['get another node’s volume attachment', attrs(n2, 'get', 'volumeattachments', '', 'csi-abc', 'storage.k8s.io'), 'noOpinion', "no relationship found between node 'n2' and this object"],
+    ['list volume attachments', attrs(n1, 'list', 'volumeattachments', '', '', 'storage.k8s.io'), 'noOpinion', 'can only get individual resources of this type'],
     ['watch pvs (local-path reclaimer)', attrs(n1, 'watch', 'persistentvolumes'), 'allow'],
     ['token for own pod’s service account', attrs(n1, 'create', 'serviceaccounts', 'app', 'web-sa', '', 'token'), 'allow'],
     ['token for another node’s service account', attrs(n2, 'create', 'serviceaccounts', 'app', 'web-sa', '', 'token'), 'noOpinion', "no relationship found between node 'n2' and this object"],

@@ -17,6 +17,7 @@ interface Source {
 const SOURCES: readonly Source[] = [
   { prefix: '/registry/core/pods/', set: (g, o) => g.setPod(o), remove: (g, o) => g.deletePod(o.metadata.namespace ?? '', o.metadata.name ?? '') },
   { prefix: '/registry/core/persistentvolumes/', set: (g, o) => g.setPersistentVolume(o), remove: (g, o) => g.deletePersistentVolume(o.metadata.name ?? '') },
+  { prefix: '/registry/storage.k8s.io/volumeattachments/', set: (g, o) => g.setVolumeAttachment(o), remove: (g, o) => g.deleteVolumeAttachment(o.metadata.name ?? '') },
   // Classes before Ingresses, so a rebuild decides each Ingress with every class known.
   { prefix: '/registry/networking.k8s.io/ingressclasses/', set: (g, o) => g.setIngressClass(o), remove: (g, o) => g.deleteIngressClass(o.metadata.name ?? '') },
   { prefix: '/registry/networking.k8s.io/ingresses/', set: (g, o) => g.setIngress(o), remove: (g, o) => g.deleteIngress(o.metadata.namespace ?? '', o.metadata.name ?? '') },

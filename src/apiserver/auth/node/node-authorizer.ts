@@ -4,7 +4,8 @@
  * opinion about anyone else.
  *
  * - secrets, configmaps: get/list/watch of one named object a pod bound to the node references (graph);
- * - persistentvolumeclaims, persistentvolumes, resourceclaims: get, when reachable (graph); pvc status updates;
+ * - persistentvolumeclaims, persistentvolumes, resourceclaims, volumeattachments: get, when reachable (graph); pvc
+ *   status updates;
  * - serviceaccounts: create the `token` subresource of a service account its pods use (graph);
  * - leases: get/create/update/patch/delete its own Lease in kube-node-lease;
  * - everything else by the static rules of the bootstrap `system:node` ClusterRole (NODE_RULES), which
@@ -49,7 +50,6 @@ export const NODE_RULES: readonly Rule[] = [
   { verbs: ['create'], groups: [''], resources: ['pods/eviction'] },
   { verbs: ['get'], groups: [''], resources: ['endpoints'] },
   { verbs: ['create', 'get', 'list', 'watch'], groups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'] },
-  { verbs: ['get'], groups: ['storage.k8s.io'], resources: ['volumeattachments'] },
   { verbs: READ, groups: ['storage.k8s.io'], resources: ['csidrivers'] },
   { verbs: [...READ, 'create', 'update', 'patch', 'delete'], groups: ['storage.k8s.io'], resources: ['csinodes'] },
   { verbs: READ, groups: ['node.k8s.io'], resources: ['runtimeclasses'] },
@@ -115,6 +115,8 @@ export class NodeAuthorizer implements Authorizer {
         }
       } else if (g === 'resource.k8s.io' && r === 'resourceclaims') {
         return this.get(node, 'resourceclaim', attrs);
+      } else if (g === 'storage.k8s.io' && r === 'volumeattachments') {
+        return this.get(node, 'volumeattachment', attrs);
       } else if (g === 'coordination.k8s.io' && r === 'leases') {
         return lease(node, attrs);
       }

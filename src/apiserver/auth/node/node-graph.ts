@@ -6,6 +6,7 @@
  *   secret, configmap, pvc, serviceaccount, resourceclaim ──▶ pod      (what the pod references)
  *   pv ──▶ pvc                           (spec.claimRef)
  *   secret ──▶ pv                        (the PV's CSI/driver secret references)
+ *   volumeattachment ──▶ node            (spec.nodeName)
  *
  * and, for skiff's own node components (README.md):
  *
@@ -19,7 +20,7 @@
  */
 import type { KubeObject } from '../../../api/object.js';
 
-export type VertexType = 'pod' | 'secret' | 'configmap' | 'pvc' | 'pv' | 'serviceaccount' | 'resourceclaim';
+export type VertexType = 'pod' | 'secret' | 'configmap' | 'pvc' | 'pv' | 'serviceaccount' | 'resourceclaim' | 'volumeattachment';
 
 type Obj = KubeObject & { spec?: any; status?: any };
 
@@ -43,12 +44,14 @@ export class NodeGraph {
   private readonly ingresses = new Map<string, { secrets: string[]; raw: Obj }>();
   /** Secret key → how many served Ingresses reference it. */
   private readonly ingressSecrets = new Map<string, number>();
+  /** VolumeAttachment name → its node. */
+  private readonly attachments = new Map<string, string>();
   /** IngressClass name → whether it is skiff's and the default. */
   private readonly classes = new Map<string, { skiff: boolean; isDefault: boolean }>();
 
   /** Forgets everything (before a rebuild). */
   clear(): void {
-    for (const m of [this.pods, this.byNode, this.nodePods, this.pvs, this.secretPvs, this.ingresses, this.ingressSecrets, this.classes]) m.clear();
+    for (const m of [this.pods, this.byNode, this.nodePods, this.pvs, this.secretPvs, this.ingresses, this.ingressSecrets, this.classes, this.attachments]) m.clear();
   }
 
   /** True when `node` may reach the object: the Node authorizer's hasPathFrom. */
@@ -56,6 +59,7 @@ export class NodeGraph {
     const k = key(type, namespace, name);
     if (this.byNode.get(k)?.has(node)) return true;
     if (type === 'pv') return this.pvReaches(node, name);
+    if (type === 'volumeattachment') return this.attachments.get(name) === node;
     if (type === 'secret') {
       if ((this.ingressSecrets.get(k) ?? 0) > 0) return true;
       for (const pv of this.secretPvs.get(k) ?? []) if (this.pvReaches(node, pv)) return true;
@@ -135,6 +139,16 @@ export class NodeGraph {
       set?.delete(name);
       if (set?.size === 0) this.secretPvs.delete(s);
     }
+  }
+
+  setVolumeAttachment(va: Obj): void {
+    const node: unknown = va.spec?.nodeName;
+    if (typeof node === 'string' && node !== '') this.attachments.set(va.metadata.name ?? '', node);
+    else this.attachments.delete(va.metadata.name ?? '');
+  }
+
+  deleteVolumeAttachment(name: string): void {
+    this.attachments.delete(name);
   }
 
   setIngressClass(ic: Obj): void {
