@@ -120,6 +120,31 @@ describe('Node authorizer and NodeRestriction on the request path', () => {
     assert.match(spec.message, /cannot patch resource "pods"/);
   });
 
+  test('mirror pods: bound to the node, owned by its Node (uid checked), referencing no secret', async () => {
+    const n2obj = await admin.get(Nodes, '', 'n2');
+    const owner = (over: Record<string, unknown> = {}) => ({ apiVersion: 'v1', kind: 'Node', name: 'n2', uid: n2obj.metadata.uid, controller: true, ...over });
+    const mirror = (name: string, extra: Record<string, unknown> = {}, spec: Record<string, unknown> = {}): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'app', annotations: { 'kubernetes.io/config.mirror': 'hash' }, ownerReferences: [owner()], ...extra },
+      spec: { nodeName: 'n2', containers: [{ name: 'c', image: 'busybox' }], ...spec },
+    });
+    const created = await n2.create(Pods, 'app', mirror('static-web'));
+    assert.equal(created.metadata.name, 'static-web');
+    const cases: [string, KubeObject, string][] = [
+      ['bound to another node', mirror('m1', {}, { nodeName: 'n1' }), 'node "n2" can only create pods with spec.nodeName set to itself'],
+      ['owned by another node', mirror('m2', { ownerReferences: [owner({ name: 'n1' })] }), 'node "n2" can only create pods with an owner reference set to itself'],
+      ['an old uid', mirror('m3', { ownerReferences: [owner({ uid: 'not-the-uid' })] }), `node n2 UID mismatch: expected not-the-uid got ${n2obj.metadata.uid}`],
+      ['not a controller reference', mirror('m4', { ownerReferences: [owner({ controller: false })] }), 'node "n2" can only create pods with a controller owner reference set to itself'],
+      ['a secret volume', mirror('m5', {}, { volumes: [{ name: 's', secret: { secretName: 's1' } }] }), 'node "n2" can not create pods that reference secrets'],
+      ['a service account', mirror('m6', {}, { serviceAccountName: 'default' }), 'node "n2" can not create pods that reference a service account'],
+    ];
+    for (const [what, obj, reason] of cases) {
+      const r = await refusal(n2.create(Pods, 'app', obj));
+      assert.equal(r.message, `pods "${obj.metadata.name}" is forbidden: ${reason}`, what);
+    }
+  });
+
   test('a node keeps only its own Lease', async () => {
     const lease = (name: string): KubeObject => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: 'kube-node-lease' }, spec: { holderIdentity: name } });
     await n2.create(Leases, 'kube-node-lease', lease('n2'));
