@@ -45,7 +45,27 @@ const cases: Case[] = [
     spec: (s) => (s.containers[0]!.ports = [{ containerPort: 80, hostPort: 8080 }, { containerPort: 81, hostPort: 80 }]),
     want: 'hostPort (container "app" uses hostPorts 80, 8080)',
   },
-  { name: 'AppArmor annotation', level: 'baseline', meta: { annotations: { 'container.apparmor.security.beta.kubernetes.io/app': 'unconfined' } }, spec: () => {}, want: 'forbidden AppArmor profile (container.apparmor.security.beta.kubernetes.io/app="unconfined")' },
+  {
+    name: 'AppArmor annotations (upstream test case)',
+    level: 'baseline',
+    meta: {
+      annotations: {
+        'container.apparmor.security.beta.kubernetes.io/': 'bogus',
+        'container.apparmor.security.beta.kubernetes.io/a': '',
+        'container.apparmor.security.beta.kubernetes.io/b': 'runtime/default',
+        'container.apparmor.security.beta.kubernetes.io/c': 'localhost/',
+        'container.apparmor.security.beta.kubernetes.io/d': 'localhost/foo',
+        'container.apparmor.security.beta.kubernetes.io/e': 'unconfined',
+        'container.apparmor.security.beta.kubernetes.io/f': 'unknown',
+      },
+    },
+    spec: () => {},
+    want:
+      'forbidden AppArmor profiles (annotations must not set AppArmor profile type to "container.apparmor.security.beta.kubernetes.io/="bogus"", ' +
+      '"container.apparmor.security.beta.kubernetes.io/e="unconfined"", "container.apparmor.security.beta.kubernetes.io/f="unknown"")',
+  },
+  { name: 'AppArmor Unconfined on the pod', level: 'baseline', spec: (s) => (s.securityContext!.appArmorProfile = { type: 'Unconfined' }), want: 'forbidden AppArmor profile (pod must not set AppArmor profile type to "Unconfined")' },
+  { name: 'AppArmor Unconfined on a container', level: 'baseline', spec: (s) => (s.containers[0]!.securityContext!.appArmorProfile = { type: 'Unconfined' }), want: 'forbidden AppArmor profile (container "app" must not set AppArmor profile type to "Unconfined")' },
   { name: 'AppArmor localhost allowed', level: 'baseline', meta: { annotations: { 'container.apparmor.security.beta.kubernetes.io/app': 'localhost/x' } }, spec: () => {}, want: '' },
   {
     name: 'SELinux type and user',
@@ -86,8 +106,8 @@ const cases: Case[] = [
   {
     name: 'two restricted volumes',
     level: 'restricted',
-    spec: (s) => (s.volumes = [{ name: 'a', nfs: { server: 's', path: '/' } }, { name: 'b', hostPath: { path: '/' } }]),
-    want: 'restricted volume types (volumes "a", "b" use restricted volume types "hostPath", "nfs")',
+    spec: (s) => (s.volumes = [{ name: 'a', nfs: { server: 's', path: '/' } }, { name: 'b', hostPath: { path: '/' } }, { name: 'c' } as never, { name: 'd', cephfs: { monitors: [] } }]),
+    want: 'restricted volume types (volumes "a", "b", "c", "d" use restricted volume types "cephfs", "hostPath", "nfs", "unknown")',
   },
   { name: 'runAsNonRoot missing', level: 'restricted', spec: (s) => delete s.securityContext!.runAsNonRoot, want: 'runAsNonRoot != true (pod or container "app" must set securityContext.runAsNonRoot=true)' },
   { name: 'runAsNonRoot on the container is enough', level: 'restricted', spec: (s) => { delete s.securityContext!.runAsNonRoot; s.containers[0]!.securityContext!.runAsNonRoot = true; }, want: '' },

@@ -93,20 +93,33 @@ const CHECKS: Check[] = [
     id: 'appArmorProfile',
     level: 'baseline',
     run(meta, spec) {
-      const bad = new Set<string>();
+      // Fields (1.30+): the Unconfined type; annotations: anything but runtime/default, localhost/* or empty.
       const badType = (t: string | undefined) => t !== undefined && t !== 'RuntimeDefault' && t !== 'Localhost';
+      const details: string[] = [];
+      let count = 0;
       const podType = spec.securityContext?.appArmorProfile?.type;
-      if (badType(podType)) bad.add(`pod must not set securityContext.appArmorProfile.type to ${JSON.stringify(podType)}`);
+      if (badType(podType)) {
+        details.push(`pod must not set AppArmor profile type to ${JSON.stringify(podType)}`);
+        count++;
+      }
+      const byType = new Map<string, string[]>();
       for (const c of containersOf(spec)) {
         const t = sc(c).appArmorProfile?.type;
-        if (badType(t)) bad.add(`container ${JSON.stringify(c.name)} must not set securityContext.appArmorProfile.type to ${JSON.stringify(t)}`);
+        if (!badType(t)) continue;
+        byType.set(t!, [...(byType.get(t!) ?? []), c.name]);
+        count++;
       }
+      for (const [t, names] of [...byType].sort(([a], [b]) => (a < b ? -1 : 1))) details.push(`${named(names)} must not set AppArmor profile type to ${JSON.stringify(t)}`);
+      const annotations: string[] = [];
       for (const [k, v] of Object.entries(meta.annotations ?? {})) {
-        if (k.startsWith(APPARMOR_ANNOTATION) && !(v === '' || v === 'runtime/default' || v.startsWith('localhost/'))) bad.add(`${k}=${JSON.stringify(v)}`);
+        if (k.startsWith(APPARMOR_ANNOTATION) && !(v === '' || v === 'runtime/default' || v.startsWith('localhost/'))) annotations.push(`"${k}=${JSON.stringify(v)}"`);
       }
-      if (bad.size === 0) return undefined;
-      const values = sorted(bad);
-      return { reason: pluralize('forbidden AppArmor profile', 'forbidden AppArmor profiles', values.length), detail: values.join(', ') };
+      if (annotations.length > 0) {
+        details.push(`annotations must not set AppArmor profile type to ${annotations.sort().join(', ')}`);
+        count += annotations.length;
+      }
+      if (count === 0) return undefined;
+      return { reason: pluralize('forbidden AppArmor profile', 'forbidden AppArmor profiles', count), detail: details.join('; ') };
     },
   },
   {
@@ -341,7 +354,7 @@ const CHECKS: Check[] = [
         const source = Object.keys(v).find((k) => k !== 'name' && (v as unknown as Record<string, unknown>)[k] != null);
         if (source && RESTRICTED_ALLOWED_VOLUMES.has(source)) continue;
         names.push(v.name);
-        if (source) types.add(source);
+        types.add(source ?? 'unknown');
       }
       if (names.length === 0) return undefined;
       const typeList = sorted(types);
