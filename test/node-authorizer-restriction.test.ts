@@ -122,7 +122,7 @@ describe('Node authorizer and NodeRestriction on the request path', () => {
 
   test('mirror pods: bound to the node, owned by its Node (uid checked), referencing no secret', async () => {
     const n2obj = await admin.get(Nodes, '', 'n2');
-    const owner = (over: Record<string, unknown> = {}) => ({ apiVersion: 'v1', kind: 'Node', name: 'n2', uid: n2obj.metadata.uid, controller: true, ...over });
+    const owner = (over: Record<string, unknown> = {}) => ({ apiVersion: 'v1', kind: 'Node', name: 'n2', uid: n2obj.metadata.uid ?? '', controller: true, ...over });
     const mirror = (name: string, extra: Record<string, unknown> = {}, spec: Record<string, unknown> = {}): KubeObject => ({
       apiVersion: 'v1',
       kind: 'Pod',
