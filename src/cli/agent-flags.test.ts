@@ -37,6 +37,11 @@ describe('parseAgentFlags', () => {
     assert.equal(parseAgentFlags(['-t', 'x', '--node-name', 'rack-7'], { SKIFF_URL: 'https://h:6443' }, host).agent.nodeName, 'rack-7');
   });
 
+  it("accepts the kubelet's own kubernetes.io labels and any other domain's", () => {
+    const c = parseAgentFlags([...['--server', 'https://h:6443', '--token', 't'], '--node-label', 'node.kubernetes.io/exclude-from-external-load-balancers=true,topology.kubernetes.io/zone=a,example.com/team=x'], {}, host);
+    assert.deepEqual(c.agent.nodeLabels, { 'node.kubernetes.io/exclude-from-external-load-balancers': 'true', 'topology.kubernetes.io/zone': 'a', 'example.com/team': 'x' });
+  });
+
   it('reads a config file shared with a server, ignoring the server keys', async () => {
     const path = join(dir, 'shared.yaml');
     await writeFile(path, 'data-dir: /srv/skiff\nserver: https://h:6443\ntoken: t\nsimulate: 4\nkubeconfig: /k.yaml\nlog-format: json\n');
@@ -56,6 +61,7 @@ describe('parseAgentFlags', () => {
     ['a server flag', [...base, '--https-listen-port', '7443'], /flag --https-listen-port is not a flag of skiff agent \(it belongs to skiff server/, '--https-listen-port'],
     ['an unknown flag', [...base, '--labels', 'a=b'], /unknown flag --labels \(see 'skiff agent --help'\)/, '--labels'],
     ['a bad node name', [...base, '--node-name', 'Rack_7'], /"Rack_7" for --node-name/, '--node-name'],
+    ['a node-role label (NodeRestriction refuses it from a node, as kubelet does)', [...base, '--node-label', 'team=a,node-role.kubernetes.io/worker=true'], /unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-label: node-role.kubernetes.io\/worker \(a node may set only/, '--node-label'],
   ];
   for (const [name, argv, message, flag] of bad) {
     it(`rejects ${name}`, () => {

@@ -12,6 +12,7 @@ import type { RuntimeChoice } from '../agent/runtime/select-runtime.js';
 import { FlagError } from './flag-error.js';
 import type { HostFacts } from './flag-parser.js';
 import { nodeName as parseNodeName } from './flag-values.js';
+import { forbiddenLabels } from '../apiserver/admission/node-restriction.js';
 
 export interface NodeAgentConfig {
   nodeName: string;
@@ -52,6 +53,15 @@ export function parseNodeLabels(items: string[]): Record<string, string> {
       throw new FlagError(`invalid value ${JSON.stringify(item)} for --node-label: must be KEY=VALUE with a valid label name and value`, '--node-label', item);
     }
     labels[key] = value;
+  }
+  // kubelet's own check (ValidateKubeletFlags): NodeRestriction would refuse these at registration, so say it now.
+  const refused = forbiddenLabels(Object.keys(labels));
+  if (refused.length) {
+    throw new FlagError(
+      `unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-label: ${refused.join(', ')} (a node may set only the kubelet's own labels, those under kubelet.kubernetes.io/ and node.kubernetes.io/; label the Node with kubectl instead)`,
+      '--node-label',
+      refused[0],
+    );
   }
   return labels;
 }
