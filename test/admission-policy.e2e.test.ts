@@ -4,12 +4,13 @@
  * Deployment, warns about existing pods when a namespace is labelled, refuses invalid labels), ResourceQuota (the
  * third pod of pods=2 is refused with the exact message, `kubectl describe quota` shows Used/Hard, a delete frees the
  * slot; cpu quotas require containers to state cpu) and LimitRanger (defaults and the annotation in a created pod, a
- * limit over the max refused, defaults counted by quota). Run from dist/:
+ * limit over the max refused, defaults counted by quota), and --pod-security-admission-config-file (cluster defaults
+ * and exemptions). Run from dist/:
  *   npx tsc -p tsconfig.json && node --test dist/test/admission-policy.e2e.test.js
  * Needs kubectl (skips otherwise, fails under CI=true).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -178,5 +179,64 @@ spec:
     await eventually('the quota to count the pod', async () => (await k.json(['get', 'quota', 'compute', '-n', 'limits', '-o', 'json'])).status?.used?.['requests.cpu'] === '100m');
     const second = await run('limits', 'second');
     assert.equal(second.stderr.trim(), 'Error from server (Forbidden): pods "second" is forbidden: exceeded quota: compute, requested: requests.cpu=100m, used: requests.cpu=100m, limited: requests.cpu=150m');
+  });
+});
+
+describe('skiff server --pod-security-admission-config-file', { skip: kubectlSkip() }, () => {
+  let dir: string;
+  let server: ServerProcess | undefined;
+  let k: Kubectl;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'skiff-e2e-psa-config-'));
+    await writeFile(
+      join(dir, 'psa.yaml'),
+      `apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodSecurity
+  configuration:
+    apiVersion: pod-security.admission.config.k8s.io/v1
+    kind: PodSecurityConfiguration
+    defaults: { enforce: baseline, warn: restricted }
+    exemptions: { namespaces: [trusted] }
+`,
+    );
+    server = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable', 'coredns', '--pod-security-admission-config-file', join(dir, 'psa.yaml')], 30_000);
+    k = kubectlFor(join(dir, 'kubeconfig.yaml'));
+  });
+  after(async () => {
+    if (server && server.child.exitCode === null) {
+      const exited = waitExit(server.child);
+      server.child.kill('SIGTERM');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('unlabelled namespaces get the configured levels; exempt namespaces are not checked', async () => {
+    for (const ns of ['plain', 'trusted']) {
+      assert.equal((await k(['create', 'namespace', ns])).code, 0);
+      await eventually(`the default ServiceAccount of ${ns}`, async () => (await k(['get', 'serviceaccount', 'default', '-n', ns])).code === 0, 20_000);
+    }
+    const refused = await k(['apply', '-f', '-'], { input: privilegedPod('plain', 'priv') });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /pods "priv" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes \(volume "host"\), privileged \(container "c" must not set securityContext\.privileged=true\)/);
+    // Baseline admits a plain pod; the restricted warn level names what it lacks.
+    const warned = await k(['run', 'plain', '-n', 'plain', '--image=busybox', '--restart=Never']);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.match(warned.stderr, /^Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false/m);
+    const exempt = await k(['apply', '-f', '-'], { input: privilegedPod('trusted', 'priv') });
+    assert.equal(exempt.code, 0, exempt.stderr);
+    assert.doesNotMatch(exempt.stderr, /Warning/);
+  });
+
+  test('a configuration that does not load stops the start, naming the field', async () => {
+    await writeFile(join(dir, 'bad.yaml'), 'apiVersion: pod-security.admission.config.k8s.io/v1\nkind: PodSecurityConfiguration\ndefaults: { enforce: strict }\n');
+    await assert.rejects(
+      spawnServer(['--data-dir', join(dir, 'bad-data'), '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable', 'coredns', '--pod-security-admission-config-file', join(dir, 'bad.yaml')], 30_000),
+      // The log line quotes the error as a logfmt value (inner quotes escaped).
+      /bad\.yaml: defaults\.enforce: Invalid value: \\"strict\\": must be one of privileged, baseline, restricted/,
+    );
   });
 });

@@ -47,6 +47,8 @@ export interface ServerConfig {
   disableAgent: boolean;
   /** --secrets-encryption: Secrets encrypted at rest with the keys in <data-dir>/server/cred/encryption-config.json. */
   secretsEncryption: boolean;
+  /** --pod-security-admission-config-file: PodSecurity's defaults and exemptions (undefined: privileged, none). */
+  podSecurityAdmissionConfigFile?: string;
   /** --audit-policy-file and the log backend; undefined: nothing is audited. */
   audit?: { policyFile: string; logPath: string; maxSizeMB: number; maxBackups: number };
   /** The embedded node agent's flags. */
@@ -122,6 +124,7 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     maxMutatingRequestsInflight: get('max-mutating-requests-inflight'),
     disableAgent: get('disable-agent'),
     secretsEncryption: get('secrets-encryption'),
+    ...(given<string>('pod-security-admission-config-file') ? { podSecurityAdmissionConfigFile: resolve(given<string>('pod-security-admission-config-file')!) } : {}),
     ...(given<string>('audit-policy-file')
       ? {
           audit: {

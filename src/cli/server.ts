@@ -32,6 +32,7 @@ import { openStore } from '../storage/open-store.js';
 import { encryptionConfigPath, SecretsEncryption } from '../storage/encryption/secrets-encryption.js';
 import { openAuditLog, type AuditLogFile } from '../apiserver/audit/audit-log-file.js';
 import { Auditor } from '../apiserver/audit/auditor.js';
+import { loadPodSecurityConfig } from '../apiserver/admission/pod-security/pod-security-config.js';
 import { AuditPolicyChecker, parseAuditPolicy } from '../apiserver/audit/audit-policy.js';
 import { StoreFullError, type Store } from '../storage/store.js';
 import { createLogger, type LogFields } from '../log/logger.js';
@@ -165,8 +166,11 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     getPod: (ns, name) => asApiServer().get(Pods, ns, name).then((p) => p as Pod, (err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))),
   });
   const audit = config.audit ? await startAudit(config.audit) : undefined;
+  // A configuration that does not load stops the start, naming the file and field.
+  const podSecurity = config.podSecurityAdmissionConfigFile ? await loadPodSecurityConfig(config.podSecurityAdmissionConfigFile) : undefined;
   const api = await startApiServer({
     ...(audit ? { audit: audit.auditor } : {}),
+    ...(podSecurity ? { podSecurity } : {}),
     store,
     resources: served,
     authenticator,
