@@ -270,6 +270,17 @@ export class ResourceOps {
   }
 
   /**
+   * Admission of a create through a subresource action (pods/eviction, serviceaccounts/token) before the action runs:
+   * the plugins that ask for them (`subresourceActions`) see CREATE of `subresource` with the request body.
+   */
+  async admitSubresourceCreate(def: ResourceDefinition, namespace: string, name: string, subresource: string, body: KubeObject, opts: WriteOptions): Promise<void> {
+    const run = this.admission.begin({ operation: 'CREATE', resource: def, subresource, namespace, name, object: body, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn ?? (() => {}) });
+    await run.mutate();
+    await run.validate();
+    await run.finish(!opts.dryRun);
+  }
+
+  /**
    * Read-modify-write with compare-and-swap, retrying on conflicts (GuaranteedUpdate). `mutate` gets the current
    * object (with its resourceVersion) and returns the desired one; a resourceVersion in the result that differs
    * from the current one is a precondition failure (409), as for PUT and for PATCH bodies that carry one.

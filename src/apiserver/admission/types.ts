@@ -58,6 +58,12 @@ interface AdmissionPlugin {
   readonly operations: readonly Operation[];
   /** Narrows the resources it is called for (default: every resource); cheap, called on every write. */
   handles?(attrs: AdmissionAttributes): boolean;
+  /**
+   * Also called for creates through subresource actions (pods/eviction, serviceaccounts/token): operation CREATE,
+   * `subresource` set, `object` the request body, `name` the parent's. Upstream's plugins see those too; here a
+   * plugin asks for them, since most handle only whole objects.
+   */
+  readonly subresourceActions?: boolean;
 }
 
 export interface MutatingAdmission extends AdmissionPlugin {
@@ -77,6 +83,7 @@ export interface AdmissionChain {
 
 /** True when a plugin is to be called for these attributes. */
 export function pluginApplies(plugin: AdmissionPlugin, attrs: AdmissionAttributes): boolean {
+  if (attrs.operation === 'CREATE' && attrs.subresource !== '' && !plugin.subresourceActions) return false;
   return plugin.operations.includes(attrs.operation) && (plugin.handles?.(attrs) ?? true);
 }
 

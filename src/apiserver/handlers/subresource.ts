@@ -100,6 +100,7 @@ export async function serveDeclared(scope: RequestScope, r: ApiRequest, sub: Sub
   if (sub.action) {
     if (r.req.method !== 'POST') throw methodNotAllowed();
     const body = await readObjectBody(scope, r);
+    await scope.ops.admitSubresourceCreate(def, ns, name, sub.name, body as KubeObject, { dryRun: isDryRun(r.query), user: r.user, warn: (text) => r.warnings.push(text) });
     const answer = await sub.action(subresourceApi(scope, r), ns, name, body, { dryRun: isDryRun(r.query), now });
     if (answer) return sendJson(r.res, 201, JSON.stringify(answer));
     return sendSuccess(r.res, 201);
