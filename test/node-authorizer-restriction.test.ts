@@ -145,6 +145,50 @@ describe('Node authorizer and NodeRestriction on the request path', () => {
     }
   });
 
+  test('a node evicts only pods bound to itself (pods/eviction is admitted as a create of the subresource)', async () => {
+    const send = async (nodeName: string, pod: string) => {
+      const t = s.api.inProcessTransport({ username: `system:node:${nodeName}`, groups: ['system:nodes', 'system:authenticated'] });
+      return t.request('POST', `/api/v1/namespaces/app/pods/${pod}/eviction`, new URLSearchParams(), { contentType: 'application/json', data: JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: 'app' } }) });
+    };
+    await admin.create(Pods, 'app', pod('evict-me', 'n1', 's1'));
+    const other = await send('n2', 'evict-me');
+    assert.equal(other.status, 403);
+    assert.equal(JSON.parse(other.body).message, 'pods "evict-me" is forbidden: node n2 can only evict pods with spec.nodeName set to itself');
+    const own = await send('n1', 'evict-me');
+    assert.equal(own.status, 201, own.body);
+  });
+
+  test("a node's TokenRequest must be bound to a pod scheduled on it", async () => {
+    const { nodeRestriction } = await import('../src/apiserver/admission/node-restriction.js');
+    const plugin = nodeRestriction();
+    const p1 = await admin.get(Pods, 'app', 'p1');
+    const ctx = { list: () => [], cached: () => undefined, get: async (_g: string, _p: string, ns: string, name: string) => (ns === 'app' && name === 'p1' ? p1 : undefined) };
+    const attrs = (user: string, boundObjectRef: unknown) => ({
+      operation: 'CREATE' as const,
+      resource: { group: '', plural: 'serviceaccounts' } as never,
+      subresource: 'token',
+      namespace: 'app',
+      name: 'default',
+      object: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', metadata: {}, spec: { boundObjectRef } },
+      user: { username: `system:node:${user}`, groups: ['system:nodes'] },
+      dryRun: false,
+      onFinish: () => {},
+      warn: () => {},
+    });
+    const ref = { apiVersion: 'v1', kind: 'Pod', name: 'p1', uid: p1.metadata.uid };
+    await plugin.admit(attrs('n1', ref) as never, ctx as never);
+    const cases: [string, unknown, string][] = [
+      ['another node', ref, 'node requested token bound to a pod scheduled on a different node'],
+      ['no binding', undefined, 'node requested token not bound to a pod'],
+      ['bound to a secret', { apiVersion: 'v1', kind: 'Secret', name: 's1', uid: 'x' }, 'node requested token not bound to a pod'],
+      ['no uid', { apiVersion: 'v1', kind: 'Pod', name: 'p1' }, 'node requested token with a pod binding without a uid'],
+      ['an old uid', { ...ref, uid: 'old' }, 'the UID in the bound object reference (old) does not match the UID in record. The object might have been deleted and then recreated'],
+    ];
+    for (const [what, r, reason] of cases) {
+      await assert.rejects(Promise.resolve().then(() => plugin.admit(attrs(what === 'another node' ? 'n2' : 'n1', r) as never, ctx as never)), { message: `serviceaccounts "default" is forbidden: ${reason}` }, what);
+    }
+  });
+
   test('a node keeps only its own Lease', async () => {
     const lease = (name: string): KubeObject => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: 'kube-node-lease' }, spec: { holderIdentity: name } });
     await n2.create(Leases, 'kube-node-lease', lease('n2'));

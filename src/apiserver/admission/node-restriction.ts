@@ -7,11 +7,12 @@
  *   k8s.io labels the kubelet does not set (node-role.kubernetes.io/* included), nor change its taints;
  * - create only mirror pods bound to itself (owned by its Node, referencing no secrets, configmaps, PVCs or service
  *   account), delete and update the status of pods bound to itself, not through status change their labels;
+ * - evict only pods bound to itself, and request service account tokens only bound to a pod bound to itself;
  * - update only the status (capacity, conditions) of PVCs;
  * - write only its own Lease in kube-node-lease and its own CSINode.
  *
  * Refusals are 403 with kube-apiserver's words: `nodes "n1" is forbidden: node "n2" is not allowed to modify node "n1"`.
- * Evictions reach here as the pod's DELETE by the same user, so a node evicts only pods bound to itself.
+ * Evictions and TokenRequests reach here as creates of their subresource (`subresourceActions`).
  */
 import type { KubeObject } from '../../api/object.js';
 import { StatusError } from '../../api/status.js';
@@ -44,6 +45,8 @@ export function nodeRestriction(): MutatingAdmission {
   return {
     name: 'NodeRestriction',
     operations: ['CREATE', 'UPDATE', 'DELETE'],
+    // Evictions and TokenRequests are creates through subresource actions.
+    subresourceActions: true,
     handles: (attrs) => nodeNameOf(attrs.user) !== undefined,
     admit(attrs, ctx) {
       const node = nodeNameOf(attrs.user)!;
@@ -58,6 +61,8 @@ export function nodeRestriction(): MutatingAdmission {
           case 'persistentvolumeclaims':
             if (attrs.subresource !== 'status') throw admissionForbidden(attrs, 'may only update PVC status');
             return admitPVCStatus(node, attrs);
+          case 'serviceaccounts':
+            return attrs.operation === 'CREATE' && attrs.subresource === 'token' ? admitTokenRequest(node, attrs, ctx) : undefined;
         }
       } else if (group === 'coordination.k8s.io' && plural === 'leases') {
         return admitLease(node, attrs);
@@ -82,6 +87,7 @@ function admitPod(node: string, attrs: AdmissionAttributes, ctx: AdmissionContex
     }
     return;
   }
+  if (attrs.subresource === 'eviction') return admitPodEviction(node, attrs, ctx);
   if (attrs.subresource !== '') throw admissionForbidden(attrs, `unexpected pod subresource ${JSON.stringify(attrs.subresource)}, only 'status' and 'eviction' are allowed`);
   if (attrs.operation === 'DELETE') {
     // An eviction deletes the pod as its requester: the same rule covers both.
@@ -120,6 +126,29 @@ async function admitMirrorPodCreate(node: string, attrs: AdmissionAttributes, ct
     for (const src of v?.projected?.sources ?? []) if (src?.clusterTrustBundle) throw admissionForbidden(attrs, `node ${q} can not create pods that reference clustertrustbundles`);
   }
   if ((pod.spec?.volumes ?? []).some((v: any) => v?.persistentVolumeClaim)) throw admissionForbidden(attrs, `node ${q} can not create pods that reference persistentvolumeclaims`);
+}
+
+async function admitPodEviction(node: string, attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> {
+  if (attrs.operation !== 'CREATE') throw admissionForbidden(attrs, `unexpected operation ${attrs.operation}`);
+  // The pod named in the path, else the one the Eviction names.
+  const podName = attrs.name || attrs.object?.metadata?.name;
+  if (!podName) throw admissionForbidden(attrs, 'could not determine pod from request data');
+  const pod = (await ctx.get('', 'pods', attrs.namespace, podName)) as Obj | undefined;
+  if (!pod) throw new StatusError({ message: `pods "${podName}" not found`, reason: 'NotFound', code: 404, details: { name: podName, kind: 'pods' } });
+  if (pod.spec?.nodeName !== node) throw admissionForbidden(attrs, `node ${node} can only evict pods with spec.nodeName set to itself`);
+}
+
+/** A node's TokenRequest must be bound to a pod scheduled on it (the kubelet's projected service account tokens). */
+async function admitTokenRequest(node: string, attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> {
+  const ref = (attrs.object as Obj | undefined)?.spec?.boundObjectRef;
+  if (!ref || ref.apiVersion !== 'v1' || ref.kind !== 'Pod' || !ref.name) throw admissionForbidden(attrs, 'node requested token not bound to a pod');
+  if (!ref.uid) throw admissionForbidden(attrs, 'node requested token with a pod binding without a uid');
+  const pod = await ctx.get('', 'pods', attrs.namespace, String(ref.name));
+  if (!pod) throw new StatusError({ message: `pods "${ref.name}" not found`, reason: 'NotFound', code: 404, details: { name: String(ref.name), kind: 'pods' } });
+  if (ref.uid !== pod.metadata.uid) {
+    throw admissionForbidden(attrs, `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`);
+  }
+  if ((pod as Obj).spec?.nodeName !== node) throw admissionForbidden(attrs, 'node requested token bound to a pod scheduled on a different node');
 }
 
 function admitNode(node: string, attrs: AdmissionAttributes): void {
