@@ -7,7 +7,7 @@
  * - persistentvolumeclaims, persistentvolumes, resourceclaims, volumeattachments: get, when reachable (graph); pvc
  *   status updates;
  * - serviceaccounts: create the `token` subresource of a service account its pods use (graph);
- * - leases: get/create/update/patch/delete its own Lease in kube-node-lease;
+ * - leases: get/create/update/patch/delete its own Lease in kube-node-lease; csinodes: its own CSINode;
  * - everything else by the static rules of the bootstrap `system:node` ClusterRole (NODE_RULES), which
  *   NodeRestriction admission narrows to the node's own objects (its Node, pods bound to it, mirror pods).
  *
@@ -51,7 +51,6 @@ export const NODE_RULES: readonly Rule[] = [
   { verbs: ['get'], groups: [''], resources: ['endpoints'] },
   { verbs: ['create', 'get', 'list', 'watch'], groups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'] },
   { verbs: READ, groups: ['storage.k8s.io'], resources: ['csidrivers'] },
-  { verbs: [...READ, 'create', 'update', 'patch', 'delete'], groups: ['storage.k8s.io'], resources: ['csinodes'] },
   { verbs: READ, groups: ['node.k8s.io'], resources: ['runtimeclasses'] },
   { verbs: ['deletecollection'], groups: ['resource.k8s.io'], resources: ['resourceslices'] },
 ];
@@ -119,6 +118,8 @@ export class NodeAuthorizer implements Authorizer {
         return this.get(node, 'volumeattachment', attrs);
       } else if (g === 'coordination.k8s.io' && r === 'leases') {
         return lease(node, attrs);
+      } else if (g === 'storage.k8s.io' && r === 'csinodes') {
+        return csiNode(node, attrs);
       }
     }
     return rulesAllow(attrs, NODE_RULES) || rulesAllow(attrs, SKIFF_NODE_RULES) ? ALLOW : NO_OPINION;
@@ -170,6 +171,14 @@ function lease(node: string, attrs: AuthorizationAttributes): Decision {
   if (attrs.namespace !== NODE_LEASE_NAMESPACE) return noOpinion(`can only access leases in the "${NODE_LEASE_NAMESPACE}" system namespace`);
   // The name is unknown to the authorizer on create: NodeRestriction checks it.
   if (attrs.verb !== 'create' && attrs.name !== node) return noOpinion('can only access node lease with the same name as the requesting node');
+  return ALLOW;
+}
+
+function csiNode(node: string, attrs: AuthorizationAttributes): Decision {
+  if (!['get', 'create', 'update', 'patch', 'delete'].includes(attrs.verb)) return noOpinion('can only get, create, update, patch, or delete a CSINode');
+  if (attrs.subresource) return noOpinion('cannot authorize CSINode subresources');
+  // As for Leases, NodeRestriction checks the name on create.
+  if (attrs.verb !== 'create' && attrs.name !== node) return noOpinion('can only access CSINode with the same name as the requesting node');
   return ALLOW;
 }
 
