@@ -155,7 +155,7 @@ export class ApiHandler {
       user = acting instanceof Promise ? await acting : acting;
     }
     const info = parseRequestInfo(req.method ?? 'GET', path, url.searchParams);
-    const attrs = authorizationAttributes(user, info);
+    const attrs = authorizationAttributes(user, info, url.searchParams);
     const pending = this.authorizer.authorize(attrs);
     // Most authorizers answer at once; awaiting a plain value would still cost every request a turn of the queue.
     const decision = pending instanceof Promise ? await pending : pending;
@@ -316,7 +316,7 @@ export function splitRequestUrl(target: string): { pathname: string; searchParam
   return { pathname: url.pathname, searchParams: url.searchParams };
 }
 
-function authorizationAttributes(user: UserInfo, info: RequestInfo): AuthorizationAttributes {
+function authorizationAttributes(user: UserInfo, info: RequestInfo, query: URLSearchParams): AuthorizationAttributes {
   if (!info.isResourceRequest) {
     return { user, verb: info.verb, isResourceRequest: false, path: info.path, apiGroup: '', apiVersion: '', resource: '', subresource: '', namespace: '', name: '' };
   }
@@ -330,7 +330,23 @@ function authorizationAttributes(user: UserInfo, info: RequestInfo): Authorizati
     resource: info.resource,
     subresource: info.subresource,
     namespace: info.namespace,
-    name: info.name,
+    name: info.name || (info.verb === 'list' || info.verb === 'watch' ? nameFromFieldSelector(query) : ''),
   };
+}
+
+/**
+ * A list or watch of one object by `fieldSelector=metadata.name=<name>` is authorized as a request for that name, as
+ * kube-apiserver's RequestInfoFactory sets Name from it (the Node authorizer and RBAC resourceNames rely on it; the
+ * kubelet watches single Secrets and ConfigMaps so).
+ */
+function nameFromFieldSelector(query: URLSearchParams): string {
+  const selector = query.get('fieldSelector');
+  if (!selector) return '';
+  for (const term of selector.split(',')) {
+    const m = /^\s*metadata\.name\s*==?\s*([^\s\\]*)\s*$/.exec(term);
+    // path.IsValidPathSegmentName: not '.', '..', and no '/' or '%'.
+    if (m && m[1] !== '' && m[1] !== '.' && m[1] !== '..' && !/[/%]/.test(m[1]!)) return m[1]!;
+  }
+  return '';
 }
 
