@@ -74,6 +74,11 @@ describe('Node authorizer and NodeRestriction on the request path', () => {
     assert.equal(unused.code, 403);
     const list = await refusal(n2.list(Secrets, 'app'));
     assert.equal(list.message, `secrets is forbidden: User "system:node:n2" cannot list resource "secrets" in API group "" in the namespace "app": No Object name found`);
+    // One object by fieldSelector=metadata.name is authorized as that name (kube-apiserver's RequestInfo does so).
+    const one = await n2.list(Secrets, 'app', { fieldSelector: 'metadata.name=s2' });
+    assert.deepEqual(one.items.map((i) => i.metadata.name), ['s2']);
+    const notMine = await refusal(n2.list(Secrets, 'app', { fieldSelector: 'metadata.name=s1' }));
+    assert.equal(notMine.message, `secrets "s1" is forbidden: User "system:node:n2" cannot list resource "secrets" in API group "" in the namespace "app": no relationship found between node 'n2' and this object`);
   });
 
   test('the graph follows pods: a deleted pod takes its secrets away from the node', async () => {
