@@ -104,7 +104,9 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, cr
 
   if (!disabled.has('scheduler')) {
     const schedulerLog = createLogger('kube-scheduler');
-    const schedClient = clientFor('system:kube-scheduler');
+    // The scheduler acts with its bootstrap roles only (system:kube-scheduler, system:volume-scheduler and skiff's
+    // skiff:kube-scheduler for PriorityClasses: apiserver/auth/rbac/bootstrap-policy.ts), not in system:masters.
+    const schedClient = new RestClient(api.inProcessTransport({ username: 'system:kube-scheduler', groups: ['system:authenticated'] }));
     electors.push(
       leaderElected(
         schedClient,

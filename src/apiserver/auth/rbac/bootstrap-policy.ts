@@ -45,6 +45,9 @@ function binding(name: string, role: string, subjects: Subject[]): ClusterRoleBi
   };
 }
 
+/** What skiff's scheduler reads beyond upstream's system:kube-scheduler and system:volume-scheduler. */
+export const SKIFF_SCHEDULER_ROLE = 'skiff:kube-scheduler';
+
 const AGG = (to: 'admin' | 'edit' | 'view') => ({ [`rbac.authorization.k8s.io/aggregate-to-${to}`]: 'true' });
 
 export const bootstrapClusterRoles: ClusterRole[] = [
@@ -176,6 +179,9 @@ export const bootstrapClusterRoles: ClusterRole[] = [
   ]),
   clusterRole('system:public-info-viewer', [u(['get'], ['/healthz', '/livez', '/readyz', '/version', '/version/'])]),
   clusterRole('system:service-account-issuer-discovery', [u(['get'], ['/.well-known/openid-configuration', '/openid/v1/jwks'])]),
+  // skiff: its scheduler resolves a pod's priority from its PriorityClass when the pod carries none (upstream relies
+  // on the Priority admission plugin alone), so it watches PriorityClasses.
+  clusterRole(SKIFF_SCHEDULER_ROLE, [r(READ, ['scheduling.k8s.io'], ['priorityclasses'])]),
   clusterRole('system:volume-scheduler', [r(['get', 'list', 'patch', 'update', 'watch'], [''], ['persistentvolumes']), r(READ, ['storage.k8s.io'], ['storageclasses']), r(['get', 'list', 'patch', 'update', 'watch'], [''], ['persistentvolumeclaims'])]),
 ];
 
@@ -197,4 +203,5 @@ export const bootstrapClusterRoleBindings: ClusterRoleBinding[] = [
   binding('system:public-info-viewer', 'system:public-info-viewer', [group('system:authenticated'), group('system:unauthenticated')]),
   binding('system:service-account-issuer-discovery', 'system:service-account-issuer-discovery', [group('system:serviceaccounts')]),
   binding('system:volume-scheduler', 'system:volume-scheduler', [user('system:kube-scheduler')]),
+  binding(SKIFF_SCHEDULER_ROLE, SKIFF_SCHEDULER_ROLE, [user('system:kube-scheduler')]),
 ];
