@@ -239,7 +239,7 @@ export class ResourceOps {
     else delete meta.generation;
     if (def.hasStatus && !def.keepsStatusOnCreate) delete obj.status;
     dropEmptyMetadata(meta);
-    def.strategy.prepareForCreate?.(obj);
+    def.strategy.prepareForCreate?.(obj, { user: opts.user ?? LOOPBACK_USER });
     const run = this.admission.begin({ operation: 'CREATE', resource: def, subresource: '', namespace, name: meta.name ?? '', object: obj, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn });
     let committed = false;
     try {

@@ -6,7 +6,7 @@
 import type { KubeObject } from '../../api/object.js';
 import type { FieldError } from '../../api/status.js';
 import { validateObjectMeta, validateObjectMetaUpdateRules, type NameValidator } from '../../api/validation.js';
-import type { DeletionRules, ResourceDefinition, ScaleSubresource, SubresourceDefinition, TablePrinter, Verb } from './types.js';
+import type { CreateContext, DeletionRules, ResourceDefinition, ScaleSubresource, SubresourceDefinition, TablePrinter, Verb } from './types.js';
 
 export interface ResourceSpec {
   group: string;
@@ -30,7 +30,7 @@ export interface ResourceSpec {
    */
   defaults?(obj: KubeObject): void;
   /** Create-only preparation after defaults, e.g. the initial status. */
-  prepareForCreate?(obj: KubeObject): void;
+  prepareForCreate?(obj: KubeObject, ctx?: CreateContext): void;
   /** Carry-overs on update after defaults (mutates obj; old must not be touched). */
   prepareForUpdate?(obj: KubeObject, old: KubeObject): void;
   /** Validation of everything but ObjectMeta. */
@@ -60,9 +60,9 @@ export function defineResource(spec: ResourceSpec): ResourceDefinition {
     },
   };
   if (defaults || prepareForCreate) {
-    def.strategy.prepareForCreate = (obj) => {
+    def.strategy.prepareForCreate = (obj, ctx) => {
       defaults?.(obj);
-      prepareForCreate?.(obj);
+      prepareForCreate?.(obj, ctx);
     };
   }
   if (defaults || prepareForUpdate) {

@@ -17,12 +17,18 @@ export interface ScaleSubresource {
   selector?(obj: KubeObject): string | undefined;
 }
 
+/** Who asks for a create (the authenticated user, as admission sees it). */
+export interface CreateContext {
+  user: { username: string; uid?: string; groups: string[]; extra?: Record<string, string[]> };
+}
+
 export interface Strategy {
   /**
    * Sets defaults on a new object before validation (mutates obj). Runs after the API server has filled
-   * name/uid/creationTimestamp/generation/resourceVersion. Must not touch metadata bookkeeping.
+   * name/uid/creationTimestamp/generation/resourceVersion. Must not touch metadata bookkeeping. `ctx.user` is the
+   * requesting user (upstream's PrepareForCreate reads it from the request context: CSRs record their requestor).
    */
-  prepareForCreate?(obj: KubeObject): void;
+  prepareForCreate?(obj: KubeObject, ctx?: CreateContext): void;
   /** Sets defaults on an update (mutates obj); old is the stored object and must not be mutated. */
   prepareForUpdate?(obj: KubeObject, old: KubeObject): void;
   /** Validation of a new object; an empty list means valid. Paths like `spec.containers[0].image`. */
