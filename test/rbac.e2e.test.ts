@@ -104,7 +104,8 @@ stringData: {password: hunter2}
     await s?.stop();
   });
 
-  // [who (`--as` by the admin, and the user's own certificate where there is one), verb, resource, namespace, allowed]
+  // [who (`--as` by the admin, and the user's own certificate where there is one), verb, resource, namespace, allowed];
+  // `resource#sub` asks about a subresource (kubectl reads `resource/x` as a name).
   const matrix: [string, string[], string, string, string, boolean][] = [
     ['view', ['bob'], 'get', 'pods', 'team-a', true],
     ['view', ['bob'], 'watch', 'deployments.apps', 'team-a', true],
@@ -113,7 +114,9 @@ stringData: {password: hunter2}
     ['view', ['bob'], 'list', 'pods', 'team-b', false],
     ['edit', ['alice', 'devs'], 'create', 'deployments.apps', 'team-a', true],
     ['edit', ['alice', 'devs'], 'get', 'secrets', 'team-a', true],
-    ['edit', ['alice', 'devs'], 'create', 'pods/exec', 'team-a', true],
+    ['edit', ['alice', 'devs'], 'create', 'pods#exec', 'team-a', true],
+    ['view', ['bob'], 'create', 'pods#exec', 'team-a', false],
+    ['view', ['bob'], 'get', 'pods#log', 'team-a', true],
     ['edit', ['alice', 'devs'], 'create', 'rolebindings.rbac.authorization.k8s.io', 'team-a', false],
     ['edit', ['alice', 'devs'], 'list', 'roles.rbac.authorization.k8s.io', 'team-a', false],
     ['edit', ['alice', 'devs'], 'update', 'resourcequotas', 'team-a', false],
@@ -126,21 +129,31 @@ stringData: {password: hunter2}
     ['service account view', ['system:serviceaccount:team-a:robot'], 'list', 'pods', 'team-a', true],
     ['service account view', ['system:serviceaccount:team-a:robot'], 'delete', 'pods', 'team-a', false],
     ['service account view', ['system:serviceaccount:team-a:robot'], 'get', 'configmaps', 'team-b', false],
+    // The control plane's identities, by the bootstrap policy (the scheduler runs with exactly these in skiff server).
+    ['scheduler', ['system:kube-scheduler'], 'create', 'pods#binding', 'team-a', true],
+    ['scheduler', ['system:kube-scheduler'], 'create', 'pods', 'team-a', false],
+    ['scheduler', ['system:kube-scheduler'], 'update', 'leases.coordination.k8s.io/kube-scheduler', 'kube-system', true],
+    ['scheduler', ['system:kube-scheduler'], 'update', 'leases.coordination.k8s.io/kube-controller-manager', 'kube-system', false],
+    ['scheduler', ['system:kube-scheduler'], 'get', 'secrets', 'team-a', false],
+    ['kube-proxy', ['system:kube-proxy'], 'watch', 'endpointslices.discovery.k8s.io', '', true],
+    ['controller manager', ['system:kube-controller-manager'], 'list', 'secrets', '', true],
+    ['controller manager', ['system:kube-controller-manager'], 'delete', 'pods', 'team-a', false],
     ['no binding', ['nobody'], 'get', 'pods', 'default', false],
     ['no binding', ['nobody'], 'create', 'selfsubjectaccessreviews.authorization.k8s.io', '', true],
     ['no binding', ['nobody'], 'get', 'namespaces', '', false],
   ];
 
   for (const [role, [user, ...groups], verb, resource, ns, allowed] of matrix) {
-    const where = ns ? ['-n', ns] : [];
+    const [res, sub] = resource.split('#');
+    const where = [...(ns ? ['-n', ns] : []), ...(sub ? ['--subresource', sub] : [])];
     it(`${role}: ${user} ${allowed ? 'may' : 'may not'} ${verb} ${resource}${ns ? ` in ${ns}` : ''} (kubectl --as)`, async () => {
-      const r = await admin(['auth', 'can-i', verb, resource, ...where, '--as', user, ...groups.flatMap((g) => ['--as-group', g])]);
+      const r = await admin(['auth', 'can-i', verb, res, ...where, '--as', user, ...groups.flatMap((g) => ['--as-group', g])]);
       assert.equal(r.stdout.trim(), allowed ? 'yes' : 'no', r.stderr);
     });
     const own = as[user];
     if (own) {
       it(`${role}: ${user} ${allowed ? 'may' : 'may not'} ${verb} ${resource}${ns ? ` in ${ns}` : ''} (own certificate)`, async () => {
-        const r = await own(['auth', 'can-i', verb, resource, ...where]);
+        const r = await own(['auth', 'can-i', verb, res, ...where]);
         assert.equal(r.stdout.trim(), allowed ? 'yes' : 'no', r.stderr);
       });
     }
@@ -260,6 +273,14 @@ rules: [{apiGroups: [coordination.k8s.io], resources: [leases], verbs: [get, lis
     assert.ok(admin2.rules.some((r: { resources?: string[]; verbs: string[] }) => r.resources?.includes('leases') && r.verbs.includes('list') && !r.verbs.includes('create')), 'view -> edit -> admin');
     assert.equal((await admin(['delete', 'clusterrole', 'lease-viewer'])).code, 0);
     await eventually('view no longer has leases', async () => (await as.bob(['auth', 'can-i', 'list', 'leases.coordination.k8s.io', '-n', 'team-a'])).stdout.trim() === 'no');
+  });
+
+  it('only an admin may bind a role that does not exist (upstream: 404 for others)', async () => {
+    const ghost = await as.carol(['create', 'rolebinding', 'ghost', '--clusterrole=no-such-role', '--user=dave', '-n', 'team-b']);
+    assert.notEqual(ghost.code, 0);
+    assert.match(ghost.stderr, /clusterrole\.rbac\.authorization\.k8s\.io "no-such-role" not found/);
+    const r = await as.carol(['get', 'rolebinding', 'ghost', '-n', 'team-b']);
+    assert.match(r.stderr, /NotFound|not found/, 'nothing was created');
   });
 
   it('a binding to a missing role grants nothing and says why', async () => {

@@ -104,7 +104,8 @@ export function rbacEscalationCheck(opts: EscalationCheckOptions): ValidatingAdm
         const refResource = ref.kind === 'ClusterRole' ? 'clusterroles' : 'roles';
         if (await allowed(verbOn(a.user, 'bind', refResource, a.namespace, ref.name))) return;
         const found = opts.rbac.index.rulesOf(ref, a.namespace);
-        if ('error' in found) throw notFound({ resource: refResource, group: RBAC_GROUP, name: ref.name });
+        // upstream returns the lister's NotFound, which names the kind in the singular.
+        if ('error' in found) throw notFound({ resource: ref.kind === 'ClusterRole' ? 'clusterrole' : 'role', group: RBAC_GROUP, name: ref.name });
         const msg = escalationMessage(opts.rbac, a.user, a.namespace, found.rules);
         if (msg) throw forbiddenFor(plural, name, msg);
       }
