@@ -1,6 +1,7 @@
 /**
  * The service proxy (kube-proxy's role) of a node agent: picks the mode and starts it. `--proxy-mode` takes
- * kube-proxy's names; only the modes built so far are accepted, the others are refused with the reason.
+ * kube-proxy's names: iptables, nftables, userspace. Without the flag: iptables as root with iptables-restore, else
+ * userspace (without root: NodePorts only).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -10,22 +11,24 @@ import { IptablesBackend, removeIptablesRules } from './iptables/iptables-proxie
 import { chainPrefixFor } from './iptables/render-iptables.js';
 import { NftablesBackend, removeNftTable } from './nftables/nftables-proxier.js';
 import { ServiceProxier, type ProxyBackend, type SyncInfo } from './service-proxier.js';
+import { removeUserspaceRules, UserspaceBackend } from './userspace/userspace-proxier.js';
 
 const log = createLogger('proxy');
 
 export const PROXY_MODES = ['iptables', 'nftables', 'userspace'] as const;
 export type ProxyMode = (typeof PROXY_MODES)[number];
-export const IMPLEMENTED_PROXY_MODES: readonly ProxyMode[] = ['iptables', 'nftables'];
+export const IMPLEMENTED_PROXY_MODES: readonly ProxyMode[] = ['iptables', 'nftables', 'userspace'];
 
 /** Why a --proxy-mode value is refused, or undefined when it is accepted. */
 export function proxyModeRefusal(value: string): string | undefined {
   if ((IMPLEMENTED_PROXY_MODES as readonly string[]).includes(value)) return undefined;
   if ((PROXY_MODES as readonly string[]).includes(value)) return `proxy mode ${value} is not implemented yet; skiff's service proxy runs in mode ${IMPLEMENTED_PROXY_MODES.join(', ')}`;
-  return `must be one of ${IMPLEMENTED_PROXY_MODES.join(', ')} (userspace is not implemented yet)`;
+  if (value === 'ipvs' || value === 'kernelspace') return `proxy mode ${value} is not built (this kernel has no IP_VS); must be one of ${IMPLEMENTED_PROXY_MODES.join(', ')}`;
+  return `must be one of ${IMPLEMENTED_PROXY_MODES.join(', ')}`;
 }
 
 export interface ServiceProxyOptions {
-  /** undefined: iptables where it can run (root and iptables-restore), else no proxy (with a warning). */
+  /** undefined: iptables where it can run (root and iptables-restore), else userspace (said at start). */
   mode?: ProxyMode;
   informers: InformerFactory;
   nodeName: string;
@@ -41,42 +44,53 @@ export interface ServiceProxyOptions {
 
 export interface RunningServiceProxy {
   mode: ProxyMode;
-  /** The per-agent id: chains `<prefix>-*` (iptables), table `ip skiff-<prefix in lower case>` (nftables). */
+  /** The per-agent id: chains `<prefix>-*` (iptables, userspace), table `ip skiff-<prefix in lower case>` (nftables). */
   prefix: string;
   stop(): Promise<void>;
 }
 
 const run = promisify(execFile);
 
-/** Starts the proxy; undefined when no mode was asked for and none can run here. */
+/** Starts the proxy; undefined when it was chosen by default and could not start. */
 export async function startServiceProxy(o: ServiceProxyOptions): Promise<RunningServiceProxy | undefined> {
   const isRoot = process.getuid?.() === 0;
-  const mode = o.mode ?? 'iptables';
-  const tool = mode === 'nftables' ? 'nft' : 'iptables-restore';
-  const hasTool = await run('sh', ['-c', `command -v ${tool}`]).then(
-    () => true,
-    () => false,
-  );
-  if (o.mode === undefined && (!isRoot || !hasTool)) {
-    log.warn(`no service proxy: the iptables mode needs root and iptables-restore (${!isRoot ? 'not root' : 'iptables-restore not found'}); ClusterIPs and NodePorts do not answer on this node`);
-    return undefined;
-  }
+  const has = (tool: string) =>
+    run('sh', ['-c', `command -v ${tool}`]).then(
+      () => true,
+      () => false,
+    );
+  const hasIptables = await has('iptables-restore');
+  const mode: ProxyMode = o.mode ?? (isRoot && hasIptables ? 'iptables' : 'userspace');
   const refusal = proxyModeRefusal(mode);
   if (refusal) throw new Error(refusal);
-  if (!isRoot) throw new Error(`--proxy-mode ${mode} needs root`);
-  if (!hasTool) throw new Error(`--proxy-mode ${mode} needs ${tool} on PATH (Debian: ${mode})`);
   const prefix = chainPrefixFor(o.agentIdentity);
   const clusterCIDRs = o.clusterCIDRs.filter((c) => c.includes('.'));
-  const backend: ProxyBackend<{ key: string }> =
-    mode === 'nftables' ? new NftablesBackend({ table: `skiff-${prefix.toLowerCase()}`, clusterCIDRs }) : new IptablesBackend({ prefix, clusterCIDRs });
-  // An agent that ran in the other mode before left its rules there (as kube-proxy, clean them up on a mode switch).
-  await removeOtherMode(mode, prefix);
+  let backend: ProxyBackend<{ key: string }>;
+  let where: string;
+  let redirect = false;
+  if (mode === 'userspace') {
+    // ClusterIPs need the REDIRECT rules; NodePorts are listened on directly (30000-32767 need no privilege).
+    redirect = isRoot && hasIptables;
+    backend = new UserspaceBackend({ prefix, redirect });
+    where = redirect
+      ? `chains ${prefix}-PORTALS-*`
+      : `NodePorts only (${!isRoot ? 'not root' : 'iptables-restore not found'}: ClusterIP, external and load-balancer IP traffic is not redirected to the proxy on this node)`;
+  } else {
+    const tool = mode === 'nftables' ? 'nft' : 'iptables-restore';
+    if (!isRoot) throw new Error(`--proxy-mode ${mode} needs root (--proxy-mode userspace does not: NodePorts only)`);
+    if (!(mode === 'nftables' ? await has('nft') : hasIptables)) throw new Error(`--proxy-mode ${mode} needs ${tool} on PATH (Debian: ${mode})`);
+    backend = mode === 'nftables' ? new NftablesBackend({ table: `skiff-${prefix.toLowerCase()}`, clusterCIDRs }) : new IptablesBackend({ prefix, clusterCIDRs });
+    where = mode === 'nftables' ? `table ip skiff-${prefix.toLowerCase()}` : `chains ${prefix}-*`;
+  }
+  // An agent that ran in another mode before left its rules there (as kube-proxy, clean them up on a mode switch).
+  if (isRoot) await removeOtherModes(mode, prefix);
   const proxier = new ServiceProxier(
     {
       informers: o.informers,
       nodeName: o.nodeName,
       serviceCIDRs: o.serviceCIDRs.filter((c) => c.includes('.')),
-      ...(o.routeDevice ? { routeDevice: o.routeDevice } : {}),
+      // Without the portals nothing is sent to ClusterIPs: no route for them either.
+      ...(o.routeDevice && (mode !== 'userspace' || redirect) ? { routeDevice: o.routeDevice } : {}),
       ...(o.minSyncIntervalMs !== undefined ? { minSyncIntervalMs: o.minSyncIntervalMs } : {}),
       ...(o.onSynced ? { onSynced: o.onSynced } : {}),
     },
@@ -91,22 +105,29 @@ export async function startServiceProxy(o: ServiceProxyOptions): Promise<Running
     log.error(`the service proxy (${mode}) did not start; ClusterIPs and NodePorts do not answer on this node`, { err });
     return undefined;
   }
-  const where = mode === 'nftables' ? `table ip skiff-${prefix.toLowerCase()}` : `chains ${prefix}-*`;
-  log.info(`service proxy: ${mode}, ${where}`, { prefix, clusterCIDRs: o.clusterCIDRs, serviceCIDRs: o.serviceCIDRs });
+  log.info(`service proxy: ${mode}${o.mode === undefined && mode === 'userspace' ? ' (the default without root and iptables-restore)' : ''}, ${where}`, { prefix, clusterCIDRs: o.clusterCIDRs, serviceCIDRs: o.serviceCIDRs });
   return { mode, prefix, stop: () => proxier.stop() };
 }
 
-async function removeOtherMode(mode: ProxyMode, prefix: string): Promise<void> {
-  const other = mode === 'nftables' ? 'iptables' : 'nft';
-  const present = await run('sh', ['-c', `command -v ${other}`]).then(
+async function removeOtherModes(mode: ProxyMode, prefix: string): Promise<void> {
+  const hasIptables = await run('sh', ['-c', 'command -v iptables']).then(
     () => true,
     () => false,
   );
-  if (!present) return;
-  try {
-    if (mode === 'nftables') await removeIptablesRules(prefix);
-    else await removeNftTable(`skiff-${prefix.toLowerCase()}`);
-  } catch (err) {
-    log.warn(`could not remove this agent's ${other === 'nft' ? 'nftables table' : 'iptables chains'} from an earlier run in the other proxy mode`, { err });
-  }
+  const hasNft = await run('sh', ['-c', 'command -v nft']).then(
+    () => true,
+    () => false,
+  );
+  const attempt = async (what: string, f: () => Promise<void>) => {
+    try {
+      await f();
+    } catch (err) {
+      log.warn(`could not remove this agent's ${what} from an earlier run in another proxy mode`, { err });
+    }
+  };
+  // The userspace jumps first: the iptables mode's cleanup deletes every chain under the prefix, theirs included
+  // (in userspace mode too: its first sync writes them again).
+  if (hasIptables) await attempt('userspace portal chains', () => removeUserspaceRules(prefix));
+  if (hasIptables && mode !== 'iptables') await attempt('iptables chains', () => removeIptablesRules(prefix));
+  if (hasNft && mode !== 'nftables') await attempt('nftables table', () => removeNftTable(`skiff-${prefix.toLowerCase()}`));
 }
