@@ -4,6 +4,7 @@
  */
 import type { ResourceDefinition, TablePrinter } from './types.js';
 import { localsubjectaccessreviews, selfsubjectaccessreviews, selfsubjectreviews, selfsubjectrulesreviews, subjectaccessreviews } from './access-reviews.js';
+import { certificatesigningrequests } from './certificatesigningrequests.js';
 import { clusterrolebindings } from './clusterrolebindings.js';
 import { clusterroles } from './clusterroles.js';
 import { configmaps } from './configmaps.js';
@@ -77,6 +78,8 @@ export const resources: ResourceDefinition[] = [
   // batch/v1
   cronjobs,
   jobs,
+  // certificates.k8s.io/v1
+  certificatesigningrequests,
   // networking.k8s.io/v1
   ingressclasses,
   ingresses,
@@ -110,6 +113,7 @@ export const apiGroups: { group: string; versions: string[] }[] = [
   { group: 'authorization.k8s.io', versions: ['v1'] },
   { group: 'autoscaling', versions: ['v2', 'v1'] },
   { group: 'batch', versions: ['v1'] },
+  { group: 'certificates.k8s.io', versions: ['v1'] },
   { group: 'networking.k8s.io', versions: ['v1'] },
   { group: 'policy', versions: ['v1'] },
   { group: 'rbac.authorization.k8s.io', versions: ['v1'] },
