@@ -60,8 +60,8 @@ function leaderElected(client: Client, name: string, identity: string, make: () 
   return elector;
 }
 
-/** What the controllers get from the API server's credentials: the CA to publish and the legacy token signer. */
-export type ServerCredentials = Pick<ControllerOptions, 'rootCACertPem' | 'signLegacyServiceAccountToken'>;
+/** What the controllers get from the API server's credentials: the CA to publish and sign with, the legacy token signer. */
+export type ServerCredentials = Pick<ControllerOptions, 'rootCACertPem' | 'rootCAKeyPem' | 'signLegacyServiceAccountToken'>;
 
 export async function startControlPlane(api: ApiServer, config: ServerConfig, credentials: ServerCredentials = {}): Promise<ControlPlane> {
   const disabled = new Set(config.disable);

@@ -201,6 +201,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
   const compactor = startCompactor(store);
   const controlPlane = await startControlPlane(api, config, {
     rootCACertPem: pki.caCertPem,
+    rootCAKeyPem: pki.caKeyPem,
     signLegacyServiceAccountToken: (namespace, sa, secretName) => saTokens.issuer.issueLegacy(namespace, sa, secretName),
   });
   const server = kubeconfigServerUrl(config.bindAddress, api.port);

@@ -1,4 +1,7 @@
 /** Every controller `skiff server` runs, by the names `--disable` takes. */
+import { CSRApprovingController } from './certificates/csr-approving-controller.js';
+import { CSRCleanerController } from './certificates/csr-cleaner-controller.js';
+import { CSRSigningController } from './certificates/csr-signing-controller.js';
 import { CronJobController } from './cronjob/cronjob-controller.js';
 import { EndpointsController } from './endpoints/endpoints-controller.js';
 import { EndpointSliceController } from './endpointslice/endpointslice-controller.js';
@@ -44,6 +47,14 @@ export const controllerFactories: ControllerFactory[] = [
     name: 'serviceaccount-token',
     create: (ctx) => (ctx.options.signLegacyServiceAccountToken && ctx.options.rootCACertPem ? new TokensController(ctx, ctx.options.signLegacyServiceAccountToken, ctx.options.rootCACertPem) : idle('serviceaccount-token')),
   },
+  // kube-controller-manager's certificate controllers: kubelet client requests approved after a SubjectAccessReview,
+  // approved requests of the kubernetes.io signers signed with the cluster CA, finished and stale requests deleted.
+  { name: 'csrapproving', create: (ctx) => new CSRApprovingController(ctx) },
+  {
+    name: 'csrsigning',
+    create: (ctx) => (ctx.options.rootCACertPem && ctx.options.rootCAKeyPem ? new CSRSigningController(ctx, { certPem: ctx.options.rootCACertPem, keyPem: ctx.options.rootCAKeyPem }) : idle('csrsigning')),
+  },
+  { name: 'csrcleaner', create: (ctx) => new CSRCleanerController(ctx), workers: 1 },
   { name: 'endpoints', create: (ctx) => new EndpointsController(ctx) },
   { name: 'endpointslice', create: (ctx) => new EndpointSliceController(ctx) },
   { name: 'pod-garbage-collector', create: (ctx) => new PodGCController(ctx) },

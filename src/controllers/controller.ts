@@ -20,6 +20,8 @@ export interface ControllerOptions {
   clusterCIDRs: string[];
   /** PEM of the cluster CA: published as the kube-root-ca.crt ConfigMap of every namespace, put in legacy token Secrets. */
   rootCACertPem?: string;
+  /** The cluster CA's private key (PEM): the csrsigning controller signs approved CSRs with it; without it, it is idle. */
+  rootCAKeyPem?: string;
   /** Signs the tokens of legacy `kubernetes.io/service-account-token` Secrets; without it their controller does not run. */
   signLegacyServiceAccountToken?: LegacyTokenSigner;
 }
