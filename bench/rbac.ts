@@ -7,7 +7,8 @@
  * alike. Figures per mode: ConfigMap creates/s with 16 keep-alive clients (closed loop), GET p50/p99 at 200/s (open
  * loop, latencies pooled over the slices). Ratios rbac/always: create throughput (target >= 0.9) and GET p99 (target
  * <= 1.1). Also the cost of one RBAC decision over the same 1,000 bindings, measured in this process (µs).
- * Usage: npm run build && node dist/bench/rbac.js [--slices 8]
+ * `--control` runs AlwaysAllow in both places (an A/A run: the spread two equal servers show on this machine now).
+ * Usage: npm run build && node dist/bench/rbac.js [--slices 8] [--control]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +20,8 @@ import { issueClientCert } from '../test/rbac-client-cert.js';
 
 const arg = (name: string, dflt: number) => Number(process.argv[process.argv.indexOf(name) + 1]) || dflt;
 const slices = arg('--slices', 8);
+/** A/A control: AlwaysAllow in both places, to show how far apart two equal servers measure on this machine now. */
+const control = process.argv.includes('--control');
 const BINDINGS = 1000;
 const SERVER = fileURLToPath(new URL('./rbac-server.js', import.meta.url));
 
@@ -111,6 +114,14 @@ async function getLatencies(c: Client, rate: number, durationMs: number): Promis
   return { lat, errors };
 }
 
+/** CPU time (user + system, ms) a process has used: its own work, whatever else the machine runs. */
+async function cpuMs(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100/s on Linux).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 function percentile(lat: number[], p: number): number {
   const s = [...lat].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 100) / 100;
@@ -186,14 +197,14 @@ try {
   // Both servers on copies of the seeded store, at once.
   const { cp } = await import('node:fs/promises');
   await cp(dir, `${dir}-always`, { recursive: true });
-  const servers = { rbac: await startServer(dir, 'rbac'), always: await startServer(`${dir}-always`, 'always') };
+  const servers = { rbac: await startServer(dir, control ? 'always' : 'rbac'), always: await startServer(`${dir}-always`, 'always') };
   const clients = {
     rbac: { port: servers.rbac.port, tls: { ca, cert: cert.certPem, key: cert.keyPem } },
     always: { port: servers.always.port, tls: { ca, cert: cert.certPem, key: cert.keyPem } },
   };
   const acc = {
-    rbac: { created: 0, ms: 0, lat: [] as number[], errors: 0 },
-    always: { created: 0, ms: 0, lat: [] as number[], errors: 0 },
+    rbac: { created: 0, ms: 0, lat: [] as number[], errors: 0, createCpuMs: 0, getCpuMs: 0 },
+    always: { created: 0, ms: 0, lat: [] as number[], errors: 0, createCpuMs: 0, getCpuMs: 0 },
   };
   try {
     for (const m of ['rbac', 'always'] as const) {
@@ -203,7 +214,9 @@ try {
     }
     for (let i = 0; i < slices; i++) {
       for (const m of i % 2 === 0 ? (['always', 'rbac'] as const) : (['rbac', 'always'] as const)) {
+        const cpu0 = await cpuMs(servers[m].child.pid!);
         const r = await createsPerSecond(clients[m], 16, 1000);
+        acc[m].createCpuMs += (await cpuMs(servers[m].child.pid!)) - cpu0;
         acc[m].created += r.per_s;
         acc[m].ms += 1000;
         acc[m].errors += r.errors;
@@ -211,7 +224,9 @@ try {
     }
     for (let i = 0; i < slices; i++) {
       for (const m of i % 2 === 0 ? (['always', 'rbac'] as const) : (['rbac', 'always'] as const)) {
+        const cpu0 = await cpuMs(servers[m].child.pid!);
         const r = await getLatencies(clients[m], 200, 1000);
+        acc[m].getCpuMs += (await cpuMs(servers[m].child.pid!)) - cpu0;
         acc[m].lat.push(...r.lat);
         acc[m].errors += r.errors;
       }
@@ -221,7 +236,17 @@ try {
     await stopServer(servers.always.child);
     await rm(`${dir}-always`, { recursive: true, force: true });
   }
-  const summary = (m: 'rbac' | 'always') => ({ creates_per_s: Math.round(acc[m].created / slices), get_p50_ms: percentile(acc[m].lat, 50), get_p99_ms: percentile(acc[m].lat, 99), gets: acc[m].lat.length, errors: acc[m].errors });
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  const summary = (m: 'rbac' | 'always') => ({
+    creates_per_s: Math.round(acc[m].created / slices),
+    get_p50_ms: percentile(acc[m].lat, 50),
+    get_p99_ms: percentile(acc[m].lat, 99),
+    gets: acc[m].lat.length,
+    errors: acc[m].errors,
+    // The server's own CPU per request: what authorization adds, nearly untouched by other load on the machine.
+    server_cpu_ms_per_create: r3(acc[m].createCpuMs / acc[m].created),
+    server_cpu_ms_per_get: r3(acc[m].getCpuMs / acc[m].lat.length),
+  });
   const rbac = summary('rbac');
   const always = summary('always');
   const createRatio = Math.round((rbac.creates_per_s / always.creates_per_s) * 1000) / 1000;
@@ -229,13 +254,18 @@ try {
   process.stdout.write(
     `${JSON.stringify(
       {
-        bench: 'rbac',
+        bench: control ? 'rbac (A/A control: AlwaysAllow in both)' : 'rbac',
         role_bindings: BINDINGS,
         user: 'bench-user (edit via one RoleBinding among 1,000)',
         slices_of_1s: slices,
         rbac,
         always_allow: always,
-        ratio: { create_throughput_rbac_over_always: createRatio, get_p99_rbac_over_always: p99Ratio },
+        ratio: {
+          create_throughput_rbac_over_always: createRatio,
+          get_p99_rbac_over_always: p99Ratio,
+          server_cpu_per_create_rbac_over_always: r3(rbac.server_cpu_ms_per_create / always.server_cpu_ms_per_create),
+          server_cpu_per_get_rbac_over_always: r3(rbac.server_cpu_ms_per_get / always.server_cpu_ms_per_get),
+        },
         within_10_percent: createRatio >= 0.9 && p99Ratio <= 1.1,
         decision: await decisionMicros(),
         load_average: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100),

@@ -5,7 +5,7 @@
  */
 import type { ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject } from 'kubernetes-types/rbac/v1.js';
 import type { KubeObject } from '../../../api/object.js';
-import { subjectKey, userKeys } from './rule-matching.js';
+import { subjectKey } from './rule-matching.js';
 import type { UserInfo } from '../user-info.js';
 
 export type RbacKind = 'Role' | 'ClusterRole' | 'RoleBinding' | 'ClusterRoleBinding';
@@ -138,16 +138,18 @@ export class RbacIndex {
 
   /**
    * The ClusterRoleBindings naming the user, then (for a namespace) the RoleBindings of that namespace naming it:
-   * upstream VisitRulesFor's order. Each binding once, even when it names the user by several subjects.
+   * upstream VisitRulesFor's order. Each binding once, even when it names the user by several subjects. (Plain loops
+   * and arrays: this runs on every request.)
    */
-  *bindingsFor(user: UserInfo, namespace: string): Generator<BindingMatch> {
+  bindingsFor(user: UserInfo, namespace: string): BindingMatch[] {
     this.beforeRead();
-    const keys = userKeys(user);
-    yield* matches(this.clusterSubjects, keys, 'ClusterRoleBinding');
+    const out: BindingMatch[] = [];
+    collect(this.clusterSubjects, user, 'ClusterRoleBinding', out);
     if (namespace) {
       const index = this.namespaceSubjects.get(namespace);
-      if (index) yield* matches(index, keys, 'RoleBinding');
+      if (index) collect(index, user, 'RoleBinding', out);
     }
+    return out;
   }
 
   get size(): { roles: number; clusterRoles: number; roleBindings: number; clusterRoleBindings: number } {
@@ -182,15 +184,19 @@ function removeEntry(index: SubjectIndex, entry: Entry): void {
   }
 }
 
-function* matches(index: SubjectIndex, keys: string[], kind: BindingMatch['kind']): Generator<BindingMatch> {
-  let seen: Set<Entry> | undefined;
-  for (const key of keys) {
+function collect(index: SubjectIndex, user: UserInfo, kind: BindingMatch['kind'], out: BindingMatch[]): void {
+  const start = out.length;
+  let hits = 0;
+  const add = (key: string) => {
     const set = index.get(key);
-    if (!set) continue;
+    if (!set) return;
+    hits++;
     for (const entry of set) {
-      if (seen?.has(entry)) continue;
-      (seen ??= new Set()).add(entry);
-      yield { kind, binding: entry.binding, subject: entry.subjects.get(key)! };
+      // A binding naming the user by several subjects (its name and a group) counts once; rare, so a scan.
+      if (hits > 1 && out.some((m, i) => i >= start && m.binding === entry.binding)) continue;
+      out.push({ kind, binding: entry.binding, subject: entry.subjects.get(key)! });
     }
-  }
+  };
+  add(`u:${user.username}`);
+  for (const g of user.groups) add(`g:${g}`);
 }

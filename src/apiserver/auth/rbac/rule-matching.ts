@@ -4,7 +4,6 @@
  */
 import type { PolicyRule, Subject } from 'kubernetes-types/rbac/v1.js';
 import type { AuthorizationAttributes } from '../authorizer.js';
-import type { UserInfo } from '../user-info.js';
 
 export const VERB_ALL = '*';
 export const API_GROUP_ALL = '*';
@@ -97,13 +96,6 @@ export function subjectKey(subject: Subject, bindingNamespace: string): string |
     default:
       return undefined;
   }
-}
-
-/** The index keys a user is found under: its name and each of its groups. */
-export function userKeys(user: UserInfo): string[] {
-  const keys = [`u:${user.username}`];
-  for (const g of user.groups) keys.push(`g:${g}`);
-  return keys;
 }
 
 /** `Kind "name"` as upstream's describeSubject words it in allow reasons. */
