@@ -26,7 +26,7 @@ describe('parseAgentFlags', () => {
       dataDir: '/var/lib/skiff',
       simulate: 2,
       kubeconfig: '/etc/skiff/admin.yaml',
-      agent: { nodeName: 'edge-1', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250, ingressHttpPort: 80, ingressHttpsPort: 443, flannelBackend: 'auto', clusterCidrs: ['10.42.0.0/16'], cniBinDir: '/usr/lib/cni' },
+      agent: { nodeName: 'edge-1', nodeLabels: {}, nodeTaints: [], runtime: 'auto', pauseImage: 'registry.k8s.io/pause:3.9', privateRegistry: '/etc/skiff/registries.yaml', kubeletPort: 10250, ingressHttpPort: 80, ingressHttpsPort: 443, flannelBackend: 'auto', cniBinDir: '/usr/lib/cni' },
       simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
       simulatePodReadyDelayMs: 0,
       debug: false,
@@ -35,6 +35,14 @@ describe('parseAgentFlags', () => {
       help: false,
     });
     assert.equal(parseAgentFlags(['-t', 'x', '--node-name', 'rack-7'], { SKIFF_URL: 'https://h:6443' }, host).agent.nodeName, 'rack-7');
+  });
+
+  // Without it the agent takes the server's --cluster-cidr at join (/v1-skiff/config); given, the agent's own wins.
+  it('keeps --cluster-cidr only when it was given (flag or environment), not its default', () => {
+    const base = ['-s', 'https://h:6443', '-t', 'x'];
+    assert.equal(parseAgentFlags(base, {}, host).agent.clusterCidrs, undefined);
+    assert.deepEqual(parseAgentFlags([...base, '--cluster-cidr', '10.95.0.0/16'], {}, host).agent.clusterCidrs, ['10.95.0.0/16']);
+    assert.deepEqual(parseAgentFlags(base, { SKIFF_CLUSTER_CIDR: '10.42.0.0/16' }, host).agent.clusterCidrs, ['10.42.0.0/16']);
   });
 
   it("accepts the kubelet's own kubernetes.io labels and any other domain's", () => {

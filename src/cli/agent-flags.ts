@@ -39,7 +39,7 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv, host: Pa
     dataDir: resolve((v.get('data-dir') as string | undefined) || defaultDataDir(parsed.host)),
     simulate: (v.get('simulate') as number | undefined) ?? 0,
     ...(v.get('kubeconfig') ? { kubeconfig: resolve(v.get('kubeconfig') as string) } : {}),
-    agent: nodeAgentConfig(v, parsed.host),
+    agent: agentOwnConfig(nodeAgentConfig(v, parsed.host), parsed.given),
     simulateNodeCapacity: v.get('simulate-node-capacity') as Record<string, string>,
     simulatePodReadyDelayMs: v.get('simulate-pod-ready-delay') as number,
     debug: v.get('debug') as boolean,
@@ -62,6 +62,16 @@ export function parseAgentFlags(argv: string[], env: NodeJS.ProcessEnv, host: Pa
   if (config.server === '') throw new FlagError('flag --server is required: the https:// URL of a skiff server, e.g. https://10.0.0.1:6443 [$SKIFF_URL]', '--server');
   if (config.token === '') throw new FlagError("flag --token is required: the cluster token, from the server's <data-dir>/server/token [$SKIFF_TOKEN]", '--token');
   return config;
+}
+
+/**
+ * A joined agent takes the cluster CIDR from its server (/v1-skiff/config) unless --cluster-cidr (or its env or
+ * config entry) was given: the flag's default is the server's default, not this cluster's.
+ */
+function agentOwnConfig(a: NodeAgentConfig, given: ReadonlySet<string>): NodeAgentConfig {
+  if (given.has('cluster-cidr')) return a;
+  const { clusterCidrs: _default, ...rest } = a;
+  return rest;
 }
 
 /** The `skiff agent --help` text. */

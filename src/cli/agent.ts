@@ -32,11 +32,17 @@ export async function runAgent(config: AgentConfig, announce: (line: string, fie
   // The server's cluster DNS (k3s hands its agents --cluster-dns and --cluster-domain the same way, from the server).
   const { readClusterDns } = await import('../dns/kube-dns-service.js');
   const dns = await readClusterDns(client).catch((err: Error) => log.warn(`cannot read the kube-dns Service: ${err.message}; ClusterFirst pods use the host's resolver`));
+  // The cluster's ranges from the server at join (k3s's way), unless this agent was given --cluster-cidr.
+  const clusterCidrs = a.clusterCidrs ?? (creds.cluster?.clusterCIDRs.length ? creds.cluster.clusterCIDRs : undefined);
+  const serviceCidrs = creds.cluster?.serviceCIDRs ?? [];
+  log.info(`cluster CIDR ${clusterCidrs?.join(',') ?? '10.42.0.0/16 (default; the server published none)'}${a.clusterCidrs ? ' (--cluster-cidr)' : ' (from the server)'}, service CIDR ${serviceCidrs.join(',') || 'unknown'}`);
   const running = await startNodeAgent({
     client,
     informers,
     dataDir: config.dataDir,
     ...nodeAgentStartOptions(a),
+    ...(clusterCidrs ? { clusterCidrs } : {}),
+    serviceCidrs,
     tls: { ca: creds.ca, cert: creds.servingCert, key: creds.servingKey },
     ...(dns ?? {}),
   });

@@ -26,6 +26,8 @@ export interface ParsedFlags {
   help: boolean;
   /** Typed values by flag name, defaults included; a flag without value or default is absent. */
   values: Map<string, unknown>;
+  /** Names of the flags set by the command line, the environment or the config file (not defaults). */
+  given: ReadonlySet<string>;
   /** The config file that was read, if any. */
   configFile?: string;
   /** Lines to log at start about flags that were accepted but change nothing yet. */
@@ -57,7 +59,7 @@ export function parseFlags(command: Command, argv: string[], env: NodeJS.Process
     hostname: host.hostname ?? hostname(),
     defaultConfigFile: host.defaultConfigFile ?? DEFAULT_CONFIG_FILE,
   };
-  if (wantsHelp(argv)) return { help: true, values: resolve(command, new Map()), notices: [], host: facts };
+  if (wantsHelp(argv)) return { help: true, values: resolve(command, new Map()), given: new Set(), notices: [], host: facts };
 
   const cli = parseCommandLine(command, argv);
   const explicitConfig = cli.get('config')?.value ?? nonEmpty(env.SKIFF_CONFIG_FILE);
@@ -80,7 +82,7 @@ export function parseFlags(command: Command, argv: string[], env: NodeJS.Process
     const note = raw.spec.noEffect?.[command];
     if (note !== undefined && raw.value !== false) notices.push(`${raw.where.text} has no effect: ${note}`);
   }
-  return { help: false, values: resolve(command, layered), ...(configFile !== undefined ? { configFile } : {}), notices, host: facts };
+  return { help: false, values: resolve(command, layered), given: new Set(layered.keys()), ...(configFile !== undefined ? { configFile } : {}), notices, host: facts };
 }
 
 /** `-h`/`--help` anywhere before `--` wins over every other flag, even malformed ones. */

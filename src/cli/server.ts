@@ -193,7 +193,14 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     nodePortRange: config.serviceNodePortRange,
     connectTargets: new Map([...nodeProxy.targets, ...backendProxy.targets]),
     // Agents that join present the cluster token and get their node certificates here (k3s's /v1-k3s/*-kubelet.crt).
-    nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: token.secret, ...(agentToken.separate ? { agentToken: agentToken.secret } : {}) },
+    nodeJoin: {
+      caCertPem: pki.caCertPem,
+      caKeyPem: pki.caKeyPem,
+      clusterToken: token.secret,
+      ...(agentToken.separate ? { agentToken: agentToken.secret } : {}),
+      // Joined agents take the pod and service ranges from here (k3s's /v1-k3s/config), unless given --cluster-cidr.
+      agentConfig: { clusterCIDRs: config.clusterCIDRs, serviceCIDRs: [config.serviceCIDR] },
+    },
   });
   apiRef = api;
   saTokens.attach(serviceAccountObjects(api, served));

@@ -25,7 +25,7 @@ import { sendTo } from '../../../test/helpers/api-server.js';
 import type { Node } from '../simulated/objects.js';
 import { readHostFacts } from './host-facts.js';
 import { HostMeasurements } from './host-measurements.js';
-import { joinCluster } from './join.js';
+import { fetchClusterRanges, joinCluster } from './join.js';
 import { NodeReporter } from './node-reporter.js';
 import { configureLogging } from '../../log/logger.js';
 
@@ -52,7 +52,7 @@ before(async () => {
     port: 0,
     host: '127.0.0.1',
     extensions: defaultExtensions(resources),
-    nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: SECRET, agentToken: AGENT_SECRET },
+    nodeJoin: { caCertPem: pki.caCertPem, caKeyPem: pki.caKeyPem, clusterToken: SECRET, agentToken: AGENT_SECRET, agentConfig: { clusterCIDRs: ['10.95.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] } },
   });
   url = `https://127.0.0.1:${api.port}`;
   token = formatFullToken(SECRET, pki.caHash);
@@ -173,4 +173,14 @@ test('a bare token joins with a warning that the server\'s CA is not verified; t
   } finally {
     configureLogging({});
   }
+});
+
+test("join hands the agent the server's --cluster-cidr and --service-cidr (GET /v1-skiff/config, token only)", async () => {
+  const creds = await joinCluster({ server: url, token, nodeName: 'ranges', dataDir: await dataDir() });
+  assert.deepEqual(creds.cluster, { clusterCIDRs: ['10.95.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] });
+  await assert.rejects(fetchClusterRanges(url, 'not-the-token', pki.caCertPem), { message: /HTTP 401: .*the token is wrong/ });
+  const raw = await sendTo(api.port, pki, 'GET', '/v1-skiff/config', undefined, { anonymous: true });
+  assert.equal(raw.status, 401);
+  const post = await sendTo(api.port, pki, 'POST', '/v1-skiff/config', '{}', { anonymous: true });
+  assert.equal(post.status, 405);
 });

@@ -6,8 +6,10 @@
  *   2. reuse <data-dir>/agent/{client,serving}-kubelet.{crt,key} when they are signed by that CA, name this node,
  *      cover its IPs and are not within 90 days of expiry; else make a new key, send a CSR to
  *      /v1-skiff/{client,serving}-kubelet.crt with the token and the node's password, and store what comes back;
- *   3. return the CA and both pairs: the client pair is the node's identity (system:node:<name>), the serving pair
- *      its HTTPS API's. The token itself is never used as an identity.
+ *   3. GET /v1-skiff/config (with the token, over the verified CA): the cluster's pod and service ranges, which a
+ *      node needs for its routes and masquerade rules (k3s agents read them from /v1-k3s/config);
+ *   4. return the CA, both pairs and the ranges: the client pair is the node's identity (system:node:<name>), the
+ *      serving pair its HTTPS API's. The token itself is never used as an identity.
  *
  * The per-node password (<data-dir>/agent/node-password, random, made on first join) keeps another machine with the
  * same token from taking this node's name (k3s keeps it in /etc/rancher/node/password).
@@ -42,10 +44,18 @@ export interface NodeCredentials {
   clientKey: string;
   servingCert: string;
   servingKey: string;
+  /** The server's --cluster-cidr and --service-cidr; absent when the server publishes none (an older server). */
+  cluster?: ClusterRanges;
+}
+
+export interface ClusterRanges {
+  clusterCIDRs: string[];
+  serviceCIDRs: string[];
 }
 
 export const CLIENT_CERT_PATH = '/v1-skiff/client-kubelet.crt';
 export const SERVING_CERT_PATH = '/v1-skiff/serving-kubelet.crt';
+export const CLUSTER_CONFIG_PATH = '/v1-skiff/config';
 /** Certificates this close to expiry are replaced at start (pki.ts renews the server's at the same point). */
 const RENEW_BEFORE_MS = 90 * 86_400_000;
 
@@ -87,7 +97,27 @@ export async function joinCluster(opts: JoinOptions): Promise<NodeCredentials> {
   };
   const client = await ask('client');
   const serving = await ask('serving');
-  return { ca, clientCert: client.cert, clientKey: client.key, servingCert: serving.cert, servingKey: serving.key };
+  const cluster = await fetchClusterRanges(opts.server, opts.token, ca);
+  return { ca, clientCert: client.cert, clientKey: client.key, servingCert: serving.cert, servingKey: serving.key, ...(cluster ? { cluster } : {}) };
+}
+
+/** GET /v1-skiff/config: the cluster's ranges; undefined (logged) from a server that answers 404. */
+export async function fetchClusterRanges(server: string, token: string, ca: string): Promise<ClusterRanges | undefined> {
+  const url = new URL(CLUSTER_CONFIG_PATH, server);
+  const res = await request(url, { method: 'GET', ca, headers: { Authorization: `Bearer ${token.trim()}` } });
+  if (res.status === 404) {
+    log.warn(`${server} publishes no cluster ranges (${CLUSTER_CONFIG_PATH}: 404); give the agent --cluster-cidr`, { server });
+    return undefined;
+  }
+  if (res.status !== 200) throw new Error(`${url.href}: HTTP ${res.status}: ${res.body.trim()}`);
+  let body: Partial<ClusterRanges>;
+  try {
+    body = JSON.parse(res.body) as Partial<ClusterRanges>;
+  } catch (err) {
+    throw new Error(`${url.href} answered with invalid JSON: ${(err as Error).message}`);
+  }
+  const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x !== '') : []);
+  return { clusterCIDRs: strings(body.clusterCIDRs), serviceCIDRs: strings(body.serviceCIDRs) };
 }
 
 async function requestCertificate(opts: JoinOptions, ca: string, password: string, kind: 'client' | 'serving'): Promise<{ cert: string; key: string }> {

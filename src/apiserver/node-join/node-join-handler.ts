@@ -8,6 +8,7 @@
  *   Authorization: Bearer <token> (bare secret or K10<ca hash>::server|node:<secret>) or Basic node:<secret> (as k3s);
  *   the token is the cluster token or, when the server has one, the agent token (--agent-token)
  *   Skiff-Node-Name: <name>   Skiff-Node-Password: <per-node password>   Skiff-Node-IP: <ip>[,<ip>]
+ *   GET  /v1-skiff/config                → the cluster's address ranges a node needs, JSON (k3s's /v1-k3s/config)
  *
  * A wrong token gets 401 saying so; a node name held by another password gets 403 (node-passwords.ts).
  */
@@ -29,6 +30,8 @@ export const NODE_JOIN_PATHS: Readonly<Record<NodeCertificateKind, string>> = Ob
   client: '/v1-skiff/client-kubelet.crt',
   serving: '/v1-skiff/serving-kubelet.crt',
 });
+/** The cluster settings an agent takes from its server at join (k3s agents read ClusterCIDR, ServiceCIDR from /v1-k3s/config). */
+export const NODE_CONFIG_PATH = '/v1-skiff/config';
 export const NODE_NAME_HEADER = 'skiff-node-name';
 export const NODE_PASSWORD_HEADER = 'skiff-node-password';
 export const NODE_IP_HEADER = 'skiff-node-ip';
@@ -42,6 +45,14 @@ export interface NodeJoinOptions {
   clusterToken: string;
   /** The agent token's secret (--agent-token), when the server has one of its own: it joins agents too. */
   agentToken?: string;
+  /** Served at /v1-skiff/config to token holders: the pod and service ranges (server's --cluster-cidr, --service-cidr). */
+  agentConfig?: AgentClusterConfig;
+}
+
+/** What GET /v1-skiff/config answers (JSON). */
+export interface AgentClusterConfig {
+  clusterCIDRs: string[];
+  serviceCIDRs: string[];
 }
 
 export interface NodeJoinHandlerOptions extends NodeJoinOptions {
@@ -65,6 +76,20 @@ export class NodeJoinHandler {
     if (path === NODE_JOIN_PATHS.client) return 'client';
     if (path === NODE_JOIN_PATHS.serving) return 'serving';
     return undefined;
+  }
+
+  /** GET /v1-skiff/config: the cluster's ranges, for holders of the token (404 on a server that has none to give). */
+  handleConfig(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      if (req.method !== 'GET') throw methodNotAllowed(`${NODE_CONFIG_PATH} takes GET`);
+      this.authenticate(req);
+      if (!this.opts.agentConfig) throw new StatusError({ message: 'this server publishes no agent configuration', reason: 'NotFound', code: 404 });
+      sendJson(res, 200, JSON.stringify(this.opts.agentConfig));
+    } catch (err) {
+      const status = isStatusError(err) ? err : internalError(err);
+      if (!isStatusError(err)) log.error('node config failed', { path: req.url, err });
+      sendJson(res, status.code, JSON.stringify(status.status));
+    }
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, kind: NodeCertificateKind): Promise<void> {
@@ -140,7 +165,9 @@ export function withNodeJoin(next: (req: IncomingMessage, res: ServerResponse) =
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const kind = join.kindOf(q < 0 ? url : url.slice(0, q));
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path === NODE_CONFIG_PATH) return join.handleConfig(req, res);
+    const kind = join.kindOf(path);
     if (kind === undefined) return next(req, res);
     void join.handle(req, res, kind);
   };
