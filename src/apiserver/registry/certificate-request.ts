@@ -138,3 +138,32 @@ export function checkCertificatePem(pem: string): string | undefined {
   if (blocks.length === 0) return 'must contain at least one CERTIFICATE PEM block';
   return undefined;
 }
+
+const OID_ORGANIZATION = '2.5.4.10';
+
+/**
+ * The subject's organization (O) values of a PEM CSR, or undefined when it does not parse (validation reports that).
+ * CertificateSubjectRestriction looks at them before the request is stored.
+ */
+export function certificateRequestOrganizations(pem: string): string[] | undefined {
+  const block = pemBlocks(pem)[0];
+  if (!block || block.type !== 'CERTIFICATE REQUEST') return undefined;
+  try {
+    const buf = block.der;
+    const [info] = children(buf, readDer(buf, 0));
+    const [, subject] = info ? children(buf, info) : [];
+    if (!subject || subject.tag !== 0x30) return undefined;
+    const orgs: string[] = [];
+    for (const rdn of children(buf, subject)) {
+      for (const atv of children(buf, rdn)) {
+        const [oid, value] = children(buf, atv);
+        if (oid && value && oid.tag === 0x06 && oidString(buf.subarray(oid.contentStart, oid.end)) === OID_ORGANIZATION) {
+          orgs.push(buf.subarray(value.contentStart, value.end).toString(value.tag === 0x1e ? 'utf16le' : 'utf8'));
+        }
+      }
+    }
+    return orgs;
+  } catch {
+    return undefined;
+  }
+}

@@ -12,15 +12,16 @@
 import type { CertificateSigningRequest, CertificateSigningRequestCondition, CertificateSigningRequestSpec } from 'kubernetes-types/certificates/v1.js';
 import type { KubeObject } from '../../api/object.js';
 import { humanDuration } from '../../api/age.js';
-import { fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
+import { fieldDuplicate, forbidden, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
 import { deepEqual, DNS1123SubdomainMaxLength, isDNS1123Label, isDNS1123Subdomain, validateObjectMetaUpdateRules } from '../../api/validation.js';
 import { rfc3339 } from '../../api/time.js';
-import { checkCertificatePem, checkCertificateRequestPem } from './certificate-request.js';
+import { certificateRequestOrganizations, checkCertificatePem, checkCertificateRequestPem } from './certificate-request.js';
 import { defineResource, specOf } from './define-resource.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
 import type { SubresourceDefinition } from './types.js';
 
 export const LEGACY_UNKNOWN_SIGNER = 'kubernetes.io/legacy-unknown';
+const KUBE_APISERVER_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client';
 
 /** certificates.KeyUsage values (allValidUsages). */
 export const validUsages = [
@@ -200,6 +201,19 @@ export const csrApproval: SubresourceDefinition = {
   validateUpdate: (next, old) => [...validateObjectMetaUpdateRules(next.metadata, old.metadata), ...validateCSRUpdate(next, old, { setsCertificate: false, setsApproval: true })],
 };
 
+/**
+ * The CertificateSubjectRestriction admission plugin (on by default upstream): no kubernetes.io/kube-apiserver-client
+ * request may ask for the system:masters group, whose members bypass authorization. Checked when the request is
+ * created, before anything is stored; the signer does not look at subjects, as upstream's does not.
+ */
+export function refuseMastersClientCertificate(obj: KubeObject): void {
+  const spec = (obj.spec ?? {}) as CertificateSigningRequestSpec;
+  if (spec.signerName !== KUBE_APISERVER_CLIENT_SIGNER) return;
+  const pem = decodeBytes(spec.request);
+  if (!pem || !certificateRequestOrganizations(pem)?.includes('system:masters')) return;
+  throw forbidden(`certificatesigningrequests.certificates.k8s.io ${JSON.stringify(obj.metadata?.name ?? '')} is forbidden: use of ${KUBE_APISERVER_CLIENT_SIGNER} signer with system:masters group is not allowed`);
+}
+
 /** The CONDITION cell (extractCSRStatus): Denied, Approved or Pending, then `,Failed` and `,Issued`. */
 export function csrCondition(obj: KubeObject): string {
   const types = new Set(conditionsOf(obj).map((c) => c.type));
@@ -228,6 +242,7 @@ export const certificatesigningrequests = defineResource({
   },
   prepareForCreate(obj, ctx) {
     const spec = specOf<CertificateSigningRequestSpec>(obj);
+    refuseMastersClientCertificate(obj);
     delete spec.username;
     delete spec.uid;
     delete spec.groups;
