@@ -86,7 +86,7 @@ export interface NodeAgentOptions {
   /** --cni-conf-dir / --cni-bin-dir: a CNI config found there is used as it is (skiff writes none). */
   cniConfDir?: string;
   cniBinDir?: string;
-  /** The service proxy (src/proxy): --proxy-mode (undefined: iptables where it can run) and the service CIDRs it routes. */
+  /** The service proxy (src/proxy): --proxy-mode (undefined: iptables where it can run, else userspace) and the service CIDRs it routes. */
   proxyMode?: ProxyMode;
   serviceCidrs?: string[];
   /** --disable-network-policy: no NetworkPolicy enforcement on this node (src/agent/network/policy). */
