@@ -146,8 +146,7 @@ test('cleaner deadlines (csrcleaner) and a sweep that deletes with a uid precond
   for (const [name, obj, want] of cases) assert.equal(csrExpired(obj, now), want, name);
   // Issued, approved a minute ago, but the certificate has expired (a year on).
   const yearLater = new Date(Date.now() + 400 * 24 * H);
-  const recent = csrObj(0, { conditions: [{ type: 'Approved', status: 'True', lastUpdateTime: yearLater.toISOString() }], certificate: Buffer.from(issuedCert).toString('base64') });
-  recent.metadata.creationTimestamp = yearLater.toISOString();
+  const recent = { ...csrObj(0, { conditions: [{ type: 'Approved', status: 'True', lastUpdateTime: yearLater.toISOString() }], certificate: Buffer.from(issuedCert).toString('base64') }), metadata: { name: 'c', creationTimestamp: yearLater.toISOString() } } as CSR;
   assert.equal(csrExpired(recent, yearLater), 'its certificate has expired');
 
   const cache = [
