@@ -14,6 +14,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { createLogger } from '../../log/logger.js';
 import type { ProxyEndpoint } from '../service-model.js';
 import { EndpointPicker, type PickedEndpoint } from './endpoint-picker.js';
 
@@ -41,6 +42,7 @@ export interface ProxySocket {
 }
 
 const MAX_TRIES = 3;
+const log = createLogger('proxy');
 
 /** Opens a listening proxy socket; rejects when the port cannot be bound (EADDRINUSE, EACCES). */
 export function openProxySocket(o: ProxySocketOptions): Promise<ProxySocket> {
@@ -70,8 +72,12 @@ class TcpProxySocket implements ProxySocket {
         resolve();
       });
     });
-    // After listening, errors are per connection (EMFILE and the like): the server keeps accepting.
-    s.server.on('error', () => undefined);
+    // After listening, errors are per connection (EMFILE and the like): the server keeps accepting; said once.
+    let said = false;
+    s.server.on('error', (err) => {
+      if (!said) log.warn(`the userspace proxy failed to accept a connection on TCP port ${s.port}; it keeps listening`, { err });
+      said = true;
+    });
     s.port = (s.server.address() as net.AddressInfo).port;
     return s;
   }
@@ -185,7 +191,11 @@ class UdpProxySocket implements ProxySocket {
         resolve();
       });
     });
-    s.socket.on('error', () => undefined);
+    let said = false;
+    s.socket.on('error', (err) => {
+      if (!said) log.warn(`the userspace proxy's UDP socket on port ${s.port} reported an error; it keeps listening`, { err });
+      said = true;
+    });
     s.socket.on('message', (msg, rinfo) => s.onMessage(msg, rinfo));
     s.port = s.socket.address().port;
     return s;

@@ -48,7 +48,7 @@ function ask(port: number, line = 'hi'): Promise<string> {
 
 const ports = (s: Service, slices: EndpointSlice[]) => servicePortsOf(s, slices, NODE);
 
-describe('userspace proxy: listeners follow the Services, relays hold', () => {
+describe('userspace proxy: listeners follow the Services, relays hold', { timeout: 20_000 }, () => {
   let epPort: number;
   const servers: net.Server[] = [];
   const udp: dgram.Socket[] = [];
