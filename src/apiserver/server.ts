@@ -228,9 +228,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // initial repair pass: only then is an address the bootstrap or a client asks for known to be free.
   const allocationRepair = new AllocationRepair(serviceAllocation);
   await allocationRepair.start();
-  // kube-apiserver's rbac/bootstrap-roles post-start hook: the bootstrap policy reconciled, then decisions begin.
-  await rbac.start(cache, ops, { clusterroles: rbacDefinition(opts.resources, 'clusterroles'), clusterrolebindings: rbacDefinition(opts.resources, 'clusterrolebindings') });
   await bootstrapClusterObjects(ops, opts.resources, opts.kubernetesServiceIP ?? '10.43.0.1', port);
+  // kube-apiserver's rbac/bootstrap-roles post-start hook: the bootstrap policy reconciled (its Roles in the system
+  // namespaces just ensured), then decisions begin.
+  await rbac.start(cache, ops, {
+    clusterroles: rbacDefinition(opts.resources, 'clusterroles'),
+    clusterrolebindings: rbacDefinition(opts.resources, 'clusterrolebindings'),
+    roles: rbacDefinition(opts.resources, 'roles'),
+    rolebindings: rbacDefinition(opts.resources, 'rolebindings'),
+  });
   bootstrapped = true;
   const coreEvents = opts.resources.find((r) => r.group === '' && r.plural === 'events');
   const eventTtl = coreEvents ? startEventTtl(ops, cache, coreEvents, { ttlMs: opts.eventTtlMs ?? 3_600_000 }) : undefined;

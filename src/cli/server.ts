@@ -317,7 +317,8 @@ async function startServerDns(config: ServerConfig, api: ApiServer, informers: I
   const address = nodeInternalIPs(config.agent.nodeName, config.agent.nodeIp)[0];
   if (!address) throw new Error('this machine has no address for the node (give --node-ip)');
   return startClusterDns({
-    client: new RestClient(api.inProcessTransport({ username: 'system:serviceaccount:kube-system:coredns', groups: ['system:masters', 'system:serviceaccounts', 'system:authenticated'] })),
+    // Acts as CoreDNS's service account with k3s's system:coredns and skiff:cluster-dns (apiserver/auth/rbac/).
+    client: new RestClient(api.inProcessTransport({ username: 'system:serviceaccount:kube-system:coredns', groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] })),
     informers,
     clusterIP: config.clusterDNS!,
     clusterDomain: config.clusterDomain ?? 'cluster.local',

@@ -3,7 +3,7 @@
  * testdata/cluster-roles.yaml) and its ClusterRoleBindings. Reconciled at every start
  * (reconcile-policy.ts). Rules are written compactly: `r(verbs, groups, resources, names?)`, `u(verbs, urls)`.
  */
-import type { ClusterRole, ClusterRoleBinding, PolicyRule, Subject } from 'kubernetes-types/rbac/v1.js';
+import type { ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject } from 'kubernetes-types/rbac/v1.js';
 
 export const AUTOUPDATE_ANNOTATION = 'rbac.authorization.kubernetes.io/autoupdate';
 export const BOOTSTRAP_LABEL = { 'kubernetes.io/bootstrapping': 'rbac-defaults' };
@@ -182,6 +182,8 @@ export const bootstrapClusterRoles: ClusterRole[] = [
   // skiff: its scheduler resolves a pod's priority from its PriorityClass when the pod carries none (upstream relies
   // on the Priority admission plugin alone), so it watches PriorityClasses.
   clusterRole(SKIFF_SCHEDULER_ROLE, [r(READ, ['scheduling.k8s.io'], ['priorityclasses'])]),
+  // k3s's role for CoreDNS (manifests/coredns.yaml), which skiff's cluster DNS acts as.
+  clusterRole('system:coredns', [r(['list', 'watch'], [''], ['endpoints', 'services', 'pods', 'namespaces']), r(['list', 'watch'], ['discovery.k8s.io'], ['endpointslices']), r(['get'], [''], ['nodes'])]),
   clusterRole('system:volume-scheduler', [r(['get', 'list', 'patch', 'update', 'watch'], [''], ['persistentvolumes']), r(READ, ['storage.k8s.io'], ['storageclasses']), r(['get', 'list', 'patch', 'update', 'watch'], [''], ['persistentvolumeclaims'])]),
 ];
 
@@ -204,4 +206,28 @@ export const bootstrapClusterRoleBindings: ClusterRoleBinding[] = [
   binding('system:service-account-issuer-discovery', 'system:service-account-issuer-discovery', [group('system:serviceaccounts')]),
   binding('system:volume-scheduler', 'system:volume-scheduler', [user('system:kube-scheduler')]),
   binding(SKIFF_SCHEDULER_ROLE, SKIFF_SCHEDULER_ROLE, [user('system:kube-scheduler')]),
+  binding('system:coredns', 'system:coredns', [serviceAccount('kube-system', 'coredns')]),
+];
+
+/** skiff's cluster DNS publishes the kube-dns Service and its EndpointSlices in kube-system (src/dns/kube-dns-service.ts). */
+export const SKIFF_CLUSTER_DNS_ROLE = 'skiff:cluster-dns';
+
+/** Namespaced roles and bindings of the bootstrap policy (upstream's namespace-roles.yaml has none skiff needs). */
+export const bootstrapRoles: Role[] = [
+  {
+    apiVersion: `${RBAC}/v1`,
+    kind: 'Role',
+    metadata: { name: SKIFF_CLUSTER_DNS_ROLE, namespace: 'kube-system', labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } },
+    rules: [r(['get', 'create'], [''], ['services']), r(['get', 'list', 'create', 'update', 'delete'], ['discovery.k8s.io'], ['endpointslices'])],
+  },
+];
+
+export const bootstrapRoleBindings: RoleBinding[] = [
+  {
+    apiVersion: `${RBAC}/v1`,
+    kind: 'RoleBinding',
+    metadata: { name: SKIFF_CLUSTER_DNS_ROLE, namespace: 'kube-system', labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } },
+    roleRef: { apiGroup: RBAC, kind: 'Role', name: SKIFF_CLUSTER_DNS_ROLE },
+    subjects: [serviceAccount('kube-system', 'coredns')],
+  },
 ];

@@ -20,13 +20,13 @@ import type { AuthorizationAttributes, Authorizer, Decision } from '../authorize
 import type { UserInfo } from '../user-info.js';
 import { computeAccessReview } from './access-reviews.js';
 import { privilegedGroupsAuthorizer, unionAuthorizer } from './authorizer-chain.js';
-import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from './bootstrap-policy.js';
+import { bootstrapClusterRoleBindings, bootstrapClusterRoles, bootstrapRoleBindings, bootstrapRoles } from './bootstrap-policy.js';
 import { ClusterRoleAggregator } from './cluster-role-aggregator.js';
 import { rbacEscalationCheck } from './escalation-check.js';
 import { hasImpersonationHeaders, impersonatedUser } from './impersonation.js';
 import { RbacAuthorizer } from './rbac-authorizer.js';
 import { RbacIndex } from './rbac-index.js';
-import { reconcileBootstrapPolicy } from './reconcile-policy.js';
+import { reconcileBootstrapPolicy, type PolicyDefinitions } from './reconcile-policy.js';
 import { feedIndexFromWatchCache, type IndexFeed } from './watch-cache-feed.js';
 
 const log = createLogger('rbac');
@@ -94,9 +94,9 @@ export class RbacAuthorization {
   }
 
   /** Feeds the index from the (loaded) watch cache, reconciles the bootstrap policy and aggregates roles. */
-  async start(cache: WatchCache, ops: ResourceOps, defs: { clusterroles: ResourceDefinition; clusterrolebindings: ResourceDefinition }): Promise<void> {
+  async start(cache: WatchCache, ops: ResourceOps, defs: PolicyDefinitions): Promise<void> {
     this.feed = feedIndexFromWatchCache(cache, this.index);
-    const changed = await reconcileBootstrapPolicy(ops, defs, bootstrapClusterRoles, bootstrapClusterRoleBindings);
+    const changed = await reconcileBootstrapPolicy(ops, defs, bootstrapClusterRoles, bootstrapClusterRoleBindings, { roles: bootstrapRoles, bindings: bootstrapRoleBindings });
     if (changed.created.length || changed.updated.length) log.info('bootstrap RBAC policy reconciled', { created: changed.created.length, updated: changed.updated.length });
     // The index follows the cache, which follows the store: wait for it to see what was just written.
     await cache.sync();

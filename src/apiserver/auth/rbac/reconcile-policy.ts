@@ -5,7 +5,7 @@
  * whatever was added to them; objects annotated `rbac.authorization.kubernetes.io/autoupdate: "false"` are left alone.
  * A binding whose roleRef differs (roleRef is immutable) is deleted and created again.
  */
-import type { ClusterRole, ClusterRoleBinding, Subject } from 'kubernetes-types/rbac/v1.js';
+import type { ClusterRole, ClusterRoleBinding, Role, RoleBinding, Subject } from 'kubernetes-types/rbac/v1.js';
 import type { KubeObject } from '../../../api/object.js';
 import { isAlreadyExists, isNotFound } from '../../../api/status.js';
 import { deepEqual } from '../../../api/validation.js';
@@ -18,6 +18,14 @@ import { compactRules, covers } from './rule-coverage.js';
 export interface PolicyDefinitions {
   clusterroles: ResourceDefinition;
   clusterrolebindings: ResourceDefinition;
+  roles?: ResourceDefinition;
+  rolebindings?: ResourceDefinition;
+}
+
+/** The namespaced part of the policy (Roles and RoleBindings, each in its namespace). */
+export interface NamespacedPolicy {
+  roles: readonly Role[];
+  bindings: readonly RoleBinding[];
 }
 
 /** The role as it should be after reconciling `expected` into `existing` (undefined: leave it as it is). */
@@ -57,23 +65,25 @@ export async function reconcileBootstrapPolicy(
   defs: PolicyDefinitions,
   roles: readonly ClusterRole[],
   bindings: readonly ClusterRoleBinding[],
+  namespaced?: NamespacedPolicy,
 ): Promise<{ created: string[]; updated: string[] }> {
   const created: string[] = [];
   const updated: string[] = [];
   const opts = { dryRun: false, user: LOOPBACK_USER };
   const ensure = async (def: ResourceDefinition, expected: KubeObject, reconcile: (existing: any) => KubeObject | 'recreate' | undefined) => {
     const name = expected.metadata.name!;
-    const label = `${def.plural}/${name}`;
+    const ns = expected.metadata.namespace ?? '';
+    const label = `${def.plural}/${ns ? `${ns}/` : ''}${name}`;
     for (let attempt = 0; attempt < 3; attempt++) {
       let existing: KubeObject | undefined;
       try {
-        existing = (await ops.get(def, '', name)).obj;
+        existing = (await ops.get(def, ns, name)).obj;
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
       if (!existing) {
         try {
-          await ops.create(def, '', structuredClone(expected), opts);
+          await ops.create(def, ns, structuredClone(expected), opts);
           created.push(label);
           return;
         } catch (err) {
@@ -84,13 +94,13 @@ export async function reconcileBootstrapPolicy(
       const next = reconcile(existing);
       if (next === undefined) return;
       if (next === 'recreate') {
-        await ops.delete(def, '', name, { ...opts, preconditions: { uid: existing.metadata.uid } }).catch((err) => {
+        await ops.delete(def, ns, name, { ...opts, preconditions: { uid: existing.metadata.uid } }).catch((err) => {
           if (!isNotFound(err)) throw err;
         });
         continue;
       }
       // Recomputed on the stored object, so a write in between is kept rather than refused.
-      await ops.update(def, '', name, (current) => {
+      await ops.update(def, ns, name, (current) => {
         const again = reconcile(current);
         return again && again !== 'recreate' ? again : current;
       }, opts);
@@ -100,5 +110,10 @@ export async function reconcileBootstrapPolicy(
   };
   for (const role of roles) await ensure(defs.clusterroles, role as unknown as KubeObject, (e) => computeReconciledRole(e, role) as unknown as KubeObject | undefined);
   for (const b of bindings) await ensure(defs.clusterrolebindings, b as unknown as KubeObject, (e) => computeReconciledBinding(e, b) as unknown as KubeObject | 'recreate' | undefined);
+  if (namespaced && defs.roles && defs.rolebindings) {
+    // Their namespaces (kube-system) exist by now: startApiServer creates the system namespaces first.
+    for (const role of namespaced.roles) await ensure(defs.roles, role as unknown as KubeObject, (e) => computeReconciledRole(e, role as ClusterRole) as unknown as KubeObject | undefined);
+    for (const b of namespaced.bindings) await ensure(defs.rolebindings, b as unknown as KubeObject, (e) => computeReconciledBinding(e, b as ClusterRoleBinding) as unknown as KubeObject | 'recreate' | undefined);
+  }
   return { created, updated };
 }
