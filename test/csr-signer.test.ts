@@ -141,6 +141,7 @@ test('cleaner deadlines (csrcleaner) and a sweep that deletes with a uid precond
     ['issued, approved 2h ago', csrObj(0, { conditions: [{ type: 'Approved', status: 'True', lastUpdateTime: at(28 * H) }], certificate: Buffer.from(issuedCert).toString('base64') }), 'issued more than an hour ago'],
     ['denied 2h ago', csrObj(0, { conditions: [{ type: 'Denied', status: 'True', lastUpdateTime: at(28 * H) }] }), 'denied more than an hour ago'],
     ['denied 10m ago', csrObj(0, { conditions: [{ type: 'Denied', status: 'True', lastUpdateTime: at(30 * H - 600_000) }] }), undefined],
+    ['failed without a time, created 30h ago', csrObj(0, { conditions: [{ type: 'Failed', status: 'True' }] }), 'failed more than an hour ago'],
     ['failed 2h ago', csrObj(0, { conditions: [{ type: 'Approved', status: 'True', lastUpdateTime: at(29.9 * H) }, { type: 'Failed', status: 'True', lastUpdateTime: at(28 * H) }] }), 'failed more than an hour ago'],
   ];
   for (const [name, obj, want] of cases) assert.equal(csrExpired(obj, now), want, name);

@@ -38,10 +38,15 @@ function certificateNotAfter(csr: CertificateSigningRequest): Date | undefined {
 
 /** Why a CSR is due for deletion (upstream's isIssuedPastDeadline, ...), or undefined when it stays. */
 export function csrExpired(csr: CertificateSigningRequest, now: Date): string | undefined {
-  const approved = conditionOf(csr, 'Approved');
-  if (approved && isIssued(csr) && olderThan(approved.lastUpdateTime, APPROVED_EXPIRATION_MS, now)) return 'issued more than an hour ago';
-  if (olderThan(conditionOf(csr, 'Denied')?.lastUpdateTime, DENIED_EXPIRATION_MS, now)) return 'denied more than an hour ago';
-  if (olderThan(conditionOf(csr, 'Failed')?.lastUpdateTime, DENIED_EXPIRATION_MS, now)) return 'failed more than an hour ago';
+  // Upstream's API server stamps every condition; skiff's stamps those written through /approval, and a condition
+  // another signer wrote through /status without a time counts from the request's creation instead of never.
+  const since = (type: string) => {
+    const c = conditionOf(csr, type);
+    return c ? (c.lastUpdateTime ?? csr.metadata?.creationTimestamp) : undefined;
+  };
+  if (conditionOf(csr, 'Approved') && isIssued(csr) && olderThan(since('Approved'), APPROVED_EXPIRATION_MS, now)) return 'issued more than an hour ago';
+  if (olderThan(since('Denied'), DENIED_EXPIRATION_MS, now)) return 'denied more than an hour ago';
+  if (olderThan(since('Failed'), DENIED_EXPIRATION_MS, now)) return 'failed more than an hour ago';
   if ((csr.status?.conditions ?? []).length === 0 && olderThan(csr.metadata?.creationTimestamp, PENDING_EXPIRATION_MS, now)) return 'pending for more than a day';
   if (isIssued(csr)) {
     const notAfter = certificateNotAfter(csr);
