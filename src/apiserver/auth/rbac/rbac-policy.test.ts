@@ -4,7 +4,8 @@ import type { ClusterRole, ClusterRoleBinding } from 'kubernetes-types/rbac/v1.j
 import type { KubeObject } from '../../../api/object.js';
 import { isStatusError } from '../../../api/status.js';
 import type { AuthorizationAttributes } from '../authorizer.js';
-import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from './bootstrap-policy.js';
+import { validateBinding, validatePolicyRules } from '../../registry/rbac-rules.js';
+import { bootstrapClusterRoleBindings, bootstrapClusterRoles, bootstrapRoleBindings, bootstrapRoles } from './bootstrap-policy.js';
 import { computeAggregatedRules } from './cluster-role-aggregator.js';
 import { escalationMessage } from './escalation-check.js';
 import { impersonatedUser } from './impersonation.js';
@@ -45,6 +46,24 @@ describe('rule coverage', () => {
 
 describe('bootstrap policy', () => {
   const rbac = new RbacAuthorizer(bootstrapIndex());
+
+  it('passes the API validation, names unique, every binding to a role of the policy', () => {
+    const names = new Set<string>();
+    for (const r of bootstrapClusterRoles) {
+      assert.deepEqual(validatePolicyRules(r.rules, false), [], r.metadata?.name);
+      assert.ok(!names.has(r.metadata!.name!), `duplicate ${r.metadata?.name}`);
+      names.add(r.metadata!.name!);
+    }
+    for (const b of bootstrapClusterRoleBindings) {
+      assert.deepEqual(validateBinding(b, false), [], b.metadata?.name);
+      assert.ok(names.has(b.roleRef.name), `${b.metadata?.name} binds the missing ${b.roleRef.name}`);
+    }
+    for (const r of bootstrapRoles) assert.deepEqual(validatePolicyRules(r.rules, true), [], r.metadata?.name);
+    for (const b of bootstrapRoleBindings) {
+      assert.deepEqual(validateBinding(b, true), [], b.metadata?.name);
+      assert.ok(bootstrapRoles.some((r) => r.metadata?.name === b.roleRef.name && r.metadata?.namespace === b.metadata?.namespace));
+    }
+  });
   const user = (name: string, ...groups: string[]) => ({ username: name, groups: [...groups, 'system:authenticated'] });
   const can = (u: ReturnType<typeof user>, verb: string, resource: string, ns = 'default', apiGroup = '') => {
     const [res, sub = ''] = resource.split('/');
