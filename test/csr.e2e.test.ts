@@ -77,9 +77,12 @@ ${extra}`;
     assert.match(table.stdout.split('\n')[0]!, /^NAME\s+AGE\s+SIGNERNAME\s+REQUESTOR\s+REQUESTEDDURATION\s+CONDITION$/);
     assert.match(table.stdout.split('\n')[1]!, /^jane\s+\S+\s+kubernetes\.io\/kube-apiserver-client\s+system:admin\s+24h\s+Pending$/);
 
-    const approve = await k(['certificate', 'approve', 'jane']);
+    const approve = await k(['certificate', 'approve', 'jane', '-v=9']);
     assert.equal(approve.code, 0, approve.stderr);
     assert.match(approve.stdout, /certificatesigningrequest.certificates.k8s.io\/jane approved/);
+    // kubectl 1.32 PUTs the approval as protobuf: the body decodes by the generated schema.
+    assert.match(approve.stderr, /-XPUT .*Content-Type: application\/vnd\.kubernetes\.protobuf.*\/certificatesigningrequests\/jane\/approval/);
+    assert.match(approve.stderr, /PUT https:\S+\/certificatesigningrequests\/jane\/approval 200 OK/);
     const issued = await eventually('jane\'s certificate', async () => {
       const o = await getCsr('jane');
       return o.status.certificate ? o : undefined;
