@@ -160,7 +160,8 @@ describe('authorization covers every route', () => {
       const r = await send(api.api.port, api.pki.caCertPem, nobody, { method: 'GET', path, verb: 'get', resource: '' });
       assert.equal(r.status, 200, `${path}: ${r.status}`);
     }
-    for (const path of ['/metrics', '/logs/', '/debug/pprof/', '/nonexistent']) {
+    // OIDC discovery is for service accounts (system:service-account-issuer-discovery), not every user.
+    for (const path of ['/metrics', '/logs/', '/debug/pprof/', '/nonexistent', '/.well-known/openid-configuration', '/openid/v1/jwks']) {
       const r = await send(api.api.port, api.pki.caCertPem, nobody, { method: 'GET', path, verb: 'get', resource: '' });
       assert.equal(r.status, 403, path);
       assert.equal(r.json?.message, `forbidden: User "nobody" cannot get path "${path}"`);

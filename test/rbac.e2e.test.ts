@@ -206,6 +206,18 @@ rules: [{apiGroups: [""], resources: [${resource}], verbs: [get, list]}]
     // Edit cannot touch RBAC at all.
     const edit = await as.alice(['create', 'rolebinding', 'x', '--clusterrole=view', '--user=alice', '-n', 'team-a']);
     assert.match(edit.stderr, /rolebindings\.rbac\.authorization\.k8s\.io is forbidden: User "alice" cannot create resource "rolebindings" in API group "rbac\.authorization\.k8s\.io" in the namespace "team-a"/);
+    // Creating ClusterRoles is not enough to set an aggregationRule: it gathers anything, so it needs everything.
+    assert.equal((await admin(['create', 'clusterrole', 'role-maker', '--verb=create', '--resource=clusterroles.rbac.authorization.k8s.io'])).code, 0);
+    assert.equal((await admin(['create', 'clusterrolebinding', 'carol-role-maker', '--clusterrole=role-maker', '--user=carol'])).code, 0);
+    const aggregated = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: gather-all}
+aggregationRule: {clusterRoleSelectors: [{matchLabels: {anything: "true"}}]}
+`;
+    await eventually('carol may create ClusterRoles', async () => (await admin(['auth', 'can-i', 'create', 'clusterroles.rbac.authorization.k8s.io', '--as', 'carol'])).stdout.trim() === 'yes');
+    const agg = await as.carol(['create', '-f', '-'], { input: aggregated });
+    assert.match(agg.stderr, /clusterroles\.rbac\.authorization\.k8s\.io "gather-all" is forbidden: must have cluster-admin privileges to use the aggregationRule/);
+    assert.equal((await as.carol(['create', 'clusterrole', 'plain', '--verb=get', '--resource=secrets'])).code, 1, 'she holds secrets only in team-b, not cluster-wide');
     // The bind verb on cluster-admin lets her bind it without holding it.
     const bindRole = await admin(['create', 'clusterrole', 'bind-root', '--verb=bind', '--resource=clusterroles', '--resource-name=cluster-admin']);
     assert.equal(bindRole.code, 0, bindRole.stderr);
