@@ -189,6 +189,39 @@ ${extra}`;
     assert.deepEqual((await getCsr('jane')).status.conditions.map((c: { reason: string }) => c.reason), ['KubectlApprove']);
   });
 
+  test('the approver asks RBAC: a requestor without nodeclient waits; nodeclient and selfnodeclient are approved', async () => {
+    const yaml = (name: string, cn: string) => csrYaml(name, makeCsr(name, `/CN=${cn}/O=system:nodes`).csr, 'kubernetes.io/kube-apiserver-client-kubelet', ['digital signature', 'client auth']);
+    const create = async (name: string, cn: string, as: string[]) => {
+      const p = join(dir, `${name}.yaml`);
+      await writeFile(p, yaml(name, cn));
+      const r = await k(['create', '-f', p, ...as]);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    const kim = ['--as', 'kim', '--as-group', 'dev'];
+    for (const args of [
+      ['create', 'clusterrole', 'csr-creator', '--verb=create,get', '--resource=certificatesigningrequests'],
+      ['create', 'clusterrolebinding', 'kim-csr', '--clusterrole=csr-creator', '--user=kim'],
+      ['create', 'clusterrolebinding', 'nodes-csr', '--clusterrole=csr-creator', '--group=system:nodes'],
+    ]) assert.equal((await k(args)).code, 0, args.join(' '));
+    await create('kim-node4', 'system:node:node4', kim);
+    assert.equal((await getCsr('kim-node4')).spec.username, 'kim');
+    // An administrator's request after it is approved (the approver has seen kim's by then); kim's is not.
+    await create('admin-node5', 'system:node:node5', []);
+    await eventually('admin-node5 approved', async () => (await getCsr('admin-node5')).status.certificate, 20_000);
+    assert.equal((await getCsr('kim-node4')).status.conditions, undefined, 'no SubjectAccessReview allows kim');
+
+    assert.equal((await k(['create', 'clusterrolebinding', 'kim-nodeclient', '--clusterrole=system:certificates.k8s.io:certificatesigningrequests:nodeclient', '--user=kim'])).code, 0);
+    await create('kim-node6', 'system:node:node6', kim);
+    const six = await eventually('kim-node6 approved', async () => (await getCsr('kim-node6')).status.conditions?.[0], 20_000);
+    assert.equal(six.message, 'Auto approving kubelet client certificate after SubjectAccessReview.');
+
+    assert.equal((await k(['create', 'clusterrolebinding', 'nodes-self', '--clusterrole=system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', '--group=system:nodes'])).code, 0);
+    await create('node7-self', 'system:node:node7', ['--as', 'system:node:node7', '--as-group', 'system:nodes']);
+    const seven = await eventually('node7-self approved', async () => (await getCsr('node7-self')).status.conditions?.[0], 20_000);
+    assert.equal(seven.message, 'Auto approving self kubelet client certificate after SubjectAccessReview.');
+    await eventually('node7-self issued', async () => (await getCsr('node7-self')).status.certificate, 20_000);
+  });
+
   test('refusals: system:masters for kube-apiserver-client (403), invalid requests (422), approval through /status', async () => {
     const { csr } = makeCsr('root', '/CN=root/O=system:masters');
     const masters = await apply('root', csrYaml('root', csr, 'kubernetes.io/kube-apiserver-client', ['client auth']));
