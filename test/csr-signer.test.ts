@@ -15,7 +15,7 @@ import type { CertificateSigningRequest } from 'kubernetes-types/certificates/v1
 import { ensurePki } from '../src/apiserver/auth/pki.js';
 import { awaitingApproval, recognizers } from '../src/controllers/certificates/csr-approving-controller.js';
 import { CSRCleanerController, csrExpired } from '../src/controllers/certificates/csr-cleaner-controller.js';
-import { needsSigning } from '../src/controllers/certificates/csr-signing-controller.js';
+import { CSRSigningController, needsSigning } from '../src/controllers/certificates/csr-signing-controller.js';
 import type { CSR } from '../src/controllers/certificates/csr.js';
 import { parseCertificateRequest, signCertificate, signingDurationMs, validityWindow, type ParsedRequest } from '../src/controllers/certificates/sign-certificate.js';
 import { decideSigner, KUBE_APISERVER_CLIENT, KUBE_APISERVER_CLIENT_KUBELET, KUBELET_SERVING } from '../src/controllers/certificates/signer-rules.js';
@@ -170,4 +170,56 @@ test('cleaner deadlines (csrcleaner) and a sweep that deletes with a uid precond
   const cleaner = new CSRCleanerController(ctx);
   assert.deepEqual(await cleaner.sweep(), ['old-pending']);
   assert.deepEqual(deletes, [['old-pending', { preconditions: { uid: 'u-old' } }]]);
+});
+
+test('the signing controller\'s sync: a certificate or a Failed condition through /status, a conflict retried, the cache never mutated', async () => {
+  const pki = await ensurePki(join(dir, 'pki'));
+  const now = new Date();
+  const approved = { type: 'Approved', status: 'True', reason: 'KubectlApprove', lastUpdateTime: now.toISOString() };
+  const mk = (name: string, subject: string, signerName: string, usages: string[], addext: string[] = []): CSR => ({
+    apiVersion: 'certificates.k8s.io/v1',
+    kind: 'CertificateSigningRequest',
+    metadata: { name, uid: `u-${name}`, resourceVersion: '5' },
+    spec: { request: Buffer.from(makeCsr(subject, addext)).toString('base64'), signerName, usages, expirationSeconds: 3600 },
+    status: { conditions: [approved] },
+  });
+  const cache = new Map<string, CSR>([
+    ['jane', mk('jane', '/CN=jane/O=dev', KUBE_APISERVER_CLIENT, ['client auth'])],
+    ['web', mk('web', '/CN=web/O=system:nodes', KUBELET_SERVING, ['digital signature', 'server auth'], ['subjectAltName=DNS:web'])],
+    ['busy', mk('busy', '/CN=busy', KUBE_APISERVER_CLIENT, ['client auth'])],
+  ]);
+  const snapshot = JSON.stringify([...cache.values()]);
+  const written: CSR[] = [];
+  const requeued: string[] = [];
+  const { StatusError } = await import('../src/api/status.js');
+  const client = {
+    async updateStatus(_rt: unknown, _ns: string, obj: CSR) {
+      if (obj.metadata.name === 'busy') throw new StatusError({ message: 'conflict', reason: 'Conflict', code: 409 });
+      written.push(obj);
+      return obj;
+    },
+  };
+  const ctx = {
+    client,
+    informers: { informerFor: () => ({ lister: { get: (_ns: string, name: string) => cache.get(name), list: () => [...cache.values()], byIndex: () => [] } }) },
+    clock: { now: () => now, setTimeout: () => ({ cancel() {} }) },
+  } as unknown as ControllerContext;
+  const signer = new CSRSigningController(ctx, { certPem: pki.caCertPem, keyPem: pki.caKeyPem });
+  (signer as unknown as { queue: { addRateLimited(k: string): void } }).queue.addRateLimited = (k: string) => requeued.push(k);
+  await signer.sync('jane');
+  await signer.sync('web');
+  await signer.sync('busy');
+  await signer.sync('missing');
+  assert.equal(JSON.stringify([...cache.values()]), snapshot, 'the informer cache is untouched');
+  assert.deepEqual(written.map((o) => o.metadata.name), ['jane', 'web']);
+  const cert = new X509Certificate(Buffer.from(written[0]!.status!.certificate!, 'base64'));
+  assert.equal(cert.subject, 'CN=jane\nO=dev');
+  assert.ok(Math.abs(Date.parse(cert.validTo) - now.getTime() - 3600_000) < 1000, 'the requested hour');
+  assert.equal(written[0]!.metadata.resourceVersion, '5', 'the write is a compare-and-swap on what was read');
+  assert.equal(written[1]!.status!.certificate, undefined);
+  assert.deepEqual(written[1]!.status!.conditions!.map((c) => [c.type, c.reason, c.message]), [
+    ['Approved', 'KubectlApprove', undefined],
+    ['Failed', 'SignerValidationFailure', 'subject common name does not begin with system:node:'],
+  ]);
+  assert.deepEqual(requeued, ['busy']);
 });
