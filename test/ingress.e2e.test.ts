@@ -226,6 +226,74 @@ spec:
     assert.equal((await curlJson('alpha.test', '/', { https: true })).name, 'alpha');
   });
 
+  it('a TLS Secret that is missing or not kubernetes.io/tls: a Warning Event on the Ingress, the host served with the default certificate', async () => {
+    const opaque = await k(['-n', NS, 'create', 'secret', 'generic', 'opaque-tls', '--from-literal=tls.crt=x', '--from-literal=tls.key=y']);
+    assert.equal(opaque.code, 0, opaque.stderr);
+    await applyFile(k, dataDir, 'broken-tls.yaml', `
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: broken-tls, namespace: ${NS}}
+spec:
+  tls: [{hosts: [lost.test], secretName: lost-tls}, {hosts: [opaque.test], secretName: opaque-tls}]
+  rules:
+  - host: lost.test
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: alpha, port: {number: 80}}}}]}
+  - host: opaque.test
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: alpha, port: {number: 80}}}}]}
+`);
+    const events = await eventually('two Warning Events on the Ingress', async () => {
+      const list = await k.json(['-n', NS, 'get', 'events', '--field-selector', 'involvedObject.kind=Ingress,involvedObject.name=broken-tls']);
+      return list.items.length >= 2 ? list.items : undefined;
+    }, 20_000);
+    const seen = events.map((e: any) => [e.type, e.reason, e.message, e.source.component]).sort();
+    assert.deepEqual(seen, [
+      ['Warning', 'InvalidTLSSecret', `TLS Secret ${NS}/opaque-tls is of type Opaque, not kubernetes.io/tls: opaque.test is served with the default certificate`, 'skiff-ingress'],
+      ['Warning', 'TLSSecretNotFound', `TLS Secret ${NS}/lost-tls was not found: lost.test is served with the default certificate`, 'skiff-ingress'],
+    ]);
+    // As ingress-nginx does, the hosts are still served over HTTPS, with the default certificate.
+    for (const host of ['lost.test', 'opaque.test']) {
+      assert.equal(await peerCN(host), 'SKIFF DEFAULT CERT', host);
+      assert.equal((await curlJson(host, '/', { https: true })).name, 'alpha', host);
+    }
+    // Fixed: the Secret appears, and the host gets its certificate (a missing Secret is read again every 5 s).
+    const keyFile = join(dataDir, 'lost.key');
+    const certFile = join(dataDir, 'lost.crt');
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-subj', '/CN=lost.test', '-days', '2']);
+    assert.equal((await k(['-n', NS, 'create', 'secret', 'tls', 'lost-tls', '--cert', certFile, '--key', keyFile])).code, 0);
+    await eventually('lost.test with its own certificate', async () => (await peerCN('lost.test')) === 'lost.test', 40_000);
+  });
+
+  it("refuses malformed hosts with kube-apiserver's words", async () => {
+    const r = await k(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: 'bad-hosts', namespace: NS },
+        spec: {
+          tls: [{ hosts: ['Upper.test', '*'], secretName: 'Bad_Name' }],
+          rules: [
+            { host: '10.0.0.1', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'alpha', port: { number: 80 } } } }] } },
+            { host: '*.*.bad.test', http: { paths: [{ path: '/a//b', pathType: 'Prefix', backend: { service: { name: 'alpha', port: { number: 80 } } } }] } },
+          ],
+        },
+      }),
+    });
+    assert.notEqual(r.code, 0);
+    const sub = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    const wild = "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character (e.g. '*.example.com', regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    for (const line of [
+      'The Ingress "bad-hosts" is invalid: ',
+      '* spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address',
+      `* spec.rules[1].host: Invalid value: "*.*.bad.test": ${wild}`,
+      `* spec.rules[1].http.paths[0].path: Invalid value: "/a//b": must not contain '//'`,
+      `* spec.tls[0].hosts[0]: Invalid value: "Upper.test": ${sub}`,
+      `* spec.tls[0].hosts[1]: Invalid value: "*": ${wild}`,
+      `* spec.tls[0].secretName: Invalid value: "Bad_Name": ${sub}`,
+    ]) {
+      assert.ok(r.stderr.includes(line), `missing ${JSON.stringify(line)} in:\n${r.stderr}`);
+    }
+  });
+
   it('picks up endpoint and Ingress changes without a restart or a dropped connection', async () => {
     // New endpoints: a second alpha pod joins the rotation.
     assert.equal((await k(['-n', NS, 'scale', 'deployment/alpha', '--replicas=2'])).code, 0);

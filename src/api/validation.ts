@@ -85,6 +85,25 @@ export function isDNS1123Subdomain(value: string): string[] {
   return errs;
 }
 
+const wildcardDNS1123SubdomainFmt = `\\*\\.${dns1123SubdomainFmt}`;
+const wildcardDNS1123SubdomainRe = new RegExp(`^${wildcardDNS1123SubdomainFmt}$`);
+
+/** Upstream's IsWildcardDNS1123Subdomain (RFC 1034 4.3.3): `*.` and a subdomain; `*`, `*.*.a`, `f*.a` are not. */
+export function isWildcardDNS1123Subdomain(value: string): string[] {
+  const errs: string[] = [];
+  if (value.length > DNS1123SubdomainMaxLength) errs.push(maxLenError(DNS1123SubdomainMaxLength));
+  if (!wildcardDNS1123SubdomainRe.test(value)) {
+    errs.push(
+      regexError(
+        "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character",
+        wildcardDNS1123SubdomainFmt,
+        '*.example.com',
+      ),
+    );
+  }
+  return errs;
+}
+
 export function isDNS1035Label(value: string): string[] {
   const errs: string[] = [];
   if (value.length > DNS1035LabelMaxLength) errs.push(maxLenError(DNS1035LabelMaxLength));

@@ -130,7 +130,24 @@ test('TLS certificates by SNI: exact, then wildcard; a missing Secret is a warni
   assert.equal(certificateFor(table, 'x.wild.example')?.cert, 'CERT2');
   assert.equal(certificateFor(table, 'other.example'), undefined);
   assert.equal(table.warnings.length, 1);
-  assert.match(table.warnings[0]!, /TLS Secret ns\/lost not found/);
+  assert.match(table.warnings[0]!, /TLS Secret ns\/lost was not found/);
+  assert.deepEqual(table.ingressWarnings.map((w) => [w.ingress.metadata?.name, w.reason, w.message]), [['main', 'TLSSecretNotFound', 'TLS Secret ns/lost was not found: lost.example is served with the default certificate']]);
+});
+
+test('a TLS Secret of another type, or without tls.crt / tls.key, is a Warning for its Ingress and its hosts get no certificate', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const withTls: Ingress = { ...ingress, spec: { ...ingress.spec, tls: [{ hosts: ['a.example', 'b.example'], secretName: 'opaque' }, { hosts: ['c.example'], secretName: 'nokey' }] } };
+  const secrets: { metadata: { namespace: string; name: string }; type: string; data: Record<string, string> }[] = [
+    { metadata: { namespace: 'ns', name: 'opaque' }, type: 'Opaque', data: { 'tls.crt': b64('C'), 'tls.key': b64('K') } },
+    { metadata: { namespace: 'ns', name: 'nokey' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64('C') } },
+  ];
+  const table = computeRouteTable(inputs([withTls], { secrets }));
+  assert.equal(certificateFor(table, 'a.example'), undefined);
+  assert.equal(certificateFor(table, 'c.example'), undefined);
+  assert.deepEqual(table.ingressWarnings.map((w) => [w.reason, w.message]), [
+    ['InvalidTLSSecret', 'TLS Secret ns/opaque is of type Opaque, not kubernetes.io/tls: a.example, b.example are served with the default certificate'],
+    ['InvalidTLSSecret', 'TLS Secret ns/nokey has no tls.key: c.example is served with the default certificate'],
+  ]);
 });
 
 test('prefixMatches and normalizeHost', () => {

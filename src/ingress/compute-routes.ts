@@ -57,6 +57,15 @@ export interface RouteTable {
   certificates: Map<string, CertificatePair>;
   /** Problems found while building (missing Secrets, bad certificates), for events and logs; never fatal. */
   warnings: string[];
+  /** The same problems as Warning Events on the Ingress that has them (the agent records them). */
+  ingressWarnings: IngressWarning[];
+}
+
+/** A problem of one Ingress, for a Warning Event on it. */
+export interface IngressWarning {
+  ingress: Ingress;
+  reason: 'TLSSecretNotFound' | 'InvalidTLSSecret';
+  message: string;
 }
 
 export interface RouteInputs {
@@ -64,7 +73,7 @@ export interface RouteInputs {
   classes: readonly IngressClass[];
   services: readonly Service[];
   endpointSlices: readonly EndpointSlice[];
-  /** kubernetes.io/tls Secrets (others are ignored). */
+  /** The Secrets the Ingresses' spec.tls name, as read (those not of type kubernetes.io/tls are warned about). */
   secrets: readonly { metadata?: { namespace?: string; name?: string }; type?: string; data?: Record<string, string> }[];
 }
 
@@ -100,7 +109,7 @@ export function computeRouteTable(inputs: RouteInputs): RouteTable {
     slicesByService.set(key, [...(slicesByService.get(key) ?? []), slice]);
   }
   const secrets = new Map(inputs.secrets.map((s) => [`${s.metadata?.namespace}/${s.metadata?.name}`, s]));
-  const table: RouteTable = { hosts: new Map(), wildcards: new Map(), anyHost: [], certificates: new Map(), warnings: [] };
+  const table: RouteTable = { hosts: new Map(), wildcards: new Map(), anyHost: [], certificates: new Map(), warnings: [], ingressWarnings: [] };
   const backends = new Map<string, Backend>();
   const resolve = (ns: string, b: IngressBackend): Backend => {
     const port = b.service?.port?.number ?? b.service?.port?.name ?? '';
@@ -137,8 +146,19 @@ export function computeRouteTable(inputs: RouteInputs): RouteTable {
       const secret = secrets.get(key);
       const cert = secret?.data?.['tls.crt'];
       const pkey = secret?.data?.['tls.key'];
-      if (!secret || secret.type !== 'kubernetes.io/tls' || !cert || !pkey) {
-        table.warnings.push(`Ingress ${ns}/${ing.metadata?.name}: TLS Secret ${key} ${secret ? 'is not of type kubernetes.io/tls with tls.crt and tls.key' : 'not found'}; its hosts get the default certificate`);
+      const problem = !secret
+        ? 'was not found'
+        : secret.type !== 'kubernetes.io/tls'
+          ? `is of type ${secret.type || 'Opaque'}, not kubernetes.io/tls`
+          : !cert || !pkey
+            ? `has no ${!cert ? 'tls.crt' : 'tls.key'}`
+            : undefined;
+      if (problem || !cert || !pkey) {
+        // ingress-nginx logs "Error getting SSL certificate ...: ... Using default certificate" and serves the host anyway.
+        const hosts = (tls.hosts ?? []).join(', ') || 'its hosts';
+        const message = `TLS Secret ${key} ${problem}: ${hosts} ${(tls.hosts ?? []).length === 1 ? 'is' : 'are'} served with the default certificate`;
+        table.warnings.push(`Ingress ${ns}/${ing.metadata?.name}: ${message}`);
+        table.ingressWarnings.push({ ingress: ing, reason: secret ? 'InvalidTLSSecret' : 'TLSSecretNotFound', message });
         continue;
       }
       const pair = { cert: Buffer.from(cert, 'base64').toString(), key: Buffer.from(pkey, 'base64').toString(), secret: key };

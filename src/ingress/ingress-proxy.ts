@@ -34,7 +34,7 @@ export interface IngressProxyOptions {
 /** Request headers that belong to one connection (RFC 9110 §7.6.1), not forwarded as they are. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate'];
 
-const emptyTable = (): RouteTable => ({ hosts: new Map(), wildcards: new Map(), anyHost: [], certificates: new Map(), warnings: [] });
+const emptyTable = (): RouteTable => ({ hosts: new Map(), wildcards: new Map(), anyHost: [], certificates: new Map(), warnings: [], ingressWarnings: [] });
 
 export class IngressProxy {
   private table: RouteTable = emptyTable();

@@ -16,7 +16,8 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { Ingress, IngressClass } from 'kubernetes-types/networking/v1.js';
 import type { KubeObject } from '../api/object.js';
 import { EndpointSlices, IngressClasses, Ingresses, Nodes, Secrets, Services } from '../client/resources.js';
-import type { Client, Informer, InformerFactory } from '../client/types.js';
+import type { Client, EventRecorder, Informer, InformerFactory } from '../client/types.js';
+import { ApiEventRecorder } from '../client/event-recorder.js';
 import { createLogger } from '../log/logger.js';
 import { isNotFound, isStatusError } from '../api/status.js';
 import { computeRouteTable, isSkiffIngress, skiffClasses } from './compute-routes.js';
@@ -41,6 +42,8 @@ export interface NodeIngressOptions {
   retryMs?: number;
   /** Read the TLS Secrets again after this long (default 30 s), for rotated certificates. */
   secretRefreshMs?: number;
+  /** Where Warning Events on Ingresses go (default: the API, component skiff-ingress, host = the node). */
+  recorder?: EventRecorder;
 }
 
 type Obj<T> = T & KubeObject;
@@ -59,6 +62,9 @@ export class NodeIngress {
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly warned = new Set<string>();
+  /** Ingress warnings already recorded as Events, by uid + message: one Event per problem while it lasts. */
+  private recorded = new Set<string>();
+  private readonly recorder: EventRecorder;
   private lastListenError = '';
 
   constructor(private readonly o: NodeIngressOptions) {
@@ -66,6 +72,7 @@ export class NodeIngress {
     this.ingresses = o.informers.informerFor(Ingresses);
     this.services = o.informers.informerFor(Services);
     this.slices = o.informers.informerFor(EndpointSlices);
+    this.recorder = o.recorder ?? new ApiEventRecorder(o.client, 'skiff-ingress', { host: o.nodeName });
   }
 
   /** The ports it listens on, once it does (tests pass 0 and read them here). */
@@ -79,7 +86,10 @@ export class NodeIngress {
       inf.addEventHandler({ add: changed, update: changed, delete: changed });
       inf.start();
     }
-    this.refreshTimer = setInterval(changed, this.o.secretRefreshMs ?? 30_000);
+    // Secrets are polled, not watched: usable ones every refresh period, missing or unusable ones every 5 s.
+    this.refreshTimer = setInterval(() => {
+      if ([...this.secrets.values()].some((s) => this.secretDue(s, Date.now()))) this.schedule();
+    }, this.missingSecretRetryMs());
     this.refreshTimer.unref?.();
   }
 
@@ -135,6 +145,15 @@ export class NodeIngress {
       this.warned.add(w);
       log.warn(w);
     }
+    // A problem is recorded once while it lasts; fixed and broken again, it is recorded again.
+    const recorded = new Set<string>();
+    for (const w of table.ingressWarnings) {
+      const key = `${w.ingress.metadata?.uid}\n${w.message}`;
+      recorded.add(key);
+      if (this.recorded.has(key)) continue;
+      this.recorder.event({ ...w.ingress, apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' } as KubeObject, 'Warning', w.reason, w.message);
+    }
+    this.recorded = recorded;
     if (!this.proxy) {
       this.starting ??= this.listen().finally(() => (this.starting = undefined));
       await this.starting;
@@ -142,7 +161,17 @@ export class NodeIngress {
     this.proxy?.setTable(table);
   }
 
-  /** The TLS Secrets the served Ingresses name, read again once older than the refresh period. */
+  private missingSecretRetryMs(): number {
+    return Math.min(5_000, this.o.secretRefreshMs ?? 30_000);
+  }
+
+  /** Whether a Secret read is old enough to read again. */
+  private secretDue(s: { secret: Obj<Secret> | undefined; readAt: number }, now: number): boolean {
+    const usable = s.secret?.type === 'kubernetes.io/tls' && !!s.secret.data?.['tls.crt'] && !!s.secret.data?.['tls.key'];
+    return now - s.readAt >= (usable ? (this.o.secretRefreshMs ?? 30_000) : this.missingSecretRetryMs());
+  }
+
+  /** The TLS Secrets the served Ingresses name, read again once due (secretDue). */
   private async readTlsSecrets(ingresses: readonly Ingress[], classList: readonly IngressClass[]): Promise<Obj<Secret>[]> {
     const classes = skiffClasses(classList);
     const wanted = new Set<string>();
@@ -152,11 +181,10 @@ export class NodeIngress {
     }
     for (const key of this.secrets.keys()) if (!wanted.has(key)) this.secrets.delete(key);
     const now = Date.now();
-    const refreshMs = this.o.secretRefreshMs ?? 30_000;
     await Promise.all(
       [...wanted].map(async (key) => {
         const known = this.secrets.get(key);
-        if (known && now - known.readAt < refreshMs) return;
+        if (known && !this.secretDue(known, now)) return;
         const [ns, name] = key.split('/') as [string, string];
         let secret: Obj<Secret> | undefined;
         try {
@@ -168,7 +196,8 @@ export class NodeIngress {
         this.secrets.set(key, { secret, readAt: now });
       }),
     );
-    return [...this.secrets.values()].flatMap((s) => (s.secret && s.secret.type === 'kubernetes.io/tls' ? [s.secret] : []));
+    // All of them: computeRouteTable warns about those that are not kubernetes.io/tls.
+    return [...this.secrets.values()].flatMap((s) => (s.secret ? [s.secret] : []));
   }
 
   private async listen(): Promise<void> {

@@ -1,11 +1,20 @@
 /** networking.k8s.io/v1 Ingresses: rules, paths and backends, and the CLASS/HOSTS/ADDRESS/PORTS table. */
 import type { Ingress, IngressBackend, IngressSpec } from 'kubernetes-types/networking/v1.js';
 import { fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
-import { isDNS1123Subdomain, isValidPortName, isValidPortNum, nameIsDNSSubdomain } from '../../api/validation.js';
+import { isIP } from 'node:net';
+import { isDNS1123Subdomain, isValidPortName, isValidPortNum, isWildcardDNS1123Subdomain, nameIsDNSSubdomain } from '../../api/validation.js';
 import { defineResource } from './define-resource.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
 
 const pathTypes = ['Exact', 'ImplementationSpecific', 'Prefix'];
+/** Upstream's invalidPathSequences / invalidPathSuffixes for Exact and Prefix paths (networking/validation). */
+const invalidPathSequences = ['//', '/./', '/../', '%2f', '%2F'];
+const invalidPathSuffixes = ['/..', '/.'];
+
+/** A rule or TLS host: a DNS subdomain, or `*.` and one (upstream's validateIngressRules / validateIngressTLS). */
+function hostErrors(host: string): string[] {
+  return host.includes('*') ? isWildcardDNS1123Subdomain(host) : isDNS1123Subdomain(host);
+}
 
 function validateBackend(b: IngressBackend | undefined, path: string): FieldError[] {
   if (!b) return [fieldRequired(path)];
@@ -31,19 +40,39 @@ function validateIngressSpec(spec: IngressSpec | undefined): FieldError[] {
   (s.rules ?? []).forEach((rule, i) => {
     const rp = `spec.rules[${i}]`;
     if (rule.host) {
-      const host = rule.host.startsWith('*.') ? rule.host.slice(2) : rule.host;
-      for (const msg of isDNS1123Subdomain(host)) errs.push(fieldInvalid(`${rp}.host`, rule.host, msg));
+      if (isIP(rule.host) !== 0) errs.push(fieldInvalid(`${rp}.host`, rule.host, 'must be a DNS name, not an IP address'));
+      for (const msg of hostErrors(rule.host)) errs.push(fieldInvalid(`${rp}.host`, rule.host, msg));
     }
     if (!rule.http) return;
     if ((rule.http.paths ?? []).length === 0) errs.push(fieldRequired(`${rp}.http.paths`));
     (rule.http.paths ?? []).forEach((p, j) => {
       const pp = `${rp}.http.paths[${j}]`;
-      if (!p.pathType) errs.push(fieldRequired(`${pp}.pathType`, 'pathType must be specified'));
-      else if (!pathTypes.includes(p.pathType)) errs.push(fieldNotSupported(`${pp}.pathType`, p.pathType, pathTypes));
-      if ((p.pathType === 'Exact' || p.pathType === 'Prefix') && !(p.path ?? '').startsWith('/')) errs.push(fieldInvalid(`${pp}.path`, p.path ?? '', 'must be an absolute path'));
+      const path = p.path ?? '';
+      // Without a pathType upstream reports only that (validateHTTPIngressPath returns early).
+      if (!p.pathType) {
+        errs.push(fieldRequired(`${pp}.pathType`, 'pathType must be specified'));
+        return;
+      }
+      if (!pathTypes.includes(p.pathType)) errs.push(fieldNotSupported(`${pp}.pathType`, p.pathType, pathTypes));
+      else if (p.pathType === 'ImplementationSpecific') {
+        if (path !== '' && !path.startsWith('/')) errs.push(fieldInvalid(`${pp}.path`, path, 'must be an absolute path'));
+      } else {
+        if (!path.startsWith('/')) errs.push(fieldInvalid(`${pp}.path`, path, 'must be an absolute path'));
+        for (const seq of invalidPathSequences) if (path.includes(seq)) errs.push(fieldInvalid(`${pp}.path`, path, `must not contain '${seq}'`));
+        for (const suffix of invalidPathSuffixes) if (path.endsWith(suffix)) errs.push(fieldInvalid(`${pp}.path`, path, `cannot end with '${suffix}'`));
+      }
       errs.push(...validateBackend(p.backend, `${pp}.backend`));
     });
   });
+  (s.tls ?? []).forEach((tls, i) => {
+    (tls.hosts ?? []).forEach((host, j) => {
+      for (const msg of hostErrors(host)) errs.push(fieldInvalid(`spec.tls[${i}].hosts[${j}]`, host, msg));
+    });
+    if (tls.secretName) for (const msg of isDNS1123Subdomain(tls.secretName)) errs.push(fieldInvalid(`spec.tls[${i}].secretName`, tls.secretName, msg));
+  });
+  if (s.ingressClassName !== undefined && s.ingressClassName !== null) {
+    for (const msg of isDNS1123Subdomain(s.ingressClassName)) errs.push(fieldInvalid('spec.ingressClassName', s.ingressClassName, msg));
+  }
   return errs;
 }
 
