@@ -342,7 +342,7 @@ spec:
     assert.ok(answers.includes(self!), `some requests reached the pod itself: ${answers.join(', ')}`);
   });
 
-  it('a UDP Service answers a pod, through the relay to the echo pod', async () => {
+  it('a UDP Service answers a pod and the node, through the relay to the echo pod', async () => {
     const [from] = await webPods();
     const script = `const s = require('dgram').createSocket('udp4'); s.on('message', (m) => { console.log(m.toString()); process.exit(0); }); s.send('ping', 53, ${JSON.stringify(udpIP)}); setTimeout(() => { console.log('TIMEOUT'); process.exit(1); }, 3000);`;
     const answer = await eventually('a UDP answer', async () => {
@@ -350,6 +350,23 @@ spec:
       return r.code === 0 ? r.stdout.trim() : undefined;
     }, 20_000);
     assert.equal(answer, 'pong udp-echo ping');
+    // From the node: the datagram is REDIRECTed to 127.0.0.1, and the answer must come back from there.
+    const { default: dgram } = await import('node:dgram');
+    const c = dgram.createSocket('udp4');
+    try {
+      const fromNode = await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no UDP answer from the ClusterIP to the node')), 3000);
+        c.once('message', (m, from) => {
+          clearTimeout(t);
+          // A resolver drops answers from any other address: the reply must appear to come from the ClusterIP.
+          resolve(`${m.toString()} from ${from.address}:${from.port}`);
+        });
+        c.send('node', 53, udpIP);
+      });
+      assert.equal(fromNode, `pong udp-echo node from ${udpIP}:53`);
+    } finally {
+      c.close();
+    }
   });
 
   it('a Service without endpoints refuses connections at once', async () => {

@@ -25,6 +25,12 @@ export interface ProxySocketOptions {
   bindAddress: string;
   udpIdleTimeoutMs?: number;
   dialTimeoutMs?: number;
+  /**
+   * UDP on 0.0.0.0 only: a second socket on 127.0.0.1 with the same port, so that datagrams REDIRECTed there from the
+   * node's OUTPUT chain are answered from 127.0.0.1 (the address conntrack expects the reply from); a reply sent
+   * through the 0.0.0.0 socket would leave from the node's own address and never reach the client.
+   */
+  alsoLoopback?: boolean;
   now?: () => number;
 }
 
@@ -166,6 +172,8 @@ function relay(client: net.Socket, upstream: net.Socket): void {
 
 interface UdpSession {
   socket: dgram.Socket;
+  /** The listening socket the client's datagrams came in on: replies go out through it. */
+  via: dgram.Socket;
   ep: PickedEndpoint;
   timer: NodeJS.Timeout;
 }
@@ -174,7 +182,7 @@ class UdpProxySocket implements ProxySocket {
   readonly protocol = 'UDP' as const;
   private readonly picker: EndpointPicker;
   private readonly sessions = new Map<string, UdpSession>();
-  private socket!: dgram.Socket;
+  private readonly sockets: dgram.Socket[] = [];
   port = 0;
 
   private constructor(private readonly o: ProxySocketOptions) {
@@ -183,21 +191,35 @@ class UdpProxySocket implements ProxySocket {
 
   static async open(o: ProxySocketOptions): Promise<UdpProxySocket> {
     const s = new UdpProxySocket(o);
-    s.socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
-    await new Promise<void>((resolve, reject) => {
-      s.socket.once('error', reject);
-      s.socket.bind({ port: o.port, address: o.bindAddress, exclusive: true }, () => {
-        s.socket.off('error', reject);
-        resolve();
+    const loopbackToo = o.alsoLoopback === true && o.bindAddress === '0.0.0.0';
+    const bind = async (address: string, port: number) => {
+      // SO_REUSEADDR lets the 127.0.0.1 socket share the port with the 0.0.0.0 one (the kernel delivers to the more
+      // specific bind); without a second socket there is nothing to share with.
+      const socket = dgram.createSocket({ type: 'udp4', reuseAddr: loopbackToo });
+      s.sockets.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ port, address, exclusive: true }, () => {
+          socket.off('error', reject);
+          resolve();
+        });
       });
-    });
-    let said = false;
-    s.socket.on('error', (err) => {
-      if (!said) log.warn(`the userspace proxy's UDP socket on port ${s.port} reported an error; it keeps listening`, { err });
-      said = true;
-    });
-    s.socket.on('message', (msg, rinfo) => s.onMessage(msg, rinfo));
-    s.port = s.socket.address().port;
+      let said = false;
+      socket.on('error', (err) => {
+        if (!said) log.warn(`the userspace proxy's UDP socket on ${address}:${s.port} reported an error; it keeps listening`, { err });
+        said = true;
+      });
+      socket.on('message', (msg, rinfo) => s.onMessage(msg, rinfo, socket));
+      return socket;
+    };
+    try {
+      const main = await bind(o.bindAddress, o.port);
+      s.port = main.address().port;
+      if (loopbackToo) await bind('127.0.0.1', s.port);
+    } catch (err) {
+      s.destroyAll();
+      throw err;
+    }
     return s;
   }
 
@@ -216,26 +238,28 @@ class UdpProxySocket implements ProxySocket {
 
   destroyAll(): void {
     for (const key of [...this.sessions.keys()]) this.endSession(key);
-    try {
-      this.socket.close();
-    } catch {
-      // Already closed.
+    for (const socket of this.sockets) {
+      try {
+        socket.close();
+      } catch {
+        // Already closed.
+      }
     }
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const key = `${rinfo.address}:${rinfo.port}`;
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo, via: dgram.Socket): void {
+    const key = `${via === this.sockets[0] ? '' : 'lo '}${rinfo.address}:${rinfo.port}`;
     let s = this.sessions.get(key);
     if (!s) {
       const ep = this.picker.pick(rinfo.address);
       if (!ep) return;
       const socket = dgram.createSocket('udp4');
-      const session: UdpSession = { socket, ep, timer: setTimeout(() => this.endSession(key), this.o.udpIdleTimeoutMs ?? 1000) };
+      const session: UdpSession = { socket, via, ep, timer: setTimeout(() => this.endSession(key), this.o.udpIdleTimeoutMs ?? 1000) };
       session.timer.unref();
       socket.on('message', (reply, from) => {
         if (from.address !== ep.ip || from.port !== ep.port) return;
         session.timer.refresh();
-        this.socket.send(reply, rinfo.port, rinfo.address);
+        via.send(reply, rinfo.port, rinfo.address);
       });
       // ICMP unreachable from the endpoint and the like: the next datagram starts a new session.
       socket.on('error', () => {

@@ -174,6 +174,8 @@ export class UserspaceBackend implements ProxyBackend<RenderedUserspacePort> {
           protocol: sp.protocol as 'TCP' | 'UDP',
           port: wantPort ?? 0,
           bindAddress: this.o.bindAddress ?? '0.0.0.0',
+          // With portals, the node's own datagrams arrive REDIRECTed to 127.0.0.1.
+          alsoLoopback: this.o.redirect,
           ...(this.o.udpIdleTimeoutMs !== undefined ? { udpIdleTimeoutMs: this.o.udpIdleTimeoutMs } : {}),
           ...(this.o.dialTimeoutMs !== undefined ? { dialTimeoutMs: this.o.dialTimeoutMs } : {}),
         });
