@@ -29,12 +29,16 @@ test('which nodes: all, or only the enablelb=true ones once any node has that la
   assert.deepEqual(lbNodes([a, b, c]).map((n) => n.metadata?.name), ['b']);
   assert.deepEqual(computeListeners([svc('x')], a, [a, b]), []);
   assert.deepEqual(computeListeners([svc('x'), svc('y', {}, [])], b, [a, b]).map((l) => `${l.service} ${l.portKey} ${l.portName}`), ['ns/x 80/TCP http', 'ns/x 53/UDP dns']);
+  assert.deepEqual(computeListeners([svc('x', { externalTrafficPolicy: 'Local' })], b, [a, b]).map((l) => l.local), [true, true]);
 });
 
 test('ready endpoints of a named port', () => {
   const slices = [{ addressType: 'IPv4', metadata: {}, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: ['10.1.0.2'], conditions: { ready: true } }, { addresses: ['10.1.0.3'], conditions: { ready: false } }, { addresses: ['10.1.0.1'] }] }];
   assert.deepEqual(readyEndpoints(slices, 'http', 'TCP'), ['10.1.0.1:8080', '10.1.0.2:8080']);
   assert.deepEqual(readyEndpoints(slices, 'other', 'TCP'), []);
+  const spread = [{ addressType: 'IPv4', metadata: {}, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: ['10.1.0.2'], nodeName: 'a' }, { addresses: ['10.1.0.3'], nodeName: 'b' }, { addresses: ['10.1.0.4'], nodeName: 'b', conditions: { ready: false } }] }];
+  assert.deepEqual(readyEndpoints(spread, 'http', 'TCP', 'b'), ['10.1.0.3:8080'], 'externalTrafficPolicy Local: this node\'s ready endpoints only');
+  assert.deepEqual(readyEndpoints(spread, 'http', 'TCP', 'c'), []);
 });
 
 test('status: nodes listening on every port; pending with the reason when every node failed; waiting while some have not reported', () => {

@@ -47,6 +47,11 @@ export interface Listener {
   protocol: 'TCP' | 'UDP';
   /** The Service port's name (EndpointSlice ports carry it). */
   portName: string;
+  /**
+   * externalTrafficPolicy Local: only this node's ready endpoints, and no listener at all without one (k3s runs the
+   * svclb pod only on nodes with a local endpoint, so only their addresses reach the Service status).
+   */
+  local: boolean;
 }
 
 /** What this node listens on: nothing unless it is one of the LB nodes; SCTP is not served. */
@@ -58,20 +63,21 @@ export function computeListeners(services: readonly Service[], node: Node | unde
     for (const p of svc.spec?.ports ?? []) {
       const protocol = p.protocol ?? 'TCP';
       if (protocol !== 'TCP' && protocol !== 'UDP') continue;
-      out.push({ service: `${svc.metadata?.namespace}/${svc.metadata?.name}`, portKey: `${p.port}/${protocol}`, port: p.port, protocol, portName: p.name ?? '' });
+      out.push({ service: `${svc.metadata?.namespace}/${svc.metadata?.name}`, portKey: `${p.port}/${protocol}`, port: p.port, protocol, portName: p.name ?? '', local: svc.spec?.externalTrafficPolicy === 'Local' });
     }
   }
   return out;
 }
 
-/** Ready endpoints (`ip:port`) of a Service port, from its EndpointSlices. */
-export function readyEndpoints(slices: readonly EndpointSlice[], portName: string, protocol: string): string[] {
+/** Ready endpoints (`ip:port`) of a Service port, from its EndpointSlices; with `nodeName`, only those on that node. */
+export function readyEndpoints(slices: readonly EndpointSlice[], portName: string, protocol: string, nodeName?: string): string[] {
   const out: string[] = [];
   for (const slice of slices) {
     const port = (slice.ports ?? []).find((p) => (p.name ?? '') === portName && (p.protocol ?? 'TCP') === protocol)?.port;
     if (port === undefined || port === null) continue;
     for (const ep of slice.endpoints ?? []) {
       if (ep.conditions?.ready === false || !ep.addresses?.[0]) continue;
+      if (nodeName !== undefined && ep.nodeName !== nodeName) continue;
       const ip = ep.addresses[0];
       out.push(ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
     }

@@ -101,12 +101,14 @@ export class NodeServiceLB {
     let failed = false;
     for (const l of wanted) {
       const key = `${l.service}|${l.portKey}`;
-      keep.add(key);
       const [ns, name] = l.service.split('/');
       const slices = this.slices.lister.list(ns).filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] === name);
-      const endpoints = readyEndpoints(slices, l.portName, l.protocol);
+      const endpoints = readyEndpoints(slices, l.portName, l.protocol, l.local ? this.o.nodeName : undefined);
+      // Local without a local ready endpoint: this node does not answer (nor report), so its address leaves the status.
+      if (l.local && endpoints.length === 0) continue;
+      keep.add(key);
       let cur = this.open.get(key);
-      if (cur && (cur.state !== 'ok' || cur.address !== address || cur.listener.portName !== l.portName)) {
+      if (cur && (cur.state !== 'ok' || cur.address !== address || cur.listener.portName !== l.portName || cur.listener.local !== l.local)) {
         cur.close();
         this.open.delete(key);
         cur = undefined;
