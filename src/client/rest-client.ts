@@ -41,8 +41,9 @@ export function resourcePath(rt: ResourceType, namespace: string, name?: string,
 export class RestClient implements Client {
   constructor(private readonly transport: Transport) {}
 
-  async get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, name: string): Promise<T> {
-    return withType(rt, await this.call<T>('GET', resourcePath(rt, namespace, name), new URLSearchParams()));
+  async get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, name: string, opts: { subresource?: string } = {}): Promise<T> {
+    const obj = await this.call<T>('GET', resourcePath(rt, namespace, name, opts.subresource), new URLSearchParams());
+    return opts.subresource ? obj : withType(rt, obj);
   }
 
   async list<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, opts: ListOptions = {}): Promise<ListResult<T>> {

@@ -70,7 +70,8 @@ export interface WriteOptions {
  * by the caller. Non-2xx answers reject with a StatusError.
  */
 export interface Client {
-  get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, name: string): Promise<T>;
+  /** `subresource` GETs a subresource instead, e.g. 'scale' (an autoscaling/v1 Scale) for the HPA controller. */
+  get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, name: string, opts?: { subresource?: string }): Promise<T>;
   list<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, opts?: ListOptions): Promise<ListResult<T>>;
   create<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts?: WriteOptions): Promise<T>;
   /**
