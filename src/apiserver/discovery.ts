@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { groupVersion } from '../api/object.js';
+import type { DelegatedGroup } from './delegated-groups.js';
 import type { ResourceDefinition, Verb } from './registry/types.js';
 
 export const ALL_VERBS: Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -42,7 +43,8 @@ export class Discovery {
   private readonly cache = new Map<string, string>();
 
   /** `groupOrder` lists group names in the order discovery presents them (kube-apiserver's priority order). */
-  constructor(private readonly resources: ResourceDefinition[], private readonly serverAddress: () => string) {
+  /** `delegated`: group versions served outside the registry (delegated-groups.ts), listed after the registry's groups. */
+  constructor(private readonly resources: ResourceDefinition[], private readonly serverAddress: () => string, private readonly delegated: readonly DelegatedGroup[] = []) {
     const groups = new Map<string, GroupInfo>();
     for (const def of resources) {
       const gv = groupVersion(def.group, def.version);
@@ -54,6 +56,11 @@ export class Discovery {
       if (!g.versions.includes(def.version)) g.versions.push(def.version);
     }
     for (const g of groups.values()) g.versions.sort(compareVersions);
+    for (const d of delegated) {
+      let g = groups.get(d.group);
+      if (!g) groups.set(d.group, (g = { name: d.group, versions: [] }));
+      if (!g.versions.includes(d.version)) g.versions.push(d.version);
+    }
     this.groups = [...groups.values()];
   }
 
@@ -94,7 +101,13 @@ export class Discovery {
     return this.memo(`group/${name}`, () => ({ kind: 'APIGroup', apiVersion: 'v1', ...this.groupDoc(g) }));
   }
 
+  private delegatedOf(group: string, version: string): DelegatedGroup | undefined {
+    return this.delegated.find((d) => d.group === group && d.version === version);
+  }
+
   apiResourceList(group: string, version: string): string | undefined {
+    const d = this.delegatedOf(group, version);
+    if (d) return this.memo(`rl/${group}/${version}`, () => ({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: groupVersion(group, version), resources: d.resources }));
     const defs = this.resourcesOf(group, version);
     if (!defs) return undefined;
     return this.memo(`rl/${group}/${version}`, () => {
@@ -138,7 +151,14 @@ export class Discovery {
           versions: g.versions.map((v) => ({
             version: v,
             freshness: 'Current',
-            resources: (this.resourcesOf(g.name, v) ?? []).map((def) => ({
+            resources: this.delegatedOf(g.name, v)?.resources.map((r) => ({
+              resource: r.name,
+              responseKind: { group: g.name, version: v, kind: r.kind },
+              scope: r.namespaced ? 'Namespaced' : 'Cluster',
+              singularResource: r.singularName,
+              verbs: r.verbs,
+              ...(r.shortNames?.length ? { shortNames: r.shortNames } : {}),
+            })) ?? (this.resourcesOf(g.name, v) ?? []).map((def) => ({
               resource: def.plural,
               responseKind: { group: def.group, version: def.version, kind: def.kind },
               scope: def.namespaced ? 'Namespaced' : 'Cluster',

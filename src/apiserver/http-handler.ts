@@ -8,6 +8,7 @@ import type { Auditor } from './audit/auditor.js';
 import { internalError, isStatusError, methodNotAllowed, pathNotFound, StatusError, unauthorized } from '../api/status.js';
 import { alwaysAllow, forbiddenError, type AuthorizationAttributes, type Authorizer } from './auth/authorizer.js';
 import type { UserInfo } from './auth/user-info.js';
+import type { DelegatedGroup } from './delegated-groups.js';
 import type { Discovery } from './discovery.js';
 import { applyResource } from './handlers/apply.js';
 import { connectResource, type ConnectTarget } from './handlers/connect.js';
@@ -87,6 +88,8 @@ export interface HandlerOptions {
   audit?: Auditor;
   /** Maps errors of the datastore to the Status clients get (e.g. a full disk). */
   translateError?(err: unknown): StatusError | undefined;
+  /** Group versions served by code of their own (metrics.k8s.io: ../metrics/), after authorization. */
+  delegatedGroups?: readonly DelegatedGroup[];
 }
 
 /**
@@ -102,8 +105,10 @@ export class ApiHandler {
   private readonly watches: WatchRegistry;
   private readonly authorizer: Authorizer;
   private readonly connectTargets: ReadonlyMap<string, ConnectTarget>;
+  private readonly delegated = new Map<string, DelegatedGroup>();
 
   constructor(private readonly opts: HandlerOptions) {
+    for (const g of opts.delegatedGroups ?? []) this.delegated.set(`${g.group}/${g.version}`, g);
     this.scope = new RequestScope(opts.ops, opts.resources, opts.extensions ?? {});
     this.watches = new WatchRegistry({ ...DEFAULT_WATCH_LIMITS, ...(opts.bookmarkIntervalMs ? { bookmarkIntervalMs: opts.bookmarkIntervalMs } : {}), ...opts.watchLimits });
     this.authorizer = opts.authorizer ?? alwaysAllow;
@@ -233,6 +238,8 @@ export class ApiHandler {
   }
 
   private async serveResource(req: IncomingMessage, res: ServerResponse, info: ResourceRequestInfo, query: URLSearchParams, user: UserInfo): Promise<void> {
+    const delegated = this.delegated.size > 0 ? this.delegated.get(`${info.apiGroup}/${info.apiVersion}`) : undefined;
+    if (delegated) return delegated.serve({ req, res, info, query, user });
     const def = this.scope.lookup(info.apiGroup, info.apiVersion, info.resource);
     if (!def) throw pathNotFound();
     if (!def.namespaced) {

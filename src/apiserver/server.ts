@@ -31,6 +31,7 @@ import { podSecurityAdmission, type PodSecurityOptions } from './admission/pod-s
 import { ResourceQuotaAdmission } from './admission/resource-quota/resource-quota-admission.js';
 import type { AdmissionChain } from './admission/types.js';
 import { DatastoreHealth, type DatastoreHealthOptions } from './datastore-health.js';
+import type { DelegatedGroup } from './delegated-groups.js';
 import { Discovery } from './discovery.js';
 import { answerClientErrors } from './filters/client-errors.js';
 import { ApiServerResponse } from './filters/api-response.js';
@@ -128,6 +129,8 @@ export interface ApiServerOptions {
   endpoints?(req: IncomingMessage, res: ServerResponse, path: string): boolean;
   /** Audit events of every request after authentication (HandlerOptions.audit). */
   audit?: Auditor;
+  /** Group versions served by code of their own, in discovery too (metrics.k8s.io: ../metrics/). */
+  delegatedGroups?: readonly DelegatedGroup[];
 }
 
 export interface ApiServer {
@@ -179,7 +182,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   let cacheReady = false;
   let bootstrapped = false;
   let port = opts.port;
-  const discovery = new Discovery(opts.resources, () => `${opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host}:${port}`);
+  const discovery = new Discovery(opts.resources, () => `${opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host}:${port}`, opts.delegatedGroups);
   const handler = new ApiHandler({
     ops,
     resources: rbac.withAccessReviews(opts.resources),
@@ -207,6 +210,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     documents: opts.documents,
     endpoints: opts.endpoints,
     audit: opts.audit,
+    delegatedGroups: opts.delegatedGroups,
   });
   const server = createHttpsServer(opts, opts.nodeJoin ? mountNodeJoin(handler.handle, opts.nodeJoin, ops, opts.resources) : handler.handle);
 
