@@ -146,6 +146,45 @@ describe('userspace proxy: listeners follow the Services, relays hold', { timeou
     await backend.apply([], undefined);
   });
 
+  it('backpressure: a client that does not read stalls the endpoint\'s writes (the relay buffers little); all bytes arrive after', async () => {
+    const TOTAL = 64 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    let flushed = 0;
+    // Writes TOTAL bytes as fast as the connection takes them, counting what the kernel accepted.
+    const big = net.createServer((c) => {
+      c.on('error', () => undefined);
+      const pump = () => {
+        while (flushed < TOTAL) {
+          flushed += chunk.length;
+          if (!c.write(chunk)) return void c.once('drain', pump);
+        }
+        c.end();
+      };
+      pump();
+    });
+    const bigPort = await freePort();
+    await new Promise<void>((r) => big.listen(bigPort, EPS[1]!, () => r()));
+    const nodePort = await freePort();
+    await sync(svc('big', { type: 'NodePort', ports: [{ name: 'data', port: 80, nodePort }] }), [slice('big', [{ ip: EPS[1]! }], [{ name: 'data', port: bigPort, protocol: 'TCP' }])]);
+    try {
+      const c = net.connect({ host: '127.0.0.1', port: nodePort });
+      c.pause();
+      await new Promise((r) => c.once('connect', r));
+      await new Promise((r) => setTimeout(r, 800));
+      const whilePaused = flushed;
+      assert.ok(whilePaused < TOTAL / 2, `the endpoint wrote ${whilePaused} of ${TOTAL} bytes while the client read nothing`);
+      let received = 0;
+      c.on('data', (d: Buffer) => (received += d.length));
+      c.resume();
+      await new Promise((r) => c.once('end', r));
+      c.destroy();
+      assert.equal(received, TOTAL);
+    } finally {
+      big.close();
+      await backend.apply([], undefined);
+    }
+  });
+
   it('UDP: one session per client address, replies to the asker, ended after the idle timeout', async () => {
     const nodePort = await freePort();
     const dns = svc('dns', { type: 'NodePort', ports: [{ name: 'dns', port: 53, protocol: 'UDP', nodePort }] });
