@@ -89,32 +89,36 @@ export class UserspaceBackend implements ProxyBackend<RenderedUserspacePort> {
       toClose.push(...(await this.reconcile(r)));
     }
     let lines = 0;
-    if (this.o.redirect) {
-      const targets: PortalTargets[] = [...this.proxies.values()].map((p) => ({ sp: p.sp, internalPort: p.internal?.port, externalPort: p.external?.port }));
-      const text = renderPortals(this.o.prefix, targets);
-      lines = text.split('\n').length;
-      if (full || text !== this.lastRules) {
-        try {
-          await iptablesRestore(text);
-        } catch (err) {
-          this.lastRules = '';
-          throw err;
+    try {
+      if (this.o.redirect) {
+        const targets: PortalTargets[] = [...this.proxies.values()].map((p) => ({ sp: p.sp, internalPort: p.internal?.port, externalPort: p.external?.port }));
+        const text = renderPortals(this.o.prefix, targets);
+        lines = text.split('\n').length;
+        if (full || text !== this.lastRules) {
+          try {
+            await iptablesRestore(text);
+          } catch (err) {
+            this.lastRules = '';
+            throw err;
+          }
+          this.lastRules = text;
         }
-        this.lastRules = text;
+        if (full || !this.jumpsChecked) {
+          await this.ensureJumps();
+          this.jumpsChecked = true;
+        }
+      } else {
+        this.sayUnreachable(all);
       }
-      if (full || !this.jumpsChecked) {
-        await this.ensureJumps();
-        this.jumpsChecked = true;
+    } finally {
+      // After the rules stopped sending to them (or failed to: the retry writes rules for the listeners kept), so
+      // none leaks. Connections already accepted go on.
+      for (const s of toClose) {
+        await s.close();
+        if (s.active > 0) this.retired.add(s);
       }
-    } else {
-      this.sayUnreachable(all);
+      for (const s of this.retired) if (s.active === 0) this.retired.delete(s);
     }
-    // After the rules stopped sending to them: connections already accepted go on.
-    for (const s of toClose) {
-      await s.close();
-      if (s.active > 0) this.retired.add(s);
-    }
-    for (const s of this.retired) if (s.active === 0) this.retired.delete(s);
     return { lines };
   }
 
