@@ -8,7 +8,8 @@
  *   passed on (allowHalfOpen, pipe ends its destination); an error on either side destroys both. An endpoint that
  *   refuses or does not answer within the dial timeout is skipped for the next one (at most 3 tries, as kube-proxy).
  * - UDP: one session per client address (ip:port) with its own socket to the endpoint, so replies go back to the
- *   client that asked; a session ends after `udpIdleTimeoutMs` without traffic (kube-proxy's --udp-timeout).
+ *   client that asked; a session ends after `udpIdleTimeoutMs` without traffic (kube-proxy's --udp-timeout), or when
+ *   its endpoint leaves the Service.
  * - Changing the endpoints never touches established connections or sessions; close() stops accepting and leaves
  *   them too (as conntrack keeps NATed flows); destroyAll() ends them (the agent stopping).
  */
@@ -229,6 +230,10 @@ class UdpProxySocket implements ProxySocket {
 
   setEndpoints(eps: readonly ProxyEndpoint[], affinitySeconds: number | undefined): void {
     this.picker.setEndpoints(eps, affinitySeconds);
+    // A session to an endpoint that went away would keep a client that keeps its port talking to nothing (UDP has no
+    // end): its next datagram starts a session with a live endpoint (kube-proxy deletes such conntrack entries).
+    const live = new Set(eps.map((e) => `${e.ip}:${e.port}`));
+    for (const [key, session] of this.sessions) if (!live.has(`${session.ep.ip}:${session.ep.port}`)) this.endSession(key);
   }
 
   async close(): Promise<void> {

@@ -185,7 +185,7 @@ describe('userspace proxy: listeners follow the Services, relays hold', { timeou
     }
   });
 
-  it('UDP: one session per client address, replies to the asker, ended after the idle timeout', async () => {
+  it('UDP: one session per client address, replies to the asker, moved off an endpoint that leaves, ended after the idle timeout', async () => {
     const nodePort = await freePort();
     const dns = svc('dns', { type: 'NodePort', ports: [{ name: 'dns', port: 53, protocol: 'UDP', nodePort }] });
     await sync(dns, [slice('dns', [{ ip: EPS[0]! }, { ip: EPS[1]! }], [{ name: 'dns', port: epPort, protocol: 'UDP' }])]);
@@ -207,6 +207,11 @@ describe('userspace proxy: listeners follow the Services, relays hold', { timeou
       assert.notEqual(a1.split(' ')[0], b1.split(' ')[0], 'the next client gets the next endpoint');
       assert.equal(a2.split(' ')[1], 'q2');
       assert.equal(backend.listeners().get('ns/dns:dns/UDP')?.active, 2);
+      // The first client's endpoint leaves: its next datagram (same source port) goes to the one left.
+      const gone = a1.split(' ')[0]!;
+      const left = EPS.slice(0, 2).find((ip) => ip !== gone)!;
+      await sync(dns, [slice('dns', [{ ip: left }], [{ name: 'dns', port: epPort, protocol: 'UDP' }])]);
+      assert.equal(await query(clients[0]!, 'q4'), `${left} q4`);
       await new Promise((r) => setTimeout(r, 700));
       assert.equal(backend.listeners().get('ns/dns:dns/UDP')?.active, 0, 'sessions ended after 300 ms idle');
     } finally {
