@@ -95,9 +95,10 @@ export class RbacAuthorization {
 
   /** Feeds the index from the (loaded) watch cache, reconciles the bootstrap policy and aggregates roles. */
   async start(cache: WatchCache, ops: ResourceOps, defs: PolicyDefinitions): Promise<void> {
+    const started = performance.now();
     this.feed = feedIndexFromWatchCache(cache, this.index);
     const changed = await reconcileBootstrapPolicy(ops, defs, bootstrapClusterRoles, bootstrapClusterRoleBindings, { roles: bootstrapRoles, bindings: bootstrapRoleBindings });
-    if (changed.created.length || changed.updated.length) log.info('bootstrap RBAC policy reconciled', { created: changed.created.length, updated: changed.updated.length });
+    if (changed.created.length || changed.updated.length) log.info('bootstrap RBAC policy reconciled', { created: changed.created.length, updated: changed.updated.length, ms: Math.round(performance.now() - started) });
     // The index follows the cache, which follows the store: wait for it to see what was just written.
     await cache.sync();
     this.aggregator = new ClusterRoleAggregator(this.index, ops, defs.clusterroles);
@@ -106,6 +107,7 @@ export class RbacAuthorization {
     this.aggregator.start();
     this.isReady = true;
     this.markReady();
+    log.debug('RBAC ready', { ms: Math.round(performance.now() - started), ...this.index.size });
   }
 
   stop(): void {

@@ -108,12 +108,17 @@ export async function reconcileBootstrapPolicy(
       return;
     }
   };
-  for (const role of roles) await ensure(defs.clusterroles, role as unknown as KubeObject, (e) => computeReconciledRole(e, role) as unknown as KubeObject | undefined);
-  for (const b of bindings) await ensure(defs.clusterrolebindings, b as unknown as KubeObject, (e) => computeReconciledBinding(e, b) as unknown as KubeObject | 'recreate' | undefined);
+  // Objects are independent of each other: all at once (a first start writes about fifty; one by one that was 0.4 s
+  // on SQLite).
+  const work: Promise<void>[] = [
+    ...roles.map((role) => ensure(defs.clusterroles, role as unknown as KubeObject, (e) => computeReconciledRole(e, role) as unknown as KubeObject | undefined)),
+    ...bindings.map((b) => ensure(defs.clusterrolebindings, b as unknown as KubeObject, (e) => computeReconciledBinding(e, b) as unknown as KubeObject | 'recreate' | undefined)),
+  ];
   if (namespaced && defs.roles && defs.rolebindings) {
     // Their namespaces (kube-system) exist by now: startApiServer creates the system namespaces first.
-    for (const role of namespaced.roles) await ensure(defs.roles, role as unknown as KubeObject, (e) => computeReconciledRole(e, role as ClusterRole) as unknown as KubeObject | undefined);
-    for (const b of namespaced.bindings) await ensure(defs.rolebindings, b as unknown as KubeObject, (e) => computeReconciledBinding(e, b as ClusterRoleBinding) as unknown as KubeObject | 'recreate' | undefined);
+    for (const role of namespaced.roles) work.push(ensure(defs.roles, role as unknown as KubeObject, (e) => computeReconciledRole(e, role as ClusterRole) as unknown as KubeObject | undefined));
+    for (const b of namespaced.bindings) work.push(ensure(defs.rolebindings, b as unknown as KubeObject, (e) => computeReconciledBinding(e, b as ClusterRoleBinding) as unknown as KubeObject | 'recreate' | undefined));
   }
+  await Promise.all(work);
   return { created, updated };
 }
