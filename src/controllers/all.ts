@@ -6,6 +6,7 @@ import { CronJobController } from './cronjob/cronjob-controller.js';
 import { EndpointsController } from './endpoints/endpoints-controller.js';
 import { EndpointSliceController } from './endpointslice/endpointslice-controller.js';
 import { GarbageCollector } from './garbagecollector/garbage-collector.js';
+import { HorizontalController } from './podautoscaler/horizontal-controller.js';
 import { NamespaceController } from './namespace/namespace-controller.js';
 import { NodeIpamController } from './nodeipam/node-ipam-controller.js';
 import { NodeLifecycleController } from './nodelifecycle/node-lifecycle-controller.js';
@@ -37,6 +38,8 @@ export const controllerFactories: ControllerFactory[] = [
   { name: 'job', create: (ctx) => new JobController(ctx) },
   { name: 'cronjob', create: (ctx) => new CronJobController(ctx) },
   { name: 'ttl-after-finished', create: (ctx) => new TtlAfterFinishedController(ctx) },
+  // kube-controller-manager's horizontalpodautoscaling: metrics from metrics.k8s.io, every 15 s (src/controllers/podautoscaler).
+  { name: 'horizontal-pod-autoscaler', create: (ctx) => new HorizontalController(ctx) },
   // kube-controller-manager's defaults: --concurrent-gc-syncs 20, --concurrent-namespace-syncs 10.
   { name: 'garbage-collector', create: (ctx) => new GarbageCollector(ctx), workers: 20 },
   { name: 'namespace', create: (ctx) => new NamespaceController(ctx), workers: 10 },
