@@ -28,6 +28,7 @@ const DEFAULTS = {
   simulateNodeCapacity: { cpu: '32', memory: '256Gi', pods: '110' },
   simulatePodReadyDelayMs: 1000,
   nodeMonitorGracePeriodMs: 40_000,
+  metricResolutionMs: 15_000,
   defaultNotReadyTolerationSeconds: 300,
   defaultUnreachableTolerationSeconds: 300,
   debug: false,
@@ -352,6 +353,7 @@ describe('serverHelp', () => {
       ['--simulate-node-capacity', 'SKIFF_SIMULATE_NODE_CAPACITY', 'cpu=32,memory=256Gi,pods=110'],
       ['--simulate-pod-ready-delay', 'SKIFF_SIMULATE_POD_READY_DELAY', '1s'],
       ['--node-monitor-grace-period', 'SKIFF_NODE_MONITOR_GRACE_PERIOD', '40s'],
+      ['--metric-resolution', 'SKIFF_METRIC_RESOLUTION', '15s'],
       ['--help', undefined, undefined],
     ];
     const lines = help.replace(/\n {30,}/g, ' ').split('\n'); // a long flag's text continues on the next line

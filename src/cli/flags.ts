@@ -71,6 +71,8 @@ export interface ServerConfig {
   simulatePodReadyDelayMs: number;
   /** A node whose Lease is older than this is NotReady (Ready=Unknown); kube-controller-manager default 40 s. */
   nodeMonitorGracePeriodMs: number;
+  /** Time between scrapes of the built-in metrics-server (--metric-resolution). */
+  metricResolutionMs?: number;
   /** tolerationSeconds of the default not-ready / unreachable tolerations added to pods (default 300). */
   defaultNotReadyTolerationSeconds: number;
   defaultUnreachableTolerationSeconds: number;
@@ -145,6 +147,7 @@ export function parseServerFlags(argv: string[], env: NodeJS.ProcessEnv, host: P
     simulateNodeCapacity: get('simulate-node-capacity'),
     simulatePodReadyDelayMs: get('simulate-pod-ready-delay'),
     nodeMonitorGracePeriodMs: get('node-monitor-grace-period'),
+    metricResolutionMs: get('metric-resolution'),
     defaultNotReadyTolerationSeconds: get('default-not-ready-toleration-seconds'),
     defaultUnreachableTolerationSeconds: get('default-unreachable-toleration-seconds'),
     debug: get('debug'),

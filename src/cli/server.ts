@@ -36,6 +36,7 @@ import { loadPodSecurityConfig } from '../apiserver/admission/pod-security/pod-s
 import { AuditPolicyChecker, parseAuditPolicy } from '../apiserver/audit/audit-policy.js';
 import { StoreFullError, type Store } from '../storage/store.js';
 import { createLogger, type LogFields } from '../log/logger.js';
+import { MetricsServer } from '../metrics/metrics-server.js';
 import { announcer } from './announcer.js';
 import { nodeAgentStartOptions } from './node-agent-flags.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
@@ -165,6 +166,10 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     listEndpointSlices: async (ns, service) => (await asApiServer().list(EndpointSlices, ns, { labelSelector: `kubernetes.io/service-name=${service}` })).items as unknown as EndpointSlice[],
     getPod: (ns, name) => asApiServer().get(Pods, ns, name).then((p) => p as Pod, (err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))),
   });
+  // The built-in metrics-server (src/metrics): metrics.k8s.io from the agents' stats; --disable metrics-server.
+  const metrics = config.disable.includes('metrics-server')
+    ? undefined
+    : new MetricsServer({ client: asApiServer, resources: served, tls: { ca: pki.caCertPem, cert: pki.kubeletClientCertPem, key: pki.kubeletClientKeyPem }, ...(config.metricResolutionMs ? { resolutionMs: config.metricResolutionMs } : {}) });
   const audit = config.audit ? await startAudit(config.audit) : undefined;
   // A configuration that does not load stops the start, naming the file and field.
   const podSecurity = config.podSecurityAdmissionConfigFile ? await loadPodSecurityConfig(config.podSecurityAdmissionConfigFile) : undefined;
@@ -192,6 +197,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     kubernetesServiceIP: firstServiceIP(config.serviceCIDR),
     nodePortRange: config.serviceNodePortRange,
     connectTargets: new Map([...nodeProxy.targets, ...backendProxy.targets]),
+    ...(metrics ? { delegatedGroups: metrics.groups } : {}),
     // Agents that join present the cluster token and get their node certificates here (k3s's /v1-k3s/*-kubelet.crt).
     nodeJoin: {
       caCertPem: pki.caCertPem,
@@ -203,6 +209,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     },
   });
   apiRef = api;
+  await metrics?.start();
   saTokens.attach(serviceAccountObjects(api, served));
   log.debug('API server listening', { address: `${config.bindAddress}:${api.port}`, ms: since() });
   const compactor = startCompactor(store);
@@ -273,6 +280,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
         await controlPlane.stop();
         nodeProxy.close();
         backendProxy.close();
+        await metrics?.stop();
         compactor.stop();
         await api.close();
         await audit?.file.close();

@@ -62,4 +62,4 @@ export class ControllerManager {
 }
 
 /** Components `--disable` may name that are not controllers of this manager. */
-const EXTERNAL_COMPONENTS = new Set(['scheduler', 'simulated-nodes', 'coredns']);
+const EXTERNAL_COMPONENTS = new Set(['scheduler', 'simulated-nodes', 'coredns', 'metrics-server']);
