@@ -140,6 +140,11 @@ describe('HorizontalPodAutoscaler controller (real server, fake metrics, kubectl
     });
     const d = await k.json(['get', 'deployment', 'web', '-n', 'load']);
     assert.equal(d.spec.replicas, 6);
+    // The API server filled in the behavior's missing rules as upstream's defaulting does.
+    assert.deepEqual(out.spec.behavior, {
+      scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }, { type: 'Percent', value: 100, periodSeconds: 15 }] },
+      scaleDown: { stabilizationWindowSeconds: 3, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
+    });
     assert.equal(out.status.currentMetrics[0].type, 'Resource');
     assert.equal(out.status.currentMetrics[0].resource.name, 'cpu');
     assert.equal(out.status.currentMetrics[0].resource.current.averageUtilization, 150);

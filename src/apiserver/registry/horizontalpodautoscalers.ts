@@ -186,6 +186,20 @@ export const horizontalpodautoscalersV2 = defineResource({
     if (!spec.metrics || spec.metrics.length === 0) {
       spec.metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }];
     }
+    // SetDefaults_HorizontalPodAutoscalerBehavior: a behavior that is set gets its missing rules filled in; the
+    // scale-down window stays unset (the controller's --horizontal-pod-autoscaler-downscale-stabilization applies).
+    if (spec.behavior) {
+      const up = (spec.behavior.scaleUp ??= {});
+      up.stabilizationWindowSeconds ??= 0;
+      up.selectPolicy ??= 'Max';
+      up.policies ??= [
+        { type: 'Pods', value: 4, periodSeconds: 15 },
+        { type: 'Percent', value: 100, periodSeconds: 15 },
+      ];
+      const down = (spec.behavior.scaleDown ??= {});
+      down.selectPolicy ??= 'Max';
+      down.policies ??= [{ type: 'Percent', value: 100, periodSeconds: 15 }];
+    }
   },
   validateSpec(obj) {
     const errs = validateCommon(obj.spec as HpaV2['spec']);
