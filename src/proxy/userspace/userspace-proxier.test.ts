@@ -146,6 +146,17 @@ describe('userspace proxy: listeners follow the Services, relays hold', { timeou
     await backend.apply([], undefined);
   });
 
+  it('externalTrafficPolicy Local: the NodePort relays to this node\'s endpoints only, and is closed when it has none', async () => {
+    const nodePort = await freePort();
+    const local = svc('loc', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, nodePort }] });
+    const eps = (list: Array<{ ip: string; node?: string }>) => [slice('loc', list, [{ name: 'http', port: epPort, protocol: 'TCP' }])];
+    await sync(local, eps([{ ip: EPS[0]!, node: 'node-b' }, { ip: EPS[1]! }, { ip: EPS[2]!, node: 'node-b' }]));
+    for (let i = 0; i < 4; i++) assert.equal(await ask(nodePort, `l${i}`), `127.0.0.3 l${i}`);
+    await sync(local, eps([{ ip: EPS[0]!, node: 'node-b' }]));
+    await assert.rejects(ask(nodePort), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED', 'no local endpoint: refused');
+    await backend.apply([], undefined);
+  });
+
   it('backpressure: a client that does not read stalls the endpoint\'s writes (the relay buffers little); all bytes arrive after', async () => {
     const TOTAL = 64 * 1024 * 1024;
     const chunk = Buffer.alloc(64 * 1024, 7);
