@@ -160,7 +160,7 @@ export class FakeClient implements Client {
 
   async get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, name: string, opts: { subresource?: string } = {}): Promise<T> {
     const ns = this.ns(rt, namespace);
-    const reacted = this.record({ verb: 'get', resource: opts.subresource ? `${rt.resource}/${opts.subresource}` : rt.resource, namespace: ns, name });
+    const reacted = this.record({ verb: 'get', resource: rt.resource, namespace: ns, name, ...(opts.subresource ? { subresource: opts.subresource } : {}) });
     if (reacted !== undefined) return reacted as T;
     return structuredClone(this.mustGet(rt, ns, name)) as T;
   }
