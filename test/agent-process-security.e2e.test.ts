@@ -227,7 +227,11 @@ spec:
 
   it('capabilities: the default set, add/drop, privileged, a non-root user, no_new_privs; exec gets the container\'s', async () => {
     await running('caps');
-    const logs = async (c: string) => statusFields((await k(['-n', NS, 'logs', 'caps', '-c', c])).stdout);
+    // Running says the process started, not that it has written its status yet (a loaded CI machine read an empty log).
+    const logs = (c: string) => eventually(`container ${c} printed its status`, async () => {
+      const f = statusFields((await k(['-n', NS, 'logs', 'caps', '-c', c])).stdout);
+      return f.CapBnd !== undefined && f.NoNewPrivs !== undefined ? f : undefined;
+    }, 20_000);
     const def = await logs('default');
     assert.equal(def.CapBnd, DEFAULT_CAPS);
     assert.equal(def.CapEff, DEFAULT_CAPS, 'root: effective = bounding, as under runc');
