@@ -6,7 +6,7 @@
  * that do not exist or have no /scale, metrics that are missing, pods without requests.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -227,6 +227,32 @@ spec:
       const ev = await eventually(`${name}: FailedGetScale event`, async () => (await events('bad', name)).find((e) => e.reason === 'FailedGetScale'));
       assert.deepEqual(ev, { type: 'Warning', reason: 'FailedGetScale', message, source: 'horizontal-pod-autoscaler' });
     };
+
+    it('an invalid spec is refused with upstream field errors', async () => {
+      const bad = hpa('bad', 'invalid', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'x' }, '  behavior: {scaleUp: {stabilizationWindowSeconds: 4000, policies: [{type: Pods, value: 0, periodSeconds: 1801}]}}').replace('averageUtilization: 50', 'averageUtilization: 0');
+      await writeFile(join(dir, 'invalid.yaml'), bad + `
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: nosource, namespace: bad}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: x}
+  maxReplicas: 3
+  metrics: [{type: Pods, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}]
+`);
+      const r = await k(['apply', '-f', join(dir, 'invalid.yaml')]);
+      assert.notEqual(r.code, 0);
+      for (const m of [
+        'spec.metrics[0].resource.target.averageUtilization: Invalid value: 0: must be greater than 0',
+        'spec.behavior.scaleUp.stabilizationWindowSeconds: Invalid value: 4000: must be less than or equal to 3600',
+        'spec.behavior.scaleUp.policies[0].value: Invalid value: 0: must be greater than zero',
+        'spec.behavior.scaleUp.policies[0].periodSeconds: Invalid value: 1801: must be less than or equal to 1800',
+        'spec.metrics[0].pods: Required value: must populate information for the given metric source',
+        'spec.metrics[0].resource: Forbidden: must populate the given metric source only',
+      ]) {
+        assert.ok(r.stderr.includes(m), `${m} in:\n${r.stderr}`);
+      }
+    });
 
     it('a target that does not exist', () => expectFailedGetScale('ghost', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'ghost' }, 'deployments.apps "ghost" not found'));
     it('a kind nobody serves', () => expectFailedGetScale('gadget', { apiVersion: 'example.com/v1', kind: 'Gadget', name: 'g' }, 'no matches for kind "Gadget" in version "example.com/v1"'));

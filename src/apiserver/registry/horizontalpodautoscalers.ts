@@ -3,10 +3,10 @@
  * two definitions. The conversions between the versions are exported for the API server.
  */
 import type { HorizontalPodAutoscaler as HpaV1 } from 'kubernetes-types/autoscaling/v1.js';
-import type { HorizontalPodAutoscaler as HpaV2, MetricSpec, MetricStatus } from 'kubernetes-types/autoscaling/v2.js';
+import type { HorizontalPodAutoscalerBehavior, HorizontalPodAutoscaler as HpaV2, MetricSpec, MetricStatus, MetricTarget } from 'kubernetes-types/autoscaling/v2.js';
 import type { KubeObject } from '../../api/object.js';
 import { canonicalQuantity } from '../../api/quantity.js';
-import { fieldInvalid, fieldRequired, type FieldError } from '../../api/status.js';
+import { fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
 import { nameIsDNSSubdomain } from '../../api/validation.js';
 import { defineResource, specOf } from './define-resource.js';
 import { age, as, column, nameColumn, ageColumn } from './table-columns.js';
@@ -134,6 +134,98 @@ function validateCommon(spec: { scaleTargetRef?: { kind?: string; name?: string 
   return errs;
 }
 
+// autoscaling validation (pkg/apis/autoscaling/validation): metric sources, targets and behavior, upstream's messages.
+const SOURCE_FIELDS: Record<string, keyof MetricSpec> = { Object: 'object', Pods: 'pods', Resource: 'resource', ContainerResource: 'containerResource', External: 'external' };
+
+function positive(v: unknown): boolean {
+  const q = canonicalQuantity(String(v));
+  return q !== undefined && !q.startsWith('-') && !/^0[a-zA-Z]*$/.test(q);
+}
+
+function validateMetricTarget(t: MetricTarget | undefined, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  if (!t?.type) errs.push(fieldRequired(`${path}.type`, 'must specify a metric target type'));
+  if (!['Utilization', 'Value', 'AverageValue'].includes(t?.type ?? '')) errs.push(fieldInvalid(`${path}.type`, t?.type ?? '', 'must be either Utilization, Value, or AverageValue'));
+  if (t?.value !== undefined && !positive(t.value)) errs.push(fieldInvalid(`${path}.value`, t.value, 'must be positive'));
+  if (t?.averageValue !== undefined && !positive(t.averageValue)) errs.push(fieldInvalid(`${path}.averageValue`, t.averageValue, 'must be positive'));
+  if (t?.averageUtilization !== undefined && t.averageUtilization < 1) errs.push(fieldInvalid(`${path}.averageUtilization`, t.averageUtilization, 'must be greater than 0'));
+  return errs;
+}
+
+function validateMetricName(name: string | undefined, path: string): FieldError[] {
+  return name ? [] : [fieldRequired(`${path}.name`, 'must specify a metric name')];
+}
+
+function validateUtilizationSource(src: { name?: string; target?: MetricTarget }, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  if (!src.name) errs.push(fieldRequired(`${path}.name`, 'must specify a resource name'));
+  errs.push(...validateMetricTarget(src.target, `${path}.target`));
+  if (src.target?.averageUtilization === undefined && src.target?.averageValue === undefined) {
+    errs.push(fieldRequired(`${path}.target.averageUtilization`, 'must set either a target raw value or a target utilization'));
+  }
+  if (src.target?.averageUtilization !== undefined && src.target?.averageValue !== undefined) {
+    errs.push(fieldForbidden(`${path}.target.averageValue`, 'may not set both a target raw value and a target utilization'));
+  }
+  return errs;
+}
+
+function validateMetricSpec(m: MetricSpec, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  if (!m.type) errs.push(fieldRequired(`${path}.type`, 'must specify a metric source type'));
+  const expected = SOURCE_FIELDS[m.type];
+  if (!expected) errs.push(fieldNotSupported(`${path}.type`, m.type, ['ContainerResource', 'External', 'Object', 'Pods', 'Resource']));
+  const present = (Object.values(SOURCE_FIELDS) as (keyof MetricSpec)[]).filter((f) => m[f] != null);
+  if (expected && m[expected] == null) errs.push(fieldRequired(`${path}.${expected}`, 'must populate information for the given metric source'));
+  for (const f of present) if (f !== expected) errs.push(fieldForbidden(`${path}.${f}`, 'must populate the given metric source only'));
+  if (expected && m[expected] != null) {
+    const p = `${path}.${expected}`;
+    if (m.type === 'Resource') errs.push(...validateUtilizationSource(m.resource!, p));
+    if (m.type === 'ContainerResource') {
+      errs.push(...validateUtilizationSource(m.containerResource!, p));
+      if (!m.containerResource!.container) errs.push(fieldRequired(`${p}.container`, 'must specify a container'));
+    }
+    if (m.type === 'Pods') {
+      errs.push(...validateMetricName(m.pods!.metric?.name, `${p}.metric`), ...validateMetricTarget(m.pods!.target, `${p}.target`));
+      if (m.pods!.target?.averageValue === undefined) errs.push(fieldRequired(`${p}.target.averageValue`, 'must specify a positive target averageValue'));
+    }
+    if (m.type === 'Object') {
+      const o = m.object!;
+      if (!o.describedObject?.kind) errs.push(fieldRequired(`${p}.describedObject.kind`));
+      if (!o.describedObject?.name) errs.push(fieldRequired(`${p}.describedObject.name`));
+      errs.push(...validateMetricName(o.metric?.name, `${p}.metric`), ...validateMetricTarget(o.target, `${p}.target`));
+      if (o.target?.value === undefined && o.target?.averageValue === undefined) errs.push(fieldRequired(`${p}.target.averageValue`, 'must set either a target value or averageValue'));
+    }
+    if (m.type === 'External') {
+      const e = m.external!;
+      errs.push(...validateMetricName(e.metric?.name, `${p}.metric`), ...validateMetricTarget(e.target, `${p}.target`));
+      if (e.target?.value === undefined && e.target?.averageValue === undefined) errs.push(fieldRequired(`${p}.target.averageValue`, 'must set either a target value for metric or a per-pod target'));
+      if (e.target?.value !== undefined && e.target?.averageValue !== undefined) errs.push(fieldForbidden(`${p}.target.value`, 'may not set both a target value for metric and a per-pod target'));
+    }
+  }
+  return errs;
+}
+
+function validateBehavior(b: HorizontalPodAutoscalerBehavior | undefined, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  for (const [dir, rules] of [['scaleUp', b?.scaleUp], ['scaleDown', b?.scaleDown]] as const) {
+    if (!rules) continue;
+    const p = `${path}.${dir}`;
+    const w = rules.stabilizationWindowSeconds;
+    if (w !== undefined && w < 0) errs.push(fieldInvalid(`${p}.stabilizationWindowSeconds`, w, 'must be greater than or equal to zero'));
+    if (w !== undefined && w > 3600) errs.push(fieldInvalid(`${p}.stabilizationWindowSeconds`, w, 'must be less than or equal to 3600'));
+    if (rules.selectPolicy !== undefined && !['Disabled', 'Max', 'Min'].includes(rules.selectPolicy)) errs.push(fieldNotSupported(`${p}.selectPolicy`, rules.selectPolicy, ['Disabled', 'Max', 'Min']));
+    if (!rules.policies || rules.policies.length === 0) errs.push(fieldRequired(`${p}.policies`, 'must specify at least one Policy'));
+    (rules.policies ?? []).forEach((pol, i) => {
+      const pp = `${p}.policies[${i}]`;
+      if (pol.type !== 'Pods' && pol.type !== 'Percent') errs.push(fieldNotSupported(`${pp}.type`, pol.type, ['Percent', 'Pods']));
+      if (!(pol.value > 0)) errs.push(fieldInvalid(`${pp}.value`, pol.value, 'must be greater than zero'));
+      if (!(pol.periodSeconds > 0)) errs.push(fieldInvalid(`${pp}.periodSeconds`, pol.periodSeconds, 'must be greater than zero'));
+      if (pol.periodSeconds > 1800) errs.push(fieldInvalid(`${pp}.periodSeconds`, pol.periodSeconds, 'must be less than or equal to 1800'));
+    });
+  }
+  return errs;
+}
+
 const hpaColumns = [
   nameColumn,
   column('Reference', 'scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.'),
@@ -203,11 +295,8 @@ export const horizontalpodautoscalersV2 = defineResource({
   },
   validateSpec(obj) {
     const errs = validateCommon(obj.spec as HpaV2['spec']);
-    ((obj.spec as HpaV2['spec'])?.metrics ?? []).forEach((m, i) => {
-      if (!['Object', 'Pods', 'Resource', 'ContainerResource', 'External'].includes(m.type)) {
-        errs.push({ type: 'FieldValueNotSupported', field: `spec.metrics[${i}].type`, detail: `Unsupported value: ${JSON.stringify(m.type)}: supported values: "ContainerResource", "External", "Object", "Pods", "Resource"` });
-      }
-    });
+    ((obj.spec as HpaV2['spec'])?.metrics ?? []).forEach((m, i) => errs.push(...validateMetricSpec(m, `spec.metrics[${i}]`)));
+    errs.push(...validateBehavior((obj.spec as HpaV2['spec'])?.behavior, 'spec.behavior'));
     return errs;
   },
   printer: v2Printer,
