@@ -14,6 +14,8 @@ import { MetricsStore, type MetricsBatch } from './metrics-store.js';
 import { addSummary, type Summary } from './summary.js';
 
 const log = createLogger('metrics');
+/** A Summary of 1,000 pods is under 1 MiB; an agent answering far more is broken, not busy. */
+const MAX_SUMMARY_BYTES = 64 * 1024 * 1024;
 
 export interface ScraperOptions {
   /** Every Node (the scraper picks the Ready ones with an agent). */
@@ -102,7 +104,12 @@ export class Scraper {
         { host, port, path: '/stats/summary?only_cpu_and_memory=true', method: 'GET', agent: this.agent, timeout: timeoutMs, ...(isIP(host) === 0 ? { servername: host } : {}) },
         (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_SUMMARY_BYTES) req.destroy(new Error(`GET /stats/summary from ${host}:${port}: answer over ${MAX_SUMMARY_BYTES} bytes`));
+            else chunks.push(c);
+          });
           res.on('error', reject);
           res.on('end', () => {
             clearTimeout(deadline);
