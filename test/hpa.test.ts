@@ -190,6 +190,26 @@ describe('HorizontalPodAutoscaler controller (real server, fake metrics, kubectl
     assert.equal(condition(h, 'ScalingLimited').message, 'the desired replica count is more than the maximum replica count');
   });
 
+  it('kubectl autoscale creates an HPA the controller acts on; kubectl describe shows its conditions and events', async () => {
+    await k(['create', 'namespace', 'auto']);
+    await apply('auto.yaml', deployment('auto', 'api', 1));
+    metrics.cpu.set('auto', 200); // 200 % of a 100 % target: 1 → 2.
+    const r = await k(['autoscale', 'deployment', 'api', '-n', 'auto', '--cpu-percent=100', '--min=1', '--max=4']);
+    assert.equal(r.code, 0, r.stderr);
+    await eventually('api scaled to 2', async () => (await k.json(['get', 'deployment', 'api', '-n', 'auto'])).spec.replicas === 2);
+    // The v1 view carries the CPU numbers.
+    const v1 = await k.json(['get', 'horizontalpodautoscalers.v1.autoscaling', 'api', '-n', 'auto']);
+    assert.equal(v1.spec.targetCPUUtilizationPercentage, 100);
+    await eventually('v1 currentCPUUtilizationPercentage', async () => (await k.json(['get', 'horizontalpodautoscalers.v1.autoscaling', 'api', '-n', 'auto'])).status?.currentCPUUtilizationPercentage === 200);
+    const d = await k(['describe', 'hpa', 'api', '-n', 'auto']);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /resource cpu on pods\s+\(as a percentage of request\):\s+200% \(200m\) \/ 100%/);
+    assert.match(d.stdout, /Deployment pods:\s+2 current \/ 2 desired/);
+    assert.match(d.stdout, /AbleToScale\s+True\s+(SucceededRescale|ReadyForNewScale)\s/);
+    assert.match(d.stdout, /ScalingActive\s+True\s+ValidMetricFound/);
+    assert.match(d.stdout, /Normal\s+SuccessfulRescale\s+.*New size: 2; reason: cpu resource utilization \(percentage of request\) above target/);
+  });
+
   it('scales a StatefulSet through its /scale too', async () => {
     await k(['create', 'namespace', 'sts']);
     await apply(

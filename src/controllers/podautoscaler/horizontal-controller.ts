@@ -214,7 +214,8 @@ export class HorizontalController implements Controller {
       desired = hpa.spec!.behavior ? this.normalizeWithBehavior(key, hpa, currentReplicas, desired, minReplicas, now) : this.normalize(key, hpa, currentReplicas, desired, minReplicas, now);
     }
 
-    const rescale = desired !== currentReplicas && !(currentReplicas === 0 && minReplicas !== 0);
+    // Scaling disabled leaves desired at 0 = current: no rescale.
+    const rescale = desired !== currentReplicas;
     if (rescale) {
       try {
         await this.client.update<ScaleObject>(target, ns, { ...scale, spec: { replicas: desired } }, { subresource: 'scale' });
@@ -268,14 +269,15 @@ export class HorizontalController implements Controller {
           metricName = p.name;
         }
       } catch (err) {
-        const e = err instanceof MetricError ? err : new MetricError('FailedGetResourceMetric', (err as Error).message);
-        if (!firstError) firstError = e;
-        invalid++;
+        // computeReplicasForMetric records its own events; anything else is a malformed spec it did not foresee.
+        const e = err instanceof MetricError ? err : new MetricError('InvalidMetricSourceType', (err as Error).message);
         if (!(err instanceof MetricError)) this.recorder.event(hpa, 'Warning', e.reason, e.message);
+        firstError ??= e;
+        invalid++;
       }
     }
     if (firstError && (invalid >= specs.length || replicas < specReplicas)) {
-      this.setCondition(hpa, 'ScalingActive', 'False', firstError.reason, firstError.reason === 'InvalidMetricSourceType' ? `the HPA was unable to compute the replica count: ${firstError.message}` : `the HPA was unable to compute the replica count: ${firstError.message}`);
+      this.setCondition(hpa, 'ScalingActive', 'False', firstError.reason, `the HPA was unable to compute the replica count: ${firstError.message}`);
       return { replicas: -1, metricName: '', statuses, error: `invalid metrics (${invalid} invalid out of ${specs.length}), first error is: ${firstError.message}` };
     }
     this.setCondition(hpa, 'ScalingActive', 'True', 'ValidMetricFound', `the HPA was able to successfully calculate a replica count from ${metricName}`);
