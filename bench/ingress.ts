@@ -11,7 +11,8 @@
  * Target (issue 8): ingress requests/s >= 50 % of direct. The generator, the ingress (the server process) and the pod
  * share the machine's cores, so the ratio includes the ingress's CPU cost, which is what a one-node cluster pays.
  * Needs root (pod network namespaces). Prints one JSON object.
- * Usage: npm run build && node dist/bench/ingress.js [--connections 32] [--seconds 4] [--rounds 3]
+ * Usage: npm run build && node dist/bench/ingress.js [--connections 32] [--seconds 4] [--rounds 3] [--cpu-prof DIR]
+ * (--cpu-prof: the server process runs under node --cpu-prof and writes its profile to DIR when it stops).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -27,6 +28,7 @@ const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) 
 const CONNECTIONS = Number(arg('connections', '32'));
 const SECONDS = Number(arg('seconds', '4'));
 const ROUNDS = Number(arg('rounds', '3'));
+const CPU_PROF = arg('cpu-prof', '');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
     ['--data-dir', dataDir, '--node-name', `bench-ing-${suffix}`, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
       '--cluster-cidr', '10.74.64.0/18', '--service-cidr', '10.84.64.0/18', '--service-node-port-range', '31240-31249',
       '--ingress-http-port', String(httpPort), '--ingress-https-port', String(httpPort + 1)],
-    30_000, {}, { agent: true },
+    30_000, {}, { agent: true, ...(CPU_PROF ? { prefix: ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${CPU_PROF} "$@"`] } : {}) },
   );
   const kubectl = async (args: string[], input?: string) => {
     const p = execFile('kubectl', ['--kubeconfig', join(dataDir, 'kubeconfig.yaml'), ...args]);

@@ -35,8 +35,14 @@ function backend(name: string): Promise<http.Server> {
       };
       return pump();
     }
+    if (req.url === '/cookies') {
+      // Repeated headers and hop-by-hop ones, as a backend may send them.
+      res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+      res.setHeader('X-Custom', 'Mixed Case');
+      res.setHeader('Keep-Alive', 'timeout=5');
+    }
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ name, url: req.url, headers: req.headers, remotePort: req.socket.remotePort }));
+    res.end(JSON.stringify({ name, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, remotePort: req.socket.remotePort }));
   });
   server.on('upgrade', (req, socket) => {
     socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: Upgrade\r\n\r\n');
@@ -121,6 +127,42 @@ describe('IngressProxy', () => {
     a.close();
     b.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("forwards headers as sent, appends to the client's X-Forwarded-For, replaces its other X-Forwarded-*, drops hop-by-hop ones both ways", async () => {
+    const got = await new Promise<{ headers: http.IncomingHttpHeaders; rawHeaders: string[]; body: any }>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: proxy.httpPort,
+          path: '/cookies',
+          agent: false,
+          headers: [
+            'Host', 'alpha.test', 'X-Forwarded-For', '10.0.0.1', 'x-forwarded-for', '10.0.0.2', 'X-Forwarded-Proto', 'gopher', 'X-Real-Ip', '6.6.6.6',
+            'Accept', 'a/b', 'Accept', 'c/d', 'TE', 'trailers', 'Proxy-Authorization', 'Basic eA==', 'X-Case', 'Kept',
+          ],
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ headers: res.headers, rawHeaders: res.rawHeaders, body: JSON.parse(text) }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    const seen = got.body.headers;
+    assert.equal(seen['x-forwarded-for'], '10.0.0.1, 10.0.0.2, 127.0.0.1');
+    assert.equal(seen['x-forwarded-proto'], 'http');
+    assert.equal(seen['x-real-ip'], '127.0.0.1');
+    assert.equal(seen['x-forwarded-host'], 'alpha.test');
+    assert.equal(seen.accept, 'a/b, c/d');
+    assert.equal(seen.te, undefined);
+    assert.equal(seen['proxy-authorization'], undefined);
+    assert.ok(got.body.rawHeaders.includes('X-Case'), 'header names keep their case');
+    assert.deepEqual(got.headers['set-cookie'], ['a=1', 'b=2']);
+    assert.equal(got.headers['x-custom'], 'Mixed Case');
+    assert.equal(got.headers['keep-alive'], undefined, "the backend's Keep-Alive is its connection's, not the client's");
   });
 
   it('routes by host, adds X-Forwarded headers, answers 404 and 503 with a body', async () => {

@@ -32,7 +32,9 @@ export interface IngressProxyOptions {
 }
 
 /** Request headers that belong to one connection (RFC 9110 §7.6.1), not forwarded as they are. */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate'];
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+/** The forwarding headers the ingress sets itself (a client's own are replaced; X-Forwarded-For is appended to). */
+const SET_BY_US = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']);
 
 const emptyTable = (): RouteTable => ({ hosts: new Map(), wildcards: new Map(), anyHost: [], certificates: new Map(), warnings: [], ingressWarnings: [] });
 
@@ -118,7 +120,7 @@ export class IngressProxy {
 
   /** The backend endpoint for this request, or the answer to give instead. */
   private pick(req: http.IncomingMessage): { endpoint: string; backend: Backend } | { status: number; body: string } {
-    const route = routeRequest(this.table, req.headers.host, req.url ?? '/');
+    const route = routeRequest(this.table, rawHeader(req.rawHeaders, 'host'), req.url ?? '/');
     if (!route) return { status: 404, body: '404 page not found\n' };
     const { backend } = route;
     if (backend.endpoints.length === 0) {
@@ -130,17 +132,36 @@ export class IngressProxy {
     return { endpoint: backend.endpoints[i % backend.endpoints.length]!, backend };
   }
 
-  private forwardedHeaders(req: http.IncomingMessage, scheme: 'http' | 'https'): http.OutgoingHttpHeaders {
-    const headers: http.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) headers[k] = v;
+  /**
+   * The upstream request's headers as a flat [name, value, ...] list from the client's raw headers: http.request takes
+   * such a list as the header block itself (no per-header setHeader), and the client's parsed `headers` object, which
+   * Node builds lazily, is never built.
+   */
+  private forwardedHeaders(req: http.IncomingMessage, scheme: 'http' | 'https'): string[] {
+    const raw = req.rawHeaders;
+    const out: string[] = [];
+    let prior: string | undefined;
+    let host = '';
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower)) continue;
+      if (SET_BY_US.has(lower)) {
+        if (lower === 'x-forwarded-for') prior = prior === undefined ? raw[i + 1]! : `${prior}, ${raw[i + 1]!}`;
+        continue;
+      }
+      if (lower === 'host' && host === '') host = raw[i + 1]!;
+      out.push(name, raw[i + 1]!);
+    }
     const client = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const prior = req.headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-    headers['x-forwarded-proto'] = scheme;
-    headers['x-forwarded-host'] = req.headers.host ?? '';
-    headers['x-forwarded-port'] = String(scheme === 'https' ? this.httpsPort : this.httpPort);
-    headers['x-real-ip'] = client;
-    return headers;
+    out.push(
+      'x-forwarded-for', prior ? `${prior}, ${client}` : client,
+      'x-forwarded-proto', scheme,
+      'x-forwarded-host', host,
+      'x-forwarded-port', String(scheme === 'https' ? this.httpsPort : this.httpPort),
+      'x-real-ip', client,
+    );
+    return out;
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse, scheme: 'http' | 'https'): void {
@@ -154,10 +175,8 @@ export class IngressProxy {
     const [host, port] = splitHostPort(picked.endpoint);
     const upstream = http.request({ host, port, method: req.method, path: req.url, headers: this.forwardedHeaders(req, scheme), agent: this.agent });
     upstream.on('response', (ures) => {
-      // The parsed headers are this request's own object: drop the hop-by-hop ones in place rather than copy.
-      const headers = ures.headers;
-      for (const h of HOP_BY_HOP) if (h in headers) delete headers[h];
-      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, headers as http.OutgoingHttpHeaders);
+      // From the raw list, so Node never builds the response's parsed `headers` object only for us to copy it.
+      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, responseHeaders(ures.rawHeaders));
       // pipe() by hand: the same backpressure (pause on a full client buffer, resume on drain) with two listeners
       // instead of pipe's seven, which shows at thousands of small responses a second.
       ures.on('data', (chunk: Buffer) => {
@@ -196,8 +215,8 @@ export class IngressProxy {
     const [host, port] = splitHostPort(picked.endpoint);
     const headers = this.forwardedHeaders(req, scheme);
     // The upgrade itself is the point of this request: its hop-by-hop headers go through.
-    headers.connection = req.headers.connection ?? 'Upgrade';
-    if (req.headers.upgrade) headers.upgrade = req.headers.upgrade;
+    headers.push('connection', req.headers.connection ?? 'Upgrade');
+    if (req.headers.upgrade) headers.push('upgrade', req.headers.upgrade);
     const upstream = net.connect({ host, port });
     this.upgraded.add(socket);
     this.upgraded.add(upstream);
@@ -217,13 +236,32 @@ export class IngressProxy {
     upstream.on('close', done);
     upstream.on('connect', () => {
       let headText = `${req.method} ${req.url} HTTP/1.1\r\n`;
-      for (const [k, v] of Object.entries(headers)) for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
+      for (let i = 0; i < headers.length; i += 2) headText += `${headers[i]}: ${headers[i + 1]}\r\n`;
       upstream.write(headText + '\r\n');
       if (head.length) upstream.write(head);
       socket.pipe(upstream);
       upstream.pipe(socket);
     });
   }
+}
+
+/** The first value of a header in a raw [name, value, ...] list (names compared without case). */
+function rawHeader(raw: string[], lowerName: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === lowerName.length && raw[i]!.toLowerCase() === lowerName) return raw[i + 1];
+  return undefined;
+}
+
+/** A backend's response headers without the hop-by-hop ones, repeated names as lists (Set-Cookie), names as sent. */
+function responseHeaders(raw: string[]): http.OutgoingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+    const value = raw[i + 1]!;
+    const prev = out[name];
+    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return out;
 }
 
 function splitHostPort(endpoint: string): [string, number] {
