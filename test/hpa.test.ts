@@ -275,6 +275,7 @@ spec:
     });
 
     it('a target that does not exist', () => expectFailedGetScale('ghost', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'ghost' }, 'deployments.apps "ghost" not found'));
+    it('a version nobody serves', () => expectFailedGetScale('oldapi', { apiVersion: 'apps/v1beta1', kind: 'Deployment', name: 'web' }, 'no matches for kind "Deployment" in version "apps/v1beta1"'));
     it('a kind nobody serves', () => expectFailedGetScale('gadget', { apiVersion: 'example.com/v1', kind: 'Gadget', name: 'g' }, 'no matches for kind "Gadget" in version "example.com/v1"'));
     it('a kind without a /scale subresource', async () => {
       await k(['create', 'configmap', 'cm', '-n', 'bad']);

@@ -463,8 +463,8 @@ export class HorizontalController implements Controller {
     const slash = apiVersion.indexOf('/');
     const group = slash < 0 ? '' : apiVersion.slice(0, slash);
     const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
-    const builtin = allResourceTypes.find((t) => t.group === group && t.kind === kind);
-    if (builtin) return { ...builtin, version: version || builtin.version };
+    const builtin = allResourceTypes.find((t) => t.group === group && t.kind === kind && (!version || t.version === version));
+    if (builtin) return builtin;
     const crdType: ResourceType = { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false };
     const crds = await this.client.list<KubeObject & { spec?: { group?: string; scope?: string; names?: { kind?: string; plural?: string }; versions?: { name: string }[] } }>(crdType, '').catch(() => ({ items: [] }));
     const crd = crds.items.find((c) => c.spec?.group === group && c.spec.names?.kind === kind);
