@@ -205,7 +205,12 @@ describe('request deadlines, connection bounds and refusals', () => {
     // Over the per-client bound (20 here) connections are refused at once; the others get their 401 and are closed.
     assert.ok(answered.length >= 20, `only ${answered.length} connections were served`);
     assert.equal(answered.filter((a) => a.ending === 'open').length, 0, 'connections left open after their 401');
-    assert.ok(answered.every((a) => a.text.startsWith('HTTP/1.1 401')));
+    // Every answer is a 401; a connection closed without one was refused (a loaded machine can finish the TLS handshake
+    // of a connection the bound then closes). Nothing else: no 2xx, no 5xx, no body read.
+    const firstLines = answered.map((a) => a.text.split('\r\n')[0] ?? '');
+    const odd = firstLines.filter((l) => l !== '' && !l.startsWith('HTTP/1.1 401'));
+    assert.deepEqual(odd, [], `answers other than 401: ${[...new Set(odd)].join(' | ')}`);
+    assert.ok(firstLines.filter((l) => l.startsWith('HTTP/1.1 401')).length >= 20, `401s: ${firstLines.filter((l) => l.startsWith('HTTP/1.1 401')).length} of ${answered.length} answered`);
     await until('file handles back', async () => fds() < before + 20, 5000);
     assert.equal((await s.send('GET', '/api/v1/namespaces')).status, 200);
   });
