@@ -317,6 +317,29 @@ spec:
       assert.match(condition(h, 'ScalingActive').message, /^the HPA was unable to compute the replica count: failed to get cpu utilization: missing request for cpu in container burner of Pod noreq-[a-z0-9]+-[a-z0-9]+$/);
     });
 
+    it('two HPAs over the same pods: both get AmbiguousSelector and neither scales', async () => {
+      await k(['create', 'namespace', 'twins']);
+      await apply('twin.yaml', deployment('twins', 'twin', 1));
+      metrics.cpu.set('twins', 300);
+      await apply('twin-a.yaml', hpa('twins', 'twin-a', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'twin' }));
+      await apply('twin-b.yaml', hpa('twins', 'twin-b', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'twin' }));
+      const msg = 'pods by selector app=twin are controlled by multiple HPAs: [twins/twin-a twins/twin-b]';
+      for (const name of ['twin-a', 'twin-b']) {
+        const h = await eventually(`${name}: AmbiguousSelector`, async () => {
+          const x = await getHpa('twins', name);
+          return condition(x, 'ScalingActive')?.reason === 'AmbiguousSelector' && x;
+        });
+        assert.equal(condition(h, 'ScalingActive').message, msg);
+        const evs = await events('twins', name);
+        assert.ok(evs.some((e) => e.type === 'Warning' && e.reason === 'AmbiguousSelector' && e.message === msg), JSON.stringify(evs));
+        assert.ok(evs.some((e) => e.reason === 'FailedComputeMetricsReplicas' && e.message === msg), JSON.stringify(evs));
+      }
+      // Whichever synced first may have scaled once before the second existed; after that, nothing moves.
+      const before = (await k.json(['get', 'deployment', 'twin', '-n', 'twins'])).spec.replicas;
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await k.json(['get', 'deployment', 'twin', '-n', 'twins'])).spec.replicas, before);
+    });
+
     it('the scale target at zero replicas disables scaling (ScalingDisabled)', async () => {
       await apply('zero.yaml', deployment('bad', 'zero', 0));
       await apply('zero-hpa.yaml', hpa('bad', 'zero', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'zero' }));

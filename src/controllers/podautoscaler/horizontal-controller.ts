@@ -10,7 +10,7 @@ import type { HorizontalPodAutoscaler, HorizontalPodAutoscalerCondition, Horizon
 import type { Scale } from 'kubernetes-types/autoscaling/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../../api/object.js';
-import { parseLabelSelector } from '../../api/labels.js';
+import { matches, parseLabelSelector, type LabelSelector } from '../../api/labels.js';
 import { formatQuantity, quantityFromMilli } from '../../api/quantity.js';
 import { rfc3339 } from '../../api/time.js';
 import { isNotFound } from '../../api/status.js';
@@ -83,6 +83,8 @@ export class HorizontalController implements Controller {
   private readonly scaleUpEvents = new Map<string, ScaleEvent[]>();
   private readonly scaleDownEvents = new Map<string, ScaleEvent[]>();
   private readonly timers = new Map<string, { cancel(): void }>();
+  /** Each known HPA's scale selector (undefined until its first sync), to find pods two HPAs would both scale. */
+  private readonly selectors = new Map<string, LabelSelector | undefined>();
 
   constructor(ctx: ControllerContext, opts: HorizontalControllerOptions = {}) {
     this.client = ctx.client;
@@ -99,12 +101,18 @@ export class HorizontalController implements Controller {
 
   start(): void {
     this.hpas.addEventHandler({
-      add: (h) => this.queue.add(keyOf(h)),
+      add: (h) => {
+        if (!this.selectors.has(keyOf(h))) this.selectors.set(keyOf(h), undefined);
+        this.queue.add(keyOf(h));
+      },
       // Our own status writes change no generation: only spec changes sync early.
       update: (old, cur) => {
         if (old.metadata.generation !== cur.metadata.generation) this.queue.add(keyOf(cur));
       },
-      delete: (h) => this.queue.add(keyOf(h)),
+      delete: (h) => {
+        this.selectors.delete(keyOf(h));
+        this.queue.add(keyOf(h));
+      },
     });
   }
 
@@ -245,12 +253,24 @@ export class HorizontalController implements Controller {
       this.setCondition(hpa, 'ScalingActive', 'False', 'InvalidSelector', "the HPA target's scale is missing a selector");
       return { replicas: -1, metricName: '', statuses: [], error: 'selector is required' };
     }
+    let parsed: LabelSelector;
     try {
-      parseLabelSelector(selector);
+      parsed = parseLabelSelector(selector);
     } catch (err) {
-      const msg = (err as Error).message;
+      const msg = `couldn't convert selector into a corresponding internal selector object: ${(err as Error).message}`;
       this.recorder.event(hpa, 'Warning', 'InvalidSelector', msg);
-      this.setCondition(hpa, 'ScalingActive', 'False', 'InvalidSelector', `couldn't convert selector into a corresponding internal selector object: ${msg}`);
+      this.setCondition(hpa, 'ScalingActive', 'False', 'InvalidSelector', msg);
+      return { replicas: -1, metricName: '', statuses: [], error: msg };
+    }
+    // Two HPAs scaling the same pods would fight: both stop (validateAndParseSelector's AmbiguousSelector).
+    const ns = hpa.metadata.namespace ?? '';
+    const key = keyOf(hpa);
+    if (this.selectors.has(key)) this.selectors.set(key, parsed);
+    const controlling = this.hpasControllingPods(this.pods.lister.list(ns, selector));
+    if (controlling.length > 1) {
+      const msg = `pods by selector ${selector} are controlled by multiple HPAs: [${controlling.join(' ')}]`;
+      this.recorder.event(hpa, 'Warning', 'AmbiguousSelector', msg);
+      this.setCondition(hpa, 'ScalingActive', 'False', 'AmbiguousSelector', msg);
       return { replicas: -1, metricName: '', statuses: [], error: msg };
     }
     const specReplicas = scale.spec?.replicas ?? 0;
@@ -282,6 +302,17 @@ export class HorizontalController implements Controller {
     }
     this.setCondition(hpa, 'ScalingActive', 'True', 'ValidMetricFound', `the HPA was able to successfully calculate a replica count from ${metricName}`);
     return { replicas, metricName, statuses };
+  }
+
+  /** The HPAs (namespace/name, sorted) whose last known selector picks any of these pods. */
+  private hpasControllingPods(pods: (Pod & KubeObject)[]): string[] {
+    const found = new Set<string>();
+    for (const pod of pods) {
+      for (const [key, sel] of this.selectors) {
+        if (key.startsWith(`${pod.metadata.namespace ?? ''}/`) && sel && matches(sel, pod.metadata.labels)) found.add(key);
+      }
+    }
+    return [...found].sort();
   }
 
   /** One metric's proposal; failures are recorded as a Warning event and thrown as MetricError (upstream computeReplicasForMetric). */
