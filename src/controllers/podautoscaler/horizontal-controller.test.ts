@@ -16,7 +16,7 @@ import type { MetricsClient, PodMetricsInfo } from './metrics-client.js';
 
 type Hpa = HorizontalPodAutoscaler & KubeObject;
 
-function setup(opts: { replicas: number; cpuPerPod: number; behavior?: Hpa['spec'] extends infer S ? (S extends { behavior?: infer B } ? B : never) : never }) {
+function setup(opts: { replicas: number; cpuPerPod: number; behavior?: NonNullable<Hpa['spec']>['behavior']; extraMetrics?: NonNullable<Hpa['spec']>['metrics'] }) {
   const fx = new ControllerFixture();
   const state = { replicas: opts.replicas, cpu: opts.cpuPerPod, failUpdate: false };
   const podsNow = () =>
@@ -62,7 +62,7 @@ function setup(opts: { replicas: number; cpuPerPod: number; behavior?: Hpa['spec
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
       minReplicas: 1,
       maxReplicas: 10,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }],
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }, ...(opts.extraMetrics ?? [])],
       ...(opts.behavior ? { behavior: opts.behavior } : {}),
     },
   });
@@ -136,6 +136,22 @@ describe('HorizontalController.reconcile', () => {
     t.fx.clock.advance(46_000);
     await t.sync();
     assert.equal(t.state.replicas, 3);
+  });
+
+  it('one invalid metric of two: a scale up still happens, a scale down does not', async () => {
+    const qps = [{ type: 'Pods' as const, pods: { metric: { name: 'qps' }, target: { type: 'AverageValue' as const, averageValue: '10' } } }];
+    const up = setup({ replicas: 2, cpuPerPod: 100, extraMetrics: qps });
+    await up.sync();
+    assert.equal(up.state.replicas, 4);
+    assert.equal(up.cond('ScalingActive')?.reason, 'ValidMetricFound');
+    assert.deepEqual(up.hpa().status!.currentMetrics![1], { type: '' }, 'the failed metric has an empty status, as upstream');
+    assert.ok(up.fx.recorder.events.some((e) => e.reason === 'FailedGetPodsMetric' && e.message === 'failed to get pods metric value: unable to get metric qps: none'));
+
+    const down = setup({ replicas: 4, cpuPerPod: 10, extraMetrics: qps });
+    await down.sync();
+    assert.equal(down.state.replicas, 4);
+    assert.deepEqual([down.cond('ScalingActive')?.status, down.cond('ScalingActive')?.reason, down.cond('ScalingActive')?.message], ['False', 'FailedGetPodsMetric', 'the HPA was unable to compute the replica count: failed to get pods metric value: unable to get metric qps: none']);
+    assert.ok(down.fx.recorder.events.some((e) => e.reason === 'FailedComputeMetricsReplicas' && e.message === 'invalid metrics (1 invalid out of 2), first error is: failed to get pods metric value: unable to get metric qps: none'));
   });
 
   it('a failed /scale update is a FailedRescale event and AbleToScale False, and the sync fails for a retry', async () => {
