@@ -150,7 +150,11 @@ spec:
 `);
     clusterIP = (await k.json(['-n', NS, 'get', 'service', 'echo'])).spec.clusterIP;
     const r = await k(['-n', NS, 'wait', '--for=condition=available', 'deployment/echo', '--timeout=60s'], { timeoutMs: 65_000 });
-    assert.equal(r.code, 0, r.stderr);
+    if (r.code !== 0) {
+      const pods = await k(['-n', NS, 'get', 'pods', '-o', 'wide']);
+      const events = await k(['-n', NS, 'get', 'events']);
+      assert.fail(`${r.stderr}\n${pods.stdout}\n${events.stdout}\nserver output (tail):\n${server!.output().slice(-3000)}`);
+    }
     assert.equal((await k(['-n', NS, 'wait', '--for=condition=ready', 'pod/client', '--timeout=30s'], { timeoutMs: 35_000 })).code, 0);
     await eventually('two ready endpoints', async () => (await readyEndpoints()).length === 2, 30_000);
   });
