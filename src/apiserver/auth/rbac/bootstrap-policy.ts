@@ -209,6 +209,256 @@ export const bootstrapClusterRoleBindings: ClusterRoleBinding[] = [
   binding('system:coredns', 'system:coredns', [serviceAccount('kube-system', 'coredns')]),
 ];
 
+/**
+ * kube-controller-manager's controller roles (bootstrappolicy/controller_policy.go, testdata/controller-roles.yaml and
+ * controller-role-bindings.yaml): with --use-service-account-credentials each controller acts as
+ * system:serviceaccount:kube-system:<name> and gets exactly system:controller:<name>, bound to that service account.
+ * Listed for every controller 1.32 has, whether skiff runs it or not (an operator's own controller may use them).
+ */
+const EVENTS = r(EVENTS_WRITE, ['', 'events.k8s.io'], ['events']);
+const controllerRoleRules: Record<string, PolicyRule[]> = {
+  'attachdetach-controller': [
+    r(['list', 'watch'], [''], ['persistentvolumeclaims', 'persistentvolumes']),
+    r(READ, [''], ['nodes']),
+    r(['patch', 'update'], [''], ['nodes/status']),
+    r(['list', 'watch'], [''], ['pods']),
+    EVENTS,
+    r(['create', 'delete', 'get', 'list', 'watch'], ['storage.k8s.io'], ['volumeattachments']),
+    r(READ, ['storage.k8s.io'], ['csidrivers']),
+    r(READ, ['storage.k8s.io'], ['csinodes']),
+  ],
+  'certificate-controller': [
+    r(['delete', 'get', 'list', 'watch'], ['certificates.k8s.io'], ['certificatesigningrequests']),
+    r(['update'], ['certificates.k8s.io'], ['certificatesigningrequests/approval', 'certificatesigningrequests/status']),
+    r(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/kube-apiserver-client-kubelet']),
+    r(['sign'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/kube-apiserver-client', 'kubernetes.io/kube-apiserver-client-kubelet', 'kubernetes.io/kubelet-serving', 'kubernetes.io/legacy-unknown']),
+    r(['create'], ['authorization.k8s.io'], ['subjectaccessreviews']),
+    EVENTS,
+  ],
+  'clusterrole-aggregation-controller': [r(['escalate', 'get', 'list', 'patch', 'update', 'watch'], [RBAC], ['clusterroles'])],
+  'cronjob-controller': [
+    r(['get', 'list', 'update', 'watch'], ['batch'], ['cronjobs']),
+    r(['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], ['batch'], ['jobs']),
+    r(['update'], ['batch'], ['cronjobs/status']),
+    r(['update'], ['batch'], ['cronjobs/finalizers']),
+    r(['delete', 'list', 'watch'], [''], ['pods']),
+    EVENTS,
+  ],
+  'daemon-set-controller': [
+    r(READ, ['apps', 'extensions'], ['daemonsets']),
+    r(['update'], ['apps', 'extensions'], ['daemonsets/status']),
+    r(['update'], ['apps', 'extensions'], ['daemonsets/finalizers']),
+    r(['list', 'watch'], [''], ['nodes']),
+    r(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
+    r(['create'], [''], ['pods/binding']),
+    r(['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], ['apps'], ['controllerrevisions']),
+    EVENTS,
+  ],
+  'deployment-controller': [
+    r(['get', 'list', 'update', 'watch'], ['apps', 'extensions'], ['deployments']),
+    r(['update'], ['apps', 'extensions'], ['deployments/status']),
+    r(['update'], ['apps', 'extensions'], ['deployments/finalizers']),
+    r(['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], ['apps', 'extensions'], ['replicasets']),
+    r(['get', 'list', 'update', 'watch'], [''], ['pods']),
+    EVENTS,
+  ],
+  'disruption-controller': [
+    r(READ, ['apps', 'extensions'], ['deployments']),
+    r(READ, ['apps', 'extensions'], ['replicasets']),
+    r(READ, [''], ['replicationcontrollers']),
+    r(READ, ['policy'], ['poddisruptionbudgets']),
+    r(READ, ['apps'], ['statefulsets']),
+    r(['update'], ['policy'], ['poddisruptionbudgets/status']),
+    r(['patch', 'update'], [''], ['pods/status']),
+    r(['get'], ['*'], ['*/scale']),
+    EVENTS,
+  ],
+  'endpoint-controller': [
+    r(READ, [''], ['pods', 'services']),
+    r(['create', 'delete', 'get', 'list', 'update', 'watch'], [''], ['endpoints']),
+    r(['create'], [''], ['endpoints/restricted']),
+    EVENTS,
+  ],
+  'endpointslice-controller': [
+    r(READ, [''], ['nodes', 'pods', 'services']),
+    r(['update'], [''], ['services/finalizers']),
+    r(['create', 'delete', 'get', 'list', 'update', 'watch'], ['discovery.k8s.io'], ['endpointslices']),
+    EVENTS,
+  ],
+  'endpointslicemirroring-controller': [
+    r(READ, [''], ['endpoints', 'services']),
+    r(['update'], [''], ['services/finalizers']),
+    r(['update'], [''], ['endpoints/finalizers']),
+    r(['create', 'delete', 'get', 'list', 'update', 'watch'], ['discovery.k8s.io'], ['endpointslices']),
+    EVENTS,
+  ],
+  'ephemeral-volume-controller': [
+    r(READ, [''], ['pods']),
+    r(['update'], [''], ['pods/finalizers']),
+    r(['create', 'get', 'list', 'watch'], [''], ['persistentvolumeclaims']),
+    EVENTS,
+  ],
+  'expand-controller': [
+    r(['get', 'list', 'patch', 'update', 'watch'], [''], ['persistentvolumes']),
+    r(['patch', 'update'], [''], ['persistentvolumeclaims/status']),
+    r(READ, [''], ['persistentvolumeclaims']),
+    EVENTS,
+  ],
+  'generic-garbage-collector': [r(['delete', 'get', 'list', 'patch', 'update', 'watch'], ['*'], ['*']), EVENTS],
+  'horizontal-pod-autoscaler': [
+    r(READ, ['autoscaling'], ['horizontalpodautoscalers']),
+    r(['update'], ['autoscaling'], ['horizontalpodautoscalers/status']),
+    r(['get', 'update'], ['*'], ['*/scale']),
+    r(['list', 'watch'], [''], ['pods']),
+    r(['list', 'watch'], ['metrics.k8s.io'], ['pods']),
+    r(READ, ['custom.metrics.k8s.io'], ['*']),
+    r(READ, ['external.metrics.k8s.io'], ['*']),
+    EVENTS,
+  ],
+  'job-controller': [
+    r(['get', 'list', 'patch', 'update', 'watch'], ['batch'], ['jobs']),
+    r(['update'], ['batch'], ['jobs/status']),
+    r(['update'], ['batch'], ['jobs/finalizers']),
+    r(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
+    EVENTS,
+  ],
+  'legacy-service-account-token-cleaner': [
+    r(['get'], [''], ['configmaps'], ['kube-apiserver-legacy-service-account-token-tracking']),
+    r(['delete', 'patch'], [''], ['secrets']),
+  ],
+  'namespace-controller': [
+    r(['delete', 'get', 'list', 'watch'], [''], ['namespaces']),
+    r(['update'], [''], ['namespaces/finalize', 'namespaces/status']),
+    r(['delete', 'deletecollection', 'get', 'list', 'watch'], ['*'], ['*']),
+  ],
+  'node-controller': [
+    r(['delete', 'get', 'list', 'patch', 'update', 'watch'], [''], ['nodes']),
+    r(['patch', 'update'], [''], ['nodes/status']),
+    r(['patch', 'update'], [''], ['pods/status']),
+    r(['delete', 'get', 'list', 'watch'], [''], ['pods']),
+    EVENTS,
+  ],
+  'persistent-volume-binder': [
+    r(['create', 'delete', 'get', 'list', 'update', 'watch'], [''], ['persistentvolumes']),
+    r(['update'], [''], ['persistentvolumes/status']),
+    r(['get', 'list', 'update', 'watch'], [''], ['persistentvolumeclaims']),
+    r(['update'], [''], ['persistentvolumeclaims/status']),
+    r(['create', 'delete', 'get', 'list', 'watch'], [''], ['pods']),
+    r(READ, ['storage.k8s.io'], ['storageclasses']),
+    r(['list', 'watch'], [''], ['nodes']),
+    EVENTS,
+    r(['watch'], [''], ['events']),
+  ],
+  'pod-garbage-collector': [r(['delete', 'list', 'watch'], [''], ['pods']), r(READ, [''], ['nodes']), r(['patch'], [''], ['pods/status'])],
+  'pv-protection-controller': [r(['get', 'list', 'update', 'watch'], [''], ['persistentvolumes']), EVENTS],
+  'pvc-protection-controller': [
+    r(['get', 'list', 'update', 'watch'], [''], ['persistentvolumeclaims']),
+    r(['update'], [''], ['persistentvolumeclaims/status']),
+    r(READ, [''], ['pods']),
+    EVENTS,
+  ],
+  'replicaset-controller': [
+    r(['get', 'list', 'update', 'watch'], ['apps', 'extensions'], ['replicasets']),
+    r(['update'], ['apps', 'extensions'], ['replicasets/status']),
+    r(['update'], ['apps', 'extensions'], ['replicasets/finalizers']),
+    r(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
+    EVENTS,
+  ],
+  'replication-controller': [
+    r(['get', 'list', 'update', 'watch'], [''], ['replicationcontrollers']),
+    r(['update'], [''], ['replicationcontrollers/status']),
+    r(['update'], [''], ['replicationcontrollers/finalizers']),
+    r(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
+    EVENTS,
+  ],
+  'resource-claim-controller': [
+    r(READ, [''], ['pods']),
+    r(['update'], [''], ['pods/finalizers']),
+    r(['create', 'delete', 'get', 'list', 'watch'], ['resource.k8s.io'], ['resourceclaims']),
+    r(['patch', 'update'], ['resource.k8s.io'], ['resourceclaims', 'resourceclaims/status']),
+    r(['patch', 'update'], [''], ['pods/status']),
+    EVENTS,
+  ],
+  'resourcequota-controller': [r(['list', 'watch'], ['*'], ['*']), r(['update'], [''], ['resourcequotas/status']), EVENTS],
+  'root-ca-cert-publisher': [r(['create', 'update'], [''], ['configmaps']), EVENTS],
+  'route-controller': [r(['list', 'watch'], [''], ['nodes']), r(['patch'], [''], ['nodes/status']), EVENTS],
+  'service-account-controller': [r(['create'], [''], ['serviceaccounts']), EVENTS],
+  'service-cidrs-controller': [
+    r(['get', 'list', 'patch', 'update', 'watch'], ['networking.k8s.io'], ['servicecidrs']),
+    r(['patch', 'update'], ['networking.k8s.io'], ['servicecidrs/finalizers']),
+    r(['patch', 'update'], ['networking.k8s.io'], ['servicecidrs/status']),
+    r(READ, ['networking.k8s.io'], ['ipaddresses']),
+    EVENTS,
+  ],
+  'service-controller': [r(READ, [''], ['services']), r(['patch', 'update'], [''], ['services/status']), r(['list', 'watch'], [''], ['nodes']), EVENTS],
+  'statefulset-controller': [
+    r(['list', 'watch'], [''], ['pods']),
+    r(READ, ['apps'], ['statefulsets']),
+    r(['update'], ['apps'], ['statefulsets/status']),
+    r(['update'], ['apps'], ['statefulsets/finalizers']),
+    r(['create', 'delete', 'get', 'patch', 'update'], [''], ['pods']),
+    r(['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], ['apps'], ['controllerrevisions']),
+    r(['create', 'get', 'list', 'watch'], [''], ['persistentvolumeclaims']),
+    r(['delete', 'update'], [''], ['persistentvolumeclaims']),
+    r(['update'], [''], ['pods/finalizers']),
+    EVENTS,
+  ],
+  'ttl-after-finished-controller': [r(['delete', 'get', 'list', 'watch'], ['batch'], ['jobs']), EVENTS],
+  'ttl-controller': [r(['list', 'patch', 'update', 'watch'], [''], ['nodes']), EVENTS],
+  'validatingadmissionpolicy-status-controller': [
+    r(READ, ['admissionregistration.k8s.io'], ['validatingadmissionpolicies']),
+    r(['get', 'patch', 'update'], ['admissionregistration.k8s.io'], ['validatingadmissionpolicies/status']),
+    EVENTS,
+  ],
+};
+
+/** The ClusterRole a controller of kube-controller-manager holds: `system:controller:<service account>`. */
+export const controllerRoleName = (serviceAccountName: string) => `system:controller:${serviceAccountName}`;
+
+/**
+ * skiff's controllers with no upstream counterpart (k3s components), each acting as kube-system:<name> with a
+ * `skiff:controller:<name>` ClusterRole that holds exactly what its code reads and writes beyond the shared informers
+ * (which list and watch as system:kube-controller-manager):
+ * - local-path-provisioner: creates the PV for a claim (rancher/local-path-provisioner), reads StorageClasses and
+ *   Nodes it looks up, records Provisioning events.
+ * - node-password: deletes a deleted Node's `<node>.node-password.k3s` Secret: a Role in kube-system, not a ClusterRole,
+ *   so it cannot touch Secrets elsewhere (bootstrapRoles below).
+ * - ingress: keeps Ingress status (the node addresses) and creates/removes the IngressClass `skiff`.
+ * - servicelb: keeps LoadBalancer Service status and its finalizer on the Services it claims.
+ * And where a skiff controller writes differently from upstream's, a supplement for its upstream service account:
+ * - deployment-controller: patch deployments (the revision annotation: skiff's /status keeps all stored metadata, so it
+ *   goes in a merge patch of the main resource; controllers/deployment/sync.ts syncDeploymentRevision).
+ */
+export const SKIFF_CONTROLLER_ROLE_PREFIX = 'skiff:controller:';
+const skiffControllerRoleRules: Record<string, PolicyRule[]> = {
+  'local-path-provisioner': [
+    r(['create', 'get', 'list', 'watch'], [''], ['persistentvolumes']),
+    r(READ, [''], ['persistentvolumeclaims', 'nodes']),
+    r(READ, ['storage.k8s.io'], ['storageclasses']),
+    EVENTS,
+  ],
+  ingress: [
+    r(READ, ['networking.k8s.io'], ['ingresses', 'ingressclasses']),
+    r(['update', 'patch'], ['networking.k8s.io'], ['ingresses/status']),
+    r(['create', 'delete'], ['networking.k8s.io'], ['ingressclasses']),
+    r(READ, [''], ['nodes', 'services']),
+    EVENTS,
+  ],
+  'deployment-controller': [r(['patch'], ['apps'], ['deployments'])],
+  servicelb: [r(['get', 'list', 'watch', 'patch'], [''], ['services']), r(['update', 'patch'], [''], ['services/status']), r(READ, [''], ['nodes']), EVENTS],
+};
+/** skiff controllers whose role is a Role in one namespace, not cluster-wide: namespace and rules. */
+const skiffControllerNamespacedRules: Record<string, [string, PolicyRule[]]> = { 'node-password': ['kube-system', [r(['delete'], [''], ['secrets'])]] };
+
+bootstrapClusterRoles.push(
+  ...Object.entries(controllerRoleRules).map(([sa, rules]) => clusterRole(controllerRoleName(sa), rules)),
+  ...Object.entries(skiffControllerRoleRules).map(([name, rules]) => clusterRole(SKIFF_CONTROLLER_ROLE_PREFIX + name, rules)),
+);
+bootstrapClusterRoleBindings.push(
+  ...Object.keys(controllerRoleRules).map((sa) => binding(controllerRoleName(sa), controllerRoleName(sa), [serviceAccount('kube-system', sa)])),
+  ...Object.keys(skiffControllerRoleRules).map((name) => binding(SKIFF_CONTROLLER_ROLE_PREFIX + name, SKIFF_CONTROLLER_ROLE_PREFIX + name, [serviceAccount('kube-system', name)])),
+);
+
 /** skiff's cluster DNS publishes the kube-dns Service and its EndpointSlices in kube-system (src/dns/kube-dns-service.ts). */
 export const SKIFF_CLUSTER_DNS_ROLE = 'skiff:cluster-dns';
 
@@ -220,6 +470,14 @@ export const bootstrapRoles: Role[] = [
     metadata: { name: SKIFF_CLUSTER_DNS_ROLE, namespace: 'kube-system', labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } },
     rules: [r(['get', 'create'], [''], ['services']), r(['get', 'list', 'create', 'update', 'delete'], ['discovery.k8s.io'], ['endpointslices'])],
   },
+  ...Object.entries(skiffControllerNamespacedRules).map(
+    ([name, [namespace, rules]]): Role => ({
+      apiVersion: `${RBAC}/v1`,
+      kind: 'Role',
+      metadata: { name: SKIFF_CONTROLLER_ROLE_PREFIX + name, namespace, labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } },
+      rules,
+    }),
+  ),
 ];
 
 export const bootstrapRoleBindings: RoleBinding[] = [
@@ -230,4 +488,13 @@ export const bootstrapRoleBindings: RoleBinding[] = [
     roleRef: { apiGroup: RBAC, kind: 'Role', name: SKIFF_CLUSTER_DNS_ROLE },
     subjects: [serviceAccount('kube-system', 'coredns')],
   },
+  ...Object.entries(skiffControllerNamespacedRules).map(
+    ([name, [namespace]]): RoleBinding => ({
+      apiVersion: `${RBAC}/v1`,
+      kind: 'RoleBinding',
+      metadata: { name: SKIFF_CONTROLLER_ROLE_PREFIX + name, namespace, labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } },
+      roleRef: { apiGroup: RBAC, kind: 'Role', name: SKIFF_CONTROLLER_ROLE_PREFIX + name },
+      subjects: [serviceAccount(namespace, name)],
+    }),
+  ),
 ];
