@@ -201,6 +201,7 @@ describe('HorizontalPodAutoscaler controller (real server, fake metrics, kubectl
     const v1 = await k.json(['get', 'horizontalpodautoscalers.v1.autoscaling', 'api', '-n', 'auto']);
     assert.equal(v1.spec.targetCPUUtilizationPercentage, 100);
     await eventually('v1 currentCPUUtilizationPercentage', async () => (await k.json(['get', 'horizontalpodautoscalers.v1.autoscaling', 'api', '-n', 'auto'])).status?.currentCPUUtilizationPercentage === 200);
+    await eventually('the next sync to see 2 replicas', async () => (await getHpa('auto', 'api')).status?.currentReplicas === 2);
     const d = await k(['describe', 'hpa', 'api', '-n', 'auto']);
     assert.equal(d.code, 0, d.stderr);
     assert.match(d.stdout, /resource cpu on pods\s+\(as a percentage of request\):\s+200% \(200m\) \/ 100%/);
