@@ -15,7 +15,7 @@ import { RestClient } from '../client/rest-client.js';
 import { realClock, type Client } from '../client/types.js';
 import { controllerFactories } from '../controllers/all.js';
 import { defaultControllerOptions, type ControllerContext, type ControllerOptions } from '../controllers/controller.js';
-import { ControllerManager } from '../controllers/manager.js';
+import { CONTROLLER_SERVICE_ACCOUNTS, ControllerManager, type CredentialsFor } from '../controllers/manager.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { removeIngressClass } from '../ingress/ingress-status-controller.js';
 import { releaseServiceLBClaims } from '../servicelb/servicelb-controller.js';
@@ -63,11 +63,11 @@ function leaderElected(client: Client, name: string, identity: string, make: () 
 /** What the controllers get from the API server's credentials: the CA to publish and sign with, the legacy token signer. */
 export type ServerCredentials = Pick<ControllerOptions, 'rootCACertPem' | 'rootCAKeyPem' | 'signLegacyServiceAccountToken'>;
 
-export async function startControlPlane(api: ApiServer, config: ServerConfig, credentials: ServerCredentials = {}): Promise<ControlPlane> {
+export async function startControlPlane(api: ApiServer, config: ServerConfig, credentials: ServerCredentials = {}, useServiceAccountCredentials = true): Promise<ControlPlane> {
   const disabled = new Set(config.disable);
   const identity = `${hostname()}_${randomUUID()}`;
-  // Until RBAC, the embedded components act in system:masters; their usernames (and system:nodes for the node agent)
-  // are upstream's, which is what policies key on (managed-fields recording today, RBAC later).
+  // A client in system:masters besides the given username: only for the simulated nodes now (and for the controller
+  // manager when startControlPlane is called with useServiceAccountCredentials = false, the old shared identity).
   const clientFor = (username: string, extraGroups: string[] = []) =>
     new RestClient(api.inProcessTransport({ username, groups: ['system:masters', ...extraGroups, 'system:authenticated'] }));
   const options = {
@@ -83,11 +83,30 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, cr
   const probe = makeContext(clientFor('system:kube-controller-manager'), options);
   const names = new ControllerManager(probe, controllerFactories, config.disable).names;
 
-  const cmClient = clientFor('system:kube-controller-manager');
+  // kube-controller-manager --use-service-account-credentials: the leader election and the shared informers (list and
+  // watch) act as system:kube-controller-manager with its bootstrap role; every controller writes as its own service
+  // account in kube-system with system:controller:<name> (or skiff:controller:<name>), none in system:masters.
+  const cmClient = useServiceAccountCredentials ? new RestClient(api.inProcessTransport({ username: 'system:kube-controller-manager', groups: ['system:authenticated'] })) : clientFor('system:kube-controller-manager');
+  const serviceAccountClients = new Map<string, Client>();
+  const serviceAccountClient = (name: string) => {
+    let client = serviceAccountClients.get(name);
+    if (!client) {
+      const groups = ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'];
+      client = new RestClient(api.inProcessTransport({ username: `system:serviceaccount:kube-system:${name}`, groups }));
+      serviceAccountClients.set(name, client);
+    }
+    return client;
+  };
+  const credentialsFor: CredentialsFor | undefined = useServiceAccountCredentials
+    ? (name) => {
+        const client = serviceAccountClient(name);
+        return { client, recorder: (component) => new ApiEventRecorder(client, component) };
+      }
+    : undefined;
   // --disable ingress / servicelb after a start that ran them: undo what they set up, so every agent stops serving them
   // (agents follow the IngressClass skiff and ServiceLB's claim on Services); k3s likewise removes a disabled component.
-  if (disabled.has('ingress')) await removeIngressClass(cmClient).catch((err) => createLogger('ingress').error('--disable ingress: cannot remove the IngressClass skiff', { err }));
-  if (disabled.has('servicelb')) await releaseServiceLBClaims(cmClient).catch((err) => createLogger('servicelb').error('--disable servicelb: cannot release the LoadBalancer Services', { err }));
+  if (disabled.has('ingress')) await removeIngressClass(useServiceAccountCredentials ? serviceAccountClient(CONTROLLER_SERVICE_ACCOUNTS.ingress) : cmClient).catch((err) => createLogger('ingress').error('--disable ingress: cannot remove the IngressClass skiff', { err }));
+  if (disabled.has('servicelb')) await releaseServiceLBClaims(useServiceAccountCredentials ? serviceAccountClient(CONTROLLER_SERVICE_ACCOUNTS.servicelb) : cmClient).catch((err) => createLogger('servicelb').error('--disable servicelb: cannot release the LoadBalancer Services', { err }));
   const electors: LeaderElector[] = [];
   electors.push(
     leaderElected(
@@ -96,7 +115,7 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, cr
       identity,
       () => {
         const ctx = makeContext(cmClient, options);
-        const manager = new ControllerManager(ctx, controllerFactories, config.disable);
+        const manager = new ControllerManager(ctx, controllerFactories, config.disable, credentialsFor);
         return { start: () => manager.start(), stop: () => manager.stop() };
       },
     ),

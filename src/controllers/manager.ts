@@ -16,6 +16,46 @@ export interface ControllerFactory {
   workers?: number;
 }
 
+/**
+ * The service account (in kube-system) each controller acts as, like kube-controller-manager with
+ * --use-service-account-credentials: upstream's names for upstream's controllers (bound to system:controller:<name>),
+ * the controller's own name for skiff's (bound to skiff:controller:<name>; apiserver/auth/rbac/bootstrap-policy.ts).
+ * `serviceaccount-token` is absent: upstream runs it with the controller manager's own credentials, since it makes
+ * the other controllers' tokens.
+ */
+export const CONTROLLER_SERVICE_ACCOUNTS: Record<string, string> = {
+  replicaset: 'replicaset-controller',
+  deployment: 'deployment-controller',
+  statefulset: 'statefulset-controller',
+  daemonset: 'daemon-set-controller',
+  job: 'job-controller',
+  cronjob: 'cronjob-controller',
+  'ttl-after-finished': 'ttl-after-finished-controller',
+  'horizontal-pod-autoscaler': 'horizontal-pod-autoscaler',
+  'garbage-collector': 'generic-garbage-collector',
+  namespace: 'namespace-controller',
+  serviceaccount: 'service-account-controller',
+  'root-ca-cert-publisher': 'root-ca-cert-publisher',
+  csrapproving: 'certificate-controller',
+  csrsigning: 'certificate-controller',
+  csrcleaner: 'certificate-controller',
+  endpoints: 'endpoint-controller',
+  endpointslice: 'endpointslice-controller',
+  'pod-garbage-collector': 'pod-garbage-collector',
+  'node-lifecycle': 'node-controller',
+  'node-ipam': 'node-controller',
+  disruption: 'disruption-controller',
+  resourcequota: 'resourcequota-controller',
+  'persistentvolume-binder': 'persistent-volume-binder',
+  'local-path-provisioner': 'local-path-provisioner',
+  'node-password': 'node-password',
+  ingress: 'ingress',
+  servicelb: 'servicelb',
+};
+
+/** The client (and event recorder) one service account's controllers write with; informers stay shared. */
+export type CredentialsFor = (serviceAccount: string) => Pick<ControllerContext, 'client' | 'recorder'>;
+
 export class ControllerManager {
   private readonly controllers: { controller: Controller; workers: number }[] = [];
   private running: Promise<unknown> | undefined;
@@ -25,6 +65,7 @@ export class ControllerManager {
     private readonly ctx: ControllerContext,
     factories: ControllerFactory[],
     disabled: string[] = [],
+    credentialsFor?: CredentialsFor,
   ) {
     const known = new Set(factories.map((f) => f.name));
     for (const name of disabled) {
@@ -34,7 +75,9 @@ export class ControllerManager {
     }
     for (const f of factories) {
       if (disabled.includes(f.name)) continue;
-      this.controllers.push({ controller: f.create(ctx), workers: f.workers ?? 5 });
+      const serviceAccount = CONTROLLER_SERVICE_ACCOUNTS[f.name];
+      const own = credentialsFor && serviceAccount ? { ...ctx, ...credentialsFor(serviceAccount) } : ctx;
+      this.controllers.push({ controller: f.create(own), workers: f.workers ?? 5 });
     }
   }
 
