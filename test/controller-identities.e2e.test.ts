@@ -141,6 +141,8 @@ spec:
     for (const e of controllerWrites) {
       assert.ok(!e.user.groups.includes('system:masters'), `${e.user.username} in system:masters`);
     }
+    // Nor refused: not in the audit log, not in the server's log (a controller logs the error of a failed sync).
+    assert.doesNotMatch(server!.output(), /forbidden/i);
     const refused = all.filter((e) => e.responseStatus?.code === 403 && e.user?.username?.startsWith('system:'));
     assert.deepEqual(refused.map((e) => `${e.user.username} ${e.verb} ${e.objectRef?.resource}/${e.objectRef?.subresource ?? ''}`), []);
     // system:kube-controller-manager keeps its Lease, and (the legacy token controller) Secrets; nothing of workloads.
@@ -169,6 +171,8 @@ spec:
     assert.equal(await can('node-password', 'delete', 'secrets', '-n', 'default'), 'no');
     assert.equal(await can('local-path-provisioner', 'create', 'persistentvolumes'), 'yes');
     assert.equal(await can('local-path-provisioner', 'delete', 'persistentvolumes'), 'no');
+    assert.equal(await can('horizontal-pod-autoscaler', 'update', 'deployments.apps', '--subresource=scale'), 'yes');
+    assert.equal(await can('horizontal-pod-autoscaler', 'update', 'deployments.apps'), 'no');
     // The bootstrap roles are there to read, as upstream renders them.
     const role = await k.json(['get', 'clusterrole', 'system:controller:deployment-controller']);
     assert.equal(role.metadata.annotations['rbac.authorization.kubernetes.io/autoupdate'], 'true');

@@ -428,6 +428,8 @@ export const controllerRoleName = (serviceAccountName: string) => `system:contro
  * And where a skiff controller writes differently from upstream's, a supplement for its upstream service account:
  * - deployment-controller: patch deployments (the revision annotation: skiff's /status keeps all stored metadata, so it
  *   goes in a merge patch of the main resource; controllers/deployment/sync.ts syncDeploymentRevision).
+ * - horizontal-pod-autoscaler: list customresourcedefinitions (its stand-in for the RESTMapper's discovery when the
+ *   scale target is a custom resource; podautoscaler/horizontal-controller.ts resourceFor).
  */
 export const SKIFF_CONTROLLER_ROLE_PREFIX = 'skiff:controller:';
 const skiffControllerRoleRules: Record<string, PolicyRule[]> = {
@@ -445,6 +447,7 @@ const skiffControllerRoleRules: Record<string, PolicyRule[]> = {
     EVENTS,
   ],
   'deployment-controller': [r(['patch'], ['apps'], ['deployments'])],
+  'horizontal-pod-autoscaler': [r(['list'], ['apiextensions.k8s.io'], ['customresourcedefinitions'])],
   servicelb: [r(['get', 'list', 'watch', 'patch'], [''], ['services']), r(['update', 'patch'], [''], ['services/status']), r(READ, [''], ['nodes']), EVENTS],
 };
 /** skiff controllers whose role is a Role in one namespace, not cluster-wide: namespace and rules. */
