@@ -164,3 +164,18 @@ describe('HorizontalController.reconcile', () => {
     assert.equal(t.cond('AbleToScale')?.status, 'False');
   });
 });
+
+describe('HorizontalController.resourceFor (the RESTMapper)', () => {
+  it('maps built-in kinds by group and version, custom resources by their CRD, and words misses as upstream', async () => {
+    const fx = new ControllerFixture();
+    fx.client.seed(
+      { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false },
+      { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'gadgets.example.com' }, spec: { group: 'example.com', scope: 'Namespaced', names: { kind: 'Gadget', plural: 'gadgets' }, versions: [{ name: 'v1' }] } } as KubeObject,
+    );
+    const c = new HorizontalController(fx.ctx);
+    assert.deepEqual(await c.resourceFor('apps/v1', 'StatefulSet'), { group: 'apps', version: 'v1', resource: 'statefulsets', kind: 'StatefulSet', namespaced: true });
+    assert.deepEqual(await c.resourceFor('example.com/v1', 'Gadget'), { group: 'example.com', version: 'v1', resource: 'gadgets', kind: 'Gadget', namespaced: true });
+    await assert.rejects(c.resourceFor('apps/v1beta2', 'Deployment'), { message: 'no matches for kind "Deployment" in version "apps/v1beta2"' });
+    await assert.rejects(c.resourceFor('example.com/v1', 'Widget'), { message: 'no matches for kind "Widget" in version "example.com/v1"' });
+  });
+});
