@@ -131,11 +131,11 @@ spec:
 
   test('no controller acts in system:masters or is refused; the controller manager itself writes only its own objects', async () => {
     const all = await events();
-    // The simulated kubelets (node-simulator, kwok's way) are not controllers of the controller manager.
-    const controllerWrites = all.filter((e) => e.user?.username?.startsWith('system:serviceaccount:kube-system:') && e.user.username !== SA('node-simulator'));
+    // The simulated kubelets (node-simulator, kwok's way) too, with skiff:controller:node-simulator.
+    const controllerWrites = all.filter((e) => e.user?.username?.startsWith('system:serviceaccount:kube-system:'));
     assert.ok(controllerWrites.length > 20);
     const identities = new Set(controllerWrites.map((e) => e.user.username.split(':').pop()));
-    for (const name of ['deployment-controller', 'replicaset-controller', 'job-controller', 'namespace-controller', 'certificate-controller', 'endpointslice-controller', 'node-controller']) {
+    for (const name of ['node-simulator', 'deployment-controller', 'replicaset-controller', 'job-controller', 'namespace-controller', 'certificate-controller', 'endpointslice-controller', 'node-controller']) {
       assert.ok(identities.has(name), `${name} wrote something (saw ${[...identities].sort().join(', ')})`);
     }
     for (const e of controllerWrites) {

@@ -66,8 +66,8 @@ export type ServerCredentials = Pick<ControllerOptions, 'rootCACertPem' | 'rootC
 export async function startControlPlane(api: ApiServer, config: ServerConfig, credentials: ServerCredentials = {}, useServiceAccountCredentials = true): Promise<ControlPlane> {
   const disabled = new Set(config.disable);
   const identity = `${hostname()}_${randomUUID()}`;
-  // A client in system:masters besides the given username: only for the simulated nodes now (and for the controller
-  // manager when startControlPlane is called with useServiceAccountCredentials = false, the old shared identity).
+  // A client in system:masters besides the given username: only when startControlPlane is called with
+  // useServiceAccountCredentials = false (the old shared identity of the controller manager and simulated nodes).
   const clientFor = (username: string, extraGroups: string[] = []) =>
     new RestClient(api.inProcessTransport({ username, groups: ['system:masters', ...extraGroups, 'system:authenticated'] }));
   const options = {
@@ -157,7 +157,8 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, cr
   if (config.simulateNodes > 0 && !disabled.has('simulated-nodes')) {
     // kwok's way: one privileged controller identity (a kube-system service account) writes every simulated Node and
     // pod, since NodeRestriction lets a node identity (system:node:<name>) write only its own.
-    const client = clientFor('system:serviceaccount:kube-system:node-simulator', ['system:serviceaccounts', 'system:serviceaccounts:kube-system']);
+    // With service account credentials it holds only skiff:controller:node-simulator (apiserver/auth/rbac/bootstrap-policy.ts).
+    const client = useServiceAccountCredentials ? serviceAccountClient('node-simulator') : clientFor('system:serviceaccount:kube-system:node-simulator', ['system:serviceaccounts', 'system:serviceaccounts:kube-system']);
     simInformers = new SharedInformerFactory(client);
     simulatedNodes = new SimulatedNodes({
       client,

@@ -425,6 +425,8 @@ export const controllerRoleName = (serviceAccountName: string) => `system:contro
  *   so it cannot touch Secrets elsewhere (bootstrapRoles below).
  * - ingress: keeps Ingress status (the node addresses) and creates/removes the IngressClass `skiff`.
  * - servicelb: keeps LoadBalancer Service status and its finalizer on the Services it claims.
+ * - node-simulator (`--simulate-nodes`, kwok's way): registers its Nodes and keeps their status and Leases, moves its
+ *   pods through their stages (pods/status) and deletes them when terminated, with its own informers on Pods and Nodes.
  * And where a skiff controller writes differently from upstream's, a supplement for its upstream service account:
  * - deployment-controller: patch deployments (the revision annotation: skiff's /status keeps all stored metadata, so it
  *   goes in a merge patch of the main resource; controllers/deployment/sync.ts syncDeploymentRevision).
@@ -445,6 +447,13 @@ const skiffControllerRoleRules: Record<string, PolicyRule[]> = {
     r(['create', 'delete'], ['networking.k8s.io'], ['ingressclasses']),
     r(READ, [''], ['nodes', 'services']),
     EVENTS,
+  ],
+  'node-simulator': [
+    r(['create', 'get', 'list', 'watch'], [''], ['nodes']),
+    r(['update'], [''], ['nodes/status']),
+    r(['delete', 'list', 'watch'], [''], ['pods']),
+    r(['update'], [''], ['pods/status']),
+    r(['create', 'get', 'update'], ['coordination.k8s.io'], ['leases']),
   ],
   'deployment-controller': [r(['patch'], ['apps'], ['deployments'])],
   'horizontal-pod-autoscaler': [r(['list'], ['apiextensions.k8s.io'], ['customresourcedefinitions'])],
