@@ -177,6 +177,22 @@ describe('HorizontalPodAutoscaler controller (real server, fake metrics, kubectl
     assert.equal((await k.json(['get', 'deployment', 'web', '-n', 'load'])).spec.replicas, 2);
   });
 
+  it('the v1 view keeps behavior and conditions in upstream annotations, and a v1 replace keeps the behavior', async () => {
+    const v1 = await k.json(['get', 'horizontalpodautoscalers.v1.autoscaling', 'web', '-n', 'load']);
+    const behavior = JSON.parse(v1.metadata.annotations['autoscaling.alpha.kubernetes.io/behavior']);
+    assert.equal(behavior.scaleDown.stabilizationWindowSeconds, 3);
+    const conditions = JSON.parse(v1.metadata.annotations['autoscaling.alpha.kubernetes.io/conditions']);
+    assert.deepEqual(conditions.map((c: any) => c.type), ['AbleToScale', 'ScalingActive', 'ScalingLimited']);
+    v1.spec.maxReplicas = 5;
+    await writeFile(join(dir, 'web-v1.json'), JSON.stringify(v1));
+    const r = await k(['replace', '-f', join(dir, 'web-v1.json')]);
+    assert.equal(r.code, 0, r.stderr);
+    const v2 = await getHpa('load', 'web');
+    assert.equal(v2.spec.maxReplicas, 5);
+    assert.equal(v2.spec.behavior.scaleDown.stabilizationWindowSeconds, 3);
+    assert.equal(v2.metadata.annotations?.['autoscaling.alpha.kubernetes.io/behavior'], undefined, 'the annotation is not stored');
+  });
+
   it('holds a target above maxReplicas at the maximum (ScalingLimited TooManyReplicas)', async () => {
     await k(['create', 'namespace', 'capped']);
     await apply('capped.yaml', deployment('capped', 'web', 2));

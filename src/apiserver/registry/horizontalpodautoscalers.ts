@@ -3,7 +3,7 @@
  * two definitions. The conversions between the versions are exported for the API server.
  */
 import type { HorizontalPodAutoscaler as HpaV1 } from 'kubernetes-types/autoscaling/v1.js';
-import type { HorizontalPodAutoscalerBehavior, HorizontalPodAutoscaler as HpaV2, MetricSpec, MetricStatus, MetricTarget } from 'kubernetes-types/autoscaling/v2.js';
+import type { HorizontalPodAutoscalerBehavior, HorizontalPodAutoscaler as HpaV2, HorizontalPodAutoscalerSpec as HpaV2Spec, MetricSpec, MetricStatus, MetricTarget } from 'kubernetes-types/autoscaling/v2.js';
 import type { KubeObject } from '../../api/object.js';
 import { canonicalQuantity } from '../../api/quantity.js';
 import { fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
@@ -60,9 +60,28 @@ export function formatHpaMetrics(specs: MetricSpec[] | undefined, statuses: Metr
   return list.join(', ');
 }
 
-/** autoscaling/v1 → v2: the CPU utilization target becomes a Resource metric. */
+// What v1 cannot express rides in annotations, as upstream's conversion keeps it (pkg/apis/autoscaling annotations).
+const BEHAVIOR_ANNOTATION = 'autoscaling.alpha.kubernetes.io/behavior';
+const CONDITIONS_ANNOTATION = 'autoscaling.alpha.kubernetes.io/conditions';
+
+/** Takes an annotation's JSON out of the metadata (undefined when absent or not JSON). */
+function takeAnnotation(meta: { annotations?: Record<string, string> } | undefined, key: string): unknown {
+  const raw = meta?.annotations?.[key];
+  if (raw === undefined) return undefined;
+  delete meta!.annotations![key];
+  if (Object.keys(meta!.annotations!).length === 0) delete meta!.annotations;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** autoscaling/v1 → v2: the CPU utilization target becomes a Resource metric; behavior and conditions come back from their annotations. */
 export function hpaV1ToV2(obj: KubeObject): KubeObject {
   const v1 = structuredClone(as<HpaV1>(obj));
+  const behavior = takeAnnotation(v1.metadata, BEHAVIOR_ANNOTATION) as HpaV2Spec['behavior'];
+  const conditions = takeAnnotation(v1.metadata, CONDITIONS_ANNOTATION) as NonNullable<HpaV2['status']>['conditions'];
   const spec = v1.spec;
   const metrics: MetricSpec[] = [];
   if (spec?.targetCPUUtilizationPercentage !== undefined) {
@@ -76,7 +95,7 @@ export function hpaV1ToV2(obj: KubeObject): KubeObject {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
     metadata: v1.metadata,
-    spec: { scaleTargetRef: spec?.scaleTargetRef ?? { kind: '', name: '' }, minReplicas: spec?.minReplicas, maxReplicas: spec?.maxReplicas ?? 0, ...(metrics.length ? { metrics } : {}) },
+    spec: { scaleTargetRef: spec?.scaleTargetRef ?? { kind: '', name: '' }, minReplicas: spec?.minReplicas, maxReplicas: spec?.maxReplicas ?? 0, ...(metrics.length ? { metrics } : {}), ...(behavior ? { behavior } : {}) },
     status: v1.status
       ? {
           currentReplicas: v1.status.currentReplicas,
@@ -84,6 +103,7 @@ export function hpaV1ToV2(obj: KubeObject): KubeObject {
           lastScaleTime: v1.status.lastScaleTime,
           observedGeneration: v1.status.observedGeneration,
           ...(currentMetrics.length ? { currentMetrics } : {}),
+          ...(Array.isArray(conditions) ? { conditions } : {}),
         }
       : undefined,
   };
@@ -95,6 +115,10 @@ export function hpaV2ToV1(obj: KubeObject): KubeObject {
   const v2 = structuredClone(as<HpaV2>(obj));
   const cpu = v2.spec?.metrics?.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu' && m.resource.target?.type === 'Utilization');
   const cpuNow = v2.status?.currentMetrics?.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu');
+  const extra: Record<string, string> = {};
+  if (v2.spec?.behavior) extra[BEHAVIOR_ANNOTATION] = JSON.stringify(v2.spec.behavior);
+  if (v2.status?.conditions?.length) extra[CONDITIONS_ANNOTATION] = JSON.stringify(v2.status.conditions);
+  if (Object.keys(extra).length) v2.metadata = { ...v2.metadata, annotations: { ...v2.metadata?.annotations, ...extra } };
   const v1: HpaV1 = {
     apiVersion: 'autoscaling/v1',
     kind: 'HorizontalPodAutoscaler',
