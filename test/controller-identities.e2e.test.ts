@@ -129,13 +129,23 @@ spec:
     assert.deepEqual(signed[0].user, { username: SA('certificate-controller'), groups: SA_GROUPS });
   });
 
+  test("skiff's own controllers act as themselves: ServiceLB claims a LoadBalancer Service, the ingress made its class", async () => {
+    assert.equal((await k(['create', 'service', 'loadbalancer', 'lb', '--tcp=8080:80'])).code, 0);
+    const claim = await eventually('the ServiceLB finalizer patch', async () => (await writesBy('services', 'patch', 'default')).find((e) => e.objectRef.name === 'lb'), 15_000);
+    assert.deepEqual(claim.user, { username: SA('servicelb'), groups: SA_GROUPS });
+    assert.equal(claim.responseStatus.code, 200);
+    const ic = await writesBy('ingressclasses', 'create');
+    assert.ok(ic.length > 0 && ic.every((e) => e.user.username === SA('ingress')));
+    assert.equal((await k(['delete', 'service', 'lb', '--timeout=30s'])).code, 0);
+  });
+
   test('no controller acts in system:masters or is refused; the controller manager itself writes only its own objects', async () => {
     const all = await events();
     // The simulated kubelets (node-simulator, kwok's way) too, with skiff:controller:node-simulator.
     const controllerWrites = all.filter((e) => e.user?.username?.startsWith('system:serviceaccount:kube-system:'));
     assert.ok(controllerWrites.length > 20);
     const identities = new Set(controllerWrites.map((e) => e.user.username.split(':').pop()));
-    for (const name of ['node-simulator', 'deployment-controller', 'replicaset-controller', 'job-controller', 'namespace-controller', 'certificate-controller', 'endpointslice-controller', 'node-controller']) {
+    for (const name of ['node-simulator', 'servicelb', 'ingress', 'deployment-controller', 'replicaset-controller', 'job-controller', 'namespace-controller', 'certificate-controller', 'endpointslice-controller', 'node-controller']) {
       assert.ok(identities.has(name), `${name} wrote something (saw ${[...identities].sort().join(', ')})`);
     }
     for (const e of controllerWrites) {
