@@ -64,6 +64,84 @@ export function formatHpaMetrics(specs: MetricSpec[] | undefined, statuses: Metr
 const BEHAVIOR_ANNOTATION = 'autoscaling.alpha.kubernetes.io/behavior';
 const CONDITIONS_ANNOTATION = 'autoscaling.alpha.kubernetes.io/conditions';
 
+const METRICS_ANNOTATION = 'autoscaling.alpha.kubernetes.io/metrics';
+const CURRENT_METRICS_ANNOTATION = 'autoscaling.alpha.kubernetes.io/current-metrics';
+
+/** A v2 metric in autoscaling/v1's annotation form (targetAverageValue, metricName, ...), as upstream's v1 MetricSpec. */
+function metricSpecToV1(m: MetricSpec): Record<string, unknown> {
+  const t = (x: { target?: MetricTarget } | undefined) => x?.target ?? ({} as MetricTarget);
+  switch (m.type) {
+    case 'Resource':
+      return { type: m.type, resource: { name: m.resource?.name, targetAverageUtilization: t(m.resource).averageUtilization, targetAverageValue: t(m.resource).averageValue } };
+    case 'ContainerResource':
+      return { type: m.type, containerResource: { name: m.containerResource?.name, container: m.containerResource?.container, targetAverageUtilization: t(m.containerResource).averageUtilization, targetAverageValue: t(m.containerResource).averageValue } };
+    case 'Pods':
+      return { type: m.type, pods: { metricName: m.pods?.metric?.name, selector: m.pods?.metric?.selector, targetAverageValue: t(m.pods).averageValue } };
+    case 'Object':
+      return { type: m.type, object: { target: m.object?.describedObject, metricName: m.object?.metric?.name, selector: m.object?.metric?.selector, targetValue: t(m.object).value, averageValue: t(m.object).averageValue } };
+    case 'External':
+      return { type: m.type, external: { metricName: m.external?.metric?.name, metricSelector: m.external?.metric?.selector, targetValue: t(m.external).value, targetAverageValue: t(m.external).averageValue } };
+    default:
+      return { type: m.type };
+  }
+}
+
+/** The reverse of metricSpecToV1. */
+function metricSpecFromV1(m: any): MetricSpec {
+  const util = (u: unknown, v: unknown): MetricTarget => (u !== undefined ? { type: 'Utilization', averageUtilization: u as number } : { type: 'AverageValue', averageValue: v as string });
+  const val = (avg: unknown, v: unknown): MetricTarget => (avg !== undefined ? { type: 'AverageValue', averageValue: avg as string } : { type: 'Value', value: v as string });
+  switch (m?.type) {
+    case 'Resource':
+      return { type: 'Resource', resource: { name: m.resource?.name, target: util(m.resource?.targetAverageUtilization, m.resource?.targetAverageValue) } };
+    case 'ContainerResource':
+      return { type: 'ContainerResource', containerResource: { name: m.containerResource?.name, container: m.containerResource?.container, target: util(m.containerResource?.targetAverageUtilization, m.containerResource?.targetAverageValue) } };
+    case 'Pods':
+      return { type: 'Pods', pods: { metric: { name: m.pods?.metricName, selector: m.pods?.selector }, target: { type: 'AverageValue', averageValue: m.pods?.targetAverageValue } } };
+    case 'Object':
+      return { type: 'Object', object: { describedObject: m.object?.target, metric: { name: m.object?.metricName, selector: m.object?.selector }, target: val(m.object?.averageValue, m.object?.targetValue) } };
+    case 'External':
+      return { type: 'External', external: { metric: { name: m.external?.metricName, selector: m.external?.metricSelector }, target: val(m.external?.targetAverageValue, m.external?.targetValue) } };
+    default:
+      return { type: m?.type ?? '' };
+  }
+}
+
+/** A v2 metric status in autoscaling/v1's annotation form (currentAverageValue, ...). */
+function metricStatusToV1(m: MetricStatus): Record<string, unknown> {
+  switch (m.type) {
+    case 'Resource':
+      return { type: m.type, resource: { name: m.resource?.name, currentAverageUtilization: m.resource?.current?.averageUtilization, currentAverageValue: m.resource?.current?.averageValue } };
+    case 'ContainerResource':
+      return { type: m.type, containerResource: { name: m.containerResource?.name, container: m.containerResource?.container, currentAverageUtilization: m.containerResource?.current?.averageUtilization, currentAverageValue: m.containerResource?.current?.averageValue } };
+    case 'Pods':
+      return { type: m.type, pods: { metricName: m.pods?.metric?.name, selector: m.pods?.metric?.selector, currentAverageValue: m.pods?.current?.averageValue } };
+    case 'Object':
+      return { type: m.type, object: { target: m.object?.describedObject, metricName: m.object?.metric?.name, selector: m.object?.metric?.selector, currentValue: m.object?.current?.value, averageValue: m.object?.current?.averageValue } };
+    case 'External':
+      return { type: m.type, external: { metricName: m.external?.metric?.name, metricSelector: m.external?.metric?.selector, currentValue: m.external?.current?.value, currentAverageValue: m.external?.current?.averageValue } };
+    default:
+      return { type: m.type };
+  }
+}
+
+/** The reverse of metricStatusToV1. */
+function metricStatusFromV1(m: any): MetricStatus {
+  switch (m?.type) {
+    case 'Resource':
+      return { type: 'Resource', resource: { name: m.resource?.name, current: { averageUtilization: m.resource?.currentAverageUtilization, averageValue: m.resource?.currentAverageValue } } };
+    case 'ContainerResource':
+      return { type: 'ContainerResource', containerResource: { name: m.containerResource?.name, container: m.containerResource?.container, current: { averageUtilization: m.containerResource?.currentAverageUtilization, averageValue: m.containerResource?.currentAverageValue } } };
+    case 'Pods':
+      return { type: 'Pods', pods: { metric: { name: m.pods?.metricName, selector: m.pods?.selector }, current: { averageValue: m.pods?.currentAverageValue } } };
+    case 'Object':
+      return { type: 'Object', object: { describedObject: m.object?.target, metric: { name: m.object?.metricName, selector: m.object?.selector }, current: { value: m.object?.currentValue, averageValue: m.object?.averageValue } } };
+    case 'External':
+      return { type: 'External', external: { metric: { name: m.external?.metricName, selector: m.external?.metricSelector }, current: { value: m.external?.currentValue, averageValue: m.external?.currentAverageValue } } };
+    default:
+      return { type: m?.type ?? '' };
+  }
+}
+
 /** Takes an annotation's JSON out of the metadata (undefined when absent or not JSON). */
 function takeAnnotation(meta: { annotations?: Record<string, string> } | undefined, key: string): unknown {
   const raw = meta?.annotations?.[key];
@@ -82,13 +160,17 @@ export function hpaV1ToV2(obj: KubeObject): KubeObject {
   const v1 = structuredClone(as<HpaV1>(obj));
   const behavior = takeAnnotation(v1.metadata, BEHAVIOR_ANNOTATION) as HpaV2Spec['behavior'];
   const conditions = takeAnnotation(v1.metadata, CONDITIONS_ANNOTATION) as NonNullable<HpaV2['status']>['conditions'];
+  const otherMetrics = takeAnnotation(v1.metadata, METRICS_ANNOTATION);
+  const annotatedCurrent = takeAnnotation(v1.metadata, CURRENT_METRICS_ANNOTATION);
   const spec = v1.spec;
-  const metrics: MetricSpec[] = [];
+  // Upstream's order: the annotated metrics first, then the CPU target.
+  const metrics: MetricSpec[] = Array.isArray(otherMetrics) ? otherMetrics.map(metricSpecFromV1) : [];
   if (spec?.targetCPUUtilizationPercentage !== undefined) {
     metrics.push({ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: spec.targetCPUUtilizationPercentage } } });
   }
-  const currentMetrics: MetricStatus[] = [];
-  if (v1.status?.currentCPUUtilizationPercentage !== undefined) {
+  let currentMetrics: MetricStatus[] = [];
+  if (Array.isArray(annotatedCurrent)) currentMetrics = annotatedCurrent.map(metricStatusFromV1);
+  else if (v1.status?.currentCPUUtilizationPercentage !== undefined) {
     currentMetrics.push({ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: v1.status.currentCPUUtilizationPercentage } } });
   }
   const v2: HpaV2 = {
@@ -116,6 +198,9 @@ export function hpaV2ToV1(obj: KubeObject): KubeObject {
   const cpu = v2.spec?.metrics?.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu' && m.resource.target?.type === 'Utilization');
   const cpuNow = v2.status?.currentMetrics?.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu');
   const extra: Record<string, string> = {};
+  const others = (v2.spec?.metrics ?? []).filter((m) => m !== cpu);
+  if (others.length) extra[METRICS_ANNOTATION] = JSON.stringify(others.map(metricSpecToV1));
+  if (v2.status?.currentMetrics?.length) extra[CURRENT_METRICS_ANNOTATION] = JSON.stringify(v2.status.currentMetrics.map(metricStatusToV1));
   if (v2.spec?.behavior) extra[BEHAVIOR_ANNOTATION] = JSON.stringify(v2.spec.behavior);
   if (v2.status?.conditions?.length) extra[CONDITIONS_ANNOTATION] = JSON.stringify(v2.status.conditions);
   if (Object.keys(extra).length) v2.metadata = { ...v2.metadata, annotations: { ...v2.metadata?.annotations, ...extra } };
