@@ -183,6 +183,9 @@ spec:
     assert.equal(await can('local-path-provisioner', 'delete', 'persistentvolumes'), 'no');
     assert.equal(await can('horizontal-pod-autoscaler', 'update', 'deployments.apps', '--subresource=scale'), 'yes');
     assert.equal(await can('horizontal-pod-autoscaler', 'update', 'deployments.apps'), 'no');
+    // The controller manager made their ServiceAccounts, as upstream's client builder does.
+    const sas = (await k.json(['get', 'serviceaccounts', '-n', 'kube-system'])).items.map((sa: any) => sa.metadata.name);
+    for (const name of ['deployment-controller', 'certificate-controller', 'node-controller', 'servicelb']) assert.ok(sas.includes(name), `${name} in ${sas.join(', ')}`);
     // The bootstrap roles are there to read, as upstream renders them.
     const role = await k.json(['get', 'clusterrole', 'system:controller:deployment-controller']);
     assert.equal(role.metadata.annotations['rbac.authorization.kubernetes.io/autoupdate'], 'true');

@@ -12,6 +12,8 @@ import { ApiEventRecorder } from '../client/event-recorder.js';
 import { SharedInformerFactory } from '../client/informer.js';
 import { LeaderElector } from '../client/leader-election.js';
 import { RestClient } from '../client/rest-client.js';
+import { ServiceAccounts } from '../client/resources.js';
+import { isAlreadyExists, isNotFound } from '../api/status.js';
 import { realClock, type Client } from '../client/types.js';
 import { controllerFactories } from '../controllers/all.js';
 import { defaultControllerOptions, type ControllerContext, type ControllerOptions } from '../controllers/controller.js';
@@ -116,7 +118,11 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, cr
       () => {
         const ctx = makeContext(cmClient, options);
         const manager = new ControllerManager(ctx, controllerFactories, config.disable, credentialsFor);
-        return { start: () => manager.start(), stop: () => manager.stop() };
+        const start = async () => {
+          if (useServiceAccountCredentials) await ensureServiceAccounts(cmClient, manager.names.map((n) => CONTROLLER_SERVICE_ACCOUNTS[n]));
+          await manager.start();
+        };
+        return { start, stop: () => manager.stop() };
       },
     ),
   );
@@ -183,6 +189,28 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, cr
       simInformers?.stop();
     },
   };
+}
+
+/**
+ * kube-controller-manager's service-account client builder makes each controller's ServiceAccount in kube-system
+ * when missing (getOrCreateServiceAccount), so `kubectl get sa -n kube-system` lists them as upstream. In-process, no
+ * token is needed: the transport carries the identity. A failure is logged, not fatal: RBAC binds the name either way.
+ */
+async function ensureServiceAccounts(client: Client, names: (string | undefined)[]): Promise<void> {
+  const log = createLogger('kube-controller-manager');
+  for (const name of new Set(names.filter((n): n is string => !!n))) {
+    try {
+      await client.get(ServiceAccounts, 'kube-system', name);
+    } catch (err) {
+      if (!isNotFound(err)) {
+        log.error('cannot read a controller service account', { serviceAccount: name, err });
+        continue;
+      }
+      await client.create(ServiceAccounts, 'kube-system', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: 'kube-system' } }).catch((createErr: unknown) => {
+        if (!isAlreadyExists(createErr)) log.error('cannot create a controller service account', { serviceAccount: name, err: createErr });
+      });
+    }
+  }
 }
 
 function makeContext(client: Client, options: ControllerContext['options']): ControllerContext {
