@@ -250,6 +250,27 @@ export async function hardCleanAgent(o: AgentCleanupOptions): Promise<string[]> 
     });
   }
 
+  // 1b. Any supervisor of this state dir still running (one that shim.pid no longer names, e.g. after a restarted agent
+  //     started another): found by its command line.
+  await step('looking for stray supervisors', async () => {
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      let cmdline: string;
+      try {
+        cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!cmdline.includes('shim-main.js') || !cmdline.split('\0').includes(processState)) continue;
+      try {
+        process.kill(Number(name), 'SIGKILL');
+        report.push(`killed a stray supervisor ${name}`);
+      } catch {
+        // exited
+      }
+    }
+  });
+
   // 2. Whatever still runs in the pods' cgroups (containers of another runtime, strays), then the cgroups, deepest first.
   for (const uid of uids) {
     await step(`cleaning the cgroups of pod ${uid}`, async () => {
