@@ -1,6 +1,6 @@
 /** End-to-end: the real kubectl against a real skiff server (SQLite store), asserting on JSON output. */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -301,6 +301,7 @@ describe('kubectl 1.30 end-to-end', { skip: skip130 }, () => {
     const f = join(dir, 'd.yaml');
     await writeFile(f, DEPLOY('nginx:1.25', []));
     const a = await k(['apply', '-f', f]);
+    await rm(dir, { recursive: true, force: true });
     assert.equal(a.code, 0, a.stderr);
     const t = await k(['get', 'configmaps']);
     assert.match(t.stdout, /^NAME\s+DATA\s+AGE/);
