@@ -11,9 +11,9 @@ import { request } from 'node:https';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { RENEW_BEFORE_DAYS } from '../apiserver/auth/pki.js';
 import { defaultDataDir } from './flags.js';
+import { serverOfAdminKubeconfig } from './kubeconfig-command.js';
 
 export const CERTIFICATE_USAGE = `Usage: skiff certificate check|rotate [--data-dir DIR]
 
@@ -135,12 +135,7 @@ function table(rows: CertRow[]): string {
 
 /** The server URL when a skiff server answers /livez there with this CA, else undefined. */
 async function serverAnswers(kubeconfig: string, ca: string): Promise<string | undefined> {
-  let server: string | undefined;
-  try {
-    server = (parseYaml(await readFile(kubeconfig, 'utf8')) as { clusters?: Array<{ cluster?: { server?: string } }> }).clusters?.[0]?.cluster?.server;
-  } catch {
-    return undefined;
-  }
+  const server = await serverOfAdminKubeconfig(kubeconfig);
   if (!server) return undefined;
   return new Promise((done) => {
     const req = request(new URL('/livez', server), { ca, timeout: 2000 }, (res) => {

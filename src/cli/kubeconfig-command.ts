@@ -119,7 +119,7 @@ export async function kubeconfigCommand(argv: string[], io: KubeconfigCommandIo)
 }
 
 /** The server URL of the admin kubeconfig `skiff server` wrote, if it is there. */
-async function serverOfAdminKubeconfig(path: string): Promise<string | undefined> {
+export async function serverOfAdminKubeconfig(path: string): Promise<string | undefined> {
   try {
     const doc = parseYaml(await readFile(path, 'utf8')) as { clusters?: Array<{ cluster?: { server?: string } }> };
     return doc.clusters?.[0]?.cluster?.server;

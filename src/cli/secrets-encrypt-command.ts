@@ -9,9 +9,9 @@ import { request } from 'node:https';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { ENCRYPTION_PATHS, type EncryptionStatus } from '../storage/encryption/secrets-encryption.js';
 import { defaultDataDir } from './flags.js';
+import { serverOfAdminKubeconfig } from './kubeconfig-command.js';
 
 export const SECRETS_ENCRYPT_USAGE = `Usage: skiff secrets-encrypt status|rotate-keys|reencrypt [--data-dir DIR] [--server URL]
 
@@ -63,7 +63,7 @@ export async function secretsEncryptCommand(argv: string[], io: CommandIo): Prom
     io.stderr(`skiff secrets-encrypt: ${e.code === 'ENOENT' ? `no admin credentials in ${tls} (run this on a server, or give its --data-dir)` : e.code === 'EACCES' ? `cannot read ${e.path}: permission denied (run as the user that runs skiff server)` : e.message}\n`);
     return 1;
   }
-  const server = parsed.values.server ?? (await kubeconfigServer(join(dataDir, 'kubeconfig.yaml'))) ?? 'https://127.0.0.1:6443';
+  const server = parsed.values.server ?? (await serverOfAdminKubeconfig(join(dataDir, 'kubeconfig.yaml'))) ?? 'https://127.0.0.1:6443';
   const path = sub === 'status' ? ENCRYPTION_PATHS.status : sub === 'rotate-keys' ? ENCRYPTION_PATHS.rotateKeys : ENCRYPTION_PATHS.reencrypt;
   let reply: { code: number; body: string };
   try {
@@ -123,12 +123,4 @@ function call(url: URL, method: string, creds: { ca: string; cert: string; key: 
     req.on('error', reject);
     req.end();
   });
-}
-
-async function kubeconfigServer(path: string): Promise<string | undefined> {
-  try {
-    return (parseYaml(await readFile(path, 'utf8')) as { clusters?: Array<{ cluster?: { server?: string } }> }).clusters?.[0]?.cluster?.server;
-  } catch {
-    return undefined;
-  }
 }

@@ -118,25 +118,17 @@ export class EncryptingStore implements Store {
    */
   async reencrypt(prefixes: string[], pageSize = 500): Promise<ReencryptResult> {
     const result: ReencryptResult = { scanned: 0, rewritten: 0 };
-    for (const prefix of prefixes) {
-      let startKey: string | undefined;
-      for (;;) {
-        const page = await this.inner.list(prefix, { limit: pageSize, ...(startKey ? { startKey } : {}) });
-        for (const kv of page.kvs) {
-          result.scanned++;
-          const read = this.#transformer.fromStorage(kv.key, kv.value);
-          if (!read.stale) continue;
-          try {
-            await this.update(kv.key, read.value, kv.modRevision);
-            result.rewritten++;
-          } catch (err) {
-            if (!(err instanceof RevisionConflictError) && !(err instanceof KeyNotFoundError)) throw err;
-          }
-        }
-        if (!page.more || page.kvs.length === 0) break;
-        startKey = `${page.kvs[page.kvs.length - 1]!.key}\0`;
+    await this.#eachStored(prefixes, pageSize, async (kv) => {
+      result.scanned++;
+      const read = this.#transformer.fromStorage(kv.key, kv.value);
+      if (!read.stale) return;
+      try {
+        await this.update(kv.key, read.value, kv.modRevision);
+        result.rewritten++;
+      } catch (err) {
+        if (!(err instanceof RevisionConflictError) && !(err instanceof KeyNotFoundError)) throw err;
       }
-    }
+    });
     return result;
   }
 
@@ -144,19 +136,24 @@ export class EncryptingStore implements Store {
   async countStale(prefixes: string[], pageSize = 500): Promise<{ scanned: number; stale: number }> {
     let scanned = 0;
     let stale = 0;
+    await this.#eachStored(prefixes, pageSize, (kv) => {
+      scanned++;
+      if (this.#transformer.fromStorage(kv.key, kv.value).stale) stale++;
+    });
+    return { scanned, stale };
+  }
+
+  /** Every stored (still sealed) value under `prefixes`, a page at a time. */
+  async #eachStored(prefixes: string[], pageSize: number, fn: (kv: KeyValue) => void | Promise<void>): Promise<void> {
     for (const prefix of prefixes) {
       let startKey: string | undefined;
       for (;;) {
         const page = await this.inner.list(prefix, { limit: pageSize, ...(startKey ? { startKey } : {}) });
-        for (const kv of page.kvs) {
-          scanned++;
-          if (this.#transformer.fromStorage(kv.key, kv.value).stale) stale++;
-        }
+        for (const kv of page.kvs) await fn(kv);
         if (!page.more || page.kvs.length === 0) break;
         startKey = `${page.kvs[page.kvs.length - 1]!.key}\0`;
       }
     }
-    return { scanned, stale };
   }
 
   #open(kv: KeyValue): KeyValue {
