@@ -15,7 +15,7 @@ import { defaultBuildIncludes, parseGoFile } from './parse-go-file.js';
 const API_PACKAGES = [
   'core/v1', 'apps/v1', 'batch/v1', 'autoscaling/v1', 'autoscaling/v2', 'coordination/v1', 'discovery/v1',
   'events/v1', 'rbac/v1', 'storage/v1', 'networking/v1', 'policy/v1', 'scheduling/v1', 'authentication/v1',
-  'authorization/v1', 'certificates/v1',
+  'authorization/v1', 'certificates/v1', 'admissionregistration/v1',
 ];
 /** Packages read from kubernetes/apimachinery (import path k8s.io/apimachinery/<dir>). */
 const APIMACHINERY_PACKAGES = ['pkg/apis/meta/v1', 'pkg/types'];
@@ -42,6 +42,8 @@ const ROOT_KINDS: Record<string, string[]> = {
   // TokenRequest: the serviceaccounts/token subresource (`kubectl create token`, projected tokens).
   'authentication/v1': ['SelfSubjectReview', 'TokenReview', 'TokenRequest'],
   'certificates/v1': ['CertificateSigningRequest'],
+  // Webhook configurations (admission/webhook/) and ValidatingAdmissionPolicy with its binding (admission/policy/).
+  'admissionregistration/v1': ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
 };
 const META_KINDS = ['Status', 'DeleteOptions', 'WatchEvent'];
 
