@@ -24,6 +24,7 @@ import { serveDeclared, serveScale, serveStatus } from './handlers/subresource.j
 import { updateResource } from './handlers/update.js';
 import { DEFAULT_WATCH_LIMITS, WatchRegistry, watchResource, type WatchLimits } from './handlers/watch.js';
 import { negotiateDiscovery, parseAccept } from './negotiation.js';
+import type { ResourceRegistry } from './registry/resource-registry.js';
 import type { ResourceDefinition } from './registry/types.js';
 import { parseRequestInfo, type RequestInfo, type ResourceRequestInfo } from './request-info.js';
 import type { ResourceOps } from './resource-ops.js';
@@ -54,7 +55,8 @@ export interface ReadyCheck {
 
 export interface HandlerOptions {
   ops: ResourceOps;
-  resources: ResourceDefinition[];
+  /** The served resources: a plain list, or the server's registry, which custom resources join and leave. */
+  resources: readonly ResourceDefinition[] | ResourceRegistry;
   discovery: Discovery;
   /** A plain value when the answer is at hand (client certificates), a promise otherwise. */
   authenticate(req: IncomingMessage): UserInfo | undefined | Promise<UserInfo | undefined>;
@@ -90,6 +92,18 @@ export interface HandlerOptions {
   translateError?(err: unknown): StatusError | undefined;
   /** Group versions served by code of their own (metrics.k8s.io: ../metrics/), after authorization. */
   delegatedGroups?: readonly DelegatedGroup[];
+  /**
+   * Static files served before authentication (the web console's page and scripts at /console: ../console/). They hold
+   * no data; what the page shows comes from API requests made with the user's own credentials.
+   */
+  staticFiles?: StaticFiles;
+}
+
+export interface StaticFiles {
+  /** True when the path is one of these files' (checked before authentication, so keep it a prefix test). */
+  owns(path: string): boolean;
+  /** Answers the request, or throws a StatusError. */
+  serve(req: IncomingMessage, res: ServerResponse, path: string): void;
 }
 
 /**
@@ -151,6 +165,7 @@ export class ApiHandler {
     const url = splitRequestUrl(req.url ?? '/');
     const path = url.pathname;
     if (PUBLIC_PATHS.has(path) || HEALTH_CHECK_PATH.test(path)) return this.servePublic(req, res, path, url.searchParams);
+    if (this.opts.staticFiles?.owns(path)) return this.opts.staticFiles.serve(req, res, path);
     const authenticated = this.opts.authenticate(req);
     let user = authenticated instanceof Promise ? await authenticated : authenticated;
     if (!user) throw unauthorized();

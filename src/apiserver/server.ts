@@ -38,7 +38,7 @@ import { ApiServerResponse } from './filters/api-response.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, limitConnections } from './filters/connection-limit.js';
 import { DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, withMaxInFlightLimit } from './filters/max-in-flight.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestTimeout } from './filters/request-timeout.js';
-import { ApiHandler, type HandlerExtensions, type VersionInfo } from './http-handler.js';
+import { ApiHandler, type HandlerExtensions, type StaticFiles, type VersionInfo } from './http-handler.js';
 import { InProcessTransport, inProcessUser } from './in-process-transport.js';
 import { mountNodeJoin, type NodeJoinOptions } from './node-join/node-join-handler.js';
 import { GROUP_SYSTEM_MASTERS, type UserInfo } from './auth/user-info.js';
@@ -131,6 +131,8 @@ export interface ApiServerOptions {
   audit?: Auditor;
   /** Group versions served by code of their own, in discovery too (metrics.k8s.io: ../metrics/). */
   delegatedGroups?: readonly DelegatedGroup[];
+  /** Static files served without authentication (the web console at /console: HandlerOptions.staticFiles). */
+  staticFiles?: StaticFiles;
 }
 
 export interface ApiServer {
@@ -211,6 +213,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     endpoints: opts.endpoints,
     audit: opts.audit,
     delegatedGroups: opts.delegatedGroups,
+    staticFiles: opts.staticFiles,
   });
   const server = createHttpsServer(opts, opts.nodeJoin ? mountNodeJoin(handler.handle, opts.nodeJoin, ops, opts.resources) : handler.handle);
 
