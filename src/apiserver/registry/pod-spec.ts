@@ -181,6 +181,11 @@ function validateContainers(containers: Container[] | undefined, path: string, s
 export interface PodSpecRules {
   /** Restart policies this owner accepts (Deployments only Always, Jobs OnFailure/Never). */
   restartPolicies?: string[];
+  /**
+   * Volume names provided outside the pod spec that containers may mount: a StatefulSet's volumeClaimTemplates,
+   * which its controller turns into pod volumes (upstream's StatefulSet validation lets mounts name them).
+   */
+  extraVolumes?: Iterable<string>;
 }
 
 /** Validates a PodSpec at `path` (e.g. `spec` or `spec.template.spec`). */
@@ -197,6 +202,7 @@ export function validatePodSpec(spec: PodSpec | undefined, path: string, rules: 
       volumes.add(v.name);
     }
   });
+  for (const name of rules.extraVolumes ?? []) volumes.add(name);
   if (!spec.containers || spec.containers.length === 0) errs.push(fieldRequired(`${path}.containers`));
   const names = new Set<string>();
   errs.push(...validateContainers(spec.initContainers, `${path}.initContainers`, names, volumes));

@@ -62,7 +62,7 @@ export const statefulsets = defineResource({
       ...validateNonNegative(s.minReadySeconds, 'spec.minReadySeconds'),
       ...validateNonNegative(s.revisionHistoryLimit, 'spec.revisionHistoryLimit'),
       ...validateTemplateSelector(s.selector, s.template, 'statefulset'),
-      ...validatePodTemplate(s.template, 'spec.template', { restartPolicies: ['Always'] }),
+      ...validatePodTemplate(s.template, 'spec.template', { restartPolicies: ['Always'], extraVolumes: claimTemplateNames(s) }),
     ];
     if (s.podManagementPolicy && s.podManagementPolicy !== 'OrderedReady' && s.podManagementPolicy !== 'Parallel') {
       errs.push(fieldNotSupported('spec.podManagementPolicy', s.podManagementPolicy, ['OrderedReady', 'Parallel']));
@@ -88,3 +88,10 @@ export const statefulsets = defineResource({
     },
   },
 });
+
+/** Names of the volumeClaimTemplates, which the controller adds to each pod as volumes of the same name. */
+function claimTemplateNames(spec: StatefulSetSpec): string[] {
+  const names: string[] = [];
+  for (const t of spec.volumeClaimTemplates ?? []) if (t?.metadata?.name) names.push(t.metadata.name);
+  return names;
+}
