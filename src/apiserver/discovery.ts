@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { groupVersion } from '../api/object.js';
 import type { DelegatedGroup } from './delegated-groups.js';
+import { ResourceRegistry } from './registry/resource-registry.js';
 import type { ResourceDefinition, Verb } from './registry/types.js';
 
 export const ALL_VERBS: Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -38,30 +39,44 @@ export interface GroupInfo {
 }
 
 export class Discovery {
-  readonly groups: GroupInfo[];
-  private readonly byGroupVersion = new Map<string, ResourceDefinition[]>();
+  groups: GroupInfo[] = [];
+  private readonly registry: ResourceRegistry;
+  private byGroupVersion = new Map<string, ResourceDefinition[]>();
   private readonly cache = new Map<string, string>();
 
-  /** `groupOrder` lists group names in the order discovery presents them (kube-apiserver's priority order). */
-  /** `delegated`: group versions served outside the registry (delegated-groups.ts), listed after the registry's groups. */
-  constructor(private readonly resources: ResourceDefinition[], private readonly serverAddress: () => string, private readonly delegated: readonly DelegatedGroup[] = []) {
+  /**
+   * Groups are listed in registry order (kube-apiserver's priority order for the built-in ones), then groups added
+   * to the registry later (custom resources: upstream gives CRD groups priority 1000, below every built-in group),
+   * then `delegated`: group versions served outside the registry (delegated-groups.ts). The documents are rebuilt
+   * when the registry changes.
+   */
+  constructor(resources: readonly ResourceDefinition[] | ResourceRegistry, private readonly serverAddress: () => string, private readonly delegated: readonly DelegatedGroup[] = []) {
+    this.registry = ResourceRegistry.of(resources);
+    this.rebuild();
+    this.registry.onChange(() => this.rebuild());
+  }
+
+  private rebuild(): void {
     const groups = new Map<string, GroupInfo>();
-    for (const def of resources) {
+    const byGroupVersion = new Map<string, ResourceDefinition[]>();
+    for (const def of this.registry.all()) {
       const gv = groupVersion(def.group, def.version);
-      let list = this.byGroupVersion.get(gv);
-      if (!list) this.byGroupVersion.set(gv, (list = []));
+      let list = byGroupVersion.get(gv);
+      if (!list) byGroupVersion.set(gv, (list = []));
       list.push(def);
       let g = groups.get(def.group);
       if (!g) groups.set(def.group, (g = { name: def.group, versions: [] }));
       if (!g.versions.includes(def.version)) g.versions.push(def.version);
     }
     for (const g of groups.values()) g.versions.sort(compareVersions);
-    for (const d of delegated) {
+    for (const d of this.delegated) {
       let g = groups.get(d.group);
       if (!g) groups.set(d.group, (g = { name: d.group, versions: [] }));
       if (!g.versions.includes(d.version)) g.versions.push(d.version);
     }
+    this.byGroupVersion = byGroupVersion;
     this.groups = [...groups.values()];
+    this.cache.clear();
   }
 
   resourcesOf(group: string, version: string): ResourceDefinition[] | undefined {

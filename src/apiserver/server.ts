@@ -45,6 +45,7 @@ import { GROUP_SYSTEM_MASTERS, type UserInfo } from './auth/user-info.js';
 import { RbacAuthorization } from './auth/rbac/rbac-authorization.js';
 import { startEventTtl } from './event-ttl.js';
 import { decodeFromStore } from './object-codec.js';
+import { ResourceRegistry } from './registry/resource-registry.js';
 import type { ResourceDefinition } from './registry/types.js';
 import { ResourceOps } from './resource-ops.js';
 import { translateStoreError } from './store-errors.js';
@@ -141,6 +142,8 @@ export interface ApiServer {
   ops: ResourceOps;
   handler: ApiHandler;
   cache: WatchCache;
+  /** The served resources; custom resources join and leave it while the server runs. */
+  registry: ResourceRegistry;
   /**
    * A client Transport through this server's request pipeline without TLS or sockets, acting as `user`
    * (default: the loopback identity system:apiserver). For the controllers and scheduler of `skiff server`.
@@ -184,10 +187,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   let cacheReady = false;
   let bootstrapped = false;
   let port = opts.port;
-  const discovery = new Discovery(opts.resources, () => `${opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host}:${port}`, opts.delegatedGroups);
+  // The served resources: the built-in ones, and custom resources added while the server runs (crd/).
+  const registry = new ResourceRegistry(rbac.withAccessReviews(opts.resources));
+  opts.extensions?.followRegistry?.(registry);
+  const discovery = new Discovery(registry, () => `${opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host}:${port}`, opts.delegatedGroups);
   const handler = new ApiHandler({
     ops,
-    resources: rbac.withAccessReviews(opts.resources),
+    resources: registry,
     discovery,
     authenticate: (req) => inProcessUser(req) ?? opts.authenticator.authenticate(req),
     version: versionInfo(),
@@ -254,6 +260,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     ops,
     handler,
     cache,
+    registry,
     inProcessTransport: (user) => new InProcessTransport(handler.handle, user),
     async close() {
       eventTtl?.stop();

@@ -11,6 +11,7 @@ import { fieldManagerOf, recordUpdate } from '../apply/apply.js';
 import type { UserInfo } from '../auth/user-info.js';
 import { warningHeaderValues } from '../limits/warning-headers.js';
 import { negotiateTable, parseAccept, TABLE_CONTENT_TYPE } from '../negotiation.js';
+import { ResourceRegistry } from '../registry/resource-registry.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import type { ResourceRequestInfo } from '../request-info.js';
 import type { ResourceOps, WriteOptions } from '../resource-ops.js';
@@ -29,6 +30,8 @@ export interface HandlerExtensions extends BodyDecoders {
   checkDecoded?(def: ResourceDefinition, obj: unknown): { unknown: string[]; typeErrors: string[] };
   /** Serves /openapi/v3 and /openapi/v3/<gv> (and v2); returns false when the path is not an OpenAPI document. */
   serveOpenApi?(path: string, query: URLSearchParams, res: ServerResponse): boolean;
+  /** Called once with the server's registry, so what derives from the served resources (OpenAPI) follows it. */
+  followRegistry?(registry: ResourceRegistry): void;
 }
 
 /** One resource request, as the handlers see it. */
@@ -58,25 +61,25 @@ export function isControlPlaneIdentity(user: UserInfo): boolean {
 }
 
 export class RequestScope {
-  private readonly byGVR = new Map<string, ResourceDefinition>();
+  /** The served resources, built-in and custom (looked up per request: custom resources come and go). */
+  readonly registry: ResourceRegistry;
 
   constructor(
     readonly ops: ResourceOps,
-    resources: ResourceDefinition[],
+    resources: readonly ResourceDefinition[] | ResourceRegistry,
     readonly ext: HandlerExtensions,
   ) {
-    for (const def of resources) this.byGVR.set(`${def.group}/${def.version}/${def.plural}`, def);
+    this.registry = ResourceRegistry.of(resources);
   }
 
   /** The served definition of group/version/plural, if any. */
   lookup(group: string, version: string, plural: string): ResourceDefinition | undefined {
-    return this.byGVR.get(`${group}/${version}/${plural}`);
+    return this.registry.lookup(group, version, plural);
   }
 
   /** The first served version of group/plural (registry order lists each group's preferred version first). */
   preferred(group: string, plural: string): ResourceDefinition | undefined {
-    for (const def of this.byGVR.values()) if (def.group === group && def.plural === plural) return def;
-    return undefined;
+    return this.registry.preferred(group, plural);
   }
 
   /** The definition whose objects are stored for def (itself, unless def is a converted view of another version). */

@@ -15,6 +15,7 @@ import type { ServerResponse } from 'node:http';
 import { groupVersion } from '../../api/object.js';
 import { typeForKind, typeOf } from '../../api/schema/schema.js';
 import { pathNotFound } from '../../api/status.js';
+import { ResourceRegistry } from '../registry/resource-registry.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import { componentSchemas, referencedSchemas, schemaRef, type GroupVersionKind, type JsonSchema } from './component-schemas.js';
 import { pathItems } from './path-items.js';
@@ -44,26 +45,45 @@ interface RenderedDocument {
 
 export class OpenApiV3 {
   /** Resources by index key (`api/v1`, `apis/apps/v1`), in registry order. */
-  private readonly byKey = new Map<string, ResourceDefinition[]>();
+  private byKey = new Map<string, ResourceDefinition[]>();
   private readonly documents = new Map<string, RenderedDocument>();
   private index: RenderedDocument | undefined;
   private readonly advertiseStrategicMerge: boolean;
+  private readonly registry: ResourceRegistry;
   /**
    * /openapi/v2, built from the same group-version documents, with strategic merge patch listed only when
    * `advertiseStrategicMerge` says so, as in v3: until then every kubectl (1.27 reads v2, 1.32 falls back to it)
    * computes apply patches from its compiled-in types, which is what the schemas have not yet been proven against.
-   * Rendered once, when /openapi/v2 is first asked for.
+   * Rendered when /openapi/v2 is first asked for, and again after the registry changed.
    */
-  private readonly v2 = new OpenApiV2(() => [...this.byKey.values()].map((defs) => this.buildDocument(defs, this.advertiseStrategicMerge)));
+  private v2 = this.newV2();
 
-  constructor(resources: readonly ResourceDefinition[], opts: OpenApiV3Options = {}) {
-    for (const def of resources) {
+  /** The documents follow a registry: a group version whose resources change is rendered again on its next request. */
+  constructor(resources: readonly ResourceDefinition[] | ResourceRegistry, opts: OpenApiV3Options = {}) {
+    this.registry = ResourceRegistry.of(resources);
+    this.advertiseStrategicMerge = opts.advertiseStrategicMerge ?? false;
+    this.rebuild();
+    this.registry.onChange((changed) => {
+      this.rebuild();
+      for (const gv of changed) this.documents.delete(gv.includes('/') ? `apis/${gv}` : `api/${gv}`);
+      this.index = undefined;
+      this.v2 = this.newV2();
+    });
+  }
+
+  private newV2(): OpenApiV2 {
+    return new OpenApiV2(() => [...this.byKey.values()].map((defs) => this.buildDocument(defs, this.advertiseStrategicMerge)));
+  }
+
+  private rebuild(): void {
+    const byKey = new Map<string, ResourceDefinition[]>();
+    for (const def of this.registry.all()) {
       const key = indexKey(def.group, def.version);
-      let list = this.byKey.get(key);
-      if (!list) this.byKey.set(key, (list = []));
+      let list = byKey.get(key);
+      if (!list) byKey.set(key, (list = []));
       list.push(def);
     }
-    this.advertiseStrategicMerge = opts.advertiseStrategicMerge ?? false;
+    this.byKey = byKey;
   }
 
   /** Index keys of the served group versions, e.g. `api/v1`, `apis/apps/v1`. */
