@@ -21,6 +21,7 @@ import { ingresses } from './ingresses.js';
 import { jobs } from './jobs.js';
 import { leases } from './leases.js';
 import { limitranges } from './limitranges.js';
+import { mutatingwebhookconfigurations } from './mutatingwebhookconfigurations.js';
 import { namespaces } from './namespaces.js';
 import { networkpolicies } from './networkpolicies.js';
 import { nodes } from './nodes.js';
@@ -38,6 +39,7 @@ import { serviceaccounts } from './serviceaccounts.js';
 import { services } from './services.js';
 import { statefulsets } from './statefulsets.js';
 import { storageclasses } from './storageclasses.js';
+import { validatingwebhookconfigurations } from './validatingwebhookconfigurations.js';
 import { fallbackPrinter } from './table-columns.js';
 
 export { fallbackPrinter, createdAtPrinter } from './table-columns.js';
@@ -93,6 +95,9 @@ export const resources: ResourceDefinition[] = [
   roles,
   // storage.k8s.io/v1
   storageclasses,
+  // admissionregistration.k8s.io/v1
+  mutatingwebhookconfigurations,
+  validatingwebhookconfigurations,
   // scheduling.k8s.io/v1
   priorityclasses,
   // coordination.k8s.io/v1
@@ -118,6 +123,7 @@ export const apiGroups: { group: string; versions: string[] }[] = [
   { group: 'policy', versions: ['v1'] },
   { group: 'rbac.authorization.k8s.io', versions: ['v1'] },
   { group: 'storage.k8s.io', versions: ['v1'] },
+  { group: 'admissionregistration.k8s.io', versions: ['v1'] },
   { group: 'scheduling.k8s.io', versions: ['v1'] },
   { group: 'coordination.k8s.io', versions: ['v1'] },
   { group: 'discovery.k8s.io', versions: ['v1'] },
