@@ -10,11 +10,15 @@ import { clusterroles } from './clusterroles.js';
 import { configmaps } from './configmaps.js';
 import { controllerrevisions } from './controllerrevisions.js';
 import { cronjobs } from './cronjobs.js';
+import { csidrivers } from './csidrivers.js';
+import { csinodes } from './csinodes.js';
+import { csistoragecapacities } from './csistoragecapacities.js';
 import { daemonsets } from './daemonsets.js';
 import { deployments } from './deployments.js';
 import { endpoints } from './endpoints.js';
 import { endpointslices } from './endpointslices.js';
 import { events, eventsV1 } from './events.js';
+import { flowschemas } from './flowschemas.js';
 import { horizontalpodautoscalersV1, horizontalpodautoscalersV2 } from './horizontalpodautoscalers.js';
 import { ingressclasses } from './ingressclasses.js';
 import { ingresses } from './ingresses.js';
@@ -29,16 +33,21 @@ import { persistentvolumeclaims } from './persistentvolumeclaims.js';
 import { persistentvolumes } from './persistentvolumes.js';
 import { poddisruptionbudgets } from './poddisruptionbudgets.js';
 import { pods } from './pods.js';
+import { podtemplates } from './podtemplates.js';
 import { priorityclasses } from './priorityclasses.js';
+import { prioritylevelconfigurations } from './prioritylevelconfigurations.js';
 import { replicasets } from './replicasets.js';
+import { replicationcontrollers } from './replicationcontrollers.js';
 import { resourcequotas } from './resourcequotas.js';
 import { rolebindings } from './rolebindings.js';
+import { runtimeclasses } from './runtimeclasses.js';
 import { roles } from './roles.js';
 import { secrets } from './secrets.js';
 import { serviceaccounts } from './serviceaccounts.js';
 import { services } from './services.js';
 import { statefulsets } from './statefulsets.js';
 import { storageclasses } from './storageclasses.js';
+import { volumeattachments } from './volumeattachments.js';
 import { validatingwebhookconfigurations } from './validatingwebhookconfigurations.js';
 import { fallbackPrinter } from './table-columns.js';
 
@@ -56,6 +65,8 @@ export const resources: ResourceDefinition[] = [
   persistentvolumeclaims,
   persistentvolumes,
   pods,
+  podtemplates,
+  replicationcontrollers,
   resourcequotas,
   secrets,
   serviceaccounts,
@@ -94,7 +105,11 @@ export const resources: ResourceDefinition[] = [
   rolebindings,
   roles,
   // storage.k8s.io/v1
+  csidrivers,
+  csinodes,
+  csistoragecapacities,
   storageclasses,
+  volumeattachments,
   // admissionregistration.k8s.io/v1
   mutatingwebhookconfigurations,
   validatingwebhookconfigurations,
@@ -104,6 +119,11 @@ export const resources: ResourceDefinition[] = [
   leases,
   // discovery.k8s.io/v1
   endpointslices,
+  // node.k8s.io/v1
+  runtimeclasses,
+  // flowcontrol.apiserver.k8s.io/v1
+  flowschemas,
+  prioritylevelconfigurations,
 ];
 
 /**
@@ -126,7 +146,9 @@ export const apiGroups: { group: string; versions: string[] }[] = [
   { group: 'admissionregistration.k8s.io', versions: ['v1'] },
   { group: 'scheduling.k8s.io', versions: ['v1'] },
   { group: 'coordination.k8s.io', versions: ['v1'] },
+  { group: 'node.k8s.io', versions: ['v1'] },
   { group: 'discovery.k8s.io', versions: ['v1'] },
+  { group: 'flowcontrol.apiserver.k8s.io', versions: ['v1'] },
 ];
 
 const byGVR = new Map<string, ResourceDefinition>();

@@ -26,12 +26,14 @@ test('every definition is complete and unique per group/version', () => {
     kinds.add(`${gv}/${def.kind}`);
     assert.equal(def.listKind, `${def.kind}List`);
     assert.equal(def.singular, def.kind.toLowerCase());
-    assert.match(def.schemaName, new RegExp(`^io\\.k8s\\.api\\.[a-z]+\\.${def.version}\\.${def.kind}$`), def.plural);
+    // APIService's schema is kube-aggregator's, as upstream's OpenAPI names it.
+    const schemaPrefix = def.group === 'apiregistration.k8s.io' ? 'io\\.k8s\\.kube-aggregator\\.pkg\\.apis\\.apiregistration' : 'io\\.k8s\\.api\\.[a-z]+';
+    assert.match(def.schemaName, new RegExp(`^${schemaPrefix}\\.${def.version}\\.${def.kind}$`), def.plural);
     assert.ok(apiGroups.some((g) => g.group === def.group && g.versions.includes(def.version)), `${gv} not in apiGroups`);
     assert.equal(def.printer.columns.filter((c: { format: string }) => c.format === 'name').length >= 1 || def.plural === 'events', true, `${def.plural} has a name column`);
   }
   for (const g of apiGroups) for (const v of g.versions) assert.ok(resources.some((d) => d.group === g.group && d.version === v), `${g.group}/${v} serves nothing`);
-  assert.equal(resources.length, 43);
+  assert.equal(resources.length, 52);
 });
 
 test('printer rows have one cell per column, even for bare objects', () => {
@@ -65,6 +67,15 @@ test('names, short names and categories kubectl users type', () => {
     ['policy', 'poddisruptionbudgets', ['pdb'], false],
     ['scheduling.k8s.io', 'priorityclasses', ['pc'], false],
     ['storage.k8s.io', 'storageclasses', ['sc'], false],
+    ['', 'replicationcontrollers', ['rc'], true],
+    ['', 'podtemplates', [], false],
+    ['node.k8s.io', 'runtimeclasses', [], false],
+    ['storage.k8s.io', 'csidrivers', [], false],
+    ['storage.k8s.io', 'csinodes', [], false],
+    ['storage.k8s.io', 'csistoragecapacities', [], false],
+    ['storage.k8s.io', 'volumeattachments', [], false],
+    ['flowcontrol.apiserver.k8s.io', 'flowschemas', [], false],
+    ['flowcontrol.apiserver.k8s.io', 'prioritylevelconfigurations', [], false],
   ];
   for (const [group, plural, shortNames, inAll] of expect) {
     const def = preferredDefinition(group, plural);
@@ -75,6 +86,7 @@ test('names, short names and categories kubectl users type', () => {
   const all = resources.filter((d) => d.categories?.includes('all')).map((d) => `${d.group}/${d.version}/${d.plural}`);
   assert.deepEqual(all.sort(), [
     '/v1/pods',
+    '/v1/replicationcontrollers',
     '/v1/services',
     'apps/v1/daemonsets',
     'apps/v1/deployments',
@@ -105,7 +117,7 @@ test('subresources: status and scale where upstream has them', () => {
   }
   for (const p of ['configmaps', 'secrets', 'roles', 'events', 'leases']) assert.ok(!withStatus.includes(p), p);
   const scaled = resources.filter((d) => d.scale).map((d) => d.plural).sort();
-  assert.deepEqual(scaled, ['deployments', 'replicasets', 'statefulsets']);
+  assert.deepEqual(scaled, ['deployments', 'replicasets', 'replicationcontrollers', 'statefulsets']);
   const dep = byGroupVersionResource('apps', 'v1', 'deployments')!;
   const obj: KubeObject = { metadata: { name: 'web' }, spec: { selector: { matchLabels: { app: 'nginx', tier: 'fe' } } } };
   assert.equal(dep.scale!.selector!(obj), 'app=nginx,tier=fe');
