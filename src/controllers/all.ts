@@ -26,12 +26,14 @@ import type { Controller } from './controller.js';
 import { IngressStatusController } from '../ingress/ingress-status-controller.js';
 import { ServiceLBController } from '../servicelb/servicelb-controller.js';
 import { ReplicaSetController } from './replicaset/replicaset-controller.js';
+import { newReplicationManager } from './replicationcontroller/replication-manager.js';
 import { ResourceQuotaController } from './resourcequota/resourcequota-controller.js';
 import { StatefulSetController } from './statefulset/statefulset-controller.js';
 import { TtlAfterFinishedController } from './ttl-after-finished/ttl-after-finished-controller.js';
 
 export const controllerFactories: ControllerFactory[] = [
   { name: 'replicaset', create: (ctx) => new ReplicaSetController(ctx) },
+  { name: 'replicationcontroller', create: (ctx) => newReplicationManager(ctx) },
   { name: 'deployment', create: (ctx) => new DeploymentController(ctx) },
   { name: 'statefulset', create: (ctx) => new StatefulSetController(ctx) },
   { name: 'daemonset', create: (ctx) => new DaemonSetController(ctx) },

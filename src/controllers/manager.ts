@@ -25,6 +25,7 @@ export interface ControllerFactory {
  */
 export const CONTROLLER_SERVICE_ACCOUNTS: Record<string, string> = {
   replicaset: 'replicaset-controller',
+  replicationcontroller: 'replication-controller',
   deployment: 'deployment-controller',
   statefulset: 'statefulset-controller',
   daemonset: 'daemon-set-controller',

@@ -13,11 +13,12 @@
 import type { ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
+import type { LabelSelector as LabelSelectorObject } from 'kubernetes-types/meta/v1.js';
 import { labelSelectorFromObject, type LabelSelector } from '../../api/labels.js';
 import type { KubeObject, Mutable } from '../../api/object.js';
 import { selects } from '../../api/selects.js';
 import { Pods, ReplicaSets } from '../../client/resources.js';
-import type { Client, Clock, EventRecorder, Informer, WorkQueue } from '../../client/types.js';
+import type { Client, Clock, EventRecorder, Informer, ResourceType, WorkQueue } from '../../client/types.js';
 import { createWorkQueue } from '../../client/workqueue.js';
 import { keyOf, runWorkers, splitKey, type Controller, type ControllerContext } from '../controller.js';
 import { ControllerRefManager, recheckOwner } from '../util/controller-ref-manager.js';
@@ -54,14 +55,39 @@ export function podsByControllerIndex(pod: KubeObject): string[] {
   return [ref ? ref.uid : `orphan:${pod.metadata.namespace ?? ''}`];
 }
 
+/**
+ * The kind a controller of this shape manages: ReplicaSets, or ReplicationControllers (upstream runs the same
+ * controller for both, NewBaseController with the kind's GroupVersionKind; ../replicationcontroller/).
+ */
+export interface ReplicatedKind {
+  /** Controller name (`--disable`, logs). */
+  name: string;
+  resource: ResourceType;
+  apiVersion: string;
+  /** The kind's pod selector as a LabelSelector (an RC's map becomes matchLabels). */
+  selectorOf(obj: KubeObject): LabelSelectorObject | undefined;
+  /** Component name on Events. */
+  component: string;
+}
+
+const replicaSetKind: ReplicatedKind = {
+  name: 'replicaset',
+  resource: ReplicaSets,
+  apiVersion: 'apps/v1',
+  selectorOf: (obj) => (obj as ReplicaSetObject).spec?.selector,
+  component: REPLICASET_CONTROLLER_COMPONENT,
+};
+
 export interface ReplicaSetControllerOptions {
   /** The queue to use (default: a rate-limited queue on the context's clock). */
   queue?: WorkQueue;
   burstReplicas?: number;
+  /** The kind managed (default ReplicaSets). */
+  kind?: ReplicatedKind;
 }
 
 export class ReplicaSetController implements Controller {
-  readonly name = 'replicaset';
+  readonly name: string;
   readonly queue: WorkQueue;
   readonly expectations: UIDTrackingControllerExpectations;
   private readonly client: Client;
@@ -70,12 +96,15 @@ export class ReplicaSetController implements Controller {
   private readonly rsInformer: Informer<ReplicaSetObject>;
   private readonly podInformer: Informer<PodObject>;
   private readonly burstReplicas: number;
+  private readonly kind: ReplicatedKind;
 
   constructor(ctx: ControllerContext, opts: ReplicaSetControllerOptions = {}) {
+    this.kind = opts.kind ?? replicaSetKind;
+    this.name = this.kind.name;
     this.client = ctx.client;
     this.clock = ctx.clock;
-    this.recorder = ctx.recorder(REPLICASET_CONTROLLER_COMPONENT);
-    this.rsInformer = ctx.informers.informerFor<ReplicaSetObject>(ReplicaSets);
+    this.recorder = ctx.recorder(this.kind.component);
+    this.rsInformer = ctx.informers.informerFor<ReplicaSetObject>(this.kind.resource);
     this.podInformer = ctx.informers.informerFor<PodObject>(Pods);
     this.queue = opts.queue ?? createWorkQueue({ clock: ctx.clock });
     this.expectations = new UIDTrackingControllerExpectations(ctx.clock);
@@ -123,7 +152,7 @@ export class ReplicaSetController implements Controller {
     }
     const ref = controllerRefOf(pod);
     if (ref) {
-      const rs = resolveControllerRef(this.rsInformer.lister, 'ReplicaSet', pod.metadata.namespace ?? '', ref);
+      const rs = resolveControllerRef(this.rsInformer.lister, this.kind.resource.kind, pod.metadata.namespace ?? '', ref);
       if (!rs) return;
       const key = keyOf(rs);
       this.expectations.creationObserved(key);
@@ -151,11 +180,11 @@ export class ReplicaSetController implements Controller {
     const oldRef = controllerRefOf(old);
     const refChanged = JSON.stringify(curRef ?? null) !== JSON.stringify(oldRef ?? null);
     if (refChanged && oldRef) {
-      const rs = resolveControllerRef(this.rsInformer.lister, 'ReplicaSet', old.metadata.namespace ?? '', oldRef);
+      const rs = resolveControllerRef(this.rsInformer.lister, this.kind.resource.kind, old.metadata.namespace ?? '', oldRef);
       if (rs) this.queue.add(keyOf(rs));
     }
     if (curRef) {
-      const rs = resolveControllerRef(this.rsInformer.lister, 'ReplicaSet', cur.metadata.namespace ?? '', curRef);
+      const rs = resolveControllerRef(this.rsInformer.lister, this.kind.resource.kind, cur.metadata.namespace ?? '', curRef);
       if (!rs) return;
       this.queue.add(keyOf(rs));
       // A pod that just became ready turns available minReadySeconds later, with no event to tell us: look again then.
@@ -171,7 +200,7 @@ export class ReplicaSetController implements Controller {
   private onPodDeleted(pod: PodObject): void {
     const ref = controllerRefOf(pod);
     if (!ref) return;
-    const rs = resolveControllerRef(this.rsInformer.lister, 'ReplicaSet', pod.metadata.namespace ?? '', ref);
+    const rs = resolveControllerRef(this.rsInformer.lister, this.kind.resource.kind, pod.metadata.namespace ?? '', ref);
     if (!rs) return;
     const key = keyOf(rs);
     this.expectations.deletionObserved(key, keyOf(pod));
@@ -183,7 +212,8 @@ export class ReplicaSetController implements Controller {
     if (Object.keys(pod.metadata.labels ?? {}).length === 0) return [];
     const out: ReplicaSetObject[] = [];
     for (const rs of this.rsInformer.lister.list(pod.metadata.namespace ?? '')) {
-      if (selects(rs.spec?.selector, pod.metadata.labels)) out.push(rs);
+      const selector = this.kind.selectorOf(rs);
+      if (selector && selects(selector, pod.metadata.labels)) out.push(rs);
     }
     return out;
   }
@@ -201,7 +231,7 @@ export class ReplicaSetController implements Controller {
     const needsSync = this.expectations.satisfied(key);
     let selector: LabelSelector;
     try {
-      selector = labelSelectorFromObject(rs.spec?.selector);
+      selector = labelSelectorFromObject(this.kind.selectorOf(rs));
     } catch (err) {
       // Validation refuses such selectors, so only legacy data gets here; retrying cannot help (upstream logs too).
       log.error('error converting pod selector to selector', { key, err });
@@ -216,10 +246,10 @@ export class ReplicaSetController implements Controller {
       client: this.client,
       owned: Pods,
       owner: rs,
-      ownerApiVersion: 'apps/v1',
-      ownerKind: 'ReplicaSet',
+      ownerApiVersion: this.kind.apiVersion,
+      ownerKind: this.kind.resource.kind,
       selector,
-      canAdopt: () => recheckOwner(this.client, ReplicaSets, rs),
+      canAdopt: () => recheckOwner(this.client, this.kind.resource, rs),
     });
     const pods = await manager.claim(candidates);
 
@@ -249,7 +279,7 @@ export class ReplicaSetController implements Controller {
       const want = Math.min(-diff, this.burstReplicas);
       // Recorded before the first request: the informer may deliver a created pod before create() returns.
       this.expectations.expectCreations(key, want);
-      const ref = newControllerRef(rs, 'apps/v1', 'ReplicaSet');
+      const ref = newControllerRef(rs, this.kind.apiVersion, this.kind.resource.kind);
       const { successes, error } = await slowStartBatch(want, SLOW_START_INITIAL_BATCH_SIZE, () => this.createPod(rs, ref, key));
       // Pods that were never created will never be observed; stop waiting for them so the next sync retries at once.
       for (let i = successes; i < want; i++) this.expectations.creationObserved(key);
@@ -320,10 +350,10 @@ export class ReplicaSetController implements Controller {
       const copy = structuredClone(current) as Mutable<ReplicaSet> & KubeObject;
       copy.status = status;
       try {
-        return await this.client.updateStatus<ReplicaSetObject>(ReplicaSets, rs.metadata.namespace ?? '', copy);
+        return await this.client.updateStatus<ReplicaSetObject>(this.kind.resource, rs.metadata.namespace ?? '', copy);
       } catch (err) {
         if (attempt >= 1) throw err;
-        current = await this.client.get<ReplicaSetObject>(ReplicaSets, rs.metadata.namespace ?? '', rs.metadata.name ?? '');
+        current = await this.client.get<ReplicaSetObject>(this.kind.resource, rs.metadata.namespace ?? '', rs.metadata.name ?? '');
       }
     }
   }
