@@ -15,6 +15,7 @@
  * conflist needs it) → volumes and the pod workers. stop() ends syncing and serving; containers keep running, and
  * a restarted agent adopts them.
  */
+import { KubeletMetrics } from '../observability/kubelet-metrics.js';
 import { mkdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -163,7 +164,9 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
     const containerRuntimeVersion = `${version.runtimeName}://${version.runtimeVersion}`;
 
     const pods = o.informers.informerFor<Pod>(Pods, { fieldSelector: `spec.nodeName=${o.nodeName}` });
-    const server = new AgentServer({ backend: new RuntimeBackend({ nodeName: o.nodeName, runtime, pods }), tls: o.tls, port: o.kubeletPort });
+    // The kubelet's own Prometheus registry: this agent's /metrics shows its node only.
+    const kubeletMetrics = new KubeletMetrics(o.nodeName);
+    const server = new AgentServer({ backend: new RuntimeBackend({ nodeName: o.nodeName, runtime, pods }), tls: o.tls, port: o.kubeletPort, metrics: kubeletMetrics });
     await server.start();
     stops.push(() => server.close());
 
@@ -240,6 +243,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
       nodeIPs: () => reporter.internalIPs,
       ...(o.clusterDNS?.length ? { clusterDNS: o.clusterDNS } : {}),
       ...(o.clusterDomain ? { clusterDomain: o.clusterDomain } : {}),
+      metrics: kubeletMetrics,
     });
     await kubelet.start();
     stops.push(() => kubelet.stop());

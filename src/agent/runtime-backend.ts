@@ -4,6 +4,7 @@
  * container or ready sandbox by the labels the pod workers put on them; logs read the CRI-format files; stats come from
  * the runtime's sandbox stats. Errors are StatusErrors in kubelet's words, since kubectl prints them as they come.
  */
+import type { ContainerSample } from '../observability/cadvisor-metrics.js';
 import type { Pod } from './kubelet/objects.js';
 import { readFile } from 'node:fs/promises';
 import { badRequest } from '../api/status.js';
@@ -101,6 +102,23 @@ export class RuntimeBackend implements AgentServerBackend {
     return { node: { nodeName: this.o.nodeName, startTime: this.startTime, cpu: this.cpu('node', await this.nodeCpu()), memory: await this.nodeMemory(now) }, pods };
   }
 
+  /** Readings of every running pod (its cgroup, container '') and container, for /metrics/cadvisor. */
+  async containerSamples(): Promise<ContainerSample[]> {
+    const runtime = this.o.runtime;
+    const out: ContainerSample[] = [];
+    for (const sandbox of await runtime.listPodSandboxes({ state: 'ready' })) {
+      const stats = await runtime.podSandboxStats(sandbox.id).catch(() => undefined);
+      const { namespace, name: pod, uid } = sandbox.metadata;
+      const podId = `/kubepods/pod${uid}`;
+      out.push({ namespace, pod, container: '', id: podId, image: '', name: '', ...readings(stats?.cpu, stats?.memory) });
+      for (const c of await runtime.listContainers({ podSandboxId: sandbox.id, state: 'running' })) {
+        const s = stats?.containers.find((x) => x.id === c.id);
+        out.push({ namespace, pod, container: c.metadata.name, id: `${podId}/${c.id}`, image: c.image, name: c.id, ...readings(s?.cpu, s?.memory) });
+      }
+    }
+    return out;
+  }
+
   /** The pod's instances of a container, newest attempt first. */
   private async instances(pod: Pod, container: string): Promise<ContainerStatus[]> {
     const uid = pod.metadata?.uid ?? '';
@@ -155,6 +173,14 @@ export class RuntimeBackend implements AgentServerBackend {
     const available = kb('MemAvailable');
     return { time, availableBytes: available, usageBytes: total - kb('MemFree'), workingSetBytes: total - available };
   }
+}
+
+/** A sample's CPU seconds and working set, each with the time it was read. */
+function readings(cpu: CpuUsage | undefined, mem: MemoryUsage | undefined): Partial<ContainerSample> {
+  return {
+    ...(cpu ? { cpuSeconds: cpu.usageCoreNanoSeconds / 1e9, cpuTimestampMs: cpu.timestamp } : {}),
+    ...(mem ? { workingSetBytes: mem.workingSetBytes, memoryTimestampMs: mem.timestamp } : {}),
+  };
 }
 
 function memory(m: MemoryUsage | undefined) {

@@ -30,6 +30,8 @@ import { parseRequestInfo, type RequestInfo, type ResourceRequestInfo } from './
 import type { ResourceOps } from './resource-ops.js';
 import { isClientDisconnect } from '../log/client-disconnect.js';
 import { createLogger } from '../log/logger.js';
+import { requestCell, type RequestCell } from '../observability/apiserver-metrics.js';
+import { controlPlaneRegistry, instrumentationEnabled, serveMetrics } from '../observability/registries.js';
 
 const log = createLogger('apiserver');
 
@@ -139,7 +141,21 @@ export class ApiHandler {
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.serve(req, res).catch((err) => this.fail(req, res, err));
+    if (!instrumentationEnabled) {
+      this.serve(req, res).catch((err) => this.fail(req, res, err));
+      return;
+    }
+    // apiserver_request_total and _duration_seconds (../observability): the cell is picked once the request is routed
+    // to a served resource, and records the code and duration when the handler is done.
+    const started = performance.now();
+    const metrics: RequestMetrics = {};
+    this.serve(req, res, metrics).then(
+      () => metrics.cell?.record(res.statusCode, started),
+      (err) => {
+        this.fail(req, res, err);
+        metrics.cell?.record(res.statusCode, started);
+      },
+    );
   };
 
   private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
@@ -161,7 +177,7 @@ export class ApiHandler {
     sendJson(res, status.code, JSON.stringify(status.status));
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, metrics?: RequestMetrics): Promise<void> {
     const url = splitRequestUrl(req.url ?? '/');
     const path = url.pathname;
     if (PUBLIC_PATHS.has(path) || HEALTH_CHECK_PATH.test(path)) return this.servePublic(req, res, path, url.searchParams);
@@ -188,7 +204,7 @@ export class ApiHandler {
     });
     if (decision.decision !== 'allow') throw forbiddenError(attrs, decision.reason);
     if (!info.isResourceRequest) return this.serveNonResource(req, res, path, url.searchParams);
-    return this.serveResource(req, res, info, url.searchParams, user);
+    return this.serveResource(req, res, info, url.searchParams, user, metrics);
   }
 
   private servePublic(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): void {
@@ -223,9 +239,11 @@ export class ApiHandler {
     res.end(body);
   }
 
-  private serveNonResource(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): void {
+  private serveNonResource(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): void | Promise<void> {
     if (this.opts.endpoints?.(req, res, path)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed();
+    // Prometheus metrics, for those granted the non-resource URL (system:monitoring).
+    if (path === '/metrics') return serveMetrics(controlPlaneRegistry(), req, res);
     if (path === '/version' || path === '/version/') return sendJson(res, 200, JSON.stringify(this.opts.version));
     const parts = path.split('/').filter((p) => p !== '');
     if (parts[0] === 'api' || parts[0] === 'apis') return this.serveDiscovery(req, res, parts);
@@ -252,7 +270,7 @@ export class ApiHandler {
     return sendJson(res, 200, doc);
   }
 
-  private async serveResource(req: IncomingMessage, res: ServerResponse, info: ResourceRequestInfo, query: URLSearchParams, user: UserInfo): Promise<void> {
+  private async serveResource(req: IncomingMessage, res: ServerResponse, info: ResourceRequestInfo, query: URLSearchParams, user: UserInfo, metrics?: RequestMetrics): Promise<void> {
     const delegated = this.delegated.size > 0 ? this.delegated.get(`${info.apiGroup}/${info.apiVersion}`) : undefined;
     if (delegated) return delegated.serve({ req, res, info, query, user });
     const def = this.scope.lookup(info.apiGroup, info.apiVersion, info.resource);
@@ -264,6 +282,7 @@ export class ApiHandler {
     } else if (info.name && !info.namespace) {
       throw pathNotFound();
     }
+    if (metrics && servesSubresource(def, info.subresource)) metrics.cell = requestCell({ ...info, method: req.method ?? 'GET', contentType: req.headers['content-type'], dryRun: query.getAll('dryRun') });
     const r: ApiRequest = { req, res, info, query, user, def, warnings: [] };
     const method = req.method ?? 'GET';
 
@@ -315,6 +334,19 @@ export class ApiHandler {
     if (method === 'GET' && !sub.verbs.includes('get')) throw methodNotAllowed();
     return serveDeclared(this.scope, r, sub);
   }
+}
+
+/** Where a request's metrics cell goes once the request is routed (undefined: not counted, e.g. an unknown path). */
+interface RequestMetrics {
+  cell?: RequestCell;
+}
+
+/** Only subresources the resource has get metric series: label values stay a closed set. */
+function servesSubresource(def: ResourceDefinition, subresource: string): boolean {
+  if (subresource === '') return true;
+  if (subresource === 'status') return !!def.hasStatus;
+  if (subresource === 'scale') return !!def.scale;
+  return def.subresources?.some((s) => s.name === subresource) ?? false;
 }
 
 /**

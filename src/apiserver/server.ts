@@ -2,6 +2,8 @@
  * Assembles the API server: store -> watch cache -> resource operations -> HTTPS handler, and creates the
  * objects every cluster starts with (namespaces, the `kubernetes` Service, default ServiceAccounts).
  */
+import { registerStorageObjects } from '../observability/apiserver-metrics.js';
+import { instrumentStore } from '../storage/instrumented-store.js';
 import { statfs } from 'node:fs/promises';
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Auditor } from './audit/auditor.js';
@@ -161,8 +163,9 @@ const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const health = new DatastoreHealth(opts.store, { freeBytes: freeBytesOf(opts.store), ...opts.datastoreHealth });
   // The API's writes go through the health observer, so a write refused for lack of space marks the server not ready.
-  const store = health.observe(opts.store);
+  const store = instrumentStore(health.observe(opts.store));
   const cache = new WatchCache(store, decodeFromStore);
+  const unregisterStorageObjects = registerStorageObjects(() => cache.objectCounts());
   // RBAC (auth/rbac/): decisions from an index over the watch cache; also escalation checks, impersonation, reviews.
   const rbac = new RbacAuthorization();
   const nodeGraph = feedNodeGraph(cache);
@@ -263,6 +266,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     registry,
     inProcessTransport: (user) => new InProcessTransport(handler.handle, user),
     async close() {
+      unregisterStorageObjects();
       eventTtl?.stop();
       health.stop();
       allocationRepair.stop();

@@ -234,6 +234,11 @@ export class WatchCache {
   }
 
   /** The cache of one resource, e.g. prefix `/registry/apps/deployments/`. */
+  /** How many objects each resource prefix holds now (apiserver_storage_objects). */
+  *objectCounts(): Iterable<[prefix: string, count: number]> {
+    for (const [prefix, rc] of this.resources) yield [prefix, rc.items.size];
+  }
+
   resourceFor(prefix: string): ResourceCache {
     let rc = this.resources.get(prefix);
     if (!rc) {

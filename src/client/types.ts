@@ -169,6 +169,8 @@ export interface WorkQueue {
   done(key: string): void;
   shutDown(): void;
   readonly length: number;
+  /** Reports the queue's workqueue_* Prometheus metrics under `name` (the controller's name) from now on. */
+  instrument?(name: string): void;
 }
 
 /** Records core/v1 Events about objects, worded as Kubernetes components word them. */

@@ -9,6 +9,8 @@
  *   bucket, which this queue leaves out);
  * - after shutDown() adds are ignored, get() still hands out what is queued, then resolves undefined.
  */
+import { instrumentationEnabled } from '../observability/registries.js';
+import { WorkqueueMetrics } from '../observability/workqueue-metrics.js';
 import { realClock, type Clock, type WorkQueue } from './types.js';
 
 export interface WorkQueueOptions {
@@ -37,6 +39,7 @@ export class RateLimitingQueue implements WorkQueue {
   private readonly failures = new Map<string, number>();
   private readonly getters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
+  private metrics: WorkqueueMetrics | undefined;
 
   constructor(opts: WorkQueueOptions = {}) {
     this.clock = opts.clock ?? realClock;
@@ -55,6 +58,7 @@ export class RateLimitingQueue implements WorkQueue {
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.metrics?.add(key);
     if (this.processing.has(key)) return;
     this.queue.push(key);
     this.dispatch();
@@ -80,6 +84,7 @@ export class RateLimitingQueue implements WorkQueue {
   }
 
   addRateLimited(key: string): void {
+    this.metrics?.retry();
     this.addAfter(key, this.nextDelay(key));
   }
 
@@ -107,6 +112,7 @@ export class RateLimitingQueue implements WorkQueue {
   }
 
   done(key: string): void {
+    this.metrics?.done(key);
     this.processing.delete(key);
     if (this.dirty.has(key)) {
       this.queue.push(key);
@@ -117,10 +123,18 @@ export class RateLimitingQueue implements WorkQueue {
   shutDown(): void {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
+    this.metrics?.shutDown();
     for (const { timer } of this.waiting.values()) timer.cancel();
     this.waiting.clear();
     // Getters wait only while the queue is empty, so there is nothing left for them to drain.
     for (const resolve of this.getters.splice(0)) resolve(undefined);
+  }
+
+  /** client-go's queue metrics (../observability/workqueue-metrics.ts); keys waiting already count as added now. */
+  instrument(name: string): void {
+    if (!instrumentationEnabled || this.metrics) return;
+    this.metrics = new WorkqueueMetrics(name);
+    for (const key of this.dirty) this.metrics.add(key);
   }
 
   private take(): string {
@@ -131,6 +145,7 @@ export class RateLimitingQueue implements WorkQueue {
     }
     this.processing.add(key);
     this.dirty.delete(key);
+    this.metrics?.get(key);
     return key;
   }
 

@@ -67,6 +67,7 @@ export function splitKey(key: string): { namespace: string; name: string } {
  */
 export async function runWorkers(name: string, queue: WorkQueue, workers: number, reconcile: (key: string) => Promise<void>): Promise<void> {
   const log = createLogger(`${name}-controller`);
+  queue.instrument?.(name);
   const worker = async () => {
     for (;;) {
       const key = await queue.get();

@@ -8,6 +8,7 @@
  * Reaches state only through the client and informers (never the API server or storage), so it runs the same
  * over HTTPS, in process, or against the fake client in tests.
  */
+import { recordScheduleAttempt } from '../observability/scheduler-metrics.js';
 import type { Node as NodeT } from 'kubernetes-types/core/v1.js';
 import { isPodTerminal, podKey } from '../api/pod.js';
 import { isNotFound } from '../api/status.js';
@@ -393,10 +394,11 @@ export class Scheduler {
     this.metrics.cycles++;
     this.metrics.cycleMs += performance.now() - t0;
     if ('status' in outcome) {
+      recordScheduleAttempt(outcome.status.isRejected() ? 'unschedulable' : 'error', this.schedulerName, t0);
       this.handleSchedulingFailure(qpi, outcome.status, outcome.nominatedNodeName, cycle);
       return;
     }
-    const p = this.bindingCycle(state, qpi, outcome.result.suggestedHost, outcome.assumed, cycle);
+    const p = this.bindingCycle(state, qpi, outcome.result.suggestedHost, outcome.assumed, cycle, t0);
     this.pendingBindings.add(p);
     void p.finally(() => this.pendingBindings.delete(p));
   }
@@ -447,7 +449,7 @@ export class Scheduler {
     return Status.withError(s.code, new FitError(pod, 1, d));
   }
 
-  private async bindingCycle(state: CycleState, qpi: QueuedPodInfo, host: string, assumed: Pod, cycle: number): Promise<void> {
+  private async bindingCycle(state: CycleState, qpi: QueuedPodInfo, host: string, assumed: Pod, cycle: number, attemptStarted: number): Promise<void> {
     const fwk = this.framework;
     let status: Status | undefined;
     try {
@@ -462,6 +464,7 @@ export class Scheduler {
     } catch (err) {
       status = Status.error(err as Error);
     }
+    recordScheduleAttempt(!status ? 'scheduled' : status.isRejected() ? 'unschedulable' : 'error', this.schedulerName, attemptStarted);
     if (!status) {
       this.metrics.scheduled++;
       this.recorder.event(assumed, 'Normal', 'Scheduled', `Successfully assigned ${podKey(assumed)} to ${host}`);

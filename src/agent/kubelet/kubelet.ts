@@ -8,6 +8,7 @@
  * belongs to pods that still exist (their workers find the containers running and keep them, restartCount continuing
  * from the containers' attempts), and stops and removes the rest, tearing down their volumes.
  */
+import type { KubeletMetrics } from '../../observability/kubelet-metrics.js';
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import type { ConfigMap, Secret, Service } from 'kubernetes-types/core/v1.js';
@@ -64,6 +65,8 @@ export interface KubeletOptions {
   resyncIntervalMs?: number;
   /** How often the runtime is listed for changes (default 1 000 ms, kubelet's PLEG relist period). */
   relistIntervalMs?: number;
+  /** kubelet_pod_start_duration_seconds and kubelet_running_pods go here (the agent's /metrics). */
+  metrics?: KubeletMetrics;
 }
 
 export class Kubelet {
@@ -82,6 +85,8 @@ export class Kubelet {
   private relisting = false;
   /** Pod uids the runtime held at start or that had a worker since; set once recover() has listed the runtime. */
   private readonly everSeen = new Set<string>();
+  /** When each pod not yet Running was first seen (performance.now()), for kubelet_pod_start_duration_seconds. */
+  private readonly firstSeen = new Map<string, number>();
   private recovered = false;
   private started = false;
   private stopped = false;
@@ -97,6 +102,8 @@ export class Kubelet {
     }
     if (problems.length) throw new Error(`kubelet: ${problems.join('; ')}`);
     this.o = { resyncIntervalMs: 10_000, relistIntervalMs: 1_000, ...options };
+    // kubelet_running_pods: pods with a ready sandbox, as the runtime says at scrape time.
+    options.metrics?.countRunningPodsWith(async () => (await options.runtime.listPodSandboxes({ state: 'ready' })).length);
     this.clock = options.clock ?? realClock;
     this.probes = options.probes({
       onFailure: (f) => {
@@ -145,6 +152,7 @@ export class Kubelet {
       images: new ImagePuller(options.runtime, options.recorder, new Backoff(this.clock), now),
       forget: (uid) => {
         this.workers.delete(uid);
+        this.firstSeen.delete(uid);
         this.lastSeen.delete(uid);
         void this.removeLeftovers(uid);
       },
@@ -205,6 +213,7 @@ export class Kubelet {
     if (this.stopped || pod.spec?.nodeName !== this.o.nodeName) return;
     const uid = pod.metadata.uid ?? '';
     let w = this.workers.get(uid);
+    this.notePodStart(uid, pod, old, !w);
     if (!w) {
       // A uid the runtime had nothing of at start and that had no worker since: the runtime holds nothing of it.
       w = new PodWorker(this.ctx, pod, { runtimeEmpty: this.recovered && !this.everSeen.has(uid) });
@@ -216,6 +225,24 @@ export class Kubelet {
     // Our own status writes come back through the informer: like kubelet's pod config, a change of status alone is
     // no reason to sync (readiness-gate conditions are picked up by the next resync).
     w.update(pod, !old || old.metadata.uid !== pod.metadata.uid || !sameBeyondStatus(old, pod));
+  }
+
+  /**
+   * kubelet_pod_start_duration_seconds: from the first sight of a pod to the first status that reads Running (as
+   * kubelet's syncPod observes it; pods already Running when first seen, e.g. after an agent restart, are not timed).
+   */
+  private notePodStart(uid: string, pod: Pod, old: Pod | undefined, first: boolean): void {
+    const metrics = this.o.metrics;
+    if (!metrics) return;
+    const running = pod.status?.phase === 'Running';
+    if (first) {
+      if (!running) this.firstSeen.set(uid, performance.now());
+      return;
+    }
+    const seen = this.firstSeen.get(uid);
+    if (seen === undefined || !running || old?.status?.phase === 'Running') return;
+    metrics.podStarted(seen);
+    this.firstSeen.delete(uid);
   }
 
   private onPodDeleted(pod: Pod): void {

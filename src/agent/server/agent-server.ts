@@ -5,6 +5,8 @@
  *   GET  /healthz                                          ok
  *   GET  /pods                                             v1 PodList of the pods this agent runs
  *   GET  /stats/summary                                    the backend's Summary
+ *   GET  /metrics                                          the kubelet's Prometheus metrics (options.metrics)
+ *   GET  /metrics/cadvisor                                 container CPU and memory series (backend.containerSamples)
  *   GET  /containerLogs/{ns}/{pod}/{container}?follow&tailLines&sinceSeconds&sinceTime&timestamps&previous&limitBytes
  *   GET|POST /exec/{ns}/{pod}[/{uid}]/{container}?command=..&input=1&output=1&error=1&tty=1   (upgrade)
  *   GET|POST /attach/{ns}/{pod}[/{uid}]/{container}?input=1&output=1&error=1&tty=1            (upgrade)
@@ -21,6 +23,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { isStatusError } from '../../api/status.js';
 import { createLogger } from '../../log/logger.js';
+import { renderCadvisorMetrics } from '../../observability/cadvisor-metrics.js';
+import type { KubeletMetrics } from '../../observability/kubelet-metrics.js';
+import { serveMetrics } from '../../observability/registries.js';
 import type { StreamOptions } from '../runtime/types.js';
 import { servePortForward } from '../streaming/port-forward.js';
 import { serveRemoteCommand } from '../streaming/remote-command.js';
@@ -51,6 +56,8 @@ export interface AgentServerOptions {
   streamCreationTimeoutMs?: number;
   /** Session counts and timeouts (defaults: DEFAULT_STREAMING_LIMITS, 32 per client, 256 in all, 4 h idle, 30 s). */
   limits?: Partial<StreamingLimits>;
+  /** The kubelet's metrics, served at /metrics (404 without). */
+  metrics?: KubeletMetrics;
 }
 
 /** Emitted as 'stream' for every exec, attach and port-forward connection taken over. */
@@ -184,6 +191,13 @@ export class AgentServer extends EventEmitter {
       return json(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
     }
     if (url.pathname === '/stats/summary' && get) return json(res, 200, await this.opts.backend.statsSummary());
+    if (url.pathname === '/metrics' && get && this.opts.metrics) return serveMetrics(this.opts.metrics.registry, req, res);
+    if (url.pathname === '/metrics/cadvisor' && get && this.opts.backend.containerSamples) {
+      const body = renderCadvisorMetrics(await this.opts.backend.containerSamples());
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+      res.end(method === 'HEAD' ? undefined : body);
+      return;
+    }
     if (root === 'containerLogs' && parts.length === 4 && get) return this.serveLogs(req, res, parts[1]!, parts[2]!, parts[3]!, url.searchParams);
     if ((root === 'exec' || root === 'attach') && (parts.length === 4 || parts.length === 5) && (get || method === 'POST')) {
       const [, ns, name] = parts as [string, string, string];

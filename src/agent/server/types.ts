@@ -5,6 +5,7 @@
  */
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Duplex, Readable } from 'node:stream';
+import type { ContainerSample } from '../../observability/cadvisor-metrics.js';
 import type { StreamOptions, StreamSession } from '../runtime/types.js';
 
 /** kubelet's containerLogs query (the fields of v1.PodLogOptions it acts on). */
@@ -45,4 +46,6 @@ export interface AgentServerBackend {
   logs(pod: Pod, container: string, options: ContainerLogOptions): Promise<Readable>;
   /** kubelet's /stats/summary document (stats/v1alpha1 Summary). */
   statsSummary(): Promise<unknown>;
+  /** Per pod and container CPU and memory readings, for /metrics/cadvisor (404 without). */
+  containerSamples?(): Promise<ContainerSample[]>;
 }
