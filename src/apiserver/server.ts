@@ -2,6 +2,8 @@
  * Assembles the API server: store -> watch cache -> resource operations -> HTTPS handler, and creates the
  * objects every cluster starts with (namespaces, the `kubernetes` Service, default ServiceAccounts).
  */
+import { registerStorageObjects } from '../observability/apiserver-metrics.js';
+import { instrumentStore } from '../storage/instrumented-store.js';
 import { statfs } from 'node:fs/promises';
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Auditor } from './audit/auditor.js';
@@ -29,7 +31,6 @@ import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
 import { limitRangerDefaults, limitRangerValidation } from './admission/limit-ranger.js';
 import { podSecurityAdmission, type PodSecurityOptions } from './admission/pod-security/pod-security-admission.js';
 import { ResourceQuotaAdmission } from './admission/resource-quota/resource-quota-admission.js';
-import { runtimeClassAdmission, runtimeClassValidation } from './admission/runtime-class.js';
 import { MutatingWebhookAdmission, ValidatingWebhookAdmission } from './admission/webhook/webhook-admission.js';
 import type { AdmissionChain } from './admission/types.js';
 import { DatastoreHealth, type DatastoreHealthOptions } from './datastore-health.js';
@@ -163,8 +164,9 @@ const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const health = new DatastoreHealth(opts.store, { freeBytes: freeBytesOf(opts.store), ...opts.datastoreHealth });
   // The API's writes go through the health observer, so a write refused for lack of space marks the server not ready.
-  const store = health.observe(opts.store);
+  const store = instrumentStore(health.observe(opts.store));
   const cache = new WatchCache(store, decodeFromStore);
+  const unregisterStorageObjects = registerStorageObjects(() => cache.objectCounts());
   // RBAC (auth/rbac/): decisions from an index over the watch cache; also escalation checks, impersonation, reviews.
   const rbac = new RbacAuthorization();
   const nodeGraph = feedNodeGraph(cache);
@@ -180,13 +182,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       priorityAdmission(),
       defaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300),
       defaultStorageClassAdmission(),
-      runtimeClassAdmission(),
       // Webhooks after the built-in mutating plugins; ClusterIPs are allocated after them, as upstream's REST layer does.
       new MutatingWebhookAdmission(opts.resources),
       new ServiceAllocator(serviceAllocation),
     ],
     // Validating plugins in the same order; ResourceQuota last, so only writes every other plugin admits are charged.
-    validating: [limitRangerValidation(), rbac.escalationCheck(), podSecurityAdmission(opts.podSecurity), runtimeClassValidation(), new ValidatingWebhookAdmission(opts.resources), new ResourceQuotaAdmission({ store })],
+    validating: [limitRangerValidation(), rbac.escalationCheck(), podSecurityAdmission(opts.podSecurity), new ValidatingWebhookAdmission(opts.resources), new ResourceQuotaAdmission({ store })],
   };
   const ops = new ResourceOps(store, cache, admission);
   let cacheReady = false;
@@ -268,6 +269,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     registry,
     inProcessTransport: (user) => new InProcessTransport(handler.handle, user),
     async close() {
+      unregisterStorageObjects();
       eventTtl?.stop();
       health.stop();
       allocationRepair.stop();
