@@ -31,6 +31,7 @@ import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
 import { limitRangerDefaults, limitRangerValidation } from './admission/limit-ranger.js';
 import { podSecurityAdmission, type PodSecurityOptions } from './admission/pod-security/pod-security-admission.js';
 import { ResourceQuotaAdmission } from './admission/resource-quota/resource-quota-admission.js';
+import { runtimeClassAdmission, runtimeClassValidation } from './admission/runtime-class.js';
 import { MutatingWebhookAdmission, ValidatingWebhookAdmission } from './admission/webhook/webhook-admission.js';
 import type { AdmissionChain } from './admission/types.js';
 import { DatastoreHealth, type DatastoreHealthOptions } from './datastore-health.js';
@@ -182,12 +183,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       priorityAdmission(),
       defaultTolerationSeconds(opts.defaultNotReadyTolerationSeconds ?? 300, opts.defaultUnreachableTolerationSeconds ?? 300),
       defaultStorageClassAdmission(),
+      runtimeClassAdmission(),
       // Webhooks after the built-in mutating plugins; ClusterIPs are allocated after them, as upstream's REST layer does.
       new MutatingWebhookAdmission(opts.resources),
       new ServiceAllocator(serviceAllocation),
     ],
     // Validating plugins in the same order; ResourceQuota last, so only writes every other plugin admits are charged.
-    validating: [limitRangerValidation(), rbac.escalationCheck(), podSecurityAdmission(opts.podSecurity), new ValidatingWebhookAdmission(opts.resources), new ResourceQuotaAdmission({ store })],
+    validating: [limitRangerValidation(), rbac.escalationCheck(), podSecurityAdmission(opts.podSecurity), runtimeClassValidation(), new ValidatingWebhookAdmission(opts.resources), new ResourceQuotaAdmission({ store })],
   };
   const ops = new ResourceOps(store, cache, admission);
   let cacheReady = false;
