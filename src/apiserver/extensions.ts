@@ -6,7 +6,8 @@ import { checkDecoded } from './field-validation.js';
 import { checkNesting } from './limits/nesting.js';
 import type { HandlerExtensions } from './http-handler.js';
 import { OpenApiV3 } from './openapi/openapi.js';
-import { applyPatch } from './patch/apply-patch.js';
+import { applyPatch, PatchContentType } from './patch/apply-patch.js';
+import { unsupportedPatchType } from './patch/patch-errors.js';
 import { decodeProtobufObject } from './protobuf/decode.js';
 import type { ResourceRegistry } from './registry/resource-registry.js';
 import type { ResourceDefinition } from './registry/types.js';
@@ -14,8 +15,19 @@ import type { ResourceDefinition } from './registry/types.js';
 export function defaultExtensions(resources: readonly ResourceDefinition[] | ResourceRegistry): HandlerExtensions {
   let openapi = new OpenApiV3(resources);
   return {
-    applyPatch: (contentType, original, patch, def) => applyPatch(contentType, original, patch, def.schemaName),
-    checkDecoded: (def, obj) => checkDecoded(def.schemaName, obj),
+    applyPatch: (contentType, original, patch, def) => {
+      // Kinds without a compiled-in schema (custom resources) take JSON and merge patches and apply, never strategic
+      // merge patch: upstream's 415 lists what they take.
+      if (def.customSchema && contentType.split(';', 1)[0].trim().toLowerCase() === PatchContentType.strategic) {
+        throw unsupportedPatchType([PatchContentType.json, PatchContentType.merge, PatchContentType.applyYaml]);
+      }
+      return applyPatch(contentType, original, patch, def.customSchema ? undefined : def.schemaName);
+    },
+    checkDecoded: (def, obj) => {
+      if (!def.customSchema) return checkDecoded(def.schemaName, obj);
+      const unknown = obj && typeof obj === 'object' && !Array.isArray(obj) ? def.customSchema.prune(obj as Record<string, unknown>) : [];
+      return { unknown, typeErrors: [] };
+    },
     serveOpenApi: (path, query, res) => openapi.serveOpenApi(path, query, res),
     // The server's registry, which custom resources join: the OpenAPI documents follow it from then on.
     followRegistry: (registry) => {

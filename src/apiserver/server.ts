@@ -34,6 +34,7 @@ import { ResourceQuotaAdmission } from './admission/resource-quota/resource-quot
 import { runtimeClassAdmission, runtimeClassValidation } from './admission/runtime-class.js';
 import { MutatingWebhookAdmission, ValidatingWebhookAdmission } from './admission/webhook/webhook-admission.js';
 import type { AdmissionChain } from './admission/types.js';
+import { CrdController } from './crd/crd-controller.js';
 import { DatastoreHealth, type DatastoreHealthOptions } from './datastore-health.js';
 import type { DelegatedGroup } from './delegated-groups.js';
 import { Discovery } from './discovery.js';
@@ -245,6 +246,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   port = (server.address() as AddressInfo).port;
   await cacheStart;
+  // CustomResourceDefinitions (crd/): each CRD's custom resources join the registry as soon as the cache has it.
+  const crdDef = registry.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
+  const crds = crdDef ? new CrdController({ cache, ops, registry, crds: crdDef }) : undefined;
+  crds?.start();
   // Reservations for Services stored before this server (or before reservations existed) come first, as upstream's
   // initial repair pass: only then is an address the bootstrap or a client asks for known to be free.
   const allocationRepair = new AllocationRepair(serviceAllocation);
@@ -271,6 +276,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     registry,
     inProcessTransport: (user) => new InProcessTransport(handler.handle, user),
     async close() {
+      crds?.stop();
       unregisterStorageObjects();
       eventTtl?.stop();
       health.stop();

@@ -172,7 +172,7 @@ export class OpenApiV3 {
     const listNames = new Map<ResourceDefinition, string>();
     for (const def of defs) {
       tag(def.schemaName, { group: def.group, version: def.version, kind: def.kind });
-      if (!typeOf(def.schemaName)) synthetic.set(def.schemaName, unknownKindSchema(def));
+      if (!typeOf(def.schemaName)) synthetic.set(def.schemaName, def.customSchema?.openApi ?? unknownKindSchema(def));
       const listName = typeForKind(def.group, def.version, def.listKind)?.name ?? `${def.schemaName}List`;
       listNames.set(def, listName);
       tag(listName, { group: def.group, version: def.version, kind: def.listKind });

@@ -10,6 +10,7 @@ import { clusterroles } from './clusterroles.js';
 import { configmaps } from './configmaps.js';
 import { controllerrevisions } from './controllerrevisions.js';
 import { cronjobs } from './cronjobs.js';
+import { customresourcedefinitions } from './crd-customresourcedefinitions.js';
 import { csidrivers } from './csidrivers.js';
 import { csinodes } from './csinodes.js';
 import { csistoragecapacities } from './csistoragecapacities.js';
@@ -113,6 +114,8 @@ export const resources: ResourceDefinition[] = [
   // admissionregistration.k8s.io/v1
   mutatingwebhookconfigurations,
   validatingwebhookconfigurations,
+  // apiextensions.k8s.io/v1
+  customresourcedefinitions,
   // scheduling.k8s.io/v1
   priorityclasses,
   // coordination.k8s.io/v1
@@ -144,6 +147,7 @@ export const apiGroups: { group: string; versions: string[] }[] = [
   { group: 'rbac.authorization.k8s.io', versions: ['v1'] },
   { group: 'storage.k8s.io', versions: ['v1'] },
   { group: 'admissionregistration.k8s.io', versions: ['v1'] },
+  { group: 'apiextensions.k8s.io', versions: ['v1'] },
   { group: 'scheduling.k8s.io', versions: ['v1'] },
   { group: 'coordination.k8s.io', versions: ['v1'] },
   { group: 'node.k8s.io', versions: ['v1'] },

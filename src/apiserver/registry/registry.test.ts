@@ -26,14 +26,14 @@ test('every definition is complete and unique per group/version', () => {
     kinds.add(`${gv}/${def.kind}`);
     assert.equal(def.listKind, `${def.kind}List`);
     assert.equal(def.singular, def.kind.toLowerCase());
-    // APIService's schema is kube-aggregator's, as upstream's OpenAPI names it.
-    const schemaPrefix = def.group === 'apiregistration.k8s.io' ? 'io\\.k8s\\.kube-aggregator\\.pkg\\.apis\\.apiregistration' : 'io\\.k8s\\.api\\.[a-z]+';
+    // APIService's schema is kube-aggregator's, CustomResourceDefinition's apiextensions-apiserver's, as upstream names them.
+    const schemaPrefix = def.group === 'apiregistration.k8s.io' ? 'io\\.k8s\\.kube-aggregator\\.pkg\\.apis\\.apiregistration' : def.group === 'apiextensions.k8s.io' ? 'io\\.k8s\\.apiextensions-apiserver\\.pkg\\.apis\\.apiextensions' : 'io\\.k8s\\.api\\.[a-z]+';
     assert.match(def.schemaName, new RegExp(`^${schemaPrefix}\\.${def.version}\\.${def.kind}$`), def.plural);
     assert.ok(apiGroups.some((g) => g.group === def.group && g.versions.includes(def.version)), `${gv} not in apiGroups`);
     assert.equal(def.printer.columns.filter((c: { format: string }) => c.format === 'name').length >= 1 || def.plural === 'events', true, `${def.plural} has a name column`);
   }
   for (const g of apiGroups) for (const v of g.versions) assert.ok(resources.some((d) => d.group === g.group && d.version === v), `${g.group}/${v} serves nothing`);
-  assert.equal(resources.length, 52);
+  assert.equal(resources.length, 53);
 });
 
 test('printer rows have one cell per column, even for bare objects', () => {

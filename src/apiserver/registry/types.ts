@@ -168,6 +168,12 @@ export interface ResourceDefinition {
     fromStorage(obj: KubeObject): KubeObject;
   };
   /**
+   * Set for custom resources (../crd/): the kind's schema in place of the schema table. `openApi` is the kind's
+   * OpenAPI v3 schema as published; `prune` drops the fields that schema does not specify from a decoded object
+   * (mutates it) and returns their paths, for fieldValidation's unknown-field warnings and errors.
+   */
+  customSchema?: { openApi: Record<string, unknown>; prune(obj: Record<string, unknown>): string[] };
+  /**
    * Set for create-only resources that are computed and never stored (access reviews, `auth whoami`):
    * returns the response object for a POSTed request object on behalf of the user.
    */

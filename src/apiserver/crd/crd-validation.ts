@@ -1,0 +1,179 @@
+/**
+ * Validation and defaults of apiextensions.k8s.io/v1 CustomResourceDefinitions (apiextensions-apiserver
+ * pkg/apis/apiextensions/validation and v1 defaults), with upstream's field paths and wording: name = plural.group,
+ * names as DNS-1035 labels, scope, versions with exactly one storage version, structural schemas, printer columns,
+ * selectable fields, subresources, conversion, and the rules of updates (scope and group immutable, storedVersions).
+ */
+import { fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
+import { isDNS1035Label, isDNS1123Subdomain } from '../../api/validation.js';
+import { JsonPath } from './json-path.js';
+import { isObject, type CrdVersion, type CustomResourceDefinition, type JSONSchemaProps } from './json-schema.js';
+import { validateStructuralSchema } from './structural-schema.js';
+import { validateValue } from './validate-value.js';
+import { hasValidationRules, validationRules } from './validation-rules.js';
+
+/** v1 defaults (SetDefaults_CustomResourceDefinition*): listKind, singular, conversion, printer column priority. */
+export function defaultCrd(crd: CustomResourceDefinition): void {
+  const spec = (crd.spec ??= {} as CustomResourceDefinition['spec']);
+  if (isObject(spec.names)) {
+    if (spec.names.kind && !spec.names.listKind) spec.names.listKind = `${spec.names.kind}List`;
+    if (spec.names.kind && !spec.names.singular) spec.names.singular = spec.names.kind.toLowerCase();
+  }
+  spec.conversion ??= { strategy: 'None' };
+  if (Array.isArray(spec.versions)) {
+    for (const v of spec.versions) {
+      for (const c of v?.additionalPrinterColumns ?? []) c.priority ??= 0;
+    }
+  }
+}
+
+export function validateCrd(crd: CustomResourceDefinition): FieldError[] {
+  const errs: FieldError[] = [];
+  const spec = crd.spec;
+  if (!isObject(spec)) return [fieldRequired('spec')];
+  const group = spec.group ?? '';
+  const names = isObject(spec.names) ? spec.names : undefined;
+  const plural = names?.plural ?? '';
+  if (crd.metadata.name !== `${plural}.${group}`) {
+    errs.push(fieldInvalid('metadata.name', crd.metadata.name ?? '', 'must be spec.names.plural+"."+spec.group'));
+  }
+  if (!group) errs.push(fieldRequired('spec.group'));
+  else {
+    for (const msg of isDNS1123Subdomain(group)) errs.push(fieldInvalid('spec.group', group, msg));
+    if (group.split('.').length < 2) errs.push(fieldInvalid('spec.group', group, 'should be a domain with at least one dot'));
+  }
+  if (!spec.scope) errs.push(fieldRequired('spec.scope'));
+  else if (spec.scope !== 'Cluster' && spec.scope !== 'Namespaced') errs.push(fieldNotSupported('spec.scope', spec.scope, ['Cluster', 'Namespaced']));
+  if (!names) errs.push(fieldRequired('spec.names'));
+  else errs.push(...validateNames(names, 'spec.names'));
+  if (spec.preserveUnknownFields === true) errs.push(fieldInvalid('spec.preserveUnknownFields', true, 'must be false in order to use defaults in the schema'));
+  errs.push(...validateVersions(spec.versions, spec.conversion));
+  return errs;
+}
+
+function validateNames(names: CustomResourceDefinition['spec']['names'], path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const label = (field: string, value: string | undefined, required: boolean) => {
+    if (!value) {
+      if (required) errs.push(fieldRequired(`${path}.${field}`));
+      return;
+    }
+    for (const msg of isDNS1035Label(value)) errs.push(fieldInvalid(`${path}.${field}`, value, msg));
+  };
+  label('plural', names.plural, true);
+  label('singular', names.singular, true);
+  if (!names.kind) errs.push(fieldRequired(`${path}.kind`));
+  else for (const msg of isDNS1035Label(names.kind.toLowerCase())) errs.push(fieldInvalid(`${path}.kind`, names.kind, msg));
+  if (!names.listKind) errs.push(fieldRequired(`${path}.listKind`));
+  else for (const msg of isDNS1035Label(names.listKind.toLowerCase())) errs.push(fieldInvalid(`${path}.listKind`, names.listKind, msg));
+  if (names.kind && names.kind === names.listKind) errs.push(fieldInvalid(`${path}.listKind`, names.listKind, 'kind and listKind may not be the same or parsing will fail'));
+  (names.shortNames ?? []).forEach((s, i) => label(`shortNames[${i}]`, s, true));
+  (names.categories ?? []).forEach((s, i) => label(`categories[${i}]`, s, true));
+  return errs;
+}
+
+function validateVersions(versions: CrdVersion[] | undefined, conversion: CustomResourceDefinition['spec']['conversion']): FieldError[] {
+  const errs: FieldError[] = [];
+  if (!Array.isArray(versions) || versions.length === 0) return [fieldInvalid('spec.versions', versions ?? null, 'must have exactly one version marked as storage version')];
+  const seen = new Set<string>();
+  let storage = 0;
+  let served = 0;
+  versions.forEach((v, i) => {
+    const path = `spec.versions[${i}]`;
+    if (!isObject(v)) return errs.push(fieldRequired(path));
+    if (v.storage) storage++;
+    if (v.served) served++;
+    if (!v.name) errs.push(fieldRequired(`${path}.name`));
+    else {
+      for (const msg of isDNS1035Label(v.name)) errs.push(fieldInvalid(`${path}.name`, v.name, msg));
+      if (seen.has(v.name)) errs.push(fieldDuplicate(`${path}.name`, v.name));
+      seen.add(v.name);
+    }
+    const schema = v.schema?.openAPIV3Schema;
+    if (!isObject(schema)) errs.push(fieldRequired(`${path}.schema.openAPIV3Schema`, 'schemas are required'));
+    else errs.push(...validateSchema(schema, `${path}.schema.openAPIV3Schema`));
+    errs.push(...validateColumns(v, path));
+    (v.selectableFields ?? []).forEach((f, j) => {
+      const at = `${path}.selectableFields[${j}].jsonPath`;
+      if (!f?.jsonPath) return errs.push(fieldRequired(at));
+      try {
+        new JsonPath(f.jsonPath);
+      } catch (err) {
+        errs.push(fieldInvalid(at, f.jsonPath, (err as Error).message));
+      }
+      if (f.jsonPath === '.metadata.name' || f.jsonPath === '.metadata.namespace') errs.push(fieldInvalid(at, f.jsonPath, 'is an invalid path: fields in metadata are not supported'));
+    });
+    if ((v.selectableFields?.length ?? 0) > 8) errs.push({ type: 'FieldValueTooMany' as FieldError['type'], field: `${path}.selectableFields`, detail: `Too many: ${v.selectableFields!.length}: must have at most 8 items` });
+    const scale = v.subresources?.scale;
+    if (scale) {
+      if (!scale.specReplicasPath) errs.push(fieldRequired(`${path}.subresources.scale.specReplicasPath`));
+      else if (!scale.specReplicasPath.startsWith('.spec.')) errs.push(fieldInvalid(`${path}.subresources.scale.specReplicasPath`, scale.specReplicasPath, 'should be a json path under .spec'));
+      if (!scale.statusReplicasPath) errs.push(fieldRequired(`${path}.subresources.scale.statusReplicasPath`));
+      else if (!scale.statusReplicasPath.startsWith('.status.')) errs.push(fieldInvalid(`${path}.subresources.scale.statusReplicasPath`, scale.statusReplicasPath, 'should be a json path under .status'));
+      if (scale.labelSelectorPath && !/^\.(spec|status)\./.test(scale.labelSelectorPath)) errs.push(fieldInvalid(`${path}.subresources.scale.labelSelectorPath`, scale.labelSelectorPath, 'should be a json path under either .spec or .status'));
+    }
+  });
+  if (storage !== 1) errs.push(fieldInvalid('spec.versions', versions.map((v) => ({ ...v, schema: undefined })), 'must have exactly one version marked as storage version'));
+  if (served === 0) errs.push(fieldInvalid('spec.versions', versions.map((v) => ({ ...v, schema: undefined })), 'must have at least one version marked as served'));
+  const strategy = conversion?.strategy ?? 'None';
+  if (strategy !== 'None' && strategy !== 'Webhook') errs.push(fieldNotSupported('spec.conversion.strategy', strategy, ['None', 'Webhook']));
+  if (strategy === 'Webhook' && !conversion?.webhook) errs.push(fieldRequired('spec.conversion.webhook', 'required when strategy is set to Webhook'));
+  if (strategy === 'None' && conversion?.webhook) errs.push(fieldForbidden('spec.conversion.webhook', 'should not be set when strategy is not set to Webhook'));
+  return errs;
+}
+
+function validateSchema(schema: JSONSchemaProps, path: string): FieldError[] {
+  const errs = validateStructuralSchema(schema, path);
+  if (errs.length === 0) errs.push(...validateDefaults(schema, path));
+  const engine = validationRules();
+  if (errs.length === 0 && engine && hasValidationRules(schema)) errs.push(...engine.compile(schema, path).errors);
+  return errs;
+}
+
+/** Every default must validate against its own schema (upstream: "default: Invalid value: ..."). */
+function validateDefaults(s: JSONSchemaProps, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  if (s.default !== undefined) {
+    for (const e of validateValue(s, s.default, '')) errs.push(fieldInvalid(`${path}.default`, s.default, `${e.field ? `${e.field}: ` : ''}${e.detail}`));
+  }
+  for (const [k, p] of Object.entries(s.properties ?? {})) errs.push(...validateDefaults(p, `${path}.properties[${k}]`));
+  if (s.items && !Array.isArray(s.items)) errs.push(...validateDefaults(s.items, `${path}.items`));
+  if (typeof s.additionalProperties === 'object') errs.push(...validateDefaults(s.additionalProperties, `${path}.additionalProperties`));
+  return errs;
+}
+
+const COLUMN_TYPES = ['integer', 'number', 'string', 'boolean', 'date'];
+const COLUMN_FORMATS = ['int32', 'int64', 'float', 'double', 'byte', 'date', 'date-time', 'password'];
+
+function validateColumns(v: CrdVersion, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  (v.additionalPrinterColumns ?? []).forEach((c, i) => {
+    const at = `${path}.additionalPrinterColumns[${i}]`;
+    if (!c?.name) errs.push(fieldRequired(`${at}.name`));
+    if (!c?.type) errs.push(fieldRequired(`${at}.type`));
+    else if (!COLUMN_TYPES.includes(c.type)) errs.push(fieldNotSupported(`${at}.type`, c.type, COLUMN_TYPES));
+    if (c?.format && !COLUMN_FORMATS.includes(c.format)) errs.push(fieldNotSupported(`${at}.format`, c.format, COLUMN_FORMATS));
+    if (c?.priority !== undefined && c.priority < 0) errs.push(fieldInvalid(`${at}.priority`, c.priority, 'must be non-negative'));
+    if (!c?.jsonPath) errs.push(fieldRequired(`${at}.jsonPath`));
+    else {
+      try {
+        new JsonPath(c.jsonPath);
+      } catch (err) {
+        errs.push(fieldInvalid(`${at}.jsonPath`, c.jsonPath, (err as Error).message));
+      }
+    }
+  });
+  return errs;
+}
+
+/** Update rules: the group and scope are fixed, and a version objects are stored in cannot be removed. */
+export function validateCrdUpdate(crd: CustomResourceDefinition, old: CustomResourceDefinition): FieldError[] {
+  const errs: FieldError[] = [];
+  if (crd.spec?.group !== old.spec?.group) errs.push(fieldInvalid('spec.group', crd.spec?.group ?? '', 'field is immutable'));
+  if (crd.spec?.scope !== old.spec?.scope) errs.push(fieldInvalid('spec.scope', crd.spec?.scope ?? '', 'field is immutable'));
+  const versions = new Set((crd.spec?.versions ?? []).map((v) => v.name));
+  (crd.status?.storedVersions ?? []).forEach((sv, i) => {
+    if (!versions.has(sv)) errs.push(fieldInvalid(`status.storedVersions[${i}]`, sv, 'must appear in spec.versions'));
+  });
+  return errs;
+}
