@@ -78,6 +78,7 @@ export interface DeleteResult {
 export type Mutation = (current: KubeObject) => KubeObject;
 
 const GENERATE_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
+const NONE: readonly KubeObject[] = [];
 const MAX_UPDATE_RETRIES = 16;
 
 export class ResourceOps {
@@ -93,11 +94,20 @@ export class ResourceOps {
 
   private get admissionContext(): AdmissionContext {
     return {
-      list: (group, plural) => {
-        const items = this.cache.resourceFor(resourcePrefix({ group, plural })).items.values();
-        return (function* () {
-          for (const i of items) yield i.obj;
-        })();
+      list: (group, plural, namespace) => {
+        const rc = this.cache.resourceFor(resourcePrefix({ group, plural }));
+        if (namespace === undefined) {
+          const items = rc.items.values();
+          return (function* () {
+            for (const i of items) yield i.obj;
+          })();
+        }
+        if (rc.items.size === 0) return NONE;
+        const sorted = rc.sorted();
+        const prefix = `${rc.prefix}${namespace}/`;
+        const out: KubeObject[] = [];
+        for (let i = lowerBoundKey(sorted, prefix); i < sorted.length && sorted[i].key.startsWith(prefix); i++) out.push(sorted[i].obj);
+        return out;
       },
       cached: (group, plural, namespace, name) => {
         const key = objectKey({ group, plural, namespaced: namespace !== '' }, namespace, name);

@@ -26,7 +26,7 @@ type ResourceList = Record<string, string>;
 
 function limitRangesOf(ctx: AdmissionContext, namespace: string): LimitRangeItem[] {
   const items: LimitRangeItem[] = [];
-  for (const lr of ctx.list('', 'limitranges')) {
+  for (const lr of ctx.list('', 'limitranges', namespace)) {
     if (lr.metadata.namespace === namespace) items.push(...(((lr as { spec?: LimitRangeSpec }).spec?.limits ?? []) as LimitRangeItem[]));
   }
   return items;

@@ -44,8 +44,11 @@ export interface AdmissionAttributes {
 
 /** Read access for plugins: the current objects of a resource from the watch cache. */
 export interface AdmissionContext {
-  /** Current objects of a resource, e.g. ('scheduling.k8s.io', 'priorityclasses'). */
-  list(group: string, plural: string): Iterable<KubeObject>;
+  /**
+   * Current objects of a resource, e.g. ('scheduling.k8s.io', 'priorityclasses'); with `namespace`, only that
+   * namespace's (found by a binary search of the cache's sorted view: cheap enough for every write).
+   */
+  list(group: string, plural: string, namespace?: string): Iterable<KubeObject>;
   /** One object as the watch cache has it now (no waiting; it may lag a write by a moment). */
   cached(group: string, plural: string, namespace: string, name: string): KubeObject | undefined;
   /** One object from the watch cache, or from the store when the cache does not have it yet (it may lag a write). */

@@ -69,6 +69,38 @@ describe('ResourceQuotaController', () => {
     await running;
   });
 
+  it('watches ConfigMaps only once a quota counts them, then gives usage back when one is deleted', async () => {
+    const f = new ControllerFixture();
+    const c = new ResourceQuotaController(f.ctx);
+    c.start();
+    const cm = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'apps' } }) as KubeObject;
+    f.client.seed(ConfigMaps, cm('a'));
+    f.client.seed(ConfigMaps, cm('b'));
+    f.seed(ResourceQuotas, quota('pods-only', { pods: '2' }));
+    let handlers = 0;
+    const watchedConfigMaps = f.informers.informerFor(ConfigMaps);
+    const addEventHandler = watchedConfigMaps.addEventHandler.bind(watchedConfigMaps);
+    watchedConfigMaps.addEventHandler = (h) => {
+      handlers++;
+      addEventHandler(h);
+    };
+    f.sync(ResourceQuotas);
+    assert.equal(handlers, 0, 'a quota that counts no ConfigMaps starts no ConfigMap watch');
+    f.client.seed(ResourceQuotas, quota('q', { configmaps: '5' }));
+    f.sync(ResourceQuotas);
+    assert.equal(handlers, 1);
+    f.sync(ConfigMaps);
+    await c.reconcile('apps/q');
+    assert.deepEqual((statusOf(f, 'q') as { used: unknown }).used, { configmaps: '2' });
+    const running = c.run(1);
+    await f.client.delete(ConfigMaps, 'apps', 'a');
+    f.sync(ConfigMaps, ResourceQuotas);
+    for (let i = 0; i < 200 && JSON.stringify((statusOf(f, 'q') as { used: unknown }).used) !== '{"configmaps":"1"}'; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual((statusOf(f, 'q') as { used: unknown }).used, { configmaps: '1' });
+    c.stop();
+    await running;
+  });
+
   it('recounts on the resync period even without events', async () => {
     const f = new ControllerFixture();
     const c = new ResourceQuotaController(f.ctx, { resyncMs: 60_000 });

@@ -23,6 +23,9 @@ type QuotaObject = ResourceQuota & KubeObject;
 /** kube-controller-manager's --resource-quota-sync-period default. */
 export const QUOTA_RESYNC_MS = 5 * 60_000;
 
+/** Kinds watched only once a quota counts them (see watchCounted). */
+const LAZILY_WATCHED: ResourceType[] = [ConfigMaps];
+
 const ZERO = { nanos: 0n, format: 'DecimalSI' as const };
 
 export interface ResourceQuotaControllerOptions {
@@ -38,20 +41,41 @@ export class ResourceQuotaController implements Controller {
   private readonly quotas: Informer<QuotaObject>;
   /** The kinds kept in informers (the ones quotas usually count); others are listed when a quota names them. */
   private readonly watched: Map<string, Informer<KubeObject>>;
+  private readonly informers: ControllerContext['informers'];
 
   constructor(ctx: ControllerContext, opts: ResourceQuotaControllerOptions = {}) {
     this.client = ctx.client;
     this.clock = ctx.clock;
     this.resyncMs = opts.resyncMs ?? QUOTA_RESYNC_MS;
     this.queue = createWorkQueue({ clock: ctx.clock });
+    this.informers = ctx.informers;
     this.quotas = ctx.informers.informerFor<QuotaObject>(ResourceQuotas);
-    this.watched = new Map([Pods, Services, PersistentVolumeClaims, ConfigMaps, Secrets].map((rt) => [rt.resource, ctx.informers.informerFor<KubeObject>(rt)]));
+    this.watched = new Map([Pods, Services, PersistentVolumeClaims, Secrets].map((rt) => [rt.resource, ctx.informers.informerFor<KubeObject>(rt)]));
+  }
+
+  /**
+   * Starts watching the lazily watched kinds a quota counts. Nothing else in the control plane watches every
+   * ConfigMap, and in one process a second copy of each one (and its events) is a cost every cluster would pay for
+   * quotas few write; so ConfigMaps are watched from the first quota that counts them on.
+   */
+  private watchCounted(quota: QuotaObject): void {
+    const names = Object.keys(quota.spec?.hard ?? {});
+    for (const rt of LAZILY_WATCHED) {
+      if (this.watched.has(rt.resource) || matchingResources({ group: rt.group, plural: rt.resource }, names).length === 0) continue;
+      const informer = this.informers.informerFor<KubeObject>(rt);
+      informer.addEventHandler({ delete: (obj) => this.enqueueNamespace(obj.metadata.namespace ?? '') });
+      this.watched.set(rt.resource, informer);
+    }
   }
 
   start(): void {
     this.quotas.addEventHandler({
-      add: (q) => this.queue.add(keyOf(q)),
+      add: (q) => {
+        this.watchCounted(q);
+        this.queue.add(keyOf(q));
+      },
       update: (old, cur) => {
+        this.watchCounted(cur);
         // Admission's charges change status.used only; the controller follows spec changes and missing status.
         if (JSON.stringify(old.spec) !== JSON.stringify(cur.spec) || JSON.stringify(cur.status?.hard ?? {}) !== JSON.stringify(cur.spec?.hard ?? {})) this.queue.add(keyOf(cur));
       },
@@ -78,7 +102,7 @@ export class ResourceQuotaController implements Controller {
       },
       delete: replenish,
     });
-    for (const plural of ['configmaps', 'secrets']) this.watched.get(plural)!.addEventHandler({ delete: replenish });
+    this.watched.get('secrets')!.addEventHandler({ delete: replenish });
   }
 
   run(workers: number): Promise<void> {
@@ -145,7 +169,12 @@ export class ResourceQuotaController implements Controller {
   /** The kinds of object the names count, with their objects in the namespace (informer caches, else a list). */
   private async targetsFor(names: string[], namespace: string): Promise<{ target: QuotaTarget; objects: KubeObject[] }[]> {
     const out: { target: QuotaTarget; objects: KubeObject[] }[] = [];
-    for (const [plural, informer] of this.watched) out.push({ target: { group: '', plural }, objects: informer.lister.list(namespace) });
+    for (const [plural, informer] of this.watched) {
+      // A kind watched a moment ago is read from the API until its informer has its first list.
+      const rt = allResourceTypes.find((t: ResourceType) => t.group === '' && t.resource === plural)!;
+      const objects = informer.hasSynced() ? informer.lister.list(namespace) : (await this.client.list(rt, namespace)).items;
+      out.push({ target: { group: '', plural }, objects });
+    }
     out.push({ target: { group: '', plural: 'resourcequotas' }, objects: this.quotas.lister.list(namespace) });
     const covered = new Set(out.map((t) => countName(t.target)));
     for (const n of names) {

@@ -136,7 +136,7 @@ export function podSecurityAdmission(opts: PodSecurityOptions = {}): ValidatingA
     }
     // Pods sharing a set of violations are listed once: `web-1 (and 2 other pods): privileged, hostPath volumes`.
     const groups = new Map<string, string[]>();
-    const pods = [...ctx.list('', 'pods')].filter((p) => p.metadata.namespace === name).sort((a, b) => (a.metadata.name! < b.metadata.name! ? -1 : 1));
+    const pods = [...ctx.list('', 'pods', name)].filter((p) => p.metadata.namespace === name).sort((a, b) => (a.metadata.name! < b.metadata.name! ? -1 : 1));
     for (const pod of pods) {
       const spec = (pod as { spec?: PodSpec }).spec;
       if (!spec || (spec.runtimeClassName && exemptRuntimeClasses.has(spec.runtimeClassName))) continue;

@@ -73,7 +73,7 @@ export class ResourceQuotaAdmission implements ValidatingAdmission {
     const ns = attrs.namespace;
     // Every namespaced write passes here: a namespace without quotas (as the watch cache knows them) costs nothing.
     let hasQuota = false;
-    for (const q of ctx.list('', 'resourcequotas')) {
+    for (const q of ctx.list('', 'resourcequotas', ns)) {
       if (q.metadata.namespace === ns) {
         hasQuota = true;
         break;
