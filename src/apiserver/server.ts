@@ -35,6 +35,7 @@ import { runtimeClassAdmission, runtimeClassValidation } from './admission/runti
 import { MutatingWebhookAdmission, ValidatingWebhookAdmission } from './admission/webhook/webhook-admission.js';
 import type { AdmissionChain } from './admission/types.js';
 import { CrdController } from './crd/crd-controller.js';
+import { FlowcontrolConfigProducer } from './registry/flowcontrol-config-producer.js';
 import { DatastoreHealth, type DatastoreHealthOptions } from './datastore-health.js';
 import type { DelegatedGroup } from './delegated-groups.js';
 import { Discovery } from './discovery.js';
@@ -263,6 +264,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     roles: rbacDefinition(opts.resources, 'roles'),
     rolebindings: rbacDefinition(opts.resources, 'rolebindings'),
   });
+  // The priority-and-fairness-config-producer hook: APF's mandatory and suggested objects (served, not enforced).
+  const fsDef = opts.resources.find((r) => r.group === 'flowcontrol.apiserver.k8s.io' && r.plural === 'flowschemas');
+  const plDef = opts.resources.find((r) => r.group === 'flowcontrol.apiserver.k8s.io' && r.plural === 'prioritylevelconfigurations');
+  const flowcontrol = fsDef && plDef ? new FlowcontrolConfigProducer({ ops, flowschemas: fsDef, prioritylevelconfigurations: plDef }) : undefined;
+  await flowcontrol?.start();
   bootstrapped = true;
   const coreEvents = opts.resources.find((r) => r.group === '' && r.plural === 'events');
   const eventTtl = coreEvents ? startEventTtl(ops, cache, coreEvents, { ttlMs: opts.eventTtlMs ?? 3_600_000 }) : undefined;
@@ -279,6 +285,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       crds?.stop();
       unregisterStorageObjects();
       eventTtl?.stop();
+      flowcontrol?.stop();
       health.stop();
       allocationRepair.stop();
       handler.closeWatches();
