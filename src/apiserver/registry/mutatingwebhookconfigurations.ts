@@ -7,8 +7,9 @@
 import type { MutatingWebhookConfiguration, WebhookClientConfig } from 'kubernetes-types/admissionregistration/v1.js';
 import type { KubeObject } from '../../api/object.js';
 import { validateLabelSelector } from '../../api/labels.js';
-import { fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
+import { fieldDuplicate, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
 import { isDNS1035Label, isDNS1123Subdomain, isQualifiedName, nameIsDNSSubdomain } from '../../api/validation.js';
+import { compileCel, isCompileError } from '../cel/cel-program.js';
 import { defineResource } from './define-resource.js';
 import { age, ageColumn, as, column, nameColumn } from './table-columns.js';
 import type { TablePrinter } from './types.js';
@@ -214,10 +215,10 @@ function validateWebhookService(service: NonNullable<WebhookClientConfig['servic
   return errs;
 }
 
-/**
- * matchConditions: names and count as upstream. The expressions are CEL, which this server does not evaluate yet, so
- * a configuration with match conditions is refused rather than having its conditions silently ignored.
- */
+/** The variables a webhook's match conditions see (upstream: object, oldObject, request, authorizer). */
+export const MATCH_CONDITION_VARIABLES = ['object', 'oldObject', 'request', 'authorizer'] as const;
+
+/** matchConditions: names, count and compiled expressions (a bool result) as upstream. */
 function validateMatchConditions(conditions: AnyWebhook['matchConditions'], path: string): FieldError[] {
   if (!conditions || conditions.length === 0) return [];
   const errs: FieldError[] = [];
@@ -232,7 +233,10 @@ function validateMatchConditions(conditions: AnyWebhook['matchConditions'], path
       names.add(c.name);
     }
     if (!c.expression) errs.push(fieldRequired(`${p}.expression`));
-    else errs.push(fieldForbidden(`${p}.expression`, 'CEL match conditions are not supported by this server yet'));
+    else {
+      const program = compileCel(c.expression, MATCH_CONDITION_VARIABLES, 'bool');
+      if (isCompileError(program)) errs.push(fieldInvalid(`${p}.expression`, c.expression, program.message));
+    }
   });
   return errs;
 }

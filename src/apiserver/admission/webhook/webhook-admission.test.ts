@@ -149,6 +149,40 @@ describe('webhook admission plugins against a real HTTPS webhook', () => {
   });
 });
 
+describe('matchConditions (CEL)', () => {
+  const base = (conditions: { name: string; expression: string }[], failurePolicy = 'Fail') => ({
+    name: 'cond.test.skiff.dev',
+    clientConfig: { url: 'https://127.0.0.1:1/never', caBundle: '' },
+    rules: [{ operations: ['*'], apiGroups: [''], apiVersions: ['v1'], resources: ['configmaps'] }],
+    failurePolicy,
+    sideEffects: 'None',
+    admissionReviewVersions: ['v1'],
+    timeoutSeconds: 1,
+    matchConditions: conditions,
+  });
+  const plugin = new ValidatingWebhookAdmission(resources);
+
+  it('a false condition skips the webhook (no call, no promise); errors follow failurePolicy', async () => {
+    const skip = contextWith([config('validating', 'v', [base([{ name: 'is-bad', expression: "object.metadata.name.startsWith('bad')" }, { name: 'creates', expression: "request.operation == 'CREATE'" }])])]);
+    assert.equal(plugin.validate(attrsFor(), skip), undefined, 'cm does not start with bad: not called');
+    // Both hold: the webhook is called (and is down here, so Fail refuses).
+    await assert.rejects(Promise.resolve(plugin.validate(attrsFor({ name: 'bad', object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'bad-x', namespace: 'default' } } }), skip)), /failed calling webhook "cond.test.skiff.dev": failed to call webhook/);
+    const broken = [{ name: 'broken', expression: "object.metadata.labels['missing'] == 'x'" }];
+    assert.throws(() => plugin.validate(attrsFor(), contextWith([config('validating', 'v', [base(broken)])])), (err: StatusError) => err.code === 500 && /matchCondition 'broken' error: no such key: labels/.test(err.message));
+    assert.equal(plugin.validate(attrsFor(), contextWith([config('validating', 'v', [base(broken, 'Ignore')])])), undefined);
+  });
+
+  it('the registry compiles conditions: a bad expression is 422 with the compiler\'s words', () => {
+    const vwc = byGroupVersionResource('admissionregistration.k8s.io', 'v1', 'validatingwebhookconfigurations')!;
+    const obj = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'x' }, webhooks: [base([{ name: 'bad', expression: 'object.metadata.name ==' }, { name: 'ok', expression: 'true' }])] } as unknown as KubeObject;
+    (obj as any).webhooks[0].clientConfig.url = 'https://example.com/x';
+    const errs = vwc.strategy.validate(obj);
+    assert.equal(errs.length, 1, JSON.stringify(errs));
+    assert.equal(errs[0]!.field, 'webhooks[0].matchConditions[0].expression');
+    assert.match(errs[0]!.detail, /compilation failed/);
+  });
+});
+
 describe('AdmissionReview answers', () => {
   it('verifyResponse refuses answers upstream refuses', () => {
     const ok = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'u1', allowed: true } };

@@ -14,8 +14,10 @@ import type { KubeObject } from '../../../api/object.js';
 import type { Status } from 'kubernetes-types/meta/v1.js';
 import { badRequest, internalError, StatusError } from '../../../api/status.js';
 import { createLogger } from '../../../log/logger.js';
+import { compileCel, isCompileError } from '../../cel/cel-program.js';
+import { toCel } from '../../cel/values.js';
 import { applyJsonPatch } from '../../patch/json-patch.js';
-import type { AnyWebhook } from '../../registry/mutatingwebhookconfigurations.js';
+import { MATCH_CONDITION_VARIABLES, type AnyWebhook } from '../../registry/mutatingwebhookconfigurations.js';
 import type { ResourceDefinition } from '../../registry/types.js';
 import type { AdmissionAttributes, AdmissionContext, MutatingAdmission, Operation, ValidatingAdmission } from '../types.js';
 import { compileSelectors, namespaceSelectorMatches, objectSelectorMatches, rulesMatch, type CompiledSelectors, type MatchTarget } from './webhook-matching.js';
@@ -86,8 +88,11 @@ function namespaceLabels(attrs: AdmissionAttributes, ctx: AdmissionContext): Rec
   return ctx.cached('', 'namespaces', '', attrs.namespace)?.metadata?.labels ?? {};
 }
 
-/** The webhooks to call for a write, in order (ShouldCallHook). */
-export function relevantWebhooks(hooks: readonly CompiledWebhook[], attrs: AdmissionAttributes, ctx: AdmissionContext, resources: readonly ResourceDefinition[]): Invocation[] {
+/**
+ * The webhooks to call for a write, in order (ShouldCallHook). `rulesOnly` checks the rules alone (the mutating
+ * plugin's cheap first pass: selectors and conditions are checked against the object as each call finds it).
+ */
+export function relevantWebhooks(hooks: readonly CompiledWebhook[], attrs: AdmissionAttributes, ctx: AdmissionContext, resources: readonly ResourceDefinition[], rulesOnly = false): Invocation[] {
   if (hooks.length === 0) return [];
   if (attrs.resource.group === GROUP && EXEMPT.has(attrs.resource.plural)) return [];
   const out: Invocation[] = [];
@@ -95,14 +100,46 @@ export function relevantWebhooks(hooks: readonly CompiledWebhook[], attrs: Admis
   for (const w of hooks) {
     const view = matchingView(w, attrs, resources);
     if (!view) continue;
+    if (rulesOnly) {
+      out.push({ webhook: w, view });
+      continue;
+    }
     if (!w.selectors.namespaceEverything) {
       nsLabels ??= namespaceLabels(attrs, ctx);
       if (nsLabels !== 'cluster' && !namespaceSelectorMatches(w.selectors, nsLabels)) continue;
     }
     if (!objectSelectorMatches(w.selectors, attrs.object, attrs.oldObject)) continue;
-    out.push({ webhook: w, view });
+    const inv = { webhook: w, view };
+    if (w.hook.matchConditions?.length && !matchConditionsHold(inv, attrs)) continue;
+    out.push(inv);
   }
   return out;
+}
+
+/**
+ * matchConditions (matchconditions.Matcher): all must be true for the webhook to be called. One false skips it; an
+ * evaluation error with none false skips it under failurePolicy Ignore and refuses the request under Fail.
+ */
+function matchConditionsHold(inv: Invocation, attrs: AdmissionAttributes): boolean {
+  const hook = inv.webhook.hook;
+  const review = admissionReview(inv, attrs, '', 'v1').request as Record<string, unknown>;
+  const { object, oldObject, ...request } = review;
+  const activation = { object: toCel(object), oldObject: toCel(oldObject), request: toCel(request) };
+  const errors: string[] = [];
+  for (const condition of hook.matchConditions ?? []) {
+    const program = compileCel(condition.expression ?? '', MATCH_CONDITION_VARIABLES, 'bool');
+    try {
+      if (isCompileError(program)) throw new Error(program.message);
+      const result = program.evaluate(activation);
+      if (result === false) return false;
+      if (result !== true) throw new Error(`cel expression must evaluate to a bool, got ${typeof result}`);
+    } catch (err) {
+      errors.push(`matchCondition '${condition.name}' error: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (errors.length === 0) return true;
+  if (hook.failurePolicy === 'Ignore') return false;
+  throw internalError(new Error(`failed calling webhook "${hook.name}": ${errors.join(', ')}`));
 }
 
 const OPTIONS_KIND: Record<Operation, string | undefined> = { CREATE: 'CreateOptions', UPDATE: 'UpdateOptions', DELETE: 'DeleteOptions', CONNECT: undefined };
@@ -244,23 +281,31 @@ export class MutatingWebhookAdmission implements MutatingAdmission {
   constructor(private readonly resources: readonly ResourceDefinition[]) {}
 
   admit(attrs: AdmissionAttributes, ctx: AdmissionContext): void | Promise<void> {
-    const relevant = relevantWebhooks(this.source.hooks(ctx), attrs, ctx, this.resources);
-    if (relevant.length === 0) return undefined;
-    return this.run(relevant, attrs, ctx);
+    const candidates = relevantWebhooks(this.source.hooks(ctx), attrs, ctx, this.resources, true);
+    if (candidates.length === 0) return undefined;
+    return this.run(candidates.map((c) => c.webhook), attrs, ctx);
   }
 
-  private async run(relevant: Invocation[], attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> {
-    // Reinvocation (IfNeeded): a webhook that already ran is called again, once, if a webhook after it changed the object.
-    const ranBeforeChange = new Set<Invocation>();
+  /**
+   * Each webhook in turn, its selectors and match conditions checked against the object as the webhooks before it
+   * left it (upstream decides per call). Reinvocation (IfNeeded): a webhook that already ran is called again, once, if
+   * a webhook after it changed the object.
+   */
+  private async run(candidates: CompiledWebhook[], attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> {
+    const ranBeforeChange = new Set<CompiledWebhook>();
     let reinvoke = false;
-    for (const inv of relevant) {
+    for (const w of candidates) {
+      const [inv] = relevantWebhooks([w], attrs, ctx, this.resources);
+      if (!inv) continue;
       const changed = await this.callOne(inv, attrs, ctx);
       if (changed && ranBeforeChange.size > 0) reinvoke = true;
-      if (inv.webhook.hook.reinvocationPolicy === 'IfNeeded') ranBeforeChange.add(inv);
+      if (w.hook.reinvocationPolicy === 'IfNeeded') ranBeforeChange.add(w);
     }
     if (!reinvoke) return;
-    for (const inv of relevant) {
-      if (ranBeforeChange.has(inv)) await this.callOne(inv, attrs, ctx);
+    for (const w of candidates) {
+      if (!ranBeforeChange.has(w)) continue;
+      const [inv] = relevantWebhooks([w], attrs, ctx, this.resources);
+      if (inv) await this.callOne(inv, attrs, ctx);
     }
   }
 
