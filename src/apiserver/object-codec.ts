@@ -3,6 +3,8 @@
  * resourceVersion, as with etcd), and the key layout `/registry/<group|core>/<resource>/[<namespace>/]<name>`.
  */
 import type { KubeObject } from '../api/object.js';
+import { parseApiVersion } from '../api/object.js';
+import { typeForKind, typeOf } from '../api/schema/schema.js';
 import type { ResourceDefinition } from './registry/types.js';
 
 export function resourcePrefix(def: Pick<ResourceDefinition, 'group' | 'plural'>): string {
@@ -18,7 +20,53 @@ export function objectKey(def: Pick<ResourceDefinition, 'group' | 'plural' | 'na
   return def.namespaced ? `${resourcePrefix(def)}${namespace}/${name}` : `${resourcePrefix(def)}${name}`;
 }
 
+/**
+ * Go's encoding/json writes a typed object's status struct even when nothing set it (`status: {}`, a Service's
+ * `status: {loadBalancer: {}}`, `replicas: 0` where the field has no omitempty), so kube-apiserver returns one for
+ * every kind whose type has a status; clients and diff tools expect the key. Built from the schema table: the
+ * status type's required scalar fields at their zero value, and the non-pointer structs below.
+ */
+const NON_POINTER_STATUS_STRUCTS: Record<string, string[]> = {
+  'io.k8s.api.core.v1.ServiceStatus': ['loadBalancer'],
+  'io.k8s.api.networking.v1.IngressStatus': ['loadBalancer'],
+};
+
+const zeroStatusByKind = new Map<string, string | null>();
+
+/** The JSON text of the zero status of apiVersion/kind, or null when its type has no status (or is not built in). */
+function zeroStatusOf(apiVersion: string, kind: string): string | null {
+  const cacheKey = `${apiVersion}/${kind}`;
+  let text = zeroStatusByKind.get(cacheKey);
+  if (text !== undefined) return text;
+  text = null;
+  const { group, version } = parseApiVersion(apiVersion);
+  const field = typeForKind(group, version, kind)?.fields.find((f) => f.json === 'status');
+  if (field?.type.kind === 'ref') {
+    const status: Record<string, unknown> = {};
+    for (const f of typeOf(field.type.name)?.fields ?? []) {
+      if (!f.required || f.type.kind !== 'scalar') continue;
+      const s = f.type.scalar;
+      if (s === 'string') status[f.json] = '';
+      else if (s === 'boolean') status[f.json] = false;
+      else if (s === 'int32' || s === 'int64' || s === 'double') status[f.json] = 0;
+    }
+    for (const name of NON_POINTER_STATUS_STRUCTS[field.type.name] ?? []) status[name] = {};
+    text = JSON.stringify(status);
+  }
+  zeroStatusByKind.set(cacheKey, text);
+  return text;
+}
+
+/** Gives `obj` the zero status of its kind when it has none (see zeroStatusOf). */
+export function ensureStatus(obj: KubeObject): void {
+  if (obj.status !== undefined || !obj.apiVersion || !obj.kind) return;
+  const zero = zeroStatusOf(obj.apiVersion, obj.kind);
+  if (zero !== null) obj.status = JSON.parse(zero);
+}
+
+/** The stored form of obj; it also gets the zero status of its kind when it has none, as Go would write it. */
 export function encodeForStore(obj: KubeObject): string {
+  ensureStatus(obj);
   const rv = obj.metadata.resourceVersion;
   if (rv === undefined) return JSON.stringify(obj);
   delete obj.metadata.resourceVersion;

@@ -1,16 +1,17 @@
 /** LIST of a collection (endpoints/handlers/get.go ListResource): selectors, paging, resourceVersion semantics, Tables. */
-import { groupVersion } from '../../api/object.js';
 import { badRequest } from '../../api/status.js';
 import { buildFilter } from '../filters.js';
-import { negotiateTable, parseAccept, TABLE_CONTENT_TYPE } from '../negotiation.js';
-import { parseIncludeObject, renderTable } from '../table.js';
 import type { CachedObject } from '../watch-cache.js';
-import { checkAcceptsJson, sendJson } from './respond.js';
+import { parseBool } from './decode.js';
+import { negotiateResponse, sendListAs } from './output.js';
 import type { ApiRequest, RequestScope } from './scope.js';
 
 export async function listResource(scope: RequestScope, r: ApiRequest): Promise<void> {
   const { def, query } = r;
   const storage = scope.storageOf(def);
+  // Negotiated before the work: a 406 costs no list. ListOptions' booleans are decoded (400 when malformed) even here.
+  const fmt = negotiateResponse(r.req, query, def);
+  for (const name of ['watch', 'allowWatchBookmarks', 'sendInitialEvents']) parseBool(name, query.get(name));
   const filter = buildFilter(storage, query.get('labelSelector'), query.get('fieldSelector'));
   const limitRaw = query.get('limit');
   const limit = limitRaw ? Number(limitRaw) : 0;
@@ -25,16 +26,5 @@ export async function listResource(scope: RequestScope, r: ApiRequest): Promise<
   if (def.storedAs) result.items = result.items.map((it) => ({ ...it, ...scope.outward(def, it.obj) }) as CachedObject);
   const listMeta: Record<string, unknown> = { resourceVersion: result.resourceVersion };
   if (result.continueToken) listMeta.continue = result.continueToken;
-  const accept = parseAccept(r.req.headers.accept);
-  const tableVersion = negotiateTable(accept);
-  if (tableVersion) {
-    const body = renderTable(def, result.items, listMeta, { tableVersion, includeObject: parseIncludeObject(query.get('includeObject')), now: new Date() });
-    return sendJson(r.res, 200, body, TABLE_CONTENT_TYPE.replace('v=v1', `v=${tableVersion}`));
-  }
-  checkAcceptsJson(accept);
-  // Items are cached as JSON text: the list is assembled from it without serializing the objects again.
-  let body = `{"kind":"${def.listKind}","apiVersion":"${groupVersion(def.group, def.version)}","metadata":${JSON.stringify(listMeta)},"items":[`;
-  for (let i = 0; i < result.items.length; i++) body += (i === 0 ? '' : ',') + result.items[i].json;
-  body += ']}';
-  return sendJson(r.res, 200, body);
+  sendListAs(r.res, fmt, def, result.items, listMeta, query);
 }

@@ -10,14 +10,12 @@ import { badRequest, invalid } from '../../api/status.js';
 import { fieldManagerOf, recordUpdate } from '../apply/apply.js';
 import type { UserInfo } from '../auth/user-info.js';
 import { warningHeaderValues } from '../limits/warning-headers.js';
-import { negotiateTable, parseAccept, TABLE_CONTENT_TYPE } from '../negotiation.js';
 import { ResourceRegistry } from '../registry/resource-registry.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import type { ResourceRequestInfo } from '../request-info.js';
 import type { ResourceOps, WriteOptions } from '../resource-ops.js';
-import { renderTable } from '../table.js';
 import { decodeBody, fieldValidation, isDryRun, readBody, type BodyDecoders, type FieldValidation } from './decode.js';
-import { sendJson } from './respond.js';
+import { negotiateResponse, sendObjectAs } from './output.js';
 
 /** Optional pieces supplied by other modules (OpenAPI, patching, protobuf, strict validation, input limits). */
 export interface HandlerExtensions extends BodyDecoders {
@@ -175,16 +173,13 @@ export class RequestScope {
     return (live, next) => recordUpdate({ live, next, manager, typeName, now: new Date(), subresource, statusIsSubresource });
   }
 
-  /** Answers with an object in the served version, as JSON or as a one-row Table when kubectl asks for one. */
+  /** Answers with an object in the served version, as negotiated: JSON, YAML or protobuf, its metadata only, or a one-row Table. */
   sendObject(r: ApiRequest, code: number, storedObj: KubeObject, storedJson?: string, rv?: string): void {
     const { obj, json } = this.outward(r.def, storedObj, storedJson);
+    const fmt = negotiateResponse(r.req, r.query, r.def);
     // RFC 7234 warn-code 299 with agent "-": the form kube-apiserver uses and kubectl prints as "Warning: ...".
     if (r.warnings.length > 0) r.res.setHeader('Warning', warningHeaderValues(r.warnings));
-    const tableVersion = negotiateTable(parseAccept(r.req.headers.accept));
-    if (tableVersion) {
-      const body = renderTable(r.def, [{ obj, json }], { resourceVersion: rv ?? obj.metadata.resourceVersion }, { tableVersion, includeObject: 'Metadata', now: new Date() });
-      return sendJson(r.res, code, body, TABLE_CONTENT_TYPE.replace('v=v1', `v=${tableVersion}`));
-    }
-    return sendJson(r.res, code, json ?? JSON.stringify(obj));
+    sendObjectAs(r.res, fmt, r.def, code, obj, json, r.query, rv);
   }
+
 }

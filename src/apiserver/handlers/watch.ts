@@ -12,13 +12,12 @@ import type { KubeObject } from '../../api/object.js';
 import { groupVersion } from '../../api/object.js';
 import { badRequest, internalError, isStatusError, StatusError } from '../../api/status.js';
 import { buildFilter, everythingFilter, type ObjectFilter } from '../filters.js';
-import { negotiateTable, parseAccept, TABLE_CONTENT_TYPE } from '../negotiation.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import { parseResourceVersion } from '../resource-ops.js';
-import { parseIncludeObject, tableRow, type TableOptions } from '../table.js';
+import { parseIncludeObject, type TableOptions } from '../table.js';
 import type { CacheEvent } from '../watch-cache.js';
 import { parseBool } from './decode.js';
-import { checkAcceptsJson } from './respond.js';
+import { negotiateResponse, WatchEventEncoder } from './output.js';
 import type { ApiRequest, RequestScope } from './scope.js';
 
 export interface WatchLimits {
@@ -91,7 +90,7 @@ interface WatchParams {
   bookmarks: boolean;
   sendInitial: boolean | undefined;
   timeoutMs: number;
-  table?: TableOptions;
+  encoder: WatchEventEncoder;
 }
 
 function parseWatchParams(scope: RequestScope, r: ApiRequest): WatchParams {
@@ -100,6 +99,9 @@ function parseWatchParams(scope: RequestScope, r: ApiRequest): WatchParams {
   const baseFilter = buildFilter(scope.storageOf(def), query.get('labelSelector'), query.get('fieldSelector'));
   const filter: ObjectFilter = def.namespaced && ns ? { empty: false, matches: (o) => o.metadata.namespace === ns && baseFilter.matches(o) } : baseFilter;
   const rvRaw = query.get('resourceVersion') ?? '';
+  // `watch=yes` reached this handler (request info watches on anything but false and 0, as upstream's does); decoding
+  // ListOptions refuses it, as Go's strconv.ParseBool.
+  parseBool('watch', query.get('watch'));
   const sendInitial = parseBool('sendInitialEvents', query.get('sendInitialEvents'));
   if (sendInitial === true && query.get('resourceVersionMatch') !== 'NotOlderThan') {
     throw new StatusError({ message: 'resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan', reason: 'Invalid', code: 422 });
@@ -108,9 +110,9 @@ function parseWatchParams(scope: RequestScope, r: ApiRequest): WatchParams {
   // Without timeoutSeconds the real server picks 30-60 minutes at random; clients simply re-watch.
   const timeoutSec = timeoutRaw ? Number(timeoutRaw) : 1800 * (1 + Math.random());
   if (!Number.isFinite(timeoutSec) || timeoutSec < 0) throw badRequest(`timeoutSeconds: Invalid value: ${JSON.stringify(timeoutRaw)}`);
-  const accept = parseAccept(r.req.headers.accept);
-  const tableVersion = negotiateTable(accept);
-  if (!tableVersion) checkAcceptsJson(accept);
+  const fmt = negotiateResponse(r.req, query, def, true);
+  const table: TableOptions | undefined =
+    fmt.convert?.kind === 'Table' ? { tableVersion: fmt.convert.version as TableOptions['tableVersion'], includeObject: parseIncludeObject(query.get('includeObject')), now: new Date() } : undefined;
   return {
     filter,
     rvRaw,
@@ -118,7 +120,7 @@ function parseWatchParams(scope: RequestScope, r: ApiRequest): WatchParams {
     bookmarks: parseBool('allowWatchBookmarks', query.get('allowWatchBookmarks')) ?? false,
     sendInitial,
     timeoutMs: timeoutSec * 1000,
-    table: tableVersion ? { tableVersion, includeObject: parseIncludeObject(query.get('includeObject')), now: new Date() } : undefined,
+    encoder: new WatchEventEncoder(def, fmt, table),
   };
 }
 
@@ -130,7 +132,6 @@ export function watchResource(scope: RequestScope, r: ApiRequest, registry: Watc
 export class WatchStream {
   private closed = false;
   private lastRevision: number;
-  private tableHeaderSent = false;
   /** Live events that arrive while the initial events are still being written wait here, to keep their order. */
   private heldBack: string | undefined;
   private sub: { stop(): void } = { stop() {} };
@@ -155,10 +156,9 @@ export class WatchStream {
   }
 
   start(r: ApiRequest): void {
-    const table = this.params.table;
     // No explicit Transfer-Encoding: Node chunks for HTTP/1.1 and ends the body with the connection for HTTP/1.0.
     this.res.writeHead(200, {
-      'Content-Type': table ? TABLE_CONTENT_TYPE.replace('v=v1', `v=${table.tableVersion}`) : 'application/json',
+      'Content-Type': this.params.encoder.contentType,
       'Cache-Control': 'no-cache, private',
     });
     this.res.flushHeaders();
@@ -167,7 +167,7 @@ export class WatchStream {
     this.res.on('error', () => this.stop());
     this.timeoutTimer = setTimeout(() => this.stop(), this.params.timeoutMs);
     this.run().catch((err) => {
-      this.writeLine(`{"type":"ERROR","object":${JSON.stringify(isStatusError(err) ? err.status : internalError(err).status)}}\n`);
+      this.writeLine(this.params.encoder.error((isStatusError(err) ? err.status : internalError(err).status) as unknown as Record<string, unknown>));
       this.stop();
     });
   }
@@ -186,7 +186,7 @@ export class WatchStream {
     const { params, storage } = this;
     const ops = this.scope.ops;
     const onError = (err: StatusError) => {
-      this.writeLine(`{"type":"ERROR","object":${JSON.stringify(err.status)}}\n`);
+      this.writeLine(this.params.encoder.error(err.status as unknown as Record<string, unknown>));
       this.stop();
     };
     const initialEvents = params.sendInitial === true || (params.afterRevision === undefined && params.sendInitial !== false);
@@ -283,17 +283,7 @@ export class WatchStream {
 
   private encode(type: string, storedObj: KubeObject, storedJson: string): string {
     const { obj, json } = this.scope.outward(this.def, storedObj, storedJson);
-    const table = this.params.table;
-    if (!table) return `{"type":"${type}","object":${json}}\n`;
-    const doc = {
-      kind: 'Table',
-      apiVersion: `meta.k8s.io/${table.tableVersion}`,
-      metadata: { resourceVersion: obj.metadata.resourceVersion },
-      ...(this.tableHeaderSent ? {} : { columnDefinitions: this.def.printer.columns }),
-      rows: [tableRow(this.def, obj, json, { ...table, now: new Date() })],
-    };
-    this.tableHeaderSent = true;
-    return `{"type":"${type}","object":${JSON.stringify(doc)}}\n`;
+    return this.params.encoder.event(type, obj, json ?? JSON.stringify(obj));
   }
 
   /** Writes event lines; a live watcher whose backlog passes the bound is closed (its client relists). */
@@ -304,14 +294,13 @@ export class WatchStream {
       this.stop();
       return false;
     }
-    this.res.write(line);
+    this.res.write(line, this.params.encoder.encoding);
     this.registry.wrote(line.length);
     return !this.closed;
   }
 
   private bookmark(annotations?: Record<string, string>): void {
     const rv = String(Math.max(this.lastRevision, this.scope.ops.cacheRevision));
-    const obj = { kind: this.def.kind, apiVersion: groupVersion(this.def.group, this.def.version), metadata: { resourceVersion: rv, ...(annotations ? { annotations } : {}) } };
-    this.writeLine(`{"type":"BOOKMARK","object":${JSON.stringify(obj)}}\n`);
+    this.writeLine(this.params.encoder.bookmark({ resourceVersion: rv, ...(annotations ? { annotations } : {}) }));
   }
 }
