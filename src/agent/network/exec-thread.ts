@@ -1,5 +1,5 @@
 /**
- * Runs short-lived helper binaries (CNI plugins) from a worker thread, so their spawns never stall the agent's event loop.
+ * Runs short-lived helper binaries (CNI plugins, mount, iptables) from a worker thread, so their spawns never stall the agent's event loop.
  *
  * Why: libuv's spawn is synchronous: it forks, then blocks the calling thread until the child has exec'd (or failed
  * to). In `skiff server` that thread also serves the API and runs every pod worker, and on a busy 2-core node the
@@ -24,6 +24,7 @@ export interface RunResult {
 interface RunRequest {
   id: number;
   binary: string;
+  args: string[];
   env: NodeJS.ProcessEnv;
   stdin: string;
   timeoutMs: number;
@@ -34,15 +35,27 @@ type RunReply = { id: number; result: RunResult } | { id: number; error: { messa
 const ROLE = 'skiff-exec-thread';
 
 /** Runs `binary` with `env` and `stdin` in its own process group; SIGKILL to the group after timeoutMs. */
-export function runInThread(binary: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number): Promise<RunResult> {
+export function runInThread(binary: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number, args: string[] = []): Promise<RunResult> {
   const worker = execWorker();
-  if (worker === undefined) return run(binary, env, stdin, timeoutMs);
+  if (worker === undefined) return run(binary, args, env, stdin, timeoutMs);
   const id = nextId++;
   return new Promise<RunResult>((resolve, reject) => {
-    pending.set(id, { resolve, reject, fallback: () => run(binary, env, stdin, timeoutMs).then(resolve, reject) });
+    pending.set(id, { resolve, reject, fallback: () => run(binary, args, env, stdin, timeoutMs).then(resolve, reject) });
     worker.ref();
-    worker.postMessage({ id, binary, env, stdin, timeoutMs } satisfies RunRequest);
+    worker.postMessage({ id, binary, args, env, stdin, timeoutMs } satisfies RunRequest);
   });
+}
+
+/**
+ * execFile's contract from the worker thread: `file` with `args` (looked up in PATH), the agent's environment, no
+ * stdin; resolves with its output when it exits 0, rejects with an Error carrying `code`, `stdout` and `stderr` (as
+ * execFile's) otherwise. For the agent's own short helpers on a pod's path (mount, umount, iptables).
+ */
+export async function execFileInThread(file: string, args: string[], options: { timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  const r = await runInThread(file, process.env, '', options.timeoutMs ?? 30_000, args);
+  if (r.exitCode === 0) return { stdout: r.stdout, stderr: r.stderr };
+  const why = r.timedOut ? `timed out after ${options.timeoutMs ?? 30_000} ms` : r.signal ? `killed by ${r.signal}` : `exit status ${r.exitCode}`;
+  throw Object.assign(new Error(`Command failed: ${[file, ...args].join(' ')} (${why})\n${r.stderr}`), { code: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr });
 }
 
 let worker: Worker | undefined;
@@ -86,10 +99,10 @@ function execWorker(): Worker | undefined {
   return worker;
 }
 
-function run(binary: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number): Promise<RunResult> {
+function run(binary: string, args: string[], env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout kills what the plugin started too (iptables, a delegated IPAM plugin).
-    const child = spawn(binary, [], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(binary, args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;
@@ -129,7 +142,7 @@ function run(binary: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: n
 
 if (!isMainThread && (workerData as { role?: string } | undefined)?.role === ROLE) {
   parentPort!.on('message', (req: RunRequest) => {
-    run(req.binary, req.env, req.stdin, req.timeoutMs).then(
+    run(req.binary, req.args ?? [], req.env, req.stdin, req.timeoutMs).then(
       (result) => parentPort!.postMessage({ id: req.id, result } satisfies RunReply),
       (err: NodeJS.ErrnoException) => parentPort!.postMessage({ id: req.id, error: { message: err.message, ...(err.code ? { code: err.code } : {}) } } satisfies RunReply),
     );

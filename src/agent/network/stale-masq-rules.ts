@@ -4,10 +4,10 @@
  * `-s <pod ip> -j CNI-<hash>` jump in nat POSTROUTING and the CNI-<hash> chain. Every such rule carries the comment
  * `name: "<network>" id: "<container id>"`; this finds them by that comment and removes them and their chains.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileInThread } from './exec-thread.js';
 
-const run = promisify(execFile);
+/** iptables from the exec thread: every pod's DEL lists POSTROUTING, and a spawn from the agent's process blocks its thread. */
+const run = (tool: string, args: string[], options: { timeout: number }) => execFileInThread(tool, args, { timeoutMs: options.timeout });
 
 /** Returns how many POSTROUTING rules it removed (0 when there were none, the usual case). */
 export async function removeStaleMasqRules(networkName: string, containerId: string, families: Array<4 | 6> = [4, 6]): Promise<number> {
