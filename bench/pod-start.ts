@@ -34,7 +34,13 @@
  *
  * Targets (issue 7): process p50 <= 50 ms and p99 <= 150 ms; cri (cached image) p99 <= 800 ms; agent RSS idle
  * <= 60 MB, with 100 pods <= 150 MB. Prints one JSON object.
- * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep]
+ * Profile (--profile): the server runs with --debug; each pod start's phases as the agent's pod worker
+ * logs them ("pod started: ms per phase": informer delivery → its worker's turn, runtime status, volumes, sandbox with
+ * its network, each container's config, create and start, the status PATCH) are lined up with what the bench saw
+ * (epoch ms on both sides): api_to_agent is bound → the agent's informer handed the pod over, agent_to_watch is the
+ * PATCH's answer → the bench's watch saw Running. Reported per shape as stats of each phase.
+ *
+ * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep] [--profile] [--cluster-cidr CIDR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -56,6 +62,9 @@ const PODS = Number(arg('pods', '100'));
 /** Paced creation rate (pods/s): the process runtime at T10's 10/s; containerd alone does ~2-4 sandboxes/s on 2 cores. */
 const RATES: Record<string, number> = { process: Number(arg('rate', '10')), cri: Number(arg('cri-rate', '3')) };
 const BURST_IN_FLIGHT = 64;
+const PROFILE = process.argv.includes('--profile');
+/** --cluster-cidr for the bench's server (default: the server's own, 10.42.0.0/16); another range keeps it apart from other clusters on the machine. */
+const CLUSTER_CIDR = arg('cluster-cidr', '');
 const BUSYBOX_IMAGE = 'docker.io/skiff-bench/busybox:local';
 const CGROUP_ROOT = 'skiff-kubepods';
 /** The pods' command: exits on SIGTERM at once (deletion does not wait for a grace period), otherwise runs. */
@@ -370,6 +379,8 @@ interface PodRun {
   /** CPU time per pod from the first create until every pod is Ready, by process (ms). */
   cpu_ms_per_pod: Record<string, number>;
   uids: string[];
+  /** Per pod: bound and Running as epoch ms (for --profile). */
+  epochs: Map<string, { bound: number; running: number }>;
 }
 
 /** Creates PODS pods in a fresh namespace, measures bound → Running / Ready, deletes them and waits until they are gone. */
@@ -398,6 +409,7 @@ async function runPods(c: Conn, node: string, runtime: string, ns: string, shape
       ready_ms: stats(names.map((n) => watch.times(n).ready! - bound(watch.times(n)))),
       uids,
       cpu_ms_per_pod: cpuPerPod(cpuBefore, cpuAfter, PODS),
+      epochs: new Map(names.map((n) => [`${ns}/${n}`, { bound: epochMs(bound(watch.times(n))), running: epochMs(watch.times(n).running!) }])),
     };
     if (shape === 'burst') run.all_running_ms = Math.round(lastRunning - first);
     return run;
@@ -420,6 +432,34 @@ async function deletePods(c: Conn, ns: string, names: string[], watch: PodWatch)
     }),
   );
   await watch.until(() => existing.every((n) => watch.times(n).deleted !== undefined), `the pods of ${ns} gone`, 120_000);
+}
+
+// ---------- profile ----------
+
+/** A performance.now() time as epoch ms by Date.now() (the agent's log lines use the same base, in another process). */
+const epochMs = (t: number) => Date.now() - (performance.now() - t);
+
+/**
+ * The agent's "pod started: ms per phase" debug lines (JSON logs) for these pods, lined up with the bench's own times:
+ * stats per phase over the pods, plus api_to_agent (bound → informer delivery) and agent_to_watch (status written →
+ * Running seen by the bench's watch).
+ */
+function profileOf(serverOutput: string, epochs: Map<string, { bound: number; running: number }>): Record<string, Stats> {
+  const phases = new Map<string, number[]>();
+  const add = (k: string, v: number) => (phases.get(k) ?? phases.set(k, []).get(k)!).push(v);
+  // The text log format: `... DEBUG kubelet: pod started: ms per phase key=<ns>/<name> at=<epoch ms> phases="{...}"`.
+  const re = /pod started: ms per phase key=(\S+) at=(\d+) phases=("(?:[^"\\]|\\.)*")/;
+  for (const line of serverOutput.split('\n')) {
+    const m = re.exec(line);
+    const times = m ? epochs.get(m[1]!) : undefined;
+    if (!m || !times) continue;
+    const at = Number(m[2]);
+    const durations = JSON.parse(JSON.parse(m[3]!)) as Record<string, number>;
+    add('api_to_agent', at - times.bound);
+    for (const [k, v] of Object.entries(durations)) add(k, v);
+    add('agent_to_watch', times.running - (at + (durations.total ?? 0)));
+  }
+  return Object.fromEntries([...phases].map(([k, v]) => [k, stats(v)]));
 }
 
 // ---------- baselines ----------
@@ -572,7 +612,7 @@ async function benchRuntime(runtime: string): Promise<Record<string, unknown>> {
       await mkdir(airGapImageDir(dir), { recursive: true });
       await writeFile(join(airGapImageDir(dir), 'busybox.tar'), (await buildBusyboxImage(BUSYBOX_IMAGE)).archive);
     }
-    const started = await startServer(dir, ['--runtime', runtime, '--node-name', node, '--kubelet-port', '0'], true);
+    const started = await startServer(dir, ['--runtime', runtime, '--node-name', node, '--kubelet-port', '0', ...(CLUSTER_CIDR ? ['--cluster-cidr', CLUSTER_CIDR] : []), ...(PROFILE ? ['--debug'] : [])], true);
     server = started.server;
     const c = started.c;
     await waitNodeReady(c, server, node);
@@ -594,6 +634,7 @@ async function benchRuntime(runtime: string): Promise<Record<string, unknown>> {
         pods: { running_ms: pods.running_ms, ready_ms: pods.ready_ms, ...(pods.all_running_ms !== undefined ? { all_running_ms: pods.all_running_ms } : {}), cpu_ms_per_pod: pods.cpu_ms_per_pod },
         baseline,
         ratio_running_over_baseline: { p50: ratio(pods.running_ms.p50, ref.p50), p99: ratio(pods.running_ms.p99, ref.p99) },
+        ...(PROFILE ? { profile_ms: profileOf(server.output(), pods.epochs) } : {}),
       };
     }
     return result;
