@@ -5,6 +5,7 @@
  *   container_memory_working_set_bytes{container,id,image,name,namespace,pod}  working set, bytes
  * Samples carry cAdvisor's explicit timestamps (the stats' own time, ms).
  */
+import { escapeLabelValue } from './labeled-metrics.js';
 
 /** One container's (or, with container '', one pod's) reading. */
 export interface ContainerSample {
@@ -21,11 +22,6 @@ export interface ContainerSample {
   cpuTimestampMs?: number;
   workingSetBytes?: number;
   memoryTimestampMs?: number;
-}
-
-/** Label values in the text format: backslash, double quote and newline escaped. */
-export function escapeLabelValue(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 function labels(s: ContainerSample): string {

@@ -5,14 +5,14 @@
  *   kubelet_running_pods                 pods with a ready sandbox, counted from the runtime at scrape time
  *   kubelet_node_name{node}              always 1
  */
-import { Registry } from 'prom-client';
 import { type HistogramCell, LabeledGauge, LabeledHistogram } from './labeled-metrics.js';
+import { MetricsRegistry } from './registries.js';
 
 /** pkg/kubelet/metrics podStartupDurationBuckets. */
 export const POD_START_BUCKETS = [0.5, 1, 2, 3, 4, 5, 6, 8, 10, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600];
 
 export class KubeletMetrics {
-  readonly registry = new Registry();
+  readonly registry = new MetricsRegistry();
   private readonly podStart: HistogramCell;
   private runningPods: () => Promise<number> = async () => 0;
 

@@ -1,21 +1,33 @@
 /**
  * Counters, gauges and histograms with label children resolved once and kept: the hot path holds a cell and does a
  * field increment (a histogram also a short bucket search), nothing more. prom-client's own children hash their label
- * object on every inc/observe; these cells do not (bench/prometheus-metrics.ts measures both). Each metric is
- * registered in a prom-client Registry, which renders the text exposition (`get()` is the shape it asks for).
+ * object on every inc/observe; these cells do not (bench/prometheus-metrics.ts measures both). Rendering is ours too:
+ * each cell keeps its label text, so a scrape of thousands of series is string concatenation, not object building.
  */
-import type { Registry } from 'prom-client';
+import type { MetricsRegistry } from './registries.js';
 
 type MetricType = 'counter' | 'gauge' | 'histogram';
 
-interface MetricValue {
-  value: number;
-  labels: Record<string, string | number>;
-  metricName?: string;
+/** A sample value in the text format (Go's formatting of the special values). */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
 }
 
-abstract class LabeledMetric<Cell> {
-  private readonly cells = new Map<string, { values: string[]; cell: Cell }>();
+/** Label values in the text format: backslash, double quote and newline escaped. */
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Help text in the text format: backslash and newline escaped. */
+function escapeHelp(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+export abstract class LabeledMetric<Cell> {
+  private readonly cells = new Map<string, { labels: string; cell: Cell }>();
   abstract readonly type: MetricType;
 
   constructor(
@@ -30,40 +42,40 @@ abstract class LabeledMetric<Cell> {
     const key = values.join('\x00');
     let entry = this.cells.get(key);
     if (!entry) {
-      entry = { values, cell: this.newCell() };
+      const labels = values.map((v, i) => `${this.labelNames[i]}="${escapeLabelValue(v)}"`).join(',');
+      entry = { labels, cell: this.newCell() };
       this.cells.set(key, entry);
     }
     return entry.cell;
   }
 
-  /** Drops every cell (tests; a gauge recomputed from a source at scrape time). */
+  /** Drops every cell (a gauge recomputed from a source at scrape time). */
   reset(): void {
     this.cells.clear();
   }
 
   protected abstract newCell(): Cell;
-  protected abstract values(labels: Record<string, string>, cell: Cell, out: MetricValue[]): void;
+  /** Appends the cell's sample lines; `labels` is its label text (`a="x",b="y"`, '' without labels). */
+  protected abstract lines(labels: string, cell: Cell, out: string[]): void;
 
-  /** Called by the registry at scrape time. */
+  /** Called at scrape time, before rendering. */
   protected collect(): void | Promise<void> {}
 
-  /** prom-client's collection interface: the metric's values at this moment. */
-  async get(): Promise<{ name: string; help: string; type: MetricType; values: MetricValue[]; aggregator: 'sum' }> {
+  /** The metric family in the text format (0.0.4), HELP and TYPE first. */
+  async render(): Promise<string> {
     await this.collect();
-    const out: MetricValue[] = [];
-    for (const { values, cell } of this.cells.values()) {
-      const labels: Record<string, string> = {};
-      for (let i = 0; i < values.length; i++) labels[this.labelNames[i]!] = values[i]!;
-      this.values(labels, cell, out);
-    }
-    return { name: this.name, help: this.help, type: this.type, values: out, aggregator: 'sum' };
+    const out = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
+    for (const { labels, cell } of this.cells.values()) this.lines(labels, cell, out);
+    return `${out.join('\n')}\n`;
   }
 
-  register(registry: Registry): this {
-    registry.registerMetric(this as never);
+  register(registry: MetricsRegistry): this {
+    registry.add(this);
     return this;
   }
 }
+
+const braces = (labels: string) => (labels === '' ? '' : `{${labels}}`);
 
 export class CounterCell {
   value = 0;
@@ -77,8 +89,8 @@ export class LabeledCounter extends LabeledMetric<CounterCell> {
   protected newCell(): CounterCell {
     return new CounterCell();
   }
-  protected values(labels: Record<string, string>, cell: CounterCell, out: MetricValue[]): void {
-    out.push({ value: cell.value, labels });
+  protected lines(labels: string, cell: CounterCell, out: string[]): void {
+    out.push(`${this.name}${braces(labels)} ${formatValue(cell.value)}`);
   }
 }
 
@@ -115,8 +127,8 @@ export class LabeledGauge extends LabeledMetric<GaugeCell> {
     this.reset();
     for (const [labels, v] of values) this.child(...labels).set(v);
   }
-  protected values(labels: Record<string, string>, cell: GaugeCell, out: MetricValue[]): void {
-    out.push({ value: cell.value, labels });
+  protected lines(labels: string, cell: GaugeCell, out: string[]): void {
+    out.push(`${this.name}${braces(labels)} ${formatValue(cell.value)}`);
   }
 }
 
@@ -140,6 +152,8 @@ export class HistogramCell {
 
 export class LabeledHistogram extends LabeledMetric<HistogramCell> {
   readonly type = 'histogram';
+  /** The `le` label of each bucket, +Inf last. */
+  private readonly les: string[];
   constructor(
     name: string,
     help: string,
@@ -147,20 +161,21 @@ export class LabeledHistogram extends LabeledMetric<HistogramCell> {
     readonly buckets: readonly number[],
   ) {
     super(name, help, labelNames);
+    this.les = [...buckets.map(formatValue), '+Inf'];
     for (let i = 1; i < buckets.length; i++) if (!(buckets[i]! > buckets[i - 1]!)) throw new Error(`${name}: buckets must increase: ${buckets.join(', ')}`);
   }
   protected newCell(): HistogramCell {
     return new HistogramCell(this.buckets);
   }
-  protected values(labels: Record<string, string>, cell: HistogramCell, out: MetricValue[]): void {
+  protected lines(labels: string, cell: HistogramCell, out: string[]): void {
+    const sep = labels === '' ? '' : ',';
     let cumulative = 0;
-    for (let i = 0; i < this.buckets.length; i++) {
+    for (let i = 0; i < this.les.length; i++) {
       cumulative += cell.counts[i]!;
-      out.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: this.buckets[i]! }, value: cumulative });
+      out.push(`${this.name}_bucket{${labels}${sep}le="${this.les[i]}"} ${cumulative}`);
     }
-    out.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: cell.count });
-    out.push({ metricName: `${this.name}_sum`, labels, value: cell.sum });
-    out.push({ metricName: `${this.name}_count`, labels, value: cell.count });
+    out.push(`${this.name}_sum${braces(labels)} ${formatValue(cell.sum)}`);
+    out.push(`${this.name}_count${braces(labels)} ${cell.count}`);
   }
 }
 

@@ -69,8 +69,11 @@ export function parseExposition(text: string): Exposition {
     }
     const rest = line.slice(i).trim().split(/\s+/);
     if (rest.length < 1 || rest.length > 2) throw fail('want a value and at most a timestamp');
-    const value = rest[0] === '+Inf' ? Infinity : rest[0] === '-Inf' ? -Infinity : rest[0] === 'NaN' ? NaN : Number(rest[0]);
-    if (Number.isNaN(value) && rest[0] !== 'NaN') throw fail('bad value');
+    // Go's ParseFloat, as Prometheus reads values: NaN and Inf in any case (prom-client writes `Nan`).
+    const word = rest[0]!.toLowerCase();
+    const special = word === 'nan' ? NaN : /^[+]?inf(inity)?$/.test(word) ? Infinity : /^-inf(inity)?$/.test(word) ? -Infinity : undefined;
+    const value = special ?? Number(rest[0]);
+    if (special === undefined && (Number.isNaN(value) || rest[0] === '')) throw fail('bad value');
     const sample: Sample = { name, labels, value };
     if (rest[1] !== undefined) {
       if (!/^-?\d+$/.test(rest[1])) throw fail('bad timestamp');

@@ -1,8 +1,8 @@
 /**
  * The registries behind the /metrics endpoints. One process-wide registry for the control plane (API server, store,
  * controllers, scheduler: k3s serves them all from one process, and so does `skiff server`), with the process's own
- * metrics (process_cpu_seconds_total, process_resident_memory_bytes, ...); each node agent keeps its own
- * (kubelet-metrics.ts), so an agent's /metrics shows its kubelet only.
+ * metrics from prom-client (process_cpu_seconds_total, process_resident_memory_bytes, nodejs_*); each node agent keeps
+ * its own (kubelet-metrics.ts), so an agent's /metrics shows its kubelet only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -13,21 +13,47 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
  */
 export const instrumentationEnabled = process.env.SKIFF_INSTRUMENTATION !== 'off';
 
-let controlPlane: Registry | undefined;
+/** What a registry holds: a metric family that renders itself in the text format. */
+export interface RenderedMetric {
+  readonly name: string;
+  render(): Promise<string>;
+}
+
+/** Metric families rendered in registration order, then prom-client's (the process metrics), if given. */
+export class MetricsRegistry {
+  private readonly families: RenderedMetric[] = [];
+
+  constructor(private readonly promClient?: Registry) {}
+
+  add(metric: RenderedMetric): void {
+    if (this.families.some((m) => m.name === metric.name) || this.promClient?.getSingleMetric(metric.name)) throw new Error(`metric ${metric.name} is registered already`);
+    this.families.push(metric);
+  }
+
+  /** The whole exposition (text format 0.0.4). */
+  async text(): Promise<string> {
+    const parts = await Promise.all(this.families.map((m) => m.render()));
+    if (this.promClient) parts.push(await this.promClient.metrics());
+    return parts.join('');
+  }
+}
+
+let controlPlane: MetricsRegistry | undefined;
 
 /** The control plane's registry, created (with the process metrics) on first use. */
-export function controlPlaneRegistry(): Registry {
+export function controlPlaneRegistry(): MetricsRegistry {
   if (!controlPlane) {
-    controlPlane = new Registry();
+    const defaults = new Registry();
     // The event-loop delay histogram samples every 50 ms rather than prom-client's 10 ms: fewer wake-ups of an idle server.
-    collectDefaultMetrics({ register: controlPlane, eventLoopMonitoringPrecision: 50 });
+    collectDefaultMetrics({ register: defaults, eventLoopMonitoringPrecision: 50 });
+    controlPlane = new MetricsRegistry(defaults);
   }
   return controlPlane;
 }
 
 /** Answers a GET or HEAD with the registry's text exposition (format 0.0.4, what Prometheus asks for by default). */
-export async function serveMetrics(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const body = await registry.metrics();
-  res.writeHead(200, { 'Content-Type': Registry.PROMETHEUS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body) });
+export async function serveMetrics(registry: MetricsRegistry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await registry.text();
+  res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
