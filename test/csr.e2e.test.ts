@@ -258,4 +258,46 @@ spec:
     assert.equal(d.metadata.labels.team, 'a');
     assert.equal(d.status.conditions, undefined, 'still pending');
   });
+
+  test('approving and signing are granted per signer: approve/sign on signers, by name or <domain>/*', async () => {
+    // carol may update the approval and status subresources of any request, and approve/sign only for her signers.
+    const rbac = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: csr-carol }
+rules:
+- { apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests], verbs: [get, list] }
+- { apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval, certificatesigningrequests/status], verbs: [get, update, patch] }
+- { apiGroups: [certificates.k8s.io], resources: [signers], resourceNames: ["example.com/*"], verbs: [approve, sign] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: csr-carol }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: csr-carol }
+subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: carol }]
+`;
+    assert.equal((await apply('carol-rbac', rbac)).code, 0);
+    assert.equal((await apply('client-req', csrYaml('client-req', makeCsr('client-req', '/CN=erin').csr, 'kubernetes.io/kube-apiserver-client', ['client auth']))).code, 0);
+    assert.equal((await apply('custom-req', csrYaml('custom-req', makeCsr('custom-req', '/CN=frank').csr, 'example.com/issuer', ['client auth']))).code, 0);
+
+    const refused = await k(['certificate', 'approve', 'client-req', '--as', 'carol']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /certificatesigningrequests\.certificates\.k8s\.io "client-req" is forbidden: user not permitted to approve requests with signerName "kubernetes\.io\/kube-apiserver-client"/);
+    assert.equal((await getCsr('client-req')).status.conditions, undefined);
+
+    const approved = await k(['certificate', 'approve', 'custom-req', '--as', 'carol']);
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.equal((await getCsr('custom-req')).status.conditions[0].type, 'Approved');
+
+    // Signing: carol may issue for example.com/*, not for the cluster's own signers.
+    const cert = Buffer.from(execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'self.key'), '-subj', '/CN=frank', '-days', '1'])).toString('base64');
+    const signed = await k(['patch', 'csr', 'custom-req', '--subresource=status', '--type=merge', '--as', 'carol', '-p', JSON.stringify({ status: { certificate: cert } })]);
+    assert.equal(signed.code, 0, signed.stderr);
+    assert.ok((await getCsr('custom-req')).status.certificate);
+    const notHers = await k(['patch', 'csr', 'client-req', '--subresource=status', '--type=merge', '--as', 'carol', '-p', JSON.stringify({ status: { certificate: cert } })]);
+    assert.notEqual(notHers.code, 0);
+    assert.match(notHers.stderr, /is forbidden: user not permitted to sign requests with signerName "kubernetes\.io\/kube-apiserver-client"/);
+    // Conditions without a certificate are not signing: the status update needs no sign permission.
+    const failed = await k(['patch', 'csr', 'client-req', '--subresource=status', '--type=merge', '--as', 'carol', '-p', '{"status":{"conditions":[{"type":"Failed","status":"True","reason":"Test","message":"m"}]}}']);
+    assert.equal(failed.code, 0, failed.stderr);
+  });
 });

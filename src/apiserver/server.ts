@@ -32,6 +32,7 @@ import { limitRangerDefaults, limitRangerValidation } from './admission/limit-ra
 import { podSecurityAdmission, type PodSecurityOptions } from './admission/pod-security/pod-security-admission.js';
 import { ResourceQuotaAdmission } from './admission/resource-quota/resource-quota-admission.js';
 import { runtimeClassAdmission, runtimeClassValidation } from './admission/runtime-class.js';
+import { certificateApproval, certificateSigning } from './admission/certificate-signers.js';
 import { MutatingWebhookAdmission, ValidatingWebhookAdmission } from './admission/webhook/webhook-admission.js';
 import type { AdmissionChain } from './admission/types.js';
 import { CrdController } from './crd/crd-controller.js';
@@ -191,7 +192,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       new ServiceAllocator(serviceAllocation),
     ],
     // Validating plugins in the same order; ResourceQuota last, so only writes every other plugin admits are charged.
-    validating: [limitRangerValidation(), rbac.escalationCheck(), podSecurityAdmission(opts.podSecurity), runtimeClassValidation(), new ValidatingWebhookAdmission(opts.resources), new ResourceQuotaAdmission({ store })],
+    validating: [limitRangerValidation(), rbac.escalationCheck(), podSecurityAdmission(opts.podSecurity), runtimeClassValidation(), certificateApproval((a) => rbac.authorize(a)), certificateSigning((a) => rbac.authorize(a)), new ValidatingWebhookAdmission(opts.resources), new ResourceQuotaAdmission({ store })],
   };
   const ops = new ResourceOps(store, cache, admission);
   let cacheReady = false;
