@@ -198,6 +198,8 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     nodePortRange: config.serviceNodePortRange,
     connectTargets: new Map([...nodeProxy.targets, ...backendProxy.targets]),
     ...(metrics ? { delegatedGroups: metrics.groups } : {}),
+    // The web console (src/console): its static files at /console, unless --disable console.
+    ...(config.disable.includes('console') ? {} : { staticFiles: await consoleFiles() }),
     // Agents that join present the cluster token and get their node certificates here (k3s's /v1-k3s/*-kubelet.crt).
     nodeJoin: {
       caCertPem: pki.caCertPem,
@@ -382,4 +384,12 @@ async function labelServerNode(api: ApiServer, nodeName: string): Promise<void> 
 /** A datastore URL without its credentials (etcd://user:password@host), for lines people and log shippers read. */
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** The web console's built files (src/console/README.md); a missing build is said once and answered 503 at /console. */
+async function consoleFiles(): Promise<import('../apiserver/http-handler.js').StaticFiles> {
+  const { ConsoleAssets } = await import('../console/console-assets.js');
+  const files = new ConsoleAssets();
+  if (!files.built) log.warn('the web console is not built (npm run build:console): /console answers 503');
+  return { owns: (path) => ConsoleAssets.owns(path), serve: (req, res, path) => files.serve(req, res, path) };
 }
