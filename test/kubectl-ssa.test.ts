@@ -113,15 +113,25 @@ describe('server-side apply end-to-end', () => {
       assert.doesNotMatch(plain.stdout, /managedFields/);
     });
 
-    it('conflicts with the fields a client-side apply set', async () => {
-      const cm = (v: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: csa\ndata:\n  key: "${v}"\n`;
+    it('takes over the fields a client-side apply set (its last-applied annotation), and still conflicts over others', async () => {
+      const cm = (v: string, extra = '') => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: csa\ndata:\n  key: "${v}"\n${extra}`;
       const p = join(dir, 'csa.yaml');
       await writeFile(p, cm('one'));
       const created = await k(['apply', '-f', p]);
       assert.equal(created.code, 0, created.stderr);
+      // kube-apiserver lets `kubectl apply --server-side` take over what kubectl-client-side-apply applied.
       const r = await applyText(cm('two'));
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /conflict with "kubectl-client-side-apply" using v1: \.data\.key/);
+      assert.equal(r.code, 0, r.stderr);
+      const got = await k.json(['get', 'configmap', 'csa', '--show-managed-fields']);
+      assert.equal(got.data.key, 'two');
+      const owners = got.metadata.managedFields.filter((m: any) => m.fieldsV1?.['f:data']?.['f:key']).map((m: any) => m.manager);
+      assert.deepEqual(owners, ['kubectl']);
+      // A field another writer set is not in the annotation: still a conflict.
+      const other = await k(['patch', 'configmap', 'csa', '--type=merge', '-p', '{"data":{"other":"theirs"}}']);
+      assert.equal(other.code, 0, other.stderr);
+      const conflict = await applyText(cm('two', '  other: "mine"\n'));
+      assert.notEqual(conflict.code, 0);
+      assert.match(conflict.stderr, /conflict with "kubectl-patch" using v1: \.data\.other/);
     });
   });
 

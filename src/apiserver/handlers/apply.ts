@@ -7,6 +7,7 @@ import type { KubeObject } from '../../api/object.js';
 import { groupVersion } from '../../api/object.js';
 import { badRequest, isStatusError } from '../../api/status.js';
 import { applyConflictError, fieldManagerOf, serverSideApply } from '../apply/apply.js';
+import { KUBECTL_MANAGER, lastAppliedAllows, syncLastApplied } from '../apply/last-applied.js';
 import { APPLY_PATCH_TYPE, decodePatchBody, fieldValidation, isDryRun, parseBool, readBody } from './decode.js';
 import type { ApiRequest, RequestScope } from './scope.js';
 
@@ -33,8 +34,15 @@ export async function applyResource(scope: RequestScope, r: ApiRequest, subresou
   const dryRun = isDryRun(query);
   const storage = scope.storageOf(def);
   const run = (live: KubeObject | undefined): KubeObject => {
-    const result = serverSideApply({ live, applied, manager, force, typeName: def.schemaName, now: new Date(), subresource, statusIsSubresource: def.hasStatus });
+    const request = { live, applied, manager, force, typeName: def.schemaName, now: new Date(), subresource, statusIsSubresource: def.hasStatus };
+    let result = serverSideApply(request);
+    // kubectl's client-side to server-side migration: conflicts only over fields of the last-applied annotation
+    // are taken over (last-applied.ts).
+    if (result.conflicts && manager === KUBECTL_MANAGER && lastAppliedAllows(live, result.conflicts, def.schemaName)) {
+      result = serverSideApply({ ...request, force: true });
+    }
     if (result.conflicts) throw applyConflictError(result.conflicts);
+    if (manager === KUBECTL_MANAGER && subresource === '') syncLastApplied(live, applied, result.object);
     return result.object;
   };
   // Update, else create; a create that loses a race with another creator retries as an update.

@@ -92,6 +92,8 @@ export class RequestScope {
   outward(def: ResourceDefinition, obj: KubeObject, json?: string): { obj: KubeObject; json: string | undefined } {
     if (!def.storedAs) return { obj, json };
     const converted = def.storedAs.fromStorage(obj);
+    // A view that leaves the object as stored (a custom resource's storage version) keeps its stored JSON.
+    if (converted === obj) return { obj, json };
     return { obj: converted, json: JSON.stringify(converted) };
   }
 
@@ -155,22 +157,37 @@ export class RequestScope {
 
   /**
    * Write options of a request: dry run, the writer's identity, managed-fields recording for `subresource`, and
-   * admission's warnings into the response's `Warning` headers.
+   * admission's warnings into the response's `Warning` headers. `created`: the object of a create, as decoded.
    */
-  writeOptions(r: ApiRequest, subresource: string): WriteOptions {
-    return { dryRun: isDryRun(r.query), user: r.user, recordManagedFields: this.updateRecorder(r, subresource), warn: (text) => r.warnings.push(text) };
+  writeOptions(r: ApiRequest, subresource: string, created?: KubeObject): WriteOptions {
+    return { dryRun: isDryRun(r.query), user: r.user, recordManagedFields: this.updateRecorder(r, subresource, created), warn: (text) => r.warnings.push(text) };
   }
 
   /**
    * Records a create, update or patch as an Update manager in managedFields: the `fieldManager` parameter, else
    * the User-Agent's first segment (upstream managerOrUserAgent), so server-side apply sees who set what.
+   *
+   * A create is recorded from the object as the client sent it, before defaults and admission, as upstream's create
+   * handler records it before admission: what admission plugins add (the service account token's volume and mounts,
+   * tolerations, priority) belongs to nobody. Owned by the creator, those fields would be pruned by the creator's
+   * next server-side apply (kubectl's client-side to server-side migration moves ownership to `kubectl`), which a
+   * Pod refuses as a forbidden update.
    */
-  private updateRecorder(r: ApiRequest, subresource: string): WriteOptions['recordManagedFields'] {
+  private updateRecorder(r: ApiRequest, subresource: string, created?: KubeObject): WriteOptions['recordManagedFields'] {
     if (isControlPlaneIdentity(r.user)) return undefined;
     const manager = fieldManagerOf(r.query.get('fieldManager'), r.req.headers['user-agent']);
     const typeName = this.storageOf(r.def).schemaName;
     const statusIsSubresource = r.def.hasStatus;
-    return (live, next) => recordUpdate({ live, next, manager, typeName, now: new Date(), subresource, statusIsSubresource });
+    const record = (live: KubeObject | undefined, next: KubeObject) => recordUpdate({ live, next, manager, typeName, now: new Date(), subresource, statusIsSubresource });
+    if (!created) return record;
+    const sent = { ...created, metadata: { ...created.metadata } } as KubeObject;
+    record(undefined, sent);
+    const fields = sent.metadata.managedFields;
+    return (live, next) => {
+      if (live) return record(live, next);
+      if (fields === undefined) delete next.metadata.managedFields;
+      else next.metadata.managedFields = fields;
+    };
   }
 
   /** Answers with an object in the served version, as negotiated: JSON, YAML or protobuf, its metadata only, or a one-row Table. */
