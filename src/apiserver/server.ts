@@ -403,6 +403,13 @@ async function bootstrapClusterObjects(ops: ResourceOps, resources: ResourceDefi
     return d;
   };
   const ensure = async (d: ResourceDefinition, namespace: string, obj: KubeObject) => {
+    // What exists is left alone without a write (upstream's bootstrap controllers look before they create), so an
+    // admission webhook that is down cannot keep a restarting server from coming up.
+    const exists = await ops.get(d, namespace, obj.metadata.name ?? '', '0').then(
+      () => true,
+      () => false,
+    );
+    if (exists) return;
     try {
       await ops.create(d, namespace, obj, { dryRun: false });
     } catch (err) {
