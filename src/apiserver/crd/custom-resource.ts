@@ -13,7 +13,7 @@ import { column, nameColumn, ageDescription } from '../registry/table-columns.js
 import type { ResourceDefinition, ScaleSubresource, TablePrinter } from '../registry/types.js';
 import { JsonPath } from './json-path.js';
 import { isObject, type CrdVersion, type CustomResourceDefinition, type JSONSchemaProps, type PrinterColumn } from './json-schema.js';
-import { applyDefaults, hasDefaults, pruneObject } from './prune-default.js';
+import { applyDefaults, hasDefaults, lacksDefaults, pruneObject } from './prune-default.js';
 import { validateValue } from './validate-value.js';
 import { hasValidationRules, validationRules, type CompiledValidationRules } from './validation-rules.js';
 
@@ -60,11 +60,12 @@ function versionDefinition(crd: CustomResourceDefinition, v: CrdVersion, storage
         message: `conversion webhook for ${crdName} is not supported by skiff: the object is stored as ${obj.apiVersion}, read or write it in that version`,
       });
     }
-    return { ...obj, apiVersion: to };
+    return obj.apiVersion === to ? obj : { ...obj, apiVersion: to };
   };
   const fromStorage = (obj: KubeObject): KubeObject => {
     const out = convert(obj, gv, storageGV);
-    if (defaulting) {
+    // Reads return the stored object itself (and its stored JSON) unless a default is missing from it.
+    if (defaulting && lacksDefaults(schema, out)) {
       const copy = structuredClone(out);
       applyDefaults(schema, copy);
       return copy;

@@ -69,6 +69,24 @@ export function hasDefaults(s: JSONSchemaProps | undefined): boolean {
   return hasDefaults(itemsSchema(s));
 }
 
+/** True when applyDefaults would change v (reads only: stored objects mostly have their defaults already). */
+export function lacksDefaults(s: JSONSchemaProps, v: unknown): boolean {
+  if (Array.isArray(v)) {
+    const items = itemsSchema(s);
+    return !!items && v.some((item) => lacksDefaults(items, item));
+  }
+  if (!isObject(v)) return false;
+  for (const [k, prop] of Object.entries(s.properties ?? {})) {
+    if (prop.default !== undefined && (!Object.hasOwn(v, k) || (v[k] === null && !prop.nullable))) return true;
+    if (Object.hasOwn(v, k) && lacksDefaults(prop, v[k])) return true;
+  }
+  if (typeof s.additionalProperties === 'object') {
+    const additional = s.additionalProperties;
+    for (const [k, value] of Object.entries(v)) if (!s.properties?.[k] && lacksDefaults(additional, value)) return true;
+  }
+  return false;
+}
+
 /** Sets defaults into v (an object or array) by schema s; mutates v. */
 export function applyDefaults(s: JSONSchemaProps, v: unknown): void {
   if (Array.isArray(v)) {
