@@ -31,6 +31,7 @@ import { namespaceLifecycle } from './admission/namespace-lifecycle.js';
 import { limitRangerDefaults, limitRangerValidation } from './admission/limit-ranger.js';
 import { podSecurityAdmission, type PodSecurityOptions } from './admission/pod-security/pod-security-admission.js';
 import { ResourceQuotaAdmission } from './admission/resource-quota/resource-quota-admission.js';
+import { ValidatingAdmissionPolicyPlugin } from './admission/policy/validating-admission-policy.js';
 import { runtimeClassAdmission, runtimeClassValidation } from './admission/runtime-class.js';
 import { certificateApproval, certificateSigning } from './admission/certificate-signers.js';
 import { MutatingWebhookAdmission, ValidatingWebhookAdmission } from './admission/webhook/webhook-admission.js';
@@ -175,6 +176,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const rbac = new RbacAuthorization();
   const nodeGraph = feedNodeGraph(cache);
   const serviceAllocation = { store, serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: opts.nodePortRange ?? ([30000, 32767] as [number, number]) };
+  // CEL policies (admission/policy/); paramKind resolves through the served resources, custom ones included.
+  const validatingAdmissionPolicy = new ValidatingAdmissionPolicyPlugin({ resolveKind: (group, version, kind) => registry.all().find((d) => d.group === group && d.version === version && d.kind === kind) });
   // kube-apiserver's plugin order: NamespaceLifecycle, LimitRanger, ServiceAccount, NodeRestriction, ..., then the
   // defaulting plugins.
   const admission: AdmissionChain = {
@@ -192,7 +195,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       new ServiceAllocator(serviceAllocation),
     ],
     // Validating plugins in the same order; ResourceQuota last, so only writes every other plugin admits are charged.
-    validating: [limitRangerValidation(), rbac.escalationCheck(), podSecurityAdmission(opts.podSecurity), runtimeClassValidation(), certificateApproval((a) => rbac.authorize(a)), certificateSigning((a) => rbac.authorize(a)), new ValidatingWebhookAdmission(opts.resources), new ResourceQuotaAdmission({ store })],
+    validating: [limitRangerValidation(), rbac.escalationCheck(), podSecurityAdmission(opts.podSecurity), runtimeClassValidation(), certificateApproval((a) => rbac.authorize(a)), certificateSigning((a) => rbac.authorize(a)), validatingAdmissionPolicy, new ValidatingWebhookAdmission(opts.resources), new ResourceQuotaAdmission({ store })],
   };
   const ops = new ResourceOps(store, cache, admission);
   let cacheReady = false;

@@ -49,6 +49,7 @@ import { services } from './services.js';
 import { statefulsets } from './statefulsets.js';
 import { storageclasses } from './storageclasses.js';
 import { volumeattachments } from './volumeattachments.js';
+import { validatingadmissionpolicies, validatingadmissionpolicybindings } from './validatingadmissionpolicies.js';
 import { validatingwebhookconfigurations } from './validatingwebhookconfigurations.js';
 import { fallbackPrinter } from './table-columns.js';
 
@@ -113,6 +114,8 @@ export const resources: ResourceDefinition[] = [
   volumeattachments,
   // admissionregistration.k8s.io/v1
   mutatingwebhookconfigurations,
+  validatingadmissionpolicies,
+  validatingadmissionpolicybindings,
   validatingwebhookconfigurations,
   // apiextensions.k8s.io/v1
   customresourcedefinitions,

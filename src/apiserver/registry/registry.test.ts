@@ -33,7 +33,7 @@ test('every definition is complete and unique per group/version', () => {
     assert.equal(def.printer.columns.filter((c: { format: string }) => c.format === 'name').length >= 1 || def.plural === 'events', true, `${def.plural} has a name column`);
   }
   for (const g of apiGroups) for (const v of g.versions) assert.ok(resources.some((d) => d.group === g.group && d.version === v), `${g.group}/${v} serves nothing`);
-  assert.equal(resources.length, 53);
+  assert.equal(resources.length, 55);
 });
 
 test('printer rows have one cell per column, even for bare objects', () => {

@@ -1,0 +1,289 @@
+/**
+ * The ValidatingAdmissionPolicy admission plugin (k8s.io/apiserver/pkg/admission/plugin/policy/validating): for
+ * every ValidatingAdmissionPolicyBinding whose policy matches the request (matching.ts), with the binding's params
+ * (paramKind + paramRef by name or selector, parameterNotFoundAction), the policy's matchConditions decide whether
+ * it applies, then each validation's CEL expression runs over `object`, `oldObject`, `request`, `params`,
+ * `namespaceObject` and the policy's `variables` (evaluated lazily, once each). A failed validation is acted on as
+ * the binding says:
+ *   Deny  -> the request is refused: `<resource> "<name>" is forbidden: ValidatingAdmissionPolicy '<p>' with binding
+ *            '<b>' denied request: <message>`, reason from the validation (Invalid 422 by default, Forbidden 403,
+ *            Unauthorized 401, RequestEntityTooLarge 413), the message as the Status' one cause;
+ *   Warn  -> a `Warning` header: `Validation failed for ValidatingAdmissionPolicy '<p>' with binding '<b>': <message>`;
+ *   Audit -> upstream's audit annotation `validation.policy.admission.k8s.io/validation_failure` (logged with the
+ *            object's key: skiff's audit log does not carry admission annotations yet).
+ * An expression that fails to evaluate, a missing param or binding misconfiguration follow the policy's
+ * failurePolicy: Fail denies (with the error as the message), Ignore skips the binding.
+ *
+ * Policies and bindings are read from the watch cache on every write (no polling, no informer of its own);
+ * expressions are compiled once per text (cel/cel-program.ts).
+ */
+import type {
+  ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding,
+  Validation,
+} from 'kubernetes-types/admissionregistration/v1.js';
+import type { KubeObject } from '../../../api/object.js';
+import { labelSelectorFromObject, matches } from '../../../api/labels.js';
+import { StatusError, qualifiedResource, type StatusReason } from '../../../api/status.js';
+import { createLogger } from '../../../log/logger.js';
+import { compileCel, isCompileError, type CelProgram } from '../../cel/cel-program.js';
+import { toCel } from '../../cel/values.js';
+import { POLICY_VARIABLES } from '../../registry/validatingadmissionpolicies.js';
+import type { ResourceDefinition } from '../../registry/types.js';
+import type { AdmissionAttributes, AdmissionContext, Operation, ValidatingAdmission } from '../types.js';
+import { matchResources, type MatchContext, type MatchResources } from './matching.js';
+
+const log = createLogger('validating-admission-policy');
+
+const GROUP = 'admissionregistration.k8s.io';
+const POLICIES = 'validatingadmissionpolicies';
+const BINDINGS = 'validatingadmissionpolicybindings';
+
+const REASON_CODES: Record<string, number> = { Unauthorized: 401, Forbidden: 403, Invalid: 422, RequestEntityTooLarge: 413 };
+
+/** Finds the served resource of a paramKind (apiVersion `group/version` or `v1`, kind). */
+export type ResolveKind = (group: string, version: string, kind: string) => ResourceDefinition | undefined;
+
+export interface ValidatingAdmissionPolicyOptions {
+  resolveKind: ResolveKind;
+}
+
+interface Failure {
+  message: string;
+  reason: string;
+}
+
+/** A binding-level outcome: undefined (allowed), or failures to act on. */
+type Outcome = Failure[] | undefined;
+
+/** The AdmissionRequest fields policies read as `request` (admission.k8s.io/v1). */
+function requestVariable(attrs: AdmissionAttributes): Record<string, unknown> {
+  const def = attrs.resource;
+  const kind = { group: def.group, version: def.version, kind: def.kind };
+  const resource = { group: def.group, version: def.version, resource: def.plural };
+  const user = attrs.user;
+  return {
+    kind,
+    resource,
+    subResource: attrs.subresource,
+    requestKind: kind,
+    requestResource: resource,
+    requestSubResource: attrs.subresource,
+    name: attrs.name,
+    namespace: attrs.namespace,
+    operation: attrs.operation,
+    userInfo: { username: user.username, uid: user.uid ?? '', groups: user.groups ?? [], extra: user.extra ?? {} },
+    dryRun: attrs.dryRun,
+  };
+}
+
+class PolicyError extends Error {}
+
+/** Lazily built activation of one evaluation (one binding and one param). */
+class Activation {
+  private vars: Record<string, unknown> | undefined;
+  constructor(
+    private readonly base: Record<string, unknown>,
+    private readonly policy: ValidatingAdmissionPolicy,
+    readonly params: unknown,
+  ) {}
+
+  get(): Record<string, unknown> {
+    if (this.vars) return this.vars;
+    const variables: Record<string, unknown> = {};
+    const activation: Record<string, unknown> = { ...this.base, params: this.params, variables };
+    for (const v of this.policy.spec?.variables ?? []) {
+      let done = false;
+      let value: unknown;
+      // Upstream evaluates a variable when an expression first reads it, once per evaluation of the policy.
+      Object.defineProperty(variables, v.name, {
+        enumerable: true,
+        get: () => {
+          if (!done) {
+            const p = compileCel(v.expression, POLICY_VARIABLES, 'any');
+            if (isCompileError(p)) throw new PolicyError(`variable ${v.name} compile error: ${p.message}`);
+            value = p.evaluate(activation);
+            done = true;
+          }
+          return value;
+        },
+      });
+    }
+    this.vars = activation;
+    return activation;
+  }
+}
+
+export class ValidatingAdmissionPolicyPlugin implements ValidatingAdmission {
+  readonly name = 'ValidatingAdmissionPolicy';
+  readonly operations: readonly Operation[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
+
+  constructor(private readonly opts: ValidatingAdmissionPolicyOptions) {}
+
+  handles(attrs: AdmissionAttributes): boolean {
+    // Policies never apply to their own configuration (upstream's IsExemptAdmissionConfigurationResource).
+    return attrs.resource.group !== GROUP;
+  }
+
+  validate(attrs: AdmissionAttributes, ctx: AdmissionContext): void {
+    let bindings: KubeObject[] | undefined;
+    for (const b of ctx.list(GROUP, BINDINGS)) (bindings ??= []).push(b);
+    if (!bindings) return;
+
+    let base: Record<string, unknown> | undefined;
+    let nsLabels: { v?: Record<string, string> } | undefined;
+    const matchCtx: MatchContext = {
+      namespaceLabels: () => {
+        nsLabels ??= { v: attrs.namespace ? ctx.cached('', 'namespaces', '', attrs.namespace)?.metadata?.labels : undefined };
+        return nsLabels.v;
+      },
+    };
+    const baseActivation = (): Record<string, unknown> => {
+      if (base) return base;
+      const ns = attrs.namespace && attrs.resource.namespaced ? ctx.cached('', 'namespaces', '', attrs.namespace) : undefined;
+      base = {
+        object: attrs.operation === 'DELETE' || attrs.object === undefined ? null : toCel(attrs.object),
+        oldObject: attrs.oldObject === undefined || attrs.operation === 'CREATE' ? null : toCel(attrs.oldObject),
+        request: toCel(requestVariable(attrs)),
+        namespaceObject: ns ? toCel(ns) : null,
+        authorizer: null,
+      };
+      return base;
+    };
+
+    let denied: { policy: string; binding: string; failure: Failure } | undefined;
+    for (const bindingObj of bindings.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))) {
+      const binding = bindingObj as ValidatingAdmissionPolicyBinding;
+      const policyName = binding.spec?.policyName;
+      if (!policyName) continue;
+      const policy = ctx.cached(GROUP, POLICIES, '', policyName) as ValidatingAdmissionPolicy | undefined;
+      if (!policy?.spec) continue;
+      if (!matchResources(policy.spec.matchConstraints as MatchResources | undefined, attrs, matchCtx, true)) continue;
+      if (binding.spec?.matchResources && !matchResources(binding.spec.matchResources as MatchResources, attrs, matchCtx, false)) continue;
+
+      const bindingName = binding.metadata?.name ?? '';
+      let failures: Outcome;
+      try {
+        failures = this.evaluateBinding(policy, binding, attrs, ctx, baseActivation);
+      } catch (err) {
+        // Misconfiguration or an evaluation error: the policy's failurePolicy decides.
+        if (policy.spec.failurePolicy === 'Ignore') continue;
+        failures = [{ message: (err as Error).message, reason: 'Invalid' }];
+      }
+      if (!failures?.length) continue;
+      const actions = binding.spec?.validationActions ?? [];
+      for (const f of failures) {
+        if (actions.includes('Warn')) attrs.warn(`Validation failed for ValidatingAdmissionPolicy '${policyName}' with binding '${bindingName}': ${f.message}`);
+        if (actions.includes('Audit')) {
+          log.info('validation.policy.admission.k8s.io/validation_failure', { policy: policyName, binding: bindingName, message: f.message, validationActions: actions, resource: attrs.resource.plural, key: `${attrs.namespace}/${attrs.name}` });
+        }
+      }
+      if (actions.includes('Deny') && !denied) denied = { policy: policyName, binding: bindingName, failure: failures[0]! };
+    }
+    if (denied) throw this.denial(attrs, denied.policy, denied.binding, denied.failure);
+  }
+
+  /** The failures of one binding (every param it names); throws for errors that failurePolicy governs. */
+  private evaluateBinding(policy: ValidatingAdmissionPolicy, binding: ValidatingAdmissionPolicyBinding, attrs: AdmissionAttributes, ctx: AdmissionContext, base: () => Record<string, unknown>): Outcome {
+    const spec = policy.spec!;
+    let params: unknown[] = [null];
+    if (spec.paramKind) {
+      const ref = binding.spec?.paramRef;
+      if (!ref) throw new PolicyError(`failed to configure binding: paramRef is required when paramKind is set`);
+      const [group, version] = spec.paramKind.apiVersion?.includes('/') ? spec.paramKind.apiVersion.split('/') : ['', spec.paramKind.apiVersion ?? ''];
+      const def = this.opts.resolveKind(group!, version!, spec.paramKind.kind ?? '');
+      if (!def) throw new PolicyError(`failed to configure policy: failed to find resource referenced by paramKind: '${spec.paramKind.apiVersion}, Kind=${spec.paramKind.kind}'`);
+      let namespace = '';
+      if (def.namespaced) {
+        namespace = ref.namespace || (attrs.resource.namespaced ? attrs.namespace : '');
+        if (!namespace) throw new PolicyError(`failed to configure binding: cannot use namespaced paramRef in policy binding that matches cluster-scoped resources`);
+      }
+      const found: KubeObject[] = [];
+      if (ref.name) {
+        const p = ctx.cached(def.group, def.plural, namespace, ref.name);
+        if (p) found.push(p);
+      } else {
+        const sel = labelSelectorFromObject(ref.selector ?? {});
+        for (const p of ctx.list(def.group, def.plural)) {
+          if (def.namespaced && p.metadata.namespace !== namespace) continue;
+          if (matches(sel, p.metadata.labels ?? {})) found.push(p);
+        }
+      }
+      if (found.length === 0) {
+        if (ref.parameterNotFoundAction === 'Deny') return [{ message: 'failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction', reason: 'Invalid' }];
+        return undefined;
+      }
+      params = found.map((p) => toCel(p));
+    }
+
+    const failures: Failure[] = [];
+    for (const param of params) {
+      const activation = new Activation(base(), policy, param);
+      // matchConditions: all must be true for the policy to apply; an error is governed by failurePolicy.
+      let applies = true;
+      for (const c of spec.matchConditions ?? []) {
+        const p = program(c.expression, 'bool');
+        let r: unknown;
+        try {
+          r = p.evaluate(activation.get());
+        } catch (err) {
+          throw new PolicyError(`failed to evaluate matchCondition '${c.name}': ${(err as Error).message}`);
+        }
+        if (r !== true) {
+          applies = false;
+          break;
+        }
+      }
+      if (!applies) continue;
+      for (const v of spec.validations ?? []) {
+        const f = evaluateValidation(v, activation);
+        if (f) failures.push(f);
+      }
+    }
+    return failures;
+  }
+
+  private denial(attrs: AdmissionAttributes, policy: string, binding: string, f: Failure): StatusError {
+    const message = `ValidatingAdmissionPolicy '${policy}' with binding '${binding}' denied request: ${f.message}`;
+    const def = attrs.resource;
+    const resource = qualifiedResource({ group: def.group, resource: def.plural });
+    const reason = (REASON_CODES[f.reason] ? f.reason : 'Invalid') as StatusReason;
+    return new StatusError({
+      message: attrs.name ? `${resource} "${attrs.name}" is forbidden: ${message}` : `${resource} is forbidden: ${message}`,
+      reason,
+      code: REASON_CODES[reason]!,
+      details: { name: attrs.name, ...(def.group ? { group: def.group } : {}), kind: def.plural, causes: [{ message }] },
+    });
+  }
+}
+
+function program(expression: string, expect: 'bool' | 'string'): CelProgram {
+  const p = compileCel(expression, POLICY_VARIABLES, expect);
+  // Refused when the policy was written; a policy stored before a rule change fails as an evaluation error would.
+  if (isCompileError(p)) throw new PolicyError(`compilation error: ${p.message}`);
+  return p;
+}
+
+/** One validation: undefined when it holds, else the failure; throws (failurePolicy) when it cannot be evaluated. */
+function evaluateValidation(v: Validation, activation: Activation): Failure | undefined {
+  const p = program(v.expression, 'bool');
+  let r: unknown;
+  try {
+    r = p.evaluate(activation.get());
+  } catch (err) {
+    throw new PolicyError(`expression '${v.expression}' resulted in error: ${(err as Error).message}`);
+  }
+  if (r === true) return undefined;
+  if (typeof r !== 'boolean') throw new PolicyError(`expression '${v.expression}' resulted in error: no such overload`);
+  let message = v.message?.trim() ? v.message : `failed expression: ${v.expression.trim()}`;
+  if (v.messageExpression) {
+    try {
+      const m = program(v.messageExpression, 'string').evaluate(activation.get());
+      // Upstream keeps the static message when messageExpression fails, is empty, too long or multi-line.
+      if (typeof m === 'string' && m.trim() && !m.includes('\n') && m.length <= 5120) message = m.trim();
+    } catch (err) {
+      log.info('messageExpression evaluation failed', { expression: v.messageExpression, err: (err as Error).message });
+    }
+  }
+  return { message, reason: v.reason ?? 'Invalid' };
+}
