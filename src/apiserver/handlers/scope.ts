@@ -93,7 +93,7 @@ export class RequestScope {
     if (!def.storedAs) return { obj, json };
     const converted = def.storedAs.fromStorage(obj);
     // A view that leaves the object as stored (a custom resource's storage version) keeps its stored JSON.
-    if (converted === obj) return { obj, json };
+    if (converted === obj && json !== undefined) return { obj, json };
     return { obj: converted, json: JSON.stringify(converted) };
   }
 
