@@ -3,8 +3,9 @@
  * configuration and its own storage dir, scrapes every target of a real `skiff server` (child process, embedded agent,
  * --runtime process) at a 1 s interval:
  *   apiserver  https://127.0.0.1:<port>/metrics           bearer token of a ServiceAccount bound to system:monitoring
- *   kubelet    https://<node IP>:<kubelet port>/metrics    client certificate (the agent authorizes system:masters)
- *   cadvisor   https://<node IP>:<kubelet port>/metrics/cadvisor
+ *   kubelet    https://<node IP>:<kubelet port>/metrics    the same token: the agent asks the API server (TokenReview,
+ *                                                          SubjectAccessReview on nodes/metrics), as kubelet's webhook modes
+ *   cadvisor   https://<node IP>:<kubelet port>/metrics/cadvisor   client certificate (the agent authorizes system:masters)
  * then asks its HTTP API for `rate(apiserver_request_total[1m])`, `kubelet_running_pods` and the running pod's
  * `container_cpu_usage_seconds_total`, and gets data; every target is up.
  *
@@ -14,6 +15,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +61,9 @@ describe('Prometheus scrapes the API server and the agent', { skip: skipReason()
   let prometheus: ChildProcess | undefined;
   let promLog = '';
   let promUrl = '';
+  let agentUrl = '';
+  let agentCa = '';
+  let tokens = { prometheus: '', nobody: '' };
   let k: Kubectl;
   const podUids = new Set<string>();
 
@@ -105,13 +110,18 @@ spec:
       return p.status?.phase === 'Running';
     }, 60_000);
 
-    // Credentials: a ServiceAccount token bound to system:monitoring for the API server; the admin's client
-    // certificate (system:masters) for the agent, which authorizes by certificate as skiff's agent API does.
+    // Credentials: a ServiceAccount token, bound to system:monitoring (the API server's /metrics) and to a role with
+    // nodes/metrics (the agent's, via SubjectAccessReview); the admin's client certificate (system:masters) for cadvisor.
     const dir = join(dataDir, 'prometheus');
     assert.equal((await k(['-n', NS, 'create', 'serviceaccount', 'prometheus'])).code, 0);
+    assert.equal((await k(['-n', NS, 'create', 'serviceaccount', 'nobody'])).code, 0);
     assert.equal((await k(['create', 'clusterrolebinding', `prometheus-${suffix}`, '--clusterrole=system:monitoring', `--serviceaccount=${NS}:prometheus`])).code, 0);
+    assert.equal((await k(['create', 'clusterrole', `node-metrics-${suffix}`, '--verb=get', '--resource=nodes/metrics'])).code, 0);
+    assert.equal((await k(['create', 'clusterrolebinding', `node-metrics-${suffix}`, `--clusterrole=node-metrics-${suffix}`, `--serviceaccount=${NS}:prometheus`])).code, 0);
     const token = await k(['-n', NS, 'create', 'token', 'prometheus', '--duration', '1h']);
     assert.equal(token.code, 0, token.stderr);
+    const nobody = await k(['-n', NS, 'create', 'token', 'nobody', '--duration', '1h']);
+    assert.equal(nobody.code, 0, nobody.stderr);
     const kc = parseYaml(readFileSync(join(dataDir, 'kubeconfig.yaml'), 'utf8'));
     const b64 = (x: string) => Buffer.from(x, 'base64').toString();
     const apiUrl = new URL(kc.clusters[0].cluster.server);
@@ -124,12 +134,15 @@ spec:
     const nodeIP = node.status.addresses.find((a: { type: string }) => a.type === 'InternalIP').address as string;
     const kubeletPort = node.status.daemonEndpoints.kubeletEndpoint.Port as number;
     assert.ok(kubeletPort > 0, 'the node reports its kubelet port');
+    agentUrl = `https://${nodeIP}:${kubeletPort}`;
+    agentCa = b64(kc.clusters[0].cluster['certificate-authority-data']);
+    tokens = { prometheus: token.stdout.trim(), nobody: nobody.stdout.trim() };
     const agentTls = { ca_file: files.ca, cert_file: files.cert, key_file: files.key };
     const config = {
       global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
       scrape_configs: [
         { job_name: 'apiserver', scheme: 'https', authorization: { credentials_file: files.token }, tls_config: { ca_file: files.ca }, static_configs: [{ targets: [apiUrl.host] }] },
-        { job_name: 'kubelet', scheme: 'https', tls_config: agentTls, static_configs: [{ targets: [`${nodeIP}:${kubeletPort}`] }] },
+        { job_name: 'kubelet', scheme: 'https', authorization: { credentials_file: files.token }, tls_config: { ca_file: files.ca }, static_configs: [{ targets: [`${nodeIP}:${kubeletPort}`] }] },
         { job_name: 'cadvisor', scheme: 'https', metrics_path: '/metrics/cadvisor', tls_config: agentTls, static_configs: [{ targets: [`${nodeIP}:${kubeletPort}`] }] },
       ],
     };
@@ -157,6 +170,29 @@ spec:
     const report = await hardCleanAgent({ dataDir, podUids });
     if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("the agent answers bearer tokens as kubelet: 401 unknown, 403 without nodes/metrics, 200 with it", async () => {
+    const get = (path: string, token?: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request(`${agentUrl}${path}`, { ca: agentCa, agent: false, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal((await get('/metrics')).status, 401);
+    assert.equal((await get('/metrics', 'not-a-token')).status, 401);
+    const denied = await get('/metrics/cadvisor', tokens.nobody);
+    assert.equal(denied.status, 403, denied.text);
+    assert.match(denied.text, new RegExp(`Forbidden \\(user=system:serviceaccount:${NS}:nobody, verb=get, resource=nodes, subresource=metrics\\)`));
+    // nodes/metrics does not open the other subresources.
+    assert.equal((await get('/pods', tokens.prometheus)).status, 403);
+    const ok = await get('/metrics', tokens.prometheus);
+    assert.equal(ok.status, 200, ok.text);
+    assert.match(ok.text, /^# TYPE kubelet_running_pods gauge$/m);
   });
 
   it('has every target up and answers queries for the API request rate, running pods and container CPU', async () => {

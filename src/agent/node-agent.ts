@@ -16,6 +16,7 @@
  * a restarted agent adopts them.
  */
 import { KubeletMetrics } from '../observability/kubelet-metrics.js';
+import { DelegatedAuth } from './server/delegated-auth.js';
 import { mkdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -166,7 +167,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
     const pods = o.informers.informerFor<Pod>(Pods, { fieldSelector: `spec.nodeName=${o.nodeName}` });
     // The kubelet's own Prometheus registry: this agent's /metrics shows its node only.
     const kubeletMetrics = new KubeletMetrics(o.nodeName);
-    const server = new AgentServer({ backend: new RuntimeBackend({ nodeName: o.nodeName, runtime, pods }), tls: o.tls, port: o.kubeletPort, metrics: kubeletMetrics });
+    const server = new AgentServer({ backend: new RuntimeBackend({ nodeName: o.nodeName, runtime, pods }), tls: o.tls, port: o.kubeletPort, metrics: kubeletMetrics, delegatedAuth: new DelegatedAuth({ client: o.client, nodeName: o.nodeName }) });
     await server.start();
     stops.push(() => server.close());
 

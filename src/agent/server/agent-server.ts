@@ -31,7 +31,8 @@ import { servePortForward } from '../streaming/port-forward.js';
 import { serveRemoteCommand } from '../streaming/remote-command.js';
 import { isSpdyUpgradeRequest, refuse } from '../streaming/upgrade.js';
 import { isWebSocketRequest } from '../streaming/websocket-accept.js';
-import { certificateIdentity, DEFAULT_AUTHORIZED_GROUPS, DEFAULT_AUTHORIZED_USERS, forbiddenMessage, isAuthorized, type AuthorizationPolicy } from './authenticate.js';
+import { certificateIdentity, DEFAULT_AUTHORIZED_GROUPS, DEFAULT_AUTHORIZED_USERS, forbiddenMessage, isAuthorized, requestAttributes, type AuthorizationPolicy } from './authenticate.js';
+import { bearerToken, type DelegatedAuth } from './delegated-auth.js';
 import { parseContainerLogQuery } from './log-query.js';
 import { DEFAULT_STREAMING_LIMITS, SessionLimiter, type StreamingLimits } from './session-limits.js';
 import type { AgentServerBackend } from './types.js';
@@ -58,6 +59,8 @@ export interface AgentServerOptions {
   limits?: Partial<StreamingLimits>;
   /** The kubelet's metrics, served at /metrics (404 without). */
   metrics?: KubeletMetrics;
+  /** Bearer tokens checked by TokenReview and SubjectAccessReview, as kubelet's webhook modes (without: 401). */
+  delegatedAuth?: DelegatedAuth;
 }
 
 /** Emitted as 'stream' for every exec, attach and port-forward connection taken over. */
@@ -172,9 +175,20 @@ export class AgentServer extends EventEmitter {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://agent');
     const method = req.method ?? 'GET';
-    const id = certificateIdentity(req);
+    const cert = certificateIdentity(req);
+    let id = cert;
+    let allowed = cert !== undefined && isAuthorized(cert, this.policy);
+    const token = cert ? undefined : bearerToken(req.headers.authorization);
+    if (token && this.opts.delegatedAuth) {
+      // kubelet's webhook modes: the API server says who the token is and whether it may use nodes/<subresource>.
+      id = await this.opts.delegatedAuth.authenticate(token);
+      if (id) {
+        const a = requestAttributes(method, url.pathname);
+        allowed = await this.opts.delegatedAuth.authorize(id, a.verb, a.subresource);
+      }
+    }
     if (!id) return refuse(res, 401, 'Unauthorized');
-    if (!isAuthorized(id, this.policy)) return refuse(res, 403, forbiddenMessage(id, method, url.pathname));
+    if (!allowed) return refuse(res, 403, forbiddenMessage(id, method, url.pathname));
 
     let parts: string[];
     try {
