@@ -14,15 +14,19 @@ import { hasValidationRules, validationRules } from './validation-rules.js';
 
 /** v1 defaults (SetDefaults_CustomResourceDefinition*): listKind, singular, conversion, printer column priority. */
 export function defaultCrd(crd: CustomResourceDefinition): void {
-  const spec = (crd.spec ??= {} as CustomResourceDefinition['spec']);
-  if (isObject(spec.names)) {
-    if (spec.names.kind && !spec.names.listKind) spec.names.listKind = `${spec.names.kind}List`;
-    if (spec.names.kind && !spec.names.singular) spec.names.singular = spec.names.kind.toLowerCase();
+  // Nothing typed the CRD on decode: defaults only fill in what has the right shape; validation reports the rest.
+  if (crd.spec === undefined) return;
+  const spec = crd.spec;
+  if (!isObject(spec)) return;
+  if (isObject(spec.names) && typeof spec.names.kind === 'string' && spec.names.kind) {
+    if (!spec.names.listKind) spec.names.listKind = `${spec.names.kind}List`;
+    if (!spec.names.singular) spec.names.singular = spec.names.kind.toLowerCase();
   }
   spec.conversion ??= { strategy: 'None' };
   if (Array.isArray(spec.versions)) {
     for (const v of spec.versions) {
-      for (const c of v?.additionalPrinterColumns ?? []) c.priority ??= 0;
+      if (!isObject(v) || !Array.isArray(v.additionalPrinterColumns)) continue;
+      for (const c of v.additionalPrinterColumns) if (isObject(c)) c.priority ??= 0;
     }
   }
 }
@@ -31,6 +35,9 @@ export function validateCrd(crd: CustomResourceDefinition): FieldError[] {
   const errs: FieldError[] = [];
   const spec = crd.spec;
   if (!isObject(spec)) return [fieldRequired('spec')];
+  for (const k of ['group', 'scope'] as const) {
+    if (spec[k] !== undefined && typeof spec[k] !== 'string') return [fieldInvalid(`spec.${k}`, spec[k], 'must be a string')];
+  }
   const group = spec.group ?? '';
   const names = isObject(spec.names) ? spec.names : undefined;
   const plural = names?.plural ?? '';
@@ -45,9 +52,29 @@ export function validateCrd(crd: CustomResourceDefinition): FieldError[] {
   if (!spec.scope) errs.push(fieldRequired('spec.scope'));
   else if (spec.scope !== 'Cluster' && spec.scope !== 'Namespaced') errs.push(fieldNotSupported('spec.scope', spec.scope, ['Cluster', 'Namespaced']));
   if (!names) errs.push(fieldRequired('spec.names'));
-  else errs.push(...validateNames(names, 'spec.names'));
+  else {
+    const shape = namesShape(names, 'spec.names');
+    errs.push(...(shape.length > 0 ? shape : validateNames(names, 'spec.names')));
+  }
   if (spec.preserveUnknownFields === true) errs.push(fieldInvalid('spec.preserveUnknownFields', true, 'must be false in order to use defaults in the schema'));
+  if (spec.conversion !== undefined && (!isObject(spec.conversion) || typeof spec.conversion.strategy !== 'string')) {
+    errs.push(fieldInvalid('spec.conversion', spec.conversion, 'must be an object with a strategy'));
+    return errs;
+  }
   errs.push(...validateVersions(spec.versions, spec.conversion));
+  return errs;
+}
+
+/** Names of the wrong JSON types (nothing typed the CRD on decode). */
+function namesShape(names: Record<string, unknown>, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  for (const k of ['plural', 'singular', 'kind', 'listKind']) {
+    if (names[k] !== undefined && typeof names[k] !== 'string') errs.push(fieldInvalid(`${path}.${k}`, names[k], 'must be a string'));
+  }
+  for (const k of ['shortNames', 'categories']) {
+    const v = names[k];
+    if (v !== undefined && (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))) errs.push(fieldInvalid(`${path}.${k}`, v, 'must be a list of strings'));
+  }
   return errs;
 }
 
@@ -80,7 +107,9 @@ function validateVersions(versions: CrdVersion[] | undefined, conversion: Custom
   let served = 0;
   versions.forEach((v, i) => {
     const path = `spec.versions[${i}]`;
-    if (!isObject(v)) return errs.push(fieldRequired(path));
+    if (!isObject(v)) return errs.push(fieldInvalid(path, v ?? null, 'must be an object'));
+    const shape = versionShape(v, path);
+    if (shape.length > 0) return errs.push(...shape);
     if (v.storage) storage++;
     if (v.served) served++;
     if (!v.name) errs.push(fieldRequired(`${path}.name`));
@@ -119,6 +148,34 @@ function validateVersions(versions: CrdVersion[] | undefined, conversion: Custom
   if (strategy !== 'None' && strategy !== 'Webhook') errs.push(fieldNotSupported('spec.conversion.strategy', strategy, ['None', 'Webhook']));
   if (strategy === 'Webhook' && !conversion?.webhook) errs.push(fieldRequired('spec.conversion.webhook', 'required when strategy is set to Webhook'));
   if (strategy === 'None' && conversion?.webhook) errs.push(fieldForbidden('spec.conversion.webhook', 'should not be set when strategy is not set to Webhook'));
+  return errs;
+}
+
+function versionShape(v: CrdVersion, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const r = v as unknown as Record<string, unknown>;
+  if (r.name !== undefined && typeof r.name !== 'string') errs.push(fieldInvalid(`${path}.name`, r.name, 'must be a string'));
+  for (const k of ['served', 'storage', 'deprecated']) if (r[k] !== undefined && typeof r[k] !== 'boolean') errs.push(fieldInvalid(`${path}.${k}`, r[k], 'must be a boolean'));
+  if (r.schema !== undefined && !isObject(r.schema)) errs.push(fieldInvalid(`${path}.schema`, r.schema, 'must be an object'));
+  for (const k of ['additionalPrinterColumns', 'selectableFields']) {
+    const list = r[k];
+    if (list !== undefined && (!Array.isArray(list) || !list.every(isObject))) errs.push(fieldInvalid(`${path}.${k}`, list, 'must be a list of objects'));
+    else for (const [i, item] of ((list as Record<string, unknown>[] | undefined) ?? []).entries()) {
+      for (const f of ['name', 'type', 'format', 'description', 'jsonPath']) if (item[f] !== undefined && typeof item[f] !== 'string') errs.push(fieldInvalid(`${path}.${k}[${i}].${f}`, item[f], 'must be a string'));
+      if (item.priority !== undefined && !Number.isInteger(item.priority)) errs.push(fieldInvalid(`${path}.${k}[${i}].priority`, item.priority, 'must be an integer'));
+    }
+  }
+  const sub = r.subresources;
+  if (sub !== undefined) {
+    if (!isObject(sub)) errs.push(fieldInvalid(`${path}.subresources`, sub, 'must be an object'));
+    else {
+      if (sub.status !== undefined && !isObject(sub.status)) errs.push(fieldInvalid(`${path}.subresources.status`, sub.status, 'must be an object'));
+      if (sub.scale !== undefined) {
+        if (!isObject(sub.scale)) errs.push(fieldInvalid(`${path}.subresources.scale`, sub.scale, 'must be an object'));
+        else for (const f of ['specReplicasPath', 'statusReplicasPath', 'labelSelectorPath']) if (sub.scale[f] !== undefined && typeof sub.scale[f] !== 'string') errs.push(fieldInvalid(`${path}.subresources.scale.${f}`, sub.scale[f], 'must be a string'));
+      }
+    }
+  }
   return errs;
 }
 

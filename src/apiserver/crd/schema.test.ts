@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { validateCrd } from './crd-validation.js';
+import { defaultCrd, validateCrd } from './crd-validation.js';
 import { customResourceDefinitions, publishedSchema } from './custom-resource.js';
 import { JsonPath } from './json-path.js';
 import type { CustomResourceDefinition, JSONSchemaProps } from './json-schema.js';
@@ -171,5 +171,49 @@ describe('JSONPath', () => {
     assert.deepEqual(new JsonPath('.a.b[?(@.n=="y")].v').find(obj), [2]);
     assert.deepEqual(new JsonPath('.a.missing').find(obj), []);
     assert.throws(() => new JsonPath('a.b'), /must be a simple json path/);
+  });
+});
+
+describe('bad input', () => {
+  test('CRDs of every wrong shape get field errors, never an exception', () => {
+    // A seeded walk that replaces one value of a good CRD at a time with a value of another JSON type.
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const garbage = [null, 0, -1, 1.5, '', 'x', true, [], [1], {}, { type: 7 }, [null], { properties: null }];
+    const paths: (string | number)[][] = [];
+    const collect = (v: unknown, path: (string | number)[]) => {
+      paths.push(path);
+      if (Array.isArray(v)) v.forEach((x, i) => collect(x, [...path, i]));
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) collect(x, [...path, k]);
+    };
+    collect(crd().spec, ['spec']);
+    for (let i = 0; i < 2000; i++) {
+      const obj = structuredClone(crd()) as unknown as Record<string, unknown>;
+      const path = paths[rand(paths.length)];
+      let parent = obj as Record<string | number, unknown>;
+      for (const step of path.slice(0, -1)) parent = parent[step] as Record<string | number, unknown>;
+      parent[path[path.length - 1]] = structuredClone(garbage[rand(garbage.length)]);
+      const c = obj as unknown as CustomResourceDefinition;
+      assert.doesNotThrow(() => {
+        defaultCrd(c);
+        const errs = validateCrd(c);
+        if (errs.length === 0) customResourceDefinitions(c, { terminating: () => false });
+      }, `spec path ${path.join('.')}`);
+    }
+  });
+
+  test('objects of every wrong shape are validated and pruned without an exception', () => {
+    const values = [null, 0, 'x', true, [], {}, [null, 1, 'a'], { size: ['S'] }, { ports: 'http' }, { ports: [null, 'a', { name: 1 }] }, { template: [] }, { labels: 'a=b' }, { free: 1 }];
+    for (const v of values) {
+      assert.doesNotThrow(() => {
+        const obj = { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: structuredClone(v) } as Record<string, unknown>;
+        pruneObject(spec, obj);
+        applyDefaults(spec, obj);
+        validateValue(spec, obj);
+      }, JSON.stringify(v));
+    }
   });
 });

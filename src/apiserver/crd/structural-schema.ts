@@ -12,6 +12,10 @@ type Level = 'root' | 'item' | 'field';
 const TYPES = ['array', 'boolean', 'integer', 'number', 'object', 'string'];
 
 export function validateStructuralSchema(s: JSONSchemaProps, path: string): FieldError[] {
+  // Nothing typed the CRD on decode: a schema of the wrong shape is refused before any rule reads it.
+  const shape: FieldError[] = [];
+  checkShape(s, path, shape);
+  if (shape.length > 0) return shape;
   const errs: FieldError[] = [];
   invariants(s, 'root', path, errs);
   forbiddenKeywords(s, path, errs);
@@ -136,4 +140,43 @@ function nested(s: JSONSchemaProps, skipAnyOf: boolean, lvl: Level, path: string
   if (s['x-kubernetes-list-type'] !== undefined) errs.push(fieldForbidden(`${path}.x-kubernetes-list-type`, 'must be undefined to be structural'));
   if (s['x-kubernetes-map-type'] !== undefined) errs.push(fieldForbidden(`${path}.x-kubernetes-map-type`, 'must be undefined to be structural'));
   if (s['x-kubernetes-validations']?.length) errs.push(fieldForbidden(`${path}.x-kubernetes-validations`, 'must be empty to be structural'));
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** JSONSchemaProps' Go types, checked as the typed decoder would (400 there; a 422 naming the field here). */
+function checkShape(s: unknown, path: string, errs: FieldError[]): void {
+  if (!isObj(s)) {
+    errs.push(fieldInvalid(path, s ?? null, 'must be a JSON schema object'));
+    return;
+  }
+  const str = (k: string) => s[k] !== undefined && typeof s[k] !== 'string' && errs.push(fieldInvalid(`${path}.${k}`, s[k], 'must be a string'));
+  const num = (k: string) => s[k] !== undefined && typeof s[k] !== 'number' && errs.push(fieldInvalid(`${path}.${k}`, s[k], 'must be a number'));
+  const bool = (k: string) => s[k] !== undefined && typeof s[k] !== 'boolean' && errs.push(fieldInvalid(`${path}.${k}`, s[k], 'must be a boolean'));
+  for (const k of ['type', 'format', 'title', 'description', 'pattern', '$ref', 'id', '$schema', 'x-kubernetes-list-type', 'x-kubernetes-map-type']) str(k);
+  for (const k of ['maximum', 'minimum', 'maxLength', 'minLength', 'maxItems', 'minItems', 'maxProperties', 'minProperties', 'multipleOf']) num(k);
+  for (const k of ['exclusiveMaximum', 'exclusiveMinimum', 'uniqueItems', 'nullable', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-embedded-resource', 'x-kubernetes-int-or-string']) bool(k);
+  for (const k of ['required', 'x-kubernetes-list-map-keys']) {
+    if (s[k] !== undefined && (!Array.isArray(s[k]) || !(s[k] as unknown[]).every((v) => typeof v === 'string'))) errs.push(fieldInvalid(`${path}.${k}`, s[k], 'must be a list of strings'));
+  }
+  if (s.enum !== undefined && !Array.isArray(s.enum)) errs.push(fieldInvalid(`${path}.enum`, s.enum, 'must be a list'));
+  if (s['x-kubernetes-validations'] !== undefined && (!Array.isArray(s['x-kubernetes-validations']) || !(s['x-kubernetes-validations'] as unknown[]).every((r) => isObj(r) && typeof r.rule === 'string'))) {
+    errs.push(fieldInvalid(`${path}.x-kubernetes-validations`, s['x-kubernetes-validations'], 'must be a list of rules, each with a string rule'));
+  }
+  for (const k of ['properties', 'definitions', 'patternProperties']) {
+    if (s[k] === undefined) continue;
+    if (!isObj(s[k])) errs.push(fieldInvalid(`${path}.${k}`, s[k], 'must be an object of schemas'));
+    else for (const [name, sub] of Object.entries(s[k] as Record<string, unknown>)) checkShape(sub, `${path}.${k}[${name}]`, errs);
+  }
+  if (s.items !== undefined) {
+    if (Array.isArray(s.items)) s.items.forEach((sub, i) => checkShape(sub, `${path}.items[${i}]`, errs));
+    else checkShape(s.items, `${path}.items`, errs);
+  }
+  if (s.additionalProperties !== undefined && typeof s.additionalProperties !== 'boolean') checkShape(s.additionalProperties, `${path}.additionalProperties`, errs);
+  for (const k of ['allOf', 'anyOf', 'oneOf']) {
+    if (s[k] === undefined) continue;
+    if (!Array.isArray(s[k])) errs.push(fieldInvalid(`${path}.${k}`, s[k], 'must be a list of schemas'));
+    else (s[k] as unknown[]).forEach((sub, i) => checkShape(sub, `${path}.${k}[${i}]`, errs));
+  }
+  if (s.not !== undefined) checkShape(s.not, `${path}.not`, errs);
 }
