@@ -139,6 +139,13 @@ describe('webhook admission plugins against a real HTTPS webhook', () => {
     assert.equal(exact, undefined);
   });
 
+  it('a caBundle that is not PEM is a failed call: failurePolicy decides', async () => {
+    const notPem = Buffer.from('not a certificate').toString('base64');
+    const withCa = (failurePolicy: string) => contextWith([config('validating', 'v', [w('ca.test.skiff.dev', '/allow', { failurePolicy, clientConfig: { url: hook.url('/allow'), caBundle: notPem } })])]);
+    await assert.rejects(Promise.resolve(new ValidatingWebhookAdmission(resources).validate(attrsFor(), withCa('Fail'))), (err: StatusError) => err.code === 500 && /failed calling webhook "ca.test.skiff.dev": failed to call webhook: Post/.test(err.message));
+    await new ValidatingWebhookAdmission(resources).validate(attrsFor(), withCa('Ignore'));
+  });
+
   it('a namespaceSelector reads the namespace labels from the cache', async () => {
     const ns = (name: string, labels: Record<string, string>) => ({ group: '', plural: 'namespaces', obj: { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } } as KubeObject });
     const hooks = [config('validating', 'v', [w('ns.test.skiff.dev', '/deny', { namespaceSelector: { matchLabels: { guarded: 'yes' } } })]), ns('default', { guarded: 'yes' }), ns('other', {})];

@@ -127,17 +127,24 @@ export function postReview(target: ResolvedTarget, caBundle: string | undefined,
       if (err) reject(err);
       else resolve(value);
     };
-    const req = https.request({
-      host: target.host,
-      port: target.port,
-      path: target.path,
-      method: 'POST',
-      servername: isIp(target.serverName) ? undefined : target.serverName,
-      // Verification follows the configured name, not the address connected to (a Service's endpoint IP).
-      checkServerIdentity: (_host, cert) => checkServerIdentity(target.serverName, cert),
-      agent: agentFor(caBundle),
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Content-Length': Buffer.byteLength(body) },
-    });
+    let req: ReturnType<typeof https.request>;
+    try {
+      req = https.request({
+        host: target.host,
+        port: target.port,
+        path: target.path,
+        method: 'POST',
+        servername: isIp(target.serverName) ? undefined : target.serverName,
+        // Verification follows the configured name, not the address connected to (a Service's endpoint IP).
+        checkServerIdentity: (_host, cert) => checkServerIdentity(target.serverName, cert),
+        agent: agentFor(caBundle),
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      });
+    } catch (err) {
+      // A caBundle that is not PEM fails building the TLS context: a failed call, as upstream's client construction.
+      reject(new WebhookCallError(`${post}: ${err instanceof Error ? err.message : String(err)}`));
+      return;
+    }
     const timer = setTimeout(() => {
       finish(new WebhookCallError(`${post}: context deadline exceeded`));
       req.destroy();
