@@ -159,7 +159,7 @@ describe('admission webhooks end-to-end', { skip }, () => {
       assert.match(refused.stderr, /Internal error occurred: /);
       assert.match(refused.stderr, c.why);
       // Bounded by the webhook's 1 s timeout (kubectl's own start-up included), never hanging the request.
-      assert.ok(took < 5_000, `${c.path} took ${took} ms`);
+      assert.ok(took < 8_000, `${c.path} took ${took} ms`);
       const admitted = await k(['create', 'configmap', `${base}-admitted`, '-n', 'open']);
       assert.equal(admitted.code, 0, `${c.path}: failurePolicy Ignore admits: ${admitted.stderr}`);
       await remove('validatingwebhookconfiguration', `${base}-fail`);
