@@ -181,4 +181,49 @@ describe('secrets encrypted at rest (--secrets-encryption), on etcd', { skip: et
     const got = await k(['get', 'secret', 's', '-o', 'jsonpath={.data.password}']);
     assert.equal(got.stdout, B64);
   });
+
+  test('HA: a second server takes the cluster key file from the datastore, one without --secrets-encryption is refused, and a rotation reaches both', async () => {
+    etcd ??= await startTestEtcd();
+    const dirA = await mkdtemp(join(tmpdir(), 'skiff-e2e-enc-ha-a-'));
+    const dirB = await mkdtemp(join(tmpdir(), 'skiff-e2e-enc-ha-b-'));
+    const store = ['--datastore-endpoint', `etcd://${etcd.endpoint}/enc-ha`, '--disable', 'coredns', '--disable-agent', '--https-listen-port', '0', '--bind-address', '127.0.0.1'];
+    let a: ServerProcess | undefined;
+    let b: ServerProcess | undefined;
+    const raw = await EtcdStore.connect({ endpoints: [etcd.endpoint], prefix: '/enc-ha' });
+    const keyOf = async (name: string) => (await raw.get(`/registry/core/secrets/default/${name}`)).kv!.value.split(':')[4];
+    const secretVia = async (k: Kubectl, name: string) => Buffer.from((await k(['get', 'secret', name, '-o', 'jsonpath={.data.password}'])).stdout, 'base64').toString();
+    try {
+      a = await spawnServer(['--data-dir', dirA, ...store, '--secrets-encryption'], 30_000);
+      const ka = kubectlFor(join(dirA, 'kubeconfig.yaml'));
+      assert.equal((await ka(['create', 'secret', 'generic', 'one', `--from-literal=password=${PASSWORD}`])).code, 0);
+      const token = (await readFile(join(dirA, 'server', 'token'), 'utf8')).trim();
+
+      await assert.rejects(spawnServer(['--data-dir', dirB, ...store, '--token', token], 30_000), /encrypt Secrets at rest: start this server with --secrets-encryption too/);
+      b = await spawnServer(['--data-dir', dirB, ...store, '--token', token, '--secrets-encryption'], 30_000);
+      const kb = kubectlFor(join(dirB, 'kubeconfig.yaml'));
+      assert.equal(await readFile(join(dirB, 'server', 'cred', 'encryption-config.json'), 'utf8'), await readFile(join(dirA, 'server', 'cred', 'encryption-config.json'), 'utf8'));
+      assert.equal(await secretVia(kb, 'one'), PASSWORD);
+
+      // Rotated on A: B takes the new key while running and reads what A seals with it; B's writes use it too.
+      const before = await keyOf('one');
+      const out = await skiff(['rotate-keys', '--data-dir', dirA]);
+      const m = /^Rotated to key (\S+);/m.exec(out);
+      assert.ok(m, out);
+      assert.notEqual(m[1], before);
+      assert.equal(await keyOf('one'), m[1]);
+      assert.equal((await ka(['create', 'secret', 'generic', 'two', `--from-literal=password=${PASSWORD}-2`])).code, 0);
+      assert.equal(await secretVia(kb, 'two'), `${PASSWORD}-2`);
+      assert.equal(await secretVia(kb, 'one'), PASSWORD);
+      assert.equal((await kb(['create', 'secret', 'generic', 'three', `--from-literal=password=${PASSWORD}-3`])).code, 0);
+      assert.equal(await keyOf('three'), m[1], "B writes with the cluster's new key");
+      assert.match(await readFile(join(dirB, 'server', 'cred', 'encryption-config.json'), 'utf8'), new RegExp(m[1]!));
+      assert.equal(await secretVia(ka, 'three'), `${PASSWORD}-3`);
+    } finally {
+      await raw.close();
+      await stop(b);
+      await stop(a);
+      await rm(dirA, { recursive: true, force: true });
+      await rm(dirB, { recursive: true, force: true });
+    }
+  });
 });

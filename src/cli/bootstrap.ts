@@ -9,7 +9,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseToken } from '../api/cluster-token.js';
 import { writeFileAtomic } from '../apiserver/auth/pki.js';
-import { KeyExistsError, type Store } from '../storage/store.js';
+import { KeyExistsError, RevisionConflictError, type Store } from '../storage/store.js';
 import { createLogger } from '../log/logger.js';
 
 const log = createLogger('server');
@@ -23,6 +23,11 @@ interface BootstrapData {
   caKeyPem: string;
   /** The service account signing key (server/tls/service.key), so every server checks every server's tokens. */
   serviceKeyPem?: string;
+  /**
+   * `--secrets-encryption`'s EncryptionConfiguration file, so every server reads what every server encrypted (k3s
+   * keeps it in its bootstrap data too). Absent while the cluster does not encrypt.
+   */
+  encryptionConfig?: string;
 }
 
 interface Sealed {
@@ -45,6 +50,8 @@ export function seal(data: BootstrapData, secret: string): string {
   const sealed: Sealed = { v: 1, salt: salt.toString('base64'), iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: enc.toString('base64') };
   return JSON.stringify(sealed);
 }
+
+export type { BootstrapData };
 
 export function unseal(text: string, secret: string): BootstrapData {
   const s = JSON.parse(text) as Sealed;
@@ -109,12 +116,32 @@ export async function adoptClusterCA(sealed: string, dataDir: string, secret: st
  * After the PKI is loaded: the first server publishes its CA (and service account key). Returns false when another
  * server won the race.
  */
-export async function publishClusterCA(store: Store, secret: string, caCertPem: string, caKeyPem: string, serviceKeyPem?: string): Promise<boolean> {
+export async function publishClusterCA(store: Store, secret: string, caCertPem: string, caKeyPem: string, serviceKeyPem?: string, encryptionConfig?: string): Promise<boolean> {
   try {
-    await store.create(BOOTSTRAP_KEY, seal({ caCertPem, caKeyPem, ...(serviceKeyPem !== undefined ? { serviceKeyPem } : {}) }, secret));
+    await store.create(BOOTSTRAP_KEY, seal({ caCertPem, caKeyPem, ...(serviceKeyPem !== undefined ? { serviceKeyPem } : {}), ...(encryptionConfig !== undefined ? { encryptionConfig } : {}) }, secret));
     return true;
   } catch (err) {
     if (err instanceof KeyExistsError) return false;
     throw err;
   }
+}
+
+/**
+ * Changes the cluster's bootstrap data with a compare-and-swap (servers may write it at once: a conflict re-reads and
+ * applies `change` again). `change` returns undefined to leave it as it is.
+ */
+export async function updateBootstrap(store: Store, secret: string, change: (data: BootstrapData) => BootstrapData | undefined): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const { kv } = await store.get(BOOTSTRAP_KEY);
+    if (!kv) throw new Error('the datastore has no bootstrap data to update');
+    const next = change(unseal(kv.value, secret));
+    if (!next) return;
+    try {
+      await store.update(BOOTSTRAP_KEY, seal(next, secret), kv.modRevision);
+      return;
+    } catch (err) {
+      if (!(err instanceof RevisionConflictError)) throw err;
+    }
+  }
+  throw new Error('the bootstrap data kept changing while this server wrote it; try again');
 }

@@ -29,7 +29,7 @@ import { isNotFound } from '../api/status.js';
 import { startCompactor } from '../storage/compactor.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openStore } from '../storage/open-store.js';
-import { encryptionConfigPath, SecretsEncryption } from '../storage/encryption/secrets-encryption.js';
+import { renderEncryptionConfig } from '../storage/encryption/encryption-config.js';
 import { openAuditLog, type AuditLogFile } from '../apiserver/audit/audit-log-file.js';
 import { Auditor } from '../apiserver/audit/auditor.js';
 import { loadPodSecurityConfig } from '../apiserver/admission/pod-security/pod-security-config.js';
@@ -40,7 +40,8 @@ import { MetricsServer } from '../metrics/metrics-server.js';
 import { announcer } from './announcer.js';
 import { nodeAgentStartOptions } from './node-agent-flags.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
-import { adoptClusterCA, BOOTSTRAP_KEY, publishClusterCA, tokenSecret } from './bootstrap.js';
+import { adoptClusterCA, BOOTSTRAP_KEY, publishClusterCA, tokenSecret, unseal } from './bootstrap.js';
+import { shareEncryption } from './shared-encryption.js';
 import type { ServerConfig } from './flags.js';
 import { kubeconfigServerUrl, writeKubeconfig } from './kubeconfig.js';
 
@@ -117,29 +118,31 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     onWarning: (message: string) => log.warn(message),
   };
   const [opened, secret] = await Promise.all([openStore(datastore, config.datastoreTls), tokenSecret(config.dataDir, config.token)]);
-  // --secrets-encryption: everything below reads and writes through the encrypting store.
-  const encryption = config.secretsEncryption ? await SecretsEncryption.open(opened, encryptionConfigPath(config.dataDir)).catch(async (err: unknown) => {
+  // A datastore that already belongs to a cluster brings its CA (HA servers share one) and its secrets-encryption
+  // key file; otherwise this server's are published for the next ones.
+  const boot = await opened.get(BOOTSTRAP_KEY);
+  const sharing = await shareEncryption(opened, config, boot.kv ? { sealed: boot.kv.value, revision: boot.kv.modRevision, secret } : undefined).catch(async (err: unknown) => {
     await opened.close();
     throw err;
-  }) : undefined;
+  });
+  const encryption = sharing.encryption;
   const store: Store = encryption?.store ?? opened;
   const since = () => Math.round(performance.now() - started);
   log.debug('datastore open', { datastore: redactUrl(datastore), ms: since() });
-  // A datastore that already belongs to a cluster brings its CA (HA servers share one); otherwise this server's CA is
-  // published for the next ones.
-  const boot = await store.get(BOOTSTRAP_KEY);
   if (boot.kv) await adoptClusterCA(boot.kv.value, config.dataDir, secret);
   let pki = await ensurePki(config.dataDir, pkiOptions);
   let token = await ensureToken(config.dataDir, config.token, pki.caHash);
   // The service account key travels with the CA (k3s's bootstrap data): every server checks every server's tokens.
-  if (!boot.kv && !(await publishClusterCA(store, token.secret, pki.caCertPem, pki.caKeyPem, await serviceAccountKeyPem(config.dataDir)))) {
-    // Another server published first: take its CA after all.
+  if (!boot.kv && !(await publishClusterCA(store, token.secret, pki.caCertPem, pki.caKeyPem, await serviceAccountKeyPem(config.dataDir), encryption && renderEncryptionConfig(encryption.config)))) {
+    // Another server published first: take its CA (and its encryption key file) after all.
     const winner = await store.get(BOOTSTRAP_KEY);
     if (winner.kv && (await adoptClusterCA(winner.kv.value, config.dataDir, token.secret))) {
       pki = await ensurePki(config.dataDir, pkiOptions);
       token = await ensureToken(config.dataDir, config.token, pki.caHash);
     }
+    if (winner.kv) await sharing.joined(unseal(winner.kv.value, token.secret));
   }
+  sharing.follow(token.secret);
   // Agents join with the agent token when there is one of its own (k3s's --agent-token), else with the cluster token.
   const agentToken = await ensureAgentToken(config.dataDir, token, config.agentToken, pki.caHash);
   log.debug('certificates and token ready', { dir: config.dataDir, adoptedClusterCA: boot.kv !== undefined, separateAgentToken: agentToken.separate, ms: since() });
@@ -286,6 +289,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
         compactor.stop();
         await api.close();
         await audit?.file.close();
+        sharing.stop();
         await store.close();
       })();
       return stopping;

@@ -11,8 +11,10 @@
  * They are non-resource paths behind authentication and authorization (only cluster-admin's `*` non-resource rule
  * reaches them). Rotation writes the file first (new key first, the old one still listed), then swaps the running
  * transformer, then rewrites: a crash between any two steps leaves every value readable with the file on disk.
- * Servers sharing an etcd datastore must be given the same file (k3s copies it through its bootstrap data; skiff does
- * not yet).
+ * Servers sharing a datastore share the file through the cluster's bootstrap data (as k3s does): a server takes the
+ * cluster's config at start (`shared`), publishes its own when the cluster has none, and adopts a changed one while
+ * running (`adopt`). A rotation is published in two steps: first the new key second (every server can read with it),
+ * then, `settleMs` later, first (servers write with it) — so no server meets a value sealed with a key it lacks.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -34,6 +36,15 @@ export const ENCRYPTION_PATHS = Object.freeze({
 
 export function encryptionConfigPath(dataDir: string): string {
   return join(dataDir, 'server', 'cred', 'encryption-config.json');
+}
+
+export interface SharingOptions {
+  /** The cluster's config (from its bootstrap data), when it has one. */
+  shared?: string;
+  /** Publishes this server's config to the other servers (the bootstrap data). */
+  publish?: (text: string) => Promise<void>;
+  /** How long a rotation waits between publishing the new key for reading and writing with it (0: no wait). */
+  settleMs?: number;
 }
 
 export type RotationStage = 'start' | 'reencrypt_active' | 'reencrypt_finished';
@@ -85,15 +96,49 @@ export class SecretsEncryption {
   /** One rotation or re-encryption at a time. */
   #busy: Promise<unknown> = Promise.resolve();
 
-  private constructor(readonly store: EncryptingStore, readonly path: string) {}
+  private constructor(readonly store: EncryptingStore, readonly path: string, private readonly sharing: SharingOptions) {}
 
-  /** Wraps `inner` with the config at `path` (created when missing). */
-  static async open(inner: Store, path: string): Promise<SecretsEncryption> {
+  /**
+   * Wraps `inner` with the config at `path` (created when missing). With `sharing.shared` (the cluster's config from
+   * its bootstrap data), that config replaces the local file first; without it, the local config is published.
+   */
+  static async open(inner: Store, path: string, sharing: SharingOptions = {}): Promise<SecretsEncryption> {
+    if (sharing.shared !== undefined) {
+      const clusters = parseEncryptionConfig(sharing.shared, 'the cluster bootstrap data');
+      const local = await readFile(path, 'utf8').then((t) => parseEncryptionConfig(t, path), () => undefined);
+      if (!local || renderEncryptionConfig(local) !== renderEncryptionConfig(clusters)) {
+        if (local) log.warn("secrets encryption: replacing the local key file with the cluster's from the datastore", { file: path });
+        await writeAtomically(path, renderEncryptionConfig(clusters));
+      }
+    }
     const { config, created } = await loadOrCreateEncryptionConfig(path);
     if (created) log.info('secrets encryption: generated a new AES-CBC key', { file: path });
-    const se = new SecretsEncryption(new EncryptingStore(inner, new ValueTransformer(config)), path);
+    const se = new SecretsEncryption(new EncryptingStore(inner, new ValueTransformer(config)), path, sharing);
+    if (sharing.shared === undefined) await sharing.publish?.(renderEncryptionConfig(config));
     log.info('secrets encryption enabled', { file: path, resources: config.resources.flatMap((r) => r.resources).join(','), key: activeKey(config) });
     return se;
+  }
+
+  /**
+   * Takes a config another server published (its bootstrap data changed): the file is rewritten and the running
+   * transformer swapped. Returns false when it is the config already in use.
+   */
+  async adopt(text: string): Promise<boolean> {
+    const config = parseEncryptionConfig(text, 'the cluster bootstrap data');
+    const rendered = renderEncryptionConfig(config);
+    if (rendered === renderEncryptionConfig(this.config)) return false;
+    await writeAtomically(this.path, rendered);
+    this.store.setTransformer(new ValueTransformer(config));
+    log.info("secrets encryption: took the cluster's new key file from the datastore", { file: this.path, key: activeKey(config) });
+    return true;
+  }
+
+  /** Writes the file, swaps the running transformer, and publishes the config to the other servers. */
+  async #install(config: EncryptionConfig): Promise<void> {
+    const rendered = renderEncryptionConfig(config);
+    await writeAtomically(this.path, rendered);
+    this.store.setTransformer(new ValueTransformer(config));
+    await this.sharing.publish?.(rendered);
   }
 
   get config(): EncryptionConfig {
@@ -120,18 +165,23 @@ export class SecretsEncryption {
       // Only the active key is kept beside the new one: first make sure nothing is sealed with an older key.
       if ((await this.store.countStale(coveredPrefixes(this.config))).stale > 0) await this.#rewrite();
       const fresh = newAescbc(now);
-      const config: EncryptionConfig = {
+      const rotated = (freshFirst: boolean): EncryptionConfig => ({
         resources: this.config.resources.map((r) => {
           const previous = r.providers.find((p) => p.type !== 'identity');
-          const providers: ProviderConfig[] = [fresh];
           // Keep the key the data is sealed with now, so it stays readable until the rewrite is done (and after a crash).
-          if (previous) providers.push({ type: previous.type, keys: [previous.keys[0]!] });
-          if (r.providers.some((p) => p.type === 'identity')) providers.push({ type: 'identity', keys: [] });
+          const kept: ProviderConfig[] = previous ? [{ type: previous.type, keys: [previous.keys[0]!] }] : [];
+          const identity: ProviderConfig[] = r.providers.some((p) => p.type === 'identity') ? [{ type: 'identity', keys: [] }] : [];
+          // Before the new key writes, whatever wrote until now stays first (the kept key, or identity).
+          const providers: ProviderConfig[] = freshFirst ? [fresh, ...kept, ...identity] : kept.length ? [...kept, fresh, ...identity] : [...identity, fresh];
           return { resources: r.resources, providers };
         }),
-      };
-      await writeAtomically(this.path, renderEncryptionConfig(config));
-      this.store.setTransformer(new ValueTransformer(config));
+      });
+      if (this.sharing.publish && this.sharing.settleMs) {
+        // Other servers learn the new key before anything is sealed with it.
+        await this.#install(rotated(false));
+        await new Promise((r) => setTimeout(r, this.sharing.settleMs));
+      }
+      await this.#install(rotated(true));
       log.info('secrets encryption: rotated to a new key', { key: fresh.keys[0]!.name });
       const r = await this.#rewrite();
       return { key: fresh.keys[0]!.name, ...r };
