@@ -19,35 +19,42 @@ export interface RenderedMetric {
   render(): Promise<string>;
 }
 
-/** Metric families rendered in registration order, then prom-client's (the process metrics), if given. */
+/** Metric families rendered in registration order, then prom-client's process metrics when asked for. */
 export class MetricsRegistry {
   private readonly families: RenderedMetric[] = [];
+  private processMetrics: Registry | undefined;
 
-  constructor(private readonly promClient?: Registry) {}
+  /**
+   * withProcessMetrics: add prom-client's process_* and nodejs_* metrics, started at the first scrape, so processes
+   * nobody scrapes (agents, commands, tests) run no event-loop monitor.
+   */
+  constructor(private readonly withProcessMetrics = false) {}
 
   add(metric: RenderedMetric): void {
-    if (this.families.some((m) => m.name === metric.name) || this.promClient?.getSingleMetric(metric.name)) throw new Error(`metric ${metric.name} is registered already`);
+    if (this.families.some((m) => m.name === metric.name)) throw new Error(`metric ${metric.name} is registered already`);
     this.families.push(metric);
   }
 
   /** The whole exposition (text format 0.0.4). */
   async text(): Promise<string> {
     const parts = await Promise.all(this.families.map((m) => m.render()));
-    if (this.promClient) parts.push(await this.promClient.metrics());
+    if (this.withProcessMetrics) {
+      if (!this.processMetrics) {
+        this.processMetrics = new Registry();
+        // The event-loop delay histogram samples every 50 ms rather than prom-client's 10 ms: fewer wake-ups.
+        collectDefaultMetrics({ register: this.processMetrics, eventLoopMonitoringPrecision: 50 });
+      }
+      parts.push(await this.processMetrics.metrics());
+    }
     return parts.join('');
   }
 }
 
 let controlPlane: MetricsRegistry | undefined;
 
-/** The control plane's registry, created (with the process metrics) on first use. */
+/** The control plane's registry (with the process metrics), created on first use. */
 export function controlPlaneRegistry(): MetricsRegistry {
-  if (!controlPlane) {
-    const defaults = new Registry();
-    // The event-loop delay histogram samples every 50 ms rather than prom-client's 10 ms: fewer wake-ups of an idle server.
-    collectDefaultMetrics({ register: defaults, eventLoopMonitoringPrecision: 50 });
-    controlPlane = new MetricsRegistry(defaults);
-  }
+  controlPlane ??= new MetricsRegistry(true);
   return controlPlane;
 }
 
