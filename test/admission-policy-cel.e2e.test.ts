@@ -4,7 +4,9 @@
  * upstream's words and code; a Warn binding lets the write through and kubectl prints the warning; a policy with a
  * ConfigMap param (paramRef by name, parameterNotFoundAction Deny when the param is missing), variables and
  * messageExpression; matchConditions; failurePolicy Fail vs Ignore on an evaluation error; and a policy with a
- * broken expression refused when it is written (422 naming the field). Run from dist/:
+ * broken expression refused when it is written (422 naming the field). Then a CRD with x-kubernetes-validations:
+ * rules at the root, on spec, on list items and on status, a messageExpression, a transition rule (oldSelf) that only
+ * updates meet, and a rule that does not compile refused with the CRD. Run from dist/:
  *   npx tsc -p tsconfig.json && node --test dist/test/admission-policy-cel.e2e.test.js
  * Needs kubectl (skips otherwise, fails under CI=true).
  */
@@ -229,5 +231,85 @@ spec: { policyName: replica-limit, validationActions: [Deny, Warn] }
     });
     assert.equal(both.code, 1);
     assert.match(both.stderr, /spec\.validationActions: Invalid value: \["Deny","Warn"\]: must not contain both Deny and Warn/);
+  });
+
+  test('CRD x-kubernetes-validations: rules at several levels, messageExpression, a transition rule, compile errors', async () => {
+    const crd = (rule: string) => `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: widgets.cel.example.com }
+spec:
+  group: cel.example.com
+  scope: Namespaced
+  names: { plural: widgets, singular: widget, kind: Widget }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      subresources: { status: {} }
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-validations:
+            - rule: "self.metadata.name.startsWith('w-')"
+              message: name must start with w-
+          properties:
+            spec:
+              type: object
+              x-kubernetes-validations:
+                - rule: ${JSON.stringify(rule)}
+                  messageExpression: "'minReplicas ' + string(self.minReplicas) + ' exceeds maxReplicas ' + string(self.maxReplicas)"
+                - rule: self.mode == oldSelf.mode
+                  message: mode is immutable
+              properties:
+                minReplicas: { type: integer }
+                maxReplicas: { type: integer }
+                mode: { type: string }
+                ports:
+                  type: array
+                  items:
+                    type: object
+                    properties: { port: { type: integer } }
+                    x-kubernetes-validations:
+                      - rule: self.port > 1024
+                        message: ports must be unprivileged
+            status:
+              type: object
+              properties: { ready: { type: integer } }
+              x-kubernetes-validations:
+                - rule: self.ready >= 0
+`;
+    const broken = await k(['apply', '-f', '-'], { input: crd('self.minReplicas <=') });
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /spec\.versions\[0\]\.schema\.openAPIV3Schema\.properties\[spec\]\.x-kubernetes-validations\[0\]\.rule: Invalid value: apiextensions\.ValidationRule\{Rule:"self\.minReplicas <=", .*compilation failed: ERROR: <input>:1:/);
+    await apply(crd('self.minReplicas <= self.maxReplicas'));
+    const established = await k(['wait', '--for=condition=Established', 'crd/widgets.cel.example.com', '--timeout=30s']);
+    assert.equal(established.code, 0, established.stderr);
+    assert.equal((await k(['create', 'namespace', 'widgets'])).code, 0);
+    const widget = (name: string, spec: string) => `apiVersion: cel.example.com/v1\nkind: Widget\nmetadata: { name: ${name}, namespace: widgets }\nspec: ${spec}\n`;
+
+    const ok = await k(['apply', '-f', '-'], { input: widget('w-1', '{ minReplicas: 1, maxReplicas: 3, mode: fast, ports: [{ port: 8080 }] }') });
+    assert.equal(ok.code, 0, ok.stderr);
+    const bad = await k(['apply', '-f', '-'], { input: widget('bad', '{ minReplicas: 5, maxReplicas: 3, mode: fast, ports: [{ port: 80 }] }') });
+    assert.equal(bad.code, 1);
+    assert.equal(
+      bad.stderr.trim(),
+      [
+        'The Widget "bad" is invalid: ',
+        '* <nil>: Invalid value: "object": name must start with w-',
+        '* spec: Invalid value: "object": minReplicas 5 exceeds maxReplicas 3',
+        '* spec.ports[0]: Invalid value: "object": ports must be unprivileged',
+      ].join('\n'),
+    );
+    // The transition rule: only on update, against the stored value.
+    const changed = await k(['patch', 'widget', 'w-1', '-n', 'widgets', '--type=merge', '-p', '{"spec":{"mode":"slow"}}']);
+    assert.equal(changed.code, 1);
+    assert.match(changed.stderr, /The Widget "w-1" is invalid: spec: Invalid value: "object": mode is immutable/);
+    const scaled = await k(['patch', 'widget', 'w-1', '-n', 'widgets', '--type=merge', '-p', '{"spec":{"maxReplicas":4}}']);
+    assert.equal(scaled.code, 0, scaled.stderr);
+    // Status writes are checked by the status schema's rules.
+    const status = await k(['patch', 'widget', 'w-1', '-n', 'widgets', '--subresource=status', '--type=merge', '-p', '{"status":{"ready":-1}}']);
+    assert.equal(status.code, 1);
+    assert.match(status.stderr, /status: Invalid value: "object": failed rule: self\.ready >= 0/);
+    assert.equal((await k(['patch', 'widget', 'w-1', '-n', 'widgets', '--subresource=status', '--type=merge', '-p', '{"status":{"ready":2}}'])).code, 0);
   });
 });

@@ -37,6 +37,8 @@ import { certificateApproval, certificateSigning } from './admission/certificate
 import { MutatingWebhookAdmission, ValidatingWebhookAdmission } from './admission/webhook/webhook-admission.js';
 import type { AdmissionChain } from './admission/types.js';
 import { CrdController } from './crd/crd-controller.js';
+import { useValidationRules } from './crd/validation-rules.js';
+import { celValidationRules } from './cel/crd-validation-engine.js';
 import { FlowcontrolConfigProducer } from './registry/flowcontrol-config-producer.js';
 import { DatastoreHealth, type DatastoreHealthOptions } from './datastore-health.js';
 import type { DelegatedGroup } from './delegated-groups.js';
@@ -167,6 +169,8 @@ const DEFAULT_HEADERS_TIMEOUT_MS = 32_000;
 const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  // CRDs' x-kubernetes-validations are compiled and evaluated by the CEL engine (cel/).
+  useValidationRules(celValidationRules);
   const health = new DatastoreHealth(opts.store, { freeBytes: freeBytesOf(opts.store), ...opts.datastoreHealth });
   // The API's writes go through the health observer, so a write refused for lack of space marks the server not ready.
   const store = instrumentStore(health.observe(opts.store));

@@ -203,8 +203,13 @@ function errorForReason(path: string, type: string, detail: string, reason: stri
   }
 }
 
-function runRules(node: RuleNode, path: string, self: unknown, old: unknown, errs: FieldError[]): boolean {
+/** Which rules a walk runs: all, those that do not read oldSelf, or only those that do (transition rules). */
+export type RuleSelection = 'all' | 'plain' | 'transition';
+
+function runRules(node: RuleNode, path: string, self: unknown, old: unknown, errs: FieldError[], which: RuleSelection): boolean {
   for (const c of node.rules) {
+    if (which === 'plain' && c.program.usesOldSelf) continue;
+    if (which === 'transition' && !c.program.usesOldSelf) continue;
     const optionalOld = c.rule.optionalOldSelf === true;
     if (c.program.usesOldSelf && old === undefined && !optionalOld) continue;
     const activation = { self, oldSelf: optionalOld ? (old === undefined ? Optional.none() : Optional.of(old)) : old };
@@ -254,9 +259,9 @@ function mapListKey(item: unknown, keys: string[]): string | undefined {
   return JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k] ?? null), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
-function walkValue(node: RuleNode, path: string, self: unknown, old: unknown, errs: FieldError[]): boolean {
+function walkValue(node: RuleNode, path: string, self: unknown, old: unknown, errs: FieldError[], which: RuleSelection): boolean {
   if (self === null || self === undefined) return true;
-  if (node.rules.length && !runRules(node, path, self, old, errs)) return false;
+  if (node.rules.length && !runRules(node, path, self, old, errs, which)) return false;
   if (Array.isArray(self)) {
     if (!node.items) return true;
     let olds: Map<string, unknown> | undefined;
@@ -269,7 +274,7 @@ function walkValue(node: RuleNode, path: string, self: unknown, old: unknown, er
     }
     for (let i = 0; i < self.length; i++) {
       const oldItem = olds && node.listMapKeys ? olds.get(mapListKey(self[i], node.listMapKeys) ?? '') : undefined;
-      if (!walkValue(node.items, `${path}[${i}]`, self[i], oldItem, errs)) return false;
+      if (!walkValue(node.items, `${path}[${i}]`, self[i], oldItem, errs, which)) return false;
     }
     return true;
   }
@@ -280,7 +285,7 @@ function walkValue(node: RuleNode, path: string, self: unknown, old: unknown, er
       const sub = prop ?? node.additional;
       if (!sub) continue;
       const p = prop ? childPath(path, k) : childPath(path, k, true);
-      if (!walkValue(sub, p, v, oldObj?.[k], errs)) return false;
+      if (!walkValue(sub, p, v, oldObj?.[k], errs, which)) return false;
     }
   }
   return true;
@@ -290,10 +295,10 @@ function walkValue(node: RuleNode, path: string, self: unknown, old: unknown, er
  * The FieldErrors of obj's rules (old: the stored object on an update, undefined on create). obj and old are the
  * JSON objects as written; they are not changed.
  */
-export function validateCelRules(schema: RuleSchema | undefined, obj: unknown, old?: unknown): FieldError[] {
+export function validateCelRules(schema: RuleSchema | undefined, obj: unknown, old?: unknown, which: RuleSelection = 'all'): FieldError[] {
   const tree = compileTree(schema);
   if (!tree) return [];
   const errs: FieldError[] = [];
-  walkValue(tree, '', toCel(obj, schema), old === undefined ? undefined : toCel(old, schema), errs);
+  walkValue(tree, '', toCel(obj, schema), old === undefined ? undefined : toCel(old, schema), errs, which);
   return errs;
 }

@@ -1,0 +1,22 @@
+/**
+ * The CEL engine behind the CRD code's hook (../crd/validation-rules.ts): compile errors of a version's schema when
+ * a CRD is written, and per object write the rules that do not read `oldSelf` (`validate`) and, on updates, the
+ * transition rules with the correlated stored values (`validateTransition`). Rules with `optionalOldSelf` read
+ * oldSelf, so they run on updates only (upstream also runs them on create, with oldSelf empty).
+ */
+import type { FieldError } from '../../api/status.js';
+import type { CompiledValidationRules, ValidationRules } from '../crd/validation-rules.js';
+import { compileSchemaRules, hasCelRules, validateCelRules, type RuleSchema } from './crd-rules.js';
+
+export const celValidationRules: ValidationRules = {
+  compile(schema, path) {
+    const s = schema as unknown as RuleSchema;
+    const errors: FieldError[] = compileSchemaRules(s, path);
+    if (errors.length > 0 || !hasCelRules(s)) return { errors, rules: undefined };
+    const rules: CompiledValidationRules = {
+      validate: (obj) => validateCelRules(s, obj, undefined, 'plain'),
+      validateTransition: (obj, oldObj) => validateCelRules(s, obj, oldObj, 'transition'),
+    };
+    return { errors, rules };
+  },
+};
