@@ -148,6 +148,17 @@ export class CrdController {
     const { group, names } = crd.spec;
     const mine = crd.metadata.name;
     const taken = { plural: new Set<string>(), singular: new Set<string>(), kind: new Set<string>(), listKind: new Set<string>(), shortNames: new Set<string>() };
+    // Names other CRDs of the group have accepted are theirs, whichever is looked at first (after a restart too).
+    for (const item of this.opts.cache.resourceFor(this.prefix).items.values()) {
+      const other = item.obj as CustomResourceDefinition;
+      const accepted = other.status?.acceptedNames;
+      if (other.metadata.name === mine || other.spec?.group !== group || !accepted?.plural) continue;
+      taken.plural.add(accepted.plural);
+      if (accepted.singular) taken.singular.add(accepted.singular);
+      taken.kind.add(accepted.kind);
+      if (accepted.listKind) taken.listKind.add(accepted.listKind);
+      for (const s of accepted.shortNames ?? []) taken.shortNames.add(s);
+    }
     for (const def of this.opts.registry.all()) {
       if (def.group !== group || this.ownedBy(def, mine)) continue;
       taken.plural.add(def.plural);

@@ -52,18 +52,18 @@ function versionDefinition(crd: CustomResourceDefinition, v: CrdVersion, storage
   const engine = validationRules();
   if (engine && hasValidationRules(schema)) rules = engine.compile(schema, 'openAPIV3Schema').rules;
 
-  const convert = (obj: KubeObject, to: string, from: string): KubeObject => {
-    if (obj.apiVersion !== to && webhookConversion && obj.apiVersion !== from) {
+  const convert = (obj: KubeObject, to: string): KubeObject => {
+    if (obj.apiVersion !== to && webhookConversion) {
       throw new StatusError({
         code: 503,
         reason: 'ServiceUnavailable',
-        message: `conversion webhook for ${crdName} is not supported by skiff: the object is stored as ${obj.apiVersion}, read or write it in that version`,
+        message: `conversion webhook for ${crdName} is not supported by skiff: ${obj.apiVersion} cannot be converted to ${to}; use ${obj.apiVersion}`,
       });
     }
     return obj.apiVersion === to ? obj : { ...obj, apiVersion: to };
   };
   const fromStorage = (obj: KubeObject): KubeObject => {
-    const out = convert(obj, gv, storageGV);
+    const out = convert(obj, gv);
     // Reads return the stored object itself (and its stored JSON) unless a default is missing from it.
     if (defaulting && lacksDefaults(schema, out)) {
       const copy = structuredClone(out);
@@ -129,7 +129,7 @@ function versionDefinition(crd: CustomResourceDefinition, v: CrdVersion, storage
       group,
       version: storage.name,
       plural: names.plural,
-      toStorage: (obj) => convert(obj, storageGV, gv),
+      toStorage: (obj) => convert(obj, storageGV),
       fromStorage,
     };
   }
