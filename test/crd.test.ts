@@ -198,6 +198,30 @@ describe('CustomResourceDefinitions end-to-end', { skip }, () => {
     assert.equal((await k.json(['get', 'wd', 'w1'])).status.phase, 'Running');
   });
 
+  it('an HPA scales a custom resource through its scale subresource', async () => {
+    await ok(['apply', '-f', '-'], `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: w1}
+spec:
+  scaleTargetRef: {apiVersion: example.com/v1, kind: Widget, name: w1}
+  minReplicas: 4
+  maxReplicas: 6
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+`);
+    let replicas = 0;
+    for (let i = 0; i < 100 && replicas !== 4; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      replicas = (await k.json(['get', 'wd', 'w1'])).spec.replicas;
+    }
+    assert.equal(replicas, 4, 'raised to minReplicas through widgets/scale');
+    const hpa = await k.json(['get', 'hpa', 'w1']);
+    const able = hpa.status.conditions?.find((c: { type: string }) => c.type === 'AbleToScale');
+    assert.equal(able?.status, 'True', JSON.stringify(hpa.status));
+    await ok(['delete', 'hpa', 'w1']);
+  });
+
   it('schema violations are 422 with the field path; unknown fields fail strict validation', async () => {
     const bad = await k(['apply', '-f', await file('bad.yaml', widget('bad', 'XL', '  replicas: -1\n'))]);
     assert.notEqual(bad.code, 0);
