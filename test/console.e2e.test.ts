@@ -240,6 +240,28 @@ spec:
     await shot('restarts');
   });
 
+  it('tells a user without the right to list nodes that it is forbidden, in the server\'s words', async () => {
+    for (const args of [
+      ['create', 'serviceaccount', 'console-limited', '-n', 'default'],
+      ['create', 'rolebinding', 'console-limited', '--clusterrole=view', '--serviceaccount=default:console-limited', '-n', 'default'],
+    ]) {
+      const r = await k(args);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const limited = (await k(['create', 'token', 'console-limited', '-n', 'default'])).stdout.trim();
+    await open('#/nodes');
+    await page.click('text=Sign out');
+    await page.fill('[data-testid=token]', limited);
+    await page.click('[data-testid=login]');
+    assert.equal(await text('user'), 'system:serviceaccount:default:console-limited');
+    await page.waitForFunction(() => /^Not allowed: nodes is forbidden: User "system:serviceaccount:default:console-limited" cannot list resource "nodes"/.test(document.querySelector('[data-testid=watch-note]')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    await shot('forbidden');
+    await page.click('text=Sign out');
+    await page.fill('[data-testid=token]', token);
+    await page.click('[data-testid=login]');
+    assert.equal(await text('user'), 'system:serviceaccount:kube-system:console-viewer');
+  });
+
   it('reconnects its watches after the server restarts and shows changes made after it', async () => {
     await open('#/deployments/default/web');
     await page.waitForFunction(() => document.querySelector('[data-testid=deploy-desired]')?.textContent === '3', undefined, { timeout: 15_000 });

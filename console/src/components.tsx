@@ -62,7 +62,7 @@ export function WatchNote(props: { w: Watched<unknown> }) {
   if (props.w.state === 'live') return null;
   return (
     <p class="notice" data-testid="watch-note">
-      {props.w.state === 'connecting' ? 'Loading…' : `Reconnecting: ${props.w.error ?? ''}`}
+      {props.w.state === 'connecting' ? 'Loading…' : props.w.state === 'forbidden' ? `Not allowed: ${props.w.error ?? ''}` : `Reconnecting: ${props.w.error ?? ''}`}
     </p>
   );
 }
@@ -70,7 +70,7 @@ export function WatchNote(props: { w: Watched<unknown> }) {
 /** Live/reconnecting indicator over all open watches. */
 export function ConnectionStatus() {
   const watches = openWatches();
-  const down = watches.filter((w) => w.state !== 'live');
+  const down = watches.filter((w) => w.state === 'connecting' || w.state === 'reconnecting');
   const text = watches.length === 0 ? 'idle' : down.length === 0 ? 'live' : 'reconnecting';
   return (
     <span class={`conn ${text}`} data-testid="connection" title={down[0]?.error ?? ''}>

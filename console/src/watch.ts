@@ -14,7 +14,7 @@ export interface KubeObject {
   [k: string]: unknown;
 }
 
-export type WatchState = 'connecting' | 'live' | 'reconnecting';
+export type WatchState = 'connecting' | 'live' | 'reconnecting' | 'forbidden';
 
 interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -144,10 +144,12 @@ export class ListWatch<T extends KubeObject> {
       } catch (err) {
         if (this.#stopped) return;
         const message = err instanceof ApiError ? err.message : String((err as Error).message ?? err);
-        this.#setState('reconnecting', message);
+        // Forbidden is no outage: said once, and asked again only every 30 s (a role may be granted meanwhile).
+        const forbidden = err instanceof ApiError && err.code === 403;
+        this.#setState(forbidden ? 'forbidden' : 'reconnecting', message);
         needList = true;
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, 4000);
+        await new Promise((r) => setTimeout(r, forbidden ? 30_000 : backoff));
+        if (!forbidden) backoff = Math.min(backoff * 2, 4000);
       }
     }
   }
