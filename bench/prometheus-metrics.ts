@@ -4,11 +4,14 @@
  * of the label cells against prom-client's own children. Prints one JSON object.
  *   - creates/s, 64 keep-alive clients (closed loop, ConfigMaps, real TLS + client certificates, SQLite), `skiff server`
  *     run as a child process, alternately off / on, `--rounds` times each; ratio = on / off (target: cost < 3 %);
+ *   - the server's CPU time per create (utime + stime from /proc over the measured phase): steadier than creates/s
+ *     when other work shares the machine, so the cost figure is taken from it;
  *   - ns per request for one apiserver_request_total inc + one apiserver_request_duration_seconds observe, with
  *     (a) the cached cells skiff uses and (b) prom-client Counter/Histogram children resolved once (`labels(...)`);
  *   - the /metrics scrape: its size and the time to render it after the load.
  * Usage: npx tsc -p tsconfig.json && node dist/bench/prometheus-metrics.js [--seconds 5] [--rounds 2]
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -48,8 +51,14 @@ function request(port: number, tls: Tls, agent: https.Agent, method: string, pat
   });
 }
 
+/** CPU seconds (user + system) the process has used, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 let seq = 0;
-async function closedLoopCreates(port: number, tls: Tls, durationMs: number): Promise<{ creates_per_s: number; errors: number }> {
+async function closedLoopCreates(port: number, pid: number, tls: Tls, durationMs: number): Promise<{ creates_per_s: number; cpu_ms_per_create: number; errors: number }> {
   const agent = new https.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   let done = 0;
   let errors = 0;
@@ -60,6 +69,7 @@ async function closedLoopCreates(port: number, tls: Tls, durationMs: number): Pr
     while (performance.now() < warmEnd) await request(port, tls, agent, 'POST', path, JSON.stringify({ metadata: { name: `w-${seq++}` }, data: { k: 'v' } })).catch(() => undefined);
   }));
   const start = performance.now();
+  const cpuStart = cpuSeconds(pid);
   const end = start + durationMs;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (performance.now() < end) {
@@ -68,11 +78,12 @@ async function closedLoopCreates(port: number, tls: Tls, durationMs: number): Pr
       else errors++;
     }
   }));
+  const cpu = cpuSeconds(pid) - cpuStart;
   agent.destroy();
-  return { creates_per_s: Math.round(done / ((performance.now() - start) / 1000)), errors };
+  return { creates_per_s: Math.round(done / ((performance.now() - start) / 1000)), cpu_ms_per_create: Math.round((cpu * 1000 * 1000) / Math.max(1, done)) / 1000, errors };
 }
 
-async function serverRound(instrumented: boolean): Promise<{ creates_per_s: number; errors: number; scrape?: { bytes: number; ms: number; series_request_total: number } }> {
+async function serverRound(instrumented: boolean): Promise<{ creates_per_s: number; cpu_ms_per_create: number; errors: number; scrape?: { bytes: number; ms: number; series_request_total: number } }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'skiff-bench-prom-'));
   const server = await spawnServer(['--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable', 'ingress,servicelb,coredns,metrics-server'], 30_000, instrumented ? {} : { SKIFF_INSTRUMENTATION: 'off' });
   try {
@@ -80,7 +91,7 @@ async function serverRound(instrumented: boolean): Promise<{ creates_per_s: numb
     const kc = parseYaml(await readFile(join(dataDir, 'kubeconfig.yaml'), 'utf8'));
     const b64 = (s: string) => Buffer.from(s, 'base64').toString();
     const tls: Tls = { ca: b64(kc.clusters[0].cluster['certificate-authority-data']), cert: b64(kc.users[0].user['client-certificate-data']), key: b64(kc.users[0].user['client-key-data']) };
-    const result = await closedLoopCreates(server.port, tls, seconds * 1000);
+    const result = await closedLoopCreates(server.port, server.child.pid!, tls, seconds * 1000);
     if (!instrumented) return result;
     const agent = new https.Agent({ keepAlive: false });
     const t0 = performance.now();
@@ -131,6 +142,8 @@ async function main() {
   const perRequest = labelCost();
   const off: number[] = [];
   const on: number[] = [];
+  const cpuOff: number[] = [];
+  const cpuOn: number[] = [];
   let scrape: unknown;
   let errors = 0;
   for (let r = 0; r < rounds; r++) {
@@ -138,20 +151,25 @@ async function main() {
     const b = await serverRound(true);
     off.push(a.creates_per_s);
     on.push(b.creates_per_s);
+    cpuOff.push(a.cpu_ms_per_create);
+    cpuOn.push(b.cpu_ms_per_create);
     errors += a.errors + b.errors;
     scrape = b.scrape;
   }
-  const mean = (xs: number[]) => Math.round(xs.reduce((s, x) => s + x, 0) / xs.length);
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   const ratio = mean(on) / mean(off);
+  const cpuRatio = mean(cpuOn) / mean(cpuOff);
+  const round3 = (x: number) => Math.round(x * 1000) / 1000;
   console.log(
     JSON.stringify(
       {
         bench: 'prometheus-metrics',
         seconds_per_round: seconds,
         rounds,
-        creates_per_s: { instrumentation_off: off, instrumentation_on: on, mean_off: mean(off), mean_on: mean(on) },
-        ratio_on_over_off: Math.round(ratio * 1000) / 1000,
-        cost_percent: Math.round((1 - ratio) * 1000) / 10,
+        creates_per_s: { instrumentation_off: off, instrumentation_on: on, mean_off: Math.round(mean(off)), mean_on: Math.round(mean(on)), ratio_on_over_off: round3(ratio) },
+        server_cpu_ms_per_create: { instrumentation_off: cpuOff, instrumentation_on: cpuOn, mean_off: round3(mean(cpuOff)), mean_on: round3(mean(cpuOn)), ratio_on_over_off: round3(cpuRatio) },
+        cost_percent: Math.round((cpuRatio - 1) * 1000) / 10,
+        load_average_1m: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
         errors,
         per_request: perRequest,
         scrape_after_load: scrape,
