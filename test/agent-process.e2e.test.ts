@@ -12,7 +12,8 @@
  *
  * Everything the agent makes outlives it by design, so the after() hook hard-cleans (helpers/agent-cleanup.ts) whatever
  * the test did not delete itself. Mount points for the pods' volumes sit under a directory of the test's own: under
- * the process runtime the host's filesystem is the container's, and missing mount points are created on the host.
+ * the process runtime the host's filesystem is the container's, so missing mount points are created on the host, and
+ * removed again once the pods are gone (the namespace deletion checks that the directory is empty again).
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -814,6 +815,10 @@ spec:
     });
     // And the local-path volume's data went with its claim (reclaim policy Delete).
     await eventually('the local-path data removed', async () => !existsSync(join(dataDir, 'storage')) || readdirSync(join(dataDir, 'storage')).length === 0, 15_000);
+    // The mount points the runtime had to make on the host for the pods' volumes (all below mnt) went with the pods.
+    await eventually('no mount point left on the host', async () => readdirSync(mnt).length === 0, 15_000).catch(() => {
+      throw new Error(`mount points left on the host: ${readdirSync(mnt, { recursive: true }).join(', ')}`);
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -296,3 +296,45 @@ function markedPids(marker: string): number[] {
   }
   return out;
 }
+
+test('process runtime: mount points it had to create on the host go once the container is gone, shared ones only with the last user', { skip: skip ?? (root ? undefined : 'needs root for mount namespaces') }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  const hostDir = mkdtempSync(join(tmpdir(), 'skiff-proc-mnt-'));
+  t.after(() => rmSync(hostDir, { recursive: true, force: true }));
+  const volume = join(h.stateDir, 'volume');
+  mkdirSync(volume);
+  writeFileSync(join(volume, 'token'), 'secret');
+  const target = join(hostDir, 'run/secrets/kubernetes.io/serviceaccount');
+  const withVolume = { ...containerConfig(['sh', '-c', `cat ${target}/token; echo; exec sleep 3600`]), mounts: [{ containerPath: target, hostPath: volume, readonly: true }] };
+  const start = async (n: number) => {
+    const sandbox = sandboxConfig(h, join(h.stateDir, `logs-${n}`));
+    const podId = await h.runtime.runPodSandbox(sandbox);
+    const id = await h.runtime.createContainer(podId, withVolume, sandbox);
+    await h.runtime.startContainer(id);
+    return { podId, id, sandbox };
+  };
+  const first = await start(1);
+  const second = await start(2);
+  const log = join(first.sandbox.logDirectory, 'c/0.log');
+  await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').includes('secret')).catch(() => {
+    throw new Error(`the container did not read its volume: ${existsSync(log) ? readFileSync(log, 'utf8') : 'no log'}`);
+  });
+  assert.ok(existsSync(target), 'the mount point exists while the containers run');
+
+  // The first pod goes: the second still has its volume mounted there, so the path stays.
+  await h.runtime.stopPodSandbox(first.podId);
+  await h.runtime.removePodSandbox(first.podId);
+  await new Promise((r) => setTimeout(r, 600));
+  assert.ok(existsSync(target), 'kept while another container has a mount there');
+  const r = await h.runtime.execSync(second.id, ['cat', `${target}/token`], 10_000);
+  assert.equal(r.stdout.toString(), 'secret', "the other container's mount is intact");
+
+  // The last one goes: the mount point and the directories made for it go too, the test's own directory stays.
+  await h.runtime.stopPodSandbox(second.podId);
+  await h.runtime.removePodSandbox(second.podId);
+  await waitUntil(() => !existsSync(join(hostDir, 'run')), 8000).catch(() => {
+    throw new Error(`left on the host: ${readdirSync(hostDir, { recursive: true }).join(', ')}`);
+  });
+  assert.ok(existsSync(hostDir));
+});

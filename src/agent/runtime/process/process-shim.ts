@@ -8,7 +8,7 @@
  * process costs ~40 MB, a pipe and a log writer per container a few KB.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
@@ -18,6 +18,7 @@ import { ContainerLogWriter } from '../../logs/container-log-writer.js';
 import { RuntimeError, type ContainerConfig, type DnsConfig } from '../types.js';
 import { containerCapabilities } from './capabilities.js';
 import { Cgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.js';
+import { HostMountPoints } from './mount-points.js';
 import { childrenOf, isSameProcess, processGroupOf, processTree, signal, startTicks } from './proc.js';
 import {
   encodeFrame,
@@ -48,6 +49,12 @@ export interface ProcessShimOptions {
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** How often containers adopted after a supervisor restart (not our children) are checked for exit. */
 const ADOPTED_POLL_MS = 1000;
+/** A sweep of created mount points runs this long after the last container exit or removal (exits come in bursts). */
+const MOUNT_POINT_SWEEP_DELAY_MS = 250;
+/** Mount points still mounted somewhere are looked at again this many times, 1 s, 2 s, 4 s later (a dying namespace). */
+const MOUNT_POINT_SWEEP_RETRIES = 3;
+/** A container started this recently may not have mounted its volumes yet: its mount points count as in use. */
+const MOUNTING_GRACE_MS = 5000;
 
 interface LiveContainer {
   child?: ChildProcess;
@@ -68,6 +75,10 @@ export class ProcessShim {
   private readonly holders = new Map<string, ChildProcess>();
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Mount points this supervisor created on the host (root only), removed once nothing mounts there. */
+  private readonly mountPoints: HostMountPoints | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepRetries = 0;
 
   constructor(options: ProcessShimOptions) {
     this.stateDir = options.stateDir;
@@ -76,7 +87,9 @@ export class ProcessShim {
     this.layout = this.rootMode ? detectCgroupLayout() : undefined;
     mkdirSync(join(this.stateDir, 'sandboxes'), { recursive: true });
     mkdirSync(join(this.stateDir, 'containers'), { recursive: true });
+    this.mountPoints = this.rootMode ? new HostMountPoints(this.stateDir) : undefined;
     this.recover();
+    if (this.mountPoints?.list().length) this.scheduleMountPointSweep();
   }
 
   get socketPath(): string {
@@ -97,6 +110,7 @@ export class ProcessShim {
   }
 
   async close(): Promise<void> {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     for (const live of this.live.values()) {
       if (live.adoptedTimer) clearInterval(live.adoptedTimer);
       live.writer?.close();
@@ -222,6 +236,8 @@ export class ProcessShim {
       if (args.killAll) {
         for (const id of [...this.sandboxes.keys()]) await this.removeSandbox(id);
         for (const id of [...this.containers.keys()]) await this.removeContainer(id);
+        // The mount points go too, once the killed containers' mount namespaces are gone.
+        await waitUntil(() => this.sweepMountPoints().busy.length === 0, 3000);
       }
       return null;
     },
@@ -432,6 +448,9 @@ export class ProcessShim {
     } catch (err) {
       fail(`cgroup ${rec.cgroupPath}: ${(err as Error).message}`);
     }
+    const mounts = rec.config.mounts.filter((m) => m.hostPath !== m.containerPath);
+    // Missing mount points are made here, on the host, and recorded so they can go once nothing mounts there.
+    if (sandbox.initPid > 0 && sandbox.namespaces.mount) this.mountPoints?.prepare(mounts);
     const plan = workloadPlan({
       initPid: sandbox.initPid,
       namespaces: sandbox.namespaces,
@@ -441,7 +460,7 @@ export class ProcessShim {
       security: this.securityOf(rec),
       capabilities: rec.capabilities,
       tty: rec.config.tty,
-      mounts: rec.config.mounts.filter((m) => m.hostPath !== m.containerPath),
+      mounts,
       pidNamespace,
       pidNsPath: targetPidNs,
       readonlyRootfs: rec.config.security?.readonlyRootfs === true,
@@ -513,6 +532,7 @@ export class ProcessShim {
     if (rec.state === 'exited') return;
     Object.assign(rec, { state: 'exited', exitCode, reason, message, finishedAt: Date.now() });
     this.saveContainer(rec);
+    this.scheduleMountPointSweep();
     const live = this.live.get(rec.id);
     if (live === undefined) return;
     const frame = encodeFrame(FrameKind.Exit, Buffer.from(JSON.stringify({ exitCode })));
@@ -596,7 +616,43 @@ export class ProcessShim {
     if (cg !== undefined && !(await retry(() => cg.remove(), 2000))) log.warn('container cgroup still busy, left behind', { key: id, cgroup: rec.cgroupPath });
     this.containers.delete(id);
     rmSync(join(this.stateDir, 'containers', `${id}.json`), { force: true });
+    this.scheduleMountPointSweep();
     return null;
+  }
+
+  // ---- mount points made on the host ----
+
+  /** A sweep soon (debounced); retried a few times while a mount point is still mounted somewhere. */
+  private scheduleMountPointSweep(retry = false): void {
+    if (this.mountPoints === undefined || this.mountPoints.list().length === 0) return;
+    if (!retry) this.sweepRetries = 0;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    const delay = retry ? 1000 * 2 ** (this.sweepRetries - 1) : MOUNT_POINT_SWEEP_DELAY_MS;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      const { busy } = this.sweepMountPoints();
+      if (busy.length > 0 && this.sweepRetries < MOUNT_POINT_SWEEP_RETRIES) {
+        this.sweepRetries++;
+        this.scheduleMountPointSweep(true);
+      }
+    }, delay);
+    this.sweepTimer.unref();
+  }
+
+  private sweepMountPoints(): { removed: string[]; busy: string[] } {
+    if (this.mountPoints === undefined) return { removed: [], busy: [] };
+    // Containers of ours that may still be about to mount: created, or started a moment ago.
+    const now = Date.now();
+    const starting = [...this.containers.values()].filter((c) => c.state === 'created' || (c.state === 'running' && now - c.startedAt < MOUNTING_GRACE_MS));
+    const targets = new Set(starting.flatMap((c) => c.config.mounts.map((m) => canonicalPath(m.containerPath))));
+    try {
+      const result = this.mountPoints.sweep((path) => targets.has(path) || [...targets].some((t) => t.startsWith(`${path}/`)));
+      if (result.removed.length > 0) log.debug('removed mount points made on the host', { paths: result.removed });
+      return result;
+    } catch (err) {
+      log.warn('removing mount points made on the host failed', { err });
+      return { removed: [], busy: [] };
+    }
   }
 
   private async execContext(id: string): Promise<ExecContext> {
@@ -718,6 +774,15 @@ function lookPath(file: string, path: string): string | undefined {
     if (executable(candidate)) return candidate;
   }
   return undefined;
+}
+
+/** A path as mountinfo shows it: symlinks resolved where it exists, else as written. */
+function canonicalPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 function isDirectory(path: string): boolean {

@@ -74,8 +74,10 @@ const KEEP_WRITABLE_TYPES = 'noproc,nosysfs,nodevtmpfs,nodevpts,nomqueue,nocgrou
  *
  *   2|3                           the fd that is the container's stderr (3: fd 2 was the chain's, see UNSHARE_SIGKILL_MESSAGE)
  *   <n> <cgroup.procs file>...    joins the container's cgroup in every hierarchy (a v1 process enters one at a time)
- *   <k> (<source> <target> ro|rw)...  bind-mounts the volumes, creating missing mount points on the host (a directory, or
- *                                 an empty file for a file source); only with a mount namespace of the container's own
+ *   <k> (<source> <target> ro|rw)...  bind-mounts the volumes, creating missing mount points (a directory, or an empty
+ *                                 file for a file source; the supervisor has made those on the host already, see
+ *                                 mount-points.ts, so this is for targets inside another volume and costs no exec
+ *                                 otherwise); only with a mount namespace of the container's own
  *   <r> <rw target>...            r = -1: the root file system stays as it is; r >= 0 (readOnlyRootFilesystem): every
  *                                 mount but /proc, /sys, /dev and cgroups is remounted read-only in one `mount --all`
  *                                 (runc remounts the rootfs read-only), then the r read-write volumes and /dev/shm are
@@ -88,7 +90,7 @@ const CONTAINER_INIT =
   'if [ "$1" = 3 ]; then exec 2>&3 3>&-; fi; shift; ' +
   'n=$1; shift; while [ "$n" -gt 0 ]; do echo 0 > "$1" || exit 125; shift; n=$((n-1)); done; ' +
   'k=$1; shift; while [ "$k" -gt 0 ]; do ' +
-  'if [ -d "$1" ]; then mkdir -p "$2" || exit 125; elif [ ! -e "$2" ]; then mkdir -p "${2%/*}/" && : > "$2" || exit 125; fi; ' +
+  'if [ -d "$1" ]; then [ -d "$2" ] || mkdir -p "$2" || exit 125; elif [ ! -e "$2" ]; then mkdir -p "${2%/*}/" && : > "$2" || exit 125; fi; ' +
   'mount --bind "$1" "$2" || exit 125; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 125; fi; ' +
   'shift 3; k=$((k-1)); done; ' +
   'r=$1; shift; if [ "$r" -ge 0 ]; then ' +
