@@ -1,5 +1,6 @@
 /**
- * Runs short-lived helper binaries (CNI plugins, mount, iptables) from a worker thread, so their spawns never stall the agent's event loop.
+ * Runs short-lived helper binaries (CNI plugins, mount, iptables) from worker threads, so their spawns never stall the
+ * agent's event loop.
  *
  * Why: libuv's spawn is synchronous: it forks, then blocks the calling thread until the child has exec'd (or failed
  * to). In `skiff server` that thread also serves the API and runs every pod worker, and on a busy 2-core node the
@@ -7,8 +8,9 @@
  * thread inside ChildProcess.spawn for 10 of its 20 busy seconds, almost all of it CNI plugin execs. From a worker
  * thread the same fork blocks only that thread.
  *
- * One worker, started on first use and unreferenced while idle (it never keeps the agent alive). If it cannot start,
- * or dies, calls run on the calling thread as before; so do they under tsx (tests), where a worker cannot load .ts.
+ * Up to POOL_SIZE workers, started on demand and unreferenced while idle (they never keep the agent alive). If none can
+ * start, or one dies, calls run on the calling thread as before; so do they under tsx (tests), where a worker cannot
+ * load .ts.
  */
 import { spawn } from 'node:child_process';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -36,13 +38,13 @@ const ROLE = 'skiff-exec-thread';
 
 /** Runs `binary` with `env` and `stdin` in its own process group; SIGKILL to the group after timeoutMs. */
 export function runInThread(binary: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number, args: string[] = []): Promise<RunResult> {
-  const worker = execWorker();
-  if (worker === undefined) return run(binary, args, env, stdin, timeoutMs);
+  const slot = execWorker();
+  if (slot === undefined) return run(binary, args, env, stdin, timeoutMs);
   const id = nextId++;
   return new Promise<RunResult>((resolve, reject) => {
-    pending.set(id, { resolve, reject, fallback: () => run(binary, args, env, stdin, timeoutMs).then(resolve, reject) });
-    worker.ref();
-    worker.postMessage({ id, binary, args, env, stdin, timeoutMs } satisfies RunRequest);
+    slot.pending.set(id, { resolve, reject, fallback: () => run(binary, args, env, stdin, timeoutMs).then(resolve, reject) });
+    slot.worker.ref();
+    slot.worker.postMessage({ id, binary, args, env, stdin, timeoutMs } satisfies RunRequest);
   });
 }
 
@@ -58,45 +60,62 @@ export async function execFileInThread(file: string, args: string[], options: { 
   throw Object.assign(new Error(`Command failed: ${[file, ...args].join(' ')} (${why})\n${r.stderr}`), { code: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr });
 }
 
-let worker: Worker | undefined;
+/**
+ * Two threads: a spawn blocks its thread until the child has exec'd, which on a loaded node waits for a CPU, so one
+ * thread made a pod's tmpfs mount queue behind other pods' CNI plugins (seconds at 10 pods/s on a busy machine). Each
+ * worker costs a few MB; calls go to the one with fewer in flight.
+ */
+const POOL_SIZE = 2;
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, { resolve(r: RunResult): void; reject(e: Error): void; fallback(): void }>;
+}
+
+const slots: Slot[] = [];
 let workerFailed = false;
 let nextId = 1;
-const pending = new Map<number, { resolve(r: RunResult): void; reject(e: Error): void; fallback(): void }>();
 
-function execWorker(): Worker | undefined {
-  if (worker !== undefined || workerFailed) return worker;
+function execWorker(): Slot | undefined {
+  if (workerFailed) return undefined;
+  const idle = slots.find((s) => s.pending.size === 0);
+  if (idle !== undefined || slots.length >= POOL_SIZE) return idle ?? slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
   // Under tsx (the tests) a worker cannot load this .ts file: calls run here, as they did before this module.
   if (import.meta.url.endsWith('.ts')) {
     workerFailed = true;
     return undefined;
   }
+  let worker: Worker;
   try {
     // The same module, compiled, is the worker's entry point.
     worker = new Worker(new URL(import.meta.url), { workerData: { role: ROLE }, stdout: false, stderr: false });
   } catch {
-    workerFailed = true;
-    return undefined;
+    if (slots.length === 0) workerFailed = true;
+    return slots[0];
   }
+  const slot: Slot = { worker, pending: new Map() };
+  slots.push(slot);
   worker.unref();
   worker.on('message', (reply: RunReply) => {
-    const p = pending.get(reply.id);
+    const p = slot.pending.get(reply.id);
     if (p === undefined) return;
-    pending.delete(reply.id);
-    if (pending.size === 0) worker?.unref();
+    slot.pending.delete(reply.id);
+    if (slot.pending.size === 0) worker.unref();
     if ('result' in reply) p.resolve(reply.result);
     else p.reject(Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {}));
   });
   const giveUp = () => {
     // Whatever was in flight runs here instead (a plugin call is idempotent enough to repeat: libcni retries too).
     workerFailed = true;
-    worker = undefined;
-    const waiting = [...pending.values()];
-    pending.clear();
+    const i = slots.indexOf(slot);
+    if (i >= 0) slots.splice(i, 1);
+    const waiting = [...slot.pending.values()];
+    slot.pending.clear();
     for (const p of waiting) p.fallback();
   };
   worker.on('error', giveUp);
   worker.on('exit', giveUp);
-  return worker;
+  return slot;
 }
 
 function run(binary: string, args: string[], env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number): Promise<RunResult> {
