@@ -122,6 +122,30 @@ export function parseAcceptClauses(header: string | undefined): Clause[] {
  * that have it. No Accept (or an empty one) means JSON. Nothing acceptable: 406 in upstream's words.
  */
 export function negotiateOutput(header: string | undefined, offers: OutputOffers): NegotiatedOutput {
+  // Clients send a handful of distinct Accept headers, each on every request: remember the answers.
+  const cacheKey = `${offers.protobuf ? 'p' : '-'}${offers.stream ? 's' : '-'}${header ?? ''}`;
+  const cached = negotiated.get(cacheKey);
+  if (cached) {
+    if (cached instanceof Error) throw cached;
+    return cached;
+  }
+  let result: NegotiatedOutput | Error;
+  try {
+    result = negotiateUncached(header, offers);
+  } catch (err) {
+    result = err as Error;
+  }
+  if (negotiated.size >= MAX_CACHED_NEGOTIATIONS) negotiated.clear();
+  negotiated.set(cacheKey, result);
+  if (result instanceof Error) throw result;
+  return result;
+}
+
+/** Answers (or 406 errors, which are never changed by their receivers) by Accept header; bounded. */
+const negotiated = new Map<string, NegotiatedOutput | Error>();
+const MAX_CACHED_NEGOTIATIONS = 512;
+
+function negotiateUncached(header: string | undefined, offers: OutputOffers): NegotiatedOutput {
   if (parseAccept(header).length === 0) return { format: 'json', convert: undefined, pretty: false };
   const clauses = parseAcceptClauses(header);
   const formats: OutputFormat[] = offers.stream ? ['json', 'protobuf'] : ['json', 'yaml', 'protobuf'];

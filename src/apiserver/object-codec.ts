@@ -31,12 +31,14 @@ const NON_POINTER_STATUS_STRUCTS: Record<string, string[]> = {
   'io.k8s.api.networking.v1.IngressStatus': ['loadBalancer'],
 };
 
-const zeroStatusByKind = new Map<string, string | null>();
+/** By apiVersion, then kind (no key string built per write). */
+const zeroStatusByKind = new Map<string, Map<string, string | null>>();
 
 /** The JSON text of the zero status of apiVersion/kind, or null when its type has no status (or is not built in). */
 function zeroStatusOf(apiVersion: string, kind: string): string | null {
-  const cacheKey = `${apiVersion}/${kind}`;
-  let text = zeroStatusByKind.get(cacheKey);
+  let byKind = zeroStatusByKind.get(apiVersion);
+  if (!byKind) zeroStatusByKind.set(apiVersion, (byKind = new Map()));
+  let text = byKind.get(kind);
   if (text !== undefined) return text;
   text = null;
   const { group, version } = parseApiVersion(apiVersion);
@@ -53,7 +55,7 @@ function zeroStatusOf(apiVersion: string, kind: string): string | null {
     for (const name of NON_POINTER_STATUS_STRUCTS[field.type.name] ?? []) status[name] = {};
     text = JSON.stringify(status);
   }
-  zeroStatusByKind.set(cacheKey, text);
+  byKind.set(kind, text);
   return text;
 }
 
@@ -61,7 +63,7 @@ function zeroStatusOf(apiVersion: string, kind: string): string | null {
 export function ensureStatus(obj: KubeObject): void {
   if (obj.status !== undefined || !obj.apiVersion || !obj.kind) return;
   const zero = zeroStatusOf(obj.apiVersion, obj.kind);
-  if (zero !== null) obj.status = JSON.parse(zero);
+  if (zero !== null) obj.status = zero === '{}' ? {} : JSON.parse(zero);
 }
 
 /** The stored form of obj; it also gets the zero status of its kind when it has none, as Go would write it. */

@@ -41,6 +41,31 @@ function goTypeName(def: ResourceDefinition, list: boolean): string {
   return `*${def.version}.${list ? def.listKind : def.kind}`;
 }
 
+/**
+ * Protobuf messages of objects, by object: the watch cache hands out the same immutable objects to every list and
+ * watch, so each is encoded once (as its JSON text is serialized once).
+ */
+const messages = new WeakMap<object, Buffer>();
+const metadataMessages = new WeakMap<object, Buffer>();
+
+function messageOf(def: ResourceDefinition, obj: KubeObject): Buffer {
+  let m = messages.get(obj);
+  if (!m) {
+    m = encodeMessage(def.schemaName, obj as unknown as Record<string, unknown>);
+    messages.set(obj, m);
+  }
+  return m;
+}
+
+function metadataMessageOf(obj: KubeObject): Buffer {
+  let m = metadataMessages.get(obj);
+  if (!m) {
+    m = encodePartialMetadata(obj.metadata as Record<string, unknown>);
+    metadataMessages.set(obj, m);
+  }
+  return m;
+}
+
 function partial(version: string, metadata: unknown): Record<string, unknown> {
   return { kind: 'PartialObjectMetadata', apiVersion: `meta.k8s.io/${version}`, metadata };
 }
@@ -105,13 +130,13 @@ export function sendListAs(
   if (convert?.kind === 'PartialObjectMetadataList') {
     const apiVersion = `meta.k8s.io/${convert.version}`;
     if (fmt.format === 'protobuf') {
-      return send(res, 200, encodeList(apiVersion, 'PartialObjectMetadataList', listMeta, items.map((it) => encodePartialMetadata(it.obj.metadata as Record<string, unknown>))), ct);
+      return send(res, 200, encodeList(apiVersion, 'PartialObjectMetadataList', listMeta, items.map((it) => metadataMessageOf(it.obj))), ct);
     }
     const list = { kind: 'PartialObjectMetadataList', apiVersion, metadata: listMeta, items: items.map((it) => partial(convert.version, it.obj.metadata)) };
     return send(res, 200, textOf(fmt, list), ct);
   }
   if (fmt.format === 'protobuf') {
-    return send(res, 200, encodeList(gv, def.listKind, listMeta, items.map((it) => encodeMessage(def.schemaName, it.obj as unknown as Record<string, unknown>))), ct);
+    return send(res, 200, encodeList(gv, def.listKind, listMeta, items.map((it) => messageOf(def, it.obj))), ct);
   }
   // Items are cached as JSON text: the list is assembled from it without serializing the objects again.
   let body = `{"kind":"${def.listKind}","apiVersion":"${gv}","metadata":${JSON.stringify(listMeta)},"items":[`;
@@ -158,12 +183,12 @@ export class WatchEventEncoder {
     // the object unconverted.
     if (convert?.kind === 'PartialObjectMetadata') {
       if (fmt.format === 'protobuf') {
-        const raw = envelope(`meta.k8s.io/${convert.version}`, 'PartialObjectMetadata', encodePartialMetadata(obj.metadata as Record<string, unknown>));
+        const raw = envelope(`meta.k8s.io/${convert.version}`, 'PartialObjectMetadata', metadataMessageOf(obj));
         return encodeWatchFrame(type, raw).toString('latin1');
       }
       return `{"type":"${type}","object":${JSON.stringify(partial(convert.version, obj.metadata))}}\n`;
     }
-    if (fmt.format === 'protobuf') return encodeWatchFrame(type, encodeObject(def.schemaName, withType(def, obj))).toString('latin1');
+    if (fmt.format === 'protobuf') return encodeWatchFrame(type, envelope(groupVersion(def.group, def.version), def.kind, messageOf(def, obj))).toString('latin1');
     return `{"type":"${type}","object":${json}}\n`;
   }
 
