@@ -3,8 +3,9 @@
  * process, SQLite store, TLS and client-certificate auth, keep-alive client) serves a CRD with a typical schema
  * (required fields, an enum, a pattern, bounds, defaults, a list-map, printer columns, status subresource); creates
  * then GETs alternate between ConfigMaps (baseline) and custom objects in rounds, so drift in machine load hits both.
+ * A third kind is the same CRD with two x-kubernetes-validations (CEL) rules.
  * Prints one JSON object: creates/s and GET p50/p99 for each, and the ratios custom/baseline (creates/s) and
- * baseline/custom (GET p99); issue 11's target is at least 0.8 for both.
+ * baseline/custom (GET p99); issue 11's targets: at least 0.8 for both, 0.6 for the kind with CEL rules.
  * Usage: npm run build && node dist/bench/crd.js [--creates 1000] [--gets 3000] [--rounds 10]
  */
 import { loadavg } from 'node:os';
@@ -51,6 +52,15 @@ const CRD = {
   },
 };
 
+/** The same kind with CEL rules (issue 11: within 60 % of ConfigMaps). */
+const CEL_CRD = structuredClone(CRD);
+CEL_CRD.metadata.name = 'celwidgets.bench.skiff.dev';
+CEL_CRD.spec.names = { plural: 'celwidgets', singular: 'celwidget', kind: 'CelWidget' };
+(CEL_CRD.spec.versions[0].schema.openAPIV3Schema.properties.spec as Record<string, unknown>)['x-kubernetes-validations'] = [
+  { rule: 'self.replicas <= 50 || self.size == "L"', message: 'only L widgets go past 50 replicas' },
+  { rule: "!has(self.ports) || self.ports.all(p, p.port > 0 && p.port < 65536)", message: 'ports must be valid' },
+];
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -62,11 +72,13 @@ const gets = arg('--gets', 3000);
 const rounds = arg('--rounds', 10);
 const s = await startTestServer({ controlPlane: false });
 try {
-  const installed = await s.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', CRD);
-  if (installed.status !== 201) throw new Error(`installing the CRD: ${installed.status} ${installed.text}`);
-  for (let i = 0; i < 50; i++) {
-    if ((await s.request('GET', '/apis/bench.skiff.dev/v1/namespaces/default/widgets')).status === 200) break;
-    await new Promise((r) => setTimeout(r, 20));
+  for (const [crd, plural] of [[CRD, 'widgets'], [CEL_CRD, 'celwidgets']] as const) {
+    const installed = await s.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+    if (installed.status !== 201) throw new Error(`installing the CRD: ${installed.status} ${installed.text}`);
+    for (let i = 0; i < 50; i++) {
+      if ((await s.request('GET', `/apis/bench.skiff.dev/v1/namespaces/default/${plural}`)).status === 200) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
   const kinds = {
     configmaps: {
@@ -77,10 +89,18 @@ try {
       path: '/apis/bench.skiff.dev/v1/namespaces/default/widgets',
       body: (n: string) => ({ apiVersion: 'bench.skiff.dev/v1', kind: 'Widget', metadata: { name: n, labels: { app: 'bench' } }, spec: { size: 'M', image: 'registry.example/app:1.2', replicas: 3, env: { A: '1' }, ports: [{ name: 'http', port: 8080 }] } }),
     },
+    celwidgets: {
+      path: '/apis/bench.skiff.dev/v1/namespaces/default/celwidgets',
+      body: (n: string) => ({ apiVersion: 'bench.skiff.dev/v1', kind: 'CelWidget', metadata: { name: n, labels: { app: 'bench' } }, spec: { size: 'M', image: 'registry.example/app:1.2', replicas: 3, env: { A: '1' }, ports: [{ name: 'http', port: 8080 }] } }),
+    },
   };
   type Kind = keyof typeof kinds;
-  const createMs: Record<Kind, number> = { configmaps: 0, widgets: 0 };
-  const getLatencies: Record<Kind, number[]> = { configmaps: [], widgets: [] };
+  const order = (round: number): Kind[] => (['configmaps', 'widgets', 'celwidgets'] as Kind[]).map((_, i, all) => all[(i + round) % all.length]);
+  // The CEL rules must be in force, or the third phase measures nothing.
+  const refused = await s.request('POST', kinds.celwidgets.path, { ...kinds.celwidgets.body('cel-check'), spec: { size: 'M', image: 'x', replicas: 60 } });
+  if (refused.status !== 422) throw new Error(`a CelWidget breaking its rule was answered ${refused.status}, not 422: are CEL rules enforced?`);
+  const createMs: Record<Kind, number> = { configmaps: 0, widgets: 0, celwidgets: 0 };
+  const getLatencies: Record<Kind, number[]> = { configmaps: [], widgets: [], celwidgets: [] };
   // Warm-up (JIT, connection, caches), not measured.
   for (const kind of Object.keys(kinds) as Kind[]) {
     for (let i = 0; i < 50; i++) {
@@ -91,7 +111,7 @@ try {
   }
   const perRound = Math.ceil(creates / rounds);
   for (let round = 0; round < rounds; round++) {
-    for (const kind of (round % 2 ? ['widgets', 'configmaps'] : ['configmaps', 'widgets']) as Kind[]) {
+    for (const kind of order(round)) {
       const start = performance.now();
       for (let i = 0; i < perRound; i++) {
         const r = await s.request('POST', kinds[kind].path, kinds[kind].body(`o-${round}-${i}`));
@@ -102,7 +122,7 @@ try {
   }
   const getsPerRound = Math.ceil(gets / rounds);
   for (let round = 0; round < rounds; round++) {
-    for (const kind of (round % 2 ? ['widgets', 'configmaps'] : ['configmaps', 'widgets']) as Kind[]) {
+    for (const kind of order(round)) {
       for (let i = 0; i < getsPerRound; i++) {
         const name = `o-${i % rounds}-${i % perRound}`;
         const t = performance.now();
@@ -118,6 +138,7 @@ try {
   };
   const cm = summary('configmaps');
   const cr = summary('widgets');
+  const cel = summary('celwidgets');
   console.log(
     JSON.stringify({
       bench: 'crd',
@@ -126,8 +147,11 @@ try {
       loadavg: loadavg().map(round2),
       configmaps: cm,
       customObjects: cr,
+      customObjectsWithCel: cel,
       ratios: { createsPerSec: round2(cr.createsPerSec / cm.createsPerSec), getP99: round2(cm.getP99Ms / cr.getP99Ms), getP50: round2(cm.getP50Ms / cr.getP50Ms) },
+      celRatios: { createsPerSec: round2(cel.createsPerSec / cm.createsPerSec), getP99: round2(cm.getP99Ms / cel.getP99Ms) },
       target: 0.8,
+      celTarget: 0.6,
     }),
   );
 } finally {
