@@ -328,6 +328,8 @@ export class GarbageCollector implements Controller {
  * expected wait); an error is logged once with the uid and retried with backoff.
  */
 async function runGcWorkers(name: string, queue: WorkQueue, workers: number, fn: (uid: string) => Promise<Outcome>): Promise<void> {
+  // Upstream's queue names: garbage_collector_attempt_to_delete, garbage_collector_attempt_to_orphan (workqueue_* metrics).
+  queue.instrument?.(`garbage_collector_${name.replace(/-/g, '_')}`);
   const worker = async () => {
     for (;;) {
       const uid = await queue.get();
