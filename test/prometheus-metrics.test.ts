@@ -101,6 +101,12 @@ describe('API server /metrics', { timeout: 90_000 }, () => {
     const buckets = find(e, 'apiserver_request_duration_seconds_bucket', { ...base, verb: 'POST', dry_run: '', scope: 'resource', component: 'apiserver' });
     assert.deepEqual(buckets.map((b) => b.labels.le), ['0.005', '0.025', '0.05', '0.1', '0.2', '0.4', '0.6', '0.8', '1', '1.25', '1.5', '2', '3', '4', '5', '6', '8', '10', '15', '20', '30', '45', '60', '+Inf']);
     const [countSample] = find(e, 'apiserver_request_duration_seconds_count', { ...base, verb: 'POST', dry_run: '', scope: 'resource' });
+    // The SLI histogram (kube-prometheus' API SLO rules): no dry_run label, upstream's buckets from 50 ms.
+    const sli = find(e, 'apiserver_request_sli_duration_seconds_bucket', { ...base, verb: 'POST', scope: 'resource', component: 'apiserver' });
+    assert.equal(sli[0]!.labels.le, '0.05');
+    assert.equal(sli.length, 22);
+    assert.equal('dry_run' in sli[0]!.labels, false);
+    assert.ok(sli.at(-1)!.value >= 3, 'the three creates (one dry run) and the conflict');
     assert.equal(buckets.at(-1)!.value, countSample!.value);
     // Each POST took at least some time, and far less than a minute.
     const [sum] = find(e, 'apiserver_request_duration_seconds_sum', { ...base, verb: 'POST', dry_run: '', scope: 'resource' });
