@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     const pods: Pod[] = [];
     const perNode = Math.ceil(PODS / NODES);
     for (let n = 0; n < NODES; n++) for (let i = 0; i < perNode; i++) pods.push({ metadata: { name: `pod-${n}-${i}`, namespace: `ns-${i % 20}`, labels: { app: 'x' } } });
-    const api = new MetricsApi({ store: scraper.store, listNodes: async () => nodes, listPods: async () => pods, localGroupVersions: () => [], startedAt: new Date() });
+    const api = new MetricsApi({ store: scraper.store, listNodes: async () => nodes, listPods: async () => pods });
     const served = pods.map((p) => api.podMetrics(p)).filter((m) => m !== undefined).length;
     const l0 = process.cpuUsage();
     const rounds = 10;

@@ -63,8 +63,6 @@ describe('metrics.k8s.io served by skiff (fake samples)', () => {
       store: { node: (name) => nodeUsage[name], pod: (ns, name) => podUsage[`${ns}/${name}`] },
       listNodes: async (labelSelector) => (await client!.list(Nodes, '', { ...(labelSelector ? { labelSelector } : {}) })).items as unknown as Node[],
       listPods: async (ns, labelSelector, fieldSelector) => (await client!.list(Pods, ns, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) })).items as unknown as Pod[],
-      localGroupVersions: () => [{ group: '', versions: ['v1'] }, { group: 'apps', versions: ['v1'] }],
-      startedAt: new Date(T - 60_000),
       now: () => new Date(T + 1000),
     });
     s = await startBareApiServer({
@@ -148,14 +146,14 @@ describe('metrics.k8s.io served by skiff (fake samples)', () => {
     assert.equal((await s.send('GET', '/apis/metrics.k8s.io/v1/nodes')).status, 404);
   });
 
-  it('lists APIServices: the Local group versions and v1beta1.metrics.k8s.io, Available; read-only', async () => {
+  it('lists APIServices: the Local group versions and v1beta1.metrics.k8s.io, Available (the aggregator registers them)', async () => {
     const list = (await s.send('GET', '/apis/apiregistration.k8s.io/v1/apiservices')).json;
-    assert.deepEqual(list.items.map((a: any) => a.metadata.name), ['v1', 'v1.apps', 'v1beta1.metrics.k8s.io']);
+    const names = list.items.map((a: any) => a.metadata.name);
+    for (const n of ['v1.', 'v1.apps', 'v1.apiregistration.k8s.io', 'v1beta1.metrics.k8s.io']) assert.ok(names.includes(n), n);
     const m = (await s.send('GET', '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io')).json;
-    assert.deepEqual([m.spec.group, m.spec.version, m.status.conditions[0].type, m.status.conditions[0].status], ['metrics.k8s.io', 'v1beta1', 'Available', 'True']);
-    const table = (await getAs(s, '/apis/apiregistration.k8s.io/v1/apiservices', undefined, 'application/json;as=Table;v=v1;g=meta.k8s.io')).json;
-    assert.deepEqual(table.rows.map((r: any) => r.cells.slice(0, 3).join(' ')), ['v1 Local True', 'v1.apps Local True', 'v1beta1.metrics.k8s.io Local True']);
-    assert.equal((await s.send('DELETE', '/apis/apiregistration.k8s.io/v1/apiservices/v1')).status, 405);
+    assert.deepEqual([m.spec.group, m.spec.version, m.status.conditions[0].type, m.status.conditions[0].status, m.status.conditions[0].reason], ['metrics.k8s.io', 'v1beta1', 'Available', 'True', 'Local']);
+    const table = (await getAs(s, '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io', undefined, 'application/json;as=Table;v=v1;g=meta.k8s.io')).json;
+    assert.deepEqual(table.rows.map((r: any) => r.cells.slice(0, 3).join(' ')), ['v1beta1.metrics.k8s.io Local True']);
   });
 
   it('is authorized through RBAC: a user with no rights gets 403, view (aggregating the metrics reader) lets her read', async () => {

@@ -56,6 +56,11 @@ export class Discovery {
     this.registry.onChange(() => this.rebuild());
   }
 
+  /** Rebuilds the documents after the delegated group versions changed (the aggregator's APIServices). */
+  refresh(): void {
+    this.rebuild();
+  }
+
   private rebuild(): void {
     const groups = new Map<string, GroupInfo>();
     const byGroupVersion = new Map<string, ResourceDefinition[]>();

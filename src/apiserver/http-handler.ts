@@ -121,10 +121,8 @@ export class ApiHandler {
   private readonly watches: WatchRegistry;
   private readonly authorizer: Authorizer;
   private readonly connectTargets: ReadonlyMap<string, ConnectTarget>;
-  private readonly delegated = new Map<string, DelegatedGroup>();
 
   constructor(private readonly opts: HandlerOptions) {
-    for (const g of opts.delegatedGroups ?? []) this.delegated.set(`${g.group}/${g.version}`, g);
     this.scope = new RequestScope(opts.ops, opts.resources, opts.extensions ?? {});
     this.watches = new WatchRegistry({ ...DEFAULT_WATCH_LIMITS, ...(opts.bookmarkIntervalMs ? { bookmarkIntervalMs: opts.bookmarkIntervalMs } : {}), ...opts.watchLimits });
     this.authorizer = opts.authorizer ?? alwaysAllow;
@@ -271,7 +269,9 @@ export class ApiHandler {
   }
 
   private async serveResource(req: IncomingMessage, res: ServerResponse, info: ResourceRequestInfo, query: URLSearchParams, user: UserInfo, metrics?: RequestMetrics): Promise<void> {
-    const delegated = this.delegated.size > 0 ? this.delegated.get(`${info.apiGroup}/${info.apiVersion}`) : undefined;
+    // Looked up per request: the aggregator changes the list as APIServices come and go.
+    const groups = this.opts.delegatedGroups;
+    const delegated = groups?.length ? groups.find((g) => g.group === info.apiGroup && g.version === info.apiVersion) : undefined;
     if (delegated) return delegated.serve({ req, res, info, query, user });
     const def = this.scope.lookup(info.apiGroup, info.apiVersion, info.resource);
     if (!def) throw pathNotFound();

@@ -42,6 +42,8 @@ import { celValidationRules } from './cel/crd-validation-engine.js';
 import { FlowcontrolConfigProducer } from './registry/flowcontrol-config-producer.js';
 import { DatastoreHealth, type DatastoreHealthOptions } from './datastore-health.js';
 import type { DelegatedGroup } from './delegated-groups.js';
+import { Aggregator } from './aggregator/aggregator.js';
+import type { FrontProxyPki } from './aggregator/front-proxy-pki.js';
 import { Discovery } from './discovery.js';
 import { answerClientErrors } from './filters/client-errors.js';
 import { ApiServerResponse } from './filters/api-response.js';
@@ -142,6 +144,8 @@ export interface ApiServerOptions {
   audit?: Auditor;
   /** Group versions served by code of their own, in discovery too (metrics.k8s.io: ../metrics/). */
   delegatedGroups?: readonly DelegatedGroup[];
+  /** The client certificate the aggregation layer presents to APIService backends (aggregator/front-proxy-pki.ts). */
+  frontProxy?: FrontProxyPki;
   /** Static files served without authentication (the web console at /console: HandlerOptions.staticFiles). */
   staticFiles?: StaticFiles;
 }
@@ -208,7 +212,22 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // The served resources: the built-in ones, and custom resources added while the server runs (crd/).
   const registry = new ResourceRegistry(rbac.withAccessReviews(opts.resources));
   opts.extensions?.followRegistry?.(registry);
-  const discovery = new Discovery(registry, () => `${opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host}:${port}`, opts.delegatedGroups);
+  // The aggregation layer (aggregator/): APIServices, Local for this server's groups, proxied for service references.
+  const apiservicesDef = registry.lookup('apiregistration.k8s.io', 'v1', 'apiservices');
+  const servicesDef = registry.lookup('', 'v1', 'services');
+  const slicesDef = registry.lookup('discovery.k8s.io', 'v1', 'endpointslices');
+  const aggregator =
+    apiservicesDef && servicesDef && slicesDef
+      ? new Aggregator({
+          ops,
+          defs: { apiservices: apiservicesDef, services: servicesDef, endpointslices: slicesDef },
+          localGroups: () => servedGroupVersions(registry.all()),
+          staticGroups: opts.delegatedGroups,
+          ...(opts.frontProxy ? { frontProxy: opts.frontProxy } : {}),
+          onDiscoveryChange: () => discovery.refresh(),
+        })
+      : undefined;
+  const discovery = new Discovery(registry, () => `${opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host}:${port}`, aggregator?.discovery ?? opts.delegatedGroups);
   const handler = new ApiHandler({
     ops,
     resources: registry,
@@ -236,7 +255,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     documents: opts.documents,
     endpoints: opts.endpoints,
     audit: opts.audit,
-    delegatedGroups: opts.delegatedGroups,
+    delegatedGroups: aggregator?.routing ?? opts.delegatedGroups,
     staticFiles: opts.staticFiles,
   });
   const server = createHttpsServer(opts, opts.nodeJoin ? mountNodeJoin(handler.handle, opts.nodeJoin, ops, opts.resources) : handler.handle);
@@ -277,6 +296,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const plDef = opts.resources.find((r) => r.group === 'flowcontrol.apiserver.k8s.io' && r.plural === 'prioritylevelconfigurations');
   const flowcontrol = fsDef && plDef ? new FlowcontrolConfigProducer({ ops, flowschemas: fsDef, prioritylevelconfigurations: plDef }) : undefined;
   await flowcontrol?.start();
+  await aggregator?.start();
   bootstrapped = true;
   const coreEvents = opts.resources.find((r) => r.group === '' && r.plural === 'events');
   const eventTtl = coreEvents ? startEventTtl(ops, cache, coreEvents, { ttlMs: opts.eventTtlMs ?? 3_600_000 }) : undefined;
@@ -296,6 +316,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       flowcontrol?.stop();
       health.stop();
       allocationRepair.stop();
+      aggregator?.stop();
       handler.closeWatches();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -398,6 +419,17 @@ function rbacDefinition(resources: ResourceDefinition[], plural: string): Resour
   const d = resources.find((r) => r.group === 'rbac.authorization.k8s.io' && r.plural === plural);
   if (!d) throw new Error(`the resource registry must serve ${plural}`);
   return d;
+}
+
+/** The group versions the registry serves, for the aggregator's Local APIServices. */
+function servedGroupVersions(defs: Iterable<ResourceDefinition>): Array<{ group: string; versions: string[] }> {
+  const groups = new Map<string, Set<string>>();
+  for (const d of defs) {
+    let versions = groups.get(d.group);
+    if (!versions) groups.set(d.group, (versions = new Set()));
+    versions.add(d.version);
+  }
+  return [...groups].map(([group, versions]) => ({ group, versions: [...versions] }));
 }
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];

@@ -37,6 +37,7 @@ import { AuditPolicyChecker, parseAuditPolicy } from '../apiserver/audit/audit-p
 import { StoreFullError, type Store } from '../storage/store.js';
 import { createLogger, type LogFields } from '../log/logger.js';
 import { MetricsServer } from '../metrics/metrics-server.js';
+import { ensureFrontProxyPki } from '../apiserver/aggregator/front-proxy-pki.js';
 import { announcer } from './announcer.js';
 import { nodeAgentStartOptions } from './node-agent-flags.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
@@ -172,7 +173,7 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
   // The built-in metrics-server (src/metrics): metrics.k8s.io from the agents' stats; --disable metrics-server.
   const metrics = config.disable.includes('metrics-server')
     ? undefined
-    : new MetricsServer({ client: asApiServer, resources: served, tls: { ca: pki.caCertPem, cert: pki.kubeletClientCertPem, key: pki.kubeletClientKeyPem }, ...(config.metricResolutionMs ? { resolutionMs: config.metricResolutionMs } : {}) });
+    : new MetricsServer({ client: asApiServer, tls: { ca: pki.caCertPem, cert: pki.kubeletClientCertPem, key: pki.kubeletClientKeyPem }, ...(config.metricResolutionMs ? { resolutionMs: config.metricResolutionMs } : {}) });
   const audit = config.audit ? await startAudit(config.audit) : undefined;
   // A configuration that does not load stops the start, naming the file and field.
   const podSecurity = config.podSecurityAdmissionConfigFile ? await loadPodSecurityConfig(config.podSecurityAdmissionConfigFile) : undefined;
@@ -201,6 +202,8 @@ async function startServer(config: ServerConfig, announce: (line: string, fields
     nodePortRange: config.serviceNodePortRange,
     connectTargets: new Map([...nodeProxy.targets, ...backendProxy.targets]),
     ...(metrics ? { delegatedGroups: metrics.groups } : {}),
+    // The aggregation layer's client certificate towards APIService backends (<data-dir>/server/tls/client-auth-proxy.*).
+    frontProxy: await ensureFrontProxyPki(config.dataDir),
     // The web console (src/console): its static files at /console, unless --disable console.
     ...(config.disable.includes('console') ? {} : { staticFiles: await consoleFiles() }),
     // Agents that join present the cluster token and get their node certificates here (k3s's /v1-k3s/*-kubelet.crt).

@@ -1,13 +1,11 @@
 /**
  * metrics.k8s.io/v1beta1 (NodeMetrics, PodMetrics) served from the scraper's samples, as metrics-server's API
- * (pkg/api/node.go, pod.go): get and list, label selectors (and field selectors on pods), Tables for `kubectl get`;
- * and apiregistration.k8s.io/v1 APIServices, read-only, so `kubectl get apiservices` lists every group version this
- * server serves (Local) with `v1beta1.metrics.k8s.io` among them.
+ * (pkg/api/node.go, pod.go): get and list, label selectors (and field selectors on pods), Tables for `kubectl get`.
+ * Its APIService, v1beta1.metrics.k8s.io, is a Local one registered by the aggregator (../apiserver/aggregator/).
  */
 import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import { methodNotAllowed, notFound, pathNotFound } from '../api/status.js';
 import type { DelegatedGroup, DelegatedRequest } from '../apiserver/delegated-groups.js';
-import { compareVersions } from '../apiserver/discovery.js';
 import { sendJson } from '../apiserver/handlers/respond.js';
 import { negotiateTable, parseAccept, TABLE_CONTENT_TYPE } from '../apiserver/negotiation.js';
 import type { MetricsStore, Usage } from './metrics-store.js';
@@ -23,10 +21,6 @@ export interface MetricsApiOptions {
   listNodes(labelSelector: string | undefined): Promise<Node[]>;
   /** Pods of a namespace ('' for all) by label and field selector. */
   listPods(namespace: string, labelSelector: string | undefined, fieldSelector: string | undefined): Promise<Pod[]>;
-  /** Group versions served by the registry, for the APIService list: [group, versions in preference order]. */
-  localGroupVersions(): Array<{ group: string; versions: string[] }>;
-  /** When this server started (the APIServices' creationTimestamp). */
-  startedAt: Date;
   now?: () => Date;
 }
 
@@ -51,12 +45,6 @@ export class MetricsApi {
           { name: 'pods', singularName: '', namespaced: true, kind: 'PodMetrics', verbs: ['get', 'list'] },
         ],
         serve: (r) => this.serveMetrics(r),
-      },
-      {
-        group: 'apiregistration.k8s.io',
-        version: 'v1',
-        resources: [{ name: 'apiservices', singularName: 'apiservice', namespaced: false, kind: 'APIService', verbs: ['get', 'list'] }],
-        serve: (r) => this.serveApiServices(r),
       },
     ];
   }
@@ -135,68 +123,14 @@ export class MetricsApi {
     if (single) return sendJson(r.res, 200, JSON.stringify(items[0]));
     return sendJson(r.res, 200, JSON.stringify({ kind, apiVersion, metadata: {}, items }));
   }
-
-  private async serveApiServices(r: DelegatedRequest): Promise<void> {
-    const { info } = r;
-    if (info.resource !== 'apiservices' || info.namespace || info.subresource || info.parts.length > 2) throw pathNotFound();
-    if (info.verb !== 'get' && info.verb !== 'list') throw methodNotAllowed('the built-in APIServices are read-only');
-    const all = this.apiServices();
-    if (info.name) {
-      const one = all.find((s) => (s.metadata as Obj).name === info.name);
-      if (!one) throw notFound({ group: 'apiregistration.k8s.io', resource: 'apiservices', name: info.name });
-      return this.send(r, 'APIService', [one], 'apiregistration.k8s.io/v1');
-    }
-    return this.send(r, 'APIServiceList', all, 'apiregistration.k8s.io/v1');
-  }
-
-  /**
-   * kube-apiserver's automanaged APIServices (one per served group version, `v1` for the core group, Local: no
-   * service) and `v1beta1.metrics.k8s.io`, which skiff serves in-process where k3s runs metrics-server behind it.
-   */
-  apiServices(): Obj[] {
-    const created = this.o.startedAt.toISOString().replace(/\.\d+Z$/, 'Z');
-    const entry = (group: string, version: string, versionPriority: number, automanaged: boolean): Obj => ({
-      kind: 'APIService',
-      apiVersion: 'apiregistration.k8s.io/v1',
-      metadata: {
-        name: group ? `${version}.${group}` : version,
-        creationTimestamp: created,
-        labels: automanaged ? { 'kube-aggregator.kubernetes.io/automanaged': 'onstart' } : { 'app.kubernetes.io/name': 'metrics-server', 'app.kubernetes.io/managed-by': 'skiff' },
-      },
-      spec: { group, version, groupPriorityMinimum: automanaged ? 1000 : 100, versionPriority },
-      status: { conditions: [{ type: 'Available', status: 'True', lastTransitionTime: created, reason: 'Local', message: 'Local APIServices are always available' }] },
-    });
-    const out: Obj[] = [];
-    for (const g of this.o.localGroupVersions()) {
-      const versions = [...g.versions].sort(compareVersions);
-      versions.forEach((v, i) => out.push(entry(g.group, v, 15 - i, true)));
-    }
-    out.push(entry(METRICS_GROUP, METRICS_VERSION, 100, false));
-    return out.sort((a, b) => {
-      const x = (a.metadata as Obj).name as string;
-      const y = (b.metadata as Obj).name as string;
-      return x < y ? -1 : x > y ? 1 : 0;
-    });
-  }
 }
 
-/** Server-side Table of metrics (metrics-server's printers: Name, CPU, Memory, Window) or of APIServices. */
+/** Server-side Table of metrics (metrics-server's printers: Name, CPU, Memory, Window). */
 function tableOf(kind: string, items: Obj[]): Obj {
   const base = kind.replace(/List$/, '');
   let columns: Array<{ name: string; type: string; format: string; description: string; priority: number }>;
   let cells: (o: Obj) => unknown[];
-  if (base === 'APIService') {
-    columns = [
-      { name: 'Name', type: 'string', format: 'name', description: 'Name of the APIService', priority: 0 },
-      { name: 'Service', type: 'string', format: '', description: 'The service that serves it', priority: 0 },
-      { name: 'Available', type: 'string', format: '', description: 'Whether it is available', priority: 0 },
-      { name: 'Age', type: 'string', format: '', description: 'CreationTimestamp', priority: 0 },
-    ];
-    cells = (o) => {
-      const c = ((o.status as Obj).conditions as Obj[])[0]!;
-      return [(o.metadata as Obj).name, 'Local', c.status === 'True' ? 'True' : `False (${String(c.reason)})`, age((o.metadata as Obj).creationTimestamp as string)];
-    };
-  } else {
+  {
     columns = [
       { name: 'Name', type: 'string', format: 'name', description: 'Name of the resource', priority: 0 },
       { name: 'CPU', type: 'string', format: '', description: 'CPU usage', priority: 0 },

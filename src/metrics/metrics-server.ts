@@ -7,8 +7,6 @@
 import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import { isAlreadyExists } from '../api/status.js';
 import type { DelegatedGroup } from '../apiserver/delegated-groups.js';
-import { compareVersions } from '../apiserver/discovery.js';
-import type { ResourceDefinition } from '../apiserver/registry/types.js';
 import type { RestClient } from '../client/rest-client.js';
 import { ClusterRoles, Nodes, Pods } from '../client/resources.js';
 import { createLogger } from '../log/logger.js';
@@ -20,8 +18,6 @@ const log = createLogger('metrics');
 export interface MetricsServerOptions {
   /** A client acting as the API server itself (reads of Nodes and Pods; the ClusterRole). Called once serving. */
   client(): RestClient;
-  /** The registry's resources (the local APIServices). */
-  resources: ResourceDefinition[];
   tls: ScraperOptions['tls'];
   /** Time between scrapes (metrics-server's --metric-resolution, default 15 s). */
   resolutionMs?: number;
@@ -53,20 +49,11 @@ export class MetricsServer {
       // resourceVersion=0: from the watch cache, no consistent read of the store every 15 s.
       listNodes: async () => (await o.client().list(Nodes, '', { resourceVersion: '0' })).items as unknown as Node[],
     });
-    const groups = new Map<string, Set<string>>();
-    for (const def of o.resources) {
-      if (def.virtual) continue;
-      let g = groups.get(def.group);
-      if (!g) groups.set(def.group, (g = new Set()));
-      g.add(def.version);
-    }
     this.api = new MetricsApi({
       store: this.scraper.store,
       listNodes: async (labelSelector) => (await o.client().list(Nodes, '', { resourceVersion: '0', ...(labelSelector ? { labelSelector } : {}) })).items as unknown as Node[],
       listPods: async (namespace, labelSelector, fieldSelector) =>
         (await o.client().list(Pods, namespace, { resourceVersion: '0', ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) })).items as unknown as Pod[],
-      localGroupVersions: () => [...groups].map(([group, versions]) => ({ group, versions: [...versions].sort(compareVersions) })),
-      startedAt: new Date(),
     });
   }
 

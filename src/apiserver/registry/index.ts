@@ -3,6 +3,7 @@
  * Discovery, OpenAPI, routing, Table output and validation all derive from this list.
  */
 import type { ResourceDefinition, TablePrinter } from './types.js';
+import { apiservices } from './apiservices.js';
 import { localsubjectaccessreviews, selfsubjectaccessreviews, selfsubjectreviews, selfsubjectrulesreviews, subjectaccessreviews } from './access-reviews.js';
 import { certificatesigningrequests } from './certificatesigningrequests.js';
 import { clusterrolebindings } from './clusterrolebindings.js';
@@ -73,6 +74,8 @@ export const resources: ResourceDefinition[] = [
   secrets,
   serviceaccounts,
   services,
+  // apiregistration.k8s.io/v1
+  apiservices,
   // apps/v1
   controllerrevisions,
   daemonsets,
@@ -138,6 +141,7 @@ export const resources: ResourceDefinition[] = [
  */
 export const apiGroups: { group: string; versions: string[] }[] = [
   { group: '', versions: ['v1'] },
+  { group: 'apiregistration.k8s.io', versions: ['v1'] },
   { group: 'apps', versions: ['v1'] },
   { group: 'events.k8s.io', versions: ['v1'] },
   { group: 'authentication.k8s.io', versions: ['v1'] },

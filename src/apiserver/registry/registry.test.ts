@@ -33,7 +33,7 @@ test('every definition is complete and unique per group/version', () => {
     assert.equal(def.printer.columns.filter((c: { format: string }) => c.format === 'name').length >= 1 || def.plural === 'events', true, `${def.plural} has a name column`);
   }
   for (const g of apiGroups) for (const v of g.versions) assert.ok(resources.some((d) => d.group === g.group && d.version === v), `${g.group}/${v} serves nothing`);
-  assert.equal(resources.length, 55);
+  assert.equal(resources.length, 56);
 });
 
 test('printer rows have one cell per column, even for bare objects', () => {
@@ -76,6 +76,7 @@ test('names, short names and categories kubectl users type', () => {
     ['storage.k8s.io', 'volumeattachments', [], false],
     ['flowcontrol.apiserver.k8s.io', 'flowschemas', [], false],
     ['flowcontrol.apiserver.k8s.io', 'prioritylevelconfigurations', [], false],
+    ['apiregistration.k8s.io', 'apiservices', [], false],
   ];
   for (const [group, plural, shortNames, inAll] of expect) {
     const def = preferredDefinition(group, plural);
@@ -106,7 +107,7 @@ test('lookups and preferred versions', () => {
   assert.equal(preferredVersion('autoscaling'), 'v2');
   assert.equal(preferredDefinition('autoscaling', 'horizontalpodautoscalers')?.version, 'v2');
   assert.equal(byGroupVersionResource('autoscaling', 'v1', 'horizontalpodautoscalers')?.schemaName, 'io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler');
-  assert.deepEqual(apiGroups.map((g) => g.group).slice(0, 7), ['', 'apps', 'events.k8s.io', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling', 'batch']);
+  assert.deepEqual(apiGroups.map((g) => g.group).slice(0, 7), ['', 'apiregistration.k8s.io', 'apps', 'events.k8s.io', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling']);
   assert.deepEqual(printerFor(undefined).columns.map((c: { name: string }) => c.name), ['Name', 'Age']);
 });
 
