@@ -4,7 +4,8 @@
  * validating webhook (and a mutating one that adds a label) served over HTTPS on loopback by another process, phases
  * interleaved in the same run. Prints one JSON object: p50/p99 per phase, the p50 added by the webhook and the ratio
  * to the baseline (issue 11's target: at most 2 ms added at p50). A third phase has the no-op webhook in this process:
- * the API server's own cost without the hop to another process (which a loaded machine makes expensive).
+ * the API server's own cost without the hop to another process (which a loaded machine makes expensive). Last, the
+ * validating plugin alone (no API server around it) calling the out-of-process webhook: the cost of one call itself.
  * Usage: npm run build && node dist/bench/webhook.js [--creates 1000]
  */
 import { spawn } from 'node:child_process';
@@ -14,6 +15,9 @@ import { createInterface } from 'node:readline';
 import { startTestServer } from '../test/helpers/test-server.js';
 import { startTestWebhookServer } from '../src/apiserver/admission/webhook/webhook-testing.js';
 import { closeWebhookConnections } from '../src/apiserver/admission/webhook/webhook-client.js';
+import { ValidatingWebhookAdmission } from '../src/apiserver/admission/webhook/webhook-admission.js';
+import type { AdmissionAttributes, AdmissionContext } from '../src/apiserver/admission/types.js';
+import { byGroupVersionResource, resources } from '../src/apiserver/registry/index.js';
 
 const arg = (name: string, dflt: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 
@@ -91,6 +95,7 @@ async function main(): Promise<void> {
     phases.inProcess.push(...(await run(creates / 2, false)));
     await uninstall(configs.inProcess);
   }
+  const pluginAlone = await pluginCalls(configs.validating.body, creates);
   const summary = (lat: number[]) => {
     const s2 = [...lat].sort((a, b) => a - b);
     return { n: s2.length, p50_ms: round(percentile(s2, 50)), p99_ms: round(percentile(s2, 99)) };
@@ -108,6 +113,7 @@ async function main(): Promise<void> {
         validating_noop_webhook: { ...validating, added_p50_ms: round(validating.p50_ms - base.p50_ms), ratio_p50_to_baseline: round(validating.p50_ms / base.p50_ms) },
         mutating_label_webhook: { ...mutating, added_p50_ms: round(mutating.p50_ms - base.p50_ms), ratio_p50_to_baseline: round(mutating.p50_ms / base.p50_ms) },
         validating_noop_webhook_in_process: { ...inProcess, added_p50_ms: round(inProcess.p50_ms - base.p50_ms), ratio_p50_to_baseline: round(inProcess.p50_ms / base.p50_ms) },
+        validating_plugin_call_alone: summary(pluginAlone),
         target_added_p50_ms: 2,
         load_average_1m: round(loadavg()[0]!),
       },
@@ -124,4 +130,35 @@ async function main(): Promise<void> {
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
+}
+
+/** The validating plugin by itself (a fixed context holding the configuration), `n` calls to the webhook one by one. */
+async function pluginCalls(configuration: object, n: number): Promise<number[]> {
+  const plugin = new ValidatingWebhookAdmission(resources);
+  const ctx: AdmissionContext = {
+    list: (_group, plural) => (plural === 'validatingwebhookconfigurations' ? [configuration as never] : []),
+    cached: () => undefined,
+    get: async () => undefined,
+  };
+  const configmaps = byGroupVersionResource('', 'v1', 'configmaps')!;
+  const attrs = (): AdmissionAttributes => ({
+    operation: 'CREATE',
+    resource: configmaps,
+    subresource: '',
+    namespace: 'default',
+    name: 'c',
+    object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'default' }, data: { key: 'value' } },
+    user: { username: 'bench', groups: ['system:authenticated'] },
+    dryRun: false,
+    onFinish() {},
+    warn() {},
+  });
+  for (let i = 0; i < 200; i++) await plugin.validate(attrs(), ctx);
+  const lat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await plugin.validate(attrs(), ctx);
+    lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return lat;
 }
