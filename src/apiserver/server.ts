@@ -185,7 +185,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const nodeGraph = feedNodeGraph(cache);
   const serviceAllocation = { store, serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: opts.nodePortRange ?? ([30000, 32767] as [number, number]) };
   // CEL policies (admission/policy/); paramKind resolves through the served resources, custom ones included.
-  const validatingAdmissionPolicy = new ValidatingAdmissionPolicyPlugin({ resolveKind: (group, version, kind) => registry.all().find((d) => d.group === group && d.version === version && d.kind === kind) });
+  const validatingAdmissionPolicy = new ValidatingAdmissionPolicyPlugin({ resolveKind: (group, version, kind) => registry.all().find((d) => d.group === group && d.version === version && d.kind === kind), authorize: (a) => rbac.authorize(a) });
   // kube-apiserver's plugin order: NamespaceLifecycle, LimitRanger, ServiceAccount, NodeRestriction, ..., then the
   // defaulting plugins.
   const admission: AdmissionChain = {

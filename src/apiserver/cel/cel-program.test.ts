@@ -76,6 +76,8 @@ const cases: { expr: string; want: unknown; self?: unknown }[] = [
   { expr: "string(cidr('192.168.1.5/24').masked())", want: '192.168.1.0/24' },
   { expr: "isIP('1.2.3.4') && !isIP('1.2.3') && isCIDR('fd00::/8')", want: true },
   { expr: "ip('fe80::1').isLinkLocalUnicast()", want: true },
+  { expr: "ip('10.0.0.1').isGlobalUnicast() && !ip('224.0.0.1').isGlobalUnicast()", want: true },
+  { expr: "string(ip('2001:db8:0:0:0:0:0:1'))", want: '2001:db8::1' },
 ];
 
 describe('CEL environment: Kubernetes libraries', () => {

@@ -2,7 +2,8 @@
  * The CEL extension libraries Kubernetes adds to its environments (k8s.io/apiserver/pkg/cel/library and the cel-go
  * extensions it enables), registered on a @marcbachmann/cel-js Environment: strings (charAt, replace, reverse; the
  * library has indexOf, lastIndexOf, lowerAscii, upperAscii, split, substring, trim and join), lists (isSorted, sum,
- * min, max, indexOf, lastIndexOf, slice, flatten), regex (find, findAll), url, quantity, ip and cidr.
+ * min, max, indexOf, lastIndexOf, slice, flatten), regex (find, findAll), url, quantity, ip and cidr, and the authorizer
+ * (authorizer-library.ts).
  *
  * Function names, receivers and error wording follow the Kubernetes CEL docs
  * (kubernetes.io/docs/reference/using-api/cel/#kubernetes-list-library and the sections after it).
@@ -11,6 +12,7 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { compareQuantities, formatQuantity, parseQuantity, tryParseQuantity, type Quantity } from '../../api/quantity.js';
 import { compileRegex } from './regex.js';
 import { CidrValue, IpValue, parseCidr, parseIp } from './ip-values.js';
+import { registerAuthorizerLibrary } from './authorizer-library.js';
 
 /** A kubernetes.URL value: what url(string) returns. */
 export class UrlValue {
@@ -247,7 +249,7 @@ export function registerKubernetesLibrary(env: Environment): Environment {
     .registerFunction('net.CIDR.prefixLength(): int', (c: CidrValue) => BigInt(c.prefix))
     .registerFunction('string(net.CIDR): string', (c: CidrValue) => c.toString())
     .registerOperator('net.CIDR == net.CIDR', (a: CidrValue, b: CidrValue) => a.equals(b));
-  return env;
+  return registerAuthorizerLibrary(env);
 }
 
 function findAll(s: string, pattern: string, limit: bigint): string[] {

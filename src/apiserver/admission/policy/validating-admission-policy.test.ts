@@ -107,4 +107,31 @@ describe('ValidatingAdmissionPolicy plugin', () => {
     assert.equal(refusal(() => plugin.validate(write(configmaps, cm('apps', 'x', {}).obj), ctx)).code, 422);
     assert.equal(plugin.handles(write(validatingadmissionpolicies, policy('x', {}).obj)), false);
   });
+
+  test('authorizer: the requesting user, a named resource, a service account, the request resource', () => {
+    const seen: string[] = [];
+    const authz = new ValidatingAdmissionPolicyPlugin({
+      resolveKind: () => undefined,
+      authorize: (a) => {
+        seen.push(`${a.user.username} ${a.verb} ${a.apiGroup}/${a.resource}/${a.subresource} ${a.namespace}/${a.name}`);
+        return { decision: a.user.username === 'alice' && a.verb === 'approve' ? 'allow' : 'deny', reason: 'no rule' };
+      },
+    });
+    const ctx = context([
+      policy('p', {
+        matchConstraints: deploymentRules,
+        validations: [
+          { expression: "authorizer.group('apps').resource('deployments').namespace(object.metadata.namespace).name('web').check('approve').allowed()", message: 'needs approve' },
+          { expression: "!authorizer.serviceAccount('kube-system', 'robot').group('').resource('pods').check('list').allowed()" },
+          { expression: "authorizer.requestResource.subresource('scale').check('update').reason() == 'no rule'" },
+        ],
+      }),
+      binding('b', { policyName: 'p', validationActions: ['Deny'] }),
+    ]);
+    assert.equal(authz.validate(write(deployments, deployment(1)), ctx), undefined);
+    assert.deepEqual(seen, ['alice approve apps/deployments/ apps/web', 'system:serviceaccount:kube-system:robot list /pods/ /', 'alice update apps/deployments/scale apps/web']);
+    const bob = write(deployments, deployment(1));
+    bob.user = { username: 'bob', groups: [] };
+    assert.match(refusal(() => authz.validate(bob, ctx)).message, /denied request: needs approve$/);
+  });
 });

@@ -3,7 +3,8 @@
  * every ValidatingAdmissionPolicyBinding whose policy matches the request (matching.ts), with the binding's params
  * (paramKind + paramRef by name or selector, parameterNotFoundAction), the policy's matchConditions decide whether
  * it applies, then each validation's CEL expression runs over `object`, `oldObject`, `request`, `params`,
- * `namespaceObject` and the policy's `variables` (evaluated lazily, once each). A failed validation is acted on as
+ * `namespaceObject`, `authorizer` (the server's authorizer, cel/authorizer-library.ts) and the policy's `variables`
+ * (evaluated lazily, once each). A failed validation is acted on as
  * the binding says:
  *   Deny  -> the request is refused: `<resource> "<name>" is forbidden: ValidatingAdmissionPolicy '<p>' with binding
  *            '<b>' denied request: <message>`, reason from the validation (Invalid 422 by default, Forbidden 403,
@@ -27,6 +28,7 @@ import { labelSelectorFromObject, matches } from '../../../api/labels.js';
 import { StatusError, qualifiedResource, type StatusReason } from '../../../api/status.js';
 import { createLogger } from '../../../log/logger.js';
 import { compileCel, isCompileError, type CelProgram } from '../../cel/cel-program.js';
+import { AuthorizerValue, type AuthorizeFn } from '../../cel/authorizer-library.js';
 import { toCel } from '../../cel/values.js';
 import { POLICY_VARIABLES } from '../../registry/validatingadmissionpolicies.js';
 import type { ResourceDefinition } from '../../registry/types.js';
@@ -46,6 +48,8 @@ export type ResolveKind = (group: string, version: string, kind: string) => Reso
 
 export interface ValidatingAdmissionPolicyOptions {
   resolveKind: ResolveKind;
+  /** The server's authorizer, for the `authorizer` variable (null in expressions without it). */
+  authorize?: AuthorizeFn;
 }
 
 interface Failure {
@@ -146,7 +150,9 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingAdmission {
         oldObject: attrs.oldObject === undefined || attrs.operation === 'CREATE' ? null : toCel(attrs.oldObject),
         request: toCel(requestVariable(attrs)),
         namespaceObject: ns ? toCel(ns) : null,
-        authorizer: null,
+        authorizer: this.opts.authorize
+          ? new AuthorizerValue(this.opts.authorize, attrs.user, { group: attrs.resource.group, version: attrs.resource.version, resource: attrs.resource.plural, subresource: attrs.subresource, namespace: attrs.namespace, name: attrs.name })
+          : null,
       };
       return base;
     };
