@@ -29,6 +29,7 @@ import { CLEANUP_FINALIZER, conditionOf, deepEqual, type CrdCondition, type CrdN
 
 const log = createLogger('crd');
 const RETRY_MS = 1000;
+const NAMESPACES_PREFIX = '/registry/core/namespaces/';
 
 export interface CrdControllerOptions {
   cache: WatchCache;
@@ -41,6 +42,7 @@ export interface CrdControllerOptions {
 export class CrdController {
   private readonly prefix: string;
   private watcher: CacheWatcher | undefined;
+  private namespaceWatcher: CacheWatcher | undefined;
   /** What each served CRD was registered from (its spec and storedVersions), so unchanged CRDs are not rebuilt. */
   private readonly served = new Map<string, string>();
   private readonly terminating = new Set<string>();
@@ -55,6 +57,7 @@ export class CrdController {
 
   /** Serves the CRDs the cache holds now (synchronously), then follows its events. Call after the cache started. */
   start(): void {
+    this.followNamespaces();
     const rc = this.opts.cache.resourceFor(this.prefix);
     this.watcher = rc.subscribe(
       (events) => {
@@ -74,6 +77,7 @@ export class CrdController {
   stop(): void {
     this.stopped = true;
     this.watcher?.stop();
+    this.namespaceWatcher?.stop();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }
@@ -81,6 +85,72 @@ export class CrdController {
   /** Waits until no work is queued (tests, benchmarks). */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running.values()]);
+  }
+
+  /**
+   * Custom objects of a namespace being deleted are deleted too. Upstream's namespace controller finds them through
+   * discovery; skiff's empties the built-in kinds it knows, so this loop does the custom ones (a namespace does not
+   * wait for custom objects that finalizers hold). Objects left in a namespace that no longer exists are deleted
+   * at start.
+   */
+  private followNamespaces(): void {
+    const rc = this.opts.cache.resourceFor(NAMESPACES_PREFIX);
+    this.namespaceWatcher?.stop();
+    this.namespaceWatcher = rc.subscribe(
+      (events) => {
+        for (const ev of events) {
+          if (ev.type === 'DELETED' || ev.obj.metadata.deletionTimestamp) void this.emptyNamespace(ev.obj.metadata.name ?? '');
+        }
+        return true;
+      },
+      () => {
+        if (!this.stopped) queueMicrotask(() => this.followNamespaces());
+      },
+    );
+    const live = new Set<string>();
+    for (const item of rc.items.values()) {
+      if (item.obj.metadata.deletionTimestamp) void this.emptyNamespace(item.obj.metadata.name ?? '');
+      else live.add(item.obj.metadata.name ?? '');
+    }
+    // Orphans of namespaces deleted while their CRD was not served (or before this server ran) go too.
+    queueMicrotask(() => {
+      for (const def of this.namespacedCustomStorage()) {
+        const orphaned = new Set<string>();
+        for (const item of this.opts.cache.resourceFor(resourcePrefix(def)).items.values()) {
+          const ns = item.obj.metadata.namespace ?? '';
+          if (ns && !live.has(ns) && !this.opts.cache.resourceFor(NAMESPACES_PREFIX).items.has(`${NAMESPACES_PREFIX}${ns}`)) orphaned.add(ns);
+        }
+        for (const ns of orphaned) void this.emptyNamespace(ns);
+      }
+    });
+  }
+
+  /** The storage-version definitions of the namespaced custom resources served now. */
+  private namespacedCustomStorage(): ResourceDefinition[] {
+    const out: ResourceDefinition[] = [];
+    for (const name of this.served.keys()) {
+      const crd = this.current(name);
+      const storage = crd?.spec.versions.find((v) => v.storage);
+      if (!crd || !storage || crd.spec.scope !== 'Namespaced') continue;
+      const def = this.opts.registry.lookup(crd.spec.group, storage.name, crd.spec.names.plural);
+      if (def) out.push(def);
+    }
+    return out;
+  }
+
+  private async emptyNamespace(namespace: string): Promise<void> {
+    if (!namespace || this.stopped) return;
+    for (const def of this.namespacedCustomStorage()) {
+      const prefix = `${resourcePrefix(def)}${namespace}/`;
+      for (const item of [...this.opts.cache.resourceFor(resourcePrefix(def)).items.values()]) {
+        if (!item.key.startsWith(prefix) || item.obj.metadata.deletionTimestamp) continue;
+        try {
+          await this.opts.ops.delete(def, namespace, item.obj.metadata.name ?? '', { dryRun: false });
+        } catch (err) {
+          if (!isNotFound(err)) log.warn('cannot delete a custom object of a deleted namespace', { key: item.key, err });
+        }
+      }
+    }
   }
 
   private current(name: string): CustomResourceDefinition | undefined {
