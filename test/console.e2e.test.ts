@@ -56,7 +56,7 @@ describe('web console in chromium', { skip, timeout: 120_000 }, () => {
 
   const start = async (listenPort: number) => {
     const args = ['--data-dir', dataDir, '--https-listen-port', String(listenPort), '--bind-address', '127.0.0.1', '--simulate-nodes', '2'];
-    if (withAgent) args.push('--node-name', nodeName, '--runtime', 'process', '--cluster-cidr', CLUSTER_CIDR, '--kubelet-port', '0');
+    if (withAgent) args.push('--node-name', nodeName, '--runtime', 'process', '--cluster-cidr', CLUSTER_CIDR, '--kubelet-port', '0', '--metric-resolution', '2s');
     const s = await spawnServer(args, 60_000, {}, { agent: withAgent });
     if (withAgent) await eventually('the embedded node is ready', async () => /skiff node ready/.test(s.output()) || (s.child.exitCode !== null ? Promise.reject(new Error(s.output())) : false), 60_000);
     return s;
@@ -238,6 +238,16 @@ spec:
     assert.match((await text('last-exit-app')) ?? '', /Last exit code 3 \(Error\)/);
     assert.match((await text('why-restarting')) ?? '', /exited with code 3/);
     await shot('restarts');
+  });
+
+  it('shows a real node\'s usage from metrics.k8s.io', { skip: withAgent ? false : 'needs root for a real node' }, async () => {
+    await eventually('metrics.k8s.io has the node', async () => (await k(['get', '--raw', `/apis/metrics.k8s.io/v1beta1/nodes/${nodeName}`])).code === 0, 30_000);
+    await open('#/nodes');
+    const row = page.locator('[data-testid=nodes] tr', { hasText: nodeName });
+    await row.waitFor({ timeout: 15_000 });
+    // The CPU column: "<used> / <allocatable>", with a number once the node's metrics arrive.
+    const cpu = await row.locator('td').nth(5).textContent({ timeout: 15_000 });
+    assert.match(cpu ?? '', /^(\d+m|\d+\.\d+) \/ \d+/);
   });
 
   it('tells a user without the right to list nodes that it is forbidden, in the server\'s words', async () => {
