@@ -2,11 +2,19 @@
  * The CEL engine behind the CRD code's hook (../crd/validation-rules.ts): compile errors of a version's schema when
  * a CRD is written, and per object write the rules that do not read `oldSelf` (`validate`) and, on updates, the
  * transition rules with the correlated stored values (`validateTransition`). Rules with `optionalOldSelf` read
- * oldSelf, so they run on updates only (upstream also runs them on create, with oldSelf empty).
+ * oldSelf, so they run on updates only (upstream also runs them on create, with oldSelf empty). At the root, `self`
+ * has apiVersion, kind, and metadata.name and generateName only, as upstream.
  */
 import type { FieldError } from '../../api/status.js';
 import type { CompiledValidationRules, ValidationRules } from '../crd/validation-rules.js';
 import { compileSchemaRules, hasCelRules, validateCelRules, type RuleSchema } from './crd-rules.js';
+
+/** At the root, rules see apiVersion, kind and of metadata only name and generateName (upstream's WithTypeAndObjectMeta). */
+function rootView(obj: Record<string, unknown>): Record<string, unknown> {
+  const { metadata, ...rest } = obj;
+  const m = (metadata ?? {}) as Record<string, unknown>;
+  return { ...rest, metadata: { ...(m.name !== undefined ? { name: m.name } : {}), ...(m.generateName !== undefined ? { generateName: m.generateName } : {}) } };
+}
 
 export const celValidationRules: ValidationRules = {
   compile(schema, path) {
@@ -14,8 +22,8 @@ export const celValidationRules: ValidationRules = {
     const errors: FieldError[] = compileSchemaRules(s, path);
     if (errors.length > 0 || !hasCelRules(s)) return { errors, rules: undefined };
     const rules: CompiledValidationRules = {
-      validate: (obj) => validateCelRules(s, obj, undefined, 'plain'),
-      validateTransition: (obj, oldObj) => validateCelRules(s, obj, oldObj, 'transition'),
+      validate: (obj) => validateCelRules(s, rootView(obj), undefined, 'plain'),
+      validateTransition: (obj, oldObj) => validateCelRules(s, rootView(obj), rootView(oldObj), 'transition'),
     };
     return { errors, rules };
   },
