@@ -338,3 +338,24 @@ test('process runtime: mount points it had to create on the host go once the con
   });
   assert.ok(existsSync(hostDir));
 });
+
+test('process runtime: listStates answers what the full lists say (ids, states, labels), as the relist compares them', { skip }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  const sandbox = { ...sandboxConfig(h, join(h.stateDir, 'logs')), labels: { 'io.kubernetes.pod.uid': 'u1' } };
+  const podId = await h.runtime.runPodSandbox(sandbox);
+  const running = await h.runtime.createContainer(podId, { ...containerConfig(['sleep', '3600']), labels: { 'io.kubernetes.pod.uid': 'u1', c: 'a' } }, sandbox);
+  await h.runtime.startContainer(running);
+  const done = await h.runtime.createContainer(podId, { ...containerConfig(['true']), metadata: { name: 'd', attempt: 0 }, logPath: 'd/0.log', labels: { c: 'b' } }, sandbox);
+  await h.runtime.startContainer(done);
+  await waitExited(h.runtime, done);
+  const created = await h.runtime.createContainer(podId, { ...containerConfig(['true']), metadata: { name: 'e', attempt: 0 }, logPath: 'e/0.log' }, sandbox);
+  const full = [...(await h.runtime.listPodSandboxes()), ...(await h.runtime.listContainers())].map((x) => ({ id: x.id, state: x.state, labels: x.labels }));
+  const states = await h.runtime.listStates();
+  const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+  assert.deepEqual([...states].sort(byId), [...full].sort(byId));
+  assert.deepEqual(
+    Object.fromEntries(states.map((s) => [s.id, s.state])),
+    { [podId]: 'ready', [running]: 'running', [done]: 'exited', [created]: 'created' },
+  );
+});

@@ -19,6 +19,7 @@ import { constants as osConstants } from 'node:os';
 import { createLogger } from '../../../log/logger.js';
 import type { PodNetwork } from '../../network/types.js';
 import {
+  isRuntimeError,
   RuntimeError,
   type AuthConfig,
   type ContainerConfig,
@@ -34,6 +35,7 @@ import {
   type PodSandboxStatus,
   type RuntimeCapabilities,
   type RuntimeCondition,
+  type RuntimeObjectState,
   type RuntimeVersion,
   type SandboxFilter,
   type StreamOptions,
@@ -150,6 +152,17 @@ export class ProcessRuntime implements ContainerRuntime {
 
   async podSandboxStatus(id: string): Promise<PodSandboxStatus | undefined> {
     return (await this.listPodSandboxes({ id }))[0];
+  }
+
+  /** What the kubelet's relist compares: ids, states and labels only (a supervisor older than the op answers with lists). */
+  async listStates(): Promise<RuntimeObjectState[]> {
+    try {
+      return await this.shim.request('listStates', {});
+    } catch (err) {
+      if (!isRuntimeError(err, 'Unsupported')) throw err;
+      const [sandboxes, containers] = await Promise.all([this.listPodSandboxes(), this.listContainers()]);
+      return [...sandboxes, ...containers].map((x) => ({ id: x.id, state: x.state, labels: x.labels }));
+    }
   }
 
   async listPodSandboxes(filter?: SandboxFilter): Promise<PodSandboxStatus[]> {

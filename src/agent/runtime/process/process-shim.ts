@@ -220,6 +220,7 @@ export class ProcessShim {
     stopContainer: (args) => this.stopContainer(args.id, args.timeoutSeconds),
     removeContainer: (args) => this.removeContainer(args.id),
     listContainers: (args) => [...this.containers.values()].filter((r) => recordMatches(r, args) && (args.podSandboxId === undefined || r.sandboxId === args.podSandboxId)),
+    listStates: () => [...[...this.sandboxes.values()], ...[...this.containers.values()]].map((r) => ({ id: r.id, state: r.state, labels: r.config.labels })),
     execContext: (args) => this.execContext(args.id),
     stats: (args) => {
       const rec = this.containers.get(args.id);

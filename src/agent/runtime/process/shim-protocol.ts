@@ -9,7 +9,7 @@
  * The records are also the supervisor's files on disk (`sandboxes/<id>.json`, `containers/<id>.json`), which is how a
  * restarted supervisor finds what runs.
  */
-import type { ContainerConfig, ContainerSecurity, ContainerState, PodSandboxConfig, RuntimeErrorCode, SandboxState } from '../types.js';
+import type { ContainerConfig, ContainerSecurity, ContainerState, PodSandboxConfig, RuntimeErrorCode, RuntimeObjectState, SandboxState } from '../types.js';
 import type { PidNamespaceMode } from './spawn-plan.js';
 
 export const SHIM_PROTOCOL_VERSION = 1;
@@ -107,6 +107,11 @@ export interface ShimRequests {
   /** Settles when the container has exited. */
   stopContainer: [{ id: string; timeoutSeconds: number }, ContainerRecord | null];
   removeContainer: [{ id: string }, null];
+  /**
+   * Every sandbox and container as id, state and labels only: the kubelet's relist asks every second, and the full
+   * records (configs with env, mounts, labels) of 100 pods made that ~0.5 MB of JSON each time on both sides.
+   */
+  listStates: [Record<string, never>, RuntimeObjectState[]];
   /** The containers matching every given field (as listSandboxes; podSandboxId: the record's sandboxId). */
   listContainers: [RecordFilter & { podSandboxId?: string }, ContainerRecord[]];
   execContext: [{ id: string }, ExecContext];
