@@ -26,7 +26,8 @@
  *
  * Memory: the server's RSS with the embedded agent, idle and with the pods running, beside the same server with
  * --disable-agent (idle, and holding the same number of bound pods that never run); the process runtime's supervisor,
- * containerd and its shims are reported separately (they are processes of their own).
+ * containerd and its shims are reported separately (they are processes of their own). With --joined-agent the node is
+ * a `skiff agent` process joined to a server without an agent, and its RSS (agent_rss_mb) is measured directly.
  *
  * Everything is cleaned up: pods deleted and gone (their containers stopped by the agent) before the server stops,
  * then the supervisor, containerd's leftover shims, the pods' cgroups, mounts under the data dir, the CNI bridge, the
@@ -40,7 +41,7 @@
  * (epoch ms on both sides): api_to_agent is bound → the agent's informer handed the pod over, agent_to_watch is the
  * PATCH's answer → the bench's watch saw Running. Reported per shape as stats of each phase.
  *
- * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep] [--profile] [--cluster-cidr CIDR]
+ * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep] [--profile] [--cluster-cidr CIDR] [--joined-agent]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -54,7 +55,7 @@ import { airGapImageDir } from '../src/agent/images/image-import.js';
 import { CriRuntime } from '../src/agent/runtime/cri/cri-runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../src/agent/runtime/types.js';
 import { hardCleanAgent, podLeftovers } from '../test/helpers/agent-cleanup.js';
-import { spawnServer, waitExit, type ServerProcess } from '../test/helpers/server-process.js';
+import { spawnAgent, spawnServer, waitExit, type AgentProcess, type ServerProcess } from '../test/helpers/server-process.js';
 
 const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : dflt);
 const runtimes = arg('runtimes', 'process,cri').split(',').filter(Boolean);
@@ -63,6 +64,8 @@ const PODS = Number(arg('pods', '100'));
 const RATES: Record<string, number> = { process: Number(arg('rate', '10')), cri: Number(arg('cri-rate', '3')) };
 const BURST_IN_FLIGHT = 64;
 const PROFILE = process.argv.includes('--profile');
+/** --joined-agent: the node is a `skiff agent` process joined to a server without its own agent (its RSS measured directly). */
+const JOINED = process.argv.includes('--joined-agent');
 /** --cluster-cidr for the bench's server (default: the server's own, 10.42.0.0/16); another range keeps it apart from other clusters on the machine. */
 const CLUSTER_CIDR = arg('cluster-cidr', '');
 const BUSYBOX_IMAGE = 'docker.io/skiff-bench/busybox:local';
@@ -273,9 +276,10 @@ function machineBusyMs(): number {
 
 type CpuSnapshot = Record<string, number>;
 
-/** CPU of the server (with the agent), the runtime's processes and the machine, to difference over a phase. */
-function cpuSnapshot(serverPid: number | undefined, dir: string): CpuSnapshot {
+/** CPU of the server (with the agent), a joined agent, the runtime's processes and the machine, to difference over a phase. */
+function cpuSnapshot(serverPid: number | undefined, dir: string, agentPid?: number): CpuSnapshot {
   const server = cpuOf(serverPid);
+  const agent = agentPid === undefined ? undefined : cpuOf(agentPid);
   const supervisor = cpuOf(readPid(join(dir, 'agent', 'process', 'shim.pid')));
   const containerd = cpuOf(readPid(join(dir, 'agent', 'containerd', 'containerd.pid')));
   return {
@@ -284,6 +288,7 @@ function cpuSnapshot(serverPid: number | undefined, dir: string): CpuSnapshot {
     supervisor: supervisor.self,
     supervisor_children: supervisor.children,
     containerd: containerd.self + containerd.children,
+    ...(agent ? { agent: agent.self, agent_children: agent.children } : {}),
     machine: machineBusyMs(),
   };
 }
@@ -347,13 +352,14 @@ async function stopServer(server: ServerProcess): Promise<void> {
   clearTimeout(killer);
 }
 
-async function waitNodeReady(c: Conn, server: ServerProcess, node: string): Promise<void> {
+/** `output`: the embedded agent's server, or the joined agent. */
+async function waitNodeReady(c: Conn, output: () => string, node: string): Promise<void> {
   const deadline = performance.now() + 120_000;
   for (;;) {
     const r = await request(c, 'GET', `/api/v1/nodes/${node}`);
-    if (r.status === 200 && r.json.spec?.podCIDR && r.json.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True') && /skiff node ready/.test(server.output())) return;
-    if (/embedded node agent did not start/.test(server.output())) throw new Error(`the agent did not start:\n${server.output()}`);
-    if (performance.now() > deadline) throw new Error(`node ${node} not Ready in 120 s:\n${server.output()}`);
+    if (r.status === 200 && r.json.spec?.podCIDR && r.json.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True') && /skiff (node|agent) ready/.test(output())) return;
+    if (/embedded node agent did not start/.test(output())) throw new Error(`the agent did not start:\n${output()}`);
+    if (performance.now() > deadline) throw new Error(`node ${node} not Ready in 120 s:\n${output()}`);
     await sleep(200);
   }
 }
@@ -600,33 +606,46 @@ async function cleanUp(dir: string, uids: string[]): Promise<Record<string, unkn
 async function benchRuntime(runtime: string): Promise<Record<string, unknown>> {
   // Short: containerd's socket path must stay under 108 bytes.
   const dir = await mkdtemp(`/tmp/skpb-${runtime}-`);
+  // A joined agent has a data dir of its own (its runtime's state, its containerd); the embedded one uses the server's.
+  const nodeDir = JOINED ? await mkdtemp(`/tmp/skpa-${runtime}-`) : dir;
   const suffix = randomBytes(3).toString('hex');
   const node = `bench-${runtime}-${suffix}`;
   const namespaces = [`paced-${suffix}`, `burst-${suffix}`];
   const uids: string[] = [];
   let server: ServerProcess | undefined;
+  let agent: AgentProcess | undefined;
   let cleanup: Record<string, unknown> = {};
   try {
     if (runtime === 'cri') {
       // The air-gap directory: the agent imports it at start, so the image is cached before the first pod.
-      await mkdir(airGapImageDir(dir), { recursive: true });
-      await writeFile(join(airGapImageDir(dir), 'busybox.tar'), (await buildBusyboxImage(BUSYBOX_IMAGE)).archive);
+      await mkdir(airGapImageDir(nodeDir), { recursive: true });
+      await writeFile(join(airGapImageDir(nodeDir), 'busybox.tar'), (await buildBusyboxImage(BUSYBOX_IMAGE)).archive);
     }
-    const started = await startServer(dir, ['--runtime', runtime, '--node-name', node, '--kubelet-port', '0', ...(CLUSTER_CIDR ? ['--cluster-cidr', CLUSTER_CIDR] : []), ...(PROFILE ? ['--debug'] : [])], true);
+    const cidr = CLUSTER_CIDR ? ['--cluster-cidr', CLUSTER_CIDR] : [];
+    const nodeArgs = ['--runtime', runtime, '--node-name', node, '--kubelet-port', '0', ...(PROFILE ? ['--debug'] : [])];
+    const started = await startServer(dir, JOINED ? cidr : [...nodeArgs, ...cidr], !JOINED);
     server = started.server;
     const c = started.c;
-    await waitNodeReady(c, server, node);
+    if (JOINED) {
+      const token = (await readFile(join(dir, 'server', 'token'), 'utf8')).trim();
+      const joined = spawnAgent(['--server', server.url, '--token', token, '--data-dir', nodeDir, ...nodeArgs], 120_000);
+      agent = joined.agent;
+      await joined.ready;
+    }
+    const nodeOutput = agent ? agent.output : server.output;
+    await waitNodeReady(c, nodeOutput, node);
     await sleep(3000);
-    const memory: Record<string, unknown> = { idle: { server_rss_mb: rssMb(server.child.pid), ...runtimeRss(dir) } };
-    const result: Record<string, any> = { runtime, memory };
+    const rss = () => ({ server_rss_mb: rssMb(server!.child.pid), ...(agent ? { agent_rss_mb: rssMb(agent.child.pid) } : {}), ...runtimeRss(nodeDir) });
+    const memory: Record<string, unknown> = { idle: rss() };
+    const result: Record<string, any> = { runtime, node: JOINED ? 'joined skiff agent' : 'embedded in skiff server', memory };
     for (const [i, shape] of (['paced', 'burst'] as const).entries()) {
       const baseline =
         runtime === 'cri'
-          ? { cri_calls_ms: await criBaseline(dir, shape, uids) }
+          ? { cri_calls_ms: await criBaseline(nodeDir, shape, uids) }
           : { spawn_ms: await spawnBaseline(WORKLOAD, shape), unshare_spawn_ms: await spawnBaseline([...UNSHARE, ...WORKLOAD], shape) };
       // Memory with every pod running: sampled once the burst's pods all run, before they are deleted.
-      const pods = await runPods(c, node, runtime, namespaces[i]!, shape, () => cpuSnapshot(server!.child.pid, dir), () => {
-        if (shape === 'burst') memory[`with_${PODS}_pods`] = { server_rss_mb: rssMb(server!.child.pid), ...runtimeRss(dir) };
+      const pods = await runPods(c, node, runtime, namespaces[i]!, shape, () => cpuSnapshot(server!.child.pid, nodeDir, agent?.child.pid), () => {
+        if (shape === 'burst') memory[`with_${PODS}_pods`] = rss();
       });
       uids.push(...pods.uids);
       const ref = runtime === 'cri' ? baseline.cri_calls_ms! : baseline.unshare_spawn_ms!;
@@ -634,13 +653,22 @@ async function benchRuntime(runtime: string): Promise<Record<string, unknown>> {
         pods: { running_ms: pods.running_ms, ready_ms: pods.ready_ms, ...(pods.all_running_ms !== undefined ? { all_running_ms: pods.all_running_ms } : {}), cpu_ms_per_pod: pods.cpu_ms_per_pod },
         baseline,
         ratio_running_over_baseline: { p50: ratio(pods.running_ms.p50, ref.p50), p99: ratio(pods.running_ms.p99, ref.p99) },
-        ...(PROFILE ? { profile_ms: profileOf(server.output(), pods.epochs) } : {}),
+        ...(PROFILE ? { profile_ms: profileOf(nodeOutput(), pods.epochs) } : {}),
       };
     }
     return result;
   } finally {
+    if (agent) {
+      agent.child.kill('SIGTERM');
+      const killer = setTimeout(() => agent!.child.kill('SIGKILL'), 30_000);
+      await agent.exited;
+      clearTimeout(killer);
+    }
     if (server) await stopServer(server);
-    if (!process.argv.includes('--keep')) cleanup = await cleanUp(dir, uids);
+    if (!process.argv.includes('--keep')) {
+      cleanup = await cleanUp(nodeDir, uids);
+      if (nodeDir !== dir) await rm(dir, { recursive: true, force: true });
+    }
     if (Object.keys(cleanup).length) process.stderr.write(`pod-start: cleanup after ${runtime}: ${JSON.stringify(cleanup)}\n`);
   }
 }
@@ -675,6 +703,7 @@ async function main() {
   for (const runtime of runtimes) results.push(await benchRuntime(runtime));
   const cp = await controlPlaneOnly();
   for (const r of results as Array<Record<string, any>>) {
+    if (JOINED) continue; // agent_rss_mb is measured directly
     const peak = r.memory[`with_${PODS}_pods`] ?? {};
     r.memory.agent_rss_mb_estimate = {
       idle: (r.memory.idle.server_rss_mb ?? 0) - (cp.idle_rss_mb ?? 0),
