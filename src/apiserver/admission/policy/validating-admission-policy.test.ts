@@ -134,4 +134,12 @@ describe('ValidatingAdmissionPolicy plugin', () => {
     bob.user = { username: 'bob', groups: [] };
     assert.match(refusal(() => authz.validate(bob, ctx)).message, /denied request: needs approve$/);
   });
+
+  test('auditAnnotations are evaluated; an error in one follows failurePolicy', () => {
+    const spec = (failurePolicy: string, valueExpression: string) => ({ failurePolicy, matchConstraints: deploymentRules, auditAnnotations: [{ key: 'replicas', valueExpression }] });
+    const ok = context([policy('p', spec('Fail', "'replicas=' + string(object.spec.replicas)")), binding('b', { policyName: 'p', validationActions: ['Audit'] })]);
+    assert.equal(plugin.validate(write(deployments, deployment(3)), ok), undefined);
+    const broken = context([policy('p', spec('Fail', 'string(object.spec.nope)')), binding('b', { policyName: 'p', validationActions: ['Deny'] })]);
+    assert.match(refusal(() => plugin.validate(write(deployments, deployment(3)), broken)).message, /denied request: valueExpression 'string\(object\.spec\.nope\)' resulted in error: no such key: nope$/);
+  });
 });

@@ -12,6 +12,7 @@
  *   Warn  -> a `Warning` header: `Validation failed for ValidatingAdmissionPolicy '<p>' with binding '<b>': <message>`;
  *   Audit -> upstream's audit annotation `validation.policy.admission.k8s.io/validation_failure` (logged with the
  *            object's key: skiff's audit log does not carry admission annotations yet).
+ * auditAnnotations are evaluated for every matching binding and logged (`<policy>/<key>`).
  * An expression that fails to evaluate, a missing param or binding misconfiguration follow the policy's
  * failurePolicy: Fail denies (with the error as the message), Ignore skips the binding.
  *
@@ -244,6 +245,19 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingAdmission {
       for (const v of spec.validations ?? []) {
         const f = evaluateValidation(v, activation);
         if (f) failures.push(f);
+      }
+      for (const a of spec.auditAnnotations ?? []) {
+        const p = compileCel(a.valueExpression, POLICY_VARIABLES, 'string-or-null');
+        if (isCompileError(p)) throw new PolicyError(`compilation error: ${p.message}`);
+        let value: unknown;
+        try {
+          value = p.evaluate(activation.get());
+        } catch (err) {
+          throw new PolicyError(`valueExpression '${a.valueExpression}' resulted in error: ${(err as Error).message}`);
+        }
+        // Upstream publishes `<policy>/<key>` in the request's audit event; skiff's audit events do not carry admission
+        // annotations yet, so the value is logged with the object's key. Null or empty values are omitted.
+        if (typeof value === 'string' && value !== '') log.info('audit annotation', { annotation: `${policy.metadata?.name}/${a.key}`, value: value.slice(0, 10 * 1024), resource: attrs.resource.plural, key: `${attrs.namespace}/${attrs.name}` });
       }
     }
     return failures;
