@@ -15,7 +15,7 @@ import { defaultBuildIncludes, parseGoFile } from './parse-go-file.js';
 const API_PACKAGES = [
   'core/v1', 'apps/v1', 'batch/v1', 'autoscaling/v1', 'autoscaling/v2', 'coordination/v1', 'discovery/v1',
   'events/v1', 'rbac/v1', 'storage/v1', 'networking/v1', 'policy/v1', 'scheduling/v1', 'authentication/v1',
-  'authorization/v1', 'certificates/v1', 'admissionregistration/v1',
+  'authorization/v1', 'certificates/v1', 'admissionregistration/v1', 'node/v1', 'flowcontrol/v1',
 ];
 /** Packages read from kubernetes/apimachinery (import path k8s.io/apimachinery/<dir>). */
 const APIMACHINERY_PACKAGES = ['pkg/apis/meta/v1', 'pkg/types'];
@@ -25,6 +25,7 @@ const ROOT_KINDS: Record<string, string[]> = {
   'core/v1': [
     'Namespace', 'Pod', 'Service', 'Endpoints', 'Node', 'ConfigMap', 'Secret', 'Event', 'ServiceAccount',
     'PersistentVolume', 'PersistentVolumeClaim', 'ResourceQuota', 'LimitRange', 'Binding',
+    'ReplicationController', 'PodTemplate',
   ],
   'apps/v1': ['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision'],
   'batch/v1': ['Job', 'CronJob'],
@@ -34,10 +35,12 @@ const ROOT_KINDS: Record<string, string[]> = {
   'discovery/v1': ['EndpointSlice'],
   'events/v1': ['Event'],
   'rbac/v1': ['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'],
-  'storage/v1': ['StorageClass'],
+  'storage/v1': ['StorageClass', 'CSIDriver', 'CSINode', 'CSIStorageCapacity', 'VolumeAttachment'],
   'networking/v1': ['Ingress', 'IngressClass', 'NetworkPolicy'],
   'policy/v1': ['PodDisruptionBudget', 'Eviction'],
   'scheduling/v1': ['PriorityClass'],
+  'node/v1': ['RuntimeClass'],
+  'flowcontrol/v1': ['FlowSchema', 'PriorityLevelConfiguration'],
   'authorization/v1': ['LocalSubjectAccessReview', 'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SubjectAccessReview'],
   // TokenRequest: the serviceaccounts/token subresource (`kubectl create token`, projected tokens).
   'authentication/v1': ['SelfSubjectReview', 'TokenReview', 'TokenRequest'],

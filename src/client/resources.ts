@@ -36,6 +36,9 @@ export const ClusterRoleBindings = rt('rbac.authorization.k8s.io', 'v1', 'cluste
 export const Ingresses = rt('networking.k8s.io', 'v1', 'ingresses', 'Ingress');
 export const IngressClasses = rt('networking.k8s.io', 'v1', 'ingressclasses', 'IngressClass', false);
 export const NetworkPolicies = rt('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy');
+export const ReplicationControllers = rt('', 'v1', 'replicationcontrollers', 'ReplicationController');
+export const PodTemplates = rt('', 'v1', 'podtemplates', 'PodTemplate');
+export const CSIStorageCapacities = rt('storage.k8s.io', 'v1', 'csistoragecapacities', 'CSIStorageCapacity');
 
 /** Every type above, for components (the garbage collector, the namespace controller) that walk all of them. */
 export const allResourceTypes: ResourceType[] = [
@@ -43,4 +46,5 @@ export const allResourceTypes: ResourceType[] = [
   PersistentVolumeClaims, ResourceQuotas, LimitRanges, Deployments, ReplicaSets, StatefulSets, DaemonSets,
   ControllerRevisions, Jobs, CronJobs, HorizontalPodAutoscalers, Leases, EndpointSlices, PodDisruptionBudgets,
   PriorityClasses, StorageClasses, Roles, RoleBindings, ClusterRoles, ClusterRoleBindings, Ingresses, NetworkPolicies,
+  ReplicationControllers, PodTemplates, CSIStorageCapacities,
 ];

@@ -7,11 +7,11 @@
  */
 import type { LabelSelector } from 'kubernetes-types/meta/v1.js';
 import type { KubeObject } from '../../api/object.js';
-import type { ResourceType } from '../../client/types.js';
+import { ReplicationControllers } from '../../client/resources.js';
 import type { ControllerContext } from '../controller.js';
 import { ReplicaSetController, type ReplicaSetControllerOptions, type ReplicatedKind } from '../replicaset/replicaset-controller.js';
 
-export const ReplicationControllers: ResourceType = { group: '', version: 'v1', resource: 'replicationcontrollers', kind: 'ReplicationController', namespaced: true };
+export { ReplicationControllers };
 
 /** Component name on the Events this controller records (upstream's "replication-controller"). */
 export const REPLICATION_CONTROLLER_COMPONENT = 'replication-controller';
