@@ -246,8 +246,44 @@ spec:
     const row = page.locator('[data-testid=nodes] tr', { hasText: nodeName });
     await row.waitFor({ timeout: 15_000 });
     // The CPU column: "<used> / <allocatable>", with a number once the node's metrics arrive.
-    const cpu = await row.locator('td').nth(5).textContent({ timeout: 15_000 });
-    assert.match(cpu ?? '', /^(\d+m|\d+\.\d+) \/ \d+/);
+    const cell = row.locator('td').nth(5);
+    const cpu = await eventually('the CPU column shows usage', async () => {
+      const t = (await cell.textContent()) ?? '';
+      return /^(\d+m|\d+\.\d+) \/ \d+/.test(t) ? t : undefined;
+    }, 15_000);
+    assert.match(cpu, /^(\d+m|\d+\.\d+) \/ \d+/);
+  });
+
+  it('applies YAML server-side: each document\'s outcome or Status, conflicts refused until forced', async () => {
+    await open('#/apply');
+    await page.fill('[data-testid=apply-yaml]', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-console}\ndata: {greeting: hello}\n---\napiVersion: v1\nkind: Nope\nmetadata: {name: x}\n---\nkind: [unclosed\n');
+    await page.click('[data-testid=apply]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=apply-results] li').length === 3, undefined, { timeout: 15_000 });
+    const results = await page.$$eval('[data-testid=apply-results] li', (lis) => lis.map((li) => li.textContent ?? ''));
+    assert.equal(results[0], 'ConfigMap/from-console applied');
+    assert.match(results[1]!, /^Nope\/x: NotFound \(404\): no matches for kind "Nope" in version "v1"$/);
+    assert.match(results[2]!, /^invalid YAML: /);
+    const cm = await k.json(['get', 'configmap', 'from-console', '--show-managed-fields']);
+    assert.equal(cm.data.greeting, 'hello');
+    assert.deepEqual(cm.metadata.managedFields.map((f: { manager: string; operation: string }) => `${f.manager}/${f.operation}`), ['skiff-console/Apply']);
+
+    // The Deployment's YAML tab: replicas belong to kubectl's manager, so a change conflicts until forced.
+    await open('#/deployments/default/web');
+    await page.click('[data-testid=tab-yaml]');
+    await page.waitForFunction(() => (document.querySelector('[data-testid=yaml]')?.value ?? '').includes('kind: Deployment'), undefined, { timeout: 15_000 });
+    const yaml = await page.inputValue('[data-testid=yaml]');
+    assert.ok(!yaml.includes('managedFields'), 'managedFields are left out of the view');
+    await page.fill('[data-testid=yaml]', yaml.replace(/^  replicas: 3$/m, '  replicas: 2'));
+    await page.click('[data-testid=yaml-apply]');
+    await page.waitForFunction(() => /^Conflict \(409\): /.test(document.querySelector('[data-testid=yaml-message]')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    assert.match((await text('yaml-message')) ?? '', /conflict with "kubectl[^"]*".*\.spec\.replicas/);
+    await page.check('text=force conflicts');
+    await page.click('[data-testid=yaml-apply]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=yaml-message]')?.textContent === 'Applied.', undefined, { timeout: 15_000 });
+    assert.equal((await k.json(['get', 'deployment', 'web'])).spec.replicas, 2);
+    await shot('yaml-applied');
+    const back = await k(['scale', 'deployment/web', '--replicas=3']);
+    assert.equal(back.code, 0, back.stderr);
   });
 
   it('tells a user without the right to list nodes that it is forbidden, in the server\'s words', async () => {
