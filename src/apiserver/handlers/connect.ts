@@ -9,6 +9,7 @@ import { badRequest, methodNotAllowed, StatusError } from '../../api/status.js';
 import type { UserInfo } from '../auth/user-info.js';
 import type { SubresourceDefinition } from '../registry/types.js';
 import type { ApiRequest, RequestScope } from './scope.js';
+import { parseBool } from './decode.js';
 
 export interface ConnectRequest {
   req: IncomingMessage;
@@ -88,6 +89,9 @@ export async function connectResource(scope: RequestScope, r: ApiRequest, sub: S
     ({ scheme, name, port } = parsed);
   }
   const item = await scope.ops.get(def, r.info.namespace, name);
+  // CONNECT admission (webhooks, policies) sees the options object; pods/log is a streaming GET upstream, not admitted.
+  const options = connectOptions(def.kind, sub.name, r.query);
+  if (options) await scope.ops.admitConnect(def, r.info.namespace, name, sub.name, options, { user: r.user });
   const key = `${def.plural}/${sub.name}`;
   const target = targets.get(key);
   if (!target) {
@@ -101,4 +105,33 @@ export async function connectResource(scope: RequestScope, r: ApiRequest, sub: S
   // Only the proxies of pods and services read it; the others keep their path as it came.
   const restPath = sub.connect.schemeNamePort ? decodePath(restPathOf(new URL(r.req.url ?? '/', 'https://skiff').pathname, rest.length)) : '';
   await target({ req: r.req, res: r.res, user: r.user, object: item.obj, subresource: sub.name, rest, restPath, query: r.query, scheme, port });
+}
+
+/** The options object upstream decodes from a connect request's query (PodExecOptions, ...), or undefined for pods/log. */
+export function connectOptions(kind: string, subresource: string, query: URLSearchParams): KubeObject | undefined {
+  // Decoded as upstream's parameter codec does (Go's strconv.ParseBool): `stdin=yes` is 400, not false.
+  const bool = (k: string) => parseBool(k, query.get(k)) ?? false;
+  const object = (optionsKind: string, fields: Record<string, unknown>): KubeObject => {
+    const out: Record<string, unknown> = { kind: optionsKind, apiVersion: 'v1' };
+    for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0)) out[k] = v;
+    return out as unknown as KubeObject;
+  };
+  const container = query.get('container') ?? undefined;
+  const path = query.get('path') ?? undefined;
+  switch (`${kind}/${subresource}`) {
+    case 'Pod/exec':
+      return object('PodExecOptions', { stdin: bool('stdin'), stdout: bool('stdout'), stderr: bool('stderr'), tty: bool('tty'), container, command: query.getAll('command') });
+    case 'Pod/attach':
+      return object('PodAttachOptions', { stdin: bool('stdin'), stdout: bool('stdout'), stderr: bool('stderr'), tty: bool('tty'), container });
+    case 'Pod/portforward':
+      return object('PodPortForwardOptions', { ports: query.getAll('ports').map(Number).filter((p) => Number.isInteger(p)) });
+    case 'Pod/proxy':
+      return object('PodProxyOptions', { path });
+    case 'Service/proxy':
+      return object('ServiceProxyOptions', { path });
+    case 'Node/proxy':
+      return object('NodeProxyOptions', { path });
+    default:
+      return undefined;
+  }
 }
