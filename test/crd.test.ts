@@ -134,6 +134,10 @@ describe('CustomResourceDefinitions end-to-end', { skip }, () => {
     assert.match(rows.find((r) => r.startsWith('w1'))!, /^w1\s+S\s+1\s+\d+s$/);
     const all = await ok(['get', 'all', '-o', 'name']);
     assert.ok(all.includes('widget.example.com/w1'), all);
+    assert.match(await ok(['explain', 'crd.spec.versions.subresources.scale']), /specReplicasPath\s+<string> -required-/);
+    const typo = await k(['apply', '-f', '-'], { input: WIDGET_CRD.replace('  scope: Namespaced', '  scope: Namespaced\n  scoep: Cluster') });
+    assert.notEqual(typo.code, 0);
+    assert.match(typo.stderr, /unknown field "spec\.scoep"/);
     const explain = await ok(['explain', 'widgets.spec']);
     assert.match(explain, /size\s+<string> -required-/);
     assert.match(explain, /How big the widget is/);

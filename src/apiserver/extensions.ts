@@ -18,10 +18,11 @@ export function defaultExtensions(resources: readonly ResourceDefinition[] | Res
     applyPatch: (contentType, original, patch, def) => {
       // Kinds without a compiled-in schema (custom resources) take JSON and merge patches and apply, never strategic
       // merge patch: upstream's 415 lists what they take.
-      if (def.customSchema && contentType.split(';', 1)[0].trim().toLowerCase() === PatchContentType.strategic) {
+      const custom = def.customSchema && !def.customSchema.acceptsStrategicMerge;
+      if (custom && contentType.split(';', 1)[0].trim().toLowerCase() === PatchContentType.strategic) {
         throw unsupportedPatchType([PatchContentType.json, PatchContentType.merge, PatchContentType.applyYaml]);
       }
-      return applyPatch(contentType, original, patch, def.customSchema ? undefined : def.schemaName);
+      return applyPatch(contentType, original, patch, custom ? undefined : def.schemaName);
     },
     checkDecoded: (def, obj) => {
       if (!def.customSchema) return checkDecoded(def.schemaName, obj);

@@ -7,7 +7,9 @@ import { nameIsDNSSubdomain } from '../../api/validation.js';
 import { rfc3339 } from '../../api/time.js';
 import { defaultCrd, validateCrd, validateCrdUpdate } from '../crd/crd-validation.js';
 import { CLEANUP_FINALIZER, CRD_GROUP, type CustomResourceDefinition } from '../crd/json-schema.js';
-import { withQualifiedFinalizers } from '../crd/custom-resource.js';
+import { publishedSchema, withQualifiedFinalizers } from '../crd/custom-resource.js';
+import { CRD_SCHEMA } from '../crd/crd-schema.js';
+import { pruneObject } from '../crd/prune-default.js';
 import { defineResource } from './define-resource.js';
 import { createdAtPrinter } from './table-columns.js';
 
@@ -52,3 +54,5 @@ export const customresourcedefinitions = withQualifiedFinalizers(defineResource(
   },
   printer: createdAtPrinter,
 }));
+// Published for kubectl explain, and pruned to on decode (fieldValidation reports misspelt fields).
+customresourcedefinitions.customSchema = { openApi: publishedSchema(CRD_SCHEMA, true), prune: (obj) => pruneObject(CRD_SCHEMA, obj), acceptsStrategicMerge: true };

@@ -172,7 +172,12 @@ export interface ResourceDefinition {
    * OpenAPI v3 schema as published; `prune` drops the fields that schema does not specify from a decoded object
    * (mutates it) and returns their paths, for fieldValidation's unknown-field warnings and errors.
    */
-  customSchema?: { openApi: Record<string, unknown>; prune(obj: Record<string, unknown>): string[] };
+  customSchema?: {
+    openApi: Record<string, unknown>;
+    prune(obj: Record<string, unknown>): string[];
+    /** True for a built-in kind described here rather than in the table (CustomResourceDefinition): no 415 for SMP. */
+    acceptsStrategicMerge?: boolean;
+  };
   /**
    * Set for create-only resources that are computed and never stored (access reviews, `auth whoami`):
    * returns the response object for a POSTed request object on behalf of the user.
