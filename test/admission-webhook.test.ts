@@ -224,6 +224,25 @@ describe('admission webhooks end-to-end', { skip }, () => {
     assert.equal((await k(['create', 'configmap', 'unblocked', '-n', 'webhook-e2e'])).code, 0);
   });
 
+  it('CONNECT: kubectl exec is sent to a webhook for pods/exec with the PodExecOptions, and refused by it', async () => {
+    await apply(JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'shell', namespace: 'webhook-e2e' }, spec: { containers: [{ name: 'main', image: 'busybox' }] } }));
+    await apply(configYaml('ValidatingWebhookConfiguration', 'no-exec', hook.caBundle, [{ name: 'noexec.webhooks.skiff.test', url: hook.url('/deny-all'), operations: ['CONNECT'], resources: ['pods/exec'] }]));
+    const r = await k(['exec', 'shell', '-n', 'webhook-e2e', '-c', 'main', '--', 'ls', '/']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /admission webhook "noexec.webhooks.skiff.test" denied the request: CONNECT of pods\/exec is not allowed/);
+    const review = hook.reviews.filter((x) => x.path === '/deny-all').at(-1)!.request;
+    assert.equal(review.operation, 'CONNECT');
+    assert.equal(review.subResource, 'exec');
+    assert.deepEqual(review.object, { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: true, container: 'main', command: ['ls', '/'] });
+    assert.equal(review.options, null);
+    await remove('validatingwebhookconfiguration', 'no-exec');
+    // Without the webhook the request gets past admission (to the node proxy, which finds the pod on no node).
+    const calls = hook.reviews.length;
+    const wire = await s.request('POST', '/api/v1/namespaces/webhook-e2e/pods/shell/exec?command=ls&stdout=true');
+    assert.notEqual(wire.status, 403, wire.text);
+    assert.equal(hook.reviews.length, calls);
+  });
+
   it('bad configurations are refused with 422 and upstream field errors', async () => {
     const p = join(dir, 'bad.json');
     await writeFile(

@@ -291,6 +291,18 @@ export class ResourceOps {
   }
 
   /**
+   * Admission of a CONNECT (pods/exec, attach, portforward, proxy; services/proxy; nodes/proxy) before anything is
+   * connected, as upstream's connect handler admits: `options` is the subresource's options object (PodExecOptions,
+   * ...). Only plugins that list CONNECT see it (webhooks, policies).
+   */
+  async admitConnect(def: ResourceDefinition, namespace: string, name: string, subresource: string, options: KubeObject, opts: { user?: UserInfo }): Promise<void> {
+    const run = this.admission.begin({ operation: 'CONNECT', resource: def, subresource, namespace, name, object: options, user: opts.user ?? LOOPBACK_USER, dryRun: false });
+    await run.mutate();
+    await run.validate();
+    await run.finish(true);
+  }
+
+  /**
    * Read-modify-write with compare-and-swap, retrying on conflicts (GuaranteedUpdate). `mutate` gets the current
    * object (with its resourceVersion) and returns the desired one; a resourceVersion in the result that differs
    * from the current one is a precondition failure (409), as for PUT and for PATCH bodies that carry one.

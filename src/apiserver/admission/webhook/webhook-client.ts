@@ -61,7 +61,7 @@ export function resolveServiceEndpoint(ctx: AdmissionContext, namespace: string,
   if (!svcPort) throw new WebhookCallError(`no service port ${port} found for service "${name}"`);
   const portName = svcPort.name ?? '';
   const candidates: { host: string; port: number }[] = [];
-  for (const slice of ctx.list('discovery.k8s.io', 'endpointslices')) {
+  for (const slice of ctx.list('discovery.k8s.io', 'endpointslices', namespace)) {
     if (slice.metadata.namespace !== namespace || slice.metadata.labels?.['kubernetes.io/service-name'] !== name) continue;
     const s = slice as KubeObject & { ports?: { name?: string; port?: number }[]; endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[] };
     const p = (s.ports ?? []).find((sp) => (sp.name ?? '') === portName);

@@ -3,6 +3,7 @@
  * 127.0.0.1, the extra addresses and DNS names asked for), answering AdmissionReviews by path:
  *   /allow            allowed
  *   /deny             refused (code 403) when the object's name starts with `bad`, allowed otherwise
+ *   /deny-all         refused (code 403), whatever the request
  *   /mutate           adds the label `mutated-by=webhook` (JSONPatch)
  *   /mutate-again     adds `annotated=<count of labels>` each time it is called (reinvocation tests)
  *   /warn             allowed, with a warning
@@ -61,6 +62,8 @@ export async function startTestWebhookServer(opts: { host?: string; ips?: string
         case '/deny':
           if (String(obj.metadata?.name ?? '').startsWith('bad')) return answer({ allowed: false, status: { code: 403, reason: 'Forbidden', message: `objects named ${obj.metadata?.name} are not welcome here` } });
           return answer({ allowed: true });
+        case '/deny-all':
+          return answer({ allowed: false, status: { code: 403, reason: 'Forbidden', message: `${request.operation} of ${request.resource?.resource}/${request.subResource ?? ''} is not allowed` } });
         case '/mutate': {
           const ops = obj.metadata?.labels ? [{ op: 'add', path: '/metadata/labels/mutated-by', value: 'webhook' }] : [{ op: 'add', path: '/metadata/labels', value: { 'mutated-by': 'webhook' } }];
           return answer({ allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') });
