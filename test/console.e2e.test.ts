@@ -308,6 +308,22 @@ spec:
     assert.equal(await text('user'), 'system:serviceaccount:kube-system:console-viewer');
   });
 
+  it('needs no token in a browser that holds the kubeconfig\'s client certificate', async () => {
+    const ctx = await browser!.newContext({
+      ignoreHTTPSErrors: true,
+      clientCertificates: [{ origin: `https://127.0.0.1:${port}`, certPath: join(dataDir, 'server/tls/client-admin.crt'), keyPath: join(dataDir, 'server/tls/client-admin.key') }],
+    });
+    try {
+      const certPage = await ctx.newPage();
+      await certPage.goto(`https://127.0.0.1:${port}/console/#/overview`);
+      assert.equal(await certPage.textContent('[data-testid=user]', { timeout: 15_000 }), 'system:admin');
+      assert.equal(await certPage.$('[data-testid=token]'), null, 'no sign-in form');
+      await certPage.waitForFunction(() => Number(document.querySelector('[data-testid=overview-pods]')?.textContent) > 0, undefined, { timeout: 15_000 });
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('reconnects its watches after the server restarts and shows changes made after it', async () => {
     await open('#/deployments/default/web');
     await page.waitForFunction(() => document.querySelector('[data-testid=deploy-desired]')?.textContent === '3', undefined, { timeout: 15_000 });
