@@ -114,6 +114,15 @@ describe('aggregated APIService backed by an HTTPS server', { skip, timeout: 110
       assert.equal(a.spec.service, undefined);
       assert.deepEqual([a.status.conditions[0].type, a.status.conditions[0].status, a.status.conditions[0].reason], ['Available', 'True', 'Local']);
     }
+    // What extension servers read to trust the front proxy (upstream's cluster-authentication-info), and the Role to read it.
+    const auth = await k.json(['get', 'configmap', '-n', 'kube-system', 'extension-apiserver-authentication']);
+    assert.deepEqual(JSON.parse(auth.data['requestheader-allowed-names']), ['system:auth-proxy']);
+    assert.deepEqual(JSON.parse(auth.data['requestheader-username-headers']), ['X-Remote-User']);
+    assert.match(auth.data['requestheader-client-ca-file'], /^-----BEGIN CERTIFICATE-----/);
+    assert.match(auth.data['client-ca-file'], /^-----BEGIN CERTIFICATE-----/);
+    assert.notEqual(auth.data['client-ca-file'], auth.data['requestheader-client-ca-file']);
+    const reader = await k.json(['get', 'role', '-n', 'kube-system', 'extension-apiserver-authentication-reader']);
+    assert.deepEqual(reader.rules[0].resourceNames, ['extension-apiserver-authentication']);
     const table = await k27(['get', 'apiservice', 'v1.apps', '--no-headers']);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^v1\.apps\s+Local\s+True\s+/);

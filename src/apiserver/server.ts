@@ -220,7 +220,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     apiservicesDef && servicesDef && slicesDef
       ? new Aggregator({
           ops,
-          defs: { apiservices: apiservicesDef, services: servicesDef, endpointslices: slicesDef },
+          defs: { apiservices: apiservicesDef, services: servicesDef, endpointslices: slicesDef, configmaps: registry.lookup('', 'v1', 'configmaps') },
+          clientCAPem: opts.tls.ca,
           localGroups: () => servedGroupVersions(registry.all()),
           staticGroups: opts.delegatedGroups,
           ...(opts.frontProxy ? { frontProxy: opts.frontProxy } : {}),

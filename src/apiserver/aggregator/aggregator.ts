@@ -46,8 +46,13 @@ const log = createLogger('kube-aggregator');
 
 export interface AggregatorOptions {
   ops: ResourceOps;
-  /** The definitions it reads and writes: apiservices, services, endpointslices. */
-  defs: { apiservices: ResourceDefinition; services: ResourceDefinition; endpointslices: ResourceDefinition };
+  /** The definitions it reads and writes: apiservices, services, endpointslices (configmaps: see clientCAPem). */
+  defs: { apiservices: ResourceDefinition; services: ResourceDefinition; endpointslices: ResourceDefinition; configmaps?: ResourceDefinition };
+  /**
+   * The cluster CA: with it and `frontProxy`, kube-system/extension-apiserver-authentication is published (upstream's
+   * cluster-authentication-info hook), from which extension servers learn whom to trust for X-Remote-* headers.
+   */
+  clientCAPem?: string;
   /** Group versions this server serves itself (the registry's and the in-process ones), read on every tick. */
   localGroups(): Array<{ group: string; versions: string[] }>;
   /** Group versions served in-process (metrics.k8s.io): always routed and discovered, ahead of APIServices. */
@@ -113,6 +118,7 @@ export class Aggregator {
 
   /** Registers the Local APIServices and runs the first check, then ticks. */
   async start(): Promise<void> {
+    await this.publishAuthenticationInfo();
     await this.tick();
     this.schedule();
   }
@@ -130,6 +136,27 @@ export class Aggregator {
       });
     }
     return this.ticking;
+  }
+
+  /** kube-system/extension-apiserver-authentication: the client CA and the front proxy's request-header settings. */
+  private async publishAuthenticationInfo(): Promise<void> {
+    const { configmaps } = this.o.defs;
+    if (!configmaps || !this.o.clientCAPem || !this.o.frontProxy) return;
+    const data = {
+      'client-ca-file': this.o.clientCAPem,
+      'requestheader-client-ca-file': this.o.frontProxy.caCertPem,
+      'requestheader-allowed-names': JSON.stringify([this.o.frontProxy.clientName]),
+      'requestheader-username-headers': JSON.stringify(['X-Remote-User']),
+      'requestheader-group-headers': JSON.stringify(['X-Remote-Group']),
+      'requestheader-extra-headers-prefix': JSON.stringify(['X-Remote-Extra-']),
+    };
+    const name = 'extension-apiserver-authentication';
+    try {
+      await this.o.ops.create(configmaps, 'kube-system', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'kube-system' }, data }, { dryRun: false });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      await this.o.ops.update(configmaps, 'kube-system', name, (c) => ({ ...c, data }), { dryRun: false });
+    }
   }
 
   private schedule(): void {

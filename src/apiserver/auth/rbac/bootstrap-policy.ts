@@ -482,6 +482,14 @@ export const bootstrapRoles: Role[] = [
     metadata: { name: SKIFF_CLUSTER_DNS_ROLE, namespace: 'kube-system', labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } },
     rules: [r(['get', 'create'], [''], ['services']), r(['get', 'list', 'create', 'update', 'delete'], ['discovery.k8s.io'], ['endpointslices'])],
   },
+  // Upstream's namespace-roles.yaml: extension API servers bind their service accounts to it to read the front proxy's
+  // settings (apiserver/aggregator/: the extension-apiserver-authentication ConfigMap).
+  {
+    apiVersion: `${RBAC}/v1`,
+    kind: 'Role',
+    metadata: { name: 'extension-apiserver-authentication-reader', namespace: 'kube-system', labels: { ...BOOTSTRAP_LABEL }, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } },
+    rules: [{ verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['configmaps'], resourceNames: ['extension-apiserver-authentication'] }],
+  },
   ...Object.entries(skiffControllerNamespacedRules).map(
     ([name, [namespace, rules]]): Role => ({
       apiVersion: `${RBAC}/v1`,
