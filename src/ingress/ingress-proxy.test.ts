@@ -53,8 +53,9 @@ function backend(name: string): Promise<http.Server> {
 }
 const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
 
-function selfSigned(dir: string, cn: string): { cert: string; key: string } {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, `${cn}.key`), '-out', join(dir, `${cn}.crt`), '-subj', `/CN=${cn}`, '-days', '2', '-addext', `subjectAltName=DNS:${cn}`], { stdio: 'ignore' });
+function selfSigned(dir: string, cn: string, keyType: 'ec' | 'rsa' = 'ec'): { cert: string; key: string } {
+  const newkey = keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
+  execFileSync('openssl', ['req', '-x509', ...newkey, '-nodes', '-keyout', join(dir, `${cn}.key`), '-out', join(dir, `${cn}.crt`), '-subj', `/CN=${cn}`, '-days', '2', '-addext', `subjectAltName=DNS:${cn}`], { stdio: 'ignore' });
   return { cert: readFileSync(join(dir, `${cn}.crt`), 'utf8'), key: readFileSync(join(dir, `${cn}.key`), 'utf8') };
 }
 
@@ -71,9 +72,9 @@ function request(port: number, host: string, path: string, agent?: http.Agent, b
   });
 }
 
-function peerCN(port: number, servername: string): Promise<string> {
+function peerCN(port: number, servername: string, opts: tls.ConnectionOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+    const s = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ...opts }, () => {
       const cn = s.getPeerCertificate().subject?.CN;
       s.end();
       resolve(Array.isArray(cn) ? cn[0]! : (cn ?? ''));
@@ -88,17 +89,22 @@ describe('IngressProxy', () => {
   let proxy: IngressProxy;
   let dir: string;
   let secureCert: { cert: string; key: string };
+  let rsaCert: { cert: string; key: string };
 
   const inputs = (aPort: number, routeBetaTo = 'b'): RouteInputs => {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     const ing: Ingress = {
       metadata: { namespace: 'ns', name: 'i' },
       spec: {
-        tls: [{ hosts: ['secure.test'], secretName: 'secure' }],
+        tls: [
+          { hosts: ['secure.test'], secretName: 'secure' },
+          { hosts: ['rsa.test'], secretName: 'rsa' },
+        ],
         rules: [
           { host: 'alpha.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'a', port: { number: 80 } } } }, { path: '/none', pathType: 'Prefix', backend: { service: { name: 'none', port: { number: 80 } } } }] } },
           { host: 'beta.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: routeBetaTo, port: { number: 80 } } } }] } },
           { host: 'secure.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'a', port: { number: 80 } } } }] } },
+          { host: 'rsa.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'a', port: { number: 80 } } } }] } },
         ],
       },
     };
@@ -109,13 +115,17 @@ describe('IngressProxy', () => {
       classes: [{ metadata: { name: 'skiff', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } }, spec: { controller: 'skiff.dev/ingress' } }],
       services: [svc('a'), svc('b'), svc('none')],
       endpointSlices: [slice('a', aPort), slice('b', portOf(b))],
-      secrets: [{ metadata: { namespace: 'ns', name: 'secure' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(secureCert.cert), 'tls.key': b64(secureCert.key) } }],
+      secrets: [
+        { metadata: { namespace: 'ns', name: 'secure' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(secureCert.cert), 'tls.key': b64(secureCert.key) } },
+        { metadata: { namespace: 'ns', name: 'rsa' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(rsaCert.cert), 'tls.key': b64(rsaCert.key) } },
+      ],
     };
   };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'skiff-ingress-proxy-'));
     secureCert = selfSigned(dir, 'secure.test');
+    rsaCert = selfSigned(dir, 'rsa.test', 'rsa');
     a = await backend('alpha');
     b = await backend('beta');
     proxy = new IngressProxy({ bindAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, defaultCertificate: await createDefaultCertificate() });
@@ -189,6 +199,29 @@ describe('IngressProxy', () => {
     // Not execFileSync: the proxy runs in this process and must keep answering.
     const { stdout: out } = await promisify(execFile)('curl', ['-sk', '--resolve', `secure.test:${proxy.httpsPort}:127.0.0.1`, `https://secure.test:${proxy.httpsPort}/s`], { encoding: 'utf8' });
     assert.equal(JSON.parse(out).headers['x-forwarded-proto'], 'https');
+  });
+
+  it("HTTPS: a Secret's certificate whatever its key type and the client's preference; the default without a name; plain HTTP is closed", async () => {
+    // An RSA Secret behind the EC default certificate, for clients that prefer ECDSA (Node, curl, browsers) ...
+    assert.equal(await peerCN(proxy.httpsPort, 'rsa.test'), 'rsa.test');
+    assert.equal(await peerCN(proxy.httpsPort, 'rsa.test', { maxVersion: 'TLSv1.2' }), 'rsa.test');
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const c = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${proxy.httpsPort}`, '-servername', 'rsa.test'], { encoding: 'utf8', timeout: 20_000 }, (err, out) => (err && !out ? reject(err) : resolve(out)));
+      c.stdin?.end();
+    });
+    assert.match(stdout, /subject=CN ?= ?rsa\.test/);
+    // ... and an EC Secret for a client that prefers RSA-PSS (Go's order).
+    assert.equal(await peerCN(proxy.httpsPort, 'secure.test', { sigalgs: 'rsa_pss_rsae_sha256:ecdsa_secp256r1_sha256:rsa_pkcs1_sha256' }), 'secure.test');
+    assert.equal(await peerCN(proxy.httpsPort, 'RSA.Test'), 'rsa.test', 'names are case-insensitive');
+    assert.equal(await peerCN(proxy.httpsPort, ''), DEFAULT_CERTIFICATE_CN);
+    const plain = await new Promise<string>((resolve) => {
+      const c = net.connect(proxy.httpsPort, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nHost: rsa.test\r\n\r\n'));
+      let got = '';
+      c.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      c.on('error', () => {});
+      c.on('close', () => resolve(got));
+    });
+    assert.ok(!plain.includes('200'), 'plain HTTP to the TLS port is not served');
   });
 
   it('streams a large upload to the backend and its answer back', async () => {

@@ -6,7 +6,10 @@
  * - X-Forwarded-For (appended), -Proto, -Host and -Port, as Traefik sets them;
  * - WebSocket and other Upgrade requests become a raw two-way TCP pipe after the request head is replayed;
  * - keep-alive connections to backends (one agent), so a request does not pay a TCP handshake;
- * - HTTPS picks the certificate by SNI (tls SNICallback) from the table, else a self-signed default certificate;
+ * - HTTPS picks the certificate by SNI from the table, else a self-signed default certificate: the listener reads the
+ *   server name from the ClientHello (client-hello.ts) and hands the connection to a TLS server holding only that
+ *   certificate. (Node's SNICallback adds the chosen certificate beside the default one, and OpenSSL then serves
+ *   whichever key type the client prefers: an RSA Secret behind an EC default was answered with the default.)
  * - setTable swaps the whole table: requests in flight keep the backend they picked, open connections stay open.
  *
  * No route: 404 with Traefik's body; a route with no ready endpoint: 503, a backend that cannot be reached: 502,
@@ -18,6 +21,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { createLogger } from '../log/logger.js';
+import { recordLength, notTls, serverNameOf } from './client-hello.js';
 import { certificateFor, routeRequest, type Backend, type RouteTable } from './compute-routes.js';
 
 const log = createLogger('ingress');
@@ -36,32 +40,68 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
 /** The forwarding headers the ingress sets itself (a client's own are replaced; X-Forwarded-For is appended to). */
 const SET_BY_US = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']);
 
+/** A connection that has not sent its ClientHello by then is closed (the TLS servers' own handshake timeout follows). */
+const HELLO_TIMEOUT_MS = 10_000;
+/** The largest TLS record (2^14 bytes plus the 256 bytes of expansion TLS 1.2 allows) and its header. */
+const MAX_RECORD = 5 + 16_384 + 256;
+
 const emptyTable = (): RouteTable => ({ hosts: new Map(), wildcards: new Map(), anyHost: [], certificates: new Map(), warnings: [], ingressWarnings: [] });
 
 export class IngressProxy {
   private table: RouteTable = emptyTable();
   private readonly next = new WeakMap<Backend, number>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
-  private readonly contexts = new Map<string, tls.SecureContext>();
+  /** A TLS server per certificate of the table, keyed by certificate and key: it holds that certificate only. */
+  private readonly certServers = new Map<string, https.Server | undefined>();
   private readonly httpServer: http.Server;
+  /** The default certificate's TLS server; the listener hands it connections no Secret's certificate matches. */
   private readonly httpsServer: https.Server;
+  private readonly tlsListener: net.Server;
   private readonly upgraded = new Set<Duplex>();
   httpPort = 0;
   httpsPort = 0;
 
   constructor(private readonly o: IngressProxyOptions) {
     this.httpServer = http.createServer((req, res) => this.handle(req, res, 'http'));
-    this.httpsServer = https.createServer(
-      {
-        cert: o.defaultCertificate.cert,
-        key: o.defaultCertificate.key,
-        SNICallback: (name, cb) => cb(null, this.contextFor(name)),
-      },
-      (req, res) => this.handle(req, res, 'https'),
-    );
     this.httpServer.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head, 'http'));
-    this.httpsServer.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head, 'https'));
-    for (const s of [this.httpServer, this.httpsServer]) s.on('clientError', (_err, socket) => socket.destroy());
+    this.httpServer.on('clientError', (_err, socket) => socket.destroy());
+    this.httpsServer = this.tlsServer(o.defaultCertificate);
+    this.tlsListener = net.createServer((socket) => this.acceptTls(socket));
+  }
+
+  private tlsServer(pair: { cert: string; key: string }): https.Server {
+    const server = https.createServer({ cert: pair.cert, key: pair.key }, (req, res) => this.handle(req, res, 'https'));
+    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head, 'https'));
+    server.on('clientError', (_err, socket) => socket.destroy());
+    return server;
+  }
+
+  /** Reads the ClientHello's first record, then hands the connection (those bytes put back) to its TLS server. */
+  private acceptTls(socket: net.Socket): void {
+    let buf: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
+    const done = () => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+    };
+    const onError = () => {
+      done();
+      socket.destroy();
+    };
+    const onData = (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      const need = recordLength(buf);
+      if (!notTls(buf) && (need === undefined || buf.length < need) && buf.length < MAX_RECORD) return;
+      done();
+      socket.pause();
+      socket.unshift(buf);
+      const server = notTls(buf) ? this.httpsServer : this.serverFor(serverNameOf(buf));
+      server.emit('connection', socket);
+    };
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.once('close', () => clearTimeout(timer));
   }
 
   /** Listens on both ports; rejects (closing what did open) when either is taken. */
@@ -78,7 +118,7 @@ export class IngressProxy {
       });
     try {
       this.httpPort = await listen(this.httpServer, this.o.httpPort);
-      this.httpsPort = await listen(this.httpsServer, this.o.httpsPort);
+      this.httpsPort = await listen(this.tlsListener, this.o.httpsPort);
     } catch (err) {
       await this.close();
       throw err;
@@ -88,34 +128,41 @@ export class IngressProxy {
   /** Replaces the routing table: the next request routes with it. */
   setTable(table: RouteTable): void {
     const inUse = new Set([...table.certificates.values()].map((c) => c.cert + c.key));
-    for (const k of this.contexts.keys()) if (!inUse.has(k)) this.contexts.delete(k);
+    for (const [k, server] of this.certServers) {
+      if (inUse.has(k)) continue;
+      this.certServers.delete(k);
+      // Connections it serves stay open (as with the default server's): only new ones go elsewhere.
+      server?.close();
+    }
     this.table = table;
   }
 
   async close(): Promise<void> {
     for (const s of this.upgraded) s.destroy();
-    const closing = [this.httpServer, this.httpsServer].filter((s) => s.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    this.httpServer.closeAllConnections();
-    this.httpsServer.closeAllConnections();
+    const closing = [this.httpServer, this.tlsListener].filter((s) => s.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const s of [this.httpServer, this.httpsServer, ...this.certServers.values()]) s?.closeAllConnections();
+    this.certServers.clear();
     this.agent.destroy();
     await Promise.all(closing);
   }
 
-  private contextFor(serverName: string): tls.SecureContext | undefined {
-    const pair = certificateFor(this.table, serverName);
-    if (!pair) return undefined; // the server's own (default) certificate
+  /** The TLS server for a requested name: the one of its Secret's certificate, else the default's. */
+  private serverFor(serverName: string | undefined): https.Server {
+    const pair = serverName ? certificateFor(this.table, serverName) : undefined;
+    if (!pair) return this.httpsServer;
     const key = pair.cert + pair.key;
-    let ctx = this.contexts.get(key);
-    if (!ctx) {
+    if (!this.certServers.has(key)) {
+      let server: https.Server | undefined;
       try {
-        ctx = tls.createSecureContext({ cert: pair.cert, key: pair.key });
+        // Checked first: https.createServer defers a bad key to the first handshake.
+        tls.createSecureContext({ cert: pair.cert, key: pair.key });
+        server = this.tlsServer(pair);
       } catch (err) {
         log.warn(`TLS Secret ${pair.secret} holds no usable certificate and key: ${(err as Error).message}; serving the default certificate`, { secret: pair.secret });
-        return undefined;
       }
-      this.contexts.set(key, ctx);
+      this.certServers.set(key, server);
     }
-    return ctx;
+    return this.certServers.get(key) ?? this.httpsServer;
   }
 
   /** The backend endpoint for this request, or the answer to give instead. */
