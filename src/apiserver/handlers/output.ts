@@ -11,8 +11,7 @@ import { notAcceptable } from '../../api/status.js';
 import { negotiateOutput, outputContentType, type NegotiatedOutput } from '../negotiation.js';
 import { canEncode, encodeList, encodeMessage, encodeObject, encodePartialMetadata, encodeStatus, encodeWatchFrame, envelope } from '../protobuf/encode.js';
 import type { ResourceDefinition } from '../registry/types.js';
-import { renderTable, tableRow, type TableOptions } from '../table.js';
-import { parseIncludeObject } from '../table.js';
+import { parseIncludeObject, renderTable, tableRow, type TableOptions } from '../table.js';
 
 export interface ResponseFormat extends NegotiatedOutput {
   /** JSON indented for people: `pretty` in the query (Go's ParseBool, bad values ignored) or browsers and curl. */

@@ -9,7 +9,6 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { KubeObject } from '../../api/object.js';
-import { groupVersion } from '../../api/object.js';
 import { badRequest, internalError, isStatusError, StatusError } from '../../api/status.js';
 import { buildFilter, everythingFilter, type ObjectFilter } from '../filters.js';
 import type { ResourceDefinition } from '../registry/types.js';
