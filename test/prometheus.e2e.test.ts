@@ -212,6 +212,8 @@ spec:
     assert.equal(running.length, 1, JSON.stringify(running));
     assert.ok(Number(running[0]!.value[1]) >= 1, `kubelet_running_pods ${running[0]!.value[1]}`);
     assert.equal(running[0]!.metric.job, 'kubelet');
+    const containers = await query('kubelet_running_containers{container_state="running"}');
+    assert.ok(Number(containers[0]?.value[1]) >= 1, `kubelet_running_containers ${JSON.stringify(containers)}`);
     const started = await query('kubelet_pod_start_duration_seconds_count');
     assert.ok(Number(started[0]?.value[1]) >= 1, `kubelet_pod_start_duration_seconds_count ${JSON.stringify(started)}`);
     const cpu = await eventually('the sleeper container CPU series', async () => {

@@ -104,6 +104,7 @@ export class Kubelet {
     this.o = { resyncIntervalMs: 10_000, relistIntervalMs: 1_000, ...options };
     // kubelet_running_pods: pods with a ready sandbox, as the runtime says at scrape time.
     options.metrics?.countRunningPodsWith(async () => (await options.runtime.listPodSandboxes({ state: 'ready' })).length);
+    options.metrics?.countContainersWith(async () => (await options.runtime.listContainers()).map((c) => c.state));
     this.clock = options.clock ?? realClock;
     this.probes = options.probes({
       onFailure: (f) => {
