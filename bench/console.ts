@@ -19,7 +19,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { ConsoleAssets } from '../src/console/console-assets.js';
 import { kubectlFor } from '../test/helpers/kubectl.js';
 import { spawnServer, stopChild } from '../test/helpers/server-process.js';
@@ -33,6 +33,18 @@ const LOADS = 5;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number) => Math.round(x * 10) / 10;
+
+/** Chromium reports ERR_NETWORK_CHANGED when another program adds an interface mid-load; such a load is retried. */
+async function goto(page: Page, url: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.goto(url);
+      return;
+    } catch (err) {
+      if (attempt >= 3 || !/ERR_NETWORK_CHANGED/.test(String(err))) throw err;
+    }
+  }
+}
 
 async function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
@@ -65,7 +77,7 @@ async function firstLoad(browser: Browser): Promise<Record<string, unknown>> {
       await ctx.addInitScript((t: string) => window.sessionStorage.setItem('skiff.console.token', t), token);
       const page = await ctx.newPage();
       const t0 = performance.now();
-      await page.goto(`${server.url}/console/#/overview`);
+      await goto(page, `${server.url}/console/#/overview`);
       await page.waitForFunction(() => document.querySelector('[data-testid=overview-nodes]')?.textContent === '2/2', undefined, { timeout: 20_000, polling: 'raf' });
       const ms = performance.now() - t0;
       transferred = await page.evaluate(() =>
@@ -79,7 +91,7 @@ async function firstLoad(browser: Browser): Promise<Record<string, unknown>> {
       const bctx = await browser.newContext({ ignoreHTTPSErrors: true });
       const bpage = await bctx.newPage();
       const b0 = performance.now();
-      await bpage.goto(`https://127.0.0.1:${(bare.address() as AddressInfo).port}/`);
+      await goto(bpage, `https://127.0.0.1:${(bare.address() as AddressInfo).port}/`);
       await bpage.waitForSelector('#ready');
       const bms = performance.now() - b0;
       await bctx.close();
@@ -185,7 +197,7 @@ async function burst(browser: Browser): Promise<Record<string, unknown>> {
   };
   try {
     const page = await (await browser.newContext()).newPage();
-    await page.goto(`${base}/console/#/overview`);
+    await goto(page, `${base}/console/#/overview`);
     await page.waitForFunction((n: number) => document.querySelector('[data-testid=overview-pods]')?.textContent === String(n), PODS, { timeout: 60_000 });
     await new Promise((r) => setTimeout(r, 500));
     if (podWatches.size === 0) throw new Error('the console opened no pod watch');
@@ -212,7 +224,7 @@ async function burst(browser: Browser): Promise<Record<string, unknown>> {
 
     // Baseline: a bare page that reads the same burst and parses every line, nothing else.
     const bare = await (await browser.newContext()).newPage();
-    await bare.goto(`${base}/bare.html`);
+    await goto(bare, `${base}/bare.html`);
     await bare.evaluate((n: number) => {
       void (async () => {
         const res = await fetch('/bare-stream');
