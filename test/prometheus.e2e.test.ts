@@ -193,6 +193,10 @@ spec:
     const ok = await get('/metrics', tokens.prometheus);
     assert.equal(ok.status, 200, ok.text);
     assert.match(ok.text, /^# TYPE kubelet_running_pods gauge$/m);
+    // Through the API server's nodes/proxy, as Prometheus' kubernetes-nodes-cadvisor example job scrapes.
+    const proxied = await k(['get', '--raw', `/api/v1/nodes/${NODE}/proxy/metrics/cadvisor`]);
+    assert.equal(proxied.code, 0, proxied.stderr);
+    assert.match(proxied.stdout, new RegExp(`^container_memory_working_set_bytes\\{container="sleep",.*namespace="${NS}",pod="sleeper"\\} \\d+`, 'm'));
   });
 
   it('has every target up and answers queries for the API request rate, running pods and container CPU', async () => {
