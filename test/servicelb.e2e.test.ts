@@ -1,13 +1,14 @@
 /**
  * ServiceLB end to end: `skiff server` (embedded agent, --runtime process) driven by the real kubectl. A LoadBalancer
  * Service gets the node's address in status.loadBalancer.ingress and answers there (TCP to a Deployment of one-line
- * node HTTP servers); a Service whose port is already taken on the node stays pending with a Warning Event saying
+ * node HTTP servers, UDP to their echo sidecars); a Service whose port is already taken on the node stays pending with a Warning Event saying
  * why, and gets its address once the port is free; deleting a Service closes its port.
  * Needs root (pod network namespaces, CNI); skips otherwise, except under CI=true.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,7 +37,9 @@ const NODE = `e2e-slb-${suffix}`;
 const NS = `e2e-slb-${suffix}`;
 const LB_PORT = 26000 + (randomBytes(2).readUInt16BE(0) % 1000) * 2;
 const TAKEN_PORT = LB_PORT + 1;
+const UDP_PORT = LB_PORT;
 
+const ECHO = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send('echo:' + m + ' from ' + require('os').hostname(), r.port, r.address)); s.bind(5353)`;
 const WEB = `require('http').createServer((q, s) => s.end(JSON.stringify({ pod: require('os').hostname(), url: q.url }))).listen(8080)`;
 
 function get(host: string, port: number, path = '/'): Promise<{ status: number; body: string }> {
@@ -48,6 +51,24 @@ function get(host: string, port: number, path = '/'): Promise<{ status: number; 
     });
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
+  });
+}
+
+/** One datagram to host:port and the first reply, or undefined after a second. */
+function udpAsk(host: string, port: number, text: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    const timer = setTimeout(() => {
+      sock.close();
+      resolve(undefined);
+    }, 1000);
+    sock.on('message', (m) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(m.toString());
+    });
+    sock.on('error', () => {});
+    sock.send(text, port, host);
   });
 }
 
@@ -105,6 +126,9 @@ spec:
         image: node
         command: [node, -e, ${JSON.stringify(WEB)}]
         readinessProbe: {httpGet: {path: /ready, port: 8080}, periodSeconds: 1}
+      - name: echo
+        image: node
+        command: [node, -e, ${JSON.stringify(ECHO)}]
 ---
 ${svcYaml('web-lb', LB_PORT)}`);
     const r = await k(['-n', NS, 'wait', '--for=condition=available', 'deployment/web', '--timeout=60s'], { timeoutMs: 65_000 });
@@ -144,6 +168,27 @@ ${svcYaml('web-lb', LB_PORT)}`);
       assert.equal(body.url, '/hello');
       pods.add(body.pod);
       return pods.size === 2;
+    }, 30_000);
+  });
+
+  it('a UDP LoadBalancer Service answers datagrams on the node address, from both pods', async () => {
+    await applyFile(k, dataDir, 'udp.yaml', `
+apiVersion: v1
+kind: Service
+metadata: {name: udp-lb, namespace: ${NS}}
+spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: echo, port: ${UDP_PORT}, targetPort: 5353, protocol: UDP}]}
+`);
+    assert.deepEqual(await eventually('an ingress IP for the UDP Service', async () => {
+      const v = await lbIPs('udp-lb');
+      return v.length ? v : undefined;
+    }, 30_000), [nodeIP]);
+    const from = new Set<string>();
+    await eventually('replies from both pods on the LoadBalancer address', async () => {
+      // A socket per datagram: a new source port is a new flow, so ServiceLB may pick another pod.
+      const reply = await udpAsk(nodeIP, UDP_PORT, 'ping');
+      const m = /^echo:ping from (\S+)$/.exec(reply ?? '');
+      if (m) from.add(m[1]!);
+      return from.size === 2;
     }, 30_000);
   });
 
