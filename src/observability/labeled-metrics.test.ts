@@ -51,6 +51,17 @@ describe('labeled metrics', () => {
     assert.deepEqual(find(parseExposition(await r.text()), 't_objects').map((s) => [s.labels.resource, s.value]), [['pods', 5]]);
   });
 
+  it('renders a gauge whose source fails without samples, and the rest of the scrape still', async () => {
+    const r = new MetricsRegistry();
+    new LabeledGauge('t_broken', 'Broken.', [], async () => {
+      throw new Error('runtime down');
+    }).register(r);
+    new LabeledCounter('t_fine_total', 'Fine.', []).register(r).child().inc();
+    const e = parseExposition(await r.text());
+    assert.deepEqual(find(e, 't_broken'), []);
+    assert.equal(find(e, 't_fine_total')[0]!.value, 1);
+  });
+
   it('refuses the wrong number of label values and buckets that do not increase', () => {
     const c = new LabeledCounter('t2_total', 'x', ['a', 'b']);
     assert.throws(() => c.child('only-one'), /want 2 label values \(a, b\), got 1/);

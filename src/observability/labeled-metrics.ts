@@ -107,7 +107,10 @@ export class GaugeCell {
   }
 }
 
-/** A gauge; with `source`, its cells are recomputed from it at every scrape (values keyed by their label values). */
+/**
+ * A gauge; with `source`, its cells are recomputed from it at every scrape (values keyed by their label values). A
+ * source that fails leaves the family without samples for that scrape rather than failing the whole scrape.
+ */
 export class LabeledGauge extends LabeledMetric<GaugeCell> {
   readonly type = 'gauge';
   constructor(
@@ -123,7 +126,13 @@ export class LabeledGauge extends LabeledMetric<GaugeCell> {
   }
   protected override async collect(): Promise<void> {
     if (!this.source) return;
-    const values = await this.source();
+    let values: Iterable<[string[], number]>;
+    try {
+      values = await this.source();
+    } catch {
+      this.reset();
+      return;
+    }
     this.reset();
     for (const [labels, v] of values) this.child(...labels).set(v);
   }
