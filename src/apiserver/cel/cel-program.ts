@@ -41,15 +41,20 @@ export interface CelProgram {
   readonly usesOldSelf: boolean;
   /** Runs the expression; throws CelEvalError. `activation` maps variable names to CEL values (values.ts). */
   evaluate(activation: Record<string, unknown>): unknown;
+  /** The parsed expression (the library's AST), for static checks such as field selections against a schema. */
+  readonly ast: AstNode;
 }
 
 type Parsed = ReturnType<Environment['parse']>;
 
-interface AstLike {
+/** The parts of the library's AST nodes used here: `op` ('id', '.', '.?', '[]', 'rcall', ...), `args`, `pos`. */
+export interface AstNode {
   op: string;
   args: unknown;
+  pos?: number;
   handle?: (...a: unknown[]) => unknown;
 }
+type AstLike = AstNode;
 
 const environments = new Map<string, Environment>();
 
@@ -80,7 +85,7 @@ function isNode(v: unknown): v is AstLike {
 }
 
 /** Every AST node under root, with macros' expansions (meta.alternate). */
-function walk(root: AstLike, visit: (n: AstLike) => void): void {
+export function walkAst(root: AstLike, visit: (n: AstLike) => void): void {
   const seen = new Set<unknown>();
   const stack: unknown[] = [root];
   while (stack.length) {
@@ -159,7 +164,7 @@ function compileUncached(expression: string, variables: readonly string[], expec
 
   let usesOldSelf = false;
   let regexError: string | undefined;
-  walk(parsed.ast as unknown as AstLike, (n) => {
+  walkAst(parsed.ast as unknown as AstLike, (n) => {
     if (n.op === 'id' && n.args === 'oldSelf') usesOldSelf = true;
     // A literal pattern is checked as RE2 when the expression is written, as cel-go does.
     if (n.op === 'rcall' && Array.isArray(n.args) && ['matches', 'find', 'findAll'].includes(n.args[0] as string)) {
@@ -180,6 +185,7 @@ function compileUncached(expression: string, variables: readonly string[], expec
     expression,
     resultType,
     usesOldSelf,
+    ast: parsed.ast as unknown as AstNode,
     evaluate(activation) {
       const outer = spent;
       spent = 0;

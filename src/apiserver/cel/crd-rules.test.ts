@@ -107,4 +107,31 @@ describe('CRD rules: compile errors when the CRD is written', () => {
     assert.match(errs[4]!.detail, /must evaluate to a bool/);
     assert.deepEqual(compileSchemaRules(schema, 'x'), []);
   });
+
+  test('field selections from self are checked against the schema, as cel-go does', () => {
+    const s: RuleSchema = {
+      type: 'object',
+      'x-kubernetes-validations': [{ rule: "self.metadata.name != '' && self.spec.nope == 1" }, { rule: 'has(self.spec.min)' }],
+      properties: {
+        spec: {
+          type: 'object',
+          properties: {
+            min: { type: 'integer', 'x-kubernetes-validations': [{ rule: 'self.x == 1' }] },
+            items: { type: 'array', items: { type: 'object', properties: { a: { type: 'string' } } }, 'x-kubernetes-validations': [{ rule: "self[0].b == 'x'" }, { rule: 'self.all(i, i.a != "")' }] },
+            labels: { type: 'object', additionalProperties: { type: 'string' }, 'x-kubernetes-validations': [{ rule: "self.anyKey == 'a'" }] },
+            free: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, 'x-kubernetes-validations': [{ rule: 'self.anything.goes == 1' }] },
+          },
+        },
+      },
+    };
+    const errs = compileSchemaRules(s, 'v');
+    assert.deepEqual(
+      errs.map((e) => `${e.field}: ${/compilation failed: (.*)$/.exec(e.detail)?.[1]}`),
+      [
+        "v.x-kubernetes-validations[0].rule: ERROR: <input>:1:38: undefined field 'nope'",
+        "v.properties[spec].properties[min].x-kubernetes-validations[0].rule: ERROR: <input>:1:5: type 'int' does not support field selection",
+        "v.properties[spec].properties[items].x-kubernetes-validations[0].rule: ERROR: <input>:1:8: undefined field 'b'",
+      ],
+    );
+  });
 });

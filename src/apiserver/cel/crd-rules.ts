@@ -16,7 +16,7 @@
  */
 import { Optional } from '@marcbachmann/cel-js';
 import type { FieldError } from '../../api/status.js';
-import { compileCel, isCompileError, type CelProgram } from './cel-program.js';
+import { compileCel, isCompileError, walkAst, type AstNode, type CelProgram } from './cel-program.js';
 import { toCel, type CelSchema } from './values.js';
 
 export interface ValidationRule {
@@ -36,6 +36,8 @@ export interface RuleSchema extends CelSchema {
   'x-kubernetes-list-type'?: string;
   'x-kubernetes-list-map-keys'?: string[];
   'x-kubernetes-map-type'?: string;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  'x-kubernetes-embedded-resource'?: boolean;
 }
 
 const REASONS = ['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate'];
@@ -90,6 +92,65 @@ function schemaAt(schema: RuleSchema, path: string[]): RuleSchema | undefined {
   return s;
 }
 
+
+const SCALAR_CEL_TYPES: Record<string, string> = { string: 'string', integer: 'int', number: 'double', boolean: 'bool' };
+const OBJECT_META: RuleSchema = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+
+/** The schema a selection from `s` by `field` reaches: undefined when unknown (dynamic), null when not declared. */
+function selectField(s: RuleSchema, field: string): RuleSchema | null | undefined {
+  if (s['x-kubernetes-preserve-unknown-fields'] || s['x-kubernetes-int-or-string']) return undefined;
+  if (s.properties?.[field]) return s.properties[field];
+  if (typeof s.additionalProperties === 'object') return s.additionalProperties;
+  if (s.additionalProperties === true) return undefined;
+  if (s['x-kubernetes-embedded-resource'] && ['apiVersion', 'kind', 'metadata'].includes(field)) return field === 'metadata' ? OBJECT_META : { type: 'string' };
+  if (s.type && s.type !== 'object') return null;
+  return s.properties ? null : undefined;
+}
+
+/** cel-go places a selection at its '.' (1-based column). */
+function dotColumn(expr: string, pos: number): number {
+  let i = Math.min(pos, expr.length) - 1;
+  while (i > 0 && expr[i] !== '.') i--;
+  return i + 1;
+}
+
+/**
+ * cel-go checks every field selection on `self` and `oldSelf` against the schema when a CRD is written: an undeclared
+ * field is `undefined field 'x'`, a selection on a scalar `type 'string' does not support field selection`. The same
+ * checks here, for selection chains that start at self/oldSelf (through `.`, `.?`, `[]` and has()).
+ */
+function checkSelections(program: CelProgram, schema: RuleSchema, root: boolean): string | undefined {
+  const selfSchema: RuleSchema = root ? { ...schema, properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object', properties: { name: { type: 'string' }, generateName: { type: 'string' } } }, ...schema.properties } } : schema;
+  const resolved = new Map<AstNode, RuleSchema | undefined>();
+  let problem: string | undefined;
+  const resolve = (n: AstNode): RuleSchema | undefined => {
+    if (resolved.has(n)) return resolved.get(n);
+    let out: RuleSchema | undefined;
+    if (n.op === 'id' && (n.args === 'self' || n.args === 'oldSelf')) out = selfSchema;
+    else if ((n.op === '.' || n.op === '.?') && Array.isArray(n.args)) {
+      const recv = resolve(n.args[0] as AstNode);
+      if (recv) {
+        const field = String(n.args[1]);
+        const next = selectField(recv, field);
+        if (next === null) {
+          const scalar = recv.type && recv.type !== 'object' && recv.type !== 'array' ? SCALAR_CEL_TYPES[recv.type] : undefined;
+          problem ??= `ERROR: <input>:1:${dotColumn(program.expression, n.pos ?? 0)}: ${recv.type === 'array' ? "type 'list' does not support field selection" : scalar ? `type '${scalar}' does not support field selection` : `undefined field '${field}'`}`;
+        } else out = next;
+      }
+    } else if ((n.op === '[]' || n.op === '[?]') && Array.isArray(n.args)) {
+      const recv = resolve(n.args[0] as AstNode);
+      if (recv?.type === 'array') out = recv.items;
+      else if (recv && typeof recv.additionalProperties === 'object') out = recv.additionalProperties;
+    }
+    resolved.set(n, out);
+    return out;
+  };
+  walkAst(program.ast, (n) => {
+    if (n.op === '.' || n.op === '.?') resolve(n);
+  });
+  return problem;
+}
+
 function goString(v: string | undefined): string {
   return JSON.stringify(v ?? '');
 }
@@ -117,6 +178,10 @@ export function compileSchemaRules(schema: RuleSchema | undefined, basePath: str
       }
       const p = compileCel(r.rule, SELF_VARS, 'bool');
       if (isCompileError(p)) errs.push({ type: 'FieldValueInvalid', field: `${at}.rule`, detail: `Invalid value: ${ruleValue(r)}: ${p.message}` });
+      else {
+        const problem = checkSelections(p, s, s === schema);
+        if (problem) errs.push({ type: 'FieldValueInvalid', field: `${at}.rule`, detail: `Invalid value: ${ruleValue(r)}: compilation failed: ${problem}` });
+      }
       if (r.messageExpression !== undefined) {
         if (!r.messageExpression.trim()) errs.push({ type: 'FieldValueRequired', field: `${at}.messageExpression`, detail: 'Required value: messageExpression of length 0 is not allowed' });
         else {

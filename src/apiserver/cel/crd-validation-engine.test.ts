@@ -6,7 +6,7 @@ import { celValidationRules } from './crd-validation-engine.js';
 
 const schema = {
   type: 'object',
-  'x-kubernetes-validations': [{ rule: '!has(self.metadata.labels)', message: 'root rules see only name and generateName of metadata' }, { rule: "self.kind == 'Thing'" }],
+  'x-kubernetes-validations': [{ rule: "!('labels' in self.metadata)", message: 'root rules see only name and generateName of metadata' }, { rule: "self.kind == 'Thing'" }],
   properties: { spec: { type: 'object', properties: { v: { type: 'integer' } }, 'x-kubernetes-validations': [{ rule: 'self.v >= oldSelf.v', message: 'v may only grow' }, { rule: 'self.v < 10' }] } },
 } as unknown as JSONSchemaProps;
 
