@@ -93,7 +93,15 @@ describe('console list+watch protocol (chromium, scripted API)', { skip: prerequ
   });
 
   it('relists after 410 Expired, resumes an ended watch from the bookmark\'s resourceVersion without relisting', async () => {
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/console/#/pods`);
+    // Chromium reports ERR_NETWORK_CHANGED when another test adds an interface mid-load; such a load is retried.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/console/#/pods`);
+        break;
+      } catch (err) {
+        if (attempt >= 2 || !/ERR_NETWORK_CHANGED/.test(String(err))) throw err;
+      }
+    }
     await page.waitForFunction(() => document.querySelector('[data-testid="pod-status-b"]')?.textContent === 'Failed', undefined, { timeout: 20_000 });
     await eventually('the watch resumed at the bookmark', async () => requests.includes('watch@25'), 10_000);
     assert.deepEqual(requests.slice(0, 5), ['list', 'watch@10', 'list', 'watch@20', 'watch@25']);

@@ -67,10 +67,10 @@ describe('web console in chromium', { skip, timeout: 120_000 }, () => {
     shots.push(path);
   };
   /** Chromium reports ERR_NETWORK_CHANGED when another test adds an interface mid-load; such a load is retried. */
-  const open = async (hash: string) => {
+  const open = async (hash: string, on: Page = page) => {
     for (let attempt = 0; ; attempt++) {
       try {
-        await page.goto(`https://127.0.0.1:${port}/console/${hash}`);
+        await on.goto(`https://127.0.0.1:${port}/console/${hash}`);
         return;
       } catch (err) {
         if (attempt >= 2 || !/ERR_NETWORK_CHANGED/.test(String(err))) throw err;
@@ -315,7 +315,7 @@ spec:
     });
     try {
       const certPage = await ctx.newPage();
-      await certPage.goto(`https://127.0.0.1:${port}/console/#/overview`);
+      await open('#/overview', certPage);
       assert.equal(await certPage.textContent('[data-testid=user]', { timeout: 15_000 }), 'system:admin');
       assert.equal(await certPage.$('[data-testid=token]'), null, 'no sign-in form');
       await certPage.waitForFunction(() => Number(document.querySelector('[data-testid=overview-pods]')?.textContent) > 0, undefined, { timeout: 15_000 });
