@@ -76,6 +76,7 @@ export class HostMountPoints {
         let top: string | undefined;
         if (kind === 'dir') {
           top = mkdirSync(target, { recursive: true });
+          if (top === undefined) return; // made meanwhile by someone else: not ours
         } else {
           top = mkdirSync(dirname(target), { recursive: true });
           writeFileSync(target, '', { flag: 'wx' });
