@@ -106,10 +106,15 @@ function App() {
   const [ns, setNs] = useState(sessionStorage.getItem('skiff.console.namespace') ?? '');
   const route = useRoute();
   useTick(1000);
-  const check = () =>
+  // A request that fails without an answer (a network change, a server restarting) is asked again a few times.
+  const check = (attempt = 0): Promise<void> =>
     whoAmI().then(
       (user) => setAuth({ state: 'in', user }),
-      (err: ApiError) => setAuth(err.code === 401 || err.code === 403 ? { state: 'out', ...(getToken() || err.code === 403 ? { message: err.message } : {}) } : { state: 'out', message: err.message }),
+      (err: Error) => {
+        if (!(err instanceof ApiError) && attempt < 5) return new Promise((r) => setTimeout(r, 1000)).then(() => check(attempt + 1));
+        const code = err instanceof ApiError ? err.code : 0;
+        setAuth(code === 401 || code === 403 ? { state: 'out', ...(getToken() || code === 403 ? { message: err.message } : {}) } : { state: 'out', message: `cannot reach the API server: ${err.message}` });
+      },
     );
   useEffect(() => {
     setUnauthorizedHandler(() => setAuth({ state: 'out', message: 'The server no longer accepts these credentials (401): sign in again.' }));
