@@ -79,6 +79,8 @@ interface Backend {
   endpoints: Array<{ host: string; port: number }>;
   resources: DelegatedResource[];
   tls: https.AgentOptions & { servername: string };
+  /** Kept-alive connections to the endpoints (one TLS handshake per connection, not per request). */
+  agent: https.Agent;
   checkedAt: number;
   group0: DelegatedGroup;
 }
@@ -126,6 +128,7 @@ export class Aggregator {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    for (const b of this.backends.values()) b.agent.destroy();
   }
 
   /** One pass now (tests and the proxy's failure path use it to see a change at once). */
@@ -229,7 +232,11 @@ export class Aggregator {
       this.backends.set(name, backend);
       await this.writeCondition(a, condition);
     }
-    for (const name of [...this.backends.keys()]) if (!seen.has(name)) this.backends.delete(name);
+    for (const [name, b] of [...this.backends]) {
+      if (seen.has(name)) continue;
+      b.agent.destroy();
+      this.backends.delete(name);
+    }
     this.rebuildGroups();
   }
 
@@ -250,6 +257,8 @@ export class Aggregator {
       ...(this.o.frontProxy ? { cert: this.o.frontProxy.clientCertPem, key: this.o.frontProxy.clientKeyPem } : {}),
     };
     const previous = this.backends.get(name);
+    const sameTls = previous && JSON.stringify(previous.tls) === JSON.stringify(tls);
+    if (previous && !sameTls) previous.agent.destroy();
     const backend: Backend = {
       name,
       group,
@@ -259,6 +268,7 @@ export class Aggregator {
       endpoints: [],
       resources: previous?.resources ?? [],
       tls,
+      agent: sameTls ? previous.agent : new https.Agent({ keepAlive: true, maxSockets: 64, ...tls }),
       checkedAt: nowMs,
       group0: previous?.group0 ?? { group, version, resources: [], serve: (r) => this.proxy(name, r) },
     };
@@ -376,7 +386,7 @@ export class Aggregator {
     const timeout = this.o.timeoutMs ?? 5_000;
     return new Promise<void>((resolve, reject) => {
       let answered = false;
-      const upstream = https.request({ host: ep.host, port: ep.port, method: r.req.method, path: r.req.url, headers, ...b.tls, agent: false }, (res: IncomingMessage) => {
+      const upstream = https.request({ host: ep.host, port: ep.port, method: r.req.method, path: r.req.url, headers, agent: b.agent }, (res: IncomingMessage) => {
         answered = true;
         clearTimeout(connectTimer);
         const out: Record<string, string | string[]> = {};
