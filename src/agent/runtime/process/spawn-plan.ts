@@ -91,7 +91,7 @@ const CONTAINER_INIT =
   'n=$1; shift; while [ "$n" -gt 0 ]; do echo 0 > "$1" || exit 125; shift; n=$((n-1)); done; ' +
   'k=$1; shift; while [ "$k" -gt 0 ]; do ' +
   'if [ -d "$1" ]; then [ -d "$2" ] || mkdir -p "$2" || exit 125; elif [ ! -e "$2" ]; then mkdir -p "${2%/*}/" && : > "$2" || exit 125; fi; ' +
-  'mount --bind "$1" "$2" || exit 125; if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 125; fi; ' +
+  'if [ "$3" = ro ]; then mount --bind -o ro "$1" "$2" || exit 125; else mount --bind "$1" "$2" || exit 125; fi; ' +
   'shift 3; k=$((k-1)); done; ' +
   'r=$1; shift; if [ "$r" -ge 0 ]; then ' +
   `mount --all -o remount,bind,ro -t ${KEEP_WRITABLE_TYPES}; case $? in 0|64) ;; *) exit 125;; esac; ` +
