@@ -3,7 +3,8 @@
  * kubectl: a Deny policy refuses a Deployment with more than 5 replicas in a labelled namespace (and only there) in
  * upstream's words and code; a Warn binding lets the write through and kubectl prints the warning; a policy with a
  * ConfigMap param (paramRef by name, parameterNotFoundAction Deny when the param is missing), variables and
- * messageExpression; matchConditions; failurePolicy Fail vs Ignore on an evaluation error; and a policy with a
+ * messageExpression; matchConditions; failurePolicy Fail vs Ignore on an evaluation error; an expression over its
+ * cost budget stopped quickly (denied, the server unaffected); and a policy with a
  * broken expression refused when it is written (422 naming the field). Then a CRD with x-kubernetes-validations:
  * rules at the root, on spec, on list items and on status, a messageExpression, a transition rule (oldSelf) that only
  * updates meet, and a rule that does not compile refused with the CRD. Run from dist/:
@@ -205,6 +206,37 @@ spec:
     assert.match(closed.stderr, /ValidatingAdmissionPolicy 'fail-closed' with binding 'fail-closed' denied request: expression 'object.data.missing == 'x'' resulted in error: no such key: missing/);
     const open = await k(['create', 'secret', 'generic', 's', '-n', 'fail-open', '--from-literal=a=b']);
     assert.equal(open.code, 0, open.stderr);
+  });
+
+  test('an expression over its cost budget is stopped quickly and denied under failurePolicy Fail', async () => {
+    await apply(`apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: { name: expensive }
+spec:
+  matchConstraints:
+    resourceRules:
+      - { apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps] }
+    objectSelector: { matchLabels: { expensive: "yes" } }
+  variables:
+    - name: items
+      expression: "object.data.list.split(',')"
+  validations:
+    - expression: "variables.items.all(a, variables.items.all(b, variables.items.all(c, a + b + c != '')))"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: { name: expensive }
+spec: { policyName: expensive, validationActions: [Deny] }
+`);
+    const list = Array.from({ length: 1000 }, (_, i) => String(i)).join(',');
+    const started = performance.now();
+    const r = await k(['apply', '-f', '-'], { input: `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: big-list, namespace: free, labels: { expensive: "yes" } }\ndata: { list: "${list}" }\n` });
+    const ms = performance.now() - started;
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /ValidatingAdmissionPolicy 'expensive' with binding 'expensive' denied request: expression '.*' resulted in error: operation cancelled: actual cost limit exceeded/);
+    assert.ok(ms < 10_000, `the refusal took ${Math.round(ms)} ms`);
+    // The server still answers other writes.
+    assert.equal((await k(['create', 'configmap', 'after-expensive', '-n', 'free'])).code, 0);
   });
 
   test('a policy with a broken expression, or a binding with Deny and Warn, is refused when written', async () => {
