@@ -115,7 +115,7 @@ async function firstLoad(browser: Browser): Promise<Record<string, unknown>> {
   }
 }
 
-function podJson(i: number, phase: 'Pending' | 'Running', rv: number): string {
+function podJson(i: number, phase: 'Pending' | 'Running' | 'Failed', rv: number): string {
   const name = `load-${String(i).padStart(5, '0')}`;
   const running = phase === 'Running';
   return JSON.stringify({
@@ -126,7 +126,7 @@ function podJson(i: number, phase: 'Pending' | 'Running', rv: number): string {
     status: {
       phase,
       conditions: [{ type: 'Ready', status: running ? 'True' : 'False' }],
-      containerStatuses: [{ name: 'app', image: 'nginx:1.27', imageID: '', ready: running, restartCount: 0, started: running, state: running ? { running: { startedAt: '2026-01-01T00:00:01Z' } } : { waiting: { reason: 'ContainerCreating' } } }],
+      containerStatuses: [{ name: 'app', image: 'nginx:1.27', imageID: '', ready: running, restartCount: 0, started: running, state: running ? { running: { startedAt: '2026-01-01T00:00:01Z' } } : phase === 'Failed' ? { terminated: { exitCode: 1, reason: 'Error' } } : { waiting: { reason: 'ContainerCreating' } } }],
       podIP: `10.42.${Math.floor(i / 250)}.${i % 250}`,
     },
   });
@@ -190,9 +190,9 @@ async function burst(browser: Browser): Promise<Record<string, unknown>> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // One burst: PODS MODIFIED events written as fast as the socket takes them.
-  const burstLines = () => {
+  const burstLines = (phase: 'Running' | 'Failed' = 'Running') => {
     const lines: string[] = [];
-    for (let i = 0; i < PODS; i++) lines.push(`{"type":"MODIFIED","object":${podJson(i, 'Running', ++rv)}}\n`);
+    for (let i = 0; i < PODS; i++) lines.push(`{"type":"MODIFIED","object":${podJson(i, phase, ++rv)}}\n`);
     return lines.join('');
   };
   try {
@@ -221,6 +221,21 @@ async function burst(browser: Browser): Promise<Record<string, unknown>> {
       window.benchFrames.stop = true;
       return window.benchFrames.max;
     });
+
+    // The pods page (a table of the first 300 rows, sorted, filterable): a second burst, every pod Failed (Error),
+    // until the first and the 300th row show it.
+    await page.evaluate(() => (window.location.hash = '#/pods'));
+    await page.waitForFunction((n: number) => document.querySelector('[data-testid=pod-count]')?.textContent === ` ${n} pods`, PODS, { timeout: 60_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    const failed = burstLines('Failed');
+    const p0 = performance.now();
+    for (const w of podWatches) w.write(failed);
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="pod-status-load-00000"]')?.textContent === 'Error' && document.querySelector('[data-testid="pod-status-load-00299"]')?.textContent === 'Error',
+      undefined,
+      { timeout: 60_000, polling: 'raf' },
+    );
+    const podsPageMs = performance.now() - p0;
 
     // Baseline: a bare page that reads the same burst and parses every line, nothing else.
     const bare = await (await browser.newContext()).newPage();
@@ -260,6 +275,8 @@ async function burst(browser: Browser): Promise<Record<string, unknown>> {
       bareParseMs: round(bareMs),
       ratio: round(consoleMs / bareMs),
       longestFrameMs: round(maxFrameMs),
+      podsPageApplyMs: round(podsPageMs),
+      podsPageRatio: round(podsPageMs / bareMs),
     };
   } finally {
     for (const w of podWatches) w.destroy();
