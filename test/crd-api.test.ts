@@ -124,6 +124,16 @@ describe('CRD API semantics', () => {
     assert.equal((await s.send('GET', '/apis/example.com/v1/namespaces/default/gadgets')).status, 404);
   });
 
+  it('wrongly typed metadata is 400 for CRDs and custom objects, as for built-in kinds', async () => {
+    const cr = await s.send('POST', '/apis/example.com/v2/namespaces/default/widgets', { apiVersion: 'example.com/v2', kind: 'Widget', metadata: { name: 'typed', annotations: [1] } });
+    assert.equal(cr.status, 400, cr.text);
+    assert.match(cr.json.message, /cannot unmarshal array into Go struct field ObjectMeta\.metadata\.annotations of type map\[string\]string/);
+    const def = await s.send('POST', CRDS, { ...crd('things', 'Thing'), metadata: { name: 'things.example.com', labels: 5 } });
+    assert.equal(def.status, 400, def.text);
+    const notObject = await s.send('POST', '/apis/example.com/v2/namespaces/default/widgets', { apiVersion: 'example.com/v2', kind: 'Widget', metadata: 'typed' });
+    assert.equal(notObject.status, 400, notObject.text);
+  });
+
   it('deleting a namespace deletes the custom objects in it', async () => {
     assert.equal((await s.send('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } })).status, 201);
     const created = await s.send('POST', '/apis/example.com/v2/namespaces/team/widgets', { apiVersion: 'example.com/v2', kind: 'Widget', metadata: { name: 'doomed' }, spec: { size: 'M' } });

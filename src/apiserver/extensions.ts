@@ -26,8 +26,7 @@ export function defaultExtensions(resources: readonly ResourceDefinition[] | Res
     },
     checkDecoded: (def, obj) => {
       if (!def.customSchema) return checkDecoded(def.schemaName, obj);
-      const unknown = obj && typeof obj === 'object' && !Array.isArray(obj) ? def.customSchema.prune(obj as Record<string, unknown>) : [];
-      return { unknown, typeErrors: [] };
+      return obj && typeof obj === 'object' && !Array.isArray(obj) ? def.customSchema.prune(obj as Record<string, unknown>) : { unknown: [], typeErrors: [] };
     },
     serveOpenApi: (path, query, res) => openapi.serveOpenApi(path, query, res),
     // The server's registry, which custom resources join: the OpenAPI documents follow it from then on.

@@ -13,7 +13,7 @@ import { column, nameColumn, ageDescription } from '../registry/table-columns.js
 import type { ResourceDefinition, ScaleSubresource, TablePrinter } from '../registry/types.js';
 import { JsonPath } from './json-path.js';
 import { isObject, type CrdVersion, type CustomResourceDefinition, type JSONSchemaProps, type PrinterColumn } from './json-schema.js';
-import { applyDefaults, hasDefaults, lacksDefaults, pruneObject } from './prune-default.js';
+import { applyDefaults, hasDefaults, lacksDefaults, pruneDecoded, pruneObject } from './prune-default.js';
 import { validateValue } from './validate-value.js';
 import { hasValidationRules, validationRules, type CompiledValidationRules } from './validation-rules.js';
 
@@ -119,7 +119,7 @@ function versionDefinition(crd: CustomResourceDefinition, v: CrdVersion, storage
     fieldSelectors: fieldSelectorsOf(v.selectableFields),
     customSchema: {
       openApi: publishedSchema(schema, true),
-      prune: (obj) => pruneObject(schema, obj),
+      prune: (obj) => pruneDecoded(schema, obj),
     },
   };
   // Versions other than the one objects are stored in are views with None conversion; so is the storage version

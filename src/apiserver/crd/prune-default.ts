@@ -14,9 +14,22 @@ const OBJECT_META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
  * pruned to ObjectMeta as the typed decoder would) and returns their paths, e.g. `spec.foo`, `spec.items[0].bar`.
  */
 export function pruneObject(schema: JSONSchemaProps, obj: Record<string, unknown>): string[] {
+  return pruneDecoded(schema, obj).unknown;
+}
+
+/** pruneObject for the decoder: also the type errors of metadata (a 400, as Go's decoder of ObjectMeta gives). */
+export function pruneDecoded(schema: JSONSchemaProps, obj: Record<string, unknown>): { unknown: string[]; typeErrors: string[] } {
   const unknown: string[] = [];
-  pruneEmbedded(schema, obj, '', unknown);
-  return unknown;
+  const typeErrors: string[] = [];
+  if (obj.metadata !== undefined && obj.metadata !== null && !isObject(obj.metadata)) {
+    typeErrors.push(`cannot unmarshal ${Array.isArray(obj.metadata) ? 'array' : typeof obj.metadata} into Go struct field .metadata of type ObjectMeta`);
+  } else if (isObject(obj.metadata)) {
+    const report = checkDecoded(OBJECT_META, obj.metadata);
+    typeErrors.push(...report.typeErrors.map((e) => e.replace('Go struct field ', 'Go struct field ObjectMeta.metadata.')));
+    unknown.push(...report.unknown.map((f) => `metadata.${f}`));
+  }
+  pruneProperties(schema, obj, '', unknown, true);
+  return { unknown, typeErrors };
 }
 
 function child(path: string, key: string): string {

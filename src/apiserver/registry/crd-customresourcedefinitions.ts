@@ -9,7 +9,7 @@ import { defaultCrd, validateCrd, validateCrdUpdate } from '../crd/crd-validatio
 import { CLEANUP_FINALIZER, CRD_GROUP, type CustomResourceDefinition } from '../crd/json-schema.js';
 import { publishedSchema, withQualifiedFinalizers } from '../crd/custom-resource.js';
 import { CRD_SCHEMA } from '../crd/crd-schema.js';
-import { pruneObject } from '../crd/prune-default.js';
+import { pruneDecoded } from '../crd/prune-default.js';
 import { defineResource } from './define-resource.js';
 import { createdAtPrinter } from './table-columns.js';
 
@@ -55,4 +55,4 @@ export const customresourcedefinitions = withQualifiedFinalizers(defineResource(
   printer: createdAtPrinter,
 }));
 // Published for kubectl explain, and pruned to on decode (fieldValidation reports misspelt fields).
-customresourcedefinitions.customSchema = { openApi: publishedSchema(CRD_SCHEMA, true), prune: (obj) => pruneObject(CRD_SCHEMA, obj), acceptsStrategicMerge: true };
+customresourcedefinitions.customSchema = { openApi: publishedSchema(CRD_SCHEMA, true), prune: (obj) => pruneDecoded(CRD_SCHEMA, obj), acceptsStrategicMerge: true };

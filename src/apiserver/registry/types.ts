@@ -170,11 +170,12 @@ export interface ResourceDefinition {
   /**
    * Set for custom resources (../crd/): the kind's schema in place of the schema table. `openApi` is the kind's
    * OpenAPI v3 schema as published; `prune` drops the fields that schema does not specify from a decoded object
-   * (mutates it) and returns their paths, for fieldValidation's unknown-field warnings and errors.
+   * (mutates it) and returns their paths, for fieldValidation's unknown-field warnings and errors, and the type errors
+   * of the typed parts (metadata), which are 400 as for built-in kinds.
    */
   customSchema?: {
     openApi: Record<string, unknown>;
-    prune(obj: Record<string, unknown>): string[];
+    prune(obj: Record<string, unknown>): { unknown: string[]; typeErrors: string[] };
     /** True for a built-in kind described here rather than in the table (CustomResourceDefinition): no 415 for SMP. */
     acceptsStrategicMerge?: boolean;
   };
