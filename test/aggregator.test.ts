@@ -16,6 +16,7 @@ import { loadX509 } from '../src/apiserver/auth/pki.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
+import { controllerFactories } from '../src/controllers/all.js';
 
 const GROUP = 'wardle.example.com';
 const VERSION = 'v1alpha1';
@@ -216,5 +217,56 @@ describe('aggregated APIService backed by an HTTPS server', { skip, timeout: 110
     const bad = await s.request('POST', '/apis/apiregistration.k8s.io/v1/apiservices', { ...mk('d', 'x.example.com', { namespace: 'default', name: 'a' }), metadata: { name: 'v2.x.example.com' } });
     assert.equal(bad.status, 422);
     assert.match(bad.json.message, /metadata.name: Invalid value: "v2.x.example.com": must be `spec.version\+"."\+spec.group`: "v1.x.example.com"/);
+  });
+});
+
+describe('--disable metrics-server: a user-registered v1beta1.metrics.k8s.io is proxied', { skip, timeout: 60_000 }, () => {
+  let s: TestServer;
+  let backend: https.Server;
+
+  before(async () => {
+    s = await startTestServer({ datastore: 'memory', disable: ['metrics-server', 'scheduler', ...controllerFactories.map((f) => f.name)] });
+    const tls = await servingCert('metrics-server.kube-system.svc');
+    backend = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      if (req.url === '/apis/metrics.k8s.io/v1beta1') {
+        res.end(JSON.stringify({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'metrics.k8s.io/v1beta1', resources: [{ name: 'nodes', singularName: '', namespaced: false, kind: 'NodeMetrics', verbs: ['get', 'list'] }, { name: 'pods', singularName: '', namespaced: true, kind: 'PodMetrics', verbs: ['get', 'list'] }] }));
+      } else {
+        res.end(JSON.stringify({ kind: 'NodeMetricsList', apiVersion: 'metrics.k8s.io/v1beta1', metadata: {}, items: [{ metadata: { name: 'from-the-real-metrics-server' }, timestamp: '2026-01-01T00:00:00Z', window: '15s', usage: { cpu: '1m', memory: '1Ki' } }] }));
+      }
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    const port = (backend.address() as AddressInfo).port;
+    const post = async (path: string, body: unknown) => assert.equal((await s.request('POST', path, body)).status, 201);
+    await post('/api/v1/namespaces/kube-system/services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'metrics-server' }, spec: { ports: [{ name: 'https', port: 443, targetPort: port }] } });
+    await post('/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices', { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'metrics-server-1', labels: { 'kubernetes.io/service-name': 'metrics-server' } }, addressType: 'IPv4', endpoints: [{ addresses: ['127.0.0.1'] }], ports: [{ name: 'https', port }] });
+  });
+
+  after(async () => {
+    backend?.closeAllConnections();
+    await new Promise((r) => backend?.close(r));
+    await s?.stop();
+    if (s) await rm(s.dataDir, { recursive: true, force: true });
+  });
+
+  it('no Local metrics APIService; the registered one becomes Available and serves the group', async () => {
+    const k = kubectlFor(s.kubeconfig);
+    assert.equal((await s.request('GET', '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io')).status, 404);
+    // metrics-server's own manifest (insecureSkipTLSVerify, as its components.yaml has it).
+    const r = await s.request('POST', '/apis/apiregistration.k8s.io/v1/apiservices', {
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: { name: 'v1beta1.metrics.k8s.io', labels: { 'k8s-app': 'metrics-server' } },
+      spec: { group: 'metrics.k8s.io', version: 'v1beta1', service: { name: 'metrics-server', namespace: 'kube-system' }, insecureSkipTLSVerify: true, groupPriorityMinimum: 100, versionPriority: 100 },
+    });
+    assert.equal(r.status, 201, r.text);
+    await eventually('metrics APIService Available', async () => {
+      const a = (await s.request('GET', '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io')).json;
+      return a.status?.conditions?.find((c: any) => c.type === 'Available' && c.status === 'True');
+    });
+    const row = await k(['get', 'apiservice', 'v1beta1.metrics.k8s.io', '--no-headers']);
+    assert.match(row.stdout, /^v1beta1\.metrics\.k8s\.io\s+kube-system\/metrics-server\s+True\s+/);
+    const nodes = JSON.parse((await k(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes'])).stdout);
+    assert.deepEqual(nodes.items.map((n: any) => n.metadata.name), ['from-the-real-metrics-server']);
   });
 });
