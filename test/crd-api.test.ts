@@ -92,6 +92,21 @@ describe('CRD API semantics', () => {
     assert.match(refused.json.message, /status\.storedVersions\[0\]: Invalid value: "v1": must appear in spec\.versions/);
   });
 
+  it('a default added to the schema later shows on reads of objects stored before it', async () => {
+    const cur = (await s.send('GET', `${CRDS}/widgets.example.com`)).json;
+    cur.spec.versions[1].schema = { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'string' }, color: { type: 'string', default: 'blue' } } } } } };
+    assert.equal((await s.send('PUT', `${CRDS}/widgets.example.com`, cur)).status, 200);
+    const got = await eventually('the default on read', async () => {
+      const r = await s.send('GET', '/apis/example.com/v2/namespaces/default/widgets/old');
+      return r.json?.spec?.color === 'blue' ? r.json : undefined;
+    });
+    assert.equal(got.spec.size, 'S');
+    const listed = (await s.send('GET', '/apis/example.com/v2/namespaces/default/widgets')).json;
+    assert.equal(listed.items[0].spec.color, 'blue');
+    // v1's schema has no such default: its view of the same object has none.
+    assert.equal((await s.send('GET', '/apis/example.com/v1/namespaces/default/widgets/old')).json.spec.color, undefined);
+  });
+
   it('webhook conversion is refused openly for objects stored in another version', async () => {
     const body = crd('gadgets', 'Gadget', [{ name: 'v1' }, { name: 'v2', storage: false }], {
       conversion: { strategy: 'Webhook', webhook: { conversionReviewVersions: ['v1'], clientConfig: { url: 'https://127.0.0.1:1/convert' } } },
