@@ -93,6 +93,8 @@ describe('API server /metrics', { timeout: 90_000 }, () => {
     assert.equal(delta({ verb: 'LIST', scope: 'namespace', code: '200' }), 1);
     assert.ok(delta({ verb: 'LIST', scope: 'cluster', code: '200' }) >= 1);
     assert.equal(delta({ verb: 'WATCH', scope: 'namespace', code: '200' }), 1);
+    // The watch ended (timeoutSeconds=1): it is no longer open.
+    assert.equal(find(e, 'apiserver_longrunning_requests', { ...base, verb: 'WATCH', scope: 'namespace' })[0]?.value, 0);
     assert.equal(delta({ verb: 'APPLY', scope: 'resource', code: '201' }), 1);
     // A path that names no served resource mints no series (label values stay a closed set).
     assert.deepEqual(find(e, 'apiserver_request_total', { resource: 'nosuchthings' }), []);
@@ -131,6 +133,8 @@ describe('API server /metrics', { timeout: 90_000 }, () => {
       assert.ok(find(e, 'workqueue_depth', { name: 'deployment' })[0]!.value >= 0);
       assert.ok(find(e, 'scheduler_schedule_attempts_total', { result: 'scheduled', profile: 'default-scheduler' })[0]!.value >= 2);
       assert.ok(find(e, 'scheduler_scheduling_attempt_duration_seconds_count', { result: 'scheduled', profile: 'default-scheduler' })[0]!.value >= 2);
+      // The controllers' and the scheduler's informers keep watches on pods open.
+      assert.ok(find(e, 'apiserver_longrunning_requests', { verb: 'WATCH', group: '', resource: 'pods', scope: 'cluster' })[0]!.value >= 1, JSON.stringify(find(e, 'apiserver_longrunning_requests').filter((x) => x.value > 0)));
       assert.ok(find(e, 'process_cpu_seconds_total')[0]!.value > 0);
       return true;
     }, 30_000);

@@ -144,14 +144,14 @@ export class ApiHandler {
       return;
     }
     // apiserver_request_total and _duration_seconds (../observability): the cell is picked once the request is routed
-    // to a served resource, and records the code and duration when the handler is done.
+    // to a served resource, and records the code and duration when the handler is done (a watch: when it ends).
     const started = performance.now();
     const metrics: RequestMetrics = {};
     this.serve(req, res, metrics).then(
-      () => metrics.cell?.record(res.statusCode, started),
+      () => metrics.cell?.finish(res, started),
       (err) => {
         this.fail(req, res, err);
-        metrics.cell?.record(res.statusCode, started);
+        metrics.cell?.finish(res, started);
       },
     );
   };

@@ -6,10 +6,11 @@
  *   apiserver_request_sli_duration_seconds{verb,group,version,resource,subresource,scope,component}
  *     (upstream leaves out webhook and priority-and-fairness wait; skiff has neither in its timing, so it is the
  *     request's duration: what kube-prometheus' API SLO rules and KubeAPIErrorBudgetBurn alerts read)
+ *   apiserver_longrunning_requests{verb,group,version,resource,subresource,scope,component}   open WATCH and CONNECT
  *   apiserver_storage_objects{resource}
  * The front door resolves one RequestCell per request (cached by label values) and records code and duration on it.
  */
-import { LabeledCounter, LabeledGauge, LabeledHistogram, type CounterCell, type HistogramCell } from './labeled-metrics.js';
+import { LabeledCounter, LabeledGauge, LabeledHistogram, type CounterCell, type GaugeCell, type HistogramCell } from './labeled-metrics.js';
 import { controlPlaneRegistry } from './registries.js';
 
 /** metrics.go requestLatencies buckets (STABLE). */
@@ -36,6 +37,12 @@ const requestSliDuration = new LabeledHistogram(
   'Response latency distribution (not counting webhook duration and priority & fairness queue wait times) in seconds for each verb, group, version, resource, subresource, scope and component.',
   ['verb', 'group', 'version', 'resource', 'subresource', 'scope', 'component'],
   REQUEST_SLI_BUCKETS,
+).register(controlPlaneRegistry());
+
+const longRunning = new LabeledGauge(
+  'apiserver_longrunning_requests',
+  'Gauge of all active long-running apiserver requests broken out by verb, group, version, resource, scope and component. Not all requests are tracked this way.',
+  ['verb', 'group', 'version', 'resource', 'subresource', 'scope', 'component'],
 ).register(controlPlaneRegistry());
 
 /** What the front door knows of a resource request (request-info.ts's fields that the labels come from). */
@@ -86,16 +93,52 @@ export function dryRunLabel(values: string[]): string {
   return values.every((v) => v === 'All') ? 'All' : 'invalid';
 }
 
+/** What finish() needs of a response (node's ServerResponse, the in-process transport's). */
+export interface FinishingResponse {
+  statusCode: number;
+  writableEnded: boolean;
+  destroyed: boolean;
+  once(event: 'finish' | 'close', listener: () => void): unknown;
+}
+
 /** The cells of one label combination: the duration histogram and a counter per response code. */
 export class RequestCell {
   private readonly codes = new Map<number, CounterCell>();
   private readonly duration: HistogramCell;
   private readonly sli: HistogramCell;
+  /** For watches and streams (WATCH, CONNECT): how many are open (RecordLongRunning). */
+  private readonly open: GaugeCell | undefined;
 
   constructor(private readonly labels: string[]) {
     this.duration = requestDuration.child(...labels);
-    // The SLI histogram has every label but dry_run.
-    this.sli = requestSliDuration.child(labels[0]!, ...labels.slice(2));
+    // The SLI histogram and the long-running gauge have every label but dry_run.
+    const withoutDryRun = [labels[0]!, ...labels.slice(2)];
+    this.sli = requestSliDuration.child(...withoutDryRun);
+    if (labels[0] === 'WATCH' || labels[0] === 'CONNECT') this.open = longRunning.child(...withoutDryRun);
+  }
+
+  /** A request with these labels begins (requestCell calls it). */
+  begin(): void {
+    this.open?.inc();
+  }
+
+  /**
+   * The handler returned: records the request now, or, for a watch or stream still open (its handler returns once it
+   * has started), when the response finishes or closes, so its duration is its life, as upstream's.
+   */
+  finish(res: FinishingResponse, startedMs: number): void {
+    if (!this.open || res.writableEnded || res.destroyed) {
+      this.record(res.statusCode, startedMs);
+      return;
+    }
+    let done = false;
+    const end = () => {
+      if (done) return;
+      done = true;
+      this.record(res.statusCode, startedMs);
+    };
+    res.once('finish', end);
+    res.once('close', end);
   }
 
   /** Records one finished request: its response code and the time since `startedMs` (performance.now()). */
@@ -106,6 +149,7 @@ export class RequestCell {
       this.codes.set(code, counter);
     }
     counter.inc();
+    this.open?.dec();
     const seconds = (performance.now() - startedMs) / 1000;
     this.duration.observe(seconds);
     this.sli.observe(seconds);
@@ -115,7 +159,7 @@ export class RequestCell {
 const cells = new Map<string, RequestCell>();
 
 /**
- * The cell for a request's labels. Only for requests the server routes to a served resource (and a subresource it
+ * The cell for a request's labels, with the request counted as begun (record() ends it). Only for requests the server routes to a served resource (and a subresource it
  * has): label values must come from a closed set, or any authorized client could mint new series at will.
  */
 export function requestCell(i: RequestLabelInput): RequestCell {
@@ -128,6 +172,7 @@ export function requestCell(i: RequestLabelInput): RequestCell {
     cell = new RequestCell([verb, dryRun, i.apiGroup, i.apiVersion, i.resource, i.subresource, scope, 'apiserver']);
     cells.set(key, cell);
   }
+  cell.begin();
   return cell;
 }
 
