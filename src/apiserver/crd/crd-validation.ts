@@ -48,6 +48,11 @@ export function validateCrd(crd: CustomResourceDefinition): FieldError[] {
   else {
     for (const msg of isDNS1123Subdomain(group)) errs.push(fieldInvalid('spec.group', group, msg));
     if (group.split('.').length < 2) errs.push(fieldInvalid('spec.group', group, 'should be a domain with at least one dot'));
+    // KEP-1111: the Kubernetes project's own groups need the approval annotation.
+    const isProtected = (d: string) => group === d || group.endsWith(`.${d}`);
+    if ((isProtected('k8s.io') || isProtected('kubernetes.io')) && !crd.metadata.annotations?.['api-approved.kubernetes.io']) {
+      errs.push(fieldRequired('metadata.annotations[api-approved.kubernetes.io]', 'protected groups must have approval annotation "api-approved.kubernetes.io", see https://github.com/kubernetes/enhancements/pull/1111'));
+    }
   }
   if (!spec.scope) errs.push(fieldRequired('spec.scope'));
   else if (spec.scope !== 'Cluster' && spec.scope !== 'Namespaced') errs.push(fieldNotSupported('spec.scope', spec.scope, ['Cluster', 'Namespaced']));

@@ -133,6 +133,13 @@ describe('CRD validation', () => {
     assert.ok(msgs.includes('spec.scope: Unsupported value'));
     assert.ok(validateCrd(bad).some((e) => e.field === 'spec.versions' && e.detail.endsWith('must have exactly one version marked as storage version')));
   });
+  test('the Kubernetes project\'s groups need the api-approved annotation (KEP-1111)', () => {
+    const c = crd({ group: 'snapshot.storage.k8s.io' });
+    c.metadata.name = 'widgets.snapshot.storage.k8s.io';
+    assert.deepEqual(validateCrd(c).map((e) => e.field), ['metadata.annotations[api-approved.kubernetes.io]']);
+    c.metadata.annotations = { 'api-approved.kubernetes.io': 'https://github.com/kubernetes-csi/external-snapshotter/pull/419' };
+    assert.deepEqual(validateCrd(c), []);
+  });
   test('a version without a schema and a bad default are refused', () => {
     const errs = validateCrd(crd({ versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { a: { type: 'integer', default: 'x' } } } } }, { name: 'v2', served: true, storage: false }] }));
     assert.deepEqual(errs.map((e) => e.field), ['spec.versions[0].schema.openAPIV3Schema.properties[a].default', 'spec.versions[1].schema.openAPIV3Schema']);
