@@ -254,6 +254,19 @@ spec:
     });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /The ValidatingAdmissionPolicy "broken" is invalid: spec\.validations\[0\]\.expression: Invalid value: "object\.spec\.containers\.all\(c, c\.image\.startsWith\('x'\) ": compilation failed: ERROR: <input>:1:/);
+    // A policy whose expression names a field the matched kind lacks is admitted, with a type-checking warning.
+    await apply(`apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: { name: typo }
+spec:
+  matchConstraints:
+    resourceRules:
+      - { apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments] }
+  validations:
+    - expression: object.spec.replicaz <= 5
+`);
+    const typo = (await k.json(['get', 'validatingadmissionpolicy', 'typo', '-o', 'json'])).status;
+    assert.deepEqual(typo.typeChecking.expressionWarnings, [{ fieldRef: 'spec.validations[0].expression', warning: "apps/v1, Kind=Deployment: ERROR: <input>:1:12: undefined field 'replicaz'" }]);
     const both = await k(['apply', '-f', '-'], {
       input: `apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicyBinding

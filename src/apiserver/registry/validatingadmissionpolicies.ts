@@ -4,8 +4,8 @@
  * pkg/apis/admissionregistration/validation (every expression compiled when the policy is written: a bad one is a
  * 422 naming its field), defaults its v1 defaults.go (failurePolicy Fail, matchPolicy Equivalent, empty selectors,
  * scope `*`). status.typeChecking is computed from the spec on every write, with observedGeneration (upstream's
- * type-checking controller writes it shortly after; skiff's expressions are dynamically typed, so it never lists
- * warnings).
+ * type-checking controller writes it shortly after): warnings for field selections the matched kinds do not have
+ * (../admission/policy/type-check.ts).
  */
 import type {
   MatchResources as MatchResourcesType,
@@ -18,6 +18,8 @@ import { formatLabelSelector, validateLabelSelector } from '../../api/labels.js'
 import { fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
 import { isQualifiedName, nameIsDNSSubdomain } from '../../api/validation.js';
 import { compileCel, isCompileError, type ExpectedType } from '../cel/cel-program.js';
+import { POLICY_VARIABLES } from '../admission/policy/policy-variables.js';
+import { typeCheckPolicy } from '../admission/policy/type-check.js';
 import { defineResource, specOf } from './define-resource.js';
 import { age, ageColumn, as, column, nameColumn } from './table-columns.js';
 
@@ -25,8 +27,6 @@ import { age, ageColumn, as, column, nameColumn } from './table-columns.js';
 type NamedRuleWithOperations = NamedRule & { resources?: string[]; scope?: string };
 type MatchResources = Omit<MatchResourcesType, 'resourceRules' | 'excludeResourceRules'> & { resourceRules?: NamedRuleWithOperations[]; excludeResourceRules?: NamedRuleWithOperations[] };
 
-/** The variables a policy's expressions may use (upstream's admission CEL environment). */
-export const POLICY_VARIABLES = ['object', 'oldObject', 'request', 'params', 'namespaceObject', 'authorizer', 'variables'] as const;
 
 const OPERATIONS = ['*', 'CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
 const SCOPES = ['*', 'Cluster', 'Namespaced'];
@@ -81,9 +81,9 @@ function validateMatchResources(m: MatchResources, path: string, requireRules: b
   validateRules(m.excludeResourceRules, `${path}.excludeResourceRules`, errs);
 }
 
-/** Upstream's typeChecking result: no warnings (expressions are typed dynamically, see cel/README.md). */
+/** Upstream's typeChecking result: field selections on object/oldObject checked against the matched kinds. */
 function policyStatus(obj: KubeObject): void {
-  obj.status = { observedGeneration: obj.metadata.generation ?? 1, typeChecking: {} };
+  obj.status = { observedGeneration: obj.metadata.generation ?? 1, typeChecking: typeCheckPolicy(as<ValidatingAdmissionPolicy>(obj).spec) };
 }
 
 export const validatingadmissionpolicies = defineResource({

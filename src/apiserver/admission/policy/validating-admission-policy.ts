@@ -31,10 +31,10 @@ import { createLogger } from '../../../log/logger.js';
 import { compileCel, isCompileError, type CelProgram } from '../../cel/cel-program.js';
 import { AuthorizerValue, type AuthorizeFn } from '../../cel/authorizer-library.js';
 import { toCel } from '../../cel/values.js';
-import { POLICY_VARIABLES } from '../../registry/validatingadmissionpolicies.js';
 import type { ResourceDefinition } from '../../registry/types.js';
 import type { AdmissionAttributes, AdmissionContext, Operation, ValidatingAdmission } from '../types.js';
 import { matchResources, type MatchContext, type MatchResources } from './matching.js';
+import { POLICY_VARIABLES } from './policy-variables.js';
 
 const log = createLogger('validating-admission-policy');
 
