@@ -20,9 +20,17 @@ export interface DecodeReport {
 /** Checks obj against its schema type; removes unknown fields and null-valued fields of typed objects (mutates obj). */
 export function checkDecoded(typeName: string, obj: unknown): DecodeReport {
   const report: DecodeReport = { unknown: [], typeErrors: [] };
-  walk({ kind: 'ref', name: typeName }, obj, '', report);
+  if (typeOf(typeName) || !obj || typeof obj !== 'object' || Array.isArray(obj)) {
+    walk({ kind: 'ref', name: typeName }, obj, '', report);
+  } else {
+    // A kind the schema table does not have yet: its metadata is still ObjectMeta, which the server reads everywhere.
+    const metadata = (obj as Record<string, unknown>).metadata;
+    if (metadata !== undefined) walk({ kind: 'ref', name: OBJECT_META }, metadata, 'metadata', report);
+  }
   return report;
 }
+
+const OBJECT_META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 
 /** Unknown fields only (no mutation). */
 export function unknownFields(typeName: string, obj: unknown): string[] {
