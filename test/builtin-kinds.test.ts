@@ -129,6 +129,11 @@ describe('built-in kinds of 1.32 with kubectl', { skip, timeout: 115_000 }, () =
     for (const p of three) assert.deepEqual([p.metadata.ownerReferences[0].kind, p.metadata.ownerReferences[0].name], ['ReplicationController', 'web']);
     const scale = JSON.parse((await k(['get', '--raw', '/api/v1/namespaces/default/replicationcontrollers/web/scale'])).stdout);
     assert.deepEqual([scale.kind, scale.spec.replicas, scale.status.selector], ['Scale', 3, 'app=web']);
+    const described = await k(['describe', 'rc', 'web']);
+    assert.equal(described.code, 0, described.stderr);
+    assert.match(described.stdout, /^Replicas:\s+3 current \/ 3 desired$/m);
+    assert.match(described.stdout, /^Pods Status:\s+3 Running \/ 0 Waiting \/ 0 Succeeded \/ 0 Failed$/m);
+    assert.match(described.stdout, /SuccessfulCreate\s+\S+\s+replication-controller\s+Created pod: web-/);
     assert.equal((await k27(['scale', 'rc', 'web', '--replicas=1'])).code, 0);
     await running(1);
     const table = await k(['get', 'rc', 'web', '-o', 'wide', '--no-headers']);
