@@ -33,6 +33,12 @@ const cases: { expr: string; want: unknown; self?: unknown }[] = [
   { expr: "'aaa'.replace('a', 'b')", want: 'bbb' },
   { expr: "'aaa'.replace('a', 'b', 2)", want: 'bba' },
   { expr: "'abc'.reverse()", want: 'cba' },
+  { expr: "strings.quote('a\"b')", want: '"a\\"b"' },
+  // sets
+  { expr: 'sets.contains([1, 2, 3], [3, 1])', want: true },
+  { expr: 'sets.contains([1, 2], [4])', want: false },
+  { expr: 'sets.equivalent([1, 2, 2], [2, 1])', want: true },
+  { expr: "sets.intersects(['a', 'b'], ['c', 'b'])", want: true },
   // lists
   { expr: '[1, 2, 3].isSorted()', want: true },
   { expr: "['b', 'a'].isSorted()", want: false },

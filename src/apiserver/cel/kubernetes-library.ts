@@ -1,7 +1,9 @@
 /**
  * The CEL extension libraries Kubernetes adds to its environments (k8s.io/apiserver/pkg/cel/library and the cel-go
- * extensions it enables), registered on a @marcbachmann/cel-js Environment: strings (charAt, replace, reverse; the
- * library has indexOf, lastIndexOf, lowerAscii, upperAscii, split, substring, trim and join), lists (isSorted, sum,
+ * extensions it enables), registered on a @marcbachmann/cel-js Environment: strings (charAt, replace, reverse,
+ * strings.quote; the
+ * library has indexOf, lastIndexOf, lowerAscii, upperAscii, split, substring, trim and join), sets (contains,
+ * equivalent, intersects), lists (isSorted, sum,
  * min, max, indexOf, lastIndexOf, slice, flatten), regex (find, findAll), url, quantity, ip and cidr, and the authorizer
  * (authorizer-library.ts).
  *
@@ -26,6 +28,10 @@ export class QuantityValue {
     return formatQuantity(this.q);
   }
 }
+
+/** The receivers of namespaced functions (`sets.contains(...)`, `strings.quote(...)`): constants named sets/strings. */
+class SetsLibrary {}
+class StringsLibrary {}
 
 /** A runtime error of a library function; its message is what Kubernetes reports. */
 export class CelLibraryError extends Error {}
@@ -134,7 +140,18 @@ export function registerKubernetesLibrary(env: Environment): Environment {
       }
       return out + rest;
     })
-    .registerFunction('string.reverse(): string', (s: string) => [...s].reverse().join(''));
+    .registerFunction('string.reverse(): string', (s: string) => [...s].reverse().join(''))
+    .registerType('kubernetes.StringsLibrary', StringsLibrary)
+    .registerConstant('strings', 'kubernetes.StringsLibrary', new StringsLibrary())
+    .registerFunction('kubernetes.StringsLibrary.quote(string): string', (_: StringsLibrary, s: string) => JSON.stringify(s));
+
+  // sets (library/sets.go): lists as sets, compared with CEL equality
+  env
+    .registerType('kubernetes.SetsLibrary', SetsLibrary)
+    .registerConstant('sets', 'kubernetes.SetsLibrary', new SetsLibrary())
+    .registerFunction('kubernetes.SetsLibrary.contains(list, list): bool', (_: SetsLibrary, a: unknown[], b: unknown[]) => b.every((x) => a.some((y) => celEquals(x, y))))
+    .registerFunction('kubernetes.SetsLibrary.equivalent(list, list): bool', (_: SetsLibrary, a: unknown[], b: unknown[]) => b.every((x) => a.some((y) => celEquals(x, y))) && a.every((x) => b.some((y) => celEquals(x, y))))
+    .registerFunction('kubernetes.SetsLibrary.intersects(list, list): bool', (_: SetsLibrary, a: unknown[], b: unknown[]) => b.some((x) => a.some((y) => celEquals(x, y))));
 
   // lists (k8s.io/apiserver/pkg/cel/library/lists.go, and cel-go ext.Lists)
   env
