@@ -62,13 +62,18 @@ type AstLike = AstNode;
 
 const environments = new Map<string, Environment>();
 
-/** The environment declaring these variables (as dyn), built once. */
+/** The environment declaring these variables, built once. */
 function environmentFor(variables: readonly string[]): Environment {
   const key = variables.join(',');
   let env = environments.get(key);
   if (!env) {
     env = registerKubernetesLibrary(new Environment({ enableOptionalTypes: true, homogeneousAggregateLiterals: false, limits: { maxAstNodes: 10000, maxDepth: 250, maxListElements: 10000, maxMapEntries: 10000, maxCallArguments: 32 } }));
-    for (const v of variables) env.registerVariable(v, 'dyn');
+    // `name` is declared dyn; `name:type` with that type (optionalOldSelf rules declare `oldSelf:optional<dyn>`).
+    for (const v of variables) {
+      const at = v.indexOf(':');
+      if (at < 0) env.registerVariable(v, 'dyn');
+      else env.registerVariable(v.slice(0, at), v.slice(at + 1));
+    }
     environments.set(key, env);
   }
   return env;

@@ -42,6 +42,9 @@ export interface RuleSchema extends CelSchema {
 
 const REASONS = ['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate'];
 const SELF_VARS = ['self', 'oldSelf'] as const;
+/** optionalOldSelf rules: oldSelf is an optional (none on create). */
+const OPTIONAL_SELF_VARS = ['self', 'oldSelf:optional<dyn>'] as const;
+const varsOf = (r: ValidationRule) => (r.optionalOldSelf ? OPTIONAL_SELF_VARS : SELF_VARS);
 /** celconfig.MaxEvaluatedMessageExpressionSizeBytes */
 const MAX_MESSAGE = 5 * 1024;
 
@@ -176,7 +179,7 @@ export function compileSchemaRules(schema: RuleSchema | undefined, basePath: str
         errs.push({ type: 'FieldValueRequired', field: `${at}.rule`, detail: 'Required value' });
         return;
       }
-      const p = compileCel(r.rule, SELF_VARS, 'bool');
+      const p = compileCel(r.rule, varsOf(r), 'bool');
       if (isCompileError(p)) errs.push({ type: 'FieldValueInvalid', field: `${at}.rule`, detail: `Invalid value: ${ruleValue(r)}: ${p.message}` });
       else {
         const problem = checkSelections(p, s, s === schema);
@@ -185,7 +188,7 @@ export function compileSchemaRules(schema: RuleSchema | undefined, basePath: str
       if (r.messageExpression !== undefined) {
         if (!r.messageExpression.trim()) errs.push({ type: 'FieldValueRequired', field: `${at}.messageExpression`, detail: 'Required value: messageExpression of length 0 is not allowed' });
         else {
-          const m = compileCel(r.messageExpression, SELF_VARS, 'string');
+          const m = compileCel(r.messageExpression, varsOf(r), 'string');
           if (isCompileError(m)) errs.push({ type: 'FieldValueInvalid', field: `${at}.messageExpression`, detail: `Invalid value: ${ruleValue(r)}: message${m.message}` });
         }
       }
@@ -217,9 +220,9 @@ function compileTree(s: RuleSchema | undefined): RuleNode | null {
   if (cached !== undefined) return cached;
   const rules: CompiledRule[] = [];
   for (const r of s['x-kubernetes-validations'] ?? []) {
-    const program = compileCel(r.rule ?? '', SELF_VARS, 'bool');
+    const program = compileCel(r.rule ?? '', varsOf(r), 'bool');
     if (isCompileError(program)) continue; // refused when the CRD was written; an old stored CRD just skips it
-    const message = r.messageExpression ? compileCel(r.messageExpression, SELF_VARS, 'string') : undefined;
+    const message = r.messageExpression ? compileCel(r.messageExpression, varsOf(r), 'string') : undefined;
     rules.push({ rule: r, program, message: message && !isCompileError(message) ? message : undefined, fieldPath: r.fieldPath ? (parseRuleFieldPath(r.fieldPath) ?? []) : [] });
   }
   let properties: Map<string, RuleNode> | undefined;
@@ -268,12 +271,16 @@ function errorForReason(path: string, type: string, detail: string, reason: stri
   }
 }
 
-/** Which rules a walk runs: all, those that do not read oldSelf, or only those that do (transition rules). */
-export type RuleSelection = 'all' | 'plain' | 'transition';
+/**
+ * Which rules a walk runs: all; those that do not read oldSelf (`plain`); those plus the optionalOldSelf rules with
+ * an empty oldSelf (`create`); or only the rules that read oldSelf (`transition`, on updates).
+ */
+export type RuleSelection = 'all' | 'plain' | 'create' | 'transition';
 
 function runRules(node: RuleNode, path: string, self: unknown, old: unknown, errs: FieldError[], which: RuleSelection): boolean {
   for (const c of node.rules) {
     if (which === 'plain' && c.program.usesOldSelf) continue;
+    if (which === 'create' && c.program.usesOldSelf && !c.rule.optionalOldSelf) continue;
     if (which === 'transition' && !c.program.usesOldSelf) continue;
     const optionalOld = c.rule.optionalOldSelf === true;
     if (c.program.usesOldSelf && old === undefined && !optionalOld) continue;

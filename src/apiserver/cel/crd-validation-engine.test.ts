@@ -27,3 +27,16 @@ test('a rule that does not compile is an error under the schema path, and no rul
   assert.equal(rules, undefined);
   assert.deepEqual(errors.map((e) => e.field), ['spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule']);
 });
+
+test('optionalOldSelf rules run on create (oldSelf empty) and on update (the old value), once each', () => {
+  const s = { type: 'object', properties: { spec: { type: 'object', properties: { v: { type: 'integer' } }, 'x-kubernetes-validations': [{ rule: 'oldSelf.hasValue() ? self.v >= oldSelf.value().v : self.v == 1', optionalOldSelf: true, message: 'v starts at 1 and grows' }] } } } as unknown as JSONSchemaProps;
+  const { rules } = celValidationRules.compile(s, 'x');
+  assert.ok(rules);
+  const created = (v: number) => ({ apiVersion: 'x/v1', kind: 'T', metadata: { name: 'a' }, spec: { v } });
+  const stored = (v: number) => ({ apiVersion: 'x/v1', kind: 'T', metadata: { name: 'a', resourceVersion: '5' }, spec: { v } });
+  assert.deepEqual(rules.validate(created(1)), []);
+  assert.equal(rules.validate(created(2)).length, 1);
+  assert.deepEqual(rules.validate(stored(3)), [], 'an update runs it in validateTransition only');
+  assert.deepEqual(rules.validateTransition(stored(3), stored(2)), []);
+  assert.deepEqual(rules.validateTransition(stored(1), stored(2)).map((e) => e.detail), ['Invalid value: "object": v starts at 1 and grows']);
+});

@@ -1,8 +1,8 @@
 /**
  * The CEL engine behind the CRD code's hook (../crd/validation-rules.ts): compile errors of a version's schema when
  * a CRD is written, and per object write the rules that do not read `oldSelf` (`validate`) and, on updates, the
- * transition rules with the correlated stored values (`validateTransition`). Rules with `optionalOldSelf` read
- * oldSelf, so they run on updates only (upstream also runs them on create, with oldSelf empty). At the root, `self`
+ * transition rules with the correlated stored values (`validateTransition`). Rules with `optionalOldSelf` run on
+ * creates with an empty oldSelf and on updates with the old value, as upstream. At the root, `self`
  * has apiVersion, kind, and metadata.name and generateName only, as upstream.
  */
 import type { FieldError } from '../../api/status.js';
@@ -22,7 +22,8 @@ export const celValidationRules: ValidationRules = {
     const errors: FieldError[] = compileSchemaRules(s, path);
     if (errors.length > 0 || !hasCelRules(s)) return { errors, rules: undefined };
     const rules: CompiledValidationRules = {
-      validate: (obj) => validateCelRules(s, rootView(obj), undefined, 'plain'),
+      // A create has no resourceVersion yet (the API server sets the stored one on updates before validation).
+      validate: (obj) => validateCelRules(s, rootView(obj), undefined, (obj.metadata as { resourceVersion?: string } | undefined)?.resourceVersion ? 'plain' : 'create'),
       validateTransition: (obj, oldObj) => validateCelRules(s, rootView(obj), rootView(oldObj), 'transition'),
     };
     return { errors, rules };
