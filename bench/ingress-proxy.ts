@@ -3,7 +3,9 @@
  * HTTP server answering `ok`, as bench/ingress's pod), the IngressProxy with a one-rule table (its own process, so its
  * CPU is its own and can be profiled), and this load generator. Requests/s straight to the backend vs through the
  * proxy, in alternating rounds; medians. What bench/ingress measures on a real node, minus the node (no API server,
- * no controllers, no pod network), so changes to ingress-proxy.ts show here first.
+ * no controllers, no pod network), so changes to ingress-proxy.ts show here first. Two proxies run side by side: the
+ * fast path (fast-http.ts, the default) and the http-module path alone (fastPath: false, the baseline), and each round
+ * measures direct, baseline and fast one after the other, so all three see the same machine load.
  *
  * Usage: npm run build && node dist/bench/ingress-proxy.js [--connections 32] [--seconds 3] [--rounds 5] [--cpu-prof DIR]
  * Prints one JSON object.
@@ -20,6 +22,8 @@ const CPU_PROF = arg('cpu-prof', '');
 
 interface Result {
   rps: number;
+  /** The proxy process's CPU time per request (user + system), when a proxy is measured: steadier than rps under load. */
+  cpuUsPerRequest?: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
@@ -72,16 +76,37 @@ async function child(role: string): Promise<void> {
   const { IngressProxy } = await import('../src/ingress/ingress-proxy.js');
   const { createDefaultCertificate } = await import('../src/ingress/default-certificate.js');
   const backendPort = Number(process.argv[4]);
-  const proxy = new IngressProxy({ bindAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, defaultCertificate: await createDefaultCertificate() });
+  const fastPath = process.argv[5] !== 'http';
+  const proxy = new IngressProxy({ bindAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, defaultCertificate: await createDefaultCertificate(), fastPath });
   await proxy.listen();
   const backend = { name: 'bench/web:80', endpoints: [`127.0.0.1:${backendPort}`] };
   proxy.setTable({ hosts: new Map([['bench.test', [{ pathType: 'Prefix', path: '/', backend }]]]), wildcards: new Map(), anyHost: [], certificates: new Map(), warnings: [], ingressWarnings: [] });
   process.send!(proxy.httpPort);
   // Exit normally on the parent's word, so --cpu-prof writes its profile.
-  process.on('message', async () => {
+  process.on('message', async (m) => {
+    if (m === 'cpu') {
+      const u = process.cpuUsage();
+      return process.send!({ cpuUs: u.user + u.system });
+    }
     await proxy.close();
     process.exit(0);
   });
+}
+
+/** The CPU time (µs) a proxy child has used so far. */
+function cpuOf(c: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    c.once('message', (m: { cpuUs: number }) => resolve(m.cpuUs));
+    c.send('cpu');
+  });
+}
+
+/** A load round through a proxy child, with its CPU time per request. */
+async function loadThrough(p: { child: ChildProcess; port: number }, seconds: number): Promise<Result> {
+  const before = await cpuOf(p.child);
+  const r = await load(p.port, seconds);
+  const requests = r.rps * seconds;
+  return { ...r, cpuUsPerRequest: Math.round(((await cpuOf(p.child)) - before) / Math.max(1, requests)) };
 }
 
 function start(role: string, extra: string[] = [], execArgv: string[] = []): Promise<{ child: ChildProcess; port: number }> {
@@ -94,23 +119,49 @@ function start(role: string, extra: string[] = [], execArgv: string[] = []): Pro
 
 async function main(): Promise<void> {
   const backend = await start('backend');
-  const proxy = await start('proxy', [String(backend.port)], CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []);
+  const prof = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
+  const proxy = await start('proxy', [String(backend.port), 'fast'], prof);
+  const baseline = await start('proxy', [String(backend.port), 'http'], prof);
   try {
-    for (const port of [backend.port, proxy.port]) await load(port, 1); // warm-up: JIT, pools
-    const rounds: Record<'direct' | 'proxy', Result[]> = { direct: [], proxy: [] };
+    for (const port of [backend.port, baseline.port, proxy.port]) await load(port, 1); // warm-up: JIT, pools
+    const rounds: Record<'direct' | 'httpModule' | 'proxy', Result[]> = { direct: [], httpModule: [], proxy: [] };
     for (let r = 0; r < ROUNDS; r++) {
       rounds.direct.push(await load(backend.port, SECONDS));
-      rounds.proxy.push(await load(proxy.port, SECONDS));
+      // Alternate which proxy goes first, so neither always follows the direct round.
+      if (r % 2 === 0) {
+        rounds.httpModule.push(await loadThrough(baseline, SECONDS));
+        rounds.proxy.push(await loadThrough(proxy, SECONDS));
+      } else {
+        rounds.proxy.push(await loadThrough(proxy, SECONDS));
+        rounds.httpModule.push(await loadThrough(baseline, SECONDS));
+      }
     }
-    const summary = (xs: Result[]): Result => ({ rps: median(xs.map((x) => x.rps)), p50Ms: median(xs.map((x) => x.p50Ms)), p99Ms: median(xs.map((x) => x.p99Ms)), errors: xs.reduce((n, x) => n + x.errors, 0) });
+    const summary = (xs: Result[]): Result => ({ rps: median(xs.map((x) => x.rps)), p50Ms: median(xs.map((x) => x.p50Ms)), p99Ms: median(xs.map((x) => x.p99Ms)), errors: xs.reduce((n, x) => n + x.errors, 0), ...(xs[0]?.cpuUsPerRequest !== undefined ? { cpuUsPerRequest: median(xs.map((x) => x.cpuUsPerRequest!)) } : {}) });
     const d = summary(rounds.direct);
     const p = summary(rounds.proxy);
+    const h = summary(rounds.httpModule);
     const load1 = (await import('node:os')).loadavg()[0]!;
-    console.log(JSON.stringify({ bench: 'ingress-proxy', connections: CONNECTIONS, secondsPerRound: SECONDS, rounds: ROUNDS, loadAverage: +load1.toFixed(1), direct: d, proxy: p, ratio: +(p.rps / d.rps).toFixed(3), perRound: rounds }, null, 2));
+    // Per-round ratios (each proxy round over the direct round just before it), then their median.
+    const perRoundRatio = (xs: Result[]) => median(xs.map((x, i) => x.rps / rounds.direct[i]!.rps));
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'ingress-proxy', connections: CONNECTIONS, secondsPerRound: SECONDS, rounds: ROUNDS, loadAverage: +load1.toFixed(1),
+          direct: d, proxy: p, httpModule: h,
+          ratio: +(p.rps / d.rps).toFixed(3), httpModuleRatio: +(h.rps / d.rps).toFixed(3),
+          medianRoundRatio: +perRoundRatio(rounds.proxy).toFixed(3), medianRoundHttpModuleRatio: +perRoundRatio(rounds.httpModule).toFixed(3),
+          perRound: rounds,
+        },
+        null,
+        2,
+      ),
+    );
   } finally {
-    const exited = new Promise((r) => proxy.child.once('exit', r));
-    proxy.child.send('stop');
-    await exited;
+    for (const c of [proxy, baseline]) {
+      const exited = new Promise((r) => c.child.once('exit', r));
+      c.child.send('stop');
+      await exited;
+    }
     backend.child.kill();
   }
 }

@@ -23,6 +23,7 @@ import type { Duplex } from 'node:stream';
 import { createLogger } from '../log/logger.js';
 import { recordLength, notTls, serverNameOf } from './client-hello.js';
 import { certificateFor, routeRequest, type Backend, type RouteTable } from './compute-routes.js';
+import { FastHttp } from './fast-http.js';
 
 const log = createLogger('ingress');
 
@@ -33,6 +34,11 @@ export interface IngressProxyOptions {
   httpsPort: number;
   /** The certificate for names no Ingress has a Secret for. */
   defaultCertificate: { cert: string; key: string };
+  /**
+   * Plain HTTP through fast-http.ts (raw sockets, only the framing parsed), falling back to the http server for what
+   * it does not handle; false: every request through the http server (the benchmark's baseline). Default true.
+   */
+  fastPath?: boolean;
 }
 
 /** Request headers that belong to one connection (RFC 9110 §7.6.1), not forwarded as they are. */
@@ -54,6 +60,9 @@ export class IngressProxy {
   /** A TLS server per certificate of the table, keyed by certificate and key: it holds that certificate only. */
   private readonly certServers = new Map<string, https.Server | undefined>();
   private readonly httpServer: http.Server;
+  /** The plain-HTTP listener: hands each connection to the fast path, or straight to httpServer without it. */
+  private readonly httpListener: net.Server;
+  private readonly fast: FastHttp;
   /** The default certificate's TLS server; the listener hands it connections no Secret's certificate matches. */
   private readonly httpsServer: https.Server;
   private readonly tlsListener: net.Server;
@@ -65,6 +74,17 @@ export class IngressProxy {
     this.httpServer = http.createServer((req, res) => this.handle(req, res, 'http'));
     this.httpServer.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head, 'http'));
     this.httpServer.on('clientError', (_err, socket) => socket.destroy());
+    this.fast = new FastHttp({
+      route: (host, path) => {
+        const picked = this.pickFor(host, path);
+        return 'status' in picked ? undefined : { endpoint: picked.endpoint, name: picked.backend.name };
+      },
+      fallback: (socket) => this.httpServer.emit('connection', socket),
+      port: () => this.httpPort,
+    });
+    const fastPath = o.fastPath ?? true;
+    // allowHalfOpen as the http server's own listener: a client's FIN does not cut off the response it waits for.
+    this.httpListener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => (fastPath ? this.fast.accept(socket) : this.httpServer.emit('connection', socket)));
     this.httpsServer = this.tlsServer(o.defaultCertificate);
     this.tlsListener = net.createServer((socket) => this.acceptTls(socket));
   }
@@ -117,7 +137,7 @@ export class IngressProxy {
         });
       });
     try {
-      this.httpPort = await listen(this.httpServer, this.o.httpPort);
+      this.httpPort = await listen(this.httpListener, this.o.httpPort);
       this.httpsPort = await listen(this.tlsListener, this.o.httpsPort);
     } catch (err) {
       await this.close();
@@ -139,7 +159,8 @@ export class IngressProxy {
 
   async close(): Promise<void> {
     for (const s of this.upgraded) s.destroy();
-    const closing = [this.httpServer, this.tlsListener].filter((s) => s.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    this.fast.destroy();
+    const closing = [this.httpListener, this.tlsListener].filter((s) => s.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const s of [this.httpServer, this.httpsServer, ...this.certServers.values()]) s?.closeAllConnections();
     this.certServers.clear();
     this.agent.destroy();
@@ -167,7 +188,11 @@ export class IngressProxy {
 
   /** The backend endpoint for this request, or the answer to give instead. */
   private pick(req: http.IncomingMessage): { endpoint: string; backend: Backend } | { status: number; body: string } {
-    const route = routeRequest(this.table, rawHeader(req.rawHeaders, 'host'), req.url ?? '/');
+    return this.pickFor(rawHeader(req.rawHeaders, 'host'), req.url ?? '/');
+  }
+
+  private pickFor(hostHeader: string | undefined, path: string): { endpoint: string; backend: Backend } | { status: number; body: string } {
+    const route = routeRequest(this.table, hostHeader, path);
     if (!route) return { status: 404, body: '404 page not found\n' };
     const { backend } = route;
     if (backend.endpoints.length === 0) {
