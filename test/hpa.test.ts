@@ -131,6 +131,9 @@ describe('HorizontalPodAutoscaler controller (real server, fake metrics, kubectl
   it('scales a Deployment out under load, and back in only after the scale-down window', async () => {
     await k(['create', 'namespace', 'load']);
     await apply('web.yaml', deployment('load', 'web', 2));
+    // Both pods Ready first: an unready pod counts as idle on a scale-up, and the first step would be smaller.
+    const ready = await k(['rollout', 'status', 'deployment/web', '-n', 'load', '--timeout=60s']);
+    assert.equal(ready.code, 0, ready.stderr);
     metrics.cpu.set('load', 150); // 150 % of the 100m request, target 50 %: 3x.
     await apply('web-hpa.yaml', hpa('load', 'web', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, '  behavior: {scaleDown: {stabilizationWindowSeconds: 3}}'));
 
@@ -209,8 +212,9 @@ describe('HorizontalPodAutoscaler controller (real server, fake metrics, kubectl
   it('kubectl autoscale creates an HPA the controller acts on; kubectl describe shows its conditions and events', async () => {
     await k(['create', 'namespace', 'auto']);
     await apply('auto.yaml', deployment('auto', 'api', 1));
-    metrics.cpu.set('auto', 200); // 200 % of a 100 % target: 1 → 2.
-    const r = await k(['autoscale', 'deployment', 'api', '-n', 'auto', '--cpu-percent=100', '--min=1', '--max=4']);
+    // 200 % of a 100 % target: 1 → 2, held there by --max=2 (once the new pod is Ready it reports 200 % too).
+    metrics.cpu.set('auto', 200);
+    const r = await k(['autoscale', 'deployment', 'api', '-n', 'auto', '--cpu-percent=100', '--min=1', '--max=2']);
     assert.equal(r.code, 0, r.stderr);
     await eventually('api scaled to 2', async () => (await k.json(['get', 'deployment', 'api', '-n', 'auto'])).spec.replicas === 2);
     // The v1 view carries the CPU numbers.
@@ -317,7 +321,7 @@ spec:
         return e.some((x) => x.reason === 'FailedComputeMetricsReplicas') && e;
       });
       assert.ok(evs.some((e) => e.type === 'Warning' && e.reason === 'FailedGetResourceMetric' && e.message === err), JSON.stringify(evs));
-      assert.ok(evs.some((e) => e.type === 'Warning' && e.reason === 'FailedComputeMetricsReplicas' && e.message === `invalid metrics (1 invalid out of 1), first error is: ${err}`), JSON.stringify(evs));
+      assert.ok(evs.some((e) => e.type === 'Warning' && e.reason === 'FailedComputeMetricsReplicas' && e.message === `invalid metrics (1 invalid out of 1), first error is: failed to get cpu resource metric value: ${err}`), JSON.stringify(evs));
       assert.equal((await k.json(['get', 'deployment', 'nometrics', '-n', 'bad'])).spec.replicas, 1);
     });
 

@@ -145,12 +145,12 @@ describe('HorizontalController.reconcile', () => {
     assert.equal(up.state.replicas, 4);
     assert.equal(up.cond('ScalingActive')?.reason, 'ValidMetricFound');
     assert.deepEqual(up.hpa().status!.currentMetrics![1], { type: '' }, 'the failed metric has an empty status, as upstream');
-    assert.ok(up.fx.recorder.events.some((e) => e.reason === 'FailedGetPodsMetric' && e.message === 'failed to get pods metric value: unable to get metric qps: none'));
+    assert.ok(up.fx.recorder.events.some((e) => e.reason === 'FailedGetPodsMetric' && e.message === 'unable to get metric qps: none'));
 
     const down = setup({ replicas: 4, cpuPerPod: 10, extraMetrics: qps });
     await down.sync();
     assert.equal(down.state.replicas, 4);
-    assert.deepEqual([down.cond('ScalingActive')?.status, down.cond('ScalingActive')?.reason, down.cond('ScalingActive')?.message], ['False', 'FailedGetPodsMetric', 'the HPA was unable to compute the replica count: failed to get pods metric value: unable to get metric qps: none']);
+    assert.deepEqual([down.cond('ScalingActive')?.status, down.cond('ScalingActive')?.reason, down.cond('ScalingActive')?.message], ['False', 'FailedGetPodsMetric', 'the HPA was unable to compute the replica count: unable to get metric qps: none']);
     assert.ok(down.fx.recorder.events.some((e) => e.reason === 'FailedComputeMetricsReplicas' && e.message === 'invalid metrics (1 invalid out of 2), first error is: failed to get pods metric value: unable to get metric qps: none'));
   });
 

@@ -49,13 +49,20 @@ export interface HorizontalControllerOptions {
   calculator?: CalculatorOptions;
 }
 
-/** A metric that could not be computed: the ScalingActive reason and the error (its message is the event's). */
+/**
+ * A metric that could not be computed: the ScalingActive reason and the error (its message is the event's and the
+ * condition's); `outer` is the same error as computeReplicasForMetric returns it, with the metric type's prefix
+ * ("failed to get pods metric value: ..."), which the "invalid metrics ..., first error is: " message quotes.
+ */
 class MetricError extends Error {
+  readonly outer: string;
   constructor(
     readonly reason: string,
     message: string,
+    outerPrefix = '',
   ) {
     super(message);
+    this.outer = outerPrefix + message;
   }
 }
 
@@ -298,7 +305,7 @@ export class HorizontalController implements Controller {
     }
     if (firstError && (invalid >= specs.length || replicas < specReplicas)) {
       this.setCondition(hpa, 'ScalingActive', 'False', firstError.reason, `the HPA was unable to compute the replica count: ${firstError.message}`);
-      return { replicas: -1, metricName: '', statuses, error: `invalid metrics (${invalid} invalid out of ${specs.length}), first error is: ${firstError.message}` };
+      return { replicas: -1, metricName: '', statuses, error: `invalid metrics (${invalid} invalid out of ${specs.length}), first error is: ${firstError.outer}` };
     }
     this.setCondition(hpa, 'ScalingActive', 'True', 'ValidMetricFound', `the HPA was able to successfully calculate a replica count from ${metricName}`);
     return { replicas, metricName, statuses };
@@ -318,9 +325,9 @@ export class HorizontalController implements Controller {
   /** One metric's proposal; failures are recorded as a Warning event and thrown as MetricError (upstream computeReplicasForMetric). */
   private async computeReplicasForMetric(hpa: Hpa, spec: MetricSpec, specReplicas: number, statusReplicas: number, selector: string): Promise<MetricProposal> {
     const ns = hpa.metadata.namespace ?? '';
-    const fail = (reason: string, message: string): never => {
+    const fail = (reason: string, message: string, outerPrefix = ''): never => {
       this.recorder.event(hpa, 'Warning', reason, message);
-      throw new MetricError(reason, message);
+      throw new MetricError(reason, message, outerPrefix);
     };
     switch (spec.type) {
       case 'Resource':
@@ -331,6 +338,7 @@ export class HorizontalController implements Controller {
         const kind = spec.type === 'Resource' ? 'resource' : 'container resource';
         const res = src?.name ?? '';
         const target = src?.target;
+        const outer = spec.type === 'Resource' ? `failed to get ${res} resource metric value: ` : `failed to get ${res} container metric value: `;
         const statusOf = (current: Record<string, unknown>): MetricStatus =>
           spec.type === 'Resource' ? { type: 'Resource', resource: { name: res, current } } : { type: 'ContainerResource', containerResource: { name: res, container, current } };
         if (target?.averageValue !== undefined) {
@@ -338,17 +346,17 @@ export class HorizontalController implements Controller {
             const r = await this.calculator.rawResourceReplicas(specReplicas, milliOf(target.averageValue), res, container, ns, selector);
             return { replicas: r.replicas, name: `${res} ${kind}`, status: statusOf({ averageValue: milliQuantity(r.utilization) }) };
           } catch (err) {
-            return fail(reason, `failed to get ${res} usage: ${(err as Error).message}`);
+            return fail(reason, `failed to get ${res} usage: ${(err as Error).message}`, outer);
           }
         }
         if (target?.averageUtilization === undefined) {
-          return fail(reason, `failed to get ${res} utilization: invalid ${kind} metric source: neither an average utilization target nor an average value (usage) target was set`);
+          return fail(reason, `failed to get ${res} utilization: invalid ${kind} metric source: neither an average utilization target nor an average value (usage) target was set`, outer);
         }
         try {
           const r = await this.calculator.resourceReplicas(specReplicas, target.averageUtilization, res, container, ns, selector);
           return { replicas: r.replicas, name: `${res} ${kind} utilization (percentage of request)`, status: statusOf({ averageUtilization: r.utilization, averageValue: milliQuantity(r.rawUtilization) }) };
         } catch (err) {
-          return fail(reason, `failed to get ${res} utilization: ${(err as Error).message}`);
+          return fail(reason, `failed to get ${res} utilization: ${(err as Error).message}`, outer);
         }
       }
       case 'Pods': {
@@ -357,7 +365,7 @@ export class HorizontalController implements Controller {
           const r = await this.calculator.metricReplicas(specReplicas, milliOf(spec.pods!.target.averageValue ?? 0), metric.name, ns, selector, metricSelectorString(metric));
           return { replicas: r.replicas, name: `pods metric ${metric.name}`, status: { type: 'Pods', pods: { metric, current: { averageValue: milliQuantity(r.utilization) } } } };
         } catch (err) {
-          return fail('FailedGetPodsMetric', `failed to get pods metric value: ${(err as Error).message}`);
+          return fail('FailedGetPodsMetric', (err as Error).message, 'failed to get pods metric value: ');
         }
       }
       case 'Object': {
@@ -374,7 +382,7 @@ export class HorizontalController implements Controller {
           }
           throw new Error('invalid object metric source: neither a value target nor an average value target was set');
         } catch (err) {
-          return fail('FailedGetObjectMetric', `failed to get object metric value: ${(err as Error).message}`);
+          return fail('FailedGetObjectMetric', (err as Error).message, 'failed to get object metric value: ');
         }
       }
       case 'External': {
@@ -392,7 +400,7 @@ export class HorizontalController implements Controller {
           }
           throw new Error('invalid external metric source: neither a value target nor an average value target was set');
         } catch (err) {
-          return fail('FailedGetExternalMetric', `failed to get external metric value: ${(err as Error).message}`);
+          return fail('FailedGetExternalMetric', (err as Error).message, 'failed to get external metric value: ');
         }
       }
       default:

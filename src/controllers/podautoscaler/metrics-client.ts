@@ -9,6 +9,7 @@ import type { KubeObject } from '../../api/object.js';
 import { parseQuantity, toMilli } from '../../api/quantity.js';
 import { formatLabelSelector } from '../../api/labels.js';
 import type { Client, ResourceType } from '../../client/types.js';
+import { isNotFound } from '../../api/status.js';
 
 /** One pod's metric: its value (milli-units), the end of its sample window and the window's length. */
 export interface PodMetric {
@@ -66,9 +67,12 @@ interface MetricValue {
   metricName?: string;
   metric?: { name?: string };
   timestamp?: string;
-  windowSeconds?: number;
+  windowSeconds?: number | null;
   value?: string;
 }
+
+const CUSTOM_GROUP = 'custom.metrics.k8s.io';
+const EXTERNAL_GROUP = 'external.metrics.k8s.io';
 
 const podMetricsType: ResourceType = { group: 'metrics.k8s.io', version: 'v1beta1', resource: 'pods', kind: 'PodMetrics', namespaced: true };
 
@@ -105,39 +109,68 @@ export class RestMetricsClient implements MetricsClient {
   }
 
   async getRawMetric(metricName: string, namespace: string, selector: string, metricSelector: string): Promise<{ metrics: PodMetricsInfo; timestamp: Date }> {
-    const rt: ResourceType = { group: 'custom.metrics.k8s.io', version: 'v1beta2', resource: 'pods', kind: 'MetricValueList', namespaced: true };
+    const rt: ResourceType = { group: CUSTOM_GROUP, version: 'v1beta2', resource: 'pods', kind: 'MetricValueList', namespaced: true };
     const values = await this.customList(rt, namespace, '*', metricName, selector, metricSelector);
     if (values.length === 0) throw new Error('no metrics returned from custom metrics API');
     const metrics: PodMetricsInfo = new Map();
     for (const v of values) {
-      metrics.set(v.describedObject?.name ?? '', { value: milliOf(v.value ?? '0'), timestamp: new Date(v.timestamp ?? 0), windowMs: (v.windowSeconds ?? 0) * 1000 });
+      // upstream: a value without windowSeconds is taken as metrics-server's default window (1 minute).
+      const windowMs = v.windowSeconds === undefined || v.windowSeconds === null ? 60_000 : v.windowSeconds * 1000;
+      metrics.set(v.describedObject?.name ?? '', { value: milliOf(v.value ?? '0'), timestamp: new Date(v.timestamp ?? 0), windowMs });
     }
     return { metrics, timestamp: new Date(values[0]!.timestamp ?? 0) };
   }
 
   async getObjectMetric(metricName: string, namespace: string, objectRef: CrossVersionObjectReference, metricSelector: string): Promise<{ value: number; timestamp: Date }> {
-    const target = await this.resourceFor(objectRef);
-    const rt: ResourceType = { group: 'custom.metrics.k8s.io', version: 'v1beta2', resource: target.group ? `${target.resource}.${target.group}` : target.resource, kind: 'MetricValueList', namespaced: target.namespaced };
-    const values = await this.customList(rt, namespace, objectRef.name, metricName, '', metricSelector);
-    if (values.length !== 1) throw new Error(`expected exactly one metric value for ${objectRef.kind} ${objectRef.name}, got ${values.length}`);
+    let rt: ResourceType;
+    let name = objectRef.name;
+    if (objectRef.kind === 'Namespace' && !(objectRef.apiVersion ?? '').includes('/')) {
+      // upstream: a Namespace's metric is root-scoped, /namespaces/<the HPA's namespace>/metrics/<metric> (the
+      // reference cannot escape the HPA's namespace).
+      rt = { group: CUSTOM_GROUP, version: 'v1beta2', resource: 'namespaces', kind: 'MetricValueList', namespaced: false };
+      name = namespace;
+    } else {
+      const target = await this.resourceFor(objectRef).catch((err: unknown) => {
+        throw new Error(`unable to fetch metrics from custom metrics API: ${(err as Error).message}`);
+      });
+      rt = { group: CUSTOM_GROUP, version: 'v1beta2', resource: target.group ? `${target.resource}.${target.group}` : target.resource, kind: 'MetricValueList', namespaced: target.namespaced };
+    }
+    const values = await this.customList(rt, namespace, name, metricName, '', metricSelector, objectRef.kind === 'Namespace' ? 'metrics' : undefined);
+    if (values.length !== 1) {
+      throw new Error(`unable to fetch metrics from custom metrics API: the custom metrics API server returned ${values.length} results when we asked for exactly one`);
+    }
     return { value: milliOf(values[0]!.value ?? '0'), timestamp: new Date(values[0]!.timestamp ?? 0) };
   }
 
   async getExternalMetric(metricName: string, namespace: string, metricSelector: string): Promise<{ values: number[]; timestamp: Date }> {
-    const rt: ResourceType = { group: 'external.metrics.k8s.io', version: 'v1beta1', resource: metricName.toLowerCase(), kind: 'ExternalMetricValueList', namespaced: true };
-    const list = await this.client.list<KubeObject & { value?: string; timestamp?: string }>(rt, namespace, { labelSelector: metricSelector });
+    const rt: ResourceType = { group: EXTERNAL_GROUP, version: 'v1beta1', resource: metricName, kind: 'ExternalMetricValueList', namespaced: true };
+    const list = await this.client.list<KubeObject & { value?: string; timestamp?: string }>(rt, namespace, { labelSelector: metricSelector }).catch((err: unknown) => {
+      throw new Error(`unable to fetch metrics from external metrics API: ${(err as Error).message}`);
+    });
     if (list.items.length === 0) throw new Error('no metrics returned from external metrics API');
     return { values: list.items.map((v) => milliOf(v.value ?? '0')), timestamp: new Date(list.items[0]!.timestamp ?? 0) };
   }
 
-  /** GET /apis/custom.metrics.k8s.io/v1beta2/namespaces/NS/RESOURCE/NAME/METRIC?labelSelector=&metricLabelSelector=. */
-  private async customList(rt: ResourceType, namespace: string, name: string, metricName: string, selector: string, metricSelector: string): Promise<MetricValue[]> {
-    // The client's get has no query string; the selectors ride in the subresource path's query.
+  /**
+   * GET /apis/custom.metrics.k8s.io/v1beta2/namespaces/NS/RESOURCE/NAME/METRIC?labelSelector=&metricLabelSelector=
+   * (NAME `*`: every object matching labelSelector). Errors are worded as upstream's custom metrics client: the API
+   * server's own 404 (no APIService serves the group, or it is unavailable and left out of discovery) is "no custom
+   * metrics API (custom.metrics.k8s.io) registered".
+   */
+  private async customList(rt: ResourceType, namespace: string, name: string, metricName: string, selector: string, metricSelector: string, prefix?: string): Promise<MetricValue[]> {
+    // The client's get has no query string; the selectors ride in the subresource path's query (both transports
+    // append an empty query to the path as it is).
     const q = new URLSearchParams();
     if (selector) q.set('labelSelector', selector);
     if (metricSelector) q.set('metricLabelSelector', metricSelector);
-    const sub = encodeURIComponent(metricName) + (q.size ? `?${q}` : '');
-    const list = (await this.client.get<KubeObject & { items?: MetricValue[] }>(rt, namespace, name, { subresource: sub })) ?? {};
-    return list.items ?? [];
+    const sub = (prefix ? `${prefix}/` : '') + encodeURIComponent(metricName) + (q.size ? `?${q}` : '');
+    try {
+      const list = (await this.client.get<KubeObject & { items?: MetricValue[] }>(rt, namespace, name, { subresource: sub })) ?? {};
+      return list.items ?? [];
+    } catch (err) {
+      const apiServerNotFound = isNotFound(err) && (err as Error).message === 'the server could not find the requested resource';
+      const why = apiServerNotFound ? `no custom metrics API (${CUSTOM_GROUP}) registered` : (err as Error).message;
+      throw new Error(`unable to fetch metrics from custom metrics API: ${why}`);
+    }
   }
 }
