@@ -49,8 +49,10 @@ export const namespaces = defineResource({
     const spec = specOf<NamespaceSpec>(obj);
     spec.finalizers ??= ['kubernetes'];
     statusOf<NamespaceStatus>(obj).phase = 'Active';
+    labelWithName(obj);
   },
   prepareForUpdate(obj, old) {
+    labelWithName(obj);
     // spec.finalizers only change through the finalize subresource (namespace strategy PrepareForUpdate).
     const finalizers = (old.spec as NamespaceSpec | undefined)?.finalizers;
     if (finalizers) specOf<NamespaceSpec>(obj).finalizers = [...finalizers];
@@ -74,3 +76,11 @@ export const namespaces = defineResource({
     'status.phase': (o) => as<Namespace>(o).status?.phase ?? '',
   },
 });
+
+/**
+ * Every namespace carries `kubernetes.io/metadata.name: <name>` (upstream's namespace defaulting and Canonicalize,
+ * 1.21+), set over whatever the client wrote: namespaceSelectors of NetworkPolicies, webhooks and policies rely on it.
+ */
+function labelWithName(obj: KubeObject): void {
+  obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name ?? '' };
+}

@@ -198,6 +198,14 @@ test('namespaces: DNS labels, kubernetes finalizer, Active phase', () => {
   assert.deepEqual(errors, []);
   assert.deepEqual(obj.spec, { finalizers: ['kubernetes'] });
   assert.deepEqual(obj.status, { phase: 'Active' });
+  // kubernetes.io/metadata.name is always the name, whatever the client wrote (on create and on update).
+  assert.deepEqual(obj.metadata.labels, { 'kubernetes.io/metadata.name': 'team-a' });
+  const forged = create(ns, { metadata: { name: 'team-b', labels: { 'kubernetes.io/metadata.name': 'kube-system', tier: 'x' } } }).obj;
+  assert.deepEqual(forged.metadata.labels, { 'kubernetes.io/metadata.name': 'team-b', tier: 'x' });
+  const next = structuredClone(obj);
+  next.metadata.labels = { tier: 'y' };
+  ns.strategy.prepareForUpdate!(next, obj);
+  assert.deepEqual(next.metadata.labels, { tier: 'y', 'kubernetes.io/metadata.name': 'team-a' });
   assert.deepEqual(create(ns, { metadata: { name: 'team.a' } }).errors, ['metadata.name: Invalid value: "team.a": must not contain dots']);
   assert.deepEqual(create(ns, { metadata: { name: 'x', namespace: 'y' } }).errors, ['metadata.namespace: Forbidden: not allowed on this type']);
 });
