@@ -1,0 +1,121 @@
+/**
+ * Container log rotation as kubelet keeps it (containerLogMaxSize 10 MiB, containerLogMaxFiles 5), on the process
+ * runtime with the real kubectl: a container that writes ~75 MiB of numbered lines and exits leaves at most five
+ * files of at most 10 MiB under /var/log/pods/<ns>_<pod>_<uid>/<container>/ (0.log and kubelet-named rotated ones),
+ * and `kubectl logs` of the finished pod reads the rotated files and the current one as one stream: the newest lines,
+ * in order, without gaps or repeats, the oldest ones gone; --tail and --limit-bytes cut that stream.
+ *
+ * One `skiff server` with its embedded agent (--cluster-cidr 10.76.0.0/16). Run from dist/ (spawns bin/skiff):
+ *   npx tsc -p tsconfig.json && node --test dist/test/container-log-rotation.e2e.test.js
+ * Needs root and the CNI plugins; skips otherwise (fails under CI=true). What the node made is removed at the end.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { eventually } from './helpers/eventually.js';
+import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { spawnServer, stopChild, type ServerProcess } from './helpers/server-process.js';
+
+const NS = 'logrot';
+const LINES = 700_000;
+const MiB = 1024 * 1024;
+
+function skipReason(): string | false {
+  const k = kubectlSkip();
+  if (k) return k;
+  const missing = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/bin/seq'].filter((p) => !existsSync(p));
+  let reason: string | false = false;
+  if (process.getuid?.() !== 0) reason = 'the process runtime needs root; skipping';
+  else if (missing.length) reason = `missing: ${missing.join(', ')}; skipping`;
+  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
+  return reason;
+}
+
+describe('container log rotation (process runtime, kubectl logs)', { skip: skipReason(), timeout: 110_000 }, () => {
+  let server: ServerProcess | undefined;
+  let k: Kubectl;
+  let dir = '';
+  let uid = '';
+
+  before(async () => {
+    dir = await mkdtemp(`/tmp/skf-lr${randomBytes(3).toString('hex')}-`);
+    const args = ['--data-dir', dir, '--node-name', `logrot-${randomBytes(3).toString('hex')}`, '--runtime', 'process', '--cluster-cidr', '10.76.0.0/16', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1'];
+    server = await spawnServer(args, 60_000, {}, { agent: true });
+    const s = server;
+    await eventually('the node ready', async () => {
+      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null) throw new Error(`the embedded agent did not start:\n${s.output()}`);
+      return /skiff node ready/.test(s.output());
+    }, 60_000);
+    k = kubectlFor(join(dir, 'kubeconfig.yaml'));
+    assert.equal((await k(['create', 'namespace', NS])).code, 0);
+    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+  });
+
+  after(async () => {
+    try {
+      if (server) {
+        await k?.(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=40s'], { timeoutMs: 50_000 });
+        await stopChild(server.child);
+      }
+    } finally {
+      if (dir) {
+        const report = await hardCleanAgent({ dataDir: dir, podUids: uid ? [uid] : [] });
+        if (report.length) console.log(`hard clean of ${dir}:\n  ${report.join('\n  ')}`);
+      }
+    }
+  });
+
+  it('a container writing ~75 MiB keeps at most 5 files of 10 MiB; kubectl logs reads them as one ordered stream', async () => {
+    // ~69 bytes a line, ~110 bytes a CRI record: ~75 MiB written, 50 MiB kept.
+    const pad = 'x'.repeat(55);
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'chatty', namespace: NS },
+      spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 2, containers: [{ name: 'app', image: 'busybox', command: ['sh', '-c', `seq -f 'line %07g ${pad}' 1 ${LINES}; echo LAST`] }] },
+    };
+    const r = await k(['apply', '-f', '-'], { input: JSON.stringify(pod) });
+    assert.equal(r.code, 0, r.stderr);
+    const done = await eventually('the pod Succeeded', async () => {
+      const p = await k.json(['-n', NS, 'get', 'pod', 'chatty']);
+      uid = p.metadata.uid;
+      if (p.status.phase === 'Failed') throw new Error(`the pod failed: ${JSON.stringify(p.status)}`);
+      return p.status.phase === 'Succeeded' && p;
+    }, 90_000);
+
+    const logDir = join('/var/log/pods', `${NS}_chatty_${done.metadata.uid}`, 'app');
+    const files = readdirSync(logDir).sort();
+    assert.ok(files.includes('0.log'), files.join(' '));
+    const rotated = files.filter((f) => f !== '0.log');
+    assert.ok(rotated.length >= 1 && rotated.length <= 4, `1-4 rotated files beside 0.log: ${files.join(' ')}`);
+    for (const f of rotated) assert.match(f, /^0\.log\.\d{8}-\d{6}(-\d+)?$/);
+    const sizes = files.map((f) => statSync(join(logDir, f)).size);
+    for (const [i, size] of sizes.entries()) assert.ok(size <= 10 * MiB, `${files[i]} is ${size} bytes, over 10 MiB`);
+    assert.ok(sizes.reduce((a, b) => a + b, 0) > 40 * MiB, `the kept files hold most of 50 MiB: ${sizes.join(' ')}`);
+
+    const all = await k(['-n', NS, 'logs', 'chatty'], { timeoutMs: 60_000 });
+    assert.equal(all.code, 0, all.stderr);
+    const lines = all.stdout.split('\n');
+    assert.equal(lines.pop(), '', 'ends with a newline');
+    assert.equal(lines.pop(), 'LAST');
+    const numbers = lines.map((l) => {
+      const m = /^line (\d{7}) x{55}$/.exec(l);
+      if (!m) throw new Error(`not a whole line: ${JSON.stringify(l.slice(0, 100))}`);
+      return Number(m[1]);
+    });
+    const first = numbers[0]!;
+    assert.ok(first > 1, 'the oldest lines were rotated away');
+    assert.equal(numbers.at(-1), LINES);
+    assert.equal(numbers.length, LINES - first + 1, `lines ${first}..${LINES} each once, in order`);
+    for (let i = 1; i < numbers.length; i++) if (numbers[i] !== numbers[i - 1]! + 1) assert.fail(`line ${numbers[i - 1]} is followed by ${numbers[i]}`);
+
+    const tail = await k(['-n', NS, 'logs', 'chatty', '--tail=2']);
+    assert.equal(tail.stdout, `line ${String(LINES).padStart(7, '0')} ${pad}\nLAST\n`);
+    const limited = await k(['-n', NS, 'logs', 'chatty', '--limit-bytes=12']);
+    assert.equal(limited.stdout, `line ${String(first).padStart(7, '0')}`);
+  });
+});
