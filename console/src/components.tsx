@@ -1,7 +1,7 @@
 /** Small shared pieces: tables, ages, status badges, sparklines. Every value is rendered as text (JSX escapes it). */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { openWatches } from './hooks.js';
+import { openWatches, useTick } from './hooks.js';
 import type { Watched } from './hooks.js';
 
 export function age(timestamp: string | undefined, now = Date.now()): string {
@@ -69,6 +69,8 @@ export function WatchNote(props: { w: Watched<unknown> }) {
 
 /** Live/reconnecting indicator over all open watches. */
 export function ConnectionStatus() {
+  // Its own quick tick: the page's watches open in effects after the shell has rendered.
+  useTick(250);
   const watches = openWatches();
   const down = watches.filter((w) => w.state === 'connecting' || w.state === 'reconnecting');
   const text = watches.length === 0 ? 'idle' : down.length === 0 ? 'live' : 'reconnecting';
@@ -83,7 +85,8 @@ export function ConnectionStatus() {
 export function Sparkline(props: { values: number[]; label: string; format: (v: number) => string; testid?: string }) {
   const w = 160;
   const h = 36;
-  const vs = props.values;
+  // One sample draws a flat line rather than nothing.
+  const vs = props.values.length === 1 ? [props.values[0]!, props.values[0]!] : props.values;
   const max = Math.max(...vs, 1e-9);
   const pts = vs.map((v, i) => `${vs.length === 1 ? w : (i * w) / (vs.length - 1)},${h - (v / max) * (h - 2) - 1}`).join(' ');
   return (
