@@ -369,6 +369,28 @@ subjects:
     assert.match(bad.stderr, /spec\.size: Unsupported value: "XXL"/);
   });
 
+  it('garbage collection: objects owned by a custom object go with it, and custom objects owned by others go too', async () => {
+    await ok(['apply', '-f', await file('gc-owner.yaml', widget('gc-owner', 'M'))]);
+    const owner = await k.json(['get', 'wd', 'gc-owner']);
+    const ref = (o: { apiVersion: string; kind: string; metadata: { name: string; uid: string } }) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid });
+    await ok(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'gc-dependent', ownerReferences: [ref(owner)] } }));
+    await ok(['create', 'configmap', 'gc-cm-owner']);
+    const cmOwner = await k.json(['get', 'configmap', 'gc-cm-owner']);
+    await ok(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'gc-owned', ownerReferences: [ref(cmOwner)] }, spec: { size: 'S' } }));
+
+    await ok(['delete', 'wd', 'gc-owner']);
+    await ok(['delete', 'configmap', 'gc-cm-owner']);
+    const gone = async (path: string) => {
+      for (let i = 0; i < 100; i++) {
+        if ((await s.request('GET', path)).status === 404) return true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return false;
+    };
+    assert.ok(await gone('/api/v1/namespaces/default/configmaps/gc-dependent'), 'the ConfigMap owned by a deleted Widget is collected');
+    assert.ok(await gone('/apis/example.com/v1/namespaces/default/widgets/gc-owned'), 'the Widget owned by a deleted ConfigMap is collected');
+  });
+
   it('deleting a CRD deletes its objects, then the CRD', async () => {
     const before = await k.json(['get', 'wd']);
     assert.ok(before.items.length >= 3);

@@ -39,6 +39,7 @@ export const NetworkPolicies = rt('networking.k8s.io', 'v1', 'networkpolicies', 
 export const ReplicationControllers = rt('', 'v1', 'replicationcontrollers', 'ReplicationController');
 export const PodTemplates = rt('', 'v1', 'podtemplates', 'PodTemplate');
 export const CSIStorageCapacities = rt('storage.k8s.io', 'v1', 'csistoragecapacities', 'CSIStorageCapacity');
+export const CustomResourceDefinitions = rt('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false);
 
 /** Every type above, for components (the garbage collector, the namespace controller) that walk all of them. */
 export const allResourceTypes: ResourceType[] = [

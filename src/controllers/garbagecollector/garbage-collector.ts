@@ -13,11 +13,16 @@
  * Owners are read live (from the API, not the graph or caches), as upstream, so a cache that is behind cannot make
  * an existing owner look absent; deletes carry uid and resourceVersion preconditions, so a stale copy of the
  * dependent itself cannot cause a wrong deletion either.
+ *
+ * Custom resources join while the collector runs (upstream finds them by discovery every 30 s): an Established
+ * CustomResourceDefinition adds its kind, watched through an informer of the collector's own (in its storage
+ * version), and its deletion removes it again, once the CRD's cleanup has deleted every object.
  */
 import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
 import { parseApiVersion, type KubeObject } from '../../api/object.js';
 import { isConflict, isNotFound } from '../../api/status.js';
-import { allResourceTypes, Events } from '../../client/resources.js';
+import { allResourceTypes, CustomResourceDefinitions, Events } from '../../client/resources.js';
+import { SharedInformer } from '../../client/informer.js';
 import type { DeleteOptions, ResourceType, WorkQueue } from '../../client/types.js';
 import { createWorkQueue, type RateLimitingQueue } from '../../client/workqueue.js';
 import type { Controller, ControllerContext } from '../controller.js';
@@ -52,23 +57,53 @@ export class GarbageCollector implements Controller {
   private readonly absentOwners = new Map<string, true>();
   private readonly typesByGroupKind = new Map<string, ResourceType>();
   private readonly watched: ResourceType[];
+  /** Custom resources' informers, by CRD name. */
+  private readonly custom = new Map<string, { rt: ResourceType; informer: SharedInformer }>();
 
   constructor(private readonly ctx: ControllerContext) {
     this.deleteQueue = createWorkQueue({ clock: ctx.clock });
     this.orphanQueue = createWorkQueue({ clock: ctx.clock });
     for (const rt of allResourceTypes) this.typesByGroupKind.set(`${rt.group}/${rt.kind}`, rt);
     // Events are never owners and are collected by their TTL, as upstream's default ignored resources.
-    this.watched = allResourceTypes.filter((rt) => rt !== Events);
+    this.watched = [...allResourceTypes.filter((rt) => rt !== Events), CustomResourceDefinitions];
   }
 
+  private readonly graphHandlers = {
+    add: (obj: KubeObject) => this.schedule(this.graph.observe(undefined, obj)),
+    update: (oldObj: KubeObject, obj: KubeObject) => this.schedule(this.graph.observe(oldObj, obj)),
+    delete: (obj: KubeObject) => this.schedule(this.graph.remove(obj.metadata.uid ?? '')),
+  };
+
   start(): void {
-    for (const rt of this.watched) {
-      this.ctx.informers.informerFor(rt).addEventHandler({
-        add: (obj) => this.schedule(this.graph.observe(undefined, obj)),
-        update: (oldObj, obj) => this.schedule(this.graph.observe(oldObj, obj)),
-        delete: (obj) => this.schedule(this.graph.remove(obj.metadata.uid ?? '')),
-      });
-    }
+    for (const rt of this.watched) this.ctx.informers.informerFor(rt).addEventHandler(this.graphHandlers);
+    this.ctx.informers.informerFor(CustomResourceDefinitions).addEventHandler({
+      add: (crd) => this.followCustomResource(crd),
+      update: (_old, crd) => this.followCustomResource(crd),
+      delete: (crd) => this.unfollowCustomResource(crd.metadata.name ?? ''),
+    });
+  }
+
+  /** Watches the kind of an Established CRD (once), so its objects can own and be owned. */
+  private followCustomResource(crd: KubeObject): void {
+    const name = crd.metadata.name ?? '';
+    const rt = customResourceType(crd);
+    const current = this.custom.get(name);
+    if (current && rt && sameType(current.rt, rt)) return;
+    if (current) this.unfollowCustomResource(name);
+    if (!rt) return;
+    const informer = new SharedInformer(this.ctx.client, rt, {}, { clock: this.ctx.clock });
+    informer.addEventHandler(this.graphHandlers);
+    this.custom.set(name, { rt, informer });
+    this.typesByGroupKind.set(`${rt.group}/${rt.kind}`, rt);
+    informer.start();
+  }
+
+  private unfollowCustomResource(name: string): void {
+    const current = this.custom.get(name);
+    if (!current) return;
+    current.informer.stop();
+    this.custom.delete(name);
+    if (this.typesByGroupKind.get(`${current.rt.group}/${current.rt.kind}`) === current.rt) this.typesByGroupKind.delete(`${current.rt.group}/${current.rt.kind}`);
   }
 
   run(workers: number): Promise<void> {
@@ -81,6 +116,7 @@ export class GarbageCollector implements Controller {
   stop(): void {
     this.deleteQueue.shutDown();
     this.orphanQueue.shutDown();
+    for (const name of [...this.custom.keys()]) this.unfollowCustomResource(name);
   }
 
   private schedule(work: GraphWork): void {
@@ -346,4 +382,22 @@ async function runGcWorkers(name: string, queue: WorkQueue, workers: number, fn:
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, workers) }, worker));
+}
+
+interface CrdShape {
+  spec?: { group?: string; scope?: string; names?: { plural?: string; kind?: string }; versions?: { name?: string; storage?: boolean; served?: boolean }[] };
+  status?: { conditions?: { type?: string; status?: string }[] };
+}
+
+/** The resource type of an Established CRD (its storage version), or undefined while it is not served. */
+export function customResourceType(crd: KubeObject): ResourceType | undefined {
+  const { spec, status } = crd as unknown as CrdShape;
+  if (!status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return undefined;
+  const version = spec?.versions?.find((v) => v.storage)?.name ?? spec?.versions?.find((v) => v.served)?.name;
+  if (!spec?.group || !spec.names?.plural || !spec.names.kind || !version) return undefined;
+  return { group: spec.group, version, resource: spec.names.plural, kind: spec.names.kind, namespaced: spec.scope !== 'Cluster' };
+}
+
+function sameType(a: ResourceType, b: ResourceType): boolean {
+  return a.group === b.group && a.version === b.version && a.resource === b.resource && a.kind === b.kind && a.namespaced === b.namespaced;
 }
