@@ -13,8 +13,12 @@
  * `..data_tmp` link at it, rename it over `..data` (rename(2) is atomic), create missing user-visible links, remove
  * the links of entries no longer in the payload, then remove the old timestamped dir. A container that opened
  * `key` before the swap keeps reading the old file; the next open sees the new one.
+ *
+ * The file operations are synchronous (as kubelet's are): a few small files on a local or tmpfs directory take
+ * microseconds each, while each asynchronous one waits for a libuv pool thread (4, shared with every other fs call of
+ * the agent) and then for the event loop again, ~25 times for a first write and ~10 for every resync's comparison.
  */
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile, chmod } from 'node:fs/promises';
+import { chmodSync as chmod, lstatSync as lstat, mkdirSync as mkdir, mkdtempSync as mkdtemp, readdirSync as readdir, readFileSync as readFile, readlinkSync as readlink, renameSync as rename, rmSync as rm, statSync as stat, symlinkSync as symlink, unlinkSync as unlink, writeFileSync as writeFile } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../../client/types.js';
 
@@ -54,7 +58,7 @@ function timestampDirPrefix(now: Date): string {
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await lstat(path);
+    lstat(path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
@@ -65,14 +69,14 @@ async function exists(path: string): Promise<boolean> {
 /** Files (relative paths) under `dir`, recursively, with content and mode. */
 async function readPayload(dir: string, prefix = ''): Promise<Payload> {
   const out: Payload = new Map();
-  for (const e of await readdir(dir, { withFileTypes: true })) {
+  for (const e of readdir(dir, { withFileTypes: true })) {
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
     const full = join(dir, e.name);
     if (e.isDirectory()) {
       for (const [k, v] of await readPayload(full, rel)) out.set(k, v);
     } else if (e.isFile()) {
-      const st = await stat(full);
-      out.set(rel, { data: await readFile(full), mode: st.mode & 0o7777 });
+      const st = stat(full);
+      out.set(rel, { data: readFile(full), mode: st.mode & 0o7777 });
     }
   }
   return out;
@@ -107,11 +111,11 @@ export class AtomicWriter {
       const why = invalidPayloadPath(path);
       if (why) throw new Error(why);
     }
-    await mkdir(this.targetDir, { recursive: true, mode: 0o755 });
+    mkdir(this.targetDir, { recursive: true, mode: 0o755 });
     const dataLink = join(this.targetDir, DATA_DIR);
     let oldTsName: string | undefined;
     try {
-      oldTsName = await readlink(dataLink);
+      oldTsName = readlink(dataLink);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -122,23 +126,23 @@ export class AtomicWriter {
     }
 
     // 1. the new payload in a fresh timestamped directory
-    const tsDir = await mkdtemp(join(this.targetDir, timestampDirPrefix(this.clock.now())));
-    await chmod(tsDir, 0o755);
+    const tsDir = mkdtemp(join(this.targetDir, timestampDirPrefix(this.clock.now())));
+    chmod(tsDir, 0o755);
     const tsName = tsDir.slice(this.targetDir.length + 1);
     for (const [rel, f] of payload) {
       const full = join(tsDir, rel);
       const slash = rel.lastIndexOf('/');
-      if (slash >= 0) await mkdir(join(tsDir, rel.slice(0, slash)), { recursive: true, mode: 0o755 });
-      await writeFile(full, f.data, { mode: f.mode });
+      if (slash >= 0) mkdir(join(tsDir, rel.slice(0, slash)), { recursive: true, mode: 0o755 });
+      writeFile(full, f.data, { mode: f.mode });
       // writeFile's mode is filtered by the umask; the projected mode must be exact.
-      await chmod(full, f.mode);
+      chmod(full, f.mode);
     }
 
     // 2-3. ..data_tmp -> new dir, renamed over ..data
     const tmpLink = join(this.targetDir, NEW_DATA_DIR);
-    await rm(tmpLink, { force: true });
-    await symlink(tsName, tmpLink);
-    await rename(tmpLink, dataLink);
+    rm(tmpLink, { force: true });
+    symlink(tsName, tmpLink);
+    rename(tmpLink, dataLink);
 
     // 4. user-visible links for new top-level names
     for (const name of visible) {
@@ -146,26 +150,26 @@ export class AtomicWriter {
       const want = join(DATA_DIR, name);
       let have: string | undefined;
       try {
-        have = await readlink(link);
+        have = readlink(link);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EINVAL') await rm(link, { recursive: true, force: true }); // a real file or dir in the way
+        if (code === 'EINVAL') rm(link, { recursive: true, force: true }); // a real file or dir in the way
         else if (code !== 'ENOENT') throw err;
       }
       if (have === want) continue;
-      if (have !== undefined) await unlink(link);
-      await symlink(want, link);
+      if (have !== undefined) unlink(link);
+      symlink(want, link);
     }
 
     // 5. links of names that left the payload
-    for (const e of await readdir(this.targetDir)) {
+    for (const e of readdir(this.targetDir)) {
       if (e.startsWith('..') || visible.has(e)) continue;
-      await rm(join(this.targetDir, e), { recursive: true, force: true });
+      rm(join(this.targetDir, e), { recursive: true, force: true });
     }
 
     // 6. the old payload, and timestamped dirs of writes that died half-way
-    for (const e of await readdir(this.targetDir)) {
-      if (e.startsWith('..') && e !== DATA_DIR && e !== tsName && e !== NEW_DATA_DIR) await rm(join(this.targetDir, e), { recursive: true, force: true });
+    for (const e of readdir(this.targetDir)) {
+      if (e.startsWith('..') && e !== DATA_DIR && e !== tsName && e !== NEW_DATA_DIR) rm(join(this.targetDir, e), { recursive: true, force: true });
     }
     return true;
   }
@@ -173,13 +177,13 @@ export class AtomicWriter {
   private async linksPresent(names: Set<string>): Promise<boolean> {
     for (const name of names) {
       try {
-        if ((await readlink(join(this.targetDir, name))) !== join(DATA_DIR, name)) return false;
+        if ((readlink(join(this.targetDir, name))) !== join(DATA_DIR, name)) return false;
       } catch {
         return false;
       }
     }
     // Nothing extra either (a name removed by hand, or by an interrupted write, must be cleaned up).
-    for (const e of await readdir(this.targetDir)) if (!e.startsWith('..') && !names.has(e)) return false;
+    for (const e of readdir(this.targetDir)) if (!e.startsWith('..') && !names.has(e)) return false;
     return true;
   }
 }
