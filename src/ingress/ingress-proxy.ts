@@ -39,6 +39,12 @@ export interface IngressProxyOptions {
    * it does not handle; false: every request through the http server (the benchmark's baseline). Default true.
    */
   fastPath?: boolean;
+  /**
+   * Benchmarks only: also serve plain HTTP on this port through the http server alone (no fast path), so
+   * bench/ingress compares both paths in one run on one node (node-ingress.ts takes it from
+   * SKIFF_INGRESS_BASELINE_HTTP_PORT). 0: a free port, see baselineHttpPort; unset: no such listener.
+   */
+  baselineHttpPort?: number;
 }
 
 /** Request headers that belong to one connection (RFC 9110 §7.6.1), not forwarded as they are. */
@@ -63,12 +69,14 @@ export class IngressProxy {
   /** The plain-HTTP listener: hands each connection to the fast path, or straight to httpServer without it. */
   private readonly httpListener: net.Server;
   private readonly fast: FastHttp;
+  private readonly baselineListener: net.Server | undefined;
   /** The default certificate's TLS server; the listener hands it connections no Secret's certificate matches. */
   private readonly httpsServer: https.Server;
   private readonly tlsListener: net.Server;
   private readonly upgraded = new Set<Duplex>();
   httpPort = 0;
   httpsPort = 0;
+  baselineHttpPort = 0;
 
   constructor(private readonly o: IngressProxyOptions) {
     this.httpServer = http.createServer((req, res) => this.handle(req, res, 'http'));
@@ -85,6 +93,7 @@ export class IngressProxy {
     const fastPath = o.fastPath ?? true;
     // allowHalfOpen as the http server's own listener: a client's FIN does not cut off the response it waits for.
     this.httpListener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => (fastPath ? this.fast.accept(socket) : this.httpServer.emit('connection', socket)));
+    if (o.baselineHttpPort !== undefined) this.baselineListener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.httpServer.emit('connection', socket));
     this.httpsServer = this.tlsServer(o.defaultCertificate);
     this.tlsListener = net.createServer((socket) => this.acceptTls(socket));
   }
@@ -139,6 +148,7 @@ export class IngressProxy {
     try {
       this.httpPort = await listen(this.httpListener, this.o.httpPort);
       this.httpsPort = await listen(this.tlsListener, this.o.httpsPort);
+      if (this.baselineListener) this.baselineHttpPort = await listen(this.baselineListener, this.o.baselineHttpPort!);
     } catch (err) {
       await this.close();
       throw err;
@@ -160,7 +170,7 @@ export class IngressProxy {
   async close(): Promise<void> {
     for (const s of this.upgraded) s.destroy();
     this.fast.destroy();
-    const closing = [this.httpListener, this.tlsListener].filter((s) => s.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const closing = [this.httpListener, this.tlsListener, this.baselineListener].filter((s): s is net.Server => !!s?.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const s of [this.httpServer, this.httpsServer, ...this.certServers.values()]) s?.closeAllConnections();
     this.certServers.clear();
     this.agent.destroy();

@@ -206,6 +206,8 @@ export class NodeIngress {
       httpsPort: this.o.httpsPort,
       defaultCertificate: await createDefaultCertificate(),
       ...(this.o.bindAddress ? { bindAddress: this.o.bindAddress } : {}),
+      // bench/ingress: the http-module path on a second port, to compare with the fast path in the same run.
+      ...(process.env.SKIFF_INGRESS_BASELINE_HTTP_PORT ? { baselineHttpPort: Number(process.env.SKIFF_INGRESS_BASELINE_HTTP_PORT) } : {}),
     });
     try {
       await proxy.listen();
