@@ -38,8 +38,9 @@
  * Profile (--profile): the server runs with --debug; each pod start's phases as the agent's pod worker
  * logs them ("pod started: ms per phase": informer delivery → its worker's turn, runtime status, volumes, sandbox with
  * its network, each container's config, create and start, the status PATCH) are lined up with what the bench saw
- * (epoch ms on both sides): api_to_agent is bound → the agent's informer handed the pod over, agent_to_watch is the
- * PATCH's answer → the bench's watch saw Running. Reported per shape as stats of each phase.
+ * (epoch ms on both sides): api_to_agent is bound → the agent's informer handed the pod over (negative when the agent
+ * saw the pod before the bench had read its own create response), agent_to_watch is the PATCH's answer → the bench's
+ * watch saw Running. Reported per shape as stats of each phase.
  *
  * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep] [--profile] [--cluster-cidr CIDR] [--joined-agent]
  */
