@@ -3,7 +3,9 @@
  * runtime with the real kubectl: a container that writes ~75 MiB of numbered lines and exits leaves at most five
  * files of at most 10 MiB under /var/log/pods/<ns>_<pod>_<uid>/<container>/ (0.log and kubelet-named rotated ones),
  * and `kubectl logs` of the finished pod reads the rotated files and the current one as one stream: the newest lines,
- * in order, without gaps or repeats, the oldest ones gone; --tail and --limit-bytes cut that stream.
+ * in order, without gaps or repeats, the oldest ones gone; --tail and --limit-bytes cut that stream. A crash-looping
+ * container keeps the logs of its current and previous instances only (kubelet removes a removed instance's log), and
+ * `kubectl logs --previous` shows the one before.
  *
  * One `skiff server` with its embedded agent (--cluster-cidr 10.76.0.0/16). Run from dist/ (spawns bin/skiff):
  *   npx tsc -p tsconfig.json && node --test dist/test/container-log-rotation.e2e.test.js
@@ -39,7 +41,7 @@ describe('container log rotation (process runtime, kubectl logs)', { skip: skipR
   let server: ServerProcess | undefined;
   let k: Kubectl;
   let dir = '';
-  let uid = '';
+  const uids: string[] = [];
 
   before(async () => {
     dir = await mkdtemp(`/tmp/skf-lr${randomBytes(3).toString('hex')}-`);
@@ -53,6 +55,19 @@ describe('container log rotation (process runtime, kubectl logs)', { skip: skipR
     k = kubectlFor(join(dir, 'kubeconfig.yaml'));
     assert.equal((await k(['create', 'namespace', NS])).code, 0);
     await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    // Started now so it loops (CrashLoopBackOff 10 s, 20 s) while the first test runs.
+    const crasher = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'crasher', namespace: NS },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        // Each instance says which it is (lines in a host file it appends to) and, after a second, fails.
+        containers: [{ name: 'app', image: 'busybox', command: ['sh', '-c', `echo x >> ${dir}/crasher-count; echo "instance $(($(wc -l < ${dir}/crasher-count) - 1))"; sleep 1; exit 1`] }],
+      },
+    };
+    const c = await k(['apply', '-f', '-'], { input: JSON.stringify(crasher) });
+    assert.equal(c.code, 0, c.stderr);
   });
 
   after(async () => {
@@ -63,7 +78,7 @@ describe('container log rotation (process runtime, kubectl logs)', { skip: skipR
       }
     } finally {
       if (dir) {
-        const report = await hardCleanAgent({ dataDir: dir, podUids: uid ? [uid] : [] });
+        const report = await hardCleanAgent({ dataDir: dir, podUids: uids });
         if (report.length) console.log(`hard clean of ${dir}:\n  ${report.join('\n  ')}`);
       }
     }
@@ -82,7 +97,7 @@ describe('container log rotation (process runtime, kubectl logs)', { skip: skipR
     assert.equal(r.code, 0, r.stderr);
     const done = await eventually('the pod Succeeded', async () => {
       const p = await k.json(['-n', NS, 'get', 'pod', 'chatty']);
-      uid = p.metadata.uid;
+      if (!uids.includes(p.metadata.uid)) uids.push(p.metadata.uid);
       if (p.status.phase === 'Failed') throw new Error(`the pod failed: ${JSON.stringify(p.status)}`);
       return p.status.phase === 'Succeeded' && p;
     }, 90_000);
@@ -117,5 +132,23 @@ describe('container log rotation (process runtime, kubectl logs)', { skip: skipR
     assert.equal(tail.stdout, `line ${String(LINES).padStart(7, '0')} ${pad}\nLAST\n`);
     const limited = await k(['-n', NS, 'logs', 'chatty', '--limit-bytes=12']);
     assert.equal(limited.stdout, `line ${String(first).padStart(7, '0')}`);
+  });
+
+  it("a crash loop keeps the current and the previous instance's logs only; --previous shows the one before", async () => {
+    const p = await eventually('the crasher at its third instance', async () => {
+      const x = await k.json(['-n', NS, 'get', 'pod', 'crasher']);
+      if (!uids.includes(x.metadata.uid)) uids.push(x.metadata.uid);
+      return (x.status.containerStatuses?.[0]?.restartCount ?? 0) >= 2 && x.status.containerStatuses[0].state.running && x;
+    }, 75_000);
+    const n = p.status.containerStatuses[0].restartCount as number;
+    const logDir = join('/var/log/pods', `${NS}_crasher_${p.metadata.uid}`, 'app');
+    const files = await eventually("older instances' logs removed", async () => {
+      const f = readdirSync(logDir).sort();
+      return f.length === 2 && f;
+    }, 10_000).catch(() => readdirSync(logDir).sort());
+    assert.deepEqual(files, [`${n - 1}.log`, `${n}.log`].sort());
+    const previous = await k(['-n', NS, 'logs', 'crasher', '--previous']);
+    assert.equal(previous.code, 0, previous.stderr);
+    assert.equal(previous.stdout, `instance ${n - 1}\n`);
   });
 });

@@ -6,7 +6,7 @@
  * DELETE with grace 0 and a uid precondition, as kubelet's status manager does once everything is stopped).
  */
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Container, ContainerStatus as ApiContainerStatus, EphemeralContainer, PodStatus } from 'kubernetes-types/core/v1.js';
 import { isPodTerminal, podKey } from '../../api/pod.js';
 import { isNotFound, isConflict } from '../../api/status.js';
@@ -35,6 +35,7 @@ import { ImagePullError, type ImagePuller } from './image-puller.js';
 import type { Pod } from './objects.js';
 import { containerNameOf, emptyRuntimePodStatus, findContainerByName, restartCountOf, runtimePodStatus, type RuntimePodStatus } from './runtime-pod-status.js';
 import { computePodStatus, podIPsOf, type WaitingReason } from './status.js';
+import { rotatedFiles } from '../logs/container-log-writer.js';
 import { prepareTerminationMessageFile, readTerminationMessage, removeTerminationMessageFile, TERMINATION_MESSAGE_HOST_PATH_ANNOTATION, withTerminationMessage } from './termination-message.js';
 
 /** What every worker shares: the kubelet's collaborators and settings. */
@@ -544,6 +545,11 @@ export class PodWorker {
       await this.ctx.runtime.removeContainer(c.id).catch((err: Error) => this.ctx.log.warn('cannot remove an old container instance', { pod: podKey(this.pod), container: name, err: err.message }));
       this.terminationMessages.delete(c.id);
       await removeTerminationMessageFile(c).catch((err: Error) => this.ctx.log.warn('cannot remove a termination message file', { pod: podKey(this.pod), container: name, err: err.message }));
+      // kubelet's removeContainerLog (logManager.Clean): the instance's log and its rotated files go with it, so a
+      // crash loop keeps two instances' logs, not one file per restart until the pod is deleted.
+      if (isAbsolute(c.logPath)) {
+        for (const f of [c.logPath, ...rotatedFiles(c.logPath)]) await rm(f, { force: true }).catch((err: Error) => this.ctx.log.warn('cannot remove an old container log', { pod: podKey(this.pod), container: name, file: f, err: err.message }));
+      }
     }
   }
 
