@@ -9,35 +9,29 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
-import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { cleanUpAgentServer, createNamespace, startAgentServer } from './helpers/agent-server.js';
 import { queryTcp, queryUdp } from './helpers/dns-query.js';
+import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { SKIFF_BIN, spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { applyFile, kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import { SKIFF_BIN, type ServerProcess } from './helpers/server-process.js';
 
-const isRoot = process.getuid?.() === 0;
-const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/bin/getent', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local'];
-function skipReason(): string | false {
-  const k = kubectlSkip();
-  if (k) return k;
-  const missing = prereqs.filter((p) => !existsSync(p));
-  let reason: string | false = false;
-  if (!isRoot) reason = 'pods on the process runtime need root; skipping the cluster DNS end-to-end test';
-  else if (missing.length > 0) reason = `missing on this machine: ${missing.join(', ')}; skipping the cluster DNS end-to-end test`;
-  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
-  return reason;
-}
+const skipReason = () =>
+  e2eSkipReason({
+    prereqs: ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/bin/getent', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local'],
+    notRoot: 'pods on the process runtime need root; skipping the cluster DNS end-to-end test',
+    what: 'the cluster DNS end-to-end test',
+  });
 
 const suffix = randomBytes(3).toString('hex');
 const NODE = `e2e-dns-${suffix}`;
 const NS = `e2e-dns-${suffix}`;
 const CLUSTER_DNS = '10.83.0.10';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Whether this build has the service proxy (the ClusterIP case needs it). */
 function proxyPresent(): boolean {
@@ -61,20 +55,11 @@ describe('cluster DNS end to end: skiff server, real kubectl, pods on the proces
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-dns-'));
     k = kubectlFor(join(dataDir, 'kubeconfig.yaml'));
-    server = await spawnServer(
+    server = await startAgentServer(
       ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--cluster-cidr', '10.73.0.0/16', '--service-cidr', '10.83.0.0/16', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1'],
-      30_000,
-      {},
-      { agent: true },
+      { timeoutMs: 40_000, failure: /cluster DNS did not start/ },
     );
-    const s = server;
-    const deadline = Date.now() + 40_000;
-    while (!/skiff node ready/.test(s.output())) {
-      if (/embedded node agent did not start|cluster DNS did not start/.test(s.output()) || s.child.exitCode !== null || Date.now() > deadline) throw new Error(`not ready; server output:\n${s.output()}`);
-      await sleep(100);
-    }
-    assert.equal((await k(['create', 'namespace', NS])).code, 0);
-    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    await createNamespace(k, NS);
     const web = `require('http').createServer((q, s) => s.end('web')).listen(8080)`;
     await applyFile(
       k,
@@ -142,27 +127,17 @@ spec:
   });
 
   after(async () => {
-    if (server && k) {
-      try {
-        const list = await k.json(['-n', NS, 'get', 'pods']);
-        for (const p of list.items) podUids.add(p.metadata.uid);
-        await k(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=30s'], { timeoutMs: 35_000 });
-      } catch {
-        // the hard clean below takes whatever is left
-      }
-    }
-    if (server) {
-      const child = server.child;
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await waitExit(child);
-        clearTimeout(timer);
-      }
-      if (process.env.SKIFF_E2E_SERVER_LOG) writeFileSync(process.env.SKIFF_E2E_SERVER_LOG, server.output());
-    }
-    const report = await hardCleanAgent({ dataDir, podUids });
-    if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
+    const s = server;
+    await cleanUpAgentServer({
+      server,
+      k,
+      ns: NS,
+      dataDir,
+      podUids,
+      beforeClean: async () => {
+        if (s && process.env.SKIFF_E2E_SERVER_LOG) writeFileSync(process.env.SKIFF_E2E_SERVER_LOG, s.output());
+      },
+    });
   });
 
   it('skiff keeps the kube-dns Service (no selector, --cluster-dns) and an EndpointSlice of its own at the DNS address', async () => {

@@ -16,22 +16,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { containerCgroupDir, hardCleanAgent } from './helpers/agent-cleanup.js';
+import { cleanUpAgentServer, createNamespace, startAgentServer } from './helpers/agent-server.js';
+import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { applyFile, kubectlFor, type Kubectl } from './helpers/kubectl.js';
 import { spawnServer, stopChild, type ServerProcess } from './helpers/server-process.js';
 
-const isRoot = process.getuid?.() === 0;
-const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback'];
-function skipReason(): string | false {
-  const k = kubectlSkip();
-  if (k) return k;
-  const missing = prereqs.filter((p) => !existsSync(p));
-  let reason: string | false = false;
-  if (!isRoot) reason = 'the process runtime needs root for pod cgroups; skipping the metrics end-to-end test';
-  else if (missing.length > 0) reason = `missing on this machine: ${missing.join(', ')}; skipping the metrics end-to-end test`;
-  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
-  return reason;
-}
+const skipReason = () =>
+  e2eSkipReason({
+    prereqs: ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback'],
+    notRoot: 'the process runtime needs root for pod cgroups; skipping the metrics end-to-end test',
+    what: 'the metrics end-to-end test',
+  });
 
 const suffix = randomBytes(3).toString('hex');
 const NODE = `metrics-e2e-${suffix}`;
@@ -75,20 +71,11 @@ describe('metrics.k8s.io end to end: kubectl top against the cgroup counters', {
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-metrics-'));
-    server = await spawnServer(
+    server = await startAgentServer(
       ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--cluster-cidr', POD_CIDR, '--service-cidr', '10.98.0.0/16', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--metric-resolution', `${RESOLUTION_S}s`, '--disable', 'ingress,servicelb,coredns'],
-      30_000,
-      {},
-      { agent: true },
     );
-    const s = server;
-    await eventually('the embedded agent', async () => {
-      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null) throw new Error(`the agent did not start:\n${s.output()}`);
-      return /skiff node ready/.test(s.output());
-    }, 30_000);
     k = kubectlFor(join(dataDir, 'kubeconfig.yaml'));
-    assert.equal((await k(['create', 'namespace', NS])).code, 0);
-    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    await createNamespace(k, NS);
     await applyFile(
       k,
       dataDir,
@@ -130,10 +117,7 @@ spec:
 
   after(async () => {
     clearInterval(sampler);
-    if (server && k) await k(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=40s'], { timeoutMs: 45_000 }).catch(() => undefined);
-    if (server) await stopChild(server.child);
-    const report = await hardCleanAgent({ dataDir, podUids });
-    if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
+    await cleanUpAgentServer({ server, k, ns: NS, dataDir, podUids, deleteTimeoutS: 40 });
   });
 
   it("PodMetrics agree with the container's cgroup counters within 10 % (CPU over the same window, working set)", async () => {

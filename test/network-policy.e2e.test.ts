@@ -20,30 +20,26 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { createNamespace, startAgentServer, stopAgentServer } from './helpers/agent-server.js';
+import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { applyFile, kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import type { ServerProcess } from './helpers/server-process.js';
 
 const run = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
-const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback', '/usr/sbin/iptables-restore', '/usr/bin/curl'];
-function skipReason(): string | false {
-  const k = kubectlSkip();
-  if (k) return k;
-  const missing = prereqs.filter((p) => !existsSync(p));
-  let reason: string | false = false;
-  if (!isRoot) reason = 'network policy enforcement needs root; skipping the network policy end-to-end test';
-  else if (missing.length > 0) reason = `missing on this machine: ${missing.join(', ')}; skipping the network policy end-to-end test`;
-  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
-  return reason;
-}
+const skipReason = () =>
+  e2eSkipReason({
+    prereqs: ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback', '/usr/sbin/iptables-restore', '/usr/bin/curl'],
+    notRoot: 'network policy enforcement needs root; skipping the network policy end-to-end test',
+    what: 'the network policy end-to-end test',
+  });
 
 const suffix = randomBytes(3).toString('hex');
 const NODE = `e2e-np-${suffix}`;
@@ -78,37 +74,25 @@ describe('network policy end to end: skiff server as root, process runtime, real
   const timings: string[] = [];
 
   const startServer = async (extra: string[] = []) => {
-    server = await spawnServer(
+    server = await startAgentServer(
       [
         '--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
         '--cluster-cidr', '10.91.0.0/16', '--service-cidr', '10.92.0.0/16', '--disable', 'coredns,ingress,servicelb', ...extra,
         // SKIFF_E2E_PROXY_MODE=nftables: the policy rules (iptables-nft) beside the proxy's nftables table.
         ...(process.env.SKIFF_E2E_PROXY_MODE ? ['--proxy-mode', process.env.SKIFF_E2E_PROXY_MODE] : []), ...(process.env.SKIFF_E2E_SERVER_LOG ? ['--debug'] : []),
       ],
-      30_000, {}, { agent: true },
     );
     outputs.push(server.output);
     const s = server;
-    const deadline = Date.now() + 30_000;
-    while (!/skiff node ready/.test(s.output())) {
-      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null || Date.now() > deadline) throw new Error(`the embedded node agent is not ready; server output:\n${s.output()}`);
-      await sleep(100);
-    }
     if (extra.includes('--disable-network-policy')) return;
     const m = /network policy: iptables, chains SKIFF-POD-FW-([0-9a-f]{4})\*/.exec(s.output());
     assert.ok(m, `the agent announced its network policy chains; output:\n${s.output()}`);
     tag = m[1]!;
   };
   const stopServer = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (!server) return;
-    const child = server.child;
+    const s = server;
     server = undefined;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await waitExit(child);
-      clearTimeout(timer);
-    }
+    await stopAgentServer(s, signal);
   };
 
   /** From `pod` in `ns`, one GET per port of the web pod: 'OK', or 'ERR<curl exit>' (28: timed out, 7: refused). */
@@ -150,9 +134,8 @@ describe('network policy end to end: skiff server as root, process runtime, real
     await startServer();
     k = kubectlFor(join(dataDir, 'kubeconfig.yaml'));
     for (const [ns, team] of [[NS_A, 'a'], [NS_B, 'b']] as const) {
-      assert.equal((await k(['create', 'namespace', ns])).code, 0);
+      await createNamespace(k, ns);
       assert.equal((await k(['label', 'namespace', ns, `np-team-${suffix}=${team}`])).code, 0);
-      await eventually(`the default service account of ${ns}`, async () => (await k(['-n', ns, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
     }
     const web = `const http = require('http'); for (const p of [8080, 8081]) http.createServer((q, s) => s.end('web:' + p)).listen(p);`;
     const client = (ns: string, name: string, labels: string) => `---

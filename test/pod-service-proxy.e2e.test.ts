@@ -15,34 +15,28 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { cleanUpAgentServer, createNamespace, startAgentServer } from './helpers/agent-server.js';
+import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { applyFile, kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import type { ServerProcess } from './helpers/server-process.js';
 
-const isRoot = process.getuid?.() === 0;
-const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback'];
-function skipReason(): string | false {
-  const k = kubectlSkip();
-  if (k) return k;
-  const missing = prereqs.filter((p) => !existsSync(p));
-  let reason: string | false = false;
-  if (!isRoot) reason = 'the process runtime needs root for pod namespaces, cgroups and CNI; skipping the pod/service proxy end-to-end test';
-  else if (missing.length > 0) reason = `missing on this machine: ${missing.join(', ')}; skipping the pod/service proxy end-to-end test`;
-  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
-  return reason;
-}
+const skipReason = () =>
+  e2eSkipReason({
+    prereqs: ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback'],
+    notRoot: 'the process runtime needs root for pod namespaces, cgroups and CNI; skipping the pod/service proxy end-to-end test',
+    what: 'the pod/service proxy end-to-end test',
+  });
 
 const suffix = randomBytes(3).toString('hex');
 const NODE = `e2e-pxy-${suffix}`;
 const NS = `e2e-pxy-${suffix}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An HTTP request through `kubectl proxy` (plain HTTP on loopback). */
 function viaProxy(port: number, method: string, path: string, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
@@ -80,18 +74,7 @@ describe('pods/proxy and services/proxy: skiff server with its embedded agent, r
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-pxy-'));
     kubeconfig = join(dataDir, 'kubeconfig.yaml');
-    server = await spawnServer(
-      ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--cluster-cidr', '10.63.0.0/16', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1'],
-      30_000,
-      {},
-      { agent: true },
-    );
-    const s = server;
-    const deadline = Date.now() + 30_000;
-    while (!/skiff node ready/.test(s.output())) {
-      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null || Date.now() > deadline) throw new Error(`the embedded node agent is not ready; server output:\n${s.output()}`);
-      await sleep(100);
-    }
+    server = await startAgentServer(['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--cluster-cidr', '10.63.0.0/16', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1']);
     const saved = process.env.TMPDIR;
     process.env.TMPDIR = dataDir;
     try {
@@ -100,8 +83,7 @@ describe('pods/proxy and services/proxy: skiff server with its embedded agent, r
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
     }
-    assert.equal((await k(['create', 'namespace', NS])).code, 0);
-    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    await createNamespace(k, NS);
 
     // Under the process runtime the pod sees the host's files: its HTTPS server borrows the API server's serving pair.
     const tls = join(dataDir, 'server', 'tls');
@@ -194,26 +176,9 @@ spec:
 
   after(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    if (server && k) {
-      try {
-        await rememberPods();
-        await k(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=40s'], { timeoutMs: 45_000 });
-      } catch {
-        // the hard clean below takes whatever is left
-      }
-    }
-    if (server) {
-      const child = server.child;
-      server = undefined;
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await waitExit(child);
-        clearTimeout(timer);
-      }
-    }
-    const report = await hardCleanAgent({ dataDir, podUids });
-    if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
+    const s = server;
+    server = undefined;
+    await cleanUpAgentServer({ server: s, k, ns: NS, dataDir, podUids, deleteTimeoutS: 40 });
   });
 
   it('kubectl get --raw reaches the pod by port number, port name and the first declared port', async () => {

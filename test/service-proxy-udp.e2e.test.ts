@@ -13,27 +13,22 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { cleanUpAgentServer, createNamespace, startAgentServer } from './helpers/agent-server.js';
+import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, stopChild, type ServerProcess } from './helpers/server-process.js';
+import { applyFile, kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import type { ServerProcess } from './helpers/server-process.js';
 
-const isRoot = process.getuid?.() === 0;
-const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback', '/usr/sbin/iptables-restore', '/usr/sbin/conntrack'];
-function skipReason(): string | false {
-  const k = kubectlSkip();
-  if (k) return k;
-  const missing = prereqs.filter((p) => !existsSync(p));
-  let reason: string | false = false;
-  if (!isRoot) reason = 'the iptables service proxy needs root; skipping the UDP service end-to-end test';
-  else if (missing.length > 0) reason = `missing on this machine: ${missing.join(', ')}; skipping the UDP service end-to-end test`;
-  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
-  return reason;
-}
+const skipReason = () =>
+  e2eSkipReason({
+    prereqs: ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback', '/usr/sbin/iptables-restore', '/usr/sbin/conntrack'],
+    notRoot: 'the iptables service proxy needs root; skipping the UDP service end-to-end test',
+    what: 'the UDP service end-to-end test',
+  });
 
 const suffix = randomBytes(3).toString('hex');
 const NODE = `e2e-udp-${suffix}`;
@@ -102,20 +97,13 @@ describe('a UDP Service (iptables mode): echo pods behind a ClusterIP, reached f
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-udp-'));
-    server = await spawnServer(
-      ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
-        '--cluster-cidr', '10.95.128.0/17', '--service-cidr', '10.96.128.0/17', '--service-node-port-range', '31300-31349', '--proxy-mode', 'iptables',
-        '--ingress-http-port', '0', '--ingress-https-port', '0'],
-      30_000, {}, { agent: true },
-    );
-    const s = server;
-    await eventually('the embedded node agent', async () => {
-      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null) throw new Error(`the agent did not start:\n${s.output()}`);
-      return /skiff node ready/.test(s.output());
-    }, 30_000);
+    server = await startAgentServer([
+      '--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
+      '--cluster-cidr', '10.95.128.0/17', '--service-cidr', '10.96.128.0/17', '--service-node-port-range', '31300-31349', '--proxy-mode', 'iptables',
+      '--ingress-http-port', '0', '--ingress-https-port', '0',
+    ]);
     k = kubectlFor(join(dataDir, 'kubeconfig.yaml'));
-    assert.equal((await k(['create', 'namespace', NS])).code, 0);
-    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    await createNamespace(k, NS);
     await applyFile(k, dataDir, 'udp.yaml', `
 apiVersion: apps/v1
 kind: Deployment
@@ -159,13 +147,7 @@ spec:
     await eventually('two ready endpoints', async () => (await readyEndpoints()).length === 2, 30_000);
   });
 
-  after(async () => {
-    if (server && k) await k(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=30s'], { timeoutMs: 35_000 }).catch(() => undefined);
-    if (server) await stopChild(server.child);
-    const report = await hardCleanAgent({ dataDir });
-    if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => cleanUpAgentServer({ server, k, ns: NS, dataDir }));
 
   it('the ClusterIP answers over UDP from both pods, to another pod and to the node itself', async () => {
     assert.match(clusterIP, /^10\.96\.(1[2-9][0-9]|2[0-5][0-9])\./);

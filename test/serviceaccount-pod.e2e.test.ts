@@ -8,29 +8,24 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pickFreeSubnet } from '../src/agent/network/network-testing.js';
-import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { cleanUpAgentServer, startAgentServer } from './helpers/agent-server.js';
+import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import type { ServerProcess } from './helpers/server-process.js';
 
-const isRoot = process.getuid?.() === 0;
-const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback'];
-function skipReason(): string | false {
-  const k = kubectlSkip();
-  if (k) return k;
-  const missing = prereqs.filter((p) => !existsSync(p));
-  let reason: string | false = false;
-  if (!isRoot) reason = 'the process runtime needs root for pod namespaces, cgroups and CNI; skipping the service account pod end-to-end test';
-  else if (missing.length > 0) reason = `missing on this machine: ${missing.join(', ')}; skipping the service account pod end-to-end test`;
-  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
-  return reason;
-}
+const skipReason = () =>
+  e2eSkipReason({
+    prereqs: ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/lib/cni/loopback'],
+    notRoot: 'the process runtime needs root for pod namespaces, cgroups and CNI; skipping the service account pod end-to-end test',
+    what: 'the service account pod end-to-end test',
+  });
 
 const suffix = randomBytes(3).toString('hex');
 const NODE = `e2e-sa-${suffix}`;
@@ -90,41 +85,16 @@ describe('a pod calls the API with its projected service account token', { skip:
     dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-sa-'));
     const podCidr = await pickFreeSubnet(24);
     // All interfaces: pods reach the API through the kubernetes Service, whose endpoint is the node's address.
-    server = await spawnServer(['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--cluster-cidr', podCidr, '--service-cidr', SERVICE_CIDR, '--kubelet-port', '0', '--https-listen-port', '0'], 30_000, {}, { agent: true });
-    const s = server;
-    await eventually('the embedded node agent', async () => {
-      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null) throw new Error(`the node agent did not start:\n${s.output()}`);
-      return /skiff node ready/.test(s.output());
-    }, 30_000);
+    server = await startAgentServer(['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--cluster-cidr', podCidr, '--service-cidr', SERVICE_CIDR, '--kubelet-port', '0', '--https-listen-port', '0']);
     k = kubectlFor(join(dataDir, 'kubeconfig.yaml'));
     ca = readFileSync(join(dataDir, 'server', 'tls', 'server-ca.crt'), 'utf8');
     assert.equal((await k(['create', 'namespace', NS])).code, 0);
   });
 
   after(async () => {
-    if (server && k) {
-      try {
-        const list = await k.json(['-n', NS, 'get', 'pods']);
-        for (const p of list.items) podUids.add(p.metadata.uid);
-        await k(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=40s'], { timeoutMs: 45_000 });
-      } catch {
-        // the hard clean below takes whatever is left
-      }
-    }
-    if (server) {
-      const child = server.child;
-      server = undefined;
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await waitExit(child);
-        clearTimeout(timer);
-      }
-    }
-    if (dataDir) {
-      const report = await hardCleanAgent({ dataDir, podUids });
-      if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
-    }
+    const s = server;
+    server = undefined;
+    await cleanUpAgentServer({ server: s, k, ns: NS, dataDir, podUids, deleteTimeoutS: 40 });
   });
 
   it('the pod gets the kube-api-access volume, reads its token, CA and namespace, and is authenticated as its service account', async () => {
