@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import type { KubeObject } from '../../api/object.js';
 import { FakeClient } from '../../client/testing/fake-client.js';
 import type { ResourceType } from '../../client/types.js';
+import { StatusError } from '../../api/status.js';
 import { parseGoDurationMs, RestMetricsClient } from './metrics-client.js';
 
 const PodMetricsType: ResourceType = { group: 'metrics.k8s.io', version: 'v1beta1', resource: 'pods', kind: 'PodMetrics', namespaced: true };
@@ -47,5 +48,75 @@ describe('parseGoDurationMs', () => {
     assert.equal(parseGoDurationMs('1m30s'), 90_000);
     assert.equal(parseGoDurationMs('500ms'), 500);
     assert.equal(parseGoDurationMs(undefined), 0);
+  });
+});
+
+/** A client that answers the custom/external metrics paths from a table and records what was asked. */
+function metricsApiStub(answer: (call: { rt: ResourceType; namespace: string; name?: string; subresource?: string; labelSelector?: string }) => unknown) {
+  const calls: { rt: ResourceType; namespace: string; name?: string; subresource?: string; labelSelector?: string }[] = [];
+  const client = {
+    async get(rt: ResourceType, namespace: string, name: string, opts: { subresource?: string } = {}) {
+      const call = { rt, namespace, name, subresource: opts.subresource };
+      calls.push(call);
+      const a = answer(call);
+      if (a instanceof Error) throw a;
+      return a;
+    },
+    async list(rt: ResourceType, namespace: string, opts: { labelSelector?: string } = {}) {
+      const call = { rt, namespace, labelSelector: opts.labelSelector };
+      calls.push(call);
+      const a = answer(call);
+      if (a instanceof Error) throw a;
+      return a;
+    },
+  };
+  return { client: client as unknown as ConstructorParameters<typeof RestMetricsClient>[0], calls };
+}
+
+describe('RestMetricsClient: custom and external metrics', () => {
+  const deployments: ResourceType = { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true };
+  const value = (name: string, v: string, windowSeconds?: number) => ({ describedObject: { kind: 'Pod', name }, metric: { name: 'qps' }, timestamp: '2026-01-01T12:00:00Z', value: v, ...(windowSeconds ? { windowSeconds } : {}) });
+
+  it('a Pods metric: GET pods/*/METRIC with both selectors, values in milli-units, the default 1 min window', async () => {
+    const { client, calls } = metricsApiStub(() => ({ items: [value('a', '1500m', 30), value('b', '2')] }));
+    const mc = new RestMetricsClient(client, () => Promise.reject(new Error('unused')));
+    const { metrics } = await mc.getRawMetric('qps', 'ns', 'app=web', 'verb=GET');
+    assert.deepEqual([...metrics].map(([n, m]) => [n, m.value, m.windowMs]), [['a', 1500, 30_000], ['b', 2000, 60_000]]);
+    assert.equal(calls[0]!.rt.group, 'custom.metrics.k8s.io');
+    assert.deepEqual([calls[0]!.rt.resource, calls[0]!.name, calls[0]!.subresource], ['pods', '*', 'qps?labelSelector=app%3Dweb&metricLabelSelector=verb%3DGET']);
+  });
+
+  it("the API server's own 404 is upstream's 'no custom metrics API registered'; an adapter's error is quoted", async () => {
+    const mine = new StatusError({ reason: 'NotFound', code: 404, message: 'the server could not find the requested resource' });
+    const none = new RestMetricsClient(metricsApiStub(() => mine).client, () => Promise.reject(new Error('unused')));
+    await assert.rejects(none.getRawMetric('qps', 'ns', 'app=web', ''), { message: 'unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered' });
+    const theirs = new StatusError({ reason: 'NotFound', code: 404, message: 'the server could not find the metric qps for pods' });
+    const adapter = new RestMetricsClient(metricsApiStub(() => theirs).client, () => Promise.reject(new Error('unused')));
+    await assert.rejects(adapter.getRawMetric('qps', 'ns', 'app=web', ''), { message: 'unable to fetch metrics from custom metrics API: the server could not find the metric qps for pods' });
+    const empty = new RestMetricsClient(metricsApiStub(() => ({ items: [] })).client, () => Promise.reject(new Error('unused')));
+    await assert.rejects(empty.getRawMetric('qps', 'ns', 'app=web', ''), { message: 'no metrics returned from custom metrics API' });
+  });
+
+  it('an Object metric: RESOURCE.GROUP/NAME/METRIC, exactly one value; a Namespace is root-scoped', async () => {
+    const { client, calls } = metricsApiStub((c) => ({ items: c.name === 'two' ? [value('x', '1'), value('y', '2')] : [value('x', '250m')] }));
+    const mc = new RestMetricsClient(client, async () => deployments);
+    assert.equal((await mc.getObjectMetric('qps', 'ns', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, '')).value, 250);
+    assert.deepEqual([calls[0]!.rt.resource, calls[0]!.namespace, calls[0]!.name, calls[0]!.subresource], ['deployments.apps', 'ns', 'web', 'qps']);
+    await assert.rejects(mc.getObjectMetric('qps', 'ns', { apiVersion: 'apps/v1', kind: 'Deployment', name: 'two' }, ''), {
+      message: 'unable to fetch metrics from custom metrics API: the custom metrics API server returned 2 results when we asked for exactly one',
+    });
+    await mc.getObjectMetric('qps', 'ns', { apiVersion: 'v1', kind: 'Namespace', name: 'elsewhere' }, '');
+    assert.deepEqual([calls[2]!.rt.resource, calls[2]!.rt.namespaced, calls[2]!.name, calls[2]!.subresource], ['namespaces', false, 'ns', 'metrics/qps']);
+  });
+
+  it('an External metric: the metric name as given, the metric selector as labelSelector; errors in upstream words', async () => {
+    const { client, calls } = metricsApiStub(() => ({ items: [{ value: '3' }, { value: '500m' }] }));
+    const mc = new RestMetricsClient(client, () => Promise.reject(new Error('unused')));
+    assert.deepEqual((await mc.getExternalMetric('Queue_Messages', 'ns', 'queue=work')).values, [3000, 500]);
+    assert.deepEqual([calls[0]!.rt.group, calls[0]!.rt.resource, calls[0]!.labelSelector], ['external.metrics.k8s.io', 'Queue_Messages', 'queue=work']);
+    const down = new RestMetricsClient(metricsApiStub(() => new StatusError({ reason: 'ServiceUnavailable', code: 503, message: 'service unavailable' })).client, () => Promise.reject(new Error('unused')));
+    await assert.rejects(down.getExternalMetric('q', 'ns', ''), { message: 'unable to fetch metrics from external metrics API: service unavailable' });
+    const empty = new RestMetricsClient(metricsApiStub(() => ({ items: [] })).client, () => Promise.reject(new Error('unused')));
+    await assert.rejects(empty.getExternalMetric('q', 'ns', ''), { message: 'no metrics returned from external metrics API' });
   });
 });
