@@ -7,11 +7,12 @@
  * fast path (fast-http.ts, the default) and the http-module path alone (fastPath: false, the baseline), and each round
  * measures direct, baseline and fast one after the other, so all three see the same machine load.
  *
- * Usage: npm run build && node dist/bench/ingress-proxy.js [--connections 32] [--seconds 3] [--rounds 5] [--cpu-prof DIR]
+ * Usage: npm run build && node dist/bench/ingress-proxy.js [--connections 32] [--seconds 3] [--rounds 5] [--cpu-prof DIR] [--https]
  * Prints one JSON object.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import { fileURLToPath } from 'node:url';
 
 const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : dflt);
@@ -19,6 +20,8 @@ const CONNECTIONS = Number(arg('connections', '32'));
 const SECONDS = Number(arg('seconds', '3'));
 const ROUNDS = Number(arg('rounds', '5'));
 const CPU_PROF = arg('cpu-prof', '');
+/** --https: the proxies are measured through their TLS port (keep-alive connections, so mostly the data path). */
+const HTTPS = process.argv.includes('--https');
 
 interface Result {
   rps: number;
@@ -33,15 +36,15 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN);
 
 /** Closed loop: CONNECTIONS workers, one request at a time each, on keep-alive connections (bench/ingress's load). */
-async function load(port: number, seconds: number): Promise<Result> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+async function load(port: number, seconds: number, tls = false): Promise<Result> {
+  const agent = tls ? new https.Agent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false }) : new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const latencies: number[] = [];
   let errors = 0;
   const end = performance.now() + seconds * 1000;
   const one = () =>
     new Promise<void>((resolve) => {
       const start = performance.now();
-      const req = http.request({ host: '127.0.0.1', port, path: '/', headers: { host: 'bench.test' }, agent });
+      const req = (tls ? https : http).request({ host: '127.0.0.1', port, path: '/', headers: { host: 'bench.test' }, agent, servername: 'bench.test' });
       req.on('response', (res) => {
         res.resume();
         res.on('end', () => {
@@ -81,7 +84,7 @@ async function child(role: string): Promise<void> {
   await proxy.listen();
   const backend = { name: 'bench/web:80', endpoints: [`127.0.0.1:${backendPort}`] };
   proxy.setTable({ hosts: new Map([['bench.test', [{ pathType: 'Prefix', path: '/', backend }]]]), wildcards: new Map(), anyHost: [], certificates: new Map(), warnings: [], ingressWarnings: [] });
-  process.send!(proxy.httpPort);
+  process.send!(HTTPS ? proxy.httpsPort : proxy.httpPort);
   // Exit normally on the parent's word, so --cpu-prof writes its profile.
   process.on('message', async (m) => {
     if (m === 'cpu') {
@@ -104,7 +107,7 @@ function cpuOf(c: ChildProcess): Promise<number> {
 /** A load round through a proxy child, with its CPU time per request. */
 async function loadThrough(p: { child: ChildProcess; port: number }, seconds: number): Promise<Result> {
   const before = await cpuOf(p.child);
-  const r = await load(p.port, seconds);
+  const r = await load(p.port, seconds, HTTPS);
   const requests = r.rps * seconds;
   return { ...r, cpuUsPerRequest: Math.round(((await cpuOf(p.child)) - before) / Math.max(1, requests)) };
 }
@@ -120,10 +123,11 @@ function start(role: string, extra: string[] = [], execArgv: string[] = []): Pro
 async function main(): Promise<void> {
   const backend = await start('backend');
   const prof = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
-  const proxy = await start('proxy', [String(backend.port), 'fast'], prof);
-  const baseline = await start('proxy', [String(backend.port), 'http'], prof);
+  const tlsArg = HTTPS ? ['--https'] : [];
+  const proxy = await start('proxy', [String(backend.port), 'fast', ...tlsArg], prof);
+  const baseline = await start('proxy', [String(backend.port), 'http', ...tlsArg], prof);
   try {
-    for (const port of [backend.port, baseline.port, proxy.port]) await load(port, 1); // warm-up: JIT, pools
+    for (const [port, tls] of [[backend.port, false], [baseline.port, HTTPS], [proxy.port, HTTPS]] as const) await load(port, 1, tls); // warm-up: JIT, pools
     const rounds: Record<'direct' | 'httpModule' | 'proxy', Result[]> = { direct: [], httpModule: [], proxy: [] };
     for (let r = 0; r < ROUNDS; r++) {
       rounds.direct.push(await load(backend.port, SECONDS));
@@ -146,7 +150,7 @@ async function main(): Promise<void> {
     console.log(
       JSON.stringify(
         {
-          bench: 'ingress-proxy', connections: CONNECTIONS, secondsPerRound: SECONDS, rounds: ROUNDS, loadAverage: +load1.toFixed(1),
+          bench: 'ingress-proxy', https: HTTPS, connections: CONNECTIONS, secondsPerRound: SECONDS, rounds: ROUNDS, loadAverage: +load1.toFixed(1),
           direct: d, proxy: p, httpModule: h,
           ratio: +(p.rps / d.rps).toFixed(3), httpModuleRatio: +(h.rps / d.rps).toFixed(3),
           medianRoundRatio: +perRoundRatio(rounds.proxy).toFixed(3), medianRoundHttpModuleRatio: +perRoundRatio(rounds.httpModule).toFixed(3),

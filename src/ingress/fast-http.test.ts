@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { Backend, RouteTable } from './compute-routes.js';
 import { createDefaultCertificate } from './default-certificate.js';
@@ -73,6 +74,7 @@ describe('IngressProxy fast path', () => {
           });
           return;
         }
+        if (req.url === '/proto') return void res.end(`proto ${req.headers['x-forwarded-proto']} port ${req.headers['x-forwarded-port']} ${req.method} `);
         res.end(`hello ${req.method} ${req.url} ${req.headers['x-forwarded-for']}`);
       }),
     );
@@ -229,6 +231,28 @@ describe('IngressProxy fast path', () => {
     assert.equal(r.closed, true);
     assert.deepEqual([...r.text.matchAll(/hello GET (\/\d)/g)].map((m) => m[1]), ['/1', '/2', '/3']);
     assert.match(r.text, /Connection: close\r\n[^]*hello GET \/3 127\.0\.0\.1$/);
+  });
+
+  it('HTTPS: after the handshake the same fast path (X-Forwarded-Proto https), handing over to the http path as plain HTTP does', async () => {
+    const text = await new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: fast.httpsPort, servername: 'web.test', rejectUnauthorized: false }, () => {
+        s.write('GET /proto HTTP/1.1\r\nHost: web.test\r\n\r\nPOST /echo HTTP/1.1\r\nHost: web.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+        s.write('POST /proto HTTP/1.1\r\nHost: web.test\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx');
+      });
+      let got = '';
+      s.on('data', (d: Buffer) => {
+        got += d.toString('latin1');
+        if (/proto https port \d+ POST $/.test(got)) {
+          s.destroy();
+          resolve(got);
+        }
+      });
+      s.on('error', reject);
+      setTimeout(() => reject(new Error(`no answer: ${JSON.stringify(got)}`)), 5000);
+    });
+    assert.match(text, new RegExp(`proto https port ${fast.httpsPort} GET `));
+    assert.match(text, /got 3 \r\n3\r\nabc\r\n/);
+    assert.match(text, /HTTP\/1.1 100 Continue/, 'the Expect request went to the http server');
   });
 
   it('a connection moves to the http path for a request it does not handle, and keeps being served', async () => {

@@ -33,6 +33,8 @@ export interface FastPathHooks {
   fallback(socket: net.Socket): void;
   /** The value of X-Forwarded-Port. */
   port(): number;
+  /** The value of X-Forwarded-Proto: `https` when the connections are TLS sockets after their handshake. */
+  scheme: 'http' | 'https';
 }
 
 /** Node's default --max-http-header-size: a longer head goes to the http server, which answers it as today. */
@@ -364,7 +366,7 @@ class ClientConnection {
       return;
     }
     if (end + 4 > MAX_HEAD) return this.handOver();
-    const req = parseRequestHead(this.buf.toString('latin1', 0, end + 4), this.remote, 'http', this.fast.hooks.port());
+    const req = parseRequestHead(this.buf.toString('latin1', 0, end + 4), this.remote, this.fast.hooks.scheme, this.fast.hooks.port());
     const route = req && this.fast.hooks.route(req.host, req.path);
     if (!req || !route) return this.handOver();
     this.socket.setTimeout(0);
@@ -641,7 +643,7 @@ class ClientConnection {
   }
 }
 
-/** The fast path's listener side: IngressProxy gives it every plain-HTTP connection. */
+/** The fast path's listener side: IngressProxy gives it every plain-HTTP connection, and every TLS one after its handshake. */
 export class FastHttp {
   readonly pool = new BackendPool();
   readonly connections = new Set<ClientConnection>();

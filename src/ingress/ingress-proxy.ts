@@ -16,7 +16,6 @@
  * each with a one-line body that says why.
  */
 import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -64,14 +63,17 @@ export class IngressProxy {
   private readonly next = new WeakMap<Backend, number>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
   /** A TLS server per certificate of the table, keyed by certificate and key: it holds that certificate only. */
-  private readonly certServers = new Map<string, https.Server | undefined>();
+  private readonly certServers = new Map<string, tls.Server | undefined>();
   private readonly httpServer: http.Server;
   /** The plain-HTTP listener: hands each connection to the fast path, or straight to httpServer without it. */
   private readonly httpListener: net.Server;
   private readonly fast: FastHttp;
   private readonly baselineListener: net.Server | undefined;
   /** The default certificate's TLS server; the listener hands it connections no Secret's certificate matches. */
-  private readonly httpsServer: https.Server;
+  private readonly httpsServer: tls.Server;
+  /** Serves HTTP on TLS connections the fast path hands over (or all of them without it), as https.Server would. */
+  private readonly httpsHttp: http.Server;
+  private readonly fastTls: FastHttp;
   private readonly tlsListener: net.Server;
   private readonly upgraded = new Set<Duplex>();
   httpPort = 0;
@@ -89,20 +91,34 @@ export class IngressProxy {
       },
       fallback: (socket) => this.httpServer.emit('connection', socket),
       port: () => this.httpPort,
+      scheme: 'http',
+    });
+    this.httpsHttp = http.createServer((req, res) => this.handle(req, res, 'https'));
+    this.httpsHttp.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head, 'https'));
+    this.httpsHttp.on('clientError', (_err, socket) => socket.destroy());
+    this.fastTls = new FastHttp({
+      route: (host, path) => {
+        const picked = this.pickFor(host, path);
+        return 'status' in picked ? undefined : { endpoint: picked.endpoint, name: picked.backend.name };
+      },
+      fallback: (socket) => this.httpsHttp.emit('connection', socket),
+      port: () => this.httpsPort,
+      scheme: 'https',
     });
     const fastPath = o.fastPath ?? true;
     // allowHalfOpen as the http server's own listener: a client's FIN does not cut off the response it waits for.
     this.httpListener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => (fastPath ? this.fast.accept(socket) : this.httpServer.emit('connection', socket)));
     if (o.baselineHttpPort !== undefined) this.baselineListener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.httpServer.emit('connection', socket));
-    this.httpsServer = this.tlsServer(o.defaultCertificate);
+    this.httpsServer = this.tlsServer(o.defaultCertificate, fastPath);
     this.tlsListener = net.createServer((socket) => this.acceptTls(socket));
   }
 
-  private tlsServer(pair: { cert: string; key: string }): https.Server {
-    const server = https.createServer({ cert: pair.cert, key: pair.key }, (req, res) => this.handle(req, res, 'https'));
-    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head, 'https'));
-    server.on('clientError', (_err, socket) => socket.destroy());
-    return server;
+  /** A TLS server for one certificate; its connections go, once the handshake is done, where plain HTTP's do. */
+  private tlsServer(pair: { cert: string; key: string }, fastPath = this.o.fastPath ?? true): tls.Server {
+    // ALPN http/1.1 as https.Server offers it.
+    return tls.createServer({ cert: pair.cert, key: pair.key, ALPNProtocols: ['http/1.1'] }, (socket) =>
+      fastPath ? this.fastTls.accept(socket) : this.httpsHttp.emit('connection', socket),
+    );
   }
 
   /** Reads the ClientHello's first record, then hands the connection (those bytes put back) to its TLS server. */
@@ -170,22 +186,23 @@ export class IngressProxy {
   async close(): Promise<void> {
     for (const s of this.upgraded) s.destroy();
     this.fast.destroy();
+    this.fastTls.destroy();
     const closing = [this.httpListener, this.tlsListener, this.baselineListener].filter((s): s is net.Server => !!s?.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    for (const s of [this.httpServer, this.httpsServer, ...this.certServers.values()]) s?.closeAllConnections();
+    for (const s of [this.httpServer, this.httpsHttp]) s.closeAllConnections();
     this.certServers.clear();
     this.agent.destroy();
     await Promise.all(closing);
   }
 
   /** The TLS server for a requested name: the one of its Secret's certificate, else the default's. */
-  private serverFor(serverName: string | undefined): https.Server {
+  private serverFor(serverName: string | undefined): tls.Server {
     const pair = serverName ? certificateFor(this.table, serverName) : undefined;
     if (!pair) return this.httpsServer;
     const key = pair.cert + pair.key;
     if (!this.certServers.has(key)) {
-      let server: https.Server | undefined;
+      let server: tls.Server | undefined;
       try {
-        // Checked first: https.createServer defers a bad key to the first handshake.
+        // Checked first: tls.createServer defers a bad key to the first handshake.
         tls.createSecureContext({ cert: pair.cert, key: pair.key });
         server = this.tlsServer(pair);
       } catch (err) {
