@@ -13,48 +13,39 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { cleanUpAgentServer, createNamespace, startAgentServer } from './helpers/agent-server.js';
+import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, stopChild, type ServerProcess } from './helpers/server-process.js';
+import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import type { ServerProcess } from './helpers/server-process.js';
 
 const NS = 'logrot';
 const LINES = 700_000;
 const MiB = 1024 * 1024;
 
-function skipReason(): string | false {
-  const k = kubectlSkip();
-  if (k) return k;
-  const missing = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/bin/seq'].filter((p) => !existsSync(p));
-  let reason: string | false = false;
-  if (process.getuid?.() !== 0) reason = 'the process runtime needs root; skipping';
-  else if (missing.length) reason = `missing: ${missing.join(', ')}; skipping`;
-  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
-  return reason;
-}
+const skipReason = () =>
+  e2eSkipReason({
+    prereqs: ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', '/usr/bin/seq'],
+    notRoot: 'the process runtime needs root; skipping the container log rotation end-to-end test',
+    what: 'the container log rotation end-to-end test',
+  });
 
 describe('container log rotation (process runtime, kubectl logs)', { skip: skipReason(), timeout: 110_000 }, () => {
   let server: ServerProcess | undefined;
   let k: Kubectl;
   let dir = '';
-  const uids: string[] = [];
+  const uids = new Set<string>();
 
   before(async () => {
     dir = await mkdtemp(`/tmp/skf-lr${randomBytes(3).toString('hex')}-`);
     const args = ['--data-dir', dir, '--node-name', `logrot-${randomBytes(3).toString('hex')}`, '--runtime', 'process', '--cluster-cidr', '10.76.0.0/16', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1'];
-    server = await spawnServer(args, 60_000, {}, { agent: true });
-    const s = server;
-    await eventually('the node ready', async () => {
-      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null) throw new Error(`the embedded agent did not start:\n${s.output()}`);
-      return /skiff node ready/.test(s.output());
-    }, 60_000);
+    server = await startAgentServer(args, { timeoutMs: 60_000 });
     k = kubectlFor(join(dir, 'kubeconfig.yaml'));
-    assert.equal((await k(['create', 'namespace', NS])).code, 0);
-    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    await createNamespace(k, NS);
     // Started now so it loops (CrashLoopBackOff 10 s, 20 s) while the first test runs.
     const crasher = {
       apiVersion: 'v1',
@@ -71,17 +62,7 @@ describe('container log rotation (process runtime, kubectl logs)', { skip: skipR
   });
 
   after(async () => {
-    try {
-      if (server) {
-        await k?.(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=40s'], { timeoutMs: 50_000 });
-        await stopChild(server.child);
-      }
-    } finally {
-      if (dir) {
-        const report = await hardCleanAgent({ dataDir: dir, podUids: uids });
-        if (report.length) console.log(`hard clean of ${dir}:\n  ${report.join('\n  ')}`);
-      }
-    }
+    await cleanUpAgentServer({ server, k, ns: NS, dataDir: dir, podUids: uids, deleteTimeoutS: 40 });
   });
 
   it('a container writing ~75 MiB keeps at most 5 files of 10 MiB; kubectl logs reads them as one ordered stream', async () => {
@@ -97,7 +78,7 @@ describe('container log rotation (process runtime, kubectl logs)', { skip: skipR
     assert.equal(r.code, 0, r.stderr);
     const done = await eventually('the pod Succeeded', async () => {
       const p = await k.json(['-n', NS, 'get', 'pod', 'chatty']);
-      if (!uids.includes(p.metadata.uid)) uids.push(p.metadata.uid);
+      uids.add(p.metadata.uid);
       if (p.status.phase === 'Failed') throw new Error(`the pod failed: ${JSON.stringify(p.status)}`);
       return p.status.phase === 'Succeeded' && p;
     }, 90_000);
@@ -137,7 +118,7 @@ describe('container log rotation (process runtime, kubectl logs)', { skip: skipR
   it("a crash loop keeps the current and the previous instance's logs only; --previous shows the one before", async () => {
     const p = await eventually('the crasher at its third instance', async () => {
       const x = await k.json(['-n', NS, 'get', 'pod', 'crasher']);
-      if (!uids.includes(x.metadata.uid)) uids.push(x.metadata.uid);
+      uids.add(x.metadata.uid);
       return (x.status.containerStatuses?.[0]?.restartCount ?? 0) >= 2 && x.status.containerStatuses[0].state.running && x;
     }, 75_000);
     const n = p.status.containerStatuses[0].restartCount as number;
