@@ -86,6 +86,7 @@ describe('IngressProxy fast path', () => {
           else if (rawMode === 'until-close') s.end('HTTP/1.1 200 OK\r\nX-Mode: eof\r\n\r\nbody that ends at close');
           else if (rawMode === 'continue') s.write('HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=9\r\n\r\nok');
           else if (rawMode === 'bad') s.end('HTTP/1.1 200 OK\r\nBad Header\r\n\r\n');
+          else if (rawMode === 'split') s.end('HTTP/1.1 200 OK\r\nX-A: 1\nX-Injected: 2\r\nContent-Length: 0\r\n\r\n');
         });
         s.on('error', () => {});
       }),
@@ -177,6 +178,9 @@ describe('IngressProxy fast path', () => {
     rawMode = 'bad';
     const bad = await raw(fast.httpPort, 'GET / HTTP/1.1\r\nHost: raw.test\r\n\r\n', /\n$/);
     assert.match(bad.text, /^HTTP\/1.1 502 Bad Gateway\r\n/);
+    rawMode = 'split';
+    const split = await raw(fast.httpPort, 'GET / HTTP/1.1\r\nHost: raw.test\r\n\r\n', /\n$/);
+    assert.match(split.text, /^HTTP\/1.1 502 Bad Gateway\r\n/, 'a bare LF in a response header is not passed on');
   });
 
   it('back-pressure: a backend that does not read holds the client back instead of the proxy buffering the upload', async () => {

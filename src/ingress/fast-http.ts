@@ -487,6 +487,8 @@ class ClientConnection {
       const name = line.slice(0, colon);
       if (!TOKEN.test(name)) return undefined;
       const value = line.slice(colon + 1).trim();
+      // A bare CR or LF inside a line would let the backend split the client's response: Node's parser rejects it too.
+      if (value.includes('\n') || value.includes('\r')) return undefined;
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
         if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== Number(value))) return undefined;
