@@ -1,6 +1,7 @@
 /**
  * The ingress data path: an HTTP and an HTTPS listener that route each request with the current RouteTable and
- * proxy it to one ready endpoint of the chosen Service (round-robin), with Node's http module:
+ * proxy it to one ready endpoint of the chosen Service (round-robin). Ordinary HTTP/1.1 requests, plain or after the TLS
+ * handshake, take the raw-socket fast path (fast-http.ts); what it hands over is served with Node's http module:
  *
  * - bodies stream both ways through pipe() (backpressure: a slow client slows the backend read, and back);
  * - X-Forwarded-For (appended), -Proto, -Host and -Port, as Traefik sets them;
