@@ -11,28 +11,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { needsCni, needsRoot, skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
 import { spawnAgent, spawnServer, stopChild, type AgentProcess, type ServerProcess } from './helpers/server-process.js';
 
 const CLUSTER_CIDR = '10.95.0.0/16';
 const SERVICE_CIDR = '10.96.0.0/16';
 
-function skipReason(): string | false {
-  let missing: string | undefined;
-  if (process.getuid?.() !== 0) missing = 'needs root (the pod bridge, routes and iptables of a real node)';
-  else if (!existsSync('/usr/lib/cni/bridge')) missing = 'CNI plugins are not in /usr/lib/cni (apt-get install containernetworking-plugins)';
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
-    return missing;
-  }
-  return kubectlSkip();
-}
+const skipReason = () => skipIfMissing(needsRoot('the pod bridge, routes and iptables of a real node') ?? needsCni());
 
 /** The device the kernel routes a prefix to (skiff's routes are proto 92), or undefined. */
 function routeDevice(prefix: string): string | undefined {

@@ -19,20 +19,14 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { containerdMissing } from '../src/agent/runtime/cri/cri-test-env.js';
+import { skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
 import { criTasks, hardCleanNode, podLeftovers, type CriTask } from './helpers/node-leftovers.js';
 import { busyboxMissing, writeTestImageArchive } from './helpers/oci-image.js';
 import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
 
-function skipReason(): string | false {
-  const missing = containerdMissing() ?? busyboxMissing();
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
-    return missing;
-  }
-  return kubectlSkip();
-}
+const skipReason = () => skipIfMissing(containerdMissing() ?? busyboxMissing());
 
 const CLUSTER_CIDR = '10.64.0.0/16';
 const IMAGE = 'docker.io/skiff-e2e/parity:v1';

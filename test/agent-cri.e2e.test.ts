@@ -16,8 +16,9 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { pickFreeSubnet } from '../src/agent/network/network-testing.js';
 import { containerdMissing } from '../src/agent/runtime/cri/cri-test-env.js';
+import { skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
 import { criTasks, hardCleanNode, podLeftovers, type CriTask } from './helpers/node-leftovers.js';
 import { buildTestImage } from './helpers/oci-image.js';
 import { registryMissing, startRegistry, type TestRegistry } from './helpers/registry.js';
@@ -25,14 +26,7 @@ import { spawnServer, waitExit, type ServerProcess } from './helpers/server-proc
 
 const execFileAsync = promisify(execFile);
 
-function skipReason(): string | false {
-  const missing = containerdMissing() ?? registryMissing();
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
-    return missing;
-  }
-  return kubectlSkip();
-}
+const skipReason = () => skipIfMissing(containerdMissing() ?? registryMissing());
 
 const NS = 'cri-e2e';
 const INDEX = 'hello from the skiff e2e image\n';

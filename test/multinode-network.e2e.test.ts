@@ -9,41 +9,25 @@
  * Needs root (namespaces, veths, bridges, vxlan, CNI) and kubectl; skips with the reason otherwise (fails under CI=true).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { needsCni, needsFile, needsRoot, skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { inNode, makeNetnsNodes, netnsLeftovers, spawnInNetns, type NetnsNode, type NetnsTopology } from './helpers/netns-nodes.js';
-import { SKIFF_BIN, spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import { inNode, makeNetnsNodes, netnsLeftovers, type NetnsNode, type NetnsTopology } from './helpers/netns-nodes.js';
+import { startNetnsAgent, stopNetnsAgent, type NetnsAgent } from './helpers/netns-agent.js';
+import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
 
-function skipReason(): string | false {
-  let missing: string | undefined;
-  if (process.getuid?.() !== 0) missing = 'needs root (network namespaces, veths, bridges, vxlan and CNI)';
-  else if (!existsSync('/usr/lib/cni/bridge')) missing = 'CNI plugins are not in /usr/lib/cni (apt-get install containernetworking-plugins)';
-  else if (!existsSync('/usr/bin/nsenter')) missing = 'nsenter (util-linux) is not installed';
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
-    return missing;
-  }
-  return kubectlSkip();
-}
+const skipReason = () => skipIfMissing(needsRoot('network namespaces, veths, bridges, vxlan and CNI') ?? needsCni() ?? needsFile('/usr/bin/nsenter', 'nsenter (util-linux) is not installed'));
 
 const CLUSTER_CIDR = '10.72.0.0/16';
 const SERVICE_CIDR = '10.82.0.0/16';
 const NS = 'multinode-net';
 
-interface Agent {
-  name: string;
-  node: NetnsNode;
-  dataDir: string;
-  child?: ChildProcess;
-  out: string;
-}
+type Agent = NetnsAgent;
 
 describe('pods on different nodes reach each other (host-gw on a shared link, vxlan across subnets)', { skip: skipReason() }, () => {
   const suffix = randomBytes(3).toString('hex');
@@ -58,31 +42,10 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
 
   let token: string;
   const startAgent = async (a: Agent, extra: string[] = []) => {
-    a.out = '';
-    const child = spawnInNetns(a.node, [
-      process.execPath, SKIFF_BIN, 'agent',
-      '--server', `https://${a.node.hostIp}:${server!.port}`, '--token', token,
-      '--data-dir', a.dataDir, '--node-name', a.name, '--node-ip', a.node.ip,
-      '--runtime', 'process', '--kubelet-port', '0', '--cluster-cidr', CLUSTER_CIDR, ...extra,
-    ]);
-    a.child = child;
-    child.stdout!.on('data', (c: Buffer) => (a.out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (a.out += c.toString()));
-    await eventually(`agent ${a.name} ready`, async () => {
-      if (child.exitCode !== null) throw new Error(`agent ${a.name} exited (${child.exitCode}):\n${a.out}`);
-      return /skiff agent ready: node /.test(a.out);
-    }, 60_000);
+    await startNetnsAgent(a, { serverPort: server!.port, token, clusterCIDR: CLUSTER_CIDR, extra });
   };
 
-  const stopAgent = async (a: Agent) => {
-    const child = a.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = waitExit(child);
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stopAgent = stopNetnsAgent;
 
   const routeTo = async (n: NetnsNode, dst: string) => JSON.parse(await inNode(n, ['ip', '-j', '-4', 'route', 'show', dst])) as Array<{ dst: string; gateway?: string; dev?: string; flags?: string[] }>;
   const podCidrOf = async (name: string) => (await k.json(['get', 'node', name])).spec.podCIDR as string;

@@ -13,41 +13,24 @@
  *   npx tsc -p tsconfig.json && node --test dist/test/network-policy-multinode.e2e.test.js
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { needsCni, needsFile, needsRoot, skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { inNode, makeNetnsNodes, netnsLeftovers, spawnInNetns, type NetnsNode, type NetnsTopology } from './helpers/netns-nodes.js';
-import { SKIFF_BIN, spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import { inNode, makeNetnsNodes, netnsLeftovers, type NetnsTopology } from './helpers/netns-nodes.js';
+import { startNetnsAgent, stopNetnsAgent, type NetnsAgent } from './helpers/netns-agent.js';
+import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
 
-function skipReason(): string | false {
-  let missing: string | undefined;
-  if (process.getuid?.() !== 0) missing = 'needs root (network namespaces, veths, bridges, CNI, iptables)';
-  else if (!existsSync('/usr/lib/cni/bridge')) missing = 'CNI plugins are not in /usr/lib/cni (apt-get install containernetworking-plugins)';
-  else if (!existsSync('/usr/bin/nsenter')) missing = 'nsenter (util-linux) is not installed';
-  else if (!existsSync('/usr/bin/curl')) missing = 'curl is not installed';
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
-    return missing;
-  }
-  return kubectlSkip();
-}
+const skipReason = () => skipIfMissing(needsRoot('network namespaces, veths, bridges, CNI, iptables') ?? needsCni() ?? needsFile('/usr/bin/nsenter', 'nsenter (util-linux) is not installed') ?? needsFile('/usr/bin/curl', 'curl is not installed'));
 
 const CLUSTER_CIDR = '10.91.0.0/16';
 const SERVICE_CIDR = '10.92.0.0/16';
 
-interface Agent {
-  name: string;
-  node: NetnsNode;
-  dataDir: string;
-  child?: ChildProcess;
-  out: string;
-}
+type Agent = NetnsAgent;
 
 describe('network policy across nodes: each agent enforces for its own pods', { skip: skipReason() }, () => {
   const suffix = randomBytes(3).toString('hex');
@@ -63,31 +46,10 @@ describe('network policy across nodes: each agent enforces for its own pods', { 
   const ips: Record<string, string> = {};
 
   const startAgent = async (a: Agent) => {
-    a.out = '';
-    const child = spawnInNetns(a.node, [
-      process.execPath, SKIFF_BIN, 'agent',
-      '--server', `https://${a.node.hostIp}:${server!.port}`, '--token', token,
-      '--data-dir', a.dataDir, '--node-name', a.name, '--node-ip', a.node.ip,
-      '--runtime', 'process', '--kubelet-port', '0', '--cluster-cidr', CLUSTER_CIDR, '--ingress-http-port', '0', '--ingress-https-port', '0',
-    ]);
-    a.child = child;
-    child.stdout!.on('data', (c: Buffer) => (a.out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (a.out += c.toString()));
-    await eventually(`agent ${a.name} ready`, async () => {
-      if (child.exitCode !== null) throw new Error(`agent ${a.name} exited (${child.exitCode}):\n${a.out}`);
-      return /skiff agent ready: node /.test(a.out);
-    }, 60_000);
+    await startNetnsAgent(a, { serverPort: server!.port, token, clusterCIDR: CLUSTER_CIDR, extra: ['--ingress-http-port', '0', '--ingress-https-port', '0'] });
     assert.match(a.out, /network policy: iptables, chains SKIFF-POD-FW-[0-9a-f]{4}\*/);
   };
-  const stopAgent = async (a: Agent) => {
-    const child = a.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = waitExit(child);
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stopAgent = stopNetnsAgent;
   /** The agent's network policy rules, in its node's namespace. */
   const policyRules = async (a: Agent) => (await inNode(a.node, ['iptables', '-w', '5', '-S'])).split('\n').filter((l) => /SKIFF-(POD-FW|NWPLCY)-/.test(l));
   /** From a client pod on A to the web pod on B: 'OK' or 'ERR<curl exit>'. */
