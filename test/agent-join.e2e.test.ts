@@ -9,68 +9,17 @@
  * Needs root (pod namespaces, cgroups, CNI) and kubectl; skips with the reason otherwise (fails under CI=true).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { needsCni, needsRoot, skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { SKIFF_BIN, spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import { spawnAgent, spawnServer, stopChild as stopProcess, type AgentProcess, type ServerProcess } from './helpers/server-process.js';
 
-function skipReason(): string | false {
-  let missing: string | undefined;
-  if (process.getuid?.() !== 0) missing = 'needs root (pod namespaces, cgroups and the CNI bridge of two real nodes)';
-  else if (!existsSync('/usr/lib/cni/bridge')) missing = 'CNI plugins are not in /usr/lib/cni (apt-get install containernetworking-plugins)';
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
-    return missing;
-  }
-  return kubectlSkip();
-}
-
-interface AgentProcess {
-  child: ChildProcess;
-  output: () => string;
-  /** Resolves with the exit code (or signal name). */
-  exited: Promise<number | string>;
-}
-
-/** Spawns `skiff agent`; resolves when it prints its ready line, or rejects with its output when it exits first. */
-function spawnAgent(args: string[], timeoutMs = 60_000): { agent: AgentProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, [SKIFF_BIN, 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`skiff agent did not become ready in ${timeoutMs} ms; output:\n${out}`)), timeoutMs);
-    const onData = (c: Buffer) => {
-      out += c.toString();
-      if (/skiff agent ready: node /.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`skiff agent exited (${code}) before it was ready; output:\n${out}`));
-    });
-  });
-  ready.catch(() => {}); // a caller that only wants the exit does not await it
-  return { agent: { child, output: () => out, exited }, ready };
-}
-
-async function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = waitExit(child);
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
+const skipReason = () => skipIfMissing(needsRoot('pod namespaces, cgroups and the CNI bridge of two real nodes') ?? needsCni());
 
 const NS = 'join-e2e';
 const N2 = 'n2';

@@ -3,14 +3,14 @@
  * killed (SIGKILL, no Lease release), the second takes over within the Lease duration and its controllers act.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { haveEtcd, startTestEtcd, type TestEtcd } from '../src/storage/etcd-store-testing.js';
+import { haveEtcd } from '../src/storage/etcd-store-testing.js';
+import { etcdServerGroup } from './helpers/etcd-servers.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, kubectlSkip } from './helpers/kubectl.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { waitExit } from './helpers/server-process.js';
 
 function skipReason(): string | false {
   const k = kubectlSkip();
@@ -21,25 +21,13 @@ function skipReason(): string | false {
 }
 
 describe('leader election across servers sharing etcd', { skip: skipReason() }, () => {
-  let etcd: TestEtcd | undefined;
-  const servers: ServerProcess[] = [];
-  const dirs: string[] = [];
-  after(async () => {
-    for (const s of servers) {
-      s.child.kill('SIGKILL');
-      await waitExit(s.child);
-    }
-    await etcd?.stop();
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
-  });
+  const group = etcdServerGroup('skiff-ha', 'skiff-ha-');
+  after(() => group.stopAll());
 
   it('a second server takes over the controllers when the leader is killed', async () => {
-    etcd = await startTestEtcd();
+    await group.startEtcd();
     const start = async (extra: string[] = []) => {
-      const dir = await mkdtemp(join(tmpdir(), 'skiff-ha-'));
-      dirs.push(dir);
-      const s = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--datastore-endpoint', `etcd://${etcd!.endpoint}/skiff-ha`, ...extra]);
-      servers.push(s);
+      const { s, dir } = await group.start(extra);
       return { s, k: kubectlFor(join(dir, 'kubeconfig.yaml')), dir };
     };
     const a = await start();

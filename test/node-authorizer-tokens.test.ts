@@ -5,13 +5,12 @@
  *   npx tsc -p tsconfig.json && node --test dist/test/node-authorizer-tokens.test.js
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { haveEtcd, startTestEtcd, type TestEtcd } from '../src/storage/etcd-store-testing.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { haveEtcd } from '../src/storage/etcd-store-testing.js';
+import { etcdServerGroup } from './helpers/etcd-servers.js';
 
 function skipReason(): string | false {
   if (haveEtcd()) return false;
@@ -31,27 +30,12 @@ function statusWithBearer(url: string, ca: string, token: string): Promise<numbe
 }
 
 describe('server token and agent token', { skip: skipReason() }, () => {
-  let etcd: TestEtcd | undefined;
-  const servers: ServerProcess[] = [];
-  const dirs: string[] = [];
-  after(async () => {
-    for (const s of servers) {
-      s.child.kill('SIGKILL');
-      await waitExit(s.child);
-    }
-    await etcd?.stop();
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
-  });
+  const group = etcdServerGroup('skiff-tokens', 'skiff-tokens-');
+  after(() => group.stopAll());
 
   it('the agent token joins no server, the server token does; neither reads the API', async () => {
-    etcd = await startTestEtcd();
-    const start = async (extra: string[]) => {
-      const dir = await mkdtemp(join(tmpdir(), 'skiff-tokens-'));
-      dirs.push(dir);
-      const s = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable-agent', '--datastore-endpoint', `etcd://${etcd!.endpoint}/skiff-tokens`, ...extra]);
-      servers.push(s);
-      return { s, dir };
-    };
+    await group.startEtcd();
+    const start = (extra: string[]) => group.start(['--disable-agent', ...extra]);
     const a = await start(['--agent-token', 'agents-only-secret']);
     const serverToken = (await readFile(join(a.dir, 'server', 'token'), 'utf8')).trim();
     const agentToken = (await readFile(join(a.dir, 'server', 'agent-token'), 'utf8')).trim();
