@@ -47,6 +47,8 @@ describe('IngressProxy fast path', () => {
   const uploads: { bytes: number; complete: boolean; closed: boolean; req: http.IncomingMessage }[] = [];
   let pauseUploads = false;
   let rawMode = '';
+  /** Bytes the /flood handler has handed to its socket so far. */
+  let flooded = 0;
 
   before(async () => {
     web = await listen(
@@ -74,10 +76,28 @@ describe('IngressProxy fast path', () => {
           });
           return;
         }
+        if (req.url === '/flood') {
+          // 64 MiB in 1 MiB writes that respect back-pressure.
+          flooded = 0;
+          const chunk = Buffer.alloc(1 << 20, 2);
+          res.setHeader('content-length', 64 << 20);
+          const pump = () => {
+            while (flooded < 64 << 20) {
+              flooded += chunk.length;
+              if (!res.write(chunk)) return void res.once('drain', pump);
+            }
+            res.end();
+          };
+          return pump();
+        }
         if (req.url === '/proto') return void res.end(`proto ${req.headers['x-forwarded-proto']} port ${req.headers['x-forwarded-port']} ${req.method} `);
         res.end(`hello ${req.method} ${req.url} ${req.headers['x-forwarded-for']}`);
       }),
     );
+    web.on('upgrade', (_req, socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: Upgrade\r\n\r\nhello\n');
+      socket.pipe(socket);
+    });
     rawBackend = await listen(
       net.createServer((s) => {
         s.on('data', () => {
@@ -214,6 +234,42 @@ describe('IngressProxy fast path', () => {
     }
     s.destroy();
     assert.match(got, new RegExp(`sank ${total}$`));
+  });
+
+  it('back-pressure: a client that does not read holds the backend back instead of the proxy buffering the answer', async () => {
+    const s = net.connect(fast.httpPort, '127.0.0.1');
+    s.on('error', () => {});
+    s.pause();
+    s.write('GET /flood HTTP/1.1\r\nHost: web.test\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(flooded > 0 && flooded < 24 << 20, `the backend could write only socket buffers' worth (${flooded} bytes of ${64 << 20})`);
+    let n = 0;
+    s.on('data', (d: Buffer) => (n += d.length));
+    s.resume();
+    const deadline = Date.now() + 30_000;
+    while (n < 64 << 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    s.destroy();
+    assert.ok(n > 64 << 20, `all of it arrives, with its head (${n} bytes)`);
+  });
+
+  it('HTTPS: an Upgrade becomes a two-way stream', async () => {
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: fast.httpsPort, servername: 'web.test', rejectUnauthorized: false }, () =>
+        s.write('GET /ws HTTP/1.1\r\nHost: web.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n'),
+      );
+      let text = '';
+      s.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (text.endsWith('hello\n')) s.write('ping\n');
+        if (text.endsWith('ping\n')) {
+          s.destroy();
+          resolve(text);
+        }
+      });
+      s.on('error', reject);
+      setTimeout(() => reject(new Error(`no echo: ${JSON.stringify(text)}`)), 5000);
+    });
+    assert.match(got, /^HTTP\/1.1 101 /);
   });
 
   it('a client that leaves mid-body aborts the upload to the backend', async () => {
