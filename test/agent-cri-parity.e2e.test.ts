@@ -24,7 +24,7 @@ import { eventually } from './helpers/eventually.js';
 import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
 import { criTasks, hardCleanNode, podLeftovers, type CriTask } from './helpers/node-leftovers.js';
 import { busyboxMissing, writeTestImageArchive } from './helpers/oci-image.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { spawnServer, stopChild, type ServerProcess } from './helpers/server-process.js';
 
 const skipReason = () => skipIfMissing(containerdMissing() ?? busyboxMissing());
 
@@ -144,11 +144,7 @@ describe('cri runtime parity with the process runtime, driven by kubectl', { ski
         for (const uid of r?.stdout.split(' ') ?? []) if (uid) seenUids.add(uid);
         // Pods first, through the node, so it tears down what it made; then the server (and its containerd).
         await k(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=40s'], { timeoutMs: 50_000 });
-        server.child.kill('SIGTERM');
-        const exited = waitExit(server.child);
-        const timer = setTimeout(() => server!.child.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(timer);
+        await stopChild(server.child);
       }
     } finally {
       if (dir) await hardCleanNode(dir, [...seenUids]);

@@ -22,7 +22,7 @@ import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
 import { criTasks, hardCleanNode, podLeftovers, type CriTask } from './helpers/node-leftovers.js';
 import { buildTestImage } from './helpers/oci-image.js';
 import { registryMissing, startRegistry, type TestRegistry } from './helpers/registry.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { spawnServer, stopChild, waitExit, type ServerProcess } from './helpers/server-process.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -98,11 +98,7 @@ describe('a real node on the cri runtime, driven by kubectl', { skip: skipReason
       if (server && server.child.exitCode === null && server.child.signalCode === null) {
         // Pods first, through the node, so it tears down what it made; then the server (and its containerd).
         await k(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=40s'], { timeoutMs: 50_000 });
-        server.child.kill('SIGTERM');
-        const exited = waitExit(server.child);
-        const timer = setTimeout(() => server!.child.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(timer);
+        await stopChild(server.child);
       }
     } finally {
       if (dir) await hardCleanNode(dir, [...seenUids]);

@@ -7,13 +7,14 @@
  * Needs kubectl (skips otherwise, fails under CI=true).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { spawnServer, type ServerProcess } from './helpers/server-process.js';
+import { stopServerAndRemoveDir } from './helpers/stop-server.js';
 
 const POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -45,14 +46,7 @@ describe('audit log (--audit-policy-file, --audit-log-path)', { skip: kubectlSki
     server = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable', 'coredns', '--audit-policy-file', join(dir, 'policy.yaml'), '--audit-log-path', logPath, '--audit-log-maxsize', '1', '--audit-log-maxbackup', '2'], 30_000);
     k = kubectlFor(join(dir, 'kubeconfig.yaml'));
   });
-  after(async () => {
-    if (server && server.child.exitCode === null) {
-      const exited = waitExit(server.child);
-      server.child.kill('SIGTERM');
-      await exited;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopServerAndRemoveDir(server, dir));
 
   test('a Secret is logged at Metadata: who, what, the outcome, the decision, never its data', async () => {
     const r = await k(['create', 'secret', 'generic', 's1', '--from-literal=password=audit-secret-77']);

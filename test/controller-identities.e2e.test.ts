@@ -10,13 +10,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { spawnServer, type ServerProcess } from './helpers/server-process.js';
+import { stopServerAndRemoveDir } from './helpers/stop-server.js';
 
 // Every write (reads are not logged), at Metadata: who, what, the outcome.
 const POLICY = `apiVersion: audit.k8s.io/v1
@@ -50,14 +51,7 @@ describe('controller identities (--use-service-account-credentials)', { skip: ku
     );
     k = kubectlFor(join(dir, 'kubeconfig.yaml'));
   });
-  after(async () => {
-    if (server && server.child.exitCode === null) {
-      const exited = waitExit(server.child);
-      server.child.kill('SIGTERM');
-      await exited;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopServerAndRemoveDir(server, dir));
 
   test('a Deployment rolls out: the ReplicaSet by deployment-controller, the pods by replicaset-controller', async () => {
     assert.equal((await k(['create', 'deployment', 'web', '--image=nginx:1.27', '--replicas=2'])).code, 0);

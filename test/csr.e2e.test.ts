@@ -11,13 +11,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { spawnServer, type ServerProcess } from './helpers/server-process.js';
+import { stopServerAndRemoveDir } from './helpers/stop-server.js';
 
 describe('CertificateSigningRequests (kubectl certificate approve|deny, the signers, the approver)', { skip: kubectlSkip() }, () => {
   let dir: string;
@@ -55,14 +56,7 @@ ${extra}`;
     server = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable', 'coredns'], 30_000);
     k = kubectlFor(join(dir, 'kubeconfig.yaml'));
   });
-  after(async () => {
-    if (server && server.child.exitCode === null) {
-      const exited = waitExit(server.child);
-      server.child.kill('SIGTERM');
-      await exited;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopServerAndRemoveDir(server, dir));
 
   test('jane: apply, approve, issued by the cluster CA, and the certificate authenticates as jane in dev', async () => {
     const { key, csr } = makeCsr('jane', '/CN=jane/O=dev');
