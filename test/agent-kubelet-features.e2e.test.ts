@@ -14,43 +14,32 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { containerdMissing } from '../src/agent/runtime/cri/cri-test-env.js';
 import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { createNamespace, startAgentServer } from './helpers/agent-server.js';
+import { e2eSkipReason, skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
 import { hardCleanNode } from './helpers/node-leftovers.js';
 import { busyboxMissing, writeTestImageArchive } from './helpers/oci-image.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { stopChild, type ServerProcess } from './helpers/server-process.js';
 
 const CLUSTER_CIDR = '10.62.0.0/16';
-const isRoot = process.getuid?.() === 0;
 const suffix = randomBytes(3).toString('hex');
 /** What a ClusterFirst pod's resolv.conf holds with skiff's cluster DNS at its default address (10.43.0.10). */
 const clusterFirstResolvConf = (ns: string) => `search ${ns}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.43.0.10\noptions ndots:5\n`;
 
-function processSkip(): string | false {
-  const k = kubectlSkip();
-  if (k) return k;
-  const missing = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local'].filter((p) => !existsSync(p));
-  let reason: string | false = false;
-  if (!isRoot) reason = 'the process runtime needs root; skipping';
-  else if (missing.length) reason = `missing: ${missing.join(', ')}; skipping`;
-  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
-  return reason;
-}
-
-function criSkip(): string | false {
-  const missing = containerdMissing() ?? busyboxMissing();
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
-    return missing;
-  }
-  return kubectlSkip();
-}
+const processSkip = () =>
+  e2eSkipReason({
+    prereqs: ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local'],
+    notRoot: 'the process runtime needs root; skipping',
+    what: 'the process runtime cases',
+  });
+const criSkip = () => skipIfMissing(containerdMissing() ?? busyboxMissing());
 
 /** One skiff server with its embedded agent, a namespace, and helpers over kubectl. */
 class Node {
@@ -69,16 +58,9 @@ class Node {
     await prepare?.(this.dir);
     const node = `kf-${this.runtime}-${suffix}`;
     const args = ['--data-dir', this.dir, '--node-name', node, '--runtime', this.runtime, '--cluster-cidr', CLUSTER_CIDR, '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1'];
-    this.server = await spawnServer(args, 60_000, {}, { agent: true });
+    this.server = await startAgentServer(args, { timeoutMs: 60_000 });
     this.k = kubectlFor(join(this.dir, 'kubeconfig.yaml'));
-    const s = this.server;
-    await eventually(`node ${node} ready`, async () => {
-      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null) throw new Error(`the embedded agent did not start:\n${s.output()}`);
-      return /skiff node ready/.test(s.output());
-    }, 60_000);
-    const r = await this.k(['create', 'namespace', this.ns]);
-    assert.equal(r.code, 0, r.stderr);
-    await eventually('the default service account', async () => (await this.k(['-n', this.ns, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    await createNamespace(this.k, this.ns);
   }
 
   async stop(): Promise<void> {
@@ -87,10 +69,7 @@ class Node {
         const r = await this.k(['-n', this.ns, 'get', 'pods', '-o', 'jsonpath={.items[*].metadata.uid}']).catch(() => undefined);
         for (const uid of r?.stdout.split(' ') ?? []) if (uid) this.uids.add(uid);
         await this.k(['delete', 'namespace', this.ns, '--ignore-not-found', '--wait=true', '--timeout=40s'], { timeoutMs: 50_000 });
-        this.server.child.kill('SIGTERM');
-        const timer = setTimeout(() => this.server!.child.kill('SIGKILL'), 15_000);
-        await waitExit(this.server.child);
-        clearTimeout(timer);
+        await stopChild(this.server.child);
       }
     } finally {
       if (this.dir && this.runtime === 'process') {
