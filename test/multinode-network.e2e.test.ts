@@ -27,8 +27,6 @@ const CLUSTER_CIDR = '10.72.0.0/16';
 const SERVICE_CIDR = '10.82.0.0/16';
 const NS = 'multinode-net';
 
-type Agent = NetnsAgent;
-
 describe('pods on different nodes reach each other (host-gw on a shared link, vxlan across subnets)', { skip: skipReason() }, () => {
   const suffix = randomBytes(3).toString('hex');
   const prefix = `skmn${suffix.slice(0, 4)}`;
@@ -36,12 +34,12 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
   let serverDir: string;
   let server: ServerProcess | undefined;
   let k: Kubectl;
-  const agents: Agent[] = [];
+  const agents: NetnsAgent[] = [];
   const seenUids = new Set<string>();
   const timings: Record<string, number> = {};
 
   let token: string;
-  const startAgent = async (a: Agent, extra: string[] = []) => {
+  const startAgent = async (a: NetnsAgent, extra: string[] = []) => {
     await startNetnsAgent(a, { serverPort: server!.port, token, clusterCIDR: CLUSTER_CIDR, extra });
   };
 

@@ -30,8 +30,6 @@ const skipReason = () => skipIfMissing(needsRoot('network namespaces, veths, bri
 const CLUSTER_CIDR = '10.91.0.0/16';
 const SERVICE_CIDR = '10.92.0.0/16';
 
-type Agent = NetnsAgent;
-
 describe('network policy across nodes: each agent enforces for its own pods', { skip: skipReason() }, () => {
   const suffix = randomBytes(3).toString('hex');
   const prefix = `sknp${suffix.slice(0, 4)}`;
@@ -41,17 +39,17 @@ describe('network policy across nodes: each agent enforces for its own pods', { 
   let server: ServerProcess | undefined;
   let k: Kubectl;
   let token: string;
-  const agents: Agent[] = [];
+  const agents: NetnsAgent[] = [];
   const seenUids = new Set<string>();
   const ips: Record<string, string> = {};
 
-  const startAgent = async (a: Agent) => {
+  const startAgent = async (a: NetnsAgent) => {
     await startNetnsAgent(a, { serverPort: server!.port, token, clusterCIDR: CLUSTER_CIDR, extra: ['--ingress-http-port', '0', '--ingress-https-port', '0'] });
     assert.match(a.out, /network policy: iptables, chains SKIFF-POD-FW-[0-9a-f]{4}\*/);
   };
   const stopAgent = stopNetnsAgent;
   /** The agent's network policy rules, in its node's namespace. */
-  const policyRules = async (a: Agent) => (await inNode(a.node, ['iptables', '-w', '5', '-S'])).split('\n').filter((l) => /SKIFF-(POD-FW|NWPLCY)-/.test(l));
+  const policyRules = async (a: NetnsAgent) => (await inNode(a.node, ['iptables', '-w', '5', '-S'])).split('\n').filter((l) => /SKIFF-(POD-FW|NWPLCY)-/.test(l));
   /** From a client pod on A to the web pod on B: 'OK' or 'ERR<curl exit>'. */
   const reach = async (pod: string): Promise<string> => {
     const r = await k(['-n', NS, 'exec', pod, '--', 'sh', '-c', `curl -s -o /dev/null --connect-timeout 1 -m 2 http://${ips.web}:8080/ && echo OK || echo ERR$?`], { timeoutMs: 20_000 });
@@ -78,7 +76,7 @@ describe('network policy across nodes: each agent enforces for its own pods', { 
     await Promise.all(agents.map((a) => startAgent(a)));
     assert.equal((await k(['create', 'namespace', NS])).code, 0);
     await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
-    const [a, b] = agents as [Agent, Agent];
+    const [a, b] = agents as [NetnsAgent, NetnsAgent];
     for (const n of [a, b]) await eventually(`node ${n.name} Ready`, async () => (await k.json(['get', 'node', n.name])).status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'), 30_000);
     const web = `require('http').createServer((q, s) => s.end('web')).listen(8080)`;
     const pod = (name: string, node: string, labels: Record<string, string>, container: object) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels }, spec: { nodeName: node, terminationGracePeriodSeconds: 1, containers: [container] } });
@@ -128,7 +126,7 @@ describe('network policy across nodes: each agent enforces for its own pods', { 
   });
 
   test('ingress: B enforces the policy for its pod; A has nothing to enforce', async () => {
-    const [a, b] = agents as [Agent, Agent];
+    const [a, b] = agents as [NetnsAgent, NetnsAgent];
     await apply(`{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"deny","namespace":"${NS}"},"spec":{"podSelector":{"matchLabels":{"app":"web"}},"policyTypes":["Ingress"]}}`);
     await expectReach('client', 'ERR28');
     assert.equal(await reach('stranger'), 'ERR28');
@@ -144,7 +142,7 @@ describe('network policy across nodes: each agent enforces for its own pods', { 
   });
 
   test('egress: A enforces it for its client, before the packet leaves A', async () => {
-    const [a, b] = agents as [Agent, Agent];
+    const [a, b] = agents as [NetnsAgent, NetnsAgent];
     await apply(`{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"client-no-egress","namespace":"${NS}"},"spec":{"podSelector":{"matchLabels":{"role":"client"}},"policyTypes":["Egress"]}}`);
     await expectReach('client', 'ERR28');
     const onA = await policyRules(a);
