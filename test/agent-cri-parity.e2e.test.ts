@@ -22,6 +22,7 @@ import { containerdMissing } from '../src/agent/runtime/cri/cri-test-env.js';
 import { skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import { deleteNamespaceAndLeftovers } from './helpers/namespace-teardown.js';
 import { criTasks, hardCleanNode, podLeftovers, type CriTask } from './helpers/node-leftovers.js';
 import { busyboxMissing, writeTestImageArchive } from './helpers/oci-image.js';
 import { spawnServer, stopChild, type ServerProcess } from './helpers/server-process.js';
@@ -270,14 +271,8 @@ describe('cri runtime parity with the process runtime, driven by kubectl', { ski
     const running: CriTask[] = criTasks(dir).filter((x) => x.podNamespace === NS);
     assert.ok(running.filter((x) => x.type === 'sandbox' && x.netns).length >= 4, `sandboxes with network namespaces: ${running.map((x) => x.podName)}`);
     assert.ok(podLeftovers(dir, uids, running).length > 0, 'the check sees the running pods');
-    const started = performance.now();
-    const r = await k(['delete', 'namespace', NS, '--wait=true', '--timeout=60s'], { timeoutMs: 70_000 });
-    assert.equal(r.code, 0, r.stderr);
-    t.diagnostic(`namespace deleted in ${Math.round(performance.now() - started)} ms`);
-    const left = await eventually('nothing left of the namespace pods', async () => {
-      const l = podLeftovers(dir, uids, running);
-      return l.length === 0 ? l : undefined;
-    }, 20_000).catch(() => podLeftovers(dir, uids, running));
+    const { deleteMs, left } = await deleteNamespaceAndLeftovers(k, NS, dir, uids, running);
+    t.diagnostic(`namespace deleted in ${deleteMs} ms`);
     assert.deepEqual(left, []);
     // And the local-path volume's data went with its claim (reclaim policy Delete).
     const storage = join(dir, 'storage');

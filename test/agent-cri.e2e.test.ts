@@ -19,7 +19,8 @@ import { containerdMissing } from '../src/agent/runtime/cri/cri-test-env.js';
 import { skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
-import { criTasks, hardCleanNode, podLeftovers, type CriTask } from './helpers/node-leftovers.js';
+import { deleteNamespaceAndLeftovers } from './helpers/namespace-teardown.js';
+import { criTasks, hardCleanNode, type CriTask } from './helpers/node-leftovers.js';
 import { buildTestImage } from './helpers/oci-image.js';
 import { registryMissing, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { spawnServer, stopChild, waitExit, type ServerProcess } from './helpers/server-process.js';
@@ -346,15 +347,9 @@ describe('a real node on the cri runtime, driven by kubectl', { skip: skipReason
     assert.ok(uids.length >= 5, `pods in ${NS}: ${all.map((p) => p.metadata.name)}`);
     const before: CriTask[] = criTasks(dir).filter((t) => t.podNamespace === NS);
     assert.ok(before.some((t) => t.type === 'sandbox' && t.netns), 'the running pods have sandboxes with network namespaces');
-    const started = performance.now();
-    const r = await k(['delete', 'namespace', NS, '--wait=true', '--timeout=60s'], { timeoutMs: 70_000 });
-    assert.equal(r.code, 0, r.stderr);
+    const { deleteMs, left } = await deleteNamespaceAndLeftovers(k, NS, dir, uids, before);
     // After the server restart above this includes the wait for the old controller-manager lease to expire (~15 s).
-    t.diagnostic(`namespace deleted in ${Math.round(performance.now() - started)} ms`);
-    const left = await eventually('nothing left of the namespace pods', async () => {
-      const l = podLeftovers(dir, uids, before);
-      return l.length === 0 ? l : undefined;
-    }, 20_000).catch(() => podLeftovers(dir, uids, before));
+    t.diagnostic(`namespace deleted in ${deleteMs} ms`);
     assert.deepEqual(left, []);
   });
 });
