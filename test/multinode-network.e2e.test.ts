@@ -10,16 +10,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hardCleanAgent } from './helpers/agent-cleanup.js';
 import { needsCni, needsFile, needsRoot, skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
-import { inNode, makeNetnsNodes, netnsLeftovers, type NetnsNode, type NetnsTopology } from './helpers/netns-nodes.js';
-import { startNetnsAgent, stopNetnsAgent, type NetnsAgent } from './helpers/netns-agent.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { startNetnsAgent, stopNetnsAgent, tearDownNetnsCluster, type NetnsAgent } from './helpers/netns-agent.js';
+import { inNode, makeNetnsNodes, type NetnsNode, type NetnsTopology } from './helpers/netns-nodes.js';
+import { spawnServer, type ServerProcess } from './helpers/server-process.js';
 
 const skipReason = () => skipIfMissing(needsRoot('network namespaces, veths, bridges, vxlan and CNI') ?? needsCni() ?? needsFile('/usr/bin/nsenter', 'nsenter (util-linux) is not installed'));
 
@@ -67,32 +66,11 @@ describe('pods on different nodes reach each other (host-gw on a shared link, vx
   });
 
   after(async () => {
-    const problems: string[] = [];
-    try {
-      if (server && server.child.exitCode === null) {
-        await k(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=40s'], { timeoutMs: 50_000 }).catch(() => undefined);
-      }
-      for (const a of agents) await stopAgent(a);
-      if (server && server.child.exitCode === null) {
-        const exited = waitExit(server.child);
-        server.child.kill('SIGTERM');
-        await exited;
-      }
-    } finally {
-      for (const a of agents) {
-        const report = await hardCleanAgent({ dataDir: a.dataDir, podUids: seenUids, extraPaths: ['b', 'c'].map((x) => `/tmp/skmn-www-${suffix}-${x}`) });
-        if (report.length) console.log(`hard clean of ${a.dataDir}:\n  ${report.join('\n  ')}`);
-        await rm(a.dataDir, { recursive: true, force: true });
-      }
-      if (serverDir) await rm(serverDir, { recursive: true, force: true });
-      if (topology) {
-        const removed = await topology.remove();
-        console.log(`removed: ${removed.join(', ')}`);
-      }
-      problems.push(...(await netnsLeftovers(prefix)));
-      console.log(`timings: ${JSON.stringify(timings)}`);
-    }
-    assert.deepEqual(problems, [], 'nothing of the test is left on the host');
+    const extraPaths = ['b', 'c'].map((x) => `/tmp/skmn-www-${suffix}-${x}`);
+    const { removed, leftovers } = await tearDownNetnsCluster({ server, k, ns: NS, agents, serverDir, topology, prefix, podUids: seenUids, extraPaths });
+    if (topology) console.log(`removed: ${removed.join(', ')}`);
+    console.log(`timings: ${JSON.stringify(timings)}`);
+    assert.deepEqual(leftovers, [], 'nothing of the test is left on the host');
   });
 
   const web = (name: string, node: string, www: string) => ({

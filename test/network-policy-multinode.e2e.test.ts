@@ -14,16 +14,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hardCleanAgent } from './helpers/agent-cleanup.js';
 import { needsCni, needsFile, needsRoot, skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
-import { inNode, makeNetnsNodes, netnsLeftovers, type NetnsTopology } from './helpers/netns-nodes.js';
-import { startNetnsAgent, stopNetnsAgent, type NetnsAgent } from './helpers/netns-agent.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { startNetnsAgent, tearDownNetnsCluster, type NetnsAgent } from './helpers/netns-agent.js';
+import { inNode, makeNetnsNodes, type NetnsTopology } from './helpers/netns-nodes.js';
+import { spawnServer, type ServerProcess } from './helpers/server-process.js';
 
 const skipReason = () => skipIfMissing(needsRoot('network namespaces, veths, bridges, CNI, iptables') ?? needsCni() ?? needsFile('/usr/bin/nsenter', 'nsenter (util-linux) is not installed') ?? needsFile('/usr/bin/curl', 'curl is not installed'));
 
@@ -47,7 +46,6 @@ describe('network policy across nodes: each agent enforces for its own pods', { 
     await startNetnsAgent(a, { serverPort: server!.port, token, clusterCIDR: CLUSTER_CIDR, extra: ['--ingress-http-port', '0', '--ingress-https-port', '0'] });
     assert.match(a.out, /network policy: iptables, chains SKIFF-POD-FW-[0-9a-f]{4}\*/);
   };
-  const stopAgent = stopNetnsAgent;
   /** The agent's network policy rules, in its node's namespace. */
   const policyRules = async (a: NetnsAgent) => (await inNode(a.node, ['iptables', '-w', '5', '-S'])).split('\n').filter((l) => /SKIFF-(POD-FW|NWPLCY)-/.test(l));
   /** From a client pod on A to the web pod on B: 'OK' or 'ERR<curl exit>'. */
@@ -97,26 +95,8 @@ describe('network policy across nodes: each agent enforces for its own pods', { 
   });
 
   after(async () => {
-    const problems: string[] = [];
-    try {
-      if (server && server.child.exitCode === null) await k(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=40s'], { timeoutMs: 50_000 }).catch(() => undefined);
-      for (const a of agents) await stopAgent(a);
-      if (server && server.child.exitCode === null) {
-        const exited = waitExit(server.child);
-        server.child.kill('SIGTERM');
-        await exited;
-      }
-    } finally {
-      for (const a of agents) {
-        const report = await hardCleanAgent({ dataDir: a.dataDir, podUids: seenUids });
-        if (report.length) console.log(`hard clean of ${a.dataDir}:\n  ${report.join('\n  ')}`);
-        await rm(a.dataDir, { recursive: true, force: true });
-      }
-      if (serverDir) await rm(serverDir, { recursive: true, force: true });
-      if (topology) await topology.remove();
-      problems.push(...(await netnsLeftovers(prefix)));
-    }
-    assert.deepEqual(problems, [], 'nothing of the test is left on the host');
+    const { leftovers } = await tearDownNetnsCluster({ server, k, ns: NS, agents, serverDir, topology, prefix, podUids: seenUids });
+    assert.deepEqual(leftovers, [], 'nothing of the test is left on the host');
   });
 
   test('before any policy both clients on A reach the web pod on B', async () => {
