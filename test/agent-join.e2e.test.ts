@@ -34,6 +34,19 @@ describe('a second node joins with the cluster token', { skip: skipReason() }, (
   let token: string;
   let agentArgs: string[];
   const seenUids = new Set<string>();
+  /** A kubeconfig for the server (trusting its CA as the agent got it) with `user`'s credentials only. */
+  const writeKubeconfig = (path: string, name: string, user: object) =>
+    writeFile(
+      path,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: server!.url, 'certificate-authority': join(dir2, 'agent', 'server-ca.crt') } }],
+        users: [{ name, user }],
+        contexts: [{ name, context: { cluster: 'c', user: name } }],
+        'current-context': name,
+      }),
+    );
 
   const podOnN2 = async (name: string) => {
     const p = await k.json(['get', 'pod', '-n', NS, name]);
@@ -96,17 +109,7 @@ describe('a second node joins with the cluster token', { skip: skipReason() }, (
 
     // The agent's own client certificate is system:node:n2 in system:nodes (never the admin).
     const kubeconfig = join(dir2, 'n2.kubeconfig');
-    await writeFile(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'c', cluster: { server: server!.url, 'certificate-authority': join(dir2, 'agent', 'server-ca.crt') } }],
-        users: [{ name: 'n2', user: { 'client-certificate': join(dir2, 'agent', 'client-kubelet.crt'), 'client-key': join(dir2, 'agent', 'client-kubelet.key') } }],
-        contexts: [{ name: 'n2', context: { cluster: 'c', user: 'n2' } }],
-        'current-context': 'n2',
-      }),
-    );
+    await writeKubeconfig(kubeconfig, 'n2', { 'client-certificate': join(dir2, 'agent', 'client-kubelet.crt'), 'client-key': join(dir2, 'agent', 'client-kubelet.key') });
     const whoami = await kubectlFor(kubeconfig).json(['auth', 'whoami']);
     assert.equal(whoami.status.userInfo.username, `system:node:${N2}`);
     assert.ok(whoami.status.userInfo.groups.includes('system:nodes'), `groups ${whoami.status.userInfo.groups}`);
@@ -177,17 +180,7 @@ describe('a second node joins with the cluster token', { skip: skipReason() }, (
     const kubeconfig = join(dir2, 'token.kubeconfig');
     for (const t of [token, token.replace('::server:', '::node:'), token.split('::server:')[1]!]) {
       // A kubeconfig with only the token (the admin kubeconfig's client certificate would be sent along).
-      await writeFile(
-        kubeconfig,
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Config',
-          clusters: [{ name: 'c', cluster: { server: server!.url, 'certificate-authority': join(dir2, 'agent', 'server-ca.crt') } }],
-          users: [{ name: 't', user: { token: t } }],
-          contexts: [{ name: 't', context: { cluster: 'c', user: 't' } }],
-          'current-context': 't',
-        }),
-      );
+      await writeKubeconfig(kubeconfig, 't', { token: t });
       const r = await kubectlFor(kubeconfig)(['get', 'pods', '-A']);
       assert.notEqual(r.code, 0, 'the token listed pods');
       assert.match(r.stderr, /Unauthorized|must be logged in/, r.stderr);
