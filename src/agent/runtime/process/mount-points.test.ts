@@ -99,7 +99,20 @@ describe('HostMountPoints', () => {
     } finally {
       execFileSync('umount', [join(root, 'm/point')]);
     }
-    assert.deepEqual(points.sweep(nothingStarting).removed, [join(root, 'm/point')]);
+    // A mount namespace made meanwhile by anything else on the machine (a pod of a test running beside this one)
+    // copied the bind mount and holds it until it exits: then the point is rightly kept. Wait a little for that.
+    const target = join(root, 'm/point');
+    let swept = points.sweep(nothingStarting);
+    for (let i = 0; i < 50 && swept.busy.length > 0; i++) {
+      execFileSync('sleep', ['0.1']);
+      swept = points.sweep(nothingStarting);
+    }
+    if (swept.busy.length > 0) {
+      assert.deepEqual(swept.busy, [target]);
+      assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${target} `), 'our own namespace no longer has it: another one holds it');
+      return;
+    }
+    assert.deepEqual(swept.removed, [target]);
     assert.ok(!existsSync(join(root, 'm')));
   });
 });
