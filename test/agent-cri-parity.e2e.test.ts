@@ -19,6 +19,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { containerdMissing } from '../src/agent/runtime/cri/cri-test-env.js';
+import { createNamespace, waitNodeReady } from './helpers/agent-server.js';
 import { skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
@@ -81,13 +82,8 @@ describe('cri runtime parity with the process runtime, driven by kubectl', { ski
     const args = ['--data-dir', dir, '--https-listen-port', '0', '--kubelet-port', '0', '--bind-address', '127.0.0.1', '--runtime', 'cri', '--node-name', nodeName, '--cluster-cidr', CLUSTER_CIDR];
     server = await spawnServer(args, 60_000, {}, { agent: true });
     k = kubectlFor(join(dir, 'kubeconfig.yaml'));
-    await eventually(`node ${nodeName} Ready`, async () => {
-      const node = await k.json(['get', 'node', nodeName]);
-      return node.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
-    }, 60_000);
-    const r = await k(['create', 'namespace', NS]);
-    assert.equal(r.code, 0, r.stderr);
-    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    await waitNodeReady(k, nodeName, 60_000);
+    await createNamespace(k, NS);
 
     // Everything that takes a while starts at once; each test() checks its part.
     await apply([

@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { pickFreeSubnet } from '../src/agent/network/network-testing.js';
 import { containerdMissing } from '../src/agent/runtime/cri/cri-test-env.js';
+import { waitNodeReady } from './helpers/agent-server.js';
 import { skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
@@ -86,10 +87,7 @@ describe('a real node on the cri runtime, driven by kubectl', { skip: skipReason
     serverArgs = ['--data-dir', dir, '--https-listen-port', '0', '--kubelet-port', '0', '--runtime', 'cri', '--node-name', nodeName, '--cluster-cidr', clusterCidr, '--private-registry', registriesFile];
     server = await spawnServer(serverArgs, 60_000, {}, { agent: true });
     k = kubectlFor(join(dir, 'kubeconfig.yaml'));
-    await eventually(`node ${nodeName} Ready`, async () => {
-      const node = await k.json(['get', 'node', nodeName]);
-      return node.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
-    }, 60_000);
+    await waitNodeReady(k, nodeName, 60_000);
     const r = await k(['create', 'namespace', NS]);
     assert.equal(r.code, 0, r.stderr);
   });

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createNamespace, waitNodeReady } from './helpers/agent-server.js';
 import { needsCni, needsFile, needsRoot, skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
@@ -72,10 +73,9 @@ describe('network policy across nodes: each agent enforces for its own pods', { 
       agents.push({ name: `np-${letter}-${suffix}`, node: topology.nodes[i]!, dataDir, out: '' });
     }
     await Promise.all(agents.map((a) => startAgent(a)));
-    assert.equal((await k(['create', 'namespace', NS])).code, 0);
-    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    await createNamespace(k, NS);
     const [a, b] = agents as [NetnsAgent, NetnsAgent];
-    for (const n of [a, b]) await eventually(`node ${n.name} Ready`, async () => (await k.json(['get', 'node', n.name])).status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'), 30_000);
+    for (const n of [a, b]) await waitNodeReady(k, n.name, 30_000);
     const web = `require('http').createServer((q, s) => s.end('web')).listen(8080)`;
     const pod = (name: string, node: string, labels: Record<string, string>, container: object) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels }, spec: { nodeName: node, terminationGracePeriodSeconds: 1, containers: [container] } });
     const manifests = [

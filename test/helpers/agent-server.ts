@@ -90,3 +90,11 @@ export async function cleanUpAgentServer(o: {
   if (report.length > 0) console.log(`hard clean of ${o.dataDir}:\n  ${report.join('\n  ')}`);
   rmSync(o.dataDir, { recursive: true, force: true });
 }
+
+/** Waits up to timeoutMs for Node `name` to have condition Ready=True (as the API server sees it). */
+export async function waitNodeReady(k: Kubectl, name: string, timeoutMs: number): Promise<void> {
+  await eventually(`node ${name} Ready`, async () => {
+    const node = await k.json(['get', 'node', name]);
+    return node.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+  }, timeoutMs);
+}
