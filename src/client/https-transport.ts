@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import https from 'node:https';
+import tls from 'node:tls';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { LineSplitter, TransportHttpError, type StreamHandle, type Transport, type TransportBody, type TransportResponse } from './transport.js';
@@ -32,7 +33,8 @@ export class HttpsTransport implements Transport {
   private readonly port: number;
   private readonly basePath: string;
   private readonly headers: Record<string, string>;
-  private readonly tls: { ca: string; cert?: string; key?: string };
+  /** Parsed once: a context made from PEM text per connection cost each watch's connect a millisecond or more. */
+  private readonly secureContext: tls.SecureContext;
   private readonly timeoutMs: number;
   private readonly streams = new Set<StreamHandle>();
 
@@ -43,8 +45,8 @@ export class HttpsTransport implements Transport {
     this.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     this.port = url.port ? Number(url.port) : 443;
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.tls = { ca: opts.ca, ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}) };
-    this.agent = new https.Agent({ ...this.tls, keepAlive: true, maxSockets: opts.maxSockets ?? 64, maxFreeSockets: 16 });
+    this.secureContext = tls.createSecureContext({ ca: opts.ca, ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}) });
+    this.agent = new https.Agent({ secureContext: this.secureContext, keepAlive: true, maxSockets: opts.maxSockets ?? 64, maxFreeSockets: 16 });
     this.timeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.headers = {
       Accept: 'application/json',
@@ -84,7 +86,7 @@ export class HttpsTransport implements Transport {
       onClose(stopped ? undefined : err);
     };
     // agent: false gives the watch a connection of its own, outside the pool.
-    const req = https.request({ host: this.host, port: this.port, method: 'GET', path: this.fullPath(path, query), headers: this.headers, agent: false, ...this.tls }, (res) => {
+    const req = https.request({ host: this.host, port: this.port, method: 'GET', path: this.fullPath(path, query), headers: this.headers, agent: false, ...({ secureContext: this.secureContext } as https.RequestOptions) }, (res) => {
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 299) {
         const chunks: Buffer[] = [];
