@@ -96,13 +96,14 @@ export class ResourceOps {
     return {
       list: (group, plural, namespace) => {
         const rc = this.cache.resourceFor(resourcePrefix({ group, plural }));
+        // Several plugins ask on every write for kinds that are usually empty (webhook configurations, policies).
+        if (rc.items.size === 0) return NONE;
         if (namespace === undefined) {
           const items = rc.items.values();
           return (function* () {
             for (const i of items) yield i.obj;
           })();
         }
-        if (rc.items.size === 0) return NONE;
         const sorted = rc.sorted();
         const prefix = `${rc.prefix}${namespace}/`;
         const out: KubeObject[] = [];
