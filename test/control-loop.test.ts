@@ -4,7 +4,7 @@
  * scheduler reports what does not fit. Assertions are on JSON output.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -27,6 +27,7 @@ describe('control loop end-to-end (kubectl, simulated nodes)', { skip }, () => {
   });
   after(async () => {
     await s?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
   const apply = (name: string, yaml: string) => applyFile(k, dir, name, yaml);
   const pods = async (selector: string) => (await k.json(['get', 'pods', '-l', selector])).items as any[];

@@ -5,7 +5,7 @@
  * its --timeout. Assertions are on JSON output and on kubectl's own messages.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -54,6 +54,7 @@ describe('kubectl drain with PodDisruptionBudgets (simulated nodes)', { skip }, 
   });
   after(async () => {
     await s?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const apply = (name: string, yaml: string) => applyFile(k, dir, name, yaml);

@@ -3,7 +3,7 @@
  * (PatchStrategy.ServerSideApply) against a real skiff API server, asserting on the live objects.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -52,6 +52,9 @@ describe('server-side apply end-to-end', () => {
     before(async () => {
       k = kubectlFor(s.kubeconfig);
       dir = await mkdtemp(join(tmpdir(), 'skiff-ssa-'));
+    });
+    after(async () => {
+      if (dir) await rm(dir, { recursive: true, force: true });
     });
     const applyText = async (text: string, extra: string[] = []) => {
       const p = join(dir, `m-${Math.random().toString(36).slice(2)}.yaml`);

@@ -41,6 +41,7 @@ describe('kubectl end-to-end', { skip }, () => {
   });
   after(async () => {
     await s?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const file = async (name: string, text: string) => {
