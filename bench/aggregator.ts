@@ -9,11 +9,11 @@
  */
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { webcrypto } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { rm } from 'node:fs/promises';
-import { loadX509, ensurePki } from '../src/apiserver/auth/pki.js';
+import { ensurePki } from '../src/apiserver/auth/pki.js';
 import { startTestServer } from '../test/helpers/test-server.js';
+import { selfSignedServingCert } from '../test/helpers/serving-cert.js';
 
 const arg = (name: string, dflt: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 
@@ -21,22 +21,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function servingCert(dnsName: string): Promise<{ cert: string; key: string }> {
-  const x509 = await loadX509();
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: `CN=${dnsName}`,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 86_400_000),
-    signingAlgorithm: alg,
-    keys: keys as never,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: dnsName }])],
-  });
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  return { cert: cert.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n` };
-}
+const servingCert = (dnsName: string) => selfSignedServingCert(dnsName, '01');
 
 function get(agent: https.Agent, port: number, path: string, servername?: string): Promise<number> {
   const t0 = performance.now();

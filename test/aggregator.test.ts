@@ -8,36 +8,19 @@
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { webcrypto } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
-import { loadX509 } from '../src/apiserver/auth/pki.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 import { controllerFactories } from '../src/controllers/all.js';
+import { selfSignedServingCert } from './helpers/serving-cert.js';
 
 const GROUP = 'wardle.example.com';
 const VERSION = 'v1alpha1';
 
-/** A self-signed serving certificate for the Service's DNS name (what an extension server's caBundle holds). */
-async function servingCert(dnsName: string): Promise<{ cert: string; key: string }> {
-  const x509 = await loadX509();
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: `CN=${dnsName}`,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 86_400_000),
-    signingAlgorithm: alg,
-    keys: keys as never,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: dnsName }])],
-  });
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  return { cert: cert.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n` };
-}
+const servingCert = (dnsName: string) => selfSignedServingCert(dnsName, '01');
 
 interface Seen {
   user?: string;

@@ -12,13 +12,11 @@
  */
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { webcrypto } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { loadX509 } from '../src/apiserver/auth/pki.js';
 import { RestClient } from '../src/client/rest-client.js';
 import { SharedInformerFactory } from '../src/client/informer.js';
 import { ApiEventRecorder } from '../src/client/event-recorder.js';
@@ -28,28 +26,13 @@ import { HorizontalController } from '../src/controllers/podautoscaler/horizonta
 import { eventually } from './helpers/eventually.js';
 import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
+import { selfSignedServingCert } from './helpers/serving-cert.js';
 
 const skip = kubectlSkip();
 const NS = 'apps';
 const HPA_USER = 'system:serviceaccount:kube-system:horizontal-pod-autoscaler';
 
-/** A self-signed CA certificate that is also the adapter's serving certificate for the Service's DNS name. */
-async function servingCert(dnsName: string): Promise<{ cert: string; key: string }> {
-  const x509 = await loadX509();
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '02',
-    name: `CN=${dnsName}`,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 86_400_000),
-    signingAlgorithm: alg,
-    keys: keys as never,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: dnsName }])],
-  });
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  return { cert: cert.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n` };
-}
+const servingCert = (dnsName: string) => selfSignedServingCert(dnsName, '02');
 
 /** What the adapter reports: per-app totals spread over the app's pods, external series by label, object values. */
 interface AdapterState {
