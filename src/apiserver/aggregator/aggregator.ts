@@ -125,6 +125,9 @@ export class Aggregator {
     this.schedule();
   }
 
+  /** Whether kube-system/extension-apiserver-authentication is as it should be (a refused write is tried again). */
+  private authenticationInfoPublished = false;
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
@@ -155,10 +158,22 @@ export class Aggregator {
     };
     const name = 'extension-apiserver-authentication';
     try {
-      await this.o.ops.create(configmaps, 'kube-system', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'kube-system' }, data }, { dryRun: false });
+      // Written only when missing or different (a restart writes nothing), and never fatal: an admission webhook
+      // that is down can refuse the write, and the server must still start (upstream's hook retries the same way).
+      const current = await this.o.ops.get(configmaps, 'kube-system', name).then((c) => c.obj, (err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      if (!current) {
+        await this.o.ops.create(configmaps, 'kube-system', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'kube-system' }, data }, { dryRun: false }).catch((err: unknown) => {
+          if (!isAlreadyExists(err)) throw err;
+        });
+      } else if (JSON.stringify((current as { data?: unknown }).data ?? {}) !== JSON.stringify(data)) {
+        await this.o.ops.update(configmaps, 'kube-system', name, (c) => ({ ...c, data }), { dryRun: false });
+      }
+      this.authenticationInfoPublished = true;
     } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      await this.o.ops.update(configmaps, 'kube-system', name, (c) => ({ ...c, data }), { dryRun: false });
+      log.warn('publishing kube-system/extension-apiserver-authentication failed; trying again', { err: (err as Error).message });
     }
   }
 
@@ -178,6 +193,7 @@ export class Aggregator {
   }
 
   private async pass(force: boolean): Promise<void> {
+    if (!this.authenticationInfoPublished) await this.publishAuthenticationInfo();
     try {
       await this.autoregister();
       await this.checkAll(force);
