@@ -336,38 +336,6 @@ describe('Kubelet', () => {
     assert.equal(h.runtime.running(get(h, 'mount').metadata!.uid!, 'app'), undefined);
     const lines = h.recorder.lines().filter((l) => /FailedMount/.test(l));
     assert.equal(lines[0], 'Warning FailedMount MountVolume.SetUp failed for volume "cfg" : configmap "missing" not found');
-    // The sandbox made beside the volumes is gone again, as if it had never been made (kubelet makes none).
-    const uid = get(h, 'mount').metadata!.uid!;
-    assert.deepEqual(h.runtime.sandboxesOf(uid), []);
-    assert.deepEqual(
-      h.runtime.calls.filter((c) => /PodSandbox mount$/.test(c)),
-      ['runPodSandbox mount', 'stopPodSandbox mount', 'removePodSandbox mount'],
-    );
-    assert.equal(get(h, 'mount').status?.conditions?.find((c) => c.type === 'PodReadyToStartContainers')?.status, 'False');
-    // Retries wait for the volumes first: no sandbox is made and removed on every one.
-    await h.clock.advanceAsync(1_000);
-    await h.settle();
-    assert.ok(h.volumes.calls.filter((c) => c === 'setUpPod mount').length >= 2, h.volumes.calls.join(', '));
-    assert.equal(h.runtime.calls.filter((c) => c === 'runPodSandbox mount').length, 1);
-    // Once the ConfigMap is there the pod starts.
-    h.volumes.failing.delete('cfg');
-    await h.clock.advanceAsync(2_000);
-    await h.settle();
-    assert.equal(get(h, 'mount').status?.phase, 'Running');
-  });
-
-  it("a new pod's sandbox is made while its volumes are set up", async () => {
-    const h = await harness();
-    let sandboxAskedFirst: boolean | undefined;
-    const setUp = h.volumes.setUpPod.bind(h.volumes);
-    h.volumes.setUpPod = async (p) => {
-      sandboxAskedFirst ??= h.runtime.calls.includes('runPodSandbox vols');
-      return setUp(p);
-    };
-    await create(h, { ...pod('vols'), spec: { ...pod('vols').spec!, volumes: [{ name: 'cfg', configMap: { name: 'cm' } }] } });
-    assert.equal(sandboxAskedFirst, true);
-    assert.equal(get(h, 'vols').status?.phase, 'Running');
-    assert.equal(h.runtime.calls.filter((c) => c === 'runPodSandbox vols').length, 1);
   });
 
   it('image pull failure: ErrImagePull, then ImagePullBackOff, then the pull succeeds', async () => {

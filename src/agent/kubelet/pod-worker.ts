@@ -157,10 +157,9 @@ export class PodWorker {
     return this.busy_ !== undefined;
   }
 
+  /** Resolves when no sync is in flight. */
   /** Phases of the current sync, for the debug line a pod start logs (where its start latency went). */
   private marks: Array<[string, number]> = [];
-  /** When the informer handed the pod to this worker; the first sync's `queued` phase counts from it. */
-  private seenAt: number | undefined = performance.now();
 
   private mark(phase: string): void {
     this.marks.push([phase, performance.now()]);
@@ -177,7 +176,6 @@ export class PodWorker {
     return out;
   }
 
-  /** Resolves when no sync is in flight. */
   async idle(): Promise<void> {
     while (this.busy_) await this.busy_;
   }
@@ -242,9 +240,7 @@ export class PodWorker {
   }
 
   private async syncPod(pod: Pod, runtimeEmpty = false): Promise<number | undefined> {
-    // The first sync of a pod counts from when the informer delivered it (time spent waiting for this worker's turn).
-    this.marks = this.seenAt === undefined ? [['sync', performance.now()]] : [['seen', this.seenAt], ['queued', performance.now()]];
-    this.seenAt = undefined;
+    this.marks = [['sync', performance.now()]];
     let runtime = runtimeEmpty ? emptyRuntimePodStatus() : await this.runtimeStatus();
     this.mark('runtime status');
     this.announceRunning(runtime);
@@ -261,15 +257,10 @@ export class PodWorker {
       return undefined;
     }
 
-    // A pod's first sandbox is made while its volumes are set up (the two do not depend on each other, and the CNI ADD
-    // is the longest step of a pod start); should the volumes fail, it is removed again, so the pod looks as under
-    // kubelet, which makes the sandbox after the volumes: no sandbox, PodReadyToStartContainers False.
-    const early = await this.earlySandbox(pod, runtime);
     let volumes: Map<string, PodVolume>;
     try {
       volumes = await this.ctx.volumes.setUpPod(pod);
     } catch (err) {
-      if (early) await this.discardEarlySandbox(early);
       if (!(err instanceof VolumeError)) throw err;
       // The volume manager words the whole message (`MountVolume.SetUp failed for volume "x" : ...`), as kubelet's does.
       this.ctx.recorder.event(pod, 'Warning', 'FailedMount', err.message);
@@ -288,14 +279,12 @@ export class PodWorker {
       isStarted: (name) => this.ctx.probes.isStarted(this.uid, name),
     });
     const startedBefore = new Set(this.announced);
-    if (early && !(actions.createSandbox && actions.attempt === early.config.metadata.attempt)) await this.discardEarlySandbox(early);
-    const wake = await this.execute(pod, runtime, actions, volumes, early && actions.createSandbox && actions.attempt === early.config.metadata.attempt ? early : undefined);
+    const wake = await this.execute(pod, runtime, actions, volumes);
     runtime = await this.runtimeStatus();
     this.mark('runtime status');
     await this.writeStatus(pod, runtime);
     this.mark('status written');
-    // `at`: the first mark as epoch ms, so a benchmark can line the phases up with what it saw through the API.
-    if (actions.createSandbox) this.ctx.log.debug('pod started: ms per phase', { key: this.key, at: Math.round(Date.now() - (performance.now() - this.marks[0]![1])), phases: this.phaseDurations() });
+    if (actions.createSandbox) this.ctx.log.debug('pod started: ms per phase', { key: this.key, ...this.phaseDurations() });
     // A container we just started already exited (an init container that finished at once): go on at once instead of
     // waiting for the relist, so init containers follow each other without a second's pause.
     if (runtime.containers.some((c) => c.state === 'exited' && this.announced.has(c.id) && !startedBefore.has(c.id))) this.again = true;
@@ -307,50 +296,8 @@ export class PodWorker {
     return wake;
   }
 
-  /**
-   * The pod's first sandbox, started now (not awaited) when the plan will certainly ask for one: the runtime holds
-   * nothing of the pod, and its volumes have not failed before (a pod waiting for a missing ConfigMap would otherwise
-   * make and remove a sandbox on every retry).
-   */
-  private async earlySandbox(pod: Pod, runtime: RuntimePodStatus): Promise<EarlySandbox | undefined> {
-    if (this.volumeFailures > 0 || runtime.sandboxes.length > 0 || runtime.containers.length > 0) return undefined;
-    const plan = computePodActions({ pod, runtime, backoff: this.ctx.crashBackoff, probeFailures: this.probeFailures, isStarted: () => false });
-    if (!plan.createSandbox) return undefined;
-    const config = await this.sandboxConfig(pod, plan.attempt);
-    const id = this.ctx.runtime.runPodSandbox(config);
-    // Awaited by execute or discardEarlySandbox; this keeps a failure from counting as unhandled meanwhile.
-    id.catch(() => undefined);
-    return { id, config };
-  }
-
-  /** Removes a sandbox made early that will not be used (its volumes failed); a failure to make it is forgotten. */
-  private async discardEarlySandbox(early: EarlySandbox): Promise<void> {
-    let id: string;
-    try {
-      id = await early.id;
-    } catch (err) {
-      this.ctx.log.debug('a sandbox made beside the volumes failed; it was not needed', { key: this.key, err });
-      return;
-    }
-    await this.ctx.runtime.stopPodSandbox(id);
-    await this.ctx.runtime.removePodSandbox(id);
-  }
-
-  private async sandboxConfig(pod: Pod, attempt: number): Promise<PodSandboxConfig> {
-    const dnsPolicy = effectiveDnsPolicy(pod, this.ctx.clusterDNS);
-    const hostDNS = dnsPolicy.policy === 'Default' && pod.spec?.dnsConfig ? await this.ctx.hostDNS() : undefined;
-    return podSandboxConfig(pod, {
-      attempt,
-      logRoot: this.ctx.logRoot,
-      cgroupRoot: this.ctx.cgroupRoot,
-      clusterDomain: this.ctx.clusterDomain,
-      clusterDNS: this.ctx.clusterDNS,
-      ...(hostDNS ? { hostDNS } : {}),
-    });
-  }
-
   /** Carries out the plan (kubeGenericRuntimeManager.SyncPod); returns when to look again for back-offs. */
-  private async execute(pod: Pod, runtime: RuntimePodStatus, actions: PodActions, volumes: Map<string, PodVolume>, early?: EarlySandbox): Promise<number | undefined> {
+  private async execute(pod: Pod, runtime: RuntimePodStatus, actions: PodActions, volumes: Map<string, PodVolume>): Promise<number | undefined> {
     const grace = pod.spec?.terminationGracePeriodSeconds ?? 30;
     let wake: number | undefined;
     const wakeIn = (ms: number) => {
@@ -380,7 +327,15 @@ export class PodWorker {
 
     let sandboxId = actions.sandboxId;
     const dnsPolicy = effectiveDnsPolicy(pod, this.ctx.clusterDNS);
-    let sandboxConfig: PodSandboxConfig = early?.config ?? (await this.sandboxConfig(pod, actions.attempt));
+    const hostDNS = dnsPolicy.policy === 'Default' && pod.spec?.dnsConfig ? await this.ctx.hostDNS() : undefined;
+    let sandboxConfig: PodSandboxConfig = podSandboxConfig(pod, {
+      attempt: actions.attempt,
+      logRoot: this.ctx.logRoot,
+      cgroupRoot: this.ctx.cgroupRoot,
+      clusterDomain: this.ctx.clusterDomain,
+      clusterDNS: this.ctx.clusterDNS,
+      ...(hostDNS ? { hostDNS } : {}),
+    });
     if (actions.createSandbox) {
       if (dnsPolicy.missingClusterDNS) {
         // GetPodDNS, on every sandbox it configures: one event on the node, one on the pod.
@@ -388,7 +343,7 @@ export class PodWorker {
         this.ctx.recorder.event(pod, 'Warning', 'MissingClusterDNS', `pod: "${formatPod(pod)}". ${MISSING_CLUSTER_DNS_MESSAGE}`);
       }
       try {
-        sandboxId = await (early?.id ?? this.ctx.runtime.runPodSandbox(sandboxConfig));
+        sandboxId = await this.ctx.runtime.runPodSandbox(sandboxConfig);
       } catch (err) {
         this.ctx.recorder.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
         throw err;
@@ -726,12 +681,6 @@ export class PodWorker {
       throw err;
     }
   }
-}
-
-/** A pod's first sandbox, started beside its volume setup: the runtime's answer to come, and the config it was made with. */
-interface EarlySandbox {
-  id: Promise<string>;
-  config: PodSandboxConfig;
 }
 
 /** Which list of the pod spec a container comes from. */
