@@ -106,7 +106,8 @@ describe('audit log (--audit-policy-file, --audit-log-path)', { skip: kubectlSki
     assert.equal(r.code, 0, r.stderr);
     const id = /Audit-Id: ([0-9a-f-]{36})/i.exec(r.stderr)?.[1];
     assert.ok(id, `kubectl -v=8 shows the Audit-Id response header:\n${r.stderr.slice(0, 2000)}`);
-    assert.ok((await events()).some((e) => e.auditID === id && e.verb === 'get' && e.objectRef.name === 's1'));
+    // The ResponseComplete event is written after the response is sent: wait for it.
+    await eventually('the get event with that Audit-Id', async () => (await events()).some((e) => e.auditID === id && e.verb === 'get' && e.objectRef?.name === 's1') || undefined, 10_000);
   });
 
   test('the log is rotated at --audit-log-maxsize (1 MB), keeping --audit-log-maxbackup (2) rotated files', async () => {
@@ -120,7 +121,7 @@ describe('audit log (--audit-policy-file, --audit-log-path)', { skip: kubectlSki
     let seen: string[] = [];
     const files = await eventually('two rotated files kept', async () => {
       seen = (await readdir(join(dir, 'audit'))).filter((n) => !n.startsWith('.')).sort();
-      return seen.length === 3 ? seen : undefined;
+      return seen.length === 3 && seen.includes('audit.log') ? seen : undefined;
     }, 20_000).catch((err: Error) => assert.fail(`${err.message}: ${seen.join(' ')}`));
     assert.ok(files.includes('audit.log'), files.join(' '));
     const rotated = files.filter((f) => f !== 'audit.log');
