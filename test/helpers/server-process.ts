@@ -59,9 +59,12 @@ export interface AgentProcess {
   exited: Promise<number | string>;
 }
 
-/** Spawns `skiff agent`; `ready` resolves when it prints its ready line, or rejects with its output when it exits first. */
-export function spawnAgent(args: string[], timeoutMs = 60_000): { agent: AgentProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, [SKIFF_BIN, 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns `skiff agent`; `ready` resolves when it prints its ready line, or rejects with its output when it exits first.
+ * `nodeArgs` go to node before bin/skiff (e.g. `--import` of a module loader hook).
+ */
+export function spawnAgent(args: string[], timeoutMs = 60_000, { nodeArgs = [] as string[] } = {}): { agent: AgentProcess; ready: Promise<void> } {
+  const child = spawn(process.execPath, [...nodeArgs, SKIFF_BIN, 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   const ready = new Promise<void>((resolve, reject) => {
