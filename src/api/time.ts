@@ -7,6 +7,20 @@
 
 /** metav1.Time: `2006-01-02T15:04:05Z`. Accepts a Date or milliseconds since the epoch. */
 export function rfc3339(t: Date | number): string {
+  // Every write stamps one or more times, nearly always within the same second: format each second once.
+  const ms = typeof t === 'number' ? t : t.getTime();
+  const second = Math.floor(ms / 1000);
+  if (second === lastSecond) return lastText;
+  const text = formatSeconds(t);
+  lastSecond = second;
+  lastText = text;
+  return text;
+}
+
+let lastSecond = Number.NaN;
+let lastText = '';
+
+function formatSeconds(t: Date | number): string {
   const iso = isoString(t);
   // toISOString always ends in `.sssZ` (years 0-9999): cutting is cheaper than a regular expression on hot paths.
   return iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');

@@ -24,7 +24,7 @@ import { decodeFromStore, encodeForStore, listPrefix, objectKey, resourcePrefix 
 import { Admission } from './admission/chain.js';
 import { checkObjectSize } from './limits/object-size.js';
 import { rfc3339 } from '../api/time.js';
-import type { AdmissionChain, AdmissionContext } from './admission/types.js';
+import type { AdmissionAttributes, AdmissionChain, AdmissionContext } from './admission/types.js';
 import { LOOPBACK_USER, type UserInfo } from './auth/user-info.js';
 import type { ObjectFilter } from './filters.js';
 import type { ResourceDefinition } from './registry/types.js';
@@ -60,6 +60,8 @@ export interface WriteOptions {
   recordManagedFields?(live: KubeObject | undefined, next: KubeObject): void;
   /** Receives admission's warnings for the response (`Warning` headers); dropped when absent. */
   warn?(text: string): void;
+  /** Receives admission's audit annotations (the request's audit event); absent when the request is not audited. */
+  annotate?: AdmissionAttributes['annotate'];
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -74,8 +76,11 @@ export interface DeleteResult {
   pending: boolean;
 }
 
-/** A change to apply to the stored object; returns the desired new object (must not mutate `current`). */
-export type Mutation = (current: KubeObject) => KubeObject;
+/**
+ * A change to apply to the stored object; returns the desired new object (must not mutate `current`), or a promise of
+ * it when making it takes a call (a CRD's conversion webhook).
+ */
+export type Mutation = (current: KubeObject) => KubeObject | Promise<KubeObject>;
 
 const GENERATE_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 const NONE: readonly KubeObject[] = [];
@@ -95,7 +100,7 @@ export class ResourceOps {
   private get admissionContext(): AdmissionContext {
     return {
       list: (group, plural, namespace) => {
-        const rc = this.cache.resourceFor(resourcePrefix({ group, plural }));
+        const rc = this.cache.resourceOf(group, plural);
         // Several plugins ask on every write for kinds that are usually empty (webhook configurations, policies).
         if (rc.items.size === 0) return NONE;
         if (namespace === undefined) {
@@ -112,11 +117,11 @@ export class ResourceOps {
       },
       cached: (group, plural, namespace, name) => {
         const key = objectKey({ group, plural, namespaced: namespace !== '' }, namespace, name);
-        return this.cache.resourceFor(resourcePrefix({ group, plural })).items.get(key)?.obj;
+        return this.cache.resourceOf(group, plural).items.get(key)?.obj;
       },
       get: async (group, plural, namespace, name) => {
         const key = objectKey({ group, plural, namespaced: namespace !== '' }, namespace, name);
-        const cached = this.cache.resourceFor(resourcePrefix({ group, plural })).items.get(key);
+        const cached = this.cache.resourceOf(group, plural).items.get(key);
         if (cached) return cached.obj;
         // The cache may lag an object written a moment ago: ask the store before saying it does not exist.
         const fresh = await this.store.get(key);
@@ -132,7 +137,7 @@ export class ResourceOps {
   /** GET of one object. resourceVersion unset = consistent read; "0" = whatever the cache has. */
   async get(def: ResourceDefinition, namespace: string, name: string, resourceVersion?: string): Promise<CachedObject> {
     await this.freshness(resourceVersion);
-    const item = this.cache.resourceFor(resourcePrefix(def)).items.get(objectKey(def, namespace, name));
+    const item = this.cache.resourceOf(def.group, def.plural).items.get(objectKey(def, namespace, name));
     if (!item) throw notFound(this.ref(def, name));
     return item;
   }
@@ -173,7 +178,7 @@ export class ResourceOps {
     }
     await this.freshness(opts.resourceVersion);
     const revision = this.cache.revision;
-    const all = this.cache.resourceFor(resourcePrefix(def)).sorted();
+    const all = this.cache.resourceOf(def.group, def.plural).sorted();
     const items: CachedObject[] = [];
     // A namespace's items are one contiguous range in key order: find its ends by binary search instead of testing
     // every key (keys end in '/', and '0' is the character after '/', so prefix..prefix-with-'0' is exactly the range).
@@ -251,7 +256,7 @@ export class ResourceOps {
     if (def.hasStatus && !def.keepsStatusOnCreate) delete obj.status;
     dropEmptyMetadata(meta);
     def.strategy.prepareForCreate?.(obj, { user: opts.user ?? LOOPBACK_USER });
-    const run = this.admission.begin({ operation: 'CREATE', resource: def, subresource: '', namespace, name: meta.name ?? '', object: obj, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn });
+    const run = this.admission.begin({ operation: 'CREATE', resource: def, subresource: '', namespace, name: meta.name ?? '', object: obj, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn, annotate: opts.annotate });
     let committed = false;
     try {
       const mutated = run.mutate();
@@ -285,7 +290,7 @@ export class ResourceOps {
    * the plugins that ask for them (`subresourceActions`) see CREATE of `subresource` with the request body.
    */
   async admitSubresourceCreate(def: ResourceDefinition, namespace: string, name: string, subresource: string, body: KubeObject, opts: WriteOptions): Promise<void> {
-    const run = this.admission.begin({ operation: 'CREATE', resource: def, subresource, namespace, name, object: body, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn ?? (() => {}) });
+    const run = this.admission.begin({ operation: 'CREATE', resource: def, subresource, namespace, name, object: body, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn ?? (() => {}), annotate: opts.annotate });
     await run.mutate();
     await run.validate();
     await run.finish(!opts.dryRun);
@@ -315,13 +320,14 @@ export class ResourceOps {
       const got = await this.store.get(key);
       if (!got.kv) throw notFound(this.ref(def, name));
       const current = decodeFromStore(key, got.kv.value, got.kv.modRevision);
-      const desired = mutate(structuredClone(current));
+      let desired = mutate(structuredClone(current));
+      if (desired instanceof Promise) desired = await desired;
       if (desired.metadata?.resourceVersion && desired.metadata.resourceVersion !== current.metadata.resourceVersion) {
         throw conflict(this.ref(def, name));
       }
       const subresource = opts.subresource ?? '';
       const next = this.prepareUpdate(def, namespace, name, desired, current, subresource);
-      const run = this.admission.begin({ operation: 'UPDATE', resource: def, subresource, namespace, name, object: next, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn });
+      const run = this.admission.begin({ operation: 'UPDATE', resource: def, subresource, namespace, name, object: next, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn, annotate: opts.annotate });
       let committed = false;
       try {
         const mutated = run.mutate();
@@ -439,7 +445,7 @@ export class ResourceOps {
       if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
         throw conflict(this.ref(def, name), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion}`);
       }
-      const run = this.admission.begin({ operation: 'DELETE', resource: def, subresource: '', namespace, name, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn });
+      const run = this.admission.begin({ operation: 'DELETE', resource: def, subresource: '', namespace, name, oldObject: current, user: opts.user ?? LOOPBACK_USER, dryRun: opts.dryRun, warn: opts.warn, annotate: opts.annotate });
       let committed = false;
       try {
         const mutated = run.mutate();
@@ -505,7 +511,7 @@ export class ResourceOps {
    * (410 Expired once compacted). Events are delivered in order to `sink`; `onError` ends the watch.
    */
   watch(def: ResourceDefinition, afterRevision: number, sink: EventSink, onError: (err: StatusError) => void): { stop(): void } {
-    const rc = this.cache.resourceFor(resourcePrefix(def));
+    const rc = this.cache.resourceOf(def.group, def.plural);
     const backlog = rc.eventsAfter(afterRevision);
     if (backlog) {
       if (backlog.length > 0 && !sink(backlog)) return { stop() {} };
@@ -537,7 +543,7 @@ export class ResourceOps {
 
   /** Current objects (for synthetic ADDED events) and the revision they reflect, atomically with a subscription. */
   snapshotAndWatch(def: ResourceDefinition, sink: EventSink, onError: (err: StatusError) => void): { items: CachedObject[]; revision: number; stop(): void } {
-    const rc = this.cache.resourceFor(resourcePrefix(def));
+    const rc = this.cache.resourceOf(def.group, def.plural);
     const items = rc.sorted();
     const revision = this.cache.revision;
     const sub = rc.subscribe(sink, () => onError(cacheReset()));

@@ -12,6 +12,7 @@ import { expired, serviceUnavailable } from '../api/status.js';
 import type { Store, Watch, WatchEvent } from '../storage/store.js';
 import { CompactedError } from '../storage/store.js';
 import { createLogger } from '../log/logger.js';
+import { resourcePrefix } from './object-codec.js';
 
 const log = createLogger('watch-cache');
 
@@ -238,6 +239,20 @@ export class WatchCache {
   *objectCounts(): Iterable<[prefix: string, count: number]> {
     for (const [prefix, rc] of this.resources) yield [prefix, rc.items.size];
   }
+
+  /**
+   * The cache of group/plural, without building its prefix: admission and the write path ask several times per
+   * request, and hashing a freshly built key string costs more than two lookups of interned ones.
+   */
+  resourceOf(group: string, plural: string): ResourceCache {
+    let byPlural = this.byGroup.get(group);
+    if (!byPlural) this.byGroup.set(group, (byPlural = new Map()));
+    let rc = byPlural.get(plural);
+    if (!rc) byPlural.set(plural, (rc = this.resourceFor(resourcePrefix({ group, plural }))));
+    return rc;
+  }
+
+  private readonly byGroup = new Map<string, Map<string, ResourceCache>>();
 
   resourceFor(prefix: string): ResourceCache {
     let rc = this.resources.get(prefix);
