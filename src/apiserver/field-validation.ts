@@ -21,11 +21,11 @@ export interface DecodeReport {
 export function checkDecoded(typeName: string, obj: unknown): DecodeReport {
   const report: DecodeReport = { unknown: [], typeErrors: [] };
   if (typeOf(typeName) || !obj || typeof obj !== 'object' || Array.isArray(obj)) {
-    walk({ kind: 'ref', name: typeName }, obj, '', report);
+    walk({ kind: 'ref', name: typeName }, obj, [], report);
   } else {
     // A kind the schema table does not have yet: its metadata is still ObjectMeta, which the server reads everywhere.
     const metadata = (obj as Record<string, unknown>).metadata;
-    if (metadata !== undefined) walk({ kind: 'ref', name: OBJECT_META }, metadata, 'metadata', report);
+    if (metadata !== undefined) walk({ kind: 'ref', name: OBJECT_META }, metadata, ['metadata'], report);
   }
   return report;
 }
@@ -112,43 +112,75 @@ function scalarError(kind: ScalarKind, v: unknown): string | undefined {
   }
 }
 
-function walk(type: SchemaType, value: unknown, path: string, report: DecodeReport): void {
+/**
+ * The path being walked, as a stack of segments: a field name, an array index (number), or a map key (marked with a
+ * leading NUL). Its text (`spec.containers[0].env`, `metadata.labels[app]`) is made only when something is reported:
+ * every write is walked, and building a path string per field cost more than the checks.
+ */
+type PathStack = (string | number)[];
+
+function pathText(segs: PathStack): string {
+  let s = '';
+  for (const seg of segs) {
+    if (typeof seg === 'number') s += `[${seg}]`;
+    else if (seg.charCodeAt(0) === 0) s += `[${seg.slice(1)}]`;
+    else s = s ? `${s}.${seg}` : seg;
+  }
+  return s;
+}
+
+function mismatch(report: DecodeReport, type: SchemaType, segs: PathStack, got: string): void {
+  report.typeErrors.push(`cannot unmarshal ${got} into Go struct field ${pathText(segs) || '<root>'} of type ${goType(type)}`);
+}
+
+function walk(type: SchemaType, value: unknown, segs: PathStack, report: DecodeReport): void {
   if (value === null || value === undefined) return;
-  const mismatch = (got: string): void => {
-    report.typeErrors.push(`cannot unmarshal ${got} into Go struct field ${path || '<root>'} of type ${goType(type)}`);
-  };
   switch (type.kind) {
     case 'scalar': {
       const err = scalarError(type.scalar, value);
-      if (err) mismatch(err);
+      if (err) mismatch(report, type, segs, err);
       return;
     }
     case 'array':
-      if (!Array.isArray(value)) return mismatch(jsonType(value));
-      value.forEach((v, i) => {
-        if (v === null) mismatch('null');
-        else walk(type.items, v, `${path}[${i}]`, report);
-      });
-      return;
-    case 'map':
-      if (typeof value !== 'object' || Array.isArray(value)) return mismatch(jsonType(value));
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (v === null) delete (value as Record<string, unknown>)[k];
-        else walk(type.values, v, `${path}[${k}]`, report);
+      if (!Array.isArray(value)) return mismatch(report, type, segs, jsonType(value));
+      for (let i = 0; i < value.length; i++) {
+        if (value[i] === null) {
+          mismatch(report, type, segs, 'null');
+          continue;
+        }
+        segs.push(i);
+        walk(type.items, value[i], segs, report);
+        segs.pop();
       }
       return;
+    case 'map': {
+      if (typeof value !== 'object' || Array.isArray(value)) return mismatch(report, type, segs, jsonType(value));
+      const record = value as Record<string, unknown>;
+      for (const k in record) {
+        const v = record[k];
+        if (v === null) {
+          delete record[k];
+          continue;
+        }
+        segs.push(`\u0000${k}`);
+        walk(type.values, v, segs, report);
+        segs.pop();
+      }
+      return;
+    }
     case 'ref': {
       const def = typeOf(type.name);
       if (!def) return;
-      if (typeof value !== 'object' || Array.isArray(value)) return mismatch(jsonType(value));
+      if (typeof value !== 'object' || Array.isArray(value)) return mismatch(report, type, segs, jsonType(value));
       const record = value as Record<string, unknown>;
-      for (const k of Object.keys(record)) {
+      for (const k in record) {
         const v = record[k];
-        const p = path ? `${path}.${k}` : k;
         const field = fieldOf(type.name, k);
         if (!field) {
           // Unknown fields are reported (Strict refuses them) and dropped, as the Go decoder drops them.
-          report.unknown.push(p);
+          segs.push(k);
+          report.unknown.push(pathText(segs));
+          segs.pop();
           delete record[k];
           continue;
         }
@@ -156,7 +188,9 @@ function walk(type: SchemaType, value: unknown, path: string, report: DecodeRepo
           delete record[k];
           continue;
         }
-        walk(field.type, v, p, report);
+        segs.push(k);
+        walk(field.type, v, segs, report);
+        segs.pop();
       }
     }
   }
