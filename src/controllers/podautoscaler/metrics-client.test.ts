@@ -97,6 +97,65 @@ describe('RestMetricsClient: custom and external metrics', () => {
     await assert.rejects(empty.getRawMetric('qps', 'ns', 'app=web', ''), { message: 'no metrics returned from custom metrics API' });
   });
 
+  it('an adapter serving only v1beta1: the API server 404s v1beta2, the call goes to v1beta1, which is kept for the next calls', async () => {
+    const mine = new StatusError({ reason: 'NotFound', code: 404, message: 'the server could not find the requested resource' });
+    // v1beta1's MetricValue names its metric with metricName (no metric.name).
+    const v1beta1Value = { describedObject: { kind: 'Pod', name: 'a' }, metricName: 'qps', timestamp: '2026-01-01T12:00:00Z', value: '750m', windowSeconds: 15 };
+    let served = 'v1beta1';
+    const { client, calls } = metricsApiStub((c) => (c.rt.version === served ? { items: [v1beta1Value] } : mine));
+    let now = 1_000_000;
+    const mc = new RestMetricsClient(client, () => Promise.reject(new Error('unused')), () => now);
+    const { metrics } = await mc.getRawMetric('qps', 'ns', 'app=web', '');
+    assert.deepEqual([...metrics].map(([n, m]) => [n, m.value, m.windowMs]), [['a', 750, 15_000]]);
+    assert.deepEqual(calls.map((c) => c.rt.version), ['v1beta2', 'v1beta1']);
+    await mc.getRawMetric('qps', 'ns', 'app=web', '');
+    assert.deepEqual(calls.map((c) => c.rt.version), ['v1beta2', 'v1beta1', 'v1beta1'], 'the version that answered is asked first');
+    // After the TTL v1beta2 is preferred again: an adapter upgraded to v1beta2 is picked up.
+    served = 'v1beta2';
+    now += 61_000;
+    await mc.getRawMetric('qps', 'ns', 'app=web', '');
+    assert.deepEqual(calls.map((c) => c.rt.version).slice(3), ['v1beta2']);
+    // The cached version going away mid-TTL falls back to the other one at once.
+    served = 'v1beta1';
+    await mc.getRawMetric('qps', 'ns', 'app=web', '');
+    assert.deepEqual(calls.map((c) => c.rt.version).slice(4), ['v1beta2', 'v1beta1']);
+  });
+
+  it("with discovery: the group's preferred version when spoken, else the first spoken one; no group is 'not registered'", async () => {
+    const item = { describedObject: { kind: 'Pod', name: 'a' }, metricName: 'qps', timestamp: '2026-01-01T12:00:00Z', value: '2' };
+    const withDiscovery = (group: unknown) => {
+      const stub = metricsApiStub(() => ({ items: [item] }));
+      const asked: string[] = [];
+      (stub.client as unknown as { discovery: (p: string) => Promise<unknown> }).discovery = async (path: string) => {
+        asked.push(path);
+        if (group instanceof Error) throw group;
+        return group;
+      };
+      return { ...stub, asked, mc: new RestMetricsClient(stub.client, () => Promise.reject(new Error('unused'))) };
+    };
+    const v1beta1Only = withDiscovery({ kind: 'APIGroup', name: 'custom.metrics.k8s.io', versions: [{ groupVersion: 'custom.metrics.k8s.io/v1beta1', version: 'v1beta1' }], preferredVersion: { groupVersion: 'custom.metrics.k8s.io/v1beta1', version: 'v1beta1' } });
+    await v1beta1Only.mc.getRawMetric('qps', 'ns', 'app=web', '');
+    await v1beta1Only.mc.getRawMetric('qps', 'ns', 'app=web', '');
+    assert.deepEqual(v1beta1Only.asked, ['/apis/custom.metrics.k8s.io'], 'discovered once, then cached');
+    assert.deepEqual(v1beta1Only.calls.map((c) => c.rt.version), ['v1beta1', 'v1beta1']);
+    const unknownPreferred = withDiscovery({ versions: [{ version: 'v2' }, { version: 'v1beta2' }, { version: 'v1beta1' }], preferredVersion: { version: 'v2' } });
+    await unknownPreferred.mc.getRawMetric('qps', 'ns', 'app=web', '');
+    assert.deepEqual(unknownPreferred.calls.map((c) => c.rt.version), ['v1beta2']);
+    const none = withDiscovery(new StatusError({ reason: 'NotFound', code: 404, message: 'the server could not find the requested resource' }));
+    await assert.rejects(none.mc.getRawMetric('qps', 'ns', 'app=web', ''), { message: 'unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered' });
+    assert.equal(none.calls.length, 0);
+    const strange = withDiscovery({ versions: [{ version: 'v1alpha1' }] });
+    await assert.rejects(strange.mc.getRawMetric('qps', 'ns', 'app=web', ''), { message: 'unable to fetch metrics from custom metrics API: no known available metric versions found' });
+  });
+
+  it("an adapter's own 404 on v1beta2 (an unknown metric) is quoted, not retried on v1beta1", async () => {
+    const theirs = new StatusError({ reason: 'NotFound', code: 404, message: 'the server could not find the metric qps for pods' });
+    const { client, calls } = metricsApiStub(() => theirs);
+    const mc = new RestMetricsClient(client, () => Promise.reject(new Error('unused')));
+    await assert.rejects(mc.getRawMetric('qps', 'ns', 'app=web', ''), { message: 'unable to fetch metrics from custom metrics API: the server could not find the metric qps for pods' });
+    assert.deepEqual(calls.map((c) => c.rt.version), ['v1beta2']);
+  });
+
   it('an Object metric: RESOURCE.GROUP/NAME/METRIC, exactly one value; a Namespace is root-scoped', async () => {
     const { client, calls } = metricsApiStub((c) => ({ items: c.name === 'two' ? [value('x', '1'), value('y', '2')] : [value('x', '250m')] }));
     const mc = new RestMetricsClient(client, async () => deployments);

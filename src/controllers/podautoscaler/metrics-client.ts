@@ -3,6 +3,14 @@
  * metrics.k8s.io (PodMetrics), per-pod and per-object custom metrics from custom.metrics.k8s.io, and external metrics
  * from external.metrics.k8s.io. Values are milli-units (CPU in millicores, memory in milli-bytes), as upstream's
  * MilliValue(). The controller takes any MetricsClient, so tests inject a fake one.
+ *
+ * custom.metrics.k8s.io is spoken in the version the adapter serves, v1beta2 or v1beta1, as upstream's custom metrics
+ * client picks it (k8s.io/metrics custom_metrics/discovery.go, re-discovered every sync period): the group's discovery
+ * document (`GET /apis/custom.metrics.k8s.io`) names the served versions, and its preferred version is taken when this
+ * client speaks it, else the first one it speaks. A client without discovery asks v1beta2 first and takes the API
+ * server's own 404 (no APIService serves that version) as the sign to ask v1beta1. Either way the version found is used
+ * until it is not found or CUSTOM_VERSION_TTL_MS passes. The two versions' MetricValueList differ only in how the
+ * metric is named (`metricName` vs `metric.name`), which is not read.
  */
 import type { CrossVersionObjectReference, MetricIdentifier } from 'kubernetes-types/autoscaling/v2.js';
 import type { KubeObject } from '../../api/object.js';
@@ -72,16 +80,25 @@ interface MetricValue {
 }
 
 const CUSTOM_GROUP = 'custom.metrics.k8s.io';
+/** custom.metrics.k8s.io versions this client speaks, preferred first (upstream's metricVersionsToGV order). */
+export const CUSTOM_METRICS_VERSIONS = ['v1beta2', 'v1beta1'] as const;
+/** How long the version that answered is kept before v1beta2 is tried again (upstream re-discovers every 15 s resync). */
+export const CUSTOM_VERSION_TTL_MS = 60_000;
+const API_SERVER_NOT_FOUND = 'the server could not find the requested resource';
 const EXTERNAL_GROUP = 'external.metrics.k8s.io';
 
 const podMetricsType: ResourceType = { group: 'metrics.k8s.io', version: 'v1beta1', resource: 'pods', kind: 'PodMetrics', namespaced: true };
 
 /** Resource usage, per-pod, per-object and external metrics read through the API server's aggregated APIs. */
 export class RestMetricsClient implements MetricsClient {
+  /** The custom.metrics.k8s.io version that answered last, and until when it is trusted (epoch ms). */
+  private customVersion: { version: string; until: number } | undefined;
+
   /** `resourceFor` maps a described object's kind to its plural resource (the controller's RESTMapper). */
   constructor(
     private readonly client: Client,
     private readonly resourceFor: (ref: CrossVersionObjectReference) => Promise<ResourceType>,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async getResourceMetric(resource: string, namespace: string, selector: string, container: string): Promise<{ metrics: PodMetricsInfo; timestamp: Date }> {
@@ -109,7 +126,7 @@ export class RestMetricsClient implements MetricsClient {
   }
 
   async getRawMetric(metricName: string, namespace: string, selector: string, metricSelector: string): Promise<{ metrics: PodMetricsInfo; timestamp: Date }> {
-    const rt: ResourceType = { group: CUSTOM_GROUP, version: 'v1beta2', resource: 'pods', kind: 'MetricValueList', namespaced: true };
+    const rt: ResourceType = { group: CUSTOM_GROUP, version: '', resource: 'pods', kind: 'MetricValueList', namespaced: true };
     const values = await this.customList(rt, namespace, '*', metricName, selector, metricSelector);
     if (values.length === 0) throw new Error('no metrics returned from custom metrics API');
     const metrics: PodMetricsInfo = new Map();
@@ -127,13 +144,13 @@ export class RestMetricsClient implements MetricsClient {
     if (objectRef.kind === 'Namespace' && !(objectRef.apiVersion ?? '').includes('/')) {
       // upstream: a Namespace's metric is root-scoped, /namespaces/<the HPA's namespace>/metrics/<metric> (the
       // reference cannot escape the HPA's namespace).
-      rt = { group: CUSTOM_GROUP, version: 'v1beta2', resource: 'namespaces', kind: 'MetricValueList', namespaced: false };
+      rt = { group: CUSTOM_GROUP, version: '', resource: 'namespaces', kind: 'MetricValueList', namespaced: false };
       name = namespace;
     } else {
       const target = await this.resourceFor(objectRef).catch((err: unknown) => {
         throw new Error(`unable to fetch metrics from custom metrics API: ${(err as Error).message}`);
       });
-      rt = { group: CUSTOM_GROUP, version: 'v1beta2', resource: target.group ? `${target.resource}.${target.group}` : target.resource, kind: 'MetricValueList', namespaced: target.namespaced };
+      rt = { group: CUSTOM_GROUP, version: '', resource: target.group ? `${target.resource}.${target.group}` : target.resource, kind: 'MetricValueList', namespaced: target.namespaced };
     }
     const values = await this.customList(rt, namespace, name, metricName, '', metricSelector, objectRef.kind === 'Namespace' ? 'metrics' : undefined);
     if (values.length !== 1) {
@@ -152,10 +169,10 @@ export class RestMetricsClient implements MetricsClient {
   }
 
   /**
-   * GET /apis/custom.metrics.k8s.io/v1beta2/namespaces/NS/RESOURCE/NAME/METRIC?labelSelector=&metricLabelSelector=
-   * (NAME `*`: every object matching labelSelector). Errors are worded as upstream's custom metrics client: the API
-   * server's own 404 (no APIService serves the group, or it is unavailable and left out of discovery) is "no custom
-   * metrics API (custom.metrics.k8s.io) registered".
+   * GET /apis/custom.metrics.k8s.io/VERSION/namespaces/NS/RESOURCE/NAME/METRIC?labelSelector=&metricLabelSelector=
+   * (NAME `*`: every object matching labelSelector; VERSION v1beta2 or v1beta1, see the header). Errors are worded as
+   * upstream's custom metrics client: the API server's own 404 for every version (no APIService serves the group, or
+   * it is unavailable and left out of discovery) is "no custom metrics API (custom.metrics.k8s.io) registered".
    */
   private async customList(rt: ResourceType, namespace: string, name: string, metricName: string, selector: string, metricSelector: string, prefix?: string): Promise<MetricValue[]> {
     // The client's get has no query string; the selectors ride in the subresource path's query (both transports
@@ -164,13 +181,41 @@ export class RestMetricsClient implements MetricsClient {
     if (selector) q.set('labelSelector', selector);
     if (metricSelector) q.set('metricLabelSelector', metricSelector);
     const sub = (prefix ? `${prefix}/` : '') + encodeURIComponent(metricName) + (q.size ? `?${q}` : '');
+    let cached = this.customVersion !== undefined && this.customVersion.until > this.now() ? this.customVersion.version : undefined;
+    const discovery = (this.client as { discovery?: (path: string) => Promise<unknown> }).discovery;
+    if (cached === undefined && typeof discovery === 'function') {
+      cached = await this.discoverCustomVersion(discovery.bind(this.client));
+      this.customVersion = { version: cached, until: this.now() + CUSTOM_VERSION_TTL_MS };
+    }
+    const versions = cached === undefined ? [...CUSTOM_METRICS_VERSIONS] : [cached, ...CUSTOM_METRICS_VERSIONS.filter((v) => v !== cached)];
+    for (const version of versions) {
+      try {
+        const list = (await this.client.get<KubeObject & { items?: MetricValue[] }>({ ...rt, version }, namespace, name, { subresource: sub })) ?? {};
+        if (cached !== version) this.customVersion = { version, until: this.now() + CUSTOM_VERSION_TTL_MS };
+        return list.items ?? [];
+      } catch (err) {
+        const apiServerNotFound = isNotFound(err) && (err as Error).message === API_SERVER_NOT_FOUND;
+        if (apiServerNotFound) continue;
+        throw new Error(`unable to fetch metrics from custom metrics API: ${(err as Error).message}`);
+      }
+    }
+    this.customVersion = undefined;
+    throw new Error(`unable to fetch metrics from custom metrics API: no custom metrics API (${CUSTOM_GROUP}) registered`);
+  }
+
+  /** The version upstream's apiVersionsFromDiscovery.chooseVersion takes from the group's discovery document. */
+  private async discoverCustomVersion(discovery: (path: string) => Promise<unknown>): Promise<string> {
+    let group: { preferredVersion?: { version?: string }; versions?: { version?: string }[] };
     try {
-      const list = (await this.client.get<KubeObject & { items?: MetricValue[] }>(rt, namespace, name, { subresource: sub })) ?? {};
-      return list.items ?? [];
+      group = ((await discovery(`/apis/${CUSTOM_GROUP}`)) ?? {}) as typeof group;
     } catch (err) {
-      const apiServerNotFound = isNotFound(err) && (err as Error).message === 'the server could not find the requested resource';
-      const why = apiServerNotFound ? `no custom metrics API (${CUSTOM_GROUP}) registered` : (err as Error).message;
+      const why = isNotFound(err) ? `no custom metrics API (${CUSTOM_GROUP}) registered` : (err as Error).message;
       throw new Error(`unable to fetch metrics from custom metrics API: ${why}`);
     }
+    const known = (v: string | undefined): v is string => (CUSTOM_METRICS_VERSIONS as readonly string[]).includes(v ?? '');
+    const preferred = group.preferredVersion?.version;
+    const chosen = known(preferred) ? preferred : group.versions?.map((v) => v.version).find(known);
+    if (chosen === undefined) throw new Error('unable to fetch metrics from custom metrics API: no known available metric versions found');
+    return chosen;
   }
 }
