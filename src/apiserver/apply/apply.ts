@@ -18,6 +18,7 @@ import {
   compareNodes,
   deepEqual,
   fieldSetOfNodes,
+  isGranularObject,
   isPlainObject,
   itemElement,
   pathToString,
@@ -59,6 +60,11 @@ export interface ApplyRequest {
   force: boolean;
   /** Schema type of the kind (e.g. `io.k8s.api.apps.v1.Deployment`); undefined/'' for kinds without a schema. */
   typeName: string | undefined;
+  /**
+   * The kind's type when it is not in the schema table: a custom resource's, built from the applied version's
+   * schema (../crd/apply-schema.ts). Wins over `typeName`.
+   */
+  type?: NodeType;
   now: Date;
   /** '' for the main resource, 'status' for the status subresource. */
   subresource?: string;
@@ -221,11 +227,15 @@ function apiVersionOf(obj: KubeObject): string {
 export function serverSideApply(req: ApplyRequest): ApplyResult {
   const subresource = req.subresource ?? '';
   const statusSub = req.statusIsSubresource ?? true;
-  const rootType = rootNodeType(req.typeName);
+  const rootType = req.type ?? rootNodeType(req.typeName);
   const managers = decodeManagedFields(req.live?.metadata?.managedFields);
   const live = withoutManagedFields(req.live);
   const config = withoutManagedFields(req.applied);
   const apiVersion = apiVersionOf(config) || apiVersionOf(live);
+  if (req.type) {
+    const problem = checkAppliedLists(config, rootType);
+    if (problem) throw typedPatchError(config, req.live, problem);
+  }
 
   const configSet = ownable(fieldSetOfNodes(walkNodes(config, rootType)), subresource, statusSub);
   const merged = mergeValue(live, config, rootType) as KubeObject;
@@ -279,6 +289,8 @@ export interface UpdateRecord {
   next: KubeObject;
   manager: string;
   typeName: string | undefined;
+  /** As ApplyRequest.type: a custom resource's type, of the version the object is recorded in. */
+  type?: NodeType;
   now: Date;
   subresource?: string;
   statusIsSubresource?: boolean;
@@ -311,7 +323,7 @@ export function recordUpdate(rec: UpdateRecord): void {
   }
   const subresource = rec.subresource ?? '';
   const statusSub = rec.statusIsSubresource ?? true;
-  const rootType = rootNodeType(rec.typeName);
+  const rootType = rec.type ?? rootNodeType(rec.typeName);
   if (!rec.live) {
     recordCreate(rec, meta, rootType, subresource, statusSub);
     return;
@@ -363,17 +375,74 @@ function recordCreate(rec: UpdateRecord, meta: KubeObject['metadata'], rootType:
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Typed configurations
+
+/**
+ * What structured-merge-diff refuses when it types an applied configuration by a CRD's schema (the patch is typed
+ * without AllowDuplicates): an item of a `map` list without a key field the schema gives no default for, a null
+ * or non-object item there, and two items with one key (or one value, in a `set` list). Only lists of a CRD
+ * schema are checked (`keyDefaults` set); built-in kinds keep their lenient keys. Returns upstream's words
+ * (`.spec.ports: element 0: associative list with keys has an element that omits key field "name" (and doesn't
+ * have default value)`), or undefined.
+ */
+export function checkAppliedLists(value: unknown, type: NodeType): string | undefined {
+  const visit = (v: unknown, t: NodeType, path: string): string | undefined => {
+    if (isPlainObject(v) && isGranularObject(t)) {
+      for (const name of Object.keys(v)) {
+        const problem = visit(v[name], childType(t, name), `${path}.${name}`);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    if (!Array.isArray(v) || t.kind !== 'list' || t.listType === 'atomic' || !t.keyDefaults) return undefined;
+    const seen = new Set<string>();
+    for (let i = 0; i < v.length; i++) {
+      const item = v[i];
+      let el: string;
+      if (t.listType === 'map') {
+        if (item === null) return `${path}: element ${i}: associative list with keys may not have a null element`;
+        if (!isPlainObject(item)) return `${path}: element ${i}: associative list with keys may not have non-map elements`;
+        const missing = t.keys.find((k) => (item[k] === undefined || item[k] === null) && t.keyDefaults![k] === undefined);
+        if (missing !== undefined) return `${path}: element ${i}: associative list with keys has an element that omits key field ${JSON.stringify(missing)} (and doesn't have default value)`;
+        el = itemElement(t, item, i);
+      } else {
+        el = itemElement(t, item, i);
+      }
+      if (seen.has(el)) return `${path}: duplicate entries for key ${pathToString([el])}`;
+      seen.add(el);
+      if (t.listType === 'map') {
+        const problem = visit(item, t.items, `${path}${pathToString([el])}`);
+        if (problem) return problem;
+      }
+    }
+    return undefined;
+  };
+  return visit(value, type, '');
+}
+
+/**
+ * kube-apiserver answers a configuration it cannot type with the converter's plain error, which its handlers send
+ * as 500 with no reason (`Error from server: failed to create typed patch object (ns/name; example.com/v1,
+ * Kind=Widget): ...`), so kubectl shows the same words here.
+ */
+function typedPatchError(config: KubeObject, live: KubeObject | undefined, problem: string): StatusError {
+  const meta = config.metadata ?? live?.metadata ?? {};
+  const [group, version] = apiVersionOf(config).includes('/') ? apiVersionOf(config).split('/', 2) : ['', apiVersionOf(config)];
+  const who = `${meta.namespace ?? live?.metadata?.namespace ?? ''}/${meta.name ?? live?.metadata?.name ?? ''}; ${group}/${version}, Kind=${config.kind ?? ''}`;
+  return new StatusError({ code: 500, message: `failed to create typed patch object (${who}): ${problem}` });
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Merge and prune
 
 /** `rhs` merged into `lhs` by the schema; undefined means "no value" (an explicit null in the configuration). */
 export function mergeValue(lhs: unknown, rhs: unknown, type: NodeType): unknown {
   if (rhs === undefined) return lhs;
   if (rhs === null) return undefined;
-  const granular = (type.kind === 'struct' && !type.atomic) || (type.kind === 'map' && !type.atomic) || type.kind === 'deduced';
-  if (granular && isPlainObject(rhs) && isPlainObject(lhs)) {
+  if (isGranularObject(type) && isPlainObject(rhs) && isPlainObject(lhs)) {
     const out: Record<string, unknown> = { ...lhs };
     for (const k of Object.keys(rhs)) {
-      const ct = type.kind === 'struct' ? childType(type, k) : type.kind === 'map' ? type.values : type;
+      const ct = childType(type, k);
       const v = mergeValue(lhs[k], rhs[k], ct);
       if (v === undefined) delete out[k];
       else Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
@@ -486,8 +555,7 @@ function stepInto(cur: unknown, type: NodeType, el: string): { value: unknown; t
     if (!isPlainObject(cur)) return undefined;
     const name = el.slice(2);
     if (!Object.hasOwn(cur, name)) return undefined;
-    const ct = type.kind === 'struct' ? childType(type, name) : type.kind === 'map' ? type.values : type;
-    return { value: cur[name], type: ct };
+    return { value: cur[name], type: childType(type, name) };
   }
   if (!Array.isArray(cur) || type.kind !== 'list') return undefined;
   for (let i = 0; i < cur.length; i++) {

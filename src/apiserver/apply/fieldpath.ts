@@ -11,8 +11,9 @@
  *
  * How values map to paths comes from the schema table (src/api/schema): `listType`/`listMapKeys`
  * (`+listType=map`), patchMergeKey lists without a listType, set lists, and `mapType: atomic` fields, which are
- * one leaf. Kinds without a schema (custom resources) are "deduced" as upstream does: objects are granular maps,
- * lists are atomic.
+ * one leaf. Custom resources bring their own type, built from the CRD's structural schema (../crd/apply-schema.ts:
+ * `object` nodes, lists by `x-kubernetes-list-type`). Kinds without any schema are "deduced" as upstream does:
+ * objects are granular maps, lists are atomic.
  */
 import { fieldOf, typeOf } from '../../api/schema/schema.js';
 import type { FieldDef, SchemaType } from '../../api/schema/types.js';
@@ -212,13 +213,30 @@ export function pathToString(path: Path): string {
 export type NodeType =
   | { kind: 'struct'; typeName: string; atomic: boolean }
   | { kind: 'map'; atomic: boolean; values: NodeType }
-  | { kind: 'list'; listType: 'atomic' | 'set' | 'map'; keys: readonly string[]; items: NodeType }
+  /**
+   * An object of a CustomResourceDefinition's schema (structured-merge-diff's map atom, as kube-openapi's schemaconv
+   * builds it): keys named in `fields` are struct fields, owned through what they hold; any other key is a map entry
+   * of type `values`, owned itself. `atomic` (x-kubernetes-map-type: atomic): the whole object is one leaf.
+   */
+  | { kind: 'object'; atomic: boolean; fields: ReadonlyMap<string, NodeType>; values: NodeType }
+  | {
+      kind: 'list';
+      listType: 'atomic' | 'set' | 'map';
+      keys: readonly string[];
+      items: NodeType;
+      /**
+       * Set for lists of a CRD schema: the defaults the item schema declares for key fields. Such lists are keyed
+       * strictly, as structured-merge-diff keys them: an item of an applied configuration must have every key
+       * field (or its default), and no two items the same key (checkAppliedLists).
+       */
+      keyDefaults?: Readonly<Record<string, unknown>>;
+    }
   | { kind: 'scalar' }
   /** No schema: objects are granular maps of deduced values, lists are atomic (upstream's DeducedParseableType). */
   | { kind: 'deduced' };
 
-const SCALAR: NodeType = { kind: 'scalar' };
-const DEDUCED: NodeType = { kind: 'deduced' };
+export const SCALAR: NodeType = { kind: 'scalar' };
+export const DEDUCED: NodeType = { kind: 'deduced' };
 const nodeTypeCache = new WeakMap<object, NodeType>();
 
 /** The node type of a top-level object of this schema type; deduced when undefined or unknown. */
@@ -259,9 +277,10 @@ function typeFor(type: SchemaType, field: FieldDef | undefined): NodeType {
   }
 }
 
-/** The node type of field `name` in a struct or map node; deduced for fields the schema does not know. */
+/** The node type of field `name` in a struct, object or map node; deduced for fields the schema does not know. */
 export function childType(parent: NodeType, name: string): NodeType {
   if (parent.kind === 'map') return parent.values;
+  if (parent.kind === 'object') return parent.fields.get(name) ?? parent.values;
   if (parent.kind !== 'struct') return DEDUCED;
   const field = fieldOf(parent.typeName, name);
   if (!field) return DEDUCED;
@@ -281,15 +300,26 @@ export function childType(parent: NodeType, name: string): NodeType {
  */
 const KEY_DEFAULTS: Record<string, unknown> = { protocol: 'TCP' };
 
-/** The path element of a list item, or undefined when it cannot be keyed (no key field present). */
+/** True for the children of `parent` that are struct fields rather than map entries. */
+export function isFieldOf(parent: NodeType, name: string): boolean {
+  return parent.kind === 'struct' || (parent.kind === 'object' && parent.fields.has(name));
+}
+
+/** True for node types whose object values are merged and owned key by key. */
+export function isGranularObject(t: NodeType): boolean {
+  return t.kind === 'deduced' || ((t.kind === 'struct' || t.kind === 'map' || t.kind === 'object') && !t.atomic);
+}
+
+/** The path element of a list item; `i:<index>` when it cannot be keyed (no key field present). */
 export function itemElement(list: Extract<NodeType, { kind: 'list' }>, item: unknown, index: number): PathElement {
   if (list.listType === 'set') return `v:${JSON.stringify(item)}`;
   if (list.listType === 'map' && isPlainObject(item)) {
     const key: Record<string, unknown> = {};
     let found = false;
-    for (const k of [...list.keys].sort()) {
+    const defaults = list.keyDefaults ?? KEY_DEFAULTS;
+    for (const k of list.keys.length > 1 ? [...list.keys].sort() : list.keys) {
       let v = item[k];
-      if (v === undefined || v === null) v = KEY_DEFAULTS[k];
+      if (v === undefined || v === null) v = defaults[k];
       else found = true;
       if (v !== undefined) key[k] = v;
     }
@@ -321,14 +351,14 @@ export interface WalkedNode {
 export function walkNodes(value: unknown, type: NodeType): Map<string, WalkedNode> {
   const out = new Map<string, WalkedNode>();
   const visit = (v: unknown, t: NodeType, path: PathElement[], key: string): void => {
-    if (isPlainObject(v) && ((t.kind === 'struct' && !t.atomic) || (t.kind === 'map' && !t.atomic) || t.kind === 'deduced')) {
+    if (isPlainObject(v) && isGranularObject(t)) {
       for (const name of Object.keys(v)) {
         const el = `f:${name}`;
         const childPath = [...path, el];
         const childKey = key === '' ? el : key + SEP + el;
-        const ct = t.kind === 'struct' ? childType(t, name) : t.kind === 'map' ? t.values : DEDUCED;
+        const ct = childType(t, name);
         const child = v[name];
-        out.set(childKey, { path: childPath, value: child, role: roleOf(child, ct, t.kind === 'struct') });
+        out.set(childKey, { path: childPath, value: child, role: roleOf(child, ct, isFieldOf(t, name)) });
         visit(child, ct, childPath, childKey);
       }
       return;
@@ -351,7 +381,9 @@ function roleOf(value: unknown, type: NodeType, isStructField: boolean): NodeRol
   if (!isStructField) return 'entry';
   if (value === null || value === undefined) return 'leaf';
   if (type.kind === 'struct') return type.atomic || !isPlainObject(value) ? 'leaf' : 'struct';
-  if (type.kind === 'map') return type.atomic || !isPlainObject(value) ? 'leaf' : 'container';
+  // A CRD object is a map to structured-merge-diff: one that appears as a whole counts itself in an Update
+  // manager's fields (`f:spec: {".": {}, ...}`, as kube-apiserver records custom objects).
+  if (type.kind === 'map' || type.kind === 'object') return type.atomic || !isPlainObject(value) ? 'leaf' : 'container';
   if (type.kind === 'list') return type.listType === 'atomic' || !Array.isArray(value) ? 'leaf' : 'container';
   if (type.kind === 'deduced') return isPlainObject(value) ? 'container' : 'leaf';
   return 'leaf';
@@ -367,9 +399,9 @@ export function isMember(node: WalkedNode): boolean {
   return isPlainObject(node.value) && Object.keys(node.value).length === 0;
 }
 
-/** The field set of an object: what a manager applying it owns. */
-export function fieldSetOf(value: unknown, typeName: string | undefined): FieldSet {
-  return fieldSetOfNodes(walkNodes(value, rootNodeType(typeName)));
+/** The field set of an object: what a manager applying it owns. `type` (a custom resource's) wins over `typeName`. */
+export function fieldSetOf(value: unknown, typeName: string | undefined, type?: NodeType): FieldSet {
+  return fieldSetOfNodes(walkNodes(value, type ?? rootNodeType(typeName)));
 }
 
 export function fieldSetOfNodes(nodes: Map<string, WalkedNode>): FieldSet {
@@ -441,18 +473,17 @@ export function addedFieldsV1(value: unknown, type: NodeType): Record<string, un
 }
 
 function renderAdded(v: unknown, t: NodeType, dot: boolean): Record<string, unknown> | undefined {
-  if (isPlainObject(v) && ((t.kind === 'struct' && !t.atomic) || (t.kind === 'map' && !t.atomic) || t.kind === 'deduced')) {
+  if (isPlainObject(v) && isGranularObject(t)) {
     // Field elements sort among themselves by name, so sorting the names is sorting the elements.
     const names = Object.keys(v);
     if (names.length === 0) return undefined;
     if (names.length > 1) names.sort();
-    const isStruct = t.kind === 'struct';
     const out: Record<string, unknown> = dot ? { '.': {} } : {};
     let rendered = false;
     for (const name of names) {
-      const ct = isStruct ? childType(t, name) : t.kind === 'map' ? t.values : DEDUCED;
+      const ct = childType(t, name);
       const child = v[name];
-      const role = roleOf(child, ct, isStruct);
+      const role = roleOf(child, ct, isFieldOf(t, name));
       const member = role === 'leaf' || role === 'entry' || role === 'container' || (isPlainObject(child) && isEmpty(child));
       const sub = renderAdded(child, ct, member);
       if (sub) out[`f:${name}`] = sub;

@@ -10,7 +10,7 @@
  */
 import type { KubeObject } from '../../api/object.js';
 import type { FieldConflict } from './apply.js';
-import { fieldSetOf, isPlainObject } from './fieldpath.js';
+import { fieldSetOf, isPlainObject, type NodeType } from './fieldpath.js';
 
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 /** The only manager the upgrade applies to: users may opt out by naming another. */
@@ -29,10 +29,10 @@ function lastAppliedOf(obj: KubeObject | undefined): Record<string, unknown> | u
 }
 
 /** True when every conflict is a field the live object's last-applied configuration names. */
-export function lastAppliedAllows(live: KubeObject | undefined, conflicts: readonly FieldConflict[], typeName: string | undefined): boolean {
+export function lastAppliedAllows(live: KubeObject | undefined, conflicts: readonly FieldConflict[], typeName: string | undefined, type?: NodeType): boolean {
   const lastApplied = lastAppliedOf(live);
   if (!lastApplied) return false;
-  const allowed = fieldSetOf(lastApplied, typeName);
+  const allowed = fieldSetOf(lastApplied, typeName, type);
   return conflicts.every((c) => allowed.has(c.path));
 }
 
