@@ -13,6 +13,8 @@ import { column, nameColumn, ageDescription } from '../registry/table-columns.js
 import type { ResourceDefinition, ScaleSubresource, TablePrinter } from '../registry/types.js';
 import { JsonPath } from './json-path.js';
 import { isObject, type CrdVersion, type CustomResourceDefinition, type JSONSchemaProps, type PrinterColumn } from './json-schema.js';
+import type { NodeType } from '../apply/fieldpath.js';
+import { applyTypeOf } from './apply-schema.js';
 import { applyDefaults, hasDefaults, lacksDefaults, pruneDecoded, pruneObject } from './prune-default.js';
 import { validateValue } from './validate-value.js';
 import { hasValidationRules, validationRules, type CompiledValidationRules } from './validation-rules.js';
@@ -48,6 +50,7 @@ function versionDefinition(crd: CustomResourceDefinition, v: CrdVersion, storage
   const crdName = crd.metadata.name ?? '';
   const webhookConversion = crd.spec.conversion?.strategy === 'Webhook';
   const defaulting = hasDefaults(schema);
+  let applyType: NodeType | undefined;
   let rules: CompiledValidationRules | undefined;
   const engine = validationRules();
   if (engine && hasValidationRules(schema)) rules = engine.compile(schema, 'openAPIV3Schema').rules;
@@ -120,6 +123,7 @@ function versionDefinition(crd: CustomResourceDefinition, v: CrdVersion, storage
     customSchema: {
       openApi: publishedSchema(schema, true),
       prune: (obj) => pruneDecoded(schema, obj),
+      applyType: () => (applyType ??= applyTypeOf(schema)),
     },
   };
   // Versions other than the one objects are stored in are views with None conversion; so is the storage version

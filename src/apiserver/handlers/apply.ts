@@ -34,11 +34,11 @@ export async function applyResource(scope: RequestScope, r: ApiRequest, subresou
   const dryRun = isDryRun(query);
   const storage = scope.storageOf(def);
   const run = (live: KubeObject | undefined): KubeObject => {
-    const request = { live, applied, manager, force, typeName: def.schemaName, now: new Date(), subresource, statusIsSubresource: def.hasStatus };
+    const request = { live, applied, manager, force, typeName: def.schemaName, type: def.customSchema?.applyType?.(), now: new Date(), subresource, statusIsSubresource: def.hasStatus };
     let result = serverSideApply(request);
     // kubectl's client-side to server-side migration: conflicts only over fields of the last-applied annotation
     // are taken over (last-applied.ts).
-    if (result.conflicts && manager === KUBECTL_MANAGER && lastAppliedAllows(live, result.conflicts, def.schemaName)) {
+    if (result.conflicts && manager === KUBECTL_MANAGER && lastAppliedAllows(live, result.conflicts, def.schemaName, request.type)) {
       result = serverSideApply({ ...request, force: true });
     }
     if (result.conflicts) throw applyConflictError(result.conflicts);

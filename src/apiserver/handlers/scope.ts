@@ -176,9 +176,11 @@ export class RequestScope {
   private updateRecorder(r: ApiRequest, subresource: string, created?: KubeObject): WriteOptions['recordManagedFields'] {
     if (isControlPlaneIdentity(r.user)) return undefined;
     const manager = fieldManagerOf(r.query.get('fieldManager'), r.req.headers['user-agent']);
-    const typeName = this.storageOf(r.def).schemaName;
+    const storage = this.storageOf(r.def);
+    const typeName = storage.schemaName;
+    const type = storage.customSchema?.applyType?.();
     const statusIsSubresource = r.def.hasStatus;
-    const record = (live: KubeObject | undefined, next: KubeObject) => recordUpdate({ live, next, manager, typeName, now: new Date(), subresource, statusIsSubresource });
+    const record = (live: KubeObject | undefined, next: KubeObject) => recordUpdate({ live, next, manager, typeName, type, now: new Date(), subresource, statusIsSubresource });
     if (!created) return record;
     const sent = { ...created, metadata: { ...created.metadata } } as KubeObject;
     record(undefined, sent);

@@ -4,6 +4,7 @@
  */
 import type { TableColumnDefinition } from './table-columns.js';
 import type { KubeObject } from '../../api/object.js';
+import type { NodeType } from '../apply/fieldpath.js';
 import type { FieldError } from '../../api/status.js';
 
 export type Verb = 'create' | 'delete' | 'deletecollection' | 'get' | 'list' | 'patch' | 'update' | 'watch';
@@ -178,6 +179,8 @@ export interface ResourceDefinition {
     prune(obj: Record<string, unknown>): { unknown: string[]; typeErrors: string[] };
     /** True for a built-in kind described here rather than in the table (CustomResourceDefinition): no 415 for SMP. */
     acceptsStrategicMerge?: boolean;
+    /** Server-side apply's type of the kind, from this version's schema (../crd/apply-schema.ts); built once, on first use. */
+    applyType?(): NodeType;
   };
   /**
    * Set for create-only resources that are computed and never stored (access reviews, `auth whoami`):
