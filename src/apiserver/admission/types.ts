@@ -40,6 +40,12 @@ export interface AdmissionAttributes {
    * `Warning: text`), as admission plugins do upstream through k8s.io/apiserver/pkg/warning. Never refuses.
    */
   warn(text: string): void;
+  /**
+   * Adds an annotation to the request's audit event (upstream's Attributes.AddAnnotationWithLevel: recorded when the
+   * event's level is at least `level`, default Metadata; a key keeps its first value). Absent when the request is not
+   * audited: plugins skip building the value.
+   */
+  annotate?(key: string, value: string, level?: 'Metadata' | 'Request' | 'RequestResponse'): void;
 }
 
 /** Read access for plugins: the current objects of a resource from the watch cache. */

@@ -3,7 +3,8 @@
  * authentication gets the level its policy rule gives; above None it is logged at RequestReceived, ResponseStarted
  * (watches and other long-running requests, once the headers are out) and ResponseComplete, less the omitted stages.
  * Metadata carries who (user, impersonated user, source IPs, user agent), what (verb, URI, objectRef), the outcome
- * (responseStatus, with the Status message of a failure) and the authorization decision as annotations; Request adds
+ * (responseStatus, with the Status message of a failure), the authorization decision and what admission adds
+ * (`auditAnnotator(req)`: webhooks' and policies' annotations, at the levels they ask for) as annotations; Request adds
  * the request body, RequestResponse the response body (JSON, or protobuf decoded to its JSON form).
  *
  * Bodies are observed, never consumed: the request's `data` events (however the handler reads it) and the response's
@@ -13,11 +14,26 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UserInfo } from '../auth/user-info.js';
 import { decodeProtobufObject } from '../protobuf/decode.js';
-import type { AuditDecision, AuditPolicyChecker, AuditRequestAttributes, AuditStage } from './audit-policy.js';
+import { LEVELS, type AuditDecision, type AuditLevel, type AuditPolicyChecker, type AuditRequestAttributes, type AuditStage } from './audit-policy.js';
 
 /** Bodies larger than this are not put in events (kube-apiserver truncates at its own limits too). */
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
 const LONG_RUNNING_VERBS = new Set(['watch', 'proxy']);
+
+/**
+ * Adds an annotation to the audit event of the request in progress, as admission plugins do upstream
+ * (admission.Attributes.AddAnnotationWithLevel): recorded when the event's level is at least `level` (default
+ * Metadata; webhooks' patches ask for Request), and a key keeps its first value (upstream refuses an override).
+ */
+export type AuditAnnotate = (key: string, value: string, level?: Exclude<AuditLevel, 'None'>) => void;
+
+/** The annotators of requests being audited (none for requests at level None, or without a policy). */
+const annotators = new WeakMap<IncomingMessage, AuditAnnotate>();
+
+/** The request's audit annotator, or undefined when nothing about it is logged. */
+export function auditAnnotator(req: IncomingMessage): AuditAnnotate | undefined {
+  return annotators.get(req);
+}
 
 export interface AuditSink {
   write(line: string): void;
@@ -124,7 +140,13 @@ export class Auditor {
           }
         : {}),
     };
-    const annotations = { 'authorization.k8s.io/decision': r.decision, 'authorization.k8s.io/reason': r.reason ?? '' };
+    const annotations: Record<string, string> = { 'authorization.k8s.io/decision': r.decision, 'authorization.k8s.io/reason': r.reason ?? '' };
+    // Admission's annotations join the object every later stage serializes (in practice ResponseComplete).
+    const rank = LEVELS.indexOf(decision.level);
+    annotators.set(req, (key, value, level = 'Metadata') => {
+      if (LEVELS.indexOf(level) > rank || key in annotations) return;
+      annotations[key] = value;
+    });
     const emit = (stage: AuditStage, extra: Record<string, unknown>) => {
       if (decision.omitStages.has(stage)) return;
       const event = { ...base, stage, ...extra, requestReceivedTimestamp: microTime(received), stageTimestamp: microTime(this.now()), annotations };

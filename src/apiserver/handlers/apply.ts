@@ -10,6 +10,7 @@ import { applyConflictError, fieldManagerOf, serverSideApply } from '../apply/ap
 import { KUBECTL_MANAGER, lastAppliedAllows, syncLastApplied } from '../apply/last-applied.js';
 import { APPLY_PATCH_TYPE, decodePatchBody, fieldValidation, isDryRun, parseBool, readBody } from './decode.js';
 import type { ApiRequest, RequestScope } from './scope.js';
+import { auditAnnotator } from '../audit/auditor.js';
 
 export async function applyResource(scope: RequestScope, r: ApiRequest, subresource: string): Promise<void> {
   const { def, query } = r;
@@ -48,7 +49,7 @@ export async function applyResource(scope: RequestScope, r: ApiRequest, subresou
   // Update, else create; a create that loses a race with another creator retries as an update.
   for (let attempt = 0; ; attempt++) {
     try {
-      const obj = await scope.ops.update(storage, ns, name, (cur) => scope.inward(def, run(scope.outward(def, cur).obj)), { dryRun, user: r.user, subresource, warn: (text) => r.warnings.push(text) });
+      const obj = await scope.ops.update(storage, ns, name, (cur) => scope.inward(def, run(scope.outward(def, cur).obj)), { dryRun, user: r.user, subresource, warn: (text) => r.warnings.push(text), annotate: auditAnnotator(r.req) });
       return scope.sendObject(r, 200, obj);
     } catch (err) {
       if (!(isStatusError(err) && err.code === 404 && err.reason === 'NotFound') || subresource !== '') throw err;
@@ -57,7 +58,7 @@ export async function applyResource(scope: RequestScope, r: ApiRequest, subresou
     fresh.metadata.name = name;
     try {
       // create takes the object over; `fresh` shares values with the applied configuration a retry applies again.
-      const obj = await scope.ops.create(storage, ns, scope.inwardForCreate(def, ns, structuredClone(fresh)), { dryRun, user: r.user, warn: (text) => r.warnings.push(text) });
+      const obj = await scope.ops.create(storage, ns, scope.inwardForCreate(def, ns, structuredClone(fresh)), { dryRun, user: r.user, warn: (text) => r.warnings.push(text), annotate: auditAnnotator(r.req) });
       return scope.sendObject(r, 201, obj);
     } catch (err) {
       if (!(isStatusError(err) && err.reason === 'AlreadyExists') || attempt > 0) throw err;

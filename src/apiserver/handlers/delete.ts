@@ -4,6 +4,7 @@ import { groupVersion } from '../../api/object.js';
 import { badRequest, isStatusError } from '../../api/status.js';
 import { buildFilter } from '../filters.js';
 import type { DeleteOptions } from '../resource-ops.js';
+import { auditAnnotator } from '../audit/auditor.js';
 import { decodeBody, isDryRun, parseBool, readBody } from './decode.js';
 import { sendJson, sendSuccess } from './respond.js';
 import type { ApiRequest, RequestScope } from './scope.js';
@@ -45,7 +46,7 @@ async function readDeleteOptions(scope: RequestScope, r: ApiRequest): Promise<De
     if (decoded && typeof decoded === 'object' && !Array.isArray(decoded)) fromBody = decoded as Record<string, unknown>;
   }
   const grace = query.get('gracePeriodSeconds') ?? fromBody.gracePeriodSeconds;
-  const opts: DeleteOptions = { dryRun: isDryRun(query) || (Array.isArray(fromBody.dryRun) && fromBody.dryRun.includes('All')), user: r.user };
+  const opts: DeleteOptions = { dryRun: isDryRun(query) || (Array.isArray(fromBody.dryRun) && fromBody.dryRun.includes('All')), user: r.user, annotate: auditAnnotator(r.req) };
   if (grace !== undefined && grace !== null) {
     const n = Number(grace);
     if (!Number.isInteger(n)) throw badRequest(`gracePeriodSeconds: Invalid value: ${JSON.stringify(grace)}: must be an integer`);

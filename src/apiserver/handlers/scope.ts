@@ -10,6 +10,7 @@ import { badRequest, invalid } from '../../api/status.js';
 import { fieldManagerOf, recordUpdate } from '../apply/apply.js';
 import type { UserInfo } from '../auth/user-info.js';
 import { warningHeaderValues } from '../limits/warning-headers.js';
+import { auditAnnotator } from '../audit/auditor.js';
 import { ResourceRegistry } from '../registry/resource-registry.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import type { ResourceRequestInfo } from '../request-info.js';
@@ -156,11 +157,12 @@ export class RequestScope {
   }
 
   /**
-   * Write options of a request: dry run, the writer's identity, managed-fields recording for `subresource`, and
-   * admission's warnings into the response's `Warning` headers. `created`: the object of a create, as decoded.
+   * Write options of a request: dry run, the writer's identity, managed-fields recording for `subresource`,
+   * admission's warnings into the response's `Warning` headers and its annotations into the audit event.
+   * `created`: the object of a create, as decoded.
    */
   writeOptions(r: ApiRequest, subresource: string, created?: KubeObject): WriteOptions {
-    return { dryRun: isDryRun(r.query), user: r.user, recordManagedFields: this.updateRecorder(r, subresource, created), warn: (text) => r.warnings.push(text) };
+    return { dryRun: isDryRun(r.query), user: r.user, recordManagedFields: this.updateRecorder(r, subresource, created), warn: (text) => r.warnings.push(text), annotate: auditAnnotator(r.req) };
   }
 
   /**

@@ -12,6 +12,7 @@ import { patchResource } from './patch.js';
 import { sendJson, sendSuccess } from './respond.js';
 import type { ApiRequest, RequestScope } from './scope.js';
 import { updateResource } from './update.js';
+import { auditAnnotator } from '../audit/auditor.js';
 
 /** status, and subresources that work like it (a view of the whole object through which only a part changes). */
 export async function serveStatus(scope: RequestScope, r: ApiRequest, subresource = 'status'): Promise<void> {
@@ -93,14 +94,14 @@ export async function serveDeclared(scope: RequestScope, r: ApiRequest, sub: Sub
     if (r.req.method !== sub.mutation.method) throw methodNotAllowed();
     const body = await readObjectBody(scope, r);
     const mutation = sub.mutation;
-    const updated = await scope.ops.update(def, ns, name, (cur) => mutation.apply(cur, body, { name, now }), { dryRun: isDryRun(r.query), user: r.user, subresource: sub.name, warn: (text) => r.warnings.push(text) });
+    const updated = await scope.ops.update(def, ns, name, (cur) => mutation.apply(cur, body, { name, now }), { dryRun: isDryRun(r.query), user: r.user, subresource: sub.name, warn: (text) => r.warnings.push(text), annotate: auditAnnotator(r.req) });
     if (mutation.respond === 'created') return sendSuccess(r.res, 201);
     return scope.sendObject(r, 200, updated);
   }
   if (sub.action) {
     if (r.req.method !== 'POST') throw methodNotAllowed();
     const body = await readObjectBody(scope, r);
-    await scope.ops.admitSubresourceCreate(def, ns, name, sub.name, body as KubeObject, { dryRun: isDryRun(r.query), user: r.user, warn: (text) => r.warnings.push(text) });
+    await scope.ops.admitSubresourceCreate(def, ns, name, sub.name, body as KubeObject, { dryRun: isDryRun(r.query), user: r.user, warn: (text) => r.warnings.push(text), annotate: auditAnnotator(r.req) });
     const answer = await sub.action(subresourceApi(scope, r), ns, name, body, { dryRun: isDryRun(r.query), now });
     if (answer) return sendJson(r.res, 201, JSON.stringify(answer));
     return sendSuccess(r.res, 201);
