@@ -37,6 +37,8 @@ class InProcessRequest extends Readable {
   readonly headers: Record<string, string>;
   /** No connection: the authenticator finds no TLS socket and no client certificate on it. */
   readonly socket = new EventEmitter();
+  /** The whole body is buffered at construction, as IncomingMessage.complete says once the parser has it all. */
+  readonly complete = true;
   private closedFlag = false;
 
   constructor(method: string, url: string, headers: Record<string, string>, body: Buffer | undefined) {
