@@ -169,7 +169,7 @@ function compileUncached(expression: string, variables: readonly string[], expec
   const resultType = checked.type ?? 'dyn';
   if (expect === 'bool' && resultType !== 'bool' && resultType !== 'dyn') return new CelCompileError(`compilation failed: cel expression must evaluate to a bool, got ${resultType}`);
   if (expect === 'string' && resultType !== 'string' && resultType !== 'dyn') return new CelCompileError(`compilation failed: must evaluate to string, got ${resultType}`);
-  if (expect === 'string-or-null' && !['string', 'dyn', 'null_type', 'optional<string>'].includes(resultType)) return new CelCompileError(`compilation failed: must evaluate to one of [string null_type], got ${resultType}`);
+  if (expect === 'string-or-null' && !['string', 'dyn', 'null', 'null_type', 'optional<string>'].includes(resultType)) return new CelCompileError(`compilation failed: must evaluate to one of [string null_type], got ${resultType}`);
 
   let usesOldSelf = false;
   let regexError: string | undefined;

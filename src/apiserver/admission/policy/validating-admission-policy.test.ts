@@ -142,4 +142,29 @@ describe('ValidatingAdmissionPolicy plugin', () => {
     const broken = context([policy('p', spec('Fail', 'string(object.spec.nope)')), binding('b', { policyName: 'p', validationActions: ['Deny'] })]);
     assert.match(refusal(() => plugin.validate(write(deployments, deployment(3)), broken)).message, /denied request: valueExpression 'string\(object\.spec\.nope\)' resulted in error: no such key: nope$/);
   });
+
+  test('Audit failures and auditAnnotations go to the audit event in upstream keys and shapes', () => {
+    const ctx = context([
+      policy('limit', {
+        matchConstraints: deploymentRules,
+        validations: [{ expression: 'true' }, { expression: 'object.spec.replicas <= 5', message: 'too many' }],
+        auditAnnotations: [{ key: 'replicas', valueExpression: 'string(object.spec.replicas)' }, { key: 'skipped', valueExpression: 'null' }, { key: 'empty', valueExpression: "''" }],
+      }),
+      binding('a-audit', { policyName: 'limit', validationActions: ['Audit', 'Warn'] }),
+      binding('b-audit', { policyName: 'limit', validationActions: ['Audit'] }),
+      ns('apps'),
+    ]);
+    const recorded: [string, string, string | undefined][] = [];
+    const attrs = { ...write(deployments, deployment(9)), annotate: (k: string, v: string, level?: string) => void recorded.push([k, v, level]) };
+    assert.equal(plugin.validate(attrs, ctx), undefined);
+    const failure = (b: string) => JSON.stringify([{ message: 'too many', policy: 'limit', binding: b, expressionIndex: 1, validationActions: b === 'a-audit' ? ['Audit', 'Warn'] : ['Audit'] }]);
+    // Both bindings offer the failure annotation (the audit log keeps the first); the same value of two bindings is one.
+    assert.deepEqual(recorded, [
+      ['validation.policy.admission.k8s.io/validation_failure', failure('a-audit'), undefined],
+      ['validation.policy.admission.k8s.io/validation_failure', failure('b-audit'), undefined],
+      ['limit/replicas', '9', undefined],
+    ]);
+    // Without an audit event nothing is built, and the request is admitted the same.
+    assert.equal(plugin.validate(write(deployments, deployment(9)), ctx), undefined);
+  });
 });

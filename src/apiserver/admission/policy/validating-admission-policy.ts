@@ -10,9 +10,11 @@
  *            '<b>' denied request: <message>`, reason from the validation (Invalid 422 by default, Forbidden 403,
  *            Unauthorized 401, RequestEntityTooLarge 413), the message as the Status' one cause;
  *   Warn  -> a `Warning` header: `Validation failed for ValidatingAdmissionPolicy '<p>' with binding '<b>': <message>`;
- *   Audit -> upstream's audit annotation `validation.policy.admission.k8s.io/validation_failure` (logged with the
- *            object's key: skiff's audit log does not carry admission annotations yet).
- * auditAnnotations are evaluated for every matching binding and logged (`<policy>/<key>`).
+ *   Audit -> the audit event's annotation `validation.policy.admission.k8s.io/validation_failure`: a JSON list
+ *            `[{"message","policy","binding","expressionIndex","validationActions"}]` (the first failure's, as
+ *            upstream, which does not let a later value override an annotation).
+ * auditAnnotations are evaluated for every matching binding and recorded in the audit event as `<policy>/<key>`,
+ * the distinct values of several bindings joined with ", " (null or empty values omitted, values cut at 10 KiB).
  * An expression that fails to evaluate, a missing param or binding misconfiguration follow the policy's
  * failurePolicy: Fail denies (with the error as the message), Ignore skips the binding.
  *
@@ -56,7 +58,13 @@ export interface ValidatingAdmissionPolicyOptions {
 interface Failure {
   message: string;
   reason: string;
+  /** The index of the validation in spec.validations (0 for failures of the binding itself). */
+  index: number;
 }
+
+/** upstream's maxAuditAnnotationValueLength */
+const MAX_AUDIT_ANNOTATION_VALUE = 10 * 1024;
+const VALIDATION_FAILURE_ANNOTATION = 'validation.policy.admission.k8s.io/validation_failure';
 
 /** A binding-level outcome: undefined (allowed), or failures to act on. */
 type Outcome = Failure[] | undefined;
@@ -82,7 +90,12 @@ function requestVariable(attrs: AdmissionAttributes): Record<string, unknown> {
   };
 }
 
-class PolicyError extends Error {}
+class PolicyError extends Error {
+  /** The validation whose expression failed (0 when the binding or a matchCondition failed). */
+  constructor(message: string, readonly index = 0) {
+    super(message);
+  }
+}
 
 /** Lazily built activation of one evaluation (one binding and one param). */
 class Activation {
@@ -159,6 +172,16 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingAdmission {
     };
 
     let denied: { policy: string; binding: string; failure: Failure } | undefined;
+    // auditAnnotations by policy, then key: the distinct values of its bindings, published once all have run.
+    const annotations = attrs.annotate ? new Map<string, Map<string, string[]>>() : undefined;
+    const collect = annotations
+      ? (policy: string, key: string, value: string) => {
+          let byKey = annotations.get(policy);
+          if (!byKey) annotations.set(policy, (byKey = new Map()));
+          const values = byKey.get(key) ?? [];
+          if (!values.includes(value)) byKey.set(key, [...values, value]);
+        }
+      : undefined;
     for (const bindingObj of bindings.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))) {
       const binding = bindingObj as ValidatingAdmissionPolicyBinding;
       const policyName = binding.spec?.policyName;
@@ -171,27 +194,38 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingAdmission {
       const bindingName = binding.metadata?.name ?? '';
       let failures: Outcome;
       try {
-        failures = this.evaluateBinding(policy, binding, attrs, ctx, baseActivation);
+        failures = this.evaluateBinding(policy, binding, attrs, ctx, baseActivation, collect);
       } catch (err) {
         // Misconfiguration or an evaluation error: the policy's failurePolicy decides.
         if (policy.spec.failurePolicy === 'Ignore') continue;
-        failures = [{ message: (err as Error).message, reason: 'Invalid' }];
+        failures = [{ message: (err as Error).message, reason: 'Invalid', index: err instanceof PolicyError ? err.index : 0 }];
       }
       if (!failures?.length) continue;
       const actions = binding.spec?.validationActions ?? [];
       for (const f of failures) {
         if (actions.includes('Warn')) attrs.warn(`Validation failed for ValidatingAdmissionPolicy '${policyName}' with binding '${bindingName}': ${f.message}`);
-        if (actions.includes('Audit')) {
-          log.info('validation.policy.admission.k8s.io/validation_failure', { policy: policyName, binding: bindingName, message: f.message, validationActions: actions, resource: attrs.resource.plural, key: `${attrs.namespace}/${attrs.name}` });
+        if (actions.includes('Audit') && attrs.annotate) {
+          const value = [{ message: f.message, policy: policyName, binding: bindingName, expressionIndex: f.index, validationActions: actions }];
+          attrs.annotate(VALIDATION_FAILURE_ANNOTATION, JSON.stringify(value));
         }
       }
       if (actions.includes('Deny') && !denied) denied = { policy: policyName, binding: bindingName, failure: failures[0]! };
+    }
+    if (annotations) {
+      for (const [policy, byKey] of annotations) for (const [key, values] of byKey) attrs.annotate!(`${policy}/${key}`, values.join(', '));
     }
     if (denied) throw this.denial(attrs, denied.policy, denied.binding, denied.failure);
   }
 
   /** The failures of one binding (every param it names); throws for errors that failurePolicy governs. */
-  private evaluateBinding(policy: ValidatingAdmissionPolicy, binding: ValidatingAdmissionPolicyBinding, attrs: AdmissionAttributes, ctx: AdmissionContext, base: () => Record<string, unknown>): Outcome {
+  private evaluateBinding(
+    policy: ValidatingAdmissionPolicy,
+    binding: ValidatingAdmissionPolicyBinding,
+    attrs: AdmissionAttributes,
+    ctx: AdmissionContext,
+    base: () => Record<string, unknown>,
+    collect: ((policy: string, key: string, value: string) => void) | undefined,
+  ): Outcome {
     const spec = policy.spec!;
     let params: unknown[] = [null];
     if (spec.paramKind) {
@@ -217,7 +251,7 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingAdmission {
         }
       }
       if (found.length === 0) {
-        if (ref.parameterNotFoundAction === 'Deny') return [{ message: 'failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction', reason: 'Invalid' }];
+        if (ref.parameterNotFoundAction === 'Deny') return [{ message: 'failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction', reason: 'Invalid', index: 0 }];
         return undefined;
       }
       params = found.map((p) => toCel(p));
@@ -242,10 +276,10 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingAdmission {
         }
       }
       if (!applies) continue;
-      for (const v of spec.validations ?? []) {
-        const f = evaluateValidation(v, activation);
+      (spec.validations ?? []).forEach((v, i) => {
+        const f = evaluateValidation(v, activation, i);
         if (f) failures.push(f);
-      }
+      });
       for (const a of spec.auditAnnotations ?? []) {
         const p = compileCel(a.valueExpression, POLICY_VARIABLES, 'string-or-null');
         if (isCompileError(p)) throw new PolicyError(`compilation error: ${p.message}`);
@@ -255,9 +289,8 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingAdmission {
         } catch (err) {
           throw new PolicyError(`valueExpression '${a.valueExpression}' resulted in error: ${(err as Error).message}`);
         }
-        // Upstream publishes `<policy>/<key>` in the request's audit event; skiff's audit events do not carry admission
-        // annotations yet, so the value is logged with the object's key. Null or empty values are omitted.
-        if (typeof value === 'string' && value !== '') log.info('audit annotation', { annotation: `${policy.metadata?.name}/${a.key}`, value: value.slice(0, 10 * 1024), resource: attrs.resource.plural, key: `${attrs.namespace}/${attrs.name}` });
+        // Published as `<policy>/<key>` in the request's audit event; null or empty values are omitted.
+        if (typeof value === 'string' && value !== '') collect?.(policy.metadata?.name ?? '', a.key, value.slice(0, MAX_AUDIT_ANNOTATION_VALUE));
       }
     }
     return failures;
@@ -285,16 +318,16 @@ function program(expression: string, expect: 'bool' | 'string'): CelProgram {
 }
 
 /** One validation: undefined when it holds, else the failure; throws (failurePolicy) when it cannot be evaluated. */
-function evaluateValidation(v: Validation, activation: Activation): Failure | undefined {
+function evaluateValidation(v: Validation, activation: Activation, index: number): Failure | undefined {
   const p = program(v.expression, 'bool');
   let r: unknown;
   try {
     r = p.evaluate(activation.get());
   } catch (err) {
-    throw new PolicyError(`expression '${v.expression}' resulted in error: ${(err as Error).message}`);
+    throw new PolicyError(`expression '${v.expression}' resulted in error: ${(err as Error).message}`, index);
   }
   if (r === true) return undefined;
-  if (typeof r !== 'boolean') throw new PolicyError(`expression '${v.expression}' resulted in error: no such overload`);
+  if (typeof r !== 'boolean') throw new PolicyError(`expression '${v.expression}' resulted in error: no such overload`, index);
   let message = v.message?.trim() ? v.message : `failed expression: ${v.expression.trim()}`;
   if (v.messageExpression) {
     try {
@@ -305,5 +338,5 @@ function evaluateValidation(v: Validation, activation: Activation): Failure | un
       log.info('messageExpression evaluation failed', { expression: v.messageExpression, err: (err as Error).message });
     }
   }
-  return { message, reason: v.reason ?? 'Invalid' };
+  return { message, reason: v.reason ?? 'Invalid', index };
 }

@@ -106,6 +106,31 @@ describe('webhook admission plugins against a real HTTPS webhook', () => {
     assert.deepEqual(attrs.warnings, ['this webhook watches you']);
   });
 
+  it('audit annotations: mutation and patch per round and index, auditAnnotations as <webhook>/<key>, failed-open', async () => {
+    const ctx = contextWith([config('mutating', 'b-label', [w('label.test.skiff.dev', '/mutate')]), config('mutating', 'a-annotate', [w('annotate.test.skiff.dev', '/mutate-again', { reinvocationPolicy: 'IfNeeded' }), w('audit.test.skiff.dev', '/audit')])]);
+    const recorded: Record<string, [string, string | undefined]> = {};
+    const annotate = (k: string, v: string, level?: string) => void (recorded[k] ??= [v, level]);
+    const attrs = { ...attrsFor(), annotate };
+    await new MutatingWebhookAdmission(resources).admit(attrs, ctx);
+    const mutation = (configuration: string, webhook: string, mutated: boolean) => [JSON.stringify({ configuration, webhook, mutated }), undefined];
+    // Webhooks in configuration-name order: a-annotate's two (index 0, 1), then b-label's (index 2); round 1 reinvokes index 0.
+    assert.deepEqual(recorded['mutation.webhook.admission.k8s.io/round_0_index_0'], mutation('a-annotate', 'annotate.test.skiff.dev', true));
+    assert.deepEqual(recorded['mutation.webhook.admission.k8s.io/round_0_index_1'], mutation('a-annotate', 'audit.test.skiff.dev', false));
+    assert.deepEqual(recorded['mutation.webhook.admission.k8s.io/round_0_index_2'], mutation('b-label', 'label.test.skiff.dev', true));
+    assert.deepEqual(recorded['mutation.webhook.admission.k8s.io/round_1_index_0'], mutation('a-annotate', 'annotate.test.skiff.dev', true));
+    const patch = JSON.parse(recorded['patch.webhook.admission.k8s.io/round_0_index_2']![0]);
+    assert.deepEqual(patch, { configuration: 'b-label', webhook: 'label.test.skiff.dev', patch: [{ op: 'add', path: '/metadata/labels', value: { 'mutated-by': 'webhook' } }], patchType: 'JSONPatch' });
+    assert.equal(recorded['patch.webhook.admission.k8s.io/round_0_index_2']![1], 'Request', 'patches are logged at level Request and above');
+    assert.deepEqual(recorded['audit.test.skiff.dev/reviewed-by'], ['skiff-test', undefined]);
+    assert.equal(Object.keys(recorded).some((k) => k.includes('not a key')), false);
+    assert.deepEqual(attrs.warnings, ['audited by the test webhook']);
+
+    const failing = contextWith([config('validating', 'v', [w('allow.test.skiff.dev', '/allow'), w('garbage.test.skiff.dev', '/garbage', { failurePolicy: 'Ignore' })])]);
+    const vattrs = { ...attrsFor(), annotate };
+    await new ValidatingWebhookAdmission(resources).validate(vattrs, failing);
+    assert.deepEqual(recorded['failed-open.validating.webhook.admission.k8s.io/round_0_index_1'], ['garbage.test.skiff.dev', undefined]);
+  });
+
   it('dry run: a webhook with side effects is refused with upstream wording, even under Ignore; None is called', async () => {
     const ctx = contextWith([config('validating', 'v', [w('effects.test.skiff.dev', '/allow', { sideEffects: 'Unknown', failurePolicy: 'Ignore' })])]);
     await assert.rejects(Promise.resolve(new ValidatingWebhookAdmission(resources).validate(attrsFor({ dryRun: true }), ctx)), (err: StatusError) => {

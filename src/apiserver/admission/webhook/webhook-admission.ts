@@ -25,6 +25,14 @@ import { postReview, resolveTarget, WebhookCallError } from './webhook-client.js
 
 const log = createLogger('admission-webhook');
 
+/** Audit annotation prefixes (k8s.io/apiserver/pkg/admission/plugin/webhook/{mutating,validating}). */
+const MUTATION_ANNOTATION = 'mutation.webhook.admission.k8s.io/';
+const PATCH_ANNOTATION = 'patch.webhook.admission.k8s.io/';
+const FAILED_OPEN_MUTATION = 'failed-open.mutation.webhook.admission.k8s.io/';
+const FAILED_OPEN_VALIDATING = 'failed-open.validating.webhook.admission.k8s.io/';
+/** A qualified name, optionally with a DNS-subdomain prefix: what upstream accepts as an annotation key. */
+const QUALIFIED_KEY = /^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
 const GROUP = 'admissionregistration.k8s.io';
 /** Never sent to webhooks (upstream's IsExemptAdmissionConfigurationResource). */
 const EXEMPT = new Set(['mutatingwebhookconfigurations', 'validatingwebhookconfigurations', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings', 'mutatingadmissionpolicies', 'mutatingadmissionpolicybindings']);
@@ -253,14 +261,26 @@ async function callWebhook(inv: Invocation, attrs: AdmissionAttributes, ctx: Adm
   const answer = await postReview(target, hook.clientConfig?.caBundle, body, timeout * 1000);
   const verified = verifyResponse(answer, uid, reviewVersion, mutating);
   for (const w of verified.warnings) attrs.warn(w);
+  // The webhook's auditAnnotations, keyed `<webhook name>/<key>` (whether it allowed the request or not).
+  if (attrs.annotate) {
+    for (const [k, v] of Object.entries(verified.auditAnnotations)) {
+      const key = `${name}/${k}`;
+      if (typeof v === 'string' && key.length <= 316 && QUALIFIED_KEY.test(key)) attrs.annotate(key, v);
+      else log.warn('webhook audit annotation not recorded (invalid key or value)', { webhook: name, key });
+    }
+  }
   return verified;
 }
 
-/** A call that failed: ignored under failurePolicy Ignore, else InternalError `failed calling webhook "x": …`. */
-function callFailure(hook: AnyWebhook, err: WebhookCallError): StatusError | undefined {
+/**
+ * A call that failed: ignored under failurePolicy Ignore (recorded in the audit event under `failedOpenKey`), else
+ * InternalError `failed calling webhook "x": …`.
+ */
+function callFailure(hook: AnyWebhook, err: WebhookCallError, attrs: AdmissionAttributes, failedOpenKey: string): StatusError | undefined {
   const name = hook.name ?? '';
   if (hook.failurePolicy === 'Ignore') {
     log.warn('failed calling webhook, failing open', { webhook: name, err: err.message });
+    attrs.annotate?.(failedOpenKey, name);
     return undefined;
   }
   log.warn('failed calling webhook, failing closed', { webhook: name, err: err.message });
@@ -281,9 +301,10 @@ export class MutatingWebhookAdmission implements MutatingAdmission {
   constructor(private readonly resources: readonly ResourceDefinition[]) {}
 
   admit(attrs: AdmissionAttributes, ctx: AdmissionContext): void | Promise<void> {
-    const candidates = relevantWebhooks(this.source.hooks(ctx), attrs, ctx, this.resources, true);
+    const hooks = this.source.hooks(ctx);
+    const candidates = relevantWebhooks(hooks, attrs, ctx, this.resources, true);
     if (candidates.length === 0) return undefined;
-    return this.run(candidates.map((c) => c.webhook), attrs, ctx);
+    return this.run(candidates.map((c) => c.webhook), hooks, attrs, ctx);
   }
 
   /**
@@ -291,13 +312,13 @@ export class MutatingWebhookAdmission implements MutatingAdmission {
    * left it (upstream decides per call). Reinvocation (IfNeeded): a webhook that already ran is called again, once, if
    * a webhook after it changed the object.
    */
-  private async run(candidates: CompiledWebhook[], attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> {
+  private async run(candidates: CompiledWebhook[], hooks: readonly CompiledWebhook[], attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> {
     const ranBeforeChange = new Set<CompiledWebhook>();
     let reinvoke = false;
     for (const w of candidates) {
       const [inv] = relevantWebhooks([w], attrs, ctx, this.resources);
       if (!inv) continue;
-      const changed = await this.callOne(inv, attrs, ctx);
+      const changed = await this.callOne(inv, attrs, ctx, `round_0_index_${hooks.indexOf(w)}`);
       if (changed && ranBeforeChange.size > 0) reinvoke = true;
       if (w.hook.reinvocationPolicy === 'IfNeeded') ranBeforeChange.add(w);
     }
@@ -305,19 +326,35 @@ export class MutatingWebhookAdmission implements MutatingAdmission {
     for (const w of candidates) {
       if (!ranBeforeChange.has(w)) continue;
       const [inv] = relevantWebhooks([w], attrs, ctx, this.resources);
-      if (inv) await this.callOne(inv, attrs, ctx);
+      if (inv) await this.callOne(inv, attrs, ctx, `round_1_index_${hooks.indexOf(w)}`);
     }
   }
 
-  /** One webhook; true when its patch changed the object. */
-  private async callOne(inv: Invocation, attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<boolean> {
+  /**
+   * One webhook; true when its patch changed the object. `at` (`round_R_index_I`: the pass, and the webhook's place
+   * among all mutating webhooks) names its audit annotations, as upstream's webhookAnnotator: whether it mutated the
+   * object (always, at Metadata), the patch it returned (at Request), a failure it was forgiven.
+   */
+  private async callOne(inv: Invocation, attrs: AdmissionAttributes, ctx: AdmissionContext, at: string): Promise<boolean> {
+    if (!attrs.annotate) return this.mutate(inv, attrs, ctx, at);
+    const hook = inv.webhook.hook;
+    let changed = false;
+    try {
+      changed = await this.mutate(inv, attrs, ctx, at);
+      return changed;
+    } finally {
+      attrs.annotate(`${MUTATION_ANNOTATION}${at}`, JSON.stringify({ configuration: inv.webhook.configuration, webhook: hook.name ?? '', mutated: changed }));
+    }
+  }
+
+  private async mutate(inv: Invocation, attrs: AdmissionAttributes, ctx: AdmissionContext, at: string): Promise<boolean> {
     const hook = inv.webhook.hook;
     let verified: VerifiedResponse;
     try {
       verified = await callWebhook(inv, attrs, ctx, true);
     } catch (err) {
       if (!isCallError(err)) throw err;
-      const refusal = callFailure(hook, err);
+      const refusal = callFailure(hook, err, attrs, `${FAILED_OPEN_MUTATION}${at}`);
       if (refusal) throw refusal;
       return false;
     }
@@ -329,6 +366,7 @@ export class MutatingWebhookAdmission implements MutatingAdmission {
     const before = JSON.stringify(attrs.object);
     let patched = applyPatchTo(attrs.object, inv, attrs, verified.patch);
     if (inv.view !== attrs.resource && inv.view.storedAs) patched = inv.view.storedAs.toStorage(patched);
+    attrs.annotate?.(`${PATCH_ANNOTATION}${at}`, JSON.stringify({ configuration: inv.webhook.configuration, webhook: hook.name ?? '', patch: verified.patch, patchType: 'JSONPatch' }), 'Request');
     if (JSON.stringify(patched) === before) return false;
     reprepare(patched, attrs);
     // Plugins change attrs.object in place: the caller holds that reference.
@@ -382,12 +420,13 @@ export class ValidatingWebhookAdmission implements ValidatingAdmission {
   constructor(private readonly resources: readonly ResourceDefinition[]) {}
 
   validate(attrs: AdmissionAttributes, ctx: AdmissionContext): void | Promise<void> {
-    const relevant = relevantWebhooks(this.source.hooks(ctx), attrs, ctx, this.resources);
+    const hooks = this.source.hooks(ctx);
+    const relevant = relevantWebhooks(hooks, attrs, ctx, this.resources);
     if (relevant.length === 0) return undefined;
-    return this.run(relevant, attrs, ctx);
+    return this.run(relevant, hooks, attrs, ctx);
   }
 
-  private async run(relevant: Invocation[], attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> {
+  private async run(relevant: Invocation[], hooks: readonly CompiledWebhook[], attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> {
     const outcomes = await Promise.all(
       relevant.map(async (inv): Promise<StatusError | undefined> => {
         const hook = inv.webhook.hook;
@@ -395,7 +434,7 @@ export class ValidatingWebhookAdmission implements ValidatingAdmission {
           const verified = await callWebhook(inv, attrs, ctx, false);
           return verified.allowed ? undefined : deniedError(hook.name ?? '', verified.status);
         } catch (err) {
-          if (isCallError(err)) return callFailure(hook, err);
+          if (isCallError(err)) return callFailure(hook, err, attrs, `${FAILED_OPEN_VALIDATING}round_0_index_${hooks.indexOf(inv.webhook)}`);
           if (err instanceof StatusError) return err;
           return internalError(err);
         }

@@ -77,6 +77,9 @@ export async function startTestWebhookServer(opts: { host?: string; ips?: string
         }
         case '/warn':
           return answer({ allowed: true, warnings: ['this webhook watches you'] });
+        case '/audit':
+          // auditAnnotations (an invalid key is dropped by the API server) and a warning, allowed.
+          return answer({ allowed: true, auditAnnotations: { 'reviewed-by': 'skiff-test', 'not a key!': 'x' }, warnings: ['audited by the test webhook'] });
         case '/slow':
           hanging.add(res);
           res.on('close', () => hanging.delete(res));
