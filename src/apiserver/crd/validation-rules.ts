@@ -21,7 +21,9 @@ export interface ValidationRules {
   /**
    * Compiles the rules of a version's whole openAPIV3Schema (called when a CRD is written and when it is served).
    * `path` is the schema's field path in the CRD (`spec.versions[0].schema.openAPIV3Schema`): rules that do not
-   * compile are reported as errors under it, and the CRD is refused with them. Undefined when the schema has no rules.
+   * compile, and rules whose estimated cost is over upstream's limits (per rule, per schema), are reported as errors
+   * under it, and the CRD is refused with them. `rules` is undefined when the schema has no rules (or they do not
+   * compile); rules over the cost limits are still served, so a CRD stored before the check keeps working.
    */
   compile(schema: JSONSchemaProps, path: string): { errors: FieldError[]; rules: CompiledValidationRules | undefined };
 }
