@@ -302,13 +302,13 @@ spec:
               type: object
               x-kubernetes-validations:
                 - rule: ${JSON.stringify(rule)}
-                  messageExpression: "'minReplicas ' + string(self.minReplicas) + ' exceeds maxReplicas ' + string(self.maxReplicas)"
+                  messageExpression: "'minReplicas exceeds maxReplicas in mode ' + self.mode"
                 - rule: self.mode == oldSelf.mode
                   message: mode is immutable
               properties:
                 minReplicas: { type: integer }
                 maxReplicas: { type: integer }
-                mode: { type: string }
+                mode: { type: string, maxLength: 16 }
                 ports:
                   type: array
                   items:
@@ -341,7 +341,7 @@ spec:
       [
         'The Widget "bad" is invalid: ',
         '* <nil>: Invalid value: "object": name must start with w-',
-        '* spec: Invalid value: "object": minReplicas 5 exceeds maxReplicas 3',
+        '* spec: Invalid value: "object": minReplicas exceeds maxReplicas in mode fast',
         '* spec.ports[0]: Invalid value: "object": ports must be unprivileged',
       ].join('\n'),
     );
