@@ -503,6 +503,38 @@ describe('Kubelet: termination messages, service links, DNS, ephemeral container
     assert.equal(cfg.state, 'running');
   });
 
+  it("a pod's RuntimeClass handler rides on RunPodSandbox; a missing class or a handler the runtime lacks is FailedCreatePodSandBox", async () => {
+    const RuntimeClasses = { group: 'node.k8s.io', version: 'v1', resource: 'runtimeclasses', kind: 'RuntimeClass', namespaced: false };
+    const h = await harness({
+      kubelet: { clusterDNS: ['10.43.0.10'] },
+      seed: (c) => c.seed(RuntimeClasses, { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'fast' }, handler: 'crun' } as KubeObject),
+    });
+    const withClass = (name: string, runtimeClassName: string): K8sPod => ({ ...pod(name), spec: { ...pod(name).spec!, runtimeClassName } });
+    const fast = await create(h, withClass('fast', 'fast'));
+    assert.equal([...h.runtime.sandboxes.values()].find((s) => s.config.metadata.uid === fast.metadata.uid)?.config.runtimeHandler, 'crun');
+    const plain = await create(h, pod('plain'));
+    assert.equal([...h.runtime.sandboxes.values()].find((s) => s.config.metadata.uid === plain.metadata.uid)?.config.runtimeHandler, undefined, 'no class: the default handler');
+
+    const missing = await create(h, withClass('missing', 'nope'));
+    assert.equal(h.runtime.sandboxesOf(missing.metadata.uid!).length, 0);
+    assert.ok(h.recorder.lines().includes('Warning FailedCreatePodSandBox Failed to create pod sandbox: runtimeclass.node.k8s.io "nope" not found'), h.recorder.lines().join('\n'));
+    const status = get(h, 'missing').status!;
+    assert.equal(status.phase, 'Pending');
+    assert.equal(status.conditions?.find((c) => c.type === 'PodReadyToStartContainers')?.status, 'False');
+    assert.equal(appStatus(get(h, 'missing')).state?.waiting?.reason, 'ContainerCreating');
+
+    const words = 'rpc error: code = Unknown desc = failed to get sandbox runtime: no runtime for "crun" is configured';
+    h.runtime.failNext('runPodSandbox', new RuntimeError('Network', words));
+    const refused = await create(h, withClass('refused', 'fast'));
+    assert.equal(h.runtime.sandboxesOf(refused.metadata.uid!).length, 0);
+    assert.ok(h.recorder.lines().includes(`Warning FailedCreatePodSandBox Failed to create pod sandbox: ${words}`), h.recorder.lines().join('\n'));
+    // The sync is retried (1 s back-off) and succeeds once the runtime has the handler.
+    h.clock.advance(1500);
+    await h.settle();
+    assert.equal(h.runtime.sandboxesOf(refused.metadata.uid!).length, 1);
+    assert.equal(get(h, 'refused').status?.phase, 'Running');
+  });
+
   it('an ephemeral container whose target does not run waits with CreateContainerConfigError, as kubelet', async () => {
     const h = await harness();
     await create(h, pod('notarget', { restartPolicy: 'Never', containers: [{ name: 'app', image: 'busybox', command: ['true'] }, { name: 'side', image: 'busybox', command: ['sleep', '1'] }] }));

@@ -15,12 +15,14 @@ import type { ConfigMap, Secret, Service } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../../api/object.js';
 import { isNotFound } from '../../api/status.js';
 import { ConfigMaps, Pods, Secrets, Services } from '../../client/resources.js';
-import { realClock, type Client, type Clock, type EventRecorder, type Informer, type InformerFactory } from '../../client/types.js';
+import { realClock, type Client, type Clock, type EventRecorder, type Informer, type InformerFactory, type ResourceType } from '../../client/types.js';
 import { createLogger } from '../../log/logger.js';
 import type { ProbeManager, ProbeManagerEvents } from '../probes/types.js';
 import { POD_UID_LABEL, type ContainerRuntime } from '../runtime/types.js';
 import type { VolumeManager } from '../volumes/types.js';
+import { DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE_BYTES } from '../logs/container-log-writer.js';
 import { Backoff } from './backoff.js';
+import { ContainerLogManager, validateContainerLogPolicy } from './container-log-manager.js';
 import { parseResolvConf, type ObjectSource } from './container-config.js';
 import { ImagePuller } from './image-puller.js';
 import type { Pod } from './objects.js';
@@ -67,6 +69,14 @@ export interface KubeletOptions {
   relistIntervalMs?: number;
   /** kubelet_pod_start_duration_seconds and kubelet_running_pods go here (the agent's /metrics). */
   metrics?: KubeletMetrics;
+  /**
+   * Container log rotation (--container-log-max-size, default 10 MiB; --container-log-max-files, default 5), done by
+   * the ContainerLogManager for runtimes with reopenContainerLog (cri); the process runtime rotates as it writes.
+   */
+  containerLogMaxSizeBytes?: number;
+  containerLogMaxFiles?: number;
+  /** How often the log manager looks at the running containers' logs (default 10 000 ms). */
+  containerLogMonitorIntervalMs?: number;
 }
 
 export class Kubelet {
@@ -88,6 +98,7 @@ export class Kubelet {
   /** When each pod not yet Running was first seen (performance.now()), for kubelet_pod_start_duration_seconds. */
   private readonly firstSeen = new Map<string, number>();
   private recovered = false;
+  private logManager?: ContainerLogManager;
   private started = false;
   private stopped = false;
 
@@ -100,6 +111,8 @@ export class Kubelet {
       const v = options[k];
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) problems.push(`${k}: Invalid value: ${v}: must be a positive number`);
     }
+    const logPolicy = validateContainerLogPolicy(options.containerLogMaxSizeBytes ?? DEFAULT_MAX_SIZE_BYTES, options.containerLogMaxFiles ?? DEFAULT_MAX_FILES);
+    if (logPolicy) problems.push(`container log policy: ${logPolicy}`);
     if (problems.length) throw new Error(`kubelet: ${problems.join('; ')}`);
     this.o = { resyncIntervalMs: 10_000, relistIntervalMs: 1_000, ...options };
     // kubelet_running_pods: pods with a ready sandbox, as the runtime says at scrape time.
@@ -151,6 +164,7 @@ export class Kubelet {
       ...(options.nodeMemoryBytes ? { nodeMemoryBytes: options.nodeMemoryBytes } : {}),
       crashBackoff,
       images: new ImagePuller(options.runtime, options.recorder, new Backoff(this.clock), now),
+      runtimeHandler: (name) => lookupRuntimeHandler(options.client, name),
       forget: (uid) => {
         this.workers.delete(uid);
         this.firstSeen.delete(uid);
@@ -178,6 +192,17 @@ export class Kubelet {
     });
     this.scheduleResync();
     this.scheduleRelist();
+    const runtime = this.o.runtime;
+    if (runtime.reopenContainerLog) {
+      this.logManager = new ContainerLogManager({
+        runtime: { listContainers: (f) => runtime.listContainers(f), reopenContainerLog: (id) => runtime.reopenContainerLog!(id) },
+        ...(this.o.containerLogMaxSizeBytes !== undefined ? { maxSizeBytes: this.o.containerLogMaxSizeBytes } : {}),
+        ...(this.o.containerLogMaxFiles !== undefined ? { maxFiles: this.o.containerLogMaxFiles } : {}),
+        ...(this.o.containerLogMonitorIntervalMs !== undefined ? { monitorIntervalMs: this.o.containerLogMonitorIntervalMs } : {}),
+        clock: this.clock,
+      });
+      this.logManager.start();
+    }
     log.info(`kubelet started on node ${this.o.nodeName} with the ${this.o.runtime.name} runtime`);
   }
 
@@ -186,6 +211,7 @@ export class Kubelet {
     this.stopped = true;
     this.resyncTimer?.cancel();
     this.relistTimer?.cancel();
+    await this.logManager?.stop();
     const busy = [...this.workers.values()];
     for (const w of busy) w.stop();
     await Promise.all(busy.map((w) => w.idle()));
@@ -381,4 +407,22 @@ function defaultNodeIPs(): () => string[] {
   }
   const chosen = ips.length ? [ips[0]!] : ['127.0.0.1'];
   return () => chosen;
+}
+
+const RuntimeClasses: ResourceType = { group: 'node.k8s.io', version: 'v1', resource: 'runtimeclasses', kind: 'RuntimeClass', namespaced: false };
+
+/**
+ * kubelet's runtimeclass Manager.LookupRuntimeHandler: no class is the runtime's default handler (''); a class's
+ * `handler` otherwise. Read when a sandbox is made (a GET; the Node authorizer lets nodes read RuntimeClasses) instead
+ * of kubelet's informer: few pods name a class, and a node need not hold every class in memory for them.
+ */
+export async function lookupRuntimeHandler(client: Client, name: string | undefined): Promise<string> {
+  if (!name) return '';
+  try {
+    const rc = await client.get<KubeObject & { handler?: string }>(RuntimeClasses, '', name);
+    return rc.handler ?? '';
+  } catch (err) {
+    if (isNotFound(err)) throw new Error(`runtimeclass.node.k8s.io ${JSON.stringify(name)} not found`);
+    throw new Error(`failed to lookup RuntimeClass ${name}: ${(err as Error).message}`);
+  }
 }

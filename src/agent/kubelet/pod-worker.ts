@@ -69,6 +69,11 @@ export interface WorkerContext {
   images: ImagePuller;
   /** The worker is done with a pod that is gone (removed from the API, or deleted by us): forget it. */
   forget(uid: string): void;
+  /**
+   * The CRI handler of a RuntimeClass ('' for none: the runtime's default), kubelet's LookupRuntimeHandler; rejects with
+   * `runtimeclass.node.k8s.io "x" not found` for a class that does not exist.
+   */
+  runtimeHandler(runtimeClassName: string | undefined): Promise<string>;
 }
 
 const RETRY_MIN_MS = 1000;
@@ -344,9 +349,15 @@ export class PodWorker {
         this.ctx.recorder.event(pod, 'Warning', 'MissingClusterDNS', `pod: "${formatPod(pod)}". ${MISSING_CLUSTER_DNS_MESSAGE}`);
       }
       try {
+        // kubelet's createPodSandbox: the RuntimeClass's handler (runtimeclass manager) rides on RunPodSandbox.
+        const runtimeHandler = await this.ctx.runtimeHandler(pod.spec?.runtimeClassName);
+        if (runtimeHandler) sandboxConfig = { ...sandboxConfig, runtimeHandler };
         sandboxId = await this.ctx.runtime.runPodSandbox(sandboxConfig);
       } catch (err) {
         this.ctx.recorder.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
+        // The pod still reports: containers ContainerCreating, PodReadyToStartContainers False (kubelet's status
+        // manager writes it whatever SyncPod returned).
+        await this.writeStatus(pod, runtime).catch((e: unknown) => this.ctx.log.warn('writing the status after a failed sandbox creation', { key: this.key, err: e }));
         throw err;
       }
     } else {

@@ -15,8 +15,9 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { formatRfc3339NanoFixed, parseCriRecord, type CriLogRecord, type LogStream } from './cri-log-format.js';
-import { rotatedFiles } from './container-log-writer.js';
+import { COMPRESSED_SUFFIX, rotatedFiles } from './container-log-writer.js';
 
 export interface ReadContainerLogsOptions {
   /** Lines from the end; undefined or negative = all (kubectl's --tail=-1). */
@@ -101,7 +102,7 @@ async function* generateLogs(path: string, options: ReadContainerLogsOptions, si
   };
   try {
     for (const file of startFiles(files, tail, wanted)) {
-      for (const record of parseRecords(readFileSync(file)).records) feed(state, record, wanted, collect);
+      for (const record of parseRecords(readRotated(file)).records) feed(state, record, wanted, collect);
     }
     if (current !== undefined) {
       const chunk = readAvailable(current.fd, 0);
@@ -138,6 +139,8 @@ async function* generateLogs(path: string, options: ReadContainerLogsOptions, si
     watchCurrent();
     try {
       let exited = false;
+      /** When the current file was seen renamed away and drained: the time to move on to the new one. */
+      let switchAt: number | undefined;
       for (;;) {
         if (current === undefined) {
           current = openIfExists(path);
@@ -149,16 +152,24 @@ async function* generateLogs(path: string, options: ReadContainerLogsOptions, si
           const chunk = readAvailable(current.fd, offset);
           if (chunk.length > 0) {
             progressed = true;
+            switchAt = undefined;
             offset += chunk.length;
             const parsed = parseRecords(carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk);
             carry = parsed.rest;
             for (const record of parsed.records) feed(state, record, wanted, push);
           } else {
             const rotatedIno = rotatedAway(path, current.ino);
-            if (rotatedIno !== false) {
+            // Under the cri runtime the file is renamed first and containerd opens the new one when asked
+            // (ReopenContainerLog), writing to the renamed one until it swaps: switch once the new file exists and the
+            // old one stayed quiet for SWITCH_GRACE_MS after that.
+            // A container that exited writes nothing more anywhere: no need to wait then.
+            if (rotatedIno === false || rotatedIno === -1) {
+              switchAt = undefined;
+            } else if (exited || Date.now() >= (switchAt ??= Date.now() + SWITCH_GRACE_MS)) {
+              switchAt = undefined;
               // Drained the renamed file: read rotated files written after it, then the new current file.
               for (const file of filesAfter(path, current.ino)) {
-                for (const record of parseRecords(readFileSync(file)).records) feed(state, record, wanted, push);
+                for (const record of parseRecords(readRotated(file)).records) feed(state, record, wanted, push);
               }
               closeSync(current.fd);
               current = undefined;
@@ -207,6 +218,8 @@ async function* generateLogs(path: string, options: ReadContainerLogsOptions, si
 }
 
 const NEWLINE = Buffer.from('\n');
+/** How long a renamed log must stay quiet, once its successor exists, before a follower leaves it. */
+const SWITCH_GRACE_MS = 100;
 
 function sinceNanos(options: ReadContainerLogsOptions): bigint | undefined {
   let since: bigint | undefined;
@@ -267,10 +280,24 @@ function startFiles(rotated: string[], tail: number | undefined, wanted: LogStre
   let lines = 0;
   for (let i = rotated.length - 1; i >= 0; i--) {
     if (lines >= tail) return rotated.slice(i + 1);
-    const text = readFileSync(rotated[i]!, 'latin1');
+    const text = readRotated(rotated[i]!).toString('latin1');
     for (const m of text.matchAll(/^\S+ (stdout|stderr) F/gm)) if (wanted === 'all' || m[1] === wanted) lines++;
   }
   return rotated;
+}
+
+/**
+ * A rotated file's records: compressed ones (kubelet's container log manager gzips all but the newest rotated file) are
+ * inflated whole; at most containerLogMaxSize each. A file removed meanwhile (retention) reads as empty.
+ */
+function readRotated(file: string): Buffer {
+  try {
+    const bytes = readFileSync(file);
+    return file.endsWith(COMPRESSED_SUFFIX) ? gunzipSync(bytes) : bytes;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+    throw err;
+  }
 }
 
 function openIfExists(path: string): { fd: number; ino: number } | undefined {

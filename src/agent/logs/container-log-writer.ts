@@ -118,20 +118,26 @@ export class ContainerLogWriter {
   private rotate(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
-    const stamp = rotationStamp(this.clock());
-    // A second rotation within one second gets the next suffix after every existing one of that second (not the first
-    // free one: the oldest may have been deleted, and its name must not come back as the newest).
-    let last = -1;
-    for (const f of rotatedFiles(this.path)) {
-      const m = ROTATED_SUFFIX.exec(f)!;
-      if (m[1] === stamp) last = Math.max(last, Number(m[2] ?? 0));
-    }
-    const target = last < 0 ? `${this.path}.${stamp}` : `${this.path}.${stamp}-${last + 1}`;
-    renameSync(this.path, target);
+    renameSync(this.path, rotatedName(this.path, this.clock()));
     const rotated = rotatedFiles(this.path);
     for (const old of rotated.slice(0, Math.max(0, rotated.length - (this.maxFiles - 1)))) rmSync(old, { force: true });
     this.open();
   }
+}
+
+/**
+ * The name a log rotated at timeNs gets: `<path>.<YYYYMMDD-hhmmss>`. A second rotation within one second gets the next
+ * suffix after every existing one of that second (`-1`, `-2`; not the first free one: the oldest may have been deleted,
+ * and its name must not come back as the newest), counting compressed ones too.
+ */
+export function rotatedName(path: string, timeNs: bigint): string {
+  const stamp = rotationStamp(timeNs);
+  let last = -1;
+  for (const f of rotatedFiles(path)) {
+    const m = ROTATED_SUFFIX.exec(f)!;
+    if (m[1] === stamp) last = Math.max(last, Number(m[2] ?? 0));
+  }
+  return last < 0 ? `${path}.${stamp}` : `${path}.${stamp}-${last + 1}`;
 }
 
 /** kubelet's rotation timestamp format "20060102-150405", in UTC. */
@@ -140,7 +146,10 @@ function rotationStamp(timeNs: bigint): string {
   return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
 }
 
-/** Rotated files of a log path, oldest first (their names sort by time). */
+/**
+ * Rotated files of a log path, oldest first (their names sort by time): `<path>.<stamp>[-n]`, and the same with `.gz`
+ * once kubelet's container log manager compressed them (the cri runtime's logs; see kubelet/container-log-manager.ts).
+ */
 export function rotatedFiles(path: string): string[] {
   const dir = dirname(path);
   const prefix = `${basename(path)}.`;
@@ -151,7 +160,7 @@ export function rotatedFiles(path: string): string[] {
     return [];
   }
   return names
-    .filter((n) => n.startsWith(prefix) && /^\d{8}-\d{6}(-\d+)?$/.test(n.slice(prefix.length)))
+    .filter((n) => n.startsWith(prefix) && /^\d{8}-\d{6}(-\d+)?(\.gz)?$/.test(n.slice(prefix.length)))
     .sort(compareRotated)
     .map((n) => join(dir, n));
 }
@@ -164,4 +173,7 @@ function compareRotated(a: string, b: string): number {
   return Number(ka[2] ?? 0) - Number(kb[2] ?? 0);
 }
 
-const ROTATED_SUFFIX = /\.(\d{8}-\d{6})(?:-(\d+))?$/;
+const ROTATED_SUFFIX = /\.(\d{8}-\d{6})(?:-(\d+))?(?:\.gz)?$/;
+
+/** Suffix of a rotated log kubelet's container log manager compressed. */
+export const COMPRESSED_SUFFIX = '.gz';

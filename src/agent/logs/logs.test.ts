@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -208,4 +209,52 @@ test('readContainerLogs follow stops when the reader is destroyed', async (t) =>
   const closed = new Promise((resolve) => stream.once('close', resolve));
   stream.destroy();
   await closed;
+});
+
+test('readContainerLogs reads gzip-compressed rotated files (the cri runtime, kubelet-rotated) in order, with tail', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, '0.log');
+  writeLog(`${path}.20231114-221320`, [[0, 'stdout', 'F', 'a'], [1, 'stdout', 'F', 'b']]);
+  writeFileSync(`${path}.20231114-221320.gz`, gzipSync(readFileSync(`${path}.20231114-221320`)));
+  rmSync(`${path}.20231114-221320`);
+  writeLog(`${path}.20231114-221330`, [[2, 'stderr', 'F', 'c']]);
+  writeLog(path, [[3, 'stdout', 'F', 'd']]);
+  assert.deepEqual(rotatedFiles(path).map((f) => f.slice(path.length)), ['.20231114-221320.gz', '.20231114-221330']);
+  assert.equal(await readAll(path), 'a\nb\nc\nd\n');
+  assert.equal(await readAll(path, { tailLines: 3 }), 'b\nc\nd\n');
+  assert.equal(await readAll(path, { stream: 'stdout' }), 'a\nb\nd\n');
+});
+
+test('readContainerLogs follow across a containerd-style rotation: rename, late writes to the renamed file, then the new file', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, '0.log');
+  const clock = stepClock();
+  const record = (text: string) => formatCriRecord({ timeNs: clock(), stream: 'stdout', partial: false, content: Buffer.from(text) });
+  // containerd keeps its file open; the kubelet renames it, and until ReopenContainerLog swaps files it writes on.
+  const old = openSync(path, 'a');
+  writeSync(old, record('one'));
+  let running = true;
+  const got: string[] = [];
+  const done = (async () => {
+    for await (const chunk of readContainerLogs(path, { follow: true, pollIntervalMs: 10, isRunning: () => running })) got.push(String(chunk));
+  })();
+  const waitFor = async (text: string) => {
+    for (let i = 0; i < 300 && !got.join('').includes(text); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(got.join('').includes(text), `waited for ${JSON.stringify(text)}, got ${JSON.stringify(got.join(''))}`);
+  };
+  await waitFor('one\n');
+  renameSync(path, `${path}.20231114-221320`);
+  writeSync(old, record('two'));
+  await new Promise((r) => setTimeout(r, 40));
+  // The new file appears (containerd opened it) a moment before the old one gets its last write.
+  const fresh = openSync(path, 'a');
+  writeSync(old, record('three'));
+  closeSync(old);
+  writeSync(fresh, record('four'));
+  await waitFor('four\n');
+  writeSync(fresh, record('five'));
+  closeSync(fresh);
+  running = false;
+  await done;
+  assert.equal(got.join(''), 'one\ntwo\nthree\nfour\nfive\n');
 });

@@ -75,6 +75,11 @@ export interface PodSandboxConfig {
   /** Pod-level limits (the sum of the containers' limits when every container has one). */
   resources?: LinuxResources;
   sysctls?: Record<string, string>;
+  /**
+   * The pod's RuntimeClass handler (CRI RunPodSandboxRequest.runtime_handler); absent or '' = the runtime's default.
+   * A runtime refuses a handler it does not have, in containerd's words: `no runtime for "x" is configured`.
+   */
+  runtimeHandler?: string;
 }
 
 export type SandboxState = 'ready' | 'notready';
@@ -350,6 +355,12 @@ export interface ContainerRuntime {
    */
   listStates?(): Promise<RuntimeObjectState[]>;
   containerStatus(id: string): Promise<ContainerStatus | undefined>;
+  /**
+   * Optional (CRI ReopenContainerLog): the runtime closes the running container's log file and opens a new one at its
+   * log path, after the kubelet renamed the old one (kubelet/container-log-manager.ts). Runtimes that rotate their logs
+   * themselves (`process`) leave it out.
+   */
+  reopenContainerLog?(id: string): Promise<void>;
 
   /** Runs cmd in the container and collects its output; timeoutMs 0 = no timeout (as CRI's ExecSync; postStart hooks pass 0). */
   execSync(id: string, cmd: string[], timeoutMs: number): Promise<ExecSyncResult>;

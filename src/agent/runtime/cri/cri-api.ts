@@ -245,6 +245,8 @@ export const RPCS = {
   Attach: ['RuntimeService', 'AttachRequest', 'UrlResponse'],
   PortForward: ['RuntimeService', 'PortForwardRequest', 'UrlResponse'],
   ContainerStats: ['RuntimeService', 'ContainerIdRequest', 'ContainerStatsResponse'],
+  // ReopenContainerLogRequest is { container_id = 1 }, the shape of ContainerIdRequest; its response is empty.
+  ReopenContainerLog: ['RuntimeService', 'ContainerIdRequest', 'Empty'],
   PodSandboxStats: ['RuntimeService', 'PodSandboxIdRequest', 'PodSandboxStatsResponse'],
   ListImages: ['ImageService', 'ListImagesRequest', 'ListImagesResponse'],
   ImageStatus: ['ImageService', 'ImageStatusRequest', 'ImageStatusResponse'],

@@ -4,7 +4,7 @@
  * OOMKilled. Prints the timings the issue asks for (containerd ready, RunPodSandbox, Create+Start, RSS).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRuntimeError, type ContainerConfig, type PodSandboxConfig } from '../types.js';
+import { CriClient } from './cri-client.js';
 import { CriRuntime } from './cri-runtime.js';
 import { skipUnlessContainerd, startCriTestEnv, TEST_BUSYBOX_IMAGE, type CriTestEnv } from './cri-test-env.js';
 
@@ -65,7 +66,7 @@ describe('CriRuntime on a real containerd', skip, () => {
   const timings: Record<string, number> = {};
 
   before(async () => {
-    env = await startCriTestEnv({ portmap: true });
+    env = await startCriTestEnv({ portmap: true, extraRuntimes: { 'skiff-test': 'runc' } });
     timings.containerdReadyMs = Math.round(env.readyMs);
     sandbox = env.sandboxConfig('lifecycle');
     const started = performance.now();
@@ -431,6 +432,48 @@ describe('CriRuntime on a real containerd', skip, () => {
     assert.equal(status?.reason, 'StartError');
     assert.match(status?.message ?? '', /no such file or directory/);
     assert.equal(status?.exitCode, 128);
+  });
+
+  test("RuntimeClass handlers: a configured one runs the sandbox with it; an unknown one is refused in containerd's words", async () => {
+    const config = env.sandboxConfig('handler', { runtimeHandler: 'skiff-test' });
+    const id = await env.runtime.runPodSandbox(config);
+    const cri = new CriClient(env.containerd.endpoint, { timeoutMs: 10_000 });
+    try {
+      const res = await cri.call<{ status: { runtimeHandler: string; state: number } }>('PodSandboxStatus', { podSandboxId: id });
+      assert.equal(res.status.runtimeHandler, 'skiff-test');
+    } finally {
+      cri.close();
+    }
+    assert.equal((await env.runtime.podSandboxStatus(id))?.state, 'ready');
+    await env.runtime.stopPodSandbox(id);
+    await env.runtime.removePodSandbox(id);
+    await assert.rejects(
+      env.runtime.runPodSandbox(env.sandboxConfig('nohandler', { runtimeHandler: 'ghost' })),
+      (err) => isRuntimeError(err, 'Network') && /^rpc error: code = Unknown desc = .*no runtime for "ghost" is configured/.test(err.message),
+    );
+  });
+
+  test('ReopenContainerLog: the log renamed away, containerd goes on in a new file at the log path, nothing lost', async () => {
+    const config = env.sandboxConfig('reopen');
+    const id = await env.runtime.runPodSandbox(config);
+    const c = await env.runtime.createContainer(id, containerConfig('talker', ['/bin/sh', '-c', 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.05; done']), config);
+    await env.runtime.startContainer(c);
+    const logPath = (await env.runtime.containerStatus(c))!.logPath;
+    const ticks = (text: string) => [...text.matchAll(/ stdout F tick (\d+)$/gm)].map((m) => Number(m[1]));
+    await eventually('a few ticks', async () => ticks(await readFile(logPath, 'utf8').catch(() => '')).length >= 3);
+    const rotated = `${logPath}.20260101-000000`;
+    renameSync(logPath, rotated);
+    await env.runtime.reopenContainerLog(c);
+    const fresh = await eventually('ticks in the new file', async () => {
+      const t = ticks(await readFile(logPath, 'utf8').catch(() => ''));
+      return t.length >= 3 && t;
+    });
+    const old = ticks(readFileSync(rotated, 'utf8'));
+    assert.equal(fresh[0], old.at(-1)! + 1, `the new file goes on where the renamed one stopped (old ends ${old.at(-1)}, new starts ${fresh[0]})`);
+    await env.runtime.stopContainer(c, 0);
+    await assert.rejects(env.runtime.reopenContainerLog(c), 'an exited container has no log to reopen');
+    await env.runtime.stopPodSandbox(id);
+    await env.runtime.removePodSandbox(id);
   });
 
   test('errors: an unknown image at create, unknown ids', async () => {

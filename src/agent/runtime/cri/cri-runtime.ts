@@ -292,6 +292,16 @@ function fromContainerStats(s: CriContainerStats): ContainerStats {
   };
 }
 
+/** grpc-go's name of a status code, as its error strings print it (`Unknown`, `InvalidArgument`, ...). */
+function grpcCodeName(code: grpc.status): string {
+  const name = grpc.status[code] ?? String(code);
+  return name
+    .toLowerCase()
+    .split('_')
+    .map((w) => (w === 'ok' ? 'OK' : w.charAt(0).toUpperCase() + w.slice(1)))
+    .join('');
+}
+
 /* ---------- the runtime ---------- */
 
 export class CriRuntime implements ContainerRuntime {
@@ -350,13 +360,21 @@ export class CriRuntime implements ContainerRuntime {
   }
 
   async runPodSandbox(config: PodSandboxConfig): Promise<string> {
-    const res = await this.#call<{ podSandboxId: string }>(
-      'RunPodSandbox',
-      { config: toCriSandboxConfig(config), runtimeHandler: this.#options.runtimeHandler ?? '' },
-      // Failures here are mostly the network's (CNI) or the sandbox image's; the agent shows them as events.
-      'Network',
-    );
-    return res.podSandboxId;
+    try {
+      const res = await this.#client.call<{ podSandboxId: string }>('RunPodSandbox', {
+        config: toCriSandboxConfig(config),
+        runtimeHandler: config.runtimeHandler || this.#options.runtimeHandler || '',
+      });
+      return res.podSandboxId;
+    } catch (err) {
+      // Failures here are mostly the network's (CNI), the sandbox image's or an unknown RuntimeClass handler's
+      // ("failed to get sandbox runtime: no runtime for "x" is configured"); the agent shows them as events, in the words
+      // kubelet's FailedCreatePodSandBox event quotes (gRPC's error string).
+      if (err instanceof CriCallError && err.code !== grpc.status.UNAVAILABLE) {
+        throw new RuntimeError('Network', `rpc error: code = ${grpcCodeName(err.code)} desc = ${err.details}`);
+      }
+      throw this.#fail(err);
+    }
   }
 
   async stopPodSandbox(id: string): Promise<void> {
@@ -470,6 +488,11 @@ export class CriRuntime implements ContainerRuntime {
       ...sandboxes.items.map((s) => ({ id: s.id, state: s.state === PodSandboxState.READY ? ('ready' as const) : ('notready' as const), labels: s.labels ?? {} })),
       ...containers.containers.map((c) => ({ id: c.id, state: CONTAINER_STATES[c.state] ?? ('unknown' as const), labels: c.labels ?? {} })),
     ];
+  }
+
+  /** ReopenContainerLog: containerd opens a new file at the container's log path (the old one was renamed). */
+  async reopenContainerLog(id: string): Promise<void> {
+    await this.#call('ReopenContainerLog', { containerId: id });
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {

@@ -65,6 +65,8 @@ export interface CriTestEnvOptions {
   pause?: boolean;
   /** Add CNI's portmap plugin to the test network, for hostPort (its per-pod iptables chains go with each pod). */
   portmap?: boolean;
+  /** More RuntimeClass handlers in containerd's config (handler -> runc-compatible binary), e.g. { 'skiff-test': 'runc' }. */
+  extraRuntimes?: Record<string, string>;
 }
 
 function mountsUnder(dir: string): string[] {
@@ -156,6 +158,7 @@ export async function startCriTestEnv(options: CriTestEnvOptions = {}): Promise<
     sandboxImage: TEST_PAUSE_IMAGE,
     cniConfDir,
     registries: options.registries,
+    ...(options.extraRuntimes ? { extraRuntimes: options.extraRuntimes } : {}),
     restartBackoff: { initialMs: 100, maxMs: 1000, resetAfterMs: 10_000 },
   });
   let runtime: CriRuntime | undefined;

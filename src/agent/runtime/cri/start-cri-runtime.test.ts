@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { buildBusyboxImage } from '../../images/busybox-rootfs.js';
 import { airGapImageDir } from '../../images/image-import.js';
 import { skipUnlessContainerd } from './cri-test-env.js';
-import { importImageCommand, startCriRuntime } from './start-cri-runtime.js';
+import { hostRuntimeHandlers, importImageCommand, startCriRuntime } from './start-cri-runtime.js';
 
 test('startCriRuntime on a fresh data dir, then skiff images import', skipUnlessContainerd(), async () => {
   const dataDir = await mkdtemp('/tmp/skcri-start-');
@@ -41,4 +41,9 @@ test('startCriRuntime on a fresh data dir, then skiff images import', skipUnless
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
+});
+
+test('hostRuntimeHandlers: runc-compatible runtimes found on the host become RuntimeClass handlers, as k3s registers them', () => {
+  assert.deepEqual(hostRuntimeHandlers(() => undefined), {});
+  assert.deepEqual(hostRuntimeHandlers((name) => (name === 'crun' ? '/usr/bin/crun' : undefined)), { crun: '/usr/bin/crun' });
 });

@@ -48,6 +48,19 @@ export function managedContainerdMissing(): string | undefined {
   return undefined;
 }
 
+/**
+ * RuntimeClass handlers skiff's containerd gets besides `runc`, as k3s finds alternative runtimes on the host
+ * (pkg/agent/containerd/runtimes.go): runc-compatible binaries on PATH, registered under their own names.
+ */
+export function hostRuntimeHandlers(find: (name: string) => string | undefined = findBinary): Record<string, string> {
+  const handlers: Record<string, string> = {};
+  for (const name of ['crun']) {
+    const binary = find(name);
+    if (binary) handlers[name] = binary;
+  }
+  return handlers;
+}
+
 export function cniConfDirOf(dataDir: string): string {
   return join(dataDir, 'agent', 'etc', 'cni', 'net.d');
 }
@@ -64,6 +77,7 @@ export async function startCriRuntime(options: StartCriRuntimeOptions): Promise<
       cniConfDir: options.cniConfDir ?? cniConfDirOf(options.dataDir),
       cniBinDir: options.cniBinDir,
       registries,
+      extraRuntimes: hostRuntimeHandlers(),
     });
     await containerd.start();
     endpoint = containerd.endpoint;

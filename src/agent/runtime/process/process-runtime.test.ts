@@ -97,6 +97,19 @@ test('process runtime: images are not pulled; a container without command names 
   assert.equal(status.reason, 'ContainerCannotRun');
 });
 
+test('process runtime: a RuntimeClass handler other than its own ("process") is refused at RunPodSandbox, its own is run', { skip }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  await assert.rejects(h.runtime.runPodSandbox({ ...sandboxConfig(h, join(h.stateDir, 'logs')), runtimeHandler: 'runc' }), (err: unknown) => {
+    assert.ok(isRuntimeError(err, 'Unsupported'), String(err));
+    assert.match(err.message, /^no runtime for "runc" is configured: the process runtime runs pods with its own handler "process" only/);
+    return true;
+  });
+  assert.deepEqual(await h.runtime.listPodSandboxes(), [], 'nothing was made');
+  const id = await h.runtime.runPodSandbox({ ...sandboxConfig(h, join(h.stateDir, 'logs')), runtimeHandler: 'process' });
+  assert.equal((await h.runtime.podSandboxStatus(id))?.state, 'ready');
+});
+
 test('process runtime: exec and exec probes run as the container user (runAsUser/runAsGroup), not as root', { skip: skip ?? (root ? undefined : 'needs root to change users') }, async (t) => {
   const h = harness();
   t.after(() => h.cleanup());

@@ -48,6 +48,9 @@ import { ShimClient } from './shim-client.js';
 import { encodeFrame, FrameDecoder, FrameKind, type ContainerRecord, type ExecContext, type RecordFilter, type SandboxRecord, type ShimStats } from './shim-protocol.js';
 import { portForwardPlan, SCRIPT, workloadPlan } from './spawn-plan.js';
 
+/** The RuntimeClass handler this runtime answers to (a RuntimeClass with `handler: process`); '' is the same. */
+export const PROCESS_RUNTIME_HANDLER = 'process';
+
 const log = createLogger('process-runtime');
 
 export const PROCESS_RUNTIME_VERSION = '0.1.0';
@@ -112,6 +115,13 @@ export class ProcessRuntime implements ContainerRuntime {
   // ---- sandboxes ----
 
   async runPodSandbox(config: PodSandboxConfig): Promise<string> {
+    // One handler only: a RuntimeClass naming another (runc, crun, kata, ...) needs a CRI runtime that has it.
+    if (config.runtimeHandler && config.runtimeHandler !== PROCESS_RUNTIME_HANDLER) {
+      throw new RuntimeError(
+        'Unsupported',
+        `no runtime for ${JSON.stringify(config.runtimeHandler)} is configured: the process runtime runs pods with its own handler "${PROCESS_RUNTIME_HANDLER}" only (start the node with --runtime cri for other RuntimeClass handlers)`,
+      );
+    }
     const id = randomBytes(16).toString('hex');
     const net = config.hostNetwork ? { ready: false } : await this.networkStatus();
     const rec = await this.shim.request('runSandbox', { id, config, podNetwork: net.ready, networkMessage: net.message });
