@@ -30,7 +30,7 @@ import { parseRequestInfo, type RequestInfo, type ResourceRequestInfo } from './
 import type { ResourceOps } from './resource-ops.js';
 import { isClientDisconnect } from '../log/client-disconnect.js';
 import { createLogger } from '../log/logger.js';
-import { requestCell, type RequestCell } from '../observability/apiserver-metrics.js';
+import { dryRunValues, requestCell, type RequestCell, type RequestLabelInput } from '../observability/apiserver-metrics.js';
 import { controlPlaneRegistry, instrumentationEnabled, serveMetrics } from '../observability/registries.js';
 
 const log = createLogger('apiserver');
@@ -282,7 +282,11 @@ export class ApiHandler {
     } else if (info.name && !info.namespace) {
       throw pathNotFound();
     }
-    if (metrics && servesSubresource(def, info.subresource)) metrics.cell = requestCell({ ...info, method: req.method ?? 'GET', contentType: req.headers['content-type'], dryRun: query.getAll('dryRun') });
+    if (metrics && servesSubresource(def, info.subresource)) {
+      const { verb, apiGroup, apiVersion, resource, subresource, namespace, name } = info;
+      const labels: RequestLabelInput = { method: req.method ?? 'GET', verb, apiGroup, apiVersion, resource, subresource, namespace, name, contentType: req.headers['content-type'], dryRun: dryRunValues(query) };
+      metrics.cell = requestCell(labels, def);
+    }
     const r: ApiRequest = { req, res, info, query, user, def, warnings: [] };
     const method = req.method ?? 'GET';
 

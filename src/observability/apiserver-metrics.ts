@@ -157,23 +157,44 @@ export class RequestCell {
 }
 
 const cells = new Map<string, RequestCell>();
+/** The cells of one served resource (its definition object), by the labels that vary between its requests. */
+const cellsByResource = new WeakMap<object, Map<string, RequestCell>>();
+const NO_DRY_RUN: string[] = [];
 
 /**
  * The cell for a request's labels, with the request counted as begun (record() ends it). Only for requests the server routes to a served resource (and a subresource it
  * has): label values must come from a closed set, or any authorized client could mint new series at will.
+ * `resource`: the served definition the request was routed to, when there is one; its cells are found from it
+ * without building the whole label key (every request passes here).
  */
-export function requestCell(i: RequestLabelInput): RequestCell {
+export function requestCell(i: RequestLabelInput, resource?: object): RequestCell {
   const scope = requestScope(i);
   const verb = reportedVerb(i, scope);
   const dryRun = i.dryRun.length === 0 ? '' : dryRunLabel(i.dryRun);
-  const key = `${verb}|${dryRun}|${i.apiGroup}|${i.apiVersion}|${i.resource}|${i.subresource}|${scope}`;
-  let cell = cells.get(key);
+  let byLabels: Map<string, RequestCell> | undefined;
+  let key: string;
+  if (resource) {
+    byLabels = cellsByResource.get(resource);
+    if (!byLabels) cellsByResource.set(resource, (byLabels = new Map()));
+    key = `${verb}|${dryRun}|${i.subresource}|${scope}`;
+  } else {
+    byLabels = cells;
+    key = `${verb}|${dryRun}|${i.apiGroup}|${i.apiVersion}|${i.resource}|${i.subresource}|${scope}`;
+  }
+  let cell = byLabels.get(key);
   if (!cell) {
-    cell = new RequestCell([verb, dryRun, i.apiGroup, i.apiVersion, i.resource, i.subresource, scope, 'apiserver']);
-    cells.set(key, cell);
+    const full = `${verb}|${dryRun}|${i.apiGroup}|${i.apiVersion}|${i.resource}|${i.subresource}|${scope}`;
+    cell = cells.get(full);
+    if (!cell) cells.set(full, (cell = new RequestCell([verb, dryRun, i.apiGroup, i.apiVersion, i.resource, i.subresource, scope, 'apiserver'])));
+    byLabels.set(key, cell);
   }
   cell.begin();
   return cell;
+}
+
+/** The dryRun values of a query (none, without allocating, for nearly every request). */
+export function dryRunValues(query: URLSearchParams): string[] {
+  return query.has('dryRun') ? query.getAll('dryRun') : NO_DRY_RUN;
 }
 
 /** Where apiserver_storage_objects comes from: a watch cache's `/registry/<group>/<resource>/` prefixes and counts. */
