@@ -72,6 +72,9 @@ export interface NodeAgentOptions {
   tls: { ca: string; cert: string; key: string };
   /** Container log root (kubelet: /var/log/pods). Default: /var/log/pods as root, else `<dataDir>/agent/pod-logs`. */
   logRoot?: string;
+  /** --container-log-max-size (bytes, default 10 MiB) and --container-log-max-files (default 5), for both runtimes. */
+  containerLogMaxSizeBytes?: number;
+  containerLogMaxFiles?: number;
   /** Wait at most this long for the node's podCIDR before running pods (default 60 s). */
   podCidrTimeoutMs?: number;
   /**
@@ -245,6 +248,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
       ...(o.clusterDNS?.length ? { clusterDNS: o.clusterDNS } : {}),
       ...(o.clusterDomain ? { clusterDomain: o.clusterDomain } : {}),
       metrics: kubeletMetrics,
+      ...(o.containerLogMaxSizeBytes !== undefined ? { containerLogMaxSizeBytes: o.containerLogMaxSizeBytes } : {}),
+      ...(o.containerLogMaxFiles !== undefined ? { containerLogMaxFiles: o.containerLogMaxFiles } : {}),
     });
     await kubelet.start();
     stops.push(() => kubelet.stop());

@@ -11,6 +11,7 @@
 import { FLANNEL_BACKENDS } from '../agent/network/node-routes.js';
 import { RUNTIME_CHOICES } from '../agent/runtime/select-runtime.js';
 import { LOG_FORMATS } from '../log/logger.js';
+import { toUnits, tryParseQuantity } from '../api/quantity.js';
 import * as v from './flag-values.js';
 import { IMPLEMENTED_PROXY_MODES, proxyModeRefusal } from '../proxy/service-proxy.js';
 
@@ -46,6 +47,21 @@ export interface FlagSpec {
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/skiff/config.yaml';
+
+/** kubelet's --container-log-max-size: a quantity (10Mi, 500Ki), in bytes. */
+const containerLogMaxSize: v.ValueParser<number> = (value, where) => {
+  const q = tryParseQuantity(value);
+  const bytes = q === undefined ? NaN : Number(toUnits(q));
+  if (!(bytes > 0)) v.fail(where, value, 'must be a positive quantity of bytes, e.g. 10Mi');
+  return bytes;
+};
+
+/** kubelet's --container-log-max-files: at least 2 (the current file and one rotated). */
+const containerLogMaxFiles: v.ValueParser<number> = (value, where) => {
+  const n = v.count(value, where);
+  if (n < 2) v.fail(where, value, 'must be greater than 1');
+  return n;
+};
 
 /** The catalogue, in help order. */
 export const FLAGS: readonly FlagSpec[] = [
@@ -105,6 +121,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'ingress-https-port', env: 'SKIFF_INGRESS_HTTPS_PORT', type: 'string', commands: ['server', 'agent'], arg: 'PORT', help: 'HTTPS port of the built-in ingress controller on this node (0 = any free port)', default: '443', parse: v.port },
   { name: 'proxy-mode', env: 'SKIFF_PROXY_MODE', type: 'string', commands: ['server', 'agent'], arg: 'MODE', help: `Service proxy (kube-proxy's --proxy-mode): ${IMPLEMENTED_PROXY_MODES.join(', ')} (userspace: relayed by the agent process; without root NodePorts only)`, defaultText: 'iptables as root with iptables-restore, else userspace', parse: (value, where) => { const why = proxyModeRefusal(value); return why ? v.fail(where, value, why) : value; } },
   { name: 'disable-network-policy', env: 'SKIFF_DISABLE_NETWORK_POLICY', type: 'boolean', commands: ['server', 'agent'], help: "Do not enforce NetworkPolicies on this node (k3s's embedded kube-router netpol controller); bring your own policy controller", default: 'false', parse: v.bool },
+  { name: 'container-log-max-size', env: 'SKIFF_CONTAINER_LOG_MAX_SIZE', type: 'string', commands: ['server', 'agent'], arg: 'QUANTITY', help: "Rotate a container's log once it reaches this size (kubelet's --container-log-max-size; both runtimes)", default: '10Mi', parse: containerLogMaxSize },
+  { name: 'container-log-max-files', env: 'SKIFF_CONTAINER_LOG_MAX_FILES', type: 'string', commands: ['server', 'agent'], arg: 'N', help: "Log files kept per container, the current one included (kubelet's --container-log-max-files; at least 2)", default: '5', parse: containerLogMaxFiles },
   { name: 'kubelet-port', env: 'SKIFF_KUBELET_PORT', type: 'string', commands: ['server', 'agent'], arg: 'PORT', help: "HTTPS port of the node agent's API (logs, exec, port-forward, stats; 0 = any free port)", default: '10250', parse: v.port },
   { name: 'kubeconfig', env: 'SKIFF_AGENT_KUBECONFIG', type: 'string', commands: ['agent'], arg: 'FILE', help: "With --simulate: the kubeconfig the simulated nodes act with, instead of joining with --server and --token (kwok-style: NodeRestriction lets a node's own certificate write only its own Node), e.g. the server's admin kubeconfig" },
   { name: 'simulate', env: 'SKIFF_AGENT_SIMULATE', type: 'string', commands: ['agent'], arg: 'N', help: 'Register N simulated nodes named <node-name>-sim-<i> instead of running a real node (kwok-style, no containers)', default: '0', parse: v.count },

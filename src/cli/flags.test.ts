@@ -294,6 +294,16 @@ describe('parseServerFlags', () => {
     assert.deepEqual(fromFile.notices, []);
   });
 
+  it("takes kubelet's container log flags: a size quantity and a file count over 1; the defaults are left to the agent", () => {
+    const c = parseServerFlags(['--container-log-max-size', '1Mi', '--container-log-max-files', '3'], {}, host);
+    assert.equal(c.agent.containerLogMaxSizeBytes, 1024 * 1024);
+    assert.equal(c.agent.containerLogMaxFiles, 3);
+    assert.equal(parseServerFlags([], { SKIFF_CONTAINER_LOG_MAX_SIZE: '500Ki' }, host).agent.containerLogMaxSizeBytes, 500 * 1024);
+    assert.equal(parseServerFlags([], {}, host).agent.containerLogMaxSizeBytes, undefined);
+    assert.throws(() => parseServerFlags(['--container-log-max-files', '1'], {}, host), /invalid value "1" for --container-log-max-files: must be greater than 1/);
+    assert.throws(() => parseServerFlags(['--container-log-max-size', 'ten'], {}, host), /invalid value "ten" for --container-log-max-size: must be a positive quantity of bytes, e.g. 10Mi/);
+  });
+
   it('returns help without reading a broken config file or rejecting other flags', async () => {
     const broken = await configFile('broken.yaml', 'data-dir: [unclosed\n');
     const c = parseServerFlags(['--bogus', '--help'], { SKIFF_CONFIG_FILE: broken }, host);

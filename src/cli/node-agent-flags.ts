@@ -24,6 +24,9 @@ export interface NodeAgentConfig {
   pauseImage: string;
   privateRegistry: string;
   kubeletPort: number;
+  /** --container-log-max-size (bytes), --container-log-max-files */
+  containerLogMaxSizeBytes?: number;
+  containerLogMaxFiles?: number;
   /** --proxy-mode (undefined: the default, iptables where it can run). */
   proxyMode?: ProxyMode;
   /** --disable-network-policy */
@@ -92,6 +95,9 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
     pauseImage: values.get('pause-image') as string,
     privateRegistry: values.get('private-registry') as string,
     kubeletPort: values.get('kubelet-port') as number,
+    // Only when not kubelet's defaults (10Mi, 5), which the node agent applies anyway.
+    ...(given<number>('container-log-max-size') !== undefined && given<number>('container-log-max-size') !== 10 * 1024 * 1024 ? { containerLogMaxSizeBytes: given<number>('container-log-max-size')! } : {}),
+    ...(given<number>('container-log-max-files') !== undefined && given<number>('container-log-max-files') !== 5 ? { containerLogMaxFiles: given<number>('container-log-max-files')! } : {}),
     ...(given<ProxyMode>('proxy-mode') ? { proxyMode: given<ProxyMode>('proxy-mode')! } : {}),
     ...(values.get('disable-network-policy') === true ? { disableNetworkPolicy: true } : {}),
     ingressHttpPort: values.get('ingress-http-port') as number,
@@ -104,7 +110,7 @@ export function nodeAgentConfig(values: ReadonlyMap<string, unknown>, host: Host
 }
 
 /** The node's part of startNodeAgent's options, from the flags (the caller adds client, informers, dataDir, tls). */
-export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort' | 'proxyMode' | 'disableNetworkPolicy' | 'ingressPorts' | 'flannelBackend' | 'clusterCidrs' | 'cniConfDir' | 'cniBinDir'> {
+export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions, 'nodeName' | 'nodeIp' | 'labels' | 'taints' | 'runtime' | 'containerRuntimeEndpoint' | 'pauseImage' | 'privateRegistry' | 'kubeletPort' | 'proxyMode' | 'disableNetworkPolicy' | 'ingressPorts' | 'flannelBackend' | 'clusterCidrs' | 'cniConfDir' | 'cniBinDir' | 'containerLogMaxSizeBytes' | 'containerLogMaxFiles'> {
   return {
     nodeName: a.nodeName,
     ...(a.nodeIp ? { nodeIp: a.nodeIp } : {}),
@@ -115,6 +121,8 @@ export function nodeAgentStartOptions(a: NodeAgentConfig): Pick<NodeAgentOptions
     pauseImage: a.pauseImage,
     privateRegistry: a.privateRegistry,
     kubeletPort: a.kubeletPort,
+    ...(a.containerLogMaxSizeBytes !== undefined ? { containerLogMaxSizeBytes: a.containerLogMaxSizeBytes } : {}),
+    ...(a.containerLogMaxFiles !== undefined ? { containerLogMaxFiles: a.containerLogMaxFiles } : {}),
     ...(a.proxyMode ? { proxyMode: a.proxyMode } : {}),
     ...(a.disableNetworkPolicy ? { disableNetworkPolicy: true } : {}),
     ingressPorts: { http: a.ingressHttpPort ?? 80, https: a.ingressHttpsPort ?? 443 },
