@@ -2,11 +2,13 @@
  * Runs the admission chain for one write: mutating plugins, then (after the caller's validation) validating
  * plugins, then the finish functions plugins registered, once the caller knows whether the write committed.
  */
-import type { AdmissionAttributes, AdmissionChain, AdmissionContext, MutatingAdmission, ValidatingAdmission } from './types.js';
+import type { AdmissionAttributes, AdmissionChain, AdmissionContext } from './types.js';
 import { pluginApplies } from './types.js';
 import { createLogger } from '../../log/logger.js';
 
 const log = createLogger('admission');
+
+const dropWarning = (): void => {};
 
 /** One write's attributes as the caller gives them; `warn` defaults to dropping warnings (no response to carry them). */
 export type AdmissionRequest = Omit<AdmissionAttributes, 'onFinish' | 'warn'> & { warn?: (text: string) => void };
@@ -18,7 +20,7 @@ export class AdmissionRun {
   constructor(private readonly chain: AdmissionChain, private readonly ctx: AdmissionContext, request: AdmissionRequest) {
     // The request object becomes the attributes (no copy: one is made for every write).
     const attrs = request as AdmissionAttributes;
-    attrs.warn ??= () => {};
+    attrs.warn ??= dropWarning;
     attrs.onFinish = (fn) => {
       this.finishers.push(fn);
     };
@@ -30,20 +32,32 @@ export class AdmissionRun {
    * here, and most plugins decide from memory, so the common path costs no promise at all.
    */
   mutate(): void | Promise<void> {
-    return this.run(this.chain.mutating, 0, (p) => p.admit(this.attrs, this.ctx));
+    return this.runMutating(0);
   }
 
   /** Runs the validating plugins, synchronously where they allow it (see mutate). */
   validate(): void | Promise<void> {
-    return this.run(this.chain.validating, 0, (p) => p.validate(this.attrs, this.ctx));
+    return this.runValidating(0);
   }
 
-  private run<P extends MutatingAdmission | ValidatingAdmission>(plugins: P[], from: number, call: (p: P) => void | Promise<void>): void | Promise<void> {
+  private runMutating(from: number): void | Promise<void> {
+    const plugins = this.chain.mutating;
     for (let i = from; i < plugins.length; i++) {
       const plugin = plugins[i]!;
       if (!pluginApplies(plugin, this.attrs)) continue;
-      const r = call(plugin);
-      if (r && typeof r.then === 'function') return r.then(() => this.run(plugins, i + 1, call));
+      const r = plugin.admit(this.attrs, this.ctx);
+      if (r && typeof r.then === 'function') return r.then(() => this.runMutating(i + 1));
+    }
+    return undefined;
+  }
+
+  private runValidating(from: number): void | Promise<void> {
+    const plugins = this.chain.validating;
+    for (let i = from; i < plugins.length; i++) {
+      const plugin = plugins[i]!;
+      if (!pluginApplies(plugin, this.attrs)) continue;
+      const r = plugin.validate(this.attrs, this.ctx);
+      if (r && typeof r.then === 'function') return r.then(() => this.runValidating(i + 1));
     }
     return undefined;
   }
