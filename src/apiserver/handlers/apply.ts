@@ -34,6 +34,13 @@ export async function applyResource(scope: RequestScope, r: ApiRequest, subresou
   scope.checkDecoded(r, applied, fieldValidation(query));
   const dryRun = isDryRun(query);
   const storage = scope.storageOf(def);
+  // A status write keeps the stored metadata (resource-ops.ts), as upstream's status strategies do, but not the
+  // managedFields the apply computed: those are put back on the object written (or the applier would own nothing).
+  let managedFields: KubeObject['metadata']['managedFields'];
+  const keepManagedFields = (_current: KubeObject | undefined, next: KubeObject): void => {
+    if (managedFields === undefined) delete next.metadata.managedFields;
+    else next.metadata.managedFields = managedFields;
+  };
   const run = (live: KubeObject | undefined): KubeObject => {
     const request = { live, applied, manager, force, typeName: def.schemaName, type: def.customSchema?.applyType?.(), now: new Date(), subresource, statusIsSubresource: def.hasStatus };
     let result = serverSideApply(request);
@@ -44,12 +51,19 @@ export async function applyResource(scope: RequestScope, r: ApiRequest, subresou
     }
     if (result.conflicts) throw applyConflictError(result.conflicts);
     if (manager === KUBECTL_MANAGER && subresource === '') syncLastApplied(live, applied, result.object);
+    managedFields = result.object.metadata.managedFields;
     return result.object;
+  };
+  // The current object in the served version, the configuration applied there, the result in the stored version
+  // (each a call to the CRD's conversion webhook when it has one).
+  const applyTo = (cur: KubeObject): KubeObject | Promise<KubeObject> => {
+    const served = scope.toServed(def, cur);
+    return served instanceof Promise ? served.then((s) => scope.toStored(def, run(s.obj))) : scope.toStored(def, run(served.obj));
   };
   // Update, else create; a create that loses a race with another creator retries as an update.
   for (let attempt = 0; ; attempt++) {
     try {
-      const obj = await scope.ops.update(storage, ns, name, (cur) => scope.inward(def, run(scope.outward(def, cur).obj)), { dryRun, user: r.user, subresource, warn: (text) => r.warnings.push(text), annotate: auditAnnotator(r.req) });
+      const obj = await scope.ops.update(storage, ns, name, applyTo, { dryRun, user: r.user, subresource, warn: (text) => r.warnings.push(text), annotate: auditAnnotator(r.req), recordManagedFields: keepManagedFields });
       return scope.sendObject(r, 200, obj);
     } catch (err) {
       if (!(isStatusError(err) && err.code === 404 && err.reason === 'NotFound') || subresource !== '') throw err;
@@ -58,7 +72,7 @@ export async function applyResource(scope: RequestScope, r: ApiRequest, subresou
     fresh.metadata.name = name;
     try {
       // create takes the object over; `fresh` shares values with the applied configuration a retry applies again.
-      const obj = await scope.ops.create(storage, ns, scope.inwardForCreate(def, ns, structuredClone(fresh)), { dryRun, user: r.user, warn: (text) => r.warnings.push(text), annotate: auditAnnotator(r.req) });
+      const obj = await scope.ops.create(storage, ns, await scope.toStoredForCreate(def, ns, structuredClone(fresh)), { dryRun, user: r.user, warn: (text) => r.warnings.push(text), annotate: auditAnnotator(r.req) });
       return scope.sendObject(r, 201, obj);
     } catch (err) {
       if (!(isStatusError(err) && err.reason === 'AlreadyExists') || attempt > 0) throw err;

@@ -6,7 +6,7 @@ export async function createResource(scope: RequestScope, r: ApiRequest): Promis
   const { def } = r;
   const ns = r.info.namespace;
   if (def.namespaced && !ns) throw methodNotAllowed();
-  const obj = scope.inwardForCreate(def, ns, await scope.readObject(r));
+  const obj = await scope.toStoredForCreate(def, ns, await scope.readObject(r));
   const created = await scope.ops.create(scope.storageOf(def), ns, obj, scope.writeOptions(r, '', obj));
-  scope.sendObject(r, 201, created);
+  return scope.sendObject(r, 201, created);
 }

@@ -28,7 +28,7 @@ export async function deleteCollection(scope: RequestScope, r: ApiRequest): Prom
   for (const item of listed.items) {
     try {
       const result = await scope.ops.delete(storage, item.obj.metadata.namespace ?? '', item.obj.metadata.name!, opts);
-      items.push(scope.outward(def, result.obj).obj);
+      items.push((await scope.toServed(def, result.obj)).obj);
     } catch (err) {
       // Deleted by someone else meanwhile: the goal is reached.
       if (!(isStatusError(err) && err.code === 404)) throw err;

@@ -23,7 +23,7 @@ export async function listResource(scope: RequestScope, r: ApiRequest): Promise<
     limit,
     continueToken: query.get('continue') ?? undefined,
   });
-  if (def.storedAs) result.items = result.items.map((it) => ({ ...it, ...scope.outward(def, it.obj) }) as CachedObject);
+  if (def.storedAs) result.items = await scope.toServedAll(def, result.items);
   const listMeta: Record<string, unknown> = { resourceVersion: result.resourceVersion };
   if (result.continueToken) listMeta.continue = result.continueToken;
   sendListAs(r.res, fmt, def, result.items, listMeta, query);

@@ -16,11 +16,15 @@ export async function patchResource(scope: RequestScope, r: ApiRequest, subresou
     r.info.namespace,
     r.info.name,
     (cur: KubeObject) => {
-      const out = applyPatch(ct, scope.outward(def, cur).obj, patch, def);
-      scope.checkDecoded(r, out, validation);
-      return scope.inward(def, out);
+      const patchServed = (served: KubeObject) => {
+        const out = applyPatch(ct, served, patch, def);
+        scope.checkDecoded(r, out, validation);
+        return scope.toStored(def, out);
+      };
+      const served = scope.toServed(def, cur);
+      return served instanceof Promise ? served.then((s) => patchServed(s.obj)) : patchServed(served.obj);
     },
     { ...scope.writeOptions(r, subresource), subresource },
   );
-  scope.sendObject(r, 200, patched);
+  return scope.sendObject(r, 200, patched);
 }

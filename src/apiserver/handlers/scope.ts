@@ -59,6 +59,12 @@ export function isControlPlaneIdentity(user: UserInfo): boolean {
   return name.startsWith('system:node:') && user.groups.includes('system:nodes');
 }
 
+/** An object as a served version shows it, with its JSON when that is the stored JSON. */
+export interface Outward {
+  obj: KubeObject;
+  json: string | undefined;
+}
+
 export class RequestScope {
   /** The served resources, built-in and custom (looked up per request: custom resources come and go). */
   readonly registry: ResourceRegistry;
@@ -89,8 +95,35 @@ export class RequestScope {
     return s;
   }
 
-  /** A stored object as the served version shows it. */
-  outward(def: ResourceDefinition, obj: KubeObject, json?: string): { obj: KubeObject; json: string | undefined } {
+  /**
+   * A stored object as the served version shows it; a promise when that takes a call (a CRD's conversion webhook:
+   * `storedAs.remote`). `outward` is the same without waiting.
+   */
+  toServed(def: ResourceDefinition, obj: KubeObject, json?: string): Outward | Promise<Outward> {
+    const remote = def.storedAs?.remote;
+    if (remote && obj.apiVersion !== groupVersion(def.group, def.version)) {
+      return remote.fromStorage([obj]).then(([converted]) => ({ obj: converted!, json: JSON.stringify(converted) }));
+    }
+    return this.outward(def, obj, json);
+  }
+
+  /**
+   * Stored objects as the served version shows them, in one call for those a conversion webhook converts (upstream
+   * sends a list's objects in one ConversionReview).
+   */
+  toServedAll<T extends { obj: KubeObject; json: string }>(def: ResourceDefinition, items: T[]): T[] | Promise<T[]> {
+    const remote = def.storedAs?.remote;
+    if (remote) {
+      const gv = groupVersion(def.group, def.version);
+      if (items.some((it) => it.obj.apiVersion !== gv)) {
+        return remote.fromStorage(items.map((it) => it.obj)).then((objs) => items.map((it, i) => (objs[i] === it.obj ? it : { ...it, obj: objs[i]!, json: JSON.stringify(objs[i]) })));
+      }
+    }
+    return items.map((it) => ({ ...it, ...this.outward(def, it.obj) }) as T);
+  }
+
+  /** A stored object as the served version shows it, without waiting: a conversion that needs a call is refused (500). */
+  outward(def: ResourceDefinition, obj: KubeObject, json?: string): Outward {
     if (!def.storedAs) return { obj, json };
     const converted = def.storedAs.fromStorage(obj);
     // A view that leaves the object as stored (a custom resource's storage version) keeps its stored JSON.
@@ -98,20 +131,35 @@ export class RequestScope {
     return { obj: converted, json: JSON.stringify(converted) };
   }
 
-  /** A served-version object in its stored form. */
+  /** A served-version object in its stored form, without waiting (a conversion that needs a call is refused). */
   inward(def: ResourceDefinition, obj: KubeObject): KubeObject {
     return def.storedAs ? def.storedAs.toStorage(obj) : obj;
   }
 
+  /** A served-version object in its stored form; a promise when a conversion webhook converts it. */
+  toStored(def: ResourceDefinition, obj: KubeObject): KubeObject | Promise<KubeObject> {
+    const s = def.storedAs;
+    if (s?.remote && obj.apiVersion !== groupVersion(s.group, s.version)) return s.remote.toStorage({ ...obj, apiVersion: groupVersion(def.group, def.version), kind: def.kind });
+    return this.inward(def, obj);
+  }
+
   /** For a converted view, defaults and validation of the served version run before conversion, so errors name its fields. */
   inwardForCreate(def: ResourceDefinition, ns: string, obj: KubeObject): KubeObject {
-    if (!def.storedAs) return obj;
+    return def.storedAs ? this.inward(def, this.servedForCreate(def, ns, obj)) : obj;
+  }
+
+  /** inwardForCreate, a promise when a conversion webhook converts the object. */
+  toStoredForCreate(def: ResourceDefinition, ns: string, obj: KubeObject): KubeObject | Promise<KubeObject> {
+    return def.storedAs ? this.toStored(def, this.servedForCreate(def, ns, obj)) : obj;
+  }
+
+  private servedForCreate(def: ResourceDefinition, ns: string, obj: KubeObject): KubeObject {
     const served = structuredClone(obj);
     if (def.namespaced) served.metadata.namespace ??= ns;
     def.strategy.prepareForCreate?.(served);
     const errors = def.strategy.validate(served);
     if (errors.length > 0) throw invalid(def.kind, def.group || undefined, served.metadata?.name ?? '', errors);
-    return this.inward(def, served);
+    return served;
   }
 
   /** Reads and decodes a request body to a plain value. */
@@ -195,8 +243,13 @@ export class RequestScope {
   }
 
   /** Answers with an object in the served version, as negotiated: JSON, YAML or protobuf, its metadata only, or a one-row Table. */
-  sendObject(r: ApiRequest, code: number, storedObj: KubeObject, storedJson?: string, rv?: string): void {
-    const { obj, json } = this.outward(r.def, storedObj, storedJson);
+  sendObject(r: ApiRequest, code: number, storedObj: KubeObject, storedJson?: string, rv?: string): void | Promise<void> {
+    const out = this.toServed(r.def, storedObj, storedJson);
+    if (out instanceof Promise) return out.then((o) => this.send(r, code, o.obj, o.json, rv));
+    this.send(r, code, out.obj, out.json, rv);
+  }
+
+  private send(r: ApiRequest, code: number, obj: KubeObject, json: string | undefined, rv: string | undefined): void {
     const fmt = negotiateResponse(r.req, r.query, r.def);
     // RFC 7234 warn-code 299 with agent "-": the form kube-apiserver uses and kubectl prints as "Warning: ...".
     if (r.warnings.length > 0) r.res.setHeader('Warning', warningHeaderValues(r.warnings));

@@ -17,7 +17,7 @@ import { parseIncludeObject, type TableOptions } from '../table.js';
 import type { CacheEvent } from '../watch-cache.js';
 import { parseBool } from './decode.js';
 import { negotiateResponse, WatchEventEncoder } from './output.js';
-import type { ApiRequest, RequestScope } from './scope.js';
+import type { ApiRequest, Outward, RequestScope } from './scope.js';
 
 export interface WatchLimits {
   /** Unread bytes one live watcher may hold before it is closed. */
@@ -137,6 +137,12 @@ export class WatchStream {
   private bookmarkTimer: NodeJS.Timeout | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private readonly storage: ResourceDefinition;
+  /**
+   * Objects converted by a conversion webhook ahead of their encoding (`storedAs.remote`), and the chain that keeps
+   * live events in order while their conversions are under way.
+   */
+  private readonly converted = new Map<KubeObject, Outward>();
+  private converting: Promise<void> | undefined;
 
   constructor(
     private readonly scope: RequestScope,
@@ -225,6 +231,7 @@ export class WatchStream {
   private async sendInitial(items: { obj: KubeObject; json: string }[]): Promise<void> {
     const { filter } = this.params;
     const limits = this.registry.limits;
+    if (this.def.storedAs?.remote) await this.convertAhead(items.filter((item) => filter.matches(item.obj)).map((item) => item.obj));
     let out = '';
     for (const item of items) {
       if (this.closed) return;
@@ -250,8 +257,42 @@ export class WatchStream {
     }
   }
 
+  /**
+   * Converts, in one call to the CRD's conversion webhook, the objects that need it. A failed conversion ends the
+   * watch with an ERROR event carrying the Status, as the request would have failed.
+   */
+  private async convertAhead(objs: KubeObject[]): Promise<void> {
+    if (this.closed) return;
+    const remote = this.def.storedAs!.remote!;
+    const gv = this.def.group ? `${this.def.group}/${this.def.version}` : this.def.version;
+    const todo = objs.filter((o) => o.apiVersion !== gv);
+    if (todo.length === 0) return;
+    const out = await remote.fromStorage(todo);
+    todo.forEach((o, i) => this.converted.set(o, { obj: out[i]!, json: JSON.stringify(out[i]) }));
+  }
+
   /** The watch cache's sink: false stops the subscription. */
   private deliver(events: CacheEvent[]): boolean {
+    if (this.closed) return false;
+    if (!this.def.storedAs?.remote) return this.deliverNow(events);
+    const objs = events.map((ev) => ev.obj);
+    this.converting = (this.converting ?? Promise.resolve())
+      .then(() => this.convertAhead(objs))
+      .then(
+        () => {
+          this.deliverNow(events);
+          // Objects the filter skipped were converted too.
+          for (const ev of events) this.converted.delete(ev.obj);
+        },
+        (err) => {
+          this.writeLine(this.params.encoder.error((isStatusError(err) ? err.status : internalError(err).status) as unknown as Record<string, unknown>));
+          this.stop();
+        },
+      );
+    return true;
+  }
+
+  private deliverNow(events: CacheEvent[]): boolean {
     if (this.closed) return false;
     const { filter } = this.params;
     let out = '';
@@ -281,7 +322,9 @@ export class WatchStream {
   }
 
   private encode(type: string, storedObj: KubeObject, storedJson: string): string {
-    const { obj, json } = this.scope.outward(this.def, storedObj, storedJson);
+    const ahead = this.converted.get(storedObj);
+    if (ahead) this.converted.delete(storedObj);
+    const { obj, json } = ahead ?? this.scope.outward(this.def, storedObj, storedJson);
     return this.params.encoder.event(type, obj, json ?? JSON.stringify(obj));
   }
 

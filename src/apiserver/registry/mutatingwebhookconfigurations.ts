@@ -176,7 +176,7 @@ function validateResources(resources: readonly string[], path: string): FieldErr
 }
 
 /** webhook.ValidateWebhookURL with forceHttps. */
-function validateWebhookURL(raw: string, path: string): FieldError[] {
+export function validateWebhookURL(raw: string, path: string): FieldError[] {
   let url: URL;
   try {
     url = new URL(raw);
@@ -193,7 +193,7 @@ function validateWebhookURL(raw: string, path: string): FieldError[] {
 }
 
 /** webhook.ValidateWebhookService. */
-function validateWebhookService(service: NonNullable<WebhookClientConfig['service']>, path: string): FieldError[] {
+export function validateWebhookService(service: NonNullable<WebhookClientConfig['service']>, path: string): FieldError[] {
   const errs: FieldError[] = [];
   if (!service.name) errs.push(fieldRequired(`${path}.name`, 'service name is required'));
   else for (const msg of isDNS1035Label(service.name)) errs.push(fieldInvalid(`${path}.name`, service.name, msg));

@@ -167,6 +167,15 @@ export interface ResourceDefinition {
     plural: string;
     toStorage(obj: KubeObject): KubeObject;
     fromStorage(obj: KubeObject): KubeObject;
+    /**
+     * Set when conversion calls out of the process (a CRD's conversion webhook, ../crd/conversion-webhook.ts): the
+     * handlers await these instead (`fromStorage` takes a list's objects at once, for one call); the synchronous
+     * forms then refuse objects that would need a call.
+     */
+    remote?: {
+      toStorage(obj: KubeObject): Promise<KubeObject>;
+      fromStorage(objs: KubeObject[]): Promise<KubeObject[]>;
+    };
   };
   /**
    * Set for custom resources (../crd/): the kind's schema in place of the schema table. `openApi` is the kind's
