@@ -167,4 +167,18 @@ describe('ValidatingAdmissionPolicy plugin', () => {
     // Without an audit event nothing is built, and the request is admitted the same.
     assert.equal(plugin.validate(write(deployments, deployment(9)), ctx), undefined);
   });
+
+  test('an expression over the per-call cost limit is an evaluation error in upstream words: failurePolicy decides', () => {
+    const rules = { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }] };
+    const quadratic = "object.data.all(a, object.data.all(b, a == b || object.data[a] != ''))";
+    const ctx = (failurePolicy: string) => context([policy('p', { failurePolicy, matchConstraints: rules, validations: [{ expression: quadratic }] }), binding('b', { policyName: 'p', validationActions: ['Deny'] }), ns('apps')]);
+    const data = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`k${i}`, 'v']));
+    const big = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big', namespace: 'apps' }, data } as KubeObject;
+    const e = refusal(() => plugin.validate(write(configmaps, big), ctx('Fail')));
+    assert.equal(e.message, `configmaps "big" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: expression '${quadratic}' resulted in error: operation cancelled: actual cost limit exceeded`);
+    assert.equal(plugin.validate(write(configmaps, big), ctx('Ignore')), undefined);
+    // A small object is evaluated in full.
+    const small = { ...big, data: { a: 'x', b: 'y' } } as KubeObject;
+    assert.equal(plugin.validate(write(configmaps, small), ctx('Fail')), undefined);
+  });
 });
