@@ -122,7 +122,7 @@ export const CRD_SCHEMA: JSONSchemaProps = {
           description: 'conversion defines conversion settings for the CRD.',
           required: ['strategy'],
           properties: {
-            strategy: str('strategy specifies how custom resources are converted between versions. Allowed values are: None and Webhook (skiff: Webhook is not supported).'),
+            strategy: str('strategy specifies how custom resources are converted between versions. Allowed values are: None and Webhook.'),
             webhook: {
               type: 'object',
               description: 'webhook describes how to call the conversion webhook. Required when `strategy` is set to `Webhook`.',

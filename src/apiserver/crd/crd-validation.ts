@@ -6,6 +6,9 @@
  */
 import { fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../api/status.js';
 import { isDNS1035Label, isDNS1123Subdomain } from '../../api/validation.js';
+import type { WebhookClientConfig } from 'kubernetes-types/admissionregistration/v1.js';
+import { validateWebhookService, validateWebhookURL } from '../registry/mutatingwebhookconfigurations.js';
+import { KNOWN_REVIEW_VERSIONS, reviewVersionOf } from './conversion-review.js';
 import { JsonPath } from './json-path.js';
 import { isObject, type CrdVersion, type CustomResourceDefinition, type JSONSchemaProps } from './json-schema.js';
 import { validateStructuralSchema } from './structural-schema.js';
@@ -23,6 +26,9 @@ export function defaultCrd(crd: CustomResourceDefinition): void {
     if (!spec.names.singular) spec.names.singular = spec.names.kind.toLowerCase();
   }
   spec.conversion ??= { strategy: 'None' };
+  // SetDefaults_ServiceReference: a conversion webhook's Service is called on 443.
+  const service = isObject(spec.conversion) && isObject(spec.conversion.webhook) && isObject(spec.conversion.webhook.clientConfig) ? spec.conversion.webhook.clientConfig.service : undefined;
+  if (isObject(service)) service.port ??= 443;
   if (Array.isArray(spec.versions)) {
     for (const v of spec.versions) {
       if (!isObject(v) || !Array.isArray(v.additionalPrinterColumns)) continue;
@@ -66,7 +72,45 @@ export function validateCrd(crd: CustomResourceDefinition): FieldError[] {
     errs.push(fieldInvalid('spec.conversion', spec.conversion, 'must be an object with a strategy'));
     return errs;
   }
-  errs.push(...validateVersions(spec.versions, spec.conversion));
+  errs.push(...validateVersions(spec.versions));
+  if (spec.conversion?.strategy !== undefined && spec.conversion.strategy !== 'None' && spec.preserveUnknownFields === true) {
+    errs.push(fieldInvalid('spec.conversion.strategy', spec.conversion.strategy, 'must be None if spec.preserveUnknownFields is true'));
+  }
+  errs.push(...validateConversion(spec.conversion));
+  return errs;
+}
+
+/**
+ * validateCustomResourceConversion. Paths name the fields of the internal type, as upstream's messages do
+ * (`spec.conversion.webhookClientConfig` for v1's `spec.conversion.webhook.clientConfig`).
+ */
+function validateConversion(conversion: CustomResourceDefinition['spec']['conversion']): FieldError[] {
+  if (!conversion) return [];
+  const errs: FieldError[] = [];
+  const path = 'spec.conversion';
+  const strategy = conversion.strategy;
+  if (strategy !== 'None' && strategy !== 'Webhook') errs.push(strategy ? fieldNotSupported(`${path}.strategy`, strategy, ['None', 'Webhook']) : fieldRequired(`${path}.strategy`));
+  const webhook = isObject(conversion.webhook) ? conversion.webhook : undefined;
+  const cc = webhook && isObject(webhook.clientConfig) ? (webhook.clientConfig as WebhookClientConfig) : undefined;
+  const versions = webhook?.conversionReviewVersions;
+  if (strategy !== 'Webhook') {
+    if (cc) errs.push(fieldForbidden(`${path}.webhookClientConfig`, 'should not be set when strategy is not set to Webhook'));
+    if (Array.isArray(versions) && versions.length > 0) errs.push(fieldForbidden(`${path}.conversionReviewVersions`, 'should not be set when strategy is not set to Webhook'));
+    return errs;
+  }
+  if (!cc) errs.push(fieldRequired(`${path}.webhookClientConfig`, 'required when strategy is set to Webhook'));
+  else if ((cc.url === undefined) === (cc.service === undefined)) errs.push(fieldRequired(`${path}.webhookClientConfig`, 'exactly one of url or service is required'));
+  else if (cc.url !== undefined) errs.push(...validateWebhookURL(cc.url, `${path}.webhookClientConfig.url`));
+  else if (cc.service) errs.push(...validateWebhookService(cc.service, `${path}.webhookClientConfig.service`));
+  const vpath = `${path}.conversionReviewVersions`;
+  if (!Array.isArray(versions) || versions.length === 0) return [...errs, fieldRequired(vpath)];
+  const seen = new Set<string>();
+  versions.forEach((v, i) => {
+    if (seen.has(v)) return errs.push(fieldInvalid(`${vpath}[${i}]`, v, 'duplicate version'));
+    seen.add(v);
+    for (const msg of isDNS1035Label(String(v))) errs.push(fieldInvalid(`${vpath}[${i}]`, v, msg));
+  });
+  if (!reviewVersionOf(versions)) errs.push(fieldInvalid(vpath, versions, `must include at least one of ${[...KNOWN_REVIEW_VERSIONS].sort().join(', ')}`));
   return errs;
 }
 
@@ -104,7 +148,7 @@ function validateNames(names: CustomResourceDefinition['spec']['names'], path: s
   return errs;
 }
 
-function validateVersions(versions: CrdVersion[] | undefined, conversion: CustomResourceDefinition['spec']['conversion']): FieldError[] {
+function validateVersions(versions: CrdVersion[] | undefined): FieldError[] {
   const errs: FieldError[] = [];
   if (!Array.isArray(versions) || versions.length === 0) return [fieldInvalid('spec.versions', versions ?? null, 'must have exactly one version marked as storage version')];
   const seen = new Set<string>();
@@ -149,10 +193,6 @@ function validateVersions(versions: CrdVersion[] | undefined, conversion: Custom
   });
   if (storage !== 1) errs.push(fieldInvalid('spec.versions', versions.map((v) => ({ ...v, schema: undefined })), 'must have exactly one version marked as storage version'));
   if (served === 0) errs.push(fieldInvalid('spec.versions', versions.map((v) => ({ ...v, schema: undefined })), 'must have at least one version marked as served'));
-  const strategy = conversion?.strategy ?? 'None';
-  if (strategy !== 'None' && strategy !== 'Webhook') errs.push(fieldNotSupported('spec.conversion.strategy', strategy, ['None', 'Webhook']));
-  if (strategy === 'Webhook' && !conversion?.webhook) errs.push(fieldRequired('spec.conversion.webhook', 'required when strategy is set to Webhook'));
-  if (strategy === 'None' && conversion?.webhook) errs.push(fieldForbidden('spec.conversion.webhook', 'should not be set when strategy is not set to Webhook'));
   return errs;
 }
 

@@ -2,7 +2,8 @@
  * The ResourceDefinitions of a CustomResourceDefinition: one per served version, served by the same registry
  * machinery as the built-in kinds. Each version validates by its own schema (plus the CEL hook), prunes unknown
  * fields and sets defaults on write; versions other than the storage version are views of the stored objects with
- * `None` conversion (only apiVersion changes), as apiextensions-apiserver's nopConverter.
+ * `None` conversion (only apiVersion changes), as apiextensions-apiserver's nopConverter, or converted by the CRD's
+ * conversion webhook (conversion-webhook.ts; the handlers await `storedAs.remote`).
  */
 import type { KubeObject } from '../../api/object.js';
 import { ageOf } from '../../api/age.js';
@@ -16,6 +17,7 @@ import { isObject, type CrdVersion, type CustomResourceDefinition, type JSONSche
 import type { NodeType } from '../apply/fieldpath.js';
 import { applyTypeOf } from './apply-schema.js';
 import { applyDefaults, hasDefaults, lacksDefaults, pruneDecoded, pruneObject } from './prune-default.js';
+import { ConversionWebhook, type ConversionWebhookConfig, type ServiceLookup } from './conversion-webhook.js';
 import { validateValue } from './validate-value.js';
 import { hasValidationRules, validationRules, type CompiledValidationRules } from './validation-rules.js';
 
@@ -25,6 +27,8 @@ const OBJECT_META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 export interface CustomResourceState {
   /** The CRD is being deleted: creates are refused (upstream answers 405 with this wording). */
   terminating(): boolean;
+  /** Where a conversion webhook's Service and endpoints are found (the watch cache); without it, only `url` works. */
+  services?: ServiceLookup;
 }
 
 /** upstream's OpenAPI definition name of a custom kind: the group reversed, then version and kind (`com.example.v1.Widget`). */
@@ -38,36 +42,35 @@ export function customResourceDefinitions(crd: CustomResourceDefinition, state: 
   const storage = spec.versions.find((v) => v.storage)!;
   const stored = new Set(crd.status?.storedVersions ?? []);
   const served = spec.versions.filter((v) => v.served).sort((a, b) => compareVersions(a.name, b.name));
-  return served.map((v) => versionDefinition(crd, v, storage, stored.size > 1 || (stored.size === 1 && !stored.has(storage.name)), state));
+  // One webhook client per CRD, shared by its versions (Webhook strategy only).
+  const webhook = spec.conversion?.strategy === 'Webhook' ? new ConversionWebhook((spec.conversion.webhook ?? {}) as ConversionWebhookConfig, state.services ?? NO_SERVICES) : undefined;
+  return served.map((v) => versionDefinition(crd, v, storage, stored.size > 1 || (stored.size === 1 && !stored.has(storage.name)), state, webhook));
 }
 
-function versionDefinition(crd: CustomResourceDefinition, v: CrdVersion, storage: CrdVersion, otherStoredVersions: boolean, state: CustomResourceState): ResourceDefinition {
+const NO_SERVICES: ServiceLookup = { cached: () => undefined, list: () => [] };
+
+function versionDefinition(crd: CustomResourceDefinition, v: CrdVersion, storage: CrdVersion, otherStoredVersions: boolean, state: CustomResourceState, webhook: ConversionWebhook | undefined): ResourceDefinition {
   const { group, names, scope } = crd.spec;
   const namespaced = scope === 'Namespaced';
   const schema: JSONSchemaProps = v.schema?.openAPIV3Schema ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
   const gv = `${group}/${v.name}`;
   const storageGV = `${group}/${storage.name}`;
-  const crdName = crd.metadata.name ?? '';
-  const webhookConversion = crd.spec.conversion?.strategy === 'Webhook';
   const defaulting = hasDefaults(schema);
   let applyType: NodeType | undefined;
   let rules: CompiledValidationRules | undefined;
   const engine = validationRules();
   if (engine && hasValidationRules(schema)) rules = engine.compile(schema, 'openAPIV3Schema').rules;
 
+  // None conversion rewrites apiVersion (nopConverter). With a webhook, the handlers use the asynchronous forms
+  // below; the synchronous one is reached only by callers that cannot wait (an admission webhook's matchPolicy
+  // Equivalent view), and refuses what would need a call.
   const convert = (obj: KubeObject, to: string): KubeObject => {
-    if (obj.apiVersion !== to && webhookConversion) {
-      throw new StatusError({
-        code: 503,
-        reason: 'ServiceUnavailable',
-        message: `conversion webhook for ${crdName} is not supported by skiff: ${obj.apiVersion} cannot be converted to ${to}; use ${obj.apiVersion}`,
-      });
-    }
-    return obj.apiVersion === to ? obj : { ...obj, apiVersion: to };
+    if (obj.apiVersion === to) return obj;
+    if (webhook) throw new StatusError({ code: 500, message: `conversion webhook for ${obj.apiVersion ?? ''}, Kind=${names.kind} failed: a conversion from ${obj.apiVersion} to ${to} needs the webhook and cannot be made here` });
+    return { ...obj, apiVersion: to };
   };
-  const fromStorage = (obj: KubeObject): KubeObject => {
-    const out = convert(obj, gv);
-    // Reads return the stored object itself (and its stored JSON) unless a default is missing from it.
+  // Reads return the stored object itself (and its stored JSON) unless a default is missing from it.
+  const withDefaults = (out: KubeObject): KubeObject => {
     if (defaulting && lacksDefaults(schema, out)) {
       const copy = structuredClone(out);
       applyDefaults(schema, copy);
@@ -75,6 +78,7 @@ function versionDefinition(crd: CustomResourceDefinition, v: CrdVersion, storage
     }
     return out;
   };
+  const fromStorage = (obj: KubeObject): KubeObject => withDefaults(convert(obj, gv));
   const prepare = (obj: KubeObject): void => {
     pruneObject(schema, obj as unknown as Record<string, unknown>);
     applyDefaults(schema, obj);
@@ -135,6 +139,14 @@ function versionDefinition(crd: CustomResourceDefinition, v: CrdVersion, storage
       plural: names.plural,
       toStorage: (obj) => convert(obj, storageGV),
       fromStorage,
+      ...(webhook
+        ? {
+            remote: {
+              toStorage: async (obj: KubeObject) => (await webhook.convert([obj], storageGV))[0]!,
+              fromStorage: async (objs: KubeObject[]) => (await webhook.convert(objs, gv)).map(withDefaults),
+            },
+          }
+        : {}),
     };
   }
   return def;

@@ -106,7 +106,7 @@ export interface CrdSpec {
   names: CrdNames;
   scope: string;
   versions: CrdVersion[];
-  conversion?: { strategy: string; webhook?: unknown };
+  conversion?: { strategy: string; webhook?: { clientConfig?: unknown; conversionReviewVersions?: string[] } };
   preserveUnknownFields?: boolean;
 }
 
