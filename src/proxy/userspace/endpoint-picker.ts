@@ -35,6 +35,11 @@ export class EndpointPicker {
     return this.endpoints.length;
   }
 
+  /** Whether pick() looks at the client IP (sessionAffinity ClientIP): without it, callers need not find it out. */
+  get usesClientIP(): boolean {
+    return this.affinityMs !== undefined;
+  }
+
   /** The endpoint for a new connection from clientIP; undefined when there is none. */
   pick(clientIP: string): PickedEndpoint | undefined {
     if (this.endpoints.length === 0) return undefined;

@@ -3,10 +3,11 @@
  * relays them to an endpoint chosen by an EndpointPicker (kube-proxy's userspace ProxySocket, pkg/proxy/userspace/
  * proxysocket.go, Kubernetes 1.22).
  *
- * - TCP: the accepted socket is held paused until the endpoint answers, then both directions are piped (stream.pipe:
- *   no per-chunk JavaScript beyond the stream machinery, backpressure through pipe's pause/resume). Half-close is
- *   passed on (allowHalfOpen, pipe ends its destination); an error on either side destroys both. An endpoint that
- *   refuses or does not answer within the dial timeout is skipped for the next one (at most 3 tries, as kube-proxy).
+ * - TCP: the accepted socket is held paused until the endpoint answers, then bytes move both ways without stream
+ *   pipes (TcpRelay: plain 'data' writes one way, net's onread into a reused buffer the other, backpressure by
+ *   pause/resume). Half-close is passed on (allowHalfOpen, end() after the data); an error on either side destroys
+ *   both. An endpoint that refuses or does not answer within the dial timeout is skipped for the next one (at most 3
+ *   tries, as kube-proxy).
  * - UDP: one session per client address (ip:port) with its own socket to the endpoint, so replies go back to the
  *   client that asked; a session ends after `udpIdleTimeoutMs` without traffic (kube-proxy's --udp-timeout), or when
  *   its endpoint leaves the Service.
@@ -117,58 +118,174 @@ class TcpProxySocket implements ProxySocket {
 
   private accept(client: net.Socket): void {
     this.track(client);
-    const clientIP = clientAddress(client.remoteAddress);
-    // Until piped, a client error (a reset while we dial) only ends the client; dialing stops at the next step.
-    client.on('error', () => client.destroy());
-    this.dial(client, clientIP, 1);
+    // The client's address costs a getpeername: only affinity needs it.
+    const clientIP = this.picker.usesClientIP ? clientAddress(client.remoteAddress) : '';
+    new TcpRelay(this, client, clientIP).dial();
   }
 
-  private dial(client: net.Socket, clientIP: string, attempt: number): void {
-    if (client.destroyed) return;
-    const ep = this.picker.pick(clientIP);
-    if (!ep) {
-      // No endpoint (any more): the client is told at once, as a reset.
-      client.resetAndDestroy();
-      return;
-    }
-    const upstream = net.connect({ host: ep.ip, port: ep.port, allowHalfOpen: true, noDelay: true });
+  /** The endpoint for a new connection (undefined: none left). */
+  pick(clientIP: string): PickedEndpoint | undefined {
+    return this.picker.pick(clientIP);
+  }
+
+  /** The endpoint picked for clientIP did not answer: the next try may pick another. */
+  dialFailed(clientIP: string, attempt: number): boolean {
+    this.picker.forget(clientIP);
+    return attempt < Math.min(MAX_TRIES, this.picker.size);
+  }
+
+  connect(ep: PickedEndpoint, onread: net.OnReadOpts): net.Socket {
+    const upstream = net.connect({ host: ep.ip, port: ep.port, allowHalfOpen: true, noDelay: true, onread });
     this.track(upstream);
-    const timer = setTimeout(() => upstream.destroy(new Error(`dial ${ep.ip}:${ep.port} timed out`)), this.o.dialTimeoutMs ?? 2000);
-    const onDialError = () => {
-      clearTimeout(timer);
-      upstream.destroy();
-      this.picker.forget(clientIP);
-      if (attempt < Math.min(MAX_TRIES, this.picker.size)) this.dial(client, clientIP, attempt + 1);
-      else client.resetAndDestroy();
-    };
-    upstream.once('error', onDialError);
-    upstream.once('connect', () => {
-      clearTimeout(timer);
-      upstream.off('error', onDialError);
-      if (client.destroyed) {
-        upstream.destroy();
-        return;
-      }
-      relay(client, upstream);
-    });
+    return upstream;
+  }
+
+  get dialTimeoutMs(): number {
+    return this.o.dialTimeoutMs ?? 2000;
   }
 }
 
-/** Pipes both ways; half-close passes through, an error anywhere ends both. */
-function relay(client: net.Socket, upstream: net.Socket): void {
-  const fail = () => {
-    client.destroy();
-    upstream.destroy();
+/**
+ * What an endpoint's socket reads into: one buffer per connection, reused for every read, taken from a free list and
+ * given back when both sockets have closed (a buffer per connection would be an external allocation V8 counts
+ * towards its next garbage collection).
+ */
+const UPSTREAM_READ_BYTES = 16 * 1024;
+const MAX_FREE_BUFFERS = 64;
+const freeBuffers: Buffer[] = [];
+
+/**
+ * One accepted connection: dials an endpoint (the next one when it refuses or does not answer), then moves bytes both
+ * ways with no stream pipes:
+ * - client → endpoint: the client's 'data' chunks are written to the endpoint's socket; the client is paused while
+ *   that socket's write buffer is over its mark, resumed on 'drain'.
+ * - endpoint → client: the endpoint's socket reads into this connection's own buffer (net's onread: no allocation and
+ *   no Readable machinery per read); each read is written to the client at once. A write the kernel did not take
+ *   whole keeps a reference to the buffer, so the endpoint's socket stops reading until the client's write buffer is
+ *   empty again (this is also the backpressure).
+ * - An end (FIN) is passed on once the data before it is written (end() after the writes); an error on either side,
+ *   or a close after an error, destroys both.
+ */
+class TcpRelay {
+  private upstream: net.Socket | undefined;
+  private readonly buffer = freeBuffers.pop() ?? Buffer.allocUnsafeSlow(UPSTREAM_READ_BYTES);
+  /** Sockets of the relay closed: at 2 (or the client's, with nothing relayed) the buffer is free. */
+  private closed = 0;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** The endpoint's socket stopped reading until the client's write buffer empties. */
+  private upstreamWaits = false;
+  private relaying = false;
+
+  constructor(
+    private readonly owner: TcpProxySocket,
+    private readonly client: net.Socket,
+    private readonly clientIP: string,
+  ) {
+    client.on('error', this.onError);
+    client.on('close', this.onClientClose);
+  }
+
+  dial(): void {
+    if (this.client.destroyed) return;
+    const ep = this.owner.pick(this.clientIP);
+    if (!ep) {
+      // No endpoint (any more): the client is told at once, as a reset.
+      this.client.resetAndDestroy();
+      return;
+    }
+    this.attempt++;
+    const upstream = (this.upstream = this.owner.connect(ep, { buffer: this.buffer, callback: this.onUpstreamRead }));
+    this.timer = setTimeout(this.onDialTimeout, this.owner.dialTimeoutMs);
+    upstream.once('error', this.onDialError);
+    upstream.once('connect', this.onConnect);
+  }
+
+  private readonly onDialTimeout = () => this.upstream?.destroy(new Error('dial timed out'));
+
+  private readonly onDialError = () => {
+    clearTimeout(this.timer);
+    this.upstream!.off('connect', this.onConnect);
+    this.upstream!.destroy();
+    this.upstream = undefined;
+    if (this.client.destroyed) return;
+    if (this.owner.dialFailed(this.clientIP, this.attempt)) this.dial();
+    else this.client.resetAndDestroy();
   };
-  client.removeAllListeners('error');
-  client.on('error', fail);
-  upstream.on('error', fail);
-  // A reset from one side without an error event on the other (its write had nothing pending).
-  client.on('close', (hadError) => hadError && upstream.destroy());
-  upstream.on('close', (hadError) => hadError && client.destroy());
-  client.pipe(upstream);
-  upstream.pipe(client);
-  client.resume();
+
+  private readonly onConnect = () => {
+    clearTimeout(this.timer);
+    const { client } = this;
+    const upstream = this.upstream!;
+    upstream.off('error', this.onDialError);
+    if (client.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    this.relaying = true;
+    upstream.on('error', this.onError);
+    upstream.on('close', this.onUpstreamClose);
+    upstream.on('end', this.onUpstreamEnd);
+    upstream.on('drain', this.onUpstreamDrain);
+    client.on('data', this.onClientData);
+    client.on('end', this.onClientEnd);
+    client.resume();
+  };
+
+  private readonly onClientData = (chunk: Buffer) => {
+    if (!this.upstream!.write(chunk)) this.client.pause();
+  };
+
+  private readonly onUpstreamDrain = () => this.client.resume();
+
+  /** net's onread callback: false stops the endpoint's socket reading (until resume()). */
+  private readonly onUpstreamRead = (n: number, buf: Uint8Array): boolean => {
+    const { client } = this;
+    client.write(n === buf.length ? buf : buf.subarray(0, n), this.onClientWritten);
+    if (client.writableLength === 0) return true;
+    this.upstreamWaits = true;
+    return false;
+  };
+
+  /** Every write's callback: once nothing waits to be written, the buffer is free and the endpoint is read again. */
+  private readonly onClientWritten = () => {
+    if (this.upstreamWaits && this.client.writableLength === 0) {
+      this.upstreamWaits = false;
+      this.upstream!.resume();
+    }
+  };
+
+  private readonly onClientEnd = () => this.upstream!.end();
+  private readonly onUpstreamEnd = () => this.client.end();
+
+  private readonly onError = () => {
+    clearTimeout(this.timer);
+    this.client.destroy();
+    // Before the relay starts, an upstream error is a dial error (onDialError); a client error ends the dial.
+    this.upstream?.destroy();
+  };
+
+  /** A reset from one side without an error event on the other (its write had nothing pending). */
+  private readonly onClientClose = (hadError: boolean) => {
+    if (!this.relaying) {
+      // A dial in progress is abandoned: its socket never reads.
+      clearTimeout(this.timer);
+      this.upstream?.destroy();
+      this.releaseBuffer();
+      return;
+    }
+    if (hadError) this.upstream!.destroy();
+    if (++this.closed === 2) this.releaseBuffer();
+  };
+
+  private readonly onUpstreamClose = (hadError: boolean) => {
+    if (hadError) this.client.destroy();
+    if (++this.closed === 2) this.releaseBuffer();
+  };
+
+  private releaseBuffer(): void {
+    if (freeBuffers.length < MAX_FREE_BUFFERS) freeBuffers.push(this.buffer);
+  }
 }
 
 interface UdpSession {
