@@ -261,46 +261,75 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   const server = createHttpsServer(opts, opts.nodeJoin ? mountNodeJoin(handler.handle, opts.nodeJoin, ops, opts.resources) : handler.handle);
 
-  health.start();
-  await health.probe();
-  const cacheStart = cache.start().then(() => {
-    cacheReady = true;
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
+  let crds: CrdController | undefined;
+  let allocationRepair: AllocationRepair | undefined;
+  let flowcontrol: FlowcontrolConfigProducer | undefined;
+  let eventTtl: ReturnType<typeof startEventTtl> | undefined;
+  const close = async (): Promise<void> => {
+    crds?.stop();
+    unregisterStorageObjects();
+    eventTtl?.stop();
+    flowcontrol?.stop();
+    health.stop();
+    allocationRepair?.stop();
+    aggregator?.stop();
+    handler.closeWatches();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
     });
-  });
-  port = (server.address() as AddressInfo).port;
-  await cacheStart;
-  // CustomResourceDefinitions (crd/): each CRD's custom resources join the registry as soon as the cache has it.
-  const crdDef = registry.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
-  const crds = crdDef ? new CrdController({ cache, ops, registry, crds: crdDef }) : undefined;
-  crds?.start();
-  // Reservations for Services stored before this server (or before reservations existed) come first, as upstream's
-  // initial repair pass: only then is an address the bootstrap or a client asks for known to be free.
-  const allocationRepair = new AllocationRepair(serviceAllocation);
-  await allocationRepair.start();
-  await bootstrapClusterObjects(ops, opts.resources, opts.kubernetesServiceIP ?? '10.43.0.1', port);
-  // kube-apiserver's rbac/bootstrap-roles post-start hook: the bootstrap policy reconciled (its Roles in the system
-  // namespaces just ensured), then decisions begin.
-  await rbac.start(cache, ops, {
-    clusterroles: rbacDefinition(opts.resources, 'clusterroles'),
-    clusterrolebindings: rbacDefinition(opts.resources, 'clusterrolebindings'),
-    roles: rbacDefinition(opts.resources, 'roles'),
-    rolebindings: rbacDefinition(opts.resources, 'rolebindings'),
-  });
-  // The priority-and-fairness-config-producer hook: APF's mandatory and suggested objects (served, not enforced).
-  const fsDef = opts.resources.find((r) => r.group === 'flowcontrol.apiserver.k8s.io' && r.plural === 'flowschemas');
-  const plDef = opts.resources.find((r) => r.group === 'flowcontrol.apiserver.k8s.io' && r.plural === 'prioritylevelconfigurations');
-  const flowcontrol = fsDef && plDef ? new FlowcontrolConfigProducer({ ops, flowschemas: fsDef, prioritylevelconfigurations: plDef }) : undefined;
-  await flowcontrol?.start();
-  await aggregator?.start();
-  bootstrapped = true;
-  const coreEvents = opts.resources.find((r) => r.group === '' && r.plural === 'events');
-  const eventTtl = coreEvents ? startEventTtl(ops, cache, coreEvents, { ttlMs: opts.eventTtlMs ?? 3_600_000 }) : undefined;
+    cache.stop();
+    rbac.stop();
+    nodeGraph.stop();
+  };
+
+  try {
+    health.start();
+    await health.probe();
+    const cacheStart = cache.start().then(() => {
+      cacheReady = true;
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port, opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    port = (server.address() as AddressInfo).port;
+    await cacheStart;
+    // CustomResourceDefinitions (crd/): each CRD's custom resources join the registry as soon as the cache has it.
+    const crdDef = registry.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
+    crds = crdDef ? new CrdController({ cache, ops, registry, crds: crdDef }) : undefined;
+    crds?.start();
+    // Reservations for Services stored before this server (or before reservations existed) come first, as upstream's
+    // initial repair pass: only then is an address the bootstrap or a client asks for known to be free.
+    allocationRepair = new AllocationRepair(serviceAllocation);
+    await allocationRepair.start();
+    await bootstrapClusterObjects(ops, opts.resources, opts.kubernetesServiceIP ?? '10.43.0.1', port);
+    // kube-apiserver's rbac/bootstrap-roles post-start hook: the bootstrap policy reconciled (its Roles in the system
+    // namespaces just ensured), then decisions begin.
+    await rbac.start(cache, ops, {
+      clusterroles: rbacDefinition(opts.resources, 'clusterroles'),
+      clusterrolebindings: rbacDefinition(opts.resources, 'clusterrolebindings'),
+      roles: rbacDefinition(opts.resources, 'roles'),
+      rolebindings: rbacDefinition(opts.resources, 'rolebindings'),
+    });
+    // The priority-and-fairness-config-producer hook: APF's mandatory and suggested objects (served, not enforced).
+    const fsDef = opts.resources.find((r) => r.group === 'flowcontrol.apiserver.k8s.io' && r.plural === 'flowschemas');
+    const plDef = opts.resources.find((r) => r.group === 'flowcontrol.apiserver.k8s.io' && r.plural === 'prioritylevelconfigurations');
+    flowcontrol = fsDef && plDef ? new FlowcontrolConfigProducer({ ops, flowschemas: fsDef, prioritylevelconfigurations: plDef }) : undefined;
+    await flowcontrol?.start();
+    await aggregator?.start();
+    bootstrapped = true;
+    const coreEvents = opts.resources.find((r) => r.group === '' && r.plural === 'events');
+    eventTtl = coreEvents ? startEventTtl(ops, cache, coreEvents, { ttlMs: opts.eventTtlMs ?? 3_600_000 }) : undefined;
+  } catch (err) {
+    // A start that fails halfway closes what it opened (the listening socket, the datastore probe's timer, the
+    // cache's store watch), or they would keep the process alive with nothing to serve.
+    await close().catch(() => {});
+    throw err;
+  }
 
   return {
     port,
@@ -310,23 +339,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     cache,
     registry,
     inProcessTransport: (user) => new InProcessTransport(handler.handle, user),
-    async close() {
-      crds?.stop();
-      unregisterStorageObjects();
-      eventTtl?.stop();
-      flowcontrol?.stop();
-      health.stop();
-      allocationRepair.stop();
-      aggregator?.stop();
-      handler.closeWatches();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      cache.stop();
-      rbac.stop();
-      nodeGraph.stop();
-    },
+    close,
   };
 }
 

@@ -212,6 +212,8 @@ export class WatchCache {
 
   /** Makes `loaded` (listed at `revision`) the cache's state and watches the store from there. */
   private install(revision: number, loaded: CacheEvent[]): void {
+    // Stopped while listing (a server whose start failed meanwhile): no store watch to leak.
+    if (this.stopped) return;
     for (const rc of this.resources.values()) rc.resetTo(revision);
     this.revision = revision;
     for (const ev of loaded) {
