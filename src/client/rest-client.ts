@@ -8,6 +8,7 @@ import { StatusError, type StatusReason } from '../api/status.js';
 import { TransportHttpError, type Transport } from './transport.js';
 import type {
   Client,
+  DeleteCollectionOptions,
   DeleteOptions,
   ListOptions,
   ListResult,
@@ -93,12 +94,19 @@ export class RestClient implements Client {
   }
 
   async delete(rt: ResourceType, namespace: string, name: string, opts: DeleteOptions = {}): Promise<void> {
-    const body: Record<string, unknown> = { kind: 'DeleteOptions', apiVersion: 'v1' };
-    if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
-    if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
-    if (opts.preconditions) body.preconditions = opts.preconditions;
-    if (opts.dryRun) body.dryRun = ['All'];
-    await this.call('DELETE', resourcePath(rt, namespace, name), new URLSearchParams(), json(body));
+    await this.call('DELETE', resourcePath(rt, namespace, name), new URLSearchParams(), json(deleteOptionsBody(opts)));
+  }
+
+  async deleteCollection(rt: ResourceType, namespace: string, opts: DeleteCollectionOptions = {}): Promise<void> {
+    const q = new URLSearchParams();
+    if (opts.labelSelector) q.set('labelSelector', opts.labelSelector);
+    if (opts.fieldSelector) q.set('fieldSelector', opts.fieldSelector);
+    await this.call('DELETE', resourcePath(rt, namespace), q, json(deleteOptionsBody(opts)));
+  }
+
+  async discovery<T = unknown>(path: string): Promise<T> {
+    if (!/^\/apis?(\/[^/?#]+){0,2}$/.test(path)) throw new Error(`not a discovery path: ${JSON.stringify(path)}`);
+    return this.call<T>('GET', path, new URLSearchParams());
   }
 
   async createSubresource(rt: ResourceType, namespace: string, name: string, subresource: string, body: unknown): Promise<unknown> {
@@ -169,6 +177,15 @@ export class RestClient implements Client {
 
 function json(value: unknown): { contentType: string; data: string } {
   return { contentType: 'application/json', data: JSON.stringify(value) };
+}
+
+function deleteOptionsBody(opts: DeleteOptions): Record<string, unknown> {
+  const body: Record<string, unknown> = { kind: 'DeleteOptions', apiVersion: 'v1' };
+  if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
+  if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
+  if (opts.preconditions) body.preconditions = opts.preconditions;
+  if (opts.dryRun) body.dryRun = ['All'];
+  return body;
 }
 
 function writeQuery(opts: WriteOptions): URLSearchParams {

@@ -60,6 +60,11 @@ export interface DeleteOptions {
   dryRun?: boolean;
 }
 
+export interface DeleteCollectionOptions extends Omit<DeleteOptions, 'preconditions'> {
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
 export interface WriteOptions {
   dryRun?: boolean;
   fieldManager?: string;
@@ -84,6 +89,16 @@ export interface Client {
   updateStatus<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, obj: T, opts?: WriteOptions): Promise<T>;
   patch<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string, name: string, type: PatchType, patch: unknown, opts?: WriteOptions & { subresource?: string }): Promise<T>;
   delete(rt: ResourceType, namespace: string, name: string, opts?: DeleteOptions): Promise<void>;
+  /**
+   * DELETE of the collection (the `deletecollection` verb): every object of the type in the namespace ('' = all) that
+   * the selectors match, each deleted as `delete` with these options would be (finalizers and grace periods apply).
+   */
+  deleteCollection(rt: ResourceType, namespace: string, opts?: DeleteCollectionOptions): Promise<void>;
+  /**
+   * GET of a discovery document: '/api' (APIVersions), '/api/v1' or '/apis/<group>/<version>' (APIResourceList),
+   * '/apis' (APIGroupList); resolves to the parsed JSON. The namespace controller finds every resource this way.
+   */
+  discovery<T = unknown>(path: string): Promise<T>;
   /** POST to a subresource, e.g. pods/binding or pods/eviction; resolves to the response body. */
   createSubresource(rt: ResourceType, namespace: string, name: string, subresource: string, body: unknown): Promise<unknown>;
   /**

@@ -35,10 +35,12 @@ import { rfc3339 } from '../../api/time.js';
 import { isDNS1035Label, isDNS1123Label, isDNS1123Subdomain, isPathSegmentName } from '../../api/validation.js';
 import { jsonMergePatch } from '../json-merge-patch.js';
 import { strategicMergePatch } from './strategic-merge.js';
+import { allResourceTypes } from '../resources.js';
 import {
   realClock,
   type Client,
   type Clock,
+  type DeleteCollectionOptions,
   type DeleteOptions,
   type ListOptions,
   type ListResult,
@@ -50,9 +52,12 @@ import {
   type WriteOptions,
 } from '../types.js';
 
-export type FakeVerb = 'get' | 'list' | 'create' | 'update' | 'updateStatus' | 'patch' | 'delete' | 'createSubresource';
+export type FakeVerb = 'get' | 'list' | 'create' | 'update' | 'updateStatus' | 'patch' | 'delete' | 'deleteCollection' | 'createSubresource' | 'discovery';
 
-/** One call made through the FakeClient. `object` is a copy of what was sent (object, patch, delete options or subresource body). */
+/**
+ * One call made through the FakeClient. `object` is a copy of what was sent (object, patch, delete options or subresource
+ * body). A `discovery` call has the path as its `resource`.
+ */
 export interface FakeAction {
   verb: FakeVerb;
   resource: string;
@@ -94,6 +99,8 @@ export interface FakeClientOptions {
 export class FakeClient implements Client {
   readonly actions: FakeAction[] = [];
   private readonly objects = new Map<string, Map<string, KubeObject>>();
+  /** Every type the client has stored or been asked about, for discovery (besides allResourceTypes). */
+  private readonly types = new Map<string, ResourceType>();
   private readonly subscribers = new Set<Subscriber>();
   private readonly log: LoggedEvent[] = [];
   private readonly reactors: { verb: FakeVerb | '*'; resource: string; fn: FakeReactor }[] = [];
@@ -328,6 +335,65 @@ export class FakeClient implements Client {
     this.deleteObject(rt, ns, name, opts);
   }
 
+  async deleteCollection(rt: ResourceType, namespace: string, opts: DeleteCollectionOptions = {}): Promise<void> {
+    const ns = this.ns(rt, namespace);
+    const reacted = this.record({ verb: 'deleteCollection', resource: rt.resource, namespace: ns, ...(Object.keys(opts).length ? { object: structuredClone(opts) } : {}) });
+    if (reacted !== undefined) return;
+    const { labelSelector, fieldSelector, ...deleteOpts } = opts;
+    const filter = selectorFilter({ labelSelector, fieldSelector });
+    for (const obj of [...this.bucket(rt).values()]) {
+      if (ns && obj.metadata.namespace !== ns) continue;
+      if (!filter(obj)) continue;
+      this.deleteObject(rt, obj.metadata.namespace ?? '', obj.metadata.name ?? '', deleteOpts);
+    }
+  }
+
+  /**
+   * Discovery documents of allResourceTypes and of every type seeded or used, each with all eight verbs (a reactor on
+   * verb 'discovery', resource = the path, answers otherwise: fewer verbs, a failing group). Unknown paths are 404.
+   */
+  async discovery<T = unknown>(path: string): Promise<T> {
+    const reacted = this.record({ verb: 'discovery', resource: path, namespace: '' });
+    if (reacted !== undefined) return reacted as T;
+    const types = new Map<string, ResourceType>();
+    for (const rt of [...allResourceTypes, ...this.types.values()]) types.set(`${rt.group}/${rt.version}/${rt.resource}`, rt);
+    const all = [...types.values()];
+    const verbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+    const resourceList = (group: string, version: string) => {
+      const resources = all.filter((rt) => rt.group === group && rt.version === version);
+      if (resources.length === 0) throw notFound({ resource: path });
+      return {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: groupVersion(group, version),
+        resources: resources.map((rt) => ({ name: rt.resource, singularName: '', namespaced: rt.namespaced, kind: rt.kind, verbs })),
+      };
+    };
+    const parts = path.split('/').filter((p) => p !== '');
+    if (parts[0] === 'api' && parts.length === 1) return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] } as T;
+    if (parts[0] === 'api' && parts.length === 2) return resourceList('', parts[1]!) as T;
+    if (parts[0] === 'apis' && parts.length === 3) return resourceList(parts[1]!, parts[2]!) as T;
+    if (parts[0] === 'apis' && parts.length === 1) {
+      const groups = new Map<string, string[]>();
+      for (const rt of all) {
+        if (!rt.group) continue;
+        const versions = groups.get(rt.group) ?? [];
+        if (!versions.includes(rt.version)) versions.push(rt.version);
+        groups.set(rt.group, versions);
+      }
+      return {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: [...groups].map(([name, versions]) => ({
+          name,
+          versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
+          preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
+        })),
+      } as T;
+    }
+    throw notFound({ resource: path });
+  }
+
   async createSubresource(rt: ResourceType, namespace: string, name: string, subresource: string, body: unknown): Promise<unknown> {
     const ns = this.ns(rt, namespace);
     const reacted = this.record({ verb: 'createSubresource', resource: rt.resource, namespace: ns, name, subresource, object: structuredClone(body) });
@@ -521,7 +587,10 @@ export class FakeClient implements Client {
   private bucket(rt: ResourceType): Map<string, KubeObject> {
     const k = resKey(rt);
     let b = this.objects.get(k);
-    if (!b) this.objects.set(k, (b = new Map()));
+    if (!b) {
+      this.objects.set(k, (b = new Map()));
+      this.types.set(k, rt);
+    }
     return b;
   }
 

@@ -32,6 +32,7 @@ export class FakeTransport implements Transport {
 
   async request(method: string, path: string, query: URLSearchParams, body?: TransportBody): Promise<TransportResponse> {
     try {
+      if (method === 'GET' && isDiscoveryPath(path)) return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(await this.fake.discovery(path)) };
       const t = this.route(path);
       const { status, result } = await this.serve(method, t, query, body);
       return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(result) };
@@ -91,7 +92,6 @@ export class FakeTransport implements Transport {
         return { status: 200, result: await this.fake.patch(rt, namespace, name, type, parsed, { ...opts, ...(subresource ? { subresource } : {}) }) };
       }
       case 'DELETE': {
-        if (name === undefined) throw methodNotAllowed();
         const d = (parsed ?? {}) as Omit<DeleteOptions, 'dryRun'> & { dryRun?: unknown };
         const dryRun = Array.isArray(d.dryRun) ? d.dryRun.length > 0 : d.dryRun === true;
         const options: DeleteOptions = {
@@ -100,6 +100,15 @@ export class FakeTransport implements Transport {
           ...(d.preconditions ? { preconditions: d.preconditions } : {}),
           ...(dryRun || query.get('dryRun') ? { dryRun: true } : {}),
         };
+        if (name === undefined) {
+          const { preconditions: _ignored, ...collectionOpts } = options;
+          await this.fake.deleteCollection(rt, namespace, {
+            ...collectionOpts,
+            ...(query.get('labelSelector') ? { labelSelector: query.get('labelSelector')! } : {}),
+            ...(query.get('fieldSelector') ? { fieldSelector: query.get('fieldSelector')! } : {}),
+          });
+          return { status: 200, result: { kind: `${rt.kind}List`, apiVersion: rt.group ? `${rt.group}/${rt.version}` : rt.version, metadata: {}, items: [] } };
+        }
         await this.fake.delete(rt, namespace, name, options);
         return { status: 200, result: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: rt.resource } } };
       }
@@ -142,6 +151,12 @@ export class FakeTransport implements Transport {
     if (!rt || rest.length > 3) throw notFound({ group: group || undefined, resource: rest[0] ?? path });
     return { rt, namespace, ...(rest[1] !== undefined ? { name: rest[1] } : {}), ...(rest[2] !== undefined ? { subresource: rest[2] } : {}) };
   }
+}
+
+/** '/api', '/api/v1', '/apis', '/apis/<group>/<version>'. */
+function isDiscoveryPath(path: string): boolean {
+  const parts = path.split('/').filter((p) => p !== '');
+  return (parts[0] === 'api' && parts.length <= 2) || (parts[0] === 'apis' && (parts.length === 1 || parts.length === 3));
 }
 
 function parseJson(data: string): unknown {

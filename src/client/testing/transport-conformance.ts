@@ -172,6 +172,30 @@ export function runTransportConformance(name: string, target: () => ConformanceT
       await eventually('the server to end the watch', () => t.watchCount() === watchesBefore);
     });
 
+    it('deletes a collection by label: a finalizer holds its object, the rest go, others stay', async () => {
+      await c().create(ConfigMaps, ns, { metadata: { name: 'dc-a', labels: { dc: 'yes' } } });
+      await c().create(ConfigMaps, ns, { metadata: { name: 'dc-b', labels: { dc: 'yes' }, finalizers: ['example.com/hold'] } });
+      await c().create(ConfigMaps, ns, { metadata: { name: 'dc-c', labels: { dc: 'no' } } });
+      await c().deleteCollection(ConfigMaps, ns, { labelSelector: 'dc=yes', propagationPolicy: 'Background' });
+      const left = (await c().list(ConfigMaps, ns, { labelSelector: 'dc' })).items;
+      assert.deepEqual(left.map((o) => `${o.metadata.name} ${o.metadata.deletionTimestamp ? 'deleting' : 'live'}`).sort(), ['dc-b deleting', 'dc-c live']);
+      const held = left.find((o) => o.metadata.name === 'dc-b')!;
+      await c().update(ConfigMaps, ns, { ...held, metadata: { ...held.metadata, finalizers: [] } });
+      await assert.rejects(c().get(ConfigMaps, ns, 'dc-b'), isNotFound);
+    });
+
+    it('answers discovery: core v1 and a group version list their resources and verbs; an unknown group is 404', async () => {
+      const core = await c().discovery<{ resources: { name: string; namespaced: boolean; verbs: string[] }[] }>('/api/v1');
+      const cm = core.resources.find((r) => r.name === 'configmaps');
+      assert.ok(cm?.namespaced && cm.verbs.includes('deletecollection'), JSON.stringify(cm));
+      const groups = await c().discovery<{ groups: { name: string; preferredVersion: { version: string } }[] }>('/apis');
+      assert.equal(groups.groups.find((g) => g.name === 'apps')?.preferredVersion.version, 'v1');
+      const apps = await c().discovery<{ groupVersion: string; resources: { name: string }[] }>('/apis/apps/v1');
+      assert.equal(apps.groupVersion, 'apps/v1');
+      assert.ok(apps.resources.some((r) => r.name === 'deployments'));
+      await assert.rejects(c().discovery('/apis/nope.example.com/v1'), isNotFound);
+    });
+
     it('finalizes a terminating namespace through the finalize subresource', async () => {
       const name = `${ns}-fin`;
       await c().create(Namespaces, '', { metadata: { name } });
@@ -381,6 +405,8 @@ function gatedClient(inner: Client) {
     updateStatus: inner.updateStatus.bind(inner),
     patch: inner.patch.bind(inner),
     delete: inner.delete.bind(inner),
+    deleteCollection: inner.deleteCollection.bind(inner),
+    discovery: inner.discovery.bind(inner),
     createSubresource: inner.createSubresource.bind(inner),
     watch: (rt, namespace, opts, onEvent, onClose): Watcher => {
       if (!held) return inner.watch(rt, namespace, opts, onEvent, onClose);
