@@ -1,7 +1,8 @@
 /**
  * CRD semantics on the wire, against a bare skiff API server (no controllers): name conflicts, new versions and a
- * storage-version change, webhook conversion refused openly, a terminating CRD refusing creates, a deleted namespace's
- * custom objects deleted, and a restarted server serving the CRDs it finds in its store before it is ready.
+ * storage-version change, webhook conversion refused openly, a terminating CRD refusing creates, and a restarted
+ * server serving the CRDs it finds in its store before it is ready. (A deleted namespace's custom objects are the
+ * namespace controller's: test/namespace-deletion.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -147,16 +148,6 @@ describe('CRD API semantics', () => {
     assert.equal(def.status, 400, def.text);
     const notObject = await s.send('POST', '/apis/example.com/v2/namespaces/default/widgets', { apiVersion: 'example.com/v2', kind: 'Widget', metadata: 'typed' });
     assert.equal(notObject.status, 400, notObject.text);
-  });
-
-  it('deleting a namespace deletes the custom objects in it', async () => {
-    assert.equal((await s.send('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } })).status, 201);
-    const created = await s.send('POST', '/apis/example.com/v2/namespaces/team/widgets', { apiVersion: 'example.com/v2', kind: 'Widget', metadata: { name: 'doomed' }, spec: { size: 'M' } });
-    assert.equal(created.status, 201, created.text);
-    const del = await s.send('DELETE', '/api/v1/namespaces/team');
-    assert.ok(del.status === 200 || del.status === 202, del.text);
-    await eventually('the custom object gone', async () => ((await s.send('GET', '/apis/example.com/v2/namespaces/team/widgets/doomed')).status === 404 ? true : undefined));
-    assert.equal((await s.send('GET', '/apis/example.com/v2/namespaces/default/widgets/old')).status, 200, 'other namespaces keep theirs');
   });
 
   it('a restarted server serves the CRDs in its store before it answers ready', async () => {

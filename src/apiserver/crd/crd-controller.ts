@@ -43,7 +43,6 @@ export interface CrdControllerOptions {
 export class CrdController {
   private readonly prefix: string;
   private watcher: CacheWatcher | undefined;
-  private namespaceWatcher: CacheWatcher | undefined;
   /** What each served CRD was registered from (its spec and storedVersions), so unchanged CRDs are not rebuilt. */
   private readonly served = new Map<string, string>();
   private readonly terminating = new Set<string>();
@@ -58,7 +57,7 @@ export class CrdController {
 
   /** Serves the CRDs the cache holds now (synchronously), then follows its events. Call after the cache started. */
   start(): void {
-    this.followNamespaces();
+    this.deleteOrphans();
     const rc = this.opts.cache.resourceFor(this.prefix);
     this.watcher = rc.subscribe(
       (events) => {
@@ -78,7 +77,6 @@ export class CrdController {
   stop(): void {
     this.stopped = true;
     this.watcher?.stop();
-    this.namespaceWatcher?.stop();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }
@@ -89,37 +87,18 @@ export class CrdController {
   }
 
   /**
-   * Custom objects of a namespace being deleted are deleted too. Upstream's namespace controller finds them through
-   * discovery; skiff's empties the built-in kinds it knows, so this loop does the custom ones (a namespace does not
-   * wait for custom objects that finalizers hold). Objects left in a namespace that no longer exists are deleted
-   * at start.
+   * Custom objects left in namespaces that no longer exist (deleted while their CRD was not served, or before this
+   * server ran) are deleted at start. Those of a namespace being deleted are the namespace controller's: it finds
+   * custom resources through discovery, deletes them and waits for them, finalizers included.
    */
-  private followNamespaces(): void {
-    const rc = this.opts.cache.resourceFor(NAMESPACES_PREFIX);
-    this.namespaceWatcher?.stop();
-    this.namespaceWatcher = rc.subscribe(
-      (events) => {
-        for (const ev of events) {
-          if (ev.type === 'DELETED' || ev.obj.metadata.deletionTimestamp) void this.emptyNamespace(ev.obj.metadata.name ?? '');
-        }
-        return true;
-      },
-      () => {
-        if (!this.stopped) queueMicrotask(() => this.followNamespaces());
-      },
-    );
-    const live = new Set<string>();
-    for (const item of rc.items.values()) {
-      if (item.obj.metadata.deletionTimestamp) void this.emptyNamespace(item.obj.metadata.name ?? '');
-      else live.add(item.obj.metadata.name ?? '');
-    }
-    // Orphans of namespaces deleted while their CRD was not served (or before this server ran) go too.
+  private deleteOrphans(): void {
     queueMicrotask(() => {
+      const namespaces = this.opts.cache.resourceFor(NAMESPACES_PREFIX).items;
       for (const def of this.namespacedCustomStorage()) {
         const orphaned = new Set<string>();
         for (const item of this.opts.cache.resourceFor(resourcePrefix(def)).items.values()) {
           const ns = item.obj.metadata.namespace ?? '';
-          if (ns && !live.has(ns) && !this.opts.cache.resourceFor(NAMESPACES_PREFIX).items.has(`${NAMESPACES_PREFIX}${ns}`)) orphaned.add(ns);
+          if (ns && !namespaces.has(`${NAMESPACES_PREFIX}${ns}`)) orphaned.add(ns);
         }
         for (const ns of orphaned) void this.emptyNamespace(ns);
       }
@@ -148,7 +127,7 @@ export class CrdController {
         try {
           await this.opts.ops.delete(def, namespace, item.obj.metadata.name ?? '', { dryRun: false });
         } catch (err) {
-          if (!isNotFound(err)) log.warn('cannot delete a custom object of a deleted namespace', { key: item.key, err });
+          if (!isNotFound(err)) log.warn('cannot delete a custom object of a namespace that no longer exists', { key: item.key, err });
         }
       }
     }

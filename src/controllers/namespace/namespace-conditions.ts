@@ -16,6 +16,10 @@ export interface DeletionOutcome {
   remaining: Map<string, number>;
   /** finalizer -> objects still present that carry it. */
   finalizers: Map<string, number>;
+  /** Why discovery was incomplete (upstream ErrGroupDiscoveryFailed's text, or the error when it failed outright). */
+  discoveryError?: string;
+  /** How many group versions failed discovery, when it was partial. */
+  discoveryFailedGroups?: number;
 }
 
 const ORDER = [
@@ -40,6 +44,12 @@ const OK: Record<(typeof ORDER)[number], { reason: string; message: string }> = 
  */
 export function computeNamespaceConditions(current: readonly NamespaceCondition[], outcome: DeletionOutcome, now: string): { conditions: Condition[]; changed: boolean } {
   const problems = new Map<string, { reason: string; message: string }>();
+  if (outcome.discoveryError !== undefined) {
+    problems.set('NamespaceDeletionDiscoveryFailure', {
+      reason: 'DiscoveryFailed',
+      message: outcome.discoveryFailedGroups ? `Discovery failed for some groups, ${outcome.discoveryFailedGroups} failing: ${outcome.discoveryError}` : outcome.discoveryError,
+    });
+  }
   if (outcome.errors.length > 0) {
     const msgs = [...outcome.errors].sort();
     problems.set('NamespaceDeletionContentFailure', {

@@ -6,6 +6,7 @@ import { FakeClock } from '../../client/testing/fake-clock.js';
 import { FakeInformerFactory } from '../../client/testing/fake-informer-factory.js';
 import { FakeRecorder } from '../../client/testing/fake-recorder.js';
 import { ConfigMaps, Deployments, Namespaces, Pods } from '../../client/resources.js';
+import { StatusError } from '../../api/status.js';
 import { defaultControllerOptions } from '../controller.js';
 import { NamespaceController } from './namespace-controller.js';
 
@@ -38,12 +39,13 @@ test('deleting a namespace deletes its content of every type, then finalizes it'
 
   await controller.syncNamespace('team-a');
 
-  const deletes = client.actions.filter((a) => a.verb === 'delete').map((a) => [a.resource, a.namespace, a.name, (a.object as { propagationPolicy?: string }).propagationPolicy]);
-  assert.deepEqual(deletes.sort(), [
-    ['configmaps', 'team-a', 'settings', 'Background'],
-    ['deployments', 'team-a', 'web', 'Background'],
-    ['pods', 'team-a', 'web-1', 'Background'],
-  ]);
+  // One deletecollection per discovered namespaced resource, whether it has objects or not (as upstream).
+  const collections = client.actions.filter((a) => a.verb === 'deleteCollection');
+  assert.ok(collections.every((a) => a.namespace === 'team-a' && (a.object as { propagationPolicy?: string }).propagationPolicy === 'Background'));
+  const emptied = new Set(collections.map((a) => a.resource));
+  for (const r of ['configmaps', 'deployments', 'pods', 'roles', 'ingresses', 'networkpolicies', 'events']) assert.ok(emptied.has(r), `${r} emptied`);
+  for (const r of ['nodes', 'namespaces', 'clusterroles', 'persistentvolumes']) assert.ok(!emptied.has(r), `${r} is not namespaced`);
+  assert.deepEqual(client.actions.filter((a) => a.verb === 'delete'), [], 'no object-by-object deletes where deletecollection works');
   assert.deepEqual(client.all(ConfigMaps).map((c) => `${c.metadata.namespace}/${c.metadata.name}`), ['other/keep-me']);
   assert.deepEqual(finalizes(), [{ subresource: 'finalize', finalizers: [] }]);
   assert.equal(client.peek(Namespaces, '', 'team-a'), undefined, 'finalized: the namespace is gone');
@@ -124,6 +126,64 @@ test('the deletion of a terminating namespace\'s last object brings the re-check
     await running;
   }
 });
+
+const Widgets = { group: 'example.com', version: 'v1', resource: 'widgets', kind: 'Widget', namespaced: true };
+
+test('custom resources found by discovery are emptied too; one held by a finalizer keeps the namespace', async () => {
+  const { client, controller, finalizes } = await fixture();
+  client.seed(Widgets, { metadata: { name: 'w1', namespace: 'team-a', finalizers: ['example.com/cleanup'] } }, { metadata: { name: 'w2', namespace: 'team-a' } });
+  await controller.syncNamespace('team-a');
+  assert.ok(client.actions.some((a) => a.verb === 'deleteCollection' && a.resource === 'widgets'));
+  assert.deepEqual(client.all(Widgets).map((w) => [w.metadata.name, Boolean(w.metadata.deletionTimestamp)]), [['w1', true]]);
+  assert.equal(finalizes().length, 0);
+  const conditions = (client.peek(Namespaces, '', 'team-a')!.status as { conditions: { type: string; message: string }[] }).conditions;
+  assert.equal(conditions.find((c) => c.type === 'NamespaceContentRemaining')?.message, 'Some resources are remaining: widgets.example.com has 1 resource instances');
+  assert.equal(conditions.find((c) => c.type === 'NamespaceFinalizersRemaining')?.message, 'Some finalizers are remaining: example.com/cleanup in 1 resource instances');
+});
+
+test('a resource whose deletecollection answers 405 is emptied object by object, and not asked again', async () => {
+  const { client, controller } = await fixture();
+  client.seed(Widgets, { metadata: { name: 'w1', namespace: 'team-a' } }, { metadata: { name: 'w2', namespace: 'team-a' } });
+  client.prependReactor('deleteCollection', 'widgets', () => {
+    throw new StatusError({ message: 'the server does not allow this method on the requested resource', reason: 'MethodNotAllowed', code: 405 });
+  });
+  await controller.syncNamespace('team-a');
+  assert.deepEqual(client.actions.filter((a) => a.verb === 'delete').map((a) => a.name).sort(), ['w1', 'w2']);
+  assert.deepEqual(client.all(Widgets), []);
+  assert.deepEqual(finalizesOf(client), ['finalize']);
+  // The next namespace goes straight to object-by-object deletes for widgets.
+  await client.create(Namespaces, '', { metadata: { name: 'team-b' } });
+  await client.delete(Namespaces, '', 'team-b');
+  client.clearActions();
+  await controller.syncNamespace('team-b');
+  assert.ok(!client.actions.some((a) => a.verb === 'deleteCollection' && a.resource === 'widgets'));
+});
+
+test('a group version whose discovery fails: the rest is emptied, the namespace stays with DiscoveryFailed, the sync fails (retried)', async () => {
+  const { client, controller, finalizes } = await fixture();
+  client.seed(ConfigMaps, cm('team-a', 'settings'));
+  client.prependReactor('discovery', '/apis/metrics.k8s.io/v1beta1', () => {
+    throw new StatusError({ message: 'the server is currently unable to handle the request', reason: 'ServiceUnavailable', code: 503 });
+  });
+  const real = await client.discovery<{ groups: unknown[] }>('/apis');
+  client.prependReactor('discovery', '/apis', () => ({
+    ...real,
+    groups: [...real.groups, { name: 'metrics.k8s.io', versions: [{ groupVersion: 'metrics.k8s.io/v1beta1', version: 'v1beta1' }], preferredVersion: { groupVersion: 'metrics.k8s.io/v1beta1', version: 'v1beta1' } }],
+  }));
+  await assert.rejects(controller.syncNamespace('team-a'), /unable to retrieve the complete list of server APIs: metrics\.k8s\.io\/v1beta1/);
+  assert.deepEqual(client.all(ConfigMaps), [], 'what was discovered is deleted');
+  assert.equal(finalizes().length, 0, 'not finalized while a group cannot be asked');
+  const conditions = (client.peek(Namespaces, '', 'team-a')!.status as { conditions: { type: string; status: string; reason: string; message: string }[] }).conditions;
+  const failure = conditions.find((c) => c.type === 'NamespaceDeletionDiscoveryFailure')!;
+  assert.deepEqual(
+    [failure.status, failure.reason, failure.message],
+    ['True', 'DiscoveryFailed', 'Discovery failed for some groups, 1 failing: unable to retrieve the complete list of server APIs: metrics.k8s.io/v1beta1: the server is currently unable to handle the request'],
+  );
+});
+
+function finalizesOf(client: FakeClient): (string | undefined)[] {
+  return client.actions.filter((a) => a.verb === 'update' && a.resource === 'namespaces').map((a) => a.subresource);
+}
 
 test('a namespace that is not being deleted is left alone', async () => {
   const { client, controller } = await fixture();
