@@ -36,6 +36,20 @@ export interface OpenApiV3Options {
   advertiseStrategicMerge?: boolean;
 }
 
+/**
+ * OpenAPI served by others and merged into this server's (the aggregation layer's APIService backends,
+ * aggregator/openapi-aggregator.ts). Its views are synchronous over what it has fetched; it calls `onChange` after.
+ */
+export interface ExtraOpenApi {
+  /** This server's Swagger 2.0 document with the others' paths and definitions added. */
+  mergeV2(doc: JsonSchema): JsonSchema;
+  /** Further /openapi/v3 index entries: key (`apis/<g>/<v>`) -> serverRelativeURL. */
+  v3Paths(): ReadonlyMap<string, string>;
+  /** Answers GET /openapi/v3/<key> for one of its keys (possibly after this returns); false for other keys. */
+  serveV3(key: string, query: URLSearchParams, res: ServerResponse): boolean;
+  onChange(fn: () => void): void;
+}
+
 /** A rendered document and the hash that names it in the index. */
 interface RenderedDocument {
   json: string;
@@ -57,6 +71,7 @@ export class OpenApiV3 {
    * Rendered when /openapi/v2 is first asked for, and again after the registry changed.
    */
   private v2 = this.newV2();
+  private extra: ExtraOpenApi | undefined;
 
   /** The documents follow a registry: a group version whose resources change is rendered again on its next request. */
   constructor(resources: readonly ResourceDefinition[] | ResourceRegistry, opts: OpenApiV3Options = {}) {
@@ -72,7 +87,21 @@ export class OpenApiV3 {
   }
 
   private newV2(): OpenApiV2 {
-    return new OpenApiV2(() => [...this.byKey.values()].map((defs) => this.buildDocument(defs, this.advertiseStrategicMerge)));
+    return new OpenApiV2(
+      () => [...this.byKey.values()].map((defs) => this.buildDocument(defs, this.advertiseStrategicMerge)),
+      (doc) => this.extra?.mergeV2(doc) ?? doc,
+    );
+  }
+
+  /** Merges `extra` into /openapi/v2 and the /openapi/v3 index from now on, following its changes. */
+  setExtra(extra: ExtraOpenApi): void {
+    this.extra = extra;
+    const changed = () => {
+      this.index = undefined;
+      this.v2 = this.newV2();
+    };
+    extra.onChange(changed);
+    changed();
   }
 
   private rebuild(): void {
@@ -125,6 +154,7 @@ export class OpenApiV3 {
     }
     if (!path.startsWith(`${OPENAPI_V3}/`)) return false;
     const doc = this.document(path.slice(OPENAPI_V3.length + 1));
+    if (!doc && this.extra?.serveV3(path.slice(OPENAPI_V3.length + 1), query, res)) return true;
     if (!doc) {
       const status = pathNotFound();
       const body = JSON.stringify(status.status);
@@ -145,6 +175,7 @@ export class OpenApiV3 {
       for (const key of [...this.byKey.keys()].sort()) {
         paths[key] = { serverRelativeURL: `${OPENAPI_V3}/${key}?hash=${this.document(key)!.hash}` };
       }
+      for (const [key, url] of this.extra?.v3Paths() ?? []) if (!this.byKey.has(key)) paths[key] = { serverRelativeURL: url };
       this.index = rendered({ paths });
     }
     return this.index;

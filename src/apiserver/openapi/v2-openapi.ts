@@ -40,8 +40,14 @@ export class OpenApiV2 {
   private rendered: Rendered | undefined;
   private protobufBytes: Buffer | undefined;
 
-  /** sources: the OpenAPI v3 group-version documents (objects) to derive the v2 document from; called once. */
-  constructor(private readonly sources: () => readonly JsonSchema[]) {}
+  /**
+   * sources: the OpenAPI v3 group-version documents (objects) to derive the v2 document from; called once.
+   * extend: what is added to the derived document before it is rendered (aggregated APIServices' paths).
+   */
+  constructor(
+    private readonly sources: () => readonly JsonSchema[],
+    private readonly extend: (doc: JsonSchema) => JsonSchema = (doc) => doc,
+  ) {}
 
   /** The Swagger 2.0 document as JSON text. */
   json(): string {
@@ -83,7 +89,7 @@ export class OpenApiV2 {
 
   private render(): Rendered {
     if (!this.rendered) {
-      const json = JSON.stringify(v2Document(this.sources()));
+      const json = JSON.stringify(this.extend(v2Document(this.sources())));
       this.rendered = {
         json,
         etag: JSON.stringify(createHash('sha512').update(json).digest('hex').toUpperCase()),
