@@ -28,6 +28,7 @@ import type { ResourceOps } from '../resource-ops.js';
 import type { APIService } from '../registry/apiservices.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import type { FrontProxyPki } from './front-proxy-pki.js';
+import { AggregatedOpenApi, type BackendResponse, type OpenApiBackend } from './openapi-aggregator.js';
 import {
   apiServiceName,
   AUTOMANAGED_LABEL,
@@ -111,11 +112,45 @@ export class Aggregator {
   private ticking: Promise<void> | undefined;
   private readonly now: () => Date;
   private next = 0;
+  /** `name@resourceVersion` of the available backends, to tell the OpenAPI aggregation when they change. */
+  private availableSignature = '';
+  /** The OpenAPI v2 and v3 of the available backends, merged into this server's /openapi/v2 and /openapi/v3. */
+  readonly openApi: AggregatedOpenApi;
 
   constructor(private readonly o: AggregatorOptions) {
     this.routing = [...(o.staticGroups ?? [])];
     this.discovery = [...(o.staticGroups ?? [])];
     this.now = o.now ?? (() => new Date());
+    this.openApi = new AggregatedOpenApi({ available: () => this.availableBackends(), fetch: (name, path, headers) => this.fetch(name, path, headers) });
+  }
+
+  /** The APIServices with a service reference that are Available now. */
+  private availableBackends(): OpenApiBackend[] {
+    return [...this.backends.values()]
+      .filter((b) => b.available && this.routing.includes(b.group0))
+      .map((b) => ({ name: b.name, group: b.group, version: b.version, resourceVersion: b.resourceVersion }));
+  }
+
+  /**
+   * One GET to an available backend as the aggregator itself (X-Remote-User system:aggregator, as upstream's OpenAPI
+   * downloader), bounded by the timeout; the body is read whole.
+   */
+  private fetch(name: string, path: string, headers: Record<string, string>): Promise<BackendResponse> {
+    const b = this.backends.get(name);
+    if (!b || !b.available || b.endpoints.length === 0) return Promise.reject(new Error(`APIService ${name} is not available`));
+    const ep = b.endpoints[this.next++ % b.endpoints.length]!;
+    const timeout = this.o.timeoutMs ?? 5_000;
+    return new Promise((resolve, reject) => {
+      const req = https.request({ host: ep.host, port: ep.port, path, method: 'GET', headers: { ...headers, 'X-Remote-User': 'system:aggregator' }, agent: b.agent, timeout }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`Get "https://${ep.host}:${ep.port}${path}": context deadline exceeded`)));
+      req.on('error', (err) => reject(new Error(`Get "https://${ep.host}:${ep.port}${path}": ${err.message}`)));
+      req.end();
+    });
   }
 
   /** Registers the Local APIServices and runs the first check, then ticks. */
@@ -130,6 +165,7 @@ export class Aggregator {
 
   stop(): void {
     this.stopped = true;
+    this.openApi.stop();
     if (this.timer) clearTimeout(this.timer);
     for (const b of this.backends.values()) b.agent.destroy();
   }
@@ -388,6 +424,11 @@ export class Aggregator {
     this.routing.splice(0, this.routing.length, ...routing);
     this.discovery.splice(0, this.discovery.length, ...discovery);
     if (changed) this.o.onDiscoveryChange?.();
+    const signature = this.availableBackends().map((b) => `${b.name}@${b.resourceVersion}`).join(',');
+    if (signature !== this.availableSignature) {
+      this.availableSignature = signature;
+      this.openApi.backendsChanged();
+    }
   }
 
   /** Proxies one resource request to the APIService's backend; 503 when it is unavailable or unreachable. */
