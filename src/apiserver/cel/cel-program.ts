@@ -24,6 +24,19 @@ export const PER_CALL_LIMIT = 250_000;
 
 export const COST_EXCEEDED = 'operation cancelled: actual cost limit exceeded';
 
+/**
+ * What all the evaluations for one object may spend together: upstream's RuntimeCELCostBudget is ten per-call limits
+ * (for all rules of a custom object; for one binding's validations and messages of a policy, per param).
+ */
+export const RUNTIME_COST_BUDGET = 10 * PER_CALL_LIMIT;
+/** upstream's words when that budget runs out */
+export const BUDGET_EXHAUSTED = 'validation failed due to running out of cost budget, no further validation rules will be run';
+
+/** A budget several evaluations spend from (`remaining` goes down by each evaluation's cost). */
+export interface CelBudget {
+  remaining: number;
+}
+
 /** A compile failure; `message` is the `compilation failed: ERROR: <input>:L:C: ...` text Kubernetes reports. */
 export class CelCompileError {
   constructor(readonly message: string) {}
@@ -31,7 +44,8 @@ export class CelCompileError {
 
 /** A failed evaluation: `message` in cel-go's words (`no such key: x`, `division by zero`, the cost limit). */
 export class CelEvalError extends Error {
-  constructor(message: string, readonly costExceeded = false) {
+  /** `costExceeded`: the per-call limit or the budget ran out; `budgetExhausted`: the shared budget did. */
+  constructor(message: string, readonly costExceeded = false, readonly budgetExhausted = false) {
     super(message);
     this.name = 'CelEvalError';
   }
@@ -43,8 +57,11 @@ export interface CelProgram {
   readonly resultType: string;
   /** True when the expression names `oldSelf` (a transition rule, evaluated only on updates that have an old value). */
   readonly usesOldSelf: boolean;
-  /** Runs the expression; throws CelEvalError. `activation` maps variable names to CEL values (values.ts). */
-  evaluate(activation: Record<string, unknown>): unknown;
+  /**
+   * Runs the expression; throws CelEvalError. `activation` maps variable names to CEL values (values.ts). With a
+   * `budget`, the evaluation also stops when the budget runs out (BUDGET_EXHAUSTED) and spends from it.
+   */
+  evaluate(activation: Record<string, unknown>, budget?: CelBudget): unknown;
   /** The parsed expression (the library's AST), for static checks such as field selections against a schema. */
   readonly ast: AstNode;
 }
@@ -80,13 +97,18 @@ function environmentFor(variables: readonly string[]): Environment {
 }
 
 // The evaluation in progress: CEL evaluation is synchronous here (no async functions are registered), so one
-// counter serves all of them.
+// counter (and its limit: the per-call limit, or less when a budget has less left) serves all of them.
 let spent = 0;
+let limit = PER_CALL_LIMIT;
 
 function charge(items: unknown): void {
   const n = Array.isArray(items) ? items.length : items instanceof Map ? items.size : items && typeof items === 'object' ? Object.keys(items).length : 1;
   spent += n + 1;
-  if (spent > PER_CALL_LIMIT) throw new CelEvalError(COST_EXCEEDED, true);
+  if (spent > limit) throw overLimit();
+}
+
+function overLimit(): CelEvalError {
+  return limit < PER_CALL_LIMIT ? new CelEvalError(BUDGET_EXHAUSTED, true, true) : new CelEvalError(COST_EXCEEDED, true);
 }
 
 function isNode(v: unknown): v is AstLike {
@@ -195,19 +217,23 @@ function compileUncached(expression: string, variables: readonly string[], expec
     resultType,
     usesOldSelf,
     ast: parsed.ast as unknown as AstNode,
-    evaluate(activation) {
+    evaluate(activation, budget) {
       const outer = spent;
+      const outerLimit = limit;
       spent = 0;
+      limit = budget ? Math.min(PER_CALL_LIMIT, budget.remaining) : PER_CALL_LIMIT;
       try {
         const value = parsed(activation);
-        if (spent > PER_CALL_LIMIT) throw new CelEvalError(COST_EXCEEDED, true);
+        if (spent > limit) throw overLimit();
         return value;
       } catch (err) {
-        if (spent > PER_CALL_LIMIT) throw new CelEvalError(COST_EXCEEDED, true);
+        if (spent > limit) throw overLimit();
         if (err instanceof CelEvalError) throw err;
         throw new CelEvalError(evalMessage(err));
       } finally {
+        if (budget) budget.remaining -= spent;
         spent = outer;
+        limit = outerLimit;
       }
     },
   };

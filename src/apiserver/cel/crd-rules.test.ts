@@ -82,6 +82,17 @@ describe('CRD rules: evaluation', () => {
   });
 });
 
+describe('CRD rules: the per-object budget', () => {
+  test('rules under the per-call limit that together spend more than the budget stop, in upstream words', () => {
+    // Each rule visits 480 x 481 + 481 elements (under the per-call limit); ten of them fit the budget, not eleven.
+    const rules = Array.from({ length: 12 }, () => ({ rule: 'self.all(a, !self.exists(b, b < 0))' }));
+    const s: RuleSchema = { type: 'object', properties: { l: { type: 'array', items: { type: 'integer' }, 'x-kubernetes-validations': rules } } };
+    const l = Array.from({ length: 480 }, (_, i) => i);
+    assert.deepEqual(validateCelRules(s, { l }), [{ type: 'FieldValueInvalid', field: 'l', detail: 'Invalid value: "array": validation failed due to running out of cost budget, no further validation rules will be run' }]);
+    assert.deepEqual(validateCelRules({ ...s, properties: { l: { ...s.properties!.l!, 'x-kubernetes-validations': rules.slice(0, 10) } } }, { l }), []);
+  });
+});
+
 describe('CRD rules: compile errors when the CRD is written', () => {
   test('bad rule, bad messageExpression, bad reason, bad fieldPath, non-bool rule', () => {
     const bad: RuleSchema = {

@@ -16,7 +16,7 @@
  */
 import { Optional } from '@marcbachmann/cel-js';
 import type { FieldError } from '../../api/status.js';
-import { compileCel, isCompileError, walkAst, type AstNode, type CelProgram } from './cel-program.js';
+import { BUDGET_EXHAUSTED, compileCel, isCompileError, RUNTIME_COST_BUDGET, walkAst, type AstNode, type CelBudget, type CelProgram } from './cel-program.js';
 import { toCel, type CelSchema } from './values.js';
 
 export interface ValidationRule {
@@ -277,7 +277,7 @@ function errorForReason(path: string, type: string, detail: string, reason: stri
  */
 export type RuleSelection = 'all' | 'plain' | 'create' | 'transition';
 
-function runRules(node: RuleNode, path: string, self: unknown, old: unknown, errs: FieldError[], which: RuleSelection): boolean {
+function runRules(node: RuleNode, path: string, self: unknown, old: unknown, errs: FieldError[], which: RuleSelection, budget: CelBudget): boolean {
   for (const c of node.rules) {
     if (which === 'plain' && c.program.usesOldSelf) continue;
     if (which === 'create' && c.program.usesOldSelf && !c.rule.optionalOldSelf) continue;
@@ -288,9 +288,13 @@ function runRules(node: RuleNode, path: string, self: unknown, old: unknown, err
     const at = c.fieldPath.length ? [path, ...c.fieldPath].filter(Boolean).join('.') : path;
     let result: unknown;
     try {
-      result = c.program.evaluate(activation);
+      result = c.program.evaluate(activation, budget);
     } catch (err) {
-      const e = err as { message: string; costExceeded?: boolean };
+      const e = err as { message: string; costExceeded?: boolean; budgetExhausted?: boolean };
+      if (e.budgetExhausted) {
+        errs.push({ type: 'FieldValueInvalid', field: path || '<nil>', detail: `Invalid value: ${JSON.stringify(node.type)}: ${BUDGET_EXHAUSTED}` });
+        return false;
+      }
       if (e.costExceeded) {
         errs.push({ type: 'FieldValueInvalid', field: path || '<nil>', detail: `Invalid value: ${JSON.stringify(node.type)}: '${e.message}': no further validation rules will be run due to call cost exceeds limit for rule: ${ruleErrorString(c.rule)}` });
         return false;
@@ -310,10 +314,14 @@ function runRules(node: RuleNode, path: string, self: unknown, old: unknown, err
     let detail = c.rule.message?.trim() ? c.rule.message.trim() : `failed rule: ${ruleErrorString(c.rule)}`;
     if (c.message) {
       try {
-        const m = c.message.evaluate(activation);
+        const m = c.message.evaluate(activation, budget);
         const text = typeof m === 'string' ? m.trim() : '';
         if (text && text.length <= MAX_MESSAGE && !text.includes('\n')) detail = text;
       } catch (err) {
+        if ((err as { budgetExhausted?: boolean }).budgetExhausted) {
+          errs.push({ type: 'FieldValueInvalid', field: path || '<nil>', detail: `Invalid value: ${JSON.stringify(node.type)}: messageExpression evaluation failed due to running out of cost budget, no further validation rules will be run` });
+          return false;
+        }
         if ((err as { costExceeded?: boolean }).costExceeded) {
           errs.push({ type: 'FieldValueInvalid', field: path || '<nil>', detail: `Invalid value: ${JSON.stringify(node.type)}: no further validation rules will be run due to call cost exceeds limit for messageExpression: ${JSON.stringify(c.rule.messageExpression)}` });
           return false;
@@ -331,9 +339,9 @@ function mapListKey(item: unknown, keys: string[]): string | undefined {
   return JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k] ?? null), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
-function walkValue(node: RuleNode, path: string, self: unknown, old: unknown, errs: FieldError[], which: RuleSelection): boolean {
+function walkValue(node: RuleNode, path: string, self: unknown, old: unknown, errs: FieldError[], which: RuleSelection, budget: CelBudget): boolean {
   if (self === null || self === undefined) return true;
-  if (node.rules.length && !runRules(node, path, self, old, errs, which)) return false;
+  if (node.rules.length && !runRules(node, path, self, old, errs, which, budget)) return false;
   if (Array.isArray(self)) {
     if (!node.items) return true;
     let olds: Map<string, unknown> | undefined;
@@ -346,7 +354,7 @@ function walkValue(node: RuleNode, path: string, self: unknown, old: unknown, er
     }
     for (let i = 0; i < self.length; i++) {
       const oldItem = olds && node.listMapKeys ? olds.get(mapListKey(self[i], node.listMapKeys) ?? '') : undefined;
-      if (!walkValue(node.items, `${path}[${i}]`, self[i], oldItem, errs, which)) return false;
+      if (!walkValue(node.items, `${path}[${i}]`, self[i], oldItem, errs, which, budget)) return false;
     }
     return true;
   }
@@ -357,7 +365,7 @@ function walkValue(node: RuleNode, path: string, self: unknown, old: unknown, er
       const sub = prop ?? node.additional;
       if (!sub) continue;
       const p = prop ? childPath(path, k) : childPath(path, k, true);
-      if (!walkValue(sub, p, v, oldObj?.[k], errs, which)) return false;
+      if (!walkValue(sub, p, v, oldObj?.[k], errs, which, budget)) return false;
     }
   }
   return true;
@@ -365,12 +373,13 @@ function walkValue(node: RuleNode, path: string, self: unknown, old: unknown, er
 
 /**
  * The FieldErrors of obj's rules (old: the stored object on an update, undefined on create). obj and old are the
- * JSON objects as written; they are not changed.
+ * JSON objects as written; they are not changed. All rules of one call share one budget (upstream's per-object
+ * RuntimeCELCostBudget): once spent, `validation failed due to running out of cost budget, ...` and no more rules.
  */
-export function validateCelRules(schema: RuleSchema | undefined, obj: unknown, old?: unknown, which: RuleSelection = 'all'): FieldError[] {
+export function validateCelRules(schema: RuleSchema | undefined, obj: unknown, old?: unknown, which: RuleSelection = 'all', budget: CelBudget = { remaining: RUNTIME_COST_BUDGET }): FieldError[] {
   const tree = compileTree(schema);
   if (!tree) return [];
   const errs: FieldError[] = [];
-  walkValue(tree, '', toCel(obj, schema), old === undefined ? undefined : toCel(old, schema), errs, which);
+  walkValue(tree, '', toCel(obj, schema), old === undefined ? undefined : toCel(old, schema), errs, which, budget);
   return errs;
 }

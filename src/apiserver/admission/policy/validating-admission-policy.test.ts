@@ -181,4 +181,16 @@ describe('ValidatingAdmissionPolicy plugin', () => {
     const small = { ...big, data: { a: 'x', b: 'y' } } as KubeObject;
     assert.equal(plugin.validate(write(configmaps, small), ctx('Fail')), undefined);
   });
+
+  test('validations that together spend more than the budget stop the binding: failurePolicy decides', () => {
+    const rules = { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }] };
+    const validations = Array.from({ length: 11 }, () => ({ expression: "object.data.all(a, !object.data.exists(b, b == ''))" }));
+    const ctx = (failurePolicy: string, n: number) => context([policy('p', { failurePolicy, matchConstraints: rules, validations: validations.slice(0, n) }), binding('b', { policyName: 'p', validationActions: ['Deny'] }), ns('apps')]);
+    const data = Object.fromEntries(Array.from({ length: 480 }, (_, i) => [`k${i}`, 'v']));
+    const cmap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'many', namespace: 'apps' }, data } as KubeObject;
+    const e = refusal(() => plugin.validate(write(configmaps, cmap), ctx('Fail', 11)));
+    assert.equal(e.message, `configmaps "many" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: validation failed due to running out of cost budget, no further validation rules will be run`);
+    assert.equal(plugin.validate(write(configmaps, cmap), ctx('Ignore', 11)), undefined);
+    assert.equal(plugin.validate(write(configmaps, cmap), ctx('Fail', 10)), undefined, 'ten fit the budget');
+  });
 });

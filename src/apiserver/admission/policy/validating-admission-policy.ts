@@ -30,7 +30,7 @@ import type { KubeObject } from '../../../api/object.js';
 import { labelSelectorFromObject, matches } from '../../../api/labels.js';
 import { StatusError, qualifiedResource, type StatusReason } from '../../../api/status.js';
 import { createLogger } from '../../../log/logger.js';
-import { compileCel, isCompileError, type CelProgram } from '../../cel/cel-program.js';
+import { BUDGET_EXHAUSTED, compileCel, isCompileError, RUNTIME_COST_BUDGET, type CelBudget, type CelProgram } from '../../cel/cel-program.js';
 import { AuthorizerValue, type AuthorizeFn } from '../../cel/authorizer-library.js';
 import { toCel } from '../../cel/values.js';
 import type { ResourceDefinition } from '../../registry/types.js';
@@ -104,6 +104,8 @@ class Activation {
     private readonly base: Record<string, unknown>,
     private readonly policy: ValidatingAdmissionPolicy,
     readonly params: unknown,
+    /** What this evaluation's validations, messages and variables spend together (upstream's RuntimeCELCostBudget). */
+    readonly budget: CelBudget = { remaining: RUNTIME_COST_BUDGET },
   ) {}
 
   get(): Record<string, unknown> {
@@ -120,7 +122,7 @@ class Activation {
           if (!done) {
             const p = compileCel(v.expression, POLICY_VARIABLES, 'any');
             if (isCompileError(p)) throw new PolicyError(`variable ${v.name} compile error: ${p.message}`);
-            value = p.evaluate(activation);
+            value = p.evaluate(activation, this.budget);
             done = true;
           }
           return value;
@@ -280,12 +282,14 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingAdmission {
         const f = evaluateValidation(v, activation, i);
         if (f) failures.push(f);
       });
+      // auditAnnotations have a budget of their own, as upstream evaluates them apart.
+      const auditBudget: CelBudget = { remaining: RUNTIME_COST_BUDGET };
       for (const a of spec.auditAnnotations ?? []) {
         const p = compileCel(a.valueExpression, POLICY_VARIABLES, 'string-or-null');
         if (isCompileError(p)) throw new PolicyError(`compilation error: ${p.message}`);
         let value: unknown;
         try {
-          value = p.evaluate(activation.get());
+          value = p.evaluate(activation.get(), auditBudget);
         } catch (err) {
           throw new PolicyError(`valueExpression '${a.valueExpression}' resulted in error: ${(err as Error).message}`);
         }
@@ -322,8 +326,10 @@ function evaluateValidation(v: Validation, activation: Activation, index: number
   const p = program(v.expression, 'bool');
   let r: unknown;
   try {
-    r = p.evaluate(activation.get());
+    r = p.evaluate(activation.get(), activation.budget);
   } catch (err) {
+    // Out of budget: the binding's evaluation stops, in upstream's words (no expression named).
+    if ((err as { budgetExhausted?: boolean }).budgetExhausted) throw new PolicyError(BUDGET_EXHAUSTED, index);
     throw new PolicyError(`expression '${v.expression}' resulted in error: ${(err as Error).message}`, index);
   }
   if (r === true) return undefined;
@@ -331,10 +337,11 @@ function evaluateValidation(v: Validation, activation: Activation, index: number
   let message = v.message?.trim() ? v.message : `failed expression: ${v.expression.trim()}`;
   if (v.messageExpression) {
     try {
-      const m = program(v.messageExpression, 'string').evaluate(activation.get());
+      const m = program(v.messageExpression, 'string').evaluate(activation.get(), activation.budget);
       // Upstream keeps the static message when messageExpression fails, is empty, too long or multi-line.
       if (typeof m === 'string' && m.trim() && !m.includes('\n') && m.length <= 5120) message = m.trim();
     } catch (err) {
+      if ((err as { budgetExhausted?: boolean }).budgetExhausted) throw new PolicyError(`failed messageExpression: ${BUDGET_EXHAUSTED}`, index);
       log.info('messageExpression evaluation failed', { expression: v.messageExpression, err: (err as Error).message });
     }
   }
