@@ -5,7 +5,7 @@
 import { checkDecoded } from './field-validation.js';
 import { checkNesting } from './limits/nesting.js';
 import type { HandlerExtensions } from './http-handler.js';
-import { OpenApiV3 } from './openapi/openapi.js';
+import { OpenApiV3, type ExtraOpenApi } from './openapi/openapi.js';
 import { applyPatch, PatchContentType } from './patch/apply-patch.js';
 import { unsupportedPatchType } from './patch/patch-errors.js';
 import { decodeProtobufObject } from './protobuf/decode.js';
@@ -14,6 +14,7 @@ import type { ResourceDefinition } from './registry/types.js';
 
 export function defaultExtensions(resources: readonly ResourceDefinition[] | ResourceRegistry): HandlerExtensions {
   let openapi = new OpenApiV3(resources);
+  let aggregated: ExtraOpenApi | undefined;
   return {
     applyPatch: (contentType, original, patch, def) => {
       // Kinds without a compiled-in schema (custom resources) take JSON and merge patches and apply, never strategic
@@ -32,6 +33,12 @@ export function defaultExtensions(resources: readonly ResourceDefinition[] | Res
     // The server's registry, which custom resources join: the OpenAPI documents follow it from then on.
     followRegistry: (registry) => {
       openapi = new OpenApiV3(registry);
+      if (aggregated) openapi.setExtra(aggregated);
+    },
+    // The aggregation layer's APIService backends: their OpenAPI joins /openapi/v2 and /openapi/v3.
+    followAggregatedOpenApi: (extra) => {
+      aggregated = extra;
+      openapi.setExtra(extra);
     },
     decodeProtobuf: decodeProtobufObject,
     checkNesting: (mediaType, text) => checkNesting(mediaType, text),

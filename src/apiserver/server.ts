@@ -228,6 +228,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           onDiscoveryChange: () => discovery.refresh(),
         })
       : undefined;
+  if (aggregator) opts.extensions?.followAggregatedOpenApi?.(aggregator.openApi);
   const discovery = new Discovery(registry, () => `${opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host}:${port}`, aggregator?.discovery ?? opts.delegatedGroups);
   const handler = new ApiHandler({
     ops,

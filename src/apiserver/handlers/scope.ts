@@ -11,6 +11,7 @@ import { fieldManagerOf, recordUpdate } from '../apply/apply.js';
 import type { UserInfo } from '../auth/user-info.js';
 import { warningHeaderValues } from '../limits/warning-headers.js';
 import { auditAnnotator } from '../audit/auditor.js';
+import type { ExtraOpenApi } from '../openapi/openapi.js';
 import { ResourceRegistry } from '../registry/resource-registry.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import type { ResourceRequestInfo } from '../request-info.js';
@@ -31,6 +32,8 @@ export interface HandlerExtensions extends BodyDecoders {
   serveOpenApi?(path: string, query: URLSearchParams, res: ServerResponse): boolean;
   /** Called once with the server's registry, so what derives from the served resources (OpenAPI) follows it. */
   followRegistry?(registry: ResourceRegistry): void;
+  /** Called once with the aggregation layer's OpenAPI of APIService backends, merged into /openapi/v2 and v3. */
+  followAggregatedOpenApi?(extra: ExtraOpenApi): void;
 }
 
 /** One resource request, as the handlers see it. */
