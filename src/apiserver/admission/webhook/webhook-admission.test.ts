@@ -125,7 +125,9 @@ describe('webhook admission plugins against a real HTTPS webhook', () => {
     assert.equal(Object.keys(recorded).some((k) => k.includes('not a key')), false);
     assert.deepEqual(attrs.warnings, ['audited by the test webhook']);
 
-    const failing = contextWith([config('validating', 'v', [w('allow.test.skiff.dev', '/allow'), w('garbage.test.skiff.dev', '/garbage', { failurePolicy: 'Ignore' })])]);
+    // Validating webhooks are numbered among those that match the request (a secrets-only one does not).
+    const secretsOnly = { rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['secrets'] }] };
+    const failing = contextWith([config('validating', 'v', [w('allow.test.skiff.dev', '/allow'), w('secrets.test.skiff.dev', '/allow', secretsOnly), w('garbage.test.skiff.dev', '/garbage', { failurePolicy: 'Ignore' })])]);
     const vattrs = { ...attrsFor(), annotate };
     await new ValidatingWebhookAdmission(resources).validate(vattrs, failing);
     assert.deepEqual(recorded['failed-open.validating.webhook.admission.k8s.io/round_0_index_1'], ['garbage.test.skiff.dev', undefined]);

@@ -420,21 +420,21 @@ export class ValidatingWebhookAdmission implements ValidatingAdmission {
   constructor(private readonly resources: readonly ResourceDefinition[]) {}
 
   validate(attrs: AdmissionAttributes, ctx: AdmissionContext): void | Promise<void> {
-    const hooks = this.source.hooks(ctx);
-    const relevant = relevantWebhooks(hooks, attrs, ctx, this.resources);
+    const relevant = relevantWebhooks(this.source.hooks(ctx), attrs, ctx, this.resources);
     if (relevant.length === 0) return undefined;
-    return this.run(relevant, hooks, attrs, ctx);
+    return this.run(relevant, attrs, ctx);
   }
 
-  private async run(relevant: Invocation[], hooks: readonly CompiledWebhook[], attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> {
+  /** Every relevant webhook at once; `i`, a webhook's place among them, names its failed-open annotation (upstream). */
+  private async run(relevant: Invocation[], attrs: AdmissionAttributes, ctx: AdmissionContext): Promise<void> {
     const outcomes = await Promise.all(
-      relevant.map(async (inv): Promise<StatusError | undefined> => {
+      relevant.map(async (inv, i): Promise<StatusError | undefined> => {
         const hook = inv.webhook.hook;
         try {
           const verified = await callWebhook(inv, attrs, ctx, false);
           return verified.allowed ? undefined : deniedError(hook.name ?? '', verified.status);
         } catch (err) {
-          if (isCallError(err)) return callFailure(hook, err, attrs, `${FAILED_OPEN_VALIDATING}round_0_index_${hooks.indexOf(inv.webhook)}`);
+          if (isCallError(err)) return callFailure(hook, err, attrs, `${FAILED_OPEN_VALIDATING}round_0_index_${i}`);
           if (err instanceof StatusError) return err;
           return internalError(err);
         }
