@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { SimulatedNodes } from '../agent/simulated/simulated-nodes.js';
+import type { SimulatedNodes } from '../agent/simulated/simulated-nodes.js';
 import type { ApiServer } from '../apiserver/server.js';
 import { ApiEventRecorder } from '../client/event-recorder.js';
 import { SharedInformerFactory } from '../client/informer.js';
@@ -166,6 +166,8 @@ export async function startControlPlane(api: ApiServer, config: ServerConfig, cr
     // With service account credentials it holds only skiff:controller:node-simulator (apiserver/auth/rbac/bootstrap-policy.ts).
     const client = useServiceAccountCredentials ? serviceAccountClient('node-simulator') : clientFor('system:serviceaccount:kube-system:node-simulator', ['system:serviceaccounts', 'system:serviceaccounts:kube-system']);
     simInformers = new SharedInformerFactory(client);
+    // Loaded only when asked for: a real cluster never needs the simulator.
+    const { SimulatedNodes } = await import('../agent/simulated/simulated-nodes.js');
     simulatedNodes = new SimulatedNodes({
       client,
       informers: simInformers,

@@ -13,7 +13,7 @@ import { RUNTIME_CHOICES } from '../agent/runtime/select-runtime.js';
 import { LOG_FORMATS } from '../log/logger.js';
 import { toUnits, tryParseQuantity } from '../api/quantity.js';
 import * as v from './flag-values.js';
-import { IMPLEMENTED_PROXY_MODES, proxyModeRefusal } from '../proxy/service-proxy.js';
+import { IMPLEMENTED_PROXY_MODES, proxyModeRefusal } from '../proxy/proxy-modes.js';
 
 export type Command = 'server' | 'agent';
 export const COMMANDS: readonly Command[] = ['server', 'agent'];

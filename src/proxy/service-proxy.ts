@@ -12,20 +12,11 @@ import { chainPrefixFor } from './iptables/render-iptables.js';
 import { NftablesBackend, removeNftTable } from './nftables/nftables-proxier.js';
 import { ServiceProxier, type ProxyBackend, type SyncInfo } from './service-proxier.js';
 import { removeUserspaceRules, UserspaceBackend } from './userspace/userspace-proxier.js';
+import { proxyModeRefusal, type ProxyMode } from './proxy-modes.js';
 
 const log = createLogger('proxy');
 
-export const PROXY_MODES = ['iptables', 'nftables', 'userspace'] as const;
-export type ProxyMode = (typeof PROXY_MODES)[number];
-export const IMPLEMENTED_PROXY_MODES: readonly ProxyMode[] = ['iptables', 'nftables', 'userspace'];
-
-/** Why a --proxy-mode value is refused, or undefined when it is accepted. */
-export function proxyModeRefusal(value: string): string | undefined {
-  if ((IMPLEMENTED_PROXY_MODES as readonly string[]).includes(value)) return undefined;
-  if ((PROXY_MODES as readonly string[]).includes(value)) return `proxy mode ${value} is not implemented yet; skiff's service proxy runs in mode ${IMPLEMENTED_PROXY_MODES.join(', ')}`;
-  if (value === 'ipvs' || value === 'kernelspace') return `proxy mode ${value} is not built (this kernel has no IP_VS); must be one of ${IMPLEMENTED_PROXY_MODES.join(', ')}`;
-  return `must be one of ${IMPLEMENTED_PROXY_MODES.join(', ')}`;
-}
+export { IMPLEMENTED_PROXY_MODES, PROXY_MODES, proxyModeRefusal, type ProxyMode } from './proxy-modes.js';
 
 export interface ServiceProxyOptions {
   /** undefined: iptables where it can run (root and iptables-restore), else userspace (said at start). */
