@@ -227,6 +227,28 @@ describe('server-side apply of custom objects by their schema (kubectl 1.32)', {
     assert.match(missing.stderr, /NotFound|not found/);
   });
 
+  it("kubectl's client-side to server-side migration takes over map-list item fields of the last-applied annotation", async () => {
+    const p = join(dir, 'csa.yaml');
+    await writeFile(p, gadget('g7', '  ports: [{name: a, port: 1}]\n'));
+    const csa = await k(['apply', '-f', p]);
+    assert.equal(csa.code, 0, csa.stderr);
+    // The same user moves to --server-side (manager kubectl) and changes the port: the conflict with
+    // kubectl-client-side-apply over .spec.ports[name="a"].port lies in the annotation's fields, so it is taken.
+    await writeFile(p, gadget('g7', '  ports: [{name: a, port: 2}]\n'));
+    const ssa = await k(['apply', '--server-side', '-f', p]);
+    assert.equal(ssa.code, 0, ssa.stderr);
+    const g = await get('g7');
+    assert.deepEqual(g.spec.ports, [{ name: 'a', port: 2 }]);
+    assert.deepEqual(entry(g, 'kubectl')!.fieldsV1['f:spec'], { 'f:ports': { 'k:{"name":"a"}': { '.': {}, 'f:name': {}, 'f:port': {} } } });
+    // A field the annotation does not list still conflicts.
+    const patched = await k(['patch', 'gadget', 'g7', '--type=merge', '--field-manager=editor', '-p', '{"spec":{"size":"L"}}']);
+    assert.equal(patched.code, 0, patched.stderr);
+    await writeFile(p, gadget('g7', '  size: S\n  ports: [{name: a, port: 2}]\n'));
+    const conflict = await k(['apply', '--server-side', '-f', p]);
+    assert.notEqual(conflict.code, 0);
+    assert.match(conflict.stderr, /conflict with "editor" using ssa\.example\.com\/v1: \.spec\.size/);
+  });
+
   it('@kubernetes/client-node: an operator applies status through patchNamespacedCustomObjectStatus', async () => {
     await ok('a', gadget('g6', '  size: S\n'));
     const kc = new k8s.KubeConfig();
