@@ -55,7 +55,10 @@ export class WebhookSource {
   constructor(private readonly plural: 'mutatingwebhookconfigurations' | 'validatingwebhookconfigurations') {}
 
   hooks(ctx: AdmissionContext): CompiledWebhook[] {
-    const current = [...ctx.list(GROUP, this.plural)];
+    const listed = ctx.list(GROUP, this.plural);
+    // Every write asks; nearly always there is no configuration at all (an empty array, no copy needed).
+    if (Array.isArray(listed) && listed.length === 0 && this.objects.length === 0) return this.compiled;
+    const current = [...listed];
     if (current.length === this.objects.length && current.every((o, i) => o === this.objects[i])) return this.compiled;
     this.objects = current;
     const sorted = [...current].sort((a, b) => ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1));
