@@ -100,20 +100,24 @@ export class ContainerLogManager {
 
   /** One round over the running containers (kubelet's rotateLogs); a container's failure is logged and the rest go on. */
   async rotateLogs(): Promise<void> {
-    const containers = await this.runtime.listContainers({ state: 'running' });
-    for (const c of containers) {
+    const containers = (await this.runtime.listContainers({ state: 'running' })).filter((c) => c.logPath);
+    // Every log's size at once (one round trip to the thread pool for all); the few that need work go one at a time.
+    const sizes = await Promise.all(containers.map((c) => fileSize(c.logPath).catch((err: unknown) => err as Error)));
+    for (const [i, c] of containers.entries()) {
       if (this.stopped) return;
-      if (!c.logPath) continue;
+      const size = sizes[i];
+      if (typeof size === 'number' && size < this.maxSizeBytes) continue;
       try {
-        await this.processContainer(c.id, c.logPath);
+        if (size instanceof Error) throw size;
+        await this.processContainer(c.id, c.logPath, size);
       } catch (err) {
         this.log.error(`rotating the log of container ${c.id}: ${(err as Error).message}`, { key: c.id, path: c.logPath, err });
       }
     }
   }
 
-  private async processContainer(id: string, path: string): Promise<void> {
-    let size = await fileSize(path);
+  private async processContainer(id: string, path: string, known: number | undefined): Promise<void> {
+    let size = known;
     if (size === undefined) {
       // A rotation that renamed the log and then failed to reopen it (an agent killed in between) loses the file:
       // asking the runtime to reopen it brings it back (kubelet does the same).
