@@ -160,7 +160,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
       runtime = cri.runtime;
     } else {
       const { ProcessRuntime } = await import('./runtime/process/process-runtime.js');
-      const processRuntime = new ProcessRuntime({ stateDir: join(agentDir, 'process'), ...(network ? { network } : {}) });
+      const containerLog = { ...(o.containerLogMaxSizeBytes !== undefined ? { maxSizeBytes: o.containerLogMaxSizeBytes } : {}), ...(o.containerLogMaxFiles !== undefined ? { maxFiles: o.containerLogMaxFiles } : {}) };
+      const processRuntime = new ProcessRuntime({ stateDir: join(agentDir, 'process'), ...(network ? { network } : {}), containerLog });
       stops.push(() => processRuntime.close());
       runtime = processRuntime;
     }

@@ -110,6 +110,25 @@ test('process runtime: a RuntimeClass handler other than its own ("process") is 
   assert.equal((await h.runtime.podSandboxStatus(id))?.state, 'ready');
 });
 
+test('process runtime: --container-log-max-size/--container-log-max-files reach the log writer of each container', { skip }, async (t) => {
+  const h = harness();
+  t.after(() => h.cleanup());
+  const small = new ProcessRuntime({ stateDir: h.stateDir, cgroupRoot: h.cgroupRoot, containerLog: { maxSizeBytes: 2000, maxFiles: 2 } });
+  t.after(() => small.close());
+  const logs = join(h.stateDir, 'logs');
+  const sandbox = sandboxConfig(h, logs);
+  const id = await small.runPodSandbox(sandbox);
+  const c = await small.createContainer(id, containerConfig(['/bin/sh', '-c', 'i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo "line $i"; done']), sandbox);
+  await small.startContainer(c);
+  for (let i = 0; i < 100 && (await small.containerStatus(c))?.state !== 'exited'; i++) await new Promise((r) => setTimeout(r, 50));
+  const files = readdirSync(join(logs, 'c')).sort();
+  // ~50 bytes a record, 200 records: rotated at 2000 bytes, one rotated file kept beside 0.log.
+  assert.equal(files.length, 2, files.join(' '));
+  assert.match(files[1]!, /^0\.log\.\d{8}-\d{6}(-\d+)?$/);
+  for (const f of files) assert.ok(readFileSync(join(logs, 'c', f)).length <= 2000, `${f} over 2000 bytes`);
+  assert.match(readFileSync(join(logs, 'c', '0.log'), 'utf8'), /line 200\n$/);
+});
+
 test('process runtime: exec and exec probes run as the container user (runAsUser/runAsGroup), not as root', { skip: skip ?? (root ? undefined : 'needs root to change users') }, async (t) => {
   const h = harness();
   t.after(() => h.cleanup());

@@ -62,6 +62,8 @@ export interface ProcessRuntimeOptions {
   network?: PodNetwork;
   /** Top cgroup for pods whose sandbox config names no cgroupParent, and the level empty parents are removed up to. */
   cgroupRoot?: string;
+  /** Log rotation of the containers it creates (--container-log-max-size, --container-log-max-files; kubelet's defaults). */
+  containerLog?: { maxSizeBytes?: number; maxFiles?: number };
 }
 
 export class ProcessRuntime implements ContainerRuntime {
@@ -70,8 +72,10 @@ export class ProcessRuntime implements ContainerRuntime {
   private readonly shim: ShimClient;
   private readonly network: PodNetwork | undefined;
   private readonly root: boolean;
+  private readonly containerLog: { maxSizeBytes?: number; maxFiles?: number } | undefined;
 
   constructor(options: ProcessRuntimeOptions) {
+    this.containerLog = options.containerLog;
     this.root = process.geteuid?.() === 0;
     this.network = options.network;
     const cgroups = this.root && detectCgroupLayout() !== undefined;
@@ -209,7 +213,14 @@ export class ProcessRuntime implements ContainerRuntime {
       );
     }
     const id = randomBytes(16).toString('hex');
-    await this.shim.request('createContainer', { id, sandboxId: podSandboxId, config, logPath: join(sandboxConfig.logDirectory, config.logPath), imageRef: `process://${config.image}` });
+    await this.shim.request('createContainer', {
+      id,
+      sandboxId: podSandboxId,
+      config,
+      logPath: join(sandboxConfig.logDirectory, config.logPath),
+      imageRef: `process://${config.image}`,
+      ...(this.containerLog ? { logPolicy: this.containerLog } : {}),
+    });
     return id;
   }
 

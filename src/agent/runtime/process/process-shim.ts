@@ -393,6 +393,7 @@ export class ProcessShim {
       sandboxId: args.sandboxId,
       config: args.config,
       logPath: args.logPath,
+      ...(args.logPolicy ? { logPolicy: args.logPolicy } : {}),
       imageRef: args.imageRef,
       state: 'created',
       createdAt: Date.now(),
@@ -469,7 +470,7 @@ export class ProcessShim {
     });
     let writer: ContainerLogWriter;
     try {
-      writer = new ContainerLogWriter({ path: rec.logPath });
+      writer = new ContainerLogWriter({ path: rec.logPath, ...rec.logPolicy });
     } catch (err) {
       return fail(`log file ${rec.logPath}: ${(err as Error).message}`);
     }

@@ -45,6 +45,8 @@ export interface ContainerRecord {
   config: ContainerConfig;
   /** Absolute path of the current CRI log file. */
   logPath: string;
+  /** Its rotation (ContainerLogWriter's maxSizeBytes and maxFiles); absent: kubelet's defaults, 10 MiB and 5 files. */
+  logPolicy?: { maxSizeBytes?: number; maxFiles?: number };
   imageRef: string;
   state: ContainerState;
   createdAt: number;
@@ -102,7 +104,7 @@ export interface ShimRequests {
    * filter answers with all; callers filter again.
    */
   listSandboxes: [RecordFilter, SandboxRecord[]];
-  createContainer: [{ id: string; sandboxId: string; config: ContainerConfig; logPath: string; imageRef: string }, ContainerRecord];
+  createContainer: [{ id: string; sandboxId: string; config: ContainerConfig; logPath: string; imageRef: string; logPolicy?: { maxSizeBytes?: number; maxFiles?: number } }, ContainerRecord];
   startContainer: [{ id: string }, ContainerRecord];
   /** Settles when the container has exited. */
   stopContainer: [{ id: string; timeoutSeconds: number }, ContainerRecord | null];
