@@ -210,6 +210,13 @@ describe('server-side apply of custom objects by their schema (kubectl 1.32)', {
     const c = entry(g, 'c')!;
     assert.equal(c.apiVersion, 'ssa.example.com/v1beta1');
     assert.deepEqual(c.fieldsV1['f:spec'], { 'f:ports': {} });
+    // a and b owned items that are gone, as v1 sees the change: they own nothing now.
+    assert.equal(entry(g, 'a'), undefined);
+    assert.equal(entry(g, 'b'), undefined);
+    // c owns the whole list (as v1beta1 sees it): a v1 applier changing one item conflicts on the list.
+    const r = await apply('a', gadget('g4', '  ports: [{name: c, port: 9}]\n'));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /conflict with "c": \.spec\.ports\n/);
   });
 
   it('a configuration the schema cannot key is refused in upstream words, and nothing is written', async () => {

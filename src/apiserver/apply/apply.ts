@@ -27,6 +27,7 @@ import {
   type Comparison,
   type NodeType,
   type Path,
+  type WalkedNode,
 } from './fieldpath.js';
 
 /** One `metadata.managedFields` item, as meta/v1 ManagedFieldsEntry. */
@@ -65,6 +66,13 @@ export interface ApplyRequest {
    * schema (../crd/apply-schema.ts). Wins over `typeName`.
    */
   type?: NodeType;
+  /**
+   * The type of another served version of the kind (`group/version`), or undefined when unknown. Managers that
+   * wrote through another version are compared by that version's schema, as upstream compares each manager in its
+   * own version: one owning a list that is atomic there conflicts with a change to any of its items. Only for
+   * versions whose objects are the same but for apiVersion (a CRD's None conversion).
+   */
+  typeOfVersion?(apiVersion: string): NodeType | undefined;
   now: Date;
   /** '' for the main resource, 'status' for the status subresource. */
   subresource?: string;
@@ -241,20 +249,43 @@ export function serverSideApply(req: ApplyRequest): ApplyResult {
   const merged = mergeValue(live, config, rootType) as KubeObject;
   const liveNodes = walkNodes(live, rootType);
   const cmp = filterComparison(compareNodes(liveNodes, walkNodes(merged, rootType)), subresource, statusSub);
+  // What changed as each manager's version sees it (the applied version's comparison unless another schema applies).
+  const otherVersions = new Map<string, { type: NodeType; liveNodes: Map<string, WalkedNode> } | undefined>();
+  const compareFor = (m: Manager, after: KubeObject, base: Comparison, memo: Map<string, Comparison>): Comparison => {
+    const version = m.entry.apiVersion;
+    if (!req.typeOfVersion || version === '' || version === apiVersion) return base;
+    let other = otherVersions.get(version);
+    if (!otherVersions.has(version)) {
+      const type = req.typeOfVersion(version);
+      other = type && type !== rootType ? { type, liveNodes: walkNodes(live, type) } : undefined;
+      otherVersions.set(version, other);
+    }
+    if (!other) return base;
+    let c = memo.get(version);
+    if (!c) memo.set(version, (c = filterComparison(compareNodes(other.liveNodes, walkNodes(after, other.type)), subresource, statusSub)));
+    return c;
+  };
+  const mergedCmps = new Map<string, Comparison>();
 
   const selfId = managerId({ manager: req.manager, operation: 'Apply', apiVersion, subresource });
   const changed = cmp.modified.union(cmp.added);
+  const changedFor = (m: Manager): { changed: FieldSet; removed: FieldSet } => {
+    const c = compareFor(m, merged, cmp, mergedCmps);
+    return c === cmp ? { changed, removed: cmp.removed } : { changed: c.modified.union(c.added), removed: c.removed };
+  };
   const conflicts: FieldConflict[] = [];
   for (const [id, m] of managers) {
     if (id === selfId) continue;
-    for (const path of m.set.intersect(changed)) conflicts.push({ ...m.entry, path });
+    for (const path of m.set.intersect(changedFor(m).changed)) conflicts.push({ ...m.entry, path });
   }
   if (conflicts.length > 0 && !req.force) {
     conflicts.sort((a, b) => (a.manager !== b.manager ? (a.manager < b.manager ? -1 : 1) : pathToString(a.path) < pathToString(b.path) ? -1 : 1));
     return { conflicts };
   }
   for (const [id, m] of managers) {
-    if (id !== selfId) m.set = m.set.difference(changed).difference(cmp.removed);
+    if (id === selfId) continue;
+    const c = changedFor(m);
+    m.set = m.set.difference(c.changed).difference(c.removed);
   }
 
   const previous = managers.get(selfId);
@@ -266,8 +297,9 @@ export function serverSideApply(req: ApplyRequest): ApplyResult {
 
   // Fields the prune removed are no longer anyone's.
   const finalCmp = filterComparison(compareNodes(liveNodes, walkNodes(result, rootType)), subresource, statusSub);
+  const finalCmps = new Map<string, Comparison>();
   for (const [id, m] of managers) {
-    if (id !== selfId) m.set = m.set.difference(finalCmp.removed);
+    if (id !== selfId) m.set = m.set.difference(compareFor(m, result, finalCmp, finalCmps).removed);
     if (m.set.empty) managers.delete(id);
   }
   const objectChanged = !(finalCmp.added.empty && finalCmp.removed.empty && finalCmp.modified.empty);

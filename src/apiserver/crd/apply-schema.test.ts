@@ -217,4 +217,29 @@ describe('server-side apply of custom objects by their schema', () => {
     assert.deepEqual(fieldsOf(obj, 'b'), { 'f:spec': { 'f:ports': {} } });
     assert.deepEqual(fieldSetOf({ spec: { ports: [{ name: 'x' }] } }, undefined, v1beta1).size, 1);
   });
+
+  it('managers of another version are compared by that version\'s schema (typeOfVersion)', () => {
+    const v1beta1 = applyTypeOf({ type: 'object', properties: { spec: { type: 'object', properties: { ports: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer' } } } } } } } });
+    const typeOfVersion = (v: string) => (v === 'example.com/v1beta1' ? v1beta1 : v === 'example.com/v1' ? TYPE : undefined);
+    const beta = (ports: unknown[]) => ({ ...widget({ ports }), apiVersion: 'example.com/v1beta1' }) as KubeObject;
+    const viaBeta = (live: KubeObject | undefined, ports: unknown[], manager: string, force = false) =>
+      serverSideApply({ live, applied: beta(ports), manager, force, typeName: '', type: v1beta1, typeOfVersion, now: T1 });
+    const viaV1 = (live: KubeObject, ports: unknown[], manager: string, force = false) =>
+      serverSideApply({ live, applied: widget({ ports }), manager, force, typeName: '', type: TYPE, typeOfVersion, now: T1 });
+    // old-client owns the whole list (atomic in v1beta1): a v1 applier changing one item conflicts on the list.
+    let obj = viaBeta(undefined, [{ name: 'a', port: 1 }], 'old-client').object!;
+    const r = viaV1(obj, [{ name: 'a', port: 2 }], 'new-client');
+    assert.deepEqual(r.conflicts?.map((c) => `${c.manager} ${c.apiVersion} ${pathToString(c.path)}`), ['old-client example.com/v1beta1 .spec.ports']);
+    // Without typeOfVersion the item change slips past the atomic owner (what skiff did before).
+    const blind = serverSideApply({ live: obj, applied: widget({ ports: [{ name: 'a', port: 2 }] }), manager: 'new-client', force: false, typeName: '', type: TYPE, now: T1 });
+    assert.equal(blind.conflicts, undefined);
+    obj = viaV1(obj, [{ name: 'a', port: 2 }], 'new-client', true).object!;
+    assert.equal(fieldsOf(obj, 'old-client'), undefined, 'forced: the atomic owner lost the list');
+    // The reverse: a v1beta1 applier replacing the list removes, in v1 terms, the items v1 managers owned.
+    obj = viaV1(obj, [{ name: 'b', port: 3 }], 'other-v1').object!;
+    obj = viaBeta(obj, [{ name: 'c', port: 4 }], 'old-client', true).object!;
+    assert.deepEqual(spec(obj).ports, [{ name: 'c', port: 4 }]);
+    assert.equal(fieldsOf(obj, 'other-v1'), undefined, 'its item is gone, and its ownership with it');
+    assert.equal(fieldsOf(obj, 'new-client'), undefined);
+  });
 });
