@@ -8,7 +8,8 @@
  * Deployments on simulated nodes scale 1 → 4 and back as the adapter's values change (a Pods metric; an External
  * metric picked by its metric selector); a custom resource with a /scale subresource is scaled through /scale by an
  * Object metric; without the APIServices, and for a metric the adapter does not know, the HPA says why in upstream's
- * conditions and events.
+ * conditions and events. An adapter registered for custom.metrics.k8s.io/v1beta1 only (older adapters) is found through
+ * the group's discovery document and scaled on, as upstream's custom metrics client does.
  */
 import assert from 'node:assert/strict';
 import https from 'node:https';
@@ -66,11 +67,12 @@ function startAdapter(tls: { cert: string; key: string }, state: AdapterState, s
     const qty = (v: number) => `${Math.round(v * 1000)}m`;
     void (async () => {
       const p = url.pathname;
-      if (p === '/apis/custom.metrics.k8s.io/v1beta2') {
+      const version = /^\/apis\/custom\.metrics\.k8s\.io\/(v1beta[12])(\/|$)/.exec(p)?.[1] ?? 'v1beta2';
+      if (p === `/apis/custom.metrics.k8s.io/${version}`) {
         return send(200, {
           kind: 'APIResourceList',
           apiVersion: 'v1',
-          groupVersion: 'custom.metrics.k8s.io/v1beta2',
+          groupVersion: `custom.metrics.k8s.io/${version}`,
           resources: [
             { name: 'pods/http_requests', singularName: '', namespaced: true, kind: 'MetricValueList', verbs: ['get'] },
             { name: 'queues.example.com/depth', singularName: '', namespaced: true, kind: 'MetricValueList', verbs: ['get'] },
@@ -80,7 +82,7 @@ function startAdapter(tls: { cert: string; key: string }, state: AdapterState, s
       if (p === '/apis/external.metrics.k8s.io/v1beta1') {
         return send(200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'external.metrics.k8s.io/v1beta1', resources: [{ name: 'queue_messages', singularName: '', namespaced: true, kind: 'ExternalMetricValueList', verbs: ['get'] }] });
       }
-      const podsMetric = /^\/apis\/custom\.metrics\.k8s\.io\/v1beta2\/namespaces\/([^/]+)\/pods\/\*\/([^/]+)$/.exec(p);
+      const podsMetric = /^\/apis\/custom\.metrics\.k8s\.io\/v1beta[12]\/namespaces\/([^/]+)\/pods\/\*\/([^/]+)$/.exec(p);
       if (podsMetric) {
         const [, ns, metric] = podsMetric;
         const selector = url.searchParams.get('labelSelector') ?? '';
@@ -91,12 +93,13 @@ function startAdapter(tls: { cert: string; key: string }, state: AdapterState, s
         const total = state.load.get(live[0]?.metadata.labels?.app ?? '') ?? 0;
         const items = live.map((pod) => ({
           describedObject: { kind: 'Pod', namespace: ns, name: pod.metadata.name, apiVersion: '/v1' },
-          metric: { name: metric },
+          // v1beta1 names the metric with metricName, v1beta2 with metric.name.
+          ...(version === 'v1beta1' ? { metricName: metric } : { metric: { name: metric } }),
           timestamp: now,
           windowSeconds: 60,
           value: qty(total / live.length),
         }));
-        return send(200, { kind: 'MetricValueList', apiVersion: 'custom.metrics.k8s.io/v1beta2', metadata: {}, items });
+        return send(200, { kind: 'MetricValueList', apiVersion: `custom.metrics.k8s.io/${version}`, metadata: {}, items });
       }
       const objectMetric = /^\/apis\/custom\.metrics\.k8s\.io\/v1beta2\/namespaces\/([^/]+)\/queues\.example\.com\/([^/*]+)\/([^/]+)$/.exec(p);
       if (objectMetric) {
@@ -361,6 +364,27 @@ spec:
     assert.deepEqual([condition(idle, 'ScalingActive').reason, condition(idle, 'ScalingActive').message], ['FailedGetObjectMetric', `the HPA was unable to compute the replica count: ${err}`]);
     assert.ok((await events('idle')).includes(`Warning FailedGetObjectMetric ${err}`));
     assert.equal(await replicasOf('queue', 'idle'), 1);
+  });
+
+  it('an adapter serving only custom.metrics.k8s.io/v1beta1: the controller finds that version and scales on it', async () => {
+    const ca = Buffer.from(tls.cert).toString('base64');
+    assert.equal((await k(['delete', 'apiservice', 'v1beta2.custom.metrics.k8s.io'])).code, 0);
+    const r = await k(['apply', '-f', '-'], { input: apiService('custom.metrics.k8s.io', 'v1beta1', ca) });
+    assert.equal(r.code, 0, r.stderr);
+    await eventually('v1beta1.custom.metrics.k8s.io Available', async () => (await k.json(['get', 'apiservice', 'v1beta1.custom.metrics.k8s.io'])).status?.conditions?.find((c: any) => c.type === 'Available')?.status === 'True');
+    const group = await raw('/apis/custom.metrics.k8s.io');
+    assert.deepEqual([group.preferredVersion.version, group.versions.map((v: any) => v.version)], ['v1beta1', ['v1beta1']]);
+    const from = state.seen.length;
+    state.load.set('web', 30); // one pod at 30 against 10 per pod: 3 replicas.
+    await scalesTo('deployment', 'web', 3);
+    const reads = state.seen.slice(from).filter((x) => x.path.includes(`/namespaces/${NS}/pods/*/http_requests`));
+    assert.ok(reads.some((x) => x.path.startsWith('/apis/custom.metrics.k8s.io/v1beta1/')), JSON.stringify(reads.slice(0, 3)));
+    assert.ok(reads.every((x) => x.path.startsWith('/apis/custom.metrics.k8s.io/v1beta1/') && x.user === HPA_USER), JSON.stringify(reads.slice(0, 3)));
+    const h = await eventually('web ScalingActive True at 3', async () => {
+      const x = await getHpa('web');
+      return x.status?.currentReplicas === 3 && condition(x, 'ScalingActive')?.status === 'True' && x;
+    });
+    assert.equal(h.status.currentMetrics[0].pods.metric.name, 'http_requests');
   });
 
   it('the adapter going away: its APIService turns unavailable and the HPA reports FailedGetExternalMetric, keeping its size', async () => {
