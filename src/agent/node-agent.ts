@@ -18,7 +18,6 @@
 import { KubeletMetrics } from '../observability/kubelet-metrics.js';
 import { DelegatedAuth } from './server/delegated-auth.js';
 import { mkdir } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { ApiEventRecorder } from '../client/event-recorder.js';
 import { Pods } from '../client/resources.js';
@@ -36,9 +35,8 @@ import { selectPodNetwork } from './network/select-pod-network.js';
 import { readHostFacts } from './node/host-facts.js';
 import { HostMeasurements } from './node/host-measurements.js';
 import { NodeReporter } from './node/node-reporter.js';
-import { computeNodeAddresses } from './node/node-status.js';
 import { KubeletProbeManager } from './probes/kubelet-probe-manager.js';
-import { cniConfDirOf, managedContainerdMissing, startCriRuntime } from './runtime/cri/start-cri-runtime.js';
+import { cniConfDirOf, managedContainerdMissing } from './runtime/cri/host-requirements.js';
 import { selectRuntime, type RuntimeChoice } from './runtime/select-runtime.js';
 import type { ContainerRuntime, RuntimeCondition } from './runtime/types.js';
 import { RuntimeBackend } from './runtime-backend.js';
@@ -47,6 +45,9 @@ import { LocalPathReclaimer } from './volumes/local-path-reclaimer.js';
 import { HostVolumeManager } from './volumes/host-volume-manager.js';
 import { clientVolumeSources } from './volumes/volume-sources.js';
 import type { Taint } from 'kubernetes-types/core/v1.js';
+
+/** Re-exported for the callers that start the agent; those that need only the address import node/node-ips.ts. */
+export { nodeInternalIPs } from './node/node-ips.js';
 
 const log = createLogger('agent');
 
@@ -147,7 +148,9 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
   };
   try {
     let runtime: ContainerRuntime;
+    // Each runtime's code is loaded only when chosen: the CRI client pulls in @grpc/grpc-js and protobufjs (agent memory).
     if (selection.runtime === 'cri') {
+      const { startCriRuntime } = await import('./runtime/cri/start-cri-runtime.js');
       const cri = await startCriRuntime({
         dataDir: o.dataDir,
         ...(selection.endpoint ? { endpoint: selection.endpoint } : {}),
@@ -268,13 +271,6 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<RunningNodeAg
     await stopAll();
     throw err;
   }
-}
-
-/** The node's InternalIPs as it will register them: --node-ip, else the host's first non-loopback address. */
-export function nodeInternalIPs(nodeName: string, nodeIp?: string): string[] {
-  return computeNodeAddresses({ nodeName, ...(nodeIp ? { nodeIPs: [nodeIp] } : {}), interfaces: networkInterfaces() })
-    .filter((a) => a.type === 'InternalIP')
-    .map((a) => a.address);
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

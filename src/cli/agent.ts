@@ -4,7 +4,6 @@
  * the CA from /cacerts and, when the token is in its K10<sha256 of the CA>::server:<secret> form, refuses a CA whose
  * hash differs, before it sends the secret anywhere.
  */
-import { SimulatedNodes } from '../agent/simulated/simulated-nodes.js';
 import { HttpsTransport, loadKubeconfig } from '../client/https-transport.js';
 import { SharedInformerFactory } from '../client/informer.js';
 import { RestClient } from '../client/rest-client.js';
@@ -60,6 +59,8 @@ async function runSimulatedNodes(config: AgentConfig, announce: (line: string, f
   // kwok's way: the simulated kubelets act with the kubeconfig's identity. A joined node's certificate would not do:
   // NodeRestriction lets system:node:<name> write only its own Node, and the join token is no identity at all.
   const kubeconfig = await loadKubeconfig(config.kubeconfig!);
+  // Loaded only here: a real node's agent does without the simulator's stages and objects.
+  const { SimulatedNodes } = await import('../agent/simulated/simulated-nodes.js');
   const client = new RestClient(new HttpsTransport(kubeconfig));
   const informers = new SharedInformerFactory(client);
   const nodes = new SimulatedNodes({

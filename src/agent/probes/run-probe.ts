@@ -7,7 +7,6 @@
 import type { Container, Probe } from 'kubernetes-types/core/v1.js';
 import { execProbe } from './exec-probe.js';
 import { expandCommandStatic } from './expand-command.js';
-import { grpcProbe } from './grpc-probe.js';
 import { newRequestForHttpGetAction } from './http-get-request.js';
 import { httpProbe } from './http-probe.js';
 import { type ExecSync, type ProbeOutcome, errorMessage, unknown } from './probe-outcome.js';
@@ -83,6 +82,8 @@ export async function runProbeOnce(probe: Probe, target: ProbeTarget, execSync: 
       return await tcpProbe(probe.tcpSocket.host || podIp, port, timeoutMs);
     }
     if (probe.grpc) {
+      // Loaded on the first gRPC probe: @grpc/grpc-js is a large graph that most nodes never need (agent memory).
+      const { grpcProbe } = await import('./grpc-probe.js');
       return await grpcProbe(podIp, probe.grpc.service ?? '', probe.grpc.port, timeoutMs);
     }
     return unknown(`missing probe handler for ${target.podName ?? ''}:${container.name}`);

@@ -10,14 +10,18 @@
  * same root.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../../log/logger.js';
+import { findBinary } from './host-requirements.js';
 import { renderContainerdConfig } from './containerd-config.js';
 import { CriClient } from './cri-client.js';
 import { writeHostsFiles, type RegistriesConfig } from './registries.js';
+
+/** Where it always was, for the tests and helpers that look binaries up (host-requirements.ts holds it now). */
+export { findBinary };
 
 const log = createLogger('containerd');
 
@@ -44,22 +48,6 @@ export interface ManagedContainerdOptions {
   dieWithAgent?: boolean;
   /** Restart back-off: first delay, doubled per quick death up to max; reset after `resetAfterMs` of running. */
   restartBackoff?: { initialMs: number; maxMs: number; resetAfterMs: number };
-}
-
-/** The absolute path of `name` on PATH, if it is there and executable. */
-export function findBinary(name: string, path = process.env.PATH ?? ''): string | undefined {
-  if (name.includes('/')) return existsSync(name) ? name : undefined;
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 export class ManagedContainerd {

@@ -11,7 +11,8 @@ import { airGapImageDir, importImageArchive, importImageDirectory } from '../../
 import { DEFAULT_PAUSE_IMAGE, ensureSandboxImage, type SandboxImageSource } from '../../images/sandbox-image.js';
 import { CriClient } from './cri-client.js';
 import { CriRuntime } from './cri-runtime.js';
-import { findBinary, ManagedContainerd } from './managed-containerd.js';
+import { cniConfDirOf, findBinary } from './host-requirements.js';
+import { ManagedContainerd } from './managed-containerd.js';
 import { authForImage, DEFAULT_REGISTRIES_FILE, loadRegistries, type RegistriesConfig } from './registries.js';
 
 const log = createLogger('cri-runtime');
@@ -39,15 +40,6 @@ export interface StartedCriRuntime {
   stop(): Promise<void>;
 }
 
-/** Why skiff cannot run its own containerd here (for `--runtime auto` to explain its choice), or undefined. */
-export function managedContainerdMissing(): string | undefined {
-  if (!findBinary('containerd')) return 'containerd is not installed';
-  if (process.getuid?.() !== 0) return 'skiff runs its own containerd only as root (rootless containerd is not supported)';
-  if (!findBinary('runc')) return 'runc is not installed';
-  if (!findBinary('ctr')) return 'ctr (shipped with containerd) is not installed';
-  return undefined;
-}
-
 /**
  * RuntimeClass handlers skiff's containerd gets besides `runc`, as k3s finds alternative runtimes on the host
  * (pkg/agent/containerd/runtimes.go): runc-compatible binaries on PATH, registered under their own names.
@@ -59,10 +51,6 @@ export function hostRuntimeHandlers(find: (name: string) => string | undefined =
     if (binary) handlers[name] = binary;
   }
   return handlers;
-}
-
-export function cniConfDirOf(dataDir: string): string {
-  return join(dataDir, 'agent', 'etc', 'cni', 'net.d');
 }
 
 export async function startCriRuntime(options: StartCriRuntimeOptions): Promise<StartedCriRuntime> {
