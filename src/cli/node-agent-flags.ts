@@ -12,7 +12,7 @@ import type { RuntimeChoice } from '../agent/runtime/select-runtime.js';
 import { FlagError } from './flag-error.js';
 import type { HostFacts } from './flag-parser.js';
 import { nodeName as parseNodeName } from './flag-values.js';
-import { forbiddenLabels } from '../apiserver/admission/node-restriction.js';
+import { forbiddenLabels } from '../api/node-labels.js';
 
 export interface NodeAgentConfig {
   nodeName: string;

@@ -15,29 +15,13 @@
  * Evictions and TokenRequests reach here as creates of their subresource (`subresourceActions`).
  */
 import type { KubeObject } from '../../api/object.js';
+import { forbiddenLabels } from '../../api/node-labels.js';
 import { StatusError } from '../../api/status.js';
 import { nodeNameOf } from '../auth/node/node-authorizer.js';
 import type { AdmissionAttributes, AdmissionContext, MutatingAdmission } from './types.js';
 
 const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 const NODE_LEASE_NAMESPACE = 'kube-node-lease';
-const NODE_RESTRICTION_LABEL_NAMESPACE = 'node-restriction.kubernetes.io';
-
-/** kubeletapis.IsKubeletLabel: the kubernetes.io labels a kubelet may set on its own Node. */
-const KUBELET_LABELS = new Set([
-  'kubernetes.io/hostname',
-  'topology.kubernetes.io/zone',
-  'topology.kubernetes.io/region',
-  'failure-domain.beta.kubernetes.io/zone',
-  'failure-domain.beta.kubernetes.io/region',
-  'beta.kubernetes.io/instance-type',
-  'node.kubernetes.io/instance-type',
-  'kubernetes.io/os',
-  'kubernetes.io/arch',
-  'beta.kubernetes.io/os',
-  'beta.kubernetes.io/arch',
-]);
-const KUBELET_LABEL_NAMESPACES = ['kubelet.kubernetes.io', 'node.kubernetes.io'];
 
 type Obj = KubeObject & { spec?: any; status?: any };
 
@@ -198,38 +182,11 @@ function admitLease(node: string, attrs: AdmissionAttributes): void {
   if (name !== node) throw admissionForbidden(attrs, 'can only access node lease with the same name as the requesting node');
 }
 
-function labelNamespace(key: string): string {
-  const slash = key.indexOf('/');
-  return slash < 0 ? '' : key.slice(0, slash);
-}
-
-function isKubernetesLabel(key: string): boolean {
-  const ns = labelNamespace(key);
-  return ns === 'kubernetes.io' || ns.endsWith('.kubernetes.io') || ns === 'k8s.io' || ns.endsWith('.k8s.io');
-}
-
-function isKubeletLabel(key: string): boolean {
-  if (KUBELET_LABELS.has(key)) return true;
-  const ns = labelNamespace(key);
-  return KUBELET_LABEL_NAMESPACES.some((allowed) => ns === allowed || ns.endsWith(`.${allowed}`));
-}
-
 function modifiedLabels(a: Record<string, string> | undefined, b: Record<string, string> | undefined): string[] {
   const out = new Set<string>();
   for (const [k, v] of Object.entries(a ?? {})) if (b?.[k] !== v) out.add(k);
   for (const [k, v] of Object.entries(b ?? {})) if (a?.[k] !== v) out.add(k);
   return [...out];
-}
-
-/** The labels a node may not add, remove or change; sorted, as upstream's sets.String.List(). */
-export function forbiddenLabels(keys: string[]): string[] {
-  return keys
-    .filter((k) => {
-      const ns = labelNamespace(k);
-      if (ns === NODE_RESTRICTION_LABEL_NAMESPACE || ns.endsWith(`.${NODE_RESTRICTION_LABEL_NAMESPACE}`)) return true;
-      return isKubernetesLabel(k) && !isKubeletLabel(k);
-    })
-    .sort();
 }
 
 function sameStringMap(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
