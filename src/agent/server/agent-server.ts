@@ -27,10 +27,7 @@ import { renderCadvisorMetrics } from '../../observability/cadvisor-metrics.js';
 import type { KubeletMetrics } from '../../observability/kubelet-metrics.js';
 import { serveMetrics } from '../../observability/registries.js';
 import type { StreamOptions } from '../runtime/types.js';
-import { servePortForward } from '../streaming/port-forward.js';
-import { serveRemoteCommand } from '../streaming/remote-command.js';
-import { isSpdyUpgradeRequest, refuse } from '../streaming/upgrade.js';
-import { isWebSocketRequest } from '../streaming/websocket-accept.js';
+import { isSpdyUpgradeRequest, isWebSocketRequest, refuse } from '../streaming/upgrade.js';
 import { certificateIdentity, DEFAULT_AUTHORIZED_GROUPS, DEFAULT_AUTHORIZED_USERS, forbiddenMessage, isAuthorized, requestAttributes, type AuthorizationPolicy } from './authenticate.js';
 import { bearerToken, type DelegatedAuth } from './delegated-auth.js';
 import { parseContainerLogQuery } from './log-query.js';
@@ -223,6 +220,8 @@ export class AgentServer extends EventEmitter {
       const release = this.admitSession(req, res, id.username);
       if (!release) return;
       const backend = this.opts.backend;
+      // The streaming protocols (SPDY, WebSocket with the ws package) are loaded on the first session (agent memory).
+      const { serveRemoteCommand } = await import('../streaming/remote-command.js');
       const served = (protocol: string | undefined) => {
         if (protocol) this.streamOpened(req, { kind: root, namespace: ns, pod: name, protocol });
         else release();
@@ -251,6 +250,7 @@ export class AgentServer extends EventEmitter {
       const release = this.admitSession(req, res, id.username);
       if (!release) return;
       const backend = this.opts.backend;
+      const { servePortForward } = await import('../streaming/port-forward.js');
       const protocol = servePortForward(req, res, {
         dial: (port) => backend.portForward(pod, port),
         podName: `${pod.metadata?.name}_${pod.metadata?.namespace}`,

@@ -15,8 +15,8 @@ import type { WebSocket } from 'ws';
 import { createLogger } from '../../log/logger.js';
 import { decodeChannelMessage, negotiateChannelProtocol, parseProtocolHeader, PORT_FORWARD_PROTOCOLS, type ChannelProtocol } from './channel-protocol.js';
 import { SpdyConnection, type SpdyStream } from './spdy-connection.js';
-import { HEADER_ACCEPTED_PROTOCOL_VERSIONS, isSpdyUpgradeRequest, negotiateStreamProtocol, offeredStreamProtocols, refuse, upgradeToSpdy } from './upgrade.js';
-import { acceptWebSocket, isWebSocketRequest } from './websocket-accept.js';
+import { HEADER_ACCEPTED_PROTOCOL_VERSIONS, isSpdyUpgradeRequest, isWebSocketRequest, negotiateStreamProtocol, offeredStreamProtocols, refuse, upgradeToSpdy } from './upgrade.js';
+import { acceptWebSocket } from './websocket-accept.js';
 import { ChannelWriter, WebSocketDuplex } from './websocket-channels.js';
 
 const log = createLogger('streaming');

@@ -32,8 +32,8 @@ import { encodeExitStatus } from './exec-status.js';
 import { ResizeDecoder } from './resize-decoder.js';
 import { runSession } from './run-session.js';
 import { SpdyConnection, type SpdyStream } from './spdy-connection.js';
-import { HEADER_ACCEPTED_PROTOCOL_VERSIONS, isSpdyUpgradeRequest, negotiateStreamProtocol, offeredStreamProtocols, refuse, upgradeToSpdy } from './upgrade.js';
-import { acceptWebSocket, isWebSocketRequest } from './websocket-accept.js';
+import { HEADER_ACCEPTED_PROTOCOL_VERSIONS, isSpdyUpgradeRequest, isWebSocketRequest, negotiateStreamProtocol, offeredStreamProtocols, refuse, upgradeToSpdy } from './upgrade.js';
+import { acceptWebSocket } from './websocket-accept.js';
 import { ChannelWriter } from './websocket-channels.js';
 
 const log = createLogger('streaming');

@@ -11,6 +11,12 @@ import type { Socket } from 'node:net';
 export const HEADER_PROTOCOL_VERSION = 'x-stream-protocol-version';
 export const HEADER_ACCEPTED_PROTOCOL_VERSIONS = 'x-accepted-stream-protocol-versions';
 
+/** Whether a request asks for a WebSocket (wsstream.IsWebSocketRequest). */
+export function isWebSocketRequest(req: IncomingMessage): boolean {
+  const connection = String(req.headers.connection ?? '').toLowerCase();
+  return connection.split(',').some((t) => t.trim() === 'upgrade') && String(req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+}
+
 /** `Upgrade: SPDY/3.1` with `Connection: upgrade` (httpstream.IsUpgradeRequest and the upgrader's check). */
 export function isSpdyUpgradeRequest(req: IncomingMessage): boolean {
   const connection = String(req.headers.connection ?? '').toLowerCase();

@@ -27,12 +27,6 @@ wss.on('headers', (headers: string[], req: IncomingMessage) => {
   if (i >= 0) headers[i] = `Sec-WebSocket-Protocol: ${name}`;
 });
 
-/** Whether a request asks for a WebSocket (wsstream.IsWebSocketRequest). */
-export function isWebSocketRequest(req: IncomingMessage): boolean {
-  const connection = String(req.headers.connection ?? '').toLowerCase();
-  return connection.split(',').some((t) => t.trim() === 'upgrade') && String(req.headers.upgrade ?? '').toLowerCase() === 'websocket';
-}
-
 /**
  * Answers the upgrade with 101 and `protocol` ('' = no Sec-WebSocket-Protocol header). Rejects when the handshake
  * fails (ws has then answered the client with an HTTP error itself).
