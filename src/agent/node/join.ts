@@ -14,14 +14,14 @@
  * The per-node password (<data-dir>/agent/node-password, random, made on first join) keeps another machine with the
  * same token from taking this node's name (k3s keeps it in /etc/rancher/node/password).
  */
-import { createHash, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import type * as X509 from '@peculiar/x509';
 import { parseToken } from '../../api/cluster-token.js';
 import { createLogger } from '../../log/logger.js';
+import { newKeyAndCertificateRequest } from './certificate-request.js';
 
 const log = createLogger('join');
 
@@ -121,15 +121,13 @@ export async function fetchClusterRanges(server: string, token: string, ca: stri
 }
 
 async function requestCertificate(opts: JoinOptions, ca: string, password: string, kind: 'client' | 'serving'): Promise<{ cert: string; key: string }> {
-  const x509 = await loadX509();
-  const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   // The server sets subject and SANs itself; the CSR's own name is informational.
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${opts.nodeName}`, keys: keys as never, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } });
+  const { keyPem, csrPem } = await newKeyAndCertificateRequest(opts.nodeName);
   const url = new URL(kind === 'client' ? CLIENT_CERT_PATH : SERVING_CERT_PATH, opts.server);
   const res = await request(url, {
     method: 'POST',
     ca,
-    body: csr.toString('pem'),
+    body: csrPem,
     headers: {
       Authorization: `Bearer ${opts.token.trim()}`,
       'Content-Type': 'application/pkcs10',
@@ -149,8 +147,7 @@ async function requestCertificate(opts: JoinOptions, ca: string, password: strin
   }
   const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/.exec(res.body)?.[0];
   if (!cert) throw new Error(`${url.href} answered without a certificate`);
-  const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  return { cert: cert.endsWith('\n') ? cert : `${cert}\n`, key: `${x509.PemConverter.encode(der, 'PRIVATE KEY')}\n` };
+  return { cert: cert.endsWith('\n') ? cert : `${cert}\n`, key: keyPem };
 }
 
 /** A stored certificate is reused when the current CA signed it, it names this node, covers its IPs and is not near expiry. */
@@ -244,21 +241,4 @@ function request(url: URL, o: RequestOptions): Promise<{ status: number; body: s
     req.on('error', (err) => reject(new Error(`cannot reach ${url.origin}: ${err.message}`)));
     req.end(o.body);
   });
-}
-
-type X509Lib = typeof X509;
-let x509Lib: Promise<X509Lib> | undefined;
-
-/**
- * @peculiar/x509 with its Reflect.getMetadata polyfill and Node's webcrypto, loaded on first use. A copy of
- * apiserver/auth/pki.ts's loadX509: the agent may not import the API server (test/dependency-rules.test.ts).
- */
-function loadX509(): Promise<X509Lib> {
-  x509Lib ??= (async () => {
-    await import('reflect-metadata');
-    const lib = await import('@peculiar/x509');
-    lib.cryptoProvider.set(webcrypto as never);
-    return lib;
-  })();
-  return x509Lib;
 }
