@@ -28,6 +28,7 @@ import type { ResourceOps } from '../resource-ops.js';
 import type { APIService } from '../registry/apiservices.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import type { FrontProxyPki } from './front-proxy-pki.js';
+import { metricsOpenApiV3 } from './metrics-openapi.js';
 import { AggregatedOpenApi, type BackendResponse, type OpenApiBackend } from './openapi-aggregator.js';
 import {
   apiServiceName,
@@ -121,7 +122,11 @@ export class Aggregator {
     this.routing = [...(o.staticGroups ?? [])];
     this.discovery = [...(o.staticGroups ?? [])];
     this.now = o.now ?? (() => new Date());
-    this.openApi = new AggregatedOpenApi({ available: () => this.availableBackends(), fetch: (name, path, headers) => this.fetch(name, path, headers) });
+    this.openApi = new AggregatedOpenApi(
+      { available: () => this.availableBackends(), fetch: (name, path, headers) => this.fetch(name, path, headers) },
+      // The built-in metrics API has no backend to fetch a document from: its own is merged the same way.
+      (o.staticGroups ?? []).filter((g) => g.group === 'metrics.k8s.io' && g.version === 'v1beta1').map((g) => ({ group: g.group, version: g.version, v3: metricsOpenApiV3 })),
+    );
   }
 
   /** The APIServices with a service reference that are Available now. */

@@ -93,3 +93,16 @@ test('a spec the v2 protobuf encoding refuses is left out; the backend\'s v3 ind
   assert.deepEqual([...agg.v3Paths()], [['apis/g.example.com/v1', '/openapi/v3/apis/g.example.com/v1?hash=ABC']]);
   agg.stop();
 });
+
+test('the built-in metrics.k8s.io document joins both: NodeMetrics and PodMetrics explainable, v2 protobuf-encodable', async () => {
+  const { metricsOpenApiV3 } = await import('./metrics-openapi.js');
+  const { v2Protobuf } = await import('../openapi/v2-protobuf.js');
+  const agg = new AggregatedOpenApi({ available: () => [], fetch: () => Promise.reject(new Error('no backends')) }, [{ group: 'metrics.k8s.io', version: 'v1beta1', v3: metricsOpenApiV3 }]);
+  const merged = agg.mergeV2({ swagger: '2.0', info: { title: 'Kubernetes', version: 'v1.32.0' }, paths: {}, definitions: {} }) as { paths: Record<string, unknown>; definitions: Record<string, Record<string, unknown>> };
+  assert.deepEqual(merged.definitions['io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics']!['x-kubernetes-group-version-kind'], [{ group: 'metrics.k8s.io', kind: 'NodeMetrics', version: 'v1beta1' }]);
+  assert.ok(merged.definitions['io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta'], 'the metadata it references comes along');
+  assert.ok(merged.paths['/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/{name}']);
+  assert.ok(v2Protobuf(merged).length > 1000);
+  const url = agg.v3Paths().get('apis/metrics.k8s.io/v1beta1')!;
+  assert.match(url, /^\/openapi\/v3\/apis\/metrics\.k8s\.io\/v1beta1\?hash=[0-9A-F]{128}$/);
+});

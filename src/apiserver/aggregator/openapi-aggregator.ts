@@ -15,12 +15,14 @@
  *
  * A backend's failed fetch keeps what was fetched before (upstream keeps the last good spec too).
  */
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { serviceUnavailable } from '../../api/status.js';
 import { createLogger } from '../../log/logger.js';
 import type { JsonSchema } from '../openapi/component-schemas.js';
 import type { ExtraOpenApi } from '../openapi/openapi.js';
+import { v2Document } from '../openapi/v2-document.js';
 import { v2Protobuf } from '../openapi/v2-protobuf.js';
 
 const log = createLogger('kube-aggregator');
@@ -48,6 +50,13 @@ export interface OpenApiBackends {
   fetch(name: string, path: string, headers: Record<string, string>): Promise<BackendResponse>;
 }
 
+/** A group version served in process with no backend to ask (metrics.k8s.io): its v3 document, made on first use. */
+export interface StaticOpenApi {
+  group: string;
+  version: string;
+  v3(): JsonSchema;
+}
+
 interface Fetched {
   backend: OpenApiBackend;
   v2?: { etag?: string; spec: JsonSchema };
@@ -63,7 +72,12 @@ export class AggregatedOpenApi implements ExtraOpenApi {
   private stopped = false;
   private syncing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly backends: OpenApiBackends) {}
+  private staticEntries: Fetched[] | undefined;
+
+  constructor(
+    private readonly backends: OpenApiBackends,
+    private readonly statics: readonly StaticOpenApi[] = [],
+  ) {}
 
   onChange(fn: () => void): void {
     this.listeners.push(fn);
@@ -230,8 +244,21 @@ export class AggregatedOpenApi implements ExtraOpenApi {
     return { ...doc, paths: sortedRecord(paths), definitions: sortedRecord(definitions) };
   }
 
+  /** The in-process group versions first (they win a conflict), then the backends by APIService name. */
   private sorted(): Fetched[] {
-    return [...this.fetched.values()].sort((a, b) => a.backend.name.localeCompare(b.backend.name));
+    this.staticEntries ??= this.statics.map((st) => {
+      const doc = st.v3();
+      const body = Buffer.from(JSON.stringify(doc));
+      const hash = createHash('sha512').update(body).digest('hex').toUpperCase();
+      const spec = groupVersionSpec(v2Document([doc]), st.group, st.version);
+      return {
+        backend: { name: `${st.version}.${st.group}`, group: st.group, version: st.version, resourceVersion: '' },
+        v2: { spec },
+        v3: { url: `/openapi/v3/apis/${st.group}/${st.version}?hash=${hash}`, hash },
+        v3Document: { hash, body, contentType: 'application/json' },
+      };
+    });
+    return [...this.staticEntries, ...[...this.fetched.values()].sort((a, b) => a.backend.name.localeCompare(b.backend.name))];
   }
 }
 
