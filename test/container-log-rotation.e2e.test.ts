@@ -5,7 +5,8 @@
  * and `kubectl logs` of the finished pod reads the rotated files and the current one as one stream: the newest lines,
  * in order, without gaps or repeats, the oldest ones gone; --tail and --limit-bytes cut that stream. A crash-looping
  * container keeps the logs of its current and previous instances only (kubelet removes a removed instance's log), and
- * `kubectl logs --previous` shows the one before.
+ * `kubectl logs --previous` shows the one before. RuntimeClass on this runtime: its own handler, `process`, runs the
+ * pod; a class naming `runc` leaves its pod ContainerCreating with a FailedCreatePodSandBox event saying why.
  *
  * One `skiff server` with its embedded agent (--cluster-cidr 10.76.0.0/16). Run from dist/ (spawns bin/skiff):
  *   npx tsc -p tsconfig.json && node --test dist/test/container-log-rotation.e2e.test.js
@@ -113,6 +114,35 @@ describe('container log rotation (process runtime, kubectl logs)', { skip: skipR
     assert.equal(tail.stdout, `line ${String(LINES).padStart(7, '0')} ${pad}\nLAST\n`);
     const limited = await k(['-n', NS, 'logs', 'chatty', '--limit-bytes=12']);
     assert.equal(limited.stdout, `line ${String(first).padStart(7, '0')}`);
+  });
+
+  it('RuntimeClass on the process runtime: its own handler "process" runs the pod, another one is FailedCreatePodSandBox', async () => {
+    const suffix = randomBytes(3).toString('hex');
+    const objs = [
+      { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: `proc-${suffix}` }, handler: 'process' },
+      { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: `runc-${suffix}` }, handler: 'runc' },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'own-handler', namespace: NS }, spec: { runtimeClassName: `proc-${suffix}`, terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'busybox', command: ['sh', '-c', 'echo own; exec sleep 3600'] }] } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'other-handler', namespace: NS }, spec: { runtimeClassName: `runc-${suffix}`, terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'busybox', command: ['sleep', '3600'] }] } },
+    ];
+    const r = await k(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }) });
+    assert.equal(r.code, 0, r.stderr);
+    try {
+      const ready = await k(['-n', NS, 'wait', '--for=condition=ready', 'pod/own-handler', '--timeout=40s'], { timeoutMs: 45_000 });
+      assert.equal(ready.code, 0, ready.stderr);
+      const event = await eventually('FailedCreatePodSandBox of other-handler', async () => {
+        const list = await k.json(['-n', NS, 'get', 'events', '--field-selector', 'involvedObject.name=other-handler']);
+        return (list.items as any[]).find((e) => e.reason === 'FailedCreatePodSandBox');
+      }, 20_000);
+      assert.equal(event.type, 'Warning');
+      assert.match(event.message, /^Failed to create pod sandbox: no runtime for "runc" is configured: the process runtime runs pods with its own handler "process" only/);
+      const p = await k.json(['-n', NS, 'get', 'pod', 'other-handler']);
+      uids.add(p.metadata.uid);
+      assert.equal(p.status.phase, 'Pending');
+      assert.equal(p.status.containerStatuses?.[0]?.state?.waiting?.reason, 'ContainerCreating');
+    } finally {
+      await k(['-n', NS, 'delete', 'pod', 'own-handler', 'other-handler', '--wait=false']);
+      await k(['delete', 'runtimeclass', `proc-${suffix}`, `runc-${suffix}`, '--ignore-not-found']);
+    }
   });
 
   it("a crash loop keeps the current and the previous instance's logs only; --previous shows the one before", async () => {
