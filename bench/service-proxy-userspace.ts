@@ -5,14 +5,20 @@
  * From the node, 8 requests at a time, in 1 s slices alternating 6 times: directly to the pod IP, through the ClusterIP
  * (REDIRECT → the agent's relay → the pod) and through the NodePort (the agent listens on it); once with a new
  * connection per request and once with kept-alive connections. Prints JSON with requests/s, p99 and the ratios
- * relayed / direct (the target is ≥ 0.70).
+ * relayed / direct (the target is ≥ 0.70), and the relay's CPU per request: the server process's CPU time
+ * (/proc/<pid>/stat, all threads) during the relayed slices, less what it spent in as long a time of direct slices
+ * (its idle work: probes, informers), over the requests relayed. Far less sensitive than requests/s to other load on
+ * the machine, which only changes how fast the cores run it; with the load generator's and the pod's CPU per request,
+ * it gives the ratio a run bound by CPU alone would show (CpuBoundRatio). Then the same comparison with the relay alone
+ * in a fresh network namespace (the Netns* figures, see relayInFreshNetns).
  *
  * The load generator, the relay (inside the server process) and the pod share the machine's cores, as the direct
  * path's client and pod do.
  */
 import http from 'node:http';
 import https from 'node:https';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -24,18 +30,58 @@ const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const round = (x: number) => Math.round(x * 100) / 100;
+const sum = <T>(xs: T[], f: (x: T) => number) => xs.reduce((a, x) => a + f(x), 0);
 
 interface Load {
   rps: number;
   p99: number;
   errors: number;
+  requests: number;
+  /** CPU time during the slice, µs, of the relaying process, the pod and this process (the load generator). */
+  cpuUs: number;
+  podCpuUs: number;
+  clientCpuUs: number;
+  wallMs: number;
 }
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+/** utime + stime of every thread of a process, µs (fields 14 and 15 of /proc/<pid>/stat; the name may hold spaces). */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
+}
+/** The relaying process (the server with its embedded agent) and the pod's. */
+let relayPid = 0;
+let podPids: number[] = [];
+const selfCpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+/** The processes whose command line contains text (the pod: host processes on the process runtime, with any wrapper). */
+function pidsOf(text: string): number[] {
+  const pids = readdirSync('/proc').filter((d) => {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) return false;
+    try {
+      return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text);
+    } catch {
+      return false; // Gone meanwhile.
+    }
+  });
+  if (pids.length === 0) throw new Error(`no process runs ${text}`);
+  return pids.map(Number);
+}
+const podCpuUs = () => sum(podPids, processCpuUs);
 
 async function load(host: string, port: number, ms: number, keepAlive: boolean): Promise<Load> {
   const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY }) : false;
   const lat: number[] = [];
   let errors = 0;
-  const end = performance.now() + ms;
+  const cpu0 = processCpuUs(relayPid);
+  const pod0 = podCpuUs();
+  const self0 = selfCpuUs();
+  const start = performance.now();
+  const end = start + ms;
   const worker = async () => {
     while (performance.now() < end) {
       const t = performance.now();
@@ -53,8 +99,12 @@ async function load(host: string, port: number, ms: number, keepAlive: boolean):
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const wallMs = performance.now() - start;
+  const cpuUs = processCpuUs(relayPid) - cpu0;
+  const podUs = podCpuUs() - pod0;
+  const clientCpuUs = selfCpuUs() - self0;
   if (agent) agent.destroy();
-  return { rps: lat.length / (ms / 1000), p99: pct(lat, 99), errors };
+  return { rps: lat.length / (ms / 1000), p99: pct(lat, 99), errors, requests: lat.length, cpuUs, podCpuUs: podUs, clientCpuUs, wallMs };
 }
 
 /** Direct vs the relayed targets in alternating slices (the machine is shared: its load drifts between slices). */
@@ -71,12 +121,29 @@ async function compare(direct: [string, number], relayed: Record<string, [string
     out[`${label}${k}Rps`] = Math.round(avg(xs, (x) => x.rps));
     out[`${label}${k}P99Ms`] = round(avg(xs, (x) => x.p99));
     out[`${label}${k}Errors`] = xs.reduce((a, x) => a + x.errors, 0);
+    // Context for the relay's figure: what the two ends spend per request on each path.
+    out[`${label}${k}ClientCpuUsPerRequest`] = Math.round(sum(xs, (x) => x.clientCpuUs) / sum(xs, (x) => x.requests));
+    out[`${label}${k}PodCpuUsPerRequest`] = Math.round(sum(xs, (x) => x.podCpuUs) / sum(xs, (x) => x.requests));
   }
   for (const k of Object.keys(relayed)) {
     out[`${label}${k}ToDirectRatio`] = round(avg(runs[k]!, (x) => x.rps) / avg(runs.Direct!, (x) => x.rps));
     // Latency the same way round: direct p99 / relayed p99 (1 = no added tail).
     out[`${label}${k}P99DirectToRelayedRatio`] = round(avg(runs.Direct!, (x) => x.p99) / avg(runs[k]!, (x) => x.p99));
+    // The relay's own CPU per request: the process's CPU in these slices less its idle rate (the direct slices).
+    const idleUsPerMs = sum(runs.Direct!, (x) => x.cpuUs) / sum(runs.Direct!, (x) => x.wallMs);
+    const relayUs = sum(runs[k]!, (x) => x.cpuUs) - idleUsPerMs * sum(runs[k]!, (x) => x.wallMs);
+    out[`${label}${k}RelayCpuUsPerRequest`] = Math.round(relayUs / sum(runs[k]!, (x) => x.requests));
+    // How much of a core the relaying process used while relaying (1 = the relay's event loop saturated).
+    out[`${label}${k}RelayCores`] = round(sum(runs[k]!, (x) => x.cpuUs) / 1000 / sum(runs[k]!, (x) => x.wallMs));
+    // The requests/s ratio a run bound by CPU alone would show: CPU per request of the direct path (load generator and
+    // pod) over the relayed one's (the same plus the relay). Other load on the machine slows all three alike, so this
+    // moves far less between runs than the measured ratio.
+    const perRequest = (xs: Load[], f: (x: Load) => number) => sum(xs, f) / sum(xs, (x) => x.requests);
+    const directUs = perRequest(runs.Direct!, (x) => x.clientCpuUs + x.podCpuUs);
+    const relayedUs = perRequest(runs[k]!, (x) => x.clientCpuUs + x.podCpuUs) + relayUs / sum(runs[k]!, (x) => x.requests);
+    out[`${label}${k}CpuBoundRatio`] = round(directUs / relayedUs);
   }
+  out[`${label}RelayProcessIdleCores`] = round(sum(runs.Direct!, (x) => x.cpuUs) / 1000 / sum(runs.Direct!, (x) => x.wallMs));
   return out;
 }
 
@@ -123,6 +190,7 @@ async function main(): Promise<void> {
     {},
     { agent: true },
   );
+  relayPid = server.child.pid!;
   try {
     const deadline = Date.now() + 60_000;
     while (!/skiff node ready/.test(server.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -154,6 +222,7 @@ async function main(): Promise<void> {
       if (performance.now() - t0 > 60_000) throw new Error(`the echo pod did not answer through its Service; server output:\n${server.output().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    podPids = pidsOf(web);
     const relayed = { ClusterIp: [vip, 80] as [string, number], NodePort: [nodeIP, nodePort] as [string, number] };
     const result = {
       bench: 'service-proxy-userspace',
@@ -163,6 +232,7 @@ async function main(): Promise<void> {
       concurrency: CONCURRENCY,
       ...(await compare([podIP, 8080], relayed, false, 'NewConn')),
       ...(await compare([podIP, 8080], relayed, true, 'KeepAlive')),
+      ...(await relayInFreshNetnsChild()),
     };
     console.log(JSON.stringify(result));
   } finally {
@@ -175,4 +245,50 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/**
+ * The relay alone, in a fresh network namespace (`unshare -n`: loopback only, no netfilter rules): an HTTP server on
+ * 127.0.0.2, the relay (proxy-socket.ts, in a process of its own) on 127.0.0.1, this process as the load generator;
+ * the same alternating slices. What the relay's own code costs, apart from the host's rules (every packet the host
+ * sends or receives walks its iptables chains, and the relayed path has twice the host's packets).
+ */
+async function relayInFreshNetns(): Promise<Record<string, number>> {
+  const spawnNode = (code: string) => spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const firstLine = (c: ReturnType<typeof spawnNode>) => new Promise<string>((resolve, reject) => {
+    c.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    c.once('exit', (code) => reject(new Error(`exited (${code}) before it was listening`)));
+  });
+  const backend = spawnNode("import http from 'node:http'; http.createServer((q, s) => s.end('ok')).listen(8080, '127.0.0.2', () => console.log('up'))");
+  const proxySocket = new URL('../src/proxy/userspace/proxy-socket.js', import.meta.url).href;
+  const relay = spawnNode(
+    `const { openProxySocket } = await import(${JSON.stringify(proxySocket)}); const s = await openProxySocket({ protocol: 'TCP', port: 0, bindAddress: '127.0.0.1' }); s.setEndpoints([{ ip: '127.0.0.2', port: 8080 }], undefined); console.log(s.port);`,
+  );
+  try {
+    await firstLine(backend);
+    const port = Number(await firstLine(relay));
+    relayPid = relay.pid!;
+    podPids = [backend.pid!];
+    return {
+      ...(await compare(['127.0.0.2', 8080], { Relay: ['127.0.0.1', port] }, false, 'NetnsNewConn')),
+      ...(await compare(['127.0.0.2', 8080], { Relay: ['127.0.0.1', port] }, true, 'NetnsKeepAlive')),
+    };
+  } finally {
+    backend.kill('SIGKILL');
+    relay.kill('SIGKILL');
+  }
+}
+
+/** Runs relayInFreshNetns in a copy of this script under `unshare -n`; its JSON, or why not. */
+async function relayInFreshNetnsChild(): Promise<Record<string, number | string>> {
+  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, process.argv[1]!], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, USP_BENCH_NETNS: '1' } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  child.stderr.on('data', (d: Buffer) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  const line = out.split('\n').find((l) => l.startsWith('{'));
+  if (code !== 0 || !line) return { netnsSkipped: `unshare -n failed (${code}): ${err.trim().slice(-300)}` };
+  return JSON.parse(line);
+}
+
+if (process.env.USP_BENCH_NETNS === '1') console.log(JSON.stringify(await relayInFreshNetns()));
+else await main();
