@@ -94,6 +94,8 @@ async function* generateLogs(path: string, options: ReadContainerLogsOptions, si
   let current = openIfExists(path);
   let offset = 0;
   let carry: Buffer = Buffer.alloc(0);
+  /** Time of the last record read from the current file (or the rotated ones followed after it). */
+  let lastTimeNs: bigint | undefined;
   const lines: OutputLine[] = [];
   const tail = options.tailLines !== undefined && options.tailLines >= 0 ? options.tailLines : undefined;
   const collect = (line: OutputLine) => {
@@ -102,14 +104,20 @@ async function* generateLogs(path: string, options: ReadContainerLogsOptions, si
   };
   try {
     for (const file of startFiles(files, tail, wanted)) {
-      for (const record of parseRecords(readRotated(file)).records) feed(state, record, wanted, collect);
+      for (const record of parseRecords(readRotated(file)).records) {
+        lastTimeNs = record.timeNs;
+        feed(state, record, wanted, collect);
+      }
     }
     if (current !== undefined) {
       const chunk = readAvailable(current.fd, 0);
       offset = chunk.length;
       const parsed = parseRecords(chunk);
       carry = parsed.rest;
-      for (const record of parsed.records) feed(state, record, wanted, collect);
+      for (const record of parsed.records) {
+        lastTimeNs = record.timeNs;
+        feed(state, record, wanted, collect);
+      }
     }
     if (!options.follow) flushUnfinished(state, collect);
     for (const line of lines) {
@@ -156,7 +164,10 @@ async function* generateLogs(path: string, options: ReadContainerLogsOptions, si
             offset += chunk.length;
             const parsed = parseRecords(carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk);
             carry = parsed.rest;
-            for (const record of parsed.records) feed(state, record, wanted, push);
+            for (const record of parsed.records) {
+              lastTimeNs = record.timeNs;
+              feed(state, record, wanted, push);
+            }
           } else {
             const rotatedIno = rotatedAway(path, current.ino);
             // Under the cri runtime the file is renamed first and containerd opens the new one when asked
@@ -168,8 +179,11 @@ async function* generateLogs(path: string, options: ReadContainerLogsOptions, si
             } else if (exited || Date.now() >= (switchAt ??= Date.now() + SWITCH_GRACE_MS)) {
               switchAt = undefined;
               // Drained the renamed file: read rotated files written after it, then the new current file.
-              for (const file of filesAfter(path, current.ino)) {
-                for (const record of parseRecords(readRotated(file)).records) feed(state, record, wanted, push);
+              for (const file of filesAfter(path, current.ino, lastTimeNs)) {
+                for (const record of parseRecords(readRotated(file)).records) {
+                  lastTimeNs = record.timeNs;
+                  feed(state, record, wanted, push);
+                }
               }
               closeSync(current.fd);
               current = undefined;
@@ -333,8 +347,12 @@ function rotatedAway(path: string, ino: number): number | false {
   }
 }
 
-/** Rotated files that came after the one with this inode, oldest first. */
-function filesAfter(path: string, ino: number): string[] {
+/**
+ * Rotated files that came after the one with this inode, oldest first. A follower that fell behind (a slow client)
+ * may find its file gone from the list: the kubelet's next rotation compressed it (a new file, a new inode). Then the
+ * files after it are those whose first record is newer than the last record read.
+ */
+function filesAfter(path: string, ino: number, lastTimeNs: bigint | undefined): string[] {
   const rotated = rotatedFiles(path);
   const index = rotated.findIndex((f) => {
     try {
@@ -343,5 +361,34 @@ function filesAfter(path: string, ino: number): string[] {
       return false;
     }
   });
-  return index < 0 ? [] : rotated.slice(index + 1);
+  if (index >= 0) return rotated.slice(index + 1);
+  if (lastTimeNs === undefined) return [];
+  return rotated.filter((f) => {
+    const first = firstRecordTime(f);
+    return first !== undefined && first > lastTimeNs;
+  });
+}
+
+/** The time of a rotated file's first record (its first 4 KiB, or the whole file inflated when compressed). */
+function firstRecordTime(file: string): bigint | undefined {
+  let head: Buffer;
+  if (file.endsWith(COMPRESSED_SUFFIX)) {
+    head = readRotated(file);
+  } else {
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(4096);
+      head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const nl = head.indexOf(0x0a);
+  const record = parseCriRecord(nl < 0 ? head : head.subarray(0, nl));
+  return record instanceof Error ? undefined : record.timeNs;
 }

@@ -258,3 +258,29 @@ test('readContainerLogs follow across a containerd-style rotation: rename, late 
   await done;
   assert.equal(got.join(''), 'one\ntwo\nthree\nfour\nfive\n');
 });
+
+test('readContainerLogs follow, a slow reader: its file rotated again and compressed meanwhile, the files after it are still read', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, '0.log');
+  const clock = stepClock();
+  const records = (prefix: string, n: number) => Buffer.concat(Array.from({ length: n }, (_, i) => formatCriRecord({ timeNs: clock(), stream: 'stdout', partial: false, content: Buffer.from(`${prefix}${i}`) })));
+  writeFileSync(path, records('a', 2000)); // ~80 KiB: more than the stream buffers before its reader reads
+  let running = true;
+  const stream = readContainerLogs(path, { follow: true, pollIntervalMs: 10, isRunning: () => running });
+  stream.pause();
+  stream.read(0); // the generator starts, fills the buffer and waits at a yield
+  await new Promise((r) => setTimeout(r, 100));
+  // First rotation (containerd goes on in a new file), then the next one compresses the first rotated file.
+  renameSync(path, `${path}.20231114-221320`);
+  writeFileSync(path, records('b', 10));
+  writeFileSync(`${path}.20231114-221320.gz`, gzipSync(readFileSync(`${path}.20231114-221320`)));
+  rmSync(`${path}.20231114-221320`);
+  renameSync(path, `${path}.20231114-221330`);
+  writeFileSync(path, records('c', 10));
+  setTimeout(() => (running = false), 300);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  const lines = Buffer.concat(chunks).toString().split('\n').filter(Boolean);
+  const expected = [...Array.from({ length: 2000 }, (_, i) => `a${i}`), ...Array.from({ length: 10 }, (_, i) => `b${i}`), ...Array.from({ length: 10 }, (_, i) => `c${i}`)];
+  assert.deepEqual(lines, expected);
+});
