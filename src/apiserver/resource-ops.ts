@@ -268,9 +268,11 @@ export class ResourceOps {
       const json = encodeForStore(obj);
       checkObjectSize(json);
       if (opts.dryRun) return obj;
-      const res = await this.store.create(objectKey(def, namespace, meta.name!), json);
+      const key = objectKey(def, namespace, meta.name!);
+      const res = await this.store.create(key, json);
       committed = true;
       meta.resourceVersion = String(res.revision);
+      this.rememberJson(def, key, obj, res.revision);
       return obj;
     } catch (err) {
       if (err instanceof KeyExistsError) throw alreadyExists(this.ref(def, meta.name));
@@ -279,6 +281,22 @@ export class ResourceOps {
       const finished = run.finish(committed);
       if (finished) await finished;
     }
+  }
+
+  /**
+   * The JSON text of an object this server has just written, when the watch cache already holds that revision (with
+   * the SQLite store it does: the cache hears of a commit before the writer does). The answer to the write is then
+   * that text, not a third serialization of the object.
+   */
+  writtenJson(obj: KubeObject): string | undefined {
+    return this.written.get(obj);
+  }
+
+  private readonly written = new WeakMap<KubeObject, string>();
+
+  private rememberJson(def: ResourceDefinition, key: string, obj: KubeObject, revision: number): void {
+    const item = this.cache.resourceOf(def.group, def.plural).items.get(key);
+    if (item !== undefined && item.revision === revision) this.written.set(obj, item.json);
   }
 
   private validate(def: ResourceDefinition, obj: KubeObject, errors: FieldError[]): void {
@@ -351,6 +369,7 @@ export class ResourceOps {
         const res = await this.store.update(key, nextJson, got.kv.modRevision);
         committed = true;
         next.metadata.resourceVersion = String(res.revision);
+        this.rememberJson(def, key, next, res.revision);
         return next;
       } catch (err) {
         if (err instanceof RevisionConflictError && attempt < MAX_UPDATE_RETRIES) continue;

@@ -247,7 +247,7 @@ export class RequestScope {
 
   /** Answers with an object in the served version, as negotiated: JSON, YAML or protobuf, its metadata only, or a one-row Table. */
   sendObject(r: ApiRequest, code: number, storedObj: KubeObject, storedJson?: string, rv?: string): void | Promise<void> {
-    const out = this.toServed(r.def, storedObj, storedJson);
+    const out = this.toServed(r.def, storedObj, storedJson ?? this.ops.writtenJson(storedObj));
     if (out instanceof Promise) return out.then((o) => this.send(r, code, o.obj, o.json, rv));
     this.send(r, code, out.obj, out.json, rv);
   }
