@@ -17,6 +17,7 @@ import type { KubeObject } from '../src/api/object.js';
 import { serverSideApply } from '../src/apiserver/apply/apply.js';
 import { applyTypeOf } from '../src/apiserver/crd/apply-schema.js';
 import type { JSONSchemaProps } from '../src/apiserver/crd/json-schema.js';
+import { customResourceDefinition, installCrd, mapList } from '../test/helpers/crd.js';
 import { startTestServer } from '../test/helpers/test-server.js';
 
 const arg = (name: string, dflt: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
@@ -32,37 +33,18 @@ const SCHEMA: JSONSchemaProps = {
         image: { type: 'string' },
         labels: { type: 'object', additionalProperties: { type: 'string' } },
         tags: { type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } },
-        workers: {
-          type: 'array',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['name'],
-          items: {
-            type: 'object',
-            required: ['name'],
-            properties: {
-              name: { type: 'string' },
-              image: { type: 'string' },
-              env: { type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, value: { type: 'string' } } } },
-            },
-          },
-        },
+        workers: mapList(['name'], {
+          name: { type: 'string' },
+          image: { type: 'string' },
+          env: mapList(['name'], { name: { type: 'string' }, value: { type: 'string' } }),
+        }),
       },
     },
     status: { type: 'object', properties: { phase: { type: 'string' } } },
   },
 };
 
-const CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'gadgets.bench.skiff.dev' },
-  spec: {
-    group: 'bench.skiff.dev',
-    scope: 'Namespaced',
-    names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget' },
-    versions: [{ name: 'v1', served: true, storage: true, subresources: { status: {} }, schema: { openAPIV3Schema: SCHEMA } }],
-  },
-};
+const CRD = customResourceDefinition({ group: 'bench.skiff.dev', kind: 'Gadget', versions: [{ name: 'v1', subresources: { status: {} }, schema: SCHEMA }] });
 
 /** Manager `who`'s configuration, round `i`: its own worker/container, its own env value changing each time. */
 const gadget = (name: string, who: string, i: number) => ({
@@ -136,12 +118,7 @@ const typeBuildUs = ((performance.now() - buildStart) * 1000) / 2000;
 // --- 1. over HTTP ---
 const s = await startTestServer({ controlPlane: false });
 try {
-  const installed = await s.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', CRD);
-  if (installed.status !== 201) throw new Error(`installing the CRD: ${installed.status} ${installed.text}`);
-  for (let i = 0; i < 100; i++) {
-    if ((await s.request('GET', '/apis/bench.skiff.dev/v1/namespaces/default/gadgets')).status === 200) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await installCrd(s, CRD);
   const kinds = {
     deployments: { path: '/apis/apps/v1/namespaces/default/deployments', body: deployment },
     gadgets: { path: '/apis/bench.skiff.dev/v1/namespaces/default/gadgets', body: gadget },

@@ -9,57 +9,49 @@
  * Usage: npm run build && node dist/bench/crd.js [--creates 1000] [--gets 3000] [--rounds 10]
  */
 import { loadavg } from 'node:os';
+import type { ValidationRule } from '../src/apiserver/crd/json-schema.js';
+import { customResourceDefinition, installCrd, mapList } from '../test/helpers/crd.js';
 import { startTestServer } from '../test/helpers/test-server.js';
 
 const arg = (name: string, dflt: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 
-const CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'widgets.bench.skiff.dev' },
-  spec: {
+/** The widget kind; with `rules`, the same kind with CEL rules on its spec. */
+const widgetCrd = (kind: string, rules?: ValidationRule[]) =>
+  customResourceDefinition({
     group: 'bench.skiff.dev',
-    scope: 'Namespaced',
-    names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+    kind,
     versions: [
       {
         name: 'v1',
-        served: true,
-        storage: true,
         subresources: { status: {} },
         additionalPrinterColumns: [{ name: 'Size', type: 'string', jsonPath: '.spec.size' }, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
         schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            properties: {
-              spec: {
-                type: 'object',
-                required: ['size', 'image'],
-                properties: {
-                  size: { type: 'string', enum: ['S', 'M', 'L'] },
-                  image: { type: 'string', pattern: '^[a-z0-9./:-]+$' },
-                  replicas: { type: 'integer', minimum: 0, maximum: 100, default: 1 },
-                  env: { type: 'object', additionalProperties: { type: 'string' } },
-                  ports: { type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, port: { type: 'integer', default: 80 } } } },
-                },
+          type: 'object',
+          properties: {
+            spec: {
+              type: 'object',
+              required: ['size', 'image'],
+              properties: {
+                size: { type: 'string', enum: ['S', 'M', 'L'] },
+                image: { type: 'string', pattern: '^[a-z0-9./:-]+$' },
+                replicas: { type: 'integer', minimum: 0, maximum: 100, default: 1 },
+                env: { type: 'object', additionalProperties: { type: 'string' } },
+                ports: mapList(['name'], { name: { type: 'string' }, port: { type: 'integer', default: 80 } }),
               },
-              status: { type: 'object', properties: { phase: { type: 'string' } } },
+              ...(rules ? { 'x-kubernetes-validations': rules } : {}),
             },
+            status: { type: 'object', properties: { phase: { type: 'string' } } },
           },
         },
       },
     ],
-  },
-};
-
+  });
+const CRD = widgetCrd('Widget');
 /** The same kind with CEL rules (issue 11: within 60 % of ConfigMaps). */
-const CEL_CRD = structuredClone(CRD);
-CEL_CRD.metadata.name = 'celwidgets.bench.skiff.dev';
-CEL_CRD.spec.names = { plural: 'celwidgets', singular: 'celwidget', kind: 'CelWidget' };
-(CEL_CRD.spec.versions[0].schema.openAPIV3Schema.properties.spec as Record<string, unknown>)['x-kubernetes-validations'] = [
+const CEL_CRD = widgetCrd('CelWidget', [
   { rule: 'self.replicas <= 50 || self.size == "L"', message: 'only L widgets go past 50 replicas' },
   { rule: "!has(self.ports) || self.ports.all(p, p.port > 0 && p.port < 65536)", message: 'ports must be valid' },
-];
+]);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -72,14 +64,7 @@ const gets = arg('--gets', 3000);
 const rounds = arg('--rounds', 10);
 const s = await startTestServer({ controlPlane: false });
 try {
-  for (const [crd, plural] of [[CRD, 'widgets'], [CEL_CRD, 'celwidgets']] as const) {
-    const installed = await s.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
-    if (installed.status !== 201) throw new Error(`installing the CRD: ${installed.status} ${installed.text}`);
-    for (let i = 0; i < 50; i++) {
-      if ((await s.request('GET', `/apis/bench.skiff.dev/v1/namespaces/default/${plural}`)).status === 200) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  for (const crd of [CRD, CEL_CRD]) await installCrd(s, crd);
   const kinds = {
     configmaps: {
       path: '/api/v1/namespaces/default/configmaps',

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { closeWebhookConnections } from '../src/apiserver/admission/webhook/webhook-client.js';
 import { startTestWebhookServer, type TestWebhookServer } from '../src/apiserver/admission/webhook/webhook-testing.js';
+import { customResourceDefinition } from './helpers/crd.js';
 import { eventually } from './helpers/eventually.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { spawnServer, type ServerProcess } from './helpers/server-process.js';
@@ -88,32 +89,35 @@ const POLICIES = [
   },
 ];
 
-const crd = (bounds: string) => `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: { name: gpus.cost.example.com }
-spec:
-  group: cost.example.com
-  scope: Namespaced
-  names: { plural: gpus, singular: gpu, kind: Gpu }
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                tags:
-                  type: array
-                  ${bounds}
-                  items: { type: string${bounds ? ', maxLength: 64' : ''} }
-                  x-kubernetes-validations:
-                    - rule: "self.all(x, x.contains('gpu'))"
-                      message: every tag names a gpu
-`;
+/** A CRD whose rule iterates spec.tags; `bounded` gives the list maxItems and its strings maxLength. */
+const crd = (bounded: boolean) =>
+  JSON.stringify(
+    customResourceDefinition({
+      group: 'cost.example.com',
+      kind: 'Gpu',
+      versions: [
+        {
+          name: 'v1',
+          schema: {
+            type: 'object',
+            properties: {
+              spec: {
+                type: 'object',
+                properties: {
+                  tags: {
+                    type: 'array',
+                    ...(bounded ? { maxItems: 100 } : {}),
+                    items: { type: 'string', ...(bounded ? { maxLength: 64 } : {}) },
+                    'x-kubernetes-validations': [{ rule: "self.all(x, x.contains('gpu'))", message: 'every tag names a gpu' }],
+                  },
+                },
+              },
+            },
+          },
+        },
+      ],
+    }),
+  );
 
 describe('admission in the audit log, warnings, CEL cost limits', { skip: kubectlSkip() }, () => {
   let dir: string;
@@ -196,14 +200,14 @@ describe('admission in the audit log, warnings, CEL cost limits', { skip: kubect
   });
 
   test('a CRD rule over an unbounded list of unbounded strings is refused with upstream\'s cost messages; bounds make it fit', async () => {
-    const refused = await k(['apply', '-f', '-'], { input: crd('') });
+    const refused = await k(['apply', '-f', '-'], { input: crd(false) });
     assert.equal(refused.code, 1);
     const rule = 'spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[tags].x-kubernetes-validations[0].rule';
     const hint = '(try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)';
     assert.ok(refused.stderr.includes(`${rule}: Forbidden: estimated rule cost exceeds budget by factor of more than 100x ${hint}`), refused.stderr);
     assert.ok(refused.stderr.includes(`${rule}: Forbidden: contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema`), refused.stderr);
     assert.ok(refused.stderr.includes(`spec.versions[0].schema.openAPIV3Schema: Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds budget by factor of more than 100x ${hint}`), refused.stderr);
-    const accepted = await k(['apply', '-f', '-'], { input: crd('maxItems: 100') });
+    const accepted = await k(['apply', '-f', '-'], { input: crd(true) });
     assert.equal(accepted.code, 0, accepted.stderr);
   });
 });

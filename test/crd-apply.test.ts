@@ -9,75 +9,45 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
+import type { JSONSchemaProps } from '../src/apiserver/crd/json-schema.js';
+import { customResourceDefinition, mapList } from './helpers/crd.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
 const skip = kubectlSkip('32');
 
-const PORTS_MAP = `
-                ports:
-                  type: array
-                  x-kubernetes-list-type: map
-                  x-kubernetes-list-map-keys: [name]
-                  items:
-                    type: object
-                    required: [name]
-                    properties:
-                      name: {type: string}
-                      port: {type: integer}`;
-const PORTS_ATOMIC = `
-                ports:
-                  type: array
-                  items:
-                    type: object
-                    properties:
-                      name: {type: string}
-                      port: {type: integer}`;
-const schema = (ports: string) => `
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                size: {type: string}${ports}
-                tags: {type: array, x-kubernetes-list-type: set, items: {type: string}}
-                args: {type: array, items: {type: string}}
-            status:
-              type: object
-              properties:
-                phase: {type: string}
-                conditions:
-                  type: array
-                  x-kubernetes-list-type: map
-                  x-kubernetes-list-map-keys: [type]
-                  items:
-                    type: object
-                    required: [type]
-                    properties:
-                      type: {type: string}
-                      status: {type: string}`;
+const PORT = { name: { type: 'string' }, port: { type: 'integer' } } satisfies Record<string, JSONSchemaProps>;
+/** v1's spec.ports is a map list keyed by name; v1beta1's an atomic list of the same items. */
+const schema = (ports: JSONSchemaProps): JSONSchemaProps => ({
+  type: 'object',
+  properties: {
+    spec: {
+      type: 'object',
+      properties: {
+        size: { type: 'string' },
+        ports,
+        tags: { type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } },
+        args: { type: 'array', items: { type: 'string' } },
+      },
+    },
+    status: {
+      type: 'object',
+      properties: {
+        phase: { type: 'string' },
+        conditions: mapList(['type'], { type: { type: 'string' }, status: { type: 'string' } }),
+      },
+    },
+  },
+});
 
-const CRD = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: gadgets.ssa.example.com
-spec:
-  group: ssa.example.com
-  scope: Namespaced
-  names: {plural: gadgets, singular: gadget, kind: Gadget}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    subresources: {status: {}}
-    schema:${schema(PORTS_MAP)}
-  - name: v1beta1
-    served: true
-    storage: false
-    subresources: {status: {}}
-    schema:${schema(PORTS_ATOMIC)}
-`;
+const CRD = customResourceDefinition({
+  group: 'ssa.example.com',
+  kind: 'Gadget',
+  versions: [
+    { name: 'v1', subresources: { status: {} }, schema: schema(mapList(['name'], PORT)) },
+    { name: 'v1beta1', subresources: { status: {} }, schema: schema({ type: 'array', items: { type: 'object', properties: PORT } }) },
+  ],
+});
 
 const gadget = (name: string, spec: string, version = 'v1') => `apiVersion: ssa.example.com/${version}
 kind: Gadget
@@ -116,7 +86,7 @@ describe('server-side apply of custom objects by their schema (kubectl 1.32)', {
     k = kubectlFor(s.kubeconfig, '32');
     dir = await mkdtemp(join(tmpdir(), 'skiff-crd-apply-'));
     const crd = join(dir, 'crd.yaml');
-    await writeFile(crd, CRD);
+    await writeFile(crd, JSON.stringify(CRD));
     const r = await k(['apply', '-f', crd]);
     assert.equal(r.code, 0, r.stderr);
     const w = await k(['wait', '--for', 'condition=established', '--timeout=20s', 'crd/gadgets.ssa.example.com']);

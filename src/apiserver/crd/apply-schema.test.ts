@@ -6,7 +6,8 @@ import { applyConflictError, recordUpdate, serverSideApply, type ApplyResult, ty
 import { fieldSetOf, pathToString } from '../apply/fieldpath.js';
 import { applyTypeOf } from './apply-schema.js';
 import { customResourceDefinitions } from './custom-resource.js';
-import type { CustomResourceDefinition, JSONSchemaProps } from './json-schema.js';
+import type { JSONSchemaProps } from './json-schema.js';
+import { customResourceDefinition, mapList } from '../../../test/helpers/crd.js';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
 const T1 = new Date('2026-01-01T00:01:00Z');
@@ -18,12 +19,7 @@ const SCHEMA: JSONSchemaProps = {
       type: 'object',
       properties: {
         size: { type: 'string' },
-        ports: {
-          type: 'array',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['name', 'protocol'],
-          items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, protocol: { type: 'string', default: 'TCP' }, port: { type: 'integer' } } },
-        },
+        ports: mapList(['name', 'protocol'], { name: { type: 'string' }, protocol: { type: 'string', default: 'TCP' }, port: { type: 'integer' } }, ['name']),
         tags: { type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } },
         args: { type: 'array', items: { type: 'string' } },
         env: { type: 'object', additionalProperties: { type: 'string' } },
@@ -93,20 +89,15 @@ describe('applyTypeOf: the structural schema as apply types', () => {
   }
 
   it('each served version has its own type, built once and kept by its definition', () => {
-    const crd = {
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: 'widgets.example.com' },
-      spec: {
-        group: 'example.com',
-        scope: 'Namespaced',
-        names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
-        versions: [
-          { name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: SCHEMA } },
-          { name: 'v1beta1', served: true, storage: false, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { tags: { type: 'array', items: { type: 'string' } } } } } } } },
-        ],
-      },
-    } as unknown as CustomResourceDefinition;
+    const crd = customResourceDefinition({
+      group: 'example.com',
+      kind: 'Widget',
+      listKind: 'WidgetList',
+      versions: [
+        { name: 'v1', schema: SCHEMA },
+        { name: 'v1beta1', schema: { type: 'object', properties: { spec: { type: 'object', properties: { tags: { type: 'array', items: { type: 'string' } } } } } } },
+      ],
+    });
     const [v1, v1beta1] = customResourceDefinitions(crd, { terminating: () => false });
     const t1 = v1.customSchema?.applyType?.();
     assert.ok(t1);
