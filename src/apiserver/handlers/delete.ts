@@ -18,22 +18,36 @@ export async function deleteResource(scope: RequestScope, r: ApiRequest): Promis
   sendSuccess(r.res, 200, { name: r.info.name, ...(def.group ? { group: def.group } : {}), kind: def.plural, uid: result.obj.metadata.uid });
 }
 
+/** Deletes of one collection in flight at once. */
+const DELETE_COLLECTION_WORKERS = 16;
+
 export async function deleteCollection(scope: RequestScope, r: ApiRequest): Promise<void> {
   const { def, query } = r;
   const storage = scope.storageOf(def);
   const opts = await readDeleteOptions(scope, r);
   const filter = buildFilter(storage, query.get('labelSelector'), query.get('fieldSelector'));
   const listed = await scope.ops.list(storage, r.info.namespace, { filter });
-  const items: KubeObject[] = [];
-  for (const item of listed.items) {
-    try {
-      const result = await scope.ops.delete(storage, item.obj.metadata.namespace ?? '', item.obj.metadata.name!, opts);
-      items.push((await scope.toServed(def, result.obj)).obj);
-    } catch (err) {
-      // Deleted by someone else meanwhile: the goal is reached.
-      if (!(isStatusError(err) && err.code === 404)) throw err;
+  // Several deletes at once (kube-apiserver's --delete-collection-workers): the store commits them in one batch
+  // instead of one transaction after another. The answer lists the objects in the order they were listed.
+  const deleted: (KubeObject | undefined)[] = new Array(listed.items.length);
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < listed.items.length) {
+      const i = next++;
+      const item = listed.items[i]!;
+      try {
+        const result = await scope.ops.delete(storage, item.obj.metadata.namespace ?? '', item.obj.metadata.name!, opts);
+        deleted[i] = (await scope.toServed(def, result.obj)).obj;
+      } catch (err) {
+        // Deleted by someone else meanwhile: the goal is reached.
+        if (!(isStatusError(err) && err.code === 404)) failure ??= { err };
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(DELETE_COLLECTION_WORKERS, listed.items.length) }, worker));
+  if (failure) throw failure.err;
+  const items = deleted.filter((o): o is KubeObject => o !== undefined);
   sendJson(r.res, 200, JSON.stringify({ kind: def.listKind, apiVersion: groupVersion(def.group, def.version), metadata: {}, items }));
 }
 
