@@ -14,16 +14,13 @@
  * Needs kubectl (skips otherwise, fails under CI=true).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { closeWebhookConnections } from '../src/apiserver/admission/webhook/webhook-client.js';
 import { startTestWebhookServer, type TestWebhookServer } from '../src/apiserver/admission/webhook/webhook-testing.js';
+import { spawnAuditServer, type AuditServer } from './helpers/audit-server.js';
 import { customResourceDefinition } from './helpers/crd.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, type ServerProcess } from './helpers/server-process.js';
+import { kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { stopServerAndRemoveDir } from './helpers/stop-server.js';
 
 const POLICY = `apiVersion: audit.k8s.io/v1
@@ -120,24 +117,19 @@ const crd = (bounded: boolean) =>
   );
 
 describe('admission in the audit log, warnings, CEL cost limits', { skip: kubectlSkip() }, () => {
-  let dir: string;
-  let server: ServerProcess | undefined;
+  let a: AuditServer | undefined;
   let hook: TestWebhookServer;
   let k: Kubectl;
-  let logPath: string;
-  const events = async () => (await readFile(logPath, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  let events: AuditServer['events'];
   const apply = async (objects: unknown[]) => {
     const r = await k(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
     assert.equal(r.code, 0, r.stderr);
   };
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'skiff-e2e-admission-audit-'));
-    logPath = join(dir, 'audit', 'audit.log');
-    await writeFile(join(dir, 'policy.yaml'), POLICY);
     hook = await startTestWebhookServer();
-    server = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable', 'coredns', '--audit-policy-file', join(dir, 'policy.yaml'), '--audit-log-path', logPath], 30_000);
-    k = kubectlFor(join(dir, 'kubeconfig.yaml'));
+    a = await spawnAuditServer('skiff-e2e-admission-audit-', POLICY);
+    ({ k, events } = a);
     assert.equal((await k(['create', 'namespace', 'at-request'])).code, 0);
     assert.equal((await k(['create', 'namespace', 'at-metadata'])).code, 0);
     await apply([...webhooks(hook), ...POLICIES]);
@@ -145,7 +137,7 @@ describe('admission in the audit log, warnings, CEL cost limits', { skip: kubect
   after(async () => {
     closeWebhookConnections();
     await hook?.close();
-    await stopServerAndRemoveDir(server, dir);
+    await stopServerAndRemoveDir(a?.server, a?.dir);
   });
 
   /** Creates a ConfigMap with a `forbidden` key until the webhooks and the policy are in force; kubectl's result. */

@@ -7,13 +7,12 @@
  * Needs kubectl (skips otherwise, fails under CI=true).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { spawnAuditServer, type AuditServer } from './helpers/audit-server.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, type ServerProcess } from './helpers/server-process.js';
+import { kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { stopServerAndRemoveDir } from './helpers/stop-server.js';
 
 const POLICY = `apiVersion: audit.k8s.io/v1
@@ -33,20 +32,17 @@ rules:
 `;
 
 describe('audit log (--audit-policy-file, --audit-log-path)', { skip: kubectlSkip() }, () => {
+  let a: AuditServer | undefined;
   let dir: string;
-  let server: ServerProcess | undefined;
   let k: Kubectl;
   let logPath: string;
-  const events = async () => (await readFile(logPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  let events: AuditServer['events'];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'skiff-e2e-audit-'));
-    logPath = join(dir, 'audit', 'audit.log');
-    await writeFile(join(dir, 'policy.yaml'), POLICY);
-    server = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable', 'coredns', '--audit-policy-file', join(dir, 'policy.yaml'), '--audit-log-path', logPath, '--audit-log-maxsize', '1', '--audit-log-maxbackup', '2'], 30_000);
-    k = kubectlFor(join(dir, 'kubeconfig.yaml'));
+    a = await spawnAuditServer('skiff-e2e-audit-', POLICY, ['--audit-log-maxsize', '1', '--audit-log-maxbackup', '2']);
+    ({ dir, k, logPath, events } = a);
   });
-  after(() => stopServerAndRemoveDir(server, dir));
+  after(() => stopServerAndRemoveDir(a?.server, a?.dir));
 
   test('a Secret is logged at Metadata: who, what, the outcome, the decision, never its data', async () => {
     const r = await k(['create', 'secret', 'generic', 's1', '--from-literal=password=audit-secret-77']);
