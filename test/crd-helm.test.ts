@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { helmBinary, helmFor, helmSkip, type HelmResult } from './helpers/helm.js';
+import { helmBinary, helmFor, helmSkip, type Helm } from './helpers/helm.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
 const skip = helmSkip();
@@ -59,12 +59,8 @@ data:
 describe('Helm with a chart that ships CRDs', { skip }, () => {
   let s: TestServer;
   let dir: string;
-  let helm: (args: string[]) => Promise<HelmResult>;
-  const ok = async (args: string[]) => {
-    const r = await helm(args);
-    assert.equal(r.code, 0, `helm ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  let helm: Helm;
+  const ok = (args: string[]) => helm.ok(args);
   const backup = async (name: string) => (await s.request('GET', `/apis/db.example.com/v1/namespaces/default/backups/${name}`)).json;
 
   before(async () => {

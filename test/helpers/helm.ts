@@ -3,6 +3,7 @@
  * as helm/helm in lib/layer.zip, extracted into the test's temp dir (the zip is read here, with zlib, so no unzip
  * tool is needed). Without the package the tests skip, except under CI=true, where that is a failure.
  */
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -77,14 +78,23 @@ export interface HelmResult {
   stderr: string;
 }
 
+/** helm with its arguments; `ok` asserts it exits 0 (the message names the command and its stderr) and gives stdout. */
+export type Helm = ((args: string[]) => Promise<HelmResult>) & { ok(args: string[]): Promise<string> };
+
 /** A helm bound to a kubeconfig, with its cache, config and data under `home` (the test's temp dir). */
-export function helmFor(bin: string, kubeconfig: string, home: string): (args: string[]) => Promise<HelmResult> {
+export function helmFor(bin: string, kubeconfig: string, home: string): Helm {
   const env = { ...process.env, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data'), KUBECONFIG: kubeconfig };
-  return (args) =>
-    new Promise((resolve) => {
+  const helm = (args: string[]) =>
+    new Promise<HelmResult>((resolve) => {
       execFile(bin, args, { env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? (err as unknown as { code: number }).code : 1) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
       });
     });
+  const ok = async (args: string[]) => {
+    const r = await helm(args);
+    assert.equal(r.code, 0, `helm ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  return Object.assign(helm, { ok });
 }
