@@ -10,6 +10,8 @@ import { Cgroup, detectCgroupLayout } from './cgroups.js';
 import { ProcessRuntime } from './process-runtime.js';
 import { childrenOf, isSameProcess, startTicks } from './proc.js';
 import { NSENTER, UNSHARE } from './spawn-plan.js';
+import { CniNetwork } from '../../network/cni-network.js';
+import { guardSubnet, pickFreeSubnet, realNetworkSkipReason } from '../../network/network-testing.js';
 
 const root = process.getuid?.() === 0;
 const missing = [UNSHARE, NSENTER].filter((f) => !existsSync(f));
@@ -390,4 +392,86 @@ test('process runtime: listStates answers what the full lists say (ids, states, 
     Object.fromEntries(states.map((s) => [s.id, s.state])),
     { [podId]: 'ready', [running]: 'running', [done]: 'exited', [created]: 'created' },
   );
+});
+
+// ---- the pod network made beside the sandbox (CNI ADD while the supervisor makes the pod's namespaces) ----
+
+const networkSkip = skip ?? (root ? await realNetworkSkipReason() : 'needs root (network namespaces, CNI)');
+
+async function networkHarness(pluginDirs?: string[]) {
+  const h = harness();
+  const suffix = randomBytes(3).toString('hex');
+  const subnet = await pickFreeSubnet(29);
+  const network = new CniNetwork({ stateDir: join(h.stateDir, 'net'), confDir: join(h.stateDir, 'conf'), bridgeName: `skp${suffix}`, networkName: `skiff-ptest-${suffix}`, podCidrs: [subnet], ...(pluginDirs ? { pluginDirs } : {}) });
+  await network.setPodCidrs([subnet]);
+  const unguard = await guardSubnet(subnet, network.bridgeName);
+  const runtime = new ProcessRuntime({ stateDir: join(h.stateDir, 'rt'), cgroupRoot: h.cgroupRoot, network });
+  return {
+    h,
+    runtime,
+    network,
+    async cleanup() {
+      await runtime.shutdownSupervisor({ killAll: true });
+      await runtime.close();
+      await network.removeBridge();
+      await unguard();
+      await h.cleanup();
+    },
+  };
+}
+
+/** Host pids of processes whose command line is exactly argv (the net namespace's first holder). */
+function processesWithCmdline(argv: string[]): number[] {
+  const want = `${argv.join('\0')}\0`;
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, 'utf8') === want;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+test('process runtime: the pod network is set up beside the sandbox; containers are in that namespace; the first holder is gone', { skip: networkSkip }, async (t) => {
+  const n = await networkHarness();
+  t.after(() => n.cleanup());
+  const holderArgv = [UNSHARE, '--net', '--', '/bin/sh', '-c', 'echo ready; exec sleep 60'];
+  const before = new Set(processesWithCmdline(holderArgv));
+  const sandbox = { ...sandboxConfig(n.h, join(n.h.stateDir, 'logs')), cgroupParent: `/${n.h.cgroupRoot}/podnet` };
+  const podId = await n.runtime.runPodSandbox(sandbox);
+  const status = await n.runtime.podSandboxStatus(podId);
+  assert.equal(status?.network, 'pod');
+  assert.match(status?.ip ?? '', /^\d+\.\d+\.\d+\.\d+$/);
+  const id = await n.runtime.createContainer(podId, containerConfig(['sleep', '3600']), sandbox);
+  await n.runtime.startContainer(id);
+  // The container's network namespace has eth0 with the address CNI gave the pod.
+  let out = '';
+  for (let i = 0; i < 20 && !out.includes(status!.ip!); i++) {
+    const r = await n.runtime.execSync(id, ['ip', '-4', '-o', 'addr', 'show', 'eth0'], 5000);
+    out = r.stdout.toString();
+    if (!out.includes(status!.ip!)) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(out, new RegExp(`eth0\\s+inet ${status!.ip!.replace(/\./g, '\\.')}/`));
+  // The namespace's first holder was killed once the pod's holder had joined.
+  await waitUntil(() => processesWithCmdline(holderArgv).every((pid) => before.has(pid)), 3000);
+  await n.runtime.removePodSandbox(podId);
+  assert.deepEqual(await n.runtime.listPodSandboxes(), []);
+});
+
+test('process runtime: a CNI ADD that fails beside the sandbox leaves no sandbox, and says why', { skip: networkSkip }, async (t) => {
+  const plugins = mkdtempSync(join(tmpdir(), 'skiff-cni-fail-'));
+  for (const p of ['host-local', 'portmap', 'loopback']) writeFileSync(join(plugins, p), `#!/bin/sh\nexec /usr/lib/cni/${p}\n`, { mode: 0o755 });
+  // The bridge plugin fails ADD with a CNI error (and DEL succeeds: nothing to undo).
+  writeFileSync(join(plugins, 'bridge'), '#!/bin/sh\nif [ "$CNI_COMMAND" = ADD ]; then echo \'{"cniVersion":"1.0.0","code":11,"msg":"no bridge today"}\'; exit 1; fi\nexit 0\n', { mode: 0o755 });
+  const n = await networkHarness([plugins]);
+  t.after(async () => {
+    await n.cleanup();
+    rmSync(plugins, { recursive: true, force: true });
+  });
+  const sandbox = { ...sandboxConfig(n.h, join(n.h.stateDir, 'logs')), cgroupParent: `/${n.h.cgroupRoot}/podfail` };
+  await assert.rejects(n.runtime.runPodSandbox(sandbox), (err: Error) => isRuntimeError(err, 'Network') && /network setup failed: .*no bridge today/.test(err.message));
+  assert.deepEqual(await n.runtime.listPodSandboxes(), []);
 });
