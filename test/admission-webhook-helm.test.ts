@@ -4,31 +4,17 @@
  * manual Endpoints on a non-loopback host address; a post-install hook goes through them too.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from './helpers/eventually.js';
-import { helmBinary, helmFor, helmSkip, type HelmResult } from './helpers/helm.js';
+import { startHostWebhookServer, type HostAddress, type HostWebhook } from './helpers/host-address.js';
+import { helmBinary, helmFor, helmSkip, type Helm } from './helpers/helm.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
-import { startTestWebhookServer, type TestWebhookServer } from '../src/apiserver/admission/webhook/webhook-testing.js';
-import { closeWebhookConnections } from '../src/apiserver/admission/webhook/webhook-client.js';
+import type { TestWebhookServer } from '../src/apiserver/admission/webhook/webhook-testing.js';
 
 const skip = helmSkip();
-
-/** A non-loopback address of this host: the primary one, or one on a dummy interface made (and removed) here. */
-function hostAddress(): { ip: string; cleanup(): void } {
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return { ip: a.address, cleanup() {} };
-  }
-  const link = `skwhh${process.pid % 10000}`;
-  const ip = `198.18.${(process.pid >> 8) & 255}.${(process.pid & 255) || 1}`;
-  execFileSync('ip', ['link', 'add', link, 'type', 'dummy']);
-  execFileSync('ip', ['addr', 'add', `${ip}/32`, 'dev', link]);
-  execFileSync('ip', ['link', 'set', link, 'up']);
-  return { ip, cleanup: () => execFileSync('ip', ['link', 'del', link]) };
-}
 
 const TEMPLATES = `apiVersion: v1
 kind: Service
@@ -86,19 +72,16 @@ data: {note: hook}
 describe('Helm with a chart that registers admission webhooks', { skip }, () => {
   let s: TestServer;
   let hook: TestWebhookServer;
-  let host: { ip: string; cleanup(): void };
+  let host: HostAddress;
+  let hw: HostWebhook | undefined;
   let dir: string;
-  let helm: (args: string[]) => Promise<HelmResult>;
-  const ok = async (args: string[]) => {
-    const r = await helm(args);
-    assert.equal(r.code, 0, `helm ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  let helm: Helm;
+  const ok = (args: string[]) => helm.ok(args);
   const createChecked = (name: string) => s.request('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels: { checked: 'yes' } } });
 
   before(async () => {
-    host = hostAddress();
-    hook = await startTestWebhookServer({ host: '0.0.0.0', ips: [host.ip], hostnames: ['hw-hooks.default.svc'] });
+    hw = await startHostWebhookServer('hw-hooks.default.svc', 'skwhh');
+    ({ host, hook } = hw);
     s = await startTestServer({ datastore: 'memory', controlPlane: false });
     dir = await mkdtemp(join(tmpdir(), 'skiff-webhook-helm-'));
     helm = helmFor(await helmBinary(join(dir, 'bin')), s.kubeconfig, join(dir, 'home'));
@@ -113,9 +96,7 @@ describe('Helm with a chart that registers admission webhooks', { skip }, () => 
   });
   after(async () => {
     await s?.stop();
-    closeWebhookConnections();
-    await hook?.close();
-    host?.cleanup();
+    await hw?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

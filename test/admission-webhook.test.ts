@@ -6,31 +6,17 @@
  * catch-all webhook that cannot lock its own configuration in.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startHostWebhookServer, type HostAddress, type HostWebhook } from './helpers/host-address.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 import { startTestWebhookServer, type TestWebhookServer } from '../src/apiserver/admission/webhook/webhook-testing.js';
-import { closeWebhookConnections } from '../src/apiserver/admission/webhook/webhook-client.js';
 
 const skip = kubectlSkip();
-
-/** A non-loopback address of this host: the primary one, or one on a dummy interface made (and removed) here. */
-function hostAddress(): { ip: string; cleanup(): void } {
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return { ip: a.address, cleanup() {} };
-  }
-  const link = `skwh${process.pid % 100000}`;
-  const ip = `198.18.${(process.pid >> 8) & 255}.${(process.pid & 255) || 1}`;
-  execFileSync('ip', ['link', 'add', link, 'type', 'dummy']);
-  execFileSync('ip', ['addr', 'add', `${ip}/32`, 'dev', link]);
-  execFileSync('ip', ['link', 'set', link, 'up']);
-  return { ip, cleanup: () => execFileSync('ip', ['link', 'del', link]) };
-}
 
 /** A loopback port nothing listens on (a webhook that is down). */
 async function closedPort(): Promise<number> {
@@ -77,12 +63,13 @@ describe('admission webhooks end-to-end', { skip }, () => {
   let hook: TestWebhookServer;
   let k: Kubectl;
   let dir: string;
-  let host: { ip: string; cleanup(): void };
+  let host: HostAddress;
+  let hw: HostWebhook | undefined;
   let n = 0;
 
   before(async () => {
-    host = hostAddress();
-    hook = await startTestWebhookServer({ host: '0.0.0.0', ips: [host.ip], hostnames: ['hooks.webhook-e2e.svc'] });
+    hw = await startHostWebhookServer('hooks.webhook-e2e.svc');
+    ({ host, hook } = hw);
     s = await startTestServer({ controlPlane: false, datastore: 'memory' });
     k = kubectlFor(s.kubeconfig);
     dir = await mkdtemp(join(tmpdir(), 'skiff-webhook-e2e-'));
@@ -91,9 +78,7 @@ describe('admission webhooks end-to-end', { skip }, () => {
   });
   after(async () => {
     await s?.stop();
-    closeWebhookConnections();
-    await hook?.close();
-    host?.cleanup();
+    await hw?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
