@@ -21,8 +21,6 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   timedOut: boolean;
-  /** Only for untilReady: the process, still running. */
-  pid?: number;
 }
 
 interface RunRequest {
@@ -32,8 +30,6 @@ interface RunRequest {
   env: NodeJS.ProcessEnv;
   stdin: string;
   timeoutMs: number;
-  /** Resolve once the process printed its first line, and leave it running (spawnReadyInThread). */
-  untilReady?: boolean;
 }
 
 type RunReply = { id: number; result: RunResult } | { id: number; error: { message: string; code?: string } };
@@ -49,63 +45,6 @@ export function runInThread(binary: string, env: NodeJS.ProcessEnv, stdin: strin
     slot.pending.set(id, { resolve, reject, fallback: () => run(binary, args, env, stdin, timeoutMs).then(resolve, reject) });
     slot.worker.ref();
     slot.worker.postMessage({ id, binary, args, env, stdin, timeoutMs } satisfies RunRequest);
-  });
-}
-
-/**
- * Starts `binary args` in its own process group from a worker thread and resolves with its pid once it has written its
- * first line to stdout (its stdout is closed then); the process keeps running and the caller ends it (it stays an
- * unreaped child of this process until it exits, so its pid cannot be reused meanwhile). Rejects when it exits first,
- * or after timeoutMs (then its group is killed). For short-lived namespace holders on a pod's start path.
- */
-export async function spawnReadyInThread(binary: string, args: string[], timeoutMs: number): Promise<number> {
-  const slot = execWorker();
-  const r = await (slot === undefined
-    ? runUntilReady(binary, args, process.env, timeoutMs)
-    : new Promise<RunResult>((resolve, reject) => {
-        const id = nextId++;
-        slot.pending.set(id, { resolve, reject, fallback: () => runUntilReady(binary, args, process.env, timeoutMs).then(resolve, reject) });
-        slot.worker.ref();
-        slot.worker.postMessage({ id, binary, args, env: process.env, stdin: '', timeoutMs, untilReady: true } satisfies RunRequest);
-      }));
-  if (r.pid !== undefined) return r.pid;
-  const why = r.timedOut ? `no output in ${timeoutMs} ms` : r.signal ? `killed by ${r.signal}` : `exit status ${r.exitCode}`;
-  throw new Error(`${[binary, ...args].join(' ')}: ${why}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`);
-}
-
-function runUntilReady(binary: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stderr = '';
-    let settled = false;
-    const settle = (r: Omit<RunResult, 'stdout' | 'stderr'>) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      child.stdout!.destroy();
-      child.stderr!.destroy();
-      child.unref();
-      resolve({ ...r, stdout: '', stderr });
-    };
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-      settle({ exitCode: null, signal: 'SIGKILL', timedOut: true });
-    }, timeoutMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.includes(0x0a)) settle({ exitCode: null, signal: null, timedOut: false, pid: child.pid! });
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (exitCode, signal) => settle({ exitCode, signal, timedOut: false }));
-    child.on('error', (err) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(err);
-    });
   });
 }
 
@@ -222,7 +161,7 @@ function run(binary: string, args: string[], env: NodeJS.ProcessEnv, stdin: stri
 
 if (!isMainThread && (workerData as { role?: string } | undefined)?.role === ROLE) {
   parentPort!.on('message', (req: RunRequest) => {
-    (req.untilReady ? runUntilReady(req.binary, req.args ?? [], req.env, req.timeoutMs) : run(req.binary, req.args ?? [], req.env, req.stdin, req.timeoutMs)).then(
+    run(req.binary, req.args ?? [], req.env, req.stdin, req.timeoutMs).then(
       (result) => parentPort!.postMessage({ id: req.id, result } satisfies RunReply),
       (err: NodeJS.ErrnoException) => parentPort!.postMessage({ id: req.id, error: { message: err.message, ...(err.code ? { code: err.code } : {}) } } satisfies RunReply),
     );

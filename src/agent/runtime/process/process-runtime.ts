@@ -46,19 +46,7 @@ import { detectCgroupLayout } from './cgroups.js';
 import { processTree, signal } from './proc.js';
 import { ShimClient } from './shim-client.js';
 import { encodeFrame, FrameDecoder, FrameKind, type ContainerRecord, type ExecContext, type RecordFilter, type SandboxRecord, type ShimStats } from './shim-protocol.js';
-import { portForwardPlan, SCRIPT, SH, UNSHARE, workloadPlan } from './spawn-plan.js';
-import { spawnReadyInThread } from '../../network/exec-thread.js';
-
-/** The pod network namespace's first holder: says it is in the namespace, then waits to be killed (or gives up). */
-const NETNS_HOLDER_SCRIPT = 'echo ready; exec sleep 60';
-
-function readlinkOrEmpty(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return '';
-  }
-}
+import { portForwardPlan, SCRIPT, workloadPlan } from './spawn-plan.js';
 
 /** The RuntimeClass handler this runtime answers to (a RuntimeClass with `handler: process`); '' is the same. */
 export const PROCESS_RUNTIME_HANDLER = 'process';
@@ -140,10 +128,6 @@ export class ProcessRuntime implements ContainerRuntime {
     }
     const id = randomBytes(16).toString('hex');
     const net = config.hostNetwork ? { ready: false } : await this.networkStatus();
-    if (net.ready && this.network !== undefined && this.root) {
-      const overlapped = await this.runSandboxBesideNetwork(id, config, this.network, net.message);
-      if (overlapped) return id;
-    }
     const rec = await this.shim.request('runSandbox', { id, config, podNetwork: net.ready, networkMessage: net.message });
     if (rec.namespaces.net && this.network !== undefined) {
       const request = this.networkRequest(rec);
@@ -157,76 +141,6 @@ export class ProcessRuntime implements ContainerRuntime {
       }
     }
     return id;
-  }
-
-  /**
-   * The pod's network namespace first, made by a short-lived holder of its own (`unshare --net`), then the CNI ADD in it
-   * at the same time as the supervisor makes the pod's other namespaces and cgroup, its holder joining that network
-   * namespace (`nsenter --net`): the sandbox takes the longer of the two instead of their sum. The net holder is killed
-   * once the pod's holder is in the namespace (which then lives as long as the pod's holder, as before). Returns false
-   * when nothing was done and the sequential path should run: the holder could not start, or a supervisor from before
-   * this change made a network namespace of its own (the CNI ADD is undone then).
-   */
-  private async runSandboxBesideNetwork(id: string, config: PodSandboxConfig, network: PodNetwork, networkMessage: string | undefined): Promise<boolean> {
-    let holderPid: number;
-    try {
-      holderPid = await spawnReadyInThread(UNSHARE, ['--net', '--', SH, '-c', NETNS_HOLDER_SCRIPT], 10_000);
-    } catch (err) {
-      log.warn('could not make the pod network namespace ahead of the sandbox: making them one after the other', { key: id, err });
-      return false;
-    }
-    const netnsPath = `/proc/${holderPid}/ns/net`;
-    const key = `${config.metadata.namespace}/${config.metadata.name}`;
-    try {
-      const netnsId = readlinkSync(netnsPath);
-      const request = { sandboxId: id, netnsPath, podName: config.metadata.name, podNamespace: config.metadata.namespace, podUid: config.metadata.uid, portMappings: config.portMappings };
-      const [sandbox, setUp] = await Promise.allSettled([
-        this.shim.request('runSandbox', { id, config, podNetwork: true, networkMessage, joinNetns: netnsPath }),
-        network.setUp(request),
-      ]);
-      const undoNetwork = async () => {
-        if (setUp.status === 'fulfilled') await network.tearDown(request).catch((e: unknown) => log.warn('network teardown after a failed setup failed', { key: id, err: e }));
-      };
-      if (sandbox.status === 'rejected') {
-        await undoNetwork();
-        throw sandbox.reason;
-      }
-      const rec = sandbox.value;
-      const joined = rec.namespaces.net && rec.initPid > 0 && readlinkOrEmpty(`/proc/${rec.initPid}/ns/net`) === netnsId;
-      if (setUp.status === 'rejected' || !joined) {
-        if (setUp.status === 'rejected') await network.tearDown(request).catch((e: unknown) => log.warn('network teardown after a failed setup failed', { key: id, err: e }));
-        else await undoNetwork();
-        if (setUp.status === 'fulfilled' && rec.namespaces.net) {
-          // An older supervisor ignores joinNetns: its holder has a namespace of its own, set up the sequential way.
-          log.info('the supervisor made the pod a network namespace of its own (a supervisor from before joinNetns): setting its network up there', { key: id });
-          try {
-            const result = await network.setUp(this.networkRequest(rec));
-            await this.shim.request('setSandboxNetwork', { id, ip: result.ips[0], additionalIps: result.ips.slice(1), network: 'pod', networkAttached: true });
-            return true;
-          } catch (err) {
-            await network.tearDown(this.networkRequest(rec)).catch((e: unknown) => log.warn('network teardown after a failed setup failed', { key: id, err: e }));
-            await this.shim.request('removeSandbox', { id });
-            throw new RuntimeError('Network', `pod sandbox ${key}: network setup failed: ${(err as Error).message}`);
-          }
-        }
-        if (setUp.status === 'rejected') {
-          await this.shim.request('removeSandbox', { id });
-          throw new RuntimeError('Network', `pod sandbox ${key}: network setup failed: ${(setUp.reason as Error).message}`);
-        }
-        return true; // the supervisor made no network namespace (not root there): host network, as it recorded
-      }
-      const result = setUp.value;
-      try {
-        await this.shim.request('setSandboxNetwork', { id, ip: result.ips[0], additionalIps: result.ips.slice(1), network: 'pod', networkAttached: true });
-      } catch (err) {
-        await network.tearDown(this.networkRequest(rec)).catch((e: unknown) => log.warn('network teardown after a failed setup failed', { key: id, err: e }));
-        await this.shim.request('removeSandbox', { id }).catch(() => undefined);
-        throw new RuntimeError('Network', `pod sandbox ${key}: network setup failed: ${(err as Error).message}`);
-      }
-      return true;
-    } finally {
-      signal(holderPid, 'SIGKILL');
-    }
   }
 
   private networkRequest(rec: SandboxRecord) {

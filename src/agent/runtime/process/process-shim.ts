@@ -205,7 +205,7 @@ export class ProcessShim {
 
   private readonly handlers: { [K in Exclude<keyof ShimRequests, 'attach'>]: (args: ShimRequests[K][0]) => Promise<ShimRequests[K][1]> | ShimRequests[K][1] } = {
     ping: () => ({ pid: process.pid, version: SHIM_PROTOCOL_VERSION, rootMode: this.rootMode, cgroupVersion: this.layout?.version ?? 0 }),
-    runSandbox: (args) => this.runSandbox(args.id, args.config, args.podNetwork, args.networkMessage, args.joinNetns),
+    runSandbox: (args) => this.runSandbox(args.id, args.config, args.podNetwork, args.networkMessage),
     setSandboxNetwork: (args) => {
       const rec = this.sandbox(args.id);
       Object.assign(rec, { ip: args.ip, additionalIps: args.additionalIps, network: args.network, networkMessage: args.networkMessage, networkAttached: args.networkAttached });
@@ -253,7 +253,7 @@ export class ProcessShim {
     return rec;
   }
 
-  private async runSandbox(id: string, config: SandboxRecord['config'], podNetwork: boolean, networkMessage?: string, joinNetns?: string): Promise<SandboxRecord> {
+  private async runSandbox(id: string, config: SandboxRecord['config'], podNetwork: boolean, networkMessage?: string): Promise<SandboxRecord> {
     if (this.sandboxes.has(id)) throw new RuntimeError('CreateContainer', `pod sandbox ${JSON.stringify(id)} already exists`);
     const root = this.rootMode;
     const namespaces = { pid: root && !config.hostPID, ipc: root && !config.hostIPC, uts: root, mount: root, net: root && podNetwork && !config.hostNetwork };
@@ -289,7 +289,7 @@ export class ProcessShim {
       }
     }
     if (root) {
-      const plan = sandboxPlan(namespaces, config.hostname, rec.resolvConfPath, joinNetns);
+      const plan = sandboxPlan(namespaces, config.hostname, rec.resolvConfPath);
       const holder = spawn(plan.file, plan.args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
       try {
         await waitForReady(holder);

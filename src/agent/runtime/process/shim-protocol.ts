@@ -93,8 +93,7 @@ export interface RecordFilter {
 
 export interface ShimRequests {
   ping: [Record<string, never>, { pid: number; version: number; rootMode: boolean; cgroupVersion: 0 | 1 | 2 }];
-  /** joinNetns: a network namespace the agent made beforehand (/proc/<pid>/ns/net) for the holder to join instead of making one. */
-  runSandbox: [{ id: string; config: PodSandboxConfig; podNetwork: boolean; networkMessage?: string; joinNetns?: string }, SandboxRecord];
+  runSandbox: [{ id: string; config: PodSandboxConfig; podNetwork: boolean; networkMessage?: string }, SandboxRecord];
   setSandboxNetwork: [{ id: string; ip?: string; additionalIps: string[]; network: 'pod' | 'host'; networkMessage?: string; networkAttached: boolean }, SandboxRecord];
   /** Kills the pod's containers and its namespace holder; the sandbox stays, notready. */
   stopSandbox: [{ id: string }, SandboxRecord | null];

@@ -22,19 +22,6 @@ test('sandboxPlan: unshare flags follow the namespaces the pod owns', () => {
   }
 });
 
-test('sandboxPlan: a network namespace made beforehand is joined with nsenter (no fork), not made by unshare', () => {
-  const plan = sandboxPlan(allNs, 'web-0', undefined, '/proc/77/ns/net');
-  assert.equal(plan.file, '/usr/bin/nsenter');
-  assert.deepEqual(plan.args.slice(0, 3), ['--net=/proc/77/ns/net', '--', '/usr/bin/unshare']);
-  const unshareFlags = plan.args.slice(3, plan.args.indexOf('--', 3));
-  assert.deepEqual(unshareFlags, ['--pid', '--fork', '--mount-proc', '--mount', '--propagation', 'slave', '--uts', '--ipc']);
-  assert.equal(plan.args.at(-1), 'web-0');
-  // A host-network pod has no network namespace to join: the path is ignored.
-  const host = sandboxPlan({ ...allNs, net: false }, 'web-0', undefined, '/proc/77/ns/net');
-  assert.equal(host.file, '/usr/bin/unshare');
-  assert.ok(!host.args.join(' ').includes('/proc/77'));
-});
-
 test('workloadPlan: nsenter, unshare for the container\'s own namespaces, cgroup join, mounts, workdir, setpriv, script', () => {
   const base = { initPid: 42, namespaces: allNs, cgroupProcsFiles: ['/cg/a/cgroup.procs', '/cg/b/cgroup.procs'], workingDir: '/srv', argv: ['/bin/echo', 'a b'] };
   const initArgs = (plan: { args: string[] }) => plan.args.slice(plan.args.indexOf('skiff-init') + 1);

@@ -31,22 +31,18 @@ export const SH = '/bin/sh';
  * supervisor knows the namespaces exist, and then waits in a loop that also reaps orphans reparented to it (dash's
  * `wait` collects any child): kubelet's pause container, as a shell.
  */
-export function sandboxPlan(namespaces: SandboxRecord['namespaces'], hostname: string, resolvConf?: string, joinNetns?: string): SpawnPlan {
+export function sandboxPlan(namespaces: SandboxRecord['namespaces'], hostname: string, resolvConf?: string): SpawnPlan {
   const args: string[] = [];
   if (namespaces.pid) args.push('--pid', '--fork', '--mount-proc');
   // slave: mounts the host makes later (volumes) still show up in the pod; mounts made in the pod stay there.
   if (namespaces.mount) args.push('--mount', '--propagation', 'slave');
   if (namespaces.uts) args.push('--uts');
   if (namespaces.ipc) args.push('--ipc');
-  // A network namespace made beforehand (the agent set up its CNI network meanwhile) is joined instead of made.
-  const join = namespaces.net && joinNetns !== undefined;
-  if (namespaces.net && !join) args.push('--net');
+  if (namespaces.net) args.push('--net');
   const setHostname = namespaces.uts ? 'printf %s "$1" > /proc/sys/kernel/hostname || exit 1; ' : '';
   const dns = resolvConf !== undefined && namespaces.mount ? 'mount --bind "$2" /etc/resolv.conf || exit 1; ' : '';
   const script = `${setHostname}${dns}echo ready; exec >/dev/null 2>&1 </dev/null; trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done`;
-  const unshareArgs = [...args, '--', SH, '-c', script, 'skiff-pause', hostname, ...(dns ? [resolvConf!] : [])];
-  // nsenter without a pid namespace to enter does not fork: it execs unshare, so the holder's pid stays the same.
-  return join ? { file: NSENTER, args: [`--net=${joinNetns}`, '--', UNSHARE, ...unshareArgs] } : { file: UNSHARE, args: unshareArgs };
+  return { file: UNSHARE, args: [...args, '--', SH, '-c', script, 'skiff-pause', hostname, ...(dns ? [resolvConf!] : [])] };
 }
 
 /**
