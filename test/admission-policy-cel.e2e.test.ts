@@ -12,12 +12,9 @@
  * Needs kubectl (skips otherwise, fails under CI=true).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { spawnServerInTempDir, stopServerAndRemoveDir, type DirServer } from './helpers/stop-server.js';
 
 const deployment = (ns: string, name: string, replicas: number, labels: Record<string, string> = {}) => `apiVersion: apps/v1
 kind: Deployment
@@ -31,8 +28,7 @@ spec:
 `;
 
 describe('ValidatingAdmissionPolicy (kubectl)', { skip: kubectlSkip() }, () => {
-  let dir: string;
-  let server: ServerProcess | undefined;
+  let ds: DirServer | undefined;
   let k: Kubectl;
 
   const apply = async (yaml: string) => {
@@ -42,18 +38,10 @@ describe('ValidatingAdmissionPolicy (kubectl)', { skip: kubectlSkip() }, () => {
   };
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'skiff-e2e-vap-'));
-    server = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable', 'coredns'], 30_000);
-    k = kubectlFor(join(dir, 'kubeconfig.yaml'));
+    ds = await spawnServerInTempDir('skiff-e2e-vap-');
+    k = ds.k;
   });
-  after(async () => {
-    if (server && server.child.exitCode === null) {
-      const exited = waitExit(server.child);
-      server.child.kill('SIGTERM');
-      await exited;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopServerAndRemoveDir(ds?.server, ds?.dir));
 
   test('Deny: replicas > 5 refused in a labelled namespace with upstream message and 422; elsewhere admitted', async () => {
     await apply(`apiVersion: admissionregistration.k8s.io/v1

@@ -10,13 +10,13 @@
  * Needs kubectl (skips otherwise, fails under CI=true).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { kubectlSkip, type Kubectl } from './helpers/kubectl.js';
+import { spawnServer } from './helpers/server-process.js';
+import { spawnServerInTempDir, stopServerAndRemoveDir, type DirServer } from './helpers/stop-server.js';
 
 const privilegedPod = (ns: string, name: string) => `apiVersion: v1
 kind: Pod
@@ -33,8 +33,7 @@ spec:
 `;
 
 describe('admission policy: PodSecurity, ResourceQuota, LimitRanger (kubectl)', { skip: kubectlSkip() }, () => {
-  let dir: string;
-  let server: ServerProcess | undefined;
+  let ds: DirServer | undefined;
   let k: Kubectl;
 
   /** A namespace whose default ServiceAccount exists (ServiceAccount admission needs it for pods). */
@@ -50,18 +49,10 @@ describe('admission policy: PodSecurity, ResourceQuota, LimitRanger (kubectl)', 
   const run = (ns: string, name: string, ...extra: string[]) => k(['run', name, '-n', ns, '--image=busybox', '--restart=Never', ...extra]);
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'skiff-e2e-admission-'));
-    server = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable', 'coredns'], 30_000);
-    k = kubectlFor(join(dir, 'kubeconfig.yaml'));
+    ds = await spawnServerInTempDir('skiff-e2e-admission-');
+    k = ds.k;
   });
-  after(async () => {
-    if (server && server.child.exitCode === null) {
-      const exited = waitExit(server.child);
-      server.child.kill('SIGTERM');
-      await exited;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopServerAndRemoveDir(ds?.server, ds?.dir));
 
   test('PodSecurity: a restricted namespace refuses a privileged hostPath pod with the standard message', async () => {
     await namespace('psa', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
@@ -183,15 +174,14 @@ spec:
 });
 
 describe('skiff server --pod-security-admission-config-file', { skip: kubectlSkip() }, () => {
+  let ds: DirServer | undefined;
   let dir: string;
-  let server: ServerProcess | undefined;
   let k: Kubectl;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'skiff-e2e-psa-config-'));
-    await writeFile(
-      join(dir, 'psa.yaml'),
-      `apiVersion: apiserver.config.k8s.io/v1
+    ds = await spawnServerInTempDir('skiff-e2e-psa-config-', {
+      files: {
+        'psa.yaml': `apiVersion: apiserver.config.k8s.io/v1
 kind: AdmissionConfiguration
 plugins:
 - name: PodSecurity
@@ -201,18 +191,12 @@ plugins:
     defaults: { enforce: baseline, warn: restricted }
     exemptions: { namespaces: [trusted] }
 `,
-    );
-    server = await spawnServer(['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable', 'coredns', '--pod-security-admission-config-file', join(dir, 'psa.yaml')], 30_000);
-    k = kubectlFor(join(dir, 'kubeconfig.yaml'));
+      },
+      args: (d) => ['--pod-security-admission-config-file', join(d, 'psa.yaml')],
+    });
+    ({ dir, k } = ds);
   });
-  after(async () => {
-    if (server && server.child.exitCode === null) {
-      const exited = waitExit(server.child);
-      server.child.kill('SIGTERM');
-      await exited;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopServerAndRemoveDir(ds?.server, ds?.dir));
 
   test('unlabelled namespaces get the configured levels; exempt namespaces are not checked', async () => {
     for (const ns of ['plain', 'trusted']) {
