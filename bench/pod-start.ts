@@ -42,7 +42,7 @@
  * saw the pod before the bench had read its own create response), agent_to_watch is the PATCH's answer → the bench's
  * watch saw Running. Reported per shape as stats of each phase.
  *
- * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep] [--profile] [--cluster-cidr CIDR] [--joined-agent]
+ * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep] [--profile] [--cluster-cidr CIDR] [--joined-agent [--agent-node-args 'ARGS']]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -67,6 +67,11 @@ const BURST_IN_FLIGHT = 64;
 const PROFILE = process.argv.includes('--profile');
 /** --joined-agent: the node is a `skiff agent` process joined to a server without its own agent (its RSS measured directly). */
 const JOINED = process.argv.includes('--joined-agent');
+/**
+ * --agent-node-args 'ARGS': node's own arguments for the joined agent (space-separated), e.g. '--max-semi-space-size=2'
+ * to measure a V8 flag an operator may set (NODE_OPTIONS does the same for `skiff agent`).
+ */
+const AGENT_NODE_ARGS = arg('agent-node-args', '').split(' ').filter(Boolean);
 /** --cluster-cidr for the bench's server (default: the server's own, 10.42.0.0/16); another range keeps it apart from other clusters on the machine. */
 const CLUSTER_CIDR = arg('cluster-cidr', '');
 const BUSYBOX_IMAGE = 'docker.io/skiff-bench/busybox:local';
@@ -629,7 +634,7 @@ async function benchRuntime(runtime: string): Promise<Record<string, unknown>> {
     const c = started.c;
     if (JOINED) {
       const token = (await readFile(join(dir, 'server', 'token'), 'utf8')).trim();
-      const joined = spawnAgent(['--server', server.url, '--token', token, '--data-dir', nodeDir, ...nodeArgs], 120_000);
+      const joined = spawnAgent(['--server', server.url, '--token', token, '--data-dir', nodeDir, ...nodeArgs], 120_000, { nodeArgs: AGENT_NODE_ARGS });
       agent = joined.agent;
       await joined.ready;
     }
@@ -638,7 +643,7 @@ async function benchRuntime(runtime: string): Promise<Record<string, unknown>> {
     await sleep(3000);
     const rss = () => ({ server_rss_mb: rssMb(server!.child.pid), ...(agent ? { agent_rss_mb: rssMb(agent.child.pid) } : {}), ...runtimeRss(nodeDir) });
     const memory: Record<string, unknown> = { idle: rss() };
-    const result: Record<string, any> = { runtime, node: JOINED ? 'joined skiff agent' : 'embedded in skiff server', memory };
+    const result: Record<string, any> = { runtime, node: JOINED ? `joined skiff agent${AGENT_NODE_ARGS.length ? ` (node ${AGENT_NODE_ARGS.join(' ')})` : ''}` : 'embedded in skiff server', memory };
     for (const [i, shape] of (['paced', 'burst'] as const).entries()) {
       const baseline =
         runtime === 'cri'
