@@ -1,6 +1,6 @@
 /**
  * CRD semantics on the wire, against a bare skiff API server (no controllers): name conflicts, new versions and a
- * storage-version change, webhook conversion refused openly, a terminating CRD refusing creates, and a restarted
+ * storage-version change, an unreachable conversion webhook (500 in upstream words), a terminating CRD refusing creates, and a restarted
  * server serving the CRDs it finds in its store before it is ready. (A deleted namespace's custom objects are the
  * namespace controller's: test/namespace-deletion.test.ts.)
  */
