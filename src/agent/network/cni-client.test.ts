@@ -166,6 +166,11 @@ describe('CniClient', () => {
     assert.ok(performance.now() - started < 2_000, 'the plugin was killed at the timeout');
     await assert.rejects(execCniPlugin({ ...base, type: 'absent' }), new RegExp(`CNI plugin "absent" ADD failed: no executable "absent" in ${pluginDir}`));
     await assert.rejects(execCniPlugin({ ...base, type: '../plugins/first' }), /no executable/);
+    // A binary found before (its path is remembered for a few seconds) and removed since: the same words.
+    await plugin('vanishing');
+    await execCniPlugin({ ...base, type: 'vanishing' });
+    await rm(join(pluginDir, 'vanishing'));
+    await assert.rejects(execCniPlugin({ ...base, type: 'vanishing' }), new RegExp(`CNI plugin "vanishing" ADD failed: no executable "vanishing" in ${pluginDir}`));
   });
 
   test('VERSION of the installed bridge plugin lists 1.0.0', async (t) => {

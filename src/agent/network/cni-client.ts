@@ -69,6 +69,7 @@ export class CniClient {
   readonly pluginDirs: string[];
   readonly cacheDir: string;
   readonly timeoutMs: number;
+  private cacheDirMade = false;
 
   constructor(options: CniClientOptions) {
     if (options.pluginDirs.length === 0) throw new Error('CNI client: pluginDirs: must name at least one directory');
@@ -202,10 +203,20 @@ export class CniClient {
   }
 
   private async writeCache(entry: CniCacheEntry): Promise<void> {
-    await mkdir(this.cacheDir, { recursive: true, mode: 0o700 });
+    // Made once (a pod start spares the mkdir), and again if someone removed it.
+    if (!this.cacheDirMade) {
+      await mkdir(this.cacheDir, { recursive: true, mode: 0o700 });
+      this.cacheDirMade = true;
+    }
     const path = this.cachePath(entry.networkName, entry.containerId, entry.ifName);
     const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    await writeFile(tmp, JSON.stringify(entry), { mode: 0o600 });
+    try {
+      await writeFile(tmp, JSON.stringify(entry), { mode: 0o600 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(this.cacheDir, { recursive: true, mode: 0o700 });
+      await writeFile(tmp, JSON.stringify(entry), { mode: 0o600 });
+    }
     await rename(tmp, path);
   }
 }

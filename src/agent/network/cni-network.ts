@@ -29,6 +29,8 @@ export const DEFAULT_CNI_PLUGIN_DIR = '/usr/lib/cni';
 /** The plugins this network runs; status() is not ready without all of them. */
 export const REQUIRED_CNI_PLUGINS = ['bridge', 'host-local', 'portmap', 'loopback'] as const;
 const POD_IFNAME = 'eth0';
+/** How long a look at the plugins (status) or the host's sysctls (setUp) is trusted. */
+const RECHECK_MS = 5_000;
 
 export interface CniNetworkOptions {
   /** The agent's network state lives in `<stateDir>/ipam` (host-local leases) and `<stateDir>/results` (the ADD cache). */
@@ -69,6 +71,10 @@ export class CniNetwork implements PodNetwork {
   private podCidrs: string[] | undefined;
   private list: CniNetworkConfigList | undefined;
   private bridgeNfWarned = false;
+  /** performance.now() until which status() answers ready without looking at the plugins again. */
+  private readyUntil = 0;
+  /** performance.now() until which setUp does not read the host's sysctls again. */
+  private hostCheckedUntil = 0;
   private conflistCurrent = false;
   private masqueradeCurrent = false;
   private readonly clusterCidrs: string[];
@@ -127,12 +133,16 @@ export class CniNetwork implements PodNetwork {
 
   async status(): Promise<{ ready: boolean; message?: string }> {
     if (!this.isRoot) return { ready: false, message: 'not root: pods use the host network' };
+    // The process runtime asks before every pod sandbox: a ready answer is kept for a few seconds (four access(2)
+    // calls less on each pod's start path; a plugin removed meanwhile fails that pod's ADD with the plugin's name).
+    if (this.list !== undefined && performance.now() < this.readyUntil) return { ready: true };
     const missing: string[] = [];
     const required = this.userConfig ? [...new Set([...this.list!.plugins.map((p) => p.type), 'loopback'])] : REQUIRED_CNI_PLUGINS;
     for (const plugin of required) if (!(await this.hasPlugin(plugin))) missing.push(plugin);
     if (missing.length === required.length) return { ready: false, message: `no CNI plugins in ${this.pluginDirs.join(':')}` };
     if (missing.length > 0) return { ready: false, message: `CNI plugins missing in ${this.pluginDirs.join(':')}: ${missing.join(', ')}` };
     if (this.list === undefined) return { ready: false, message: 'the node has no podCIDR yet' };
+    this.readyUntil = performance.now() + RECHECK_MS;
     return { ready: true };
   }
 
@@ -141,11 +151,10 @@ export class CniNetwork implements PodNetwork {
     if (list === undefined) throw new Error(`pod network for ${podKey(request)}: the node has no podCIDR yet`);
     if (!this.conflistCurrent) await this.writeConflist();
     if (!this.masqueradeCurrent) await this.ensureMasquerade();
-    await this.checkHost();
     const started = performance.now();
     // Set up before (an agent retry, or a restarted agent re-adopting the sandbox)? Keep it if CHECK says it is
     // intact; otherwise undo it and start over, since a second ADD of the same interface fails.
-    const previous = await this.client.readCache(this.networkName, request.sandboxId, POD_IFNAME);
+    const [previous] = await Promise.all([this.client.readCache(this.networkName, request.sandboxId, POD_IFNAME), this.checkHostEvery()]);
     if (previous !== undefined) {
       if (previous.netns === request.netnsPath && (await isNetns(request.netnsPath))) {
         try {
@@ -293,6 +302,13 @@ export class CniNetwork implements PodNetwork {
       }
     }
     return false;
+  }
+
+  /** checkHost, at most once per RECHECK_MS (the sysctls change rarely; the bridge plugin sets ip_forward too). */
+  private async checkHostEvery(): Promise<void> {
+    if (performance.now() < this.hostCheckedUntil) return;
+    await this.checkHost();
+    this.hostCheckedUntil = performance.now() + RECHECK_MS;
   }
 
   /** ip_forward on (logged when changed); bridge-nf-call-iptables checked, warned about once. */

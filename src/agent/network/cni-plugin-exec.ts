@@ -74,6 +74,21 @@ export async function findCniPlugin(type: string, pluginDirs: string[]): Promise
   return undefined;
 }
 
+/** Where each plugin was found, and until when (performance.now()) that is trusted: two access(2) calls less per pod. */
+const found = new Map<string, { path: string; until: number }>();
+const FOUND_TTL_MS = 5_000;
+
+/** findCniPlugin, remembering a hit for a few seconds (a binary removed meanwhile makes the exec fail, ENOENT). */
+async function findCniPluginCached(type: string, pluginDirs: string[]): Promise<string | undefined> {
+  const key = `${type}\0${pluginDirs.join('\0')}`;
+  const hit = found.get(key);
+  if (hit !== undefined && performance.now() < hit.until) return hit.path;
+  const path = await findCniPlugin(type, pluginDirs);
+  if (path === undefined) found.delete(key);
+  else found.set(key, { path, until: performance.now() + FOUND_TTL_MS });
+  return path;
+}
+
 /**
  * Runs one plugin command and returns its parsed stdout (undefined when the plugin printed nothing, as DEL and CHECK
  * usually do). Rejects with CniPluginError quoting the plugin's own words.
@@ -83,7 +98,7 @@ export async function execCniPlugin(invocation: CniPluginInvocation): Promise<un
   const fail = (what: string, code?: number, msg = what, details?: string) =>
     new CniPluginError(`CNI plugin "${type}" ${command} failed: ${what}`, type, command, code, msg, details);
 
-  const binary = await findCniPlugin(type, invocation.pluginDirs);
+  const binary = await findCniPluginCached(type, invocation.pluginDirs);
   if (binary === undefined) throw fail(`no executable "${type}" in ${invocation.pluginDirs.join(':')}`);
 
   // As libcni: the runtime's environment without any CNI_* of its own, then this call's parameters.
@@ -100,7 +115,16 @@ export async function execCniPlugin(invocation: CniPluginInvocation): Promise<un
     }
   }
   // From a worker thread: a spawn blocks its thread until the plugin has exec'd (exec-thread.ts says why that matters).
-  const { exitCode, signal, stdout, stderr, timedOut } = await runInThread(binary, env, JSON.stringify(invocation.config), invocation.timeoutMs);
+  let ran: Awaited<ReturnType<typeof runInThread>>;
+  try {
+    ran = await runInThread(binary, env, JSON.stringify(invocation.config), invocation.timeoutMs);
+  } catch (err) {
+    // A remembered binary that is gone now: said as when it was never there.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    found.clear();
+    throw fail(`no executable "${type}" in ${invocation.pluginDirs.join(':')}`);
+  }
+  const { exitCode, signal, stdout, stderr, timedOut } = ran;
   if (timedOut) throw fail(`timed out after ${invocation.timeoutMs} ms`);
   const text = stdout.trim();
   if (exitCode !== 0) {
