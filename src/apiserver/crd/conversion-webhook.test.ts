@@ -136,7 +136,7 @@ describe('ConversionWebhook over HTTPS (conversion-webhook.ts)', () => {
     const started = Date.now();
     const slow = await failure(converter('/slow', { timeoutMs: 300 }).convert([tab('a')], 'stable.example.com/v2'));
     assert.ok(Date.now() - started < 5000);
-    assert.match(slow.message, new RegExp(`^${gvk} failed: Post "https://127\\.0\\.0\\.1:\\d+/slow\\?timeout=1s": context deadline exceeded$`));
+    assert.match(slow.message, new RegExp(`^${gvk} failed: Post "https://127\\.0\\.0\\.1:\\d+/slow\\?timeout=1s": context deadline exceeded \\(Client\\.Timeout exceeded while awaiting headers\\)$`));
     const garbage = await failure(converter('/garbage').convert([tab('a')], 'stable.example.com/v2'));
     assert.equal(garbage.message, `${gvk} failed: couldn't get version/kind; json parse error: invalid character 'g' looking for beginning of value`);
     assert.equal((await failure(converter('/wrong-uid').convert([tab('a')], 'stable.example.com/v2'))).message.includes('failed: expected response.uid='), true);

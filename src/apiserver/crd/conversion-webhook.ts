@@ -66,7 +66,9 @@ export class ConversionWebhook {
       const target = resolveTarget(cc, Math.max(1, Math.round(this.timeoutMs / 1000)), asAdmissionContext(this.services));
       response = await postReview(target, cc.caBundle, body, this.timeoutMs);
     } catch (err) {
-      if (err instanceof WebhookCallError) throw new ConversionError(`conversion webhook for ${gvk} failed: ${err.message}`);
+      // The conversion client's deadline is its http.Client timeout, which Go's net/http words so.
+      const message = err instanceof WebhookCallError && err.message.endsWith(': context deadline exceeded') ? `${err.message} (Client.Timeout exceeded while awaiting headers)` : undefined;
+      if (err instanceof WebhookCallError) throw new ConversionError(`conversion webhook for ${gvk} failed: ${message ?? err.message}`);
       throw err;
     }
     return convertedObjects({ reviewVersion, uid, desiredAPIVersion, sent, response });
