@@ -30,6 +30,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hardCleanAgent } from '../test/helpers/agent-cleanup.js';
 import { spawnServer, waitExit } from '../test/helpers/server-process.js';
+import { docs, nodeDeployment } from '../test/helpers/workloads.js';
 
 const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : dflt);
 const CONNECTIONS = Number(arg('connections', '32'));
@@ -133,20 +134,7 @@ async function main(): Promise<void> {
     await kubectl(['create', 'namespace', NS]);
     while (!(await kubectl(['-n', NS, 'get', 'serviceaccount', 'default']).then(() => true, () => false))) await sleep(200);
     const web = `require('http').createServer((q, s) => s.end('ok')).listen(8080)`;
-    await kubectl(['apply', '-f', '-'], `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${NS}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - {name: web, image: node, command: [node, -e, ${JSON.stringify(web)}], readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}}
----
+    await kubectl(['apply', '-f', '-'], docs(nodeDeployment(NS, 'web', 1, [{ name: 'web', script: web, readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 } }]), `
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: ${NS}}
@@ -158,8 +146,7 @@ metadata: {name: web, namespace: ${NS}}
 spec:
   rules:
   - host: bench.test
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}
-`);
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}`));
     await kubectl(['-n', NS, 'wait', '--for=condition=available', 'deployment/web', '--timeout=60s']);
     const pods = JSON.parse(await kubectl(['-n', NS, 'get', 'pods', '-o', 'json']));
     const podIP: string = pods.items[0].status.podIP;

@@ -20,6 +20,7 @@ import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { applyFile, kubectlFor, type Kubectl } from './helpers/kubectl.js';
 import { SKIFF_BIN, type ServerProcess } from './helpers/server-process.js';
+import { docs, nodeDeployment, sleeperPod } from './helpers/workloads.js';
 
 const skipReason = () =>
   e2eSkipReason({
@@ -65,20 +66,10 @@ describe('cluster DNS end to end: skiff server, real kubectl, pods on the proces
       k,
       dataDir,
       'dns.yaml',
-      `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${NS}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - {name: web, image: node, command: [node, -e, ${JSON.stringify(web)}], ports: [{name: http, containerPort: 8080}]}
----
+      docs(
+        nodeDeployment(NS, 'web', 2, [{ name: 'web', script: web, ports: [{ name: 'http', containerPort: 8080 }] }]),
+        sleeperPod(NS, 'client', 'node'),
+        `
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: ${NS}}
@@ -107,16 +98,8 @@ spec:
   subdomain: db
   terminationGracePeriodSeconds: 1
   containers:
-  - {name: db, image: node, command: [node, -e, ${JSON.stringify(web.replace('8080', '5432'))}], ports: [{name: pg, containerPort: 5432}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: ${NS}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - {name: client, image: node, command: [sleep, "3600"]}
-`,
+  - {name: db, image: node, command: [node, -e, ${JSON.stringify(web.replace('8080', '5432'))}], ports: [{name: pg, containerPort: 5432}]}`,
+      ),
     );
     for (const p of ['db-0', 'client']) {
       const r = await k(['-n', NS, 'wait', '--for=condition=ready', `pod/${p}`, '--timeout=40s'], { timeoutMs: 45_000 });

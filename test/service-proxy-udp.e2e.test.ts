@@ -22,6 +22,7 @@ import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { applyFile, kubectlFor, type Kubectl } from './helpers/kubectl.js';
 import type { ServerProcess } from './helpers/server-process.js';
+import { docs, nodeDeployment, sleeperPod } from './helpers/workloads.js';
 
 const skipReason = () =>
   e2eSkipReason({
@@ -104,38 +105,17 @@ describe('a UDP Service (iptables mode): echo pods behind a ClusterIP, reached f
     ]);
     k = kubectlFor(join(dataDir, 'kubeconfig.yaml'));
     await createNamespace(k, NS);
-    await applyFile(k, dataDir, 'udp.yaml', `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo, namespace: ${NS}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: echo}}
-  template:
-    metadata: {labels: {app: echo}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: echo
-        image: node
-        command: [node, -e, ${JSON.stringify(ECHO)}]
-        ports: [{containerPort: 9000, protocol: UDP}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: ${NS}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - {name: client, image: busybox, command: [sleep, "3600"]}
----
+    await applyFile(k, dataDir, 'udp.yaml', docs(
+      nodeDeployment(NS, 'echo', 2, [{ name: 'echo', script: ECHO, ports: [{ containerPort: 9000, protocol: 'UDP' }] }]),
+      sleeperPod(NS),
+      `
 apiVersion: v1
 kind: Service
 metadata: {name: echo, namespace: ${NS}}
 spec:
   selector: {app: echo}
-  ports: [{name: echo, port: 5353, targetPort: 9000, protocol: UDP}]
-`);
+  ports: [{name: echo, port: 5353, targetPort: 9000, protocol: UDP}]`,
+    ));
     clusterIP = (await k.json(['-n', NS, 'get', 'service', 'echo'])).spec.clusterIP;
     const r = await k(['-n', NS, 'wait', '--for=condition=available', 'deployment/echo', '--timeout=60s'], { timeoutMs: 65_000 });
     if (r.code !== 0) {

@@ -18,6 +18,7 @@ import { hardCleanAgent } from './helpers/agent-cleanup.js';
 import { eventually } from './helpers/eventually.js';
 import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { docs, nodeDeployment } from './helpers/workloads.js';
 
 const isRoot = process.getuid?.() === 0;
 const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local'];
@@ -110,27 +111,13 @@ spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: http, port: ${po
     nodeIP = node.status.addresses.find((a: any) => a.type === 'InternalIP').address;
     assert.equal((await k(['create', 'namespace', NS])).code, 0);
     await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
-    await applyFile(k, dataDir, 'web.yaml', `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${NS}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: web
-        image: node
-        command: [node, -e, ${JSON.stringify(WEB)}]
-        readinessProbe: {httpGet: {path: /ready, port: 8080}, periodSeconds: 1}
-      - name: echo
-        image: node
-        command: [node, -e, ${JSON.stringify(ECHO)}]
----
-${svcYaml('web-lb', LB_PORT)}`);
+    await applyFile(k, dataDir, 'web.yaml', docs(
+      nodeDeployment(NS, 'web', 2, [
+        { name: 'web', script: WEB, readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1 } },
+        { name: 'echo', script: ECHO },
+      ]),
+      svcYaml('web-lb', LB_PORT),
+    ));
     const r = await k(['-n', NS, 'wait', '--for=condition=available', 'deployment/web', '--timeout=60s'], { timeoutMs: 65_000 });
     assert.equal(r.code, 0, r.stderr);
   });

@@ -23,6 +23,7 @@ import { cleanUpAgentServer, createNamespace, startAgentServer, stopAgentServer 
 import { eventually } from './eventually.js';
 import { applyFile, kubectlFor, type Kubectl } from './kubectl.js';
 import type { ServerProcess } from './server-process.js';
+import { docs, nodeDeployment, sleeperPod } from './workloads.js';
 
 const run = promisify(execFile);
 
@@ -140,14 +141,13 @@ http.createServer((q, s) => { if (q.url === '/ready') { s.statusCode = fs.exists
       const echo = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send('pong ' + require('os').hostname() + ' ' + m, r.port, r.address)); s.bind(5353);`;
       // The userspace relay also carries a UDP Service (to an echo pod); NodePort Local is the kernel proxies' case.
       const udpEcho = `
+apiVersion: v1
 kind: Pod
 metadata: {name: udp-echo, namespace: ${NS}, labels: {app: udp-echo}}
 spec:
   terminationGracePeriodSeconds: 1
   containers:
-  - {name: echo, image: node, command: [node, -e, ${JSON.stringify(echo)}]}
----
-apiVersion: v1`;
+  - {name: echo, image: node, command: [node, -e, ${JSON.stringify(echo)}]}`;
       const udpService = `
 ---
 apiVersion: v1
@@ -160,35 +160,12 @@ spec:
         k,
         dataDir,
         'app.yaml',
-        `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${NS}}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: web
-        image: node
-        command: [node, -e, ${JSON.stringify(web)}]
-        readinessProbe:
-          httpGet: {path: /ready, port: 8080}
-          periodSeconds: 1
-          failureThreshold: 1
----
+        docs(
+          nodeDeployment(NS, 'web', 3, [{ name: 'web', script: web, readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1, failureThreshold: 1 } }]),
+          sleeperPod(NS),
+          ...(userspace ? [udpEcho] : []),
+          `
 apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: ${NS}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - {name: client, image: busybox, command: [sleep, "3600"]}
----
-apiVersion: v1${userspace ? udpEcho : ''}
 kind: Service
 metadata: {name: web, namespace: ${NS}}
 spec:
@@ -217,8 +194,8 @@ kind: Service
 metadata: {name: empty, namespace: ${NS}}
 spec:
   selector: {app: nothing-matches}
-  ports: [{port: 80, targetPort: 8080}]${userspace ? udpService : ''}
-`,
+  ports: [{port: 80, targetPort: 8080}]${userspace ? udpService : ''}`,
+        ),
       );
       clusterIP = (await k.json(['-n', NS, 'get', 'service', 'web'])).spec.clusterIP;
       affinityIP = (await k.json(['-n', NS, 'get', 'service', 'sticky'])).spec.clusterIP;
