@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
@@ -15,23 +15,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { cleanUpAgentServer, createNamespace, startAgentServer } from './helpers/agent-server.js';
+import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
 import { docs, nodeDeployment } from './helpers/workloads.js';
 
-const isRoot = process.getuid?.() === 0;
-const prereqs = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local'];
-function skipReason(): string | false {
-  const k = kubectlSkip();
-  if (k) return k;
-  const missing = prereqs.filter((p) => !existsSync(p));
-  let reason: string | false = false;
-  if (!isRoot) reason = 'the process runtime needs root for pod namespaces and CNI; skipping the ServiceLB end-to-end test';
-  else if (missing.length > 0) reason = `missing on this machine: ${missing.join(', ')}; skipping the ServiceLB end-to-end test`;
-  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true forbids skipping)`);
-  return reason;
-}
+const skipReason = () =>
+  e2eSkipReason({
+    prereqs: ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/lib/cni/bridge', '/usr/lib/cni/host-local'],
+    notRoot: 'the process runtime needs root for pod namespaces and CNI; skipping the ServiceLB end-to-end test',
+    what: 'the ServiceLB end-to-end test',
+  });
 
 const suffix = randomBytes(3).toString('hex');
 const NODE = `e2e-slb-${suffix}`;
@@ -90,18 +86,12 @@ spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: http, port: ${po
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-servicelb-'));
-    server = await spawnServer(
+    server = await startAgentServer(
       ['--data-dir', dataDir, '--node-name', NODE, '--runtime', 'process', '--kubelet-port', '0', '--https-listen-port', '0', '--bind-address', '127.0.0.1',
         '--cluster-cidr', '10.74.128.0/17', '--service-cidr', '10.84.128.0/17', '--service-node-port-range', '31250-31299',
         // The ingress is not under test here: out of the way of other tests' ports.
         '--ingress-http-port', '0', '--ingress-https-port', '0'],
-      30_000, {}, { agent: true },
     );
-    const s = server;
-    await eventually('the embedded node agent', async () => {
-      if (/embedded node agent did not start/.test(s.output()) || s.child.exitCode !== null) throw new Error(`the agent did not start:\n${s.output()}`);
-      return /skiff node ready/.test(s.output());
-    }, 30_000);
     const saved = process.env.TMPDIR;
     process.env.TMPDIR = dataDir;
     k = kubectlFor(join(dataDir, 'kubeconfig.yaml'));
@@ -109,8 +99,7 @@ spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: http, port: ${po
     else process.env.TMPDIR = saved;
     const node = await k.json(['get', 'node', NODE]);
     nodeIP = node.status.addresses.find((a: any) => a.type === 'InternalIP').address;
-    assert.equal((await k(['create', 'namespace', NS])).code, 0);
-    await eventually('the default service account', async () => (await k(['-n', NS, 'get', 'serviceaccount', 'default'])).code === 0, 20_000);
+    await createNamespace(k, NS);
     await applyFile(k, dataDir, 'web.yaml', docs(
       nodeDeployment(NS, 'web', 2, [
         { name: 'web', script: WEB, readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1 } },
@@ -124,19 +113,8 @@ spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: http, port: ${po
 
   after(async () => {
     blocker?.close();
-    if (server && k) await k(['delete', 'namespace', NS, '--ignore-not-found', '--timeout=40s'], { timeoutMs: 45_000 }).catch(() => undefined);
-    const child = server?.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      if (process.env.SKIFF_E2E_SERVER_LOG) writeFileSync(process.env.SKIFF_E2E_SERVER_LOG, server!.output());
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await waitExit(child);
-      clearTimeout(timer);
-    }
-    if (dataDir) {
-      const report = await hardCleanAgent({ dataDir });
-      if (report.length > 0) console.log(`hard clean of ${dataDir}:\n  ${report.join('\n  ')}`);
-    }
+    if (process.env.SKIFF_E2E_SERVER_LOG && server) writeFileSync(process.env.SKIFF_E2E_SERVER_LOG, server.output());
+    await cleanUpAgentServer({ server, k, ns: NS, dataDir, deleteTimeoutS: 40 });
   });
 
   it('a LoadBalancer Service gets the node address as its ingress IP and answers there, from both pods', async () => {
