@@ -9,30 +9,19 @@
  * Needs root, nsenter, the CNI plugins and kubectl; skips with the reason otherwise (fails under CI=true).
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hardCleanAgent } from './helpers/agent-cleanup.js';
+import { needsCni, needsFile, needsRoot, skipIfMissing } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
-import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
-import { makeNetnsNodes, netnsLeftovers, spawnInNetns, type NetnsNode, type NetnsTopology } from './helpers/netns-nodes.js';
-import { SKIFF_BIN, spawnServer, stopChild, type ServerProcess } from './helpers/server-process.js';
+import { kubectlFor, type Kubectl } from './helpers/kubectl.js';
+import { startNetnsAgent, tearDownNetnsCluster, type NetnsAgent } from './helpers/netns-agent.js';
+import { makeNetnsNodes, type NetnsTopology } from './helpers/netns-nodes.js';
+import { spawnServer, type ServerProcess } from './helpers/server-process.js';
 
-function skipReason(): string | false {
-  let missing: string | undefined;
-  if (process.getuid?.() !== 0) missing = 'needs root (network namespaces, veths, bridges, iptables and CNI)';
-  else if (!existsSync('/usr/lib/cni/bridge')) missing = 'CNI plugins are not in /usr/lib/cni (apt-get install containernetworking-plugins)';
-  else if (!existsSync('/usr/bin/nsenter')) missing = 'nsenter (util-linux) is not installed';
-  if (missing) {
-    if (process.env.CI === 'true') throw new Error(`CI=true but ${missing}`);
-    return missing;
-  }
-  return kubectlSkip();
-}
+const skipReason = () => skipIfMissing(needsRoot('network namespaces, veths, bridges, iptables and CNI') ?? needsCni() ?? needsFile('/usr/bin/nsenter', 'nsenter (util-linux) is not installed'));
 
 const CLUSTER_CIDR = '10.95.0.0/16';
 const SERVICE_CIDR = '10.96.0.0/16';
@@ -40,14 +29,6 @@ const NS = 'servicelb-local';
 const LB_PORT = 27000 + (randomBytes(2).readUInt16BE(0) % 1000);
 /** The pod answers with the address the connection came from. */
 const ECHO_PEER = `require('http').createServer((q, s) => s.end(JSON.stringify({ pod: require('os').hostname(), peer: q.socket.remoteAddress }))).listen(8080)`;
-
-interface Agent {
-  name: string;
-  node: NetnsNode;
-  dataDir: string;
-  child?: ChildProcess;
-  out: string;
-}
 
 function get(host: string, port: number): Promise<{ pod: string; peer: string }> {
   return new Promise((resolve, reject) => {
@@ -74,26 +55,8 @@ describe('ServiceLB, externalTrafficPolicy Local: only nodes with a local endpoi
   let serverDir: string;
   let server: ServerProcess | undefined;
   let k: Kubectl;
-  const agents: Agent[] = [];
+  const agents: NetnsAgent[] = [];
   const seenUids = new Set<string>();
-
-  const startAgent = async (a: Agent, token: string) => {
-    const child = spawnInNetns(a.node, [
-      process.execPath, SKIFF_BIN, 'agent',
-      '--server', `https://${a.node.hostIp}:${server!.port}`, '--token', token,
-      '--data-dir', a.dataDir, '--node-name', a.name, '--node-ip', a.node.ip,
-      '--runtime', 'process', '--kubelet-port', '0', '--proxy-mode', 'iptables',
-      // Only ServiceLB is under test: the ingress on ports of its own, out of the way of other tests.
-      '--ingress-http-port', '0', '--ingress-https-port', '0',
-    ]);
-    a.child = child;
-    child.stdout!.on('data', (c: Buffer) => (a.out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (a.out += c.toString()));
-    await eventually(`agent ${a.name} ready`, async () => {
-      if (child.exitCode !== null) throw new Error(`agent ${a.name} exited (${child.exitCode}):\n${a.out}`);
-      return /skiff agent ready: node /.test(a.out);
-    }, 60_000);
-  };
 
   const pod = (nodeName: string) => ({
     apiVersion: 'v1',
@@ -122,7 +85,7 @@ describe('ServiceLB, externalTrafficPolicy Local: only nodes with a local endpoi
    * status names the node, the service proxy's rules for that address take the traffic first and DNAT it to the local
    * endpoint without masquerading (kube-proxy's Local policy), so the pod sees the client. Then it stays so.
    */
-  const clientSeen = async (n: Agent) => {
+  const clientSeen = async (n: NetnsAgent) => {
     const peers: string[] = [];
     await eventually(`the pod seeing the client's own address through ${n.name}`, async () => {
       const r = await get(n.node.ip, LB_PORT).catch(() => undefined);
@@ -142,33 +105,20 @@ describe('ServiceLB, externalTrafficPolicy Local: only nodes with a local endpoi
     for (const [i, letter] of ['a', 'b'].entries()) {
       agents.push({ name: `slb-${letter}-${suffix}`, node: topology.nodes[i]!, dataDir: await mkdtemp(`/tmp/skl-${letter}-${suffix}-`), out: '' });
     }
-    await Promise.all(agents.map((a) => startAgent(a, token)));
+    // Only ServiceLB is under test: the ingress on ports of its own, out of the way of other tests. The agents take
+    // the cluster CIDR from the server.
+    const extra = ['--proxy-mode', 'iptables', '--ingress-http-port', '0', '--ingress-https-port', '0'];
+    await Promise.all(agents.map((a) => startNetnsAgent(a, { serverPort: server!.port, token, extra })));
     assert.equal((await k(['create', 'namespace', NS])).code, 0);
   });
 
   after(async () => {
-    const problems: string[] = [];
-    try {
-      if (server && server.child.exitCode === null) {
-        await k(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=40s'], { timeoutMs: 50_000 }).catch(() => undefined);
-      }
-      for (const a of agents) if (a.child) await stopChild(a.child);
-      if (server) await stopChild(server.child);
-    } finally {
-      for (const a of agents) {
-        const report = await hardCleanAgent({ dataDir: a.dataDir, podUids: seenUids });
-        if (report.length) console.log(`hard clean of ${a.dataDir}:\n  ${report.join('\n  ')}`);
-        await rm(a.dataDir, { recursive: true, force: true });
-      }
-      if (serverDir) await rm(serverDir, { recursive: true, force: true });
-      if (topology) await topology.remove();
-      problems.push(...(await netnsLeftovers(prefix)));
-    }
-    assert.deepEqual(problems, [], 'nothing of the test is left on the host');
+    const { leftovers } = await tearDownNetnsCluster({ server, k, ns: NS, agents, serverDir, topology, prefix, podUids: seenUids });
+    assert.deepEqual(leftovers, [], 'nothing of the test is left on the host');
   });
 
   test("the node with the pod answers with the client's address; the other does not answer and is not in the status", async () => {
-    const [a, b] = agents as [Agent, Agent];
+    const [a, b] = agents as [NetnsAgent, NetnsAgent];
     await runningOn(a.name);
     const svc = await k(['apply', '-f', '-'], {
       input: JSON.stringify({
@@ -187,7 +137,7 @@ describe('ServiceLB, externalTrafficPolicy Local: only nodes with a local endpoi
   });
 
   test('the pod moves to B: the status and the answering node follow', async () => {
-    const [a, b] = agents as [Agent, Agent];
+    const [a, b] = agents as [NetnsAgent, NetnsAgent];
     const del = await k(['-n', NS, 'delete', 'pod', 'echo', '--wait=true', '--timeout=30s'], { timeoutMs: 40_000 });
     assert.equal(del.code, 0, del.stderr);
     await runningOn(b.name);

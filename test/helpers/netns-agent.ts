@@ -19,15 +19,15 @@ export interface NetnsAgent {
 /**
  * Starts `skiff agent` for `a` in its node's namespace, joined to the server at <node's host IP>:serverPort with
  * `token`, on the process runtime; resolves once it prints its ready line (60 s at most; throws with its output if it
- * exits first). `extra` goes after the common flags.
+ * exits first). Without `clusterCIDR` the agent takes the server's at join. `extra` goes after the common flags.
  */
-export async function startNetnsAgent(a: NetnsAgent, o: { serverPort: number; token: string; clusterCIDR: string; extra?: string[] }): Promise<void> {
+export async function startNetnsAgent(a: NetnsAgent, o: { serverPort: number; token: string; clusterCIDR?: string; extra?: string[] }): Promise<void> {
   a.out = '';
   const child = spawnInNetns(a.node, [
     process.execPath, SKIFF_BIN, 'agent',
     '--server', `https://${a.node.hostIp}:${o.serverPort}`, '--token', o.token,
     '--data-dir', a.dataDir, '--node-name', a.name, '--node-ip', a.node.ip,
-    '--runtime', 'process', '--kubelet-port', '0', '--cluster-cidr', o.clusterCIDR, ...(o.extra ?? []),
+    '--runtime', 'process', '--kubelet-port', '0', ...(o.clusterCIDR ? ['--cluster-cidr', o.clusterCIDR] : []), ...(o.extra ?? []),
   ]);
   a.child = child;
   child.stdout!.on('data', (c: Buffer) => (a.out += c.toString()));
