@@ -8,6 +8,7 @@ import { applyDefaults, pruneObject } from './prune-default.js';
 import { validateStructuralSchema } from './structural-schema.js';
 import { validateValue } from './validate-value.js';
 import { v2Schema } from '../openapi/v2-document.js';
+import { customResourceDefinition } from '../../../test/helpers/crd.js';
 
 const spec: JSONSchemaProps = {
   type: 'object',
@@ -106,21 +107,17 @@ describe('structural schemas', () => {
 });
 
 function crd(over: Partial<CustomResourceDefinition['spec']> = {}): CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: 'widgets.example.com' },
-    spec: {
-      group: 'example.com',
-      scope: 'Namespaced',
-      names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList', shortNames: ['wd'] },
-      versions: [
-        { name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: spec }, additionalPrinterColumns: [{ name: 'Size', type: 'string', jsonPath: '.spec.size' }, { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' }], selectableFields: [{ jsonPath: '.spec.size' }] },
-        { name: 'v1beta1', served: true, storage: false, schema: { openAPIV3Schema: spec } },
-      ],
-      ...over,
-    },
-  };
+  const c = customResourceDefinition({
+    group: 'example.com',
+    kind: 'Widget',
+    listKind: 'WidgetList',
+    shortNames: ['wd'],
+    versions: [
+      { name: 'v1', schema: spec, additionalPrinterColumns: [{ name: 'Size', type: 'string', jsonPath: '.spec.size' }, { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' }], selectableFields: [{ jsonPath: '.spec.size' }] },
+      { name: 'v1beta1', schema: spec },
+    ],
+  });
+  return { ...c, spec: { ...c.spec, ...over } };
 }
 
 describe('CRD validation', () => {
