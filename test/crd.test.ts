@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
+import { customResourceDefinition } from './helpers/crd.js';
 import { kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
@@ -253,21 +254,8 @@ spec:
   });
 
   it('cluster-scoped custom resources', async () => {
-    const crd = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: gizmos.example.com}
-spec:
-  group: example.com
-  scope: Cluster
-  names: {plural: gizmos, singular: gizmo, kind: Gizmo}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
-`;
-    await ok(['apply', '-f', await file('gizmo-crd.yaml', crd)]);
+    const crd = customResourceDefinition({ group: 'example.com', kind: 'Gizmo', scope: 'Cluster', versions: [{ name: 'v1', schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } }] });
+    await ok(['apply', '-f', await file('gizmo-crd.yaml', JSON.stringify(crd))]);
     await ok(['wait', '--for', 'condition=established', '--timeout=10s', 'crd/gizmos.example.com']);
     await ok(['apply', '-f', '-'], 'apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g1}\nanything: {goes: here}\n');
     const g = await k.json(['get', 'gizmo', 'g1']);

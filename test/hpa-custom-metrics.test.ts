@@ -24,6 +24,7 @@ import { ApiEventRecorder } from '../src/client/event-recorder.js';
 import { realClock } from '../src/client/types.js';
 import { defaultControllerOptions } from '../src/controllers/controller.js';
 import { HorizontalController } from '../src/controllers/podautoscaler/horizontal-controller.js';
+import { customResourceDefinition } from './helpers/crd.js';
 import { eventually } from './helpers/eventually.js';
 import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
@@ -309,28 +310,25 @@ describe('HPA with custom and external metrics from an aggregated adapter (kubec
   it('a custom resource with a /scale subresource is the target: an Object metric on it, the HPA writes its /scale', async () => {
     await apply(
       'crd.yaml',
-      `
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: queues.example.com}
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {plural: queues, singular: queue, kind: Queue}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {type: object, properties: {replicas: {type: integer}, selector: {type: string}}}
-          status: {type: object, properties: {replicas: {type: integer}}}
-    subresources:
-      status: {}
-      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas, labelSelectorPath: .spec.selector}
-`,
+      JSON.stringify(
+        customResourceDefinition({
+          group: 'example.com',
+          kind: 'Queue',
+          versions: [
+            {
+              name: 'v1',
+              schema: {
+                type: 'object',
+                properties: {
+                  spec: { type: 'object', properties: { replicas: { type: 'integer' }, selector: { type: 'string' } } },
+                  status: { type: 'object', properties: { replicas: { type: 'integer' } } },
+                },
+              },
+              subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.spec.selector' } },
+            },
+          ],
+        }),
+      ),
     );
     assert.equal((await k(['wait', '--for=condition=Established', 'crd/queues.example.com', '--timeout=20s'])).code, 0);
     for (const name of ['jobs', 'idle']) {
