@@ -318,7 +318,7 @@ function nodeClient(api: ApiServer, nodeName: string): RestClient {
 
 /** This server's entry in the kubernetes Service's endpoints, at its advertise address or its node's; none without an address. */
 async function startApiEndpoints(config: ServerConfig, api: ApiServer): Promise<KubernetesEndpoints | undefined> {
-  const [{ startKubernetesEndpoints }, { nodeInternalIPs }] = await Promise.all([import('./kubernetes-endpoints.js'), import('../agent/node-agent.js')]);
+  const [{ startKubernetesEndpoints }, { nodeInternalIPs }] = await Promise.all([import('./kubernetes-endpoints.js'), import('../agent/node/node-ips.js')]);
   const address = config.advertiseAddress ?? nodeInternalIPs(config.agent.nodeName, config.agent.nodeIp)[0];
   if (!address) {
     log.warn('no address for the kubernetes Service\'s endpoints (give --advertise-address): pods cannot reach the API through it');
@@ -330,7 +330,7 @@ async function startApiEndpoints(config: ServerConfig, api: ApiServer): Promise<
 
 /** Cluster DNS on the node's address (what pods reach), port 53 when free; its records from the shared informers. */
 async function startServerDns(config: ServerConfig, api: ApiServer, informers: InformerFactory): Promise<RunningClusterDns> {
-  const [{ startClusterDns }, { nodeInternalIPs }] = await Promise.all([import('../dns/cluster-dns.js'), import('../agent/node-agent.js')]);
+  const [{ startClusterDns }, { nodeInternalIPs }] = await Promise.all([import('../dns/cluster-dns.js'), import('../agent/node/node-ips.js')]);
   const address = nodeInternalIPs(config.agent.nodeName, config.agent.nodeIp)[0];
   if (!address) throw new Error('this machine has no address for the node (give --node-ip)');
   return startClusterDns({
