@@ -12,7 +12,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { applyFile, kubectlFor, type Kubectl } from './helpers/kubectl.js';
 import type { ServerProcess } from './helpers/server-process.js';
+import { udpAsk } from './helpers/service-proxy-suite.js';
 import { docs, nodeDeployment, sleeperPod } from './helpers/workloads.js';
 
 const skipReason = () =>
@@ -58,23 +58,6 @@ const askScript = (ip: string, count: number, port?: number) => `const dgram = r
     s.close();
   }
 })();`;
-
-/** One datagram from this process (the node itself); the answer or undefined after 1 s. */
-function askFromNode(ip: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    const t = setTimeout(() => {
-      s.close();
-      resolve(undefined);
-    }, 1000);
-    s.once('message', (m) => {
-      clearTimeout(t);
-      s.close();
-      resolve(String(m));
-    });
-    s.send('from-node', 5353, ip);
-  });
-}
 
 describe('a UDP Service (iptables mode): echo pods behind a ClusterIP, reached from another pod', { skip: skipReason() }, () => {
   let dataDir: string;
@@ -139,7 +122,7 @@ spec:
       return pods.every((p) => answers.some((a) => a.startsWith(`${p} ping`)));
     }, 60_000).catch((err: Error) => assert.fail(`${err.message}; answers: ${answers.join(', ')}`));
     for (const a of answers.filter((x) => x !== 'TIMEOUT')) assert.match(a, /^\S+ ping\d+$/, a);
-    const fromNode = await eventually('an answer to the node itself', async () => askFromNode(clusterIP), 10_000);
+    const fromNode = await eventually('an answer to the node itself', async () => udpAsk(clusterIP, 5353, 'from-node'), 10_000);
     assert.ok(pods.some((p) => fromNode === `${p} from-node`), fromNode);
   });
 

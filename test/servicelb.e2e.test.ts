@@ -8,8 +8,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import dgram from 'node:dgram';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +18,7 @@ import { e2eSkipReason } from './helpers/e2e-prereqs.js';
 import { eventually } from './helpers/eventually.js';
 import { applyFile, kubectlFor, kubectlSkip, type Kubectl } from './helpers/kubectl.js';
 import { spawnServer, waitExit, type ServerProcess } from './helpers/server-process.js';
+import { httpGet, udpAsk } from './helpers/service-proxy-suite.js';
 import { docs, nodeDeployment } from './helpers/workloads.js';
 
 const skipReason = () =>
@@ -38,36 +37,6 @@ const UDP_PORT = LB_PORT;
 
 const ECHO = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send('echo:' + m + ' from ' + require('os').hostname(), r.port, r.address)); s.bind(5353)`;
 const WEB = `require('http').createServer((q, s) => s.end(JSON.stringify({ pod: require('os').hostname(), url: q.url }))).listen(8080)`;
-
-function get(host: string, port: number, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path, agent: false, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-  });
-}
-
-/** One datagram to host:port and the first reply, or undefined after a second. */
-function udpAsk(host: string, port: number, text: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const sock = dgram.createSocket('udp4');
-    const timer = setTimeout(() => {
-      sock.close();
-      resolve(undefined);
-    }, 1000);
-    sock.on('message', (m) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve(m.toString());
-    });
-    sock.on('error', () => {});
-    sock.send(text, port, host);
-  });
-}
 
 describe('ServiceLB end to end: LoadBalancer Services answer on the node address', { skip: skipReason() }, () => {
   let dataDir: string;
@@ -127,7 +96,7 @@ spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: http, port: ${po
     assert.ok(svc.metadata.finalizers.includes('svccontroller.skiff.dev/servicelb'), 'ServiceLB claimed the Service');
     const pods = new Set<string>();
     await eventually('both pods answering on the LoadBalancer address', async () => {
-      const r = await get(nodeIP, LB_PORT, '/hello');
+      const r = await httpGet(nodeIP, LB_PORT, 3000, '/hello');
       assert.equal(r.status, 200);
       const body = JSON.parse(r.body);
       assert.equal(body.url, '/hello');
@@ -180,7 +149,7 @@ spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: echo, port: ${UD
       return v.length ? v : undefined;
     }, 30_000);
     assert.deepEqual(ips, [nodeIP]);
-    assert.equal((await get(nodeIP, TAKEN_PORT)).status, 200);
+    assert.equal((await httpGet(nodeIP, TAKEN_PORT, 3000)).status, 200);
   });
 
   it('deleting a LoadBalancer Service releases its claim and closes its port', async () => {
@@ -188,7 +157,7 @@ spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: echo, port: ${UD
     assert.equal(r.code, 0, r.stderr);
     await eventually('the port closed', async () => {
       try {
-        await get(nodeIP, TAKEN_PORT);
+        await httpGet(nodeIP, TAKEN_PORT, 3000);
         return false;
       } catch (err) {
         return /ECONNREFUSED/.test((err as Error).message);

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,18 +42,36 @@ export interface ProxySuiteRanges {
   nodePort: number;
 }
 
-/** GET http://host:port/ from the test process (the node itself), a new connection each time. */
-export function httpGet(host: string, port: number, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+/** GET http://host:port<path> from the test process (the node itself), a new connection each time. */
+export function httpGet(host: string, port: number, timeoutMs = 2000, path = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: '/', timeout: timeoutMs, agent: false }, (res) => {
+    const req = http.get({ host, port, path, timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`GET http://${host}:${port}/ timed out`)));
+    req.on('timeout', () => req.destroy(new Error(`GET http://${host}:${port}${path} timed out`)));
     req.on('error', reject);
+  });
+}
+
+/** One datagram `text` from the test process (the node itself) to host:port; the first reply, or undefined after timeoutMs. */
+export function udpAsk(host: string, port: number, text: string, timeoutMs = 1000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    const timer = setTimeout(() => {
+      sock.close();
+      resolve(undefined);
+    }, timeoutMs);
+    sock.once('message', (m) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(m.toString());
+    });
+    sock.on('error', () => {}); // an ICMP refusal: no reply, the timeout answers
+    sock.send(text, port, host);
   });
 }
 
