@@ -10,10 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
+// Run from the sources (tsx) or from dist (compiled): the child imports the same kind of module as this file.
+const EXT = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+
 const SCRIPT = `
 import net from 'node:net';
-import { startBareApiServer } from ${JSON.stringify(new URL('./helpers/api-server.ts', import.meta.url).href)};
-import { resources } from ${JSON.stringify(new URL('../src/apiserver/registry/index.ts', import.meta.url).href)};
+import { startBareApiServer } from ${JSON.stringify(new URL(`./helpers/api-server.${EXT}`, import.meta.url).href)};
+import { resources } from ${JSON.stringify(new URL(`../src/apiserver/registry/index.${EXT}`, import.meta.url).href)};
 const taken = net.createServer();
 await new Promise((r) => taken.listen(0, '127.0.0.1', r));
 const port = taken.address().port;
@@ -34,9 +37,9 @@ taken.close();
 test('an API server whose start fails closes what it opened, and the process exits on its own', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'skiff-start-failure-'));
   try {
-    const script = join(dir, 'start.mts');
+    const script = join(dir, 'start.mjs');
     await writeFile(script, SCRIPT);
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, TMPDIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(EXT === 'ts' ? ['--import', 'tsx'] : []), script], { env: { ...process.env, TMPDIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));
@@ -54,7 +57,7 @@ test('an API server whose start fails closes what it opened, and the process exi
     assert.match(out, /port refused EADDRINUSE/, `stdout: ${out}\nstderr: ${err.slice(0, 2000)}`);
     assert.match(out, /late refused the resource registry must serve clusterroles/, `stdout: ${out}\nstderr: ${err.slice(0, 2000)}`);
     assert.equal(exited, 0, `the process should exit by itself once the failed start is handled (stderr: ${err.slice(0, 2000)})`);
-    assert.ok((await readdir(dir)).includes('start.mts'));
+    assert.ok((await readdir(dir)).includes('start.mjs'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
