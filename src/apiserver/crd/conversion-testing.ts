@@ -12,12 +12,7 @@
  *   /garbage      200 with a body that is not JSON
  * Every review is kept in `reviews` (path, desiredAPIVersion, the apiVersions of the objects sent), newest last.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensurePki } from '../auth/pki.js';
+import { startReviewServer, type ReviewServerOptions } from '../admission/webhook/review-server-testing.js';
 
 export interface ReceivedConversion {
   path: string;
@@ -52,79 +47,39 @@ export function convertCronTab(obj: Record<string, any>, desired: string): Recor
   return out;
 }
 
-export async function startConversionWebhook(opts: { host?: string; ips?: string[]; hostnames?: string[] } = {}): Promise<TestConversionWebhook> {
-  const dir = await mkdtemp(join(tmpdir(), 'skiff-conversion-pki-'));
-  const pki = await ensurePki(dir, { ips: opts.ips ?? [], hostnames: opts.hostnames ?? [], nodeHostname: 'conversion.test' });
+export async function startConversionWebhook(opts: ReviewServerOptions = {}): Promise<TestConversionWebhook> {
   const reviews: ReceivedConversion[] = [];
-  const hanging = new Set<import('node:http').ServerResponse>();
-  const server = https.createServer({ cert: pki.servingCertPem, key: pki.servingKeyPem, keepAliveTimeout: 60_000 }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const path = (req.url ?? '/').split('?')[0]!;
-      let review: any;
-      try {
-        review = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        res.writeHead(400).end('not json');
-        return;
-      }
-      const request = review.request ?? {};
-      const objects: Record<string, any>[] = request.objects ?? [];
-      const desired: string = request.desiredAPIVersion ?? '';
-      reviews.push({ path, reviewApiVersion: review.apiVersion, desiredAPIVersion: desired, from: objects.map((o) => o.apiVersion) });
-      const answer = (response: Record<string, unknown>, uid = request.uid) => {
-        const body = JSON.stringify({ apiVersion: review.apiVersion, kind: 'ConversionReview', response: { uid, ...response } });
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
-      };
-      const success = { status: 'Success' };
-      const converted = objects.map((o) => convertCronTab(o, desired));
-      switch (path) {
-        case '/convert':
-          return answer({ convertedObjects: converted, result: success });
-        case '/label':
-          for (const o of converted) {
-            o.metadata = { ...o.metadata, labels: { ...o.metadata?.labels, 'converted-by': 'webhook' }, generation: 99 };
-          }
-          return answer({ convertedObjects: converted, result: success });
-        case '/rename':
-          for (const o of converted) o.metadata = { ...o.metadata, name: `${o.metadata?.name}-renamed` };
-          return answer({ convertedObjects: converted, result: success });
-        case '/wrong-uid':
-          return answer({ convertedObjects: converted, result: success }, 'not-the-uid');
-        case '/short':
-          return answer({ convertedObjects: converted.slice(1), result: success });
-        case '/fail':
-          return answer({ result: { status: 'Failure', message: 'cannot convert crontabs today' } });
-        case '/slow':
-          hanging.add(res);
-          res.on('close', () => hanging.delete(res));
-          return;
-        case '/garbage':
-          res.writeHead(200, { 'Content-Type': 'application/json' }).end('garbage, not a ConversionReview');
-          return;
-        default:
-          res.writeHead(404).end('no such webhook');
-      }
-    });
+  const server = await startReviewServer('conversion', opts, ({ path, review, answer: send }) => {
+    const request = review.request ?? {};
+    const objects: Record<string, any>[] = request.objects ?? [];
+    const desired: string = request.desiredAPIVersion ?? '';
+    reviews.push({ path, reviewApiVersion: review.apiVersion, desiredAPIVersion: desired, from: objects.map((o) => o.apiVersion) });
+    const answer = (response: Record<string, unknown>, uid = request.uid): true => {
+      send({ apiVersion: review.apiVersion, kind: 'ConversionReview', response: { uid, ...response } });
+      return true;
+    };
+    const success = { status: 'Success' };
+    const converted = objects.map((o) => convertCronTab(o, desired));
+    switch (path) {
+      case '/convert':
+        return answer({ convertedObjects: converted, result: success });
+      case '/label':
+        for (const o of converted) {
+          o.metadata = { ...o.metadata, labels: { ...o.metadata?.labels, 'converted-by': 'webhook' }, generation: 99 };
+        }
+        return answer({ convertedObjects: converted, result: success });
+      case '/rename':
+        for (const o of converted) o.metadata = { ...o.metadata, name: `${o.metadata?.name}-renamed` };
+        return answer({ convertedObjects: converted, result: success });
+      case '/wrong-uid':
+        return answer({ convertedObjects: converted, result: success }, 'not-the-uid');
+      case '/short':
+        return answer({ convertedObjects: converted.slice(1), result: success });
+      case '/fail':
+        return answer({ result: { status: 'Failure', message: 'cannot convert crontabs today' } });
+      default:
+        return false;
+    }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    caBundle: Buffer.from(pki.caCertPem).toString('base64'),
-    reviews,
-    url: (path, host = '127.0.0.1') => `https://${host}:${port}${path}`,
-    async close() {
-      for (const r of hanging) r.destroy();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return { ...server, reviews };
 }
