@@ -14,12 +14,9 @@ import { rm } from 'node:fs/promises';
 import { ensurePki } from '../src/apiserver/auth/pki.js';
 import { startTestServer } from '../test/helpers/test-server.js';
 import { selfSignedServingCert } from '../test/helpers/serving-cert.js';
+import { percentile } from './stats.js';
 
 const arg = (name: string, dflt: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 const servingCert = (dnsName: string) => selfSignedServingCert(dnsName, '01');
 

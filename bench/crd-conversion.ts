@@ -11,12 +11,9 @@ import { loadavg } from 'node:os';
 import { startTestServer } from '../test/helpers/test-server.js';
 import { closeWebhookConnections } from '../src/apiserver/admission/webhook/webhook-client.js';
 import { startConversionWebhook } from '../src/apiserver/crd/conversion-testing.js';
+import { percentile } from './stats.js';
 
 const arg = (name: string, dflt: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 const schema = (field: string) => ({ openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { [field]: { type: 'string' }, replicas: { type: 'integer' } } } } } });
 

@@ -12,6 +12,7 @@ import { loadavg } from 'node:os';
 import type { ValidationRule } from '../src/apiserver/crd/json-schema.js';
 import { customResourceDefinition, installCrd, mapList } from '../test/helpers/crd.js';
 import { startTestServer } from '../test/helpers/test-server.js';
+import { percentile } from './stats.js';
 
 const arg = (name: string, dflt: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 
@@ -52,10 +53,6 @@ const CEL_CRD = widgetCrd('CelWidget', [
   { rule: 'self.replicas <= 50 || self.size == "L"', message: 'only L widgets go past 50 replicas' },
   { rule: "!has(self.ports) || self.ports.all(p, p.port > 0 && p.port < 65536)", message: 'ports must be valid' },
 ]);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 

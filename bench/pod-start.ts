@@ -57,6 +57,7 @@ import { CriRuntime } from '../src/agent/runtime/cri/cri-runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../src/agent/runtime/types.js';
 import { hardCleanAgent, podLeftovers } from '../test/helpers/agent-cleanup.js';
 import { spawnAgent, spawnServer, waitExit, type AgentProcess, type ServerProcess } from '../test/helpers/server-process.js';
+import { stats, type Stats } from './stats.js';
 
 const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : dflt);
 const runtimes = arg('runtimes', 'process,cri').split(',').filter(Boolean);
@@ -207,22 +208,7 @@ class PodWatch {
   }
 }
 
-// ---------- statistics ----------
-
-interface Stats {
-  n: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-
-function stats(xs: number[]): Stats {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-  const r = (x: number) => Math.round(x * 10) / 10;
-  return { n: s.length, p50: r(q(50)), p90: r(q(90)), p99: r(q(99)), max: r(s[s.length - 1] ?? NaN) };
-}
+// ---------- small helpers ----------
 
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

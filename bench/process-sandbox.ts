@@ -26,25 +26,11 @@ import type { PodNetwork, PodNetworkRequest, PodNetworkResult } from '../src/age
 import { Cgroup, detectCgroupLayout } from '../src/agent/runtime/process/cgroups.js';
 import { ProcessRuntime } from '../src/agent/runtime/process/process-runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../src/agent/runtime/types.js';
+import { stats } from './stats.js';
 
 const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : dflt);
 const PODS = Number(arg('pods', '40'));
 const GAP_MS = Number(arg('gap-ms', '100'));
-
-interface Stats {
-  n: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-
-function stats(xs: number[]): Stats {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-  const r = (x: number) => Math.round(x * 10) / 10;
-  return { n: s.length, p50: r(q(50)), p90: r(q(90)), p99: r(q(99)), max: r(s[s.length - 1] ?? NaN) };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

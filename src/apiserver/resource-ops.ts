@@ -94,11 +94,15 @@ export class ResourceOps {
     private readonly cache: WatchCache,
     admission: AdmissionChain = { mutating: [], validating: [] },
   ) {
-    this.admission = new Admission(admission, this.admissionContext);
+    this.admission = new Admission(admission, this.cacheView);
   }
 
-  private get admissionContext(): AdmissionContext {
-    return {
+  /**
+   * Objects as the watch cache holds them now (what admission plugins read, and CRD conversion webhooks resolve their
+   * Services with); `get` falls back to the store for an object the cache has not seen yet.
+   */
+  get cacheView(): AdmissionContext {
+    return (this.view ??= {
       list: (group, plural, namespace) => {
         const rc = this.cache.resourceOf(group, plural);
         // Several plugins ask on every write for kinds that are usually empty (webhook configurations, policies).
@@ -127,8 +131,10 @@ export class ResourceOps {
         const fresh = await this.store.get(key);
         return fresh.kv ? decodeFromStore(fresh.kv.key, fresh.kv.value, fresh.kv.modRevision) : undefined;
       },
-    };
+    });
   }
+
+  private view: AdmissionContext | undefined;
 
   ref(def: ResourceDefinition, name?: string) {
     return { group: def.group || undefined, resource: def.plural, name };

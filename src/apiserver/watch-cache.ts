@@ -236,7 +236,6 @@ export class WatchCache {
     this.storeWatch = undefined;
   }
 
-  /** The cache of one resource, e.g. prefix `/registry/apps/deployments/`. */
   /** How many objects each resource prefix holds now (apiserver_storage_objects). */
   *objectCounts(): Iterable<[prefix: string, count: number]> {
     for (const [prefix, rc] of this.resources) yield [prefix, rc.items.size];
@@ -256,6 +255,7 @@ export class WatchCache {
 
   private readonly byGroup = new Map<string, Map<string, ResourceCache>>();
 
+  /** The cache of one resource, e.g. prefix `/registry/apps/deployments/`. */
   resourceFor(prefix: string): ResourceCache {
     let rc = this.resources.get(prefix);
     if (!rc) {

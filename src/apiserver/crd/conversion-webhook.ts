@@ -14,8 +14,6 @@ import type { KubeObject } from '../../api/object.js';
 import { StatusError } from '../../api/status.js';
 import { postReview, resolveTarget, WebhookCallError } from '../admission/webhook/webhook-client.js';
 import type { AdmissionContext } from '../admission/types.js';
-import { objectKey, resourcePrefix } from '../object-codec.js';
-import type { WatchCache } from '../watch-cache.js';
 import { ConversionError, conversionReview, convertedObjects, gvkString, reviewVersionOf } from './conversion-review.js';
 
 /** upstream's webhook client timeout for conversion (webhook.ClientManager's default; the CRD cannot set one). */
@@ -83,18 +81,4 @@ function isEmptyObject(o: KubeObject): boolean {
 
 function asAdmissionContext(services: ServiceLookup): AdmissionContext {
   return { ...services, get: async (group, plural, namespace, name) => services.cached(group, plural, namespace, name) };
-}
-
-/** Services and endpoints as the watch cache holds them now. */
-export function cacheServiceLookup(cache: WatchCache): ServiceLookup {
-  return {
-    cached(group, plural, namespace, name) {
-      return cache.resourceFor(resourcePrefix({ group, plural })).items.get(objectKey({ group, plural, namespaced: namespace !== '' }, namespace, name))?.obj;
-    },
-    *list(group, plural, namespace) {
-      for (const item of cache.resourceFor(resourcePrefix({ group, plural })).items.values()) {
-        if (namespace === undefined || item.obj.metadata.namespace === namespace) yield item.obj;
-      }
-    },
-  };
 }

@@ -24,7 +24,6 @@ import type { ResourceRegistry } from '../registry/resource-registry.js';
 import type { ResourceDefinition } from '../registry/types.js';
 import type { ResourceOps } from '../resource-ops.js';
 import type { CacheWatcher, WatchCache } from '../watch-cache.js';
-import { cacheServiceLookup } from './conversion-webhook.js';
 import { customResourceDefinitions } from './custom-resource.js';
 import { CLEANUP_FINALIZER, conditionOf, deepEqual, type CrdCondition, type CrdNames, type CrdStatus, type CustomResourceDefinition } from './json-schema.js';
 
@@ -184,7 +183,7 @@ export class CrdController {
     }
     const fingerprint = JSON.stringify([crd.spec, crd.status?.storedVersions ?? []]);
     if (this.served.get(name) === fingerprint) return;
-    const state = { terminating: () => this.terminating.has(name), services: cacheServiceLookup(this.opts.cache) };
+    const state = { terminating: () => this.terminating.has(name), services: this.opts.ops.cacheView };
     try {
       this.opts.registry.set(name, customResourceDefinitions(crd, state));
       this.served.set(name, fingerprint);
