@@ -190,6 +190,24 @@ describe('request deadlines, connection bounds and refusals', () => {
     c.sock.destroy();
   });
 
+  it('answers 413 to a chunked body (no Content-Length) that grows past the limit, and keeps serving', async () => {
+    const c = await rawTls(s.api.port, s.pki, { allowHalfOpen: true });
+    c.sock.on('error', () => {});
+    c.write('POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const chunk = Buffer.alloc(256 * 1024, 97);
+    for (let sent = 0; sent < 4 * 1024 * 1024 && !/^HTTP\/1\.1 /.test(c.text()); sent += chunk.length) {
+      c.write(`${chunk.length.toString(16)}\r\n`);
+      c.write(chunk);
+      c.write('\r\n');
+      await sleep(5);
+    }
+    await c.ended(3000);
+    assert.match(c.text(), /^HTTP\/1\.1 413 /);
+    c.sock.destroy();
+    const after = await s.send('GET', '/api/v1/namespaces/default');
+    assert.equal(after.status, 200);
+  });
+
   it('survives the reported flood: 300 anonymous connections declaring 3 MB bodies are refused or answered 401 and closed', async () => {
     const fds = () => readdirSync('/proc/self/fd').length;
     const before = fds();
