@@ -8,10 +8,13 @@ export class FakeVolumeManager implements VolumeManager {
   readonly pods = new Set<string>();
   /** volume name → why: setUpPod throws a VolumeError for it, worded as HostVolumeManager's. */
   readonly failing = new Map<string, string>();
+  /** While set, setUpPod waits for it (volumes that take a while). */
+  gate: Promise<void> | undefined;
 
   async setUpPod(pod: Pod): Promise<Map<string, PodVolume>> {
     const uid = pod.metadata?.uid ?? '';
     this.calls.push(`setUpPod ${pod.metadata?.name}`);
+    if (this.gate) await this.gate;
     const out = new Map<string, PodVolume>();
     for (const v of pod.spec?.volumes ?? []) {
       const failure = this.failing.get(v.name);
