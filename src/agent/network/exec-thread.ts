@@ -11,6 +11,14 @@
  * Up to POOL_SIZE workers, started on demand and unreferenced while idle (they never keep the agent alive). If none can
  * start, or one dies, calls run on the calling thread as before; so do they under tsx (tests), where a worker cannot
  * load .ts.
+ *
+ * Better still, another process runs them (a HelperRunner: the process runtime's supervisor registers one). A fork
+ * from any thread copies the page tables of the whole process and write-protects its memory: in a process the size of
+ * `skiff server` (150-200 MB) each spawn cost ~2.4 ms of CPU and ~3-5 ms of the main thread's time (a 200 MB Node
+ * process allocating on its main thread while a worker spawned /bin/true, 3 runs of ~70 spawns), and a pod start
+ * spawns three or four (CNI loopback and bridge, the token volume's tmpfs mount). The supervisor is a third of that
+ * size and single-threaded. Calls fall back to the threads when its transport fails (it is restarted on the next call)
+ * or it does not know the operation (a supervisor older than it).
  */
 import { spawn } from 'node:child_process';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -36,8 +44,61 @@ type RunReply = { id: number; result: RunResult } | { id: number; error: { messa
 
 const ROLE = 'skiff-exec-thread';
 
+/** One helper to run, as another process (HelperRunner) is asked to. */
+export interface HelperRunRequest {
+  binary: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  stdin: string;
+  timeoutMs: number;
+}
+
+/** The run's result, or why it could not be spawned (ENOENT, EACCES) as data: a rejection means the runner failed. */
+export type HelperRunAnswer = { result: RunResult } | { error: { message: string; code?: string } };
+
+/** Runs helpers in another process; rejects only when that process cannot be reached (the call then runs here). */
+export type HelperRunner = (request: HelperRunRequest) => Promise<HelperRunAnswer>;
+
+const runners: HelperRunner[] = [];
+
+/**
+ * Registers a runner (the latest registered is used); returns the function that removes it.
+ */
+export function addHelperRunner(runner: HelperRunner): () => void {
+  runners.push(runner);
+  return () => {
+    const i = runners.indexOf(runner);
+    if (i >= 0) runners.splice(i, 1);
+  };
+}
+
+/** The runner's side: runs the request in this process, a spawn failure answered as data. */
+export async function runHelperHere(req: HelperRunRequest): Promise<HelperRunAnswer> {
+  try {
+    return { result: await run(req.binary, req.args ?? [], req.env, req.stdin, req.timeoutMs) };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { error: { message: e.message, ...(e.code ? { code: e.code } : {}) } };
+  }
+}
+
+function fromAnswer(answer: HelperRunAnswer): RunResult {
+  if ('result' in answer) return answer.result;
+  throw Object.assign(new Error(answer.error.message), answer.error.code ? { code: answer.error.code } : {});
+}
+
 /** Runs `binary` with `env` and `stdin` in its own process group; SIGKILL to the group after timeoutMs. */
 export function runInThread(binary: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number, args: string[] = []): Promise<RunResult> {
+  const runner = runners.at(-1);
+  if (runner !== undefined) {
+    // The runner failing (not the helper: its exit status and spawn errors come back as data) sends the call to the
+    // threads; a helper call is idempotent enough to repeat (libcni retries too).
+    return runner({ binary, args, env, stdin, timeoutMs }).then(fromAnswer, () => runHere(binary, env, stdin, timeoutMs, args));
+  }
+  return runHere(binary, env, stdin, timeoutMs, args);
+}
+
+function runHere(binary: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number, args: string[]): Promise<RunResult> {
   const slot = execWorker();
   if (slot === undefined) return run(binary, args, env, stdin, timeoutMs);
   const id = nextId++;

@@ -11,6 +11,7 @@ import { ProcessRuntime } from './process-runtime.js';
 import { childrenOf, isSameProcess, startTicks } from './proc.js';
 import { NSENTER, UNSHARE } from './spawn-plan.js';
 import { CniNetwork } from '../../network/cni-network.js';
+import { execFileInThread, runInThread } from '../../network/exec-thread.js';
 import { guardSubnet, pickFreeSubnet, realNetworkSkipReason } from '../../network/network-testing.js';
 
 const root = process.getuid?.() === 0;
@@ -170,6 +171,24 @@ test('process runtime: containers outlive a killed supervisor and are re-adopted
   const after = await again.containerStatus(id);
   assert.equal(after?.state, 'exited');
   assert.equal(after.exitCode, 255);
+});
+
+test("process runtime: the agent's helpers (CNI plugins, mounts) are spawned by the supervisor while it runs, by the agent again after close", { skip: skip ?? (root ? undefined : 'needs root (no helpers without it)') }, async () => {
+  const h = harness();
+  const parentOfHelper = async () => Number((await execFileInThread('sh', ['-c', 'echo $PPID'])).stdout.trim());
+  try {
+    await h.runtime.status();
+    const supervisor = Number(readFileSync(join(h.stateDir, 'shim.pid'), 'utf8'));
+    assert.equal(await parentOfHelper(), supervisor);
+    // What the helper said and how it exited come back as they are; a binary that is not there is ENOENT, as a spawn here.
+    await assert.rejects(execFileInThread('sh', ['-c', 'echo out; echo err >&2; exit 3']), (e: { code: number; stdout: string; stderr: string }) => e.code === 3 && e.stdout === 'out\n' && e.stderr === 'err\n');
+    await assert.rejects(runInThread('/nonexistent/skiff-helper', process.env, '', 5_000), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+    const echoed = await runInThread('/bin/cat', process.env, '{"cniVersion":"1.0.0"}', 5_000);
+    assert.deepEqual([echoed.exitCode, echoed.stdout], [0, '{"cniVersion":"1.0.0"}']);
+  } finally {
+    await h.cleanup();
+  }
+  assert.equal(await parentOfHelper(), process.pid);
 });
 
 test('process runtime: create+start latency of sleep containers (reported, not asserted)', { skip }, async (t) => {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Duplex, PassThrough } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { createLogger } from '../../../log/logger.js';
+import { addHelperRunner } from '../../network/exec-thread.js';
 import type { PodNetwork } from '../../network/types.js';
 import {
   isRuntimeError,
@@ -86,7 +87,22 @@ export class ProcessRuntime implements ContainerRuntime {
       tty: existsSync(SCRIPT),
     };
     this.shim = new ShimClient({ stateDir: options.stateDir, cgroupRoot: options.cgroupRoot ?? 'skiff-kubepods' });
+    // The agent's helpers (CNI plugins, the volumes' tmpfs mounts) are spawned by the supervisor: a fork of this big
+    // process stalls it and costs ~2.4 ms of CPU each (network/exec-thread.ts). Root only: without root the agent runs
+    // no such helpers. A supervisor that does not know `run` (older) is asked no more.
+    if (this.root) {
+      this.removeRunner = addHelperRunner(async (request) => {
+        try {
+          return await this.shim.request('run', request);
+        } catch (err) {
+          if (isRuntimeError(err, 'Unsupported')) this.removeRunner?.();
+          throw err;
+        }
+      });
+    }
   }
+
+  private removeRunner: (() => void) | undefined;
 
   async version(): Promise<RuntimeVersion> {
     return { runtimeName: 'process', runtimeVersion: PROCESS_RUNTIME_VERSION, runtimeApiVersion: 'v1' };
@@ -407,6 +423,7 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   async close(): Promise<void> {
+    this.removeRunner?.();
     this.shim.close();
   }
 
@@ -415,6 +432,8 @@ export class ProcessRuntime implements ContainerRuntime {
    * keep running and the next ProcessRuntime on this state directory starts a supervisor that re-adopts them.
    */
   async shutdownSupervisor(options: { killAll: boolean }): Promise<void> {
+    // A helper run after this would start a new supervisor: helpers run in the agent from now on.
+    this.removeRunner?.();
     try {
       await this.shim.request('shutdown', options);
     } catch (err) {

@@ -15,6 +15,7 @@ import { constants as osConstants } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { createLogger } from '../../../log/logger.js';
 import { ContainerLogWriter } from '../../logs/container-log-writer.js';
+import { runHelperHere } from '../../network/exec-thread.js';
 import { RuntimeError, type ContainerConfig, type DnsConfig } from '../types.js';
 import { containerCapabilities } from './capabilities.js';
 import { Cgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.js';
@@ -233,6 +234,7 @@ export class ProcessShim {
       const containers = [...this.containers.values()].filter((c) => c.sandboxId === rec.id).map((c) => ({ id: c.id, ...this.statsOf(this.cgroupOf(c), c.state === 'running') }));
       return { sandbox, containers };
     },
+    run: (args) => runHelperHere(args),
     shutdown: async (args) => {
       if (args.killAll) {
         for (const id of [...this.sandboxes.keys()]) await this.removeSandbox(id);

@@ -10,6 +10,7 @@
  * restarted supervisor finds what runs.
  */
 import type { ContainerConfig, ContainerSecurity, ContainerState, PodSandboxConfig, RuntimeErrorCode, RuntimeObjectState, SandboxState } from '../types.js';
+import type { HelperRunAnswer, HelperRunRequest } from '../../network/exec-thread.js';
 import type { PidNamespaceMode } from './spawn-plan.js';
 
 export const SHIM_PROTOCOL_VERSION = 1;
@@ -119,6 +120,11 @@ export interface ShimRequests {
   execContext: [{ id: string }, ExecContext];
   stats: [{ id: string }, ShimStats | null];
   sandboxStats: [{ id: string }, { sandbox: ShimStats; containers: Array<ShimStats & { id: string }> } | null];
+  /**
+   * Runs a short helper (a CNI plugin, mount) as a child of the supervisor, for the agent (network/exec-thread.ts: a
+   * fork from the supervisor is cheap, one from the agent's big process is not). Spawn failures come back as data.
+   */
+  run: [HelperRunRequest, HelperRunAnswer];
   /** Stops the supervisor; with killAll, every container and sandbox first (tests, uninstall). */
   shutdown: [{ killAll: boolean }, null];
   attach: [{ id: string; stdin: boolean; stdout: boolean; stderr: boolean }, null];
