@@ -14,9 +14,11 @@
  *    apart; the time from the update's request to the new server's first answer through the ClusterIP is the
  *    change → forwarding latency (API write, watch, informer, bounded-frequency runner, partial sync, kernel).
  *    Then a real pod (a node HTTP server, process runtime) behind a ClusterIP whose rule sorts last: requests/s and
- *    p99 of GETs from the node (8 at a time, 2 × 3 s each way, alternating) directly to the pod IP and through the
- *    ClusterIP, with a new connection per request (every one NATed) and with kept-alive connections.
- *    `E2E=0` skips it.
+ *    p99 of GETs from the node (8 at a time, 2 × 3 s each way alternating; FORWARD_ROUNDS=N for N) directly to the
+ *    pod IP (a second port of the pod) and through the ClusterIP, with a new connection per request (every one
+ *    NATed) and with kept-alive connections; then new connections again with the direct ones on the ClusterIP's own
+ *    target port (`SharedPort`: the two paths' connections collide in the pod's TIME_WAIT, see below). `E2E=0`
+ *    skips it.
  *
  * The e2e (test/service-proxy.e2e.test.ts) covers forwarding to pods; this bench measures the rules' own cost.
  * Everything it adds is removed at the end.
@@ -44,6 +46,8 @@ import type { ProxyBackend } from '../src/proxy/service-proxier.js';
 const run = promisify(execFile);
 const SERVICES = Number(process.env.SERVICES ?? 1000);
 const ENDPOINTS = Number(process.env.ENDPOINTS ?? 10);
+/** Alternating rounds (3 s direct, 3 s through the ClusterIP) per forwarding measurement: more on a busy machine. */
+const FORWARD_ROUNDS = Math.max(1, Number(process.env.FORWARD_ROUNDS ?? 2));
 const prefix = chainPrefixFor(`bench-${process.pid}`);
 const options: IptablesRenderOptions = { prefix, clusterCIDRs: ['10.71.0.0/16'], masqueradeMark: '0x4000' };
 
@@ -60,10 +64,17 @@ function slice(i: number, generation = 0, target?: { ip: string; port: number })
   };
 }
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 const round = (x: number) => Math.round(x * 100) / 100;
 
 
-async function load(host: string, port: number, ms: number, keepAlive = false): Promise<{ rps: number; p99: number; errors: number }> {
+/** A request slower than this waited for a SYN retransmit (the first comes after 1 s). */
+const STALL_MS = 900;
+
+async function load(host: string, port: number, ms: number, keepAlive = false): Promise<{ rps: number; p99: number; errors: number; stalls: number }> {
   const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 8 }) : false;
   const lat: number[] = [];
   let errors = 0;
@@ -86,7 +97,7 @@ async function load(host: string, port: number, ms: number, keepAlive = false): 
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   if (agent) agent.destroy();
-  return { rps: lat.length / (ms / 1000), p99: pct(lat, 99), errors };
+  return { rps: lat.length / (ms / 1000), p99: pct(lat, 99), errors, stalls: lat.filter((x) => x > STALL_MS).length };
 }
 
 type Mode = 'iptables' | 'nftables';
@@ -160,12 +171,15 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(result));
 }
 
-/** Requests/s and p99 directly and through the ClusterIP, alternating twice, 3 s each; `label` names the rule set. */
-async function forwarding(nodeIp: string, port: number, vip: string, label: string, keepAlive = false): Promise<Record<string, number>> {
-  const direct: Array<{ rps: number; p99: number; errors: number }> = [];
-  const viaVip: Array<{ rps: number; p99: number; errors: number }> = [];
-  for (let r = 0; r < 2; r++) {
-    direct.push(await load(nodeIp, port, 3000, keepAlive));
+/**
+ * Requests/s and p99 directly (pod IP, `port`) and through the ClusterIP (port 80), alternating FORWARD_ROUNDS times, 3 s each;
+ * `label` names the rule set. `…Stalls`: requests that waited for a SYN retransmit.
+ */
+async function forwarding(podIp: string, port: number, vip: string, label: string, keepAlive = false): Promise<Record<string, number>> {
+  const direct: Array<{ rps: number; p99: number; errors: number; stalls: number }> = [];
+  const viaVip: Array<{ rps: number; p99: number; errors: number; stalls: number }> = [];
+  for (let r = 0; r < FORWARD_ROUNDS; r++) {
+    direct.push(await load(podIp, port, 3000, keepAlive));
     viaVip.push(await load(vip, 80, 3000, keepAlive));
   }
   const avg = (xs: typeof direct, f: (x: (typeof direct)[0]) => number) => xs.reduce((a, x) => a + f(x), 0) / xs.length;
@@ -175,7 +189,11 @@ async function forwarding(nodeIp: string, port: number, vip: string, label: stri
     [`${label}DirectP99Ms`]: round(avg(direct, (x) => x.p99)),
     [`${label}ClusterIpP99Ms`]: round(avg(viaVip, (x) => x.p99)),
     [`${label}Errors`]: [...direct, ...viaVip].reduce((a, x) => a + x.errors, 0),
+    [`${label}DirectStalls`]: direct.reduce((a, x) => a + x.stalls, 0),
+    [`${label}ClusterIpStalls`]: viaVip.reduce((a, x) => a + x.stalls, 0),
     [`${label}ClusterIpToDirectRatio`]: round(avg(viaVip, (x) => x.rps) / avg(direct, (x) => x.rps)),
+    // Each round's pair (adjacent in time) compared: less moved by load that comes and goes than the ratio of means.
+    [`${label}ClusterIpToDirectRatioMedian`]: round(median(direct.map((d, i) => viaVip[i]!.rps / d.rps))),
   };
 }
 
@@ -213,6 +231,14 @@ function getBody(host: string, port: number): Promise<string | undefined> {
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(undefined));
   });
+}
+
+/**
+ * Deletes the conntrack entries to and from a pod address of the bench's (an earlier run's pod may have had it): its
+ * entries would move source ports of the next run's connections (see the shared-port run). No tool: nothing done.
+ */
+async function forgetConnections(podIp: string): Promise<void> {
+  for (const args of [['--orig-dst', podIp], ['--reply-src', podIp]]) await run('conntrack', ['-D', '-p', 'tcp', ...args]).catch(() => undefined);
 }
 
 async function changeToProgrammed(mode: Mode): Promise<Record<string, unknown>> {
@@ -267,8 +293,16 @@ async function changeToProgrammed(mode: Mode): Promise<Record<string, unknown>> 
     }
     // A real pod behind a ClusterIP (named to sort last: in iptables mode its rule comes after the 1,000 others):
     // requests from the node (its source, the bridge address, is in the cluster CIDR as a pod's is) directly to the
-    // pod IP and through the ClusterIP.
-    const web = "require('http').createServer((q, s) => s.end('ok')).listen(8080)";
+    // pod IP and through the ClusterIP. The direct requests go to a second port of the pod (8081; the Service targets
+    // 8080): on one port the two paths collide. The pod holds each closed connection in TIME_WAIT for 60 s and
+    // conntrack its entry for 120 s; this kernel gives each connection its own TCP timestamp offset, hashed from the
+    // client's 4-tuple (pod IP:8080 directly, ClusterIP:80 through the Service). A direct connection and a ClusterIP one
+    // from the same client port meet the same pod-side 4-tuple with unrelated timestamps: the pod rejects the newer
+    // SYN as an old duplicate (PAWS, TcpExtPAWSTimewait) and the client resends it 1 s later. The DNAT also finds the
+    // reply tuple taken by the other path's conntrack entry and moves the source port, which then collides with later
+    // connections from that port: ClusterIP-only traffic keeps stalling long after. kube-proxy's rules (the same DNAT)
+    // and a single hand-written DNAT rule do the same; the shared-port run below reports it (`…SharedPort…`).
+    const web = "const h = (q, s) => s.end('ok'); for (const p of [8080, 8081]) require('http').createServer(h).listen(p)";
     await api(a, 'POST', '/api/v1/namespaces/bench/pods', { metadata: { name: 'echo', labels: { app: 'echo' } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'echo', image: 'node', command: ['node', '-e', web], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] } });
     const echoSvc = await api(a, 'POST', '/api/v1/namespaces/bench/services', { metadata: { name: 'zz-echo' }, spec: { selector: { app: 'echo' }, ports: [{ port: 80, targetPort: 8080 }] } });
     let podIP = '';
@@ -280,8 +314,15 @@ async function changeToProgrammed(mode: Mode): Promise<Record<string, unknown>> 
       if (performance.now() - t2 > 60_000) throw new Error(`the echo pod did not answer through its Service; server output:\n${server.output().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    // A new connection per request (each one NATed), then kept-alive connections (NAT only on their first packet).
-    const pod = { ...(await forwarding(podIP, 8080, echoSvc.spec.clusterIP, `${mode}Pod`)), ...(await forwarding(podIP, 8080, echoSvc.spec.clusterIP, `${mode}PodKeepAlive`, true)) };
+    // A new connection per request (each one NATed), then kept-alive connections (NAT only on their first packet),
+    // then new connections with the direct ones on the Service's own target port (last: it leaves colliding entries).
+    await forgetConnections(podIP);
+    const pod = {
+      ...(await forwarding(podIP, 8081, echoSvc.spec.clusterIP, `${mode}Pod`)),
+      ...(await forwarding(podIP, 8081, echoSvc.spec.clusterIP, `${mode}PodKeepAlive`, true)),
+      ...(await forwarding(podIP, 8080, echoSvc.spec.clusterIP, `${mode}PodSharedPort`)),
+    };
+    await forgetConnections(podIP);
     await api(a, 'DELETE', '/api/v1/namespaces/bench/pods/echo?gracePeriodSeconds=0').catch(() => undefined);
     return { ...pod, [`${mode}E2eCreateObjectsMs`]: Math.round(createMs), [`${mode}E2eFirstProgrammedMs`]: Math.round(firstProgrammedMs), [`${mode}E2eChangeToProgrammedP50Ms`]: round(pct(lat, 50)), [`${mode}E2eChangeToProgrammedP99Ms`]: round(pct(lat, 99)), [`${mode}E2eChangeToProgrammedMaxMs`]: round(Math.max(...lat)) };
   } finally {
