@@ -42,6 +42,19 @@ function request(c: Conn, method: string, path: string, body?: unknown): Promise
   });
 }
 
+/** CPU seconds (user + system) the process has used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The store's current revision, from a one-item list's resourceVersion. */
+async function revision(c: Conn): Promise<number> {
+  const r = await request(c, 'GET', '/api/v1/namespaces?limit=1');
+  return Number(JSON.parse(r.text).metadata.resourceVersion);
+}
+
 async function rssMb(pid: number): Promise<number> {
   const s = await readFile(`/proc/${pid}/status`, 'utf8');
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(s)![1]) / 1024);
@@ -145,7 +158,8 @@ async function main() {
     // overlaps nothing skiff uses (services 10.43/16, simulated InternalIPs 10.254/16, their fallback 10.128/10).
     const args = ['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--simulate-nodes', String(nodes), '--cluster-cidr', '10.64.0.0/10'];
     const server = await spawnServer(args, 60_000, {
-      NODE_OPTIONS: '--max-old-space-size=4096',
+      // SKIFF_BENCH_NODE_OPTIONS adds to the server's Node options (e.g. `--import` of a profiler hook).
+      NODE_OPTIONS: `--max-old-space-size=4096 ${process.env.SKIFF_BENCH_NODE_OPTIONS ?? ''}`.trim(),
     });
     try {
       const kc = parseYaml(await readFile(join(dir, 'kubeconfig.yaml'), 'utf8'));
@@ -164,9 +178,15 @@ async function main() {
         await new Promise((r2) => setTimeout(r2, 250));
       }
       const peak = { mb: await rssMb(c.pid) };
+      const cpu0 = await cpuSeconds(c.pid);
+      const rev0 = await revision(c);
       const deploySeconds = await viaDeployments(c, pods, peak);
+      const cpu1 = await cpuSeconds(c.pid);
+      const rev1 = await revision(c);
       const rssAfter = await rssMb(c.pid);
       const baselineSeconds = await boundPods(c, pods);
+      const cpu2 = await cpuSeconds(c.pid);
+      const rev2 = await revision(c);
       results.push({
         pods,
         nodes,
@@ -175,6 +195,10 @@ async function main() {
         peak_rss_mb: Math.max(peak.mb, rssAfter),
         baseline_bound_pods_to_running_s: Math.round(baselineSeconds * 100) / 100,
         ratio_over_baseline: Math.round((deploySeconds / baselineSeconds) * 100) / 100,
+        // The server's CPU time in each phase: less sensitive than wall time to other load on the machine.
+        server_cpu_s: { deployments: Math.round((cpu1 - cpu0) * 100) / 100, bound_pods: Math.round((cpu2 - cpu1) * 100) / 100 },
+        // Writes the store took in each phase (its revision counter): every create, update and delete of any object.
+        store_writes: { deployments: rev1 - rev0, bound_pods: rev2 - rev1 },
       });
       c.agent.destroy();
     } finally {

@@ -412,6 +412,20 @@ describe('API server', () => {
       assert.equal(st.json.status.replicas, 3);
       assert.equal(st.json.spec.replicas, 4);
     });
+    it('writes pod status through /status with the pod status strategy (spec kept, metadata still validated)', async () => {
+      const c = await s.request('POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'st1' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
+      assert.equal(c.status, 201, c.text);
+      const st = await s.request('PATCH', '/api/v1/namespaces/default/pods/st1/status', { status: { phase: 'Running', podIP: '10.42.0.9' }, spec: { containers: [{ name: 'c', image: 'other' }] } }, { 'Content-Type': 'application/merge-patch+json' });
+      assert.equal(st.status, 200, st.text);
+      assert.equal(st.json.status.phase, 'Running');
+      assert.equal(st.json.spec.containers[0].image, 'busybox');
+      const bad = await s.request('PATCH', '/api/v1/namespaces/default/pods/st1/status', { metadata: { annotations: { 'not a key!': 'x' } } }, { 'Content-Type': 'application/merge-patch+json' });
+      assert.equal(bad.status, 422, bad.text);
+      assert.match(bad.json.message, /metadata\.annotations/);
+      const spec = await s.request('PATCH', '/api/v1/namespaces/default/pods/st1', { spec: { restartPolicy: 'Never' } }, { 'Content-Type': 'application/merge-patch+json' });
+      assert.equal(spec.status, 422, 'the main resource still refuses spec changes');
+      assert.match(spec.json.message, /pod updates may not change fields/);
+    });
     it('binds a pod to a node once', async () => {
       const pod = { metadata: { name: 'bind1' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
       const c = await s.request('POST', '/api/v1/namespaces/default/pods', pod);

@@ -1,7 +1,8 @@
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   TotalAnnotationSizeLimitB,
+  deepEqual,
   generateNameFrom,
   isConfigMapKey,
   isDNS1035Label,
@@ -104,4 +105,21 @@ test('updates keep identity fields and refuse new finalizers while deleting', ()
   assert.deepEqual(errs.map((e) => e.field), ['metadata.finalizers', 'metadata.name']);
   assert.equal(errs[1]!.detail, 'Invalid value: "b": field is immutable');
   assert.deepEqual(validateImmutableField({ a: 1, b: [1] }, { b: [1], a: 1 }, 'spec.selector'), []);
+});
+
+describe('deepEqual', () => {
+  const cases: [unknown, unknown, boolean][] = [
+    [{ a: 1, b: [1, { c: 'x' }] }, { b: [1, { c: 'x' }], a: 1 }, true],
+    [{ a: 1 }, { a: 1, b: undefined }, true],
+    [{ a: 1, b: undefined }, { a: 1 }, true],
+    [{ a: 1 }, { a: 1, b: null }, false],
+    [{ a: 1, b: 0 }, { a: 1 }, false],
+    [{ a: [1, 2] }, { a: [1, 2, 3] }, false],
+    [[], {}, false],
+    [{ a: { b: { c: 1 } } }, { a: { b: { c: 2 } } }, false],
+    [null, null, true],
+    [null, {}, false],
+    ['1', 1, false],
+  ];
+  for (const [a, b, want] of cases) it(`${JSON.stringify(a)} vs ${JSON.stringify(b)} -> ${want}`, () => assert.equal(deepEqual(a, b), want));
 });

@@ -391,11 +391,14 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
   }
+  // A key missing on one side equals one set to undefined on the other (no key lists or sets built: hot on updates).
   const ao = a as Record<string, unknown>;
   const bo = b as Record<string, unknown>;
-  const keys = new Set([...Object.keys(ao), ...Object.keys(bo)]);
-  for (const k of keys) if (!deepEqual(ao[k], bo[k])) return false;
+  for (const k in ao) if (Object.hasOwn(ao, k) && !deepEqual(ao[k], bo[k])) return false;
+  for (const k in bo) if (Object.hasOwn(bo, k) && !Object.hasOwn(ao, k) && bo[k] !== undefined) return false;
   return true;
 }

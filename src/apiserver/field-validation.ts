@@ -37,9 +37,11 @@ export function unknownFields(typeName: string, obj: unknown): string[] {
   return checkDecoded(typeName, structuredClone(obj)).unknown;
 }
 
+/** The JSON value's kind as Go's decoder names it in UnmarshalTypeError (`bool`, not JavaScript's `boolean`). */
 function jsonType(v: unknown): string {
   if (Array.isArray(v)) return 'array';
   if (v === null) return 'null';
+  if (typeof v === 'boolean') return 'bool';
   return typeof v === 'object' ? 'object' : typeof v;
 }
 
@@ -113,17 +115,21 @@ function scalarError(kind: ScalarKind, v: unknown): string | undefined {
 }
 
 /**
- * The path being walked, as a stack of segments: a field name, an array index (number), or a map key (marked with a
- * leading NUL). Its text (`spec.containers[0].env`, `metadata.labels[app]`) is made only when something is reported:
- * every write is walked, and building a path string per field cost more than the checks.
+ * The path being walked, as a stack of segments: a field name, an array index (a number >= 0), or a map key (the
+ * MAP_KEY marker, then the key). Its text (`spec.containers[0].env`, `metadata.labels[app]`) is made only when
+ * something is reported: every write is walked, and building a path string (or a marked key) per field cost more than
+ * the checks.
  */
 type PathStack = (string | number)[];
 
+const MAP_KEY = -1;
+
 function pathText(segs: PathStack): string {
   let s = '';
-  for (const seg of segs) {
-    if (typeof seg === 'number') s += `[${seg}]`;
-    else if (seg.charCodeAt(0) === 0) s += `[${seg.slice(1)}]`;
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i]!;
+    if (seg === MAP_KEY) s += `[${segs[++i]}]`;
+    else if (typeof seg === 'number') s += `[${seg}]`;
     else s = s ? `${s}.${seg}` : seg;
   }
   return s;
@@ -162,9 +168,9 @@ function walk(type: SchemaType, value: unknown, segs: PathStack, report: DecodeR
           delete record[k];
           continue;
         }
-        segs.push(`\u0000${k}`);
+        segs.push(MAP_KEY, k);
         walk(type.values, v, segs, report);
-        segs.pop();
+        segs.length -= 2;
       }
       return;
     }

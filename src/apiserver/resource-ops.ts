@@ -344,7 +344,8 @@ export class ResourceOps {
       const got = await this.store.get(key);
       if (!got.kv) throw notFound(this.ref(def, name));
       const current = decodeFromStore(key, got.kv.value, got.kv.modRevision);
-      let desired = mutate(structuredClone(current));
+      // The mutation gets a copy of its own: a second parse of the stored text costs half a structuredClone.
+      let desired = mutate(decodeFromStore(key, got.kv.value, got.kv.modRevision));
       if (desired instanceof Promise) desired = await desired;
       if (desired.metadata?.resourceVersion && desired.metadata.resourceVersion !== current.metadata.resourceVersion) {
         throw conflict(this.ref(def, name));
@@ -357,8 +358,12 @@ export class ResourceOps {
         const mutated = run.mutate();
         if (mutated) await mutated;
         opts.recordManagedFields?.(current, next);
-        const validateUpdate = def.subresources?.find((sub) => sub.name === subresource)?.validateUpdate ?? def.strategy.validateUpdate;
-        this.validate(def, next, [...def.strategy.validate(next), ...(validateUpdate?.(next, current) ?? [])]);
+        if (subresource === 'status' && def.strategy.validateStatusUpdate) {
+          this.validate(def, next, def.strategy.validateStatusUpdate(next, current));
+        } else {
+          const validateUpdate = def.subresources?.find((sub) => sub.name === subresource)?.validateUpdate ?? def.strategy.validateUpdate;
+          this.validate(def, next, [...def.strategy.validate(next), ...(validateUpdate?.(next, current) ?? [])]);
+        }
         const validated = run.validate();
         if (validated) await validated;
         const nextJson = encodeForStore(next);

@@ -21,8 +21,9 @@ export const MAX_NESTING_DEPTH = 1000;
  * decode errors are worded.
  */
 export function checkNesting(mediaType: 'json' | 'yaml', text: string, limit = MAX_NESTING_DEPTH, prefix = ''): void {
-  // Each JSON level takes at least one character, so text no longer than the limit cannot nest deeper (most bodies).
-  if (mediaType === 'json' && text.length <= limit) return;
+  // Each JSON level opens with a bracket, so text with no more than `limit` of them (counted by the string search,
+  // strings included: a bound, not a measure) cannot nest deeper: most bodies, without the character-by-character scan.
+  if (mediaType === 'json' && (text.length <= limit || openingBrackets(text, limit) <= limit)) return;
   const problem = mediaType === 'json' ? jsonNestingProblem(text, limit) : yamlNestingProblem(text, limit);
   if (problem) throw badRequest(prefix + problem);
 }
@@ -33,6 +34,14 @@ export function checkNesting(mediaType: 'json' | 'yaml', text: string, limit = M
  */
 export function jsonNestingDepth(text: string): number {
   return scanJson(text, Infinity).max;
+}
+
+/** How many `{` and `[` text holds, counting no further than just past `atMost`. */
+function openingBrackets(text: string, atMost: number): number {
+  let count = 0;
+  for (let i = text.indexOf('{'); i >= 0 && count <= atMost; i = text.indexOf('{', i + 1)) count++;
+  for (let i = text.indexOf('['); i >= 0 && count <= atMost; i = text.indexOf('[', i + 1)) count++;
+  return count;
 }
 
 function jsonNestingProblem(text: string, limit: number): string | undefined {

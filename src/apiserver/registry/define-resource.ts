@@ -37,6 +37,11 @@ export interface ResourceSpec {
   validateSpec?(obj: KubeObject): FieldError[];
   /** Extra checks on update, e.g. immutable fields. */
   validateSpecUpdate?(obj: KubeObject, old: KubeObject): FieldError[];
+  /**
+   * Set for kinds whose status writes are validated as upstream's status strategies do: ObjectMeta and its update
+   * rules, then these checks of the status (validateSpec and validateSpecUpdate are not run: /status keeps the spec).
+   */
+  validateStatusUpdate?(obj: KubeObject, old: KubeObject): FieldError[];
   printer: TablePrinter;
   keepsStatusOnCreate?: boolean;
   deletion?: DeletionRules;
@@ -45,7 +50,7 @@ export interface ResourceSpec {
 }
 
 export function defineResource(spec: ResourceSpec): ResourceDefinition {
-  const { nameValidator, defaults, prepareForCreate, prepareForUpdate, validateSpec, validateSpecUpdate, ...rest } = spec;
+  const { nameValidator, defaults, prepareForCreate, prepareForUpdate, validateSpec, validateSpecUpdate, validateStatusUpdate, ...rest } = spec;
   const def: ResourceDefinition = {
     ...rest,
     listKind: `${spec.kind}List`,
@@ -59,6 +64,13 @@ export function defineResource(spec: ResourceSpec): ResourceDefinition {
       },
     },
   };
+  if (validateStatusUpdate) {
+    def.strategy.validateStatusUpdate = (obj, old) => [
+      ...validateObjectMeta(obj.metadata, { namespaced: spec.namespaced, nameValidator }),
+      ...validateObjectMetaUpdateRules(obj.metadata, old.metadata),
+      ...validateStatusUpdate(obj, old),
+    ];
+  }
   if (defaults || prepareForCreate) {
     def.strategy.prepareForCreate = (obj, ctx) => {
       defaults?.(obj);

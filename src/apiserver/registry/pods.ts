@@ -24,8 +24,10 @@ const podUpdateMessage =
  * replace these.
  */
 function validatePodUpdate(obj: KubeObject, old: KubeObject): FieldError[] {
-  const next = structuredClone((obj.spec ?? {}) as PodSpec);
   const prev = (old.spec ?? {}) as PodSpec;
+  // Most updates leave the spec as it is (labels, annotations, finalizers): nothing to copy and compare then.
+  if (deepEqual(obj.spec ?? {}, prev)) return [];
+  const next = structuredClone((obj.spec ?? {}) as PodSpec);
   const copyImages = (to: PodSpec['containers'] | undefined, from: PodSpec['containers'] | undefined) => {
     to?.forEach((c, i) => {
       if (from?.[i]) c.image = from[i]!.image;
@@ -162,6 +164,9 @@ export const pods = defineResource({
     return validatePodSpec(obj.spec as PodSpec | undefined, 'spec');
   },
   validateSpecUpdate: validatePodUpdate,
+  // podStatusStrategy: a status write keeps the stored spec, so only metadata is checked (upstream also validates
+  // the status fields themselves; skiff does not yet, on any write).
+  validateStatusUpdate: () => [],
   deletion: podDeletion,
   subresources: [podBinding, podEphemeralContainers, podEvictionSubresource, ...podConnectSubresources],
   printer: {

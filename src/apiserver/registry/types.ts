@@ -36,6 +36,12 @@ export interface Strategy {
   validate(obj: KubeObject): FieldError[];
   /** Extra validation of an update (immutable fields etc.). */
   validateUpdate?(obj: KubeObject, old: KubeObject): FieldError[];
+  /**
+   * The whole validation of a write through /status, when the kind has a status strategy of its own (upstream's
+   * podStatusStrategy and the like): such a write carries the stored spec over unchanged, so the spec is not validated
+   * again. Kinds without it run validate and validateUpdate for status writes too.
+   */
+  validateStatusUpdate?(obj: KubeObject, old: KubeObject): FieldError[];
 }
 
 /**
