@@ -334,12 +334,12 @@ describe('Kubelet', () => {
     assert.deepEqual(s.state, { waiting: { reason: 'ContainerCreating' } });
     assert.equal(get(h, 'mount').status?.phase, 'Pending');
     assert.equal(h.runtime.running(get(h, 'mount').metadata!.uid!, 'app'), undefined);
-    // The sandbox made beside the volumes is removed again: a pod waiting for its volumes holds no sandbox or address.
+    // A pod waiting for its volumes holds no sandbox or address.
     assert.equal(h.runtime.sandboxesOf(get(h, 'mount').metadata!.uid!).length, 0);
     assert.equal(get(h, 'mount').status?.podIP, undefined);
     const lines = h.recorder.lines().filter((l) => /FailedMount/.test(l));
     assert.equal(lines[0], 'Warning FailedMount MountVolume.SetUp failed for volume "cfg" : configmap "missing" not found');
-    // Once the volume can be set up, the pod starts (the retry makes the sandbox after the volumes).
+    // Once the volume can be set up, the pod starts.
     h.volumes.failing.clear();
     await h.clock.advanceAsync(5_000);
     await h.settle();
@@ -347,15 +347,16 @@ describe('Kubelet', () => {
     assert.equal(h.runtime.sandboxesOf(get(h, 'mount').metadata!.uid!).length, 1);
   });
 
-  it('a first sandbox is made while the volumes are set up; the containers start once both are done', async () => {
+  it('no sandbox before the volumes are set up (a tmpfs mounted on the host after the pod\'s mount namespace exists is not seen in it where mounts are private)', async () => {
     const h = await harness();
     let release!: () => void;
     h.volumes.gate = new Promise<void>((r) => (release = r));
-    const created = await h.client.create<Pod>(Pods, 'default', pod('overlap') as Pod);
+    const created = await h.client.create<Pod>(Pods, 'default', pod('ordered') as Pod);
     const uid = created.metadata!.uid!;
-    for (let i = 0; i < 100 && h.runtime.sandboxesOf(uid).length === 0; i++) await new Promise<void>((r) => setImmediate(r));
-    assert.equal(h.runtime.sandboxesOf(uid).length, 1, `the sandbox is made while the volumes are not ready: ${h.volumes.calls.join(', ')} / ${h.runtime.calls.join(', ')}`);
-    assert.equal(h.runtime.running(uid, 'app'), undefined, 'no container before its volumes');
+    for (let i = 0; i < 100 && !h.volumes.calls.includes('setUpPod ordered'); i++) await new Promise<void>((r) => setImmediate(r));
+    for (let i = 0; i < 50; i++) await new Promise<void>((r) => setImmediate(r));
+    assert.ok(h.volumes.calls.includes('setUpPod ordered'), 'the volumes are being set up');
+    assert.equal(h.runtime.sandboxesOf(uid).length, 0, 'no sandbox while the volumes are not ready');
     release();
     h.volumes.gate = undefined;
     await h.settle();

@@ -83,12 +83,6 @@ const MIN_GRACE_SECONDS = 2;
 
 type Lifecycle = 'running' | 'terminated' | 'removed';
 
-/** A sandbox runPodSandbox made, with the config it was made from (the containers are created with it). */
-interface MadeSandbox {
-  sandboxId: string;
-  sandboxConfig: PodSandboxConfig;
-}
-
 export class PodWorker {
   private pod: Pod;
   private readonly uid: string;
@@ -268,34 +262,10 @@ export class PodWorker {
       return undefined;
     }
 
-    const planActions = () =>
-      computePodActions({
-        pod,
-        runtime,
-        backoff: this.ctx.crashBackoff,
-        probeFailures: this.probeFailures,
-        isStarted: (name) => this.ctx.probes.isStarted(this.uid, name),
-      });
-    const settingUpVolumes = this.ctx.volumes.setUpPod(pod);
-    // A pod's first sandbox is made while its volumes are set up: the sandbox (namespaces, CNI ADD) needs none of them,
-    // and the containers, which do, start after both. Only on a first try (no sandbox yet, no volume failure before):
-    // a pod whose volumes fail gets its sandbox removed again (below), so it holds no sandbox or address while it
-    // waits, as under kubelet, which sets volumes up first; after one failure it goes back to that order.
-    let earlySandbox: Promise<MadeSandbox> | undefined;
-    // (With nothing in the runtime the plan's killPod, which comes with every new sandbox, has nothing to kill.)
-    if (runtime.sandboxes.length === 0 && runtime.containers.length === 0 && this.volumeFailures === 0) {
-      const early = planActions();
-      if (early.createSandbox) {
-        earlySandbox = this.makeSandbox(pod, early, runtime);
-        // Its failure is handled where it is awaited (execute, or the volume failure path below).
-        earlySandbox.catch(() => undefined);
-      }
-    }
     let volumes: Map<string, PodVolume>;
     try {
-      volumes = await settingUpVolumes;
+      volumes = await this.ctx.volumes.setUpPod(pod);
     } catch (err) {
-      if (earlySandbox) await this.removeEarlySandbox(earlySandbox);
       if (!(err instanceof VolumeError)) throw err;
       // The volume manager words the whole message (`MountVolume.SetUp failed for volume "x" : ...`), as kubelet's does.
       this.ctx.recorder.event(pod, 'Warning', 'FailedMount', err.message);
@@ -306,14 +276,15 @@ export class PodWorker {
     this.mark('volumes');
     this.ctx.probes.addPod(pod);
 
-    const actions = planActions();
-    if (earlySandbox && !actions.createSandbox) {
-      // Not expected (the plan is a pure function of the same inputs); never leave the sandbox behind if it happens.
-      await this.removeEarlySandbox(earlySandbox);
-      earlySandbox = undefined;
-    }
+    const actions = computePodActions({
+      pod,
+      runtime,
+      backoff: this.ctx.crashBackoff,
+      probeFailures: this.probeFailures,
+      isStarted: (name) => this.ctx.probes.isStarted(this.uid, name),
+    });
     const startedBefore = new Set(this.announced);
-    const wake = await this.execute(pod, runtime, actions, volumes, earlySandbox);
+    const wake = await this.execute(pod, runtime, actions, volumes);
     runtime = await this.runtimeStatus();
     this.mark('runtime status');
     await this.writeStatus(pod, runtime);
@@ -332,7 +303,7 @@ export class PodWorker {
   }
 
   /** Carries out the plan (kubeGenericRuntimeManager.SyncPod); returns when to look again for back-offs. */
-  private async execute(pod: Pod, runtime: RuntimePodStatus, actions: PodActions, volumes: Map<string, PodVolume>, earlySandbox?: Promise<MadeSandbox>): Promise<number | undefined> {
+  private async execute(pod: Pod, runtime: RuntimePodStatus, actions: PodActions, volumes: Map<string, PodVolume>): Promise<number | undefined> {
     const grace = pod.spec?.terminationGracePeriodSeconds ?? 30;
     let wake: number | undefined;
     const wakeIn = (ms: number) => {
@@ -361,11 +332,35 @@ export class PodWorker {
     }
 
     let sandboxId = actions.sandboxId;
-    let sandboxConfig: PodSandboxConfig;
+    const dnsPolicy = effectiveDnsPolicy(pod, this.ctx.clusterDNS);
+    const hostDNS = dnsPolicy.policy === 'Default' && pod.spec?.dnsConfig ? await this.ctx.hostDNS() : undefined;
+    let sandboxConfig: PodSandboxConfig = podSandboxConfig(pod, {
+      attempt: actions.attempt,
+      logRoot: this.ctx.logRoot,
+      cgroupRoot: this.ctx.cgroupRoot,
+      clusterDomain: this.ctx.clusterDomain,
+      clusterDNS: this.ctx.clusterDNS,
+      ...(hostDNS ? { hostDNS } : {}),
+    });
     if (actions.createSandbox) {
-      ({ sandboxId, sandboxConfig } = await (earlySandbox ?? this.makeSandbox(pod, actions, runtime)));
+      if (dnsPolicy.missingClusterDNS) {
+        // GetPodDNS, on every sandbox it configures: one event on the node, one on the pod.
+        this.ctx.recorder.event(this.ctx.nodeRef, 'Warning', 'MissingClusterDNS', MISSING_CLUSTER_DNS_MESSAGE);
+        this.ctx.recorder.event(pod, 'Warning', 'MissingClusterDNS', `pod: "${formatPod(pod)}". ${MISSING_CLUSTER_DNS_MESSAGE}`);
+      }
+      try {
+        // kubelet's createPodSandbox: the RuntimeClass's handler (runtimeclass manager) rides on RunPodSandbox.
+        const runtimeHandler = await this.ctx.runtimeHandler(pod.spec?.runtimeClassName);
+        if (runtimeHandler) sandboxConfig = { ...sandboxConfig, runtimeHandler };
+        sandboxId = await this.ctx.runtime.runPodSandbox(sandboxConfig);
+      } catch (err) {
+        this.ctx.recorder.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
+        // The pod still reports: containers ContainerCreating, PodReadyToStartContainers False (kubelet's status
+        // manager writes it whatever SyncPod returned).
+        await this.writeStatus(pod, runtime).catch((e: unknown) => this.ctx.log.warn('writing the status after a failed sandbox creation', { key: this.key, err: e }));
+        throw err;
+      }
     } else {
-      sandboxConfig = await this.sandboxConfigFor(pod, actions);
       const current = runtime.sandboxes.find((s) => s.id === sandboxId);
       sandboxConfig = { ...sandboxConfig, metadata: { ...sandboxConfig.metadata, attempt: current?.metadata.attempt ?? actions.attempt } };
     }
@@ -416,49 +411,6 @@ export class PodWorker {
     }
     for (const i of actions.containersToStart) await start(pod.spec!.containers[i]!, 'regular');
     return wake;
-  }
-
-  private async sandboxConfigFor(pod: Pod, actions: PodActions): Promise<PodSandboxConfig> {
-    const dnsPolicy = effectiveDnsPolicy(pod, this.ctx.clusterDNS);
-    const hostDNS = dnsPolicy.policy === 'Default' && pod.spec?.dnsConfig ? await this.ctx.hostDNS() : undefined;
-    return podSandboxConfig(pod, {
-      attempt: actions.attempt,
-      logRoot: this.ctx.logRoot,
-      cgroupRoot: this.ctx.cgroupRoot,
-      clusterDomain: this.ctx.clusterDomain,
-      clusterDNS: this.ctx.clusterDNS,
-      ...(hostDNS ? { hostDNS } : {}),
-    });
-  }
-
-  /** kubelet's createPodSandbox: events and the status on failure, then the error again. */
-  private async makeSandbox(pod: Pod, actions: PodActions, runtime: RuntimePodStatus): Promise<MadeSandbox> {
-    let sandboxConfig = await this.sandboxConfigFor(pod, actions);
-    if (effectiveDnsPolicy(pod, this.ctx.clusterDNS).missingClusterDNS) {
-      // GetPodDNS, on every sandbox it configures: one event on the node, one on the pod.
-      this.ctx.recorder.event(this.ctx.nodeRef, 'Warning', 'MissingClusterDNS', MISSING_CLUSTER_DNS_MESSAGE);
-      this.ctx.recorder.event(pod, 'Warning', 'MissingClusterDNS', `pod: "${formatPod(pod)}". ${MISSING_CLUSTER_DNS_MESSAGE}`);
-    }
-    try {
-      // The RuntimeClass's handler (runtimeclass manager) rides on RunPodSandbox.
-      const runtimeHandler = await this.ctx.runtimeHandler(pod.spec?.runtimeClassName);
-      if (runtimeHandler) sandboxConfig = { ...sandboxConfig, runtimeHandler };
-      return { sandboxId: await this.ctx.runtime.runPodSandbox(sandboxConfig), sandboxConfig };
-    } catch (err) {
-      this.ctx.recorder.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
-      // The pod still reports: containers ContainerCreating, PodReadyToStartContainers False (kubelet's status
-      // manager writes it whatever SyncPod returned).
-      await this.writeStatus(pod, runtime).catch((e: unknown) => this.ctx.log.warn('writing the status after a failed sandbox creation', { key: this.key, err: e }));
-      throw err;
-    }
-  }
-
-  /** Stops and removes a sandbox made beside the volumes when the sync does not go on to use it (its failure was reported). */
-  private async removeEarlySandbox(early: Promise<MadeSandbox>): Promise<void> {
-    const made = await early.catch(() => undefined);
-    if (made === undefined) return;
-    await this.ctx.runtime.stopPodSandbox(made.sandboxId);
-    await this.ctx.runtime.removePodSandbox(made.sandboxId);
   }
 
   private async startContainer(
