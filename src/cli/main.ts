@@ -48,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`skiff: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 1;
   }
+  // Before the agent's modules load: nothing gets optimized by TurboFan first (agent/agent-v8-flags.ts).
+  if (command === 'agent') (await import('../agent/agent-v8-flags.js')).applyAgentV8Flags();
   let config;
   try {
     config = command === 'server' ? parseServerFlags(rest, process.env) : parseAgentFlags(rest, process.env);

@@ -213,7 +213,9 @@ export function nodeStatusChanged(a: NodeStatus | undefined, b: NodeStatus | und
   const strip = (s: NodeStatus | undefined) =>
     JSON.stringify({
       ...s,
-      conditions: [...(s?.conditions ?? [])].map(({ lastHeartbeatTime: _h, ...rest }) => rest).sort((x, y) => x.type.localeCompare(y.type)),
+      // Code-unit order, not localeCompare: a collator loads ICU's collation data (~2 MB of the node binary's pages
+      // stay resident in an agent that would otherwise not touch it; src/agent/README.md "Memory").
+      conditions: [...(s?.conditions ?? [])].map(({ lastHeartbeatTime: _h, ...rest }) => rest).sort((x, y) => (x.type < y.type ? -1 : x.type > y.type ? 1 : 0)),
     });
   return strip(a) !== strip(b);
 }
