@@ -241,7 +241,10 @@ function getBody(host: string, port: number): Promise<string | undefined> {
  * entries would move source ports of the next run's connections (see the shared-port run). No tool: nothing done.
  */
 async function forgetConnections(podIp: string): Promise<void> {
-  for (const args of [['--orig-dst', podIp], ['--reply-src', podIp]]) await run('conntrack', ['-D', '-p', 'tcp', ...args]).catch(() => undefined);
+  // conntrack prints every entry it deletes (tens of thousands here): more than execFile's buffer holds.
+  for (const args of [['--orig-dst', podIp], ['--reply-src', podIp]]) {
+    await new Promise<void>((resolve) => spawn('conntrack', ['-D', '-p', 'tcp', ...args], { stdio: 'ignore' }).on('error', () => resolve()).on('close', () => resolve()));
+  }
 }
 
 async function changeToProgrammed(mode: Mode): Promise<Record<string, unknown>> {
