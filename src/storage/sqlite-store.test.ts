@@ -178,6 +178,48 @@ describe('SqliteStore', () => {
     }
   });
 
+  it('acknowledges a write only once the WAL holding it is synced; one sync covers every commit made before it', async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const held: Array<(err: NodeJS.ErrnoException | null) => void> = [];
+    const store = new SqliteStore(join(dir, 'state.db'), { syncWal: (_fd, done) => held.push(done) });
+    const seen: WatchEvent[] = [];
+    const w = store.watch('/registry/', { afterRevision: 1, onEvents: (evs) => seen.push(...evs), onError: () => {} });
+    try {
+      let acked = 0;
+      const first = store.create('/registry/a', '1').then((r) => (acked++, r));
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(held.length, 1, 'the first commit started a sync');
+      assert.equal(acked, 0, 'not acknowledged before the sync');
+      assert.equal(seen.length, 1, 'watchers see the commit at once');
+      assert.equal((await store.get('/registry/a')).kv?.value, '1');
+      // Two more commits while the sync runs wait for one next sync together.
+      const second = store.create('/registry/b', '2').then((r) => (acked++, r));
+      await new Promise((r) => setImmediate(r));
+      const third = store.create('/registry/c', '3').then((r) => (acked++, r));
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(held.length, 1);
+      held[0]!(null);
+      assert.equal((await first).revision, 2);
+      assert.equal(acked, 1);
+      assert.equal(held.length, 2, 'the waiting commits started the next sync');
+      held[1]!(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      await assert.rejects(second, /syncing the WAL failed: EIO/);
+      await assert.rejects(third, /syncing the WAL failed: EIO/);
+      assert.equal(store.stats.walSyncs, 2);
+      // A batch of refused operations has nothing to sync.
+      await assert.rejects(store.create('/registry/a', 'again'));
+      assert.equal(held.length, 2);
+    } finally {
+      w.cancel();
+      const closing = store.close();
+      for (const done of held.splice(2)) done(null);
+      await closing;
+    }
+  });
+
   it('a failing transaction rejects every write of its batch and stores none of them', async (t) => {
     const { dir, cleanup } = tempDir();
     t.after(cleanup);
