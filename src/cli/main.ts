@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`skiff: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return 1;
   }
-  // Before the agent's modules load: nothing gets optimized by TurboFan first (agent/agent-v8-flags.ts).
+  // Before the agent's modules load, which grow V8's young generation (agent/agent-v8-flags.ts).
   if (command === 'agent') (await import('../agent/agent-v8-flags.js')).applyAgentV8Flags();
   let config;
   try {
