@@ -157,6 +157,8 @@ async function main() {
     // 1,000 nodes need more /24s than the default cluster CIDR 10.42.0.0/16 holds (256): 10.64.0.0/10 holds 16,384 and
     // overlaps nothing skiff uses (services 10.43/16, simulated InternalIPs 10.254/16, their fallback 10.128/10).
     const args = ['--data-dir', dir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--simulate-nodes', String(nodes), '--cluster-cidr', '10.64.0.0/10'];
+    // SKIFF_BENCH_SERVER_ARGS adds server flags (e.g. `--disable serviceaccount` to compare with a release without it).
+    args.push(...(process.env.SKIFF_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean));
     const server = await spawnServer(args, 60_000, {
       // SKIFF_BENCH_NODE_OPTIONS adds to the server's Node options (e.g. `--import` of a profiler hook).
       NODE_OPTIONS: `--max-old-space-size=4096 ${process.env.SKIFF_BENCH_NODE_OPTIONS ?? ''}`.trim(),
