@@ -33,6 +33,9 @@ rules:
   - level: Metadata
     resources: [{ group: "", resources: ["configmaps"] }]
     namespaces: ["at-metadata"]
+  - level: Metadata
+    resources: [{ group: "", resources: ["pods"] }]
+    namespaces: ["psa-audit"]
   - level: None
 `;
 
@@ -189,6 +192,19 @@ describe('admission in the audit log, warnings, CEL cost limits', { skip: kubect
     assert.ok(ev.annotations['mutation.webhook.admission.k8s.io/round_0_index_0']);
     assert.equal(ev.annotations['patch.webhook.admission.k8s.io/round_0_index_0'], undefined, 'patches are logged at Request and above');
     assert.ok(ev.annotations['validation.policy.admission.k8s.io/validation_failure']);
+  });
+
+  test('PodSecurity at the audit level admits a privileged pod and records the violations as an audit annotation', async () => {
+    await apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'psa-audit', labels: { 'pod-security.kubernetes.io/audit': 'baseline' } } }]);
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'priv', namespace: 'psa-audit' }, spec: { containers: [{ name: 'c', image: 'busybox', securityContext: { privileged: true } }] } };
+    const r = await k(['create', '-f', '-'], { input: JSON.stringify(pod) });
+    assert.equal(r.code, 0, r.stderr);
+    const ev = await eventually('the pod create in the audit log', async () =>
+      (await events()).find((e) => e.verb === 'create' && e.objectRef?.resource === 'pods' && e.objectRef?.namespace === 'psa-audit' && e.stage === 'ResponseComplete'), 10_000);
+    assert.equal(
+      ev.annotations?.['pod-security.kubernetes.io/audit-violations'],
+      'would violate PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)',
+    );
   });
 
   test('a CRD rule over an unbounded list of unbounded strings is refused with upstream\'s cost messages; bounds make it fit', async () => {

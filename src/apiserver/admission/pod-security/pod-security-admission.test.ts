@@ -32,7 +32,7 @@ async function run(opts: {
   subresource?: string;
   user?: string;
   plugin?: PodSecurityOptions;
-}): Promise<{ warnings: string[]; error?: { code: number; message: string } }> {
+}): Promise<{ warnings: string[]; annotations: Record<string, string>; error?: { code: number; message: string } }> {
   const plugin = podSecurityAdmission(opts.plugin);
   const find = (plural: string, ns: string, name: string) =>
     opts.objects.find((o) => (plural === 'namespaces' ? o.kind === 'Namespace' : o.kind === 'Pod') && o.metadata.name === name && (o.metadata.namespace ?? '') === ns);
@@ -42,6 +42,7 @@ async function run(opts: {
     get: async (_g, plural, ns, name) => find(plural, ns, name),
   };
   const warnings: string[] = [];
+  const annotations: Record<string, string> = {};
   const attrs: AdmissionAttributes = {
     operation: opts.operation ?? 'CREATE',
     resource: opts.resource,
@@ -54,14 +55,15 @@ async function run(opts: {
     dryRun: false,
     onFinish: () => {},
     warn: (t) => warnings.push(t),
+    annotate: (key, value) => (annotations[key] = value),
   };
-  if (!plugin.operations.includes(attrs.operation) || !(plugin.handles?.(attrs) ?? true)) return { warnings };
+  if (!plugin.operations.includes(attrs.operation) || !(plugin.handles?.(attrs) ?? true)) return { warnings, annotations };
   try {
     await plugin.validate(attrs, ctx);
-    return { warnings };
+    return { warnings, annotations };
   } catch (err) {
     assert.ok(isStatusError(err));
-    return { warnings, error: { code: err.code, message: err.message } };
+    return { warnings, annotations, error: { code: err.code, message: err.message } };
   }
 }
 
@@ -94,6 +96,15 @@ test('warn level adds a Warning but admits the pod', async () => {
   assert.match(r.warnings[0]!, /^would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "c" must set securityContext.allowPrivilegeEscalation=false\), unrestricted capabilities/);
 });
 
+test('audit level records the violations as the audit annotation upstream uses, and admits the pod', async () => {
+  const r = await run({ objects: [namespace('apps', { 'pod-security.kubernetes.io/audit': 'baseline' })], resource: pods, object: privilegedPod() });
+  assert.equal(r.error, undefined);
+  assert.deepEqual(r.warnings, []);
+  assert.match(r.annotations['pod-security.kubernetes.io/audit-violations'] ?? '', /^would violate PodSecurity "baseline:latest": hostPath volumes \(volume "host"\), privileged/);
+  const clean = await run({ objects: [namespace('apps', { 'pod-security.kubernetes.io/audit': 'baseline' })], resource: pods, object: plainPod() });
+  assert.deepEqual(clean.annotations, {});
+});
+
 test('a Deployment is never refused; its template is warned about', async () => {
   const deployment = {
     apiVersion: 'apps/v1',
@@ -110,7 +121,7 @@ test('a Deployment is never refused; its template is warned about', async () => 
   assert.equal((await run({ objects: [namespace('apps', restricted)], resource: res('batch', 'cronjobs'), object: cron })).warnings.length, 1);
   // enforce alone does not warn for workloads (only warn and audit apply to templates).
   const enforceOnly = await run({ objects: [namespace('apps', { 'pod-security.kubernetes.io/enforce': 'restricted' })], resource: res('apps', 'deployments'), object: deployment });
-  assert.deepEqual(enforceOnly, { warnings: [] });
+  assert.deepEqual(enforceOnly, { warnings: [], annotations: {} });
 });
 
 test('exemptions: namespaces, usernames, runtime classes', async () => {
@@ -137,7 +148,7 @@ test('pod updates: label edits pass, spec changes and ephemeral containers are c
   const r = await run({ objects, resource: pods, object: eph, oldObject: old, operation: 'UPDATE', subresource: 'ephemeralcontainers' });
   assert.equal(r.error?.code, 403);
   // status updates are not PodSecurity's business
-  assert.deepEqual(await run({ objects, resource: pods, object: old, oldObject: old, operation: 'UPDATE', subresource: 'status' }), { warnings: [] });
+  assert.deepEqual(await run({ objects, resource: pods, object: old, oldObject: old, operation: 'UPDATE', subresource: 'status' }), { warnings: [], annotations: {} });
 });
 
 test('namespaces: invalid labels are refused with 422', async () => {

@@ -19,12 +19,10 @@ import type { PodSpec } from 'kubernetes-types/core/v1.js';
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { KubeObject } from '../../../api/object.js';
 import { forbidden, invalid, StatusError } from '../../../api/status.js';
-import { createLogger } from '../../../log/logger.js';
 import type { AdmissionAttributes, AdmissionContext, ValidatingAdmission } from '../types.js';
 import { evaluatePod, formatViolations } from './checks.js';
 import { formatLevelVersion, type LevelVersion, type Mode, type Policy, policyFromLabels, sameLevelVersion } from './policy.js';
 
-const log = createLogger('pod-security');
 
 export interface PodSecurityOptions {
   /** Levels of namespaces without labels (default privileged:latest for every mode). */
@@ -96,9 +94,8 @@ export function podSecurityAdmission(opts: PodSecurityOptions = {}): ValidatingA
     if (policy.audit.level !== 'privileged') {
       const violations = evaluatePod(policy.audit.level, policy.audit.version, meta, spec);
       if (violations.length > 0) {
-        // Upstream records this as the audit annotation pod-security.kubernetes.io/audit-violations; skiff has no
-        // audit log, so it is logged once with the object's key.
-        log.info('would violate PodSecurity', { policy: formatLevelVersion(policy.audit, versionLabels.audit), resource: attrs.resource.plural, key: `${attrs.namespace}/${attrs.name}`, violations: formatViolations(violations) });
+        // The audit mode's record: an annotation on the request's audit event, as upstream words it.
+        attrs.annotate?.('pod-security.kubernetes.io/audit-violations', `would violate PodSecurity "${formatLevelVersion(policy.audit, versionLabels.audit)}": ${formatViolations(violations)}`);
       }
     }
     // A pod allowed by enforce passes a warn level equal to it: evaluated only when it differs.
