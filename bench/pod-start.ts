@@ -28,6 +28,7 @@
  * --disable-agent (idle, and holding the same number of bound pods that never run); the process runtime's supervisor,
  * containerd and its shims are reported separately (they are processes of their own). With --joined-agent the node is
  * a `skiff agent` process joined to a server without an agent, and its RSS (agent_rss_mb) is measured directly.
+ * Idle is sampled twice: 3 s after the node is Ready (`idle`) and --settle-ms (17,000) later (`idle_settled`).
  *
  * Everything is cleaned up: pods deleted and gone (their containers stopped by the agent) before the server stops,
  * then the supervisor, containerd's leftover shims, the pods' cgroups, mounts under the data dir, the CNI bridge, the
@@ -42,7 +43,7 @@
  * saw the pod before the bench had read its own create response), agent_to_watch is the PATCH's answer → the bench's
  * watch saw Running. Reported per shape as stats of each phase.
  *
- * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep] [--profile] [--cluster-cidr CIDR] [--joined-agent [--agent-node-args 'ARGS']]
+ * Usage: npm run build && node dist/bench/pod-start.js [--runtimes process,cri] [--pods 100] [--rate 10] [--cri-rate 3] [--keep] [--profile] [--cluster-cidr CIDR] [--joined-agent [--agent-node-args 'ARGS']] [--settle-ms 17000]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -75,6 +76,8 @@ const JOINED = process.argv.includes('--joined-agent');
 const AGENT_NODE_ARGS = arg('agent-node-args', '').split(' ').filter(Boolean);
 /** --cluster-cidr for the bench's server (default: the server's own, 10.42.0.0/16); another range keeps it apart from other clusters on the machine. */
 const CLUSTER_CIDR = arg('cluster-cidr', '');
+/** How long after the first idle sample (3 s after the node is Ready) the settled one is taken. */
+const SETTLE_MS = Number(arg('settle-ms', '17000'));
 const BUSYBOX_IMAGE = 'docker.io/skiff-bench/busybox:local';
 const CGROUP_ROOT = 'skiff-kubepods';
 /** The pods' command: exits on SIGTERM at once (deletion does not wait for a grace period), otherwise runs. */
@@ -629,6 +632,10 @@ async function benchRuntime(runtime: string): Promise<Record<string, unknown>> {
     await sleep(3000);
     const rss = () => ({ server_rss_mb: rssMb(server!.child.pid), ...(agent ? { agent_rss_mb: rssMb(agent.child.pid) } : {}), ...runtimeRss(nodeDir) });
     const memory: Record<string, unknown> = { idle: rss() };
+    // And once settled: V8 gives back what the start grew (its memory reducer runs some seconds after the first full
+    // GC), as bench/startup's settled figure for the control plane.
+    await sleep(SETTLE_MS);
+    memory.idle_settled = rss();
     const result: Record<string, any> = { runtime, node: JOINED ? `joined skiff agent${AGENT_NODE_ARGS.length ? ` (node ${AGENT_NODE_ARGS.join(' ')})` : ''}` : 'embedded in skiff server', memory };
     for (const [i, shape] of (['paced', 'burst'] as const).entries()) {
       const baseline =

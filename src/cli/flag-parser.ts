@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { DEFAULT_CONFIG_FILE, FLAGS, type Command, type FlagSpec } from './flag-catalogue.js';
 import { FlagError } from './flag-error.js';
 import { bool, splitList, type Where } from './flag-values.js';
@@ -142,6 +142,11 @@ function parseCommandLine(command: Command, argv: string[]): Map<string, Raw> {
   return out;
 }
 
+/** The YAML parser, loaded when a config file is read: an agent without one never holds it. */
+function loadYaml(): typeof import('yaml') {
+  return createRequire(import.meta.url)('yaml') as typeof import('yaml');
+}
+
 function readConfigFile(command: Command, path: string): Raw[] {
   let text: string;
   try {
@@ -153,7 +158,7 @@ function readConfigFile(command: Command, path: string): Raw[] {
   try {
     // The failsafe schema keeps every scalar as the text written, so `write-kubeconfig-mode: 0644`
     // stays "0644" instead of becoming the decimal number 644 or 420.
-    doc = parseYaml(text, { schema: 'failsafe' });
+    doc = loadYaml().parse(text, { schema: 'failsafe' });
   } catch (err) {
     throw new FlagError(`config file ${path} is not valid YAML: ${(err as Error).message}`, '--config', path);
   }

@@ -7,7 +7,6 @@ import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import tls from 'node:tls';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { LineSplitter, TransportHttpError, type StreamHandle, type Transport, type TransportBody, type TransportResponse } from './transport.js';
 
 export interface HttpsTransportOptions {
@@ -156,6 +155,8 @@ interface KubeconfigDoc {
  * as kubectl resolves them.
  */
 export async function loadKubeconfig(path: string, context?: string): Promise<HttpsTransportOptions> {
+  // The YAML parser is loaded with the first kubeconfig: a joined agent, which has none, never holds it.
+  const { parse: parseYaml } = await import('yaml');
   const doc = parseYaml(await readFile(path, 'utf8')) as KubeconfigDoc | null;
   if (!doc || typeof doc !== 'object') throw new Error(`kubeconfig ${path}: not a YAML mapping`);
   const ctxName = context ?? doc['current-context'];

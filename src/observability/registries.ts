@@ -5,7 +5,7 @@
  * its own (kubelet-metrics.ts), so an agent's /metrics shows its kubelet only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 
 /**
  * `SKIFF_INSTRUMENTATION=off` turns the hot-path hooks into no-ops (the endpoints still answer, with what is left):
@@ -22,7 +22,7 @@ export interface RenderedMetric {
 /** Metric families rendered in registration order, then prom-client's process metrics when asked for. */
 export class MetricsRegistry {
   private readonly families: RenderedMetric[] = [];
-  private processMetrics: Registry | undefined;
+  private processMetrics: Promise<Registry> | undefined;
 
   /**
    * withProcessMetrics: add prom-client's process_* and nodejs_* metrics, started at the first scrape, so processes
@@ -39,12 +39,15 @@ export class MetricsRegistry {
   async text(): Promise<string> {
     const parts = await Promise.all(this.families.map((m) => m.render()));
     if (this.withProcessMetrics) {
-      if (!this.processMetrics) {
-        this.processMetrics = new Registry();
+      // Loaded at the first scrape (once, however many scrapes wait for it): a node agent nobody scrapes keeps
+      // prom-client, and the node:cluster, v8 and perf_hooks modules it pulls in, out of its memory.
+      this.processMetrics ??= import('prom-client').then(({ collectDefaultMetrics, Registry }) => {
+        const registry = new Registry();
         // The event-loop delay histogram samples every 50 ms rather than prom-client's 10 ms: fewer wake-ups.
-        collectDefaultMetrics({ register: this.processMetrics, eventLoopMonitoringPrecision: 50 });
-      }
-      parts.push(await this.processMetrics.metrics());
+        collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 50 });
+        return registry;
+      });
+      parts.push(await (await this.processMetrics).metrics());
     }
     return parts.join('');
   }
