@@ -232,9 +232,25 @@ describe('Service allocation on two API servers sharing one etcd', { skip: haveE
     }
   });
 
+  /** The NodePorts the Services stored so far hold (the earlier cases drew 40 of them at random). */
+  const heldNodePorts = () =>
+    new Promise<Set<number>>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port: servers[0]!.port, path: SERVICES, agent }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve(new Set(JSON.parse(text).items.flatMap((svc: any) => (svc.spec.ports ?? []).map((p: any) => p.nodePort)))));
+        })
+        .on('error', reject);
+    });
+
   it('(c) the same explicit NodePort asked of both servers at once goes to exactly one Service', async () => {
+    // Free ports only: one the earlier cases drew at random would (rightly) refuse both creates.
+    const held = await heldNodePorts();
+    const free = Array.from({ length: 100 }, (_, i) => 32000 + i).filter((p) => !held.has(p));
     for (let round = 0; round < 5; round++) {
-      const port = 32000 + round;
+      const port = free[round]!;
       const [x, y] = await Promise.all([post(servers[0], nodePortService(`race-a-${round}`, port)), post(servers[1], nodePortService(`race-b-${round}`, port))]);
       assert.deepEqual([x.status, y.status].sort(), [201, 422], `round ${round}: ${JSON.stringify([x.json.message, y.json.message])}`);
     }
