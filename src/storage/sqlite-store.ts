@@ -361,7 +361,11 @@ export class SqliteStore implements Store {
     this.stats.walSyncs++;
     this.syncWal(this.walFd!, (err) => {
       this.syncRunning = false;
-      const failure = err ? (err.code === 'ENOSPC' ? this.writeError(Object.assign(err, { code: 'SQLITE_FULL' })) : new StoreError(`sqlite store ${JSON.stringify(this.path)}: syncing the WAL failed: ${err.message}`, { cause: err })) : undefined;
+      let failure: Error | undefined;
+      if (err) {
+        failure = this.writeError(err);
+        if (failure === err) failure = new StoreError(`sqlite store ${JSON.stringify(this.path)}: syncing the WAL failed: ${err.message}`, { cause: err });
+      }
       for (const settle of covered) settle(failure);
       if (this.awaitingSync.length > 0) this.startWalSync();
       else for (const done of this.synced.splice(0)) done();
@@ -434,11 +438,12 @@ export class SqliteStore implements Store {
   /**
    * A failed batch's error for its callers: a full disk becomes StoreFullError, so the API server can say so and mark
    * itself not ready. SQLITE_FULL is ENOSPC on the database or WAL; SQLITE_IOERR_SHMSIZE is ENOSPC while growing the
-   * WAL index (SQLite writes each new shm page before mapping it rather than risk a SIGBUS).
+   * WAL index (SQLite writes each new shm page before mapping it rather than risk a SIGBUS); ENOSPC itself comes from
+   * the store's own sync of the WAL.
    */
   private writeError(err: unknown): Error {
     const code = (err as { code?: unknown }).code;
-    if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_SHMSIZE') {
+    if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_SHMSIZE' || code === 'ENOSPC') {
       return new StoreFullError(`sqlite store ${JSON.stringify(this.path)}: database or disk is full (${String(code)}): writes are refused until space is freed; reads are served`, { cause: err });
     }
     return err as Error;
