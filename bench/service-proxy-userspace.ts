@@ -2,9 +2,10 @@
  * bench/service-proxy-userspace: what the userspace proxy's relay costs, against going to the pod directly in the same
  * run. `skiff server` with its embedded agent (process runtime, --proxy-mode userspace, as root so the ClusterIP is
  * redirected to the relay) runs one pod, a node HTTP server answering "ok", behind a ClusterIP + NodePort Service.
- * From the node, 8 requests at a time, in 1 s slices alternating 6 times: directly to the pod IP, through the ClusterIP
- * (REDIRECT → the agent's relay → the pod) and through the NodePort (the agent listens on it); once with a new
- * connection per request and once with kept-alive connections. Prints JSON with requests/s, p99 and the ratios
+ * From the node, 8 requests at a time, in 1 s slices alternating 6 times (after an unmeasured half slice of each; each
+ * round starts with the next target): directly to the pod IP, through the ClusterIP (REDIRECT → the agent's relay →
+ * the pod) and through the NodePort (the agent listens on it); once with a new connection per request and once with
+ * kept-alive connections. Prints JSON with requests/s, p99 and the ratios
  * relayed / direct (the target is ≥ 0.70), and the relay's CPU per request: the server process's CPU time
  * (/proc/<pid>/stat, all threads) during the relayed slices, less what it spent in as long a time of direct slices
  * (its idle work: probes, informers), over the requests relayed. Far less sensitive than requests/s to other load on
@@ -109,11 +110,19 @@ async function load(host: string, port: number, ms: number, keepAlive: boolean):
 
 /** Direct vs the relayed targets in alternating slices (the machine is shared: its load drifts between slices). */
 async function compare(direct: [string, number], relayed: Record<string, [string, number]>, keepAlive: boolean, label: string): Promise<Record<string, number>> {
-  const runs: Record<string, Load[]> = { Direct: [] };
-  for (const k of Object.keys(relayed)) runs[k] = [];
+  const targets: [string, [string, number]][] = [['Direct', direct], ...Object.entries(relayed)];
+  const runs: Record<string, Load[]> = {};
+  for (const [k] of targets) runs[k] = [];
+  // One unmeasured slice per target first: the pod's, the relay's and this process's code paths are compiled and their
+  // buffers grown before anything counts (otherwise the first target measured pays the pod's and the load generator's
+  // warm-up, and the relay's first slices its own V8 compile threads' CPU).
+  for (const [, [h, p]] of targets) await load(h, p, SLICE_MS / 2, keepAlive);
+  // Each round starts with the next target, so no path is always measured first (or always right after another).
   for (let r = 0; r < ROUNDS; r++) {
-    runs.Direct!.push(await load(direct[0], direct[1], SLICE_MS, keepAlive));
-    for (const [k, [h, p]] of Object.entries(relayed)) runs[k]!.push(await load(h, p, SLICE_MS, keepAlive));
+    for (let i = 0; i < targets.length; i++) {
+      const [k, [h, p]] = targets[(r + i) % targets.length]!;
+      runs[k]!.push(await load(h, p, SLICE_MS, keepAlive));
+    }
   }
   const avg = (xs: Load[], f: (x: Load) => number) => xs.reduce((a, x) => a + f(x), 0) / xs.length;
   const out: Record<string, number> = {};

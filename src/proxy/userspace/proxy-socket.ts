@@ -163,8 +163,8 @@ const freeBuffers: Buffer[] = [];
  *   no Readable machinery per read); each read is written to the client at once. A write the kernel did not take
  *   whole keeps a reference to the buffer, so the endpoint's socket stops reading until the client's write buffer is
  *   empty again (this is also the backpressure).
- * - An end (FIN) is passed on once the data before it is written (end() after the writes); an error on either side,
- *   or a close after an error, destroys both.
+ * - An end (FIN) is passed on once the data before it is written (end() after the writes, or a close when the socket
+ *   has nothing left to read or write: passEnd); an error on either side, or a close after an error, destroys both.
  */
 class TcpRelay {
   private upstream: net.Socket | undefined;
@@ -255,8 +255,8 @@ class TcpRelay {
     }
   };
 
-  private readonly onClientEnd = () => this.upstream!.end();
-  private readonly onUpstreamEnd = () => this.client.end();
+  private readonly onClientEnd = () => passEnd(this.upstream!);
+  private readonly onUpstreamEnd = () => passEnd(this.client);
 
   private readonly onError = () => {
     clearTimeout(this.timer);
@@ -286,6 +286,17 @@ class TcpRelay {
   private releaseBuffer(): void {
     if (freeBuffers.length < MAX_FREE_BUFFERS) freeBuffers.push(this.buffer);
   }
+}
+
+/**
+ * Passes an end (FIN) on to a socket. When that socket has already read its own end and has nothing left to write,
+ * closing it sends the same FIN after the bytes the kernel still holds (nothing unread is left to turn it into a
+ * reset): a shutdown() less per connection, the usual case of a connection per request (the endpoint ends first, then
+ * the client).
+ */
+function passEnd(s: net.Socket): void {
+  if (s.readableEnded && s.writableLength === 0) s.destroy();
+  else s.end();
 }
 
 interface UdpSession {
