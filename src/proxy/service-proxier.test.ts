@@ -1,14 +1,18 @@
 /**
  * ServiceProxier's loop against a recording backend and in-memory informers: the first sync is full, later ones carry
  * only the Services that changed, a failed write makes the next sync full again, deletions drop their ports, and
- * stop() removes the rules. No kernel involved (the backends have their own golden and e2e tests).
+ * stop() removes the rules; a LoadBalancer Service with externalTrafficPolicy Local gets its health check node port
+ * answered (on loopback) with the count of local ready endpoints. No kernel rules involved (the backends have their own golden and e2e tests).
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
 import { describe, it } from 'node:test';
 import type { KubeObject } from '../api/object.js';
 import { EndpointSlices, Services } from '../client/resources.js';
 import type { EventHandlers, Informer, InformerFactory, Lister, ResourceType } from '../client/types.js';
 import { NODE, slice, svc, three } from './golden-cases.js';
+import { ServiceHealthServer } from './service-health-server.js';
 import { ServiceProxier, type ProxyBackend } from './service-proxier.js';
 import type { ServicePortInfo } from './service-model.js';
 
@@ -130,4 +134,60 @@ describe('ServiceProxier', () => {
     await sleep(50);
     assert.equal(backend.calls.length, before, 'no sync after stop');
   });
+
+  it('answers a Local LoadBalancer Service\'s health check port from each sync: 200, 503 with no local endpoint or after a failed write, closed with the Service', async () => {
+    const factory = new FakeFactory();
+    const services = factory.informerFor(Services) as unknown as FakeInformer;
+    const slices = factory.informerFor(EndpointSlices) as unknown as FakeInformer;
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const hcPort = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const lb = svc('lb', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: hcPort, ports: [{ name: 'http', port: 80, nodePort: 31100 }] });
+    services.put(lb as unknown as KubeObject);
+    slices.put(slice('lb', three) as unknown as KubeObject);
+    const backend = new RecordingBackend();
+    const healthServer = new ServiceHealthServer({ bindAddress: '127.0.0.1' });
+    let synced = 0;
+    const proxier = new ServiceProxier({ informers: factory, nodeName: NODE, serviceCIDRs: [], minSyncIntervalMs: 10, healthServer, onSynced: () => synced++ }, backend);
+    const check = () =>
+      new Promise<{ status: number; body: { localEndpoints: number; serviceProxyHealthy: boolean } } | 'refused'>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: hcPort, agent: false }, (res) => {
+          let b = '';
+          res.on('data', (c) => (b += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(b) }));
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? resolve('refused') : reject(err)));
+      });
+    try {
+      await proxier.start();
+      await until('the first sync', () => synced >= 1);
+      // Two of the three endpoints are on this node.
+      assert.deepEqual(await check(), { status: 200, body: { service: { namespace: 'ns', name: 'lb' }, localEndpoints: 2, serviceProxyHealthy: true } });
+
+      slices.put(slice('lb', [{ ip: '10.71.1.4', node: 'node-b' }]) as unknown as KubeObject);
+      await until('the sync without local endpoints', () => synced >= 2);
+      assert.deepEqual(await check(), { status: 503, body: { service: { namespace: 'ns', name: 'lb' }, localEndpoints: 0, serviceProxyHealthy: true } });
+
+      backend.failNext = true;
+      slices.put(slice('lb', three) as unknown as KubeObject);
+      const afterFailure = Date.now() + 3000;
+      let sick: Awaited<ReturnType<typeof check>> | undefined;
+      while (Date.now() < afterFailure && backend.calls.length < 3) {
+        const c = await check();
+        if (c !== 'refused' && c.body.serviceProxyHealthy === false) sick = c;
+        await sleep(5);
+      }
+      assert.deepEqual(sick, { status: 503, body: { service: { namespace: 'ns', name: 'lb' }, localEndpoints: 2, serviceProxyHealthy: false } }, 'a failed write fails the check until the retry');
+      await until('the retry', () => synced >= 3, 5000);
+      assert.deepEqual(await check(), { status: 200, body: { service: { namespace: 'ns', name: 'lb' }, localEndpoints: 2, serviceProxyHealthy: true } });
+
+      services.put(svc('lb', { type: 'LoadBalancer', externalTrafficPolicy: 'Cluster', ports: [{ name: 'http', port: 80, nodePort: 31100 }] }) as unknown as KubeObject);
+      await until('the policy change synced', () => synced >= 4);
+      assert.equal(await check(), 'refused', 'a Cluster policy needs no health check port');
+    } finally {
+      await proxier.stop();
+    }
+  });
 });
+

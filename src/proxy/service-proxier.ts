@@ -10,7 +10,9 @@
  *   before the OUTPUT DNAT; see reference/runtime-feasibility.md §4).
  * - UDP conntrack entries of endpoints that went away are deleted with the `conntrack` tool when it is installed
  *   (kube-proxy does the same: UDP has no connection end that would clear them).
- * - stop() has the backend remove everything, and removes the route.
+ * - LoadBalancer Services with externalTrafficPolicy Local get their spec.healthCheckNodePort answered (service-health-
+ *   server.ts) whatever the mode: the counts of local ready endpoints follow each sync, and a failed sync answers 503.
+ * - stop() has the backend remove everything, and removes the route and the health check ports.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -22,6 +24,7 @@ import type { InformerFactory } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
 import { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
 import { categorizeEndpoints, servicePortsOf, type ServicePortInfo } from './service-model.js';
+import { countLocalReadyEndpoints, healthCheckPortOf, type HealthCheckTarget, type ServiceHealthServer } from './service-health-server.js';
 
 const run = promisify(execFile);
 const log = createLogger('proxy');
@@ -47,6 +50,8 @@ export interface ServiceProxierOptions {
   maxSyncIntervalMs?: number;
   /** Called after each successful sync with what it wrote (tests and benches). */
   onSynced?: (info: SyncInfo) => void;
+  /** Serves the Services' health check node ports (none: not served). */
+  healthServer?: ServiceHealthServer;
 }
 
 export interface SyncInfo {
@@ -68,6 +73,8 @@ export class ServiceProxier<R extends { key: string }> {
   /** Slices per Service key, by slice name. */
   private readonly slices = new Map<string, Map<string, Slice>>();
   private dirty = new Set<string>();
+  /** Services with a health check node port, by key. */
+  private readonly healthTargets = new Map<string, HealthCheckTarget>();
   private needFull = true;
   private routeAdded = new Set<string>();
   private conntrackPath: string | undefined | null = undefined;
@@ -140,6 +147,7 @@ export class ServiceProxier<R extends { key: string }> {
     this.stopped = true;
     this.runner.stop();
     await this.syncing.catch(() => undefined);
+    await this.o.healthServer?.close();
     await this.backend.remove();
     for (const cidr of this.routeAdded) await run('ip', ['route', 'del', cidr, 'dev', this.o.routeDevice!], { timeout: TOOL_TIMEOUT_MS }).catch(() => undefined);
   }
@@ -158,6 +166,9 @@ export class ServiceProxier<R extends { key: string }> {
       const ports = svc ? servicePortsOf(svc, [...(this.slices.get(key)?.values() ?? [])], this.o.nodeName) : [];
       const before = this.rendered.get(key);
       if (before) collectUdpGone(before.ports, ports, udpGone);
+      const hcPort = svc ? healthCheckPortOf(svc) : undefined;
+      if (hcPort !== undefined) this.healthTargets.set(key, { port: hcPort, localEndpoints: countLocalReadyEndpoints(ports) });
+      else this.healthTargets.delete(key);
       if (ports.length === 0) this.rendered.delete(key);
       else this.rendered.set(key, { ports, rendered: ports.map((sp) => this.backend.render(sp)) });
       for (const r of this.rendered.get(key)?.rendered ?? []) changedKeys.add(r.key);
@@ -172,13 +183,27 @@ export class ServiceProxier<R extends { key: string }> {
       if (udpGone.length > 0) await this.clearUdpConntrack(udpGone);
       const info: SyncInfo = { full, servicePorts: all.length, changedServices: dirty.size, renderMs: t1 - t0, restoreMs: t2 - t1, lines };
       log.debug('synced service rules', { ...info });
+      await this.syncHealthChecks(true);
       this.o.onSynced?.(info);
     } catch (err) {
       // The next try writes everything again: what the kernel holds is unknown now.
       log.error('syncing service rules failed; retrying with a full sync', { err });
       this.needFull = true;
       for (const k of dirty) this.dirty.add(k);
+      await this.syncHealthChecks(false);
       if (!this.stopped) setTimeout(() => this.runner.run(), 1000).unref();
+    }
+  }
+
+  /** The health check ports follow the Services; while the rules are not written, every one answers 503. */
+  private async syncHealthChecks(healthy: boolean): Promise<void> {
+    const hs = this.o.healthServer;
+    if (!hs || this.stopped) return;
+    hs.setProxyHealthy(healthy);
+    try {
+      await hs.sync(this.healthTargets);
+    } catch (err) {
+      log.error('syncing the health check ports of Services failed; retried at the next sync', { err });
     }
   }
 

@@ -10,6 +10,7 @@ import { createLogger } from '../log/logger.js';
 import { IptablesBackend, removeIptablesRules } from './iptables/iptables-proxier.js';
 import { chainPrefixFor } from './iptables/render-iptables.js';
 import { NftablesBackend, removeNftTable } from './nftables/nftables-proxier.js';
+import { ServiceHealthServer } from './service-health-server.js';
 import { ServiceProxier, type ProxyBackend, type SyncInfo } from './service-proxier.js';
 import { removeUserspaceRules, UserspaceBackend } from './userspace/userspace-proxier.js';
 import { proxyModeRefusal, type ProxyMode } from './proxy-modes.js';
@@ -84,6 +85,8 @@ export async function startServiceProxy(o: ServiceProxyOptions): Promise<Running
       ...(o.routeDevice && (mode !== 'userspace' || redirect) ? { routeDevice: o.routeDevice } : {}),
       ...(o.minSyncIntervalMs !== undefined ? { minSyncIntervalMs: o.minSyncIntervalMs } : {}),
       ...(o.onSynced ? { onSynced: o.onSynced } : {}),
+      // kube-proxy serves them in every mode (a cloud load balancer asks each node whether it has local endpoints).
+      healthServer: new ServiceHealthServer(),
     },
     backend,
   );
