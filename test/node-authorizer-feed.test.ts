@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { feedNodeGraph } from '../src/apiserver/auth/node/graph-feeder.js';
-import { decodeFromStore } from '../src/apiserver/object-codec.js';
+import { decodeWithJson } from '../src/apiserver/object-codec.js';
 import { WatchCache } from '../src/apiserver/watch-cache.js';
 import { MemoryStore } from '../src/storage/memory-store.js';
 
@@ -17,7 +17,7 @@ const pod = (name: string, nodeName: string, secret: string) =>
 test('the graph follows the watch cache: loaded objects, then writes and deletions', async () => {
   const store = new MemoryStore();
   await store.create(podKey('before'), pod('before', 'n1', 'early'));
-  const cache = new WatchCache(store, decodeFromStore);
+  const cache = new WatchCache(store, decodeWithJson);
   // Fed before the cache starts, as startApiServer does: the first load arrives as a start-over.
   const fed = feedNodeGraph(cache);
   try {

@@ -66,21 +66,74 @@ export function ensureStatus(obj: KubeObject): void {
   if (zero !== null) obj.status = zero === '{}' ? {} : JSON.parse(zero);
 }
 
-/** The stored form of obj; it also gets the zero status of its kind when it has none, as Go would write it. */
+/**
+ * The stored form of obj; it also gets the zero status of its kind when it has none, as Go would write it. The text
+ * starts with apiVersion, kind and metadata, in that order (Go's field order, which kube-apiserver stores and
+ * answers with), so decodeWithJson can place the resourceVersion without serializing the object again.
+ */
 export function encodeForStore(obj: KubeObject): string {
   ensureStatus(obj);
   const rv = obj.metadata.resourceVersion;
-  if (rv === undefined) return JSON.stringify(obj);
-  delete obj.metadata.resourceVersion;
+  if (rv !== undefined) delete obj.metadata.resourceVersion;
   try {
-    return JSON.stringify(obj);
+    return JSON.stringify(leadsWithTypeAndMetadata(obj) ? obj : withTypeAndMetadataFirst(obj));
   } finally {
-    obj.metadata.resourceVersion = rv;
+    if (rv !== undefined) obj.metadata.resourceVersion = rv;
   }
+}
+
+const LEADING_KEYS = ['apiVersion', 'kind', 'metadata'];
+
+function leadsWithTypeAndMetadata(obj: KubeObject): boolean {
+  let i = 0;
+  for (const k in obj) {
+    if (k !== LEADING_KEYS[i]) return false;
+    if (++i === LEADING_KEYS.length) return true;
+  }
+  return false;
+}
+
+function withTypeAndMetadataFirst(obj: KubeObject): KubeObject {
+  const { apiVersion, kind, metadata, ...rest } = obj;
+  return { apiVersion, kind, metadata, ...rest };
 }
 
 export function decodeFromStore(_key: string, value: string, revision: number): KubeObject {
   const obj = JSON.parse(value) as KubeObject;
   obj.metadata.resourceVersion = String(revision);
   return obj;
+}
+
+/** How stored text starts when encodeForStore wrote it: plain apiVersion and kind strings, then metadata's brace. */
+const STORED_HEAD = /^\{"apiVersion":"[^"\\]*","kind":"[^"\\]*","metadata":\{/;
+
+/**
+ * The object and its JSON text (resourceVersion included) from a stored value: the text is the stored one with the
+ * resourceVersion put first in metadata, so the watch cache serializes no event. Text in another shape (written
+ * before encodeForStore ordered its keys) is serialized from the object.
+ */
+export function decodeWithJson(key: string, value: string, revision: number): { obj: KubeObject; json: string } {
+  const obj = decodeFromStore(key, value, revision);
+  const head = STORED_HEAD.exec(value);
+  if (!head) return { obj, json: JSON.stringify(obj) };
+  const at = head[0].length;
+  const rv = `"resourceVersion":"${revision}"`;
+  return { obj, json: value.slice(0, at) + rv + (value.charCodeAt(at) === 125 /* } */ ? '' : ',') + value.slice(at) };
+}
+
+/**
+ * The stored text behind JSON that decodeWithJson built (the resourceVersion taken out again), or undefined for JSON
+ * in another shape.
+ */
+export function storedTextOf(json: string, revision: number): string | undefined {
+  const head = STORED_HEAD.exec(json);
+  if (!head) return undefined;
+  const at = head[0].length;
+  const rv = `"resourceVersion":"${revision}"`;
+  if (!json.startsWith(rv, at)) return undefined;
+  const end = at + rv.length;
+  const next = json.charCodeAt(end);
+  if (next === 44 /* , */) return json.slice(0, at) + json.slice(end + 1);
+  if (next === 125 /* } */) return json.slice(0, at) + json.slice(end);
+  return undefined;
 }

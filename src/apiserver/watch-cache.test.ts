@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryStore } from '../storage/memory-store.js';
-import { decodeFromStore } from './object-codec.js';
+import { decodeWithJson } from './object-codec.js';
 import { resourcePrefixOf, WatchCache, type CacheEvent } from './watch-cache.js';
 
 const cm = (name: string, v: string) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { v } });
@@ -17,7 +17,7 @@ describe('WatchCache', () => {
   it('loads existing objects, then follows writes in key order with resourceVersions', async () => {
     const store = new MemoryStore();
     await store.create(key('b'), cm('b', '1'));
-    const cache = new WatchCache(store, decodeFromStore);
+    const cache = new WatchCache(store, decodeWithJson);
     await cache.start();
     const rc = cache.resourceFor('/registry/core/configmaps/');
     assert.deepEqual(rc.sorted().map((i) => i.obj.metadata.name), ['b']);
@@ -40,7 +40,7 @@ describe('WatchCache', () => {
 
   it('replays events after a revision and reports when its history no longer reaches back', async () => {
     const store = new MemoryStore();
-    const cache = new WatchCache(store, decodeFromStore, { historyLimit: 3 });
+    const cache = new WatchCache(store, decodeWithJson, { historyLimit: 3 });
     await cache.start();
     const start = cache.revision;
     const revs: number[] = [];
@@ -57,7 +57,7 @@ describe('WatchCache', () => {
 
   it('dispatches MODIFIED with the previous object, and drops a sink that returns false', async () => {
     const store = new MemoryStore();
-    const cache = new WatchCache(store, decodeFromStore);
+    const cache = new WatchCache(store, decodeWithJson);
     await cache.start();
     const rc = cache.resourceFor('/registry/core/configmaps/');
     const seen: CacheEvent[] = [];
@@ -84,7 +84,7 @@ describe('WatchCache', () => {
 
   it('waitForRevision rejects when the revision never arrives', async () => {
     const store = new MemoryStore();
-    const cache = new WatchCache(store, decodeFromStore);
+    const cache = new WatchCache(store, decodeWithJson);
     await cache.start();
     await assert.rejects(cache.waitForRevision(cache.revision + 100, 50), /did not reach revision/);
     cache.stop();
@@ -105,7 +105,7 @@ describe('WatchCache', () => {
       return w;
     };
     await store.create(key('a'), cm('a', '1'));
-    const cache = new WatchCache(store, decodeFromStore);
+    const cache = new WatchCache(store, decodeWithJson);
     await cache.start();
     const rc = cache.resourceFor('/registry/core/configmaps/');
     let reset = 0;

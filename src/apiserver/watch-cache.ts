@@ -36,7 +36,8 @@ export interface CacheEvent {
   revision: number;
 }
 
-export type Decoder = (key: string, value: string, revision: number) => KubeObject;
+/** A stored value as an object and its JSON text, resourceVersion included (object-codec's decodeWithJson). */
+export type Decoder = (key: string, value: string, revision: number) => { obj: KubeObject; json: string };
 
 /** Receives events in revision order. Returning false asks the cache to drop this watcher (e.g. a slow client). */
 export type EventSink = (events: CacheEvent[]) => boolean;
@@ -201,8 +202,8 @@ export class WatchCache {
       const res = await this.store.list('/registry/', { revision: revision || undefined, startKey, limit: page });
       revision = res.revision;
       for (const kv of res.kvs) {
-        const obj = this.decode(kv.key, kv.value, kv.modRevision);
-        loaded.push({ type: 'ADDED', key: kv.key, obj, json: JSON.stringify(obj), revision: kv.modRevision });
+        const { obj, json } = this.decode(kv.key, kv.value, kv.modRevision);
+        loaded.push({ type: 'ADDED', key: kv.key, obj, json, revision: kv.modRevision });
       }
       if (!res.more || res.kvs.length === 0) break;
       startKey = res.kvs[res.kvs.length - 1].key + '\x00';
@@ -293,16 +294,16 @@ export class WatchCache {
       if (prefix) {
         const rc = this.resourceFor(prefix);
         const prev = rc.items.get(ev.kv.key)?.obj;
-        let obj: KubeObject;
+        let decoded: { obj: KubeObject; json: string };
         try {
-          obj = this.decode(ev.kv.key, ev.kv.value, ev.revision);
+          decoded = this.decode(ev.kv.key, ev.kv.value, ev.revision);
         } catch (err) {
           log.error('cannot decode a stored object; skipping it', { key: ev.kv.key, revision: ev.revision, err });
           this.revision = ev.revision;
           continue;
         }
         const type: EventType = ev.type === 'delete' ? 'DELETED' : prev ? 'MODIFIED' : 'ADDED';
-        const cev: CacheEvent = { type, key: ev.kv.key, obj, json: JSON.stringify(obj), prev, revision: ev.revision };
+        const cev: CacheEvent = { type, key: ev.kv.key, obj: decoded.obj, json: decoded.json, prev, revision: ev.revision };
         rc.apply(cev);
         let list = byResource.get(rc);
         if (!list) byResource.set(rc, (list = []));

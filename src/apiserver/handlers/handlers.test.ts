@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { isStatusError } from '../../api/status.js';
 import { defaultExtensions } from '../extensions.js';
-import { decodeFromStore } from '../object-codec.js';
+import { decodeWithJson } from '../object-codec.js';
 import { resources } from '../registry/index.js';
 import { parseRequestInfo, type ResourceRequestInfo } from '../request-info.js';
 import { ResourceOps } from '../resource-ops.js';
@@ -88,7 +88,7 @@ describe('verb handlers', () => {
 
   before(async () => {
     store = await openStore('memory://');
-    cache = new WatchCache(store, decodeFromStore);
+    cache = new WatchCache(store, decodeWithJson);
     await cache.start();
     scope = new RequestScope(new ResourceOps(store, cache), resources, defaultExtensions(resources));
   });
