@@ -20,7 +20,7 @@ import {
 } from '../api/status.js';
 import type { Store } from '../storage/store.js';
 import { CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError } from '../storage/store.js';
-import { decodeFromStore, encodeForStore, listPrefix, objectKey, resourcePrefix } from './object-codec.js';
+import { decodeFromStore, decodeWithJson, encodeForStore, listPrefix, objectKey, resourcePrefix, storedTextOf } from './object-codec.js';
 import { Admission } from './admission/chain.js';
 import { checkObjectSize } from './limits/object-size.js';
 import { rfc3339 } from '../api/time.js';
@@ -82,9 +82,23 @@ export interface DeleteResult {
  */
 export type Mutation = (current: KubeObject) => KubeObject | Promise<KubeObject>;
 
+/** What a PUT writes: the new object, made without the current one (the update then parses no copy for it). */
+export interface Replacement {
+  replace(): KubeObject | Promise<KubeObject>;
+}
+
 const GENERATE_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 const NONE: readonly KubeObject[] = [];
 const MAX_UPDATE_RETRIES = 16;
+
+/** Where an update attempt starts: the object's JSON (resourceVersion included), its stored text and revision. */
+interface UpdateBase {
+  json: string;
+  stored: string;
+  revision: number;
+  /** From the watch cache rather than the store. */
+  cached: boolean;
+}
 
 export class ResourceOps {
   private readonly admission: Admission;
@@ -338,16 +352,22 @@ export class ResourceOps {
    * from the current one is a precondition failure (409), as for PUT and for PATCH bodies that carry one.
    * `subresource` is '' (main resource), 'status' or another subresource that only changes what its caller sets.
    */
-  async update(def: ResourceDefinition, namespace: string, name: string, mutate: Mutation, opts: WriteOptions & { subresource?: string }): Promise<KubeObject> {
+  async update(def: ResourceDefinition, namespace: string, name: string, mutate: Mutation | Replacement, opts: WriteOptions & { subresource?: string }): Promise<KubeObject> {
     const key = objectKey(def, namespace, name);
+    // The first attempt starts from the watch cache's copy, as kube-apiserver's GuaranteedUpdate does: no store read.
+    // The write is a compare-and-swap on that copy's revision, so a cache behind the store costs a retry from the
+    // store, never a lost write; a precondition the cached copy fails is checked again against the store.
+    let fromCache = true;
     for (let attempt = 0; ; attempt++) {
-      const got = await this.store.get(key);
-      if (!got.kv) throw notFound(this.ref(def, name));
-      const current = decodeFromStore(key, got.kv.value, got.kv.modRevision);
-      // The mutation gets a copy of its own: a second parse of the stored text costs half a structuredClone.
-      let desired = mutate(decodeFromStore(key, got.kv.value, got.kv.modRevision));
+      const got = (fromCache && this.cachedForUpdate(def, key)) || (await this.readForUpdate(def, name, key));
+      const cached = fromCache && got.cached;
+      fromCache = false;
+      const current = JSON.parse(got.json) as KubeObject;
+      // A mutation gets a copy of its own: a second parse of the stored text costs half a structuredClone.
+      let desired = typeof mutate === 'function' ? mutate(JSON.parse(got.json) as KubeObject) : mutate.replace();
       if (desired instanceof Promise) desired = await desired;
       if (desired.metadata?.resourceVersion && desired.metadata.resourceVersion !== current.metadata.resourceVersion) {
+        if (cached) continue;
         throw conflict(this.ref(def, name));
       }
       const subresource = opts.subresource ?? '';
@@ -367,17 +387,17 @@ export class ResourceOps {
         const validated = run.validate();
         if (validated) await validated;
         const nextJson = encodeForStore(next);
-        if (nextJson === got.kv.value) return current;
+        if (nextJson === got.stored) return current;
         checkObjectSize(nextJson);
         if (opts.dryRun) return next;
         // The last finalizer of an object being deleted is gone: the update completes the deletion.
         if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length && !def.deletion?.finalizationPending?.(next)) {
-          const del = await this.store.delete(key, got.kv.modRevision);
+          const del = await this.store.delete(key, got.revision);
           committed = true;
           next.metadata.resourceVersion = String(del.revision);
           return next;
         }
-        const res = await this.store.update(key, nextJson, got.kv.modRevision);
+        const res = await this.store.update(key, nextJson, got.revision);
         committed = true;
         next.metadata.resourceVersion = String(res.revision);
         this.rememberJson(def, key, next, res.revision);
@@ -390,6 +410,21 @@ export class ResourceOps {
         if (finished) await finished;
       }
     }
+  }
+
+  /** The watch cache's copy of key for an update's first attempt, when it holds one whose stored text it can give. */
+  private cachedForUpdate(def: ResourceDefinition, key: string): UpdateBase | undefined {
+    const item = this.cache.resourceOf(def.group, def.plural).items.get(key);
+    if (item === undefined) return undefined;
+    const stored = storedTextOf(item.json, item.revision);
+    return stored === undefined ? undefined : { json: item.json, stored, revision: item.revision, cached: true };
+  }
+
+  private async readForUpdate(def: ResourceDefinition, name: string, key: string): Promise<UpdateBase> {
+    const got = await this.store.get(key);
+    if (!got.kv) throw notFound(this.ref(def, name));
+    const { json } = decodeWithJson(key, got.kv.value, got.kv.modRevision);
+    return { json, stored: got.kv.value, revision: got.kv.modRevision, cached: false };
   }
 
   private translate(def: ResourceDefinition, name: string, err: unknown): unknown {

@@ -121,7 +121,7 @@ function subresourceApi(scope: RequestScope, r: ApiRequest): SubresourceApi {
     get: async (def, namespace, name) => (await scope.ops.get(def, namespace, name)).obj,
     list: async (def, namespace) => (await scope.ops.list(def, namespace, { filter: { empty: true, matches: () => true } })).items.map((i) => i.obj),
     update: (def, obj, opts) =>
-      scope.ops.update(def, obj.metadata.namespace ?? '', obj.metadata.name!, () => obj, { dryRun: opts.dryRun, user: r.user, subresource: opts.subresource }),
+      scope.ops.update(def, obj.metadata.namespace ?? '', obj.metadata.name!, { replace: () => obj }, { dryRun: opts.dryRun, user: r.user, subresource: opts.subresource }),
     delete: async (def, namespace, name, opts) => {
       await scope.ops.delete(def, namespace, name, { ...opts, user: r.user });
     },
