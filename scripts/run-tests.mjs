@@ -26,5 +26,8 @@ if (files.length === 0) {
   console.error(`no test files found in dist/ matching ${JSON.stringify(filters)}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// Watch events that the server's components share (apiserver/shared-line-decoder.ts) are deep-frozen under test, so
+// code that mutates an informer's object fails here instead of corrupting another component's cache.
+const env = { ...process.env, SKIFF_FREEZE_SHARED_OBJECTS: process.env.SKIFF_FREEZE_SHARED_OBJECTS ?? '1' };
+const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
 process.exit(result.status ?? 1);

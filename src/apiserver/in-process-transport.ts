@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { LineSplitter, TransportHttpError, type StreamHandle, type Transport, type TransportBody, type TransportResponse } from '../client/transport.js';
 import { LOOPBACK_USER, type UserInfo } from './auth/user-info.js';
+import type { SharedLineDecoder } from './shared-line-decoder.js';
 
 /** The handler entry point: ApiHandler.handle. */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -179,10 +180,19 @@ class Delivery {
 }
 
 export class InProcessTransport implements Transport {
+  /**
+   * lines: the server's one SharedLineDecoder, so its components parse each watch event once between them (and hold
+   * one object for it in their informers instead of one each).
+   */
   constructor(
     private readonly handler: RequestHandler,
     private readonly user: UserInfo = LOOPBACK_USER,
-  ) {}
+    private readonly lines?: SharedLineDecoder,
+  ) {
+    if (lines) this.decodeLine = (line) => lines.decode(line);
+  }
+
+  readonly decodeLine?: (line: string) => unknown;
 
   request(method: string, path: string, query: URLSearchParams, body?: TransportBody): Promise<TransportResponse> {
     return new Promise((resolve, reject) => {

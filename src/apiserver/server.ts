@@ -56,7 +56,8 @@ import { mountNodeJoin, type NodeJoinOptions } from './node-join/node-join-handl
 import { GROUP_SYSTEM_MASTERS, type UserInfo } from './auth/user-info.js';
 import { RbacAuthorization } from './auth/rbac/rbac-authorization.js';
 import { startEventTtl } from './event-ttl.js';
-import { decodeFromStore } from './object-codec.js';
+import { decodeWithJson } from './object-codec.js';
+import { SharedLineDecoder } from './shared-line-decoder.js';
 import { ResourceRegistry } from './registry/resource-registry.js';
 import type { ResourceDefinition } from './registry/types.js';
 import { ResourceOps } from './resource-ops.js';
@@ -178,7 +179,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const health = new DatastoreHealth(opts.store, { freeBytes: freeBytesOf(opts.store), ...opts.datastoreHealth });
   // The API's writes go through the health observer, so a write refused for lack of space marks the server not ready.
   const store = instrumentStore(health.observe(opts.store));
-  const cache = new WatchCache(store, decodeFromStore);
+  const cache = new WatchCache(store, decodeWithJson);
   const unregisterStorageObjects = registerStorageObjects(() => cache.objectCounts());
   // RBAC (auth/rbac/): decisions from an index over the watch cache; also escalation checks, impersonation, reviews.
   const rbac = new RbacAuthorization();
@@ -332,6 +333,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     throw err;
   }
 
+  // One decoder for every in-process client: each watch event is parsed once for all the server's components.
+  const sharedLines = new SharedLineDecoder();
   return {
     port,
     server,
@@ -339,7 +342,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     handler,
     cache,
     registry,
-    inProcessTransport: (user) => new InProcessTransport(handler.handle, user),
+    inProcessTransport: (user) => new InProcessTransport(handler.handle, user, sharedLines),
     close,
   };
 }

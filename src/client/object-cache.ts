@@ -17,13 +17,7 @@ export function objectKey(obj: { metadata: { namespace?: string; name?: string }
   return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name ?? ''}` : (obj.metadata.name ?? '');
 }
 
-/** Freezes an object and everything it holds, so code that mutates a shared cached object fails loudly. */
-export function deepFreeze<T>(value: T): T {
-  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
-  Object.freeze(value);
-  for (const v of Object.values(value as object)) deepFreeze(v);
-  return value;
-}
+export { deepFreeze } from '../api/deep-freeze.js';
 
 const SELECTOR_CACHE_LIMIT = 256;
 

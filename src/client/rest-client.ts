@@ -140,7 +140,7 @@ export class RestClient implements Client {
         if (closed) return;
         let ev: WatchEvent<T>;
         try {
-          ev = JSON.parse(line) as WatchEvent<T>;
+          ev = (this.transport.decodeLine ? this.transport.decodeLine(line) : JSON.parse(line)) as WatchEvent<T>;
           if (typeof ev?.type !== 'string' || ev.object === null || typeof ev.object !== 'object') throw new Error('not a watch event');
         } catch (err) {
           // A stream we cannot read is a broken stream: end it, so the caller re-watches.
@@ -148,7 +148,10 @@ export class RestClient implements Client {
           handle?.stop();
           return;
         }
-        if (ev.type !== 'ERROR') withType(rt, ev.object);
+        if (ev.type !== 'ERROR' && (ev.object.apiVersion === undefined || ev.object.kind === undefined)) {
+          // A shared decoded event is not ours to change: type a copy.
+          ev = this.transport.decodeLine ? { ...ev, object: withType(rt, { ...ev.object }) } : { ...ev, object: withType(rt, ev.object) };
+        }
         onEvent(ev);
       },
       (err) => close(err instanceof TransportHttpError ? statusErrorFrom(err.status, err.body) : err),

@@ -33,6 +33,12 @@ export interface Transport {
    * TransportHttpError when the server answered non-2xx; with the failure when the connection broke.
    */
   stream(path: string, query: URLSearchParams, onLine: (line: string) => void, onClose: (err?: Error) => void): StreamHandle;
+  /**
+   * Optional: the parsed value of a stream line, shared with other readers in this process that were sent the same
+   * text (the in-process transport's SharedLineDecoder). Values from it must not be mutated. Without it, the
+   * client parses each line itself.
+   */
+  decodeLine?(line: string): unknown;
 }
 
 /** A non-2xx answer to a stream request; the RestClient rebuilds the StatusError from `body`. */
