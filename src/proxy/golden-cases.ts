@@ -37,6 +37,15 @@ export const cases: Array<{ name: string; services: Service[]; slices: EndpointS
   { name: 'internal-local', services: [svc('web', { internalTrafficPolicy: 'Local' })], slices: [slice('web', three)] },
   { name: 'internal-local-none-here', services: [svc('web', { internalTrafficPolicy: 'Local' })], slices: [slice('web', [{ ip: '10.71.1.4', node: 'node-b' }])] },
   { name: 'session-affinity', services: [svc('web', { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 30 } } })], slices: [slice('web', three.slice(0, 2))] },
+  {
+    // The tests render with nodeIPs ['198.51.100.10']: web's ranges hold the node (its LB IP is allowed as a source), api's do not.
+    name: 'loadbalancer-source-ranges',
+    services: [
+      svc('web', { type: 'LoadBalancer', loadBalancerSourceRanges: ['203.0.113.0/25', ' 198.51.100.7/24 ', '2001:db8::/64', 'not-a-cidr'], ports: [{ name: 'http', port: 80, nodePort: 31104 }] }, { loadBalancer: { ingress: [{ ip: '192.0.2.30' }] } }),
+      svc('api', { type: 'LoadBalancer', clusterIP: '10.81.0.11', externalTrafficPolicy: 'Local', loadBalancerSourceRanges: ['203.0.113.0/25'], ports: [{ name: 'http', port: 80, nodePort: 31105 }] }, { loadBalancer: { ingress: [{ ip: '192.0.2.31' }] } }),
+    ],
+    slices: [slice('web', three.slice(0, 1)), slice('api', three)],
+  },
   { name: 'external-ips-and-loadbalancer', services: [svc('web', { type: 'LoadBalancer', externalIPs: ['192.0.2.10'], ports: [{ name: 'http', port: 80, nodePort: 31103 }] }, { loadBalancer: { ingress: [{ ip: '192.0.2.20' }] } })], slices: [slice('web', three.slice(0, 1))] },
   {
     name: 'udp-and-tcp-dns',

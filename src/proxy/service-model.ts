@@ -31,6 +31,12 @@ export interface ServicePortInfo {
   nodePort?: number;
   externalIPs: string[];
   loadBalancerIPs: string[];
+  /**
+   * spec.loadBalancerSourceRanges of a LoadBalancer Service, IPv4 ones, as network addresses (`203.0.113.0/25`); traffic
+   * to the load-balancer IPs from elsewhere is dropped (empty or absent: from anywhere). Ranges that do not parse are
+   * left out, as kube-proxy does.
+   */
+  loadBalancerSourceRanges?: string[];
   /** ClientIP affinity timeout in seconds (undefined: no affinity). */
   affinitySeconds?: number;
   internalLocal: boolean;
@@ -111,6 +117,7 @@ export function servicePortsOf(svc: Service, slices: EndpointSlice[], nodeName: 
   if (clusterIPs.length === 0) return [];
   const externalIPs = (spec.externalIPs ?? []).filter((ip) => ip.includes('.'));
   const loadBalancerIPs = spec.type === 'LoadBalancer' ? (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '').filter((ip) => ip.includes('.')) : [];
+  const loadBalancerSourceRanges = spec.type === 'LoadBalancer' ? (spec.loadBalancerSourceRanges ?? []).map((r) => ipv4Network(r.trim())).filter((r): r is string => r !== undefined) : [];
   const affinitySeconds = spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS) : undefined;
   const hasNodePorts = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
   return (spec.ports ?? []).map((p) => ({
@@ -123,6 +130,7 @@ export function servicePortsOf(svc: Service, slices: EndpointSlice[], nodeName: 
     ...(hasNodePorts && p.nodePort ? { nodePort: p.nodePort } : {}),
     externalIPs,
     loadBalancerIPs,
+    ...(loadBalancerSourceRanges.length > 0 ? { loadBalancerSourceRanges } : {}),
     ...(affinitySeconds !== undefined ? { affinitySeconds } : {}),
     internalLocal: spec.internalTrafficPolicy === 'Local',
     // externalTrafficPolicy only means something for Services reachable from outside (kube-proxy's ExternalPolicyLocal).
@@ -148,6 +156,27 @@ export function categorizeEndpoints(sp: ServicePortInfo): { cluster: ProxyEndpoi
   return { cluster, local, all: sp.endpoints.filter((e) => chosen.has(e)) };
 }
 
+/** `a.b.c.d/n` as its network address (host bits cleared), undefined when it is not an IPv4 CIDR. */
+export function ipv4Network(cidr: string): string | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m) return undefined;
+  const octets = m.slice(1, 5).map(Number);
+  const bits = Number(m[5]);
+  if (octets.some((o) => o > 255) || bits > 32) return undefined;
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const net = (ipKey(octets.join('.')) & mask) >>> 0;
+  return `${[net >>> 24, (net >>> 16) & 255, (net >>> 8) & 255, net & 255].join('.')}/${bits}`;
+}
+
+/** Whether IPv4 address ip lies in the IPv4 CIDR (false for anything that does not parse). */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const net = ipv4Network(cidr);
+  if (!net || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) return false;
+  const bits = Number(net.split('/')[1]);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return ((ipKey(ip) & mask) >>> 0) === ipKey(net.split('/')[0]!);
+}
+
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -163,6 +192,11 @@ export interface ForwardingPlan {
   usesLocalChain: boolean;
   /** The external chain (EXT) exists; NodePorts, externalIPs and LB IPs go there. */
   usesExtChain: boolean;
+  /**
+   * Traffic to the LB IPs passes a firewall chain first (kube-proxy's KUBE-FW-*): only sources in
+   * loadBalancerSourceRanges go on to EXT; the rest is dropped.
+   */
+  usesFirewall: boolean;
   /** ClusterIP traffic goes to the SVL chain (internalTrafficPolicy Local) instead of SVC. */
   internalToLocal: boolean;
   hasInternalEndpoints: boolean;
@@ -201,6 +235,8 @@ export function planForwarding(sp: ServicePortInfo): ForwardingPlan {
     usesClusterChain,
     usesLocalChain,
     usesExtChain: hasExternalEndpoints && externallyAccessible,
+    // Without the EXT chain, LB IP traffic is rejected or dropped already.
+    usesFirewall: hasExternalEndpoints && externallyAccessible && sp.loadBalancerIPs.length > 0 && (sp.loadBalancerSourceRanges?.length ?? 0) > 0,
     internalToLocal: sp.internalLocal,
     hasInternalEndpoints,
     ...(internalFilter ? { internalFilter } : {}),

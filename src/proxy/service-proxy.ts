@@ -4,6 +4,7 @@
  * userspace (without root: NodePorts only).
  */
 import { execFile } from 'node:child_process';
+import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
 import type { InformerFactory } from '../client/types.js';
 import { createLogger } from '../log/logger.js';
@@ -32,6 +33,11 @@ export interface ServiceProxyOptions {
   routeDevice?: string;
   minSyncIntervalMs?: number;
   onSynced?: (info: SyncInfo) => void;
+  /**
+   * The node's addresses, for loadBalancerSourceRanges that hold the node (the LB IPs are then allowed as sources
+   * too); default: the IPv4 addresses of the machine's interfaces but loopback, at start.
+   */
+  nodeIPs?: string[];
 }
 
 export interface RunningServiceProxy {
@@ -71,7 +77,8 @@ export async function startServiceProxy(o: ServiceProxyOptions): Promise<Running
     const tool = mode === 'nftables' ? 'nft' : 'iptables-restore';
     if (!isRoot) throw new Error(`--proxy-mode ${mode} needs root (--proxy-mode userspace does not: NodePorts only)`);
     if (!(mode === 'nftables' ? await has('nft') : hasIptables)) throw new Error(`--proxy-mode ${mode} needs ${tool} on PATH (Debian: ${mode})`);
-    backend = mode === 'nftables' ? new NftablesBackend({ table: `skiff-${prefix.toLowerCase()}`, clusterCIDRs }) : new IptablesBackend({ prefix, clusterCIDRs });
+    const nodeIPs = o.nodeIPs ?? hostIPv4Addresses();
+    backend = mode === 'nftables' ? new NftablesBackend({ table: `skiff-${prefix.toLowerCase()}`, clusterCIDRs, nodeIPs }) : new IptablesBackend({ prefix, clusterCIDRs, nodeIPs });
     where = mode === 'nftables' ? `table ip skiff-${prefix.toLowerCase()}` : `chains ${prefix}-*`;
   }
   // An agent that ran in another mode before left its rules there (as kube-proxy, clean them up on a mode switch).
@@ -101,6 +108,13 @@ export async function startServiceProxy(o: ServiceProxyOptions): Promise<Running
   }
   log.info(`service proxy: ${mode}${o.mode === undefined && mode === 'userspace' ? ' (the default without root and iptables-restore)' : ''}, ${where}`, { prefix, clusterCIDRs: o.clusterCIDRs, serviceCIDRs: o.serviceCIDRs });
   return { mode, prefix, stop: () => proxier.stop() };
+}
+
+function hostIPv4Addresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((addrs) => addrs ?? [])
+    .filter((a) => a.family === 'IPv4' && !a.internal)
+    .map((a) => a.address);
 }
 
 async function removeOtherModes(mode: ProxyMode, prefix: string): Promise<void> {

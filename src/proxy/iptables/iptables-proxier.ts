@@ -19,6 +19,8 @@ export interface IptablesBackendOptions {
   prefix: string;
   clusterCIDRs: string[];
   masqueradeMark?: string;
+  /** The node's addresses (IptablesRenderOptions.nodeIPs). */
+  nodeIPs?: string[];
 }
 
 /** Rules through `iptables-restore --noflush` of our chains only, and jumps into them from the built-in chains. */
@@ -28,7 +30,7 @@ export class IptablesBackend implements ProxyBackend<RenderedServicePort> {
   private existingNatChains: Set<string> | undefined;
 
   constructor(private readonly o: IptablesBackendOptions) {
-    this.options = { prefix: o.prefix, clusterCIDRs: o.clusterCIDRs, masqueradeMark: o.masqueradeMark ?? '0x4000' };
+    this.options = { prefix: o.prefix, clusterCIDRs: o.clusterCIDRs, masqueradeMark: o.masqueradeMark ?? '0x4000', ...(o.nodeIPs ? { nodeIPs: o.nodeIPs } : {}) };
   }
 
   render(sp: ServicePortInfo): RenderedServicePort {

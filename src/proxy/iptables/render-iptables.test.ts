@@ -16,7 +16,7 @@ import { cases, NODE, svc, slice, three } from '../golden-cases.js';
 import { chainPrefixFor, renderRestore, renderServicePort, type IptablesRenderOptions } from './render-iptables.js';
 
 const here = dirname(fileURLToPath(import.meta.url)).replace(`${join('dist', 'src')}`, 'src');
-const options: IptablesRenderOptions = { prefix: 'SKtest', clusterCIDRs: ['10.71.0.0/16'], masqueradeMark: '0x4000' };
+const options: IptablesRenderOptions = { prefix: 'SKtest', clusterCIDRs: ['10.71.0.0/16'], masqueradeMark: '0x4000', nodeIPs: ['198.51.100.10'] };
 
 function render(services: Service[], slices: EndpointSlice[]): string {
   const ports = computeServicePorts(services, slices, NODE).map((sp) => renderServicePort(sp, options));

@@ -6,6 +6,7 @@
  *
  *   nat PREROUTING, OUTPUT -> <p>-SERVICES:  -d clusterIP --dport P -> <p>-SVC-x (or <p>-SVL-x for internal Local)
  *                                            -d externalIP / LB IP --dport P -> <p>-EXT-x
+ *                                            (LB IP with loadBalancerSourceRanges -> <p>-FW-x: -s range -> <p>-EXT-x)
  *                                            last: -m addrtype --dst-type LOCAL -> <p>-NODEPORTS (--dport N -> <p>-EXT-x)
  *   <p>-EXT-x    policy Cluster: mark for masquerade, -> SVC;  Local: pod and node-local sources -> SVC, else -> SVL
  *   <p>-SVC-x    ! -s clusterCIDR -d clusterIP: mark for masquerade; ClientIP affinity (-m recent --rcheck);
@@ -14,9 +15,11 @@
  *   nat POSTROUTING -> <p>-POSTROUTING: MASQUERADE what carries the mark
  *   filter INPUT, FORWARD, OUTPUT (ctstate NEW) -> <p>-SERVICES / <p>-EXTERNAL-SERVICES: REJECT for Services
  *                without endpoints (connection refused at once), DROP for Local policies without local endpoints
+ *                and what is still addressed to an LB IP with source ranges (kube-proxy's KUBE-PROXY-FIREWALL, hooked
+ *                to the same three chains: a source in range was DNATed on its way through <p>-FW-x, the rest was not)
  */
 import { createHash } from 'node:crypto';
-import { planForwarding, servicePortName, type ProxyEndpoint, type ServicePortInfo } from '../service-model.js';
+import { cidrContains, planForwarding, servicePortName, type ProxyEndpoint, type ServicePortInfo } from '../service-model.js';
 
 export interface IptablesRenderOptions {
   /** The per-agent chain prefix, e.g. `SK1a2b` (at most 6 characters: chain names are at most 28). */
@@ -25,13 +28,18 @@ export interface IptablesRenderOptions {
   clusterCIDRs: string[];
   /** The masquerade mark (kube-proxy: 0x4000, bit 14). */
   masqueradeMark: string;
+  /**
+   * The node's own addresses: when a loadBalancerSourceRange holds one, the LB IPs are allowed as sources too (a node
+   * that has the LB IP as a local address reaches it with that address as the source; kube-proxy's allowFromNode).
+   */
+  nodeIPs?: string[];
 }
 
 /** The chains of one ServicePort and its lines in the shared top-level chains. */
 export interface RenderedServicePort {
   /** `ns/name:port/PROTO`: the identity partial syncs key on. */
   key: string;
-  /** nat chains this port owns (SVC, SVL, EXT, SEP), and their rules. */
+  /** nat chains this port owns (SVC, SVL, EXT, FW, SEP), and their rules. */
   natChains: string[];
   natChainRules: string[];
   /** Lines of the shared chains: nat <p>-SERVICES, nat <p>-NODEPORTS, filter <p>-SERVICES and <p>-EXTERNAL-SERVICES. */
@@ -71,7 +79,7 @@ export function servicePortKey(sp: ServicePortInfo): string {
 }
 
 /** kube-proxy's hashing idea: sha256, base32, 16 characters; the prefix keeps it per agent. */
-function chainName(prefix: string, kind: 'SVC' | 'SVL' | 'EXT' | 'SEP', ...parts: string[]): string {
+function chainName(prefix: string, kind: 'SVC' | 'SVL' | 'EXT' | 'FW' | 'SEP', ...parts: string[]): string {
   return `${prefix}-${kind}-${base32(createHash('sha256').update(parts.join('\0')).digest()).slice(0, 16)}`;
 }
 
@@ -106,6 +114,7 @@ export function renderServicePort(sp: ServicePortInfo, o: IptablesRenderOptions)
   const svcChain = chainName(o.prefix, 'SVC', key);
   const svlChain = chainName(o.prefix, 'SVL', key);
   const extChain = chainName(o.prefix, 'EXT', key);
+  const fwChain = chainName(o.prefix, 'FW', key);
   const sepChain = (ep: ProxyEndpoint) => chainName(o.prefix, 'SEP', key, `${ep.ip}:${ep.port}`);
   const internalChain = sp.internalLocal ? svlChain : svcChain;
   const externalPolicyChain = sp.externalLocal ? svlChain : svcChain;
@@ -122,14 +131,17 @@ export function renderServicePort(sp: ServicePortInfo, o: IptablesRenderOptions)
     if (hasInternalEndpoints) out.natServices.push(`-A ${top.natServices} -m comment --comment ${quote(`${name} cluster IP`)} ${p} -d ${ip}/32 --dport ${sp.port} -j ${internalChain}`);
     else out.filterServices.push(`-A ${top.filterServices} -m comment --comment ${quote(internalFilter![1])} ${p} -d ${ip}/32 --dport ${sp.port} -j ${internalFilter![0]}`);
   }
-  const external = (ips: string[], what: string) => {
+  const external = (ips: string[], what: string, via: string) => {
     for (const ip of ips) {
-      if (usesExtChain) out.natServices.push(`-A ${top.natServices} -m comment --comment ${quote(`${name} ${what}`)} ${p} -d ${ip}/32 --dport ${sp.port} -j ${extChain}`);
+      if (usesExtChain) out.natServices.push(`-A ${top.natServices} -m comment --comment ${quote(`${name} ${what}`)} ${p} -d ${ip}/32 --dport ${sp.port} -j ${via}`);
       else out.filterExternal.push(`-A ${top.filterExternal} -m comment --comment ${quote(externalFilter![1])} ${p} -d ${ip}/32 --dport ${sp.port} -j ${externalFilter![0]}`);
     }
   };
-  external(sp.externalIPs, 'external IP');
-  external(sp.loadBalancerIPs, 'loadbalancer IP');
+  external(sp.externalIPs, 'external IP', extChain);
+  external(sp.loadBalancerIPs, 'loadbalancer IP', plan.usesFirewall ? fwChain : extChain);
+  if (plan.usesFirewall) {
+    for (const ip of sp.loadBalancerIPs) out.filterExternal.push(`-A ${top.filterExternal} -m comment --comment ${quote(`${name} traffic not accepted by ${fwChain}`)} ${p} -d ${ip}/32 --dport ${sp.port} -j DROP`);
+  }
   if (sp.nodePort !== undefined) {
     if (usesExtChain) out.natNodePorts.push(`-A ${top.natNodePorts} -m comment --comment ${quote(name)} ${p} --dport ${sp.nodePort} -j ${extChain}`);
     else out.filterExternal.push(`-A ${top.filterExternal} -m comment --comment ${quote(externalFilter![1])} -m addrtype --dst-type LOCAL ${p} --dport ${sp.nodePort} -j ${externalFilter![0]}`);
@@ -151,6 +163,19 @@ export function renderServicePort(sp: ServicePortInfo, o: IptablesRenderOptions)
       rule(extChain, `-m comment --comment ${quote(`masquerade traffic for ${name} external destinations`)} -j ${top.natMarkMasq}`);
     }
     rule(extChain, `-j ${externalPolicyChain}`);
+  }
+
+  if (plan.usesFirewall) {
+    // Sources in range go on to EXT (and are DNATed there); the rest leave the chain untouched and meet the DROP in
+    // filter <p>-EXTERNAL-SERVICES, still addressed to the LB IP.
+    chain(fwChain);
+    const ranges = sp.loadBalancerSourceRanges ?? [];
+    const comment = `-m comment --comment ${quote(`${name} loadbalancer IP`)}`;
+    for (const cidr of ranges) rule(fwChain, `${comment} -s ${cidr} -j ${extChain}`);
+    if (ranges.some((cidr) => (o.nodeIPs ?? []).some((ip) => cidrContains(cidr, ip)))) {
+      for (const ip of sp.loadBalancerIPs) rule(fwChain, `${comment} -s ${ip}/32 -j ${extChain}`);
+    }
+    rule(fwChain, `-m comment --comment ${quote(`other traffic to ${name} will be dropped by ${top.filterExternal}`)}`);
   }
 
   const endpointRules = (c: string, eps: ProxyEndpoint[]) => {

@@ -18,6 +18,8 @@ export interface NftablesBackendOptions {
   table: string;
   clusterCIDRs: string[];
   masqueradeMark?: string;
+  /** The node's addresses (NftablesRenderOptions.nodeIPs). */
+  nodeIPs?: string[];
 }
 
 export class NftablesBackend implements ProxyBackend<RenderedNftPort> {
@@ -27,7 +29,7 @@ export class NftablesBackend implements ProxyBackend<RenderedNftPort> {
   private sets = new Set<string>();
 
   constructor(o: NftablesBackendOptions) {
-    this.options = { table: o.table, clusterCIDRs: o.clusterCIDRs, masqueradeMark: o.masqueradeMark ?? '0x4000' };
+    this.options = { table: o.table, clusterCIDRs: o.clusterCIDRs, masqueradeMark: o.masqueradeMark ?? '0x4000', ...(o.nodeIPs ? { nodeIPs: o.nodeIPs } : {}) };
   }
 
   render(sp: ServicePortInfo): RenderedNftPort {

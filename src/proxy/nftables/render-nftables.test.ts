@@ -16,7 +16,7 @@ import { computeServicePorts } from '../service-model.js';
 import { renderNftables, renderNftPort, type NftablesRenderOptions } from './render-nftables.js';
 
 const here = dirname(fileURLToPath(import.meta.url)).replace(`${join('dist', 'src')}`, 'src');
-const options: NftablesRenderOptions = { table: 'skiff-test', clusterCIDRs: ['10.71.0.0/16'], masqueradeMark: '0x4000' };
+const options: NftablesRenderOptions = { table: 'skiff-test', clusterCIDRs: ['10.71.0.0/16'], masqueradeMark: '0x4000', nodeIPs: ['198.51.100.10'] };
 
 function render(services: Service[], slices: EndpointSlice[], o = options): string {
   return renderNftables({ ports: computeServicePorts(services, slices, NODE).map((sp) => renderNftPort(sp, o)) }, o);

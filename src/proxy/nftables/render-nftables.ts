@@ -9,17 +9,21 @@
  *   svc-x: masquerade mark for sources outside the cluster CIDR; affinity; numgen random -> sep-y (DNAT)
  *   nat-postrouting -> masquerading;  filter-{input,forward,output} (ct state new) -> endpoints-check:
  *   @no-endpoint-services / @no-endpoint-nodeports -> reject (TCP: reset) or drop
+ *   filter-prerouting-pre-dnat, filter-output-pre-dnat (before DNAT, ct state new) -> firewall-check:
+ *   ip daddr . l4proto . dport vmap @firewall-ips -> firewall-x: ip saddr != { loadBalancerSourceRanges } drop
  *
  * Pure. `renderNftables` returns the whole script for `nft -f` (a transaction: all or nothing).
  */
 import { createHash } from 'node:crypto';
-import { planForwarding, servicePortName, type ProxyEndpoint, type ServicePortInfo } from '../service-model.js';
+import { cidrContains, planForwarding, servicePortName, type ProxyEndpoint, type ServicePortInfo } from '../service-model.js';
 
 export interface NftablesRenderOptions {
   /** The table's name (`skiff-<per-agent id>`). */
   table: string;
   clusterCIDRs: string[];
   masqueradeMark: string;
+  /** The node's own addresses (see IptablesRenderOptions.nodeIPs: a range holding one lets the LB IPs in as sources). */
+  nodeIPs?: string[];
 }
 
 export interface RenderedNftPort {
@@ -32,6 +36,7 @@ export interface RenderedNftPort {
   serviceNodePorts: string[];
   noEndpointServices: string[];
   noEndpointNodePorts: string[];
+  firewallIps: string[];
 }
 
 const hash = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 16);
@@ -51,7 +56,8 @@ export function renderNftPort(sp: ServicePortInfo, o: NftablesRenderOptions): Re
   const ext = `ext-${h}`;
   const sep = (ep: ProxyEndpoint) => `sep-${hash(key, `${ep.ip}:${ep.port}`)}`;
   const aff = (ep: ProxyEndpoint) => `affinity-${sep(ep)}`;
-  const out: RenderedNftPort = { key, chains: new Map(), sets: new Map(), serviceIps: [], serviceNodePorts: [], noEndpointServices: [], noEndpointNodePorts: [] };
+  const fw = `firewall-${h}`;
+  const out: RenderedNftPort = { key, chains: new Map(), sets: new Map(), serviceIps: [], serviceNodePorts: [], noEndpointServices: [], noEndpointNodePorts: [], firewallIps: [] };
   const verdict = (f: { verdict: 'reject' | 'drop' }) => (f.verdict === 'reject' ? 'goto reject-chain' : 'drop');
 
   for (const ip of sp.clusterIPs) {
@@ -61,6 +67,13 @@ export function renderNftPort(sp: ServicePortInfo, o: NftablesRenderOptions): Re
   for (const ip of [...sp.externalIPs, ...sp.loadBalancerIPs]) {
     if (plan.usesExtChain) out.serviceIps.push(`${ip} . ${proto} . ${sp.port} : goto ${ext}`);
     else out.noEndpointServices.push(`${ip} . ${proto} . ${sp.port} : ${verdict(plan.externalFilter!)}`);
+  }
+  if (plan.usesFirewall) {
+    // Checked before DNAT (kube-proxy's nftables firewall): sources outside the ranges are dropped on the way in.
+    for (const ip of sp.loadBalancerIPs) out.firewallIps.push(`${ip} . ${proto} . ${sp.port} : goto ${fw}`);
+    const ranges = sp.loadBalancerSourceRanges ?? [];
+    const fromNode = ranges.some((cidr) => (o.nodeIPs ?? []).some((ip) => cidrContains(cidr, ip)));
+    out.chains.set(fw, [`ip saddr != { ${[...ranges, ...(fromNode ? sp.loadBalancerIPs : [])].join(' , ')} } drop`]);
   }
   if (sp.nodePort !== undefined) {
     if (plan.usesExtChain) out.serviceNodePorts.push(`${proto} . ${sp.nodePort} : goto ${ext}`);
@@ -110,6 +123,7 @@ const MAPS: Array<[string, string]> = [
   ['service-nodeports', 'inet_proto . inet_service : verdict'],
   ['no-endpoint-services', 'ipv4_addr . inet_proto . inet_service : verdict'],
   ['no-endpoint-nodeports', 'inet_proto . inet_service : verdict'],
+  ['firewall-ips', 'ipv4_addr . inet_proto . inet_service : verdict'],
 ];
 
 /** The base chains: hooks, dispatch, masquerading and rejection. */
@@ -123,6 +137,10 @@ function baseChains(o: NftablesRenderOptions): Array<{ name: string; hook?: stri
     { name: 'filter-input', hook: 'type filter hook input priority -1 ; policy accept ;', rules: ['ct state new jump endpoints-check'] },
     { name: 'filter-forward', hook: 'type filter hook forward priority -1 ; policy accept ;', rules: ['ct state new jump endpoints-check'] },
     { name: 'filter-output', hook: 'type filter hook output priority -1 ; policy accept ;', rules: ['ct state new jump endpoints-check'] },
+    // Before the nat chains (-100): the destination is still the LB IP.
+    { name: 'filter-prerouting-pre-dnat', hook: 'type filter hook prerouting priority -110 ; policy accept ;', rules: ['ct state new jump firewall-check'] },
+    { name: 'filter-output-pre-dnat', hook: 'type filter hook output priority -110 ; policy accept ;', rules: ['ct state new jump firewall-check'] },
+    { name: 'firewall-check', rules: ['ip daddr . meta l4proto . th dport vmap @firewall-ips'] },
     { name: 'services', rules: ['ip daddr . meta l4proto . th dport vmap @service-ips', `${local} meta l4proto . th dport vmap @service-nodeports`] },
     { name: 'endpoints-check', rules: ['ip daddr . meta l4proto . th dport vmap @no-endpoint-services', `${local} meta l4proto . th dport vmap @no-endpoint-nodeports`] },
     { name: 'masquerading', rules: [`meta mark & ${m} == 0 return`, `meta mark set meta mark ^ ${m}`, 'masquerade fully-random'] },
@@ -168,6 +186,7 @@ export function renderNftables(input: NftInput, o: NftablesRenderOptions): strin
   elements('service-nodeports', (p) => p.serviceNodePorts);
   elements('no-endpoint-services', (p) => p.noEndpointServices);
   elements('no-endpoint-nodeports', (p) => p.noEndpointNodePorts);
+  elements('firewall-ips', (p) => p.firewallIps);
   for (const p of written) for (const [name, rules] of p.chains) for (const r of rules) lines.push(`add rule ${t} ${name} ${r}`);
   if (input.changed) {
     const stale = [...(input.staleChains ?? [])];
