@@ -378,7 +378,7 @@ describe('SimulatedNodes pod stages', () => {
   it('retries a status write that conflicts, from a fresh read', async () => {
     const h = await start();
     let conflicts = 1;
-    h.client.prependReactor('updateStatus', 'pods', () => {
+    h.client.prependReactor('patch', 'pods', () => {
       if (conflicts-- > 0) throw conflict({ resource: 'pods', name: 'racy' });
       return undefined;
     });
@@ -387,13 +387,13 @@ describe('SimulatedNodes pod stages', () => {
     await h.clock.advanceAsync(1000);
     assert.equal(podOf(h, 'racy')?.status?.phase, 'Running');
     const verbs = h.client.actions.filter((a) => a.resource === 'pods' && a.name === 'racy').map((a) => a.verb);
-    assert.deepEqual(verbs.slice(-3), ['updateStatus', 'get', 'updateStatus']);
+    assert.deepEqual(verbs.slice(-3), ['patch', 'get', 'patch']);
   });
 
   it('retries a failed write later and reports it once', async () => {
     const h = await start();
     let failures = 1;
-    h.client.prependReactor('updateStatus', 'pods', () => {
+    h.client.prependReactor('patch', 'pods', () => {
       if (failures-- > 0) throw new Error('connection reset');
       return undefined;
     });

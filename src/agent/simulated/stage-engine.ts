@@ -146,7 +146,7 @@ export class StageEngine {
         return;
       }
       try {
-        await this.o.client.updateStatus(Pods, namespace, result.pod);
+        await this.o.client.patch(Pods, namespace, name, 'merge', statusPatch(pod, result.pod), { subresource: 'status' });
         return;
       } catch (err) {
         if (isNotFound(err)) return;
@@ -177,4 +177,16 @@ export class StageEngine {
 function splitPodKey(key: string): [string, string] {
   const slash = key.indexOf('/');
   return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
+/**
+ * The write a kubelet makes (its status manager's PatchPodStatus): a merge patch of pods/status carrying the whole new
+ * status, with the keys the new status dropped set to null, on the resourceVersion the stage was computed from (a
+ * pod that moved on meanwhile is a conflict, as with an update). Only the status travels, not the pod.
+ */
+export function statusPatch(before: Pod, after: Pod): { metadata: { resourceVersion?: string }; status: Record<string, unknown> } {
+  const status: Record<string, unknown> = {};
+  for (const k in before.status) status[k] = null;
+  Object.assign(status, after.status);
+  return { metadata: { resourceVersion: before.metadata?.resourceVersion }, status };
 }

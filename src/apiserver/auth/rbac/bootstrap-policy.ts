@@ -451,8 +451,9 @@ const skiffControllerRoleRules: Record<string, PolicyRule[]> = {
   'node-simulator': [
     r(['create', 'get', 'list', 'watch'], [''], ['nodes']),
     r(['update'], [''], ['nodes/status']),
-    r(['delete', 'list', 'watch'], [''], ['pods']),
-    r(['update'], [''], ['pods/status']),
+    // get: the fresh read after a status write conflicted; patch: pod status goes as the kubelet sends it.
+    r(['delete', 'get', 'list', 'watch'], [''], ['pods']),
+    r(['update', 'patch'], [''], ['pods/status']),
     r(['create', 'get', 'update'], ['coordination.k8s.io'], ['leases']),
   ],
   'deployment-controller': [r(['patch'], ['apps'], ['deployments'])],
