@@ -43,8 +43,9 @@ export function simulatedExitCode(pod: Pod): number {
 export function computeStageResult(pod: Pod, stage: Stage, ctx: StageContext): StageResult {
   const next = stage.next;
   if (next.delete) return { delete: true };
-  const out = structuredClone(pod) as Mutable<Pod>;
-  const status = (out.status ??= {});
+  // Only status changes: the rest of the pod is shared with the (read-only) input, not copied.
+  const status = (pod.status ? structuredClone(pod.status) : {}) as NonNullable<Mutable<Pod>['status']>;
+  const out = { ...pod, status } as Mutable<Pod>;
   const now = rfc3339(ctx.now);
   const vars: Record<string, unknown> = {
     now,
