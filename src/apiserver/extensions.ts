@@ -23,7 +23,7 @@ export function defaultExtensions(resources: readonly ResourceDefinition[] | Res
       if (custom && contentType.split(';', 1)[0].trim().toLowerCase() === PatchContentType.strategic) {
         throw unsupportedPatchType([PatchContentType.json, PatchContentType.merge, PatchContentType.applyYaml]);
       }
-      return applyPatch(contentType, original, patch, custom ? undefined : def.schemaName);
+      return applyPatch(contentType, original, patch, custom ? undefined : def.schemaName, undefined, { consumeOriginal: true });
     },
     checkDecoded: (def, obj) => {
       if (!def.customSchema) return checkDecoded(def.schemaName, obj);

@@ -22,6 +22,7 @@ import { negotiateResponse, sendObjectAs } from './output.js';
 /** Optional pieces supplied by other modules (OpenAPI, patching, protobuf, strict validation, input limits). */
 export interface HandlerExtensions extends BodyDecoders {
   /** Applies a patch of the given content type; returns the patched object. */
+  /** `original` is the caller's private copy: it may become (part of) the result. `patch` is not modified. */
   applyPatch?(contentType: string, original: KubeObject, patch: unknown, def: ResourceDefinition): KubeObject;
   /**
    * Checks a decoded object against its schema: wrong-typed values (reported), unknown fields (reported, for

@@ -275,4 +275,20 @@ describe('applyPatch', () => {
       assert.deepStrictEqual(supportedPatchContentTypes(false), [JSON_PATCH, MERGE_PATCH]);
     });
   });
+
+  describe('consumeOriginal', () => {
+    it('a merge patch built on the caller\'s copy gives the same result and leaves the patch as it was', () => {
+      const original = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels: { a: '1' } }, status: { phase: 'Pending', message: 'm' } } as KubeObject;
+      const patch = { metadata: { labels: { b: '2' } }, status: { phase: 'Running', message: null, conditions: [{ type: 'Ready', status: 'True' }] } };
+      const patchBefore = structuredClone(patch);
+      const copied = applyPatch(MERGE_PATCH, structuredClone(original), patch, undefined);
+      const mine = structuredClone(original);
+      const consumed = applyPatch(MERGE_PATCH, mine, patch, undefined, undefined, { consumeOriginal: true });
+      assert.deepStrictEqual(consumed, copied);
+      assert.equal(consumed, mine, 'built on the given copy');
+      assert.deepStrictEqual(patch, patchBefore);
+      (consumed.status as { conditions: { status: string }[] }).conditions[0]!.status = 'False';
+      assert.equal(patch.status.conditions[0]!.status, 'True', 'the result shares nothing with the patch');
+    });
+  });
 });

@@ -5,7 +5,7 @@
  * apiextensions-apiserver customresource_handler.go).
  */
 import type { KubeObject } from '../../api/object.js';
-import { jsonMergePatch } from './json-merge-patch.js';
+import { jsonMergePatch, jsonMergePatchInto } from './json-merge-patch.js';
 import { applyJsonPatch } from './json-patch.js';
 import { isObject } from './json-value.js';
 import { PatchContentType, describe, jsonKind, patchMalformed, patchNotApplicable, unsupportedPatchType } from './patch-errors.js';
@@ -28,7 +28,7 @@ export function supportedPatchContentTypes(hasSchema: boolean): string[] {
 
 /**
  * Applies a PATCH body to `original` and returns the patched object; `original` and `patchBody` are
- * not modified. `contentType` is the request's Content-Type (parameters such as `; charset=utf-8`
+ * not modified (with `consumeOriginal`, a merge patch builds on `original` itself: the caller's private copy). `contentType` is the request's Content-Type (parameters such as `; charset=utf-8`
  * are ignored). `schemaTypeName` is the schema type of the object (e.g. `io.k8s.api.apps.v1.Deployment`);
  * undefined or '' means the kind has no schema (a custom resource), which rules out strategic merge patch.
  * `schema` defaults to the generated schema table.
@@ -43,6 +43,7 @@ export function applyPatch(
   patchBody: unknown,
   schemaTypeName: string | undefined,
   schema: PatchSchema = schemaTablePatchSchema,
+  opts: { consumeOriginal?: boolean } = {},
 ): KubeObject {
   const mediaType = contentType.split(';', 1)[0].trim().toLowerCase();
   const hasSchema = schemaTypeName !== undefined && schemaTypeName !== '';
@@ -52,7 +53,7 @@ export function applyPatch(
       patched = applyJsonPatch(original, patchBody);
       break;
     case PatchContentType.merge:
-      patched = jsonMergePatch(original, requireObject(patchBody, 'merge patch'));
+      patched = (opts.consumeOriginal ? jsonMergePatchInto : jsonMergePatch)(original, requireObject(patchBody, 'merge patch'));
       break;
     case PatchContentType.strategic:
       if (!hasSchema) throw unsupportedPatchType(supportedPatchContentTypes(false));

@@ -10,6 +10,11 @@ export function jsonMergePatch(target: unknown, patch: unknown): unknown {
   return mergeInto(structuredClone(target), structuredClone(patch));
 }
 
+/** The same on a target the caller gives up (its private copy), which becomes the result; `patch` is not modified. */
+export function jsonMergePatchInto(target: unknown, patch: unknown): unknown {
+  return mergeInto(target, structuredClone(patch));
+}
+
 // RFC 7396 §2 MergePatch, working on private copies.
 function mergeInto(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return patch;
