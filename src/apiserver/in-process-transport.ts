@@ -187,7 +187,7 @@ export class InProcessTransport implements Transport {
   constructor(
     private readonly handler: RequestHandler,
     private readonly user: UserInfo = LOOPBACK_USER,
-    private readonly lines?: SharedLineDecoder,
+    lines?: SharedLineDecoder,
   ) {
     if (lines) this.decodeLine = (line) => lines.decode(line);
   }

@@ -5,6 +5,7 @@ import { Deployments, Namespaces, Pods } from './resources.js';
 import { RestClient } from './rest-client.js';
 import { TransportHttpError, type Transport, type TransportBody, type TransportResponse } from './transport.js';
 import type { WatchEvent } from './types.js';
+import { deepFreeze } from '../api/deep-freeze.js';
 
 interface Sent {
   method: string;
@@ -99,6 +100,25 @@ describe('RestClient', () => {
     t.answers.push({ status: 200, body: JSON.stringify({ kind: 'DeploymentList', metadata: { resourceVersion: '42', continue: 'next' }, items: [{ metadata: { name: 'd' } }] }) });
     const r = await new RestClient(t).list(Deployments, 'ns', { limit: 1 });
     assert.deepEqual(r, { items: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' } }], resourceVersion: '42', continue: 'next' });
+  });
+
+  it('watch takes a transport\'s shared decoded events as they are, and types a copy of one that lacks its kind', () => {
+    const t = new ScriptedTransport();
+    const shared = new Map<string, unknown>();
+    const decode = (line: string) => {
+      if (!shared.has(line)) shared.set(line, deepFreeze(JSON.parse(line)));
+      return shared.get(line);
+    };
+    const sharing = Object.assign(t, { decodeLine: decode });
+    const events: WatchEvent[] = [];
+    new RestClient(sharing).watch(Pods, 'ns', {}, (e) => events.push(e), () => {});
+    const typed = '{"type":"ADDED","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}}';
+    const untyped = '{"type":"ADDED","object":{"metadata":{"name":"q"}}}';
+    t.streamOnLine!(typed);
+    t.streamOnLine!(untyped);
+    assert.equal(events[0]!.object, (shared.get(typed) as WatchEvent).object, 'the shared object itself');
+    assert.equal(events[1]!.object.kind, 'Pod');
+    assert.equal((shared.get(untyped) as WatchEvent).object.kind, undefined, 'the shared value is not changed');
   });
 
   it('watch parses lines into events, stops once, and turns a non-2xx stream into a StatusError', async () => {

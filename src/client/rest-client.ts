@@ -150,7 +150,7 @@ export class RestClient implements Client {
         }
         if (ev.type !== 'ERROR' && (ev.object.apiVersion === undefined || ev.object.kind === undefined)) {
           // A shared decoded event is not ours to change: type a copy.
-          ev = this.transport.decodeLine ? { ...ev, object: withType(rt, { ...ev.object }) } : { ...ev, object: withType(rt, ev.object) };
+          ev = { ...ev, object: withType(rt, this.transport.decodeLine ? { ...ev.object } : ev.object) };
         }
         onEvent(ev);
       },
