@@ -422,7 +422,13 @@ spec:
         await startServer();
         assert.equal(prefix, oldPrefix);
         await eventually('the stale rule replaced', async () => !(await ourRules(mode, prefix)).some((x) => /stale/.test(x)), 10_000);
-        const jumps = (await ourRules(mode, prefix)).filter((x) => /-A (PREROUTING|OUTPUT|FORWARD) /.test(x.slice(x.indexOf(' ') + 1)));
+        // The portal chains are restored first, then each hook's jump is checked and inserted (one iptables run each,
+        // after a start that removed everything of ours): wait for the sync to finish before counting.
+        const hookJumps = async () => (await ourRules(mode, prefix)).filter((x) => /-A (PREROUTING|OUTPUT|FORWARD) /.test(x.slice(x.indexOf(' ') + 1)));
+        const jumps = await eventually('the jumps in place', async () => {
+          const j = await hookJumps();
+          return j.length >= 4 ? j : undefined;
+        }, 10_000);
         assert.equal(jumps.length, 4, `one jump per hook: ${jumps.join('\n')}`);
         const answers = await eventually('the ClusterIP answers after the restart', async () => {
           const a = await curlFrom('client', `http://${clusterIP}/`, 6);
