@@ -114,11 +114,20 @@ const STORED_HEAD = /^\{"apiVersion":"[^"\\]*","kind":"[^"\\]*","metadata":\{/;
  */
 export function decodeWithJson(key: string, value: string, revision: number): { obj: KubeObject; json: string } {
   const obj = decodeFromStore(key, value, revision);
+  return { obj, json: withResourceVersion(value, revision) ?? JSON.stringify(obj) };
+}
+
+/** The JSON text (resourceVersion included) of a stored value, parsed only when the text is in another shape. */
+export function jsonOfStored(key: string, value: string, revision: number): string {
+  return withResourceVersion(value, revision) ?? JSON.stringify(decodeFromStore(key, value, revision));
+}
+
+/** Stored text with the resourceVersion put first in metadata, or undefined for text encodeForStore did not write. */
+function withResourceVersion(value: string, revision: number): string | undefined {
   const head = STORED_HEAD.exec(value);
-  if (!head) return { obj, json: JSON.stringify(obj) };
+  if (!head) return undefined;
   const at = head[0].length;
-  const rv = `"resourceVersion":"${revision}"`;
-  return { obj, json: value.slice(0, at) + rv + (value.charCodeAt(at) === 125 /* } */ ? '' : ',') + value.slice(at) };
+  return `${value.slice(0, at)}"resourceVersion":"${revision}"${value.charCodeAt(at) === 125 /* } */ ? '' : ','}${value.slice(at)}`;
 }
 
 /**

@@ -20,7 +20,7 @@ import {
 } from '../api/status.js';
 import type { Store } from '../storage/store.js';
 import { CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError } from '../storage/store.js';
-import { decodeFromStore, decodeWithJson, encodeForStore, listPrefix, objectKey, resourcePrefix, storedTextOf } from './object-codec.js';
+import { decodeFromStore, encodeForStore, jsonOfStored, listPrefix, objectKey, resourcePrefix, storedTextOf } from './object-codec.js';
 import { Admission } from './admission/chain.js';
 import { checkObjectSize } from './limits/object-size.js';
 import { rfc3339 } from '../api/time.js';
@@ -423,8 +423,7 @@ export class ResourceOps {
   private async readForUpdate(def: ResourceDefinition, name: string, key: string): Promise<UpdateBase> {
     const got = await this.store.get(key);
     if (!got.kv) throw notFound(this.ref(def, name));
-    const { json } = decodeWithJson(key, got.kv.value, got.kv.modRevision);
-    return { json, stored: got.kv.value, revision: got.kv.modRevision, cached: false };
+    return { json: jsonOfStored(key, got.kv.value, got.kv.modRevision), stored: got.kv.value, revision: got.kv.modRevision, cached: false };
   }
 
   private translate(def: ResourceDefinition, name: string, err: unknown): unknown {
